@@ -1,0 +1,1 @@
+"""Alert engine, receivers and Prometheus rules (see design.md)."""

@@ -1,0 +1,1 @@
+"""Receivers: parse and validate what model servers send; never compute statistics."""

@@ -1,0 +1,1 @@
+"""Grafana dashboards generated from exporters.metrics (see design.md)."""

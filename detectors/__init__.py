@@ -1,0 +1,1 @@
+"""Detectors: pure vectorized statistics (stats.py) and thin stateful wrappers."""

@@ -1,0 +1,260 @@
+"""Feature drift of one model: a reference profile against the current window.
+
+`compare()` is the whole decision for one evaluation and has no state; `DriftDetector`
+wraps it with the model's sliding window. The rule (design.md, "Drift defaults"):
+a feature drifts when an effect size passes its threshold (PSI or KS D) **and** its
+KS p-value, Benjamini-Hochberg-adjusted across the model's features, is below alpha.
+The effect-size gate keeps large windows from turning negligible shifts into alarms;
+the p-value gate keeps small windows from alarming on noise.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from detectors import stats
+from detectors.findings import Finding, FindingKind, Severity
+from detectors.reference import ReferenceProfile
+from detectors.windows import SlidingWindow
+
+__all__ = ["DriftDetector", "DriftReport", "DriftThresholds", "FeatureDrift", "compare"]
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    psi: float = 0.2
+    ks: float = 0.1
+    alpha: float = 0.05
+    share: float = 0.5
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    name: str
+    drifted: bool
+    missing_rate: dict[str, float | None]
+    scores: dict[str, float]
+    pvalues: dict[str, float]
+    pvalues_adjusted: dict[str, float]
+    rows: dict[str, int]
+    bins: dict[str, list[int]] = field(default_factory=dict)  # per-bin counts, reference and current
+    kind: str = "numeric"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "drifted": self.drifted,
+            "missing_rate": self.missing_rate,
+            "scores": self.scores,
+            "pvalues": self.pvalues,
+            "pvalues_adjusted": self.pvalues_adjusted,
+            "rows": self.rows,
+        }
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    model: str
+    drifted: bool
+    drift_share: float
+    rows: dict[str, int]
+    features: tuple[FeatureDrift, ...]
+    thresholds: DriftThresholds
+    critical_features: tuple[str, ...] = ()
+    evaluated_at: float = field(default_factory=time.time)
+    duration_seconds: float = 0.0
+
+    @property
+    def drifted_features(self) -> list[FeatureDrift]:
+        return [f for f in self.features if f.drifted]
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.thresholds
+        return {
+            "model": self.model,
+            "drifted": self.drifted,
+            "drift_share": self.drift_share,
+            "rows": self.rows,
+            "thresholds": {"psi": t.psi, "ks": t.ks, "alpha": t.alpha, "share": t.share},
+            "critical_features": list(self.critical_features),
+            "evaluated_at": self.evaluated_at,
+            "features": [f.to_dict() for f in self.features],
+        }
+
+    def summary(self) -> str:
+        """One line a person can act on."""
+        if self.rows["current"] == 0:
+            return f"{self.model}: no current rows yet"
+        n = sum(1 for f in self.features if f.scores)
+        drifted = sorted(self.drifted_features, key=lambda f: -f.scores.get("psi", 0.0))
+        if not drifted:
+            return f"{self.model}: no drift ({n} features, {self.rows['current']} current rows)"
+        parts = ", ".join(f"{f.name} (PSI {f.scores['psi']:.2f}, KS {f.scores['ks']:.2f})" for f in drifted[:5])
+        more = f" and {len(drifted) - 5} more" if len(drifted) > 5 else ""
+        verdict = "DRIFT" if self.drifted else "drift below the model threshold"
+        return (
+            f"{self.model}: {verdict}: {len(drifted)} of {n} features drifted "
+            f"(share {self.drift_share:.2f} vs {self.thresholds.share}): {parts}{more}"
+        )
+
+    def findings(self) -> list[Finding]:
+        out = []
+        for f in self.drifted_features:
+            critical = f.name in self.critical_features
+            out.append(
+                Finding(
+                    kind=FindingKind.DRIFT,
+                    model=self.model,
+                    subject=f.name,
+                    severity=Severity.PAGE if critical else Severity.WARNING,
+                    value=f.scores["psi"],
+                    threshold=self.thresholds.psi,
+                    evidence={"scores": f.scores, "pvalues_adjusted": f.pvalues_adjusted, "rows": f.rows},
+                    at=self.evaluated_at,
+                )
+            )
+        if self.drifted:
+            out.append(
+                Finding(
+                    kind=FindingKind.DRIFT,
+                    model=self.model,
+                    subject="__model__",
+                    severity=Severity.WARNING,
+                    value=self.drift_share,
+                    threshold=self.thresholds.share,
+                    evidence={"drifted_features": [f.name for f in self.drifted_features]},
+                    at=self.evaluated_at,
+                )
+            )
+        return out
+
+
+def compare(
+    model: str,
+    reference: ReferenceProfile,
+    names: Sequence[str],
+    current: np.ndarray,
+    *,
+    thresholds: DriftThresholds = DriftThresholds(),
+    critical_features: Sequence[str] = (),
+) -> DriftReport:
+    """Evaluate every reference feature of `current` (rows x len(names), NaN missing) at once."""
+    started = time.perf_counter()
+    current = np.asarray(current, dtype=np.float64)
+    position = {name: j for j, name in enumerate(names)}
+    aligned = np.full((current.shape[0], len(reference.features)), np.nan)
+    for j, name in enumerate(reference.features):
+        if name in position:
+            aligned[:, j] = current[:, position[name]]
+
+    cur_sorted = stats.sort_columns(aligned)
+    n_cur = stats.valid_counts(cur_sorted)
+    n_ref = reference.valid_counts
+    ks = stats.ks_2samp(reference.sorted_values, cur_sorted)
+    cur_bins = stats.bin_counts(cur_sorted, reference.edges)
+    psi = stats.psi(reference.bin_counts, cur_bins)
+    adjusted = stats.benjamini_hochberg(ks.pvalue)
+    effect = (psi >= thresholds.psi) | (ks.statistic >= thresholds.ks)
+    drifted = effect & (adjusted < thresholds.alpha)  # NaN compares False: no data, no drift
+
+    rows_cur = current.shape[0]
+    missing_cur = 1.0 - n_cur / rows_cur if rows_cur else np.full(len(n_cur), np.nan)
+    features = []
+    for j, name in enumerate(reference.features):
+        evaluated = not np.isnan(ks.statistic[j])
+        features.append(
+            FeatureDrift(
+                name=name,
+                drifted=bool(drifted[j]),
+                missing_rate={"reference": _num(reference.missing_rate[j]), "current": _num(missing_cur[j])},
+                scores={"ks": float(ks.statistic[j]), "psi": float(psi[j])} if evaluated else {},
+                pvalues={"ks": float(ks.pvalue[j])} if evaluated else {},
+                pvalues_adjusted={"ks": float(adjusted[j])} if evaluated else {},
+                rows={"reference": int(n_ref[j]), "current": int(n_cur[j])},
+                bins={"reference": reference.bin_counts[j].tolist(), "current": cur_bins[j].tolist()},
+            )
+        )
+    evaluated_count = int((~np.isnan(ks.statistic)).sum())
+    share = float(drifted.sum() / evaluated_count) if evaluated_count else 0.0
+    critical_hit = any(f.drifted and f.name in critical_features for f in features)
+    return DriftReport(
+        model=model,
+        drifted=bool(evaluated_count and (share >= thresholds.share or critical_hit)),
+        drift_share=share,
+        rows={"reference": reference.rows, "current": rows_cur},
+        features=tuple(features),
+        thresholds=thresholds,
+        critical_features=tuple(critical_features),
+        duration_seconds=time.perf_counter() - started,
+    )
+
+
+class DriftDetector:
+    """A model's reference plus its sliding current window.
+
+    `update()` is cheap (a ring-buffer append) and safe to call while `evaluate()` runs
+    in another thread.
+
+    >>> rng = np.random.default_rng(7)
+    >>> ref = ReferenceProfile.fit(["x", "y"], rng.normal(size=(5000, 2)))
+    >>> detector = DriftDetector("demo", ref, window=1000)
+    >>> detector.update(["x", "y"], rng.normal(size=(1000, 2)))
+    >>> detector.evaluate(), detector.report.drifted
+    ([], False)
+    >>> detector.update(["x", "y"], rng.normal(size=(1000, 2)) + [1.0, 0.0])   # x shifts by one sd
+    >>> [(f.subject, f.severity.value) for f in detector.evaluate()]
+    [('x', 'warning'), ('__model__', 'warning')]
+    """
+
+    def __init__(
+        self,
+        model: str,
+        reference: ReferenceProfile | None,
+        *,
+        window: int = 5000,
+        thresholds: DriftThresholds = DriftThresholds(),
+        critical_features: Sequence[str] = (),
+        max_features: int = 1000,
+    ) -> None:
+        self.model = model
+        self.reference = reference
+        self.thresholds = thresholds
+        self.critical_features = tuple(critical_features)
+        self.window = SlidingWindow(reference.features if reference else (), capacity=window, max_features=max_features)
+        self._report: DriftReport | None = None
+
+    @property
+    def report(self) -> DriftReport | None:
+        """The latest evaluation; None before the first one or without a reference."""
+        return self._report
+
+    def set_reference(self, reference: ReferenceProfile) -> None:
+        self.reference = reference
+        self._report = None
+
+    def update(self, names: Sequence[str], values: np.ndarray) -> None:
+        self.window.append(names, values)
+
+    def evaluate(self) -> list[Finding]:
+        if self.reference is None:
+            return []
+        names, values = self.window.snapshot()
+        self._report = compare(
+            self.model,
+            self.reference,
+            names,
+            values,
+            thresholds=self.thresholds,
+            critical_features=self.critical_features,
+        )
+        return self._report.findings()
+
+
+def _num(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)

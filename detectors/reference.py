@@ -1,0 +1,140 @@
+"""Reference profiles: what "normal" looks like for one model, fitted once and stored.
+
+A profile keeps, per numeric feature, the sorted reference values (for KS), the
+reference-quantile bin edges and bin counts (for PSI) and the missing rate; per
+categorical column, its category frequencies. Fitting is vectorized over features.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detectors import stats
+
+__all__ = ["DEFAULT_BINS", "ReferenceProfile"]
+
+DEFAULT_BINS = 10
+MAX_CATEGORIES = 1000  # categories kept per categorical column; the rest pooled as "__other__"
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    features: tuple[str, ...]  # numeric features, the columns of every array below
+    sorted_values: np.ndarray  # (rows, features) sorted per column, NaN last
+    edges: np.ndarray  # (features, bins-1) reference-quantile bin edges
+    bin_counts: np.ndarray  # (features, bins)
+    rows: int
+    categories: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> category -> count
+    created_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def fit(
+        cls,
+        names: Sequence[str],
+        values: np.ndarray,
+        *,
+        categories: dict[str, dict[str, int]] | None = None,
+        bins: int = DEFAULT_BINS,
+    ) -> ReferenceProfile:
+        """Fit from a (rows, features) float array with NaN for missing values."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != len(names):
+            raise ValueError(f"values must be (rows, {len(names)}), got {values.shape}")
+        if np.isinf(values).any():
+            bad = [names[j] for j in np.flatnonzero(np.isinf(values).any(axis=0))]
+            raise ValueError(f"infinite values in column(s): {', '.join(bad)}")
+        ordered = stats.sort_columns(values)
+        edges = stats.quantile_edges(ordered, bins)
+        return cls(
+            features=tuple(names),
+            sorted_values=ordered,
+            edges=edges,
+            bin_counts=stats.bin_counts(ordered, edges),
+            rows=values.shape[0],
+            categories=_capped(categories or {}),
+        )
+
+    @property
+    def valid_counts(self) -> np.ndarray:
+        return stats.valid_counts(self.sorted_values)
+
+    @property
+    def missing_rate(self) -> np.ndarray:
+        if self.rows == 0:
+            return np.full(len(self.features), np.nan)
+        return 1.0 - self.valid_counts / self.rows
+
+    def summary(self) -> dict:
+        """What a user sees after fitting: sizes, kinds and a few numbers per feature."""
+        n_valid = self.valid_counts
+        features = []
+        for j, name in enumerate(self.features):
+            col = self.sorted_values[: n_valid[j], j]
+            features.append(
+                {
+                    "name": name,
+                    "kind": "numeric",
+                    "count": int(n_valid[j]),
+                    "missing_rate": _num(self.missing_rate[j]),
+                    "min": _num(col[0]) if col.size else None,
+                    "median": _num(np.median(col)) if col.size else None,
+                    "max": _num(col[-1]) if col.size else None,
+                    "bin_edges": [_num(e) for e in self.edges[j]],
+                }
+            )
+        for name, freq in self.categories.items():
+            features.append({"name": name, "kind": "categorical", "categories": len(freq), "monitored": False})
+        return {"rows": self.rows, "created_at": self.created_at, "features": features}
+
+    def to_bytes(self) -> bytes:
+        meta = {
+            "features": list(self.features),
+            "rows": self.rows,
+            "categories": self.categories,
+            "created_at": self.created_at,
+        }
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            sorted_values=self.sorted_values,
+            edges=self.edges,
+            bin_counts=self.bin_counts,
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ReferenceProfile:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            meta = json.loads(npz["meta"].tobytes())
+            return cls(
+                features=tuple(meta["features"]),
+                sorted_values=np.asfortranarray(npz["sorted_values"]),
+                edges=npz["edges"],
+                bin_counts=npz["bin_counts"],
+                rows=int(meta["rows"]),
+                categories=meta["categories"],
+                created_at=float(meta["created_at"]),
+            )
+
+
+def _capped(categories: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    out = {}
+    for column, freq in categories.items():
+        top = sorted(freq.items(), key=lambda kv: -kv[1])
+        kept = dict(top[:MAX_CATEGORIES])
+        rest = sum(count for _, count in top[MAX_CATEGORIES:])
+        if rest:
+            kept["__other__"] = kept.get("__other__", 0) + rest
+        out[column] = kept
+    return out
+
+
+def _num(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)

@@ -1,0 +1,102 @@
+"""The current window of a model: the last N rows, column-wise, in a preallocated ring buffer.
+
+Appends are a couple of slice assignments per batch (no Python loop over rows);
+`snapshot()` copies the filled rows out under a lock so that evaluation can run in
+another thread while ingestion goes on. Row order is not kept in the snapshot: none
+of the statistics depend on it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["SlidingWindow", "TooManyFeatures"]
+
+
+class TooManyFeatures(ValueError):
+    """A batch would take the window past its feature limit (bounded label cardinality)."""
+
+
+class SlidingWindow:
+    """The most recent `capacity` rows of a model's numeric features.
+
+    A feature seen for the first time gets a new column, NaN (missing) for the rows
+    already in the window.
+
+    >>> w = SlidingWindow(capacity=3)
+    >>> w.append(["x"], np.array([[1.0], [2.0]]))
+    >>> w.append(["x", "y"], np.array([[3.0, 30.0], [4.0, 40.0]]))
+    >>> names, values = w.snapshot()
+    >>> names, sorted(values[:, 0].tolist()), int(np.isnan(values[:, 1]).sum())
+    (('x', 'y'), [2.0, 3.0, 4.0], 1)
+    """
+
+    def __init__(self, features: Sequence[str] = (), *, capacity: int = 5000, max_features: int = 1000) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.capacity = capacity
+        self.max_features = max_features
+        self._lock = threading.Lock()
+        self._columns: dict[str, int] = {}
+        self._values = np.full((capacity, 0), np.nan, order="F")
+        self._next = 0  # ring position of the next row
+        self._rows = 0
+        self._total = 0
+        self._add_columns(list(features))
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    @property
+    def total_rows(self) -> int:
+        """Rows ever appended, including those that have slid out."""
+        return self._total
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(self._columns)
+
+    def append(self, names: Sequence[str], values: np.ndarray) -> None:
+        """Append a (rows, len(names)) batch; features absent from it are missing for its rows."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != len(names):
+            raise ValueError(f"values must be (rows, {len(names)}), got {values.shape}")
+        with self._lock:
+            new = [n for n in names if n not in self._columns]
+            if new:
+                self._add_columns(new)
+            cols = np.fromiter((self._columns[n] for n in names), dtype=np.intp, count=len(names))
+            full = np.full((values.shape[0], len(self._columns)), np.nan)
+            full[:, cols] = values
+            self._write(full[-self.capacity :])
+            self._total += values.shape[0]
+
+    def snapshot(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """(feature names, a copy of the filled rows) taken atomically."""
+        with self._lock:
+            return tuple(self._columns), np.array(self._values[: self._rows], order="F")
+
+    def _write(self, rows: np.ndarray) -> None:
+        n = rows.shape[0]
+        first = min(n, self.capacity - self._next)
+        self._values[self._next : self._next + first] = rows[:first]
+        if n > first:
+            self._values[: n - first] = rows[first:]
+        self._next = (self._next + n) % self.capacity
+        self._rows = min(self.capacity, self._rows + n)
+
+    def _add_columns(self, names: list[str]) -> None:
+        if len(self._columns) + len(names) > self.max_features:
+            raise TooManyFeatures(
+                f"window already holds {len(self._columns)} features; {len(names)} more would pass "
+                f"the limit of {self.max_features} (limits.max_features)"
+            )
+        grown = np.full((self.capacity, len(self._columns) + len(names)), np.nan, order="F")
+        grown[:, : self._values.shape[1]] = self._values
+        self._values = grown
+        for name in names:
+            self._columns[name] = len(self._columns)

@@ -1,0 +1,215 @@
+"""The FastAPI application: one port for ingest, drift reports, metrics and health."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from collector.predictions import MODEL_NAME, BodyError, parse_records
+from collector.tables import TableError, format_from_content_type, read_table
+from detectors.reference import ReferenceProfile
+from driftwarden.config import Config, ConfigError
+from driftwarden.pipeline import Pipeline, QueueFull, sample_rows
+from driftwarden.store import Store
+from exporters.prometheus import DriftCollector, Instruments
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("driftwarden.app")
+
+
+class HTTPProblem(Exception):
+    def __init__(self, status: int, reason: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message, self.headers = status, reason, message, headers or {}
+
+
+def create_app(config: Config, *, registry: CollectorRegistry | None = None, pipeline_hook: Any = None) -> FastAPI:
+    registry = registry or CollectorRegistry()
+    instruments = Instruments(registry)
+    store = Store(config.state_path)
+    pipeline = Pipeline(config, store, instruments, on_report=pipeline_hook)
+    registry.register(DriftCollector(pipeline.states, lambda: pipeline.queue_rows))
+    token = config.auth_token()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await _fit_configured_references(config, pipeline)
+        await pipeline.start()
+        log.info("driftwarden listening on %s (state in %s)", config.listen, config.state_path)
+        try:
+            yield
+        finally:
+            await pipeline.stop()
+            store.close()
+
+    app = FastAPI(title="driftwarden", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.pipeline = pipeline
+    app.state.registry = registry
+
+    @app.exception_handler(HTTPProblem)
+    async def _problem(request: Request, exc: HTTPProblem) -> JSONResponse:
+        route = request.scope.get("route")
+        instruments.requests_rejected.labels(getattr(route, "path", "unknown"), exc.reason).inc()
+        return JSONResponse({"error": exc.message, "reason": exc.reason}, status_code=exc.status, headers=exc.headers)
+
+    def require_token(request: Request) -> None:
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            raise HTTPProblem(
+                401, "unauthorized", "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="driftwarden"'}
+            )
+
+    async def read_body(request: Request) -> bytes:
+        limit = config.limits.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise HTTPProblem(
+                413,
+                "body_too_large",
+                f"body of {declared} bytes; the limit is {limit} (limits.max_body_bytes): send smaller batches",
+            )
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPProblem(413, "body_too_large", f"body larger than {limit} bytes (limits.max_body_bytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @app.post("/v1/predictions", dependencies=[Depends(require_token)])
+    async def post_predictions(request: Request) -> JSONResponse:
+        body = await read_body(request)
+        try:
+            result = await asyncio.to_thread(
+                parse_records,
+                body,
+                request.headers.get("content-type"),
+                max_records=config.limits.max_records_per_request,
+            )
+        except BodyError as exc:
+            raise HTTPProblem(exc.status, _reason_for(exc.status), exc.reason) from None
+        try:
+            pipeline.admit(result, source="http")
+        except QueueFull as exc:
+            instruments.records_rejected.labels("http", "queue_full").inc(result.accepted)
+            raise HTTPProblem(429, "queue_full", str(exc), {"Retry-After": "1"}) from None
+        for reason, count in result.rejected_by_reason.items():
+            if reason not in ("too_many_models", "too_many_features"):  # admit() counted those
+                instruments.records_rejected.labels("http", reason).inc(count)
+        status = 400 if result.accepted == 0 and result.rejected else 200
+        return JSONResponse(result.to_dict(), status_code=status)
+
+    @app.put("/v1/models/{model}/reference", dependencies=[Depends(require_token)])
+    async def put_reference(model: str, request: Request) -> JSONResponse:
+        _check_model_name(model)
+        if not pipeline.can_track(model):
+            raise HTTPProblem(
+                409, "too_many_models", f"{config.limits.max_models} models already tracked (limits.max_models)"
+            )
+        body = await read_body(request)
+        try:
+            fmt = format_from_content_type(request.headers.get("content-type"), body)
+        except TableError as exc:
+            raise HTTPProblem(415, "unsupported_media_type", str(exc)) from None
+        try:
+            profile = await asyncio.to_thread(_fit_reference, body, fmt, config, config.model(model).drift.bins)
+        except (TableError, ValueError) as exc:
+            raise HTTPProblem(400, "bad_reference", str(exc)) from None
+        await asyncio.to_thread(pipeline.set_reference, model, profile, source=f"http:{fmt}")
+        log.info("reference for %s fitted: %d rows, %d numeric features", model, profile.rows, len(profile.features))
+        return JSONResponse({"model": model, **profile.summary()})
+
+    @app.get("/v1/models")
+    async def list_models() -> JSONResponse:
+        models = []
+        for state in pipeline.states():
+            models.append(
+                {
+                    "model": state.model,
+                    "has_reference": state.reference_rows is not None,
+                    "rows": {"reference": state.reference_rows or 0, "current": state.window_rows},
+                    "drifted": state.report.drifted if state.report else None,
+                    "drift_share": state.report.drift_share if state.report else None,
+                    "evaluated_at": state.report.evaluated_at if state.report else None,
+                }
+            )
+        return JSONResponse({"models": models})
+
+    @app.get("/v1/models/{model}/drift")
+    async def get_drift(model: str) -> JSONResponse:
+        detector = pipeline.detector(model)
+        if detector is None:
+            raise HTTPProblem(404, "unknown_model", f"no model named {model!r}; GET /v1/models lists them")
+        if detector.reference is None:
+            raise HTTPProblem(
+                404, "no_reference", f"model {model!r} has no reference yet: PUT /v1/models/{model}/reference"
+            )
+        if detector.report is None:
+            await asyncio.to_thread(detector.evaluate)  # first look before the first scheduled evaluation
+        return JSONResponse(detector.report.to_dict())
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(await asyncio.to_thread(encoder, registry), media_type=content_type)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        if not pipeline.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        if pipeline.saturated:
+            queued, cap = pipeline.queue_rows
+            return JSONResponse({"status": "saturated", "queue_rows": queued, "capacity": cap}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return app
+
+
+def _check_model_name(model: str) -> None:
+    if not MODEL_NAME.match(model):
+        raise HTTPProblem(400, "bad_model", f"model name {model!r:.80} must be 1-63 letters, digits or _.:-")
+
+
+def _reason_for(status: int) -> str:
+    return {400: "bad_body", 413: "body_too_large", 415: "unsupported_media_type"}.get(status, "bad_request")
+
+
+def _fit_reference(source: bytes | Path, fmt: str | None, config: Config, bins: int) -> ReferenceProfile:
+    table = read_table(source, fmt)
+    return ReferenceProfile.fit(
+        table.numeric,
+        sample_rows(table.values, config.limits.max_reference_rows),
+        categories=table.categories,
+        bins=bins,
+    )
+
+
+async def _fit_configured_references(config: Config, pipeline: Pipeline) -> None:
+    for model, settings in config.models.items():
+        if settings.reference is None:
+            continue
+        path = Path(settings.reference)
+        try:
+            profile = await asyncio.to_thread(_fit_reference, path, None, config, settings.drift.bins)
+        except TableError as exc:
+            raise ConfigError([f"models.{model}.reference: {path}: {exc}"]) from exc
+        await asyncio.to_thread(pipeline.set_reference, model, profile, source=f"file:{path}")
+        log.info("reference for %s fitted from %s: %d rows", model, path, profile.rows)

@@ -1,0 +1,254 @@
+"""The `driftwarden` command: parses arguments, then calls into the packages."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from driftwarden.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from detectors.drift import DriftReport
+
+EXIT_OK, EXIT_DRIFT, EXIT_USAGE = 0, 1, 2
+err = Console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]config error[/] {problem}", highlight=False)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="driftwarden", description="Drift and SLO monitoring sidecar for model servers.")
+    verbs = p.add_subparsers(metavar="VERB")
+
+    run = verbs.add_parser("run", help="run the daemon")
+    run.add_argument("--config", type=Path, help="YAML config (default: the embedded one)")
+    run.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:4318)")
+    run.set_defaults(handler=_run)
+
+    demo = verbs.add_parser("demo", help="the daemon plus a synthetic load that drifts half-way")
+    demo.add_argument("--duration", type=float, default=120.0, help="seconds of load (shift at half-way)")
+    demo.add_argument("--listen", default="127.0.0.1:4318")
+    demo.add_argument("--rate", type=float, default=1000.0, help="records per second")
+    demo.add_argument("--state", type=Path, default=Path("./driftwarden-data/state.db"))
+    demo.add_argument("--exit", action="store_true", help="stop when the load ends instead of serving on")
+    demo.set_defaults(handler=_demo)
+
+    check = verbs.add_parser("check", help="one-shot drift report between two files")
+    check.add_argument("--reference", type=Path, required=True)
+    check.add_argument("--current", type=Path, required=True)
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--config", type=Path, help="take thresholds from this config's model")
+    check.add_argument("--model", default="check", help="model name in the report / config")
+    check.set_defaults(handler=_check)
+
+    ref = verbs.add_parser("reference", help="reference profiles").add_subparsers(metavar="ACTION")
+    build = ref.add_parser("build", help="fit and store a reference profile")
+    build.add_argument("--model", required=True)
+    build.add_argument("--input", type=Path, required=True)
+    build.add_argument("--config", type=Path)
+    build.set_defaults(handler=_reference_build)
+
+    cfg = verbs.add_parser("config", help="configuration").add_subparsers(metavar="ACTION")
+    validate = cfg.add_parser("validate", help="check a config file, naming each bad key")
+    validate.add_argument("file", type=Path)
+    validate.set_defaults(handler=_config_validate)
+    return p
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _serve(config: Config, app: FastAPI) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=config.host, port=config.port, log_level="info", access_log=False)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from driftwarden.app import create_app
+
+    _setup_logging()
+    config = load_config(args.config, listen=args.listen)
+    _serve(config, create_app(config))
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from driftwarden import demo
+    from driftwarden.app import create_app
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    console = Console(highlight=False)
+    config = load_config(
+        None,
+        listen=args.listen,
+        state_path=str(args.state),
+        evaluate_every="5s",
+        models={demo.DEMO_MODEL: {"critical_features": ["amount"]}},
+    )
+    started = time.monotonic()
+    app = create_app(config, pipeline_hook=lambda r, p: demo.describe(r, p, console, started))
+    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning"))
+
+    async def both() -> None:
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                return
+            await asyncio.sleep(0.05)
+        console.print(f"driftwarden demo: daemon on http://{config.listen}, state in {config.state_path}")
+        sent = await demo.run_load(f"http://{config.listen}", duration=args.duration, rate=args.rate, console=console)
+        console.print(f"  load finished: {sent:,} records accepted")
+        if args.exit:
+            await asyncio.sleep(config.evaluate_every + 1)
+            server.should_exit = True
+        else:
+            console.print(f"  daemon still serving on http://{config.listen} (Ctrl-C to stop)")
+        await serving
+
+    asyncio.run(both())
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from collector.tables import TableError, read_table
+    from detectors.drift import DriftThresholds, compare
+    from detectors.reference import ReferenceProfile
+
+    config = load_config(args.config)
+    settings = config.model(args.model).drift
+    tables = {}
+    for flag, path in (("--reference", args.reference), ("--current", args.current)):
+        try:
+            tables[flag] = read_table(path)
+        except TableError as exc:
+            err.print(f"[red]error[/] {flag} {path}: {exc}", highlight=False)
+            return EXIT_USAGE
+    ref, cur = tables["--reference"], tables["--current"]
+    common = [n for n in ref.numeric if n in cur.numeric]
+    if not common:
+        err.print(
+            f"[red]error[/] {args.current}: none of the reference's numeric columns "
+            f"({', '.join(ref.numeric) or 'none'}) are in it",
+            highlight=False,
+        )
+        return EXIT_USAGE
+    try:
+        profile = ReferenceProfile.fit(ref.numeric, ref.values, categories=ref.categories, bins=settings.bins)
+    except ValueError as exc:
+        err.print(f"[red]error[/] --reference {args.reference}: {exc}", highlight=False)
+        return EXIT_USAGE
+    report = compare(
+        args.model,
+        profile,
+        cur.numeric,
+        cur.values,
+        thresholds=DriftThresholds(psi=settings.psi, ks=settings.ks, alpha=settings.alpha, share=settings.share),
+        critical_features=config.model(args.model).critical_features,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_report(report)
+    return EXIT_DRIFT if report.drifted else EXIT_OK
+
+
+def _print_report(report: DriftReport) -> None:
+    console = Console(highlight=False)
+    table = RichTable(title=f"drift: {report.rows['current']:,} current rows vs {report.rows['reference']:,} reference")
+    for col in ("feature", "drifted", "PSI", "KS D", "p (BH)", "missing ref", "missing cur"):
+        table.add_column(col, justify="left" if col == "feature" else "right")
+    for f in sorted(report.features, key=lambda f: -f.scores.get("psi", -1)):
+        s, p = f.scores, f.pvalues_adjusted
+        table.add_row(
+            f.name,
+            "[red]yes[/]" if f.drifted else "no",
+            f"{s['psi']:.3f}" if s else "-",
+            f"{s['ks']:.3f}" if s else "-",
+            f"{p['ks']:.1e}" if p else "-",
+            _pct(f.missing_rate["reference"]),
+            _pct(f.missing_rate["current"]),
+        )
+    console.print(table)
+    console.print(report.summary())
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _reference_build(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from collector.tables import TableError, read_table
+    from detectors.reference import ReferenceProfile
+    from driftwarden.pipeline import sample_rows
+    from driftwarden.store import Store
+
+    config = load_config(args.config)
+    with Progress(console=err, transient=False) as progress:
+        task = progress.add_task(f"reading {args.input}", total=3)
+        try:
+            table = read_table(args.input)
+        except TableError as exc:
+            err.print(f"[red]error[/] --input {args.input}: {exc}", highlight=False)
+            return EXIT_USAGE
+        progress.update(task, advance=1, description=f"fitting {len(table.numeric)} features")
+        try:
+            profile = ReferenceProfile.fit(
+                table.numeric,
+                sample_rows(table.values, config.limits.max_reference_rows),
+                categories=table.categories,
+                bins=config.model(args.model).drift.bins,
+            )
+        except ValueError as exc:
+            err.print(f"[red]error[/] --input {args.input}: {exc}", highlight=False)
+            return EXIT_USAGE
+        progress.update(task, advance=1, description=f"storing in {config.state_path}")
+        store = Store(config.state_path)
+        store.save_reference(args.model, profile, source=f"file:{args.input}")
+        store.close()
+        progress.update(task, advance=1, description="done")
+    print(
+        f"reference for {args.model}: {profile.rows:,} rows, {len(profile.features)} numeric features, "
+        f"stored in {config.state_path}"
+    )
+    return EXIT_OK
+
+
+def _config_validate(args: argparse.Namespace) -> int:
+    config = load_config(args.file)
+    print(f"{args.file}: ok ({len(config.models)} models, listening on {config.listen})")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

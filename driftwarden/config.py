@@ -1,0 +1,160 @@
+"""Configuration: every key, its default and its meaning, in one place (design.md, "Config").
+
+Every key is optional; an unknown key is an error that names it. Durations are
+strings with a unit: `500ms`, `30s`, `5m`, `24h`, `30d`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = ["Config", "ConfigError", "DriftSettings", "Limits", "ModelSettings", "load_config", "parse_duration"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> float:
+    """'30s' -> 30.0 seconds. Bare numbers are refused: a unit is required."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise ValueError(f"expected a duration with a unit such as 500ms, 30s, 5m, 24h or 30d, got {value!r}")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DriftSettings(_Strict):
+    psi: float = Field(0.2, gt=0, description="PSI at or above which a feature's effect counts")
+    ks: float = Field(0.1, gt=0, le=1, description="KS statistic D at or above which a feature's effect counts")
+    alpha: float = Field(0.05, gt=0, lt=1, description="significance after Benjamini-Hochberg correction")
+    share: float = Field(0.5, gt=0, le=1, description="share of drifted features that makes the model drifted")
+    bins: int = Field(10, ge=2, le=100, description="reference-quantile bins for PSI")
+
+
+class WindowSettings(_Strict):
+    rows: int = Field(5000, ge=10, le=10_000_000, description="rows in the sliding current window")
+
+
+def _window(value: Any) -> Any:
+    return {"rows": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class ModelSettings(_Strict):
+    reference: Path | None = Field(None, description="file fitted as the reference at start (or PUT it)")
+    window: Annotated[WindowSettings, BeforeValidator(_window)] = WindowSettings()
+    features: dict[str, str] = Field(default_factory=dict, description="feature kind overrides")
+    critical_features: list[str] = Field(default_factory=list)
+    drift: DriftSettings = DriftSettings()
+
+    @field_validator("features")
+    @classmethod
+    def _kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, kind in value.items():
+            if kind not in ("numeric", "categorical"):
+                raise ValueError(f"feature {name!r}: kind must be numeric or categorical, got {kind!r}")
+        return value
+
+
+class Limits(_Strict):
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest accepted request body (413 above)")
+    max_records_per_request: int = Field(100_000, ge=1)
+    max_queue_rows: int = Field(500_000, ge=1000, description="rows queued for the detectors before ingest answers 429")
+    max_models: int = Field(100, ge=1, description="distinct models tracked (bounds metric labels)")
+    max_features: int = Field(1000, ge=1, description="features tracked per model (bounds metric labels)")
+    max_reference_rows: int = Field(1_000_000, ge=100, description="reference rows kept; larger uploads are sampled")
+
+
+class Config(_Strict):
+    listen: str = Field("127.0.0.1:4318", description="HOST:PORT; loopback unless you mean it")
+    state_path: Path = Path("./driftwarden-data/state.db")
+    auth_token_file: Path | None = Field(None, description="when set, ingest needs 'Authorization: Bearer <token>'")
+    evaluate_every: Duration = 30.0
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+    limits: Limits = Limits()
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_address(value)
+        return value
+
+    @field_validator("evaluate_every")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
+
+    def model(self, name: str) -> ModelSettings:
+        return self.models.get(name) or ModelSettings()
+
+    @property
+    def host(self) -> str:
+        return split_address(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_address(self.listen)[1]
+
+    def auth_token(self) -> str | None:
+        if self.auth_token_file is None:
+            return None
+        token = self.auth_token_file.read_text().strip()
+        if not token:
+            raise ConfigError([f"auth_token_file: {self.auth_token_file} is empty"])
+        return token
+
+
+def split_address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT such as 127.0.0.1:4318, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `problems` are 'key.path: message' lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_config(path: Path | None, **overrides: Any) -> Config:
+    """Read a YAML file (or the embedded default when path is None) and apply CLI overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError([f"{path}: {exc.strerror or exc}"]) from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError([f"{path}: the top level must be a mapping of keys"])
+        data = loaded or {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_describe(err) for err in exc.errors()]) from exc
+
+
+def _describe(error: Any) -> str:
+    path = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
+    if error["type"] == "extra_forbidden":
+        return f"{path}: unknown key"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{path or '(top level)'}: {message}"

@@ -1,0 +1,243 @@
+"""The main flow on one screen: receivers → bounded queue → detectors → exporters.
+
+Request handlers parse and validate, then `admit()` the batches: admission is where
+the limits are enforced (queue rows, models, features) so that a client learns at
+once what was refused. A consumer task moves admitted batches into the models'
+windows; an evaluator task runs every `evaluate_every` and computes drift in a
+worker thread, never on the request path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from collector.predictions import ParseResult, RecordBatch, RecordError
+from detectors.drift import DriftDetector, DriftReport, DriftThresholds
+from detectors.reference import ReferenceProfile
+from driftwarden.config import Config, ModelSettings
+from driftwarden.store import Store
+from exporters.prometheus import Instruments, ModelState
+
+__all__ = ["Pipeline", "QueueFull"]
+
+log = logging.getLogger("driftwarden.pipeline")
+
+
+class QueueFull(Exception):
+    """Ingest is behind: answer 429 and let the client retry."""
+
+
+@dataclass
+class _Model:
+    detector: DriftDetector
+    announced: set[str] = field(default_factory=set)  # features admitted, applied or still queued
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        instruments: Instruments,
+        *,
+        on_report: Callable[[DriftReport, DriftReport | None], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.instruments = instruments
+        self.on_report = on_report or _log_verdict_change
+        self._models: dict[str, _Model] = {}
+        self._queue: asyncio.Queue[tuple[RecordBatch, str]] = asyncio.Queue()
+        self._queued_rows = 0
+        self._tasks: list[asyncio.Task] = []
+        self.ready = False
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        for model, profile in (await asyncio.to_thread(self.store.load_references)).items():
+            state = self._model(model, create=True)
+            if state is None:
+                log.error("stored reference for %r ignored: limits.max_models reached", model)
+                continue
+            state.detector.set_reference(profile)
+            state.announced |= set(profile.features)
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="driftwarden-consume"),
+            asyncio.create_task(self._evaluate_forever(), name="driftwarden-evaluate"),
+        ]
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._drain()
+
+    # -- ingest ----------------------------------------------------------------
+    def admit(self, result: ParseResult, *, source: str) -> None:
+        """Queue a parse result's batches, applying the limits; raises QueueFull for a whole-request 429."""
+        limits = self.config.limits
+        if self._queued_rows + result.accepted > limits.max_queue_rows:
+            raise QueueFull(
+                f"ingest queue holds {self._queued_rows} rows (limit {limits.max_queue_rows}); retry shortly"
+            )
+        for batch in result.batches:
+            rows = batch.values.shape[0]
+            state = self._model(batch.model, create=True)
+            if state is None:
+                self._refuse(
+                    result,
+                    batch,
+                    source,
+                    "too_many_models",
+                    f"model {batch.model!r} refused: {limits.max_models} models already tracked (limits.max_models)",
+                )
+                continue
+            new = set(batch.features) - state.announced
+            if len(state.announced) + len(new) > limits.max_features:
+                self._refuse(
+                    result,
+                    batch,
+                    source,
+                    "too_many_features",
+                    f"model {batch.model!r}: {len(new)} new features would pass the limit of "
+                    f"{limits.max_features} (limits.max_features)",
+                )
+                continue
+            state.announced |= new
+            self._queue.put_nowait((batch, source))
+            self._queued_rows += rows
+            self.instruments.records.labels(batch.model, source).inc(rows)
+
+    def _refuse(self, result: ParseResult, batch: RecordBatch, source: str, reason: str, message: str) -> None:
+        rows = batch.values.shape[0]
+        result.accepted -= rows
+        result.rejected_by_reason[reason] += rows
+        result.errors.append(RecordError(index=-1, reason=reason, message=message))
+        self.instruments.records_rejected.labels(source, reason).inc(rows)
+
+    @property
+    def queue_rows(self) -> tuple[int, int]:
+        return self._queued_rows, self.config.limits.max_queue_rows
+
+    @property
+    def saturated(self) -> bool:
+        return self._queued_rows >= 0.9 * self.config.limits.max_queue_rows
+
+    async def _consume(self) -> None:
+        while True:
+            batch, _ = await self._queue.get()
+            self._apply(batch)
+
+    def _drain(self) -> None:
+        while not self._queue.empty():
+            self._apply(self._queue.get_nowait()[0])
+
+    def _apply(self, batch: RecordBatch) -> None:
+        self._queued_rows -= batch.values.shape[0]
+        state = self._models.get(batch.model)
+        if state is not None:
+            state.detector.update(batch.features, batch.values)
+
+    async def flush(self) -> None:
+        """Wait until every admitted batch is in its window (tests and `check` use this)."""
+        while not self._queue.empty():
+            await asyncio.sleep(0.001)
+        self._drain()
+
+    # -- references ------------------------------------------------------------
+    def can_track(self, model: str) -> bool:
+        return model in self._models or len(self._models) < self.config.limits.max_models
+
+    def set_reference(self, model: str, profile: ReferenceProfile, *, source: str) -> None:
+        state = self._model(model, create=True)
+        if state is None:
+            raise ValueError(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
+        self.store.save_reference(model, profile, source=source)
+        state.detector.set_reference(profile)
+        state.announced |= set(profile.features)
+
+    # -- evaluation --------------------------------------------------------------
+    async def _evaluate_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.evaluate_every)
+            try:
+                await self.evaluate_all()
+            except Exception:  # an evaluation bug must not stop the daemon; it is logged with its trace
+                log.exception("drift evaluation failed")
+
+    async def evaluate_all(self) -> list[DriftReport]:
+        reports = []
+        for name, state in list(self._models.items()):
+            previous = state.detector.report
+            started = time.perf_counter()
+            await asyncio.to_thread(state.detector.evaluate)
+            report = state.detector.report
+            if report is None:
+                continue
+            self.instruments.evaluation_duration.labels(name).observe(time.perf_counter() - started)
+            reports.append(report)
+            self.on_report(report, previous)
+        return reports
+
+    # -- reading -----------------------------------------------------------------
+    def models(self) -> list[str]:
+        return sorted(self._models)
+
+    def detector(self, model: str) -> DriftDetector | None:
+        state = self._models.get(model)
+        return state.detector if state else None
+
+    def states(self) -> list[ModelState]:
+        return [
+            ModelState(
+                model=name,
+                report=state.detector.report,
+                window_rows=state.detector.window.rows,
+                reference_rows=state.detector.reference.rows if state.detector.reference else None,
+            )
+            for name, state in sorted(self._models.items())
+        ]
+
+    def _model(self, model: str, *, create: bool) -> _Model | None:
+        state = self._models.get(model)
+        if state is None and create and len(self._models) < self.config.limits.max_models:
+            settings = self.config.model(model)
+            state = _Model(detector=_detector(model, settings, self.config.limits.max_features))
+            self._models[model] = state
+        return state
+
+
+def _detector(model: str, settings: ModelSettings, max_features: int) -> DriftDetector:
+    d = settings.drift
+    return DriftDetector(
+        model,
+        None,
+        window=settings.window.rows,
+        thresholds=DriftThresholds(psi=d.psi, ks=d.ks, alpha=d.alpha, share=d.share),
+        critical_features=settings.critical_features,
+        max_features=max_features,
+    )
+
+
+def _log_verdict_change(report: DriftReport, previous: DriftReport | None) -> None:
+    was = previous.drifted if previous else False
+    if report.drifted and not was:
+        log.warning("drift detected: %s", report.summary())
+    elif was and not report.drifted:
+        log.info("drift cleared: %s", report.summary())
+
+
+def sample_rows(values: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """A uniform sample of at most `limit` rows (reference uploads beyond limits.max_reference_rows)."""
+    if values.shape[0] <= limit:
+        return values
+    keep = np.sort(np.random.default_rng(seed).choice(values.shape[0], size=limit, replace=False))
+    return values[keep]

@@ -1,0 +1,56 @@
+"""SQLite state: what must survive a restart or a `kill -9`.
+
+One file, WAL journal, `synchronous=FULL`: a write that returned is on disk. Each
+call opens its own short transaction, so the store is safe to use from the event
+loop and from worker threads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from detectors.reference import ReferenceProfile
+
+__all__ = ["Store"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reference_profiles (
+    model      TEXT PRIMARY KEY,
+    fitted_at  REAL NOT NULL,
+    source     TEXT NOT NULL,
+    profile    BLOB NOT NULL
+);
+"""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def save_reference(self, model: str, profile: ReferenceProfile, *, source: str) -> None:
+        blob = profile.to_bytes()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO reference_profiles (model, fitted_at, source, profile) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(model) DO UPDATE SET fitted_at=excluded.fitted_at, source=excluded.source, "
+                "profile=excluded.profile",
+                (model, time.time(), source, blob),
+            )
+
+    def load_references(self) -> dict[str, ReferenceProfile]:
+        with self._lock:
+            rows = self._db.execute("SELECT model, profile FROM reference_profiles").fetchall()
+        return {model: ReferenceProfile.from_bytes(blob) for model, blob in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

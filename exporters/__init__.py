@@ -1,0 +1,1 @@
+"""Exporters: read detector results and expose them; never parse input."""

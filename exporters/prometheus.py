@@ -1,0 +1,123 @@
+"""Prometheus exposition: counters updated on ingest, gauges read from detector state at scrape time.
+
+The drift gauges come from a custom collector, after prometheus/client_python's
+"custom collectors" pattern: no gauge is ever stale or left behind for a model whose
+reference was replaced, and a scrape costs a walk over the latest reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from detectors.drift import DriftReport
+from exporters import metrics as m
+
+__all__ = ["DriftCollector", "Instruments", "ModelState"]
+
+
+@dataclass(frozen=True)
+class ModelState:
+    model: str
+    report: DriftReport | None
+    window_rows: int
+    reference_rows: int | None
+
+
+class Instruments:
+    """The event-driven metrics, registered on the registry the app is given."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.records = Counter(
+            m.RECORDS, "Prediction records accepted into a model's window.", ["model", "source"], registry=registry
+        )
+        self.records_rejected = Counter(
+            m.RECORDS_REJECTED, "Prediction records refused, by reason.", ["source", "reason"], registry=registry
+        )
+        self.requests_rejected = Counter(
+            m.REQUESTS_REJECTED,
+            "Requests refused as a whole (bad body, size, media type, auth, overload), by reason.",
+            ["endpoint", "reason"],
+            registry=registry,
+        )
+        self.evaluation_duration = Histogram(
+            m.EVALUATION_DURATION,
+            "Time to evaluate drift for one model.",
+            ["model"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+
+
+class DriftCollector(Collector):
+    """Reads the latest drift reports and window sizes when Prometheus scrapes."""
+
+    def __init__(self, states: Callable[[], Iterable[ModelState]], queue_rows: Callable[[], tuple[int, int]]) -> None:
+        self._states = states
+        self._queue_rows = queue_rows
+
+    def describe(self) -> list[Metric]:
+        return []  # the metric set depends on the models seen: skip the registration-time collect
+
+    def collect(self) -> Iterator[Metric]:
+        score = GaugeMetricFamily(
+            m.FEATURE_DRIFT_SCORE, "Drift statistic per feature and method.", labels=["model", "feature", "method"]
+        )
+        pvalue = GaugeMetricFamily(
+            m.FEATURE_DRIFT_PVALUE,
+            "Drift test p-value (BH-adjusted) per feature and method.",
+            labels=["model", "feature", "method"],
+        )
+        drifted = GaugeMetricFamily(
+            m.FEATURE_DRIFTED, "1 when the feature is drifted by the decision rule.", labels=["model", "feature"]
+        )
+        missing = GaugeMetricFamily(
+            m.FEATURE_MISSING_RATIO,
+            "Share of missing values per feature and window.",
+            labels=["model", "feature", "window"],
+        )
+        bins = GaugeMetricFamily(
+            m.FEATURE_BIN_COUNT,
+            "Values per reference-quantile bin; sum across replicas.",
+            labels=["model", "feature", "bin", "window"],
+        )
+        share = GaugeMetricFamily(m.MODEL_DRIFT_SHARE, "Share of the model's features that drifted.", labels=["model"])
+        model_drifted = GaugeMetricFamily(m.MODEL_DRIFTED, "1 when the model is drifted.", labels=["model"])
+        rows = GaugeMetricFamily(
+            m.WINDOW_ROWS, "Rows in the model's reference and current window.", labels=["model", "window"]
+        )
+        last = GaugeMetricFamily(m.LAST_EVALUATION, "Unix time of the model's last drift evaluation.", labels=["model"])
+
+        for state in self._states():
+            rows.add_metric([state.model, "current"], state.window_rows)
+            if state.reference_rows is not None:
+                rows.add_metric([state.model, "reference"], state.reference_rows)
+            report = state.report
+            if report is None:
+                continue
+            share.add_metric([state.model], report.drift_share)
+            model_drifted.add_metric([state.model], float(report.drifted))
+            last.add_metric([state.model], report.evaluated_at)
+            for f in report.features:
+                for method, value in f.scores.items():
+                    score.add_metric([state.model, f.name, method], value)
+                for method, value in f.pvalues_adjusted.items():
+                    pvalue.add_metric([state.model, f.name, method], value)
+                drifted.add_metric([state.model, f.name], float(f.drifted))
+                for window, rate in f.missing_rate.items():
+                    if rate is not None:
+                        missing.add_metric([state.model, f.name, window], rate)
+                for window, counts in f.bins.items():
+                    for b, count in enumerate(counts):
+                        bins.add_metric([state.model, f.name, str(b), window], count)
+
+        queued, capacity = self._queue_rows()
+        queue = GaugeMetricFamily(m.QUEUE_ROWS, "Rows accepted and waiting for the detectors.", value=queued)
+        queue_capacity = GaugeMetricFamily(
+            m.QUEUE_CAPACITY_ROWS, "Rows the ingest queue holds before 429.", value=capacity
+        )
+        yield from (score, pvalue, drifted, missing, bins, share, model_drifted, rows, last, queue, queue_capacity)
