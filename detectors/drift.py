@@ -98,9 +98,11 @@ class DriftReport:
         parts = ", ".join(f"{f.name} (PSI {f.scores['psi']:.2f}, KS {f.scores['ks']:.2f})" for f in drifted[:5])
         more = f" and {len(drifted) - 5} more" if len(drifted) > 5 else ""
         verdict = "DRIFT" if self.drifted else "drift below the model threshold"
+        critical = [f.name for f in drifted if f.name in self.critical_features]
+        why = f"; critical: {', '.join(critical)}" if critical else ""
         return (
             f"{self.model}: {verdict}: {len(drifted)} of {n} features drifted "
-            f"(share {self.drift_share:.2f} vs {self.thresholds.share}): {parts}{more}"
+            f"(share {self.drift_share:.2f}, threshold {self.thresholds.share}{why}): {parts}{more}"
         )
 
     def findings(self) -> list[Finding]:

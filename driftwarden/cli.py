@@ -95,8 +95,24 @@ def _run(args: argparse.Namespace) -> int:
 
     _setup_logging()
     config = load_config(args.config, listen=args.listen)
+    _check_reference_files(config)
     _serve(config, create_app(config))
     return EXIT_OK
+
+
+def _check_reference_files(config: Config) -> None:
+    """Fail before binding the port when a configured reference file cannot be read."""
+    from collector.tables import TableError, read_table
+
+    problems = []
+    for model, settings in config.models.items():
+        if settings.reference is not None:
+            try:
+                read_table(Path(settings.reference))
+            except TableError as exc:
+                problems.append(f"models.{model}.reference: {settings.reference}: {exc}")
+    if problems:
+        raise ConfigError(problems)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -115,7 +131,7 @@ def _demo(args: argparse.Namespace) -> int:
         models={demo.DEMO_MODEL: {"critical_features": ["amount"]}},
     )
     started = time.monotonic()
-    app = create_app(config, pipeline_hook=lambda r, p: demo.describe(r, p, console, started))
+    app = create_app(config, pipeline_hook=lambda r, p: demo.describe(r, p, console, started, config.listen))
     server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning"))
 
     async def both() -> None:

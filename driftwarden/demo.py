@@ -112,7 +112,7 @@ async def run_load(base_url: str, *, duration: float, rate: float, console: Cons
     return sent
 
 
-def describe(report: DriftReport, previous: DriftReport | None, console: Console, started: float) -> None:
+def describe(report: DriftReport, previous: DriftReport | None, console: Console, started: float, listen: str) -> None:
     """Say in plain words what changed since the last evaluation."""
     now = f"[+{time.monotonic() - started:.0f}s]"
     drifted = {f.name for f in report.drifted_features}
@@ -131,4 +131,4 @@ def describe(report: DriftReport, previous: DriftReport | None, console: Console
                 f"        {f.name:<15} PSI {f.scores['psi']:6.3f}  KS {f.scores['ks']:5.3f}  "
                 f"p(BH) {f.pvalues_adjusted['ks']:.1e}  {mark}"
             )
-    console.print("        see it: curl -s localhost:4318/metrics | grep drifted")
+    console.print(f"        see it: curl -s {listen}/metrics | grep drifted")

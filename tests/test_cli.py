@@ -1,0 +1,133 @@
+"""The command line, run as a user runs it: a subprocess, exit codes, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.conftest import free_port
+
+
+def driftwarden(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "driftwarden", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(0)
+    ref = pl.DataFrame({"a": rng.normal(size=3000), "b": rng.normal(size=3000), "c": rng.choice(["x", "y"], 3000)})
+    same = pl.DataFrame({"a": rng.normal(size=1000), "b": rng.normal(size=1000)})
+    moved = pl.DataFrame({"a": rng.normal(1.0, 1, 1000), "b": rng.normal(1.0, 1, 1000)})
+    paths = {"ref": tmp_path / "ref.parquet", "same": tmp_path / "same.csv", "moved": tmp_path / "moved.ndjson"}
+    ref.write_parquet(paths["ref"])
+    same.write_csv(paths["same"])
+    moved.write_ndjson(paths["moved"])
+    return paths
+
+
+def test_check_exit_codes_and_json(files: dict[str, Path]) -> None:
+    quiet = driftwarden("check", "--reference", str(files["ref"]), "--current", str(files["same"]))
+    assert quiet.returncode == 0, quiet.stderr
+    assert "no drift" in quiet.stdout and "feature" in quiet.stdout
+
+    drift = driftwarden("check", "--reference", str(files["ref"]), "--current", str(files["moved"]), "--json")
+    assert drift.returncode == 1, drift.stderr
+    report = json.loads(drift.stdout)
+    assert report["drifted"] is True and report["drift_share"] == 1.0
+    assert {f["name"] for f in report["features"]} == {"a", "b"}
+    assert all(f["scores"]["psi"] > 0.2 for f in report["features"])
+
+
+def test_check_bad_input_exits_2_naming_the_file(files: dict[str, Path], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_text("a,b\n1,inf\n")
+    r = driftwarden("check", "--reference", str(files["ref"]), "--current", str(broken))
+    assert r.returncode == 2 and "broken.csv" in r.stderr and "infinite" in r.stderr
+    r = driftwarden("check", "--reference", str(tmp_path / "nope.parquet"), "--current", str(files["same"]))
+    assert r.returncode == 2 and "nope.parquet" in r.stderr
+    other = tmp_path / "other.csv"
+    other.write_text("z\n1\n")
+    r = driftwarden("check", "--reference", str(files["ref"]), "--current", str(other))
+    assert r.returncode == 2 and "none of the reference" in r.stderr
+
+
+def test_config_validate(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("evaluate_every: 10s\nmodels: {fraud: {window: 1000}}\n")
+    r = driftwarden("config", "validate", str(good))
+    assert r.returncode == 0 and "ok" in r.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("evaluate_every: 10\nmodels: {fraud: {windoww: 1000}}\n")
+    r = driftwarden("config", "validate", str(bad))
+    assert r.returncode == 2
+    assert "evaluate_every" in r.stderr and "models.fraud.windoww: unknown key" in r.stderr
+
+
+def wait_ready(url: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def test_reference_build_then_run_and_kill_9_keeps_references(files: dict[str, Path], tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\n")
+    built = driftwarden("reference", "build", "--model", "fraud", "--input", str(files["ref"]), "--config", str(config))
+    assert built.returncode == 0, built.stderr
+    assert "3,000 rows" in built.stdout
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_ready(url, proc)
+        # a second reference over HTTP, then kill -9 right after the 200
+        csv = files["same"].read_bytes()
+        assert (
+            httpx.put(f"{url}/v1/models/churn/reference", content=csv, headers={"content-type": "text/csv"}).status_code
+            == 200
+        )
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_ready(url, proc)
+        models = {m["model"]: m for m in httpx.get(f"{url}/v1/models").json()["models"]}
+        assert models["fraud"]["rows"]["reference"] == 3000
+        assert models["churn"]["rows"]["reference"] == 1000
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_run_refuses_a_bad_config_with_its_key(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"models: {{fraud: {{reference: /nonexistent/ref.parquet}}}}\nstate_path: {tmp_path / 'state.db'}\n"
+    )
+    r = driftwarden("run", "--config", str(config), "--listen", f"127.0.0.1:{free_port()}")
+    assert r.returncode == 2
+    assert "models.fraud.reference: /nonexistent/ref.parquet: No such file" in r.stderr

@@ -1,0 +1,114 @@
+"""The drift decision rule and the detector: detected when it should be, quiet when it should be."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.drift import DriftDetector, DriftThresholds, compare
+from detectors.findings import FindingKind, Severity
+from detectors.reference import ReferenceProfile
+
+NAMES = ["a", "b", "c", "d"]
+
+
+def profile(rng: np.random.Generator, rows: int = 20_000) -> ReferenceProfile:
+    return ReferenceProfile.fit(NAMES, rng.normal(size=(rows, len(NAMES))))
+
+
+def test_report_shape_matches_the_design_contract() -> None:
+    rng = np.random.default_rng(1)
+    report = compare("fraud", profile(rng), NAMES, rng.normal(size=(3000, 4)) + np.array([1.0, 0, 0, 0])).to_dict()
+    assert set(report) >= {"model", "drifted", "drift_share", "rows", "features"}
+    assert report["rows"] == {"reference": 20_000, "current": 3000}
+    first = report["features"][0]
+    assert first["name"] == "a" and first["kind"] == "numeric" and first["drifted"] is True
+    assert set(first["scores"]) == {"ks", "psi"} and set(first["pvalues"]) == {"ks"}
+    assert set(first["pvalues_adjusted"]) == {"ks"}
+    assert first["missing_rate"] == {"reference": 0.0, "current": 0.0}
+    assert report["drift_share"] == pytest.approx(0.25) and report["drifted"] is False
+
+
+def test_large_windows_alone_never_make_drift() -> None:
+    """A 0.02 sd shift on 200k rows is 'significant' but negligible: the effect gate keeps it quiet."""
+    rng = np.random.default_rng(2)
+    ref = ReferenceProfile.fit(NAMES, rng.normal(size=(200_000, 4)))
+    report = compare("m", ref, NAMES, rng.normal(size=(200_000, 4)) + 0.02)
+    assert max(f.pvalues_adjusted["ks"] for f in report.features) < 0.05  # the p-value alone would alarm
+    assert not any(f.drifted for f in report.features)
+
+
+def test_small_windows_need_significance() -> None:
+    """Ten rows show a large KS D by chance: the p-value gate keeps it quiet, the effect alone would not."""
+    rng = np.random.default_rng(3)
+    ref = profile(rng)
+    windows = [rng.normal(size=(10, 4)) for _ in range(50)]
+    alarmed = sum(compare("m", ref, NAMES, w).drifted_features != [] for w in windows)
+    effect_only = DriftThresholds(alpha=1.0 + 1e-9)
+    alarmed_without_gate = sum(
+        compare("m", ref, NAMES, w, thresholds=effect_only).drifted_features != [] for w in windows
+    )
+    assert alarmed <= 8  # BH keeps the chance of any alarm near alpha = 0.05 per evaluation
+    assert alarmed_without_gate >= 45
+
+
+def test_no_false_alarms_in_repeated_evaluations_without_change() -> None:
+    rng = np.random.default_rng(4)
+    ref = profile(rng)
+    for _ in range(20):
+        assert not compare("m", ref, NAMES, rng.normal(size=(5000, 4))).drifted
+
+
+def test_share_and_critical_features_decide_the_model_verdict() -> None:
+    rng = np.random.default_rng(5)
+    ref = profile(rng)
+    cur = rng.normal(size=(5000, 4)) + np.array([1.0, 1.0, 0, 0])
+    assert compare("m", ref, NAMES, cur).drifted  # 2 of 4 = 0.5 >= share 0.5
+    one = rng.normal(size=(5000, 4)) + np.array([0, 0, 0, 1.0])
+    assert not compare("m", ref, NAMES, one).drifted
+    assert compare("m", ref, NAMES, one, critical_features=["d"]).drifted
+    strict = DriftThresholds(share=0.75)
+    assert not compare("m", ref, NAMES, cur, thresholds=strict).drifted
+
+
+def test_missing_values_are_reported_and_left_out() -> None:
+    rng = np.random.default_rng(6)
+    ref = profile(rng)
+    cur = rng.normal(size=(1000, 4))
+    cur[:250, 0] = np.nan
+    report = compare("m", ref, NAMES, cur)
+    a = report.features[0]
+    assert a.missing_rate["current"] == pytest.approx(0.25)
+    assert a.rows["current"] == 750 and not a.drifted
+
+
+def test_features_absent_from_current_and_empty_windows() -> None:
+    rng = np.random.default_rng(7)
+    ref = profile(rng)
+    report = compare("m", ref, ["a"], rng.normal(size=(100, 1)))
+    assert report.features[1].scores == {} and report.features[1].missing_rate["current"] == 1.0
+    empty = compare("m", ref, NAMES, np.empty((0, 4)))
+    assert empty.rows["current"] == 0 and not empty.drifted and all(f.scores == {} for f in empty.features)
+
+
+def test_detector_flags_a_shift_within_one_window() -> None:
+    rng = np.random.default_rng(8)
+    detector = DriftDetector("m", profile(rng), window=2000, critical_features=["a"])
+    for _ in range(5):
+        detector.update(NAMES, rng.normal(size=(400, 4)))
+        assert detector.evaluate() == []
+    rows_after_change = 0
+    while not detector.evaluate():
+        detector.update(NAMES, rng.normal(size=(200, 4)) + np.array([0.5, 0, 0, 0]))
+        rows_after_change += 200
+    assert rows_after_change <= 1000
+    findings = detector.evaluate()
+    feature = next(f for f in findings if f.subject == "a")
+    assert feature.kind is FindingKind.DRIFT and feature.severity is Severity.PAGE and feature.model == "m"
+    assert feature.value >= 0.0 and "ks" in feature.evidence["scores"]
+
+
+def test_detector_without_reference_finds_nothing() -> None:
+    detector = DriftDetector("m", None)
+    detector.update(["a"], np.ones((5, 1)))
+    assert detector.evaluate() == [] and detector.report is None

@@ -1,0 +1,194 @@
+"""The daemon over real HTTP: uvicorn on a free loopback port, httpx as the client."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import orjson
+import polars as pl
+import pytest
+
+from tests.conftest import Daemon, running
+
+pytestmark = pytest.mark.server
+
+NDJSON = {"content-type": "application/x-ndjson"}
+FEATURES = ["amount", "age", "score"]
+
+
+def reference_frame(rng: np.random.Generator, rows: int = 5000) -> pl.DataFrame:
+    values = rng.normal(size=(rows, 3))
+    return pl.DataFrame({name: values[:, j] for j, name in enumerate(FEATURES)}).with_columns(
+        country=pl.Series(rng.choice(["DE", "FR"], rows))
+    )
+
+
+def put_reference(daemon: Daemon, frame: pl.DataFrame, model: str = "fraud") -> dict:
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    r = daemon.client.put(
+        f"/v1/models/{model}/reference",
+        content=buf.getvalue(),
+        headers={"content-type": "application/vnd.apache.parquet"},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def records(rng: np.random.Generator, n: int, shift: tuple[float, ...] = (0, 0, 0), model: str = "fraud") -> bytes:
+    values = rng.normal(size=(n, 3)) + np.array(shift)
+    return b"\n".join(
+        orjson.dumps({"model": model, "features": dict(zip(FEATURES, row, strict=True)) | {"country": "DE"}})
+        for row in values.tolist()
+    )
+
+
+def test_reference_in_every_format(daemon: Daemon) -> None:
+    frame = reference_frame(np.random.default_rng(0), 100)
+    for fmt, ctype in (
+        ("csv", "text/csv"),
+        ("ndjson", "application/x-ndjson"),
+        ("parquet", "application/vnd.apache.parquet"),
+    ):
+        buf = io.BytesIO()
+        getattr(frame, f"write_{fmt}")(buf)
+        r = daemon.client.put(f"/v1/models/m-{fmt}/reference", content=buf.getvalue(), headers={"content-type": ctype})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["model"] == f"m-{fmt}" and body["rows"] == 100
+        kinds = {f["name"]: f["kind"] for f in body["features"]}
+        assert kinds == {"amount": "numeric", "age": "numeric", "score": "numeric", "country": "categorical"}
+        assert len(body["features"][0]["bin_edges"]) == 9
+
+
+def test_predictions_to_drift_report_and_metrics(daemon: Daemon) -> None:
+    rng = np.random.default_rng(1)
+    put_reference(daemon, reference_frame(rng))
+    r = daemon.client.post("/v1/predictions", content=records(rng, 2000), headers=NDJSON)
+    assert r.status_code == 200 and r.json() == {"accepted": 2000, "rejected": 0, "errors": []}
+    daemon.evaluate()
+    report = daemon.client.get("/v1/models/fraud/drift").json()
+    assert report["drifted"] is False and report["rows"] == {"reference": 5000, "current": 2000}
+
+    daemon.client.post("/v1/predictions", content=records(rng, 5000, shift=(1.0, 0, 0)), headers=NDJSON)
+    daemon.evaluate()
+    report = daemon.client.get("/v1/models/fraud/drift").json()
+    drifted = {f["name"]: f["drifted"] for f in report["features"]}
+    assert drifted == {"amount": True, "age": False, "score": False}
+    assert report["rows"]["current"] == 5000  # the default sliding window
+
+    text = daemon.client.get("/metrics").text
+    assert 'driftwarden_feature_drifted{feature="amount",model="fraud"} 1.0' in text
+    assert 'driftwarden_feature_drifted{feature="age",model="fraud"} 0.0' in text
+    assert daemon.metric("driftwarden_records_total", model="fraud", source="http") == 7000
+    assert daemon.metric("driftwarden_feature_drift_score", model="fraud", feature="amount", method="psi") > 0.2
+    assert daemon.metric("driftwarden_window_rows", model="fraud", window="current") == 5000
+    assert (
+        daemon.metric("driftwarden_feature_bin_count", model="fraud", feature="age", bin="0", window="reference") == 500
+    )
+    models = daemon.client.get("/v1/models").json()["models"]
+    assert models[0]["model"] == "fraud" and models[0]["has_reference"] is True
+
+
+def test_openmetrics_when_asked(daemon: Daemon) -> None:
+    r = daemon.client.get("/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"})
+    assert r.headers["content-type"].startswith("application/openmetrics-text") and r.text.endswith("# EOF\n")
+
+
+def test_model_with_reference_and_no_rows_yet(daemon: Daemon) -> None:
+    put_reference(daemon, reference_frame(np.random.default_rng(2), 200))
+    report = daemon.client.get("/v1/models/fraud/drift").json()
+    assert report["rows"]["current"] == 0 and report["drifted"] is False
+    assert all(f["scores"] == {} for f in report["features"])
+
+
+def test_unknown_model_is_404_with_a_reason(daemon: Daemon) -> None:
+    r = daemon.client.get("/v1/models/nope/drift")
+    assert r.status_code == 404 and "GET /v1/models" in r.json()["error"]
+
+
+def test_partial_rejection_counts_reasons(daemon: Daemon) -> None:
+    body = b'{"model": "m", "features": {"a": 1}}\n{"model": "m", "features": {"a": [1]}}\nnot json\n'
+    r = daemon.client.post("/v1/predictions", content=body, headers=NDJSON)
+    assert r.status_code == 200
+    payload = r.json()
+    assert payload["accepted"] == 1 and payload["rejected"] == 2
+    assert [e["reason"] for e in payload["errors"]] == ["invalid_json", "bad_feature_value"]
+    assert daemon.metric("driftwarden_records_rejected_total", source="http", reason="bad_feature_value") == 1
+    all_bad = daemon.client.post("/v1/predictions", content=b"nope\n", headers=NDJSON)
+    assert all_bad.status_code == 400 and all_bad.json()["rejected"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "reason"),
+    [
+        (b"[{", {"content-type": "application/json"}, 400, "bad_body"),
+        (b"{}", {"content-type": "text/plain"}, 415, "unsupported_media_type"),
+        (b"x" * 5000, {"content-type": "application/json"}, 413, "body_too_large"),
+    ],
+)
+def test_malformed_bodies(tmp_path: Path, body: bytes, headers: dict, status: int, reason: str) -> None:
+    with running(tmp_path / "s.db", limits={"max_body_bytes": 4096}) as d:
+        r = d.client.post("/v1/predictions", content=body, headers=headers)
+        assert r.status_code == status and r.json()["reason"] == reason and r.json()["error"]
+        assert d.metric("driftwarden_requests_rejected_total", endpoint="/v1/predictions", reason=reason) == 1
+        assert d.client.get("/healthz").status_code == 200  # and it keeps serving
+
+
+def test_bad_reference_uploads(daemon: Daemon) -> None:
+    r = daemon.client.put("/v1/models/m/reference", content=b"a,b\n1,inf\n", headers={"content-type": "text/csv"})
+    assert r.status_code == 400 and "infinite" in r.json()["error"]
+    r = daemon.client.put("/v1/models/m/reference", content=b"%PDF", headers={"content-type": "application/pdf"})
+    assert r.status_code == 415
+    r = daemon.client.put("/v1/models/bad%20name/reference", content=b"a\n1\n", headers={"content-type": "text/csv"})
+    assert r.status_code == 400
+
+
+def test_queue_full_answers_429_and_counts(tmp_path: Path) -> None:
+    with running(tmp_path / "s.db", limits={"max_queue_rows": 1000}) as d:
+        r = d.client.post("/v1/predictions", content=records(np.random.default_rng(3), 1500), headers=NDJSON)
+        assert r.status_code == 429 and r.headers["retry-after"] == "1"
+        assert d.metric("driftwarden_records_rejected_total", source="http", reason="queue_full") == 1500
+        ok = d.client.post("/v1/predictions", content=records(np.random.default_rng(3), 500), headers=NDJSON)
+        assert ok.status_code == 200
+
+
+def test_model_and_feature_limits_bound_label_cardinality(tmp_path: Path) -> None:
+    with running(tmp_path / "s.db", limits={"max_models": 2, "max_features": 3}) as d:
+        body = b"\n".join(orjson.dumps({"model": f"m{i}", "features": {"a": 1}}) for i in range(3))
+        payload = d.client.post("/v1/predictions", content=body, headers=NDJSON).json()
+        assert payload["accepted"] == 2 and payload["errors"][0]["reason"] == "too_many_models"
+        wide = orjson.dumps({"model": "m0", "features": {f"f{i}": i for i in range(5)}})
+        payload = d.client.post("/v1/predictions", content=wide, headers=NDJSON).json()
+        assert payload["rejected"] == 1 and payload["errors"][0]["reason"] == "too_many_features"
+
+
+def test_bearer_token_guards_ingest_only(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret\n")
+    with running(tmp_path / "s.db", auth_token_file=str(token_file)) as d:
+        body = records(np.random.default_rng(4), 3)
+        assert d.client.post("/v1/predictions", content=body, headers=NDJSON).status_code == 401
+        wrong = NDJSON | {"authorization": "Bearer nope"}
+        assert d.client.post("/v1/predictions", content=body, headers=wrong).status_code == 401
+        right = NDJSON | {"authorization": "Bearer s3cret"}
+        assert d.client.post("/v1/predictions", content=body, headers=right).status_code == 200
+        assert d.client.get("/metrics").status_code == 200
+        assert d.metric("driftwarden_requests_rejected_total", endpoint="/v1/predictions", reason="unauthorized") == 2
+
+
+def test_reference_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    rng = np.random.default_rng(5)
+    with running(state) as d:
+        put_reference(d, reference_frame(rng, 300))
+    with running(state) as d:
+        report = d.client.get("/v1/models/fraud/drift").json()
+        assert report["rows"]["reference"] == 300
+
+
+def test_readiness(daemon: Daemon) -> None:
+    assert daemon.client.get("/readyz").json() == {"status": "ready"}
+    assert daemon.client.get("/healthz").json() == {"status": "ok"}
