@@ -244,18 +244,21 @@ class DriftDetector:
         self.window.append(names, values)
 
     def evaluate(self) -> list[Finding]:
-        if self.reference is None:
+        reference = self.reference
+        if reference is None:
             return []
         names, values = self.window.snapshot()
-        self._report = compare(
+        report = compare(
             self.model,
-            self.reference,
+            reference,
             names,
             values,
             thresholds=self.thresholds,
             critical_features=self.critical_features,
         )
-        return self._report.findings()
+        if self.reference is reference:  # not replaced while this evaluation ran
+            self._report = report
+        return report.findings()
 
 
 def _num(x: float) -> float | None:

@@ -129,7 +129,10 @@ def create_app(config: Config, *, registry: CollectorRegistry | None = None, pip
             profile = await asyncio.to_thread(_fit_reference, body, fmt, config, config.model(model).drift.bins)
         except (TableError, ValueError) as exc:
             raise HTTPProblem(400, "bad_reference", str(exc)) from None
-        await asyncio.to_thread(pipeline.set_reference, model, profile, source=f"http:{fmt}")
+        try:
+            await pipeline.set_reference(model, profile, source=f"http:{fmt}")
+        except ValueError as exc:
+            raise HTTPProblem(409, "too_many_models", str(exc)) from None
         log.info("reference for %s fitted: %d rows, %d numeric features", model, profile.rows, len(profile.features))
         return JSONResponse({"model": model, **profile.summary()})
 
@@ -211,5 +214,5 @@ async def _fit_configured_references(config: Config, pipeline: Pipeline) -> None
             profile = await asyncio.to_thread(_fit_reference, path, None, config, settings.drift.bins)
         except TableError as exc:
             raise ConfigError([f"models.{model}.reference: {path}: {exc}"]) from exc
-        await asyncio.to_thread(pipeline.set_reference, model, profile, source=f"file:{path}")
+        await pipeline.set_reference(model, profile, source=f"file:{path}")
         log.info("reference for %s fitted from %s: %d rows", model, path, profile.rows)

@@ -156,11 +156,14 @@ class Pipeline:
     def can_track(self, model: str) -> bool:
         return model in self._models or len(self._models) < self.config.limits.max_models
 
-    def set_reference(self, model: str, profile: ReferenceProfile, *, source: str) -> None:
-        state = self._model(model, create=True)
-        if state is None:
+    async def set_reference(self, model: str, profile: ReferenceProfile, *, source: str) -> None:
+        """Store the profile (in a worker thread), then install it; the model map changes only on the loop."""
+        if not self.can_track(model):
             raise ValueError(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
-        self.store.save_reference(model, profile, source=source)
+        await asyncio.to_thread(self.store.save_reference, model, profile, source=source)
+        state = self._model(model, create=True)
+        if state is None:  # the last free slot was taken while the profile was being stored
+            raise ValueError(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
         state.detector.set_reference(profile)
         state.announced |= set(profile.features)
 
@@ -203,7 +206,7 @@ class Pipeline:
                 window_rows=state.detector.window.rows,
                 reference_rows=state.detector.reference.rows if state.detector.reference else None,
             )
-            for name, state in sorted(self._models.items())
+            for name, state in sorted(list(self._models.items()))
         ]
 
     def _model(self, model: str, *, create: bool) -> _Model | None:

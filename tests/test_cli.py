@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -75,17 +77,27 @@ def test_config_validate(tmp_path: Path) -> None:
     assert "evaluate_every" in r.stderr and "models.fraud.windoww: unknown key" in r.stderr
 
 
-def wait_ready(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
+@contextmanager
+def serving(cmd: list[str], url: str, log: Path) -> Iterator[subprocess.Popen]:
+    """Start `driftwarden run` as a process and wait until /readyz answers 200."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(url)
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, log.read_text()
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait(timeout=20)
 
 
 def test_reference_build_then_run_and_kill_9_keeps_references(files: dict[str, Path], tmp_path: Path) -> None:
@@ -98,29 +110,17 @@ def test_reference_build_then_run_and_kill_9_keeps_references(files: dict[str, P
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_ready(url, proc)
+    with serving(cmd, url, tmp_path / "first.log") as proc:
         # a second reference over HTTP, then kill -9 right after the 200
         csv = files["same"].read_bytes()
-        assert (
-            httpx.put(f"{url}/v1/models/churn/reference", content=csv, headers={"content-type": "text/csv"}).status_code
-            == 200
-        )
+        put = httpx.put(f"{url}/v1/models/churn/reference", content=csv, headers={"content-type": "text/csv"})
+        assert put.status_code == 200
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_ready(url, proc)
+    with serving(cmd, url, tmp_path / "second.log"):
         models = {m["model"]: m for m in httpx.get(f"{url}/v1/models").json()["models"]}
         assert models["fraud"]["rows"]["reference"] == 3000
         assert models["churn"]["rows"]["reference"] == 1000
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_run_refuses_a_bad_config_with_its_key(tmp_path: Path) -> None:

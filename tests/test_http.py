@@ -192,3 +192,13 @@ def test_reference_survives_a_restart(tmp_path: Path) -> None:
 def test_readiness(daemon: Daemon) -> None:
     assert daemon.client.get("/readyz").json() == {"status": "ready"}
     assert daemon.client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_reference_from_the_config_file_is_fitted_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "ref.csv"
+    reference_frame(np.random.default_rng(6), 400).write_csv(path)
+    with running(tmp_path / "s.db", models={"fraud": {"reference": str(path), "window": 100}}) as d:
+        d.client.post("/v1/predictions", content=records(np.random.default_rng(7), 300), headers=NDJSON)
+        d.evaluate()
+        report = d.client.get("/v1/models/fraud/drift").json()
+        assert report["rows"] == {"reference": 400, "current": 100}
