@@ -94,6 +94,15 @@ def stop_server(server: subprocess.Popen) -> None:
             server.wait(timeout=10)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def names(n_features: int) -> list[str]:
     return [f"f{j:03d}" for j in range(n_features)]
 
@@ -190,7 +199,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workers", type=int, default=4, help="concurrent client threads")
     p.add_argument("--duration", type=float, default=15.0, help="seconds of load")
-    p.add_argument("--posts", type=int, default=0, help="stop after this many posts in all (0: run for --duration)")
+    p.add_argument("--posts", type=int, default=0, help="stop after this many posts (0: none); --duration applies too")
     p.add_argument("--records", type=int, default=1000, help="records per post")
     p.add_argument("--features", type=int, default=50)
     p.add_argument("--bodies", type=int, default=8, help="distinct prebuilt bodies, posted round-robin")
@@ -212,8 +221,13 @@ def main() -> int:
             print(f"daemon: pid {server.pid} on {base}, state in {tmp}")
             if not args.no_reference:
                 put_reference(base, args.features, args.reference_rows, args.seed + 1)
+            server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
             tally, seconds = run_load(base, bodies, args)
             ok = report(tally, seconds, args)
+            server_cpu = (cpu_seconds(server.pid) or 0.0) - (server_cpu or 0.0)
+            client_cpu = time.process_time() - client_cpu
+            print(f"cpu during the load: server {server_cpu:.1f} s, client {client_cpu:.1f} s, ", end="")
+            print(f"over {seconds:.1f} s wall on {os.cpu_count()} cores")
         except Exception:
             print("server log (tail):\n" + (Path(tmp) / "server.log").read_text()[-3000:], file=sys.stderr)
             raise

@@ -102,11 +102,17 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
         raise BodyError(413, f"{len(records)} records in one request; the limit is {max_records}: split the batch")
 
     groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, list]]] = defaultdict(list)
+    good_models: set[str] = set()
     for index, record in records:
-        checked = _check_record(index, record, result)
-        if checked is not None:
+        if type(record) is dict and record.get("model") in good_models and type(record.get("features")) is dict:
+            model, features = record["model"], record["features"]  # the common case, checked cheaply
+        else:
+            checked = _check_record(index, record, result)
+            if checked is None:
+                continue
             model, features = checked
-            groups[(model, tuple(features))].append((index, list(features.values())))
+            good_models.add(model)
+        groups[(model, tuple(features))].append((index, list(features.values())))
 
     per_model: dict[str, list[tuple[tuple[str, ...], np.ndarray]]] = defaultdict(list)
     for (model, names), rows in groups.items():
@@ -134,11 +140,11 @@ def _json_array(body: bytes) -> list[tuple[int, Any]]:
 
 def _ndjson_lines(body: bytes, result: ParseResult) -> list[tuple[int, Any]]:
     records = []
-    for index, line in enumerate(line for line in body.splitlines() if line.strip()):
+    for index, line in enumerate(line for line in body.splitlines() if line and not line.isspace()):
         try:
             records.append((index, orjson.loads(line)))
         except orjson.JSONDecodeError as exc:
-            result.reject(index, "invalid_json", f"line {index + 1} is not valid JSON: {exc}")
+            result.reject(index, "invalid_json", f"record {index} is not valid JSON: {exc}")
     return records
 
 

@@ -148,14 +148,7 @@ def compare(
 ) -> DriftReport:
     """Evaluate every reference feature of `current` (rows x len(names), NaN missing) at once."""
     started = time.perf_counter()
-    current = np.asarray(current, dtype=np.float64)
-    position = {name: j for j, name in enumerate(names)}
-    aligned = np.full((current.shape[0], len(reference.features)), np.nan)
-    for j, name in enumerate(reference.features):
-        if name in position:
-            aligned[:, j] = current[:, position[name]]
-
-    cur_sorted = stats.sort_columns(aligned)
+    cur_sorted = stats.sort_columns(_aligned(reference.features, names, current))
     n_cur = stats.valid_counts(cur_sorted)
     n_ref = reference.valid_counts
     ks = stats.ks_2samp(reference.sorted_values, cur_sorted)
@@ -165,7 +158,7 @@ def compare(
     effect = (psi >= thresholds.psi) | (ks.statistic >= thresholds.ks)
     drifted = effect & (adjusted < thresholds.alpha)  # NaN compares False: no data, no drift
 
-    rows_cur = current.shape[0]
+    rows_cur = cur_sorted.shape[0]
     missing_cur = 1.0 - n_cur / rows_cur if rows_cur else np.full(len(n_cur), np.nan)
     features = []
     for j, name in enumerate(reference.features):
@@ -259,6 +252,19 @@ class DriftDetector:
         if self.reference is reference:  # not replaced while this evaluation ran
             self._report = report
         return report.findings()
+
+
+def _aligned(features: Sequence[str], names: Sequence[str], current: np.ndarray) -> np.ndarray:
+    """`current`'s columns in the reference's feature order; NaN for features it lacks."""
+    current = np.asarray(current, dtype=np.float64)
+    if tuple(names) == tuple(features):
+        return current
+    position = {name: j for j, name in enumerate(names)}
+    aligned = np.full((current.shape[0], len(features)), np.nan, order="F")
+    for j, name in enumerate(features):
+        if name in position:
+            aligned[:, j] = current[:, position[name]]
+    return aligned
 
 
 def _num(x: float) -> float | None:

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -60,11 +61,11 @@ class ReferenceProfile:
             categories=_capped(categories or {}),
         )
 
-    @property
+    @cached_property
     def valid_counts(self) -> np.ndarray:
         return stats.valid_counts(self.sorted_values)
 
-    @property
+    @cached_property
     def missing_rate(self) -> np.ndarray:
         if self.rows == 0:
             return np.full(len(self.features), np.nan)

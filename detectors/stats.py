@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 __all__ = [
     "KSResult",
@@ -61,13 +61,12 @@ def sort_columns(values: np.ndarray) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"expected a 2-D array (rows x features), got {x.ndim}-D")
-    out = np.empty(x.shape, dtype=np.float64, order="F")
+    out = np.array(x, order="F")  # a copy, sorted in place below
     n_features = x.shape[1]
     chunk = max(1, math.ceil(n_features / _WORKERS))
 
     def sort_chunk(i: int) -> None:
-        cols = slice(i * chunk, min(n_features, (i + 1) * chunk))
-        out[:, cols] = np.sort(x[:, cols], axis=0)
+        out[:, i * chunk : (i + 1) * chunk].sort(axis=0)  # in place: contiguous columns
 
     _map_columns(sort_chunk, math.ceil(n_features / chunk) if n_features else 0)
     return out
@@ -79,19 +78,25 @@ def valid_counts(sorted_values: np.ndarray) -> np.ndarray:
 
 
 def _ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
-    """max |F_ref - F_cur| over the pooled sample of two sorted, NaN-free 1-D arrays."""
+    """max |F_ref - F_cur| over the pooled sample of two sorted, NaN-free 1-D arrays.
+
+    One stable argsort merges the two sorted runs (timsort: linear); a running count of
+    reference values then gives both ECDFs. In integers, F_ref - F_cur at pooled
+    position k is (ref_below * (n1 + n2) - k * n1) / (n1 * n2), evaluated only where a
+    run of equal values ends (the ECDFs are right-continuous).
+    """
     n1, n2 = reference.size, current.size
     pooled = np.concatenate([reference, current])
-    order = np.argsort(pooled, kind="stable")  # timsort: a linear merge of two sorted runs
-    ref_below = np.cumsum(order < n1)
-    cur_below = np.arange(1, n1 + n2 + 1) - ref_below
+    order = np.argsort(pooled, kind="stable")
+    scaled = np.cumsum(order < n1, dtype=np.int64)
+    scaled *= n1 + n2
+    scaled -= np.arange(n1, n1 * (n1 + n2) + 1, n1, dtype=np.int64)
     ordered = pooled[order]
-    run_end = np.empty(ordered.size, dtype=bool)  # the ECDFs are right-continuous at ties
-    np.not_equal(ordered[1:], ordered[:-1], out=run_end[:-1])
-    run_end[-1] = True
-    cddiffs = ref_below[run_end] / n1 - cur_below[run_end] / n2
-    max_s = cddiffs.max()
-    min_s = min(max(-cddiffs.min(), 0.0), 1.0)
+    ties = ordered[1:] == ordered[:-1]
+    if ties.any():
+        scaled = scaled[np.append(~ties, True)]
+    max_s = scaled.max() / (n1 * n2)
+    min_s = min(max(-scaled.min() / (n1 * n2), 0.0), 1.0)
     return float(min_s if min_s > max_s else max_s)
 
 
@@ -115,17 +120,12 @@ def ks_2samp(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> KSResu
             if exact is not None:
                 return exact
             d = _rounded_to_lattice(n1, n2, d)
-        return d, math.nan  # asymptotic p-values are computed below, all at once
+        m, n = max(n1, n2), min(n1, n2)
+        return d, _kolmogorov_sf(d, round(m * n / (m + n)))
 
     pairs = _map_columns(column, n_features)
     statistic = np.array([p[0] for p in pairs], dtype=np.float64)
     pvalue = np.array([p[1] for p in pairs], dtype=np.float64)
-    asymp = np.isnan(pvalue) & ~np.isnan(statistic)
-    if asymp.any():
-        m = np.maximum(n_ref, n_cur).astype(np.float64)
-        n = np.minimum(n_ref, n_cur).astype(np.float64)
-        en = np.round(m[asymp] * n[asymp] / (m[asymp] + n[asymp]))
-        pvalue[asymp] = kolmogorov_sf(statistic[asymp], en)
     return KSResult(statistic=statistic, pvalue=np.clip(pvalue, 0.0, 1.0))
 
 
@@ -153,32 +153,45 @@ def kolmogorov_sf(d: np.ndarray, n: np.ndarray) -> np.ndarray:
     every other branch is scipy's own code.
     """
     d = np.asarray(d, dtype=np.float64)
-    n = np.asarray(n, dtype=np.float64)
-    out = np.empty(d.shape, dtype=np.float64)
+    n = np.broadcast_to(np.asarray(n, dtype=np.float64), d.shape)
+    flat = _map_columns(lambda k: _kolmogorov_sf(float(d.flat[k]), n.flat[k]), d.size)
+    return np.array(flat, dtype=np.float64).reshape(d.shape)
+
+
+def _kolmogorov_sf(d: float, n: float) -> float:
     nxx = n * d * d
-    smirnov_branch = (n > 140) & (d < 0.5) & (n * d > 1.0) & (n * d < n - 1) & (nxx >= 2.2) & (nxx < 370)
-    idx = np.flatnonzero(smirnov_branch)
-    rest = np.flatnonzero(~smirnov_branch)
-    if idx.size:
-        out[idx] = _map_columns(lambda k: 2.0 * _smirnov_sum(int(n[idx[k]]), float(d[idx[k]])), idx.size)
-    if rest.size:
-        out[rest] = stats.kstwo.sf(d[rest], n[rest])
-    return np.clip(out, 0.0, 1.0)
+    if n > 140 and 1.0 < n * d < n - 1 and d < 0.5 and 2.2 <= nxx < 370:
+        return min(max(2.0 * _smirnov_sum(int(n), d), 0.0), 1.0)
+    return float(stats.kstwo.sf(d, n))
 
 
 def _smirnov_sum(n: int, x: float) -> float:
     """P(D+_n >= x) = x * sum_j C(n,j) (x + j/n)^(j-1) (1 - x - j/n)^(n-j), j = 0..floor(n(1-x))."""
-    j = np.arange(math.floor(n * (1.0 - x)) + 1, dtype=np.float64)
+    log_factorial = _log_factorials(n)
+    j = np.arange(math.floor(n * (1.0 - x)) + 1)
+    jf = j.astype(np.float64)
     with np.errstate(divide="ignore"):
         log_terms = (
-            special.gammaln(n + 1.0)
-            - special.gammaln(j + 1.0)
-            - special.gammaln(n - j + 1.0)
-            + (j - 1.0) * np.log(x + j / n)
-            + (n - j) * np.log1p(-x - j / n)
+            (log_factorial[n] - log_factorial[j] - log_factorial[n - j])
+            + (jf - 1.0) * np.log(x + jf / n)
+            + (n - jf) * np.log1p(-x - jf / n)
         )
     top = log_terms.max()
     return float(x * math.exp(top) * np.exp(log_terms - top).sum())
+
+
+_log_factorial_table = np.zeros(1)
+
+
+def _log_factorials(n: int) -> np.ndarray:
+    """log(k!) for k = 0..n, from a table that grows on demand (shared by all threads, never shrunk)."""
+    global _log_factorial_table
+    table = _log_factorial_table
+    if table.size <= n:
+        size = max(n + 1, 2 * table.size)
+        table = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, size, dtype=np.float64)))])
+        _log_factorial_table = table
+    return table
 
 
 def quantile_edges(sorted_values: np.ndarray, bins: int = 10) -> np.ndarray:

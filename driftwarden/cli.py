@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -96,8 +97,17 @@ def _run(args: argparse.Namespace) -> int:
     _setup_logging()
     config = load_config(args.config, listen=args.listen)
     _check_reference_files(config)
+    _tune_gc()
     _serve(config, create_app(config))
     return EXIT_OK
+
+
+def _tune_gc() -> None:
+    """Ingest allocates a dict per record, all freed by reference counting: with the default
+    threshold (700) the cyclic collector runs several times per request and a full pass over
+    the heap shows up in p99 latency. Collect far less often, and leave startup objects out."""
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def _check_reference_files(config: Config) -> None:
@@ -131,6 +141,7 @@ def _demo(args: argparse.Namespace) -> int:
         models={demo.DEMO_MODEL: {"critical_features": ["amount"]}},
     )
     started = time.monotonic()
+    _tune_gc()
     app = create_app(config, pipeline_hook=lambda r, p: demo.describe(r, p, console, started, config.listen))
     server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning"))
 
