@@ -42,9 +42,17 @@ class ReferenceProfile:
         *,
         categories: dict[str, dict[str, int]] | None = None,
         bins: int = DEFAULT_BINS,
+        max_rows: int | None = None,
     ) -> ReferenceProfile:
-        """Fit from a (rows, features) float array with NaN for missing values."""
+        """Fit from a (rows, features) float array with NaN for missing values.
+
+        Beyond `max_rows` rows a seeded uniform sample is kept (the profile stores every
+        kept value, sorted, for exact KS).
+        """
         values = np.asarray(values, dtype=np.float64)
+        if max_rows is not None and values.shape[0] > max_rows:
+            keep = np.random.default_rng(0).choice(values.shape[0], size=max_rows, replace=False)
+            values = values[np.sort(keep)]
         if values.ndim != 2 or values.shape[1] != len(names):
             raise ValueError(f"values must be (rows, {len(names)}), got {values.shape}")
         if np.isinf(values).any():

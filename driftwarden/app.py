@@ -19,7 +19,7 @@ from collector.predictions import MODEL_NAME, BodyError, parse_records
 from collector.tables import TableError, format_from_content_type, read_table
 from detectors.reference import ReferenceProfile
 from driftwarden.config import Config, ConfigError
-from driftwarden.pipeline import Pipeline, QueueFull, sample_rows
+from driftwarden.pipeline import Pipeline, QueueFull
 from driftwarden.store import Store
 from exporters.prometheus import DriftCollector, Instruments
 
@@ -196,9 +196,10 @@ def _fit_reference(source: bytes | Path, fmt: str | None, config: Config, bins: 
     table = read_table(source, fmt)
     return ReferenceProfile.fit(
         table.numeric,
-        sample_rows(table.values, config.limits.max_reference_rows),
+        table.values,
         categories=table.categories,
         bins=bins,
+        max_rows=config.limits.max_reference_rows,
     )
 
 

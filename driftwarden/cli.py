@@ -237,7 +237,6 @@ def _reference_build(args: argparse.Namespace) -> int:
 
     from collector.tables import TableError, read_table
     from detectors.reference import ReferenceProfile
-    from driftwarden.pipeline import sample_rows
     from driftwarden.store import Store
 
     config = load_config(args.config)
@@ -252,7 +251,8 @@ def _reference_build(args: argparse.Namespace) -> int:
         try:
             profile = ReferenceProfile.fit(
                 table.numeric,
-                sample_rows(table.values, config.limits.max_reference_rows),
+                table.values,
+                max_rows=config.limits.max_reference_rows,
                 categories=table.categories,
                 bins=config.model(args.model).drift.bins,
             )

@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from collector.predictions import ParseResult, RecordBatch, RecordError
 from detectors.drift import DriftDetector, DriftReport, DriftThresholds
 from detectors.reference import ReferenceProfile
@@ -236,11 +234,3 @@ def _log_verdict_change(report: DriftReport, previous: DriftReport | None) -> No
         log.warning("drift detected: %s", report.summary())
     elif was and not report.drifted:
         log.info("drift cleared: %s", report.summary())
-
-
-def sample_rows(values: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
-    """A uniform sample of at most `limit` rows (reference uploads beyond limits.max_reference_rows)."""
-    if values.shape[0] <= limit:
-        return values
-    keep = np.sort(np.random.default_rng(seed).choice(values.shape[0], size=limit, replace=False))
-    return values[keep]

@@ -82,3 +82,11 @@ def test_profile_caps_category_count() -> None:
     many = {f"c{i}": i + 1 for i in range(1500)}
     profile = ReferenceProfile.fit([], np.empty((5, 0)), categories={"id": many})
     assert len(profile.categories["id"]) == 1001 and "__other__" in profile.categories["id"]
+
+
+def test_profile_samples_beyond_max_rows_reproducibly() -> None:
+    values = np.arange(10_000, dtype=float)[:, None]
+    a = ReferenceProfile.fit(["x"], values, max_rows=500)
+    b = ReferenceProfile.fit(["x"], values, max_rows=500)
+    assert a.rows == 500 and np.array_equal(a.sorted_values, b.sorted_values)
+    assert 4000 < np.median(a.sorted_values) < 6000  # spread over the whole range, not the first rows
