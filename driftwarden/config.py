@@ -7,13 +7,24 @@ strings with a unit: `500ms`, `30s`, `5m`, `24h`, `30d`.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["Config", "ConfigError", "DriftSettings", "Limits", "ModelSettings", "load_config", "parse_duration"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DriftSettings",
+    "Limits",
+    "ModelSettings",
+    "SLOSettings",
+    "TraceSettings",
+    "load_config",
+    "parse_duration",
+]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -76,6 +87,73 @@ class Limits(_Strict):
     max_reference_rows: int = Field(1_000_000, ge=100, description="reference rows kept; larger uploads are sampled")
 
 
+DEFAULT_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class TraceSettings(_Strict):
+    """How spans become request observations (defaults from the OTel semantic conventions)."""
+
+    model_attributes: list[str] = Field(
+        default_factory=lambda: ["model.name", "gen_ai.request.model"],
+        description="span attributes naming the model; the first present wins",
+    )
+    operation_attributes: list[str] = Field(
+        default_factory=lambda: ["http.route"], description="span attributes naming the operation; else the span name"
+    )
+    server_spans_only: bool = Field(True, description="count SERVER spans and root spans only")
+    label_attributes: list[str] = Field(
+        default_factory=list, description="extra span attributes exported as labels (an allow-list)"
+    )
+    max_label_values: int = Field(
+        50, ge=1, le=10_000, description="distinct values per label; further ones are folded into 'other'"
+    )
+    buckets: list[Duration] = Field(
+        default_factory=lambda: list(DEFAULT_LATENCY_BUCKETS), description="latency histogram bucket bounds"
+    )
+    ttft_event: str = Field("gen_ai.content.first_token", description="span event marking the first token")
+    ttft_attribute: str = Field(
+        "gen_ai.server.time_to_first_token", description="span attribute holding time-to-first-token in seconds"
+    )
+    max_quantile_samples: int = Field(
+        20_000, ge=100, description="durations kept per series for p50/p95/p99 over the last 1m/5m"
+    )
+
+    @field_validator("buckets")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if not value or any(b <= a for a, b in pairwise(value)) or value[0] <= 0:
+            raise ValueError("buckets must be positive and strictly increasing")
+        return value
+
+
+class SLOSettings(_Strict):
+    """A latency SLO (with `threshold`) or an availability SLO (without), over `period`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
+    service: str | None = None
+    model: str | None = None
+    operation: str | None = None
+    objective: float = Field(gt=0, lt=1, description="share of good events, e.g. 0.99")
+    threshold: Duration | None = Field(None, description="latency above which a request is bad")
+    period: Duration = 30 * 86400.0
+    min_requests: int = Field(
+        10, ge=0, description="no page when the short window saw fewer requests (low-traffic guard)"
+    )
+
+    @property
+    def kind(self) -> str:
+        return "latency" if self.threshold is not None else "availability"
+
+    @property
+    def error_budget(self) -> float:
+        return 1.0 - self.objective
+
+
+class SelfTracing(_Strict):
+    endpoint: str = Field(description="OTLP/HTTP traces URL for driftwarden's own spans")
+    service_name: str = "driftwarden"
+
+
 class Config(_Strict):
     listen: str = Field("127.0.0.1:4318", description="HOST:PORT; loopback unless you mean it")
     state_path: Path = Path("./driftwarden-data/state.db")
@@ -83,6 +161,24 @@ class Config(_Strict):
     evaluate_every: Duration = 30.0
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     limits: Limits = Limits()
+    traces: TraceSettings = TraceSettings()
+    slos: list[SLOSettings] = Field(default_factory=list)
+    self_tracing: SelfTracing | None = None
+
+    @field_validator("slos")
+    @classmethod
+    def _unique_slos(cls, value: list[SLOSettings]) -> list[SLOSettings]:
+        names = [slo.name for slo in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"SLO names must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
+    def latency_buckets(self) -> list[float]:
+        """The histogram bounds: configured buckets plus every latency SLO threshold, so that
+        Prometheus can compute each SLO from `_bucket{le=threshold}`."""
+        thresholds = [slo.threshold for slo in self.slos if slo.threshold is not None]
+        return sorted(set(self.traces.buckets) | set(thresholds))
 
     @field_validator("listen")
     @classmethod

@@ -19,3 +19,16 @@ RECORDS_REJECTED = "driftwarden_records_rejected"  # counter: driftwarden_record
 QUEUE_ROWS = "driftwarden_queue_rows"
 QUEUE_CAPACITY_ROWS = "driftwarden_queue_capacity_rows"
 REQUESTS_REJECTED = "driftwarden_requests_rejected"  # counter: whole requests refused before any record was read
+
+# traces and SLOs
+REQUEST_DURATION = "driftwarden_request_duration_seconds"  # histogram: service, model, operation, status
+LLM_INPUT_TOKENS = "driftwarden_llm_input_tokens"  # counter (_total): service, model
+LLM_OUTPUT_TOKENS = "driftwarden_llm_output_tokens"  # counter (_total): service, model
+LLM_TIME_TO_FIRST_TOKEN = "driftwarden_llm_time_to_first_token_seconds"  # histogram: service, model
+SPANS = "driftwarden_spans"  # counter (_total): outcome (observed, skipped, rejected)
+LABEL_VALUES_FOLDED = "driftwarden_label_values_folded"  # counter (_total): label
+SLO_BURN_RATE = "driftwarden_slo_burn_rate"  # gauge: slo, window
+SLO_ERROR_BUDGET_REMAINING = "driftwarden_slo_error_budget_remaining"  # gauge: slo (ratio of the period's budget)
+SLO_OBJECTIVE = "driftwarden_slo_objective"  # gauge: slo
+SLO_EVENTS = "driftwarden_slo_events"  # counter (_total): slo, outcome (good, bad); persisted across restarts
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
