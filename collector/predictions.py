@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from collector.errors import BodyError
+
 __all__ = ["BodyError", "ParseResult", "RecordBatch", "RecordError", "parse_records"]
 
 JSON_TYPES = {"application/json"}
@@ -29,15 +31,6 @@ MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
 MAX_FEATURE_NAME = 128
 MAX_REPORTED_ERRORS = 100
 _NUMBER_TYPES = {int, float, type(None)}
-
-
-class BodyError(Exception):
-    """The body as a whole is unusable: answer `status` with `reason`."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 @dataclass(frozen=True)

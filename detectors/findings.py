@@ -19,6 +19,7 @@ class FindingKind(enum.StrEnum):
 class Severity(enum.StrEnum):
     INFO = "info"
     WARNING = "warning"
+    TICKET = "ticket"
     PAGE = "page"
 
 

@@ -15,13 +15,18 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from collector.predictions import MODEL_NAME, BodyError, parse_records
+from collector import otlp
+from collector.errors import BodyError
+from collector.predictions import MODEL_NAME, parse_records
 from collector.tables import TableError, format_from_content_type, read_table
 from detectors.reference import ReferenceProfile
+from detectors.slo import WINDOWS
 from driftwarden.config import Config, ConfigError
 from driftwarden.pipeline import Pipeline, QueueFull
 from driftwarden.store import Store
+from driftwarden.tracing import self_tracer
 from exporters.prometheus import DriftCollector, Instruments
+from exporters.requests import RequestCollector
 
 __all__ = ["create_app"]
 
@@ -38,8 +43,10 @@ def create_app(config: Config, *, registry: CollectorRegistry | None = None, pip
     registry = registry or CollectorRegistry()
     instruments = Instruments(registry)
     store = Store(config.state_path)
-    pipeline = Pipeline(config, store, instruments, on_report=pipeline_hook)
+    tracer, tracer_provider = self_tracer(config.self_tracing)
+    pipeline = Pipeline(config, store, instruments, on_report=pipeline_hook, tracer=tracer)
     registry.register(DriftCollector(pipeline.states, lambda: pipeline.queue_rows))
+    registry.register(RequestCollector(pipeline.requests, lambda: pipeline.slos))
     token = config.auth_token()
 
     @asynccontextmanager
@@ -52,9 +59,12 @@ def create_app(config: Config, *, registry: CollectorRegistry | None = None, pip
         finally:
             await pipeline.stop()
             store.close()
+            if tracer_provider is not None:
+                tracer_provider.shutdown()
 
     app = FastAPI(title="driftwarden", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.pipeline = pipeline
+    app.state.tracer_provider = tracer_provider
     app.state.registry = registry
 
     @app.exception_handler(HTTPProblem)
@@ -109,6 +119,67 @@ def create_app(config: Config, *, registry: CollectorRegistry | None = None, pip
                 instruments.records_rejected.labels("http", reason).inc(count)
         status = 400 if result.accepted == 0 and result.rejected else 200
         return JSONResponse(result.to_dict(), status_code=status)
+
+    @app.post("/v1/traces", dependencies=[Depends(require_token)])
+    async def post_traces(request: Request) -> Response:
+        body = await read_body(request)
+        ctype = request.headers.get("content-type")
+        media = otlp.PROTOBUF if (ctype or "").startswith(otlp.PROTOBUF) else otlp.JSON
+        try:
+            batch, media = otlp.decode_request(
+                body,
+                ctype,
+                request.headers.get("content-encoding"),
+                config.traces,
+                max_bytes=config.limits.max_body_bytes,
+            )
+            pipeline.admit_spans(batch)
+        except BodyError as exc:
+            return _otlp_problem(request, exc.status, _reason_for(exc.status), exc.reason, media)
+        except QueueFull as exc:
+            return _otlp_problem(request, 429, "queue_full", str(exc), media)
+        instruments.spans.labels("observed").inc(len(batch))
+        instruments.spans.labels("skipped").inc(batch.skipped)
+        instruments.spans.labels("rejected").inc(batch.rejected)
+        for reason, count in batch.reasons.items():
+            instruments.records_rejected.labels("otlp", reason).inc(count)
+        return Response(otlp.encode_response(batch, media), media_type=media)
+
+    def _otlp_problem(request: Request, status: int, reason: str, message: str, media: str) -> Response:
+        route = request.scope.get("route")
+        instruments.requests_rejected.labels(getattr(route, "path", "unknown"), reason).inc()
+        headers = {"Retry-After": "1"} if status == 429 else {}
+        return Response(otlp.encode_error(message, media), status_code=status, media_type=media, headers=headers)
+
+    @app.get("/v1/slos")
+    async def get_slos() -> JSONResponse:
+        slos = []
+        for name, tracker in pipeline.slos.items():
+            s = tracker.slo
+            slos.append(
+                {
+                    "name": name,
+                    "kind": s.kind,
+                    "objective": s.objective,
+                    "threshold_seconds": s.threshold,
+                    "period_seconds": s.period,
+                    "selector": {"service": s.service, "model": s.model, "operation": s.operation},
+                    "burn_rates": {w: tracker.burn_rate(w) for w in WINDOWS},
+                    "error_budget_remaining": tracker.budget_remaining(),
+                    "events": {"good": tracker.total_good, "bad": tracker.total_bad},
+                    "alerts": [
+                        {
+                            "severity": f.severity.value,
+                            "windows": f.subject,
+                            "burn_rate": f.value,
+                            "threshold": f.threshold,
+                        }
+                        for f in pipeline.slo_findings.get(name, [])
+                    ],
+                }
+            )
+        latency = {"1m": pipeline.requests.quantiles(60), "5m": pipeline.requests.quantiles(300)}
+        return JSONResponse({"slos": slos, "latency": latency})
 
     @app.put("/v1/models/{model}/reference", dependencies=[Depends(require_token)])
     async def put_reference(model: str, request: Request) -> JSONResponse:

@@ -15,9 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from opentelemetry import trace
+
+from collector.otlp import SpanBatch
 from collector.predictions import ParseResult, RecordBatch, RecordError
 from detectors.drift import DriftDetector, DriftReport, DriftThresholds
+from detectors.findings import Finding
+from detectors.latency import RequestStats
 from detectors.reference import ReferenceProfile
+from detectors.slo import SLOTracker
 from driftwarden.config import Config, ModelSettings
 from driftwarden.store import Store
 from exporters.prometheus import Instruments, ModelState
@@ -45,13 +51,24 @@ class Pipeline:
         instruments: Instruments,
         *,
         on_report: Callable[[DriftReport, DriftReport | None], None] | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.instruments = instruments
         self.on_report = on_report or _log_verdict_change
+        self.tracer = tracer or trace.NoOpTracer()
         self._models: dict[str, _Model] = {}
-        self._queue: asyncio.Queue[tuple[RecordBatch, str]] = asyncio.Queue()
+        t = config.traces
+        self.requests = RequestStats(
+            config.latency_buckets(),
+            extra_labels=t.label_attributes,
+            max_label_values=t.max_label_values,
+            max_quantile_samples=t.max_quantile_samples,
+        )
+        self.slos = {slo.name: SLOTracker(slo) for slo in config.slos}
+        self.slo_findings: dict[str, list[Finding]] = {name: [] for name in self.slos}
+        self._queue: asyncio.Queue[RecordBatch | SpanBatch] = asyncio.Queue()
         self._queued_rows = 0
         self._tasks: list[asyncio.Task] = []
         self.ready = False
@@ -65,6 +82,10 @@ class Pipeline:
                 continue
             state.detector.set_reference(profile)
             state.announced |= set(profile.features)
+        saved = await asyncio.to_thread(self.store.load_slo_states)
+        for name, tracker in self.slos.items():
+            if name in saved and saved[name][0] == tracker.fingerprint:
+                tracker.restore(saved[name][1])
         self._tasks = [
             asyncio.create_task(self._consume(), name="driftwarden-consume"),
             asyncio.create_task(self._evaluate_forever(), name="driftwarden-evaluate"),
@@ -77,6 +98,7 @@ class Pipeline:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._drain()
+        await self.checkpoint_slos()
 
     # -- ingest ----------------------------------------------------------------
     def admit(self, result: ParseResult, *, source: str) -> None:
@@ -110,9 +132,17 @@ class Pipeline:
                 )
                 continue
             state.announced |= new
-            self._queue.put_nowait((batch, source))
+            self._queue.put_nowait(batch)
             self._queued_rows += rows
             self.instruments.records.labels(batch.model, source).inc(rows)
+
+    def admit_spans(self, batch: SpanBatch) -> None:
+        """Queue a trace export's observations; raises QueueFull for a whole-request 429."""
+        limit = self.config.limits.max_queue_rows
+        if self._queued_rows + len(batch) > limit:
+            raise QueueFull(f"ingest queue holds {self._queued_rows} rows (limit {limit}); retry shortly")
+        self._queue.put_nowait(batch)
+        self._queued_rows += len(batch)
 
     def _refuse(self, result: ParseResult, batch: RecordBatch, source: str, reason: str, message: str) -> None:
         rows = batch.values.shape[0]
@@ -131,14 +161,20 @@ class Pipeline:
 
     async def _consume(self) -> None:
         while True:
-            batch, _ = await self._queue.get()
-            self._apply(batch)
+            self._apply(await self._queue.get())
 
     def _drain(self) -> None:
         while not self._queue.empty():
-            self._apply(self._queue.get_nowait()[0])
+            self._apply(self._queue.get_nowait())
 
-    def _apply(self, batch: RecordBatch) -> None:
+    def _apply(self, batch: RecordBatch | SpanBatch) -> None:
+        if isinstance(batch, SpanBatch):
+            self._queued_rows -= len(batch)
+            self.requests.update(batch)
+            duration, end_time, error = batch.arrays()
+            for tracker in self.slos.values():
+                tracker.update(batch.service, batch.model, batch.operation, duration, end_time, error)
+            return
         self._queued_rows -= batch.values.shape[0]
         state = self._models.get(batch.model)
         if state is not None:
@@ -175,11 +211,20 @@ class Pipeline:
                 log.exception("drift evaluation failed")
 
     async def evaluate_all(self) -> list[DriftReport]:
+        with self.tracer.start_as_current_span("driftwarden.evaluate") as span:
+            reports = await self._evaluate_drift()
+            self.evaluate_slos()
+            await self.checkpoint_slos()
+            span.set_attribute("driftwarden.models", len(reports))
+        return reports
+
+    async def _evaluate_drift(self) -> list[DriftReport]:
         reports = []
         for name, state in list(self._models.items()):
             previous = state.detector.report
             started = time.perf_counter()
-            await asyncio.to_thread(state.detector.evaluate)
+            with self.tracer.start_as_current_span("driftwarden.evaluate_drift", attributes={"model.name": name}):
+                await asyncio.to_thread(state.detector.evaluate)
             report = state.detector.report
             if report is None:
                 continue
@@ -187,6 +232,29 @@ class Pipeline:
             reports.append(report)
             self.on_report(report, previous)
         return reports
+
+    def evaluate_slos(self) -> None:
+        for name, tracker in self.slos.items():
+            with self.tracer.start_as_current_span("driftwarden.evaluate_slo", attributes={"slo": name}):
+                findings = tracker.evaluate()
+            before = {f.subject for f in self.slo_findings[name]}
+            for f in findings:
+                if f.subject not in before:
+                    log.warning(
+                        "SLO %s burning its error budget: %s burn rate %.1fx (threshold %.1fx), %s",
+                        name,
+                        f.subject,
+                        f.value,
+                        f.threshold,
+                        f.severity.value,
+                    )
+            self.slo_findings[name] = findings
+
+    async def checkpoint_slos(self) -> None:
+        """Persist SLO counts: a restart (even kill -9) loses at most one evaluation interval."""
+        if self.slos:
+            states = {name: (t.fingerprint, t.to_bytes()) for name, t in self.slos.items()}
+            await asyncio.to_thread(self.store.save_slo_states, states)
 
     # -- reading -----------------------------------------------------------------
     def models(self) -> list[str]:

@@ -23,6 +23,12 @@ CREATE TABLE IF NOT EXISTS reference_profiles (
     source     TEXT NOT NULL,
     profile    BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS slo_states (
+    slo         TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    saved_at    REAL NOT NULL,
+    state       BLOB NOT NULL
+);
 """
 
 
@@ -50,6 +56,24 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT model, profile FROM reference_profiles").fetchall()
         return {model: ReferenceProfile.from_bytes(blob) for model, blob in rows}
+
+    def save_slo_states(self, states: dict[str, tuple[str, bytes]]) -> None:
+        """name -> (definition fingerprint, counts), written in one transaction."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO slo_states (slo, fingerprint, saved_at, state) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(slo) DO UPDATE SET fingerprint=excluded.fingerprint, saved_at=excluded.saved_at, "
+                "state=excluded.state",
+                [(name, fp, now, blob) for name, (fp, blob) in states.items()],
+            )
+            self._db.execute("COMMIT")
+
+    def load_slo_states(self) -> dict[str, tuple[str, bytes]]:
+        with self._lock:
+            rows = self._db.execute("SELECT slo, fingerprint, state FROM slo_states").fetchall()
+        return {name: (fp, blob) for name, fp, blob in rows}
 
     def close(self) -> None:
         with self._lock:

@@ -44,6 +44,12 @@ class Instruments:
             ["endpoint", "reason"],
             registry=registry,
         )
+        self.spans = Counter(
+            m.SPANS,
+            "Spans received over OTLP: observed as requests, skipped, or rejected.",
+            ["outcome"],
+            registry=registry,
+        )
         self.evaluation_duration = Histogram(
             m.EVALUATION_DURATION,
             "Time to evaluate drift for one model.",

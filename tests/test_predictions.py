@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.predictions import BodyError, parse_records
+from collector.errors import BodyError
+from collector.predictions import parse_records
 
 NDJSON = "application/x-ndjson"
 

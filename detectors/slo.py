@@ -1,0 +1,163 @@
+"""Latency and availability SLOs: good/bad event counts and multi-window multi-burn-rate alerts.
+
+Events are counted in one-minute buckets over the SLO period (a ring of period/60 slots), so
+any window's error ratio is a sum over slots. Burn rate = error ratio / error budget; the
+tiers are the Google SRE workbook's (as Sloth generates them):
+
+    page    14.4x over 1h and 5m      (2 % of a 30-day budget in an hour)
+    page     6x   over 6h and 30m     (5 % in six hours)
+    ticket   3x   over 1d and 2h      (10 % in a day)
+    ticket   1x   over 3d and 6h      (10 % in three days)
+
+A page also needs `min_requests` in the short window: three slow requests at 3 a.m. are not a
+burning budget. `alerts/rules.py` writes the same logic as Prometheus rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from detectors.findings import Finding, FindingKind, Severity
+from driftwarden.config import SLOSettings
+
+__all__ = ["BURN_TIERS", "WINDOWS", "SLOTracker"]
+
+WINDOWS = {"5m": 300, "30m": 1800, "1h": 3600, "2h": 7200, "6h": 21600, "1d": 86400, "3d": 259200}
+BURN_TIERS = (  # severity, burn-rate factor, long window, short window
+    (Severity.PAGE, 14.4, "1h", "5m"),
+    (Severity.PAGE, 6.0, "6h", "30m"),
+    (Severity.TICKET, 3.0, "1d", "2h"),
+    (Severity.TICKET, 1.0, "3d", "6h"),
+)
+RESOLUTION = 60  # seconds per bucket
+
+
+class SLOTracker:
+    """Counts one SLO's good and bad requests and evaluates its burn rates.
+
+    >>> slo = SLOSettings(name="api", service="fraud", objective=0.99, threshold="250ms")
+    >>> tracker = SLOTracker(slo, clock=lambda: 7200.0)
+    >>> ends = np.full(1000, 7190.0)
+    >>> tracker.update(["fraud"] * 1000, ["m"] * 1000, ["/p"] * 1000, np.full(1000, 0.5), ends, np.zeros(1000, bool))
+    >>> round(tracker.burn_rate("5m"), 1), [f.severity.value for f in tracker.evaluate()][:1]
+    (100.0, ['page'])
+    """
+
+    def __init__(self, slo: SLOSettings, *, clock: Callable[[], float] = time.time) -> None:
+        self.slo = slo
+        self._clock = clock
+        self._slots = math.ceil(slo.period / RESOLUTION) + 1
+        self._good = np.zeros(self._slots, dtype=np.int64)
+        self._bad = np.zeros(self._slots, dtype=np.int64)
+        self._minute = np.full(self._slots, -1, dtype=np.int64)  # which minute each slot holds
+        self.total_good = 0  # since the SLO was defined, across restarts: the events counter
+        self.total_bad = 0
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when the definition changes, so that old counts are not carried over."""
+        s = self.slo
+        text = f"{s.service}|{s.model}|{s.operation}|{s.objective}|{s.threshold}|{s.period}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def update(
+        self,
+        service: list[str],
+        model: list[str],
+        operation: list[str],
+        duration: np.ndarray,
+        end_time: np.ndarray,
+        error: np.ndarray,
+    ) -> None:
+        selected = np.ones(duration.size, dtype=bool)
+        for wanted, values in ((self.slo.service, service), (self.slo.model, model), (self.slo.operation, operation)):
+            if wanted is not None:
+                selected &= np.asarray(values) == wanted
+        if not selected.any():
+            return
+        bad = duration > self.slo.threshold if self.slo.threshold is not None else error
+        now_minute = int(self._clock() // RESOLUTION)
+        minute = np.clip((end_time[selected] // RESOLUTION).astype(np.int64), now_minute - self._slots + 1, now_minute)
+        for m in np.unique(minute).tolist():
+            slot = m % self._slots
+            if self._minute[slot] != m:
+                self._minute[slot], self._good[slot], self._bad[slot] = m, 0, 0
+        slots = minute % self._slots
+        is_bad = bad[selected]
+        np.add.at(self._bad, slots[is_bad], 1)
+        np.add.at(self._good, slots[~is_bad], 1)
+        self.total_bad += int(is_bad.sum())
+        self.total_good += int((~is_bad).sum())
+
+    def counts(self, seconds: float, now: float | None = None) -> tuple[int, int]:
+        """(good, bad) over the last `seconds`."""
+        now_minute = int((self._clock() if now is None else now) // RESOLUTION)
+        minutes = np.arange(now_minute - math.ceil(seconds / RESOLUTION) + 1, now_minute + 1)
+        slots = minutes % self._slots
+        live = self._minute[slots] == minutes
+        return int(self._good[slots][live].sum()), int(self._bad[slots][live].sum())
+
+    def burn_rate(self, window: str, now: float | None = None) -> float:
+        good, bad = self.counts(WINDOWS[window], now)
+        total = good + bad
+        return (bad / total) / self.slo.error_budget if total else 0.0
+
+    def budget_remaining(self, now: float | None = None) -> float:
+        """Share of the period's error budget left (1 = untouched, 0 = spent, < 0 = overspent)."""
+        good, bad = self.counts(self.slo.period, now)
+        total = good + bad
+        return 1.0 - (bad / total) / self.slo.error_budget if total else 1.0
+
+    def evaluate(self, now: float | None = None) -> list[Finding]:
+        now = self._clock() if now is None else now
+        findings = []
+        for severity, factor, long, short in BURN_TIERS:
+            long_burn, short_burn = self.burn_rate(long, now), self.burn_rate(short, now)
+            if long_burn <= factor or short_burn <= factor:
+                continue
+            short_requests = sum(self.counts(WINDOWS[short], now))
+            if severity is Severity.PAGE and short_requests < self.slo.min_requests:
+                continue
+            findings.append(
+                Finding(
+                    kind=FindingKind.SLO,
+                    slo=self.slo.name,
+                    subject=f"burn_rate_{long}_{short}",
+                    severity=severity,
+                    value=min(long_burn, short_burn),
+                    threshold=factor,
+                    labels={k: v for k, v in (("service", self.slo.service), ("model", self.slo.model)) if v},
+                    evidence={
+                        "burn_rate": {long: long_burn, short: short_burn},
+                        "requests_short_window": short_requests,
+                        "objective": self.slo.objective,
+                        "budget_remaining": self.budget_remaining(now),
+                    },
+                    at=now,
+                )
+            )
+        return findings
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf,
+            good=self._good,
+            bad=self._bad,
+            minute=self._minute,
+            totals=np.array([self.total_good, self.total_bad], dtype=np.int64),
+        )
+        return buf.getvalue()
+
+    def restore(self, blob: bytes) -> None:
+        with np.load(io.BytesIO(blob)) as saved:
+            if saved["good"].size != self._slots:
+                return  # a different period: start afresh
+            self._good, self._bad, self._minute = saved["good"], saved["bad"], saved["minute"]
+            self.total_good, self.total_bad = (int(x) for x in saved["totals"])
