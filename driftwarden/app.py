@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -19,6 +18,8 @@ from collector import otlp
 from collector.errors import BodyError
 from collector.predictions import MODEL_NAME, parse_records
 from collector.tables import TableError, format_from_content_type, read_table
+from detectors.drift import DriftReport
+from detectors.findings import Finding
 from detectors.reference import ReferenceProfile
 from detectors.slo import WINDOWS
 from driftwarden.config import Config, ConfigError
@@ -39,12 +40,18 @@ class HTTPProblem(Exception):
         self.status, self.reason, self.message, self.headers = status, reason, message, headers or {}
 
 
-def create_app(config: Config, *, registry: CollectorRegistry | None = None, pipeline_hook: Any = None) -> FastAPI:
+def create_app(
+    config: Config,
+    *,
+    registry: CollectorRegistry | None = None,
+    on_report: Callable[[DriftReport, DriftReport | None], None] | None = None,
+    on_slo: Callable[[str, list[Finding], list[Finding]], None] | None = None,
+) -> FastAPI:
     registry = registry or CollectorRegistry()
     instruments = Instruments(registry)
     store = Store(config.state_path)
     tracer, tracer_provider = self_tracer(config.self_tracing)
-    pipeline = Pipeline(config, store, instruments, on_report=pipeline_hook, tracer=tracer)
+    pipeline = Pipeline(config, store, instruments, on_report=on_report, on_slo=on_slo, tracer=tracer)
     registry.register(DriftCollector(pipeline.states, lambda: pipeline.queue_rows))
     registry.register(RequestCollector(pipeline.requests, lambda: pipeline.slos))
     token = config.auth_token()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--config", type=Path)
     build.set_defaults(handler=_reference_build)
 
+    rules = verbs.add_parser("rules", help="Prometheus rule files").add_subparsers(metavar="ACTION")
+    generate = rules.add_parser("generate", help="SLO recording rules and burn-rate alerts for the configured SLOs")
+    generate.add_argument("--config", type=Path, help="YAML config whose slos to use (default: the embedded one)")
+    generate.add_argument("--out", type=Path, default=Path("alerts/rules"), help="directory (default alerts/rules)")
+    generate.set_defaults(handler=_rules_generate)
+
     cfg = verbs.add_parser("config", help="configuration").add_subparsers(metavar="ACTION")
     validate = cfg.add_parser("validate", help="check a config file, naming each bad key")
     validate.add_argument("file", type=Path)
@@ -126,42 +130,10 @@ def _check_reference_files(config: Config) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from driftwarden import demo
-    from driftwarden.app import create_app
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    console = Console(highlight=False)
-    config = load_config(
-        None,
-        listen=args.listen,
-        state_path=str(args.state),
-        evaluate_every="5s",
-        models={demo.DEMO_MODEL: {"critical_features": ["amount"]}},
-    )
-    started = time.monotonic()
     _tune_gc()
-    app = create_app(config, pipeline_hook=lambda r, p: demo.describe(r, p, console, started, config.listen))
-    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning"))
-
-    async def both() -> None:
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                return
-            await asyncio.sleep(0.05)
-        console.print(f"driftwarden demo: daemon on http://{config.listen}, state in {config.state_path}")
-        sent = await demo.run_load(f"http://{config.listen}", duration=args.duration, rate=args.rate, console=console)
-        console.print(f"  load finished: {sent:,} records accepted")
-        if args.exit:
-            await asyncio.sleep(config.evaluate_every + 1)
-            server.should_exit = True
-        else:
-            console.print(f"  daemon still serving on http://{config.listen} (Ctrl-C to stop)")
-        await serving
-
-    asyncio.run(both())
+    demo.run_demo(listen=args.listen, state=args.state, duration=args.duration, rate=args.rate, stay=not args.exit)
     return EXIT_OK
 
 
@@ -268,6 +240,22 @@ def _reference_build(args: argparse.Namespace) -> int:
         f"reference for {args.model}: {profile.rows:,} rows, {len(profile.features)} numeric features, "
         f"stored in {config.state_path}"
     )
+    return EXIT_OK
+
+
+def _rules_generate(args: argparse.Namespace) -> int:
+    from alerts.rules import write_rules
+
+    config = load_config(args.config)
+    try:
+        path = write_rules(config.slos, args.out)
+    except OSError as exc:
+        err.print(f"[red]error[/] --out {args.out}: {exc.strerror or exc}", highlight=False)
+        return EXIT_USAGE
+    if config.slos:
+        print(f"{path}: rules for {len(config.slos)} SLOs ({', '.join(slo.name for slo in config.slos)})")
+    else:
+        print(f"{path}: no SLOs configured (the config has no slos), so the file has no rule groups")
     return EXIT_OK
 
 

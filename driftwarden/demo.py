@@ -2,8 +2,10 @@
 
 The load is a fraud model's traffic: eight numeric features and a country. At the
 shift, `amount`, `age` and `distance_km` move; the other five stay put, so the report
-shows which features drifted and which did not. Records go to the daemon over real
-HTTP, exactly as a model server's own logging would send them.
+shows which features drifted and which did not. At the same moment the model server's
+latency regresses (median 60 ms → 300 ms), which burns the demo's latency SLO. Records go
+to the daemon over real HTTP and spans through the real OpenTelemetry SDK exporter,
+exactly as a model server would send them.
 """
 
 from __future__ import annotations
@@ -11,16 +13,32 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
 import orjson
 import polars as pl
+import uvicorn
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from rich.console import Console
 
 from detectors.drift import DriftReport
+from detectors.findings import Finding
+from driftwarden.app import create_app
+from driftwarden.config import load_config
 
-__all__ = ["DEMO_MODEL", "SHIFTED_FEATURES", "generate", "run_load"]
+__all__ = ["DEMO_MODEL", "DEMO_SERVICE", "SHIFTED_FEATURES", "generate", "run_demo", "run_load"]
+
+DEMO_SERVICE = "fraud-model"
+DEMO_SLOS = [
+    {"name": "fraud-latency", "service": DEMO_SERVICE, "objective": 0.99, "threshold": "250ms"},
+    {"name": "fraud-availability", "service": DEMO_SERVICE, "objective": 0.995},
+]
 
 DEMO_MODEL = "fraud"
 SHIFTED_FEATURES = ("amount", "age", "distance_km")
@@ -69,11 +87,44 @@ def ndjson_records(rng: np.random.Generator, n: int, *, shifted: bool) -> bytes:
     )
 
 
+class TraceLoad:
+    """The model server's own spans, one SERVER span per request, through the real OTLP exporter."""
+
+    def __init__(self, base_url: str, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.provider = TracerProvider(resource=Resource.create({"service.name": DEMO_SERVICE}))
+        self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{base_url}/v1/traces")))
+        self.tracer = self.provider.get_tracer("driftwarden.demo")
+
+    def emit(self, n: int, *, regressed: bool) -> None:
+        end = time.time_ns()
+        durations = self.rng.lognormal(np.log(0.3 if regressed else 0.06), 0.5, n)
+        errors = self.rng.random(n) < 0.002
+        for d, failed in zip(durations.tolist(), errors.tolist(), strict=True):
+            span = self.tracer.start_span(
+                "POST /v1/models/fraud:predict",
+                kind=SpanKind.SERVER,
+                start_time=end - int(d * 1e9),
+                attributes={
+                    "http.route": "/v1/models/fraud:predict",
+                    "model.name": DEMO_MODEL,
+                    "http.response.status_code": 500 if failed else 200,
+                },
+            )
+            if failed:
+                span.set_status(Status(StatusCode.ERROR))
+            span.end(end_time=end)
+
+    def close(self) -> None:
+        self.provider.shutdown()
+
+
 async def run_load(base_url: str, *, duration: float, rate: float, console: Console, seed: int = 42) -> int:
-    """Fit the reference, then post `rate` records/s for `duration` s, shifting at duration/2."""
+    """Fit the reference, then post `rate` records/s (and spans) for `duration` s, shifting at duration/2."""
     rng = np.random.default_rng(seed)
     shift_at = duration / 2
     sent = 0
+    traces = TraceLoad(base_url, rng)
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         r = await client.put(
             f"/v1/models/{DEMO_MODEL}/reference",
@@ -98,10 +149,12 @@ async def run_load(base_url: str, *, duration: float, rate: float, console: Cons
             shifted = elapsed >= shift_at
             if shifted and not announced:
                 console.print(
-                    f"  [+{elapsed:.0f}s] [bold yellow]shift injected[/]: amount x1.6, age +10 years, distance_km x2.2"
+                    f"  [+{elapsed:.0f}s] [bold yellow]shift injected[/]: amount x1.6, age +10 years, distance_km x2.2;"
+                    " latency regresses from 60 ms to 300 ms median"
                 )
                 announced = True
             body = ndjson_records(rng, batch, shifted=shifted)
+            traces.emit(max(1, batch // 10), regressed=shifted)
             r = await client.post("/v1/predictions", content=body, headers={"content-type": "application/x-ndjson"})
             if r.status_code == 200:
                 sent += r.json()["accepted"]
@@ -109,6 +162,7 @@ async def run_load(base_url: str, *, duration: float, rate: float, console: Cons
                 console.print(f"  [+{elapsed:.0f}s] {sent:,} records sent")
                 next_progress += 10.0
             await asyncio.sleep(max(0.0, batch / rate - (time.monotonic() - start - elapsed)))
+    await asyncio.to_thread(traces.close)
     return sent
 
 
@@ -132,3 +186,60 @@ def describe(report: DriftReport, previous: DriftReport | None, console: Console
                 f"p(BH) {f.pvalues_adjusted['ks']:.1e}  {mark}"
             )
     console.print(f"        see it: curl -s {listen}/metrics | grep drifted")
+
+
+def describe_slo(slo: str, findings: list[Finding], previous: list[Finding], console: Console, started: float) -> None:
+    now = f"[+{time.monotonic() - started:.0f}s]"
+    before = {f.subject for f in previous}
+    for f in findings:
+        if f.subject not in before:
+            windows = f.subject.removeprefix("burn_rate_").replace("_", " and ")
+            color = "bold red" if f.severity.value == "page" else "yellow"
+            console.print(
+                f"  {now} [{color}]SLO {slo}: {f.severity.value.upper()}[/] error budget burning "
+                f"{f.value:.1f}x over {windows} (threshold {f.threshold}x); "
+                f"{f.evidence['budget_remaining']:.0%} of the budget left"
+            )
+    if previous and not findings:
+        console.print(f"  {now} [green]SLO {slo}: burn rates back under their thresholds[/]")
+
+
+def run_demo(*, listen: str, state: Path, duration: float, rate: float, stay: bool) -> None:
+    """Serve the daemon and drive the load against it over loopback HTTP."""
+    console = Console(highlight=False)
+    config = load_config(
+        None,
+        listen=listen,
+        state_path=str(state),
+        evaluate_every="5s",
+        models={DEMO_MODEL: {"critical_features": ["amount"]}},
+        slos=DEMO_SLOS,
+    )
+    started = time.monotonic()
+    app = create_app(
+        config,
+        on_report=lambda r, p: describe(r, p, console, started, config.listen),
+        on_slo=lambda name, f, p: describe_slo(name, f, p, console, started),
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning"))
+
+    async def serve_and_load() -> None:
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                return
+            await asyncio.sleep(0.05)
+        console.print(f"driftwarden demo: daemon on http://{config.listen}, state in {config.state_path}")
+        sent = await run_load(f"http://{config.listen}", duration=duration, rate=rate, console=console)
+        console.print(f"  load finished: {sent:,} records accepted")
+        if stay:
+            console.print(
+                f"  daemon still serving on http://{config.listen} (Ctrl-C to stop); "
+                f"try curl -s {config.listen}/v1/slos"
+            )
+        else:
+            await asyncio.sleep(config.evaluate_every + 1)
+            server.should_exit = True
+        await serving
+
+    asyncio.run(serve_and_load())

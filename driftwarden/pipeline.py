@@ -51,12 +51,14 @@ class Pipeline:
         instruments: Instruments,
         *,
         on_report: Callable[[DriftReport, DriftReport | None], None] | None = None,
+        on_slo: Callable[[str, list[Finding], list[Finding]], None] | None = None,
         tracer: trace.Tracer | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.instruments = instruments
         self.on_report = on_report or _log_verdict_change
+        self.on_slo = on_slo or _log_new_burns
         self.tracer = tracer or trace.NoOpTracer()
         self._models: dict[str, _Model] = {}
         t = config.traces
@@ -237,17 +239,7 @@ class Pipeline:
         for name, tracker in self.slos.items():
             with self.tracer.start_as_current_span("driftwarden.evaluate_slo", attributes={"slo": name}):
                 findings = tracker.evaluate()
-            before = {f.subject for f in self.slo_findings[name]}
-            for f in findings:
-                if f.subject not in before:
-                    log.warning(
-                        "SLO %s burning its error budget: %s burn rate %.1fx (threshold %.1fx), %s",
-                        name,
-                        f.subject,
-                        f.value,
-                        f.threshold,
-                        f.severity.value,
-                    )
+            self.on_slo(name, findings, self.slo_findings[name])
             self.slo_findings[name] = findings
 
     async def checkpoint_slos(self) -> None:
@@ -294,6 +286,20 @@ def _detector(model: str, settings: ModelSettings, max_features: int) -> DriftDe
         critical_features=settings.critical_features,
         max_features=max_features,
     )
+
+
+def _log_new_burns(slo: str, findings: list[Finding], previous: list[Finding]) -> None:
+    before = {f.subject for f in previous}
+    for f in findings:
+        if f.subject not in before:
+            log.warning(
+                "SLO %s is burning its error budget: %.1fx over %s (threshold %.1fx), severity %s",
+                slo,
+                f.value,
+                f.subject.removeprefix("burn_rate_").replace("_", " and "),
+                f.threshold,
+                f.severity.value,
+            )
 
 
 def _log_verdict_change(report: DriftReport, previous: DriftReport | None) -> None:

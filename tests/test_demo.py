@@ -63,3 +63,4 @@ def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
     assert "shift injected" in out and "DRIFT DETECTED" in out
     detected = out[out.index("DRIFT DETECTED") :]
     assert all(f in detected for f in SHIFTED_FEATURES)
+    assert "SLO fraud-latency: PAGE" in out  # the latency regression, seen through the real OTLP exporter
