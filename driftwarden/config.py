@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -18,6 +18,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DriftSettings",
+    "GpuSettings",
     "Limits",
     "ModelSettings",
     "SLOSettings",
@@ -149,6 +150,27 @@ class SLOSettings(_Strict):
         return 1.0 - self.objective
 
 
+class GpuSettings(_Strict):
+    """NVML polling (`collector/gpu.py`), exported under dcgm-exporter's names."""
+
+    enabled: bool | Literal["auto"] = Field("auto", description="auto: poll when NVML and a GPU are present")
+    interval: Duration = 5.0
+    cost_per_hour: float | None = Field(None, ge=0, description="GPU-hour price for cost per inference")
+    hostname: str | None = Field(None, description="the Hostname label (default: this host's name)")
+    model_processes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="model -> process matchers ('pid:1234', 'cgroup:<substring>', 'cmd:<substring>') for "
+        "per-model GPU memory",
+    )
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: float) -> float:
+        if value < 0.1:
+            raise ValueError("must be at least 100ms")
+        return value
+
+
 class SelfTracing(_Strict):
     endpoint: str = Field(description="OTLP/HTTP traces URL for driftwarden's own spans")
     service_name: str = "driftwarden"
@@ -164,6 +186,7 @@ class Config(_Strict):
     traces: TraceSettings = TraceSettings()
     slos: list[SLOSettings] = Field(default_factory=list)
     self_tracing: SelfTracing | None = None
+    gpu: GpuSettings = GpuSettings()
 
     @field_validator("slos")
     @classmethod
