@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
     "Config",
@@ -171,6 +171,58 @@ class GpuSettings(_Strict):
         return value
 
 
+class AlertingSettings(_Strict):
+    """Finding -> alert lifecycle and notification timing, as Alertmanager defines them."""
+
+    for_: int = Field(2, alias="for", ge=1, description="consecutive evaluations a finding must hold to fire")
+    group_by: list[str] = Field(default_factory=lambda: ["model", "kind"])
+    group_wait: Duration = 30.0
+    group_interval: Duration = 300.0
+    repeat_interval: Duration = 4 * 3600.0
+    resolve_hold: Duration = Field(300.0, description="a resolve waits this long in case the finding returns")
+    external_url: str | None = Field(None, description="where people reach this daemon (links in alerts)")
+    grafana_url: str | None = Field(None, description="a Grafana dashboard URL linked from PagerDuty incidents")
+    default_receivers: list[str] = Field(default_factory=list, description="for alerts no route matches")
+    drift_objective: float = Field(0.99, gt=0, lt=1, description="share of drift evaluations that must be clean")
+    drift_period: Duration = 7 * 86400.0
+    drift_min_evaluations: int = Field(5, ge=0, description="no drift-budget page on fewer evaluations")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ReceiverSettings(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    type: Literal["pagerduty", "webhook", "retrain", "alertmanager"]
+    url: str | None = Field(None, description="endpoint; pagerduty defaults to the Events API v2 enqueue URL")
+    routing_key_file: Path | None = None
+    routing_key_env: str | None = None
+    hmac_secret_file: Path | None = None
+    cooldown: Duration = Field(86400.0, description="retrain: one trigger per model per cooldown")
+    timeout: Duration = 10.0
+
+    @model_validator(mode="after")
+    def _needs(self) -> ReceiverSettings:
+        if self.type == "pagerduty" and not (self.routing_key_file or self.routing_key_env):
+            raise ValueError(f"receiver {self.name!r}: pagerduty needs routing_key_file or routing_key_env")
+        if self.type != "pagerduty" and not self.url:
+            raise ValueError(f"receiver {self.name!r}: {self.type} needs a url")
+        return self
+
+
+class RouteSettings(_Strict):
+    match: dict[str, str] = Field(default_factory=dict, description="label: value, all must equal")
+    receivers: list[str]
+    continue_: bool = Field(False, alias="continue", description="keep matching later routes")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class OutboxSettings(_Strict):
+    max_age: Duration = Field(86400.0, description="give up on a notification this old")
+    initial_backoff: Duration = 1.0
+    max_backoff: Duration = 300.0
+
+
 class SelfTracing(_Strict):
     endpoint: str = Field(description="OTLP/HTTP traces URL for driftwarden's own spans")
     service_name: str = "driftwarden"
@@ -187,6 +239,25 @@ class Config(_Strict):
     slos: list[SLOSettings] = Field(default_factory=list)
     self_tracing: SelfTracing | None = None
     gpu: GpuSettings = GpuSettings()
+    alerting: AlertingSettings = AlertingSettings()
+    receivers: list[ReceiverSettings] = Field(default_factory=list)
+    routes: list[RouteSettings] = Field(default_factory=list)
+    outbox: OutboxSettings = OutboxSettings()
+
+    @model_validator(mode="after")
+    def _routes_name_receivers(self) -> Config:
+        names = [r.name for r in self.receivers]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"receiver names must be unique; repeated: {', '.join(repeated)}")
+        for i, route in enumerate(self.routes):
+            unknown = [r for r in route.receivers if r not in names]
+            if unknown:
+                raise ValueError(f"routes.{i}.receivers: unknown receiver(s) {', '.join(unknown)}")
+        unknown = [r for r in self.alerting.default_receivers if r not in names]
+        if unknown:
+            raise ValueError(f"alerting.default_receivers: unknown receiver(s) {', '.join(unknown)}")
+        return self
 
     @field_validator("slos")
     @classmethod
