@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,9 @@ _ID_KEYS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_
 _SERVER = Span.SPAN_KIND_SERVER
 _ERROR = Status.STATUS_CODE_ERROR
 _HTTP_STATUS = ("http.response.status_code", "http.status_code")
+_SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 
 
 @dataclass
@@ -54,26 +58,28 @@ class SpanBatch:
     operation: list[str] = field(default_factory=list)
     extra: list[tuple[str, ...]] = field(default_factory=list)  # values of TraceSettings.label_attributes
     trace_id: list[str] = field(default_factory=list)
-    duration: list[float] = field(default_factory=list)  # seconds
-    end_time: list[float] = field(default_factory=list)  # unix seconds
-    error: list[bool] = field(default_factory=list)
-    input_tokens: list[float] = field(default_factory=list)  # NaN where absent
-    output_tokens: list[float] = field(default_factory=list)
-    ttft: list[float] = field(default_factory=list)  # seconds, NaN where absent
+    duration: np.ndarray = field(default_factory=lambda: np.empty(0))  # seconds
+    end_time: np.ndarray = field(default_factory=lambda: np.empty(0))  # unix seconds
+    error: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    input_tokens: np.ndarray = field(default_factory=lambda: np.empty(0))  # NaN where absent
+    output_tokens: np.ndarray = field(default_factory=lambda: np.empty(0))
+    ttft: np.ndarray = field(default_factory=lambda: np.empty(0))  # seconds, NaN where absent
     skipped: int = 0  # spans that are not requests (CLIENT, INTERNAL children, ...)
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     first_error: str = ""
 
     def __len__(self) -> int:
-        return len(self.duration)
+        return len(self.service)
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return (
-            np.asarray(self.duration, dtype=np.float64),
-            np.asarray(self.end_time, dtype=np.float64),
-            np.asarray(self.error, dtype=bool),
-        )
+    @cached_property
+    def selectors(self) -> dict[str, np.ndarray]:
+        """service/model/operation as numpy string arrays, for vectorized SLO selection."""
+        return {
+            "service": np.asarray(self.service),
+            "model": np.asarray(self.model),
+            "operation": np.asarray(self.operation),
+        }
 
     def reject(self, reason: str, message: str) -> None:
         self.rejected += 1
@@ -151,52 +157,70 @@ def _b64(hex_id: str) -> str:
 
 def _value(v: AnyValue) -> Any:
     kind = v.WhichOneof("value")
-    return getattr(v, kind) if kind in ("string_value", "int_value", "double_value", "bool_value") else None
+    return getattr(v, kind) if kind in _SCALARS else None
 
 
 def _observations(request: ExportTraceServiceRequest, settings: TraceSettings) -> SpanBatch:
+    """One row per request span, then columns: the per-span work is attribute look-ups only."""
     batch = SpanBatch()
     wanted = set(settings.model_attributes) | set(settings.operation_attributes) | set(settings.label_attributes)
-    wanted |= {*_HTTP_STATUS, "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", settings.ttft_attribute}
+    wanted |= {*_HTTP_STATUS, _INPUT_TOKENS, _OUTPUT_TOKENS, settings.ttft_attribute}
+    model_keys, operation_keys = settings.model_attributes, settings.operation_attributes
+    extra_keys = settings.label_attributes
+    server_only = settings.server_spans_only
+    ttft_attribute = settings.ttft_attribute
+    rows = []
     for resource_spans in request.resource_spans:
         resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
         service = str(resource.get("service.name") or "unknown_service")
+        resource_model = _first(model_keys, resource)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                if settings.server_spans_only and span.kind != _SERVER and span.parent_span_id:
+                if server_only and span.kind != _SERVER and span.parent_span_id:
                     batch.skipped += 1
                     continue
                 start, end = span.start_time_unix_nano, span.end_time_unix_nano
                 if not start or not end or end < start:
                     batch.reject("bad_timestamps", f"span {span.name!r}: end time before start time or missing")
                     continue
-                attrs = {kv.key: _value(kv.value) for kv in span.attributes if kv.key in wanted}
-                _append(batch, span, attrs, resource, service, settings)
+                attrs = {}
+                for kv in span.attributes:
+                    key = kv.key
+                    if key in wanted:
+                        value = kv.value
+                        kind = value.WhichOneof("value")
+                        attrs[key] = getattr(value, kind) if kind in _SCALARS else None
+                http_status = attrs.get(_HTTP_STATUS[0]) or attrs.get(_HTTP_STATUS[1])
+                rows.append(
+                    (
+                        service,
+                        str(_first(model_keys, attrs) or resource_model or "none"),
+                        str(_first(operation_keys, attrs) or span.name or "unknown"),
+                        tuple(str(attrs.get(k, resource.get(k, ""))) for k in extra_keys) if extra_keys else (),
+                        span.trace_id.hex(),
+                        (end - start) / 1e9,
+                        end / 1e9,
+                        span.status.code == _ERROR or (type(http_status) is int and http_status >= 500),
+                        attrs.get(_INPUT_TOKENS),
+                        attrs.get(_OUTPUT_TOKENS),
+                        _time_to_first_token(span, settings) if span.events else attrs.get(ttft_attribute),
+                    )
+                )
+    if rows:
+        columns = list(zip(*rows, strict=True))
+        batch.service, batch.model, batch.operation = list(columns[0]), list(columns[1]), list(columns[2])
+        batch.extra, batch.trace_id = list(columns[3]), list(columns[4])
+        batch.duration = np.array(columns[5], dtype=np.float64)
+        batch.end_time = np.array(columns[6], dtype=np.float64)
+        batch.error = np.array(columns[7], dtype=bool)
+        batch.input_tokens, batch.output_tokens, batch.ttft = (_numbers(c) for c in columns[8:11])
     return batch
 
 
-def _append(
-    batch: SpanBatch, span: Span, attrs: dict[str, Any], resource: dict[str, Any], service: str, settings: TraceSettings
-) -> None:
-    start, end = span.start_time_unix_nano, span.end_time_unix_nano
-    batch.service.append(service)
-    batch.model.append(str(_first(settings.model_attributes, attrs, resource) or "none"))
-    batch.operation.append(str(_first(settings.operation_attributes, attrs, {}) or span.name or "unknown"))
-    batch.extra.append(tuple(str(attrs.get(k, resource.get(k, ""))) for k in settings.label_attributes))
-    batch.trace_id.append(span.trace_id.hex())
-    batch.duration.append((end - start) / 1e9)
-    batch.end_time.append(end / 1e9)
-    http_status = _first(_HTTP_STATUS, attrs, {})
-    batch.error.append(span.status.code == _ERROR or (isinstance(http_status, int) and http_status >= 500))
-    batch.input_tokens.append(_number(attrs.get("gen_ai.usage.input_tokens")))
-    batch.output_tokens.append(_number(attrs.get("gen_ai.usage.output_tokens")))
-    batch.ttft.append(_time_to_first_token(span, attrs, settings))
-
-
-def _first(keys: list[str] | tuple[str, ...], attrs: dict[str, Any], fallback: dict[str, Any]) -> Any:
+def _first(keys: list[str] | tuple[str, ...], attrs: dict[str, Any]) -> Any:
     for key in keys:
-        value = attrs.get(key, fallback.get(key))
-        if value not in (None, ""):
+        value = attrs.get(key)
+        if value is not None and value != "":
             return value
     return None
 
@@ -205,8 +229,14 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
 
 
-def _time_to_first_token(span: Span, attrs: dict[str, Any], settings: TraceSettings) -> float:
+def _numbers(values: tuple[Any, ...]) -> np.ndarray:
+    if all(v is None for v in values):  # the common case: not an LLM span
+        return np.full(len(values), np.nan)
+    return np.array([_number(v) for v in values], dtype=np.float64)
+
+
+def _time_to_first_token(span: Span, settings: TraceSettings) -> float | None:
     for event in span.events:
         if event.name == settings.ttft_event and event.time_unix_nano >= span.start_time_unix_nano:
             return (event.time_unix_nano - span.start_time_unix_nano) / 1e9
-    return _number(attrs.get(settings.ttft_attribute))
+    return None

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from collector.otlp import SpanBatch
-from detectors.windows import SlidingWindow
 
 __all__ = ["TTFT_BUCKETS", "HistogramSeries", "LabelFolder", "LatencyHistogram", "RequestStats"]
 
@@ -60,7 +59,7 @@ class LatencyHistogram:
         self._index: dict[tuple[str, ...], int] = {}
         self._counts = np.zeros((0, self.bounds.size + 1), dtype=np.int64)
         self._sums = np.zeros(0)
-        self._exemplars: dict[tuple[int, int], tuple[str, float, float]] = {}
+        self._exemplars: list[dict[int, tuple[str, float, float]]] = []  # per series: bucket -> exemplar
 
     def observe(
         self,
@@ -82,20 +81,21 @@ class LatencyHistogram:
             last = flat.size - 1 - first_from_end
             stamp = time.time() if now is None else now
             for cell, i in zip(cells.tolist(), last.tolist(), strict=True):
-                self._exemplars[divmod(cell, width)] = (trace_ids[i], float(values[i]), stamp)
+                s, b = divmod(cell, width)
+                self._exemplars[s][b] = (trace_ids[i], float(values[i]), stamp)
 
     def series(self) -> list[HistogramSeries]:
         cumulative = np.cumsum(self._counts, axis=1)
         out = []
         for key, i in self._index.items():
-            exemplars = {b: e for (s, b), e in self._exemplars.items() if s == i}
-            out.append(HistogramSeries(key, cumulative[i].tolist(), float(self._sums[i]), exemplars))
+            out.append(HistogramSeries(key, cumulative[i].tolist(), float(self._sums[i]), dict(self._exemplars[i])))
         return out
 
     def _series(self, key: tuple[str, ...]) -> int:
         i = self._index.get(key)
         if i is None:
             i = self._index[key] = len(self._index)
+            self._exemplars.append({})
             if i >= self._counts.shape[0]:
                 grown = max(8, 2 * self._counts.shape[0])
                 self._counts = np.vstack(
@@ -124,7 +124,8 @@ class RequestStats:
         self.input_tokens: Counter[tuple[str, str]] = Counter()
         self.output_tokens: Counter[tuple[str, str]] = Counter()
         self.max_quantile_samples = max_quantile_samples
-        self._recent: dict[tuple[str, str, str], SlidingWindow] = {}
+        self._recent: dict[tuple[str, str, str], _Ring] = {}
+        self._folded: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self._clock = clock
 
     def update(self, batch: SpanBatch) -> None:
@@ -132,18 +133,25 @@ class RequestStats:
             return
         fold = self.folder.fold
         names = self.extra_labels
-        target = [
-            (fold("service", s), fold("model", m), fold("operation", o))
-            for s, m, o in zip(batch.service, batch.model, batch.operation, strict=True)
-        ]
-        status = ["error" if e else "ok" for e in batch.error]
-        keys = [
-            (*t, st, *(fold(n, v) for n, v in zip(names, extra, strict=True)))
-            for t, st, extra in zip(target, status, batch.extra, strict=True)
-        ]
-        duration, end_time, error = batch.arrays()
-        self.durations.observe(keys, duration, batch.trace_id, now=self._clock())
-        self._remember(target, duration, end_time, error)
+        cache = self._folded
+        if len(cache) > 100_000:  # raw values are unbounded; the cache must not be
+            cache.clear()
+        target = []
+        for raw in zip(batch.service, batch.model, batch.operation, strict=True):
+            key = cache.get(raw)
+            if key is None:
+                key = cache[raw] = (fold("service", raw[0]), fold("model", raw[1]), fold("operation", raw[2]))
+            target.append(key)
+        status = ["error" if e else "ok" for e in batch.error.tolist()]
+        if names:
+            keys = [
+                (*t, st, *(fold(n, v) for n, v in zip(names, extra, strict=True)))
+                for t, st, extra in zip(target, status, batch.extra, strict=True)
+            ]
+        else:
+            keys = [(*t, st) for t, st in zip(target, status, strict=True)]
+        self.durations.observe(keys, batch.duration, batch.trace_id, now=self._clock())
+        self._remember(target, batch.duration, batch.end_time, batch.error)
         self._llm(target, batch)
 
     def quantiles(self, window: float, now: float | None = None) -> list[dict]:
@@ -151,7 +159,7 @@ class RequestStats:
         now = self._clock() if now is None else now
         out = []
         for (service, model, operation), ring in sorted(self._recent.items()):
-            _, values = ring.snapshot()
+            values = ring.values()
             recent = values[values[:, 0] >= now - window]
             if not recent.shape[0]:
                 continue
@@ -172,23 +180,21 @@ class RequestStats:
         self, target: list[tuple[str, str, str]], duration: np.ndarray, end_time: np.ndarray, error: np.ndarray
     ) -> None:
         rows = np.column_stack([end_time, duration, error.astype(np.float64)])
-        codes = {}
+        codes: dict[tuple[str, str, str], int] = {}
         series = np.fromiter((codes.setdefault(t, len(codes)) for t in target), dtype=np.intp, count=len(target))
+        order = np.argsort(series, kind="stable")
+        bounds = np.searchsorted(series[order], np.arange(len(codes) + 1))
         for key, code in codes.items():
             ring = self._recent.get(key)
             if ring is None:
-                ring = self._recent[key] = SlidingWindow(
-                    ("end_time", "duration", "error"), capacity=self.max_quantile_samples
-                )
-            ring.append(ring.features, rows[series == code])
+                ring = self._recent[key] = _Ring(self.max_quantile_samples, 3)
+            ring.append(rows[order[bounds[code] : bounds[code + 1]]])
 
     def _llm(self, target: list[tuple[str, str, str]], batch: SpanBatch) -> None:
-        for (service, model, _), inp, outp in zip(target, batch.input_tokens, batch.output_tokens, strict=True):
-            if inp == inp:  # not NaN
-                self.input_tokens[(service, model)] += int(inp)
-            if outp == outp:
-                self.output_tokens[(service, model)] += int(outp)
-        ttft = np.asarray(batch.ttft, dtype=np.float64)
+        for counter, tokens in ((self.input_tokens, batch.input_tokens), (self.output_tokens, batch.output_tokens)):
+            for i in np.flatnonzero(~np.isnan(tokens)).tolist():
+                counter[target[i][:2]] += int(tokens[i])
+        ttft = batch.ttft
         present = np.flatnonzero(~np.isnan(ttft))
         if present.size:
             self.ttft.observe(
@@ -197,3 +203,25 @@ class RequestStats:
                 [batch.trace_id[i] for i in present.tolist()],
                 now=self._clock(),
             )
+
+
+class _Ring:
+    """The last `capacity` rows of a fixed number of float columns (event-loop only: no lock)."""
+
+    def __init__(self, capacity: int, columns: int) -> None:
+        self._rows = np.empty((capacity, columns))
+        self._next = 0
+        self._size = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        capacity = self._rows.shape[0]
+        rows = rows[-capacity:]
+        n = rows.shape[0]
+        first = min(n, capacity - self._next)
+        self._rows[self._next : self._next + first] = rows[:first]
+        self._rows[: n - first] = rows[first:]
+        self._next = (self._next + n) % capacity
+        self._size = min(capacity, self._size + n)
+
+    def values(self) -> np.ndarray:
+        return self._rows[: self._size]

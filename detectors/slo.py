@@ -43,8 +43,8 @@ class SLOTracker:
 
     >>> slo = SLOSettings(name="api", service="fraud", objective=0.99, threshold="250ms")
     >>> tracker = SLOTracker(slo, clock=lambda: 7200.0)
-    >>> ends = np.full(1000, 7190.0)
-    >>> tracker.update(["fraud"] * 1000, ["m"] * 1000, ["/p"] * 1000, np.full(1000, 0.5), ends, np.zeros(1000, bool))
+    >>> names = {"service": np.array(["fraud"] * 1000)}
+    >>> tracker.update(names, np.full(1000, 0.5), np.full(1000, 7190.0), np.zeros(1000, bool))
     >>> round(tracker.burn_rate("5m"), 1), [f.severity.value for f in tracker.evaluate()][:1]
     (100.0, ['page'])
     """
@@ -67,33 +67,35 @@ class SLOTracker:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def update(
-        self,
-        service: list[str],
-        model: list[str],
-        operation: list[str],
-        duration: np.ndarray,
-        end_time: np.ndarray,
-        error: np.ndarray,
+        self, selectors: dict[str, np.ndarray], duration: np.ndarray, end_time: np.ndarray, error: np.ndarray
     ) -> None:
+        """Count a batch of requests; `selectors` maps service/model/operation to per-request name arrays."""
         selected = np.ones(duration.size, dtype=bool)
-        for wanted, values in ((self.slo.service, service), (self.slo.model, model), (self.slo.operation, operation)):
+        for label, wanted in (
+            ("service", self.slo.service),
+            ("model", self.slo.model),
+            ("operation", self.slo.operation),
+        ):
             if wanted is not None:
-                selected &= np.asarray(values) == wanted
+                selected &= selectors[label] == wanted
         if not selected.any():
             return
-        bad = duration > self.slo.threshold if self.slo.threshold is not None else error
+        bad = duration[selected] > self.slo.threshold if self.slo.threshold is not None else error[selected]
+        self.record(end_time[selected], bad)
+
+    def record(self, at: np.ndarray, bad: np.ndarray) -> None:
+        """Count events that happened at unix times `at` (clamped into the period), bad where `bad`."""
         now_minute = int(self._clock() // RESOLUTION)
-        minute = np.clip((end_time[selected] // RESOLUTION).astype(np.int64), now_minute - self._slots + 1, now_minute)
+        minute = np.clip((at // RESOLUTION).astype(np.int64), now_minute - self._slots + 1, now_minute)
         for m in np.unique(minute).tolist():
             slot = m % self._slots
             if self._minute[slot] != m:
                 self._minute[slot], self._good[slot], self._bad[slot] = m, 0, 0
         slots = minute % self._slots
-        is_bad = bad[selected]
-        np.add.at(self._bad, slots[is_bad], 1)
-        np.add.at(self._good, slots[~is_bad], 1)
-        self.total_bad += int(is_bad.sum())
-        self.total_good += int((~is_bad).sum())
+        np.add.at(self._bad, slots[bad], 1)
+        np.add.at(self._good, slots[~bad], 1)
+        self.total_bad += int(bad.sum())
+        self.total_good += int((~bad).sum())
 
     def counts(self, seconds: float, now: float | None = None) -> tuple[int, int]:
         """(good, bad) over the last `seconds`."""

@@ -12,7 +12,6 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 
 from collector import otlp
 from collector.errors import BodyError
@@ -26,8 +25,9 @@ from driftwarden.config import Config, ConfigError
 from driftwarden.pipeline import Pipeline, QueueFull
 from driftwarden.store import Store
 from driftwarden.tracing import self_tracer
+from exporters.exposition import render
 from exporters.prometheus import DriftCollector, Instruments
-from exporters.requests import RequestCollector
+from exporters.requests import RequestCollector, request_histograms
 
 __all__ = ["create_app"]
 
@@ -80,7 +80,7 @@ def create_app(
         instruments.requests_rejected.labels(getattr(route, "path", "unknown"), exc.reason).inc()
         return JSONResponse({"error": exc.message, "reason": exc.reason}, status_code=exc.status, headers=exc.headers)
 
-    def require_token(request: Request) -> None:
+    async def require_token(request: Request) -> None:  # async: a sync dependency costs a thread hop
         if token is None:
             return
         given = request.headers.get("authorization", "")
@@ -240,10 +240,12 @@ def create_app(
             await asyncio.to_thread(detector.evaluate)  # first look before the first scheduled evaluation
         return JSONResponse(detector.report.to_dict())
 
+    histograms = request_histograms(pipeline.requests)
+
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
-        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(await asyncio.to_thread(encoder, registry), media_type=content_type)
+        body, content_type = render(registry, histograms, request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -173,9 +173,8 @@ class Pipeline:
         if isinstance(batch, SpanBatch):
             self._queued_rows -= len(batch)
             self.requests.update(batch)
-            duration, end_time, error = batch.arrays()
             for tracker in self.slos.values():
-                tracker.update(batch.service, batch.model, batch.operation, duration, end_time, error)
+                tracker.update(batch.selectors, batch.duration, batch.end_time, batch.error)
             return
         self._queued_rows -= batch.values.shape[0]
         state = self._models.get(batch.model)

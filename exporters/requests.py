@@ -1,6 +1,7 @@
-"""Scrape-time exposition of what traces tell: latency histograms with exemplars, LLM usage, SLOs.
+"""Scrape-time exposition of what traces tell: LLM usage, folded labels and SLOs.
 
-Exemplars (the trace id of the latest request in each bucket) appear in the OpenMetrics
+The latency histograms themselves are rendered by `exporters.exposition` (`request_histograms`).
+Their exemplars (the trace id of the latest request in each bucket) appear in the OpenMetrics
 exposition, which Prometheus asks for when `--enable-feature=exemplar-storage` is on; Grafana
 then links a latency spike to its trace.
 """
@@ -9,16 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_client.samples import Exemplar
-from prometheus_client.utils import floatToGoString
 
-from detectors.latency import LatencyHistogram, RequestStats
+from detectors.latency import RequestStats
 from detectors.slo import WINDOWS, SLOTracker
 from exporters import metrics as m
+from exporters.exposition import HistogramFamily
 
-__all__ = ["RequestCollector"]
+__all__ = ["RequestCollector", "request_histograms"]
+
+
+def request_histograms(requests: RequestStats) -> list[HistogramFamily]:
+    return [
+        HistogramFamily(m.REQUEST_DURATION, "Request latency from SERVER/root spans.", requests.durations),
+        HistogramFamily(m.LLM_TIME_TO_FIRST_TOKEN, "Time to first token of LLM requests.", requests.ttft),
+    ]
 
 
 class RequestCollector(Collector):
@@ -31,8 +38,6 @@ class RequestCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         r = self._requests
-        yield _histogram(m.REQUEST_DURATION, "Request latency from SERVER/root spans.", r.durations)
-        yield _histogram(m.LLM_TIME_TO_FIRST_TOKEN, "Time to first token of LLM requests.", r.ttft)
         for name, doc, counts in (
             (m.LLM_INPUT_TOKENS, "LLM input tokens (gen_ai.usage.input_tokens).", r.input_tokens),
             (m.LLM_OUTPUT_TOKENS, "LLM output tokens (gen_ai.usage.output_tokens).", r.output_tokens),
@@ -48,22 +53,6 @@ class RequestCollector(Collector):
             folded.add_metric([label], count)
         yield folded
         yield from _slo_families(self._slos())
-
-
-def _histogram(name: str, doc: str, histogram: LatencyHistogram) -> HistogramMetricFamily:
-    family = HistogramMetricFamily(name, doc, labels=list(histogram.label_names))
-    bounds = [floatToGoString(b) for b in histogram.bounds] + ["+Inf"]
-    for series in histogram.series():
-        buckets = []
-        for i, (le, count) in enumerate(zip(bounds, series.cumulative, strict=True)):
-            exemplar = series.exemplars.get(i)
-            if exemplar is None:
-                buckets.append((le, count))
-            else:
-                trace_id, value, at = exemplar
-                buckets.append((le, count, Exemplar({"trace_id": trace_id}, value, at)))
-        family.add_metric(list(series.labels), buckets, series.sum)
-    return family
 
 
 def _slo_families(slos: Mapping[str, SLOTracker]) -> Iterator[Metric]:

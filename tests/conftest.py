@@ -13,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from driftwarden.app import create_app
 from driftwarden.config import load_config
@@ -70,7 +71,13 @@ class Daemon:
         asyncio.run_coroutine_threadsafe(flush_and_evaluate(), loop).result(timeout=60)
 
     def metric(self, name: str, **labels: str) -> float | None:
-        return self.registry.get_sample_value(name, labels)
+        """A sample's value as Prometheus would scrape it from /metrics (None when absent)."""
+        text = self.client.get("/metrics").text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return None
 
 
 @contextmanager

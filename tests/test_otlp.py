@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client.openmetrics import parser as openmetrics_parser
 
 from tests.conftest import Daemon, running
 
@@ -197,6 +200,20 @@ def test_exemplars_carry_the_trace_id_of_a_slow_request(daemon: Daemon, sender: 
     text = daemon.client.get("/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"}).text
     line = next(x for x in text.splitlines() if x.startswith(DURATION_BUCKETS) and 'le="10.0"' in x)
     assert f'# {{trace_id="{slow}"}} 7.0' in line
+    families = {f.name: f for f in openmetrics_parser.text_string_to_metric_families(text)}  # valid OpenMetrics
+    buckets = [s for s in families["driftwarden_request_duration_seconds"].samples if s.exemplar]
+    assert any(s.exemplar.labels == {"trace_id": slow} for s in buckets)
+
+
+def test_promtool_accepts_the_exposition(daemon: Daemon, sender: Sender) -> None:
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool not installed (Debian package prometheus)")
+    sender.request(0.2, route='/odd "route"\\n')
+    daemon.evaluate()
+    text = daemon.client.get("/metrics").text
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    problems = [x for x in (check.stdout + check.stderr).splitlines() if "no help text" not in x]
+    assert check.returncode in (0, 3) and not [x for x in problems if "error" in x.lower()], problems
 
 
 def test_label_values_are_capped(tmp_path: Path) -> None:
