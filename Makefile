@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-ingest clean
+.PHONY: run test lint bench bench-ingest bench-otlp clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+
+bench-otlp: $(STAMP)
+	$(BIN)/python benchmarks/otlp.py --gzip
 
 clean:
 	rm -rf $(VENV) driftwarden-data .pytest_cache
