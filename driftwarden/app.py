@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +13,9 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alerts.notifier import Notifier
 from collector import otlp
 from collector.errors import BodyError
 from collector.predictions import MODEL_NAME, parse_records
@@ -21,10 +24,11 @@ from detectors.drift import DriftReport
 from detectors.findings import Finding
 from detectors.reference import ReferenceProfile
 from detectors.slo import WINDOWS
-from driftwarden.config import Config, ConfigError
+from driftwarden.config import Config, ConfigError, Duration
 from driftwarden.pipeline import Pipeline, QueueFull
 from driftwarden.store import Store
 from driftwarden.tracing import self_tracer
+from exporters.alerts import AlertCollector
 from exporters.exposition import render
 from exporters.prometheus import DriftCollector, Instruments
 from exporters.requests import RequestCollector, request_histograms
@@ -51,26 +55,38 @@ def create_app(
     instruments = Instruments(registry)
     store = Store(config.state_path)
     tracer, tracer_provider = self_tracer(config.self_tracing)
-    pipeline = Pipeline(config, store, instruments, on_report=on_report, on_slo=on_slo, tracer=tracer)
+    notifier = Notifier(
+        config,
+        store,
+        tracer=tracer,
+        on_delivery=lambda receiver, outcome: instruments.deliveries.labels(receiver, outcome).inc(),
+    )
+    pipeline = Pipeline(
+        config, store, instruments, on_report=on_report, on_slo=on_slo, tracer=tracer, notifier=notifier
+    )
     registry.register(DriftCollector(pipeline.states, lambda: pipeline.queue_rows))
     registry.register(RequestCollector(pipeline.requests, lambda: pipeline.slos))
+    registry.register(AlertCollector(notifier.engine.alerts, notifier.outbox.pending, lambda: list(notifier.receivers)))
     token = config.auth_token()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await _fit_configured_references(config, pipeline)
         await pipeline.start()
+        await notifier.start()
         log.info("driftwarden listening on %s (state in %s)", config.listen, config.state_path)
         try:
             yield
         finally:
             await pipeline.stop()
+            await notifier.stop()
             store.close()
             if tracer_provider is not None:
                 tracer_provider.shutdown()
 
     app = FastAPI(title="driftwarden", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.pipeline = pipeline
+    app.state.notifier = notifier
     app.state.tracer_provider = tracer_provider
     app.state.registry = registry
 
@@ -157,6 +173,37 @@ def create_app(
         instruments.requests_rejected.labels(getattr(route, "path", "unknown"), reason).inc()
         headers = {"Retry-After": "1"} if status == 429 else {}
         return Response(otlp.encode_error(message, media), status_code=status, media_type=media, headers=headers)
+
+    @app.get("/v1/alerts")
+    async def get_alerts() -> JSONResponse:
+        return JSONResponse({"alerts": [a.to_dict() for a in notifier.alerts()]})
+
+    @app.get("/v1/silences")
+    async def get_silences() -> JSONResponse:
+        return JSONResponse({"silences": [s.to_dict() for s in notifier.silences.all()]})
+
+    @app.post("/v1/silences", dependencies=[Depends(require_token)])
+    async def post_silence(request: Request) -> JSONResponse:
+        try:
+            spec = SilenceRequest.model_validate_json(await read_body(request))
+        except ValidationError as exc:
+            raise HTTPProblem(
+                400,
+                "bad_silence",
+                "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()),
+            ) from None
+        ends_at = spec.ends_at if spec.ends_at is not None else time.time() + (spec.duration or 0.0)
+        try:
+            silence = notifier.add_silence(spec.matchers, ends_at, comment=spec.comment, created_by=spec.created_by)
+        except ValueError as exc:
+            raise HTTPProblem(400, "bad_silence", str(exc)) from None
+        return JSONResponse(silence.to_dict())
+
+    @app.delete("/v1/silences/{silence_id}", dependencies=[Depends(require_token)])
+    async def delete_silence(silence_id: str) -> JSONResponse:
+        if not notifier.expire_silence(silence_id):
+            raise HTTPProblem(404, "unknown_silence", f"no silence with id {silence_id!r}; GET /v1/silences")
+        return JSONResponse({"expired": silence_id})
 
     @app.get("/v1/slos")
     async def get_slos() -> JSONResponse:
@@ -261,6 +308,23 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     return app
+
+
+class SilenceRequest(BaseModel):
+    """`{"matchers": {"kind": "drift", "model": "fraud"}, "duration": "2h", "comment": "..."}`"""
+
+    model_config = ConfigDict(extra="forbid")
+    matchers: dict[str, str] = Field(min_length=1)
+    duration: Duration | None = None
+    ends_at: float | None = None
+    comment: str = ""
+    created_by: str = ""
+
+    @model_validator(mode="after")
+    def _one_end(self) -> SilenceRequest:
+        if (self.duration is None) == (self.ends_at is None):
+            raise ValueError('give exactly one of duration (e.g. "2h") or ends_at (unix seconds)')
+        return self
 
 
 def _check_model_name(model: str) -> None:

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 
 from opentelemetry import trace
 
+from alerts.notifier import Notifier
 from collector.otlp import SpanBatch
 from collector.predictions import ParseResult, RecordBatch, RecordError
 from detectors.drift import DriftDetector, DriftReport, DriftThresholds
+from detectors.drift_budget import DriftBudget
 from detectors.findings import Finding
 from detectors.latency import RequestStats
 from detectors.reference import ReferenceProfile
@@ -53,8 +55,10 @@ class Pipeline:
         on_report: Callable[[DriftReport, DriftReport | None], None] | None = None,
         on_slo: Callable[[str, list[Finding], list[Finding]], None] | None = None,
         tracer: trace.Tracer | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
+        self.notifier = notifier
         self.store = store
         self.instruments = instruments
         self.on_report = on_report or _log_verdict_change
@@ -70,6 +74,8 @@ class Pipeline:
         )
         self.slos = {slo.name: SLOTracker(slo) for slo in config.slos}
         self.slo_findings: dict[str, list[Finding]] = {name: [] for name in self.slos}
+        self.drift_budgets: dict[str, DriftBudget] = {}
+        self.extra_findings: dict[str, Callable[[], list[Finding]]] = {}  # e.g. GPU health, by source
         self._queue: asyncio.Queue[RecordBatch | SpanBatch] = asyncio.Queue()
         self._queued_rows = 0
         self._tasks: list[asyncio.Task] = []
@@ -85,7 +91,7 @@ class Pipeline:
             state.detector.set_reference(profile)
             state.announced |= set(profile.features)
         saved = await asyncio.to_thread(self.store.load_slo_states)
-        for name, tracker in self.slos.items():
+        for name, tracker in self._counted():
             if name in saved and saved[name][0] == tracker.fingerprint:
                 tracker.restore(saved[name][1])
         self._tasks = [
@@ -215,8 +221,15 @@ class Pipeline:
         with self.tracer.start_as_current_span("driftwarden.evaluate") as span:
             reports = await self._evaluate_drift()
             self.evaluate_slos()
+            findings = [f for r in reports for f in r.findings()]
+            findings += [f for b in self.drift_budgets.values() for f in b.evaluate()]
+            findings += [f for fs in self.slo_findings.values() for f in fs]
+            findings += [f for source in self.extra_findings.values() for f in source()]
+            if self.notifier is not None:
+                await self.notifier.observe(findings)
             await self.checkpoint_slos()
             span.set_attribute("driftwarden.models", len(reports))
+            span.set_attribute("driftwarden.findings", len(findings))
         return reports
 
     async def _evaluate_drift(self) -> list[DriftReport]:
@@ -230,6 +243,14 @@ class Pipeline:
             if report is None:
                 continue
             self.instruments.evaluation_duration.labels(name).observe(time.perf_counter() - started)
+            if report.rows["current"]:
+                budget = self.drift_budgets.get(name)
+                if budget is None:
+                    budget = self.drift_budgets[name] = DriftBudget(name, self.config.alerting)
+                    saved = await asyncio.to_thread(self.store.load_slo_states)
+                    if f"drift-budget:{name}" in saved:
+                        budget.tracker.restore(saved[f"drift-budget:{name}"][1])
+                budget.record(report.drifted, report.evaluated_at)
             reports.append(report)
             self.on_report(report, previous)
         return reports
@@ -242,10 +263,14 @@ class Pipeline:
             self.slo_findings[name] = findings
 
     async def checkpoint_slos(self) -> None:
-        """Persist SLO counts: a restart (even kill -9) loses at most one evaluation interval."""
-        if self.slos:
-            states = {name: (t.fingerprint, t.to_bytes()) for name, t in self.slos.items()}
+        """Persist SLO and drift-budget counts: a restart (even kill -9) loses at most one interval."""
+        states = {name: (t.fingerprint, t.to_bytes()) for name, t in self._counted()}
+        if states:
             await asyncio.to_thread(self.store.save_slo_states, states)
+
+    def _counted(self) -> list[tuple[str, SLOTracker]]:
+        budgets = [(f"drift-budget:{m}", b.tracker) for m, b in self.drift_budgets.items()]
+        return list(self.slos.items()) + budgets
 
     # -- reading -----------------------------------------------------------------
     def models(self) -> list[str]:

@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
+
 from detectors.reference import ReferenceProfile
 
 __all__ = ["Store"]
@@ -22,6 +24,11 @@ CREATE TABLE IF NOT EXISTS reference_profiles (
     fitted_at  REAL NOT NULL,
     source     TEXT NOT NULL,
     profile    BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    name     TEXT PRIMARY KEY,
+    saved_at REAL NOT NULL,
+    body     BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS slo_states (
     slo         TEXT PRIMARY KEY,
@@ -74,6 +81,20 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT slo, fingerprint, state FROM slo_states").fetchall()
         return {name: (fp, blob) for name, fp, blob in rows}
+
+    def save_document(self, name: str, value: object) -> None:
+        """Small JSON state (alerts, silences, retrain triggers), replaced whole."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO documents (name, saved_at, body) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET saved_at=excluded.saved_at, body=excluded.body",
+                (name, time.time(), orjson.dumps(value)),
+            )
+
+    def load_document(self, name: str, default: object = None) -> object:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM documents WHERE name = ?", (name,)).fetchone()
+        return orjson.loads(row[0]) if row else default
 
     def close(self) -> None:
         with self._lock:

@@ -32,3 +32,8 @@ SLO_ERROR_BUDGET_REMAINING = "driftwarden_slo_error_budget_remaining"  # gauge: 
 SLO_OBJECTIVE = "driftwarden_slo_objective"  # gauge: slo
 SLO_EVENTS = "driftwarden_slo_events"  # counter (_total): slo, outcome (good, bad); persisted across restarts
 SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+
+# alerting
+ALERTS_FIRING = "driftwarden_alerts_firing"  # gauge: alertname, severity
+WEBHOOK_DELIVERIES = "driftwarden_webhook_deliveries"  # counter (_total): receiver, outcome (ok, retry, failed)
+OUTBOX_PENDING = "driftwarden_outbox_pending"  # gauge: receiver

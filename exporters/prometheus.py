@@ -50,6 +50,12 @@ class Instruments:
             ["outcome"],
             registry=registry,
         )
+        self.deliveries = Counter(
+            m.WEBHOOK_DELIVERIES,
+            "Notification deliveries by receiver and outcome.",
+            ["receiver", "outcome"],
+            registry=registry,
+        )
         self.evaluation_duration = Histogram(
             m.EVALUATION_DURATION,
             "Time to evaluate drift for one model.",

@@ -1,0 +1,123 @@
+"""An alert: a finding that persists, with a stable identity and words a person can act on."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.findings import Finding, FindingKind
+
+__all__ = ["Alert", "AlertStatus", "describe", "fingerprint"]
+
+
+class AlertStatus(enum.StrEnum):
+    PENDING = "pending"
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass
+class Alert:
+    fingerprint: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    value: float
+    threshold: float
+    evidence: dict[str, Any]
+    status: AlertStatus = AlertStatus.PENDING
+    first_seen: float = 0.0
+    starts_at: float | None = None  # when it began firing
+    ends_at: float | None = None  # when it resolved
+    hits: int = 0  # consecutive evaluations with the finding present
+    absent_since: float | None = None  # finding gone, resolve held back until resolve_hold passes
+    silenced_by: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.labels["alertname"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "status": self.status.value,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "value": self.value,
+            "threshold": self.threshold,
+            "startsAt": self.starts_at,
+            "endsAt": self.ends_at,
+            "silencedBy": self.silenced_by,
+        }
+
+
+def fingerprint(finding: Finding) -> str:
+    """Stable across evaluations and restarts: kind + model/slo/gpu + subject + labels."""
+    target = finding.model or finding.slo or finding.gpu or ""
+    labels = ",".join(f"{k}={v}" for k, v in sorted(finding.labels.items()))
+    return hashlib.sha256(f"{finding.kind.value}|{target}|{finding.subject}|{labels}".encode()).hexdigest()[:16]
+
+
+def describe(finding: Finding) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels, annotations) for a finding: alertname, kind, target, subject, severity; summary, description."""
+    kind = finding.kind
+    labels = {
+        "alertname": _alertname(finding),
+        "kind": kind.value,
+        "severity": finding.severity.value,
+        "subject": finding.subject,
+        **finding.labels,
+    }
+    for key in ("model", "slo", "gpu"):
+        value = getattr(finding, key)
+        if value:
+            labels[key] = value
+    return labels, {"summary": _summary(finding)[:1024], "description": _description(finding)}
+
+
+def _alertname(f: Finding) -> str:
+    if f.kind is FindingKind.DRIFT:
+        if f.subject == "__model__":
+            return "ModelDrift"
+        return "DriftBudgetBurn" if f.subject.startswith("drift_budget") else "FeatureDrift"
+    if f.kind is FindingKind.SLO:
+        return "SLOErrorBudgetBurn"
+    return "GPU" + "".join(part.title() for part in f.subject.split("_"))
+
+
+def _summary(f: Finding) -> str:
+    e = f.evidence
+    if f.kind is FindingKind.DRIFT and f.subject == "__model__":
+        drifted = ", ".join(e.get("drifted_features", [])[:5])
+        return f"Model drift on {f.model}: {f.value:.0%} of features drifted (threshold {f.threshold:.0%}): {drifted}"
+    if f.kind is FindingKind.DRIFT and f.subject.startswith("drift_budget"):
+        return (
+            f"Drift budget of {f.model} burning {f.value:.1f}x over "
+            f"{_windows(f.subject.removeprefix('drift_budget_'))} (threshold {f.threshold}x)"
+        )
+    if f.kind is FindingKind.DRIFT:
+        scores = e.get("scores", {})
+        ks = f", KS {scores['ks']:.2f}" if "ks" in scores else ""
+        return f"Feature drift on {f.model}: {f.subject} PSI {f.value:.2f} (threshold {f.threshold}){ks}"
+    if f.kind is FindingKind.SLO:
+        return (
+            f"SLO {f.slo} burning its error budget {f.value:.1f}x over "
+            f"{_windows(f.subject.removeprefix('burn_rate_'))} (threshold {f.threshold}x)"
+        )
+    return f"GPU {f.gpu}: {f.subject.replace('_', ' ')} (value {f.value:g}, threshold {f.threshold:g})"
+
+
+def _description(f: Finding) -> str:
+    if f.kind is FindingKind.DRIFT and f.subject not in ("__model__",) and not f.subject.startswith("drift_budget"):
+        return (
+            f"The current window of {f.model} differs from its reference in {f.subject}; "
+            f"see GET /v1/models/{f.model}/drift for every statistic, and the feature detail dashboard."
+        )
+    if f.kind is FindingKind.SLO:
+        return "Check recent deploys and traffic of the SLO's service; GET /v1/slos has p50/p95/p99 and burn rates."
+    return "See the evidence in custom details."
+
+
+def _windows(pair: str) -> str:
+    return pair.replace("_", " and ")

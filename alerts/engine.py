@@ -1,0 +1,110 @@
+"""Findings → alerts: pending → firing → resolved, with a held-back resolve against flapping.
+
+Every evaluation hands the engine the complete set of current findings (drift, SLO and GPU
+alike: the engine does not care which kind). A finding present for `for` consecutive
+evaluations fires; a firing alert whose finding is gone resolves only after `resolve_hold`
+has passed without it coming back, so a feature hovering at its threshold does not page and
+resolve every 30 seconds.
+
+>>> from detectors.findings import Finding, FindingKind, Severity
+>>> from driftwarden.config import AlertingSettings
+>>> engine = AlertEngine(AlertingSettings(**{"for": 2, "resolve_hold": "60s"}))
+>>> f = Finding(FindingKind.DRIFT, "amount", Severity.WARNING, 0.4, 0.2, model="fraud")
+>>> [a.status.value for a in engine.observe([f], now=0)], [a.status.value for a in engine.observe([f], now=30)]
+(['pending'], ['firing'])
+>>> [a.status.value for a in engine.observe([], now=60)], [a.status.value for a in engine.observe([], now=120)]
+(['firing'], ['resolved'])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from alerts.alert import Alert, AlertStatus, describe, fingerprint
+from alerts.silences import Silences
+from detectors.findings import Finding
+from driftwarden.config import AlertingSettings
+
+__all__ = ["AlertEngine"]
+
+
+class AlertEngine:
+    def __init__(
+        self, settings: AlertingSettings, *, silences: Silences | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.silences = silences or Silences()
+        self._clock = clock
+        self._alerts: dict[str, Alert] = {}
+
+    def observe(self, findings: Iterable[Finding], now: float | None = None) -> list[Alert]:
+        """Advance every alert by one evaluation; returns the alerts that are not gone."""
+        now = self._clock() if now is None else now
+        present: set[str] = set()
+        for finding in findings:
+            key = fingerprint(finding)
+            present.add(key)
+            alert = self._alerts.get(key)
+            if alert is None or alert.status is AlertStatus.RESOLVED:
+                labels, annotations = describe(finding)
+                alert = self._alerts[key] = Alert(
+                    key, labels, annotations, finding.value, finding.threshold, finding.evidence, first_seen=now
+                )
+            alert.hits += 1
+            alert.value, alert.evidence, alert.absent_since = finding.value, finding.evidence, None
+            alert.annotations = describe(finding)[1]
+            if alert.status is AlertStatus.PENDING and alert.hits >= self.settings.for_:
+                alert.status, alert.starts_at = AlertStatus.FIRING, now
+        for key, alert in list(self._alerts.items()):
+            if key in present:
+                continue
+            if alert.status is AlertStatus.PENDING:
+                del self._alerts[key]
+            elif alert.status is AlertStatus.FIRING:
+                alert.hits = 0
+                alert.absent_since = alert.absent_since if alert.absent_since is not None else now
+                if now - alert.absent_since >= self.settings.resolve_hold:
+                    alert.status, alert.ends_at = AlertStatus.RESOLVED, now
+        for alert in self._alerts.values():
+            alert.silenced_by = self.silences.matching(alert.labels, now)
+        return list(self._alerts.values())
+
+    def alerts(self) -> list[Alert]:
+        return list(self._alerts.values())
+
+    def forget_resolved(self) -> None:
+        """Drop resolved alerts once the dispatcher has taken them."""
+        for key in [k for k, a in self._alerts.items() if a.status is AlertStatus.RESOLVED]:
+            del self._alerts[key]
+
+    def state(self) -> list[dict]:
+        return [
+            {
+                **a.to_dict(),
+                "first_seen": a.first_seen,
+                "hits": a.hits,
+                "absent_since": a.absent_since,
+                "evidence": a.evidence,
+            }
+            for a in self._alerts.values()
+        ]
+
+    def restore(self, saved: list[dict]) -> None:
+        """Reload firing alerts after a restart, so that their resolve is still sent."""
+        for d in saved:
+            if d["status"] != AlertStatus.FIRING.value:
+                continue
+            self._alerts[d["fingerprint"]] = Alert(
+                d["fingerprint"],
+                d["labels"],
+                d["annotations"],
+                d["value"],
+                d["threshold"],
+                d.get("evidence", {}),
+                status=AlertStatus.FIRING,
+                first_seen=d["first_seen"],
+                starts_at=d["startsAt"],
+                hits=d["hits"],
+                absent_since=d["absent_since"],
+            )

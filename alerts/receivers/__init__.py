@@ -1,0 +1,8 @@
+"""Receivers turn a notification into HTTP messages for the outbox; they never send or raise."""
+
+from __future__ import annotations
+
+from alerts.receivers.base import Message, Receiver
+from alerts.receivers.build import build_receivers
+
+__all__ = ["Message", "Receiver", "build_receivers"]

@@ -1,0 +1,33 @@
+"""Hand alerts to a real Alertmanager through its API (`POST /api/v2/alerts`)."""
+
+from __future__ import annotations
+
+import orjson
+
+from alerts.dispatch import Notification
+from alerts.receivers.base import Message, am_alert, iso
+
+__all__ = ["AlertmanagerReceiver"]
+
+
+class AlertmanagerReceiver:
+    sign_with = None
+
+    def __init__(self, name: str, url: str, *, keep_firing_for: float, external_url: str = "") -> None:
+        self.name = name
+        self.url = url.rstrip("/") + "/api/v2/alerts"
+        self.keep_firing_for = keep_firing_for  # past the next repeat: Alertmanager resolves what it stops hearing
+        self.external_url = external_url
+
+    def messages(self, notification: Notification, now: float) -> list[Message]:
+        alerts = []
+        for a in notification.alerts:
+            alert = am_alert(a, self.external_url)
+            alerts.append({k: alert[k] for k in ("labels", "annotations", "startsAt", "endsAt", "generatorURL")})
+            if alert["status"] == "firing":
+                alerts[-1]["endsAt"] = iso(now + self.keep_firing_for)
+        return [
+            Message(
+                self.name, notification.group_key, self.url, orjson.dumps(alerts), {"Content-Type": "application/json"}
+            )
+        ]

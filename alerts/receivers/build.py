@@ -1,0 +1,66 @@
+"""Receivers from the config, with their secrets read from files or the environment (never logged)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from alerts.receivers.alertmanager import AlertmanagerReceiver
+from alerts.receivers.base import Receiver
+from alerts.receivers.pagerduty import PagerDutyReceiver
+from alerts.receivers.retrain import RetrainReceiver
+from alerts.receivers.webhook import WebhookReceiver
+from driftwarden.config import Config, ConfigError
+
+__all__ = ["build_receivers"]
+
+
+def build_receivers(
+    config: Config, *, last_trigger: Callable[[str], float | None], record_trigger: Callable[[str, float], None]
+) -> dict[str, Receiver]:
+    external = config.alerting.external_url or f"http://{config.listen}"
+    out: dict[str, Receiver] = {}
+    for i, r in enumerate(config.receivers):
+        secret = _read_secret(r.hmac_secret_file, f"receivers.{i}.hmac_secret_file") if r.hmac_secret_file else None
+        if r.type == "pagerduty":
+            key = (
+                _read_secret(r.routing_key_file, f"receivers.{i}.routing_key_file")
+                if r.routing_key_file
+                else _env_secret(r.routing_key_env or "", f"receivers.{i}.routing_key_env")
+            )
+            out[r.name] = PagerDutyReceiver(
+                r.name, key.decode(), url=r.url, external_url=external, grafana_url=config.alerting.grafana_url
+            )
+        elif r.type == "webhook":
+            out[r.name] = WebhookReceiver(r.name, r.url or "", secret=secret, external_url=external)
+        elif r.type == "retrain":
+            out[r.name] = RetrainReceiver(
+                r.name,
+                r.url or "",
+                cooldown=r.cooldown,
+                last_trigger=last_trigger,
+                record_trigger=record_trigger,
+                secret=secret,
+            )
+        else:
+            keep = config.alerting.repeat_interval + config.alerting.group_interval
+            out[r.name] = AlertmanagerReceiver(r.name, r.url or "", keep_firing_for=keep, external_url=external)
+    return out
+
+
+def _read_secret(path: Path, key: str) -> bytes:
+    try:
+        secret = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError([f"{key}: cannot read {path}: {exc.strerror or exc}"]) from exc
+    if not secret:
+        raise ConfigError([f"{key}: {path} is empty"])
+    return secret
+
+
+def _env_secret(name: str, key: str) -> bytes:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError([f"{key}: environment variable {name} is not set"])
+    return value.encode()

@@ -1,0 +1,46 @@
+"""Alertmanager-shaped webhooks (payload version 4), so any Alertmanager receiver works unchanged."""
+
+from __future__ import annotations
+
+import orjson
+
+from alerts.dispatch import Notification
+from alerts.receivers.base import Message, am_alert
+
+__all__ = ["WebhookReceiver"]
+
+
+class WebhookReceiver:
+    def __init__(self, name: str, url: str, *, secret: bytes | None = None, external_url: str = "") -> None:
+        self.name = name
+        self.url = url
+        self.sign_with = secret
+        self.external_url = external_url
+
+    def messages(self, notification: Notification, now: float) -> list[Message]:
+        alerts = [am_alert(a, self.external_url) for a in notification.alerts]
+        common_labels = _common([a["labels"] for a in alerts])
+        body = {
+            "version": "4",
+            "groupKey": notification.group_key,
+            "truncatedAlerts": 0,
+            "status": notification.status,
+            "receiver": self.name,
+            "groupLabels": notification.group_labels,
+            "commonLabels": common_labels,
+            "commonAnnotations": _common([a["annotations"] for a in alerts]),
+            "externalURL": self.external_url,
+            "alerts": alerts,
+        }
+        return [
+            Message(
+                self.name, notification.group_key, self.url, orjson.dumps(body), {"Content-Type": "application/json"}
+            )
+        ]
+
+
+def _common(dicts: list[dict[str, str]]) -> dict[str, str]:
+    if not dicts:
+        return {}
+    first = dicts[0]
+    return {k: v for k, v in first.items() if all(d.get(k) == v for d in dicts[1:])}

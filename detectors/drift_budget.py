@@ -1,0 +1,50 @@
+"""Drift budgets: evaluations in drift spend an error budget, and burn rates decide the alert.
+
+A per-evaluation verdict flaps when a feature hovers at its threshold. Counting "windows in
+drift" as bad events against an objective (default: 99 % of evaluations clean over 7 days) and
+alerting on multi-window burn rates, as for SLOs, pages on sustained drift and opens a ticket
+(or triggers retraining) on slow, persistent drift.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from detectors.findings import Finding, FindingKind
+from detectors.slo import SLOTracker
+from driftwarden.config import AlertingSettings, SLOSettings
+
+__all__ = ["DriftBudget"]
+
+
+class DriftBudget:
+    def __init__(self, model: str, settings: AlertingSettings, *, clock: Callable[[], float] = time.time) -> None:
+        self.model = model
+        slo = SLOSettings(
+            name="drift-budget",
+            objective=settings.drift_objective,
+            period=f"{settings.drift_period}s",
+            min_requests=settings.drift_min_evaluations,
+        )
+        self.tracker = SLOTracker(slo, clock=clock)
+
+    def record(self, drifted: bool, at: float) -> None:
+        self.tracker.record(np.array([at]), np.array([drifted]))
+
+    def evaluate(self, now: float | None = None) -> list[Finding]:
+        return [
+            Finding(
+                kind=FindingKind.DRIFT,
+                model=self.model,
+                subject=f.subject.replace("burn_rate", "drift_budget"),
+                severity=f.severity,
+                value=f.value,
+                threshold=f.threshold,
+                evidence={**f.evidence, "objective": self.tracker.slo.objective},
+                at=f.at,
+            )
+            for f in self.tracker.evaluate(now)
+        ]

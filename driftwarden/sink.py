@@ -1,0 +1,79 @@
+"""A local webhook sink: records what driftwarden delivers (the demo and the tests use it).
+
+It answers from a script of statuses (default 200) so a test can make it fail, throttle or
+refuse, and it checks the HMAC signature when given the secret.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from alerts.signing import verify
+
+__all__ = ["Delivery", "WebhookSink"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    signed: bool | None  # None when no secret was given
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+class WebhookSink:
+    def __init__(self, *, secret: bytes | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.secret = secret
+        self.deliveries: list[Delivery] = []
+        self.script: deque[tuple[int, dict[str, str]]] = deque()  # responses to give before 200s
+        self._lock = threading.Condition()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with sink._lock:
+                    status, headers = sink.script.popleft() if sink.script else (200, {})
+                    if status < 300:
+                        headers_ = dict(self.headers.items())
+                        signed = None if sink.secret is None else verify(body, headers_, sink.secret)
+                        sink.deliveries.append(Delivery(self.path, headers_, body, signed))
+                        sink._lock.notify_all()
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> WebhookSink:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Delivery]:
+        """Block until at least `count` deliveries arrived (or the timeout passed)."""
+        with self._lock:
+            self._lock.wait_for(lambda: len(self.deliveries) >= count, timeout=timeout)
+            return list(self.deliveries)
