@@ -25,6 +25,7 @@ from detectors.findings import Finding
 from detectors.reference import ReferenceProfile
 from detectors.slo import WINDOWS
 from driftwarden.config import Config, ConfigError, Duration
+from driftwarden.gpu_monitor import GpuMonitor
 from driftwarden.pipeline import Pipeline, QueueFull
 from driftwarden.store import Store
 from driftwarden.tracing import self_tracer
@@ -50,6 +51,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     on_report: Callable[[DriftReport, DriftReport | None], None] | None = None,
     on_slo: Callable[[str, list[Finding], list[Finding]], None] | None = None,
+    nvml: object | None = None,
 ) -> FastAPI:
     registry = registry or CollectorRegistry()
     instruments = Instruments(registry)
@@ -66,6 +68,10 @@ def create_app(
     )
     registry.register(DriftCollector(pipeline.states, lambda: pipeline.queue_rows))
     registry.register(RequestCollector(pipeline.requests, lambda: pipeline.slos))
+    gpu = GpuMonitor(config, nvml=nvml)
+    registry.register(gpu.collector())
+    pipeline.extra_findings["gpu"] = gpu.findings
+    pipeline.on_requests = gpu.count_requests
     registry.register(AlertCollector(notifier.engine.alerts, notifier.outbox.pending, lambda: list(notifier.receivers)))
     token = config.auth_token()
 
@@ -74,11 +80,13 @@ def create_app(
         await _fit_configured_references(config, pipeline)
         await pipeline.start()
         await notifier.start()
+        await gpu.start()
         log.info("driftwarden listening on %s (state in %s)", config.listen, config.state_path)
         try:
             yield
         finally:
             await pipeline.stop()
+            await gpu.stop()
             await notifier.stop()
             store.close()
             if tracer_provider is not None:
@@ -87,6 +95,7 @@ def create_app(
     app = FastAPI(title="driftwarden", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.pipeline = pipeline
     app.state.notifier = notifier
+    app.state.gpu = gpu
     app.state.tracer_provider = tracer_provider
     app.state.registry = registry
 

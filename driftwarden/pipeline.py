@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from opentelemetry import trace
 
 from alerts.notifier import Notifier
@@ -76,6 +77,7 @@ class Pipeline:
         self.slo_findings: dict[str, list[Finding]] = {name: [] for name in self.slos}
         self.drift_budgets: dict[str, DriftBudget] = {}
         self.extra_findings: dict[str, Callable[[], list[Finding]]] = {}  # e.g. GPU health, by source
+        self.on_requests: Callable[..., None] | None = None  # (model, count, traced=) for cost per inference
         self._queue: asyncio.Queue[RecordBatch | SpanBatch] = asyncio.Queue()
         self._queued_rows = 0
         self._tasks: list[asyncio.Task] = []
@@ -179,6 +181,9 @@ class Pipeline:
         if isinstance(batch, SpanBatch):
             self._queued_rows -= len(batch)
             self.requests.update(batch)
+            if self.on_requests is not None:
+                for model, count in zip(*np.unique(batch.selectors["model"], return_counts=True), strict=True):
+                    self.on_requests(str(model), int(count), traced=True)
             for tracker in self.slos.values():
                 tracker.update(batch.selectors, batch.duration, batch.end_time, batch.error)
             return
@@ -186,6 +191,8 @@ class Pipeline:
         state = self._models.get(batch.model)
         if state is not None:
             state.detector.update(batch.features, batch.values)
+        if self.on_requests is not None:
+            self.on_requests(batch.model, batch.values.shape[0], traced=False)
 
     async def flush(self) -> None:
         """Wait until every admitted batch is in its window (tests and `check` use this)."""

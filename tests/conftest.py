@@ -29,11 +29,12 @@ def free_port() -> int:
 class Daemon:
     """driftwarden served by uvicorn in a thread; `client` talks to it over real HTTP."""
 
-    def __init__(self, state: Path, **config: object) -> None:
+    def __init__(self, state: Path, nvml: object | None = None, **config: object) -> None:
         self.port = free_port()
+        config.setdefault("gpu", {"enabled": False})  # tests that want a GPU pass a fake nvml and settings
         self.config = load_config(None, listen=f"127.0.0.1:{self.port}", state_path=str(state), **config)
         self.registry = CollectorRegistry()
-        self.app = create_app(self.config, registry=self.registry)
+        self.app = create_app(self.config, registry=self.registry, nvml=nvml)
         self.server = uvicorn.Server(
             uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         )
@@ -81,8 +82,8 @@ class Daemon:
 
 
 @contextmanager
-def running(state: Path, **config: object) -> Iterator[Daemon]:
-    daemon = Daemon(state, **config).start()
+def running(state: Path, nvml: object | None = None, **config: object) -> Iterator[Daemon]:
+    daemon = Daemon(state, nvml, **config).start()
     try:
         yield daemon
     finally:
