@@ -96,8 +96,9 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
     groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, list]]] = defaultdict(list)
     good_models: set[str] = set()
     for index, record in records:
-        if type(record) is dict and record.get("model") in good_models and type(record.get("features")) is dict:
-            model, features = record["model"], record["features"]  # the common case, checked cheaply
+        model = record.get("model") if type(record) is dict else None
+        if type(model) is str and model in good_models and type(record.get("features")) is dict:
+            features = record["features"]  # the common case, checked cheaply
         else:
             checked = _check_record(index, record, result)
             if checked is None:

@@ -73,9 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(handler=_reference_build)
 
     rules = verbs.add_parser("rules", help="Prometheus rule files").add_subparsers(metavar="ACTION")
-    generate = rules.add_parser("generate", help="SLO recording rules and burn-rate alerts for the configured SLOs")
+    generate = rules.add_parser(
+        "generate",
+        help="slos.yml: SLO recording rules and burn-rate alerts; driftwarden.yml: alerts on driftwarden's metrics",
+    )
     generate.add_argument("--config", type=Path, help="YAML config whose slos to use (default: the embedded one)")
     generate.add_argument("--out", type=Path, default=Path("alerts/rules"), help="directory (default alerts/rules)")
+    generate.add_argument(
+        "--job", default="driftwarden", help="Prometheus job that scrapes driftwarden, for DriftwardenDown"
+    )
     generate.set_defaults(handler=_rules_generate)
 
     cfg = verbs.add_parser("config", help="configuration").add_subparsers(metavar="ACTION")
@@ -244,11 +250,17 @@ def _reference_build(args: argparse.Namespace) -> int:
 
 
 def _rules_generate(args: argparse.Namespace) -> int:
-    from alerts.rules import write_rules
+    from alerts.rules import daemon_rules, write_daemon_rules, write_rules
 
     config = load_config(args.config)
     try:
+        names = sorted({rule["alert"] for rule in daemon_rules(args.job)})
+    except ValueError as exc:
+        err.print(f"[red]error[/] --job: {exc}", highlight=False)
+        return EXIT_USAGE
+    try:
         path = write_rules(config.slos, args.out)
+        daemon = write_daemon_rules(args.out, args.job)
     except OSError as exc:
         err.print(f"[red]error[/] --out {args.out}: {exc.strerror or exc}", highlight=False)
         return EXIT_USAGE
@@ -256,6 +268,7 @@ def _rules_generate(args: argparse.Namespace) -> int:
         print(f"{path}: rules for {len(config.slos)} SLOs ({', '.join(slo.name for slo in config.slos)})")
     else:
         print(f"{path}: no SLOs configured (the config has no slos), so the file has no rule groups")
+    print(f"{daemon}: {len(names)} alerts on driftwarden's own metrics, job {args.job!r} ({', '.join(names)})")
     return EXIT_OK
 
 

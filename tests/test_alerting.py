@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -351,7 +352,10 @@ def test_drift_alert_fires_and_resolves_through_a_signed_webhook(tmp_path: Path,
         d.evaluate()
         deliveries = sink.wait_for(2)
         assert deliveries[1].json()["status"] == "resolved"
-        assert d.metric("driftwarden_webhook_deliveries_total", receiver="am", outcome="ok") == 2
+        deadline = time.monotonic() + 10  # the sink has the body before the outbox has the answer
+        while d.metric("driftwarden_webhook_deliveries_total", receiver="am", outcome="ok") != 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         assert d.metric("driftwarden_outbox_pending", receiver="am") == 0
 
 

@@ -1,13 +1,16 @@
-"""Prometheus SLO rules: their expressions, `promtool check rules`, and alerts on synthetic scrapes.
+"""Prometheus rules: their expressions, `promtool check rules`, and alerts on synthetic scrapes.
 
-The promtool tests feed `promtool test rules` the series prometheus_client exports for the
-request histogram (one scrape a minute) and assert which burn-rate alerts fire, and when.
+The SLO promtool tests feed `promtool test rules` the series prometheus_client exports for the
+request histogram (one scrape a minute) and assert which burn-rate alerts fire, and when. The
+driftwarden.yml tests do the same with the daemon's own gauges and counters, DCGM's XID gauge and
+Prometheus' `up`.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,12 +23,16 @@ import yaml
 from prometheus_client.utils import floatToGoString
 
 from alerts import rules
+from collector.gpu import XID_ERRORS
+from detectors.gpu import CRITICAL_XIDS, xid_severity
 from driftwarden.config import Config, SLOSettings, load_config
+from exporters import metrics
 from exporters.metrics import REQUEST_DURATION, SLO_WINDOWS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "alerts" / "example.yaml"
 CHECKED_IN = ROOT / "alerts" / "rules" / rules.FILE_NAME
+CHECKED_IN_DAEMON = ROOT / "alerts" / "rules" / rules.DAEMON_FILE_NAME
 PAGE, TICKET = rules.ALERT_PAGE, rules.ALERT_TICKET
 SLOS = load_config(EXAMPLE).slos
 LATENCY, AVAILABILITY = "fraud-latency", "fraud-availability"  # the example's SLOs
@@ -197,7 +204,8 @@ def test_cli_writes_the_rule_file(tmp_path: Path) -> None:
     done = driftwarden("rules", "generate", "--config", str(EXAMPLE), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert (out / rules.FILE_NAME).read_text() == CHECKED_IN.read_text()
-    assert "fraud-latency" in done.stdout
+    assert (out / rules.DAEMON_FILE_NAME).read_text() == CHECKED_IN_DAEMON.read_text()
+    assert "fraud-latency" in done.stdout and rules.DAEMON_FILE_NAME in done.stdout
 
 
 def test_cli_without_slos_writes_empty_groups(tmp_path: Path) -> None:
@@ -451,5 +459,297 @@ def test_a_slow_burn_opens_a_ticket_but_does_not_page(promtool: str, tmp_path: P
                     {"labels": '{slo="fraud-availability",service="fraud-model",model="fraud"}', "value": 2},
                 ],
             )
+        ],
+    )
+
+
+# --- driftwarden.yml: alerts on the daemon's own metrics ---------------------------------------
+
+DAEMON = rules.daemon_rules()
+FEATURE_DRIFTED, MODEL_DRIFTED = rules.ALERT_FEATURE_DRIFTED, rules.ALERT_MODEL_DRIFTED
+GPU_XID, DOWN, INGEST_REJECTS = rules.ALERT_GPU_XID, rules.ALERT_DOWN, rules.ALERT_INGEST_REJECTS
+OUTBOX_BACKLOG, NOTIFICATIONS_FAILING = rules.ALERT_OUTBOX_BACKLOG, rules.ALERT_NOTIFICATIONS_FAILING
+OUTBOX_PENDING, DELIVERIES = rules.OUTBOX_PENDING, f"{rules.WEBHOOK_DELIVERIES}_total"
+
+
+def daemon_alert(name: str, severity: str, job: str = rules.DEFAULT_JOB) -> dict[str, Any]:
+    return next(r for r in rules.daemon_rules(job) if r["alert"] == name and r["labels"]["severity"] == severity)
+
+
+def test_daemon_alerts_severities_and_for_durations() -> None:
+    assert [(r["alert"], r["labels"]["severity"], r.get("for")) for r in DAEMON] == [
+        (FEATURE_DRIFTED, "warning", "10m"),
+        (MODEL_DRIFTED, "warning", "10m"),
+        (GPU_XID, "page", None),
+        (GPU_XID, "warning", None),
+        (OUTBOX_BACKLOG, "warning", "15m"),
+        (NOTIFICATIONS_FAILING, "page", None),
+        (DOWN, "page", "5m"),
+        (INGEST_REJECTS, "warning", "10m"),
+    ]
+    assert all(r["labels"].keys() == {"severity"} for r in DAEMON)  # the rest comes from the series
+    assert all(r["annotations"].keys() == {"summary", "description"} for r in DAEMON)
+
+
+def test_daemon_alerts_read_the_exported_metric_names() -> None:
+    exprs = {(r["alert"], r["labels"]["severity"]): r["expr"] for r in DAEMON}
+    assert exprs[FEATURE_DRIFTED, "warning"] == f"{metrics.FEATURE_DRIFTED} == 1"
+    assert exprs[MODEL_DRIFTED, "warning"] == f"{metrics.MODEL_DRIFTED} == 1"
+    assert exprs[OUTBOX_BACKLOG, "warning"] == f"{OUTBOX_PENDING} > {rules.OUTBOX_BACKLOG}"
+    assert f'increase({DELIVERIES}{{outcome="failed"}}[15m]) > 0' in exprs[NOTIFICATIONS_FAILING, "page"]
+    ingest = exprs[INGEST_REJECTS, "warning"]
+    assert f"sum by (source) (rate({metrics.RECORDS_REJECTED}_total[10m]))" in ingest
+    assert f"sum by (source) (rate({metrics.RECORDS}_total[10m]))" in ingest
+    assert ingest.endswith("> 0.05")
+    assert metrics.FEATURE_DRIFT_SCORE in daemon_alert(FEATURE_DRIFTED, "warning")["annotations"]["description"]
+    assert metrics.MODEL_DRIFT_SHARE in daemon_alert(MODEL_DRIFTED, "warning")["annotations"]["description"]
+    # the design's metrics table names the two the outbox will export
+    design = (ROOT / "docs" / "design.md").read_text()
+    assert f"`{OUTBOX_PENDING}`" in design and f"`{DELIVERIES}`" in design
+
+
+def test_xid_alerts_page_on_the_daemons_critical_xids_and_warn_on_the_rest() -> None:
+    page, warning = daemon_alert(GPU_XID, "page")["expr"], daemon_alert(GPU_XID, "warning")["expr"]
+    assert {48, 63, 64, 74, 79, 92, 94, 95} <= set(CRITICAL_XIDS)
+    for xid in CRITICAL_XIDS:
+        assert xid_severity(xid) == "page"
+        assert f"{XID_ERRORS} == {xid}\n" in page + "\n" and f"{XID_ERRORS} == {xid}\n" in warning + "\n"
+    assert re.findall(r"== (\d+)", page) == [str(x) for x in sorted(CRITICAL_XIDS)]
+    assert f"{XID_ERRORS} > 0\n  unless (" in warning
+    new_xid = f"and\nchanges({XID_ERRORS}[5m]) > 0"
+    assert page.endswith(new_xid) and warning.endswith(new_xid)
+
+
+def test_down_alert_covers_a_failing_target_and_a_missing_job() -> None:
+    assert daemon_alert(DOWN, "page")["expr"] == 'up{job="driftwarden"} == 0\nor\nabsent(up{job="driftwarden"})'
+    custom = daemon_alert(DOWN, "page", job='side"car')
+    assert custom["expr"] == 'up{job="side\\"car"} == 0\nor\nabsent(up{job="side\\"car"})'
+    assert 'job side"car' in custom["annotations"]["description"]
+    for job in ("", "{{ evil }}"):
+        with pytest.raises(ValueError, match="job"):
+            rules.daemon_rules(job)
+
+
+def test_render_daemon_is_deterministic_with_a_header_and_one_group() -> None:
+    text = rules.render_daemon("dw")
+    assert text == rules.render_daemon("dw") != rules.render_daemon()
+    assert text.startswith("# Generated by `driftwarden rules generate`") and "Do not edit by hand" in text
+    assert yaml.safe_load(text) == {"groups": [{"name": "driftwarden", "rules": rules.daemon_rules("dw")}]}
+
+
+def test_checked_in_daemon_rules_are_what_generate_writes() -> None:
+    assert CHECKED_IN_DAEMON.read_text() == rules.render_daemon(), (
+        "alerts/rules/driftwarden.yml is stale: run driftwarden rules generate --config alerts/example.yaml"
+    )
+
+
+def test_cli_job_flag_names_the_scrape_job(tmp_path: Path) -> None:
+    done = driftwarden("rules", "generate", "--out", str(tmp_path), "--job", "model-sidecars")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / rules.DAEMON_FILE_NAME).read_text() == rules.render_daemon("model-sidecars")
+    assert "'model-sidecars'" in done.stdout and DOWN in done.stdout
+
+
+def test_cli_refuses_an_empty_job_before_writing(tmp_path: Path) -> None:
+    done = driftwarden("rules", "generate", "--out", str(tmp_path / "out"), "--job", "")
+    assert done.returncode == 2
+    assert "--job" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.promtool
+def test_promtool_checks_the_daemon_rules(promtool: str, tmp_path: Path) -> None:
+    for job in (rules.DEFAULT_JOB, "kube-system/driftwarden", 'odd "job"'):
+        path = rules.write_daemon_rules(tmp_path / str(abs(hash(job))), job)
+        done = run_promtool(promtool, "check", "rules", path)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def series(metric: str, labels: dict[str, str]) -> str:
+    return metric + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+def expand(template: str, labels: dict[str, str], value: str | None) -> str:
+    """What Prometheus makes of the annotation templates driftwarden.yml uses."""
+
+    def with_label(m: re.Match[str]) -> str:
+        return m[2].replace("{{ . }}", labels[m[1]]) if labels.get(m[1]) else m[3]
+
+    text = re.sub(r"\{\{ with \$labels\.(\w+) \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}", with_label, template)
+    text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m[1], ""), text)
+    if value is not None:
+        text = re.sub(r"\{\{ \$value[^}]*\}\}", lambda _: value, text)
+    assert "{{" not in text, text
+    return text
+
+
+def fires(
+    name: str, severity: str, labels: dict[str, str], value: str | None = None, *, job: str = rules.DEFAULT_JOB
+) -> dict[str, Any]:
+    """The alert promtool should report: the series' labels plus severity, annotations expanded."""
+    rule = daemon_alert(name, severity, job)
+    annotations = {k: expand(v, labels, value) for k, v in rule["annotations"].items()}
+    return {"exp_labels": {**labels, "severity": severity}, "exp_annotations": annotations}
+
+
+def daemon_test(
+    promtool: str,
+    tmp_path: Path,
+    input_series: dict[str, str],
+    alerts: Sequence[tuple[str, str, list[dict[str, Any]]]],
+    *,
+    job: str = rules.DEFAULT_JOB,
+) -> None:
+    """`promtool test rules` over driftwarden.yml: `input_series` maps a series to its values (one
+    scrape a minute), `alerts` are (eval_time, alertname, the alerts expected to fire)."""
+    rules.write_daemon_rules(tmp_path, job)
+    test = {
+        "rule_files": [rules.DAEMON_FILE_NAME],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in input_series.items()],
+                "alert_rule_test": [{"eval_time": t, "alertname": n, "exp_alerts": exp} for t, n, exp in alerts],
+            }
+        ],
+    }
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(test, sort_keys=False))
+    done = run_promtool(promtool, "test", "rules", tmp_path / "test.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+TARGET = {"instance": "fraud-model-0:4318", "job": "driftwarden"}
+
+
+@pytest.mark.promtool
+def test_a_feature_drifted_for_ten_minutes_warns_with_its_model_and_feature(promtool: str, tmp_path: Path) -> None:
+    amount = {"model": "fraud", "feature": "amount", **TARGET}
+    country = {"model": "fraud", "feature": "country", **TARGET}
+    fraud = {"model": "fraud", **TARGET}
+    daemon_test(
+        promtool,
+        tmp_path,
+        {
+            series(metrics.FEATURE_DRIFTED, amount): "0x4 1x30",  # drifted from minute 5
+            series(metrics.FEATURE_DRIFTED, country): "0x34",
+            series(metrics.MODEL_DRIFTED, fraud): "0x9 1x25",  # from minute 10
+        },
+        [
+            ("4m", FEATURE_DRIFTED, []),
+            ("10m", FEATURE_DRIFTED, []),  # drifted for 5 minutes: pending
+            ("15m", FEATURE_DRIFTED, [fires(FEATURE_DRIFTED, "warning", amount)]),
+            ("30m", FEATURE_DRIFTED, [fires(FEATURE_DRIFTED, "warning", amount)]),
+            ("15m", MODEL_DRIFTED, []),
+            ("20m", MODEL_DRIFTED, [fires(MODEL_DRIFTED, "warning", fraud)]),
+        ],
+    )
+
+
+GPU0 = {"gpu": "0", "UUID": "GPU-0b5d", "device": "nvidia0", "modelName": "NVIDIA H100 80GB HBM3", "Hostname": "n1"}
+GPU1 = {**GPU0, "gpu": "1", "UUID": "GPU-7a1c", "device": "nvidia1"}
+GPU2 = {**GPU0, "gpu": "2", "UUID": "GPU-31e9", "device": "nvidia2"}
+
+
+@pytest.mark.promtool
+def test_a_critical_xid_pages_and_another_xid_warns(promtool: str, tmp_path: Path) -> None:
+    daemon_test(
+        promtool,
+        tmp_path,
+        {
+            series(XID_ERRORS, GPU0): "0x5 79x20",  # fell off the bus at minute 6
+            series(XID_ERRORS, GPU1): "0x5 13x20",  # a graphics engine exception
+            series(XID_ERRORS, GPU2): "0x25",
+        },
+        [
+            ("5m", GPU_XID, []),
+            ("7m", GPU_XID, [fires(GPU_XID, "page", GPU0, "79"), fires(GPU_XID, "warning", GPU1, "13")]),
+            ("10m", GPU_XID, [fires(GPU_XID, "page", GPU0, "79"), fires(GPU_XID, "warning", GPU1, "13")]),
+            ("12m", GPU_XID, []),  # the last XID is still 79 and 13, but nothing new in 5 minutes
+        ],
+    )
+
+
+@pytest.mark.promtool
+def test_an_outbox_backlog_warns_and_dropped_notifications_page(promtool: str, tmp_path: Path) -> None:
+    pagerduty, webhook = {"receiver": "pagerduty", **TARGET}, {"receiver": "webhook", **TARGET}
+    pd_failed, hook_failed = {**pagerduty, "outcome": "failed"}, {**webhook, "outcome": "failed"}
+    daemon_test(
+        promtool,
+        tmp_path,
+        {
+            series(OUTBOX_PENDING, pagerduty): "0x4 150x40",  # backed up from minute 5
+            series(OUTBOX_PENDING, webhook): "50x45",
+            series(DELIVERIES, {**pagerduty, "outcome": "ok"}): "0+10x45",
+            series(DELIVERIES, pd_failed): "_x10 1x35",  # appears at minute 10, with the first failure
+            series(DELIVERIES, hook_failed): "0x19 1x25",  # one failure at minute 20
+        },
+        [
+            ("19m", OUTBOX_BACKLOG, []),
+            ("20m", OUTBOX_BACKLOG, [fires(OUTBOX_BACKLOG, "warning", pagerduty, "150")]),
+            ("9m", NOTIFICATIONS_FAILING, []),
+            ("12m", NOTIFICATIONS_FAILING, [fires(NOTIFICATIONS_FAILING, "page", pd_failed)]),
+            (
+                "22m",
+                NOTIFICATIONS_FAILING,
+                [fires(NOTIFICATIONS_FAILING, "page", pd_failed), fires(NOTIFICATIONS_FAILING, "page", hook_failed)],
+            ),
+            ("30m", NOTIFICATIONS_FAILING, [fires(NOTIFICATIONS_FAILING, "page", hook_failed)]),
+            ("40m", NOTIFICATIONS_FAILING, []),  # no failure in the last 15 minutes
+        ],
+    )
+
+
+@pytest.mark.promtool
+def test_a_target_down_for_five_minutes_pages(promtool: str, tmp_path: Path) -> None:
+    a, b = TARGET, {**TARGET, "instance": "fraud-model-1:4318"}
+    daemon_test(
+        promtool,
+        tmp_path,
+        {
+            series("up", a): "1x4 0x20",  # scrapes fail from minute 5
+            series("up", b): "1x25",
+            series("up", {"instance": "node-1:9100", "job": "node"}): "0x25",  # another job's target
+        },
+        [("9m", DOWN, []), ("10m", DOWN, [fires(DOWN, "page", a)]), ("20m", DOWN, [fires(DOWN, "page", a)])],
+    )
+
+
+@pytest.mark.promtool
+def test_no_target_of_the_job_at_all_pages(promtool: str, tmp_path: Path) -> None:
+    job = "model-sidecars"
+    daemon_test(
+        promtool,
+        tmp_path,
+        {series("up", TARGET): "1x20"},  # the default job is scraped, the configured one is not
+        [("4m", DOWN, []), ("6m", DOWN, [fires(DOWN, "page", {"job": job}, job=job)])],
+        job=job,
+    )
+
+
+@pytest.mark.promtool
+def test_a_sustained_share_of_rejected_records_warns_per_source(promtool: str, tmp_path: Path) -> None:
+    records, rejected = f"{metrics.RECORDS}_total", f"{metrics.RECORDS_REJECTED}_total"
+    daemon_test(
+        promtool,
+        tmp_path,
+        {
+            # per minute: http 90 accepted + 10 rejected (10 %), kserve 99 + 1 (1 %), file 0 + 5 (100 %)
+            series(records, {"model": "fraud", "source": "http", **TARGET}): "0+90x30",
+            series(rejected, {"source": "http", "reason": "schema", **TARGET}): "0+10x30",
+            series(records, {"model": "fraud", "source": "kserve", **TARGET}): "0+99x30",
+            series(rejected, {"source": "kserve", "reason": "json", **TARGET}): "0+1x30",
+            series(rejected, {"source": "file", "reason": "json", **TARGET}): "0+5x30",
+        },
+        [
+            ("10m", INGEST_REJECTS, []),  # above 5 % from minute 1: pending
+            (
+                "12m",
+                INGEST_REJECTS,
+                [
+                    fires(INGEST_REJECTS, "warning", {"source": "http"}, "10%"),
+                    fires(INGEST_REJECTS, "warning", {"source": "file"}, "100%"),
+                ],
+            ),
         ],
     )
