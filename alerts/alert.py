@@ -90,11 +90,13 @@ def _summary(f: Finding) -> str:
     e = f.evidence
     if f.kind is FindingKind.DRIFT and f.subject == "__model__":
         drifted = ", ".join(e.get("drifted_features", [])[:5])
-        return f"Model drift on {f.model}: {f.value:.0%} of features drifted (threshold {f.threshold:.0%}): {drifted}"
+        critical = e.get("critical_drifted", [])
+        why = f"critical feature {', '.join(critical)}" if critical else f"threshold {f.threshold:.0%}"
+        return f"Model drift on {f.model}: {f.value:.0%} of features drifted ({why}): {drifted}"
     if f.kind is FindingKind.DRIFT and f.subject.startswith("drift_budget"):
         return (
             f"Drift budget of {f.model} burning {f.value:.1f}x over "
-            f"{_windows(f.subject.removeprefix('drift_budget_'))} (threshold {f.threshold}x)"
+            f"{f.evidence.get('windows', '')} (threshold {f.threshold}x)"
         )
     if f.kind is FindingKind.DRIFT:
         scores = e.get("scores", {})
@@ -103,7 +105,7 @@ def _summary(f: Finding) -> str:
     if f.kind is FindingKind.SLO:
         return (
             f"SLO {f.slo} burning its error budget {f.value:.1f}x over "
-            f"{_windows(f.subject.removeprefix('burn_rate_'))} (threshold {f.threshold}x)"
+            f"{f.evidence.get('windows', '')} (threshold {f.threshold}x)"
         )
     return f"GPU {f.gpu}: {f.subject.replace('_', ' ')} (value {f.value:g}, threshold {f.threshold:g})"
 
@@ -117,7 +119,3 @@ def _description(f: Finding) -> str:
     if f.kind is FindingKind.SLO:
         return "Check recent deploys and traffic of the SLO's service; GET /v1/slos has p50/p95/p99 and burn rates."
     return "See the evidence in custom details."
-
-
-def _windows(pair: str) -> str:
-    return pair.replace("_", " and ")

@@ -130,7 +130,10 @@ class DriftReport:
                     severity=Severity.WARNING,
                     value=self.drift_share,
                     threshold=self.thresholds.share,
-                    evidence={"drifted_features": [f.name for f in self.drifted_features]},
+                    evidence={
+                        "drifted_features": [f.name for f in self.drifted_features],
+                        "critical_drifted": [f.name for f in self.drifted_features if f.name in self.critical_features],
+                    },
                     at=self.evaluated_at,
                 )
             )

@@ -117,8 +117,8 @@ class SLOTracker:
         return 1.0 - (bad / total) / self.slo.error_budget if total else 1.0
 
     def evaluate(self, now: float | None = None) -> list[Finding]:
+        """At most one finding: the most severe burning tier (a page makes the ticket redundant)."""
         now = self._clock() if now is None else now
-        findings = []
         for severity, factor, long, short in BURN_TIERS:
             long_burn, short_burn = self.burn_rate(long, now), self.burn_rate(short, now)
             if long_burn <= factor or short_burn <= factor:
@@ -126,16 +126,17 @@ class SLOTracker:
             short_requests = sum(self.counts(WINDOWS[short], now))
             if severity is Severity.PAGE and short_requests < self.slo.min_requests:
                 continue
-            findings.append(
+            return [
                 Finding(
                     kind=FindingKind.SLO,
                     slo=self.slo.name,
-                    subject=f"burn_rate_{long}_{short}",
+                    subject=f"burn_rate_{severity.value}",
                     severity=severity,
                     value=min(long_burn, short_burn),
                     threshold=factor,
                     labels={k: v for k, v in (("service", self.slo.service), ("model", self.slo.model)) if v},
                     evidence={
+                        "windows": f"{long} and {short}",
                         "burn_rate": {long: long_burn, short: short_burn},
                         "requests_short_window": short_requests,
                         "objective": self.slo.objective,
@@ -143,8 +144,8 @@ class SLOTracker:
                     },
                     at=now,
                 )
-            )
-        return findings
+            ]
+        return []
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()

@@ -233,7 +233,7 @@ def create_app(
                     "alerts": [
                         {
                             "severity": f.severity.value,
-                            "windows": f.subject,
+                            "windows": f.evidence.get("windows", ""),
                             "burn_rate": f.value,
                             "threshold": f.threshold,
                         }

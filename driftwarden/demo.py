@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import secrets
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from detectors.drift import DriftReport
 from detectors.findings import Finding
 from driftwarden.app import create_app
 from driftwarden.config import load_config
+from driftwarden.sink import WebhookSink
 
 __all__ = ["DEMO_MODEL", "DEMO_SERVICE", "SHIFTED_FEATURES", "generate", "run_demo", "run_load"]
 
@@ -122,7 +124,7 @@ class TraceLoad:
 async def run_load(base_url: str, *, duration: float, rate: float, console: Console, seed: int = 42) -> int:
     """Fit the reference, then post `rate` records/s (and spans) for `duration` s, shifting at duration/2."""
     rng = np.random.default_rng(seed)
-    shift_at = duration / 2
+    shift_at, revert_at = duration / 2, duration * 3 / 4
     sent = 0
     traces = TraceLoad(base_url, rng)
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
@@ -139,14 +141,20 @@ async def run_load(base_url: str, *, duration: float, rate: float, console: Cons
         )
         console.print(
             f"  sending ~{rate:,.0f} predictions/s for {duration:.0f}s; at +{shift_at:.0f}s "
-            f"{', '.join(SHIFTED_FEATURES)} shift and the other features stay put"
+            f"{', '.join(SHIFTED_FEATURES)} shift and the other features stay put; at +{revert_at:.0f}s "
+            "the shift is rolled back"
         )
         start = time.monotonic()
         batch = max(1, int(rate / 4))
-        announced = False
+        announced = reverted = False
         next_progress = 10.0
         while (elapsed := time.monotonic() - start) < duration:
-            shifted = elapsed >= shift_at
+            shifted = shift_at <= elapsed < revert_at
+            if not shifted and announced and not reverted:
+                console.print(
+                    f"  [+{elapsed:.0f}s] [bold green]shift rolled back[/]: traffic looks like the reference again"
+                )
+                reverted = True
             if shifted and not announced:
                 console.print(
                     f"  [+{elapsed:.0f}s] [bold yellow]shift injected[/]: amount x1.6, age +10 years, distance_km x2.2;"
@@ -193,7 +201,7 @@ def describe_slo(slo: str, findings: list[Finding], previous: list[Finding], con
     before = {f.subject for f in previous}
     for f in findings:
         if f.subject not in before:
-            windows = f.subject.removeprefix("burn_rate_").replace("_", " and ")
+            windows = f.evidence["windows"]
             color = "bold red" if f.severity.value == "page" else "yellow"
             console.print(
                 f"  {now} [{color}]SLO {slo}: {f.severity.value.upper()}[/] error budget burning "
@@ -205,8 +213,14 @@ def describe_slo(slo: str, findings: list[Finding], previous: list[Finding], con
 
 
 def run_demo(*, listen: str, state: Path, duration: float, rate: float, stay: bool) -> None:
-    """Serve the daemon and drive the load against it over loopback HTTP."""
+    """Serve the daemon and drive the load against it over loopback HTTP; alerts go to a local sink."""
     console = Console(highlight=False)
+    secret = secrets.token_hex(16)
+    sink = WebhookSink(secret=secret.encode()).start()
+    secret_file = state.parent / "demo-hmac-secret"
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    secret_file.write_text(secret)
+    secret_file.chmod(0o600)
     config = load_config(
         None,
         listen=listen,
@@ -214,6 +228,20 @@ def run_demo(*, listen: str, state: Path, duration: float, rate: float, stay: bo
         evaluate_every="5s",
         models={DEMO_MODEL: {"critical_features": ["amount"]}},
         slos=DEMO_SLOS,
+        alerting={"for": 2, "group_wait": "2s", "group_interval": "10s", "resolve_hold": "10s"},
+        receivers=[
+            {
+                "name": "local-webhook",
+                "type": "webhook",
+                "url": f"{sink.url}/alerts",
+                "hmac_secret_file": str(secret_file),
+            },
+            {"name": "retrain", "type": "retrain", "url": f"{sink.url}/retrain", "hmac_secret_file": str(secret_file)},
+        ],
+        routes=[
+            {"match": {"kind": "drift"}, "receivers": ["local-webhook", "retrain"]},
+            {"match": {"kind": "slo"}, "receivers": ["local-webhook"]},
+        ],
     )
     started = time.monotonic()
     app = create_app(
@@ -229,17 +257,50 @@ def run_demo(*, listen: str, state: Path, duration: float, rate: float, stay: bo
             if serving.done():
                 return
             await asyncio.sleep(0.05)
-        console.print(f"driftwarden demo: daemon on http://{config.listen}, state in {config.state_path}")
+        console.print(
+            f"driftwarden demo: daemon on http://{config.listen}, state in {config.state_path}; "
+            f"alerts go to a local webhook receiver at {sink.url}"
+        )
+        watching = asyncio.create_task(_watch_sink(sink, console, started))
         sent = await run_load(f"http://{config.listen}", duration=duration, rate=rate, console=console)
         console.print(f"  load finished: {sent:,} records accepted")
         if stay:
             console.print(
                 f"  daemon still serving on http://{config.listen} (Ctrl-C to stop); "
-                f"try curl -s {config.listen}/v1/slos"
+                f"try curl -s {config.listen}/v1/alerts"
             )
         else:
-            await asyncio.sleep(config.evaluate_every + 1)
+            await asyncio.sleep(config.alerting.resolve_hold + 2 * config.evaluate_every + 1)
             server.should_exit = True
         await serving
+        watching.cancel()
 
-    asyncio.run(serve_and_load())
+    try:
+        asyncio.run(serve_and_load())
+    finally:
+        sink.stop()
+
+
+async def _watch_sink(sink: WebhookSink, console: Console, started: float) -> None:
+    """Print each notification the local receiver gets, as an on-call engineer would see it."""
+    seen = 0
+    while True:
+        await asyncio.sleep(0.5)
+        for delivery in sink.deliveries[seen:]:
+            now = f"[+{time.monotonic() - started:.0f}s]"
+            body = delivery.json()
+            signed = "signature ok" if delivery.signed else "[red]BAD SIGNATURE[/]"
+            if delivery.path == "/retrain":
+                console.print(
+                    f"  {now} [bold magenta]retraining triggered[/] for {body['model']} "
+                    f"(features {', '.join(body['drifted_features'])}; "
+                    f"Idempotency-Key {delivery.headers.get('Idempotency-Key')}; {signed})"
+                )
+                continue
+            color = "bold red" if body["status"] == "firing" else "bold green"
+            console.print(f"  {now} [{color}]ALERT {body['status'].upper()}[/] to the local webhook ({signed}):")
+            for alert in body["alerts"]:
+                console.print(
+                    f"        {alert['status']:<8} {alert['labels']['alertname']:<20} {alert['annotations']['summary']}"
+                )
+        seen = len(sink.deliveries)

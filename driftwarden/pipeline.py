@@ -327,7 +327,7 @@ def _log_new_burns(slo: str, findings: list[Finding], previous: list[Finding]) -
                 "SLO %s is burning its error budget: %.1fx over %s (threshold %.1fx), severity %s",
                 slo,
                 f.value,
-                f.subject.removeprefix("burn_rate_").replace("_", " and "),
+                f.evidence["windows"],
                 f.threshold,
                 f.severity.value,
             )

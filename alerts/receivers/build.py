@@ -44,7 +44,8 @@ def build_receivers(
                 secret=secret,
             )
         else:
-            keep = config.alerting.repeat_interval + config.alerting.group_interval
+            # past the next repeat, with room for retries and clock skew: Alertmanager resolves what expires
+            keep = config.alerting.repeat_interval + max(config.alerting.group_interval, 900.0)
             out[r.name] = AlertmanagerReceiver(r.name, r.url or "", keep_firing_for=keep, external_url=external)
     return out
 
