@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+from opentelemetry import trace
 
 from alerts.receivers.base import Message
 from alerts.signing import sign
@@ -62,12 +63,14 @@ class Outbox:
         on_result: Callable[[str, str], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.settings = settings
         self._secrets = secrets
         self._timeouts = timeouts or {}
         self._on_result = on_result or (lambda receiver, outcome: None)
         self._clock = clock
+        self._tracer = tracer or trace.NoOpTracer()
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -137,10 +140,13 @@ class Outbox:
         secret = self._secrets.get(receiver)
         if secret:
             headers |= sign(body, secret, now)
+        span_attributes = {"receiver": receiver, "attempt": attempts + 1}
         try:
-            response = await self._client.post(
-                url, content=body, headers=headers, timeout=self._timeouts.get(receiver, 10.0)
-            )
+            with self._tracer.start_as_current_span("driftwarden.deliver", attributes=span_attributes) as span:
+                response = await self._client.post(
+                    url, content=body, headers=headers, timeout=self._timeouts.get(receiver, 10.0)
+                )
+                span.set_attribute("http.response.status_code", response.status_code)
         except httpx.HTTPError as exc:
             self._retry(msg_id, receiver, attempts, f"{type(exc).__name__}: {exc}", None)
             return False

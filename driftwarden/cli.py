@@ -6,7 +6,9 @@ import argparse
 import gc
 import json
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,6 +85,20 @@ def _parser() -> argparse.ArgumentParser:
         "--job", default="driftwarden", help="Prometheus job that scrapes driftwarden, for DriftwardenDown"
     )
     generate.set_defaults(handler=_rules_generate)
+
+    silence = verbs.add_parser("silence", help="silence alerts on a running daemon").add_subparsers(metavar="ACTION")
+    add = silence.add_parser("add", help="silence alerts whose labels match, for a while")
+    add.add_argument("--match", action="append", required=True, metavar="LABEL=VALUE", help="repeatable")
+    add.add_argument("--for", dest="duration", required=True, help="how long, e.g. 2h")
+    add.add_argument("--comment", default="")
+    add.add_argument("--by", default=os.environ.get("USER", ""), help="who silenced it")
+    listing = silence.add_parser("list", help="list silences")
+    expire = silence.add_parser("expire", help="end a silence now")
+    expire.add_argument("id")
+    for sub, handler in ((add, _silence_add), (listing, _silence_list), (expire, _silence_expire)):
+        sub.add_argument("--url", default="http://127.0.0.1:4318", help="the daemon")
+        sub.add_argument("--token-file", type=Path, help="bearer token, when the daemon requires one")
+        sub.set_defaults(handler=handler)
 
     cfg = verbs.add_parser("config", help="configuration").add_subparsers(metavar="ACTION")
     validate = cfg.add_parser("validate", help="check a config file, naming each bad key")
@@ -270,6 +286,63 @@ def _rules_generate(args: argparse.Namespace) -> int:
         print(f"{path}: no SLOs configured (the config has no slos), so the file has no rule groups")
     print(f"{daemon}: {len(names)} alerts on driftwarden's own metrics, job {args.job!r} ({', '.join(names)})")
     return EXIT_OK
+
+
+def _daemon_call(args: argparse.Namespace, method: str, path: str, **kwargs: object) -> dict | None:
+    import httpx
+
+    headers = {}
+    if args.token_file:
+        headers["Authorization"] = f"Bearer {args.token_file.read_text().strip()}"
+    try:
+        r = httpx.request(method, args.url.rstrip("/") + path, headers=headers, timeout=10, **kwargs)
+    except httpx.HTTPError as exc:
+        err.print(f"[red]error[/] cannot reach {args.url}: {exc}", highlight=False)
+        return None
+    if r.is_error:
+        reason = (
+            r.json().get("error", r.text)
+            if r.headers.get("content-type", "").startswith("application/json")
+            else r.text
+        )
+        err.print(f"[red]error[/] {r.status_code}: {reason}", highlight=False)
+        return None
+    return r.json()
+
+
+def _silence_add(args: argparse.Namespace) -> int:
+    matchers = {}
+    for item in args.match:
+        label, sep, value = item.partition("=")
+        if not sep or not label:
+            err.print(f"[red]error[/] --match {item!r}: expected LABEL=VALUE", highlight=False)
+            return EXIT_USAGE
+        matchers[label] = value
+    body = {"matchers": matchers, "duration": args.duration, "comment": args.comment, "created_by": args.by}
+    silence = _daemon_call(args, "POST", "/v1/silences", json=body)
+    if silence is None:
+        return EXIT_USAGE
+    print(f"silence {silence['id']} until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(silence['ends_at']))}")
+    return EXIT_OK
+
+
+def _silence_list(args: argparse.Namespace) -> int:
+    listing = _daemon_call(args, "GET", "/v1/silences")
+    if listing is None:
+        return EXIT_USAGE
+    now = time.time()
+    for s in listing["silences"]:
+        state = "active" if s["starts_at"] <= now < s["ends_at"] else "expired"
+        matchers = ",".join(f"{k}={v}" for k, v in s["matchers"].items())
+        print(
+            f"{s['id']}  {state:<8} {matchers}  until {time.strftime('%Y-%m-%d %H:%M', time.localtime(s['ends_at']))}"
+            f"  {s['comment']}"
+        )
+    return EXIT_OK
+
+
+def _silence_expire(args: argparse.Namespace) -> int:
+    return EXIT_OK if _daemon_call(args, "DELETE", f"/v1/silences/{args.id}") is not None else EXIT_USAGE
 
 
 def _config_validate(args: argparse.Namespace) -> int:

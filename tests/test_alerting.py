@@ -377,3 +377,54 @@ def test_silences_over_http(tmp_path: Path) -> None:
     with running(tmp_path / "s.db") as d:  # kept across restarts
         (kept,) = d.client.get("/v1/silences").json()["silences"]
         assert kept["ends_at"] <= kept["starts_at"] + 7200
+
+
+def test_pending_notifications_survive_kill_9(tmp_path: Path) -> None:
+    import io
+    import os
+    import signal
+    import sys
+
+    import httpx
+    import numpy as np
+
+    from tests.conftest import free_port
+    from tests.test_cli import serving
+    from tests.test_http import NDJSON, records, reference_frame
+
+    sink_port, port = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\ngpu: {{enabled: false}}\n"
+        "alerting: {for: 1, group_wait: 0s}\n"
+        f"receivers: [{{name: am, type: webhook, url: 'http://127.0.0.1:{sink_port}/hook'}}]\n"
+        "routes: [{match: {kind: drift}, receivers: [am]}]\n"
+        "outbox: {initial_backoff: 100ms, max_backoff: 200ms}\n"
+    )
+    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    rng = np.random.default_rng(1)
+    with serving(cmd, url, tmp_path / "first.log") as proc:
+        buf = io.BytesIO()
+        reference_frame(rng).write_parquet(buf)
+        httpx.put(
+            f"{url}/v1/models/fraud/reference",
+            content=buf.getvalue(),
+            headers={"content-type": "application/vnd.apache.parquet"},
+        ).raise_for_status()
+        httpx.post(
+            f"{url}/v1/predictions", content=records(rng, 3000, shift=(1.0, 0, 0)), headers=NDJSON
+        ).raise_for_status()
+        deadline = time.monotonic() + 20
+        while 'driftwarden_outbox_pending{receiver="am"} 0.0' in httpx.get(f"{url}/metrics").text:
+            assert time.monotonic() < deadline, "no notification was queued"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)  # the receiver never answered: the notification is only on disk
+        proc.wait(timeout=10)
+    sink = WebhookSink(port=sink_port).start()
+    try:
+        with serving(cmd, url, tmp_path / "second.log"):
+            (delivery, *_) = sink.wait_for(1, timeout=20)
+            assert delivery.json()["alerts"][0]["labels"]["alertname"] in {"FeatureDrift", "ModelDrift"}
+    finally:
+        sink.stop()

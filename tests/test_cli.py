@@ -131,3 +131,33 @@ def test_run_refuses_a_bad_config_with_its_key(tmp_path: Path) -> None:
     r = driftwarden("run", "--config", str(config), "--listen", f"127.0.0.1:{free_port()}")
     assert r.returncode == 2
     assert "models.fraud.reference: /nonexistent/ref.parquet: No such file" in r.stderr
+
+
+def test_silence_verbs_against_a_running_daemon(tmp_path: Path) -> None:
+    from tests.conftest import running
+
+    with running(tmp_path / "s.db") as d:
+        added = driftwarden(
+            "silence",
+            "add",
+            "--url",
+            d.url,
+            "--match",
+            "kind=drift",
+            "--match",
+            "model=fraud",
+            "--for",
+            "2h",
+            "--comment",
+            "deploy",
+        )
+        assert added.returncode == 0, added.stderr
+        silence_id = added.stdout.split()[1]
+        listed = driftwarden("silence", "list", "--url", d.url)
+        assert silence_id in listed.stdout and "active" in listed.stdout and "kind=drift,model=fraud" in listed.stdout
+        assert driftwarden("silence", "expire", "--url", d.url, silence_id).returncode == 0
+        assert "expired" in driftwarden("silence", "list", "--url", d.url).stdout
+        bad = driftwarden("silence", "add", "--url", d.url, "--match", "nolabel", "--for", "2h")
+        assert bad.returncode == 2 and "LABEL=VALUE" in bad.stderr
+        gone = driftwarden("silence", "expire", "--url", d.url, "nope")
+        assert gone.returncode == 2 and "404" in gone.stderr
