@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,6 +35,9 @@ from exporters.prometheus import Instruments, ModelState
 __all__ = ["Pipeline", "QueueFull"]
 
 log = logging.getLogger("driftwarden.pipeline")
+
+
+HISTORY_LENGTH = 720  # evaluations kept for score timelines (6 h at the default 30 s)
 
 
 class QueueFull(Exception):
@@ -76,6 +80,7 @@ class Pipeline:
         self.slos = {slo.name: SLOTracker(slo) for slo in config.slos}
         self.slo_findings: dict[str, list[Finding]] = {name: [] for name in self.slos}
         self.drift_budgets: dict[str, DriftBudget] = {}
+        self._history: dict[str, deque[tuple[float, float, dict[str, float]]]] = {}
         self.extra_findings: dict[str, Callable[[], list[Finding]]] = {}  # e.g. GPU health, by source
         self.on_requests: Callable[..., None] | None = None  # (model, count, traced=) for cost per inference
         self._queue: asyncio.Queue[RecordBatch | SpanBatch] = asyncio.Queue()
@@ -251,6 +256,10 @@ class Pipeline:
                 continue
             self.instruments.evaluation_duration.labels(name).observe(time.perf_counter() - started)
             if report.rows["current"]:
+                scores = {f.name: f.scores["psi"] for f in report.features if f.scores}
+                self._history.setdefault(name, deque(maxlen=HISTORY_LENGTH)).append(
+                    (report.evaluated_at, report.drift_share, scores)
+                )
                 budget = self.drift_budgets.get(name)
                 if budget is None:
                     budget = self.drift_budgets[name] = DriftBudget(name, self.config.alerting)
@@ -282,6 +291,10 @@ class Pipeline:
     # -- reading -----------------------------------------------------------------
     def models(self) -> list[str]:
         return sorted(self._models)
+
+    def history(self, model: str) -> list[tuple[float, float, dict[str, float]]]:
+        """(evaluated_at, drift share, PSI per feature) of the model's recent evaluations, oldest first."""
+        return list(self._history.get(model, ()))
 
     def detector(self, model: str) -> DriftDetector | None:
         state = self._models.get(model)
