@@ -88,11 +88,12 @@ def _alertname(f: Finding) -> str:
 
 def _summary(f: Finding) -> str:
     e = f.evidence
+    model = f"{f.model} {e['model_version']}" if e.get("model_version") else f.model
     if f.kind is FindingKind.DRIFT and f.subject == "__model__":
         drifted = ", ".join(e.get("drifted_features", [])[:5])
         critical = e.get("critical_drifted", [])
         why = f"critical feature {', '.join(critical)}" if critical else f"threshold {f.threshold:.0%}"
-        return f"Model drift on {f.model}: {f.value:.0%} of features drifted ({why}): {drifted}"
+        return f"Model drift on {model}: {f.value:.0%} of features drifted ({why}): {drifted}"
     if f.kind is FindingKind.DRIFT and f.subject.startswith("drift_budget"):
         return (
             f"Drift budget of {f.model} burning {f.value:.1f}x over "
@@ -101,7 +102,7 @@ def _summary(f: Finding) -> str:
     if f.kind is FindingKind.DRIFT:
         scores = e.get("scores", {})
         ks = f", KS {scores['ks']:.2f}" if "ks" in scores else ""
-        return f"Feature drift on {f.model}: {f.subject} PSI {f.value:.2f} (threshold {f.threshold}){ks}"
+        return f"Feature drift on {model}: {f.subject} PSI {f.value:.2f} (threshold {f.threshold}){ks}"
     if f.kind is FindingKind.SLO:
         return (
             f"SLO {f.slo} burning its error budget {f.value:.1f}x over "

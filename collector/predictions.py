@@ -48,6 +48,7 @@ class RecordBatch:
     model: str
     features: tuple[str, ...]
     values: np.ndarray  # (rows, features) float64, NaN missing
+    model_version: str | None = None  # the last one the records named
 
 
 @dataclass
@@ -95,6 +96,7 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
 
     groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, list]]] = defaultdict(list)
     good_models: set[str] = set()
+    versions: dict[str, str] = {}
     for index, record in records:
         model = record.get("model") if type(record) is dict else None
         if type(model) is str and model in good_models and type(record.get("features")) is dict:
@@ -106,6 +108,9 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
             model, features = checked
             good_models.add(model)
         groups[(model, tuple(features))].append((index, list(features.values())))
+        version = record.get("model_version")
+        if type(version) is str and 0 < len(version) <= 64:
+            versions[model] = version
 
     per_model: dict[str, list[tuple[tuple[str, ...], np.ndarray]]] = defaultdict(list)
     for (model, names), rows in groups.items():
@@ -113,7 +118,7 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
         if kept is not None:
             per_model[model].append(kept)
     for model, blocks in per_model.items():
-        batch = _merge(model, blocks)
+        batch = _merge(model, blocks, versions.get(model))
         result.batches.append(batch)
         result.accepted += batch.values.shape[0]
     return result
@@ -216,10 +221,10 @@ def _rows_with_valid_values(
     return good, numeric
 
 
-def _merge(model: str, blocks: list[tuple[tuple[str, ...], np.ndarray]]) -> RecordBatch:
+def _merge(model: str, blocks: list[tuple[tuple[str, ...], np.ndarray]], version: str | None) -> RecordBatch:
     if len(blocks) == 1:
         names, values = blocks[0]
-        return RecordBatch(model, names, values)
+        return RecordBatch(model, names, values, version)
     names = tuple(dict.fromkeys(chain.from_iterable(b[0] for b in blocks)))
     column = {n: j for j, n in enumerate(names)}
     out = np.full((sum(b[1].shape[0] for b in blocks), len(names)), np.nan)
@@ -228,4 +233,4 @@ def _merge(model: str, blocks: list[tuple[tuple[str, ...], np.ndarray]]) -> Reco
         cols = [column[n] for n in block_names]
         out[start : start + values.shape[0], cols] = values
         start += values.shape[0]
-    return RecordBatch(model, names, out)
+    return RecordBatch(model, names, out, version)

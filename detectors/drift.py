@@ -67,6 +67,7 @@ class DriftReport:
     features: tuple[FeatureDrift, ...]
     thresholds: DriftThresholds
     critical_features: tuple[str, ...] = ()
+    model_version: str | None = None
     evaluated_at: float = field(default_factory=time.time)
     duration_seconds: float = 0.0
 
@@ -78,6 +79,7 @@ class DriftReport:
         t = self.thresholds
         return {
             "model": self.model,
+            "model_version": self.model_version,
             "drifted": self.drifted,
             "drift_share": self.drift_share,
             "rows": self.rows,
@@ -117,7 +119,13 @@ class DriftReport:
                     severity=Severity.PAGE if critical else Severity.WARNING,
                     value=f.scores["psi"],
                     threshold=self.thresholds.psi,
-                    evidence={"scores": f.scores, "pvalues_adjusted": f.pvalues_adjusted, "rows": f.rows},
+                    evidence={
+                        "scores": f.scores,
+                        "pvalues_adjusted": f.pvalues_adjusted,
+                        "rows": f.rows,
+                        "missing_rate": f.missing_rate,
+                        "model_version": self.model_version,
+                    },
                     at=self.evaluated_at,
                 )
             )
@@ -133,6 +141,7 @@ class DriftReport:
                     evidence={
                         "drifted_features": [f.name for f in self.drifted_features],
                         "critical_drifted": [f.name for f in self.drifted_features if f.name in self.critical_features],
+                        "model_version": self.model_version,
                     },
                     at=self.evaluated_at,
                 )
@@ -148,6 +157,7 @@ def compare(
     *,
     thresholds: DriftThresholds = DriftThresholds(),
     critical_features: Sequence[str] = (),
+    model_version: str | None = None,
 ) -> DriftReport:
     """Evaluate every reference feature of `current` (rows x len(names), NaN missing) at once."""
     started = time.perf_counter()
@@ -189,6 +199,7 @@ def compare(
         features=tuple(features),
         thresholds=thresholds,
         critical_features=tuple(critical_features),
+        model_version=model_version,
         duration_seconds=time.perf_counter() - started,
     )
 
@@ -224,6 +235,7 @@ class DriftDetector:
         self.reference = reference
         self.thresholds = thresholds
         self.critical_features = tuple(critical_features)
+        self.model_version: str | None = None  # the latest the prediction records named
         self.window = SlidingWindow(reference.features if reference else (), capacity=window, max_features=max_features)
         self._report: DriftReport | None = None
 
@@ -251,6 +263,7 @@ class DriftDetector:
             values,
             thresholds=self.thresholds,
             critical_features=self.critical_features,
+            model_version=self.model_version,
         )
         if self.reference is reference:  # not replaced while this evaluation ran
             self._report = report

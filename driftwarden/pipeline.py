@@ -196,6 +196,8 @@ class Pipeline:
         state = self._models.get(batch.model)
         if state is not None:
             state.detector.update(batch.features, batch.values)
+            if batch.model_version:
+                state.detector.model_version = batch.model_version
         if self.on_requests is not None:
             self.on_requests(batch.model, batch.values.shape[0], traced=False)
 

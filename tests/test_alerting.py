@@ -63,6 +63,9 @@ def test_fingerprint_is_stable_and_distinguishes_targets() -> None:
 
 
 def test_summary_is_human_and_bounded() -> None:
+    versioned = drift()
+    versioned.evidence["model_version"] = "v3"
+    assert describe(versioned)[1]["summary"] == "Feature drift on fraud v3: amount PSI 0.41 (threshold 0.2), KS 0.22"
     labels, annotations = describe(drift())
     assert labels == {
         "alertname": "FeatureDrift",
@@ -307,6 +310,30 @@ def test_refused_messages_are_not_retried(tmp_path: Path, sink: WebhookSink) -> 
     outbox.enqueue([Message("am", "k", sink.url, b"{}")])
     deliver(outbox)
     assert outcomes == [("am", "failed")] and sink.deliveries == []
+
+
+def test_timeouts_are_retried(tmp_path: Path) -> None:
+    import httpx
+
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            raise httpx.ReadTimeout("slow receiver", request=request)
+        return httpx.Response(202)
+
+    outcomes: list[tuple[str, str]] = []
+    outbox = Outbox(
+        tmp_path / "state.db",
+        OutboxSettings(initial_backoff="10ms", max_backoff="20ms"),
+        secrets={},
+        on_result=lambda r, o: outcomes.append((r, o)),
+        transport=httpx.MockTransport(handler),
+    )
+    outbox.enqueue([Message("pd", "k", "http://pd.test/v2/enqueue", b"{}")])
+    deliver(outbox)
+    assert outcomes == [("pd", "retry"), ("pd", "ok")]
 
 
 def test_signature_verification_rejects_tampering() -> None:

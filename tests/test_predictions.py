@@ -34,6 +34,16 @@ def test_json_array_and_ndjson_give_the_same_batches() -> None:
         assert fraud.features == ("amount", "age")  # country is categorical: not a numeric column
         np.testing.assert_array_equal(fraud.values, [[12.5, np.nan], [3.0, 40.0]])
         assert by_model["churn"].values.tolist() == [[7.0]]
+        assert by_model["fraud"].model_version is None
+
+
+def test_the_latest_model_version_is_kept() -> None:
+    body = lines(
+        {"model": "m", "model_version": "v2", "features": {"a": 1}},
+        {"model": "m", "model_version": "v3", "features": {"a": 2}},
+        {"model": "m", "features": {"a": 3}},
+    )
+    assert parse_records(body, NDJSON).batches[0].model_version == "v3"
 
 
 def test_records_with_different_feature_sets_are_merged_by_name() -> None:

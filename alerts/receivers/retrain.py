@@ -47,6 +47,9 @@ class RetrainReceiver:
             episode = int(min(a.starts_at or now for a in alerts))
             body = {
                 "model": model,
+                "model_version": next(
+                    (a.evidence.get("model_version") for a in alerts if a.evidence.get("model_version")), None
+                ),
                 "reason": "drift",
                 "drifted_features": sorted(
                     {a.labels["subject"] for a in alerts if a.labels["alertname"] == "FeatureDrift"}
