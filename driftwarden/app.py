@@ -29,6 +29,7 @@ from driftwarden.gpu_monitor import GpuMonitor
 from driftwarden.pipeline import Pipeline, QueueFull
 from driftwarden.store import Store
 from driftwarden.tracing import self_tracer
+from driftwarden.ui import create_ui_router
 from exporters.alerts import AlertCollector
 from exporters.exposition import render
 from exporters.prometheus import DriftCollector, Instruments
@@ -316,6 +317,7 @@ def create_app(
             return JSONResponse({"status": "saturated", "queue_rows": queued, "capacity": cap}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    app.include_router(create_ui_router(app))
     return app
 
 

@@ -1,0 +1,90 @@
+"""The built-in web UI: `GET /` (overview) and `GET /ui/models/{model}` (a model's features).
+
+For the engineer who opens the sidecar's port before any Grafana exists. The router reads the
+app's live state (`app.state.pipeline`, `.notifier`, `.gpu`) on the event loop, where that
+state changes, and renders in a worker thread (a model page with many features is a few
+hundred kilobytes of markup). Pages are plain HTML with inline CSS and SVG and no script; a
+strict Content-Security-Policy says so to the browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from detectors.slo import WINDOWS
+from driftwarden.ui.render import CSP, GpuView, SloView, model_page, not_found_page, overview_page
+
+__all__ = ["create_ui_router"]
+
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def create_ui_router(app: FastAPI) -> APIRouter:
+    """The UI's routes, reading `app.state` at request time."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    async def overview() -> HTMLResponse:
+        pipeline, notifier, gpu = app.state.pipeline, app.state.notifier, app.state.gpu
+        slos = [
+            SloView(
+                name=name,
+                kind=tracker.slo.kind,
+                objective=tracker.slo.objective,
+                threshold=tracker.slo.threshold,
+                budget_remaining=tracker.budget_remaining(),
+                burn_rates={w: tracker.burn_rate(w) for w in WINDOWS},
+                alerts=[f.severity.value for f in pipeline.slo_findings.get(name, [])],
+                good=tracker.total_good,
+                bad=tracker.total_bad,
+            )
+            for name, tracker in pipeline.slos.items()
+        ]
+        gpus = GpuView(
+            available=gpu.poller.available,
+            samples=list(gpu.poller.latest()),
+            inference=list(gpu.cost.latest),
+            disabled=gpu.settings.enabled is False,
+        )
+        html = overview_page(
+            models=pipeline.states(),
+            slos=slos,
+            latency=pipeline.requests.quantiles(300),
+            gpus=gpus,
+            alerts=notifier.alerts(),
+            now=time.time(),
+        )
+        return HTMLResponse(html, headers=HEADERS)
+
+    @router.get("/ui", include_in_schema=False)
+    async def ui_root() -> RedirectResponse:
+        return RedirectResponse("/", status_code=307)
+
+    @router.get("/ui/models/{model}", response_class=HTMLResponse)
+    async def model(model: str) -> HTMLResponse:
+        pipeline = app.state.pipeline
+        detector = pipeline.detector(model)
+        if detector is None:
+            html = not_found_page(model, pipeline.models(), now=time.time())
+            return HTMLResponse(html, status_code=404, headers=HEADERS)
+        html = await asyncio.to_thread(
+            model_page,
+            model,
+            report=detector.report,
+            reference=detector.reference,
+            window_rows=detector.window.rows,
+            history=pipeline.history(model),
+            now=time.time(),
+        )
+        return HTMLResponse(html, headers=HEADERS)
+
+    return router
