@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     generate.set_defaults(handler=_rules_generate)
 
+    boards = verbs.add_parser("dashboards", help="Grafana dashboards").add_subparsers(metavar="ACTION")
+    boards_generate = boards.add_parser("generate", help="Grafana dashboard JSON and provisioning files")
+    boards_generate.add_argument("--out", type=Path, default=Path("dashboards"), help="directory (default dashboards)")
+    boards_generate.set_defaults(handler=_dashboards_generate)
+
     silence = verbs.add_parser("silence", help="silence alerts on a running daemon").add_subparsers(metavar="ACTION")
     add = silence.add_parser("add", help="silence alerts whose labels match, for a while")
     add.add_argument("--match", action="append", required=True, metavar="LABEL=VALUE", help="repeatable")
@@ -285,6 +290,20 @@ def _rules_generate(args: argparse.Namespace) -> int:
     else:
         print(f"{path}: no SLOs configured (the config has no slos), so the file has no rule groups")
     print(f"{daemon}: {len(names)} alerts on driftwarden's own metrics, job {args.job!r} ({', '.join(names)})")
+    return EXIT_OK
+
+
+def _dashboards_generate(args: argparse.Namespace) -> int:
+    from dashboards.build import build, write
+
+    try:
+        written = write(args.out)
+    except OSError as exc:
+        err.print(f"[red]error[/] --out {args.out}: {exc.strerror or exc}", highlight=False)
+        return EXIT_USAGE
+    for name, board in build().items():
+        print(f"{args.out / name}: {board['title']}, {len(board['panels'])} panels")
+    print(f"{len(written)} files written to {args.out}")
     return EXIT_OK
 
 
