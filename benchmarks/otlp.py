@@ -33,9 +33,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,6 +44,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from bench_daemon import cpu_seconds, free_port, start_server, stop_server, wait_healthy
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.resources import Resource
@@ -86,65 +85,16 @@ class Body:
 
 
 # -- daemon -------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def start_server(workdir: Path, port: int, max_label_values: int) -> subprocess.Popen:
-    config = workdir / "driftwarden.yaml"
-    config.write_text(
-        f"state_path: {workdir / 'state.db'}\n"
-        "evaluate_every: 30s\n"
+def daemon_config(max_label_values: int) -> str:
+    return (
         "traces:\n"
         f"  max_label_values: {max_label_values}\n"
         "slos:\n"
         f"  - {{name: {SLO_SERVICE}-latency, service: {SLO_SERVICE}, objective: 0.99, threshold: 250ms}}\n"
         f"  - {{name: {SLO_SERVICE}-availability, service: {SLO_SERVICE}, objective: 0.999}}\n"
     )
-    script = Path(sys.executable).with_name("driftwarden")
-    command = [str(script)] if script.exists() else [sys.executable, "-c", "from driftwarden.cli import main; main()"]
-    log = (workdir / "server.log").open("wb")
-    return subprocess.Popen(
-        [*command, "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def wait_healthy(base: str, server: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited with {server.returncode} before answering /healthz")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"no answer from {base}/healthz within {timeout:.0f} s")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process (Linux /proc); None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -344,7 +294,7 @@ def run_ingest(args: argparse.Namespace) -> bool:
     with tempfile.TemporaryDirectory(prefix="driftwarden-bench-") as tmp:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start_server(Path(tmp), port, args.max_label_values)
+        server = start_server(Path(tmp), port, daemon_config(args.max_label_values))
         try:
             wait_healthy(base, server, args.startup_timeout)
             print(f"daemon: pid {server.pid} on {base}, state in {tmp}")
@@ -382,7 +332,7 @@ def run_scrape(args: argparse.Namespace) -> bool:
     with tempfile.TemporaryDirectory(prefix="driftwarden-bench-") as tmp:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start_server(Path(tmp), port, args.max_label_values)
+        server = start_server(Path(tmp), port, daemon_config(args.max_label_values))
         try:
             wait_healthy(base, server, args.startup_timeout)
             print(f"daemon: pid {server.pid} on {base}, state in {tmp}")

@@ -234,28 +234,16 @@ def _pct(x: float | None) -> str:
 def _reference_build(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from collector.tables import TableError, read_table
-    from detectors.reference import ReferenceProfile
+    from collector.tables import TableError
+    from driftwarden.references import fit_reference
     from driftwarden.store import Store
 
     config = load_config(args.config)
     with Progress(console=err, transient=False) as progress:
-        task = progress.add_task(f"reading {args.input}", total=3)
+        task = progress.add_task(f"reading and fitting {args.input}", total=2)
         try:
-            table = read_table(args.input)
-        except TableError as exc:
-            err.print(f"[red]error[/] --input {args.input}: {exc}", highlight=False)
-            return EXIT_USAGE
-        progress.update(task, advance=1, description=f"fitting {len(table.numeric)} features")
-        try:
-            profile = ReferenceProfile.fit(
-                table.numeric,
-                table.values,
-                max_rows=config.limits.max_reference_rows,
-                categories=table.categories,
-                bins=config.model(args.model).drift.bins,
-            )
-        except ValueError as exc:
+            profile = fit_reference(args.input, None, config, args.model)
+        except (TableError, ValueError) as exc:
             err.print(f"[red]error[/] --input {args.input}: {exc}", highlight=False)
             return EXIT_USAGE
         progress.update(task, advance=1, description=f"storing in {config.state_path}")
@@ -267,6 +255,14 @@ def _reference_build(args: argparse.Namespace) -> int:
         f"reference for {args.model}: {profile.rows:,} rows, {len(profile.features)} numeric features, "
         f"stored in {config.state_path}"
     )
+    for feature in profile.summary()["features"]:
+        if feature["kind"] == "numeric":
+            print(
+                f"  {feature['name']:<24} numeric      missing {100 * (feature['missing_rate'] or 0):5.1f}%  "
+                f"median {feature['median']}"
+            )
+        else:
+            print(f"  {feature['name']:<24} categorical  {feature['categories']} categories (not monitored yet)")
     return EXIT_OK
 
 

@@ -1,0 +1,110 @@
+"""Ways in: prediction records, OTLP traces, reference uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from collector import otlp
+from collector.errors import BodyError
+from collector.predictions import parse_records
+from collector.tables import TableError, format_from_content_type
+from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for, route_of
+from driftwarden.config import Config
+from driftwarden.pipeline import Pipeline, QueueFull
+from driftwarden.references import fit_reference
+from exporters.prometheus import Instruments
+
+__all__ = ["ingest_router"]
+
+log = logging.getLogger("driftwarden.api")
+
+
+def ingest_router(
+    config: Config,
+    pipeline: Pipeline,
+    instruments: Instruments,
+    auth: Callable[[Request], Awaitable[None]],
+    read_body: Callable[[Request], Awaitable[bytes]],
+) -> APIRouter:
+    router = APIRouter(dependencies=[Depends(auth)])
+
+    @router.post("/v1/predictions")
+    async def post_predictions(request: Request) -> JSONResponse:
+        body = await read_body(request)
+        try:  # on the loop: parsing holds the GIL anyway, and a thread hop per request costs throughput
+            result = parse_records(
+                body, request.headers.get("content-type"), max_records=config.limits.max_records_per_request
+            )
+        except BodyError as exc:
+            raise HTTPProblem(exc.status, reason_for(exc.status), exc.reason) from None
+        try:
+            pipeline.admit(result, source="http")
+        except QueueFull as exc:
+            instruments.records_rejected.labels("http", "queue_full").inc(result.accepted)
+            raise HTTPProblem(429, "queue_full", str(exc), {"Retry-After": "1"}) from None
+        for reason, count in result.rejected_by_reason.items():
+            if reason not in ("too_many_models", "too_many_features"):  # admit() counted those
+                instruments.records_rejected.labels("http", reason).inc(count)
+        status = 400 if result.accepted == 0 and result.rejected else 200
+        return JSONResponse(result.to_dict(), status_code=status)
+
+    @router.post("/v1/traces")
+    async def post_traces(request: Request) -> Response:
+        body = await read_body(request)
+        ctype = request.headers.get("content-type")
+        media = otlp.PROTOBUF if (ctype or "").startswith(otlp.PROTOBUF) else otlp.JSON
+        try:
+            batch, media = otlp.decode_request(
+                body,
+                ctype,
+                request.headers.get("content-encoding"),
+                config.traces,
+                max_bytes=config.limits.max_body_bytes,
+            )
+            pipeline.admit_spans(batch)
+        except BodyError as exc:
+            return otlp_problem(request, exc.status, reason_for(exc.status), exc.reason, media)
+        except QueueFull as exc:  # OTLP exporters retry 429 with Retry-After
+            return otlp_problem(request, 429, "queue_full", str(exc), media)
+        instruments.spans.labels("observed").inc(len(batch))
+        instruments.spans.labels("skipped").inc(batch.skipped)
+        instruments.spans.labels("rejected").inc(batch.rejected)
+        for reason, count in batch.reasons.items():
+            instruments.records_rejected.labels("otlp", reason).inc(count)
+        return Response(otlp.encode_response(batch, media), media_type=media)
+
+    def otlp_problem(request: Request, status: int, reason: str, message: str, media: str) -> Response:
+        """OTLP/HTTP answers errors with a google.rpc.Status in the request's encoding."""
+        instruments.requests_rejected.labels(route_of(request), reason).inc()
+        headers = {"Retry-After": "1"} if status == 429 else {}
+        return Response(otlp.encode_error(message, media), status_code=status, media_type=media, headers=headers)
+
+    @router.put("/v1/models/{model}/reference")
+    async def put_reference(model: str, request: Request) -> JSONResponse:
+        check_model_name(model)
+        if not pipeline.can_track(model):
+            raise HTTPProblem(
+                409, "too_many_models", f"{config.limits.max_models} models already tracked (limits.max_models)"
+            )
+        body = await read_body(request)
+        try:
+            fmt = format_from_content_type(request.headers.get("content-type"), body)
+        except TableError as exc:
+            raise HTTPProblem(415, "unsupported_media_type", str(exc)) from None
+        try:
+            profile = await asyncio.to_thread(fit_reference, body, fmt, config, model)
+        except (TableError, ValueError) as exc:
+            raise HTTPProblem(400, "bad_reference", str(exc)) from None
+        try:
+            await pipeline.set_reference(model, profile, source=f"http:{fmt}")
+        except ValueError as exc:
+            raise HTTPProblem(409, "too_many_models", str(exc)) from None
+        log.info("reference for %s fitted: %d rows, %d numeric features", model, profile.rows, len(profile.features))
+        return JSONResponse({"model": model, **profile.summary()})
+
+    return router

@@ -1,0 +1,81 @@
+"""What every route shares: problem answers, bounded body reading, bearer auth."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from collector.predictions import MODEL_NAME
+from exporters.prometheus import Instruments
+
+__all__ = ["HTTPProblem", "bearer_auth", "body_reader", "check_model_name", "problem_handler", "reason_for", "route_of"]
+
+
+class HTTPProblem(Exception):
+    """Answer `status` with `{"error": message, "reason": reason}`; counted by reason."""
+
+    def __init__(self, status: int, reason: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message, self.headers = status, reason, message, headers or {}
+
+
+def route_of(request: Request) -> str:
+    """The route template (`/v1/models/{model}/reference`), never the raw path: bounded label values."""
+    return getattr(request.scope.get("route"), "path", "unknown")
+
+
+def problem_handler(instruments: Instruments) -> Callable[[Request, HTTPProblem], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: HTTPProblem) -> JSONResponse:
+        instruments.requests_rejected.labels(route_of(request), exc.reason).inc()
+        return JSONResponse({"error": exc.message, "reason": exc.reason}, status_code=exc.status, headers=exc.headers)
+
+    return handle
+
+
+def bearer_auth(token: str | None) -> Callable[[Request], Awaitable[None]]:
+    """A dependency for ingest and other writes; async, since a sync dependency costs a thread hop."""
+
+    async def require_token(request: Request) -> None:
+        if token is None:
+            return
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            raise HTTPProblem(
+                401, "unauthorized", "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="driftwarden"'}
+            )
+
+    return require_token
+
+
+def body_reader(limit: int) -> Callable[[Request], Awaitable[bytes]]:
+    """Reads a body, refusing it (413) as soon as it passes `limit` bytes: never buffers more."""
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise HTTPProblem(
+                413,
+                "body_too_large",
+                f"body of {declared} bytes; the limit is {limit} (limits.max_body_bytes): send smaller batches",
+            )
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPProblem(413, "body_too_large", f"body larger than {limit} bytes (limits.max_body_bytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    return read_body
+
+
+def check_model_name(model: str) -> None:
+    if not MODEL_NAME.match(model):
+        raise HTTPProblem(400, "bad_model", f"model name {model!r:.80} must be 1-63 letters, digits or _.:-")
+
+
+def reason_for(status: int) -> str:
+    return {400: "bad_body", 413: "body_too_large", 415: "unsupported_media_type"}.get(status, "bad_request")

@@ -1,0 +1,100 @@
+"""Reading state: models and their drift, SLOs, metrics, health."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
+
+from detectors.slo import WINDOWS
+from driftwarden.api.plumbing import HTTPProblem
+from driftwarden.pipeline import Pipeline
+from exporters.exposition import HistogramFamily, render
+
+__all__ = ["status_router"]
+
+
+def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: list[HistogramFamily]) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/v1/models")
+    async def list_models() -> JSONResponse:
+        models = []
+        for state in pipeline.states():
+            report = state.report
+            models.append(
+                {
+                    "model": state.model,
+                    "has_reference": state.reference_rows is not None,
+                    "rows": {"reference": state.reference_rows or 0, "current": state.window_rows},
+                    "drifted": report.drifted if report else None,
+                    "drift_share": report.drift_share if report else None,
+                    "evaluated_at": report.evaluated_at if report else None,
+                }
+            )
+        return JSONResponse({"models": models})
+
+    @router.get("/v1/models/{model}/drift")
+    async def get_drift(model: str) -> JSONResponse:
+        detector = pipeline.detector(model)
+        if detector is None:
+            raise HTTPProblem(404, "unknown_model", f"no model named {model!r}; GET /v1/models lists them")
+        if detector.reference is None:
+            raise HTTPProblem(
+                404, "no_reference", f"model {model!r} has no reference yet: PUT /v1/models/{model}/reference"
+            )
+        if detector.report is None:
+            await asyncio.to_thread(detector.evaluate)  # first look before the first scheduled evaluation
+        return JSONResponse(detector.report.to_dict())
+
+    @router.get("/v1/slos")
+    async def get_slos() -> JSONResponse:
+        slos = []
+        for name, tracker in pipeline.slos.items():
+            s = tracker.slo
+            slos.append(
+                {
+                    "name": name,
+                    "kind": s.kind,
+                    "objective": s.objective,
+                    "threshold_seconds": s.threshold,
+                    "period_seconds": s.period,
+                    "selector": {"service": s.service, "model": s.model, "operation": s.operation},
+                    "burn_rates": {w: tracker.burn_rate(w) for w in WINDOWS},
+                    "error_budget_remaining": tracker.budget_remaining(),
+                    "events": {"good": tracker.total_good, "bad": tracker.total_bad},
+                    "alerts": [
+                        {
+                            "severity": f.severity.value,
+                            "windows": f.evidence.get("windows", ""),
+                            "burn_rate": f.value,
+                            "threshold": f.threshold,
+                        }
+                        for f in pipeline.slo_findings.get(name, [])
+                    ],
+                }
+            )
+        latency = {"1m": pipeline.requests.quantiles(60), "5m": pipeline.requests.quantiles(300)}
+        return JSONResponse({"slos": slos, "latency": latency})
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        body, content_type = render(registry, histograms, request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        if not pipeline.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        if pipeline.saturated:
+            queued, cap = pipeline.queue_rows
+            return JSONResponse({"status": "saturated", "queue_rows": queued, "capacity": cap}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return router
