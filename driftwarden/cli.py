@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import logging
 import os
 import sys
 import time
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from driftwarden.config import Config, ConfigError, load_config
+from driftwarden.logs import setup_logging
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -112,21 +112,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def _serve(config: Config, app: FastAPI) -> None:
     import uvicorn
 
-    uvicorn.run(app, host=config.host, port=config.port, log_level="info", access_log=False)
+    tls = {}
+    if config.tls_cert_file is not None:
+        tls = {"ssl_certfile": str(config.tls_cert_file), "ssl_keyfile": str(config.tls_key_file)}
+    uvicorn.run(app, host=config.host, port=config.port, log_level="info", access_log=False, log_config=None, **tls)
 
 
 def _run(args: argparse.Namespace) -> int:
     from driftwarden.app import create_app
 
-    _setup_logging()
     config = load_config(args.config, listen=args.listen)
+    setup_logging(config.log_format)
     _check_reference_files(config)
     _tune_gc()
     _serve(config, create_app(config))

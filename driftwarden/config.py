@@ -232,6 +232,9 @@ class Config(_Strict):
     listen: str = Field("127.0.0.1:4318", description="HOST:PORT; loopback unless you mean it")
     state_path: Path = Path("./driftwarden-data/state.db")
     auth_token_file: Path | None = Field(None, description="when set, ingest needs 'Authorization: Bearer <token>'")
+    tls_cert_file: Path | None = Field(None, description="serve HTTPS with this certificate (PEM) ...")
+    tls_key_file: Path | None = Field(None, description="... and this private key (PEM)")
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object a line")
     evaluate_every: Duration = 30.0
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     limits: Limits = Limits()
@@ -243,6 +246,12 @@ class Config(_Strict):
     receivers: list[ReceiverSettings] = Field(default_factory=list)
     routes: list[RouteSettings] = Field(default_factory=list)
     outbox: OutboxSettings = OutboxSettings()
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Config:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both or neither")
+        return self
 
     @model_validator(mode="after")
     def _routes_name_receivers(self) -> Config:

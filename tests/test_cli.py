@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -161,3 +162,68 @@ def test_silence_verbs_against_a_running_daemon(tmp_path: Path) -> None:
         assert bad.returncode == 2 and "LABEL=VALUE" in bad.stderr
         gone = driftwarden("silence", "expire", "--url", d.url, "nope")
         assert gone.returncode == 2 and "404" in gone.stderr
+
+
+def test_tls_and_json_logs(tmp_path: Path) -> None:
+    import json as jsonlib
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+    )
+    if made.returncode != 0:
+        pytest.skip("openssl could not make a test certificate")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"state_path: {tmp_path / 'state.db'}\ntls_cert_file: {cert}\ntls_key_file: {key}\n"
+        "log_format: json\ngpu: {enabled: false}\n"
+    )
+    port = free_port()
+    trust = ssl.create_default_context(cafile=str(cert))
+    log = tmp_path / "daemon.log"
+    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    r = httpx.get(f"https://127.0.0.1:{port}/healthz", verify=trust, timeout=1)
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+                    time.sleep(0.1)
+            assert r.status_code == 200
+            with pytest.raises(httpx.HTTPError):
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).raise_for_status()  # plain HTTP refused
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    entries = [jsonlib.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert entries and all({"time", "level", "logger", "message"} <= set(e) for e in entries)
+    assert any("listening" in e["message"] for e in entries)
+
+
+def test_tls_needs_both_files(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("tls_cert_file: /x/cert.pem\n")
+    r = driftwarden("config", "validate", str(config))
+    assert r.returncode == 2 and "tls_cert_file and tls_key_file go together" in r.stderr
