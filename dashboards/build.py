@@ -411,7 +411,7 @@ def drift_overview() -> dict:
 
 def feature_detail() -> dict:
     model, feature = "$model", "$feature"
-    bins = m.FEATURE_BIN_COUNT
+    bins = m.FEATURE_BIN_VALUES
     verdict = stat(
         "Verdict",
         [target(sel(m.FEATURE_DRIFTED, model=model, feature=feature), "{{feature}}")],

@@ -93,7 +93,7 @@ class DriftCollector(Collector):
             labels=["model", "feature", "window"],
         )
         bins = GaugeMetricFamily(
-            m.FEATURE_BIN_COUNT,
+            m.FEATURE_BIN_VALUES,
             "Values per reference-quantile bin; sum across replicas.",
             labels=["model", "feature", "bin", "window"],
         )
