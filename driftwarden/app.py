@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from alerts.notifier import Notifier
+from collector.kserve import EventJoiner
 from detectors.drift import DriftReport
 from detectors.findings import Finding
 from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
+from driftwarden.api.kserve import kserve_router
 from driftwarden.api.plumbing import HTTPProblem, bearer_auth, body_reader, problem_handler
 from driftwarden.api.status import status_router
 from driftwarden.config import Config
@@ -91,6 +93,8 @@ def create_app(
     read_body = body_reader(config.limits.max_body_bytes)
     app.add_exception_handler(HTTPProblem, problem_handler(instruments))
     app.include_router(ingest_router(config, pipeline, instruments, auth, read_body))
+    app.state.kserve_joiner = joiner = EventJoiner()
+    app.include_router(kserve_router(config, pipeline, instruments, auth, read_body, joiner))
     app.include_router(status_router(pipeline, registry, request_histograms(pipeline.requests)))
     app.include_router(alerts_router(notifier, auth, read_body))
     app.include_router(create_ui_router(app))

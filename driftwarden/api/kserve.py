@@ -1,0 +1,81 @@
+"""KServe / Seldon payload-logger events: `POST /v1/kserve` and `POST /v1/kserve/{model}`.
+
+Each POST is one CloudEvent (the request or the response half of an inference call); the answer
+counts the records of the pair it completed and the halves still waiting:
+`{"accepted": 2, "rejected": 0, "errors": [], "pending": 0}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from collector.errors import BodyError
+from collector.kserve import EventJoiner, parse_events
+from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for
+from driftwarden.config import Config
+from driftwarden.pipeline import Pipeline, QueueFull
+from exporters.prometheus import Instruments
+
+__all__ = ["kserve_router"]
+
+SOURCE = "kserve"
+
+
+def kserve_router(
+    config: Config,
+    pipeline: Pipeline,
+    instruments: Instruments,
+    auth: Callable[[Request], Awaitable[None]],
+    read_body: Callable[[Request], Awaitable[bytes]],
+    joiner: EventJoiner,
+    *,
+    feature_names: Mapping[str, Sequence[str]] | None = None,
+) -> APIRouter:
+    """`feature_names` names V1 list instances (and a lone V2 input's columns) per model; else f0, f1, ..."""
+    router = APIRouter(dependencies=[Depends(auth)])
+    limits = config.limits
+
+    async def receive(request: Request, model: str | None) -> JSONResponse:
+        body = await read_body(request)
+        try:  # on the loop: the joiner is not shared with any thread
+            result = parse_events(
+                request.headers,
+                body,
+                joiner,
+                model=model,
+                feature_names=feature_names,
+                max_records=limits.max_records_per_request,
+                max_features=limits.max_features,
+            )
+        except BodyError as exc:
+            reason = getattr(exc, "code", None) or reason_for(exc.status)
+            raise HTTPProblem(exc.status, reason, exc.reason) from None
+        for reason, rows in result.dropped_rows.items():
+            if rows:
+                instruments.records_rejected.labels(SOURCE, reason).inc(rows)
+        try:
+            pipeline.admit(result, source=SOURCE)
+        except QueueFull as exc:
+            instruments.records_rejected.labels(SOURCE, "queue_full").inc(result.accepted)
+            raise HTTPProblem(429, "queue_full", str(exc), {"Retry-After": "1"}) from None
+        for reason, count in result.rejected_by_reason.items():
+            if reason not in ("too_many_models", "too_many_features"):  # admit() counted those
+                instruments.records_rejected.labels(SOURCE, reason).inc(count)
+        status = 400 if result.accepted == 0 and result.rejected else 200
+        return JSONResponse(result.to_dict(), status_code=status)
+
+    @router.post("/v1/kserve")
+    async def post_kserve_event(request: Request) -> JSONResponse:
+        """A logger event naming its model in `ce-inferenceservicename` (or Seldon's `ce-modelid`)."""
+        return await receive(request, None)
+
+    @router.post("/v1/kserve/{model}")
+    async def post_kserve_event_for_model(model: str, request: Request) -> JSONResponse:
+        """A logger event; `model` names it when the event's headers do not."""
+        check_model_name(model)
+        return await receive(request, model)
+
+    return router
