@@ -16,7 +16,7 @@ from detectors.findings import Finding
 from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
-from driftwarden.api.plumbing import HTTPProblem, bearer_auth, body_reader, problem_handler
+from driftwarden.api.plumbing import HTTPProblem, bearer_auth, body_reader, problem_handler, rejection_log
 from driftwarden.api.status import status_router
 from driftwarden.config import Config
 from driftwarden.gpu_monitor import GpuMonitor
@@ -91,8 +91,9 @@ def create_app(
 
     auth = bearer_auth(config.auth_token())
     read_body = body_reader(config.limits.max_body_bytes)
-    app.add_exception_handler(HTTPProblem, problem_handler(instruments))
-    app.include_router(ingest_router(config, pipeline, instruments, auth, read_body))
+    rejections = rejection_log()
+    app.add_exception_handler(HTTPProblem, problem_handler(instruments, rejections))
+    app.include_router(ingest_router(config, pipeline, instruments, auth, read_body, rejections))
     app.state.kserve_joiner = joiner = EventJoiner()
     app.include_router(kserve_router(config, pipeline, instruments, auth, read_body, joiner))
     app.include_router(status_router(pipeline, registry, request_histograms(pipeline.requests)))

@@ -201,3 +201,11 @@ def test_reference_from_the_config_file_is_fitted_at_start(tmp_path: Path) -> No
         d.evaluate()
         report = d.client.get("/v1/models/fraud/drift").json()
         assert report["rows"] == {"reference": 400, "current": 100}
+
+
+def test_rejections_are_logged_once_not_per_record(daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="driftwarden.ingest"):
+        for _ in range(5):
+            daemon.client.post("/v1/predictions", content=b"nope\n" * 100, headers=NDJSON)
+    lines = [r.getMessage() for r in caplog.records if "invalid_json" in r.getMessage()]
+    assert len(lines) == 1 and "e.g. record 0 is not valid JSON" in lines[0]

@@ -16,6 +16,7 @@ from collector.tables import TableError, format_from_content_type
 from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for, route_of
 from driftwarden.config import Config
 from driftwarden.pipeline import Pipeline, QueueFull
+from driftwarden.ratelog import RateLimitedLog
 from driftwarden.references import fit_reference
 from exporters.prometheus import Instruments
 
@@ -30,6 +31,7 @@ def ingest_router(
     instruments: Instruments,
     auth: Callable[[Request], Awaitable[None]],
     read_body: Callable[[Request], Awaitable[bytes]],
+    rejections: RateLimitedLog,
 ) -> APIRouter:
     router = APIRouter(dependencies=[Depends(auth)])
 
@@ -50,6 +52,10 @@ def ingest_router(
         for reason, count in result.rejected_by_reason.items():
             if reason not in ("too_many_models", "too_many_features"):  # admit() counted those
                 instruments.records_rejected.labels("http", reason).inc(count)
+            example = next((e.message for e in result.errors if e.reason == reason), "")
+            rejections.note(
+                f"http:{reason}", f"rejected records from /v1/predictions ({reason}), e.g. {example}", count
+            )
         status = 400 if result.accepted == 0 and result.rejected else 200
         return JSONResponse(result.to_dict(), status_code=status)
 
@@ -81,6 +87,7 @@ def ingest_router(
     def otlp_problem(request: Request, status: int, reason: str, message: str, media: str) -> Response:
         """OTLP/HTTP answers errors with a google.rpc.Status in the request's encoding."""
         instruments.requests_rejected.labels(route_of(request), reason).inc()
+        rejections.note(f"otlp:{reason}", f"refused an OTLP export ({status} {reason}): {message}")
         headers = {"Retry-After": "1"} if status == 429 else {}
         return Response(otlp.encode_error(message, media), status_code=status, media_type=media, headers=headers)
 

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from collector.predictions import MODEL_NAME
+from driftwarden.ratelog import RateLimitedLog
 from exporters.prometheus import Instruments
 
-__all__ = ["HTTPProblem", "bearer_auth", "body_reader", "check_model_name", "problem_handler", "reason_for", "route_of"]
+__all__ = [
+    "HTTPProblem",
+    "bearer_auth",
+    "body_reader",
+    "check_model_name",
+    "problem_handler",
+    "reason_for",
+    "rejection_log",
+    "route_of",
+]
+
+
+def rejection_log() -> RateLimitedLog:
+    """One per app: every rejection reason logged once a minute at most, with a count."""
+    return RateLimitedLog(logging.getLogger("driftwarden.ingest"))
 
 
 class HTTPProblem(Exception):
@@ -27,9 +43,16 @@ def route_of(request: Request) -> str:
     return getattr(request.scope.get("route"), "path", "unknown")
 
 
-def problem_handler(instruments: Instruments) -> Callable[[Request, HTTPProblem], Awaitable[JSONResponse]]:
+def problem_handler(
+    instruments: Instruments, rejections: RateLimitedLog
+) -> Callable[[Request, HTTPProblem], Awaitable[JSONResponse]]:
     async def handle(request: Request, exc: HTTPProblem) -> JSONResponse:
         instruments.requests_rejected.labels(route_of(request), exc.reason).inc()
+        if exc.status != 404:
+            rejections.note(
+                f"{route_of(request)}:{exc.reason}",
+                f"refused {request.method} {route_of(request)} ({exc.status} {exc.reason}): {exc.message}",
+            )
         return JSONResponse({"error": exc.message, "reason": exc.reason}, status_code=exc.status, headers=exc.headers)
 
     return handle
