@@ -235,6 +235,7 @@ class Config(_Strict):
     tls_cert_file: Path | None = Field(None, description="serve HTTPS with this certificate (PEM) ...")
     tls_key_file: Path | None = Field(None, description="... and this private key (PEM)")
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object a line")
+    redact: list[str] = Field(default_factory=list, description="feature names dropped at ingest, never stored")
     evaluate_every: Duration = 30.0
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     limits: Limits = Limits()

@@ -123,6 +123,8 @@ class Pipeline:
             raise QueueFull(
                 f"ingest queue holds {self._queued_rows} rows (limit {limits.max_queue_rows}); retry shortly"
             )
+        if self.config.redact:
+            result.batches = [_redacted(b, self.config.redact) for b in result.batches]
         for batch in result.batches:
             rows = batch.values.shape[0]
             state = self._model(batch.model, create=True)
@@ -332,6 +334,13 @@ def _detector(model: str, settings: ModelSettings, max_features: int) -> DriftDe
         critical_features=settings.critical_features,
         max_features=max_features,
     )
+
+
+def _redacted(batch: RecordBatch, redact: list[str]) -> RecordBatch:
+    keep = [j for j, name in enumerate(batch.features) if name not in redact]
+    if len(keep) == len(batch.features):
+        return batch
+    return RecordBatch(batch.model, tuple(batch.features[j] for j in keep), batch.values[:, keep], batch.model_version)
 
 
 def _log_new_burns(slo: str, findings: list[Finding], previous: list[Finding]) -> None:

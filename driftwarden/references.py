@@ -19,10 +19,11 @@ log = logging.getLogger("driftwarden.references")
 def fit_reference(source: bytes | Path, fmt: str | None, config: Config, model: str) -> ReferenceProfile:
     """Read CSV/Parquet/NDJSON and fit the model's profile; raises TableError or ValueError with a reason."""
     table = read_table(source, fmt)
+    keep = [j for j, name in enumerate(table.numeric) if name not in config.redact]
     return ReferenceProfile.fit(
-        table.numeric,
-        table.values,
-        categories=table.categories,
+        [table.numeric[j] for j in keep],
+        table.values[:, keep],
+        categories={k: v for k, v in table.categories.items() if k not in config.redact},
         bins=config.model(model).drift.bins,
         max_rows=config.limits.max_reference_rows,
     )

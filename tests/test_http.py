@@ -209,3 +209,14 @@ def test_rejections_are_logged_once_not_per_record(daemon: Daemon, caplog: pytes
             daemon.client.post("/v1/predictions", content=b"nope\n" * 100, headers=NDJSON)
     lines = [r.getMessage() for r in caplog.records if "invalid_json" in r.getMessage()]
     assert len(lines) == 1 and "e.g. record 0 is not valid JSON" in lines[0]
+
+
+def test_redacted_fields_are_never_stored(tmp_path: Path) -> None:
+    with running(tmp_path / "s.db", redact=["score", "country"]) as d:
+        summary = put_reference(d, reference_frame(np.random.default_rng(8), 200))
+        assert {f["name"] for f in summary["features"]} == {"amount", "age"}
+        d.client.post("/v1/predictions", content=records(np.random.default_rng(9), 50), headers=NDJSON)
+        d.evaluate()
+        names = {f["name"] for f in d.client.get("/v1/models/fraud/drift").json()["features"]}
+        assert names == {"amount", "age"}
+        assert d.pipeline.detector("fraud").window.features == ("amount", "age")
