@@ -11,7 +11,10 @@ sorting, so both cores of a sidecar work.
 
 `ks_2samp` reproduces `scipy.stats.ks_2samp` (two-sided, method="auto"): the same
 statistic bit for bit and the same p-value, from the exact distribution when both
-samples have at most 10,000 values and Smirnov's asymptotic one above.
+samples have at most 10,000 values and Smirnov's asymptotic one above. Likewise
+`wasserstein`, `jensen_shannon`, `chi_square` and `chi_square_homogeneity` equal scipy's
+`wasserstein_distance`, `jensenshannon(base=2)`, `chisquare` (on smoothed reference shares) and
+`chi2_contingency(correction=False)`, feature by feature.
 """
 
 from __future__ import annotations
@@ -21,20 +24,30 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 __all__ = [
     "KSResult",
     "benjamini_hochberg",
     "bin_counts",
+    "category_counts",
+    "chi_square",
+    "chi_square_homogeneity",
+    "column_std",
+    "encode_categories",
+    "jensen_shannon",
     "kolmogorov_sf",
     "ks_2samp",
+    "proportions_ztest",
     "psi",
     "quantile_edges",
     "sort_columns",
     "valid_counts",
+    "wasserstein",
+    "wasserstein_normed",
 ]
 
 EXACT_MAX_N = 10_000  # scipy's MAX_AUTO_N: method="auto" is exact up to this size
@@ -258,6 +271,286 @@ def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
     adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
     out[present[order]] = np.clip(adjusted, 0.0, 1.0)
     return out
+
+
+# -- distances between numeric distributions ------------------------------------------------
+
+
+def column_std(sorted_values: np.ndarray) -> np.ndarray:
+    """Population standard deviation (ddof=0, as `np.std`) per column of a `sort_columns` result.
+
+    Exactly 0 for a constant column (first value == last value), where `np.std` can leave ~1e-17
+    of rounding; NaN for a column with no values.
+    """
+    n_valid = valid_counts(sorted_values)
+
+    def column(j: int) -> float:
+        values = sorted_values[: n_valid[j], j]
+        if values.size == 0:
+            return math.nan
+        return 0.0 if values[0] == values[-1] else float(np.std(values))
+
+    return np.array(_map_columns(column, sorted_values.shape[1]), dtype=np.float64)
+
+
+def _quantile_coupling(n1: int, n2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices and weights that pair the quantile functions of samples of n1 and n2 values.
+
+    On the unit interval the quantile functions of two sorted samples are step functions with
+    steps at i/n1 and j/n2. Measured in units of 1/(n1*n2) those steps are the integers i*n2
+    and j*n1; between consecutive steps b' < b the samples sit at rows (b-1)//n2 and
+    (b-1)//n1. Returns (reference rows, current rows, interval widths in those units). The
+    steps merge without a sort: below step i*n2 lie i-1 reference steps and (i*n2-1)//n1
+    current ones; at or below step j*n1 lie j-1 other current steps and (j*n1)//n2 reference
+    ones. A step common to both samples gives an interval of width 0, which adds nothing.
+    """
+    i = np.arange(1, n1 + 1, dtype=np.int64)
+    j = np.arange(1, n2 + 1, dtype=np.int64)
+    steps = np.empty(n1 + n2, dtype=np.int64)
+    steps[i - 1 + (i * n2 - 1) // n1] = i * n2
+    steps[j - 1 + (j * n1) // n2] = j * n1
+    widths = np.empty(n1 + n2, dtype=np.float64)
+    widths[0] = steps[0]
+    np.subtract(steps[1:], steps[:-1], out=widths[1:], casting="unsafe")  # np.diff(prepend=) is 10x slower
+    steps -= 1
+    return steps // n2, steps // n1, widths
+
+
+def wasserstein(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> np.ndarray:
+    """Wasserstein-1 (earth mover's) distance per column, as `scipy.stats.wasserstein_distance`.
+
+    Both inputs come from `sort_columns`; NaN is left out, and a column with no values on
+    either side gives NaN. The distance is in the feature's own units.
+
+    scipy integrates |F_ref - F_cur| over the pooled values; this integrates the same area as
+    |Q_ref(t) - Q_cur(t)| over t in [0, 1], where the quantile functions Q are the sorted
+    columns themselves. The steps of Q depend only on the two sample sizes (see
+    `_quantile_coupling`), so columns with the same counts share one coupling and each column
+    costs two gathers and a dot product: no merge, no search. Agrees with scipy to ~1e-14 relative.
+
+    >>> wasserstein(sort_columns([[0.0], [1.0]]), sort_columns([[1.0], [2.0], [3.0]]))
+    array([1.5])
+    """
+    _check_same_features(reference_sorted, current_sorted)
+    n_ref = valid_counts(reference_sorted)
+    n_cur = valid_counts(current_sorted)
+    out = np.full(reference_sorted.shape[1], np.nan)
+
+    def distance(j: int, coupling: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
+        n1, n2 = int(n_ref[j]), int(n_cur[j])
+        ref_rows, cur_rows, widths = _quantile_coupling(n1, n2) if coupling is None else coupling
+        gaps = reference_sorted[:n1, j][ref_rows]
+        gaps -= current_sorted[:n2, j][cur_rows]
+        np.abs(gaps, out=gaps)
+        out[j] = float(gaps @ widths) / (n1 * n2)
+
+    by_sizes: dict[tuple[int, int], list[int]] = {}
+    for j in np.flatnonzero((n_ref > 0) & (n_cur > 0)):
+        by_sizes.setdefault((int(n_ref[j]), int(n_cur[j])), []).append(int(j))
+    alone = [columns[0] for columns in by_sizes.values() if len(columns) == 1]
+    for sizes, columns in by_sizes.items():  # usually one group: every column without NaN
+        if len(columns) > 1:
+            coupling = _quantile_coupling(*sizes)
+            _map_columns(lambda k, columns=columns, coupling=coupling: distance(columns[k], coupling), len(columns))
+    _map_columns(lambda k: distance(alone[k]), len(alone))
+    return out
+
+
+def wasserstein_normed(
+    reference_sorted: np.ndarray, current_sorted: np.ndarray, *, reference_std: np.ndarray | None = None
+) -> np.ndarray:
+    """`wasserstein` divided by the reference's standard deviation (ddof=0): unit-free, as Evidently.
+
+    `reference_std` is `column_std(reference_sorted)` unless given (a fitted profile can store
+    it). A constant reference (std 0) gives 0 when the current matches it exactly and +inf when
+    it does not: any movement is infinitely many reference deviations. NaN where either side
+    has no values.
+
+    >>> ref = sort_columns([[0.0, 5.0], [2.0, 5.0]])
+    >>> wasserstein_normed(ref, sort_columns([[1.0, 5.0], [3.0, 6.0]]))
+    array([ 1., inf])
+    """
+    distance = wasserstein(reference_sorted, current_sorted)
+    std = column_std(reference_sorted) if reference_std is None else np.asarray(reference_std, dtype=np.float64)
+    if std.shape != distance.shape:
+        raise ValueError(f"reference_std has shape {std.shape}, expected {distance.shape}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normed = distance / std
+    return np.where((std == 0) & (distance == 0), 0.0, normed)
+
+
+def jensen_shannon(reference_counts: np.ndarray, current_counts: np.ndarray) -> np.ndarray:
+    """Jensen-Shannon *distance* (base 2, so in [0, 1]) per feature between bin or category counts.
+
+    Equal to `scipy.spatial.distance.jensenshannon(ref, cur, base=2)` row by row: the square
+    root of the JS divergence of the two normalised count vectors. Counts are (features, bins);
+    bins empty on both sides (padding) change nothing. NaN where either side has no counts.
+    """
+    ref = np.asarray(reference_counts, dtype=np.float64)
+    cur = np.asarray(current_counts, dtype=np.float64)
+    if ref.shape != cur.shape:
+        raise ValueError(f"counts differ in shape: {ref.shape} vs {cur.shape}")
+    ref_total = ref.sum(axis=-1, keepdims=True)
+    cur_total = cur.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p, q = ref / ref_total, cur / cur_total
+        m = (p + q) / 2.0
+        divergence = special.rel_entr(p, m).sum(axis=-1) + special.rel_entr(q, m).sum(axis=-1)
+    distance = np.sqrt(np.clip(divergence / math.log(2.0) / 2.0, 0.0, 1.0))  # clip: rounding only
+    empty = (ref_total[..., 0] == 0) | (cur_total[..., 0] == 0)
+    return np.where(empty, np.nan, distance)
+
+
+# -- categorical features --------------------------------------------------------------------
+
+CHI2_SMOOTHING = 0.5  # added to every reference count, so no expected count is 0
+
+
+def encode_categories(values: np.ndarray, categories: list[list[str]]) -> np.ndarray:
+    """Category codes (rows, features), int64: the position of each value in `categories[j]`.
+
+    Values are compared as `str(value)` (so True matches "True" and 3 matches "3"); a value
+    not in `categories[j]` gets `len(categories[j])`, the "__unseen__" code; None and NaN get
+    -1 (missing). Each column is one dict lookup per value driven from C (`map` into
+    `np.fromiter`, no Python frame per row), about 3x faster on string columns than
+    `astype(str)` + `searchsorted`; only the values that miss (unseen, missing, or not a str)
+    take a second pass through `str`.
+    """
+    array = np.asarray(values, dtype=object)
+    if array.ndim != 2:
+        raise ValueError(f"expected a 2-D array (rows x features), got {array.ndim}-D")
+    if len(categories) != array.shape[1]:
+        raise ValueError(f"categories describe {len(categories)} features, values have {array.shape[1]}")
+    codes = np.empty(array.shape, dtype=np.int64)
+    for j, names in enumerate(categories):  # one pass per feature, none per row
+        lookup = {str(name): k for k, name in enumerate(names)}
+        if len(lookup) != len(names):
+            raise ValueError(f"feature {j} lists a category twice")
+        unseen = len(lookup)
+        column = array[:, j]
+        code = codes[:, j]
+        code[:] = np.fromiter(map(lookup.get, column, repeat(unseen)), dtype=np.int64, count=column.size)
+        miss = np.flatnonzero(code == unseen)
+        if miss.size:
+            other = column[miss]
+            missing = np.equal(other, None) | (other != other)  # None, or NaN (the only x != x)
+            code[miss[missing]] = -1
+            retry = miss[~missing]
+            as_text = map(str, column[retry])
+            code[retry] = np.fromiter(map(lookup.get, as_text, repeat(unseen)), dtype=np.int64, count=retry.size)
+    return codes
+
+
+def category_counts(codes: np.ndarray, n_categories: np.ndarray) -> np.ndarray:
+    """Counts per category (features, max(n_categories) + 1) from `encode_categories` codes.
+
+    Column k < n_categories[j] counts category k, column n_categories[j] the unseen values,
+    and columns beyond it are zero padding; missing values (-1) are not counted. One
+    `np.bincount` over all features.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    n_categories = np.asarray(n_categories, dtype=np.int64)
+    if codes.ndim != 2 or n_categories.shape != (codes.shape[1],):
+        raise ValueError(f"need codes (rows x features) and one category count per feature, got {n_categories.shape}")
+    if (codes < -1).any() or (codes > n_categories).any():
+        raise ValueError("codes must lie in -1..n_categories[j]")
+    n_features = codes.shape[1]
+    width = int(n_categories.max(initial=-1)) + 1
+    present = codes >= 0
+    flat = (codes + np.arange(n_features, dtype=np.int64) * width)[present]
+    return np.bincount(flat, minlength=n_features * width).reshape(n_features, width)
+
+
+def chi_square(
+    reference_counts: np.ndarray, current_counts: np.ndarray, *, smoothing: float = CHI2_SMOOTHING
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson chi-square goodness-of-fit of the current counts to the reference shares: (statistic, p).
+
+    Per feature, the expected count of cell k is cur_total * (ref_k + smoothing) / sum(ref + smoothing),
+    so a category the reference never saw (the unseen bin) still has a small expected count; the
+    result is `scipy.stats.chisquare(cur, f_exp=expected)`. Cells empty on both sides (zero padding
+    to a common width, an unseen bin nobody hit) are left out: they get no smoothing and no degree
+    of freedom, so ragged category lists padded with zeros give the same answer as unpadded ones.
+
+    The reference shares are taken as exact. When the reference is not much larger than the window
+    its own sampling noise inflates the statistic (about by 1 + n_cur/n_ref); `chi_square_homogeneity`
+    accounts for both samples.
+
+    NaN where either side has no counts; a single non-empty cell (nothing to compare) gives (0, 1).
+    """
+    ref, cur = _paired_counts(reference_counts, current_counts)
+    if smoothing <= 0:
+        raise ValueError("smoothing must be positive: an expected count of 0 has no chi-square term")
+    used = (ref > 0) | (cur > 0)
+    cur_total = cur.sum(axis=-1)
+    smoothed = np.where(used, ref + smoothing, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = smoothed / smoothed.sum(axis=-1, keepdims=True) * cur_total[:, None]
+        terms = np.where(used, (cur - expected) ** 2 / expected, 0.0)
+    return _chi2_result(terms.sum(axis=-1), used.sum(axis=-1) - 1, (ref.sum(axis=-1) == 0) | (cur_total == 0))
+
+
+def chi_square_homogeneity(reference_counts: np.ndarray, current_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson chi-square test that both samples share one distribution, per feature: (statistic, p).
+
+    The 2 x k contingency test, `scipy.stats.chi2_contingency([ref, cur], correction=False)` on the
+    cells that are not empty on both sides; unlike `chi_square` it counts the reference's sampling
+    noise, so it holds its false-alarm rate when the reference is no bigger than the window. No
+    smoothing is needed: a category seen only in the current window still has a positive expected
+    count. NaN where either side has no counts; a single non-empty cell gives (0, 1).
+    """
+    ref, cur = _paired_counts(reference_counts, current_counts)
+    used = (ref > 0) | (cur > 0)
+    ref_total, cur_total = ref.sum(axis=-1, keepdims=True), cur.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = (ref + cur) / (ref_total + cur_total)
+        terms = np.where(used, (ref - share * ref_total) ** 2 / (share * ref_total), 0.0)
+        terms += np.where(used, (cur - share * cur_total) ** 2 / (share * cur_total), 0.0)
+    empty = (ref_total[:, 0] == 0) | (cur_total[:, 0] == 0)
+    return _chi2_result(terms.sum(axis=-1), used.sum(axis=-1) - 1, empty)
+
+
+def _paired_counts(reference_counts: np.ndarray, current_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ref = np.asarray(reference_counts, dtype=np.float64)
+    cur = np.asarray(current_counts, dtype=np.float64)
+    if ref.ndim != 2 or ref.shape != cur.shape:
+        raise ValueError(f"counts must be 2-D (features x cells) and of one shape: {ref.shape} vs {cur.shape}")
+    if (ref < 0).any() or (cur < 0).any():
+        raise ValueError("counts must not be negative")
+    return ref, cur
+
+
+def _chi2_result(statistic: np.ndarray, dof: np.ndarray, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """p = chi2.sf(statistic, dof); (0, 1) where dof is 0 (one cell), NaN where a side is empty."""
+    pvalue = np.clip(stats.chi2.sf(statistic, np.maximum(dof, 1)), 0.0, 1.0)
+    statistic = np.where(dof > 0, statistic, 0.0)
+    pvalue = np.where(dof > 0, pvalue, 1.0)
+    return np.where(empty, np.nan, statistic), np.where(empty, np.nan, pvalue)
+
+
+def proportions_ztest(
+    missing_ref: np.ndarray, n_ref: np.ndarray, missing_cur: np.ndarray, n_cur: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled two-proportion z-test per feature, for missing-rate drift: (z, two-sided p).
+
+    z = (p_cur - p_ref) / sqrt(p_pool * (1 - p_pool) * (1/n_ref + 1/n_cur)) with p_pool the
+    missing rate of both samples together, so z > 0 means the current window misses more; the
+    same as statsmodels' `proportions_ztest([missing_cur, missing_ref], [n_cur, n_ref])`. Where
+    nothing or everything is missing on both sides (p_pool 0 or 1) the rates are equal and this
+    gives z = 0, p = 1 (statsmodels: NaN). NaN where a side has no rows.
+    """
+    k1, n1, k2, n2 = np.broadcast_arrays(
+        *(np.asarray(a, dtype=np.float64) for a in (missing_ref, n_ref, missing_cur, n_cur))
+    )
+    if (k1 < 0).any() or (k2 < 0).any() or (k1 > n1).any() or (k2 > n2).any():
+        raise ValueError("missing counts must lie in 0..n")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = (k1 + k2) / (n1 + n2)
+        se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
+        z = (k2 / n2 - k1 / n1) / se
+    z = np.where(se == 0, 0.0, z)
+    z = np.where((n1 == 0) | (n2 == 0), np.nan, z)
+    return z, 2.0 * stats.norm.sf(np.abs(z))
 
 
 def _check_same_features(a: np.ndarray, b: np.ndarray) -> None:
