@@ -22,15 +22,20 @@ from detectors.findings import Finding, FindingKind, Severity
 from detectors.reference import ReferenceProfile
 from detectors.windows import SlidingWindow
 
-__all__ = ["DriftDetector", "DriftReport", "DriftThresholds", "FeatureDrift", "compare"]
+__all__ = ["METHODS", "DriftDetector", "DriftReport", "DriftThresholds", "FeatureDrift", "compare"]
+
+
+METHODS = ("ks", "psi", "wasserstein", "jensenshannon")  # numeric statistics computed by default
 
 
 @dataclass(frozen=True)
 class DriftThresholds:
     psi: float = 0.2
     ks: float = 0.1
+    wasserstein: float = 0.1  # normed by the reference's standard deviation
     alpha: float = 0.05
     share: float = 0.5
+    methods: tuple[str, ...] = METHODS  # ks is always computed: its p-value gates every verdict
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class FeatureDrift:
             "kind": self.kind,
             "drifted": self.drifted,
             "missing_rate": self.missing_rate,
-            "scores": self.scores,
+            "scores": {k: _num(v) for k, v in self.scores.items()},  # +inf (moved constant) -> null
             "pvalues": self.pvalues,
             "pvalues_adjusted": self.pvalues_adjusted,
             "rows": self.rows,
@@ -83,7 +88,7 @@ class DriftReport:
             "drifted": self.drifted,
             "drift_share": self.drift_share,
             "rows": self.rows,
-            "thresholds": {"psi": t.psi, "ks": t.ks, "alpha": t.alpha, "share": t.share},
+            "thresholds": {"psi": t.psi, "ks": t.ks, "wasserstein": t.wasserstein, "alpha": t.alpha, "share": t.share},
             "critical_features": list(self.critical_features),
             "evaluated_at": self.evaluated_at,
             "features": [f.to_dict() for f in self.features],
@@ -166,9 +171,17 @@ def compare(
     n_ref = reference.valid_counts
     ks = stats.ks_2samp(reference.sorted_values, cur_sorted)
     cur_bins = stats.bin_counts(cur_sorted, reference.edges)
-    psi = stats.psi(reference.bin_counts, cur_bins)
+    scores = {"ks": ks.statistic, "psi": stats.psi(reference.bin_counts, cur_bins)}
+    if "wasserstein" in thresholds.methods:
+        scores["wasserstein"] = stats.wasserstein_normed(
+            reference.sorted_values, cur_sorted, reference_std=reference.std
+        )
+    if "jensenshannon" in thresholds.methods:
+        scores["jensenshannon"] = stats.jensen_shannon(reference.bin_counts, cur_bins)
     adjusted = stats.benjamini_hochberg(ks.pvalue)
-    effect = (psi >= thresholds.psi) | (ks.statistic >= thresholds.ks)
+    effect = (scores["psi"] >= thresholds.psi) | (ks.statistic >= thresholds.ks)
+    if "wasserstein" in scores:
+        effect |= scores["wasserstein"] >= thresholds.wasserstein
     drifted = effect & (adjusted < thresholds.alpha)  # NaN compares False: no data, no drift
 
     rows_cur = cur_sorted.shape[0]
@@ -181,7 +194,7 @@ def compare(
                 name=name,
                 drifted=bool(drifted[j]),
                 missing_rate={"reference": _num(reference.missing_rate[j]), "current": _num(missing_cur[j])},
-                scores={"ks": float(ks.statistic[j]), "psi": float(psi[j])} if evaluated else {},
+                scores={method: float(values[j]) for method, values in scores.items()} if evaluated else {},
                 pvalues={"ks": float(ks.pvalue[j])} if evaluated else {},
                 pvalues_adjusted={"ks": float(adjusted[j])} if evaluated else {},
                 rows={"reference": int(n_ref[j]), "current": int(n_cur[j])},
@@ -284,4 +297,4 @@ def _aligned(features: Sequence[str], names: Sequence[str], current: np.ndarray)
 
 
 def _num(x: float) -> float | None:
-    return None if np.isnan(x) else float(x)
+    return float(x) if np.isfinite(x) else None

@@ -74,6 +74,11 @@ class ReferenceProfile:
         return stats.valid_counts(self.sorted_values)
 
     @cached_property
+    def std(self) -> np.ndarray:
+        """Standard deviation per feature (ddof=0), the scale of the normed Wasserstein distance."""
+        return stats.column_std(self.sorted_values)
+
+    @cached_property
     def missing_rate(self) -> np.ndarray:
         if self.rows == 0:
             return np.full(len(self.features), np.nan)

@@ -165,8 +165,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from collector.tables import TableError, read_table
-    from detectors.drift import DriftThresholds, compare
+    from detectors.drift import compare
     from detectors.reference import ReferenceProfile
+    from driftwarden.pipeline import thresholds
 
     config = load_config(args.config)
     settings = config.model(args.model).drift
@@ -196,7 +197,7 @@ def _check(args: argparse.Namespace) -> int:
         profile,
         cur.numeric,
         cur.values,
-        thresholds=DriftThresholds(psi=settings.psi, ks=settings.ks, alpha=settings.alpha, share=settings.share),
+        thresholds=thresholds(settings),
         critical_features=config.model(args.model).critical_features,
     )
     if args.json:

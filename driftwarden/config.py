@@ -50,9 +50,14 @@ class _Strict(BaseModel):
 class DriftSettings(_Strict):
     psi: float = Field(0.2, gt=0, description="PSI at or above which a feature's effect counts")
     ks: float = Field(0.1, gt=0, le=1, description="KS statistic D at or above which a feature's effect counts")
+    wasserstein: float = Field(0.1, gt=0, description="normed Wasserstein distance at or above which the effect counts")
     alpha: float = Field(0.05, gt=0, lt=1, description="significance after Benjamini-Hochberg correction")
     share: float = Field(0.5, gt=0, le=1, description="share of drifted features that makes the model drifted")
     bins: int = Field(10, ge=2, le=100, description="reference-quantile bins for PSI")
+    methods: list[Literal["ks", "psi", "wasserstein", "jensenshannon"]] = Field(
+        default_factory=lambda: ["ks", "psi", "wasserstein", "jensenshannon"],
+        description="numeric statistics to compute (ks and psi always are)",
+    )
 
 
 class WindowSettings(_Strict):

@@ -28,7 +28,7 @@ from detectors.findings import Finding
 from detectors.latency import RequestStats
 from detectors.reference import ReferenceProfile
 from detectors.slo import SLOTracker
-from driftwarden.config import Config, ModelSettings
+from driftwarden.config import Config, DriftSettings, ModelSettings
 from driftwarden.store import Store
 from exporters.prometheus import Instruments, ModelState
 
@@ -325,14 +325,24 @@ class Pipeline:
 
 
 def _detector(model: str, settings: ModelSettings, max_features: int) -> DriftDetector:
-    d = settings.drift
     return DriftDetector(
         model,
         None,
         window=settings.window.rows,
-        thresholds=DriftThresholds(psi=d.psi, ks=d.ks, alpha=d.alpha, share=d.share),
+        thresholds=thresholds(settings.drift),
         critical_features=settings.critical_features,
         max_features=max_features,
+    )
+
+
+def thresholds(d: DriftSettings) -> DriftThresholds:
+    return DriftThresholds(
+        psi=d.psi,
+        ks=d.ks,
+        wasserstein=d.wasserstein,
+        alpha=d.alpha,
+        share=d.share,
+        methods=tuple(dict.fromkeys(["ks", "psi", *d.methods])),
     )
 
 

@@ -23,7 +23,7 @@ def test_report_shape_matches_the_design_contract() -> None:
     assert report["rows"] == {"reference": 20_000, "current": 3000}
     first = report["features"][0]
     assert first["name"] == "a" and first["kind"] == "numeric" and first["drifted"] is True
-    assert set(first["scores"]) == {"ks", "psi"} and set(first["pvalues"]) == {"ks"}
+    assert set(first["scores"]) == {"ks", "psi", "wasserstein", "jensenshannon"} and set(first["pvalues"]) == {"ks"}
     assert set(first["pvalues_adjusted"]) == {"ks"}
     assert first["missing_rate"] == {"reference": 0.0, "current": 0.0}
     assert report["drift_share"] == pytest.approx(0.25) and report["drifted"] is False
@@ -112,3 +112,28 @@ def test_detector_without_reference_finds_nothing() -> None:
     detector = DriftDetector("m", None)
     detector.update(["a"], np.ones((5, 1)))
     assert detector.evaluate() == [] and detector.report is None
+
+
+def test_wasserstein_and_jensen_shannon_scores_agree_with_scipy() -> None:
+    from scipy.spatial.distance import jensenshannon
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(9)
+    ref_values = rng.normal(size=(4000, 4))
+    ref = ReferenceProfile.fit(NAMES, ref_values)
+    cur = rng.normal(size=(1500, 4)) * np.array([1.0, 1.5, 1.0, 1.0])
+    report = compare("m", ref, NAMES, cur)
+    b = report.features[1]
+    expected = wasserstein_distance(ref_values[:, 1], cur[:, 1]) / ref_values[:, 1].std()
+    assert b.scores["wasserstein"] == pytest.approx(expected, rel=1e-9)
+    ref_share = np.array(b.bins["reference"]) / sum(b.bins["reference"])
+    cur_share = np.array(b.bins["current"]) / sum(b.bins["current"])
+    assert b.scores["jensenshannon"] == pytest.approx(jensenshannon(ref_share, cur_share, base=2), rel=1e-9)
+
+
+def test_methods_can_be_narrowed_to_ks_and_psi() -> None:
+    rng = np.random.default_rng(10)
+    report = compare(
+        "m", profile(rng), NAMES, rng.normal(size=(500, 4)), thresholds=DriftThresholds(methods=("ks", "psi"))
+    )
+    assert set(report.features[0].scores) == {"ks", "psi"}
