@@ -8,6 +8,7 @@ of the statistics depend on it.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Sequence
 
@@ -79,6 +80,23 @@ class SlidingWindow:
         """(feature names, a copy of the filled rows) taken atomically."""
         with self._lock:
             return tuple(self._columns), np.array(self._values[: self._rows], order="F")
+
+    def to_bytes(self) -> bytes:
+        """A checkpoint: feature names and the filled rows (order within the window is not kept)."""
+        names, values = self.snapshot()
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf, names=np.array(names, dtype=object).astype(str), values=values, total=np.array([self._total])
+        )
+        return buf.getvalue()
+
+    def restore(self, blob: bytes) -> None:
+        """Refill from `to_bytes()`; rows beyond this window's capacity keep the most recent."""
+        with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
+            names, values, total = saved["names"].tolist(), saved["values"], int(saved["total"][0])
+        if names and values.shape[0]:
+            self.append(names, values[-self.capacity :])
+        self._total = max(self._total, total)
 
     def _write(self, rows: np.ndarray) -> None:
         n = rows.shape[0]

@@ -97,6 +97,11 @@ class Pipeline:
                 continue
             state.detector.set_reference(profile)
             state.announced |= set(profile.features)
+        for model, blob in (await asyncio.to_thread(self.store.load_windows)).items():
+            state = self._model(model, create=True)
+            if state is not None:
+                state.detector.window.restore(blob)
+                state.announced |= set(state.detector.window.features)
         saved = await asyncio.to_thread(self.store.load_slo_states)
         for name, tracker in self._counted():
             if name in saved and saved[name][0] == tracker.fingerprint:
@@ -114,6 +119,7 @@ class Pipeline:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._drain()
         await self.checkpoint_slos()
+        await self.checkpoint_windows()
 
     # -- ingest ----------------------------------------------------------------
     def admit(self, result: ParseResult, *, source: str) -> None:
@@ -244,6 +250,7 @@ class Pipeline:
             if self.notifier is not None:
                 await self.notifier.observe(findings)
             await self.checkpoint_slos()
+            await self.checkpoint_windows()
             span.set_attribute("driftwarden.models", len(reports))
             span.set_attribute("driftwarden.findings", len(findings))
         return reports
@@ -287,6 +294,16 @@ class Pipeline:
         states = {name: (t.fingerprint, t.to_bytes()) for name, t in self._counted()}
         if states:
             await asyncio.to_thread(self.store.save_slo_states, states)
+
+    async def checkpoint_windows(self) -> None:
+        """Persist every model's current window, so a restart (even kill -9) resumes from the last
+        evaluation instead of an empty window."""
+        windows = {name: state.detector.window for name, state in list(self._models.items())}
+
+        def save() -> None:
+            self.store.save_windows({name: w.to_bytes() for name, w in windows.items() if w.rows})
+
+        await asyncio.to_thread(save)
 
     def _counted(self) -> list[tuple[str, SLOTracker]]:
         budgets = [(f"drift-budget:{m}", b.tracker) for m, b in self.drift_budgets.items()]

@@ -25,6 +25,11 @@ CREATE TABLE IF NOT EXISTS reference_profiles (
     source     TEXT NOT NULL,
     profile    BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS windows (
+    model    TEXT PRIMARY KEY,
+    saved_at REAL NOT NULL,
+    window   BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS documents (
     name     TEXT PRIMARY KEY,
     saved_at REAL NOT NULL,
@@ -81,6 +86,22 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT slo, fingerprint, state FROM slo_states").fetchall()
         return {name: (fp, blob) for name, fp, blob in rows}
+
+    def save_windows(self, windows: dict[str, bytes]) -> None:
+        """Current-window checkpoints, all in one transaction."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO windows (model, saved_at, window) VALUES (?, ?, ?) "
+                "ON CONFLICT(model) DO UPDATE SET saved_at=excluded.saved_at, window=excluded.window",
+                [(model, now, blob) for model, blob in windows.items()],
+            )
+            self._db.execute("COMMIT")
+
+    def load_windows(self) -> dict[str, bytes]:
+        with self._lock:
+            return dict(self._db.execute("SELECT model, window FROM windows").fetchall())
 
     def save_document(self, name: str, value: object) -> None:
         """Small JSON state (alerts, silences, retrain triggers), replaced whole."""

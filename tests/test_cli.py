@@ -227,3 +227,25 @@ def test_tls_needs_both_files(tmp_path: Path) -> None:
     config.write_text("tls_cert_file: /x/cert.pem\n")
     r = driftwarden("config", "validate", str(config))
     assert r.returncode == 2 and "tls_cert_file and tls_key_file go together" in r.stderr
+
+
+def test_windows_resume_after_kill_9(files: dict[str, Path], tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\ngpu: {{enabled: false}}\n")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    rows = b"\n".join(b'{"model": "fraud", "features": {"a": %d, "b": 1}}' % i for i in range(700))
+    with serving(cmd, url, tmp_path / "first.log") as proc:
+        httpx.put(
+            f"{url}/v1/models/fraud/reference",
+            content=files["ref"].read_bytes(),
+            headers={"content-type": "application/vnd.apache.parquet"},
+        ).raise_for_status()
+        httpx.post(f"{url}/v1/predictions", content=rows, headers={"content-type": "application/x-ndjson"})
+        time.sleep(2.5)  # at least one evaluation, hence one checkpoint
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    with serving(cmd, url, tmp_path / "second.log"):
+        (model,) = httpx.get(f"{url}/v1/models").json()["models"]
+        assert model["rows"] == {"reference": 3000, "current": 700}

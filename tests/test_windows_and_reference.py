@@ -90,3 +90,13 @@ def test_profile_samples_beyond_max_rows_reproducibly() -> None:
     b = ReferenceProfile.fit(["x"], values, max_rows=500)
     assert a.rows == 500 and np.array_equal(a.sorted_values, b.sorted_values)
     assert 4000 < np.median(a.sorted_values) < 6000  # spread over the whole range, not the first rows
+
+
+def test_window_checkpoint_round_trip_keeps_rows_and_names() -> None:
+    w = SlidingWindow(["a", "b"], capacity=4)
+    w.append(["a", "b"], np.arange(12, dtype=float).reshape(6, 2))
+    restored = SlidingWindow(capacity=3)
+    restored.restore(w.to_bytes())
+    names, values = restored.snapshot()
+    assert names == ("a", "b") and restored.total_rows == 6
+    assert sorted(values[:, 0].tolist()) == [6.0, 8.0, 10.0]  # the most recent within the new capacity
