@@ -81,6 +81,7 @@ class Pipeline:
         self.slo_findings: dict[str, list[Finding]] = {name: [] for name in self.slos}
         self.drift_budgets: dict[str, DriftBudget] = {}
         self._history: dict[str, deque[tuple[float, float, dict[str, float]]]] = {}
+        self._checkpointed: dict[str, int] = {}  # model -> window total_rows at its last checkpoint
         self.extra_findings: dict[str, Callable[[], list[Finding]]] = {}  # e.g. GPU health, by source
         self.on_requests: Callable[..., None] | None = None  # (model, count, traced=) for cost per inference
         self._queue: asyncio.Queue[RecordBatch | SpanBatch] = asyncio.Queue()
@@ -298,12 +299,20 @@ class Pipeline:
     async def checkpoint_windows(self) -> None:
         """Persist every model's current window, so a restart (even kill -9) resumes from the last
         evaluation instead of an empty window."""
-        windows = {name: state.detector.window for name, state in list(self._models.items())}
+        changed = {
+            name: state.detector.window
+            for name, state in list(self._models.items())
+            if state.detector.window.rows and state.detector.window.total_rows != self._checkpointed.get(name)
+        }
+        if not changed:
+            return
+        totals = {name: window.total_rows for name, window in changed.items()}
 
         def save() -> None:
-            self.store.save_windows({name: w.to_bytes() for name, w in windows.items() if w.rows})
+            self.store.save_windows({name: window.to_bytes() for name, window in changed.items()})
 
         await asyncio.to_thread(save)
+        self._checkpointed |= totals  # only windows that took rows since are written next time
 
     def _counted(self) -> list[tuple[str, SLOTracker]]:
         budgets = [(f"drift-budget:{m}", b.tracker) for m, b in self.drift_budgets.items()]

@@ -249,3 +249,21 @@ def test_windows_resume_after_kill_9(files: dict[str, Path], tmp_path: Path) -> 
     with serving(cmd, url, tmp_path / "second.log"):
         (model,) = httpx.get(f"{url}/v1/models").json()["models"]
         assert model["rows"] == {"reference": 3000, "current": 700}
+
+
+def test_sigterm_flushes_windows_within_the_grace_period(files: dict[str, Path], tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1h\ngpu: {{enabled: false}}\n")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    rows = b"\n".join(b'{"model": "fraud", "features": {"a": %d}}' % i for i in range(300))
+    with serving(cmd, url, tmp_path / "first.log") as proc:
+        httpx.post(f"{url}/v1/predictions", content=rows, headers={"content-type": "application/x-ndjson"})
+        started = time.monotonic()
+        proc.terminate()  # SIGTERM long before any evaluation: only the shutdown checkpoint can save the window
+        proc.wait(timeout=10)
+        assert time.monotonic() - started < 5  # Kubernetes' default grace period is 30 s; we need far less
+    with serving(cmd, url, tmp_path / "second.log"):
+        (model,) = httpx.get(f"{url}/v1/models").json()["models"]
+        assert model["rows"]["current"] == 300
