@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from driftwarden.config import Config
 from driftwarden.gpu_monitor import GpuMonitor
 from driftwarden.pipeline import Pipeline
 from driftwarden.references import fit_configured_references
+from driftwarden.sources import follow
 from driftwarden.store import Store
 from driftwarden.tracing import self_tracer
 from driftwarden.ui import create_ui_router
@@ -71,10 +73,17 @@ def create_app(
         await pipeline.start()
         await notifier.start()
         await gpu.start()
+        tails = [
+            asyncio.create_task(follow(pipeline, store, source), name=f"driftwarden-tail-{i}")
+            for i, source in enumerate(config.sources)
+        ]
         log.info("driftwarden listening on %s (state in %s)", config.listen, config.state_path)
         try:
             yield
         finally:
+            for task in tails:
+                task.cancel()
+            await asyncio.gather(*tails, return_exceptions=True)
             await pipeline.stop()
             await gpu.stop()
             await notifier.stop()

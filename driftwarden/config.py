@@ -228,6 +228,13 @@ class OutboxSettings(_Strict):
     max_backoff: Duration = 300.0
 
 
+class FileSource(_Strict):
+    """An NDJSON file of prediction records on a shared volume, followed like `tail -F`."""
+
+    file: Path
+    poll_interval: Duration = 1.0
+
+
 class SelfTracing(_Strict):
     endpoint: str = Field(description="OTLP/HTTP traces URL for driftwarden's own spans")
     service_name: str = "driftwarden"
@@ -248,6 +255,7 @@ class Config(_Strict):
     slos: list[SLOSettings] = Field(default_factory=list)
     self_tracing: SelfTracing | None = None
     gpu: GpuSettings = GpuSettings()
+    sources: list[FileSource] = Field(default_factory=list, description="files of prediction records to follow")
     alerting: AlertingSettings = AlertingSettings()
     receivers: list[ReceiverSettings] = Field(default_factory=list)
     routes: list[RouteSettings] = Field(default_factory=list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +221,24 @@ def test_redacted_fields_are_never_stored(tmp_path: Path) -> None:
         names = {f["name"] for f in d.client.get("/v1/models/fraud/drift").json()["features"]}
         assert names == {"amount", "age"}
         assert d.pipeline.detector("fraud").window.features == ("amount", "age")
+
+
+def test_a_followed_file_feeds_the_window_once(tmp_path: Path) -> None:
+    log = tmp_path / "predictions.ndjson"
+    log.write_bytes(records(np.random.default_rng(11), 120) + b"\n")
+    state = tmp_path / "s.db"
+    with running(state, sources=[{"file": str(log), "poll_interval": "100ms"}]) as d:
+        deadline = time.monotonic() + 10
+        while not d.client.get("/v1/models").json()["models"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        with log.open("ab") as f:
+            f.write(records(np.random.default_rng(12), 30) + b"\n")
+        while d.metric("driftwarden_records_total", model="fraud", source="file") != 150:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    with running(state, sources=[{"file": str(log), "poll_interval": "100ms"}]) as d:
+        time.sleep(0.5)  # a restart resumes at the committed offset: nothing is read twice
+        assert d.metric("driftwarden_records_total", model="fraud", source="file") is None
+        (model,) = d.client.get("/v1/models").json()["models"]
+        assert model["rows"]["current"] == 150  # the window checkpoint taken at shutdown
