@@ -7,8 +7,6 @@ amtool tests are skipped, unless CI=true.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import yaml
 
 from alerts import rules
 from driftwarden.config import load_config
+from tests.tools import required_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "alerts" / "alertmanager.example.yml"
@@ -71,12 +70,7 @@ def test_every_generated_severity_is_one_the_example_routes() -> None:
 
 @pytest.fixture(scope="module")
 def amtool() -> str:
-    path = shutil.which("amtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("amtool is not on PATH; CI must have it (.ci/run installs Debian's prometheus-alertmanager)")
-        pytest.skip("amtool is not on PATH (install Alertmanager, e.g. apt-get install prometheus-alertmanager)")
-    return path
+    return required_tool("amtool", package="prometheus-alertmanager")
 
 
 def run_amtool(amtool: str, *args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,6 @@ this test is skipped, unless CI=true.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -23,18 +21,14 @@ import yaml
 from driftwarden.sink import Delivery, WebhookSink
 from tests.conftest import free_port, running
 from tests.test_http import NDJSON, put_reference, records, reference_frame
+from tests.tools import required_tool
 
 pytestmark = [pytest.mark.alertmanager, pytest.mark.server]
 
 
 @pytest.fixture(scope="module")
 def alertmanager_binary() -> str:
-    path = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Alertmanager is not on PATH; CI must have it (.ci/run installs prometheus-alertmanager)")
-        pytest.skip("Alertmanager is not on PATH (install it, e.g. apt-get install prometheus-alertmanager)")
-    return path
+    return required_tool("prometheus-alertmanager", "alertmanager", package="prometheus-alertmanager")
 
 
 @pytest.fixture

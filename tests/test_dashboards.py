@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from exporters import gpu, metrics
 from tests.conftest import free_port, running
 from tests.fake_nvml import FakeNvml
+from tests.tools import required_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = build.build()
@@ -173,12 +173,7 @@ def test_latency_panel_asks_for_exemplars() -> None:
 
 
 def binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not on PATH; CI must have it (.ci/run installs Debian's prometheus package)")
-        pytest.skip(f"{name} is not on PATH (install Prometheus, e.g. apt-get install prometheus)")
-    return path
+    return required_tool(name, package="prometheus")
 
 
 class Prometheus:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import ctypes
 import inspect
 import logging
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from exporters import gpu as eg
 from exporters.gpu import DCGM_LABELS, DCGM_METRICS, GpuCollector
 from tests import fake_nvml
 from tests.fake_nvml import FakeNvml
+from tests.tools import required_tool
 
 GIB = 2**30
 LOGGER = "driftwarden.gpu"
@@ -349,12 +348,7 @@ def test_exposition_uses_dcgm_exporter_names_labels_and_units() -> None:
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is not on PATH; CI must have it")
-        pytest.skip("promtool is not on PATH (install Prometheus, e.g. apt-get install prometheus)")
-    return path
+    return required_tool("promtool", package="prometheus")
 
 
 # What `promtool check metrics` lints in dcgm-exporter's own names and labels (its output gets

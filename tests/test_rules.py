@@ -9,9 +9,7 @@ Prometheus' `up`.
 from __future__ import annotations
 
 import math
-import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -28,6 +26,7 @@ from detectors.gpu import CRITICAL_XIDS, xid_severity
 from driftwarden.config import Config, SLOSettings, load_config
 from exporters import metrics
 from exporters.metrics import REQUEST_DURATION, SLO_WINDOWS
+from tests.tools import required_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "alerts" / "example.yaml"
@@ -229,12 +228,7 @@ def test_cli_names_the_bad_key(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is not on PATH; CI must have it (.ci/run installs Debian's prometheus package)")
-        pytest.skip("promtool is not on PATH (install Prometheus, e.g. apt-get install prometheus)")
-    return path
+    return required_tool("promtool", package="prometheus")
 
 
 def run_promtool(promtool: str, *args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import time
 from html.parser import HTMLParser
@@ -30,6 +29,7 @@ from tests.conftest import Daemon, running
 from tests.fake_nvml import FakeNvml
 from tests.test_http import NDJSON, put_reference, records, reference_frame
 from tests.test_otlp import Sender
+from tests.tools import required_tool
 
 EVIL = '<script>alert("x")</script>'
 
@@ -259,12 +259,7 @@ def test_routes_answer_html_with_a_strict_policy(daemon: Daemon) -> None:
 
 
 def chromium() -> str:
-    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed; CI must have it (.ci/run installs Debian's chromium)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return path
+    return required_tool("chromium", package="chromium")
 
 
 def browse(binary: str, profile: Path, *args: str) -> str:
