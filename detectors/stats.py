@@ -244,12 +244,8 @@ def psi(reference_counts: np.ndarray, current_counts: np.ndarray, epsilon: float
     Shares below `epsilon` are raised to it so that an empty bin gives a large but
     finite term. NaN for a feature with no values on either side.
     """
-    ref = np.asarray(reference_counts, dtype=np.float64)
-    cur = np.asarray(current_counts, dtype=np.float64)
-    if ref.shape != cur.shape:
-        raise ValueError(f"bin counts differ in shape: {ref.shape} vs {cur.shape}")
-    ref_total = ref.sum(axis=-1, keepdims=True)
-    cur_total = cur.sum(axis=-1, keepdims=True)
+    ref, cur = _paired_counts(reference_counts, current_counts)
+    ref_total, cur_total = ref.sum(axis=-1, keepdims=True), cur.sum(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.maximum(ref / ref_total, epsilon)
         c = np.maximum(cur / cur_total, epsilon)
@@ -386,12 +382,8 @@ def jensen_shannon(reference_counts: np.ndarray, current_counts: np.ndarray) -> 
     root of the JS divergence of the two normalised count vectors. Counts are (features, bins);
     bins empty on both sides (padding) change nothing. NaN where either side has no counts.
     """
-    ref = np.asarray(reference_counts, dtype=np.float64)
-    cur = np.asarray(current_counts, dtype=np.float64)
-    if ref.shape != cur.shape:
-        raise ValueError(f"counts differ in shape: {ref.shape} vs {cur.shape}")
-    ref_total = ref.sum(axis=-1, keepdims=True)
-    cur_total = cur.sum(axis=-1, keepdims=True)
+    ref, cur = _paired_counts(reference_counts, current_counts)
+    ref_total, cur_total = ref.sum(axis=-1, keepdims=True), cur.sum(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         p, q = ref / ref_total, cur / cur_total
         m = (p + q) / 2.0

@@ -82,6 +82,7 @@ class Pipeline:
         self.drift_budgets: dict[str, DriftBudget] = {}
         self._history: dict[str, deque[tuple[float, float, dict[str, float]]]] = {}
         self._checkpointed: dict[str, int] = {}  # model -> window total_rows at its last checkpoint
+        self._saved_counts: dict[str, tuple[str, bytes]] = {}  # SLO and drift-budget counts read at start
         self.extra_findings: dict[str, Callable[[], list[Finding]]] = {}  # e.g. GPU health, by source
         self.on_requests: Callable[..., None] | None = None  # (model, count, traced=) for cost per inference
         self._queue: asyncio.Queue[RecordBatch | SpanBatch] = asyncio.Queue()
@@ -103,10 +104,9 @@ class Pipeline:
             if state is not None:
                 state.detector.window.restore(blob)
                 state.announced |= set(state.detector.window.features)
-        saved = await asyncio.to_thread(self.store.load_slo_states)
+        self._saved_counts = await asyncio.to_thread(self.store.load_slo_states)
         for name, tracker in self._counted():
-            if name in saved and saved[name][0] == tracker.fingerprint:
-                tracker.restore(saved[name][1])
+            self._restore_counts(name, tracker)
         self._tasks = [
             asyncio.create_task(self._consume(), name="driftwarden-consume"),
             asyncio.create_task(self._evaluate_forever(), name="driftwarden-evaluate"),
@@ -275,9 +275,7 @@ class Pipeline:
                 budget = self.drift_budgets.get(name)
                 if budget is None:
                     budget = self.drift_budgets[name] = DriftBudget(name, self.config.alerting)
-                    saved = await asyncio.to_thread(self.store.load_slo_states)
-                    if f"drift-budget:{name}" in saved:
-                        budget.tracker.restore(saved[f"drift-budget:{name}"][1])
+                    self._restore_counts(f"drift-budget:{name}", budget.tracker)
                 budget.record(report.drifted, report.evaluated_at)
             reports.append(report)
             self.on_report(report, previous)
@@ -313,6 +311,12 @@ class Pipeline:
 
         await asyncio.to_thread(save)
         self._checkpointed |= totals  # only windows that took rows since are written next time
+
+    def _restore_counts(self, name: str, tracker: SLOTracker) -> None:
+        """Counts saved by an earlier run, when the definition they were counted for is unchanged."""
+        saved = self._saved_counts.get(name)
+        if saved is not None and saved[0] == tracker.fingerprint:
+            tracker.restore(saved[1])
 
     def _counted(self) -> list[tuple[str, SLOTracker]]:
         budgets = [(f"drift-budget:{m}", b.tracker) for m, b in self.drift_budgets.items()]
