@@ -10,6 +10,7 @@ the p-value gate keeps small windows from alarming on noise.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class FeatureDrift:
     rows: dict[str, int]
     bins: dict[str, list[int]] = field(default_factory=dict)  # per-bin counts, reference and current
     kind: str = "numeric"
+    bin_labels: tuple[str, ...] = ()  # one per bin: an interval ("[0.5, 1.2)") or a category name
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -199,6 +201,7 @@ def compare(
                 pvalues_adjusted={"ks": float(adjusted[j])} if evaluated else {},
                 rows={"reference": int(n_ref[j]), "current": int(n_cur[j])},
                 bins={"reference": reference.bin_counts[j].tolist(), "current": cur_bins[j].tolist()},
+                bin_labels=interval_labels(reference.edges[j]),
             )
         )
     evaluated_count = int((~np.isnan(ks.statistic)).sum())
@@ -294,6 +297,18 @@ def _aligned(features: Sequence[str], names: Sequence[str], current: np.ndarray)
         if name in position:
             aligned[:, j] = current[:, position[name]]
     return aligned
+
+
+def interval_labels(edges: np.ndarray) -> tuple[str, ...]:
+    """Names of the bins that `edges` cut: below the first edge, between edges, from the last one on.
+
+    >>> interval_labels(np.array([0.5, 1.25]))
+    ('< 0.5', '[0.5, 1.25)', '≥ 1.25')
+    """
+    if len(edges) == 0:
+        return ("all",)
+    e = [f"{x:.4g}" for x in edges]
+    return (f"< {e[0]}", *(f"[{a}, {b})" for a, b in itertools.pairwise(e)), f"≥ {e[-1]}")
 
 
 def _num(x: float) -> float | None:
