@@ -1,0 +1,549 @@
+"""A drift report as one self-contained HTML file: `driftwarden check --html OUT`.
+
+Inline CSS and inline SVG only: no script, no font or stylesheet fetched from elsewhere, and a
+Content-Security-Policy that forbids both, so the file opens the same offline, from a mail
+attachment or from a CI artefact. `render_html()` is a pure function of the report (the time
+shown is the report's `evaluated_at`); `write_html()` writes it.
+
+Numeric features reuse the built-in UI's bin-share histogram (`driftwarden.ui.svg.histogram`);
+categorical features get horizontal category bars, reference over current. Feature and
+category names come from the data, so every one reaches the markup through `esc()`.
+
+The markup is meant to be asserted on: each feature is a
+`<section class="feature" data-feature="NAME" data-kind="numeric|categorical"
+data-drifted="true|false" data-psi="..." data-role="feature|prediction">` holding exactly one
+`<svg class="chart histogram|categories">`, the sections sorted by PSI, largest first; the header
+is `<header id="summary" data-drifted="true|false">` and the overview table `<table id="features">`.
+
+>>> import numpy as np
+>>> from detectors.drift import compare
+>>> from detectors.reference import ReferenceProfile
+>>> rng = np.random.default_rng(0)
+>>> ref = ReferenceProfile.fit(["amount", "age"], rng.normal(size=(2000, 2)))
+>>> html = render_html(compare("fraud", ref, ["amount", "age"], rng.normal(size=(1000, 2)) + [1.0, 0.0]))
+>>> html.count('<section class="feature'), html.count('<svg class="chart'), "<script" in html
+(2, 2, False)
+>>> html.index('data-feature="amount"') < html.index('data-feature="age"')   # the shifted one first
+True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from detectors.drift import DriftReport, FeatureDrift
+from driftwarden import __version__
+from driftwarden.ui.svg import esc, histogram
+
+__all__ = ["MAX_CATEGORY_BARS", "category_bars", "render_html", "write_html"]
+
+MAX_CATEGORY_BARS = 25  # categories charted per feature (largest share first); the rest pooled in one bar
+
+# Names of the statistics as a person reads them; unknown ones are shown as they come.
+STATISTICS = {
+    "psi": "PSI",
+    "ks": "KS D",
+    "wasserstein": "Wasserstein (normed)",
+    "jensenshannon": "Jensen–Shannon",
+    "chi2": "χ²",
+    "missing": "missing-rate change",
+}
+TESTS = {"ks": "KS", "chi2": "χ²", "missing": "missing-rate"}
+# The statistics with an effect-size gate; chi-square's statistic grows with the window, so PSI gates categories.
+GATED = {"numeric": ("psi", "ks", "wasserstein", "missing"), "categorical": ("psi", "missing")}
+PREDICTION = "prediction"  # FeatureDrift.role of the model's output: reported, not in the drift share
+POOLED_BINS = {"__unseen__": "(unseen)", "__other__": "(other)"}  # pooled bins: unseen / beyond the reference cap
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+
+CSS = """
+:root{--fg:#1d2430;--muted:#5f6b7a;--line:#e1e5eb;--bg:#f7f8fa;--card:#fff;--ref:#8aa0b8;--cur:#e07a2f;
+--bad:#c8372d;--bad-bg:#fde8e6;--warn:#a86500;--warn-bg:#fff1d6;--ok:#1f7a45;--ok-bg:#e3f4ea}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);
+background:var(--bg)}
+main{max-width:1200px;margin:0 auto;padding:20px 24px 40px}
+h1{font-size:22px;margin:0 0 4px;word-break:break-all}
+h2{font-size:16px;margin:24px 0 8px}
+code{font-size:13px}
+a{color:#1a5fb4;text-decoration:none}a:hover{text-decoration:underline}
+.muted{color:var(--muted)}.small{font-size:12px}
+header#summary{background:var(--card);border:1px solid var(--line);border-top:4px solid var(--ok);border-radius:6px;
+padding:14px 18px}
+header#summary[data-drifted=true]{border-top-color:var(--bad)}
+.verdict{display:flex;gap:12px;align-items:center;flex-wrap:wrap;margin:8px 0 10px;font-size:15px}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:8px 18px;margin:0}
+.facts div{border-left:2px solid var(--line);padding-left:8px}.facts div.wide{grid-column:span 2}
+.facts dt{font-size:11px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
+.facts dd{margin:0;font-variant-numeric:tabular-nums}
+.badge{display:inline-block;padding:1px 8px;border-radius:9px;font-size:12px;font-weight:600;white-space:nowrap}
+.badge.drift{background:var(--bad-bg);color:var(--bad)}.badge.ok{background:var(--ok-bg);color:var(--ok)}
+.badge.warning{background:var(--warn-bg);color:var(--warn)}.badge.none{background:#eceff3;color:var(--muted)}
+.badge.big{font-size:14px;padding:2px 10px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px 14px}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-size:11px;color:var(--muted);font-weight:600;text-transform:uppercase;letter-spacing:.04em}
+tr:last-child td{border-bottom:none}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.name{word-break:break-all}
+.over{color:var(--bad);font-weight:600}
+.legend{font-size:12px;color:var(--muted);margin:4px 0 10px}
+.legend i{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:-1px}
+.legend i.reference{background:var(--ref)}.legend i.current{background:var(--cur)}
+.features{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}
+section.feature{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--line);border-radius:6px;
+padding:10px 14px;break-inside:avoid}
+section.feature.drifted{border-left-color:var(--bad)}
+section.feature h3{margin:0 0 6px;font-size:15px;display:flex;gap:8px;align-items:center;flex-wrap:wrap;
+word-break:break-all}
+section.feature h3 .kind{font-weight:400}
+svg.chart{display:block;width:100%;height:auto;max-width:100%}
+svg.chart .bar.reference{fill:var(--ref)}svg.chart .bar.current{fill:var(--cur)}
+svg.chart .grid{stroke:#e6e9ee}svg.chart .axis-line{stroke:#9aa4b1}
+svg.chart .axis,svg.chart .value{font-size:10px;fill:var(--muted)}
+svg.chart .category{font-size:11px;fill:var(--fg)}svg.chart .category.pooled{font-style:italic;fill:var(--muted)}
+div.stats{display:grid;grid-template-columns:1.15fr 1fr;gap:14px;margin:6px 0 2px;align-items:start}
+table.stats td,table.stats th{padding:2px 10px 2px 0;border:none}table.stats tfoot td{font-size:11px;padding-top:4px}
+.kv{display:flex;gap:16px;flex-wrap:wrap;margin:2px 0}
+.unseen{font-size:12px;margin:2px 0;word-break:break-all}
+details{margin-top:4px;font-size:12px}summary{color:var(--muted);cursor:pointer}
+details table td,details table th{padding:1px 10px 1px 0;border:none}
+footer{margin-top:24px;font-size:12px;color:var(--muted)}
+@media print{body{background:#fff}.features{display:block}section.feature{margin-bottom:10px}}
+"""
+
+
+def render_html(report: DriftReport, *, title: str | None = None) -> str:
+    """The whole report as one HTML document (a str); `title` defaults to "Drift report: MODEL"."""
+    features = sorted(report.features, key=_order)
+    heading = title if title is not None else f"Drift report: {report.model}"
+    body = [
+        _summary(report, heading),
+        _overview(features, report),
+        '<h2>Features <span class="muted small">largest PSI first</span></h2>'
+        '<p class="legend">share of rows per bin or category:<i class="reference"></i>reference'
+        '<i class="current"></i>current</p>',
+        '<div class="features">',
+        *(_feature(f, report, k) for k, f in enumerate(features)),
+        "</div>",
+        f"<footer>driftwarden {esc(__version__)} · <code>driftwarden check</code> · "
+        f"evaluated in {report.duration_seconds * 1000:.0f} ms</footer>",
+    ]
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(heading)}</title><style>{CSS}</style></head><body><main>{''.join(body)}</main></body></html>"
+    )
+
+
+def write_html(report: DriftReport, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+    """Render `report` to `path` (UTF-8), replacing it atomically; returns the path."""
+    target = Path(path)
+    markup = render_html(report, title=title)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(markup)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+# -- header and overview -----------------------------------------------------------------------
+
+
+def _summary(report: DriftReport, heading: str) -> str:
+    t = report.thresholds
+    inputs = _inputs(report)
+    evaluated = sum(1 for f in inputs if f.scores)
+    drifted = sum(1 for f in inputs if f.drifted)
+    if report.rows.get("current", 0) == 0:
+        verdict = '<span class="badge none big">no current rows</span>'
+    elif report.drifted:
+        verdict = '<span class="badge drift big">DRIFT</span>'
+    elif drifted:
+        verdict = '<span class="badge warning big">some features drifted</span>'
+    else:
+        verdict = '<span class="badge ok big">no drift</span>'
+    critical_hit = [f.name for f in report.drifted_features if f.name in report.critical_features]
+    why = f" · critical feature drifted: {', '.join(esc(n) for n in critical_hit)}" if critical_hit else ""
+    version = f' <span class="muted small">version {esc(report.model_version)}</span>' if report.model_version else ""
+    gates = [f"PSI ≥ {t.psi:g}", f"KS D ≥ {t.ks:g}"]
+    if "wasserstein" in t.methods:
+        gates.append(f"Wasserstein ≥ {t.wasserstein:g}")
+    missing_gate = getattr(t, "missing", None)
+    also = f"; or a missing-rate change ≥ {missing_gate:.0%} with its p &lt; {t.alpha:g}" if missing_gate else ""
+    if any(f.kind == "categorical" for f in report.features):
+        also += f"; categories: PSI ≥ {t.psi:g} and BH-adjusted χ² p &lt; {t.alpha:g}"
+    facts = {
+        "model": f"<code>{esc(report.model)}</code>{version}",
+        "drifted features": f"<b>{drifted}</b> of {evaluated}",
+        "drift share": f"<b>{report.drift_share:.0%}</b> <span class='muted'>(model drifts at ≥ {t.share:.0%})</span>",
+        "rows": f"reference {_int(report.rows.get('reference'))} · current {_int(report.rows.get('current'))}",
+        "feature drifts when": f"{' or '.join(gates)}, and BH-adjusted p &lt; {t.alpha:g}{also}",
+        "statistics": esc(", ".join(t.methods)),
+        "critical features": ", ".join(esc(c) for c in report.critical_features) or "<span class=muted>none</span>",
+        "generated": _utc(report.evaluated_at),
+    }
+    overrides = getattr(t, "per_feature", None) or {}
+    if overrides:
+        facts["per-feature thresholds"] = "; ".join(
+            f"{esc(name)}: " + ", ".join(f"{esc(k)} {v:g}" for k, v in limits.items())
+            for name, limits in sorted(overrides.items())
+        )
+    prediction = next((f for f in report.features if _role(f) == PREDICTION), None)
+    if prediction is not None:
+        facts["prediction"] = _badge(prediction, report) + ' <span class="muted">(not in the drift share)</span>'
+    if _has_stable(report):
+        facts["stable verdict"] = (
+            _yes(getattr(report, "stable", None)) + ' <span class="muted">(after hysteresis)</span>'
+        )
+    wide = {"feature drifts when", "per-feature thresholds"}  # long sentences: two columns
+    items = "".join(
+        f"<div{' class=wide' if k in wide else ''}><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts.items()
+    )
+    return (
+        f'<header id="summary" data-model="{esc(report.model)}" data-drifted="{_bool(report.drifted)}">'
+        f'<h1>{esc(heading)}</h1><div class="verdict">{verdict}<span>{esc(_sentence(report))}{why}</span></div>'
+        f'<dl class="facts">{items}</dl></header>'
+    )
+
+
+def _sentence(report: DriftReport) -> str:
+    if report.rows.get("current", 0) == 0:
+        return "The current data has no rows: nothing was compared."
+    inputs = _inputs(report)
+    n, total = sum(1 for f in inputs if f.drifted), sum(1 for f in inputs if f.scores)
+    return f"{n} of {total} feature{'s' * (total != 1)} drifted against the reference."
+
+
+def _overview(features: Sequence[FeatureDrift], report: DriftReport) -> str:
+    rows = []
+    for k, f in enumerate(features):
+        test = _test(f)
+        p_adj = f.pvalues_adjusted.get(test) if test else None
+        rows.append(
+            f'<tr data-feature="{esc(f.name)}"><td class="name"><a href="#feature-{k}">{esc(f.name)}</a></td>'
+            f"<td>{esc(_kind(f))}</td><td>{_badge(f, report)}</td>"
+            f"{_cell(f.scores.get('psi'), _over(f, 'psi', report))}"
+            f"<td class='num'>{esc(TESTS.get(test, test) if test else '—')} {_fmt(f.scores.get(test or ''))}</td>"
+            f"{_cell(p_adj, p_adj is not None and p_adj < report.thresholds.alpha, p=True)}"
+            f"<td class='num'>{_rate(f.missing_rate.get('current'))}</td></tr>"
+        )
+    return (
+        '<h2>Overview</h2><div class="card"><table id="features"><thead><tr><th>Feature</th><th>Kind</th>'
+        '<th>Verdict</th><th class="num">PSI</th><th class="num">Test statistic</th><th class="num">p (BH)</th>'
+        f'<th class="num">Missing (current)</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    )
+
+
+# -- one feature -------------------------------------------------------------------------------
+
+
+def _feature(f: FeatureDrift, report: DriftReport, k: int) -> str:
+    reference, current = list(f.bins.get("reference", [])), list(f.bins.get("current", []))
+    labels = list(f.bin_labels)
+    if f.kind == "categorical":
+        chart = category_bars(reference, current, labels, label=f"{f.name}: reference vs current share per category")
+    else:
+        chart = histogram(reference, current, _edges(labels, len(reference)), label=f"{f.name} bin shares")
+    unseen = tuple(getattr(f, "unseen", ()) or ())
+    unseen_line = ""
+    if unseen:  # category names, or (name, count) pairs: the most frequent ones
+        shown = ", ".join(_unseen(u) for u in unseen[:20])
+        more = f" and {len(unseen) - 20} more" if len(unseen) > 20 else ""
+        unseen_line = (
+            f'<p class="unseen">not in the reference (most frequent first): <b>{len(unseen)}</b> '
+            f"{'category' if len(unseen) == 1 else 'categories'}: {shown}{more}</p>"
+        )
+    return (
+        f'<section class="feature{" drifted" if f.drifted else ""}" id="feature-{k}" data-feature="{esc(f.name)}" '
+        f'data-kind="{esc(f.kind)}" data-drifted="{_bool(f.drifted)}" data-psi="{_data_number(f.scores.get("psi"))}" '
+        f'data-role="{esc(_role(f))}"><h3>{esc(f.name)} <span class="muted small kind">{esc(_kind(f))}</span> '
+        f"{_badge(f, report)}</h3>"
+        f"{chart}{unseen_line}{_statistics(f, report)}{_bin_table(reference, current, labels)}</section>"
+    )
+
+
+def _statistics(f: FeatureDrift, report: DriftReport) -> str:
+    """Two small tables side by side: effect sizes against their gates, tests' p-values against alpha;
+    then the missing rates, value counts and (when the report has them) the stable verdicts."""
+    t = report.thresholds
+    effects = []
+    for method in sorted(f.scores, key=lambda m: (list(STATISTICS).index(m) if m in STATISTICS else 99, m)):
+        limit, percent = _threshold(report, f, method), method == "missing"
+        gate = "" if limit is None else f"≥ {_rate(limit) if percent else f'{limit:g}'}"
+        effects.append(
+            f"<tr><td>{esc(STATISTICS.get(method, method))}</td>"
+            f"{_cell(f.scores[method], _over(f, method, report), percent=percent)}<td>{gate}</td></tr>"
+        )
+    effect = getattr(f, "effect", None)
+    if isinstance(effect, float) and math.isfinite(effect):
+        effects.append(
+            f"<tr><td>effect <span class='muted'>(score ÷ gate)</span></td>{_cell(effect, effect >= 1)}"
+            "<td>≥ 1</td></tr>"
+        )
+    tests = [
+        f"<tr><td>{esc(TESTS.get(method, method))}</td>"
+        f"{_cell(f.pvalues_adjusted.get(method), f.pvalues_adjusted.get(method, 1.0) < t.alpha, p=True)}"
+        f"{_cell(raw, False, p=True)}</tr>"
+        for method, raw in f.pvalues.items()
+    ]
+    missing, values = f.missing_rate, f.rows
+    facts = [
+        f"<span>missing <b>{_rate(missing.get('reference'))}</b> → <b>{_rate(missing.get('current'))}</b></span>",
+        f"<span>values {_int(values.get('reference'))} → {_int(values.get('current'))}</span>",
+    ]
+    if _has_stable(report):
+        facts.append(
+            f"<span class='verdicts'>verdict now <b>{_yes(f.drifted)}</b>, stable "
+            f"<b>{_yes(getattr(f, 'stable', None))}</b></span>"
+        )
+    return (
+        '<div class="stats"><table class="stats effects small"><thead><tr><th>effect size</th><th class="num">value'
+        f"</th><th>drifts at</th></tr></thead><tbody>{''.join(effects)}</tbody></table>"
+        '<table class="stats tests small"><thead><tr><th>test</th><th class="num">p (BH)</th>'
+        f'<th class="num">p (raw)</th></tr></thead><tbody>{"".join(tests)}</tbody><tfoot><tr>'
+        f'<td colspan="3" class="muted">drifts at p (BH) &lt; {t.alpha:g}, with an effect</td></tr></tfoot></table>'
+        f'</div><div class="kv small">{"".join(facts)}</div>'
+    )
+
+
+def _bin_table(reference: Sequence[float], current: Sequence[float], labels: Sequence[str]) -> str:
+    if not reference:
+        return ""
+    ref_total, cur_total = sum(reference) or 1, sum(current) or 1
+    rows = "".join(
+        f"<tr><td class='name'>{esc(_label(labels, k))}</td><td class='num'>{_int(r)}</td>"
+        f"<td class='num'>{r / ref_total:.1%}</td><td class='num'>{_int(c)}</td>"
+        f"<td class='num'>{c / cur_total:.1%}</td></tr>"
+        for k, (r, c) in enumerate(zip(reference, _padded(current, len(reference)), strict=True))
+    )
+    return (
+        f"<details><summary>{len(reference)} bins: counts and shares</summary><table><thead><tr><th>bin</th>"
+        '<th class="num">reference</th><th class="num">share</th><th class="num">current</th>'
+        f'<th class="num">share</th></tr></thead><tbody>{rows}</tbody></table></details>'
+    )
+
+
+def category_bars(
+    reference: Sequence[float],
+    current: Sequence[float],
+    labels: Sequence[str],
+    *,
+    label: str,
+    width: int = 460,
+    limit: int = MAX_CATEGORY_BARS,
+) -> str:
+    """Reference and current share per category as horizontal bar pairs, largest share first.
+
+    Beyond `limit` categories the smallest are pooled into one bar; a name too long for the left
+    margin is cut, with the whole name in the bar's tooltip.
+
+    >>> svg = category_bars([70, 30], [20, 80], ["DE", "<FR>"], label="country")
+    >>> svg.count('class="bar reference"'), "&lt;FR&gt;" in svg, "<FR>" in svg
+    (2, True, False)
+    """
+    current = _padded(current, len(reference))
+    ref_total, cur_total = float(sum(reference)), float(sum(current))
+    rows = [
+        (_label(labels, k), r / ref_total if ref_total else 0.0, c / cur_total if cur_total else 0.0)
+        for k, (r, c) in enumerate(zip(reference, current, strict=True))
+        if r or c or k < len(labels)
+    ]
+    rows.sort(key=lambda row: -max(row[1], row[2]))
+    if len(rows) > limit:
+        rest = rows[limit - 1 :]
+        pooled = (f"__pooled__{len(rest)}", sum(r for _, r, _ in rest), sum(c for _, _, c in rest))
+        rows = [*rows[: limit - 1], pooled]
+    left, right, top, row_h = 130, 44, 6, 26
+    plot_w = width - left - right
+    height = top + row_h * max(len(rows), 1) + 22
+    x_max = max(0.05, math.ceil(max([0.0, *(max(r, c) for _, r, c in rows)]) * 20 - 1e-9) / 20)
+    bottom = top + row_h * len(rows)
+    parts = [
+        f'<svg class="chart categories" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{esc(label)}">'
+    ]
+    for fraction in (0.0, 0.5, 1.0):
+        gx = left + plot_w * fraction
+        parts.append(
+            f'<line class="grid" x1="{gx:.1f}" x2="{gx:.1f}" y1="{top}" y2="{bottom}"/>'
+            f'<text class="axis" x="{gx:.1f}" y="{bottom + 13}" text-anchor="middle">{x_max * fraction:.0%}</text>'
+        )
+    for i, (name, ref_share, cur_share) in enumerate(rows):
+        y0 = top + i * row_h
+        shown, pooled = _category_name(name)
+        title = f"{shown}: reference {ref_share:.1%}, current {cur_share:.1%}"
+        parts.append(
+            f"<g><title>{esc(title)}</title>"
+            f'<text class="category{" pooled" if pooled else ""}" x="{left - 6}" y="{y0 + 15:.1f}" text-anchor="end">'
+            f"{esc(_cut(shown, 20))}</text>"
+        )
+        for cls, share, dy in (("reference", ref_share, 3), ("current", cur_share, 13)):
+            w = plot_w * min(share, x_max) / x_max
+            parts.append(
+                f'<rect class="bar {cls}" x="{left}" y="{y0 + dy:.1f}" width="{w:.1f}" height="9"/>'
+                f'<text class="value" x="{left + w + 3:.1f}" y="{y0 + dy + 8:.1f}">{share:.1%}</text>'
+            )
+        parts.append("</g>")
+    parts.append(f'<line class="axis-line" x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/></svg>')
+    return "".join(parts)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"[-+]?(?:inf|nan|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)", re.IGNORECASE)
+
+
+def _edges(labels: Sequence[str], bins: int) -> list[float] | None:
+    """The interior bin edges read back from interval labels ("< a", "[a, b)", ..., "≥ z"), for the
+    histogram's axis; None when the labels are not intervals of `bins` bins.
+
+    >>> _edges(["< -0.5", "[-0.5, 1.25)", "≥ 1.25"], 3)
+    [-0.5, 1.25]
+    >>> _edges(["a", "b"], 2) is None
+    True
+    """
+    if bins < 2 or len(labels) != bins:
+        return None
+    numbers = [[float(x) for x in _NUMBER.findall(label)] for label in labels]
+    if len(numbers[0]) != 1 or len(numbers[-1]) != 1 or any(len(n) != 2 for n in numbers[1:-1]):
+        return None
+    edges = [numbers[0][0], *(n[1] for n in numbers[1:-1])]
+    lefts = [n[0] for n in numbers[1:-1]] + numbers[-1]
+    return edges if lefts == edges else None
+
+
+def _order(f: FeatureDrift) -> tuple[bool, float, str]:
+    """Features with scores first, by PSI descending (+inf first, NaN last), then by name."""
+    psi = f.scores.get("psi", math.nan)
+    return (not f.scores, -psi if not math.isnan(psi) else math.inf, f.name)
+
+
+def _test(f: FeatureDrift) -> str | None:
+    """The hypothesis test whose p-value gates the verdict: KS for numeric, chi-square for categorical."""
+    for method in ("ks", "chi2", *f.pvalues):
+        if method in f.pvalues or method in f.scores:
+            return method
+    return None
+
+
+def _threshold(report: DriftReport, f: FeatureDrift, method: str) -> float | None:
+    """The effect-size gate of `method` for `f` (a per-feature override first); None when it has none."""
+    if method not in GATED.get(f.kind, ()):
+        return None
+    t = report.thresholds
+    overrides = (getattr(t, "per_feature", None) or {}).get(f.name, {})
+    limit = overrides.get(method, getattr(t, method, None))
+    return float(limit) if isinstance(limit, int | float) and not isinstance(limit, bool) else None
+
+
+def _over(f: FeatureDrift, method: str, report: DriftReport) -> bool:
+    limit = _threshold(report, f, method)
+    value = f.scores.get(method)
+    return limit is not None and value is not None and not math.isnan(value) and value >= limit
+
+
+def _inputs(report: DriftReport) -> list[FeatureDrift]:
+    """The features the drift share counts: every one but the model's output."""
+    return [f for f in report.features if _role(f) != PREDICTION]
+
+
+def _role(f: FeatureDrift) -> str:
+    return getattr(f, "role", "feature")
+
+
+def _kind(f: FeatureDrift) -> str:
+    return f"{f.kind} · model output" if _role(f) == PREDICTION else f.kind
+
+
+def _has_stable(report: DriftReport) -> bool:
+    """Whether the report carries hysteresis verdicts: a one-shot `check` has none (all False)."""
+    return bool(getattr(report, "stable", False)) or any(getattr(f, "stable", False) for f in report.features)
+
+
+def _unseen(item: object) -> str:
+    if isinstance(item, tuple) and len(item) == 2:
+        return f"<code>{esc(item[0])}</code> <span class='muted'>({_int(item[1])})</span>"
+    return f"<code>{esc(item)}</code>"
+
+
+def _badge(f: FeatureDrift, report: DriftReport) -> str:
+    out = '<span class="badge drift">drifted</span>' if f.drifted else '<span class="badge ok">stable</span>'
+    if not f.scores:
+        out = '<span class="badge none">no current values</span>'
+    if f.name in report.critical_features:
+        out += ' <span class="badge warning">critical</span>'
+    return out
+
+
+def _label(labels: Sequence[str], k: int) -> str:
+    return labels[k] if k < len(labels) else f"bin {k + 1}"
+
+
+def _category_name(name: str) -> tuple[str, bool]:
+    if name.startswith("__pooled__"):
+        return f"{name.removeprefix('__pooled__')} more categories", True
+    if name in POOLED_BINS:
+        return POOLED_BINS[name], True
+    return name, False
+
+
+def _cut(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _padded(values: Sequence[float], n: int) -> list[float]:
+    return [*values[:n], *([0] * (n - len(values)))]
+
+
+def _cell(value: float | None, over: bool, *, p: bool = False, percent: bool = False) -> str:
+    shown = _rate(value) if percent else _fmt(value, p=p)
+    return f'<td class="num{" over" if over else ""}">{shown}</td>'
+
+
+def _fmt(value: float | None, missing: str = "—", *, p: bool = False) -> str:
+    if value is None or math.isnan(value):
+        return missing
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if p:
+        return f"{value:.2g}"
+    if abs(value) >= 100:
+        return f"{value:,.1f}"
+    return f"{value:.3f}" if abs(value) >= 0.001 or value == 0 else f"{value:.2g}"
+
+
+def _data_number(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.6g}"
+
+
+def _int(value: object) -> str:
+    return "—" if value is None else f"{int(value):,}"  # type: ignore[call-overload]
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.1%}"
+
+
+def _yes(value: object) -> str:
+    return "—" if value is None else "drifted" if value else "stable"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _utc(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
