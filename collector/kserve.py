@@ -57,6 +57,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import reprlib
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -98,6 +99,9 @@ EVICTED = "join_table_full"  # the oldest half, dropped to make room
 REPLACED = "duplicate_event"  # the same half again under the same id: the newer one is kept
 
 _FORMAT = JSONFormat()
+_REPR = reprlib.Repr()  # for values quoted in messages: bounded, and safe however deep the JSON nests
+_REPR.maxstring = _REPR.maxother = 80
+_show = _REPR.repr
 
 
 class EventError(BodyError):
@@ -168,7 +172,7 @@ def _structured(envelope: Any, what: str) -> LoggerEvent:
     if data is None and encoded is not None:
         try:
             data = base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else None
-        except binascii.Error:
+        except (binascii.Error, ValueError):  # ValueError: a string with non-ASCII characters
             data = None
         if data is None:
             raise EventError(400, "bad_json", f"{what}: data_base64 is not base64")
@@ -351,7 +355,7 @@ def _tensor(spec: dict, what: str) -> tuple[list, int, int]:
     """A V2 tensor → (row-major values, rows, values per row)."""
     shape, data = spec.get("shape"), spec.get("data")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-        raise EventError(400, "bad_body", f"{what}: shape must be a list of non-negative integers, got {shape!r:.80}")
+        raise EventError(400, "bad_body", f"{what}: shape must be a list of non-negative integers, got {_show(shape)}")
     if not isinstance(data, list):
         data = [data]
     flat = _flatten(data)
@@ -366,11 +370,15 @@ def _flatten(data: list) -> list:
     if not any(isinstance(v, list) for v in data):
         return data
     out: list = []
-    for v in data:
-        if isinstance(v, list):
-            out.extend(_flatten(v))
-        else:
+    stack = [iter(data)]  # not recursive: JSON may nest deeper than Python's stack
+    while stack:
+        for v in stack[-1]:
+            if isinstance(v, list):
+                stack.append(iter(v))
+                break
             out.append(v)
+        else:
+            stack.pop()
     return out
 
 
@@ -380,7 +388,7 @@ def _v2_rows(inputs: list[dict], names: Sequence[str] | None, max_features: int)
     for spec in inputs:
         name = spec["name"]
         if not isinstance(name, str) or not name:
-            raise EventError(400, "bad_body", f"an input's name must be a non-empty string, got {name!r:.80}")
+            raise EventError(400, "bad_body", f"an input's name must be a non-empty string, got {_show(name)}")
         flat, rows, width = _tensor(spec, f"input {name!r}")
         if batch is None:
             batch = rows
@@ -410,9 +418,10 @@ def _v2_predictions(outputs: list[dict]) -> list[Any]:
     """Row i's prediction: the output's value (a list when it is wider than 1), or {name: value} for several."""
     columns = []
     for spec in outputs:
-        flat, rows, width = _tensor(spec, f"output {spec['name']!r:.80}")
+        name = spec["name"] if isinstance(spec["name"], str) else _show(spec["name"])
+        flat, rows, width = _tensor(spec, f"output {name!r:.80}")
         values = flat if width == 1 else [flat[i * width : (i + 1) * width] for i in range(rows)]
-        columns.append((str(spec["name"]), values))
+        columns.append((name, values))
     if len(columns) == 1:
         return columns[0][1]
     batch = max(len(values) for _, values in columns)
@@ -569,6 +578,25 @@ def _records(request: Half, response: Half) -> list[dict[str, Any]]:
 # -- one POST -------------------------------------------------------------------------------------
 
 
+def _dump_records(records: list[dict[str, Any]]) -> bytes:
+    try:
+        return orjson.dumps(records)
+    except orjson.JSONEncodeError:  # a value nested deeper than orjson writes (254 levels)
+        return orjson.dumps([_flat_values(r) for r in records])
+
+
+def _flat_values(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with nested values as `[]`: rejected for being nested all the same, with the same reason."""
+
+    def flat(value: Any) -> Any:
+        return [] if isinstance(value, (list, dict)) else value
+
+    features = record["features"]
+    if isinstance(features, dict):
+        features = {name: flat(value) for name, value in features.items()}
+    return {**record, "features": features, "prediction": flat(record["prediction"])}
+
+
 @dataclass
 class KServeResult(ParseResult):
     pending: int = 0  # halves waiting in the joiner after this event
@@ -606,7 +634,9 @@ def parse_events(
             records.extend(joined.records)
             dropped.update(joined.dropped_rows)
     parsed = (
-        parse_records(orjson.dumps(records), "application/json", max_records=len(records)) if records else ParseResult()
+        parse_records(_dump_records(records), "application/json", max_records=len(records))
+        if records
+        else ParseResult()
     )
     return KServeResult(
         batches=parsed.batches,

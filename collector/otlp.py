@@ -107,6 +107,8 @@ def decode_request(
             json_format.ParseDict(_hex_ids_to_base64(orjson.loads(body)), request, ignore_unknown_fields=True)
     except (DecodeError, orjson.JSONDecodeError, json_format.ParseError, ValueError, TypeError) as exc:
         raise BodyError(400, f"not an OTLP ExportTraceServiceRequest ({media}): {exc}") from exc
+    except RecursionError:  # JSON nested deeper than Python's stack (orjson reads up to 1024 levels)
+        raise BodyError(400, f"not an OTLP ExportTraceServiceRequest ({media}): nested too deeply") from None
     return _observations(request, settings), media
 
 
