@@ -6,13 +6,16 @@ cannot be read at all raises `BodyError` with the HTTP status to answer.
 
 Numbers become float columns in one `np.array` call per group of records sharing a
 feature layout; the per-record Python work is only the dict look-ups JSON parsing
-already implies. Strings and booleans are categorical values: validated and counted
-here, not yet monitored downstream.
+already implies. Strings and booleans are categorical columns (object arrays). The
+record's `prediction` (a score or a class) becomes one more column named "prediction",
+so output drift is measured like input drift; `request_id` and `label` (ground truth)
+travel with the rows for sampling and the label join.
 """
 
 from __future__ import annotations
 
 import re
+import reprlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import chain
@@ -23,13 +26,18 @@ import orjson
 
 from collector.errors import BodyError
 
-__all__ = ["BodyError", "ParseResult", "RecordBatch", "RecordError", "parse_records"]
+__all__ = ["PREDICTION", "BodyError", "ParseResult", "RecordBatch", "RecordError", "number_label", "parse_records"]
 
 JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
 MAX_FEATURE_NAME = 128
+MAX_CATEGORY = 256  # characters in a categorical value
+PREDICTION = "prediction"  # the record's "prediction" becomes a column of this name
 MAX_REPORTED_ERRORS = 100
+_REPR = reprlib.Repr()  # values quoted in messages: bounded, and safe however deep the JSON nests
+_REPR.maxstring = _REPR.maxother = 80
+_show = _REPR.repr
 _NUMBER_TYPES = {int, float, type(None)}
 
 
@@ -38,17 +46,26 @@ class RecordError:
     index: int  # 0-based position of the record (NDJSON: of the non-blank line)
     reason: str  # a short code, also the label of the rejected-records counter
     message: str
+    pointer: str = ""  # RFC 6901 JSON pointer into the record ("/features/amount"); "" for the whole record
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "reason": self.reason, "message": self.message}
+        return {"index": self.index, "pointer": self.pointer, "reason": self.reason, "message": self.message}
 
 
 @dataclass(frozen=True)
 class RecordBatch:
     model: str
-    features: tuple[str, ...]
+    features: tuple[str, ...]  # numeric columns
     values: np.ndarray  # (rows, features) float64, NaN missing
     model_version: str | None = None  # the last one the records named
+    categorical: tuple[str, ...] = ()  # string and boolean columns
+    categorical_values: np.ndarray | None = None  # (rows, categorical) object: str, or None when missing
+    request_ids: np.ndarray | None = None  # (rows,) object: str or None; None when no record had one
+    labels: np.ndarray | None = None  # (rows,) object: the ground truth sent with the record, or None
+
+    @property
+    def rows(self) -> int:
+        return self.values.shape[0]
 
 
 @dataclass
@@ -62,10 +79,10 @@ class ParseResult:
     def rejected(self) -> int:
         return sum(self.rejected_by_reason.values())
 
-    def reject(self, index: int, reason: str, message: str) -> None:
+    def reject(self, index: int, reason: str, message: str, pointer: str = "") -> None:
         self.rejected_by_reason[reason] += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(RecordError(index, reason, message))
+            self.errors.append(RecordError(index, reason, message, pointer))
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -76,6 +93,26 @@ class ParseResult:
         if self.rejected > len(self.errors):
             body["errors_truncated"] = True
         return body
+
+
+@dataclass
+class _Rows:
+    """Records of one model that share a feature layout, as parsed: the input of `_block`."""
+
+    indexes: list[int] = field(default_factory=list)
+    values: list[list] = field(default_factory=list)
+    request_ids: list[Any] = field(default_factory=list)
+    labels: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Block:
+    numeric: tuple[str, ...]
+    values: np.ndarray
+    categorical: tuple[str, ...]
+    categorical_values: np.ndarray  # object
+    request_ids: list[Any]
+    labels: list[Any]
 
 
 def parse_records(body: bytes, content_type: str | None, *, max_records: int = 100_000) -> ParseResult:
@@ -94,7 +131,7 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
     if len(records) > max_records:
         raise BodyError(413, f"{len(records)} records in one request; the limit is {max_records}: split the batch")
 
-    groups: dict[tuple[str, tuple[str, ...]], list[tuple[int, list]]] = defaultdict(list)
+    groups: dict[tuple[str, tuple[str, ...]], _Rows] = defaultdict(_Rows)
     good_models: set[str] = set()
     versions: dict[str, str] = {}
     for index, record in records:
@@ -107,20 +144,28 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
                 continue
             model, features = checked
             good_models.add(model)
-        groups[(model, tuple(features))].append((index, list(features.values())))
+        names, values = tuple(features), list(features.values())
+        prediction = record.get("prediction")
+        if prediction is not None and PREDICTION not in features:
+            names, values = (*names, PREDICTION), [*values, prediction]
+        rows = groups[(model, names)]
+        rows.indexes.append(index)
+        rows.values.append(values)
+        rows.request_ids.append(record.get("request_id"))
+        rows.labels.append(record.get("label"))
         version = record.get("model_version")
         if type(version) is str and 0 < len(version) <= 64:
             versions[model] = version
 
-    per_model: dict[str, list[tuple[tuple[str, ...], np.ndarray]]] = defaultdict(list)
+    per_model: dict[str, list[_Block]] = defaultdict(list)
     for (model, names), rows in groups.items():
-        kept = _numeric_block(names, rows, result)
-        if kept is not None:
-            per_model[model].append(kept)
+        block = _block(names, rows, result)
+        if block is not None:
+            per_model[model].append(block)
     for model, blocks in per_model.items():
         batch = _merge(model, blocks, versions.get(model))
         result.batches.append(batch)
-        result.accepted += batch.values.shape[0]
+        result.accepted += batch.rows
     return result
 
 
@@ -155,82 +200,153 @@ def _check_record(index: int, record: Any, result: ParseResult) -> tuple[str, di
         result.reject(
             index,
             "bad_model",
-            f"record {index}: 'model' must be a name of 1-63 letters, digits or _.:- (got {model!r:.80})",
+            f"record {index}: 'model' must be a name of 1-63 letters, digits or _.:- (got {_show(model)})",
+            "/model",
         )
         return None
     features = record.get("features")
     if not isinstance(features, dict):
-        result.reject(index, "bad_features", f"record {index}: 'features' must be an object of name: value")
+        result.reject(
+            index, "bad_features", f"record {index}: 'features' must be an object of name: value", "/features"
+        )
         return None
     return model, features
 
 
-def _numeric_block(
-    names: tuple[str, ...], rows: list[tuple[int, list]], result: ParseResult
-) -> tuple[tuple[str, ...], np.ndarray] | None:
-    """Rows that share a feature layout → (numeric names, float array), rejecting bad rows."""
+def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult) -> _Block | None:
+    """Rows that share a feature layout → numeric and categorical columns, rejecting bad rows."""
     bad_name = next((n for n in names if not n or len(n) > MAX_FEATURE_NAME), None)
     if bad_name is not None:
-        for index, _ in rows:
+        for index in rows.indexes:
             result.reject(
-                index, "bad_feature_name", f"record {index}: feature names are 1-{MAX_FEATURE_NAME} characters"
+                index,
+                "bad_feature_name",
+                f"record {index}: feature names are 1-{MAX_FEATURE_NAME} characters (got {len(bad_name)})",
+                _pointer(bad_name),
             )
         return None
-    kinds = set(map(type, chain.from_iterable(values for _, values in rows)))
+    kinds = set(map(type, chain.from_iterable(rows.values)))
     if kinds <= _NUMBER_TYPES:
-        good_rows, numeric = rows, list(range(len(names)))
+        keep, numeric, text = list(range(len(rows.indexes))), list(range(len(names))), []
     else:
-        good_rows, numeric = _rows_with_valid_values(names, rows, result)
-    if not good_rows:
+        keep, numeric, text = _valid_rows(names, rows, result)
+    if not keep:
         return None
-    if len(numeric) == len(names):
-        table = [values for _, values in good_rows]
+    if len(keep) == len(rows.indexes):
+        table, request_ids, labels = rows.values, rows.request_ids, rows.labels
     else:
-        table = [[values[j] for j in numeric] for _, values in good_rows]
+        table = [rows.values[i] for i in keep]
+        request_ids = [rows.request_ids[i] for i in keep]
+        labels = [rows.labels[i] for i in keep]
+    numbers = table if len(numeric) == len(names) else [[values[j] for j in numeric] for values in table]
     # orjson refuses NaN, Infinity, 1e999 and integers beyond 64 bits: every number here is finite
-    values = np.array(table, dtype=np.float64).reshape(len(good_rows), len(numeric))
-    return tuple(names[j] for j in numeric), values
+    values = np.array(numbers, dtype=np.float64).reshape(len(table), len(numeric))
+    categorical_values = np.empty((len(table), len(text)), dtype=object)
+    for k, j in enumerate(text):
+        categorical_values[:, k] = [_category(values_[j]) for values_ in table]
+    return _Block(
+        tuple(names[j] for j in numeric), values, tuple(names[j] for j in text), categorical_values, request_ids, labels
+    )
 
 
-def _rows_with_valid_values(
-    names: tuple[str, ...], rows: list[tuple[int, list]], result: ParseResult
-) -> tuple[list[tuple[int, list]], list[int]]:
-    """The slow path: find nested values and features mixing numbers with strings."""
+def _valid_rows(names: tuple[str, ...], rows: _Rows, result: ParseResult) -> tuple[list[int], list[int], list[int]]:
+    """The slow path: reject nested values and features mixing numbers with strings.
+
+    Returns the positions of the rows kept, of the numeric columns and of the text (categorical) ones.
+    """
     is_number = [False] * len(names)
     is_text = [False] * len(names)
-    for _, values in rows:
+    for values in rows.values:
         for j, v in enumerate(values):
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 is_number[j] = True
             elif isinstance(v, (str, bool)):
                 is_text[j] = True
-    good = []
-    for index, values in rows:
+    keep = []
+    for i, values in enumerate(rows.values):
+        index = rows.indexes[i]
         problem = None
         for j, v in enumerate(values):
             if isinstance(v, (dict, list)):
-                problem = f"feature {names[j]!r} is a {type(v).__name__}; use a number, string, boolean or null"
+                problem = f"is a {type(v).__name__}; use a number, string, boolean or null"
             elif is_number[j] and isinstance(v, (str, bool)):
-                problem = f"feature {names[j]!r} is {v!r:.40} but other records send numbers for it"
+                problem = f"is {v!r:.40} but other records send numbers for it"
+            elif isinstance(v, str) and len(v) > MAX_CATEGORY:
+                problem = f"is a string of {len(v)} characters; categories are at most {MAX_CATEGORY}"
             if problem:
-                result.reject(index, "bad_feature_value", f"record {index}: {problem}")
+                what = "'prediction'" if names[j] == PREDICTION and j == len(names) - 1 else f"feature {names[j]!r}"
+                result.reject(
+                    index, "bad_feature_value", f"record {index}: {what} {problem}", _pointer(names[j], j, names)
+                )
                 break
         else:
-            good.append((index, values))
+            keep.append(i)
     numeric = [j for j in range(len(names)) if is_number[j] or not is_text[j]]
-    return good, numeric
+    text = [j for j in range(len(names)) if is_text[j] and not is_number[j]]
+    return keep, numeric, text
 
 
-def _merge(model: str, blocks: list[tuple[tuple[str, ...], np.ndarray]], version: str | None) -> RecordBatch:
+def _category(value: Any) -> str | None:
+    """A categorical value as stored: booleans spelled as JSON (and Parquet/CSV readers) spell them."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return value
+
+
+def number_label(x: float) -> str:
+    """A number as a category: integral values without the ".0", so 3 and 3.0 are one category "3"."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _pointer(name: str, j: int = 0, names: tuple[str, ...] = ()) -> str:
+    """JSON pointer (RFC 6901) to a feature of a record; the prediction sits at the top level."""
+    if names and name == PREDICTION and j == len(names) - 1 and names.count(PREDICTION) == 1:
+        return "/prediction"
+    return "/features/" + name.replace("~", "~0").replace("/", "~1")
+
+
+def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch:
+    request_ids = list(chain.from_iterable(b.request_ids for b in blocks))
+    labels = list(chain.from_iterable(b.labels for b in blocks))
+    ids = _objects(request_ids, str)
+    truth = _objects(labels, (str, int, float))
     if len(blocks) == 1:
-        names, values = blocks[0]
-        return RecordBatch(model, names, values, version)
+        b = blocks[0]
+        return RecordBatch(model, b.numeric, b.values, version, b.categorical, b.categorical_values, ids, truth)
+    numeric, values = _stack([(b.numeric, b.values) for b in blocks], np.nan, np.float64)
+    categorical, categorical_values = _stack([(b.categorical, b.categorical_values) for b in blocks], None, object)
+    both = set(numeric) & set(categorical)
+    if both:  # text in some records, numbers or only nulls in others: a categorical column
+        for k, name in enumerate(categorical):
+            if name in both:
+                column = values[:, numeric.index(name)]
+                filled = ~np.isnan(column)
+                categorical_values[filled, k] = [number_label(x) for x in column[filled]]
+        keep = [j for j, name in enumerate(numeric) if name not in both]
+        numeric, values = tuple(numeric[j] for j in keep), values[:, keep]
+    return RecordBatch(model, numeric, values, version, categorical, categorical_values, ids, truth)
+
+
+def _stack(
+    blocks: list[tuple[tuple[str, ...], np.ndarray]], fill: Any, dtype: Any
+) -> tuple[tuple[str, ...], np.ndarray]:
     names = tuple(dict.fromkeys(chain.from_iterable(b[0] for b in blocks)))
     column = {n: j for j, n in enumerate(names)}
-    out = np.full((sum(b[1].shape[0] for b in blocks), len(names)), np.nan)
+    out = np.full((sum(b[1].shape[0] for b in blocks), len(names)), fill, dtype=dtype)
     start = 0
     for block_names, values in blocks:
         cols = [column[n] for n in block_names]
         out[start : start + values.shape[0], cols] = values
         start += values.shape[0]
-    return RecordBatch(model, names, out, version)
+    return names, out
+
+
+def _objects(values: list[Any], types: type | tuple[type, ...]) -> np.ndarray | None:
+    """A (rows,) object array of the values of the right type (others None); None when there are none."""
+    if all(v is None for v in values):
+        return None
+    out = np.empty(len(values), dtype=object)
+    out[:] = [v if isinstance(v, types) and not isinstance(v, bool) else None for v in values]
+    return out

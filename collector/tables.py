@@ -27,6 +27,7 @@ _CONTENT_TYPES = {
     "application/jsonl": "ndjson",
     "application/x-jsonlines": "ndjson",
 }
+LOW_CARDINALITY = 10  # integer columns with at most this many distinct values are categorical
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 
 
@@ -61,8 +62,13 @@ def format_from_path(path: Path) -> str:
     return fmt
 
 
-def read_table(source: bytes | Path, fmt: str | None = None) -> Table:
-    """Read CSV/Parquet/NDJSON bytes or a file into numeric columns and category counts."""
+def read_table(source: bytes | Path, fmt: str | None = None, kinds: dict[str, str] | None = None) -> Table:
+    """Read CSV/Parquet/NDJSON bytes or a file into numeric columns and category counts.
+
+    Numbers are numeric and strings and booleans categorical, except integer columns with at
+    most LOW_CARDINALITY distinct values in 20 times as many rows (categorical) and what `kinds` (feature -> "numeric" |
+    "categorical", the config's `features:`) says.
+    """
     if isinstance(source, Path):
         fmt = fmt or format_from_path(source)
         try:
@@ -79,7 +85,7 @@ def read_table(source: bytes | Path, fmt: str | None = None) -> Table:
         frame = _read_frame(data, fmt)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise TableError(f"cannot parse as {fmt}: {_first_line(exc)}") from exc
-    return _to_table(frame)
+    return _to_table(frame, kinds)
 
 
 def _read_frame(data: bytes, fmt: str) -> pl.DataFrame:
@@ -94,19 +100,32 @@ def _read_frame(data: bytes, fmt: str) -> pl.DataFrame:
     return frame
 
 
-def _to_table(frame: pl.DataFrame) -> Table:
+def _low_cardinality(column: pl.Series) -> bool:
+    # a few rows say nothing about cardinality: three distinct ages in three rows are still ages
+    return len(column) >= 20 * LOW_CARDINALITY and column.n_unique() <= LOW_CARDINALITY
+
+
+def _to_table(frame: pl.DataFrame, kinds: dict[str, str] | None = None) -> Table:
     if frame.width == 0 or frame.height == 0:
         raise TableError("the input has no rows or no columns")
     numeric, categorical, unsupported = [], [], []
+    kinds = kinds or {}
     for name, dtype in frame.schema.items():
-        if dtype.is_numeric():
+        kind = kinds.get(name)
+        if kind == "categorical" and dtype != pl.Null:
+            categorical.append(name)
+        elif kind == "numeric" and not dtype.is_numeric() and dtype != pl.Null:
+            raise TableError(f"column {name!r} is configured numeric but holds {dtype} values")
+        elif dtype.is_integer() and kind is None and _low_cardinality(frame.get_column(name)):
+            categorical.append(name)  # codes, flags, ratings: counted per value, not ranked
+        elif dtype.is_numeric():
             numeric.append(name)
         elif dtype in (pl.String, pl.Boolean, pl.Categorical) or isinstance(dtype, pl.Enum):
             categorical.append(name)
         elif dtype == pl.Null:
             numeric.append(name)  # all missing: kept so that its missing rate is reported
         else:
-            unsupported.append(f"{name} ({dtype})")
+            unsupported.append(f"{name} ({dtype.base_type() if dtype.is_nested() else dtype})")  # repr recurses
     if unsupported:
         raise TableError(f"columns of unsupported type (use numbers or strings): {', '.join(unsupported)}")
     values = (
@@ -119,7 +138,7 @@ def _to_table(frame: pl.DataFrame) -> Table:
         raise TableError(f"infinite values in column(s) {', '.join(bad)}: remove them or use null")
     categories = {}
     for name in categorical:
-        counts = frame.get_column(name).cast(pl.String).drop_nulls().value_counts()
+        counts = frame.get_column(name).cast(pl.String).drop_nulls().value_counts()  # 3 -> "3", True -> "true"
         categories[name] = dict(zip(counts[name].to_list(), counts["count"].to_list(), strict=True))
     return Table(numeric=tuple(numeric), values=values, categories=categories, rows=frame.height)
 

@@ -11,22 +11,28 @@ the p-value gate keeps small windows from alarming on noise.
 from __future__ import annotations
 
 import itertools
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from collector.predictions import number_label
 from detectors import stats
+from detectors.categorical import compare_categories
 from detectors.findings import Finding, FindingKind, Severity
 from detectors.reference import ReferenceProfile
+from detectors.stability import VerdictStability
+from detectors.vocabulary import Vocabulary
 from detectors.windows import SlidingWindow
 
 __all__ = ["METHODS", "DriftDetector", "DriftReport", "DriftThresholds", "FeatureDrift", "compare"]
 
 
 METHODS = ("ks", "psi", "wasserstein", "jensenshannon")  # numeric statistics computed by default
+PREDICTION = "prediction"  # the model's output column: reported, kept out of the input drift share
 
 
 @dataclass(frozen=True)
@@ -36,13 +42,20 @@ class DriftThresholds:
     wasserstein: float = 0.1  # normed by the reference's standard deviation
     alpha: float = 0.05
     share: float = 0.5
-    methods: tuple[str, ...] = METHODS  # ks is always computed: its p-value gates every verdict
+    methods: tuple[str, ...] = METHODS  # ks is always computed: its p-value gates every numeric verdict
+    missing: float = 0.05  # change in the missing rate (absolute) that counts as an effect
+    per_feature: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # feature -> {psi: 0.3, ...}
+
+    def vector(self, name: str, features: Sequence[str]) -> np.ndarray:
+        """The threshold `name` per feature, per-feature overrides applied."""
+        default = getattr(self, name)
+        return np.array([self.per_feature.get(f, {}).get(name, default) for f in features], dtype=np.float64)
 
 
 @dataclass(frozen=True)
 class FeatureDrift:
     name: str
-    drifted: bool
+    drifted: bool  # this evaluation's verdict (raw)
     missing_rate: dict[str, float | None]
     scores: dict[str, float]
     pvalues: dict[str, float]
@@ -51,18 +64,28 @@ class FeatureDrift:
     bins: dict[str, list[int]] = field(default_factory=dict)  # per-bin counts, reference and current
     kind: str = "numeric"
     bin_labels: tuple[str, ...] = ()  # one per bin: an interval ("[0.5, 1.2)") or a category name
+    role: str = "feature"  # or "prediction": the model's output
+    effect: float = float("nan")  # the largest score / threshold ratio: >= 1 is an effect
+    stable: bool = False  # the verdict after `for` evaluations and hysteresis (see detectors/stability.py)
+    unseen: tuple[tuple[str, int], ...] = ()  # categorical: the most frequent categories the reference lacks
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "kind": self.kind,
+            "role": self.role,
             "drifted": self.drifted,
+            "drifted_stable": self.stable,
+            "effect": _num(self.effect),
             "missing_rate": self.missing_rate,
             "scores": {k: _num(v) for k, v in self.scores.items()},  # +inf (moved constant) -> null
             "pvalues": self.pvalues,
             "pvalues_adjusted": self.pvalues_adjusted,
             "rows": self.rows,
         }
+        if self.kind == "categorical":
+            out["unseen"] = [{"category": c, "count": n} for c, n in self.unseen]
+        return out
 
 
 @dataclass(frozen=True)
@@ -77,6 +100,11 @@ class DriftReport:
     model_version: str | None = None
     evaluated_at: float = field(default_factory=time.time)
     duration_seconds: float = 0.0
+    stable: bool = False  # the model verdict from the features' stable verdicts
+
+    @property
+    def prediction(self) -> FeatureDrift | None:
+        return next((f for f in self.features if f.role == PREDICTION), None)
 
     @property
     def drifted_features(self) -> list[FeatureDrift]:
@@ -84,13 +112,24 @@ class DriftReport:
 
     def to_dict(self) -> dict[str, Any]:
         t = self.thresholds
+        prediction = self.prediction
         return {
             "model": self.model,
             "model_version": self.model_version,
             "drifted": self.drifted,
+            "drifted_stable": self.stable,
+            "prediction_drifted": prediction.drifted if prediction else None,
             "drift_share": self.drift_share,
             "rows": self.rows,
-            "thresholds": {"psi": t.psi, "ks": t.ks, "wasserstein": t.wasserstein, "alpha": t.alpha, "share": t.share},
+            "thresholds": {
+                "psi": t.psi,
+                "ks": t.ks,
+                "wasserstein": t.wasserstein,
+                "missing": t.missing,
+                "alpha": t.alpha,
+                "share": t.share,
+                "per_feature": {name: dict(v) for name, v in t.per_feature.items()},
+            },
             "critical_features": list(self.critical_features),
             "evaluated_at": self.evaluated_at,
             "features": [f.to_dict() for f in self.features],
@@ -100,43 +139,53 @@ class DriftReport:
         """One line a person can act on."""
         if self.rows["current"] == 0:
             return f"{self.model}: no current rows yet"
-        n = sum(1 for f in self.features if f.scores)
-        drifted = sorted(self.drifted_features, key=lambda f: -f.scores.get("psi", 0.0))
+        inputs = [f for f in self.features if f.role != PREDICTION]
+        n = sum(1 for f in inputs if f.scores)
+        drifted = sorted((f for f in inputs if f.drifted), key=lambda f: -_finite(f.scores.get("psi")))
+        prediction = self.prediction
+        output = f"; prediction drifted ({_describe(prediction)})" if prediction and prediction.drifted else ""
         if not drifted:
-            return f"{self.model}: no drift ({n} features, {self.rows['current']} current rows)"
-        parts = ", ".join(f"{f.name} (PSI {f.scores['psi']:.2f}, KS {f.scores['ks']:.2f})" for f in drifted[:5])
+            return f"{self.model}: no drift ({n} input features, {self.rows['current']} current rows){output}"
+        parts = ", ".join(f"{f.name} ({_describe(f)})" for f in drifted[:5])
         more = f" and {len(drifted) - 5} more" if len(drifted) > 5 else ""
         verdict = "DRIFT" if self.drifted else "drift below the model threshold"
         critical = [f.name for f in drifted if f.name in self.critical_features]
         why = f"; critical: {', '.join(critical)}" if critical else ""
         return (
             f"{self.model}: {verdict}: {len(drifted)} of {n} features drifted "
-            f"(share {self.drift_share:.2f}, threshold {self.thresholds.share}{why}): {parts}{more}"
+            f"(share {self.drift_share:.2f}, threshold {self.thresholds.share}{why}): {parts}{more}{output}"
         )
 
     def findings(self) -> list[Finding]:
+        """A finding per feature drifted now or still held by hysteresis, and one for the model."""
         out = []
-        for f in self.drifted_features:
+        for f in self.features:
+            if not (f.drifted or f.stable):
+                continue
             critical = f.name in self.critical_features
+            psi = _finite(f.scores.get("psi"), default=float("nan"))
             out.append(
                 Finding(
                     kind=FindingKind.DRIFT,
                     model=self.model,
                     subject=f.name,
                     severity=Severity.PAGE if critical else Severity.WARNING,
-                    value=f.scores["psi"],
-                    threshold=self.thresholds.psi,
+                    value=psi if np.isfinite(psi) else f.effect,
+                    threshold=self.thresholds.psi if np.isfinite(psi) else 1.0,
                     evidence={
+                        "kind": f.kind,
+                        "role": f.role,
                         "scores": f.scores,
                         "pvalues_adjusted": f.pvalues_adjusted,
                         "rows": f.rows,
                         "missing_rate": f.missing_rate,
+                        "unseen": dict(f.unseen),
                         "model_version": self.model_version,
                     },
                     at=self.evaluated_at,
                 )
             )
-        if self.drifted:
+        if self.drifted or self.stable:
             out.append(
                 Finding(
                     kind=FindingKind.DRIFT,
@@ -162,54 +211,104 @@ def compare(
     names: Sequence[str],
     current: np.ndarray,
     *,
+    current_categories: Mapping[str, Mapping[str, int]] | None = None,
     thresholds: DriftThresholds = DriftThresholds(),
     critical_features: Sequence[str] = (),
     model_version: str | None = None,
 ) -> DriftReport:
-    """Evaluate every reference feature of `current` (rows x len(names), NaN missing) at once."""
-    started = time.perf_counter()
-    cur_sorted = stats.sort_columns(_aligned(reference.features, names, current))
-    n_cur = stats.valid_counts(cur_sorted)
-    n_ref = reference.valid_counts
-    ks = stats.ks_2samp(reference.sorted_values, cur_sorted)
-    cur_bins = stats.bin_counts(cur_sorted, reference.edges)
-    scores = {"ks": ks.statistic, "psi": stats.psi(reference.bin_counts, cur_bins)}
-    if "wasserstein" in thresholds.methods:
-        scores["wasserstein"] = stats.wasserstein_normed(
-            reference.sorted_values, cur_sorted, reference_std=reference.std
-        )
-    if "jensenshannon" in thresholds.methods:
-        scores["jensenshannon"] = stats.jensen_shannon(reference.bin_counts, cur_bins)
-    adjusted = stats.benjamini_hochberg(ks.pvalue)
-    effect = (scores["psi"] >= thresholds.psi) | (ks.statistic >= thresholds.ks)
-    if "wasserstein" in scores:
-        effect |= scores["wasserstein"] >= thresholds.wasserstein
-    drifted = effect & (adjusted < thresholds.alpha)  # NaN compares False: no data, no drift
+    """Evaluate every reference feature at once.
 
-    rows_cur = cur_sorted.shape[0]
-    missing_cur = 1.0 - n_cur / rows_cur if rows_cur else np.full(len(n_cur), np.nan)
+    `current` is (rows x len(names)) floats, NaN missing, for the numeric features;
+    `current_categories` the category counts of the same rows for the categorical ones
+    (a row missing a categorical feature is simply not counted).
+    """
+    started = time.perf_counter()
+    numeric = _numeric_scores(reference, names, current, thresholds)
+    categorical = compare_categories(reference.categories, current_categories or {})
+    rows_cur = int(np.asarray(current).shape[0])
+
+    # one row per feature: numeric ones first, then categorical, all of them vectorized
+    feature_names = reference.features + categorical.features
+    cat_ref_valid, cat_cur_valid = categorical.valid_counts
+    n_ref = np.concatenate([reference.valid_counts, cat_ref_valid]).astype(np.float64)
+    n_cur = np.concatenate([numeric["valid"], cat_cur_valid]).astype(np.float64)
+    # rows behind each feature's counts: category counts may cover more rows than the sampled values
+    base_ref = np.concatenate(
+        [np.full(len(reference.features), reference.rows), np.full(len(categorical.features), reference.category_rows)]
+    ).astype(np.float64)
+    base_ref = np.maximum(base_ref, n_ref)
+    base_cur = np.maximum(float(rows_cur), n_cur)
+    pvalue = np.concatenate([numeric["pvalue"], categorical.pvalue])
+    evaluated = ~np.isnan(pvalue)
+    adjusted = stats.benjamini_hochberg(pvalue)
+    categorical_effect = categorical.psi / thresholds.vector("psi", categorical.features)
+    effect = np.concatenate([numeric["effect"], categorical_effect])
+
+    # missing-rate drift: a two-proportion test, gated by the size of the change like every other test
+    with np.errstate(invalid="ignore", divide="ignore"):
+        missing_ref = np.where(base_ref > 0, 1.0 - n_ref / base_ref, np.nan)
+        missing_cur = np.where(base_cur > 0, 1.0 - n_cur / base_cur, np.nan)
+    _, missing_p = stats.proportions_ztest(base_ref - n_ref, base_ref, base_cur - n_cur, base_cur)
+    missing_adjusted = stats.benjamini_hochberg(missing_p)
+    missing_change = np.abs(missing_cur - missing_ref)
+    missing_effect = missing_change / thresholds.vector("missing", feature_names)
+    missing_drift = (missing_effect >= 1.0) & (missing_adjusted < thresholds.alpha)
+
+    with np.errstate(invalid="ignore"):
+        drifted = ((effect >= 1.0) & (adjusted < thresholds.alpha)) | missing_drift  # NaN compares False
+    effect = np.fmax(effect, missing_effect)
+
     features = []
-    for j, name in enumerate(reference.features):
-        evaluated = not np.isnan(ks.statistic[j])
+    for j, name in enumerate(feature_names):
+        is_numeric = j < len(reference.features)
+        k = j if is_numeric else j - len(reference.features)
+        if is_numeric:
+            scores = {m: float(v[j]) for m, v in numeric["scores"].items()}
+            test = "ks"
+            bins = {"reference": reference.bin_counts[j].tolist(), "current": numeric["bins"][j].tolist()}
+            labels = interval_labels(reference.edges[j])
+        else:
+            width = len(categorical.labels[k])
+            scores = {
+                "chi2": float(categorical.chi2[k]),
+                "psi": float(categorical.psi[k]),
+                "jensenshannon": float(categorical.jensenshannon[k]),
+            }
+            test = "chi2"
+            bins = {
+                "reference": categorical.reference_counts[k, :width].tolist(),
+                "current": categorical.current_counts[k, :width].tolist(),
+            }
+            labels = categorical.labels[k]
+        missing_scores = {"missing": float(missing_change[j])} if np.isfinite(missing_change[j]) else {}
+        pvalues = {test: float(pvalue[j])} if evaluated[j] else {}
+        pvalues_adjusted = {test: float(adjusted[j])} if evaluated[j] else {}
+        if np.isfinite(missing_p[j]):
+            pvalues["missing"] = float(missing_p[j])
+            pvalues_adjusted["missing"] = float(missing_adjusted[j])
         features.append(
             FeatureDrift(
                 name=name,
                 drifted=bool(drifted[j]),
-                missing_rate={"reference": _num(reference.missing_rate[j]), "current": _num(missing_cur[j])},
-                scores={method: float(values[j]) for method, values in scores.items()} if evaluated else {},
-                pvalues={"ks": float(ks.pvalue[j])} if evaluated else {},
-                pvalues_adjusted={"ks": float(adjusted[j])} if evaluated else {},
+                missing_rate={"reference": _num(missing_ref[j]), "current": _num(missing_cur[j])},
+                scores=(scores if evaluated[j] else {}) | missing_scores,
+                pvalues=pvalues,
+                pvalues_adjusted=pvalues_adjusted,
                 rows={"reference": int(n_ref[j]), "current": int(n_cur[j])},
-                bins={"reference": reference.bin_counts[j].tolist(), "current": cur_bins[j].tolist()},
-                bin_labels=interval_labels(reference.edges[j]),
+                bins=bins,
+                kind="numeric" if is_numeric else "categorical",
+                bin_labels=labels,
+                role=PREDICTION if name == PREDICTION else "feature",
+                effect=float(effect[j]),
+                unseen=() if is_numeric else categorical.unseen[k],
             )
         )
-    evaluated_count = int((~np.isnan(ks.statistic)).sum())
-    share = float(drifted.sum() / evaluated_count) if evaluated_count else 0.0
+    inputs = [f for f in features if f.role != PREDICTION and (f.scores or f.drifted)]
+    share = sum(f.drifted for f in inputs) / len(inputs) if inputs else 0.0
     critical_hit = any(f.drifted and f.name in critical_features for f in features)
     return DriftReport(
         model=model,
-        drifted=bool(evaluated_count and (share >= thresholds.share or critical_hit)),
+        drifted=bool(inputs and (share >= thresholds.share or critical_hit)),
         drift_share=share,
         rows={"reference": reference.rows, "current": rows_cur},
         features=tuple(features),
@@ -220,11 +319,40 @@ def compare(
     )
 
 
+def _numeric_scores(
+    reference: ReferenceProfile, names: Sequence[str], current: np.ndarray, thresholds: DriftThresholds
+) -> dict[str, Any]:
+    """KS, PSI and the optional numeric statistics of every numeric reference feature."""
+    cur_sorted = stats.sort_columns(_aligned(reference.features, names, current))
+    ks = stats.ks_2samp(reference.sorted_values, cur_sorted)
+    cur_bins = stats.bin_counts(cur_sorted, reference.edges)
+    features = reference.features
+    scores = {"ks": ks.statistic, "psi": stats.psi(reference.bin_counts, cur_bins)}
+    effect = np.fmax(
+        scores["psi"] / thresholds.vector("psi", features), ks.statistic / thresholds.vector("ks", features)
+    )
+    if "wasserstein" in thresholds.methods:
+        scores["wasserstein"] = stats.wasserstein_normed(
+            reference.sorted_values, cur_sorted, reference_std=reference.std
+        )
+        effect = np.fmax(effect, scores["wasserstein"] / thresholds.vector("wasserstein", features))
+    if "jensenshannon" in thresholds.methods:
+        scores["jensenshannon"] = stats.jensen_shannon(reference.bin_counts, cur_bins)
+    return {
+        "scores": scores,
+        "pvalue": ks.pvalue,
+        "psi": scores["psi"],
+        "effect": effect,
+        "bins": cur_bins,
+        "valid": stats.valid_counts(cur_sorted),
+    }
+
+
 class DriftDetector:
     """A model's reference plus its sliding current window.
 
-    `update()` is cheap (a ring-buffer append) and safe to call while `evaluate()` runs
-    in another thread.
+    `update()` is cheap (a ring-buffer append; categorical values become vocabulary codes)
+    and safe to call while `evaluate()` runs in another thread.
 
     >>> rng = np.random.default_rng(7)
     >>> ref = ReferenceProfile.fit(["x", "y"], rng.normal(size=(5000, 2)))
@@ -246,13 +374,19 @@ class DriftDetector:
         thresholds: DriftThresholds = DriftThresholds(),
         critical_features: Sequence[str] = (),
         max_features: int = 1000,
+        hold: int = 1,
+        kinds: Mapping[str, str] | None = None,
+        max_categories: int = 1000,
     ) -> None:
         self.model = model
         self.reference = reference
         self.thresholds = thresholds
         self.critical_features = tuple(critical_features)
+        self.kinds = dict(kinds or {})  # configured kind overrides: feature -> numeric | categorical
         self.model_version: str | None = None  # the latest the prediction records named
         self.window = SlidingWindow(reference.features if reference else (), capacity=window, max_features=max_features)
+        self.vocabulary = Vocabulary(max_categories)  # the window's categorical columns hold its codes
+        self.stability = VerdictStability(hold)
         self._report: DriftReport | None = None
 
     @property
@@ -262,28 +396,88 @@ class DriftDetector:
 
     def set_reference(self, reference: ReferenceProfile) -> None:
         self.reference = reference
+        self.stability.reset()
         self._report = None
 
-    def update(self, names: Sequence[str], values: np.ndarray) -> None:
-        self.window.append(names, values)
+    def update(
+        self,
+        names: Sequence[str],
+        values: np.ndarray,
+        categorical: Sequence[str] = (),
+        categorical_values: np.ndarray | None = None,
+    ) -> None:
+        """Append rows: numeric columns `values`, categorical ones `categorical_values` (str or None)."""
+        convert = [j for j, name in enumerate(names) if self._is_categorical(name)]
+        if not convert and not categorical:
+            self.window.append(names, values)
+            return
+        columns: list[tuple[str, np.ndarray]] = []
+        values = np.asarray(values, dtype=np.float64)
+        for j, name in enumerate(names):
+            column = values[:, j]
+            columns.append((name, self.vocabulary.encode(name, _labels(column)) if j in convert else column))
+        reference_numeric = set(self.reference.features) if self.reference else set()
+        for k, name in enumerate(categorical):
+            if name in reference_numeric or self.kinds.get(name) == "numeric":
+                continue  # text where numbers are expected: the numeric statistics cannot use it
+            columns.append((name, self.vocabulary.encode(name, categorical_values[:, k])))
+        rows = values.shape[0]
+        block = np.column_stack([c for _, c in columns]) if columns else np.empty((rows, 0))
+        self.window.append([n for n, _ in columns], block)
 
     def evaluate(self) -> list[Finding]:
         reference = self.reference
         if reference is None:
             return []
         names, values = self.window.snapshot()
+        coded = [j for j, name in enumerate(names) if name in self.vocabulary]
+        if coded:
+            current_categories = {names[j]: self.vocabulary.counts(names[j], values[:, j]) for j in coded}
+            keep = [j for j in range(len(names)) if j not in set(coded)]
+            names, values = tuple(names[j] for j in keep), values[:, keep]
+        else:
+            current_categories = {}
         report = compare(
             self.model,
             reference,
             names,
             values,
+            current_categories=current_categories,
             thresholds=self.thresholds,
             critical_features=self.critical_features,
             model_version=self.model_version,
         )
-        if self.reference is reference:  # not replaced while this evaluation ran
-            self._report = report
+        if self.reference is not reference:  # replaced while this evaluation ran
+            return []
+        self._report = report = self.stability.apply(report)
         return report.findings()
+
+    def checkpoint(self) -> bytes:
+        """The window and its category vocabulary, for `restore()` after a restart."""
+        return self.window.to_bytes(json.dumps(self.vocabulary.to_dict()).encode())
+
+    def restore(self, blob: bytes) -> None:
+        meta = self.window.restore(blob)
+        if meta:
+            self.vocabulary.restore(json.loads(meta))
+
+    def _is_categorical(self, name: str) -> bool:
+        kind = self.kinds.get(name)
+        if kind is not None:
+            return kind == "categorical"
+        return name in self.vocabulary or (self.reference is not None and name in self.reference.categories)
+
+
+def _labels(column: np.ndarray) -> np.ndarray:
+    """Numbers as category names (3.0 -> "3"), NaN as None: for integer codes sent as categories."""
+    out = np.full(column.shape[0], None, dtype=object)
+    present = ~np.isnan(column)
+    numbers = column[present]
+    if np.all(numbers == np.round(numbers)) and np.all(np.abs(numbers) < 2**53):
+        out[present] = numbers.astype(np.int64).astype(str)
+    else:
+        out[present] = [number_label(x) for x in numbers]
+    return out
 
 
 def _aligned(features: Sequence[str], names: Sequence[str], current: np.ndarray) -> np.ndarray:
@@ -300,15 +494,27 @@ def _aligned(features: Sequence[str], names: Sequence[str], current: np.ndarray)
 
 
 def interval_labels(edges: np.ndarray) -> tuple[str, ...]:
-    """Names of the bins that `edges` cut: below the first edge, between edges, from the last one on.
+    """Names of the bins that `edges` cut, closed on the right as `stats.bin_counts` counts them.
 
     >>> interval_labels(np.array([0.5, 1.25]))
-    ('< 0.5', '[0.5, 1.25)', '≥ 1.25')
+    ('≤ 0.5', '(0.5, 1.25]', '> 1.25')
     """
     if len(edges) == 0:
         return ("all",)
     e = [f"{x:.4g}" for x in edges]
-    return (f"< {e[0]}", *(f"[{a}, {b})" for a, b in itertools.pairwise(e)), f"≥ {e[-1]}")
+    return (f"≤ {e[0]}", *(f"({a}, {b}]" for a, b in itertools.pairwise(e)), f"> {e[-1]}")
+
+
+def _describe(f: FeatureDrift) -> str:
+    shown = [("PSI", "psi"), ("KS", "ks"), ("chi2", "chi2"), ("missing", "missing")]
+    parts = [f"{label} {f.scores[key]:.2f}" for label, key in shown if key in f.scores and np.isfinite(f.scores[key])]
+    if f.unseen:
+        parts.append("unseen " + ", ".join(c for c, _ in f.unseen[:3]))
+    return ", ".join(parts[:3]) or "no data"
+
+
+def _finite(x: float | None, default: float = 0.0) -> float:
+    return float(x) if x is not None and np.isfinite(x) else default
 
 
 def _num(x: float) -> float | None:

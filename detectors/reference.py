@@ -33,6 +33,7 @@ class ReferenceProfile:
     rows: int
     categories: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> category -> count
     created_at: float = field(default_factory=time.time)
+    category_rows: int = 0  # rows the category counts were taken over (all rows, even when values are sampled)
 
     @classmethod
     def fit(
@@ -50,6 +51,7 @@ class ReferenceProfile:
         kept value, sorted, for exact KS).
         """
         values = np.asarray(values, dtype=np.float64)
+        all_rows = values.shape[0]
         if max_rows is not None and values.shape[0] > max_rows:
             keep = np.random.default_rng(0).choice(values.shape[0], size=max_rows, replace=False)
             values = values[np.sort(keep)]
@@ -67,6 +69,7 @@ class ReferenceProfile:
             bin_counts=stats.bin_counts(ordered, edges),
             rows=values.shape[0],
             categories=_capped(categories or {}),
+            category_rows=all_rows,
         )
 
     @cached_property
@@ -112,6 +115,7 @@ class ReferenceProfile:
             "rows": self.rows,
             "categories": self.categories,
             "created_at": self.created_at,
+            "category_rows": self.category_rows,
         }
         buf = io.BytesIO()
         np.savez(
@@ -135,6 +139,7 @@ class ReferenceProfile:
                 rows=int(meta["rows"]),
                 categories=meta["categories"],
                 created_at=float(meta["created_at"]),
+                category_rows=int(meta.get("category_rows", meta["rows"])),
             )
 
 

@@ -22,7 +22,7 @@ class TooManyFeatures(ValueError):
 
 
 class SlidingWindow:
-    """The most recent `capacity` rows of a model's numeric features.
+    """The most recent `capacity` rows of a model's features (categorical ones as codes).
 
     A feature seen for the first time gets a new column, NaN (missing) for the rows
     already in the window.
@@ -81,22 +81,29 @@ class SlidingWindow:
         with self._lock:
             return tuple(self._columns), np.array(self._values[: self._rows], order="F")
 
-    def to_bytes(self) -> bytes:
-        """A checkpoint: feature names and the filled rows (order within the window is not kept)."""
+    def to_bytes(self, meta: bytes = b"") -> bytes:
+        """A checkpoint: feature names, the filled rows (order within the window is not kept) and
+        `meta`, bytes the owner needs to read the columns back (e.g. category vocabularies)."""
         names, values = self.snapshot()
         buf = io.BytesIO()
         np.savez_compressed(
-            buf, names=np.array(names, dtype=object).astype(str), values=values, total=np.array([self._total])
+            buf,
+            names=np.array(names, dtype=object).astype(str),
+            values=values,
+            total=np.array([self._total]),
+            meta=np.frombuffer(meta, dtype=np.uint8),
         )
         return buf.getvalue()
 
-    def restore(self, blob: bytes) -> None:
-        """Refill from `to_bytes()`; rows beyond this window's capacity keep the most recent."""
+    def restore(self, blob: bytes) -> bytes:
+        """Refill from `to_bytes()`, returning its `meta`; rows beyond this window's capacity keep the most recent."""
         with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
             names, values, total = saved["names"].tolist(), saved["values"], int(saved["total"][0])
+            meta = saved["meta"].tobytes() if "meta" in saved.files else b""
         if names and values.shape[0]:
             self.append(names, values[-self.capacity :])
         self._total = max(self._total, total)
+        return meta
 
     def _write(self, rows: np.ndarray) -> None:
         n = rows.shape[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import sys
 import time
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--reference", type=Path, required=True)
     check.add_argument("--current", type=Path, required=True)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--html", type=Path, metavar="OUT", help="also write a self-contained HTML report to OUT")
     check.add_argument("--config", type=Path, help="take thresholds from this config's model")
     check.add_argument("--model", default="check", help="model name in the report / config")
     check.set_defaults(handler=_check)
@@ -170,25 +172,32 @@ def _check(args: argparse.Namespace) -> int:
     from driftwarden.pipeline import thresholds
 
     config = load_config(args.config)
-    settings = config.model(args.model).drift
+    model = config.model(args.model)
+    settings = model.drift
     tables = {}
+    kinds = dict(model.features)
     for flag, path in (("--reference", args.reference), ("--current", args.current)):
         try:
-            tables[flag] = read_table(path)
+            tables[flag] = table = read_table(path, kinds=kinds)
         except TableError as exc:
             err.print(f"[red]error[/] {flag} {path}: {exc}", highlight=False)
             return EXIT_USAGE
+        kinds = {name: "categorical" for name in table.categories} | {name: "numeric" for name in table.numeric} | kinds
     ref, cur = tables["--reference"], tables["--current"]
-    common = [n for n in ref.numeric if n in cur.numeric]
-    if not common:
+    # only the columns both files have: a column absent from a file is a schema difference, not drift
+    numeric = [j for j, n in enumerate(ref.numeric) if n in cur.numeric]
+    categories = {n: counts for n, counts in ref.categories.items() if n in cur.categories}
+    if not numeric and not categories:
         err.print(
-            f"[red]error[/] {args.current}: none of the reference's numeric columns "
-            f"({', '.join(ref.numeric) or 'none'}) are in it",
+            f"[red]error[/] {args.current}: none of the reference's columns "
+            f"({', '.join([*ref.numeric, *ref.categories]) or 'none'}) are in it with the same kind",
             highlight=False,
         )
         return EXIT_USAGE
     try:
-        profile = ReferenceProfile.fit(ref.numeric, ref.values, categories=ref.categories, bins=settings.bins)
+        profile = ReferenceProfile.fit(
+            [ref.numeric[j] for j in numeric], ref.values[:, numeric], categories=categories, bins=settings.bins
+        )
     except ValueError as exc:
         err.print(f"[red]error[/] --reference {args.reference}: {exc}", highlight=False)
         return EXIT_USAGE
@@ -197,9 +206,18 @@ def _check(args: argparse.Namespace) -> int:
         profile,
         cur.numeric,
         cur.values,
+        current_categories=cur.categories,
         thresholds=thresholds(settings),
-        critical_features=config.model(args.model).critical_features,
+        critical_features=model.critical_features,
     )
+    if args.html:
+        from exporters.html_report import write_html
+
+        try:
+            write_html(report, args.html)
+        except OSError as exc:
+            err.print(f"[red]error[/] --html {args.html}: {exc.strerror or exc}", highlight=False)
+            return EXIT_USAGE
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -210,21 +228,31 @@ def _check(args: argparse.Namespace) -> int:
 def _print_report(report: DriftReport) -> None:
     console = Console(highlight=False)
     table = RichTable(title=f"drift: {report.rows['current']:,} current rows vs {report.rows['reference']:,} reference")
-    for col in ("feature", "drifted", "PSI", "KS D", "p (BH)", "missing ref", "missing cur"):
-        table.add_column(col, justify="left" if col == "feature" else "right")
-    for f in sorted(report.features, key=lambda f: -f.scores.get("psi", -1)):
+    for col in ("feature", "kind", "drifted", "PSI", "KS D / chi2", "p (BH)", "missing ref", "missing cur"):
+        table.add_column(col, justify="left" if col in ("feature", "kind") else "right")
+    for f in sorted(report.features, key=lambda f: -_or(f.scores.get("psi"), -1.0)):
         s, p = f.scores, f.pvalues_adjusted
+        test = "ks" if f.kind == "numeric" else "chi2"
         table.add_row(
-            f.name,
+            f.name + (" (prediction)" if f.role == "prediction" else ""),
+            f.kind,
             "[red]yes[/]" if f.drifted else "no",
-            f"{s['psi']:.3f}" if s else "-",
-            f"{s['ks']:.3f}" if s else "-",
-            f"{p['ks']:.1e}" if p else "-",
+            _fixed(s.get("psi")),
+            _fixed(s.get(test)),
+            f"{p[test]:.1e}" if test in p else "-",
             _pct(f.missing_rate["reference"]),
             _pct(f.missing_rate["current"]),
         )
     console.print(table)
     console.print(report.summary())
+
+
+def _or(x: float | None, default: float) -> float:
+    return x if x is not None and math.isfinite(x) else default
+
+
+def _fixed(x: float | None) -> str:
+    return f"{x:.3f}" if x is not None and math.isfinite(x) else "-"
 
 
 def _pct(x: float | None) -> str:
@@ -267,6 +295,7 @@ def _reference_build(args: argparse.Namespace) -> int:
 
 
 def _rules_generate(args: argparse.Namespace) -> int:
+    from alerts import fleet_rules
     from alerts.rules import daemon_rules, write_daemon_rules, write_rules
 
     config = load_config(args.config)
@@ -278,6 +307,7 @@ def _rules_generate(args: argparse.Namespace) -> int:
     try:
         path = write_rules(config.slos, args.out)
         daemon = write_daemon_rules(args.out, args.job)
+        fleet = fleet_rules.write_rules(args.out)
     except OSError as exc:
         err.print(f"[red]error[/] --out {args.out}: {exc.strerror or exc}", highlight=False)
         return EXIT_USAGE
@@ -286,6 +316,7 @@ def _rules_generate(args: argparse.Namespace) -> int:
     else:
         print(f"{path}: no SLOs configured (the config has no slos), so the file has no rule groups")
     print(f"{daemon}: {len(names)} alerts on driftwarden's own metrics, job {args.job!r} ({', '.join(names)})")
+    print(f"{fleet}: fleet-wide PSI per feature (driftwarden:feature_psi:fleet) and FleetFeatureDrift")
     return EXIT_OK
 
 

@@ -47,6 +47,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class FeatureThresholds(_Strict):
+    psi: float | None = Field(None, gt=0)
+    ks: float | None = Field(None, gt=0, le=1)
+    wasserstein: float | None = Field(None, gt=0)
+    missing: float | None = Field(None, gt=0, le=1)
+
+
 class DriftSettings(_Strict):
     psi: float = Field(0.2, gt=0, description="PSI at or above which a feature's effect counts")
     ks: float = Field(0.1, gt=0, le=1, description="KS statistic D at or above which a feature's effect counts")
@@ -57,6 +64,10 @@ class DriftSettings(_Strict):
     methods: list[Literal["ks", "psi", "wasserstein", "jensenshannon"]] = Field(
         default_factory=lambda: ["ks", "psi", "wasserstein", "jensenshannon"],
         description="numeric statistics to compute (ks and psi always are)",
+    )
+    missing: float = Field(0.05, gt=0, le=1, description="change in a feature's missing rate that counts as an effect")
+    per_feature: dict[str, FeatureThresholds] = Field(
+        default_factory=dict, description="thresholds for single features, e.g. {amount: {psi: 0.3}}"
     )
 
 

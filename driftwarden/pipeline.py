@@ -10,6 +10,7 @@ worker thread, never on the request path.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -21,7 +22,7 @@ from opentelemetry import trace
 
 from alerts.notifier import Notifier
 from collector.otlp import SpanBatch
-from collector.predictions import ParseResult, RecordBatch, RecordError
+from collector.predictions import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
 from detectors.drift import DriftDetector, DriftReport, DriftThresholds
 from detectors.drift_budget import DriftBudget
 from detectors.findings import Finding
@@ -102,7 +103,7 @@ class Pipeline:
         for model, blob in (await asyncio.to_thread(self.store.load_windows)).items():
             state = self._model(model, create=True)
             if state is not None:
-                state.detector.window.restore(blob)
+                state.detector.restore(blob)
                 state.announced |= set(state.detector.window.features)
         self._saved_counts = await asyncio.to_thread(self.store.load_slo_states)
         for name, tracker in self._counted():
@@ -144,7 +145,7 @@ class Pipeline:
                     f"model {batch.model!r} refused: {limits.max_models} models already tracked (limits.max_models)",
                 )
                 continue
-            new = set(batch.features) - state.announced
+            new = (set(batch.features) | set(batch.categorical)) - state.announced
             if len(state.announced) + len(new) > limits.max_features:
                 self._refuse(
                     result,
@@ -172,7 +173,8 @@ class Pipeline:
         rows = batch.values.shape[0]
         result.accepted -= rows
         result.rejected_by_reason[reason] += rows
-        result.errors.append(RecordError(index=-1, reason=reason, message=message))
+        if len(result.errors) < MAX_REPORTED_ERRORS:
+            result.errors.append(RecordError(index=-1, reason=reason, message=message))
         self.instruments.records_rejected.labels(source, reason).inc(rows)
 
     @property
@@ -204,7 +206,7 @@ class Pipeline:
         self._queued_rows -= batch.values.shape[0]
         state = self._models.get(batch.model)
         if state is not None:
-            state.detector.update(batch.features, batch.values)
+            state.detector.update(batch.features, batch.values, batch.categorical, batch.categorical_values)
             if batch.model_version:
                 state.detector.model_version = batch.model_version
         if self.on_requests is not None:
@@ -268,7 +270,7 @@ class Pipeline:
                 continue
             self.instruments.evaluation_duration.labels(name).observe(time.perf_counter() - started)
             if report.rows["current"]:
-                scores = {f.name: f.scores["psi"] for f in report.features if f.scores}
+                scores = {f.name: f.scores["psi"] for f in report.features if "psi" in f.scores}
                 self._history.setdefault(name, deque(maxlen=HISTORY_LENGTH)).append(
                     (report.evaluated_at, report.drift_share, scores)
                 )
@@ -305,9 +307,10 @@ class Pipeline:
         if not changed:
             return
         totals = {name: window.total_rows for name, window in changed.items()}
+        detectors = {name: self._models[name].detector for name in changed}
 
         def save() -> None:
-            self.store.save_windows({name: window.to_bytes() for name, window in changed.items()})
+            self.store.save_windows({name: detectors[name].checkpoint() for name in changed})
 
         await asyncio.to_thread(save)
         self._checkpointed |= totals  # only windows that took rows since are written next time
@@ -349,12 +352,13 @@ class Pipeline:
         state = self._models.get(model)
         if state is None and create and len(self._models) < self.config.limits.max_models:
             settings = self.config.model(model)
-            state = _Model(detector=_detector(model, settings, self.config.limits.max_features))
+            detector = _detector(model, settings, self.config.limits.max_features, self.config.alerting.for_)
+            state = _Model(detector=detector)
             self._models[model] = state
         return state
 
 
-def _detector(model: str, settings: ModelSettings, max_features: int) -> DriftDetector:
+def _detector(model: str, settings: ModelSettings, max_features: int, hold: int) -> DriftDetector:
     return DriftDetector(
         model,
         None,
@@ -362,6 +366,8 @@ def _detector(model: str, settings: ModelSettings, max_features: int) -> DriftDe
         thresholds=thresholds(settings.drift),
         critical_features=settings.critical_features,
         max_features=max_features,
+        hold=hold,
+        kinds=settings.features,
     )
 
 
@@ -373,14 +379,23 @@ def thresholds(d: DriftSettings) -> DriftThresholds:
         alpha=d.alpha,
         share=d.share,
         methods=tuple(dict.fromkeys(["ks", "psi", *d.methods])),
+        missing=d.missing,
+        per_feature={name: t.model_dump(exclude_none=True) for name, t in d.per_feature.items()},
     )
 
 
 def _redacted(batch: RecordBatch, redact: list[str]) -> RecordBatch:
     keep = [j for j, name in enumerate(batch.features) if name not in redact]
-    if len(keep) == len(batch.features):
+    keep_text = [j for j, name in enumerate(batch.categorical) if name not in redact]
+    if len(keep) == len(batch.features) and len(keep_text) == len(batch.categorical):
         return batch
-    return RecordBatch(batch.model, tuple(batch.features[j] for j in keep), batch.values[:, keep], batch.model_version)
+    return dataclasses.replace(
+        batch,
+        features=tuple(batch.features[j] for j in keep),
+        values=batch.values[:, keep],
+        categorical=tuple(batch.categorical[j] for j in keep_text),
+        categorical_values=None if batch.categorical_values is None else batch.categorical_values[:, keep_text],
+    )
 
 
 def _log_new_burns(slo: str, findings: list[Finding], previous: list[Finding]) -> None:

@@ -18,7 +18,7 @@ log = logging.getLogger("driftwarden.references")
 
 def fit_reference(source: bytes | Path, fmt: str | None, config: Config, model: str) -> ReferenceProfile:
     """Read CSV/Parquet/NDJSON and fit the model's profile; raises TableError or ValueError with a reason."""
-    table = read_table(source, fmt)
+    table = read_table(source, fmt, kinds=config.model(model).features)
     keep = [j for j, name in enumerate(table.numeric) if name not in config.redact]
     return ReferenceProfile.fit(
         [table.numeric[j] for j in keep],

@@ -87,6 +87,14 @@ class DriftCollector(Collector):
         drifted = GaugeMetricFamily(
             m.FEATURE_DRIFTED, "1 when the feature is drifted by the decision rule.", labels=["model", "feature"]
         )
+        stable = GaugeMetricFamily(
+            m.FEATURE_DRIFTED_STABLE,
+            "1 when the feature's drift held for `for` evaluations (clears below 80% of its threshold).",
+            labels=["model", "feature"],
+        )
+        prediction = GaugeMetricFamily(
+            m.PREDICTION_DRIFT_SCORE, "Drift statistic of the model's output (prediction).", labels=["model", "method"]
+        )
         missing = GaugeMetricFamily(
             m.FEATURE_MISSING_RATIO,
             "Share of missing values per feature and window.",
@@ -99,6 +107,9 @@ class DriftCollector(Collector):
         )
         share = GaugeMetricFamily(m.MODEL_DRIFT_SHARE, "Share of the model's features that drifted.", labels=["model"])
         model_drifted = GaugeMetricFamily(m.MODEL_DRIFTED, "1 when the model is drifted.", labels=["model"])
+        model_stable = GaugeMetricFamily(
+            m.MODEL_DRIFTED_STABLE, "1 when the model is drifted by its features' stable verdicts.", labels=["model"]
+        )
         rows = GaugeMetricFamily(
             m.WINDOW_ROWS, "Rows in the model's reference and current window.", labels=["model", "window"]
         )
@@ -113,6 +124,7 @@ class DriftCollector(Collector):
                 continue
             share.add_metric([state.model], report.drift_share)
             model_drifted.add_metric([state.model], float(report.drifted))
+            model_stable.add_metric([state.model], float(report.stable))
             last.add_metric([state.model], report.evaluated_at)
             for f in report.features:
                 for method, value in f.scores.items():
@@ -120,6 +132,10 @@ class DriftCollector(Collector):
                 for method, value in f.pvalues_adjusted.items():
                     pvalue.add_metric([state.model, f.name, method], value)
                 drifted.add_metric([state.model, f.name], float(f.drifted))
+                stable.add_metric([state.model, f.name], float(f.stable))
+                if f.role == "prediction":
+                    for method, value in f.scores.items():
+                        prediction.add_metric([state.model, method], value)
                 for window, rate in f.missing_rate.items():
                     if rate is not None:
                         missing.add_metric([state.model, f.name, window], rate)
@@ -132,4 +148,5 @@ class DriftCollector(Collector):
         queue_capacity = GaugeMetricFamily(
             m.QUEUE_CAPACITY_ROWS, "Rows the ingest queue holds before 429.", value=capacity
         )
-        yield from (score, pvalue, drifted, missing, bins, share, model_drifted, rows, last, queue, queue_capacity)
+        yield from (score, pvalue, drifted, stable, prediction, missing, bins, share, model_drifted, model_stable)
+        yield from (rows, last, queue, queue_capacity)

@@ -23,8 +23,9 @@ def test_report_shape_matches_the_design_contract() -> None:
     assert report["rows"] == {"reference": 20_000, "current": 3000}
     first = report["features"][0]
     assert first["name"] == "a" and first["kind"] == "numeric" and first["drifted"] is True
-    assert set(first["scores"]) == {"ks", "psi", "wasserstein", "jensenshannon"} and set(first["pvalues"]) == {"ks"}
-    assert set(first["pvalues_adjusted"]) == {"ks"}
+    assert set(first["scores"]) == {"ks", "psi", "wasserstein", "jensenshannon", "missing"}
+    assert set(first["pvalues"]) == {"ks", "missing"}
+    assert set(first["pvalues_adjusted"]) == {"ks", "missing"}
     assert first["missing_rate"] == {"reference": 0.0, "current": 0.0}
     assert report["drift_share"] == pytest.approx(0.25) and report["drifted"] is False
 
@@ -79,14 +80,28 @@ def test_missing_values_are_reported_and_left_out() -> None:
     report = compare("m", ref, NAMES, cur)
     a = report.features[0]
     assert a.missing_rate["current"] == pytest.approx(0.25)
-    assert a.rows["current"] == 750 and not a.drifted
+    assert a.rows["current"] == 750 and a.scores["ks"] < 0.1  # the values left are not shifted...
+    assert a.drifted and a.scores["missing"] == pytest.approx(0.25)  # ...but a quarter of them went missing
+    assert a.pvalues_adjusted["missing"] < 1e-10 and a.effect == pytest.approx(0.25 / 0.05)
+    b = report.features[1]
+    assert not b.drifted and b.scores["missing"] == 0.0 and b.pvalues["missing"] == 1.0
+
+
+def test_a_small_change_in_the_missing_rate_is_no_drift() -> None:
+    rng = np.random.default_rng(16)
+    ref = profile(rng)
+    cur = rng.normal(size=(100_000, 4))
+    cur[:2000, 0] = np.nan  # 2 % missing: significant at this size, below the 5-point effect threshold
+    a = compare("m", ref, NAMES, cur).features[0]
+    assert a.pvalues_adjusted["missing"] < 1e-10 and not a.drifted
 
 
 def test_features_absent_from_current_and_empty_windows() -> None:
     rng = np.random.default_rng(7)
     ref = profile(rng)
     report = compare("m", ref, ["a"], rng.normal(size=(100, 1)))
-    assert report.features[1].scores == {} and report.features[1].missing_rate["current"] == 1.0
+    gone = report.features[1]  # a feature that stopped arriving is drifted: its missing rate went 0 -> 1
+    assert gone.scores == {"missing": 1.0} and gone.missing_rate["current"] == 1.0 and gone.drifted
     empty = compare("m", ref, NAMES, np.empty((0, 4)))
     assert empty.rows["current"] == 0 and not empty.drifted and all(f.scores == {} for f in empty.features)
 
@@ -136,4 +151,4 @@ def test_methods_can_be_narrowed_to_ks_and_psi() -> None:
     report = compare(
         "m", profile(rng), NAMES, rng.normal(size=(500, 4)), thresholds=DriftThresholds(methods=("ks", "psi"))
     )
-    assert set(report.features[0].scores) == {"ks", "psi"}
+    assert set(report.features[0].scores) == {"ks", "psi", "missing"}

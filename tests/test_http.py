@@ -40,9 +40,10 @@ def put_reference(daemon: Daemon, frame: pl.DataFrame, model: str = "fraud") -> 
 
 def records(rng: np.random.Generator, n: int, shift: tuple[float, ...] = (0, 0, 0), model: str = "fraud") -> bytes:
     values = rng.normal(size=(n, 3)) + np.array(shift)
+    countries = rng.choice(["DE", "FR"], n).tolist()  # as in the reference: categorical, no drift
     return b"\n".join(
-        orjson.dumps({"model": model, "features": dict(zip(FEATURES, row, strict=True)) | {"country": "DE"}})
-        for row in values.tolist()
+        orjson.dumps({"model": model, "features": dict(zip(FEATURES, row, strict=True)) | {"country": country}})
+        for row, country in zip(values.tolist(), countries, strict=True)
     )
 
 
@@ -77,7 +78,7 @@ def test_predictions_to_drift_report_and_metrics(daemon: Daemon) -> None:
     daemon.evaluate()
     report = daemon.client.get("/v1/models/fraud/drift").json()
     drifted = {f["name"]: f["drifted"] for f in report["features"]}
-    assert drifted == {"amount": True, "age": False, "score": False}
+    assert drifted == {"amount": True, "age": False, "score": False, "country": False}
     assert report["rows"]["current"] == 5000  # the default sliding window
 
     text = daemon.client.get("/metrics").text

@@ -84,7 +84,13 @@ def test_v1_list_instances_become_positional_features() -> None:
     assert waiting.to_dict() == {"accepted": 0, "rejected": 0, "errors": [], "pending": 1}
     done = post(joiner, "response", {"predictions": [1, 1]})
     assert done.to_dict() == {"accepted": 2, "rejected": 0, "errors": [], "pending": 0}
-    assert columns(done) == {"f0": [6.8, 6.0], "f1": [2.8, 3.4], "f2": [4.8, 4.5], "f3": [1.4, 1.6]}
+    assert columns(done) == {
+        "f0": [6.8, 6.0],
+        "f1": [2.8, 3.4],
+        "f2": [4.8, 4.5],
+        "f3": [1.4, 1.6],
+        "prediction": [1.0, 1.0],  # the response's predictions: a column, for output drift
+    }
     assert done.batches[0].model == "sklearn-iris"
 
 
@@ -148,7 +154,10 @@ def test_v2_inputs_of_shape_n_and_n_by_1_are_named_features_bytes_are_categorica
     post(joiner, "request", request)
     result = post(joiner, "response", response)
     assert result.accepted == 3 and result.rejected == 0
-    assert columns(result) == {"amount": [1.5, 2.5, 3.5], "age": [30.0, 40.0, 50.0]}  # strings: not numeric columns
+    assert columns(result) == {"amount": [1.5, 2.5, 3.5], "age": [30.0, 40.0, 50.0], "prediction": [0.0, 1.0, 0.0]}
+    (batch,) = result.batches
+    assert batch.categorical == ("country",)  # strings: a categorical column
+    assert batch.categorical_values[:, 0].tolist() == ["DE", "FR", "DE"]
     assert result.batches[0].model_version == "v7"
 
 
@@ -225,7 +234,7 @@ def test_structured_mode_with_data_and_data_base64() -> None:
     encoded = base64.b64encode(orjson.dumps({"predictions": [7]})).decode()
     result = parse_events(ctype, orjson.dumps(structured("response", data_base64=encoded)), joiner)
     assert result.accepted == 1 and result.pending == 0
-    assert columns(result) == {"f0": [1.0], "f1": [2.0]} and result.batches[0].model == "iris"
+    assert columns(result) == {"f0": [1.0], "f1": [2.0], "prediction": [7.0]} and result.batches[0].model == "iris"
 
 
 def test_batched_structured_events_pair_in_one_post() -> None:
@@ -258,7 +267,7 @@ def test_seldon_halves_join_by_requestid_and_read_seldon_messages() -> None:
     response = {"data": {"names": ["proba"], "tensor": {"shape": [2, 1], "values": [0.2, 0.7]}}}
     result = parse_events(seldon("response", "e-2"), orjson.dumps(response), joiner)
     assert result.accepted == 2 and result.batches[0].model == "seldon-model"
-    assert columns(result) == {"a": [1.0, 3.0], "b": [2.0, 4.0]}
+    assert columns(result) == {"a": [1.0, 3.0], "b": [2.0, 4.0], "prediction": [0.2, 0.7]}
 
 
 def test_an_unparsable_ce_time_is_not_a_reason_to_lose_predictions() -> None:

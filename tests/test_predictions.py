@@ -31,8 +31,11 @@ def test_json_array_and_ndjson_give_the_same_batches() -> None:
         assert (result.accepted, result.rejected) == (3, 0)
         by_model = {b.model: b for b in result.batches}
         fraud = by_model["fraud"]
-        assert fraud.features == ("amount", "age")  # country is categorical: not a numeric column
-        np.testing.assert_array_equal(fraud.values, [[12.5, np.nan], [3.0, 40.0]])
+        # the two fraud records have different layouts (one has a prediction): merged by name
+        assert fraud.features == ("amount", "age", "prediction")
+        np.testing.assert_array_equal(fraud.values, [[12.5, np.nan, 0.9], [3.0, 40.0, np.nan]])
+        assert fraud.categorical == ("country",)
+        assert fraud.categorical_values.tolist() == [["DE"], ["FR"]]
         assert by_model["churn"].values.tolist() == [[7.0]]
         assert by_model["fraud"].model_version is None
 
@@ -151,3 +154,39 @@ def test_arbitrary_bytes_never_crash(body: bytes) -> None:
             assert exc.status == 400
         else:
             assert result.accepted + result.rejected >= 0
+
+
+def test_strings_and_booleans_are_categorical_columns_and_ids_travel_with_their_rows() -> None:
+    body = lines(
+        {"model": "m", "request_id": "r1", "features": {"x": 1, "c": "a", "b": True}, "prediction": "yes"},
+        {"model": "m", "request_id": "r2", "features": {"x": 2, "c": None, "b": False}, "label": "no"},
+        {"model": "m", "features": {"x": 3}},
+    )
+    (batch,) = parse_records(body, NDJSON).batches
+    assert batch.features == ("x",)
+    assert batch.categorical == ("c", "b", "prediction")
+    assert batch.categorical_values.tolist() == [["a", "true", "yes"], [None, "false", None], [None, None, None]]
+    assert batch.request_ids.tolist() == ["r1", "r2", None]
+    assert batch.labels.tolist() == [None, "no", None]
+
+
+def test_errors_carry_a_json_pointer_into_the_record() -> None:
+    body = lines(
+        {"model": "m", "features": {"a/b": {"nested": 1}}},
+        {"model": "m", "features": {"x": 1}, "prediction": [1, 2]},
+        {"model": "bad model", "features": {}},
+        {"model": "m", "features": 3},
+    )
+    result = parse_records(body, NDJSON)
+    assert [(e.index, e.pointer) for e in result.errors] == [
+        (2, "/model"),
+        (3, "/features"),
+        (0, "/features/a~1b"),
+        (1, "/prediction"),
+    ]
+    assert result.to_dict()["errors"][0] == {
+        "index": 2,
+        "pointer": "/model",
+        "reason": "bad_model",
+        "message": result.errors[0].message,
+    }

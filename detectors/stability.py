@@ -1,0 +1,62 @@
+"""Stable verdicts: drift must persist to count, and clears only well below its threshold.
+
+A raw verdict flickers when a score sits near its threshold. The stable verdict of a
+feature turns on after `hold` consecutive raw drifted evaluations and turns off only
+when its effect (largest score / threshold) falls below `clear_ratio` (80 %) — the
+hysteresis band of a thermostat. The model's stable verdict applies the model rule
+(drift share, critical features) to the stable feature verdicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from detectors.drift import DriftReport
+
+__all__ = ["VerdictStability"]
+
+
+class VerdictStability:
+    """Per feature: consecutive raw drifted evaluations and whether the stable verdict is on.
+
+    >>> from detectors.drift import DriftReport, DriftThresholds, FeatureDrift
+    >>> def report(effect):
+    ...     f = FeatureDrift("x", effect >= 1, {}, {"psi": effect / 5}, {}, {}, {}, effect=effect)
+    ...     return DriftReport("m", effect >= 1, 1.0, {"reference": 1, "current": 1}, (f,), DriftThresholds())
+    >>> s = VerdictStability(hold=2)
+    >>> [s.apply(report(e)).features[0].stable for e in (1.2, 1.1, 0.9, 0.85, 0.7, 1.3)]
+    [False, True, True, True, False, False]
+    """
+
+    def __init__(self, hold: int = 2, clear_ratio: float = 0.8) -> None:
+        if hold < 1:
+            raise ValueError("hold must be at least 1 evaluation")
+        self.hold = hold
+        self.clear_ratio = clear_ratio
+        self._streak: dict[str, int] = {}
+        self._on: set[str] = set()
+
+    def apply(self, report: DriftReport) -> DriftReport:
+        """`report` with each feature's and the model's stable verdict filled in."""
+        features = []
+        for f in report.features:
+            streak = self._streak.get(f.name, 0) + 1 if f.drifted else 0
+            self._streak[f.name] = streak
+            if streak >= self.hold:
+                self._on.add(f.name)
+            elif f.name in self._on and not (math.isfinite(f.effect) and f.effect >= self.clear_ratio):
+                self._on.discard(f.name)
+            features.append(dataclasses.replace(f, stable=f.name in self._on))
+        inputs = [f for f in features if f.role == "feature" and (f.scores or f.drifted)]
+        share = sum(f.stable for f in inputs) / len(inputs) if inputs else 0.0
+        critical = any(f.stable and f.name in report.critical_features for f in features)
+        stable = bool(inputs) and (share >= report.thresholds.share or critical)
+        return dataclasses.replace(report, features=tuple(features), stable=stable)
+
+    def reset(self) -> None:
+        """Forget every streak (a new reference starts over)."""
+        self._streak.clear()
+        self._on.clear()

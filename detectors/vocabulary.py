@@ -1,0 +1,85 @@
+"""Categorical values of a model's window as small integer codes.
+
+The window is one float ring buffer; a categorical feature's column holds codes into
+this vocabulary (NaN when missing), so categorical rows slide out with the numeric
+ones and are checkpointed with them. Codes are assigned in order of first sight and
+never reused; past `max_categories` distinct values a feature's further new values
+share one code, `OTHER`, so a feature with unbounded cardinality (an id sent as a
+feature) cannot grow memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from itertools import repeat
+
+import numpy as np
+
+__all__ = ["OTHER", "Vocabulary"]
+
+OTHER = "__other__"
+
+
+class Vocabulary:
+    """Per feature, category → code.
+
+    >>> v = Vocabulary(max_categories=2)
+    >>> v.encode("c", np.array(["a", "b", None, "a", "z"], dtype=object)).tolist()
+    [0.0, 1.0, nan, 0.0, 2.0]
+    >>> v.counts("c", np.array([0.0, 0.0, 2.0, np.nan]))
+    {'a': 2, '__other__': 1}
+    """
+
+    def __init__(self, max_categories: int = 1000) -> None:
+        self.max_categories = max_categories
+        self._codes: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(self._codes)
+
+    def __contains__(self, feature: str) -> bool:
+        return feature in self._codes
+
+    def add_feature(self, feature: str) -> None:
+        with self._lock:
+            self._codes.setdefault(feature, {})
+
+    def encode(self, feature: str, values: np.ndarray) -> np.ndarray:
+        """Codes (float64, NaN for None) of a 1-D object array of str/None; new values get new codes."""
+        with self._lock:
+            codes = self._codes.setdefault(feature, {})
+            new = set(values.tolist()) - codes.keys()
+            new.discard(None)
+            for value in sorted(new):  # sorted: the same input gives the same codes
+                if len(codes) < self.max_categories:
+                    codes[value] = len(codes)
+                elif OTHER not in codes:
+                    codes[OTHER] = len(codes)
+            other = codes.get(OTHER, -1)
+            out = np.fromiter(map(codes.get, values, repeat(other)), dtype=np.float64, count=len(values))
+        missing = np.equal(values, None)
+        out[missing] = np.nan
+        return out
+
+    def counts(self, feature: str, codes: np.ndarray) -> dict[str, int]:
+        """Category → count of a window column of codes (NaN missing): one bincount."""
+        names = self.names(feature)
+        present = codes[~np.isnan(codes)].astype(np.int64)
+        tally = np.bincount(present, minlength=len(names))
+        return {names[k]: int(n) for k, n in enumerate(tally) if n}
+
+    def names(self, feature: str) -> list[str]:
+        with self._lock:
+            return list(self._codes.get(feature, {}))
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """Checkpoint form: per feature, the categories in code order."""
+        with self._lock:
+            return {feature: list(codes) for feature, codes in self._codes.items()}
+
+    def restore(self, saved: dict[str, Sequence[str]]) -> None:
+        with self._lock:
+            self._codes = {feature: {name: k for k, name in enumerate(names)} for feature, names in saved.items()}
