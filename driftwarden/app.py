@@ -17,6 +17,7 @@ from detectors.findings import Finding
 from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
+from driftwarden.api.labels import labels_router
 from driftwarden.api.plumbing import HTTPProblem, bearer_auth, body_reader, problem_handler, rejection_log
 from driftwarden.api.status import status_router
 from driftwarden.config import Config
@@ -107,5 +108,6 @@ def create_app(
     app.include_router(kserve_router(config, pipeline, instruments, auth, read_body, joiner))
     app.include_router(status_router(pipeline, registry, request_histograms(pipeline.requests)))
     app.include_router(alerts_router(notifier, auth, read_body))
+    app.include_router(labels_router(pipeline, instruments, auth, read_body))
     app.include_router(create_ui_router(app))
     return app

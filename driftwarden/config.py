@@ -85,6 +85,10 @@ class ModelSettings(_Strict):
     features: dict[str, str] = Field(default_factory=dict, description="feature kind overrides")
     critical_features: list[str] = Field(default_factory=list)
     drift: DriftSettings = DriftSettings()
+    sample_rate: float = Field(
+        1.0, gt=0, le=1, description="share of records kept, decided by a hash of request_id (input and label together)"
+    )
+    label_ttl: Duration = Field(3600.0, gt=0, description="how long a sampled prediction waits for its label")
 
     @field_validator("features")
     @classmethod

@@ -22,7 +22,7 @@ from opentelemetry import trace
 
 from alerts.notifier import Notifier
 from collector.otlp import SpanBatch
-from collector.predictions import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
+from collector.predictions import MAX_REPORTED_ERRORS, PREDICTION, ParseResult, RecordBatch, RecordError
 from detectors.drift import DriftDetector, DriftReport, DriftThresholds
 from detectors.drift_budget import DriftBudget
 from detectors.findings import Finding
@@ -30,6 +30,8 @@ from detectors.latency import RequestStats
 from detectors.reference import ReferenceProfile
 from detectors.slo import SLOTracker
 from driftwarden.config import Config, DriftSettings, ModelSettings
+from driftwarden.outcomes import LabelJoin, OutcomeCounts
+from driftwarden.sampling import sampled
 from driftwarden.store import Store
 from exporters.prometheus import Instruments, ModelState
 
@@ -48,6 +50,7 @@ class QueueFull(Exception):
 @dataclass
 class _Model:
     detector: DriftDetector
+    labels: LabelJoin
     announced: set[str] = field(default_factory=set)  # features admitted, applied or still queued
 
 
@@ -105,6 +108,11 @@ class Pipeline:
             if state is not None:
                 state.detector.restore(blob)
                 state.announced |= set(state.detector.window.features)
+        saved_labels = await asyncio.to_thread(self.store.load_document, "labels", {})
+        for model, saved in saved_labels.items():
+            state = self._model(model, create=True)
+            if state is not None:
+                state.labels.restore(saved)
         self._saved_counts = await asyncio.to_thread(self.store.load_slo_states)
         for name, tracker in self._counted():
             self._restore_counts(name, tracker)
@@ -133,7 +141,12 @@ class Pipeline:
             )
         if self.config.redact:
             result.batches = [_redacted(b, self.config.redact) for b in result.batches]
-        for batch in result.batches:
+        for k, batch in enumerate(result.batches):
+            rate = self.config.model(batch.model).sample_rate
+            if rate < 1.0:
+                batch, dropped = sampled(batch, rate)
+                result.batches[k] = batch
+                self.instruments.records_sampled_out.labels(batch.model, source).inc(dropped)
             rows = batch.values.shape[0]
             state = self._model(batch.model, create=True)
             if state is None:
@@ -207,6 +220,7 @@ class Pipeline:
         state = self._models.get(batch.model)
         if state is not None:
             state.detector.update(batch.features, batch.values, batch.categorical, batch.categorical_values)
+            _join_predictions(state.labels, batch)
             if batch.model_version:
                 state.detector.model_version = batch.model_version
         if self.on_requests is not None:
@@ -304,6 +318,11 @@ class Pipeline:
             for name, state in list(self._models.items())
             if state.detector.window.rows and state.detector.window.total_rows != self._checkpointed.get(name)
         }
+        labels = {name: state.labels.to_dict() for name, state in list(self._models.items()) if state.labels.touched}
+        if labels:
+            for state in self._models.values():
+                state.labels.touched = False
+            await asyncio.to_thread(self.store.save_document, "labels", self._all_labels(labels))
         if not changed:
             return
         totals = {name: window.total_rows for name, window in changed.items()}
@@ -325,6 +344,19 @@ class Pipeline:
         budgets = [(f"drift-budget:{m}", b.tracker) for m, b in self.drift_budgets.items()]
         return list(self.slos.items()) + budgets
 
+    def _all_labels(self, changed: dict[str, dict]) -> dict[str, dict]:
+        return {name: changed.get(name) or state.labels.to_dict() for name, state in list(self._models.items())}
+
+    def add_labels(self, model: str, request_ids: list[str], labels: list) -> OutcomeCounts | None:
+        """Join labels to the model's waiting predictions; None for a model not tracked."""
+        state = self._models.get(model)
+        if state is None:
+            return None
+        counts = state.labels.add_labels(request_ids, labels)
+        self.instruments.labels.labels(model, "matched").inc(counts.matched)
+        self.instruments.labels.labels(model, "unmatched").inc(counts.unmatched)
+        return counts
+
     # -- reading -----------------------------------------------------------------
     def models(self) -> list[str]:
         return sorted(self._models)
@@ -344,6 +376,8 @@ class Pipeline:
                 report=state.detector.report,
                 window_rows=state.detector.window.rows,
                 reference_rows=state.detector.reference.rows if state.detector.reference else None,
+                quality=state.labels.metrics(),
+                labels_pending=state.labels.pending,
             )
             for name, state in sorted(list(self._models.items()))
         ]
@@ -353,7 +387,7 @@ class Pipeline:
         if state is None and create and len(self._models) < self.config.limits.max_models:
             settings = self.config.model(model)
             detector = _detector(model, settings, self.config.limits.max_features, self.config.alerting.for_)
-            state = _Model(detector=detector)
+            state = _Model(detector=detector, labels=LabelJoin(ttl=settings.label_ttl, window=settings.window.rows))
             self._models[model] = state
         return state
 
@@ -382,6 +416,22 @@ def thresholds(d: DriftSettings) -> DriftThresholds:
         missing=d.missing,
         per_feature={name: t.model_dump(exclude_none=True) for name, t in d.per_feature.items()},
     )
+
+
+def _join_predictions(join: LabelJoin, batch: RecordBatch) -> None:
+    """Hand the batch's predictions to the label join: by request id, or paired with inline labels."""
+    if batch.request_ids is None and batch.labels is None:
+        return
+    if PREDICTION in batch.features:
+        predictions = batch.values[:, batch.features.index(PREDICTION)].tolist()
+    elif PREDICTION in batch.categorical and batch.categorical_values is not None:
+        predictions = batch.categorical_values[:, batch.categorical.index(PREDICTION)].tolist()
+    else:
+        return
+    if batch.request_ids is not None:
+        join.add_predictions(batch.request_ids.tolist(), predictions)
+    if batch.labels is not None:
+        join.add_outcomes(predictions, batch.labels.tolist())
 
 
 def _redacted(batch: RecordBatch, redact: list[str]) -> RecordBatch:

@@ -8,7 +8,7 @@ reference was replaced, and a scrape costs a walk over the latest reports.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -26,6 +26,8 @@ class ModelState:
     report: DriftReport | None
     window_rows: int
     reference_rows: int | None
+    quality: dict[str, float] = field(default_factory=dict)  # realized quality from joined labels
+    labels_pending: int = 0
 
 
 class Instruments:
@@ -43,6 +45,15 @@ class Instruments:
             "Requests refused as a whole (bad body, size, media type, auth, overload), by reason.",
             ["endpoint", "reason"],
             registry=registry,
+        )
+        self.records_sampled_out = Counter(
+            m.RECORDS_SAMPLED_OUT,
+            "Prediction records left out by the model's sample_rate.",
+            ["model", "source"],
+            registry=registry,
+        )
+        self.labels = Counter(
+            m.LABELS, "Labels posted to /v1/labels, by join outcome.", ["model", "outcome"], registry=registry
         )
         self.spans = Counter(
             m.SPANS,
@@ -114,11 +125,20 @@ class DriftCollector(Collector):
             m.WINDOW_ROWS, "Rows in the model's reference and current window.", labels=["model", "window"]
         )
         last = GaugeMetricFamily(m.LAST_EVALUATION, "Unix time of the model's last drift evaluation.", labels=["model"])
+        quality = GaugeMetricFamily(
+            m.MODEL_QUALITY,
+            "Realized model quality over the last window of labelled predictions.",
+            labels=["model", "metric"],
+        )
+        pending = GaugeMetricFamily(m.LABELS_PENDING, "Sampled predictions waiting for their label.", labels=["model"])
 
         for state in self._states():
             rows.add_metric([state.model, "current"], state.window_rows)
             if state.reference_rows is not None:
                 rows.add_metric([state.model, "reference"], state.reference_rows)
+            pending.add_metric([state.model], state.labels_pending)
+            for metric, value in state.quality.items():
+                quality.add_metric([state.model, metric], value)
             report = state.report
             if report is None:
                 continue
@@ -149,4 +169,4 @@ class DriftCollector(Collector):
             m.QUEUE_CAPACITY_ROWS, "Rows the ingest queue holds before 429.", value=capacity
         )
         yield from (score, pvalue, drifted, stable, prediction, missing, bins, share, model_drifted, model_stable)
-        yield from (rows, last, queue, queue_capacity)
+        yield from (rows, last, quality, pending, queue, queue_capacity)

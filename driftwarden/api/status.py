@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -84,6 +86,12 @@ def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: l
         body, content_type = render(registry, histograms, request.headers.get("accept", ""))
         return Response(body, media_type=content_type)
 
+    @router.get("/v1/config")
+    async def get_config() -> JSONResponse:
+        """The config in effect, defaults filled in; secrets are only ever file paths or env names here,
+        and credentials inside URLs are masked."""
+        return JSONResponse(_masked(pipeline.config.model_dump(mode="json", by_alias=True)))
+
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -98,3 +106,18 @@ def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: l
         return JSONResponse({"status": "ready"})
 
     return router
+
+
+def _masked(value: Any) -> Any:
+    """Userinfo and query strings of URLs replaced by "***": they often carry tokens."""
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        parts = urlsplit(value)
+        if parts.username or parts.password or parts.query:
+            netloc = ("***@" if parts.username or parts.password else "") + (parts.hostname or "")
+            netloc += f":{parts.port}" if parts.port else ""
+            return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+    return value
