@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -212,6 +213,7 @@ def compare(
     current: np.ndarray,
     *,
     current_categories: Mapping[str, Mapping[str, int]] | None = None,
+    current_bins: np.ndarray | None = None,
     thresholds: DriftThresholds = DriftThresholds(),
     critical_features: Sequence[str] = (),
     model_version: str | None = None,
@@ -220,10 +222,11 @@ def compare(
 
     `current` is (rows x len(names)) floats, NaN missing, for the numeric features;
     `current_categories` the category counts of the same rows for the categorical ones
-    (a row missing a categorical feature is simply not counted).
+    (a row missing a categorical feature is simply not counted); `current_bins` the counts of
+    `current` per reference bin (features, bins) when a streaming window kept them.
     """
     started = time.perf_counter()
-    numeric = _numeric_scores(reference, names, current, thresholds)
+    numeric = _numeric_scores(reference, names, current, thresholds, current_bins)
     categorical = compare_categories(reference.categories, current_categories or {})
     rows_cur = int(np.asarray(current).shape[0])
 
@@ -320,12 +323,16 @@ def compare(
 
 
 def _numeric_scores(
-    reference: ReferenceProfile, names: Sequence[str], current: np.ndarray, thresholds: DriftThresholds
+    reference: ReferenceProfile,
+    names: Sequence[str],
+    current: np.ndarray,
+    thresholds: DriftThresholds,
+    current_bins: np.ndarray | None,
 ) -> dict[str, Any]:
     """KS, PSI and the optional numeric statistics of every numeric reference feature."""
     cur_sorted = stats.sort_columns(_aligned(reference.features, names, current))
     ks = stats.ks_2samp(reference.sorted_values, cur_sorted)
-    cur_bins = stats.bin_counts(cur_sorted, reference.edges)
+    cur_bins = stats.bin_counts(cur_sorted, reference.edges) if current_bins is None else current_bins
     features = reference.features
     scores = {"ks": ks.statistic, "psi": stats.psi(reference.bin_counts, cur_bins)}
     effect = np.fmax(
@@ -377,6 +384,9 @@ class DriftDetector:
         hold: int = 1,
         kinds: Mapping[str, str] | None = None,
         max_categories: int = 1000,
+        every: float | None = None,
+        previous_as_reference: bool = False,
+        bins: int = 10,
     ) -> None:
         self.model = model
         self.reference = reference
@@ -387,17 +397,25 @@ class DriftDetector:
         self.window = SlidingWindow(reference.features if reference else (), capacity=window, max_features=max_features)
         self.vocabulary = Vocabulary(max_categories)  # the window's categorical columns hold its codes
         self.stability = VerdictStability(hold)
+        self.every = every  # seconds of a tumbling window; None: sliding by count
+        self.previous_as_reference = previous_as_reference  # `reference: previous`: each closed window
+        self.bins = bins
+        self.period_start = _period_start(time.time(), every) if every else 0.0
         self._report: DriftReport | None = None
+        if reference is not None:
+            self.window.track_bins(reference.features, reference.edges)
 
     @property
     def report(self) -> DriftReport | None:
         """The latest evaluation; None before the first one or without a reference."""
         return self._report
 
-    def set_reference(self, reference: ReferenceProfile) -> None:
+    def set_reference(self, reference: ReferenceProfile, *, keep_verdicts: bool = False) -> None:
+        self.window.track_bins(reference.features, reference.edges)
         self.reference = reference
-        self.stability.reset()
-        self._report = None
+        if not keep_verdicts:
+            self.stability.reset()
+            self._report = None
 
     def update(
         self,
@@ -425,47 +443,89 @@ class DriftDetector:
         block = np.column_stack([c for _, c in columns]) if columns else np.empty((rows, 0))
         self.window.append([n for n, _ in columns], block)
 
-    def evaluate(self) -> list[Finding]:
+    def evaluate(self, now: float | None = None) -> list[Finding]:
+        """Compare the current window with the reference. A tumbling window is compared once,
+        when its period ends, and then emptied; until then the last verdict stands."""
+        now = time.time() if now is None else now
+        if self.every is not None:
+            if now < self.period_start + self.every:
+                return self._report.findings() if self._report else []
+            self.period_start = _period_start(now, self.every)
+            if self.window.rows == 0:
+                return []
         reference = self.reference
+        names, values, bins = self.window.binned()
+        numeric, current_categories = self._split(names, values)
+        if self.every is not None:
+            self.window.clear()
+            if self.previous_as_reference:
+                closed = self._profile(numeric, current_categories)
+                if reference is None:  # the first period only becomes the reference
+                    self.set_reference(closed)
+                    return []
+                self.set_reference(closed, keep_verdicts=True)
         if reference is None:
             return []
-        names, values = self.window.snapshot()
-        coded = [j for j, name in enumerate(names) if name in self.vocabulary]
-        if coded:
-            current_categories = {names[j]: self.vocabulary.counts(names[j], values[:, j]) for j in coded}
-            keep = [j for j in range(len(names)) if j not in set(coded)]
-            names, values = tuple(names[j] for j in keep), values[:, keep]
-        else:
-            current_categories = {}
         report = compare(
             self.model,
             reference,
-            names,
-            values,
+            *numeric,
             current_categories=current_categories,
+            current_bins=bins if bins.shape[0] == len(reference.features) else None,
             thresholds=self.thresholds,
             critical_features=self.critical_features,
             model_version=self.model_version,
         )
-        if self.reference is not reference:  # replaced while this evaluation ran
+        if self.reference is not reference and not self.previous_as_reference:  # replaced meanwhile
             return []
         self._report = report = self.stability.apply(report)
         return report.findings()
 
+    def window_profile(self) -> ReferenceProfile:
+        """The current window as a reference profile (to pin it); ValueError when it is empty."""
+        names, values = self.window.snapshot()
+        if values.shape[0] == 0:
+            raise ValueError(f"model {self.model!r} has no rows in its current window to pin")
+        return self._profile(*self._split(names, values))
+
+    def _split(
+        self, names: tuple[str, ...], values: np.ndarray
+    ) -> tuple[tuple[tuple[str, ...], np.ndarray], dict[str, dict[str, int]]]:
+        """((numeric names, their columns), category counts) of a window snapshot."""
+        coded = [j for j, name in enumerate(names) if name in self.vocabulary]
+        if not coded:
+            return (names, values), {}
+        categories = {names[j]: self.vocabulary.counts(names[j], values[:, j]) for j in coded}
+        keep = [j for j in range(len(names)) if j not in set(coded)]
+        return (tuple(names[j] for j in keep), values[:, keep]), categories
+
+    def _profile(
+        self, numeric: tuple[tuple[str, ...], np.ndarray], categories: dict[str, dict[str, int]]
+    ) -> ReferenceProfile:
+        names, values = numeric
+        return ReferenceProfile.fit(list(names), values, categories=categories, bins=self.bins)
+
     def checkpoint(self) -> bytes:
-        """The window and its category vocabulary, for `restore()` after a restart."""
-        return self.window.to_bytes(json.dumps(self.vocabulary.to_dict()).encode())
+        """The window, its category vocabulary and the period it covers, for `restore()` after a restart."""
+        state = {"vocabulary": self.vocabulary.to_dict(), "period_start": self.period_start}
+        return self.window.to_bytes(json.dumps(state).encode())
 
     def restore(self, blob: bytes) -> None:
-        meta = self.window.restore(blob)
-        if meta:
-            self.vocabulary.restore(json.loads(meta))
+        meta = json.loads(self.window.restore(blob) or b"{}")
+        self.vocabulary.restore(meta.get("vocabulary", {}))
+        if self.every is not None and meta.get("period_start"):
+            self.period_start = float(meta["period_start"])
 
     def _is_categorical(self, name: str) -> bool:
         kind = self.kinds.get(name)
         if kind is not None:
             return kind == "categorical"
         return name in self.vocabulary or (self.reference is not None and name in self.reference.categories)
+
+
+def _period_start(now: float, every: float) -> float:
+    """Tumbling periods are aligned to multiples of `every` since the epoch (10m: :00, :10, ...)."""
+    return math.floor(now / every) * every
 
 
 def _labels(column: np.ndarray) -> np.ndarray:

@@ -45,6 +45,7 @@ __all__ = [
     "psi",
     "quantile_edges",
     "sort_columns",
+    "unsorted_bin_counts",
     "valid_counts",
     "wasserstein",
     "wasserstein_normed",
@@ -236,6 +237,28 @@ def bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
         col = sorted_values[: n_valid[j], j]
         at_or_below[j, 1:-1] = np.searchsorted(col, edges[j], side="right") if n_valid[j] else 0
     return np.diff(at_or_below, axis=1)
+
+
+def unsorted_bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """`bin_counts` of values in any order (rows, features): a searchsorted per column, one bincount.
+
+    The streaming form: a window adds the counts of the rows it takes in and subtracts those
+    of the rows it evicts, so PSI and JS need no pass over the window at evaluation.
+
+    >>> edges = np.array([[0.0, 1.0]])
+    >>> unsorted_bin_counts(np.array([[0.5], [-1.0], [1.0], [np.nan], [3.0]]), edges).tolist()
+    [[1, 2, 1]]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n_rows, n_features = values.shape
+    if edges.shape[0] != n_features:
+        raise ValueError(f"edges describe {edges.shape[0]} features, values have {n_features}")
+    width = edges.shape[1] + 1
+    codes = np.empty((n_rows, n_features), dtype=np.int64)
+    for j in range(n_features):  # per column: bin k holds edges[k-1] < x <= edges[k]
+        codes[:, j] = np.searchsorted(edges[j], values[:, j], side="left") + j * width
+    valid = ~np.isnan(values)
+    return np.bincount(codes[valid], minlength=n_features * width).reshape(n_features, width)
 
 
 def psi(reference_counts: np.ndarray, current_counts: np.ndarray, epsilon: float = PSI_EPSILON) -> np.ndarray:

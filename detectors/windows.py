@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from detectors import stats
+
 __all__ = ["SlidingWindow", "TooManyFeatures"]
 
 
@@ -46,6 +48,9 @@ class SlidingWindow:
         self._next = 0  # ring position of the next row
         self._rows = 0
         self._total = 0
+        self._binned: list[str] = []  # features whose values are counted into reference bins as they arrive
+        self._edges = np.empty((0, 1))
+        self._bins = np.zeros((0, 2), dtype=np.int64)
         self._add_columns(list(features))
 
     @property
@@ -73,8 +78,33 @@ class SlidingWindow:
             cols = np.fromiter((self._columns[n] for n in names), dtype=np.intp, count=len(names))
             full = np.full((values.shape[0], len(self._columns)), np.nan)
             full[:, cols] = values
-            self._write(full[-self.capacity :])
+            incoming = full[-self.capacity :]
+            if self._binned:
+                self._count_bins(incoming, self._evicted(incoming.shape[0]))
+            self._write(incoming)
             self._total += values.shape[0]
+
+    def track_bins(self, features: Sequence[str], edges: np.ndarray) -> None:
+        """Count these features' values into bins cut at `edges` (features, bins-1) from now on,
+        starting from the rows already here; `binned()` reads the counts."""
+        with self._lock:
+            self._binned = list(features)
+            self._edges = np.asarray(edges, dtype=np.float64).reshape(len(self._binned), -1)
+            self._bins = np.zeros((len(self._binned), self._edges.shape[1] + 1), dtype=np.int64)
+            if self._binned and self._rows:
+                self._count_bins(self._values[: self._rows], None)
+
+    def binned(self) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+        """(feature names, a copy of the filled rows, per-bin counts of the tracked features), atomically."""
+        with self._lock:
+            return tuple(self._columns), np.array(self._values[: self._rows], order="F"), self._bins.copy()
+
+    def clear(self) -> None:
+        """Empty the window (a tumbling window closing); columns and tracked bins stay."""
+        with self._lock:
+            self._values[:] = np.nan
+            self._next = self._rows = 0
+            self._bins[:] = 0
 
     def snapshot(self) -> tuple[tuple[str, ...], np.ndarray]:
         """(feature names, a copy of the filled rows) taken atomically."""
@@ -104,6 +134,24 @@ class SlidingWindow:
             self.append(names, values[-self.capacity :])
         self._total = max(self._total, total)
         return meta
+
+    def _evicted(self, n: int) -> np.ndarray | None:
+        """The rows that writing `n` rows will overwrite (the oldest), before they are."""
+        if self._rows + n <= self.capacity:
+            return None
+        positions = (self._next + np.arange(n)) % self.capacity
+        return self._values[positions[positions < self._rows]]  # slots not yet filled hold nothing to evict
+
+    def _count_bins(self, added: np.ndarray, evicted: np.ndarray | None) -> None:
+        cols = [self._columns.get(name) for name in self._binned]
+        present = [j for j, c in enumerate(cols) if c is not None]
+        if not present:
+            return
+        where = [cols[j] for j in present]
+        edges = self._edges[present]
+        self._bins[present] += stats.unsorted_bin_counts(added[:, where], edges)
+        if evicted is not None:
+            self._bins[present] -= stats.unsorted_bin_counts(evicted[:, where], edges)
 
     def _write(self, rows: np.ndarray) -> None:
         n = rows.shape[0]

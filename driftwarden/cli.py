@@ -148,7 +148,7 @@ def _check_reference_files(config: Config) -> None:
 
     problems = []
     for model, settings in config.models.items():
-        if settings.reference is not None:
+        if settings.reference is not None and not settings.previous_as_reference:
             try:
                 read_table(Path(settings.reference))
             except TableError as exc:

@@ -72,7 +72,19 @@ class DriftSettings(_Strict):
 
 
 class WindowSettings(_Strict):
-    rows: int = Field(5000, ge=10, le=10_000_000, description="rows in the sliding current window")
+    rows: int = Field(
+        5000, ge=10, le=10_000_000, description="rows in the sliding window; with `every`, the most kept per period"
+    )
+    every: Duration | None = Field(
+        None, gt=0, description="tumble by time: each period (aligned to the clock) is evaluated once when it ends"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tumbling_rows(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("every") is not None and "rows" not in value:
+            return {**value, "rows": 100_000}  # a time window is bounded by time; rows only caps memory
+        return value
 
 
 def _window(value: Any) -> Any:
@@ -80,7 +92,11 @@ def _window(value: Any) -> Any:
 
 
 class ModelSettings(_Strict):
-    reference: Path | None = Field(None, description="file fitted as the reference at start (or PUT it)")
+    reference: Path | None = Field(
+        None,
+        description="file fitted as the reference at start (or PUT it, or pin a window); "
+        "`previous`: each closed tumbling window is the next one's reference",
+    )
     window: Annotated[WindowSettings, BeforeValidator(_window)] = WindowSettings()
     features: dict[str, str] = Field(default_factory=dict, description="feature kind overrides")
     critical_features: list[str] = Field(default_factory=list)
@@ -89,6 +105,16 @@ class ModelSettings(_Strict):
         1.0, gt=0, le=1, description="share of records kept, decided by a hash of request_id (input and label together)"
     )
     label_ttl: Duration = Field(3600.0, gt=0, description="how long a sampled prediction waits for its label")
+
+    @property
+    def previous_as_reference(self) -> bool:
+        return self.reference is not None and str(self.reference) == "previous"
+
+    @model_validator(mode="after")
+    def _previous_needs_tumbling(self) -> ModelSettings:
+        if self.previous_as_reference and self.window.every is None:
+            raise ValueError("reference: previous needs a tumbling window, e.g. window: {every: 10m}")
+        return self
 
     @field_validator("features")
     @classmethod

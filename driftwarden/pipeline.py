@@ -247,6 +247,16 @@ class Pipeline:
         state.detector.set_reference(profile)
         state.announced |= set(profile.features)
 
+    async def pin_reference(self, model: str) -> ReferenceProfile:
+        """The model's current window becomes its reference (stored); KeyError unknown, ValueError empty."""
+        state = self._models.get(model)
+        if state is None:
+            raise KeyError(model)
+        await self.flush()
+        profile = await asyncio.to_thread(state.detector.window_profile)
+        await self.set_reference(model, profile, source="pinned window")
+        return profile
+
     # -- evaluation --------------------------------------------------------------
     async def _evaluate_forever(self) -> None:
         while True:
@@ -402,6 +412,9 @@ def _detector(model: str, settings: ModelSettings, max_features: int, hold: int)
         max_features=max_features,
         hold=hold,
         kinds=settings.features,
+        every=settings.window.every,
+        previous_as_reference=settings.previous_as_reference,
+        bins=settings.drift.bins,
     )
 
 

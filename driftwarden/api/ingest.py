@@ -114,4 +114,17 @@ def ingest_router(
         log.info("reference for %s fitted: %d rows, %d numeric features", model, profile.rows, len(profile.features))
         return JSONResponse({"model": model, **profile.summary()})
 
+    @router.post("/v1/models/{model}/reference/pin")
+    async def pin_reference(model: str) -> JSONResponse:
+        """The model's current window becomes its reference, stored like an uploaded one."""
+        check_model_name(model)
+        try:
+            profile = await pipeline.pin_reference(model)
+        except KeyError:
+            raise HTTPProblem(404, "unknown_model", f"no model {model!r}: send it predictions first") from None
+        except ValueError as exc:
+            raise HTTPProblem(409, "empty_window", str(exc)) from None
+        log.info("reference for %s pinned from its current window: %d rows", model, profile.rows)
+        return JSONResponse({"model": model, "source": "pinned window", **profile.summary()})
+
     return router
