@@ -27,7 +27,7 @@ from detectors.findings import Finding, FindingKind, Severity
 from detectors.reference import ReferenceProfile
 from detectors.stability import VerdictStability
 from detectors.vocabulary import Vocabulary
-from detectors.windows import SlidingWindow
+from detectors.windows import SlidingWindow, encode_checkpoint
 
 __all__ = ["METHODS", "DriftDetector", "DriftReport", "DriftThresholds", "FeatureDrift", "compare"]
 
@@ -507,8 +507,12 @@ class DriftDetector:
 
     def checkpoint(self) -> bytes:
         """The window, its category vocabulary and the period it covers, for `restore()` after a restart."""
+        return encode_checkpoint(*self.checkpoint_state())
+
+    def checkpoint_state(self) -> tuple[tuple[str, ...], np.ndarray, int, bytes]:
+        """What `checkpoint()` encodes, copied now (cheap; the encoding can run in another thread)."""
         state = {"vocabulary": self.vocabulary.to_dict(), "period_start": self.period_start}
-        return self.window.to_bytes(json.dumps(state).encode())
+        return (*self.window.checkpoint_state(), json.dumps(state).encode())
 
     def restore(self, blob: bytes) -> None:
         meta = json.loads(self.window.restore(blob) or b"{}")

@@ -16,7 +16,7 @@ import numpy as np
 
 from detectors import stats
 
-__all__ = ["SlidingWindow", "TooManyFeatures"]
+__all__ = ["SlidingWindow", "TooManyFeatures", "encode_checkpoint"]
 
 
 class TooManyFeatures(ValueError):
@@ -114,16 +114,12 @@ class SlidingWindow:
     def to_bytes(self, meta: bytes = b"") -> bytes:
         """A checkpoint: feature names, the filled rows (order within the window is not kept) and
         `meta`, bytes the owner needs to read the columns back (e.g. category vocabularies)."""
-        names, values = self.snapshot()
-        buf = io.BytesIO()
-        np.savez_compressed(
-            buf,
-            names=np.array(names, dtype=object).astype(str),
-            values=values,
-            total=np.array([self._total]),
-            meta=np.frombuffer(meta, dtype=np.uint8),
-        )
-        return buf.getvalue()
+        return encode_checkpoint(*self.checkpoint_state(), meta)
+
+    def checkpoint_state(self) -> tuple[tuple[str, ...], np.ndarray, int]:
+        """(names, a copy of the filled rows, rows ever appended), taken atomically; cheap beside encoding."""
+        with self._lock:
+            return tuple(self._columns), np.array(self._values[: self._rows], order="F"), self._total
 
     def restore(self, blob: bytes) -> bytes:
         """Refill from `to_bytes()`, returning its `meta`; rows beyond this window's capacity keep the most recent."""
@@ -173,3 +169,16 @@ class SlidingWindow:
         self._values = grown
         for name in names:
             self._columns[name] = len(self._columns)
+
+
+def encode_checkpoint(names: Sequence[str], values: np.ndarray, total: int, meta: bytes = b"") -> bytes:
+    """The bytes `SlidingWindow.restore()` reads back."""
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        names=np.array(names, dtype=object).astype(str),
+        values=values,
+        total=np.array([total]),
+        meta=np.frombuffer(meta, dtype=np.uint8),
+    )
+    return buf.getvalue()

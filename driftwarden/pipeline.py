@@ -29,6 +29,7 @@ from detectors.findings import Finding
 from detectors.latency import RequestStats
 from detectors.reference import ReferenceProfile
 from detectors.slo import SLOTracker
+from detectors.windows import encode_checkpoint
 from driftwarden.config import Config, DriftSettings, ModelSettings
 from driftwarden.outcomes import LabelJoin, OutcomeCounts
 from driftwarden.sampling import sampled
@@ -86,6 +87,7 @@ class Pipeline:
         self.drift_budgets: dict[str, DriftBudget] = {}
         self._history: dict[str, deque[tuple[float, float, dict[str, float]]]] = {}
         self._checkpointed: dict[str, int] = {}  # model -> window total_rows at its last checkpoint
+        self._staged: dict[str, object] = {}  # documents written with the next window checkpoint
         self._saved_counts: dict[str, tuple[str, bytes]] = {}  # SLO and drift-budget counts read at start
         self.extra_findings: dict[str, Callable[[], list[Finding]]] = {}  # e.g. GPU health, by source
         self.on_requests: Callable[..., None] | None = None  # (model, count, traced=) for cost per inference
@@ -320,29 +322,36 @@ class Pipeline:
         if states:
             await asyncio.to_thread(self.store.save_slo_states, states)
 
+    def stage_document(self, name: str, value: object) -> None:
+        """A document saved with the next window checkpoint, in its transaction: a file-tail offset
+        staged right after its rows were admitted is then never ahead of (rows lost) or behind
+        (rows counted twice) the windows a restart resumes from."""
+        self._staged[name] = value
+
     async def checkpoint_windows(self) -> None:
         """Persist every model's current window, so a restart (even kill -9) resumes from the last
         evaluation instead of an empty window."""
-        changed = {
-            name: state.detector.window
-            for name, state in list(self._models.items())
-            if state.detector.window.rows and state.detector.window.total_rows != self._checkpointed.get(name)
-        }
+        self._drain()  # every admitted row (and so every staged offset) is in a window now
         labels = {name: state.labels.to_dict() for name, state in list(self._models.items()) if state.labels.touched}
         if labels:
             for state in self._models.values():
                 state.labels.touched = False
             await asyncio.to_thread(self.store.save_document, "labels", self._all_labels(labels))
-        if not changed:
+        changed = {
+            name: state.detector
+            for name, state in list(self._models.items())
+            if state.detector.window.rows and state.detector.window.total_rows != self._checkpointed.get(name)
+        }
+        if not changed and not self._staged:
             return
-        totals = {name: window.total_rows for name, window in changed.items()}
-        detectors = {name: self._models[name].detector for name in changed}
+        states = {name: detector.checkpoint_state() for name, detector in changed.items()}  # copies, on the loop
+        documents, self._staged = self._staged, {}
 
         def save() -> None:
-            self.store.save_windows({name: detectors[name].checkpoint() for name in changed})
+            self.store.save_windows({name: encode_checkpoint(*state) for name, state in states.items()}, documents)
 
         await asyncio.to_thread(save)
-        self._checkpointed |= totals  # only windows that took rows since are written next time
+        self._checkpointed |= {name: state[2] for name, state in states.items()}
 
     def _restore_counts(self, name: str, tracker: SLOTracker) -> None:
         """Counts saved by an earlier run, when the definition they were counted for is unchanged."""

@@ -1,7 +1,9 @@
 """Following files of prediction records (`sources: [{file: ...}]`), one task per file.
 
-Offsets are committed only after the records were admitted, so a full queue or a crash makes
-the same lines come back rather than skipping any; see `collector/tail.py`.
+Offsets are committed only after the records were admitted, and saved in the same SQLite
+transaction as the window checkpoint that holds their rows: after a kill -9 the windows resume
+from the checkpoint and the file from the offset of exactly those rows, so no line is lost or
+counted twice; see `collector/tail.py`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ async def follow(pipeline: Pipeline, store: Store, source: FileSource) -> None:
     tail = FileTail(
         source.file,
         load_offset=lambda: store.load_document(key),
-        save_offset=lambda state: store.save_document(key, state),
+        save_offset=lambda state: pipeline.stage_document(key, state),  # saved with the windows holding its rows
     )
     try:
         while True:
@@ -37,8 +39,8 @@ async def follow(pipeline: Pipeline, store: Store, source: FileSource) -> None:
             except QueueFull:
                 await asyncio.sleep(source.poll_interval)  # not committed: the same lines come back
                 continue
+            tail.commit()  # at once, with no await since admit(): a checkpoint sees both or neither
             for reason, count in result.rejected_by_reason.items():
                 pipeline.instruments.records_rejected.labels("file", reason).inc(count)
-            await asyncio.to_thread(tail.commit)
     finally:
         tail.close()

@@ -87,8 +87,9 @@ class Store:
             rows = self._db.execute("SELECT slo, fingerprint, state FROM slo_states").fetchall()
         return {name: (fp, blob) for name, fp, blob in rows}
 
-    def save_windows(self, windows: dict[str, bytes]) -> None:
-        """Current-window checkpoints, all in one transaction."""
+    def save_windows(self, windows: dict[str, bytes], documents: dict[str, object] | None = None) -> None:
+        """Current-window checkpoints and the documents that must agree with them (file-tail
+        offsets of the rows in those windows), all in one transaction."""
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN")
@@ -96,6 +97,11 @@ class Store:
                 "INSERT INTO windows (model, saved_at, window) VALUES (?, ?, ?) "
                 "ON CONFLICT(model) DO UPDATE SET saved_at=excluded.saved_at, window=excluded.window",
                 [(model, now, blob) for model, blob in windows.items()],
+            )
+            self._db.executemany(
+                "INSERT INTO documents (name, saved_at, body) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET saved_at=excluded.saved_at, body=excluded.body",
+                [(name, now, orjson.dumps(value)) for name, value in (documents or {}).items()],
             )
             self._db.execute("COMMIT")
 
