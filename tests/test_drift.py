@@ -152,3 +152,59 @@ def test_methods_can_be_narrowed_to_ks_and_psi() -> None:
         "m", profile(rng), NAMES, rng.normal(size=(500, 4)), thresholds=DriftThresholds(methods=("ks", "psi"))
     )
     assert set(report.features[0].scores) == {"ks", "psi", "missing"}
+
+
+def test_edge_cases_of_the_engine_match_scipy() -> None:
+    from scipy import stats as sps
+    from scipy.spatial.distance import jensenshannon
+
+    rng = np.random.default_rng(21)
+    values = rng.normal(size=(2000, 3))
+    values[:, 1] = 4.0  # constant
+    values[:, 2] = np.nan  # all missing
+    counts = {"c": {"a": 1200, "b": 800}}
+    ref = ReferenceProfile.fit(["x", "const", "null"], values, categories=counts)
+
+    one = compare("m", ref, ["x", "const", "null"], np.array([[0.3, 4.0, np.nan]]), current_categories={"c": {"a": 1}})
+    x, const, null, c = one.features
+    expected = sps.ks_2samp(values[:, 0], [0.3])
+    assert x.scores["ks"] == pytest.approx(expected.statistic) and x.pvalues["ks"] == pytest.approx(expected.pvalue)
+    assert const.scores["ks"] == 0.0 and const.scores["wasserstein"] == 0.0 and not const.drifted
+    assert null.scores == {"missing": 0.0} and not null.drifted  # nothing to compare, and nothing changed
+    contingency = sps.chi2_contingency([[1200, 800], [1, 0]], correction=False)
+    assert c.scores["chi2"] == pytest.approx(contingency.statistic) and c.pvalues["chi2"] == pytest.approx(
+        contingency.pvalue
+    )
+
+    moved = compare(
+        "m", ref, ["x", "const", "null"], np.column_stack([values[:500, 0], np.full(500, 5.0), values[:500, 2]])
+    )
+    assert moved.features[1].scores["wasserstein"] == np.inf and moved.features[1].drifted  # a constant that moved
+
+    only_new = compare("m", ref, ["x"], values[:500, :1], current_categories={"c": {"z": 500}})
+    c = only_new.features[-1]
+    assert c.drifted and c.unseen == (("z", 500),) and c.bins["current"] == [0, 0, 500]
+    cont = sps.chi2_contingency([[1200, 800, 0], [0, 0, 500]], correction=False)
+    assert c.scores["chi2"] == pytest.approx(cont.statistic)
+    assert c.scores["jensenshannon"] == pytest.approx(
+        __import__("scipy.spatial.distance", fromlist=["jensenshannon"]).jensenshannon(
+            [1200, 800, 0], [0, 0, 500], base=2
+        )
+    )
+
+    empty = compare("m", ref, ["x", "const", "null"], np.empty((0, 3)))
+    assert empty.rows["current"] == 0 and not empty.drifted
+
+
+def test_infinite_and_nested_values_are_rejected_at_ingest_with_a_reason() -> None:
+    from collector.predictions import parse_records
+
+    body = b"\n".join(
+        [
+            b'{"model": "m", "features": {"x": 1e999}}',
+            b'{"model": "m", "features": {"x": Infinity}}',
+            b'{"model": "m", "features": {"x": 1}}',
+        ]
+    )
+    result = parse_records(body, "application/x-ndjson")
+    assert result.accepted == 1 and [e.reason for e in result.errors] == ["invalid_json", "invalid_json"]
