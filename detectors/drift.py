@@ -109,7 +109,8 @@ class DriftReport:
 
     @property
     def drifted_features(self) -> list[FeatureDrift]:
-        return [f for f in self.features if f.drifted]
+        """The input features drifted now (the prediction, the model's output, is `prediction`)."""
+        return [f for f in self.features if f.drifted and f.role != PREDICTION]
 
     def to_dict(self) -> dict[str, Any]:
         t = self.thresholds
@@ -197,6 +198,7 @@ class DriftReport:
                     threshold=self.thresholds.share,
                     evidence={
                         "drifted_features": [f.name for f in self.drifted_features],
+                        "prediction_drifted": bool(self.prediction and self.prediction.drifted),
                         "critical_drifted": [f.name for f in self.drifted_features if f.name in self.critical_features],
                         "model_version": self.model_version,
                     },

@@ -5,8 +5,8 @@ Content-Security-Policy that forbids both, so the file opens the same offline, f
 attachment or from a CI artefact. `render_html()` is a pure function of the report (the time
 shown is the report's `evaluated_at`); `write_html()` writes it.
 
-Numeric features reuse the built-in UI's bin-share histogram (`driftwarden.ui.svg.histogram`);
-categorical features get horizontal category bars, reference over current. Feature and
+The charts are the built-in UI's (`driftwarden.ui.svg`): numeric features get the bin-share
+histogram, categorical features the horizontal category bars, reference over current. Feature and
 category names come from the data, so every one reaches the markup through `esc()`.
 
 The markup is meant to be asserted on: each feature is a
@@ -39,11 +39,9 @@ from pathlib import Path
 
 from detectors.drift import DriftReport, FeatureDrift
 from driftwarden import __version__
-from driftwarden.ui.svg import esc, histogram
+from driftwarden.ui.svg import category_bars, esc, histogram
 
-__all__ = ["MAX_CATEGORY_BARS", "category_bars", "render_html", "write_html"]
-
-MAX_CATEGORY_BARS = 25  # categories charted per feature (largest share first); the rest pooled in one bar
+__all__ = ["render_html", "write_html"]
 
 # Names of the statistics as a person reads them; unknown ones are shown as they come.
 STATISTICS = {
@@ -58,7 +56,6 @@ TESTS = {"ks": "KS", "chi2": "χ²", "missing": "missing-rate"}
 # The statistics with an effect-size gate; chi-square's statistic grows with the window, so PSI gates categories.
 GATED = {"numeric": ("psi", "ks", "wasserstein", "missing"), "categorical": ("psi", "missing")}
 PREDICTION = "prediction"  # FeatureDrift.role of the model's output: reported, not in the drift share
-POOLED_BINS = {"__unseen__": "(unseen)", "__other__": "(other)"}  # pooled bins: unseen / beyond the reference cap
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -336,71 +333,6 @@ def _bin_table(reference: Sequence[float], current: Sequence[float], labels: Seq
     )
 
 
-def category_bars(
-    reference: Sequence[float],
-    current: Sequence[float],
-    labels: Sequence[str],
-    *,
-    label: str,
-    width: int = 460,
-    limit: int = MAX_CATEGORY_BARS,
-) -> str:
-    """Reference and current share per category as horizontal bar pairs, largest share first.
-
-    Beyond `limit` categories the smallest are pooled into one bar; a name too long for the left
-    margin is cut, with the whole name in the bar's tooltip.
-
-    >>> svg = category_bars([70, 30], [20, 80], ["DE", "<FR>"], label="country")
-    >>> svg.count('class="bar reference"'), "&lt;FR&gt;" in svg, "<FR>" in svg
-    (2, True, False)
-    """
-    current = _padded(current, len(reference))
-    ref_total, cur_total = float(sum(reference)), float(sum(current))
-    rows = [
-        (_label(labels, k), r / ref_total if ref_total else 0.0, c / cur_total if cur_total else 0.0)
-        for k, (r, c) in enumerate(zip(reference, current, strict=True))
-        if r or c or k < len(labels)
-    ]
-    rows.sort(key=lambda row: -max(row[1], row[2]))
-    if len(rows) > limit:
-        rest = rows[limit - 1 :]
-        pooled = (f"__pooled__{len(rest)}", sum(r for _, r, _ in rest), sum(c for _, _, c in rest))
-        rows = [*rows[: limit - 1], pooled]
-    left, right, top, row_h = 130, 44, 6, 26
-    plot_w = width - left - right
-    height = top + row_h * max(len(rows), 1) + 22
-    x_max = max(0.05, math.ceil(max([0.0, *(max(r, c) for _, r, c in rows)]) * 20 - 1e-9) / 20)
-    bottom = top + row_h * len(rows)
-    parts = [
-        f'<svg class="chart categories" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="{esc(label)}">'
-    ]
-    for fraction in (0.0, 0.5, 1.0):
-        gx = left + plot_w * fraction
-        parts.append(
-            f'<line class="grid" x1="{gx:.1f}" x2="{gx:.1f}" y1="{top}" y2="{bottom}"/>'
-            f'<text class="axis" x="{gx:.1f}" y="{bottom + 13}" text-anchor="middle">{x_max * fraction:.0%}</text>'
-        )
-    for i, (name, ref_share, cur_share) in enumerate(rows):
-        y0 = top + i * row_h
-        shown, pooled = _category_name(name)
-        title = f"{shown}: reference {ref_share:.1%}, current {cur_share:.1%}"
-        parts.append(
-            f"<g><title>{esc(title)}</title>"
-            f'<text class="category{" pooled" if pooled else ""}" x="{left - 6}" y="{y0 + 15:.1f}" text-anchor="end">'
-            f"{esc(_cut(shown, 20))}</text>"
-        )
-        for cls, share, dy in (("reference", ref_share, 3), ("current", cur_share, 13)):
-            w = plot_w * min(share, x_max) / x_max
-            parts.append(
-                f'<rect class="bar {cls}" x="{left}" y="{y0 + dy:.1f}" width="{w:.1f}" height="9"/>'
-                f'<text class="value" x="{left + w + 3:.1f}" y="{y0 + dy + 8:.1f}">{share:.1%}</text>'
-            )
-        parts.append("</g>")
-    parts.append(f'<line class="axis-line" x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/></svg>')
-    return "".join(parts)
-
-
 # -- helpers -----------------------------------------------------------------------------------
 
 _NUMBER = re.compile(r"[-+]?(?:inf|nan|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)", re.IGNORECASE)
@@ -480,7 +412,7 @@ def _unseen(item: object) -> str:
 
 
 def _badge(f: FeatureDrift, report: DriftReport) -> str:
-    out = '<span class="badge drift">drifted</span>' if f.drifted else '<span class="badge ok">stable</span>'
+    out = '<span class="badge drift">drifted</span>' if f.drifted else '<span class="badge ok">no drift</span>'
     if not f.scores:
         out = '<span class="badge none">no current values</span>'
     if f.name in report.critical_features:
@@ -490,18 +422,6 @@ def _badge(f: FeatureDrift, report: DriftReport) -> str:
 
 def _label(labels: Sequence[str], k: int) -> str:
     return labels[k] if k < len(labels) else f"bin {k + 1}"
-
-
-def _category_name(name: str) -> tuple[str, bool]:
-    if name.startswith("__pooled__"):
-        return f"{name.removeprefix('__pooled__')} more categories", True
-    if name in POOLED_BINS:
-        return POOLED_BINS[name], True
-    return name, False
-
-
-def _cut(text: str, size: int) -> str:
-    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def _padded(values: Sequence[float], n: int) -> list[float]:
@@ -538,7 +458,7 @@ def _rate(value: float | None) -> str:
 
 
 def _yes(value: object) -> str:
-    return "—" if value is None else "drifted" if value else "stable"
+    return "—" if value is None else "drifted" if value else "no drift"
 
 
 def _bool(value: bool) -> str:

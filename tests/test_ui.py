@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import os
 import subprocess
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import orjson
 import pytest
 
 from alerts.alert import Alert, AlertStatus
@@ -28,7 +30,7 @@ from driftwarden.ui.svg import histogram, timeline
 from exporters.prometheus import ModelState
 from tests.conftest import Daemon, running
 from tests.fake_nvml import FakeNvml
-from tests.test_http import NDJSON, put_reference, records, reference_frame
+from tests.test_http import FEATURES, NDJSON, put_reference, records, reference_frame
 from tests.test_otlp import Sender
 from tests.tools import required_tool
 
@@ -146,6 +148,133 @@ def test_model_page_escapes_a_feature_named_script_and_sorts_by_psi() -> None:
     assert EVIL in dom.root.by_id("categorical").all_text()  # category values are escaped too
 
 
+def mixed_report(rng: np.random.Generator):
+    """A numeric feature whose missing rate jumps, a shifted model output, a categorical feature with
+    unseen categories (one named like markup) and a quiet one."""
+    names = ["amount", "prediction"]
+    reference = ReferenceProfile.fit(
+        names,
+        rng.normal(size=(5000, 2)),
+        categories={"country": {"DE": 3500, "FR": 1500}, "channel": {"web": 3000, "app": 2000}},
+    )
+    current = rng.normal(size=(3000, 2)) + np.array([0.0, 1.0])
+    current[:600, 0] = np.nan  # amount: 20% missing now
+    report = compare(
+        "fraud",
+        reference,
+        names,
+        current,
+        current_categories={
+            "country": {"DE": 1200, "FR": 1000, EVIL: 500, "BR": 300},
+            "channel": {"web": 1810, "app": 1190},
+        },
+    )
+    return reference, report
+
+
+def test_model_page_charts_categories_and_shows_the_model_output_apart() -> None:
+    reference, report = mixed_report(np.random.default_rng(6))
+    held = {"country", "prediction"}  # stable verdicts, as DriftDetector's hysteresis would set them
+    report = dataclasses.replace(
+        report,
+        features=tuple(dataclasses.replace(f, stable=f.name in held) for f in report.features),
+        stable=True,
+    )
+    html = model_page("fraud", report=report, reference=reference, window_rows=3000, history=[], now=0.0)
+    assert "<script" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    dom = Dom(html)
+    by_name = {s.attrs["data-feature"]: s for s in dom.root.find_all("section", "feature")}
+    assert set(by_name) == {"amount", "prediction", "country", "channel"}
+    assert {n: s.attrs["data-kind"] for n, s in by_name.items()} == {
+        "amount": "numeric",
+        "prediction": "numeric",
+        "country": "categorical",
+        "channel": "categorical",
+    }
+
+    # categorical: one bar pair per category, the names as labels, the unseen bin named
+    for name in ("country", "channel"):
+        section = by_name[name]
+        assert not section.find_all("svg", "chart histogram")
+        (chart,) = section.find_all("svg", "chart categories")
+        pairs = chart.find_all("g", "pair")
+        drift = next(f for f in report.features if f.name == name)
+        assert sorted(p.attrs["data-category"] for p in pairs) == sorted(drift.bin_labels)
+        for pair in pairs:
+            assert len(pair.find_all("rect", "bar reference")) == len(pair.find_all("rect", "bar current")) == 1
+        labels = {t.all_text() for t in chart.find_all("text", "category")}
+        assert labels == {*drift.bin_labels} - {"__unseen__"} | {"(unseen)"}
+    (unseen,) = by_name["country"].find_all("p", "unseen")
+    assert [c.text for c in unseen.find_all("code")] == [EVIL, "BR"]  # most frequent first, escaped in the markup
+    assert unseen.attrs["data-unseen-rows"] == "800" and "(500)" in unseen.all_text()
+    assert not by_name["channel"].find_all("p", "unseen")
+
+    # statistics by kind; the missing rate for every feature
+    def stats(section: Element) -> dict[str, list[str]]:
+        (table,) = section.find_all("table", "stats")
+        return {r.attrs["data-stat"]: [td.all_text() for td in r.find_all("td")] for r in table.find_all("tr")[1:]}
+
+    assert list(stats(by_name["country"])) == ["psi", "chi2", "chi2-p", "jensenshannon", "missing", "missing-p"]
+    assert list(stats(by_name["amount"])) == [
+        "psi",
+        "ks",
+        "ks-p",
+        "wasserstein",
+        "jensenshannon",
+        "missing",
+        "missing-p",
+    ]
+    assert stats(by_name["amount"])["missing"][1] == "0.0% → 20.0%"
+    assert "missing rate drifted" in by_name["amount"].find_all("h3")[0].all_text()
+    assert "missing rate drifted" not in by_name["country"].find_all("h3")[0].all_text()
+
+    # verdicts: this evaluation's and the stable one, told apart
+    def badges(section: Element) -> list[str]:
+        return [b.attrs.get("data-verdict") for b in section.find_all("span", "badge") if "data-verdict" in b.attrs]
+
+    assert by_name["country"].attrs["data-drifted"] == "true" and by_name["country"].attrs["data-stable"] == "true"
+    assert badges(by_name["country"]) == ["now", "stable"] and badges(by_name["amount"]) == ["now"]
+    assert badges(by_name["channel"]) == []
+    assert {b.text for b in by_name["country"].find_all("span", "badge")} >= {"drifted", "stable drift"}
+
+    # the model output: labelled, first, in its own section, not in the input drift share
+    output = dom.root.by_id("model-output")
+    assert [s.attrs["data-feature"] for s in output.find_all("section", "feature")] == ["prediction"]
+    assert by_name["prediction"].attrs["data-role"] == "prediction"
+    assert "model output" in by_name["prediction"].find_all("h3")[0].all_text()
+    assert html.index('id="model-output"') < html.index('id="features"')
+    inputs = [s.attrs["data-feature"] for s in dom.root.by_id("features").find_all("section", "feature")]
+    assert sorted(inputs) == ["amount", "channel", "country"]
+    assert report.drift_share == 2 / 3  # amount (missing rate) and country; the prediction is not counted
+    share = dom.root.by_id("inputs")
+    assert [b.text for b in share.find_all("b")] == ["2", "67%"] and " of 3 " in share.text
+    assert "stable verdict" in dom.root.by_id("stable-verdict").all_text()
+    assert not dom.root.find_all("table") or "categorical" not in {
+        t.attrs.get("id") for t in dom.root.find_all("table")
+    }
+
+
+def test_overview_shows_the_stable_verdict_beside_the_current_one() -> None:
+    _, report = mixed_report(np.random.default_rng(7))
+    features = tuple(dataclasses.replace(f, drifted=False, stable=f.drifted) for f in report.features)
+    quiet = dataclasses.replace(report, model="churn", features=features, drifted=False, stable=True)  # held
+    html = overview_page(
+        models=[ModelState("fraud", report, 3000, 5000), ModelState("churn", quiet, 3000, 5000)],
+        slos=[],
+        gpus=GpuView(False),
+        alerts=[],
+        now=report.evaluated_at,
+    )
+    dom = Dom(html)
+    rows = {r.attrs["data-model"]: r for r in dom.root.by_id("models").find_all("tr") if "data-model" in r.attrs}
+    assert [rows["fraud"].attrs["data-drifted"], rows["fraud"].attrs["data-stable"]] == ["true", "false"]
+    assert [rows["churn"].attrs["data-drifted"], rows["churn"].attrs["data-stable"]] == ["false", "true"]
+    cells = [td.all_text() for td in rows["churn"].find_all("td")]
+    assert cells[1] == "no drift" and cells[2] == "DRIFT"
+    assert "model output drifted" in rows["fraud"].all_text()  # named apart from the input features
+    assert "prediction" not in rows["fraud"].all_text()
+
+
 def test_model_page_states_without_a_report_or_reference() -> None:
     reference, _ = drifted_report(["a"], [0.0], np.random.default_rng(1))
     waiting = model_page("m", report=None, reference=reference, window_rows=7, history=[], now=time.time())
@@ -260,6 +389,27 @@ def test_routes_answer_html_with_a_strict_policy(daemon: Daemon) -> None:
     assert daemon.client.get("/ui", follow_redirects=False).headers["location"] == "/"
 
 
+def scored_records(
+    rng: np.random.Generator, n: int, shift: tuple[float, ...] = (0, 0, 0), unseen: tuple[str, ...] = ()
+) -> bytes:
+    """Prediction records with the model's output (a score of `amount`) and, when `unseen` names
+    categories, 15% of the rows in countries the reference lacks."""
+    values = rng.normal(size=(n, 3)) + np.array(shift)
+    countries = rng.choice(["DE", "FR"], n).astype(object)
+    if unseen:
+        countries[: int(n * 0.15)] = rng.choice(list(unseen), int(n * 0.15))
+    return b"\n".join(
+        orjson.dumps(
+            {
+                "model": "fraud",
+                "features": dict(zip(FEATURES, row, strict=True)) | {"country": str(country)},
+                "prediction": 1 / (1 + math.exp(-row[0])),
+            }
+        )
+        for row, country in zip(values.tolist(), countries, strict=True)
+    )
+
+
 def chromium() -> str:
     return required_tool("chromium", package="chromium")
 
@@ -293,15 +443,17 @@ def test_pages_in_headless_chromium(tmp_path: Path) -> None:
     config = {"gpu": {"enabled": True, "interval": "1h"}, "slos": slos, "evaluate_every": "1h"}
     with running(tmp_path / "s.db", FakeNvml.with_gpus(1), **config) as d:
         rng = np.random.default_rng(5)
-        put_reference(d, reference_frame(rng))
-        assert d.client.post("/v1/predictions", content=records(rng, 2000), headers=NDJSON).status_code == 200
+        frame = reference_frame(rng)
+        put_reference(d, frame.with_columns(prediction=1 / (1 + (-frame["amount"]).exp())))
+        assert d.client.post("/v1/predictions", content=scored_records(rng, 2000), headers=NDJSON).status_code == 200
         d.client.post("/v1/predictions", content=records(rng, 50, model="churn"), headers=NDJSON)
         sender = Sender(d)
         for seconds in rng.lognormal(-3, 1.2, 60):
             sender.request(float(seconds))
         sender.close()
         d.evaluate()
-        shifted = records(rng, 5000, shift=(1.0, 0.5, 0.0))  # amount and age move, score stays
+        # amount and age move, so does the model output; score stays; new countries arrive
+        shifted = scored_records(rng, 5000, shift=(1.0, 0.5, 0.0), unseen=("BR", "MX"))
         assert d.client.post("/v1/predictions", content=shifted, headers=NDJSON).status_code == 200
         d.evaluate()
         d.evaluate()  # alerting.for: 2 evaluations, so the drift alerts fire
@@ -314,13 +466,21 @@ def test_pages_in_headless_chromium(tmp_path: Path) -> None:
             "amount": "true",
             "age": "true",
             "score": "false",
-            "country": "false",  # categorical
+            "country": "true",  # categorical: the unseen countries
+            "prediction": "true",
         }
-        order = [s.attrs["data-feature"] for s in sections]
-        assert order[:2] == ["amount", "age"] and set(order[2:]) == {"score", "country"}  # sorted by PSI
+        (output,) = model.by_id("model-output").find_all("section", "feature")
+        assert output.attrs["data-role"] == "prediction" and "model output" in output.all_text()
+        order = [s.attrs["data-feature"] for s in model.by_id("features").find_all("section", "feature")]
+        assert order[-1] == "score" and set(order) == {"amount", "age", "country", "score"}  # sorted by PSI
         for section in sections:
-            assert len(section.find_all("svg", "chart histogram")) == 1
+            chart = "chart categories" if section.attrs["data-kind"] == "categorical" else "chart histogram"
+            assert len(section.find_all("svg", chart)) == 1
             assert ("drifted" in section.classes) == (section.attrs["data-drifted"] == "true")
+        (country,) = [s for s in sections if s.attrs["data-feature"] == "country"]
+        assert len(country.find_all("g", "pair")) == 3  # DE, FR and the unseen ones pooled
+        (unseen,) = country.find_all("p", "unseen")
+        assert {c.text for c in unseen.find_all("code")} == {"BR", "MX"}
         assert len(model.find_all("svg", "chart timeline share")) == 1
 
         overview = Dom(browse(binary, tmp_path / "p2", "--dump-dom", f"{d.url}/")).root

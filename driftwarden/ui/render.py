@@ -6,10 +6,15 @@ without a daemon. Model names, feature names, label values and summaries reach t
 markup only through `esc()`; model names in links are also percent-encoded.
 
 The markup is meant to be asserted on: each monitored feature is a
-`<section class="feature" data-feature="NAME" data-drifted="true|false">` holding exactly one
-`<svg class="chart histogram">` and one `<svg class="chart timeline">`; the overview's
-tables carry `id="models"`, `id="slos"`, `id="gpus"` and `id="alerts"`, one `<tr data-...>`
-per row.
+`<section class="feature" data-feature="NAME" data-kind="numeric|categorical"
+data-role="feature|prediction" data-drifted="true|false" data-stable="true|false">` holding
+exactly one chart (`<svg class="chart histogram">` for a numeric feature, `<svg class="chart
+categories">` with one `<g class="pair" data-category="NAME">` per category for a categorical
+one), one `<table class="stats">` (a `<tr data-stat="...">` per statistic) and one `<svg
+class="chart timeline">`. The model output (`role` prediction) sits apart in `id="model-output"`,
+the input features in `id="features"`. `drifted` is this evaluation's verdict, `stable` the one
+after `alerting.for` evaluations with hysteresis. The overview's tables carry `id="models"`,
+`id="slos"`, `id="gpus"` and `id="alerts"`, one `<tr data-...>` per row.
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ from collector.gpu import (
     XID_ERRORS,
     GpuSample,
 )
-from detectors.drift import DriftReport, FeatureDrift
+from detectors.categorical import UNSEEN
+from detectors.drift import PREDICTION, DriftReport, DriftThresholds, FeatureDrift
 from detectors.gpu import InferenceFigure
 from detectors.reference import ReferenceProfile
 from driftwarden import __version__
-from driftwarden.ui.svg import esc, histogram, timeline
+from driftwarden.ui.svg import category_bars, esc, histogram, timeline
 from exporters.prometheus import ModelState
 
 __all__ = [
@@ -106,6 +112,8 @@ tr:last-child td{border-bottom:none}
 .badge.warning,.badge.ticket,.badge.pending{background:var(--warn-bg);color:var(--warn)}
 .badge.ok{background:var(--ok-bg);color:var(--ok)}
 .badge.none,.badge.silenced{background:#eceff3;color:var(--muted)}
+.badge.stable{background:var(--bad);color:#fff}.badge.missing{background:var(--warn-bg);color:var(--warn)}
+.badge.output{background:#e4edf9;color:var(--link)}
 .over{color:var(--bad);font-weight:600}
 .meter{display:inline-block;width:70px;height:8px;background:#e6e9ee;border-radius:4px;vertical-align:middle;
 margin-right:6px;overflow:hidden}
@@ -114,7 +122,8 @@ margin-right:6px;overflow:hidden}
 .features{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:12px}
 section.feature{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--line);
 border-radius:6px;padding:10px 14px}
-section.feature.drifted{border-left-color:var(--bad)}
+section.feature.drifted,section.feature.stable{border-left-color:var(--bad)}
+section.feature.output{border-top:3px solid var(--link)}
 section.feature h3{margin:0 0 4px;font-size:15px;display:flex;gap:8px;align-items:center;word-break:break-all}
 .legend{font-size:12px;color:var(--muted)}
 .legend i{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:-1px}
@@ -122,12 +131,14 @@ section.feature h3{margin:0 0 4px;font-size:15px;display:flex;gap:8px;align-item
 svg.chart{display:block;width:100%;height:auto;max-width:100%}
 svg.chart .bar.reference{fill:var(--ref)}svg.chart .bar.current{fill:var(--cur)}
 svg.chart .grid{stroke:#e6e9ee}svg.chart .axis-line{stroke:#9aa4b1}
-svg.chart .axis{font-size:10px;fill:var(--muted)}svg.chart .empty{font-size:12px;fill:var(--muted)}
+svg.chart .axis,svg.chart .value{font-size:10px;fill:var(--muted)}svg.chart .empty{font-size:12px;fill:var(--muted)}
+svg.chart .category{font-size:11px;fill:var(--fg)}svg.chart .category.pooled{font-style:italic;fill:var(--muted)}
 svg.chart .line{fill:none;stroke:#1a5fb4;stroke-width:1.6}
 svg.chart .threshold{stroke:var(--bad);stroke-dasharray:4 3;stroke-width:1}
 svg.chart .point{fill:#1a5fb4}svg.chart .point.over{fill:var(--bad)}
 table.stats{width:auto;margin:4px 0}table.stats td,table.stats th{padding:2px 14px 2px 0;border:none}
 .kv{display:flex;gap:18px;flex-wrap:wrap;font-size:13px;margin:4px 0}
+.unseen{margin:4px 0;word-break:break-all}
 """
 
 CSP = (
@@ -169,8 +180,10 @@ def overview_page(
     firing = [a for a in alerts if a.status is AlertStatus.FIRING]
     pending = [a for a in alerts if a.status is AlertStatus.PENDING]
     drifting = sum(1 for m in models if m.report is not None and m.report.drifted)
+    held = sum(1 for m in models if m.report is not None and m.report.stable)
     summary = (
-        f'<p class="muted">{len(models)} model{"s" * (len(models) != 1)}, {drifting} drifting · '
+        f'<p class="muted">{len(models)} model{"s" * (len(models) != 1)}, {drifting} drifting now, {held} by the '
+        "stable verdict · "
         f"{len(slos)} SLO{'s' * (len(slos) != 1)} · {len(firing)} firing alert{'s' * (len(firing) != 1)}"
         f"{f', {len(pending)} pending' if pending else ''}</p>"
     )
@@ -194,20 +207,24 @@ def _models_card(models: Sequence[ModelState], now: float) -> str:
         )
         return "".join(out)
     out.append(
-        '<table id="models"><thead><tr><th>Model</th><th>Verdict</th><th class="num">Drift share</th>'
-        '<th>Drifted features</th><th class="num">Reference rows</th><th class="num">Window rows</th>'
-        "<th>Last evaluation</th></tr></thead><tbody>"
+        '<table id="models"><thead><tr><th>Model</th><th>Verdict now</th><th>Stable verdict</th>'
+        '<th class="num">Drift share</th><th>Drifted input features</th><th class="num">Reference rows</th>'
+        '<th class="num">Window rows</th><th>Last evaluation</th></tr></thead><tbody>'
     )
     for m in models:
         r = m.report
         verdict = _verdict(m)
         share = f"{r.drift_share:.0%} <span class='muted small'>/ {r.thresholds.share:.0%}</span>" if r else "—"
-        drifted = sorted(r.drifted_features, key=lambda f: -f.scores.get("psi", 0.0)) if r else []
+        drifted = sorted(_drifted_inputs(r), key=lambda f: -_psi(f)) if r else []
         names = ", ".join(esc(f.name) for f in drifted[:4]) + (f" +{len(drifted) - 4}" if len(drifted) > 4 else "")
+        names = names or "<span class=muted>none</span>"
+        if r is not None and r.prediction is not None and r.prediction.drifted:
+            names += ' <span class="badge output">model output drifted</span>'
         out.append(
-            f'<tr data-model="{esc(m.model)}" data-drifted="{_bool(r is not None and r.drifted)}">'
+            f'<tr data-model="{esc(m.model)}" data-drifted="{_bool(r is not None and r.drifted)}" '
+            f'data-stable="{_bool(r is not None and r.stable)}">'
             f'<td><a href="{esc(model_url(m.model))}">{esc(m.model)}</a></td><td>{verdict}</td>'
-            f'<td class="num">{share}</td><td>{names or "<span class=muted>none</span>"}</td>'
+            f'<td>{_stable_verdict(m)}</td><td class="num">{share}</td><td>{names}</td>'
             f'<td class="num">{_int(m.reference_rows)}</td><td class="num">{_int(m.window_rows)}</td>'
             f"<td>{_when(r.evaluated_at, now) if r else '<span class=muted>not yet</span>'}</td></tr>"
         )
@@ -224,9 +241,16 @@ def _verdict(m: ModelState) -> str:
         return '<span class="badge none">no current rows</span>'
     if m.report.drifted:
         return '<span class="badge drift">DRIFT</span>'
-    if m.report.drifted_features:
+    if _drifted_inputs(m.report):
         return '<span class="badge warning">some features</span>'
     return '<span class="badge ok">no drift</span>'
+
+
+def _stable_verdict(m: ModelState) -> str:
+    """The model verdict from its features' stable verdicts (after `for` evaluations, with hysteresis)."""
+    if m.reference_rows is None or m.report is None or m.report.rows.get("current", 0) == 0:
+        return '<span class="muted">—</span>'
+    return _stable_badge(m.report.stable, model=True)
 
 
 def _slos_card(slos: Sequence[SloView], latency: Sequence[Mapping[str, object]]) -> str:
@@ -384,7 +408,8 @@ def model_page(
     now: float,
     max_charted: int = MAX_CHARTED_FEATURES,
 ) -> str:
-    """Features sorted by PSI (most drifted first), each with its bin-share chart and statistics."""
+    """The model output first, then the input features sorted by PSI (most drifted first), each with
+    its chart (bin shares or category shares) and statistics."""
     title = f"<h1>Model <code>{esc(model)}</code></h1>"
     if reference is None:
         body = (
@@ -401,20 +426,44 @@ def model_page(
         )
         return page(model, "".join(head), now=now)
     features = _features(report, reference, history)
-    charted, listed = features[:max_charted], features[max_charted:]
-    t = report.thresholds
-    head.append(
-        f'<h2>Features <span class="muted small">sorted by PSI · drifted when PSI ≥ {t.psi:g} or KS D ≥ {t.ks:g}, '
-        f"and the BH-adjusted KS p &lt; {t.alpha:g}</span></h2>"
-        '<p class="legend">bin shares:<i class="reference"></i>reference<i class="current"></i>current window</p>'
+    outputs = [f for f in features if f.drift.role == PREDICTION]
+    inputs = [f for f in features if f.drift.role != PREDICTION]
+    charted, listed = inputs[:max_charted], inputs[max_charted:]
+    body = [*head, _LEGEND]
+    if outputs:
+        body.append(
+            '<h2>Model output <span class="muted small">the <code>prediction</code> column: output drift, '
+            "not counted in the input drift share</span></h2>"
+            f'<div class="features" id="model-output">{"".join(_feature_section(f, report) for f in outputs)}</div>'
+        )
+    body.append(
+        f'<h2>Input features <span class="muted small">sorted by PSI · {_rule(report.thresholds)}</span></h2>'
+        f'<div class="features" id="features">{"".join(_feature_section(f, report) for f in charted)}</div>'
     )
-    sections = [_feature_section(f, report) for f in charted]
-    body = [*head, f'<div class="features" id="features">{"".join(sections)}</div>']
     if listed:
         body.append(_feature_list(listed, report))
-    if reference.categories:
-        body.append(_categories(reference.categories))
+    monitored = {f.name for f in report.features}
+    unmonitored = {k: v for k, v in reference.categories.items() if k not in monitored}
+    if unmonitored:
+        body.append(_categories(unmonitored))
     return page(model, "".join(body), now=now)
+
+
+_LEGEND = (
+    '<p class="legend">shares of rows per bin or category:<i class="reference"></i>reference'
+    '<i class="current"></i>current window · <span class="badge drift">drifted</span> this evaluation · '
+    '<span class="badge stable">stable drift</span> drifted for <code>alerting.for</code> evaluations, '
+    "held until the effect falls below 80% of its threshold</p>"
+)
+
+
+def _rule(t: DriftThresholds) -> str:
+    wasserstein = f" or normed Wasserstein ≥ {t.wasserstein:g}" if "wasserstein" in t.methods else ""
+    return (
+        f"numeric: drifted when PSI ≥ {t.psi:g}, KS D ≥ {t.ks:g}{wasserstein}, and the BH-adjusted KS p "
+        f"&lt; {t.alpha:g}; categorical: PSI ≥ {t.psi:g} and the BH-adjusted χ² p &lt; {t.alpha:g}; "
+        f"any feature: a missing-rate change ≥ {t.missing:.0%} with its BH-adjusted p &lt; {t.alpha:g}"
+    )
 
 
 def _model_summary(
@@ -425,44 +474,52 @@ def _model_summary(
     history: History,
     now: float,
 ) -> str:
+    stable = ""
     if report is None:
         verdict = '<span class="badge none">not evaluated</span>'
     elif report.rows.get("current", 0) == 0:
         verdict = '<span class="badge none">no current rows</span>'
-    elif report.drifted:
-        verdict = '<span class="badge drift">DRIFT</span>'
     else:
-        verdict = '<span class="badge ok">no drift</span>'
+        verdict = (
+            '<span class="badge drift">DRIFT</span>' if report.drifted else '<span class="badge ok">no drift</span>'
+        )
+        stable = f'<span id="stable-verdict">stable verdict {_stable_badge(report.stable, model=True)}</span>'
     facts = [
-        f"<span>verdict {verdict}</span>",
+        f'<span id="verdict">verdict now {verdict}</span>{stable}',
         f"<span>reference rows <b>{_int(reference.rows)}</b></span>",
         f"<span>window rows <b>{_int(window_rows)}</b></span>",
     ]
     if report is not None:
-        drifted = len(report.drifted_features)
-        evaluated = sum(1 for f in report.features if f.scores)
+        inputs = [f for f in report.features if f.role != PREDICTION]
+        drifted = len(_drifted_inputs(report))
+        evaluated = sum(1 for f in inputs if f.scores)
         critical = ", ".join(esc(c) for c in report.critical_features)
-        facts += [
-            f"<span>drifted features <b>{drifted}</b> of {evaluated} (share <b>{report.drift_share:.0%}</b>, "
-            f"model threshold {report.thresholds.share:.0%})</span>",
-            f"<span>evaluated {_when(report.evaluated_at, now)}</span>",
-        ]
+        facts.append(
+            f'<span id="inputs">drifted input features <b>{drifted}</b> of {evaluated} '
+            f"(share <b>{report.drift_share:.0%}</b>, model threshold {report.thresholds.share:.0%})</span>"
+        )
+        output = report.prediction
+        if output is not None:
+            shown = _verdict_badges(output) or '<span class="badge ok">no drift</span>'
+            facts.append(f'<span id="output-verdict">model output {shown}</span>')
+        facts.append(f"<span>evaluated {_when(report.evaluated_at, now)}</span>")
         if critical:
             facts.append(f"<span>critical features: {critical}</span>")
     share_points = [(t, share) for t, share, _ in history]
     chart = timeline(
         share_points,
         threshold=report.thresholds.share if report is not None else None,
-        label=f"{model}: share of drifted features over time",
+        label=f"{model}: share of drifted input features over time",
         css="timeline share",
         width=940,
         height=120,
         as_percent=True,
     )
     return (
-        f'<div class="card" data-model="{esc(model)}" data-drifted="{_bool(report is not None and report.drifted)}">'
-        f'<div class="kv">{"".join(facts)}</div><h3 class="small muted">Share of drifted features per evaluation '
-        f'({len(share_points)} kept)</h3>{chart}<p class="small muted">JSON: '
+        f'<div class="card" data-model="{esc(model)}" data-drifted="{_bool(report is not None and report.drifted)}" '
+        f'data-stable="{_bool(report is not None and report.stable)}">'
+        f'<div class="kv">{"".join(facts)}</div><h3 class="small muted">Share of drifted input features per '
+        f'evaluation ({len(share_points)} kept)</h3>{chart}<p class="small muted">JSON: '
         f'<a href="/v1/models/{esc(quote(model, safe=""))}/drift">/v1/models/{esc(model)}/drift</a></p></div>'
     )
 
@@ -471,7 +528,7 @@ def _features(report: DriftReport, reference: ReferenceProfile, history: History
     position = {name: j for j, name in enumerate(reference.features)}
     out = []
     for f in report.features:
-        j = position.get(f.name)
+        j = position.get(f.name) if f.kind == "numeric" else None
         edges = [float(e) for e in reference.edges[j]] if j is not None else None
         points = [(t, scores[f.name]) for t, _, scores in history if f.name in scores]
         out.append(_Feature(f, edges, points))
@@ -481,49 +538,124 @@ def _features(report: DriftReport, reference: ReferenceProfile, history: History
 def _feature_section(item: _Feature, report: DriftReport) -> str:
     f, t = item.drift, report.thresholds
     name = esc(f.name)
-    badge = '<span class="badge drift">drifted</span>' if f.drifted else ""
+    output = f.role == PREDICTION
+    badges = ['<span class="badge output">model output</span>'] if output else []
+    badges.append(_verdict_badges(f))
+    if _missing_drifted(f, t):
+        badges.append('<span class="badge missing">missing rate drifted</span>')
     if f.name in report.critical_features:
-        badge += ' <span class="badge warning">critical</span>'
-    if not f.scores:
-        badge += ' <span class="badge none">no current values</span>'
-    chart = histogram(f.bins.get("reference", []), f.bins.get("current", []), item.edges, label=f"{f.name} bin shares")
-    psi, ks = f.scores.get("psi"), f.scores.get("ks")
-    p_adj, p_raw = f.pvalues_adjusted.get("ks"), f.pvalues.get("ks")
-    stats = (
-        '<table class="stats small"><thead><tr><th>statistic</th><th class="num">value</th><th>threshold</th>'
-        "</tr></thead><tbody>"
-        f"<tr><td>PSI</td>{_stat(psi, psi is not None and psi >= t.psi, '{:.3f}')}<td>≥ {t.psi:g}</td></tr>"
-        f"<tr><td>KS D</td>{_stat(ks, ks is not None and ks >= t.ks, '{:.3f}')}<td>≥ {t.ks:g}</td></tr>"
-        f"<tr><td>KS p (BH-adjusted)</td>{_stat(p_adj, p_adj is not None and p_adj < t.alpha, '{:.2g}')}"
-        f"<td>&lt; {t.alpha:g} <span class='muted'>(raw {_maybe(p_raw, '{:.2g}')})</span></td></tr></tbody></table>"
-    )
-    missing = f.missing_rate
+        badges.append('<span class="badge warning">critical</span>')
+    if not any(k != "missing" for k in f.scores):
+        badges.append('<span class="badge none">no current values</span>')
+    reference, current = list(f.bins.get("reference", [])), list(f.bins.get("current", []))
+    if f.kind == "categorical":
+        chart = category_bars(
+            reference, current, f.bin_labels, label=f"{f.name}: reference vs current share per category"
+        )
+    else:
+        chart = histogram(reference, current, item.edges, label=f"{f.name} bin shares")
     facts = (
-        f'<div class="kv small"><span>missing: reference <b>{_rate(missing.get("reference"))}</b>, current '
-        f"<b>{_rate(missing.get('current'))}</b></span><span>values: reference {_int(f.rows.get('reference'))}, "
-        f"current {_int(f.rows.get('current'))}</span></div>"
+        f'<div class="kv small"><span>kind <b>{esc(f.kind)}</b></span><span>values: reference '
+        f"{_int(f.rows.get('reference'))}, current {_int(f.rows.get('current'))}</span></div>"
     )
-    spark = timeline(item.timeline, threshold=t.psi, label=f"{f.name}: PSI over time")
+    spark = timeline(item.timeline, threshold=_limit(t, f.name, "psi"), label=f"{f.name}: PSI over time")
+    classes = "feature" + " drifted" * f.drifted + " stable" * f.stable + " output" * output
     return (
-        f'<section class="feature{" drifted" if f.drifted else ""}" data-feature="{name}" '
-        f'data-drifted="{_bool(f.drifted)}" data-psi="{_maybe(psi, "{:.6g}", "")}"><h3>{name} {badge}</h3>{chart}'
-        f'{stats}{facts}<div class="small muted">PSI per evaluation (dashed: threshold)</div>{spark}</section>'
+        f'<section class="{classes}" data-feature="{name}" data-kind="{esc(f.kind)}" data-role="{esc(f.role)}" '
+        f'data-drifted="{_bool(f.drifted)}" data-stable="{_bool(f.stable)}" '
+        f'data-psi="{_maybe(f.scores.get("psi"), "{:.6g}", "")}"><h3>{name} {" ".join(b for b in badges if b)}</h3>'
+        f"{chart}{_unseen(f)}{_statistics(f, t)}{facts}"
+        f'<div class="small muted">PSI per evaluation (dashed: threshold)</div>{spark}</section>'
+    )
+
+
+def _statistics(f: FeatureDrift, t: DriftThresholds) -> str:
+    """The feature's statistics by kind against their gates, then its missing rate with the missing-rate test."""
+    s, p_adj, p_raw = f.scores, f.pvalues_adjusted, f.pvalues
+    psi = _limit(t, f.name, "psi")
+    if f.kind == "categorical":
+        rows = [
+            _row("psi", "PSI", s.get("psi"), psi, "{:.3f}"),
+            _row("chi2", "χ²", s.get("chi2"), None, "{:,.1f}", note="its p gates the verdict"),
+            _p_row("chi2-p", "χ² p (BH-adjusted)", p_adj.get("chi2"), p_raw.get("chi2"), t.alpha),
+        ]
+    else:
+        rows = [
+            _row("psi", "PSI", s.get("psi"), psi, "{:.3f}"),
+            _row("ks", "KS D", s.get("ks"), _limit(t, f.name, "ks"), "{:.3f}"),
+            _p_row("ks-p", "KS p (BH-adjusted)", p_adj.get("ks"), p_raw.get("ks"), t.alpha),
+        ]
+        if "wasserstein" in s:
+            rows.append(
+                _row(
+                    "wasserstein", "Wasserstein (normed)", s["wasserstein"], _limit(t, f.name, "wasserstein"), "{:.3f}"
+                )
+            )
+    if "jensenshannon" in s:
+        rows.append(_row("jensenshannon", "Jensen–Shannon", s["jensenshannon"], None, "{:.3f}", note="not gated"))
+    missing = f.missing_rate
+    change, limit = s.get("missing"), _limit(t, f.name, "missing")
+    rows.append(
+        f'<tr data-stat="missing"><td>missing rate</td><td class="num{" over" if _missing_drifted(f, t) else ""}">'
+        f"{_rate(missing.get('reference'))} → {_rate(missing.get('current'))}</td>"
+        f"<td>change ≥ {limit:.0%} <span class='muted'>(now {_rate(change)})</span></td></tr>"
+    )
+    rows.append(_p_row("missing-p", "missing p (BH-adjusted)", p_adj.get("missing"), p_raw.get("missing"), t.alpha))
+    return (
+        f'<table class="stats small" data-kind="{esc(f.kind)}"><thead><tr><th>statistic</th>'
+        f'<th class="num">value</th><th>drifts at</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def _row(key: str, label: str, value: float | None, limit: float | None, fmt: str, *, note: str = "") -> str:
+    over = limit is not None and value is not None and value >= limit
+    gate = f"≥ {limit:g}" if limit is not None else f"<span class='muted'>{esc(note or '—')}</span>"
+    return f'<tr data-stat="{key}"><td>{label}</td>{_stat(value, over, fmt)}<td>{gate}</td></tr>'
+
+
+def _p_row(key: str, label: str, adjusted: float | None, raw: float | None, alpha: float) -> str:
+    over = adjusted is not None and adjusted < alpha
+    return (
+        f'<tr data-stat="{key}"><td>{label}</td>{_stat(adjusted, over, "{:.2g}")}'
+        f"<td>&lt; {alpha:g} <span class='muted'>(raw {_maybe(raw, '{:.2g}')})</span></td></tr>"
+    )
+
+
+def _unseen(f: FeatureDrift) -> str:
+    """A categorical feature's current categories that the reference lacks, most frequent first."""
+    if f.kind != "categorical":
+        return ""
+    labels, current = list(f.bin_labels), list(f.bins.get("current", []))
+    pooled = current[labels.index(UNSEEN)] if UNSEEN in labels and labels.index(UNSEEN) < len(current) else 0
+    if not f.unseen and not pooled:
+        return ""
+    names = ", ".join(f"<code>{esc(c)}</code> <span class='muted'>({_int(n)})</span>" for c, n in f.unseen)
+    return (
+        f'<p class="unseen small" data-unseen-rows="{int(pooled)}">unseen categories (not in the reference): '
+        f"<b>{_int(pooled)}</b> current rows · most frequent: {names or '<span class=muted>not named</span>'}</p>"
     )
 
 
 def _feature_list(items: Sequence[_Feature], report: DriftReport) -> str:
     rows = "".join(
-        f'<tr data-feature="{esc(i.drift.name)}" data-drifted="{_bool(i.drift.drifted)}"><td>{esc(i.drift.name)}</td>'
+        f'<tr data-feature="{esc(i.drift.name)}" data-drifted="{_bool(i.drift.drifted)}" '
+        f'data-stable="{_bool(i.drift.stable)}"><td>{esc(i.drift.name)}</td>'
         f'<td class="num">{_maybe(i.drift.scores.get("psi"), "{:.3f}")}</td>'
-        f'<td class="num">{_maybe(i.drift.scores.get("ks"), "{:.3f}")}</td>'
-        f"<td>{'drifted' if i.drift.drifted else ''}</td></tr>"
+        f"<td class='num'>{_test_statistic(i.drift)}</td><td>{esc(i.drift.kind)}</td>"
+        f"<td>{_verdict_badges(i.drift)}</td></tr>"
         for i in items
     )
     return (
         f'<h2>{len(items)} more features <span class="muted small">(lowest PSI, without charts)</span></h2>'
         '<div class="card"><table id="more-features"><thead><tr><th>Feature</th><th class="num">PSI</th>'
-        f'<th class="num">KS D</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>'
+        f'<th class="num">KS D / χ²</th><th>Kind</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>'
     )
+
+
+def _test_statistic(f: FeatureDrift) -> str:
+    if f.kind == "categorical":
+        return "χ² " + _maybe(f.scores.get("chi2"), "{:,.1f}")
+    return _maybe(f.scores.get("ks"), "{:.3f}")
 
 
 def _categories(categories: Mapping[str, Mapping[str, int]]) -> str:
@@ -534,11 +666,44 @@ def _categories(categories: Mapping[str, Mapping[str, int]]) -> str:
         shown = ", ".join(f"{esc(c)} {n / total:.0%}" for c, n in top)
         rows.append(f"<tr><td>{esc(name)}</td><td class='num'>{len(freq)}</td><td>{shown}</td></tr>")
     return (
-        '<h2>Categorical columns <span class="muted small">(profiled in the reference, not monitored for drift)'
-        '</span></h2><div class="card"><table id="categorical"><thead><tr><th>Column</th>'
+        '<h2>Other categorical columns <span class="muted small">(profiled in the reference, not in this '
+        'evaluation)</span></h2><div class="card"><table id="categorical"><thead><tr><th>Column</th>'
         f'<th class="num">Categories</th><th>Most frequent in the reference</th></tr></thead><tbody>{"".join(rows)}'
         "</tbody></table></div>"
     )
+
+
+def _verdict_badges(f: FeatureDrift) -> str:
+    """A "drifted" badge for this evaluation's verdict, "stable drift" for the verdict after hysteresis."""
+    out = []
+    if f.drifted:
+        out.append('<span class="badge drift" data-verdict="now" title="this evaluation\'s verdict">drifted</span>')
+    if f.stable:
+        out.append(_stable_badge(True))
+    return " ".join(out)
+
+
+def _stable_badge(stable: bool, *, model: bool = False) -> str:
+    if not stable:
+        return '<span class="badge ok" data-verdict="stable">no drift</span>'
+    title = "drifted for alerting.for evaluations; held until the effect falls below 80% of its threshold"
+    text = "DRIFT" if model else "stable drift"
+    return f'<span class="badge stable" data-verdict="stable" title="{title}">{text}</span>'
+
+
+def _drifted_inputs(report: DriftReport) -> list[FeatureDrift]:
+    """The drifted features the drift share counts: every one but the model output."""
+    return [f for f in report.drifted_features if f.role != PREDICTION]
+
+
+def _limit(t: DriftThresholds, feature: str, key: str) -> float:
+    """The threshold `key` of `feature`, its per-feature override first."""
+    return float(t.per_feature.get(feature, {}).get(key, getattr(t, key)))
+
+
+def _missing_drifted(f: FeatureDrift, t: DriftThresholds) -> bool:
+    change, p = f.scores.get("missing"), f.pvalues_adjusted.get("missing")
+    return change is not None and p is not None and change >= _limit(t, f.name, "missing") and p < t.alpha
 
 
 # -- not found ---------------------------------------------------------------------------------

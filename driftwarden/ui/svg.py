@@ -1,4 +1,7 @@
-"""Inline SVG charts built as strings: bin-share bars and score timelines.
+"""Inline SVG charts built as strings: bin-share bars, category bars and score timelines.
+
+The one chart library of driftwarden's HTML: the built-in UI (`driftwarden.ui.render`) and the
+one-file report of `driftwarden check --html` (`exporters.html_report`) both draw with it.
 
 Pure functions of numbers and names; every name that reaches the markup goes through
 `esc()`, since feature names come from traffic. The charts use classes, not colours, so
@@ -18,7 +21,20 @@ import time
 from collections.abc import Sequence
 from html import escape
 
-__all__ = ["edge_labels", "esc", "histogram", "short_number", "timeline"]
+__all__ = [
+    "MAX_CATEGORY_BARS",
+    "POOLED_BINS",
+    "category_bars",
+    "category_name",
+    "edge_labels",
+    "esc",
+    "histogram",
+    "short_number",
+    "timeline",
+]
+
+MAX_CATEGORY_BARS = 25  # categories charted per feature (largest share first); the rest pooled in one bar
+POOLED_BINS = {"__unseen__": "(unseen)", "__other__": "(other)"}  # pooled bins: unseen / beyond the reference cap
 
 
 def esc(value: object) -> str:
@@ -124,6 +140,82 @@ def histogram(
     return "".join(parts)
 
 
+def category_bars(
+    reference: Sequence[float],
+    current: Sequence[float],
+    labels: Sequence[str],
+    *,
+    label: str,
+    width: int = 460,
+    limit: int = MAX_CATEGORY_BARS,
+) -> str:
+    """Reference and current share per category as horizontal bar pairs, largest share first.
+
+    `labels` names the categories (one per count); the pooled bins `__unseen__` and `__other__`
+    are shown as "(unseen)" and "(other)". Beyond `limit` categories the smallest are pooled into
+    one bar; a name too long for the left margin is cut, with the whole name in the bar's tooltip.
+
+    >>> svg = category_bars([70, 30, 0], [20, 60, 20], ["DE", "<FR>", "__unseen__"], label="country")
+    >>> svg.count('class="bar reference"'), "&lt;FR&gt;" in svg, "<FR>" in svg, "(unseen)" in svg
+    (3, True, False, True)
+    """
+    current = _padded(current, len(reference))
+    ref_total, cur_total = float(sum(reference)), float(sum(current))
+    rows = [
+        (_label(labels, k), r / ref_total if ref_total else 0.0, c / cur_total if cur_total else 0.0)
+        for k, (r, c) in enumerate(zip(reference, current, strict=True))
+        if r or c or k < len(labels)
+    ]
+    rows.sort(key=lambda row: -max(row[1], row[2]))
+    if len(rows) > limit:
+        rest = rows[limit - 1 :]
+        pooled = (f"__pooled__{len(rest)}", sum(r for _, r, _ in rest), sum(c for _, _, c in rest))
+        rows = [*rows[: limit - 1], pooled]
+    left, right, top, row_h = 130, 44, 6, 26
+    plot_w = width - left - right
+    height = top + row_h * max(len(rows), 1) + 22
+    x_max = max(0.05, math.ceil(max([0.0, *(max(r, c) for _, r, c in rows)]) * 20 - 1e-9) / 20)
+    bottom = top + row_h * len(rows)
+    parts = [_open("chart categories", width, height, label)]
+    for fraction in (0.0, 0.5, 1.0):
+        gx = left + plot_w * fraction
+        parts.append(
+            f'<line class="grid" x1="{gx:.1f}" x2="{gx:.1f}" y1="{top}" y2="{bottom}"/>'
+            f'<text class="axis" x="{gx:.1f}" y="{bottom + 13}" text-anchor="middle">{x_max * fraction:.0%}</text>'
+        )
+    for i, (name, ref_share, cur_share) in enumerate(rows):
+        y0 = top + i * row_h
+        shown, pooled = category_name(name)
+        title = f"{shown}: reference {ref_share:.1%}, current {cur_share:.1%}"
+        parts.append(
+            f'<g class="pair" data-category="{esc(name)}"><title>{esc(title)}</title>'
+            f'<text class="category{" pooled" if pooled else ""}" x="{left - 6}" y="{y0 + 15:.1f}" text-anchor="end">'
+            f"{esc(_cut(shown, 20))}</text>"
+        )
+        for cls, share, dy in (("reference", ref_share, 3), ("current", cur_share, 13)):
+            w = plot_w * min(share, x_max) / x_max
+            parts.append(
+                f'<rect class="bar {cls}" x="{left}" y="{y0 + dy:.1f}" width="{w:.1f}" height="9"/>'
+                f'<text class="value" x="{left + w + 3:.1f}" y="{y0 + dy + 8:.1f}">{share:.1%}</text>'
+            )
+        parts.append("</g>")
+    parts.append(f'<line class="axis-line" x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/></svg>')
+    return "".join(parts)
+
+
+def category_name(name: str) -> tuple[str, bool]:
+    """A category as shown, and whether it is a pooled bin rather than a category of the data.
+
+    >>> category_name("__unseen__"), category_name("DE"), category_name("__pooled__7")
+    (('(unseen)', True), ('DE', False), ('7 more categories', True))
+    """
+    if name.startswith("__pooled__"):
+        return f"{name.removeprefix('__pooled__')} more categories", True
+    if name in POOLED_BINS:
+        return POOLED_BINS[name], True
+    return name, False
+
+
 def timeline(
     points: Sequence[tuple[float, float]],
     *,
@@ -191,6 +283,18 @@ def _open(css: str, width: int, height: int, label: str) -> str:
         f'<svg class="{css}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{esc(label)}">'
     )
+
+
+def _label(labels: Sequence[str], k: int) -> str:
+    return labels[k] if k < len(labels) else f"bin {k + 1}"
+
+
+def _cut(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _padded(values: Sequence[float], n: int) -> list[float]:
+    return [*values[:n], *([0] * (n - len(values)))]
 
 
 def _shares(counts: Sequence[float], bins: int) -> list[float]:
