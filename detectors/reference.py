@@ -88,11 +88,19 @@ class ReferenceProfile:
         return 1.0 - self.valid_counts / self.rows
 
     def summary(self) -> dict:
-        """What a user sees after fitting: sizes, kinds and a few numbers per feature."""
+        """What a user sees after fitting: sizes, kinds and a few numbers per feature.
+
+        Numeric features: count, missing rate, min/median/max, quantiles p1..p99 and bin edges over
+        the kept (possibly sampled) rows. Categorical features: count, missing rate (over
+        `category_rows`, every row of the input), number of categories and the top 5 with their
+        share of the non-missing values.
+        """
+        levels = (0.01, 0.25, 0.5, 0.75, 0.99)
         n_valid = self.valid_counts
         features = []
         for j, name in enumerate(self.features):
             col = self.sorted_values[: n_valid[j], j]
+            quantiles = np.quantile(col, levels) if col.size else [np.nan] * len(levels)
             features.append(
                 {
                     "name": name,
@@ -102,12 +110,30 @@ class ReferenceProfile:
                     "min": _num(col[0]) if col.size else None,
                     "median": _num(np.median(col)) if col.size else None,
                     "max": _num(col[-1]) if col.size else None,
+                    "quantiles": {f"p{round(100 * q)}": _num(v) for q, v in zip(levels, quantiles, strict=True)},
                     "bin_edges": [_num(e) for e in self.edges[j]],
                 }
             )
         for name, freq in self.categories.items():
-            features.append({"name": name, "kind": "categorical", "categories": len(freq), "monitored": False})
-        return {"rows": self.rows, "created_at": self.created_at, "features": features}
+            count = sum(freq.values())
+            top = sorted(freq.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+            features.append(
+                {
+                    "name": name,
+                    "kind": "categorical",
+                    "count": count,
+                    "missing_rate": 1.0 - count / self.category_rows if self.category_rows else None,
+                    "categories": len(freq),
+                    "top": [{"value": value, "count": n, "share": n / count} for value, n in top],
+                    "monitored": True,
+                }
+            )
+        return {
+            "rows": self.rows,
+            "category_rows": self.category_rows,
+            "created_at": self.created_at,
+            "features": features,
+        }
 
     def to_bytes(self) -> bytes:
         meta = {

@@ -19,6 +19,8 @@ import numpy as np
 __all__ = ["OTHER", "Vocabulary"]
 
 OTHER = "__other__"
+_MISSING = -1.0  # lookup results before they become NaN
+_NEW = -2.0  # not in the vocabulary yet
 
 
 class Vocabulary:
@@ -48,21 +50,29 @@ class Vocabulary:
             self._codes.setdefault(feature, {})
 
     def encode(self, feature: str, values: np.ndarray) -> np.ndarray:
-        """Codes (float64, NaN for None) of a 1-D object array of str/None; new values get new codes."""
+        """Codes (float64, NaN for None) of a 1-D object array of str/None; new values get new codes.
+
+        One dict lookup per value driven from C (`map` into `np.fromiter`); only a batch that
+        brings new categories takes a second pass.
+        """
         with self._lock:
             codes = self._codes.setdefault(feature, {})
-            new = set(values.tolist()) - codes.keys()
-            new.discard(None)
-            for value in sorted(new):  # sorted: the same input gives the same codes
-                if len(codes) < self.max_categories:
-                    codes[value] = len(codes)
-                elif OTHER not in codes:
-                    codes[OTHER] = len(codes)
-            other = codes.get(OTHER, -1)
-            out = np.fromiter(map(codes.get, values, repeat(other)), dtype=np.float64, count=len(values))
-        missing = np.equal(values, None)
-        out[missing] = np.nan
+            lookup = codes | {None: _MISSING}
+            out = np.fromiter(map(lookup.get, values, repeat(_NEW)), dtype=np.float64, count=len(values))
+            if (out == _NEW).any():
+                self._add(codes, set(values[out == _NEW].tolist()))
+                lookup = codes | {None: _MISSING}
+                other = codes.get(OTHER, _NEW)
+                out = np.fromiter(map(lookup.get, values, repeat(other)), dtype=np.float64, count=len(values))
+        out[out == _MISSING] = np.nan
         return out
+
+    def _add(self, codes: dict[str, int], new: set[str]) -> None:
+        for value in sorted(new):  # sorted: the same input gives the same codes
+            if len(codes) < self.max_categories:
+                codes[value] = len(codes)
+            elif OTHER not in codes:
+                codes[OTHER] = len(codes)
 
     def counts(self, feature: str, codes: np.ndarray) -> dict[str, int]:
         """Category → count of a window column of codes (NaN missing): one bincount."""
