@@ -70,12 +70,17 @@ def _map_columns(fn: Callable[[int], object], n_columns: int) -> list:
     return list(_pool.map(fn, range(n_columns)))
 
 
-def sort_columns(values: np.ndarray) -> np.ndarray:
-    """Each column sorted ascending, NaN last, as float64 (Fortran order: columns contiguous)."""
+def sort_columns(values: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """Each column sorted ascending, NaN last, as float64 (Fortran order: columns contiguous).
+
+    `in_place=True` sorts `values` itself when it is already a Fortran-ordered float64 array
+    (a window snapshot the caller owns), saving a copy of the whole window.
+    """
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"expected a 2-D array (rows x features), got {x.ndim}-D")
-    out = np.array(x, order="F")  # a copy, sorted in place below
+    reuse = in_place and x.flags.f_contiguous and x.flags.writeable
+    out = x if reuse else np.array(x, order="F")  # sorted in place below
     n_features = x.shape[1]
     chunk = max(1, math.ceil(n_features / _WORKERS))
 
@@ -87,8 +92,10 @@ def sort_columns(values: np.ndarray) -> np.ndarray:
 
 
 def valid_counts(sorted_values: np.ndarray) -> np.ndarray:
-    """Number of non-NaN values per column of a `sort_columns` result."""
-    return np.count_nonzero(~np.isnan(sorted_values), axis=0).astype(np.int64)
+    """Number of non-NaN values per column of a `sort_columns` result: where its NaN tail starts
+    (a binary search per column, no rows x features mask)."""
+    columns = range(sorted_values.shape[1])
+    return np.array([np.searchsorted(sorted_values[:, j], np.nan) for j in columns], dtype=np.int64)
 
 
 def _ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
