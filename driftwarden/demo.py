@@ -64,15 +64,22 @@ def generate(rng: np.random.Generator, n: int, *, shifted: bool) -> dict[str, np
     }
 
 
+def fraud_score(amount: np.ndarray) -> np.ndarray:
+    """The demo model: its output follows `amount`, so input drift shows up as output drift."""
+    return 1 / (1 + np.exp(-(amount / 100 - 1)))
+
+
 def reference_parquet(rng: np.random.Generator, n: int = 20_000) -> bytes:
+    cols = generate(rng, n, shifted=False)
+    frame = pl.DataFrame(cols | {"prediction": fraud_score(cols["amount"])})  # training data with model outputs
     buf = io.BytesIO()
-    pl.DataFrame(generate(rng, n, shifted=False)).with_columns(pl.col("age").fill_nan(None)).write_parquet(buf)
+    frame.with_columns(pl.col("age").fill_nan(None)).write_parquet(buf)
     return buf.getvalue()
 
 
 def ndjson_records(rng: np.random.Generator, n: int, *, shifted: bool) -> bytes:
     cols = generate(rng, n, shifted=shifted)
-    score = (1 / (1 + np.exp(-(cols["amount"] / 100 - 1)))).tolist()
+    score = fraud_score(cols["amount"]).tolist()
     columns = {k: [None if x != x else x for x in v.tolist()] for k, v in cols.items()}  # x != x: NaN
     now = time.time()
     return b"\n".join(
@@ -187,11 +194,12 @@ def describe(report: DriftReport, previous: DriftReport | None, console: Console
     headline = "[bold red]DRIFT DETECTED[/]" if report.drifted else "[yellow]features drifting[/]"
     console.print(f"  {now} {headline} {report.summary()}")
     for f in sorted(report.features, key=lambda f: (not f.drifted, f.name)):
-        if f.scores:
+        test = "ks" if f.kind == "numeric" else "chi2"
+        if test in f.scores:
             mark = "[red]drifted[/]" if f.drifted else "ok"
             console.print(
-                f"        {f.name:<15} PSI {f.scores['psi']:6.3f}  KS {f.scores['ks']:5.3f}  "
-                f"p(BH) {f.pvalues_adjusted['ks']:.1e}  {mark}"
+                f"        {f.name:<15} PSI {f.scores['psi']:6.3f}  {test.upper():<4} {f.scores[test]:7.3f}  "
+                f"p(BH) {f.pvalues_adjusted[test]:.1e}  {mark}"
             )
     console.print(f"        see it: curl -s {listen}/metrics | grep drifted")
 
@@ -293,7 +301,7 @@ async def _watch_sink(sink: WebhookSink, console: Console, started: float) -> No
             if delivery.path == "/retrain":
                 console.print(
                     f"  {now} [bold magenta]retraining triggered[/] for {body['model']} "
-                    f"(features {', '.join(body['drifted_features'])}; "
+                    f"({', '.join(body['drifted_features']) or 'drift budget burning'}; "
                     f"Idempotency-Key {delivery.headers.get('Idempotency-Key')}; {signed})"
                 )
                 continue

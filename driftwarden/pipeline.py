@@ -306,7 +306,10 @@ class Pipeline:
                     self._restore_counts(f"drift-budget:{name}", budget.tracker)
                 budget.record(report.drifted, report.evaluated_at)
             reports.append(report)
-            self.on_report(report, previous)
+            try:
+                self.on_report(report, previous)
+            except Exception:  # a reporting hook must not cost the evaluation its alerts and checkpoints
+                log.exception("on_report hook failed for %s", name)
         return reports
 
     def evaluate_slos(self) -> None:

@@ -58,8 +58,9 @@ def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out
-    assert {f for f, v in drifted.items() if v == 1.0} == set(SHIFTED_FEATURES), drifted
-    assert len(drifted) == 9 and "prediction" in drifted  # 8 inputs and the model output
+    # the shifted inputs, and the model's output, which follows amount
+    assert {f for f, v in drifted.items() if v == 1.0} == {*SHIFTED_FEATURES, "prediction"}, drifted
+    assert len(drifted) == 10 and "country" in drifted  # 8 numeric inputs, a categorical one, the output
     assert "shift injected" in out and "DRIFT DETECTED" in out
     detected = out[out.index("DRIFT DETECTED") :]
     assert all(f in detected for f in SHIFTED_FEATURES)
