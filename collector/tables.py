@@ -2,18 +2,32 @@
 
 Used for reference uploads and `driftwarden check`. A row of an NDJSON file may be a
 prediction record (`{"model": ..., "features": {...}}`): its `features` are the columns.
+
+`read_table` reads everything into memory (request bodies, small files); `scan_table` reads a
+file with polars' lazy scans and streaming engine, so that its memory follows the sample size
+and the number of categories, not the file size. Both decide kinds with `column_kinds`.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-__all__ = ["Table", "TableError", "format_from_content_type", "format_from_path", "read_table"]
+__all__ = [
+    "ScannedTable",
+    "Table",
+    "TableError",
+    "column_kinds",
+    "format_from_content_type",
+    "format_from_path",
+    "read_table",
+    "scan_table",
+]
 
 FORMATS = ("csv", "parquet", "ndjson")
 _CONTENT_TYPES = {
@@ -28,6 +42,9 @@ _CONTENT_TYPES = {
     "application/x-jsonlines": "ndjson",
 }
 LOW_CARDINALITY = 10  # integer columns with at most this many distinct values are categorical
+_EXACT_BELOW = 100  # scan_table counts exactly the distinct values of integer columns estimated below this
+_NULL_VALUES = ["", "NA", "null", "NaN"]
+_INFER_ROWS = 10_000
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 
 
@@ -41,6 +58,21 @@ class Table:
     values: np.ndarray  # (rows, numeric) float64, NaN for missing
     categories: dict[str, dict[str, int]]  # non-numeric column -> value -> count
     rows: int
+
+
+@dataclass(frozen=True)
+class ScannedTable:
+    """A file summarised by `scan_table`: counts over all rows, numeric values from a sample."""
+
+    numeric: tuple[str, ...]
+    values: np.ndarray  # (sampled rows, numeric) float64, NaN for missing: a uniform sample, in file order
+    categories: dict[str, dict[str, int]]  # categorical column -> value -> count, over all rows
+    rows: int  # all rows of the file
+    nulls: dict[str, int]  # kept column -> missing values over all rows
+
+    @property
+    def sampled(self) -> bool:
+        return self.values.shape[0] < self.rows
 
 
 def format_from_content_type(content_type: str | None, body: bytes) -> str:
@@ -88,46 +120,207 @@ def read_table(source: bytes | Path, fmt: str | None = None, kinds: dict[str, st
     return _to_table(frame, kinds)
 
 
+def scan_table(
+    path: Path,
+    fmt: str | None = None,
+    kinds: dict[str, str] | None = None,
+    *,
+    sample: int,
+    drop: Collection[str] = (),
+    seed: int = 0,
+    on_step: Callable[[str], None] | None = None,
+) -> ScannedTable:
+    """Summarise a CSV/Parquet/NDJSON file without loading it: three streaming passes over the file.
+
+    1. rows, nulls per column, infinities, and an estimate of each integer column's distinct values;
+    2. value counts of every column that may be categorical (strings, booleans, integer columns
+       estimated to have fewer than 100 distinct values, counted exactly to decide their kind);
+    3. the numeric columns of `sample` rows drawn uniformly without replacement (seeded), or of
+       every row when there are no more.
+
+    Kinds are those `read_table` gives (`column_kinds`); columns in `drop` are neither counted nor
+    sampled. Memory: the sample (rows x numeric columns x 8 bytes), the distinct values of the
+    categorical columns and polars' batches. `on_step` is told what each pass is about to do.
+    """
+    step = on_step or (lambda _: None)
+    fmt = fmt or format_from_path(path)
+    if fmt not in FORMATS:
+        raise TableError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    try:
+        with path.open("rb") as f:
+            if not f.read(1 << 16).strip() and not f.read(1):
+                raise TableError("the input is empty")
+    except OSError as exc:
+        raise TableError(exc.strerror or str(exc)) from exc
+    try:
+        step("reading the schema")
+        frame = _scan_frame(path, fmt)
+        schema = frame.collect_schema()
+        if not schema:
+            raise TableError("the input has no rows or no columns")
+        step("counting rows, missing values and categories")
+        rows, nulls, estimates, infinite = _counts(frame, schema, kinds or {})
+        if rows == 0:
+            raise TableError("the input has no rows or no columns")
+        maybe = column_kinds(schema, rows, kinds, lambda name: 0 if estimates[name] < _EXACT_BELOW else estimates[name])
+        counted = [name for name, kind in maybe.items() if kind == "categorical" and name not in drop]
+        counts = _value_counts(frame, counted)
+        distinct = {name: len(freq) + (nulls[name] > 0) for name, freq in counts.items()}
+        decided = column_kinds(schema, rows, kinds, lambda name: distinct.get(name, estimates[name]))
+        bad = [name for name in infinite if decided[name] == "numeric"]
+        if bad:
+            raise TableError(f"infinite values in column(s) {', '.join(bad)}: remove them or use null")
+        numeric = [name for name, kind in decided.items() if kind == "numeric" and name not in drop]
+        categories = {name: counts[name] for name, kind in decided.items() if kind == "categorical" and name in counts}
+        step(f"sampling {min(sample, rows):,} of {rows:,} rows" if sample < rows else f"reading {rows:,} rows")
+        values = _sample(frame, numeric, rows, sample, seed, row_index=_unused("__row", schema))
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        if isinstance(exc, TableError):
+            raise
+        raise TableError(f"cannot parse as {fmt}: {_first_line(exc)}") from exc
+    kept = {name: nulls[name] for name in decided if name not in drop}
+    return ScannedTable(numeric=tuple(numeric), values=values, categories=categories, rows=rows, nulls=kept)
+
+
+def _scan_frame(path: Path, fmt: str) -> pl.LazyFrame:
+    if fmt == "csv":
+        return pl.scan_csv(path, infer_schema_length=_INFER_ROWS, null_values=_NULL_VALUES)
+    if fmt == "parquet":
+        return pl.scan_parquet(path)
+    frame = pl.scan_ndjson(path, infer_schema_length=_INFER_ROWS)
+    schema = frame.collect_schema()
+    if "features" in schema and isinstance(schema["features"], pl.Struct):
+        return frame.select(pl.col("features").struct.unnest())
+    return frame
+
+
+def _counts(
+    frame: pl.LazyFrame, schema: pl.Schema, kinds: Mapping[str, str]
+) -> tuple[int, dict[str, int], dict[str, int], list[str]]:
+    """Rows, nulls per column, estimated distinct values per integer column, float columns with infinities."""
+    ints = [name for name, dtype in schema.items() if dtype.is_integer() and name not in kinds]
+    floats = [name for name, dtype in schema.items() if dtype.is_float()]
+    exprs = [
+        pl.len().alias("rows"),
+        pl.struct(pl.all().null_count()).alias("nulls"),  # struct fields keep the column names
+        pl.struct(pl.col(ints).approx_n_unique()).alias("estimates") if ints else pl.lit(None).alias("estimates"),
+        pl.struct(pl.col(floats).is_infinite().any()).alias("infinite") if floats else pl.lit(None).alias("infinite"),
+    ]
+    row = frame.select(exprs).collect(engine="streaming").row(0, named=True)
+    infinite = [name for name, yes in (row["infinite"] or {}).items() if yes]
+    return int(row["rows"]), {k: int(v) for k, v in row["nulls"].items()}, dict(row["estimates"] or {}), infinite
+
+
+def _value_counts(frame: pl.LazyFrame, columns: list[str]) -> dict[str, dict[str, int]]:
+    """Column -> value -> count over all rows, nulls left out; one streaming group-by per column."""
+    count = {name: _unused("__count", [name]) for name in columns}
+    queries = [frame.group_by(pl.col(name).cast(pl.String)).agg(pl.len().alias(count[name])) for name in columns]
+    out = {}
+    for name, counts in zip(columns, pl.collect_all(queries, engine="streaming"), strict=True):
+        counts = counts.drop_nulls(name).sort([count[name], name], descending=[True, False])
+        out[name] = dict(zip(counts[name].to_list(), counts[count[name]].to_list(), strict=True))
+    return out
+
+
+def _unused(name: str, taken: Collection[str]) -> str:
+    while name in taken:
+        name = f"_{name}"
+    return name
+
+
+def _sample(frame: pl.LazyFrame, numeric: list[str], rows: int, size: int, seed: int, *, row_index: str) -> np.ndarray:
+    """The numeric columns of `size` uniformly drawn rows (all rows if there are no more), in file order."""
+    if not numeric:
+        return np.empty((min(size, rows), 0))
+    if size < rows:
+        index = pl.Series(_sample_rows(rows, size, seed), dtype=pl.get_index_type())
+        frame = frame.with_row_index(row_index).filter(pl.col(row_index).is_in(index.implode()))
+    picked = frame.select(pl.col(numeric).cast(pl.Float64)).collect(engine="streaming")
+    values = np.empty(picked.shape, order="F")
+    for j, name in enumerate(numeric):  # column by column, each freed once copied
+        values[:, j] = picked.get_column(name).to_numpy()
+        picked = picked.drop(name)
+    return values
+
+
+def _sample_rows(rows: int, size: int, seed: int) -> np.ndarray:
+    """`size` distinct row numbers below `rows`, sorted, each subset equally likely; memory O(size).
+
+    (numpy's `choice(rows, size, replace=False)` allocates all `rows` numbers when `size` > rows / 50.)
+    """
+    rng = np.random.default_rng(seed)
+    if 4 * size >= rows:
+        return np.sort(rng.permutation(rows)[:size])
+    picked = _distinct(rng.integers(0, rows, size))
+    while picked.size < size:  # draws that repeated: draw again; few rounds, as size < rows / 4
+        picked = _distinct(np.concatenate([picked, rng.integers(0, rows, size - picked.size)]))
+    return picked
+
+
+def _distinct(numbers: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique is ten times slower on a million integers)."""
+    numbers = np.sort(numbers)
+    return numbers[np.concatenate(([True], numbers[1:] != numbers[:-1]))]
+
+
 def _read_frame(data: bytes, fmt: str) -> pl.DataFrame:
     buf = io.BytesIO(data)
     if fmt == "csv":
-        return pl.read_csv(buf, infer_schema_length=10_000, null_values=["", "NA", "null", "NaN"])
+        return pl.read_csv(buf, infer_schema_length=_INFER_ROWS, null_values=_NULL_VALUES)
     if fmt == "parquet":
         return pl.read_parquet(buf)
-    frame = pl.read_ndjson(buf, infer_schema_length=10_000)
+    frame = pl.read_ndjson(buf, infer_schema_length=_INFER_ROWS)
     if "features" in frame.columns and isinstance(frame.schema["features"], pl.Struct):
         return frame.get_column("features").struct.unnest()
     return frame
 
 
-def _low_cardinality(column: pl.Series) -> bool:
-    # a few rows say nothing about cardinality: three distinct ages in three rows are still ages
-    return len(column) >= 20 * LOW_CARDINALITY and column.n_unique() <= LOW_CARDINALITY
+def column_kinds(
+    schema: Mapping[str, pl.DataType],
+    rows: int,
+    kinds: Mapping[str, str] | None,
+    n_unique: Callable[[str], int],
+) -> dict[str, str]:
+    """Column -> "numeric" | "categorical", in schema order; raises TableError naming the bad columns.
+
+    Numbers are numeric and strings and booleans categorical, except integer columns with at most
+    LOW_CARDINALITY distinct values (nulls count as one) in at least 20 times as many rows, which are
+    codes, flags or ratings, and what `kinds` (the config's `features:`) says. `n_unique(column)` is
+    asked only for those integer columns.
+    """
+    out, unsupported = {}, []
+    kinds = kinds or {}
+    for name, dtype in schema.items():
+        kind = kinds.get(name)
+        if kind == "categorical" and dtype != pl.Null:
+            out[name] = "categorical"
+        elif kind == "numeric" and not dtype.is_numeric() and dtype != pl.Null:
+            raise TableError(f"column {name!r} is configured numeric but holds {dtype} values")
+        elif (
+            dtype.is_integer()
+            and kind is None
+            # a few rows say nothing about cardinality: three distinct ages in three rows are still ages
+            and rows >= 20 * LOW_CARDINALITY
+            and n_unique(name) <= LOW_CARDINALITY
+        ):
+            out[name] = "categorical"  # counted per value, not ranked
+        elif dtype.is_numeric() or dtype == pl.Null:  # all missing: kept so that its missing rate is reported
+            out[name] = "numeric"
+        elif dtype in (pl.String, pl.Boolean, pl.Categorical) or isinstance(dtype, pl.Enum):
+            out[name] = "categorical"
+        else:
+            unsupported.append(f"{name} ({dtype.base_type() if dtype.is_nested() else dtype})")  # repr recurses
+    if unsupported:
+        raise TableError(f"columns of unsupported type (use numbers or strings): {', '.join(unsupported)}")
+    return out
 
 
 def _to_table(frame: pl.DataFrame, kinds: dict[str, str] | None = None) -> Table:
     if frame.width == 0 or frame.height == 0:
         raise TableError("the input has no rows or no columns")
-    numeric, categorical, unsupported = [], [], []
-    kinds = kinds or {}
-    for name, dtype in frame.schema.items():
-        kind = kinds.get(name)
-        if kind == "categorical" and dtype != pl.Null:
-            categorical.append(name)
-        elif kind == "numeric" and not dtype.is_numeric() and dtype != pl.Null:
-            raise TableError(f"column {name!r} is configured numeric but holds {dtype} values")
-        elif dtype.is_integer() and kind is None and _low_cardinality(frame.get_column(name)):
-            categorical.append(name)  # codes, flags, ratings: counted per value, not ranked
-        elif dtype.is_numeric():
-            numeric.append(name)
-        elif dtype in (pl.String, pl.Boolean, pl.Categorical) or isinstance(dtype, pl.Enum):
-            categorical.append(name)
-        elif dtype == pl.Null:
-            numeric.append(name)  # all missing: kept so that its missing rate is reported
-        else:
-            unsupported.append(f"{name} ({dtype.base_type() if dtype.is_nested() else dtype})")  # repr recurses
-    if unsupported:
-        raise TableError(f"columns of unsupported type (use numbers or strings): {', '.join(unsupported)}")
+    decided = column_kinds(frame.schema, frame.height, kinds, lambda name: frame.get_column(name).n_unique())
+    numeric = [name for name, kind in decided.items() if kind == "numeric"]
+    categorical = [name for name, kind in decided.items() if kind == "categorical"]
     values = (
         frame.select(pl.col(numeric).cast(pl.Float64)).to_numpy(order="fortran").astype(np.float64, copy=False)
         if numeric
@@ -138,8 +331,11 @@ def _to_table(frame: pl.DataFrame, kinds: dict[str, str] | None = None) -> Table
         raise TableError(f"infinite values in column(s) {', '.join(bad)}: remove them or use null")
     categories = {}
     for name in categorical:
-        counts = frame.get_column(name).cast(pl.String).drop_nulls().value_counts()  # 3 -> "3", True -> "true"
-        categories[name] = dict(zip(counts[name].to_list(), counts["count"].to_list(), strict=True))
+        count = _unused("count", [name])
+        counts = (
+            frame.get_column(name).cast(pl.String).drop_nulls().value_counts(name=count)
+        )  # 3 -> "3", True -> "true"
+        categories[name] = dict(zip(counts[name].to_list(), counts[count].to_list(), strict=True))
     return Table(numeric=tuple(numeric), values=values, categories=categories, rows=frame.height)
 
 

@@ -72,7 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     ref = verbs.add_parser("reference", help="reference profiles").add_subparsers(metavar="ACTION")
     build = ref.add_parser("build", help="fit and store a reference profile")
     build.add_argument("--model", required=True)
-    build.add_argument("--input", type=Path, required=True)
+    build.add_argument("--input", type=Path, required=True, help="CSV, Parquet or NDJSON; scanned, not loaded")
+    build.add_argument(
+        "--sample", type=int, metavar="N", help="numeric values from N uniform random rows (limits.max_reference_rows)"
+    )
     build.add_argument("--config", type=Path)
     build.set_defaults(handler=_reference_build)
 
@@ -260,37 +263,69 @@ def _pct(x: float | None) -> str:
 
 
 def _reference_build(args: argparse.Namespace) -> int:
-    from rich.progress import Progress
+    """Scan the file (counts over every row, numeric values from a uniform sample), fit, store, summarise."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from collector.tables import TableError
-    from driftwarden.references import fit_reference
+    from driftwarden.references import build_reference
     from driftwarden.store import Store
 
     config = load_config(args.config)
-    with Progress(console=err, transient=False) as progress:
-        task = progress.add_task(f"reading and fitting {args.input}", total=2)
+    limit = config.limits.max_reference_rows
+    if args.sample is not None and args.sample < 1:
+        err.print(f"[red]error[/] --sample {args.sample}: give a number of rows, at least 1", highlight=False)
+        return EXIT_USAGE
+    if args.sample is not None and args.sample > limit:
+        err.print(f"[yellow]note[/] --sample {args.sample:,} is above limits.max_reference_rows: {limit:,} rows")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task(f"opening {args.input}", total=5)  # schema, counts, sample, fit, store
+        started = []
+
+        def step(description: str) -> None:  # a step begins: the one before it is done
+            if started:
+                progress.advance(task)
+            started.append(description)
+            progress.update(task, description=description)
+
         try:
-            profile = fit_reference(args.input, None, config, args.model)
+            built = build_reference(args.input, config, args.model, sample=args.sample, on_step=step)
         except (TableError, ValueError) as exc:
             err.print(f"[red]error[/] --input {args.input}: {exc}", highlight=False)
             return EXIT_USAGE
-        progress.update(task, advance=1, description=f"storing in {config.state_path}")
+        step(f"storing in {config.state_path}")
         store = Store(config.state_path)
-        store.save_reference(args.model, profile, source=f"file:{args.input}")
+        store.save_reference(args.model, built.profile, source=f"file:{args.input}")
         store.close()
-        progress.update(task, advance=1, description="done")
+        progress.advance(task)
+        progress.update(task, description="stored")
+
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.4g}"
+
+    profile, sampled = built.profile, built.profile.rows < built.rows
     print(
-        f"reference for {args.model}: {profile.rows:,} rows, {len(profile.features)} numeric features, "
+        f"reference for {args.model}: {built.rows:,} rows"
+        + (f" (numeric values from a uniform sample of {profile.rows:,})" if sampled else "")
+        + f", {len(profile.features)} numeric and {len(profile.categories)} categorical features, "
         f"stored in {config.state_path}"
     )
+    out = RichTable(caption="missing: over all rows; quantiles: over the sampled rows" if sampled else None)
+    out.add_column("feature", no_wrap=True)
+    out.add_column("kind")
+    for header in ("missing", "p1", "p25", "p50", "p75", "p99"):
+        out.add_column(header, justify="right")
+    out.add_column("top categories (share of non-missing)")
     for feature in profile.summary()["features"]:
+        missing = _pct(built.nulls[feature["name"]] / built.rows)  # every row, not only the sampled ones
         if feature["kind"] == "numeric":
-            print(
-                f"  {feature['name']:<24} numeric      missing {100 * (feature['missing_rate'] or 0):5.1f}%  "
-                f"median {feature['median']}"
-            )
+            out.add_row(feature["name"], "numeric", missing, *(num(v) for v in feature["quantiles"].values()))
         else:
-            print(f"  {feature['name']:<24} categorical  {feature['categories']} categories (not monitored yet)")
+            top = ", ".join(f"{t['value']} {_pct(t['share'])}" for t in feature["top"])
+            more = f" (+{feature['categories'] - len(feature['top'])} more)" if feature["categories"] > 5 else ""
+            out.add_row(feature["name"], "categorical", missing, "", "", "", "", "", top + more)
+    console = Console()
+    (console if console.is_terminal else Console(width=200)).print(out)
     return EXIT_OK
 
 

@@ -1,23 +1,49 @@
-"""Fitting reference profiles from files or uploaded bodies (the daemon and the CLI share it)."""
+"""Fitting reference profiles from files or uploaded bodies (the daemon and the CLI share it).
+
+A file is scanned (`collector.tables.scan_table`): counts over every row, numeric values from a
+uniform sample of `limits.max_reference_rows` rows, so a file larger than memory can be fitted.
+An uploaded body is already in memory and is read whole (`read_table`); `ReferenceProfile.fit`
+samples it to the same limit. Both decide kinds the same way (`column_kinds`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from collector.tables import TableError, read_table
+from collector.tables import TableError, read_table, scan_table
 from detectors.reference import ReferenceProfile
 from driftwarden.config import Config, ConfigError
-from driftwarden.pipeline import Pipeline
 
-__all__ = ["fit_configured_references", "fit_reference"]
+if TYPE_CHECKING:
+    from driftwarden.pipeline import Pipeline  # the daemon's; `reference build` need not import it
+
+__all__ = ["BuiltReference", "build_reference", "fit_configured_references", "fit_reference"]
 
 log = logging.getLogger("driftwarden.references")
 
 
-def fit_reference(source: bytes | Path, fmt: str | None, config: Config, model: str) -> ReferenceProfile:
+@dataclass(frozen=True)
+class BuiltReference:
+    profile: ReferenceProfile
+    rows: int  # every row of the file
+    nulls: dict[str, int]  # feature -> missing values over every row
+
+
+def fit_reference(
+    source: bytes | Path,
+    fmt: str | None,
+    config: Config,
+    model: str,
+) -> ReferenceProfile:
     """Read CSV/Parquet/NDJSON and fit the model's profile; raises TableError or ValueError with a reason."""
+    if isinstance(source, Path):
+        return build_reference(source, config, model, fmt=fmt).profile
     table = read_table(source, fmt, kinds=config.model(model).features)
     keep = [j for j, name in enumerate(table.numeric) if name not in config.redact]
     return ReferenceProfile.fit(
@@ -29,10 +55,44 @@ def fit_reference(source: bytes | Path, fmt: str | None, config: Config, model: 
     )
 
 
+def build_reference(
+    path: Path,
+    config: Config,
+    model: str,
+    *,
+    fmt: str | None = None,
+    sample: int | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> BuiltReference:
+    """Fit from a file with bounded memory: numeric values from a uniform sample of `sample` rows
+    (at most, and by default, `limits.max_reference_rows`), category counts and missing values
+    over all rows. Raises TableError or ValueError with a reason.
+    """
+    limit = config.limits.max_reference_rows
+    table = scan_table(
+        path,
+        fmt,
+        kinds=config.model(model).features,
+        sample=min(sample or limit, limit),
+        drop=set(config.redact),
+        on_step=on_step,
+    )
+    if on_step:
+        on_step(f"fitting {len(table.numeric)} numeric and {len(table.categories)} categorical features")
+    profile = ReferenceProfile.fit(
+        list(table.numeric),
+        table.values,
+        categories=table.categories,
+        bins=config.model(model).drift.bins,
+    )
+    # the categories were counted over every row, not only over the sampled ones
+    return BuiltReference(dataclasses.replace(profile, category_rows=table.rows), rows=table.rows, nulls=table.nulls)
+
+
 async def fit_configured_references(config: Config, pipeline: Pipeline) -> None:
     """Fit every `models.<name>.reference` file at start; a bad file is a config error naming its key."""
     for model, settings in config.models.items():
-        if settings.reference is None:
+        if settings.reference is None or settings.previous_as_reference:
             continue
         path = Path(settings.reference)
         try:

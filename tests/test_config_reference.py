@@ -61,8 +61,9 @@ def test_the_design_docs_config_example_uses_only_documented_keys() -> None:
     def walk(value: object, path: str) -> None:
         if isinstance(value, dict):
             for key, sub in value.items():
-                name = f"{path}.<name>" if path == "models" else f"{path}.{key}" if path else str(key)
-                if path == "models":
+                named = path == "models" or path.endswith(".per_feature")  # user-chosen names
+                name = f"{path}.<name>" if named else f"{path}.{key}" if path else str(key)
+                if named:
                     walk(sub, name)
                     continue
                 if path.endswith(".features") or path.endswith(".match") or path.endswith(".model_processes"):
