@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.findings import Finding, FindingKind
+from detectors.findings import QUALITY_SUBJECT, Finding, FindingKind
 
 __all__ = ["Alert", "AlertStatus", "describe", "fingerprint"]
 
@@ -80,6 +80,8 @@ def _alertname(f: Finding) -> str:
     if f.kind is FindingKind.DRIFT:
         if f.subject == "__model__":
             return "ModelDrift"
+        if f.subject == QUALITY_SUBJECT:
+            return "ModelQualityDegraded"
         return "DriftBudgetBurn" if f.subject.startswith("drift_budget") else "FeatureDrift"
     if f.kind is FindingKind.SLO:
         return "SLOErrorBudgetBurn"
@@ -94,6 +96,12 @@ def _summary(f: Finding) -> str:
         critical = e.get("critical_drifted", [])
         why = f"critical feature {', '.join(critical)}" if critical else f"threshold {f.threshold:.0%}"
         return f"Model drift on {model}: {f.value:.0%} of features drifted ({why}): {drifted}"
+    if f.kind is FindingKind.DRIFT and f.subject == QUALITY_SUBJECT:
+        metric = e.get("metric", "quality")
+        return (
+            f"Realized {metric} of {model} degraded: {f.value:.3g} now against {f.threshold:.3g} in its first "
+            f"labelled window (p {e.get('pvalue', float('nan')):.1g})"
+        )
     if f.kind is FindingKind.DRIFT and f.subject.startswith("drift_budget"):
         return (
             f"Drift budget of {f.model} burning {f.value:.1f}x over "
@@ -112,6 +120,11 @@ def _summary(f: Finding) -> str:
 
 
 def _description(f: Finding) -> str:
+    if f.kind is FindingKind.DRIFT and f.subject == QUALITY_SUBJECT:
+        return (
+            f"Labels joined to {f.model}'s predictions (POST /v1/labels) show worse quality than when they started; "
+            f"compare with the drift of its features and its prediction (GET /v1/models/{f.model}/drift)."
+        )
     if f.kind is FindingKind.DRIFT and f.subject not in ("__model__",) and not f.subject.startswith("drift_budget"):
         return (
             f"The current window of {f.model} differs from its reference in {f.subject}; "

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Finding", "FindingKind", "Severity"]
+__all__ = ["QUALITY_SUBJECT", "Finding", "FindingKind", "Severity"]
 
 
 class FindingKind(enum.StrEnum):
@@ -43,3 +43,6 @@ class Finding:
     labels: dict[str, str] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
     at: float = field(default_factory=time.time)
+
+
+QUALITY_SUBJECT = "__quality__"  # a drift finding about realized quality (joined labels), not a feature

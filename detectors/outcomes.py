@@ -7,9 +7,13 @@ class label is compared after thresholding at 0.5, the common case of a binary s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["classification_metrics", "regression_metrics"]
+from detectors import stats
+
+__all__ = ["QualityChange", "classification_metrics", "quality_change", "regression_metrics"]
 
 
 def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -43,3 +47,49 @@ def regression_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str,
     if error.size == 0:
         return {}
     return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean()))}
+
+
+@dataclass(frozen=True)
+class QualityChange:
+    metric: str  # "accuracy" (classification) or "mae" (regression)
+    baseline: float
+    current: float
+    pvalue: float
+    degraded: bool
+
+
+def quality_change(
+    baseline: tuple[np.ndarray, np.ndarray],
+    current: tuple[np.ndarray, np.ndarray],
+    *,
+    classification: bool,
+    min_drop: float = 0.05,
+    min_ratio: float = 1.2,
+    alpha: float = 0.05,
+) -> QualityChange:
+    """Has realized quality degraded from the baseline window to the current one? Effect AND significance,
+    as for drift: accuracy down by `min_drop` with a two-proportion z-test on the error rates, or mean
+    absolute error up by `min_ratio` with KS on the absolute errors.
+
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 2000)
+    >>> good, bad = y.copy(), y.copy()
+    >>> bad[:400] = 1 - bad[:400]
+    >>> quality_change((good, y), (bad, y), classification=True).degraded
+    True
+    """
+    (p0, t0), (p1, t1) = baseline, current
+    if classification:
+        wrong0 = np.asarray(p0).astype(str) != np.asarray(t0).astype(str)
+        wrong1 = np.asarray(p1).astype(str) != np.asarray(t1).astype(str)
+        _, pvalue = stats.proportions_ztest(wrong0.sum(), wrong0.size, wrong1.sum(), wrong1.size)
+        acc0, acc1 = 1.0 - wrong0.mean(), 1.0 - wrong1.mean()
+        degraded = acc0 - acc1 >= min_drop and pvalue < alpha
+        return QualityChange("accuracy", float(acc0), float(acc1), float(pvalue), bool(degraded))
+    err0 = np.abs(np.asarray(p0, dtype=np.float64) - np.asarray(t0, dtype=np.float64))
+    err1 = np.abs(np.asarray(p1, dtype=np.float64) - np.asarray(t1, dtype=np.float64))
+    ks = stats.ks_2samp(stats.sort_columns(err0[:, None]), stats.sort_columns(err1[:, None]))
+    mae0, mae1 = float(err0.mean()), float(err1.mean())
+    pvalue = float(ks.pvalue[0])
+    degraded = mae1 >= min_ratio * mae0 and mae1 > mae0 and pvalue < alpha
+    return QualityChange("mae", mae0, mae1, pvalue, bool(degraded))

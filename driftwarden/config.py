@@ -290,6 +290,9 @@ class Config(_Strict):
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object a line")
     redact: list[str] = Field(default_factory=list, description="feature names dropped at ingest, never stored")
     evaluate_every: Duration = 30.0
+    checkpoint_every: Duration = Field(
+        30.0, description="current windows, tail offsets and label joins saved to SQLite (also after each evaluation)"
+    )
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     limits: Limits = Limits()
     traces: TraceSettings = TraceSettings()
@@ -344,7 +347,7 @@ class Config(_Strict):
         split_address(value)
         return value
 
-    @field_validator("evaluate_every")
+    @field_validator("evaluate_every", "checkpoint_every")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:

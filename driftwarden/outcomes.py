@@ -17,9 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from detectors.outcomes import classification_metrics, regression_metrics
+from detectors.outcomes import QualityChange, classification_metrics, quality_change, regression_metrics
 
 __all__ = ["LabelJoin", "OutcomeCounts"]
+
+# Quality is judged like drift: the first full window of outcomes is the baseline, each later full
+# window is compared with it (detectors/outcomes.py `quality_change`), and a degradation is a finding.
 
 
 @dataclass
@@ -44,6 +47,8 @@ class LabelJoin:
         self.max_pending = max_pending
         self._pending: OrderedDict[str, tuple[Any, float]] = OrderedDict()
         self._outcomes: deque[tuple[Any, Any]] = deque(maxlen=window)
+        self._baseline: list[tuple[Any, Any]] = []  # the first full window of outcomes: "quality as deployed"
+        self._since_baseline = 0  # outcomes after the baseline: a fresh window is compared only when full
         self.totals = OutcomeCounts()
         self.touched = False  # changed since the last checkpoint
 
@@ -67,8 +72,7 @@ class LabelJoin:
     def add_outcomes(self, predictions: Sequence[Any], labels: Sequence[Any]) -> None:
         """Pairs whose label came with the prediction."""
         pairs = [(p, t) for p, t in zip(predictions, labels, strict=True) if _present(p) and _present(t)]
-        self._outcomes.extend(pairs)
-        self.touched |= bool(pairs)
+        self._extend(pairs)
 
     def add_labels(
         self, request_ids: Sequence[str], labels: Sequence[Any], *, now: float | None = None
@@ -82,28 +86,63 @@ class LabelJoin:
                 counts.unmatched += 1
                 continue
             counts.matched += 1
-            self._outcomes.append((waiting[0], label))
+            self._extend([(waiting[0], label)])
         self.totals.matched += counts.matched
         self.totals.unmatched += counts.unmatched
         self.touched = True
         return counts
 
+    @property
+    def baseline_metrics(self) -> dict[str, float]:
+        return self._metrics(self._baseline)
+
+    def quality_change(self, *, alpha: float = 0.05) -> QualityChange | None:
+        """The current window's quality against the baseline's; None until both are full windows."""
+        if not self._baseline or self._since_baseline < len(self._baseline):
+            return None
+        current = list(self._outcomes)
+        classification = self._kind(self._baseline) != "regression"
+        return quality_change(
+            _pairs(self._baseline, classification),
+            _pairs(current, classification),
+            classification=classification,
+            alpha=alpha,
+        )
+
     def metrics(self) -> dict[str, float]:
         """Realized quality over the last `window` outcomes; {} before the first."""
-        if not self._outcomes:
+        return self._metrics(list(self._outcomes))
+
+    def _metrics(self, outcomes: list[tuple[Any, Any]]) -> dict[str, float]:
+        if not outcomes:
             return {}
-        predictions, labels = zip(*self._outcomes, strict=True)
-        if all(_is_number(p) for p in predictions) and all(_is_number(t) for t in labels):
-            numeric_labels = np.asarray(labels, dtype=np.float64)
-            if set(np.unique(numeric_labels)) <= {0.0, 1.0}:  # a binary class: scores thresholded at 0.5
-                return classification_metrics(np.asarray(predictions, dtype=np.float64) >= 0.5, numeric_labels >= 0.5)
-            return regression_metrics(np.asarray(predictions, dtype=np.float64), numeric_labels)
-        return classification_metrics(np.array([str(p) for p in predictions]), np.array([str(t) for t in labels]))
+        kind = self._kind(outcomes)
+        predictions, labels = _pairs(outcomes, kind != "regression")
+        if kind == "regression":
+            return regression_metrics(predictions, labels)
+        return classification_metrics(predictions, labels)
+
+    @staticmethod
+    def _kind(outcomes: list[tuple[Any, Any]]) -> str:
+        """ "regression" for numbers against numbers, "binary" for scores against 0/1, else "classes"."""
+        if all(_is_number(p) and _is_number(t) for p, t in outcomes):
+            return "binary" if {float(t) for _, t in outcomes} <= {0.0, 1.0} else "regression"
+        return "classes"
+
+    def _extend(self, pairs: list[tuple[Any, Any]]) -> None:
+        self._outcomes.extend(pairs)
+        self.touched |= bool(pairs)
+        if self._baseline:
+            self._since_baseline += len(pairs)
+        elif len(self._outcomes) == self._outcomes.maxlen:
+            self._baseline = list(self._outcomes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "pending": [[k, v[0], v[1]] for k, v in self._pending.items()],
             "outcomes": [list(pair) for pair in self._outcomes],
+            "baseline": [list(pair) for pair in self._baseline],
+            "since_baseline": self._since_baseline,
             "matched": self.totals.matched,
             "unmatched": self.totals.unmatched,
         }
@@ -111,6 +150,8 @@ class LabelJoin:
     def restore(self, saved: dict[str, Any]) -> None:
         self._pending = OrderedDict((k, (p, at)) for k, p, at in saved.get("pending", []))
         self._outcomes.extend(tuple(pair) for pair in saved.get("outcomes", []))
+        self._baseline = [tuple(pair) for pair in saved.get("baseline", [])]
+        self._since_baseline = int(saved.get("since_baseline", 0))
         self.totals = OutcomeCounts(saved.get("matched", 0), saved.get("unmatched", 0))
 
     def _expire(self, now: float) -> None:
@@ -119,6 +160,16 @@ class LabelJoin:
             if now - at <= self.ttl:
                 break
             self._pending.popitem(last=False)
+
+
+def _pairs(outcomes: list[tuple[Any, Any]], classification: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions, labels) arrays; for a binary class, scores thresholded at 0.5."""
+    predictions, labels = zip(*outcomes, strict=True)
+    if not classification:
+        return np.asarray(predictions, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+    if all(_is_number(p) and _is_number(t) for p, t in outcomes):
+        return np.asarray(predictions, dtype=np.float64) >= 0.5, np.asarray(labels, dtype=np.float64) >= 0.5
+    return np.array([str(p) for p in predictions]), np.array([str(t) for t in labels])
 
 
 def _present(x: Any) -> bool:

@@ -25,7 +25,7 @@ from collector.otlp import SpanBatch
 from collector.predictions import MAX_REPORTED_ERRORS, PREDICTION, ParseResult, RecordBatch, RecordError
 from detectors.drift import DriftDetector, DriftReport, DriftThresholds
 from detectors.drift_budget import DriftBudget
-from detectors.findings import Finding
+from detectors.findings import QUALITY_SUBJECT, Finding, FindingKind, Severity
 from detectors.latency import RequestStats
 from detectors.reference import ReferenceProfile
 from detectors.slo import SLOTracker
@@ -121,6 +121,7 @@ class Pipeline:
         self._tasks = [
             asyncio.create_task(self._consume(), name="driftwarden-consume"),
             asyncio.create_task(self._evaluate_forever(), name="driftwarden-evaluate"),
+            asyncio.create_task(self._checkpoint_forever(), name="driftwarden-checkpoint"),
         ]
         self.ready = True
 
@@ -260,6 +261,15 @@ class Pipeline:
         return profile
 
     # -- evaluation --------------------------------------------------------------
+    async def _checkpoint_forever(self) -> None:
+        """Windows saved on their own clock too, so a long `evaluate_every` does not widen what a crash loses."""
+        while True:
+            await asyncio.sleep(self.config.checkpoint_every)
+            try:
+                await self.checkpoint_windows()
+            except Exception:
+                log.exception("window checkpoint failed")
+
     async def _evaluate_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.evaluate_every)
@@ -273,6 +283,7 @@ class Pipeline:
             reports = await self._evaluate_drift()
             self.evaluate_slos()
             findings = [f for r in reports for f in r.findings()]
+            findings += self._quality_findings()
             findings += [f for b in self.drift_budgets.values() for f in b.evaluate()]
             findings += [f for fs in self.slo_findings.values() for f in fs]
             findings += [f for source in self.extra_findings.values() for f in source()]
@@ -311,6 +322,26 @@ class Pipeline:
             except Exception:  # a reporting hook must not cost the evaluation its alerts and checkpoints
                 log.exception("on_report hook failed for %s", name)
         return reports
+
+    def _quality_findings(self) -> list[Finding]:
+        """Realized quality (joined labels) worse than in the model's first labelled window."""
+        out = []
+        for name, state in list(self._models.items()):
+            change = state.labels.quality_change(alpha=self.config.model(name).drift.alpha)
+            if change is None or not change.degraded:
+                continue
+            out.append(
+                Finding(
+                    kind=FindingKind.DRIFT,
+                    model=name,
+                    subject=QUALITY_SUBJECT,
+                    severity=Severity.WARNING,
+                    value=change.current,
+                    threshold=change.baseline,
+                    evidence={"metric": change.metric, "pvalue": change.pvalue, "baseline": change.baseline},
+                )
+            )
+        return out
 
     def evaluate_slos(self) -> None:
         for name, tracker in self.slos.items():
@@ -399,6 +430,7 @@ class Pipeline:
                 window_rows=state.detector.window.rows,
                 reference_rows=state.detector.reference.rows if state.detector.reference else None,
                 quality=state.labels.metrics(),
+                quality_baseline=state.labels.baseline_metrics,
                 labels_pending=state.labels.pending,
             )
             for name, state in sorted(list(self._models.items()))
@@ -453,10 +485,12 @@ def _join_predictions(join: LabelJoin, batch: RecordBatch) -> None:
         predictions = batch.categorical_values[:, batch.categorical.index(PREDICTION)].tolist()
     else:
         return
-    if batch.request_ids is not None:
-        join.add_predictions(batch.request_ids.tolist(), predictions)
+    labels = batch.labels.tolist() if batch.labels is not None else [None] * len(predictions)
+    if batch.request_ids is not None:  # only those still waiting for their label
+        ids = [i if label is None else None for i, label in zip(batch.request_ids.tolist(), labels, strict=True)]
+        join.add_predictions(ids, predictions)
     if batch.labels is not None:
-        join.add_outcomes(predictions, batch.labels.tolist())
+        join.add_outcomes(predictions, labels)
 
 
 def _redacted(batch: RecordBatch, redact: list[str]) -> RecordBatch:

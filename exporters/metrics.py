@@ -22,6 +22,7 @@ RECORDS_REJECTED = "driftwarden_records_rejected"  # counter: driftwarden_record
 RECORDS_SAMPLED_OUT = "driftwarden_records_sampled_out"  # counter (_total): model, source — left out by sample_rate
 LABELS = "driftwarden_labels"  # counter (_total): model, outcome (matched, unmatched)
 LABELS_PENDING = "driftwarden_labels_pending"  # gauge: model — sampled predictions waiting for a label
+MODEL_QUALITY_BASELINE = "driftwarden_model_quality_baseline"  # gauge: the first full window of labels
 MODEL_QUALITY = "driftwarden_model_quality"  # gauge: model, metric (accuracy, f1, mae, rmse) over the last window
 QUEUE_ROWS = "driftwarden_queue_rows"
 QUEUE_CAPACITY_ROWS = "driftwarden_queue_capacity_rows"

@@ -27,6 +27,7 @@ class ModelState:
     window_rows: int
     reference_rows: int | None
     quality: dict[str, float] = field(default_factory=dict)  # realized quality from joined labels
+    quality_baseline: dict[str, float] = field(default_factory=dict)  # the same over the first labelled window
     labels_pending: int = 0
 
 
@@ -130,6 +131,11 @@ class DriftCollector(Collector):
             "Realized model quality over the last window of labelled predictions.",
             labels=["model", "metric"],
         )
+        baseline = GaugeMetricFamily(
+            m.MODEL_QUALITY_BASELINE,
+            "Realized model quality over the first full window of labelled predictions.",
+            labels=["model", "metric"],
+        )
         pending = GaugeMetricFamily(m.LABELS_PENDING, "Sampled predictions waiting for their label.", labels=["model"])
 
         for state in self._states():
@@ -139,6 +145,8 @@ class DriftCollector(Collector):
             pending.add_metric([state.model], state.labels_pending)
             for metric, value in state.quality.items():
                 quality.add_metric([state.model, metric], value)
+            for metric, value in state.quality_baseline.items():
+                baseline.add_metric([state.model, metric], value)
             report = state.report
             if report is None:
                 continue
@@ -169,4 +177,4 @@ class DriftCollector(Collector):
             m.QUEUE_CAPACITY_ROWS, "Rows the ingest queue holds before 429.", value=capacity
         )
         yield from (score, pvalue, drifted, stable, prediction, missing, bins, share, model_drifted, model_stable)
-        yield from (rows, last, quality, pending, queue, queue_capacity)
+        yield from (rows, last, quality, baseline, pending, queue, queue_capacity)

@@ -75,3 +75,36 @@ def test_config_endpoint_shows_the_config_in_effect_without_credentials(tmp_path
     assert config["models"]["m"]["sample_rate"] == 0.5 and config["limits"]["max_models"] == 100
     url = config["receivers"][0]["url"]
     assert "pw" not in url and "abc" not in url and url.startswith("https://***@hooks.example/path")
+
+
+def test_realized_quality_is_drift_checked_against_the_first_labelled_window(tmp_path: Path) -> None:
+    def labelled(start: int, n: int, wrong_every: int) -> bytes:
+        return b"\n".join(
+            orjson.dumps(
+                {
+                    "model": "m",
+                    "request_id": f"r{i}",
+                    "features": {"x": i % 7},
+                    "prediction": i % 2,
+                    "label": (i % 2) ^ int(i % wrong_every == 0),  # every wrong_every-th prediction is wrong
+                }
+            )
+            for i in range(start, start + n)
+        )
+
+    with running(tmp_path / "s.db", models={"m": {"window": 1000}}) as d:
+        d.client.post("/v1/predictions", content=labelled(0, 1000, 20), headers=NDJSON)  # 95 % right: the baseline
+        d.evaluate()
+        d.client.post("/v1/predictions", content=labelled(1000, 1000, 19), headers=NDJSON)  # about the same
+        d.evaluate()
+        assert not [
+            a for a in d.client.get("/v1/alerts").json()["alerts"] if a["labels"]["alertname"] == "ModelQualityDegraded"
+        ]
+        d.client.post("/v1/predictions", content=labelled(2000, 1000, 4), headers=NDJSON)  # 75 % right
+        d.evaluate()
+        alerts = [
+            a for a in d.client.get("/v1/alerts").json()["alerts"] if a["labels"]["alertname"] == "ModelQualityDegraded"
+        ]
+        text = d.client.get("/metrics").text
+    assert len(alerts) == 1 and "accuracy" in alerts[0]["annotations"]["summary"]
+    assert 'driftwarden_model_quality_baseline{metric="accuracy",model="m"} 0.95' in text
