@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from alerts.notifier import Notifier
 from driftwarden.api.plumbing import HTTPProblem
+from driftwarden.api.schemas import ALERTS, DELETE_SILENCE_ANSWERS, SILENCE_ANSWERS, SILENCE_BODY, SILENCES, ok
 from driftwarden.config import Duration
 
 __all__ = ["SilenceRequest", "alerts_router"]
@@ -38,15 +39,20 @@ def alerts_router(
 ) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/v1/alerts")
+    @router.get("/v1/alerts", responses=ok("pending and firing alerts", ALERTS))
     async def get_alerts() -> JSONResponse:
         return JSONResponse({"alerts": [a.to_dict() for a in notifier.alerts()]})
 
-    @router.get("/v1/silences")
+    @router.get("/v1/silences", responses=ok("silences", SILENCES))
     async def get_silences() -> JSONResponse:
         return JSONResponse({"silences": [s.to_dict() for s in notifier.silences.all()]})
 
-    @router.post("/v1/silences", dependencies=[Depends(auth)])
+    @router.post(
+        "/v1/silences",
+        dependencies=[Depends(auth)],
+        openapi_extra={"requestBody": SILENCE_BODY},
+        responses=SILENCE_ANSWERS,
+    )
     async def post_silence(request: Request) -> JSONResponse:
         try:
             spec = SilenceRequest.model_validate_json(await read_body(request))
@@ -60,7 +66,7 @@ def alerts_router(
             raise HTTPProblem(400, "bad_silence", str(exc)) from None
         return JSONResponse(silence.to_dict())
 
-    @router.delete("/v1/silences/{silence_id}", dependencies=[Depends(auth)])
+    @router.delete("/v1/silences/{silence_id}", dependencies=[Depends(auth)], responses=DELETE_SILENCE_ANSWERS)
     async def delete_silence(silence_id: str) -> JSONResponse:
         if not notifier.expire_silence(silence_id):
             raise HTTPProblem(404, "unknown_silence", f"no silence with id {silence_id!r}; GET /v1/silences")

@@ -14,6 +14,16 @@ from collector.errors import BodyError
 from collector.predictions import parse_records
 from collector.tables import TableError, format_from_content_type
 from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for, route_of
+from driftwarden.api.schemas import (
+    CONTENT_ENCODING,
+    PIN_ANSWERS,
+    PREDICTIONS_ANSWERS,
+    PREDICTIONS_BODY,
+    REFERENCE_ANSWERS,
+    REFERENCE_BODY,
+    TRACES_ANSWERS,
+    TRACES_BODY,
+)
 from driftwarden.config import Config
 from driftwarden.pipeline import Pipeline, QueueFull
 from driftwarden.ratelog import RateLimitedLog
@@ -35,7 +45,7 @@ def ingest_router(
 ) -> APIRouter:
     router = APIRouter(dependencies=[Depends(auth)])
 
-    @router.post("/v1/predictions")
+    @router.post("/v1/predictions", openapi_extra={"requestBody": PREDICTIONS_BODY}, responses=PREDICTIONS_ANSWERS)
     async def post_predictions(request: Request) -> JSONResponse:
         body = await read_body(request)
         try:  # on the loop: parsing holds the GIL anyway, and a thread hop per request costs throughput
@@ -59,7 +69,11 @@ def ingest_router(
         status = 400 if result.accepted == 0 and result.rejected else 200
         return JSONResponse(result.to_dict(), status_code=status)
 
-    @router.post("/v1/traces")
+    @router.post(
+        "/v1/traces",
+        openapi_extra={"requestBody": TRACES_BODY, "parameters": [CONTENT_ENCODING]},
+        responses=TRACES_ANSWERS,
+    )
     async def post_traces(request: Request) -> Response:
         body = await read_body(request)
         ctype = request.headers.get("content-type")
@@ -91,7 +105,9 @@ def ingest_router(
         headers = {"Retry-After": "1"} if status == 429 else {}
         return Response(otlp.encode_error(message, media), status_code=status, media_type=media, headers=headers)
 
-    @router.put("/v1/models/{model}/reference")
+    @router.put(
+        "/v1/models/{model}/reference", openapi_extra={"requestBody": REFERENCE_BODY}, responses=REFERENCE_ANSWERS
+    )
     async def put_reference(model: str, request: Request) -> JSONResponse:
         check_model_name(model)
         if not pipeline.can_track(model):
@@ -114,7 +130,7 @@ def ingest_router(
         log.info("reference for %s fitted: %d rows, %d numeric features", model, profile.rows, len(profile.features))
         return JSONResponse({"model": model, **profile.summary()})
 
-    @router.post("/v1/models/{model}/reference/pin")
+    @router.post("/v1/models/{model}/reference/pin", responses=PIN_ANSWERS)
     async def pin_reference(model: str) -> JSONResponse:
         """The model's current window becomes its reference, stored like an uploaded one."""
         check_model_name(model)

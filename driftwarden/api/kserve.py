@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from collector.errors import BodyError
 from collector.kserve import EventJoiner, parse_events
 from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for
+from driftwarden.api.schemas import CE_HEADERS, KSERVE_ANSWERS, KSERVE_BODY
 from driftwarden.config import Config
 from driftwarden.pipeline import Pipeline, QueueFull
 from exporters.prometheus import Instruments
@@ -37,6 +38,7 @@ def kserve_router(
     """`feature_names` names V1 list instances (and a lone V2 input's columns) per model; else f0, f1, ..."""
     router = APIRouter(dependencies=[Depends(auth)])
     limits = config.limits
+    contract = {"openapi_extra": {"requestBody": KSERVE_BODY, "parameters": CE_HEADERS}, "responses": KSERVE_ANSWERS}
 
     async def receive(request: Request, model: str | None) -> JSONResponse:
         body = await read_body(request)
@@ -67,12 +69,12 @@ def kserve_router(
         status = 400 if result.accepted == 0 and result.rejected else 200
         return JSONResponse(result.to_dict(), status_code=status)
 
-    @router.post("/v1/kserve")
+    @router.post("/v1/kserve", **contract)
     async def post_kserve_event(request: Request) -> JSONResponse:
         """A logger event naming its model in `ce-inferenceservicename` (or Seldon's `ce-modelid`)."""
         return await receive(request, None)
 
-    @router.post("/v1/kserve/{model}")
+    @router.post("/v1/kserve/{model}", **contract)
     async def post_kserve_event_for_model(model: str, request: Request) -> JSONResponse:
         """A logger event; `model` names it when the event's headers do not."""
         check_model_name(model)

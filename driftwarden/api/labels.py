@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from collector.predictions import MAX_REPORTED_ERRORS, MODEL_NAME, NDJSON_TYPES
 from driftwarden.api.plumbing import HTTPProblem
+from driftwarden.api.schemas import LABELS_ANSWERS, LABELS_BODY
 from driftwarden.pipeline import Pipeline
 from exporters.prometheus import Instruments
 
@@ -28,7 +29,7 @@ def labels_router(
 ) -> APIRouter:
     router = APIRouter(dependencies=[Depends(auth)])
 
-    @router.post("/v1/labels")
+    @router.post("/v1/labels", openapi_extra={"requestBody": LABELS_BODY}, responses=LABELS_ANSWERS)
     async def post_labels(request: Request) -> JSONResponse:
         """`{"model", "request_id", "label"}` records, a JSON array or NDJSON; answers the join counts."""
         records = _records(await read_body(request), request.headers.get("content-type"))

@@ -7,11 +7,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry
 
 from detectors.slo import WINDOWS
 from driftwarden.api.plumbing import HTTPProblem
+from driftwarden.api.schemas import DRIFT_ANSWERS, METRICS_ANSWERS, MODELS, READYZ_ANSWERS, SLOS, ok
+from driftwarden.config import Config
 from driftwarden.pipeline import Pipeline
 from exporters.exposition import HistogramFamily, render
 
@@ -21,7 +23,7 @@ __all__ = ["status_router"]
 def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: list[HistogramFamily]) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/v1/models")
+    @router.get("/v1/models", responses=ok("models with their rows and latest verdict", MODELS))
     async def list_models() -> JSONResponse:
         models = []
         for state in pipeline.states():
@@ -38,7 +40,7 @@ def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: l
             )
         return JSONResponse({"models": models})
 
-    @router.get("/v1/models/{model}/drift")
+    @router.get("/v1/models/{model}/drift", responses=DRIFT_ANSWERS)
     async def get_drift(model: str) -> JSONResponse:
         detector = pipeline.detector(model)
         if detector is None:
@@ -51,7 +53,7 @@ def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: l
             await asyncio.to_thread(detector.evaluate)  # first look before the first scheduled evaluation
         return JSONResponse(detector.report.to_dict())
 
-    @router.get("/v1/slos")
+    @router.get("/v1/slos", responses=ok("SLO burn rates and budgets; latency quantiles over 1m and 5m", SLOS))
     async def get_slos() -> JSONResponse:
         slos = []
         for name, tracker in pipeline.slos.items():
@@ -81,12 +83,12 @@ def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: l
         latency = {"1m": pipeline.requests.quantiles(60), "5m": pipeline.requests.quantiles(300)}
         return JSONResponse({"slos": slos, "latency": latency})
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse, responses=METRICS_ANSWERS)
     async def metrics(request: Request) -> Response:
         body, content_type = render(registry, histograms, request.headers.get("accept", ""))
         return Response(body, media_type=content_type)
 
-    @router.get("/v1/config")
+    @router.get("/v1/config", response_model=Config, response_description="the config in effect")
     async def get_config() -> JSONResponse:
         """The config in effect, defaults filled in; secrets are only ever file paths or env names here,
         and credentials inside URLs are masked."""
@@ -96,7 +98,7 @@ def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: l
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses=READYZ_ANSWERS)
     async def readyz() -> JSONResponse:
         if not pipeline.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
