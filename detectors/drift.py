@@ -444,6 +444,8 @@ class DriftDetector:
         for k, name in enumerate(categorical):
             if name in reference_numeric or self.kinds.get(name) == "numeric":
                 continue  # text where numbers are expected: the numeric statistics cannot use it
+            if name not in self.vocabulary and name in self.window.features:  # numbers came first: recode them
+                self.window.transform(name, lambda column, name=name: self.vocabulary.encode(name, _labels(column)))
             columns.append((name, self.vocabulary.encode(name, categorical_values[:, k])))
         rows = values.shape[0]
         block = np.column_stack([c for _, c in columns]) if columns else np.empty((rows, 0))

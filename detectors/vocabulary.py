@@ -77,7 +77,7 @@ class Vocabulary:
     def counts(self, feature: str, codes: np.ndarray) -> dict[str, int]:
         """Category → count of a window column of codes (NaN missing): one bincount."""
         names = self.names(feature)
-        present = codes[~np.isnan(codes)].astype(np.int64)
+        present = codes[(codes >= 0) & (codes < len(names))].astype(np.int64)  # NaN compares False: missing
         tally = np.bincount(present, minlength=len(names))
         return {names[k]: int(n) for k, n in enumerate(tally) if n}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -96,7 +96,8 @@ class SlidingWindow:
         starting from the rows already here; `binned()` reads the counts."""
         with self._lock:
             self._binned = list(features)
-            self._edges = np.asarray(edges, dtype=np.float64).reshape(len(self._binned), -1)
+            edges = np.asarray(edges, dtype=np.float64)
+            self._edges = edges.reshape(len(self._binned), edges.shape[-1] if edges.size else 1)
             self._bins = np.zeros((len(self._binned), self._edges.shape[1] + 1), dtype=np.int64)
             if self._binned and self._rows:
                 self._count_bins(self._values[: self._rows], None)
@@ -105,6 +106,14 @@ class SlidingWindow:
         """(feature names, a copy of the filled rows, per-bin counts of the tracked features), atomically."""
         with self._lock:
             return tuple(self._columns), np.array(self._values[: self._rows], order="F"), self._bins.copy()
+
+    def transform(self, name: str, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Replace the filled values of one column by `fn(values)` (a feature found to be categorical
+        after numbers had arrived for it: its numbers become category codes)."""
+        with self._lock:
+            j = self._columns.get(name)
+            if j is not None and self._rows:
+                self._values[: self._rows, j] = fn(self._values[: self._rows, j])
 
     def clear(self) -> None:
         """Empty the window (a tumbling window closing); columns and tracked bins stay."""

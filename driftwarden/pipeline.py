@@ -44,6 +44,10 @@ log = logging.getLogger("driftwarden.pipeline")
 HISTORY_LENGTH = 720  # evaluations kept for score timelines (6 h at the default 30 s)
 
 
+class TooManyModels(ValueError):
+    """limits.max_models models are tracked already."""
+
+
 class QueueFull(Exception):
     """Ingest is behind: answer 429 and let the client retry."""
 
@@ -242,11 +246,11 @@ class Pipeline:
     async def set_reference(self, model: str, profile: ReferenceProfile, *, source: str) -> None:
         """Store the profile (in a worker thread), then install it; the model map changes only on the loop."""
         if not self.can_track(model):
-            raise ValueError(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
+            raise TooManyModels(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
         await asyncio.to_thread(self.store.save_reference, model, profile, source=source)
         state = self._model(model, create=True)
         if state is None:  # the last free slot was taken while the profile was being stored
-            raise ValueError(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
+            raise TooManyModels(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
         state.detector.set_reference(profile)
         state.announced |= set(profile.features)
 

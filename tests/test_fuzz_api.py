@@ -375,7 +375,6 @@ def test_the_error_list_stays_capped_when_models_are_refused(tmp_path: Path) -> 
     assert len(body["errors"]) <= 100
 
 
-@pytest.mark.xfail(strict=True, reason="detectors/windows.py track_bins: reshape(0, -1) of no numeric edges")
 def test_a_reference_of_categorical_columns_only_is_fitted_and_survives_a_restart(tmp_path: Path) -> None:
     """Found writing the contract: it answered 409 too_many_models, yet was stored, and the next start failed."""
     state, rows = tmp_path / "state.db", b'{"country": "DE"}\n{"country": "FR"}'

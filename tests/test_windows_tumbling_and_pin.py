@@ -113,3 +113,18 @@ def test_pinning_the_current_window_makes_it_the_reference(tmp_path: Path) -> No
         report = d.client.get("/v1/models/m/drift").json()
         assert report["rows"] == {"reference": 2000, "current": 2000} and report["drifted"] is False
         assert {f["name"]: max(f["scores"]["psi"], 0) for f in report["features"]} == {"x": 0.0, "c": 0.0}
+
+
+def test_a_feature_sent_as_numbers_then_as_text_is_recoded_not_misread() -> None:
+    """Found by the fuzzer: raw numbers left in a column that became categorical were read as codes."""
+    rng = np.random.default_rng(8)
+    detector = DriftDetector("m", ReferenceProfile.fit(["x"], rng.normal(size=(1000, 1)), categories={"c": {"1": 5}}))
+    other = DriftDetector("m", None)
+    other.update(["c"], np.array([[-3.5], [1.0], [np.nan]]))  # numbers first, no reference to say otherwise
+    other.update([], np.empty((2, 0)), ["c"], np.array([["a"], [None]], dtype=object))
+    names, values = other.window.snapshot()
+    assert other.vocabulary.counts("c", values[:, names.index("c")]) == {"-3.5": 1, "1": 1, "a": 1}
+    detector.update(["x", "c"], np.array([[0.1, 1.0], [0.2, 1.0]]))
+    detector.evaluate()
+    c = next(f for f in detector.report.features if f.name == "c")
+    assert c.bins["current"] == [2, 0]

@@ -25,7 +25,7 @@ from driftwarden.api.schemas import (
     TRACES_BODY,
 )
 from driftwarden.config import Config
-from driftwarden.pipeline import Pipeline, QueueFull
+from driftwarden.pipeline import Pipeline, QueueFull, TooManyModels
 from driftwarden.ratelog import RateLimitedLog
 from driftwarden.references import fit_reference
 from exporters.prometheus import Instruments
@@ -125,7 +125,7 @@ def ingest_router(
             raise HTTPProblem(400, "bad_reference", str(exc)) from None
         try:
             await pipeline.set_reference(model, profile, source=f"http:{fmt}")
-        except ValueError as exc:
+        except TooManyModels as exc:
             raise HTTPProblem(409, "too_many_models", str(exc)) from None
         log.info("reference for %s fitted: %d rows, %d numeric features", model, profile.rows, len(profile.features))
         return JSONResponse({"model": model, **profile.summary()})
