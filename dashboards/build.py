@@ -4,7 +4,8 @@
 schemaVersion 41 as Grafana 12 exports it, importable into Grafana 10 and later) and two
 provisioning files:
 
-    drift-overview.json   models × drift share, the features table, score timelines, missing values
+    drift-overview.json   models × drift share, the features table, score timelines, input and output
+                          drift, stable verdicts, realized quality from labels, sampling
     feature-detail.json   one feature: scores vs thresholds, reference vs current bin shares
     latency-slos.json     p50/p95/p99 with exemplars, error rate, burn rates, budget left
     gpu.json              dcgm-exporter's DCGM_FI_DEV_* panels, cost and energy per inference
@@ -94,6 +95,7 @@ def mapping(values: Mapping[str, tuple[str, str]]) -> list[dict]:
 
 
 VERDICT = mapping({"0": ("ok", "green"), "1": ("drifted", "red")})
+DASHED = {"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}}
 
 
 def panel(kind: str, title: str, targets: Sequence[dict], *, w: int = 12, h: int = 8, description: str = "") -> Panel:
@@ -187,14 +189,6 @@ def table(title: str, columns: Mapping[str, str], *, by: str, **kw: Any) -> Pane
         {"id": "organize", "options": {"excludeByName": {"Time": True}, "renameByName": names}},
     ]
     p["options"] = {"showHeader": True, "sortBy": [{"displayName": next(iter(columns)), "desc": True}]}
-    return p
-
-
-def text(title: str, markdown: str, **kw: Any) -> Panel:
-    p = panel("text", title, [], **kw)
-    for key in ("datasource", "targets", "fieldConfig"):
-        del p[key]
-    p["options"] = {"mode": "markdown", "content": markdown}
     return p
 
 
@@ -323,12 +317,17 @@ def drift_overview() -> dict:
     )
     defaults(share_panel, min=0, max=1)
     verdict = stat(
-        "Model verdict",
-        [target(sel(m.MODEL_DRIFTED, model=model), "{{model}}")],
+        "Model verdict: now and stable",
+        [
+            target(sel(m.MODEL_DRIFTED, model=model), "{{model}} now"),
+            target(sel(m.MODEL_DRIFTED_STABLE, model=model), "{{model}} stable"),
+        ],
         steps=[("red", 1)],
         w=8,
         h=8,
-        description="driftwarden_model_drifted: the model's verdict at its last evaluation.",
+        description="The model's verdict at its last evaluation (driftwarden_model_drifted), and the stable one "
+        "(driftwarden_model_drifted_stable): the same rule over features held drifted for `alerting.for` "
+        "evaluations and cleared only below 80 % of their threshold, which is what alerts follow.",
     )
     defaults(verdict, mappings=VERDICT)
     since = stat(
@@ -343,6 +342,7 @@ def drift_overview() -> dict:
         "Features: verdict, scores, missing values",
         {
             "drifted": sel(m.FEATURE_DRIFTED, model=model),
+            "stable": sel(m.FEATURE_DRIFTED_STABLE, model=model),
             "PSI": sel(m.FEATURE_DRIFT_SCORE, model=model, method="psi"),
             "KS D": sel(m.FEATURE_DRIFT_SCORE, model=model, method="ks"),
             "missing (current)": sel(m.FEATURE_MISSING_RATIO, model=model, window="current"),
@@ -351,9 +351,12 @@ def drift_overview() -> dict:
         w=24,
         h=10,
         description="Every feature at the last evaluation, drifted ones first. A feature drifts when PSI or KS D "
-        "passes its threshold and the BH-adjusted p-value is below alpha. Click a feature for its detail.",
+        "passes its threshold and the BH-adjusted p-value is below alpha; `stable` is the verdict held for "
+        "`alerting.for` evaluations, with hysteresis. The `prediction` row is the model's output. Click a feature "
+        "for its detail.",
     )
-    override(features, "drifted", {"mappings": VERDICT, "custom.cellOptions": {"type": "color-background"}})
+    for column in ("drifted", "stable"):
+        override(features, column, {"mappings": VERDICT, "custom.cellOptions": {"type": "color-background"}})
     override(features, "missing (current)", {"unit": "percentunit"})
     detail = (
         "/d/driftwarden-feature?${datasource:queryparam}&var-model=${__data.fields.model}"
@@ -394,18 +397,99 @@ def drift_overview() -> dict:
         lines=[DRIFT.share],
         description="Input (feature) drift over time: the drifted share and the model verdict (1 = drifted).",
     )
-    prediction = text(
-        "Prediction drift",
-        "Prediction (output) drift goes here, next to input drift, when driftwarden exports "
-        "`driftwarden_prediction_drift_score{model, method}` (docs/design.md). It is not exported yet, "
-        "so this panel holds no query rather than one that returns nothing.",
+    prediction = timeseries(
+        "Output drift: the prediction's PSI and KS D",
+        [
+            target(sel(m.PREDICTION_DRIFT_SCORE, model=model, method="psi"), "{{model}} PSI"),
+            target(sel(m.PREDICTION_DRIFT_SCORE, model=model, method="ks"), "{{model}} KS D"),
+        ],
+        lines=[DRIFT.ks, DRIFT.psi],
+        description="Drift of the model's output (the records' `prediction`), kept out of the input share: "
+        f"output drift with no input drift points at the model, input drift with none at its output may be "
+        f"harmless. Dashed: the default thresholds, KS D {DRIFT.ks} and PSI {DRIFT.psi}.",
+    )
+    stable = panel(
+        "state-timeline",
+        "Stable verdicts",
+        [
+            target(sel(m.MODEL_DRIFTED_STABLE, model=model), "{{model}} (model)"),
+            target(sel(m.FEATURE_DRIFTED_STABLE, model=model), "{{model}} {{feature}}"),
+        ],
+        w=24,
+        h=9,
+        description="driftwarden_model_drifted_stable and driftwarden_feature_drifted_stable over time: a "
+        "verdict turns on after `alerting.for` drifted evaluations and off only when the effect falls below "
+        "80 % of its threshold, so one noisy evaluation neither raises nor clears it.",
+    )
+    defaults(stable, mappings=VERDICT, thresholds=thresholds(("green", None), ("red", 1)))
+    stable["options"] = {
+        "showValue": "never",
+        "mergeValues": True,
+        "rowHeight": 0.9,
+        "alignValue": "left",
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False},
+        "tooltip": {"mode": "single", "sort": "none"},
+    }
+    quality = timeseries(
+        "Realized quality vs baseline",
+        [
+            target(sel(m.MODEL_QUALITY, model=model), "{{model}} {{metric}}"),
+            target(sel(m.MODEL_QUALITY_BASELINE, model=model), "{{model}} {{metric}} baseline"),
+        ],
+        w=12,
+        description="Quality over the last window of predictions joined to their labels (POST /v1/labels): "
+        "accuracy and F1 for classes, MAE and RMSE for numbers. Dashed: the same over the first full window "
+        "of labels; accuracy 5 points under it (z-test) or MAE x1.2 (KS) fires ModelQualityDegraded.",
+    )
+    override(quality, ".* (accuracy|f1)( baseline)?", {"unit": "percentunit"}, matcher="byRegexp")
+    override(quality, ".* baseline", DASHED, matcher="byRegexp")
+    labels_total = m.LABELS + "_total"
+    labels = timeseries(
+        "Labels joined: matched and unmatched",
+        [target(rate(sel(labels_total, model=model), "model, outcome"), "{{model}} {{outcome}}")],
+        unit="rps",
+        w=12,
+        description="Labels per second posted to /v1/labels: matched to a sampled prediction waiting for it, "
+        "or unmatched (never sampled, expired after label_ttl, or an unknown request id).",
+    )
+    override(labels, ".* unmatched", {"color": {"mode": "fixed", "fixedColor": "orange"}}, matcher="byRegexp")
+    pending = timeseries(
+        "Predictions waiting for a label",
+        [target(sel(m.LABELS_PENDING, model=model), "{{model}}")],
+        w=12,
+        description="Sampled predictions with a request id whose label has not come yet (kept for label_ttl).",
+    )
+    sampled_out = timeseries(
+        "Records sampled out",
+        [target(rate(sel(m.RECORDS_SAMPLED_OUT + "_total", model=model), "model, source"), "{{model}} {{source}}")],
+        unit="rps",
+        w=12,
+        description="Records per second left out by the model's sample_rate (by a hash of request_id, so a "
+        "record and its label are kept or dropped together); the windows and the label join see the rest.",
     )
     return dashboard(
         "driftwarden-drift-overview",
         "driftwarden / Drift overview",
-        "Which models and features drifted, by how much, and since when.",
+        "Which models and features drifted, by how much, and since when; the model's output next to its inputs, "
+        "and its realized quality from delayed labels.",
         [MODEL],
-        [share_panel, verdict, since, features, psi, ks, input_drift, prediction, missing, rows],
+        [
+            share_panel,
+            verdict,
+            since,
+            features,
+            psi,
+            ks,
+            input_drift,
+            prediction,
+            stable,
+            quality,
+            labels,
+            pending,
+            sampled_out,
+            missing,
+            rows,
+        ],
     )
 
 

@@ -6,6 +6,12 @@ shows which features drifted and which did not. At the same moment the model ser
 latency regresses (median 60 ms → 300 ms), which burns the demo's latency SLO. Records go
 to the daemon over real HTTP and spans through the real OpenTelemetry SDK exporter,
 exactly as a model server would send them.
+
+Each record carries a request id, and about two seconds after a batch its ground truth is
+posted to /v1/labels, as a fraud team's chargeback feed would: a transaction is fraud when
+the model would have flagged its *unshifted* amount (5 % of labels flipped). While the
+amount is shifted the model scores inflated amounts, flags honest customers, and the
+realized accuracy that driftwarden computes from the labels drops until the rollback.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import asyncio
 import io
 import secrets
 import time
+from collections import deque
 from pathlib import Path
 
 import httpx
@@ -32,6 +39,7 @@ from detectors.drift import DriftReport
 from detectors.findings import Finding
 from driftwarden.app import create_app
 from driftwarden.config import load_config
+from driftwarden.pipeline import Pipeline
 from driftwarden.sink import WebhookSink
 
 __all__ = ["DEMO_MODEL", "DEMO_SERVICE", "SHIFTED_FEATURES", "generate", "run_demo", "run_load"]
@@ -44,6 +52,10 @@ DEMO_SLOS = [
 
 DEMO_MODEL = "fraud"
 SHIFTED_FEATURES = ("amount", "age", "distance_km")
+AMOUNT_SHIFT = 1.6  # the shifted amount is the true one x1.6
+LABEL_NOISE = 0.05  # share of ground-truth labels flipped
+LABEL_DELAY = 2.0  # seconds between a batch of predictions and its labels
+QUALITY_DROP = 0.05  # the accuracy drop the daemon judges degraded (detectors/outcomes.py quality_change)
 COUNTRIES = np.array(["DE", "FR", "US", "GB", "ES", "IT", "NL", "PL"])
 
 
@@ -52,7 +64,7 @@ def generate(rng: np.random.Generator, n: int, *, shifted: bool) -> dict[str, np
     age = rng.normal(52 if shifted else 42, 12, n).clip(18, 95)
     age[rng.random(n) < 0.02] = np.nan  # some clients leave age out
     return {
-        "amount": rng.lognormal(3.5, 0.8, n) * (1.6 if shifted else 1.0),
+        "amount": rng.lognormal(3.5, 0.8, n) * (AMOUNT_SHIFT if shifted else 1.0),
         "age": age,
         "tenure_days": rng.exponential(400, n),
         "num_items": rng.poisson(3, n).astype(np.float64),
@@ -69,6 +81,12 @@ def fraud_score(amount: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-(amount / 100 - 1)))
 
 
+def ground_truth(rng: np.random.Generator, amount: np.ndarray, *, shifted: bool) -> np.ndarray:
+    """0/1 fraud labels: the model's class (score > 0.5) for the amount before any shift, 5 % flipped."""
+    fraud = fraud_score(amount / (AMOUNT_SHIFT if shifted else 1.0)) > 0.5
+    return (fraud ^ (rng.random(amount.size) < LABEL_NOISE)).astype(np.int64)
+
+
 def reference_parquet(rng: np.random.Generator, n: int = 20_000) -> bytes:
     cols = generate(rng, n, shifted=False)
     frame = pl.DataFrame(cols | {"prediction": fraud_score(cols["amount"])})  # training data with model outputs
@@ -77,16 +95,22 @@ def reference_parquet(rng: np.random.Generator, n: int = 20_000) -> bytes:
     return buf.getvalue()
 
 
-def ndjson_records(rng: np.random.Generator, n: int, *, shifted: bool) -> bytes:
+def ndjson_records(
+    rng: np.random.Generator, request_ids: list[str], *, shifted: bool
+) -> tuple[bytes, list[dict[str, object]]]:
+    """An NDJSON body of prediction records, and the ground-truth labels that will follow them."""
+    n = len(request_ids)
     cols = generate(rng, n, shifted=shifted)
     score = fraud_score(cols["amount"]).tolist()
+    truth = ground_truth(rng, cols["amount"], shifted=shifted).tolist()
     columns = {k: [None if x != x else x for x in v.tolist()] for k, v in cols.items()}  # x != x: NaN
     now = time.time()
-    return b"\n".join(
+    body = b"\n".join(
         orjson.dumps(
             {
                 "model": DEMO_MODEL,
                 "model_version": "v3",
+                "request_id": request_ids[i],
                 "timestamp": now,
                 "features": {k: columns[k][i] for k in columns},
                 "prediction": score[i],
@@ -94,6 +118,8 @@ def ndjson_records(rng: np.random.Generator, n: int, *, shifted: bool) -> bytes:
         )
         for i in range(n)
     )
+    labels = [{"model": DEMO_MODEL, "request_id": r, "label": t} for r, t in zip(request_ids, truth, strict=True)]
+    return body, labels
 
 
 class TraceLoad:
@@ -132,7 +158,9 @@ async def run_load(base_url: str, *, duration: float, rate: float, console: Cons
     """Fit the reference, then post `rate` records/s (and spans) for `duration` s, shifting at duration/2."""
     rng = np.random.default_rng(seed)
     shift_at, revert_at = duration / 2, duration * 3 / 4
-    sent = 0
+    sent = matched = seq = 0
+    run = secrets.token_hex(4)  # request ids unique across runs sharing a state file
+    delayed: deque[tuple[float, list[dict[str, object]]]] = deque()  # (sent at, labels) waiting for LABEL_DELAY
     traces = TraceLoad(base_url, rng)
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         r = await client.put(
@@ -149,7 +177,7 @@ async def run_load(base_url: str, *, duration: float, rate: float, console: Cons
         console.print(
             f"  sending ~{rate:,.0f} predictions/s for {duration:.0f}s; at +{shift_at:.0f}s "
             f"{', '.join(SHIFTED_FEATURES)} shift and the other features stay put; at +{revert_at:.0f}s "
-            "the shift is rolled back"
+            f"the shift is rolled back; each batch's ground truth follows {LABEL_DELAY:.0f}s later (POST /v1/labels)"
         )
         start = time.monotonic()
         batch = max(1, int(rate / 4))
@@ -168,13 +196,23 @@ async def run_load(base_url: str, *, duration: float, rate: float, console: Cons
                     " latency regresses from 60 ms to 300 ms median"
                 )
                 announced = True
-            body = ndjson_records(rng, batch, shifted=shifted)
+            ids = [f"{run}-{seq + i}" for i in range(batch)]
+            seq += batch
+            body, labels = ndjson_records(rng, ids, shifted=shifted)
             traces.emit(max(1, batch // 10), regressed=shifted)
             r = await client.post("/v1/predictions", content=body, headers={"content-type": "application/x-ndjson"})
             if r.status_code == 200:
                 sent += r.json()["accepted"]
+            delayed.append((time.monotonic(), labels))
+            due: list[dict[str, object]] = []
+            while delayed and time.monotonic() - delayed[0][0] >= LABEL_DELAY:
+                due += delayed.popleft()[1]
+            if due:
+                r = await client.post("/v1/labels", json=due)
+                if r.status_code == 200:
+                    matched += r.json()["matched"]
             if elapsed >= next_progress:
-                console.print(f"  [+{elapsed:.0f}s] {sent:,} records sent")
+                console.print(f"  [+{elapsed:.0f}s] {sent:,} records sent, {matched:,} labels matched")
                 next_progress += 10.0
             await asyncio.sleep(max(0.0, batch / rate - (time.monotonic() - start - elapsed)))
     await asyncio.to_thread(traces.close)
@@ -220,6 +258,43 @@ def describe_slo(slo: str, findings: list[Finding], previous: list[Finding], con
         console.print(f"  {now} [green]SLO {slo}: burn rates back under their thresholds[/]")
 
 
+class QualityWatch:
+    """Say when the labels give the model a baseline accuracy, when it falls and when it recovers."""
+
+    def __init__(self, console: Console, started: float, *, window: int, listen: str) -> None:
+        self.console = console
+        self.started = started
+        self.window = window
+        self.listen = listen
+        self.baseline = False
+        self.degraded = False
+
+    def __call__(self, pipeline: Pipeline, model: str) -> None:
+        state = next((s for s in pipeline.states() if s.model == model), None)
+        if state is None or "accuracy" not in state.quality_baseline or "accuracy" not in state.quality:
+            return
+        now = f"[+{time.monotonic() - self.started:.0f}s]"
+        baseline, accuracy = state.quality_baseline["accuracy"], state.quality["accuracy"]
+        if not self.baseline:
+            self.baseline = True
+            self.console.print(
+                f"  {now} labels joined: realized accuracy {baseline:.1%} (F1 {state.quality_baseline['f1']:.2f}) "
+                f"over the first {self.window:,} labelled predictions is {model}'s quality baseline"
+            )
+        if not self.degraded and accuracy <= baseline - QUALITY_DROP:
+            self.degraded = True
+            self.console.print(
+                f"  {now} [bold red]QUALITY DEGRADED[/]: realized accuracy {accuracy:.1%} against {baseline:.1%} "
+                "at baseline, the labels say the model misjudges the shifted amounts"
+            )
+            self.console.print(f"        see it: curl -s {self.listen}/metrics | grep model_quality")
+        elif self.degraded and accuracy > baseline - QUALITY_DROP / 2:
+            self.degraded = False
+            self.console.print(
+                f"  {now} [green]quality recovered[/]: realized accuracy {accuracy:.1%} (baseline {baseline:.1%})"
+            )
+
+
 def run_demo(*, listen: str, state: Path, duration: float, rate: float, stay: bool) -> None:
     """Serve the daemon and drive the load against it over loopback HTTP; alerts go to a local sink."""
     console = Console(highlight=False)
@@ -252,9 +327,15 @@ def run_demo(*, listen: str, state: Path, duration: float, rate: float, stay: bo
         ],
     )
     started = time.monotonic()
+    quality = QualityWatch(console, started, window=config.model(DEMO_MODEL).window.rows, listen=config.listen)
+
+    def on_report(report: DriftReport, previous: DriftReport | None) -> None:
+        describe(report, previous, console, started, config.listen)
+        quality(app.state.pipeline, report.model)
+
     app = create_app(
         config,
-        on_report=lambda r, p: describe(r, p, console, started, config.listen),
+        on_report=on_report,
         on_slo=lambda name, f, p: describe_slo(name, f, p, console, started),
     )
     server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning"))

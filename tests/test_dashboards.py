@@ -3,8 +3,9 @@ and every panel query returns series on a real Prometheus scraping the demo.
 
 The last test starts Debian's `prometheus` (.ci/run installs the package) on a free loopback port,
 scraping every second `driftwarden demo` in a subprocess (drift, a latency regression, SLO burns,
-alerts and their deliveries) and an in-process daemon with a fake NVML of two GPUs (the demo has
-no GPU). Without the binary it is skipped, unless CI=true.
+delayed labels and realized quality, alerts and their deliveries) and an in-process daemon with a
+fake NVML of two GPUs (the demo has no GPU) that samples its records (the demo keeps them all).
+Without the binary it is skipped, unless CI=true.
 """
 
 from __future__ import annotations
@@ -160,7 +161,30 @@ def test_queries_use_only_defined_variables_and_exported_metrics() -> None:
                 assert used <= defined | {"__rate_interval", "__interval"}, (p["title"], used - defined)
                 for name in re.findall(r"\b(?:driftwarden|DCGM|scrape)_\w+", t["expr"]):
                     assert any(name.removesuffix(s) in exported for s in suffixes if name.endswith(s)), name
-    assert "driftwarden_prediction_drift_score" not in str(list(targets()))  # not exported yet: a text panel
+    used = str(list(targets()))
+    for name in (
+        metrics.PREDICTION_DRIFT_SCORE,
+        metrics.FEATURE_DRIFTED_STABLE,
+        metrics.MODEL_DRIFTED_STABLE,
+        metrics.MODEL_QUALITY,
+        metrics.MODEL_QUALITY_BASELINE,
+        metrics.LABELS + "_total",
+        metrics.LABELS_PENDING,
+        metrics.RECORDS_SAMPLED_OUT + "_total",
+    ):
+        assert name in used, name
+
+
+def test_output_drift_sits_next_to_input_drift_and_the_quality_baseline_is_dashed() -> None:
+    overview = DASHBOARDS["drift-overview.json"]["panels"]
+    by_title = {p["title"]: p for p in overview}
+    inputs = by_title["Input drift: share and verdict"]["gridPos"]
+    outputs = by_title["Output drift: the prediction's PSI and KS D"]["gridPos"]
+    assert outputs["y"] == inputs["y"] and outputs["x"] == inputs["x"] + inputs["w"]  # side by side
+    quality = by_title["Realized quality vs baseline"]
+    assert [metrics.MODEL_QUALITY_BASELINE in t["expr"] for t in quality["targets"]] == [False, True]
+    dashed = [o for o in quality["fieldConfig"]["overrides"] if o["matcher"]["options"] == ".* baseline"]
+    assert dashed[0]["properties"] == [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}}]
 
 
 def test_latency_panel_asks_for_exemplars() -> None:
@@ -305,6 +329,9 @@ PHASES = [
     f"count_over_time({metrics.RECORDS_REJECTED}_total[1m]) >= 3",
     f"count_over_time({metrics.REQUESTS_REJECTED}_total[1m]) >= 3",
     f"{gpu.INFERENCE_COST}",
+    f'{metrics.MODEL_QUALITY_BASELINE}{{job="{JOB}",metric="accuracy"}}',  # a full window of labels joined
+    f'count_over_time({metrics.LABELS}_total{{job="{JOB}",outcome="matched"}}[1m]) >= 3',
+    f"count_over_time({metrics.RECORDS_SAMPLED_OUT}_total[1m]) >= 3",
 ]
 KNOWN_LINT: set[str] = set()  # promtool check metrics has nothing to say about driftwarden's own names
 
@@ -316,13 +343,17 @@ def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -
     prometheus_binary, promtool = binary("prometheus"), binary("promtool")
     started = time.monotonic()
     gpu_settings = {"enabled": True, "interval": "1s", "cost_per_hour": 2.5}
+    sampling = {DEMO_MODEL: {"sample_rate": 0.5}}  # the sampled-out panel: the demo keeps every record
     with (
-        running(tmp_path / "gpu.db", FakeNvml.with_gpus(2), models={DEMO_MODEL: {}}, gpu=gpu_settings) as gpus,
+        running(tmp_path / "gpu.db", FakeNvml.with_gpus(2), models=sampling, gpu=gpu_settings) as gpus,
         demo(tmp_path, duration=60) as demo_url,
         prometheus(prometheus_binary, tmp_path, {JOB: demo_url[7:], GPU_JOB: gpus.url[7:]}) as prom,
     ):
-        # the GPU daemon prices inferences from prediction records (the demo has no GPU)
-        records = b"\n".join(orjson.dumps({"model": DEMO_MODEL, "features": {"amount": float(i)}}) for i in range(50))
+        # the GPU daemon prices inferences from prediction records (the demo has no GPU), half of them sampled out
+        records = b"\n".join(
+            orjson.dumps({"model": DEMO_MODEL, "request_id": f"r{i}", "features": {"amount": float(i)}})
+            for i in range(50)
+        )
         ndjson = {"content-type": "application/x-ndjson"}
         assert gpus.client.post("/v1/predictions", content=records, headers=ndjson).status_code == 200
         # one bad record and one unreadable request, so the reject panels have a reason to show

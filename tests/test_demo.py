@@ -12,10 +12,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from driftwarden.demo import SHIFTED_FEATURES
+from driftwarden.demo import QUALITY_DROP, SHIFTED_FEATURES
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+
+def gauge(text: str, name: str, **labels: str) -> float | None:
+    """The value of the one series `name{labels...}` in an exposition, None when it is not there."""
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series.partition("{")[0] == name and all(f'{k}="{v}"' in series for k, v in labels.items()):
+            return float(value)
+    return None
 
 
 def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
@@ -39,6 +48,8 @@ def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ | {"COLUMNS": "200"}
     )
     drifted: dict[str, float] = {}
+    baseline: float | None = None
+    accuracy: list[float] = []  # realized accuracy from the demo's delayed labels, scrape by scrape
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None:
@@ -47,12 +58,14 @@ def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
                 text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
             except httpx.HTTPError:
                 continue
-            drifted = {
-                m[1]: float(m[2])
-                for m in re.finditer(r'driftwarden_feature_drifted\{feature="(\w+)",model="fraud"\} (\S+)', text)
-            }
-            if drifted and all(drifted[f] == 1.0 for f in SHIFTED_FEATURES):
-                break
+            if not (drifted and all(drifted[f] == 1.0 for f in SHIFTED_FEATURES)):  # keep the first full picture
+                drifted = {
+                    m[1]: float(m[2])
+                    for m in re.finditer(r'driftwarden_feature_drifted\{feature="(\w+)",model="fraud"\} (\S+)', text)
+                }
+            baseline = gauge(text, "driftwarden_model_quality_baseline", model="fraud", metric="accuracy") or baseline
+            if (now := gauge(text, "driftwarden_model_quality", model="fraud", metric="accuracy")) is not None:
+                accuracy.append(now)
         out, _ = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
@@ -70,3 +83,10 @@ def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
     assert "retraining triggered for fraud" in out
     resolved = out[out.index("shift rolled back") :]
     assert "ALERT RESOLVED" in resolved or "resolved FeatureDrift" in resolved
+    # the labels that follow each batch: realized accuracy from before the shift is the baseline, it falls
+    # while the model scores shifted amounts (ModelQualityDegraded needs longer than this run) and recovers
+    assert baseline is not None and baseline > 0.9, (baseline, out)
+    assert "labels joined" in out and "labels matched" in out
+    worst = min(accuracy)
+    assert worst <= baseline - QUALITY_DROP, (baseline, accuracy)
+    assert accuracy[-1] > worst + QUALITY_DROP / 2, (baseline, accuracy)
