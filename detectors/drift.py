@@ -479,7 +479,7 @@ class DriftDetector:
             reference,
             *numeric,
             current_categories=current_categories,
-            current_bins=bins if bins.shape[0] == len(reference.features) else None,
+            current_bins=bins if bins.shape == reference.bin_counts.shape else None,
             thresholds=self.thresholds,
             critical_features=self.critical_features,
             model_version=self.model_version,

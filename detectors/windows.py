@@ -97,7 +97,7 @@ class SlidingWindow:
         with self._lock:
             self._binned = list(features)
             edges = np.asarray(edges, dtype=np.float64)
-            self._edges = edges.reshape(len(self._binned), edges.shape[-1] if edges.size else 1)
+            self._edges = edges.reshape(len(self._binned), edges.shape[-1] if edges.ndim == 2 else 1)
             self._bins = np.zeros((len(self._binned), self._edges.shape[1] + 1), dtype=np.int64)
             if self._binned and self._rows:
                 self._count_bins(self._values[: self._rows], None)

@@ -128,3 +128,11 @@ def test_a_feature_sent_as_numbers_then_as_text_is_recoded_not_misread() -> None
     detector.evaluate()
     c = next(f for f in detector.report.features if f.name == "c")
     assert c.bins["current"] == [2, 0]
+
+
+def test_a_reference_without_numeric_features_evaluates() -> None:
+    """Found by the long fuzz: no numeric features left the streamed bins and the reference's of two shapes."""
+    detector = DriftDetector("m", ReferenceProfile.fit([], np.empty((100, 0)), categories={"c": {"a": 60, "b": 40}}))
+    detector.update(["x"], np.array([[1.0], [2.0]]), ["c"], np.array([["a"], ["b"]], dtype=object))
+    detector.evaluate()
+    assert [f.name for f in detector.report.features] == ["c"]
