@@ -56,7 +56,8 @@ from rich.console import Console
 from rich.table import Table
 from scipy import stats as sps
 
-from detectors.drift import DriftDetector, DriftThresholds, compare
+from detectors.detector import DriftDetector
+from detectors.drift import DriftThresholds, compare
 from detectors.reference import ReferenceProfile
 from detectors.vocabulary import Vocabulary
 

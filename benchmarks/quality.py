@@ -38,7 +38,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from detectors.drift import DriftDetector, compare
+from detectors.detector import DriftDetector
+from detectors.drift import compare
 from detectors.reference import ReferenceProfile
 
 SCENARIOS = ("mean", "spread", "category")

@@ -23,7 +23,8 @@ from opentelemetry import trace
 from alerts.notifier import Notifier
 from collector.otlp import SpanBatch
 from collector.predictions import MAX_REPORTED_ERRORS, PREDICTION, ParseResult, RecordBatch, RecordError
-from detectors.drift import DriftDetector, DriftReport, DriftThresholds
+from detectors.detector import DriftDetector
+from detectors.drift import DriftReport, DriftThresholds
 from detectors.drift_budget import DriftBudget
 from detectors.findings import QUALITY_SUBJECT, Finding, FindingKind, Severity
 from detectors.latency import RequestStats

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.drift import DriftDetector, DriftReport, compare
+from detectors.detector import DriftDetector
+from detectors.drift import DriftReport, compare
 from detectors.reference import ReferenceProfile
 
 REF_ROWS = 20_000

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.drift import DriftDetector, DriftThresholds, compare
+from detectors.detector import DriftDetector
+from detectors.drift import DriftThresholds, compare
 from detectors.findings import FindingKind, Severity
 from detectors.reference import ReferenceProfile
 

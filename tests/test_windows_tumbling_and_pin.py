@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors import stats
-from detectors.drift import DriftDetector
+from detectors.detector import DriftDetector
 from detectors.reference import ReferenceProfile
 from detectors.windows import SlidingWindow
 from tests.conftest import running

@@ -1,0 +1,218 @@
+"""A model's drift detector: its reference, its current window and the stability of its verdicts.
+
+The thin stateful wrapper around `compare()`: `update()` appends rows (categorical values
+as vocabulary codes, numeric ones binned as they pass), `evaluate()` compares the window
+with the reference — a sliding window at every call, a tumbling one when its period ends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from collector.predictions import number_label
+from detectors.drift import compare
+from detectors.findings import Finding
+from detectors.reference import ReferenceProfile
+from detectors.report import DEFAULT_THRESHOLDS, DriftReport, DriftThresholds
+from detectors.stability import VerdictStability
+from detectors.vocabulary import Vocabulary
+from detectors.windows import SlidingWindow, encode_checkpoint
+
+__all__ = ["DriftDetector"]
+
+
+class DriftDetector:
+    """A model's reference plus its sliding current window.
+
+    `update()` is cheap (a ring-buffer append; categorical values become vocabulary codes)
+    and safe to call while `evaluate()` runs in another thread.
+
+    >>> rng = np.random.default_rng(7)
+    >>> ref = ReferenceProfile.fit(["x", "y"], rng.normal(size=(5000, 2)))
+    >>> detector = DriftDetector("demo", ref, window=1000)
+    >>> detector.update(["x", "y"], rng.normal(size=(1000, 2)))
+    >>> detector.evaluate(), detector.report.drifted
+    ([], False)
+    >>> detector.update(["x", "y"], rng.normal(size=(1000, 2)) + [1.0, 0.0])   # x shifts by one sd
+    >>> [(f.subject, f.severity.value) for f in detector.evaluate()]
+    [('x', 'warning'), ('__model__', 'warning')]
+    """
+
+    def __init__(
+        self,
+        model: str,
+        reference: ReferenceProfile | None,
+        *,
+        window: int = 5000,
+        thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
+        critical_features: Sequence[str] = (),
+        max_features: int = 1000,
+        hold: int = 1,
+        kinds: Mapping[str, str] | None = None,
+        max_categories: int = 1000,
+        every: float | None = None,
+        previous_as_reference: bool = False,
+        bins: int = 10,
+    ) -> None:
+        self.model = model
+        self.reference = reference
+        self.thresholds = thresholds
+        self.critical_features = tuple(critical_features)
+        self.kinds = dict(kinds or {})  # configured kind overrides: feature -> numeric | categorical
+        self.model_version: str | None = None  # the latest the prediction records named
+        self.window = SlidingWindow(reference.features if reference else (), capacity=window, max_features=max_features)
+        self.vocabulary = Vocabulary(max_categories)  # the window's categorical columns hold its codes
+        self.stability = VerdictStability(hold)
+        self.every = every  # seconds of a tumbling window; None: sliding by count
+        self.previous_as_reference = previous_as_reference  # `reference: previous`: each closed window
+        self.bins = bins
+        self.period_start = _period_start(time.time(), every) if every else 0.0
+        self._report: DriftReport | None = None
+        if reference is not None:
+            self.window.track_bins(reference.features, reference.edges)
+
+    @property
+    def report(self) -> DriftReport | None:
+        """The latest evaluation; None before the first one or without a reference."""
+        return self._report
+
+    def set_reference(self, reference: ReferenceProfile, *, keep_verdicts: bool = False) -> None:
+        self.window.track_bins(reference.features, reference.edges)
+        self.reference = reference
+        if not keep_verdicts:
+            self.stability.reset()
+            self._report = None
+
+    def update(
+        self,
+        names: Sequence[str],
+        values: np.ndarray,
+        categorical: Sequence[str] = (),
+        categorical_values: np.ndarray | None = None,
+    ) -> None:
+        """Append rows: numeric columns `values`, categorical ones `categorical_values` (str or None)."""
+        convert = [j for j, name in enumerate(names) if self._is_categorical(name)]
+        if not convert and not categorical:
+            self.window.append(names, values)
+            return
+        columns: list[tuple[str, np.ndarray]] = []
+        values = np.asarray(values, dtype=np.float64)
+        for j, name in enumerate(names):
+            column = values[:, j]
+            columns.append((name, self.vocabulary.encode(name, _labels(column)) if j in convert else column))
+        reference_numeric = set(self.reference.features) if self.reference else set()
+        for k, name in enumerate(categorical):
+            if name in reference_numeric or self.kinds.get(name) == "numeric":
+                continue  # text where numbers are expected: the numeric statistics cannot use it
+            if name not in self.vocabulary and name in self.window.features:  # numbers came first: recode them
+                self.window.transform(name, lambda column, name=name: self.vocabulary.encode(name, _labels(column)))
+            columns.append((name, self.vocabulary.encode(name, categorical_values[:, k])))
+        rows = values.shape[0]
+        block = np.column_stack([c for _, c in columns]) if columns else np.empty((rows, 0))
+        self.window.append([n for n, _ in columns], block)
+
+    def evaluate(self, now: float | None = None) -> list[Finding]:
+        """Compare the current window with the reference. A tumbling window is compared once,
+        when its period ends, and then emptied; until then the last verdict stands."""
+        now = time.time() if now is None else now
+        if self.every is not None:
+            if now < self.period_start + self.every:
+                return self._report.findings() if self._report else []
+            self.period_start = _period_start(now, self.every)
+            if self.window.rows == 0:
+                return []
+        reference = self.reference
+        names, values, bins = self.window.binned()
+        numeric, current_categories = self._split(names, values)
+        if self.every is not None:
+            self.window.clear()
+            if self.previous_as_reference:
+                closed = self._profile(numeric, current_categories)
+                if reference is None:  # the first period only becomes the reference
+                    self.set_reference(closed)
+                    return []
+                self.set_reference(closed, keep_verdicts=True)
+        if reference is None:
+            return []
+        report = compare(
+            self.model,
+            reference,
+            *numeric,
+            current_categories=current_categories,
+            current_bins=bins if bins.shape == reference.bin_counts.shape else None,
+            thresholds=self.thresholds,
+            critical_features=self.critical_features,
+            model_version=self.model_version,
+            scratch=True,  # `numeric` is this evaluation's own copy of the window
+        )
+        if self.reference is not reference and not self.previous_as_reference:  # replaced meanwhile
+            return []
+        self._report = report = self.stability.apply(report)
+        return report.findings()
+
+    def window_profile(self) -> ReferenceProfile:
+        """The current window as a reference profile (to pin it); ValueError when it is empty."""
+        names, values = self.window.snapshot()
+        if values.shape[0] == 0:
+            raise ValueError(f"model {self.model!r} has no rows in its current window to pin")
+        return self._profile(*self._split(names, values))
+
+    def _split(
+        self, names: tuple[str, ...], values: np.ndarray
+    ) -> tuple[tuple[tuple[str, ...], np.ndarray], dict[str, dict[str, int]]]:
+        """((numeric names, their columns), category counts) of a window snapshot."""
+        coded = [j for j, name in enumerate(names) if name in self.vocabulary]
+        if not coded:
+            return (names, values), {}
+        categories = {names[j]: self.vocabulary.counts(names[j], values[:, j]) for j in coded}
+        keep = [j for j in range(len(names)) if j not in set(coded)]
+        return (tuple(names[j] for j in keep), values[:, keep]), categories
+
+    def _profile(
+        self, numeric: tuple[tuple[str, ...], np.ndarray], categories: dict[str, dict[str, int]]
+    ) -> ReferenceProfile:
+        names, values = numeric
+        return ReferenceProfile.fit(list(names), values, categories=categories, bins=self.bins)
+
+    def checkpoint(self) -> bytes:
+        """The window, its category vocabulary and the period it covers, for `restore()` after a restart."""
+        return encode_checkpoint(*self.checkpoint_state())
+
+    def checkpoint_state(self) -> tuple[tuple[str, ...], np.ndarray, int, bytes]:
+        """What `checkpoint()` encodes, copied now (cheap; the encoding can run in another thread)."""
+        state = {"vocabulary": self.vocabulary.to_dict(), "period_start": self.period_start}
+        return (*self.window.checkpoint_state(), json.dumps(state).encode())
+
+    def restore(self, blob: bytes) -> None:
+        meta = json.loads(self.window.restore(blob) or b"{}")
+        self.vocabulary.restore(meta.get("vocabulary", {}))
+        if self.every is not None and meta.get("period_start"):
+            self.period_start = float(meta["period_start"])
+
+    def _is_categorical(self, name: str) -> bool:
+        kind = self.kinds.get(name)
+        if kind is not None:
+            return kind == "categorical"
+        return name in self.vocabulary or (self.reference is not None and name in self.reference.categories)
+
+
+def _period_start(now: float, every: float) -> float:
+    """Tumbling periods are aligned to multiples of `every` since the epoch (10m: :00, :10, ...)."""
+    return math.floor(now / every) * every
+
+
+def _labels(column: np.ndarray) -> np.ndarray:
+    """Numbers as category names (3.0 -> "3"), NaN as None: for integer codes sent as categories."""
+    out = np.full(column.shape[0], None, dtype=object)
+    present = ~np.isnan(column)
+    numbers = column[present]
+    if np.all(numbers == np.round(numbers)) and np.all(np.abs(numbers) < 2**53):
+        out[present] = numbers.astype(np.int64).astype(str)
+    else:
+        out[present] = [number_label(x) for x in numbers]
+    return out

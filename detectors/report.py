@@ -1,0 +1,234 @@
+"""What a drift evaluation says: thresholds, per-feature results and the model's report.
+
+Plain data with the few methods that read it (`summary()`, `findings()`, `to_dict()`, the
+JSON shape of design.md); computing them is `detectors/drift.py`'s job.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from detectors.findings import Finding, FindingKind, Severity
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "METHODS",
+    "PREDICTION",
+    "DriftReport",
+    "DriftThresholds",
+    "FeatureDrift",
+    "interval_labels",
+]
+
+
+METHODS = ("ks", "psi", "wasserstein", "jensenshannon")  # numeric statistics computed by default
+PREDICTION = "prediction"  # the model's output column: reported, kept out of the input drift share
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    psi: float = 0.2
+    ks: float = 0.1
+    wasserstein: float = 0.1  # normed by the reference's standard deviation
+    alpha: float = 0.05
+    share: float = 0.5
+    methods: tuple[str, ...] = METHODS  # ks is always computed: its p-value gates every numeric verdict
+    missing: float = 0.05  # change in the missing rate (absolute) that counts as an effect
+    per_feature: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # feature -> {psi: 0.3, ...}
+
+    def vector(self, name: str, features: Sequence[str]) -> np.ndarray:
+        """The threshold `name` per feature, per-feature overrides applied."""
+        default = getattr(self, name)
+        return np.array([self.per_feature.get(f, {}).get(name, default) for f in features], dtype=np.float64)
+
+
+DEFAULT_THRESHOLDS = DriftThresholds()
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    name: str
+    drifted: bool  # this evaluation's verdict (raw)
+    missing_rate: dict[str, float | None]
+    scores: dict[str, float]
+    pvalues: dict[str, float]
+    pvalues_adjusted: dict[str, float]
+    rows: dict[str, int]
+    bins: dict[str, list[int]] = field(default_factory=dict)  # per-bin counts, reference and current
+    kind: str = "numeric"
+    bin_labels: tuple[str, ...] = ()  # one per bin: an interval ("[0.5, 1.2)") or a category name
+    role: str = "feature"  # or "prediction": the model's output
+    effect: float = float("nan")  # the largest score / threshold ratio: >= 1 is an effect
+    stable: bool = False  # the verdict after `for` evaluations and hysteresis (see detectors/stability.py)
+    unseen: tuple[tuple[str, int], ...] = ()  # categorical: the most frequent categories the reference lacks
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "name": self.name,
+            "kind": self.kind,
+            "role": self.role,
+            "drifted": self.drifted,
+            "drifted_stable": self.stable,
+            "effect": _num(self.effect),
+            "missing_rate": self.missing_rate,
+            "scores": {k: _num(v) for k, v in self.scores.items()},  # +inf (moved constant) -> null
+            "pvalues": self.pvalues,
+            "pvalues_adjusted": self.pvalues_adjusted,
+            "rows": self.rows,
+        }
+        if self.kind == "categorical":
+            out["unseen"] = [{"category": c, "count": n} for c, n in self.unseen]
+        return out
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    model: str
+    drifted: bool
+    drift_share: float
+    rows: dict[str, int]
+    features: tuple[FeatureDrift, ...]
+    thresholds: DriftThresholds
+    critical_features: tuple[str, ...] = ()
+    model_version: str | None = None
+    evaluated_at: float = field(default_factory=time.time)
+    duration_seconds: float = 0.0
+    stable: bool = False  # the model verdict from the features' stable verdicts
+
+    @property
+    def prediction(self) -> FeatureDrift | None:
+        return next((f for f in self.features if f.role == PREDICTION), None)
+
+    @property
+    def drifted_features(self) -> list[FeatureDrift]:
+        """The input features drifted now (the prediction, the model's output, is `prediction`)."""
+        return [f for f in self.features if f.drifted and f.role != PREDICTION]
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.thresholds
+        prediction = self.prediction
+        return {
+            "model": self.model,
+            "model_version": self.model_version,
+            "drifted": self.drifted,
+            "drifted_stable": self.stable,
+            "prediction_drifted": prediction.drifted if prediction else None,
+            "drift_share": self.drift_share,
+            "rows": self.rows,
+            "thresholds": {
+                "psi": t.psi,
+                "ks": t.ks,
+                "wasserstein": t.wasserstein,
+                "missing": t.missing,
+                "alpha": t.alpha,
+                "share": t.share,
+                "per_feature": {name: dict(v) for name, v in t.per_feature.items()},
+            },
+            "critical_features": list(self.critical_features),
+            "evaluated_at": self.evaluated_at,
+            "features": [f.to_dict() for f in self.features],
+        }
+
+    def summary(self) -> str:
+        """One line a person can act on."""
+        if self.rows["current"] == 0:
+            return f"{self.model}: no current rows yet"
+        inputs = [f for f in self.features if f.role != PREDICTION]
+        n = sum(1 for f in inputs if f.scores)
+        drifted = sorted((f for f in inputs if f.drifted), key=lambda f: -_finite(f.scores.get("psi")))
+        prediction = self.prediction
+        output = f"; prediction drifted ({_describe(prediction)})" if prediction and prediction.drifted else ""
+        if not drifted:
+            return f"{self.model}: no drift ({n} input features, {self.rows['current']} current rows){output}"
+        parts = ", ".join(f"{f.name} ({_describe(f)})" for f in drifted[:5])
+        more = f" and {len(drifted) - 5} more" if len(drifted) > 5 else ""
+        verdict = "DRIFT" if self.drifted else "drift below the model threshold"
+        critical = [f.name for f in drifted if f.name in self.critical_features]
+        why = f"; critical: {', '.join(critical)}" if critical else ""
+        return (
+            f"{self.model}: {verdict}: {len(drifted)} of {n} features drifted "
+            f"(share {self.drift_share:.2f}, threshold {self.thresholds.share}{why}): {parts}{more}{output}"
+        )
+
+    def findings(self) -> list[Finding]:
+        """A finding per feature drifted now or still held by hysteresis, and one for the model."""
+        out = []
+        for f in self.features:
+            if not (f.drifted or f.stable):
+                continue
+            critical = f.name in self.critical_features
+            psi = _finite(f.scores.get("psi"), default=float("nan"))
+            out.append(
+                Finding(
+                    kind=FindingKind.DRIFT,
+                    model=self.model,
+                    subject=f.name,
+                    severity=Severity.PAGE if critical else Severity.WARNING,
+                    value=psi if np.isfinite(psi) else f.effect,
+                    threshold=self.thresholds.psi if np.isfinite(psi) else 1.0,
+                    evidence={
+                        "kind": f.kind,
+                        "role": f.role,
+                        "scores": f.scores,
+                        "pvalues_adjusted": f.pvalues_adjusted,
+                        "rows": f.rows,
+                        "missing_rate": f.missing_rate,
+                        "unseen": dict(f.unseen),
+                        "model_version": self.model_version,
+                    },
+                    at=self.evaluated_at,
+                )
+            )
+        if self.drifted or self.stable:
+            out.append(
+                Finding(
+                    kind=FindingKind.DRIFT,
+                    model=self.model,
+                    subject="__model__",
+                    severity=Severity.WARNING,
+                    value=self.drift_share,
+                    threshold=self.thresholds.share,
+                    evidence={
+                        "drifted_features": [f.name for f in self.drifted_features],
+                        "prediction_drifted": bool(self.prediction and self.prediction.drifted),
+                        "critical_drifted": [f.name for f in self.drifted_features if f.name in self.critical_features],
+                        "model_version": self.model_version,
+                    },
+                    at=self.evaluated_at,
+                )
+            )
+        return out
+
+
+def interval_labels(edges: np.ndarray) -> tuple[str, ...]:
+    """Names of the bins that `edges` cut, closed on the right as `stats.bin_counts` counts them.
+
+    >>> interval_labels(np.array([0.5, 1.25]))
+    ('≤ 0.5', '(0.5, 1.25]', '> 1.25')
+    """
+    if len(edges) == 0:
+        return ("all",)
+    e = [f"{x:.4g}" for x in edges]
+    return (f"≤ {e[0]}", *(f"({a}, {b}]" for a, b in itertools.pairwise(e)), f"> {e[-1]}")
+
+
+def _describe(f: FeatureDrift) -> str:
+    shown = [("PSI", "psi"), ("KS", "ks"), ("chi2", "chi2"), ("missing", "missing")]
+    parts = [f"{label} {f.scores[key]:.2f}" for label, key in shown if key in f.scores and np.isfinite(f.scores[key])]
+    if f.unseen:
+        parts.append("unseen " + ", ".join(c for c, _ in f.unseen[:3]))
+    return ", ".join(parts[:3]) or "no data"
+
+
+def _finite(x: float | None, default: float = 0.0) -> float:
+    return float(x) if x is not None and np.isfinite(x) else default
+
+
+def _num(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
