@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from collector.predictions import PREDICTION, RecordBatch
+from detectors.findings import QUALITY_SUBJECT, Finding, FindingKind, Severity
 from detectors.outcomes import QualityChange, classification_metrics, quality_change, regression_metrics
 
 __all__ = ["LabelJoin", "OutcomeCounts"]
@@ -55,6 +57,23 @@ class LabelJoin:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    def add_batch(self, batch: RecordBatch) -> None:
+        """A batch's predictions: waiting by request id for their label, or paired with the label they carry."""
+        if batch.request_ids is None and batch.labels is None:
+            return
+        if PREDICTION in batch.features:
+            predictions = batch.values[:, batch.features.index(PREDICTION)].tolist()
+        elif PREDICTION in batch.categorical and batch.categorical_values is not None:
+            predictions = batch.categorical_values[:, batch.categorical.index(PREDICTION)].tolist()
+        else:
+            return
+        labels = batch.labels.tolist() if batch.labels is not None else [None] * len(predictions)
+        if batch.request_ids is not None:  # only those still waiting for their label
+            ids = [i if label is None else None for i, label in zip(batch.request_ids.tolist(), labels, strict=True)]
+            self.add_predictions(ids, predictions)
+        if batch.labels is not None:
+            self.add_outcomes(predictions, labels)
 
     def add_predictions(
         self, request_ids: Sequence[str | None], predictions: Sequence[Any], *, now: float | None = None
@@ -107,6 +126,21 @@ class LabelJoin:
             _pairs(current, classification),
             classification=classification,
             alpha=alpha,
+        )
+
+    def finding(self, model: str, *, alpha: float = 0.05) -> Finding | None:
+        """A drift finding when realized quality degraded from the baseline (alert ModelQualityDegraded)."""
+        change = self.quality_change(alpha=alpha)
+        if change is None or not change.degraded:
+            return None
+        return Finding(
+            kind=FindingKind.DRIFT,
+            model=model,
+            subject=QUALITY_SUBJECT,
+            severity=Severity.WARNING,
+            value=change.current,
+            threshold=change.baseline,
+            evidence={"metric": change.metric, "pvalue": change.pvalue, "baseline": change.baseline},
         )
 
     def metrics(self) -> dict[str, float]:

@@ -22,11 +22,11 @@ from opentelemetry import trace
 
 from alerts.notifier import Notifier
 from collector.otlp import SpanBatch
-from collector.predictions import MAX_REPORTED_ERRORS, PREDICTION, ParseResult, RecordBatch, RecordError
+from collector.predictions import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
 from detectors.detector import DriftDetector
 from detectors.drift import DriftReport, DriftThresholds
 from detectors.drift_budget import DriftBudget
-from detectors.findings import QUALITY_SUBJECT, Finding, FindingKind, Severity
+from detectors.findings import Finding
 from detectors.latency import RequestStats
 from detectors.reference import ReferenceProfile
 from detectors.slo import SLOTracker
@@ -228,7 +228,7 @@ class Pipeline:
         state = self._models.get(batch.model)
         if state is not None:
             state.detector.update(batch.features, batch.values, batch.categorical, batch.categorical_values)
-            _join_predictions(state.labels, batch)
+            state.labels.add_batch(batch)
             if batch.model_version:
                 state.detector.model_version = batch.model_version
         if self.on_requests is not None:
@@ -330,23 +330,11 @@ class Pipeline:
 
     def _quality_findings(self) -> list[Finding]:
         """Realized quality (joined labels) worse than in the model's first labelled window."""
-        out = []
-        for name, state in list(self._models.items()):
-            change = state.labels.quality_change(alpha=self.config.model(name).drift.alpha)
-            if change is None or not change.degraded:
-                continue
-            out.append(
-                Finding(
-                    kind=FindingKind.DRIFT,
-                    model=name,
-                    subject=QUALITY_SUBJECT,
-                    severity=Severity.WARNING,
-                    value=change.current,
-                    threshold=change.baseline,
-                    evidence={"metric": change.metric, "pvalue": change.pvalue, "baseline": change.baseline},
-                )
-            )
-        return out
+        findings = (
+            state.labels.finding(name, alpha=self.config.model(name).drift.alpha)
+            for name, state in list(self._models.items())
+        )
+        return [f for f in findings if f is not None]
 
     def evaluate_slos(self) -> None:
         for name, tracker in self.slos.items():
@@ -478,24 +466,6 @@ def thresholds(d: DriftSettings) -> DriftThresholds:
         missing=d.missing,
         per_feature={name: t.model_dump(exclude_none=True) for name, t in d.per_feature.items()},
     )
-
-
-def _join_predictions(join: LabelJoin, batch: RecordBatch) -> None:
-    """Hand the batch's predictions to the label join: by request id, or paired with inline labels."""
-    if batch.request_ids is None and batch.labels is None:
-        return
-    if PREDICTION in batch.features:
-        predictions = batch.values[:, batch.features.index(PREDICTION)].tolist()
-    elif PREDICTION in batch.categorical and batch.categorical_values is not None:
-        predictions = batch.categorical_values[:, batch.categorical.index(PREDICTION)].tolist()
-    else:
-        return
-    labels = batch.labels.tolist() if batch.labels is not None else [None] * len(predictions)
-    if batch.request_ids is not None:  # only those still waiting for their label
-        ids = [i if label is None else None for i, label in zip(batch.request_ids.tolist(), labels, strict=True)]
-        join.add_predictions(ids, predictions)
-    if batch.labels is not None:
-        join.add_outcomes(predictions, labels)
 
 
 def _redacted(batch: RecordBatch, redact: list[str]) -> RecordBatch:
