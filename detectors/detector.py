@@ -96,7 +96,7 @@ class DriftDetector:
         categorical_values: np.ndarray | None = None,
     ) -> None:
         """Append rows: numeric columns `values`, categorical ones `categorical_values` (str or None)."""
-        convert = [j for j, name in enumerate(names) if self._is_categorical(name)]
+        convert = {j for j, name in enumerate(names) if self._is_categorical(name)}
         if not convert and not categorical:
             self.window.append(names, values)
             return
@@ -170,7 +170,8 @@ class DriftDetector:
         if not coded:
             return (names, values), {}
         categories = {names[j]: self.vocabulary.counts(names[j], values[:, j]) for j in coded}
-        keep = [j for j in range(len(names)) if j not in set(coded)]
+        coded_set = set(coded)
+        keep = [j for j in range(len(names)) if j not in coded_set]
         return (tuple(names[j] for j in keep), values[:, keep]), categories
 
     def _profile(
