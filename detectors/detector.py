@@ -181,17 +181,22 @@ class DriftDetector:
         return ReferenceProfile.fit(list(names), values, categories=categories, bins=self.bins)
 
     def checkpoint(self) -> bytes:
-        """The window, its category vocabulary and the period it covers, for `restore()` after a restart."""
+        """The window, its category vocabulary, the period it covers and the verdict streaks, for `restore()`."""
         return encode_checkpoint(*self.checkpoint_state())
 
     def checkpoint_state(self) -> tuple[tuple[str, ...], np.ndarray, int, bytes]:
         """What `checkpoint()` encodes, copied now (cheap; the encoding can run in another thread)."""
-        state = {"vocabulary": self.vocabulary.to_dict(), "period_start": self.period_start}
+        state = {
+            "vocabulary": self.vocabulary.to_dict(),
+            "period_start": self.period_start,
+            "stability": self.stability.to_dict(),  # a restart keeps streaks and held verdicts
+        }
         return (*self.window.checkpoint_state(), json.dumps(state).encode())
 
     def restore(self, blob: bytes) -> None:
         meta = json.loads(self.window.restore(blob) or b"{}")
         self.vocabulary.restore(meta.get("vocabulary", {}))
+        self.stability.restore(meta.get("stability", {}))
         if self.every is not None and meta.get("period_start"):
             self.period_start = float(meta["period_start"])
 

@@ -56,6 +56,14 @@ class VerdictStability:
         stable = bool(inputs) and (share >= report.thresholds.share or critical)
         return dataclasses.replace(report, features=tuple(features), stable=stable)
 
+    def to_dict(self) -> dict:
+        """Checkpoint form: streaks and the features whose stable verdict is on."""
+        return {"streak": dict(self._streak), "on": sorted(self._on)}
+
+    def restore(self, saved: dict) -> None:
+        self._streak = {name: int(n) for name, n in saved.get("streak", {}).items()}
+        self._on = set(saved.get("on", []))
+
     def reset(self) -> None:
         """Forget every streak (a new reference starts over)."""
         self._streak.clear()

@@ -303,10 +303,14 @@ class Pipeline:
     async def _evaluate_drift(self) -> list[DriftReport]:
         reports = []
         for name, state in list(self._models.items()):
-            previous = state.detector.report
+            previous, reference = state.detector.report, state.detector.reference
             started = time.perf_counter()
             with self.tracer.start_as_current_span("driftwarden.evaluate_drift", attributes={"model.name": name}):
                 await asyncio.to_thread(state.detector.evaluate)
+            rolled = state.detector.reference
+            if state.detector.previous_as_reference and rolled is not None and rolled is not reference:
+                # `reference: previous`: the period that just closed is stored like any reference
+                await asyncio.to_thread(self.store.save_reference, name, rolled, source="previous window")
             report = state.detector.report
             if report is None:
                 continue

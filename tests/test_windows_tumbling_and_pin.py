@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +137,30 @@ def test_a_reference_without_numeric_features_evaluates() -> None:
     detector.update(["x"], np.array([[1.0], [2.0]]), ["c"], np.array([["a"], ["b"]], dtype=object))
     detector.evaluate()
     assert [f.name for f in detector.report.features] == ["c"]
+
+
+def test_a_restart_keeps_verdict_streaks_and_held_verdicts() -> None:
+    rng = np.random.default_rng(9)
+    reference = ReferenceProfile.fit(["x"], rng.normal(size=(5000, 1)))
+    first = DriftDetector("m", reference, window=2000, hold=2)
+    first.update(["x"], rng.normal(size=(2000, 1)) + 1.0)
+    first.evaluate()
+    first.evaluate()
+    assert first.report.stable
+    second = DriftDetector("m", reference, window=2000, hold=2)
+    second.restore(first.checkpoint())
+    second.evaluate()
+    assert second.report.stable  # held across the restart, not counted again from zero
+
+
+@pytest.mark.server
+def test_the_rolling_reference_of_a_tumbling_window_is_stored(tmp_path: Path) -> None:
+    models = {"m": {"window": {"every": "1s"}, "reference": "previous"}}
+    body = b"\n".join(orjson.dumps({"model": "m", "features": {"x": float(x)}}) for x in range(100))
+    with running(tmp_path / "s.db", evaluate_every="1h", models=models) as d:
+        d.client.post("/v1/predictions", content=body, headers={"content-type": "application/x-ndjson"})
+        time.sleep(1.1)  # the period closes
+        d.evaluate()
+    with running(tmp_path / "s.db", evaluate_every="1h", models=models) as d:
+        (model,) = d.client.get("/v1/models").json()["models"]
+    assert model["rows"]["reference"] == 100
