@@ -315,3 +315,16 @@ def test_self_tracing_sends_driftwardens_own_spans(tmp_path: Path) -> None:
             status="ok",
         )
         assert count is not None and count >= 1
+
+
+def test_a_body_over_the_limit_answers_413_with_a_google_rpc_status(tmp_path: Path) -> None:
+    """OTLP exporters read every error as a google.rpc.Status, in the request's encoding, even for 413."""
+    from google.rpc.status_pb2 import Status as RpcStatus
+
+    with running(tmp_path / "s.db", limits={"max_body_bytes": 4096}) as d:
+        answer = d.client.post("/v1/traces", content=b"\x0a" * 5000, headers={"content-type": "application/x-protobuf"})
+        json_answer = d.client.post("/v1/traces", content=b" " * 5000, headers={"content-type": "application/json"})
+    assert answer.status_code == 413 and answer.headers["content-type"] == "application/x-protobuf"
+    status = RpcStatus.FromString(answer.content)
+    assert "max_body_bytes" in status.message
+    assert json_answer.status_code == 413 and "max_body_bytes" in json_answer.json()["message"]

@@ -75,9 +75,12 @@ def ingest_router(
         responses=TRACES_ANSWERS,
     )
     async def post_traces(request: Request) -> Response:
-        body = await read_body(request)
         ctype = request.headers.get("content-type")
         media = otlp.PROTOBUF if (ctype or "").startswith(otlp.PROTOBUF) else otlp.JSON
+        try:
+            body = await read_body(request)
+        except HTTPProblem as exc:  # too large: OTLP clients read a google.rpc.Status, as for every error
+            return otlp_problem(request, exc.status, exc.reason, exc.message, media)
         try:
             batch, media = otlp.decode_request(
                 body,

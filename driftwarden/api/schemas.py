@@ -314,14 +314,7 @@ TRACES_ANSWERS = {
     400: _otlp("google.rpc.Status: an unusable export", RPC_STATUS),
     415: _otlp("google.rpc.Status: unsupported Content-Type or Content-Encoding", RPC_STATUS),
     429: {**_otlp("google.rpc.Status: queue full, retry after Retry-After", RPC_STATUS), "headers": RETRY_AFTER},
-    413: {
-        "description": "google.rpc.Status when the decompressed body is too large; a problem body when the body as "
-        "sent passes limits.max_body_bytes (it is refused before its encoding is known)",
-        "content": {
-            "application/json": {"schema": {"anyOf": [RPC_STATUS, PROBLEM]}},
-            "application/x-protobuf": {"schema": BINARY},
-        },
-    },
+    413: _otlp("google.rpc.Status: the body (as sent or decompressed) passes limits.max_body_bytes", RPC_STATUS),
     **problems(401),
 }
 
