@@ -22,6 +22,7 @@ __all__ = [
     "ScannedTable",
     "Table",
     "TableError",
+    "check_readable",
     "column_kinds",
     "format_from_content_type",
     "format_from_path",
@@ -180,6 +181,22 @@ def scan_table(
         raise TableError(f"cannot parse as {fmt}: {_first_line(exc)}") from exc
     kept = {name: nulls[name] for name in decided if name not in drop}
     return ScannedTable(numeric=tuple(numeric), values=values, categories=categories, rows=rows, nulls=kept)
+
+
+def check_readable(path: Path, fmt: str | None = None) -> None:
+    """Raise TableError unless `path` opens as a table with columns: its schema only, no rows read."""
+    fmt = fmt or format_from_path(path)
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise TableError(exc.strerror or str(exc)) from exc
+    try:
+        if not _scan_frame(path, fmt).collect_schema():
+            raise TableError("the input has no rows or no columns")
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        if isinstance(exc, TableError):
+            raise
+        raise TableError(f"cannot parse as {fmt}: {_first_line(exc)}") from exc
 
 
 def _scan_frame(path: Path, fmt: str) -> pl.LazyFrame:

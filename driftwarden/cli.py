@@ -146,14 +146,15 @@ def _tune_gc() -> None:
 
 
 def _check_reference_files(config: Config) -> None:
-    """Fail before binding the port when a configured reference file cannot be read."""
-    from collector.tables import TableError, read_table
+    """Fail before binding the port when a configured reference file cannot be read: its schema only,
+    since the app then fits it with a bounded-memory scan (reading it whole here would undo that)."""
+    from collector.tables import TableError, check_readable
 
     problems = []
     for model, settings in config.models.items():
         if settings.reference is not None and not settings.previous_as_reference:
             try:
-                read_table(Path(settings.reference))
+                check_readable(Path(settings.reference))
             except TableError as exc:
                 problems.append(f"models.{model}.reference: {settings.reference}: {exc}")
     if problems:

@@ -363,11 +363,11 @@ class Pipeline:
         """Persist every model's current window, so a restart (even kill -9) resumes from the last
         evaluation instead of an empty window."""
         self._drain()  # every admitted row (and so every staged offset) is in a window now
-        labels = {name: state.labels.to_dict() for name, state in list(self._models.items()) if state.labels.touched}
-        if labels:
+        if any(state.labels.touched for state in self._models.values()):  # one document: every model's join
+            labels = {name: state.labels.to_dict() for name, state in list(self._models.items())}
             for state in self._models.values():
                 state.labels.touched = False
-            await asyncio.to_thread(self.store.save_document, "labels", self._all_labels(labels))
+            await asyncio.to_thread(self.store.save_document, "labels", labels)
         changed = {
             name: state.detector
             for name, state in list(self._models.items())
@@ -393,9 +393,6 @@ class Pipeline:
     def _counted(self) -> list[tuple[str, SLOTracker]]:
         budgets = [(f"drift-budget:{m}", b.tracker) for m, b in self.drift_budgets.items()]
         return list(self.slos.items()) + budgets
-
-    def _all_labels(self, changed: dict[str, dict]) -> dict[str, dict]:
-        return {name: changed.get(name) or state.labels.to_dict() for name, state in list(self._models.items())}
 
     def add_labels(self, model: str, request_ids: list[str], labels: list) -> OutcomeCounts | None:
         """Join labels to the model's waiting predictions; None for a model not tracked."""
