@@ -38,16 +38,8 @@ class Vocabulary:
         self._codes: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
 
-    @property
-    def features(self) -> tuple[str, ...]:
-        return tuple(self._codes)
-
     def __contains__(self, feature: str) -> bool:
         return feature in self._codes
-
-    def add_feature(self, feature: str) -> None:
-        with self._lock:
-            self._codes.setdefault(feature, {})
 
     def encode(self, feature: str, values: np.ndarray) -> np.ndarray:
         """Codes (float64, NaN for None) of a 1-D object array of str/None; new values get new codes.
