@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.findings import QUALITY_SUBJECT, Finding, FindingKind
+from driftwarden.detectors.findings import QUALITY_SUBJECT, Finding, FindingKind
 
 __all__ = ["Alert", "AlertStatus", "describe", "fingerprint"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from alerts.alert import Alert, AlertStatus
+from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.config import AlertingSettings, RouteSettings
 
 __all__ = ["Dispatcher", "Notification", "Router"]

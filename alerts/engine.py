@@ -21,9 +21,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from alerts.alert import Alert, AlertStatus, describe, fingerprint
-from alerts.silences import Silences
-from detectors.findings import Finding
+from driftwarden.alerts.alert import Alert, AlertStatus, describe, fingerprint
+from driftwarden.alerts.silences import Silences
+from driftwarden.detectors.findings import Finding
 from driftwarden.config import AlertingSettings
 
 __all__ = ["AlertEngine"]

@@ -39,9 +39,9 @@ from typing import Any
 
 import yaml
 
-from detectors.stats import PSI_EPSILON
+from driftwarden.detectors.stats import PSI_EPSILON
 from driftwarden.config import DriftSettings
-from exporters.metrics import FEATURE_BIN_VALUES
+from driftwarden.exporters.metrics import FEATURE_BIN_VALUES
 
 __all__ = [
     "ALERT_FLEET_DRIFT",

@@ -15,13 +15,13 @@ from collections.abc import Callable
 
 from opentelemetry import trace
 
-from alerts.alert import Alert, AlertStatus
-from alerts.dispatch import Dispatcher, Router
-from alerts.engine import AlertEngine
-from alerts.outbox import Outbox
-from alerts.receivers import build_receivers
-from alerts.silences import Silence, Silences
-from detectors.findings import Finding
+from driftwarden.alerts.alert import Alert, AlertStatus
+from driftwarden.alerts.dispatch import Dispatcher, Router
+from driftwarden.alerts.engine import AlertEngine
+from driftwarden.alerts.outbox import Outbox
+from driftwarden.alerts.receivers import build_receivers
+from driftwarden.alerts.silences import Silence, Silences
+from driftwarden.detectors.findings import Finding
 from driftwarden.config import Config
 from driftwarden.store import Store
 

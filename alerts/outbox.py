@@ -28,8 +28,8 @@ import httpx
 import orjson
 from opentelemetry import trace
 
-from alerts.receivers.base import Message
-from alerts.signing import sign
+from driftwarden.alerts.receivers.base import Message
+from driftwarden.alerts.signing import sign
 from driftwarden.config import OutboxSettings
 
 __all__ = ["Outbox"]

@@ -80,10 +80,10 @@ from typing import Any
 import yaml
 from prometheus_client.utils import floatToGoString
 
-from collector.gpu import XID_ERRORS
-from detectors.gpu import CRITICAL_XIDS
+from driftwarden.collector.gpu import XID_ERRORS
+from driftwarden.detectors.gpu import CRITICAL_XIDS
 from driftwarden.config import SLOSettings, parse_duration
-from exporters.metrics import (
+from driftwarden.exporters.metrics import (
     FEATURE_DRIFT_PVALUE,
     FEATURE_DRIFT_SCORE,
     FEATURE_DRIFTED,

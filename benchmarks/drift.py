@@ -56,10 +56,10 @@ from rich.console import Console
 from rich.table import Table
 from scipy import stats as sps
 
-from detectors.detector import DriftDetector
-from detectors.drift import DriftThresholds, compare
-from detectors.reference import ReferenceProfile
-from detectors.vocabulary import Vocabulary
+from driftwarden.detectors.detector import DriftDetector
+from driftwarden.detectors.drift import DriftThresholds, compare
+from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.detectors.vocabulary import Vocabulary
 
 PSI_BINS = 10
 PSI_EPS = 1e-4
@@ -451,7 +451,7 @@ def reset_peak() -> bool:
 
 def memory_child(args: argparse.Namespace) -> None:
     """Prints one JSON line: RSS at each phase, the evaluation peak and where the peak goes."""
-    from detectors import stats
+    from driftwarden.detectors import stats
 
     rows, features = args.memory_rows, 50
     stream = Stream(features, 0, args.seed)

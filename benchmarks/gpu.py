@@ -31,10 +31,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.gpu import NvmlPoller
-from detectors.gpu import GpuHealth, InferenceCost, RequestCounter
+from driftwarden.collector.gpu import NvmlPoller
+from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter
 from driftwarden.config import GpuSettings
-from exporters.gpu import GpuCollector
+from driftwarden.exporters.gpu import GpuCollector
 from tests.fake_nvml import FakeNvml
 
 TARGET_POLL_MS = 5.0

@@ -38,9 +38,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from detectors.detector import DriftDetector
-from detectors.drift import compare
-from detectors.reference import ReferenceProfile
+from driftwarden.detectors.detector import DriftDetector
+from driftwarden.detectors.drift import compare
+from driftwarden.detectors.reference import ReferenceProfile
 
 SCENARIOS = ("mean", "spread", "category")
 TARGETS = {"model_fa": 0.01, "caught": 0.99}

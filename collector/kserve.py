@@ -69,8 +69,8 @@ from cloudevents.core.bindings.http import HTTPMessage, from_binary, from_struct
 from cloudevents.core.exceptions import BaseCloudEventException, CloudEventValidationError
 from cloudevents.core.formats.json import JSONFormat
 
-from collector.errors import BodyError
-from collector.predictions import ParseResult, parse_records
+from driftwarden.collector.errors import BodyError
+from driftwarden.collector.predictions import ParseResult, parse_records
 
 __all__ = [
     "EVICTED",

@@ -33,7 +33,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from collector.errors import BodyError
+from driftwarden.collector.errors import BodyError
 from driftwarden.config import TraceSettings
 
 __all__ = ["JSON", "PROTOBUF", "SpanBatch", "decode_request", "encode_error", "encode_response"]

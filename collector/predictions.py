@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from collector.errors import BodyError
+from driftwarden.collector.errors import BodyError
 
 __all__ = ["PREDICTION", "BodyError", "ParseResult", "RecordBatch", "RecordError", "number_label", "parse_records"]
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from collector.predictions import ParseResult, parse_records
+from driftwarden.collector.predictions import ParseResult, parse_records
 
 __all__ = ["FileTail"]
 

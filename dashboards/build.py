@@ -30,12 +30,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from collector import gpu as dcgm
-from detectors.gpu import CRITICAL_XIDS
-from detectors.slo import BURN_TIERS
+from driftwarden.collector import gpu as dcgm
+from driftwarden.detectors.gpu import CRITICAL_XIDS
+from driftwarden.detectors.slo import BURN_TIERS
 from driftwarden.config import DriftSettings
-from exporters import gpu as g
-from exporters import metrics as m
+from driftwarden.exporters import gpu as g
+from driftwarden.exporters import metrics as m
 
 __all__ = ["DATASOURCE", "SCHEMA_VERSION", "build", "provisioning", "render", "write"]
 

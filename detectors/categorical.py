@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors import stats
+from driftwarden.detectors import stats
 
 __all__ = ["UNSEEN", "CategoricalComparison", "compare_categories"]
 

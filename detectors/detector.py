@@ -14,14 +14,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from collector.predictions import number_label
-from detectors.drift import compare
-from detectors.findings import Finding
-from detectors.reference import ReferenceProfile
-from detectors.report import DEFAULT_THRESHOLDS, DriftReport, DriftThresholds
-from detectors.stability import VerdictStability
-from detectors.vocabulary import Vocabulary
-from detectors.windows import SlidingWindow, encode_checkpoint
+from driftwarden.collector.predictions import number_label
+from driftwarden.detectors.drift import compare
+from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.detectors.report import DEFAULT_THRESHOLDS, DriftReport, DriftThresholds
+from driftwarden.detectors.stability import VerdictStability
+from driftwarden.detectors.vocabulary import Vocabulary
+from driftwarden.detectors.windows import SlidingWindow, encode_checkpoint
 
 __all__ = ["DriftDetector"]
 

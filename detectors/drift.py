@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from detectors import stats
-from detectors.categorical import compare_categories
-from detectors.reference import ReferenceProfile
-from detectors.report import (
+from driftwarden.detectors import stats
+from driftwarden.detectors.categorical import compare_categories
+from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.detectors.report import (
     DEFAULT_THRESHOLDS,
     METHODS,
     PREDICTION,

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from detectors.findings import Finding, FindingKind
-from detectors.slo import SLOTracker
+from driftwarden.detectors.findings import Finding, FindingKind
+from driftwarden.detectors.slo import SLOTracker
 from driftwarden.config import AlertingSettings, SLOSettings
 
 __all__ = ["DriftBudget"]

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collector.gpu import (
+from driftwarden.collector.gpu import (
     ECC_DBE_VOL_TOTAL,
     ECC_SBE_VOL_TOTAL,
     FB_FREE,
@@ -60,7 +60,7 @@ from collector.gpu import (
     GpuSample,
     gpu_key,
 )
-from detectors.findings import Finding, FindingKind, Severity
+from driftwarden.detectors.findings import Finding, FindingKind, Severity
 
 __all__ = [
     "CLOCKS_EVENT_REASONS",

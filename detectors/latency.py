@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collector.otlp import SpanBatch
+from driftwarden.collector.otlp import SpanBatch
 
 __all__ = ["TTFT_BUCKETS", "HistogramSeries", "LabelFolder", "LatencyHistogram", "RequestStats"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors import stats
+from driftwarden.detectors import stats
 
 __all__ = ["QualityChange", "classification_metrics", "quality_change", "regression_metrics"]
 

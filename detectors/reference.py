@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from detectors import stats
+from driftwarden.detectors import stats
 
 __all__ = ["DEFAULT_BINS", "ReferenceProfile"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors.findings import Finding, FindingKind, Severity
+from driftwarden.detectors.findings import Finding, FindingKind, Severity
 
 __all__ = [
     "DEFAULT_THRESHOLDS",

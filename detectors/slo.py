@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from detectors.findings import Finding, FindingKind, Severity
+from driftwarden.detectors.findings import Finding, FindingKind, Severity
 from driftwarden.config import SLOSettings
 
 __all__ = ["BURN_TIERS", "WINDOWS", "SLOTracker"]

@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from detectors.report import DriftReport
+    from driftwarden.detectors.report import DriftReport
 
 __all__ = ["VerdictStability"]
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from detectors import stats
+from driftwarden.detectors import stats
 
 __all__ = ["SlidingWindow", "TooManyFeatures", "encode_checkpoint"]
 

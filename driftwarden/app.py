@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from alerts.notifier import Notifier
-from collector.kserve import EventJoiner
-from detectors.drift import DriftReport
-from detectors.findings import Finding
+from driftwarden.alerts.notifier import Notifier
+from driftwarden.collector.kserve import EventJoiner
+from driftwarden.detectors.drift import DriftReport
+from driftwarden.detectors.findings import Finding
 from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
@@ -28,9 +28,9 @@ from driftwarden.sources import follow
 from driftwarden.store import Store
 from driftwarden.tracing import self_tracer
 from driftwarden.ui import create_ui_router
-from exporters.alerts import AlertCollector
-from exporters.prometheus import DriftCollector, Instruments
-from exporters.requests import RequestCollector, request_histograms
+from driftwarden.exporters.alerts import AlertCollector
+from driftwarden.exporters.prometheus import DriftCollector, Instruments
+from driftwarden.exporters.requests import RequestCollector, request_histograms
 
 __all__ = ["create_app"]
 

@@ -21,10 +21,10 @@ from driftwarden.logs import setup_logging
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from detectors.drift import DriftReport
+    from driftwarden.detectors.drift import DriftReport
 
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE = 0, 1, 2
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error line stays whole, however long its path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +148,7 @@ def _tune_gc() -> None:
 def _check_reference_files(config: Config) -> None:
     """Fail before binding the port when a configured reference file cannot be read: its schema only,
     since the app then fits it with a bounded-memory scan (reading it whole here would undo that)."""
-    from collector.tables import TableError, check_readable
+    from driftwarden.collector.tables import TableError, check_readable
 
     problems = []
     for model, settings in config.models.items():
@@ -170,9 +170,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from collector.tables import TableError, read_table
-    from detectors.drift import compare
-    from detectors.reference import ReferenceProfile
+    from driftwarden.collector.tables import TableError, read_table
+    from driftwarden.detectors.drift import compare
+    from driftwarden.detectors.reference import ReferenceProfile
     from driftwarden.pipeline import thresholds
 
     config = load_config(args.config)
@@ -215,7 +215,7 @@ def _check(args: argparse.Namespace) -> int:
         critical_features=model.critical_features,
     )
     if args.html:
-        from exporters.html_report import write_html
+        from driftwarden.exporters.html_report import write_html
 
         try:
             write_html(report, args.html)
@@ -267,7 +267,7 @@ def _reference_build(args: argparse.Namespace) -> int:
     """Scan the file (counts over every row, numeric values from a uniform sample), fit, store, summarise."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from collector.tables import TableError
+    from driftwarden.collector.tables import TableError
     from driftwarden.references import build_reference
     from driftwarden.store import Store
 
@@ -331,8 +331,8 @@ def _reference_build(args: argparse.Namespace) -> int:
 
 
 def _rules_generate(args: argparse.Namespace) -> int:
-    from alerts import fleet_rules
-    from alerts.rules import daemon_rules, write_daemon_rules, write_rules
+    from driftwarden.alerts import fleet_rules
+    from driftwarden.alerts.rules import daemon_rules, write_daemon_rules, write_rules
 
     config = load_config(args.config)
     try:
@@ -357,7 +357,7 @@ def _rules_generate(args: argparse.Namespace) -> int:
 
 
 def _dashboards_generate(args: argparse.Namespace) -> int:
-    from dashboards.build import build, write
+    from driftwarden.dashboards.build import build, write
 
     try:
         written = write(args.out)

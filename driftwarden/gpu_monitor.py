@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from collector.gpu import NvmlPoller, load_nvml
-from detectors.findings import Finding
-from detectors.gpu import GpuHealth, InferenceCost, RequestCounter
+from driftwarden.collector.gpu import NvmlPoller, load_nvml
+from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter
 from driftwarden.config import Config
-from exporters.gpu import GpuCollector
+from driftwarden.exporters.gpu import GpuCollector
 
 __all__ = ["GpuMonitor"]
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from collector.predictions import PREDICTION, RecordBatch
-from detectors.findings import QUALITY_SUBJECT, Finding, FindingKind, Severity
-from detectors.outcomes import QualityChange, classification_metrics, quality_change, regression_metrics
+from driftwarden.collector.predictions import PREDICTION, RecordBatch
+from driftwarden.detectors.findings import QUALITY_SUBJECT, Finding, FindingKind, Severity
+from driftwarden.detectors.outcomes import QualityChange, classification_metrics, quality_change, regression_metrics
 
 __all__ = ["LabelJoin", "OutcomeCounts"]
 

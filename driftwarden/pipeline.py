@@ -20,22 +20,22 @@ from dataclasses import dataclass, field
 import numpy as np
 from opentelemetry import trace
 
-from alerts.notifier import Notifier
-from collector.otlp import SpanBatch
-from collector.predictions import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
-from detectors.detector import DriftDetector
-from detectors.drift import DriftReport, DriftThresholds
-from detectors.drift_budget import DriftBudget
-from detectors.findings import Finding
-from detectors.latency import RequestStats
-from detectors.reference import ReferenceProfile
-from detectors.slo import SLOTracker
-from detectors.windows import encode_checkpoint
+from driftwarden.alerts.notifier import Notifier
+from driftwarden.collector.otlp import SpanBatch
+from driftwarden.collector.predictions import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
+from driftwarden.detectors.detector import DriftDetector
+from driftwarden.detectors.drift import DriftReport, DriftThresholds
+from driftwarden.detectors.drift_budget import DriftBudget
+from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.latency import RequestStats
+from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.detectors.slo import SLOTracker
+from driftwarden.detectors.windows import encode_checkpoint
 from driftwarden.config import Config, DriftSettings, ModelSettings
 from driftwarden.outcomes import LabelJoin, OutcomeCounts
 from driftwarden.sampling import sampled
 from driftwarden.store import Store
-from exporters.prometheus import Instruments, ModelState
+from driftwarden.exporters.prometheus import Instruments, ModelState
 
 __all__ = ["Pipeline", "QueueFull"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from collector.tables import TableError, read_table, scan_table
-from detectors.reference import ReferenceProfile
+from driftwarden.collector.tables import TableError, read_table, scan_table
+from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.config import Config, ConfigError
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 import polars as pl
 
-from collector.predictions import RecordBatch
+from driftwarden.collector.predictions import RecordBatch
 
 __all__ = ["kept", "sampled"]
 

@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from alerts.signing import verify
+from driftwarden.alerts.signing import verify
 
 __all__ = ["Delivery", "WebhookSink"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from collector.tail import FileTail
+from driftwarden.collector.tail import FileTail
 from driftwarden.config import FileSource
 from driftwarden.pipeline import Pipeline, QueueFull
 from driftwarden.store import Store

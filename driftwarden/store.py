@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from detectors.reference import ReferenceProfile
+from driftwarden.detectors.reference import ReferenceProfile
 
 __all__ = ["Store"]
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from alerts.alert import Alert, AlertStatus
-from exporters import metrics as m
+from driftwarden.alerts.alert import Alert, AlertStatus
+from driftwarden.exporters import metrics as m
 
 __all__ = ["AlertCollector"]
 

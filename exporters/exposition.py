@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.utils import floatToGoString
 
-from detectors.latency import LatencyHistogram
+from driftwarden.detectors.latency import LatencyHistogram
 
 __all__ = ["HistogramFamily", "render"]
 

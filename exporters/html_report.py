@@ -37,7 +37,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from detectors.drift import DriftReport, FeatureDrift
+from driftwarden.detectors.drift import DriftReport, FeatureDrift
 from driftwarden import __version__
 from driftwarden.ui.svg import category_bars, esc, histogram
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator, Mapping
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from detectors.latency import RequestStats
-from detectors.slo import WINDOWS, SLOTracker
-from exporters import metrics as m
-from exporters.exposition import HistogramFamily
+from driftwarden.detectors.latency import RequestStats
+from driftwarden.detectors.slo import WINDOWS, SLOTracker
+from driftwarden.exporters import metrics as m
+from driftwarden.exporters.exposition import HistogramFamily
 
 __all__ = ["RequestCollector", "request_histograms"]
 

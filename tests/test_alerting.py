@@ -10,16 +10,16 @@ from pathlib import Path
 import orjson
 import pytest
 
-from alerts.alert import AlertStatus, describe, fingerprint
-from alerts.dispatch import Dispatcher, Notification, Router
-from alerts.engine import AlertEngine
-from alerts.outbox import Outbox
-from alerts.receivers.base import Message
-from alerts.receivers.pagerduty import PagerDutyReceiver
-from alerts.receivers.retrain import RetrainReceiver
-from alerts.receivers.webhook import WebhookReceiver
-from alerts.signing import verify
-from detectors.findings import Finding, FindingKind, Severity
+from driftwarden.alerts.alert import AlertStatus, describe, fingerprint
+from driftwarden.alerts.dispatch import Dispatcher, Notification, Router
+from driftwarden.alerts.engine import AlertEngine
+from driftwarden.alerts.outbox import Outbox
+from driftwarden.alerts.receivers.base import Message
+from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
+from driftwarden.alerts.receivers.retrain import RetrainReceiver
+from driftwarden.alerts.receivers.webhook import WebhookReceiver
+from driftwarden.alerts.signing import verify
+from driftwarden.detectors.findings import Finding, FindingKind, Severity
 from driftwarden.config import AlertingSettings, OutboxSettings, RouteSettings
 from driftwarden.sink import WebhookSink
 
@@ -337,7 +337,7 @@ def test_timeouts_are_retried(tmp_path: Path) -> None:
 
 
 def test_signature_verification_rejects_tampering() -> None:
-    from alerts.signing import sign
+    from driftwarden.alerts.signing import sign
 
     headers = sign(b"body", b"k", now=100)
     assert verify(b"body", headers, b"k", now=100) and not verify(b"body", headers, b"other", now=100)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts import rules
+from driftwarden.alerts import rules
 from driftwarden.config import load_config
 from tests.tools import required_tool
 

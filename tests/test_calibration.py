@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.detector import DriftDetector
-from detectors.drift import DriftReport, compare
-from detectors.reference import ReferenceProfile
+from driftwarden.detectors.detector import DriftDetector
+from driftwarden.detectors.drift import DriftReport, compare
+from driftwarden.detectors.reference import ReferenceProfile
 
 REF_ROWS = 20_000
 WINDOW = 5_000

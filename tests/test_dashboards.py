@@ -25,10 +25,10 @@ import orjson
 import pytest
 import yaml
 
-from dashboards import build
+from driftwarden.dashboards import build
 from driftwarden.cli import main
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
-from exporters import gpu, metrics
+from driftwarden.exporters import gpu, metrics
 from tests.conftest import free_port, running
 from tests.fake_nvml import FakeNvml
 from tests.tools import required_tool

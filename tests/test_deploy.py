@@ -128,8 +128,11 @@ def test_dockerignore_lets_in_what_pip_install_needs_and_nothing_else() -> None:
     assert rules[0] == "*", "an allow-list: everything out, then what the build needs back in"
     allowed = {r.removeprefix("!").rstrip("/") for r in rules if r.startswith("!")}
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
-    assert packages | {"pyproject.toml", pyproject["project"]["readme"]} == allowed
+    assert pyproject["tool"]["setuptools"]["packages"]["find"]["include"] == ["driftwarden", "driftwarden.*"]
+    # the design card's top-level folders are linked into driftwarden/: the build needs both ends of each link
+    linked = {p.resolve().name for p in (ROOT / "driftwarden").iterdir() if p.is_symlink()}
+    assert linked == {"collector", "detectors", "exporters", "dashboards", "alerts"}
+    assert {"driftwarden"} | linked | {"pyproject.toml", pyproject["project"]["readme"]} == allowed
     assert all((ROOT / name).exists() for name in allowed)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.detector import DriftDetector
-from detectors.drift import DriftThresholds, compare
-from detectors.findings import FindingKind, Severity
-from detectors.reference import ReferenceProfile
+from driftwarden.detectors.detector import DriftDetector
+from driftwarden.detectors.drift import DriftThresholds, compare
+from driftwarden.detectors.findings import FindingKind, Severity
+from driftwarden.detectors.reference import ReferenceProfile
 
 NAMES = ["a", "b", "c", "d"]
 
@@ -194,7 +194,7 @@ def test_edge_cases_of_the_engine_match_scipy() -> None:
 
 
 def test_infinite_and_nested_values_are_rejected_at_ingest_with_a_reason() -> None:
-    from collector.predictions import parse_records
+    from driftwarden.collector.predictions import parse_records
 
     body = b"\n".join(
         [

@@ -21,13 +21,13 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from alerts import fleet_rules
-from alerts.fleet_rules import ALERT_FLEET_DRIFT, BINS, FLEET_BY, PSI, SHARE, VALUES
-from detectors import stats
-from detectors.drift import DriftReport, compare
-from detectors.reference import ReferenceProfile
-from exporters.metrics import FEATURE_BIN_VALUES
-from exporters.prometheus import DriftCollector, ModelState
+from driftwarden.alerts import fleet_rules
+from driftwarden.alerts.fleet_rules import ALERT_FLEET_DRIFT, BINS, FLEET_BY, PSI, SHARE, VALUES
+from driftwarden.detectors import stats
+from driftwarden.detectors.drift import DriftReport, compare
+from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.exporters.metrics import FEATURE_BIN_VALUES
+from driftwarden.exporters.prometheus import DriftCollector, ModelState
 from tests.tools import required_tool
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -34,10 +34,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from collector import otlp
-from collector.errors import BodyError
-from collector.kserve import EventError, EventJoiner, decode_event, parse_events, read_events
-from collector.predictions import MAX_REPORTED_ERRORS, parse_records
+from driftwarden.collector import otlp
+from driftwarden.collector.errors import BodyError
+from driftwarden.collector.kserve import EventError, EventJoiner, decode_event, parse_events, read_events
+from driftwarden.collector.predictions import MAX_REPORTED_ERRORS, parse_records
 from driftwarden.config import TraceSettings
 
 EXAMPLES = int(os.environ.get("DRIFTWARDEN_FUZZ_EXAMPLES", "0")) or None

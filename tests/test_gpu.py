@@ -17,8 +17,8 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from collector import gpu as cg
-from collector.gpu import (
+from driftwarden.collector import gpu as cg
+from driftwarden.collector.gpu import (
     NVML_API,
     NVML_CONSTANTS,
     NVML_ERRORS,
@@ -29,12 +29,12 @@ from collector.gpu import (
     load_nvml,
     parse_matchers,
 )
-from detectors import gpu as dg
-from detectors.findings import FindingKind, Severity
-from detectors.gpu import GpuHealth, InferenceCost, RequestCounter, cost_per_inference, energy_per_inference
+from driftwarden.detectors import gpu as dg
+from driftwarden.detectors.findings import FindingKind, Severity
+from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter, cost_per_inference, energy_per_inference
 from driftwarden.config import GpuSettings
-from exporters import gpu as eg
-from exporters.gpu import DCGM_LABELS, DCGM_METRICS, GpuCollector
+from driftwarden.exporters import gpu as eg
+from driftwarden.exporters.gpu import DCGM_LABELS, DCGM_METRICS, GpuCollector
 from tests import fake_nvml
 from tests.fake_nvml import FakeNvml
 from tests.tools import required_tool

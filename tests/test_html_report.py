@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detectors.drift import DriftReport, DriftThresholds, FeatureDrift, compare
-from detectors.reference import ReferenceProfile
+from driftwarden.detectors.drift import DriftReport, DriftThresholds, FeatureDrift, compare
+from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.ui.svg import category_bars
-from exporters import html_report
-from exporters.html_report import render_html, write_html
+from driftwarden.exporters import html_report
+from driftwarden.exporters.html_report import render_html, write_html
 from tests.test_ui import EVIL, Dom, Element, browse, chromium
 
 NUMERIC = ["amount", "age", "tenure_days", "score", "n_transactions", "hour_of_day", "balance", "credit_limit"]

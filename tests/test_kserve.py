@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from collector.kserve import (
+from driftwarden.collector.kserve import (
     EVICTED,
     EXPIRED,
     REPLACED,

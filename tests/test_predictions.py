@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.errors import BodyError
-from collector.predictions import parse_records
+from driftwarden.collector.errors import BodyError
+from driftwarden.collector.predictions import parse_records
 
 NDJSON = "application/x-ndjson"
 

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from collector.tables import TableError, _sample_rows, read_table, scan_table
+from driftwarden.collector.tables import TableError, _sample_rows, read_table, scan_table
 from driftwarden.cli import main
 from driftwarden.config import load_config
 from driftwarden.references import fit_reference
@@ -256,7 +256,7 @@ def test_sampled_rows_are_uniform() -> None:
 
 
 def test_summary_of_a_categorical_feature() -> None:
-    from detectors.reference import ReferenceProfile
+    from driftwarden.detectors.reference import ReferenceProfile
 
     profile = ReferenceProfile.fit(
         ["x"], np.arange(100.0)[:, None], categories={"c": {"a": 50, "b": 30, "c": 10, "d": 5, "e": 2, "f": 1}}

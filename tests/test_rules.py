@@ -20,12 +20,12 @@ import pytest
 import yaml
 from prometheus_client.utils import floatToGoString
 
-from alerts import rules
-from collector.gpu import XID_ERRORS
-from detectors.gpu import CRITICAL_XIDS, xid_severity
+from driftwarden.alerts import rules
+from driftwarden.collector.gpu import XID_ERRORS
+from driftwarden.detectors.gpu import CRITICAL_XIDS, xid_severity
 from driftwarden.config import Config, SLOSettings, load_config
-from exporters import metrics
-from exporters.metrics import REQUEST_DURATION, SLO_WINDOWS
+from driftwarden.exporters import metrics
+from driftwarden.exporters.metrics import REQUEST_DURATION, SLO_WINDOWS
 from tests.tools import required_tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +123,7 @@ def test_burn_rate_table_is_the_sre_workbooks() -> None:
 
 
 def test_burn_rate_table_matches_the_daemons_own_evaluation() -> None:
-    from detectors.slo import BURN_TIERS
+    from driftwarden.detectors.slo import BURN_TIERS
 
     ours = [(r.severity, r.factor, r.long, r.short) for r in rules.BURN_RATES]
     assert ours == [(str(sev), factor, long, short) for sev, factor, long, short in BURN_TIERS]

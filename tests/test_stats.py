@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 from scipy import stats as sps
 from scipy.spatial import distance
 
-from detectors import stats
+from driftwarden.detectors import stats
 
 
 def ks(ref: np.ndarray, cur: np.ndarray) -> stats.KSResult:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import stats as sps
 
-from detectors import stats
+from driftwarden.detectors import stats
 
 
 def scipy_chi_square(ref: np.ndarray, cur: np.ndarray, smoothing: float = 0.5) -> tuple[float, float]:

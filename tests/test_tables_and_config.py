@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from collector.tables import TableError, format_from_content_type, read_table
+from driftwarden.collector.tables import TableError, format_from_content_type, read_table
 from driftwarden.config import ConfigError, load_config, parse_duration
 
 FRAME = pl.DataFrame({"amount": [1.0, 2.5, None], "age": [30, 40, 50], "country": ["DE", "FR", "DE"]})

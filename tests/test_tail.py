@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from collector.predictions import ParseResult
-from collector.tail import FileTail
+from driftwarden.collector.predictions import ParseResult
+from driftwarden.collector.tail import FileTail
 
 
 def line(n: int) -> bytes:
@@ -211,7 +211,7 @@ def test_restart_after_rotation_finishes_the_rotated_file(path: Path) -> None:
 
 def test_a_missing_file_is_waited_for_and_logged_once(path: Path, caplog: pytest.LogCaptureFixture) -> None:
     tail = make(path)
-    with caplog.at_level(logging.INFO, logger="collector.tail"):
+    with caplog.at_level(logging.INFO, logger="driftwarden.collector.tail"):
         assert tail.read_new() is None
         assert tail.read_new() is None
         path.write_bytes(line(0))

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.reference import ReferenceProfile
-from detectors.windows import SlidingWindow, TooManyFeatures
+from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.detectors.windows import SlidingWindow, TooManyFeatures
 
 
 def test_window_keeps_the_last_rows_across_wraps() -> None:

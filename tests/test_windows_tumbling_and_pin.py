@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors import stats
-from detectors.detector import DriftDetector
-from detectors.reference import ReferenceProfile
-from detectors.windows import SlidingWindow
+from driftwarden.detectors import stats
+from driftwarden.detectors.detector import DriftDetector
+from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.detectors.windows import SlidingWindow
 from tests.conftest import running
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts.receivers.base import Message, Receiver
-from alerts.receivers.build import build_receivers
+from driftwarden.alerts.receivers.base import Message, Receiver
+from driftwarden.alerts.receivers.build import build_receivers
 
 __all__ = ["Message", "Receiver", "build_receivers"]

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from alerts.alert import Alert, AlertStatus
-from alerts.dispatch import Notification
+from driftwarden.alerts.alert import Alert, AlertStatus
+from driftwarden.alerts.dispatch import Notification
 
 __all__ = ["Message", "Receiver", "am_alert", "iso"]
 

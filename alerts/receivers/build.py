@@ -6,11 +6,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from alerts.receivers.alertmanager import AlertmanagerReceiver
-from alerts.receivers.base import Receiver
-from alerts.receivers.pagerduty import PagerDutyReceiver
-from alerts.receivers.retrain import RetrainReceiver
-from alerts.receivers.webhook import WebhookReceiver
+from driftwarden.alerts.receivers.alertmanager import AlertmanagerReceiver
+from driftwarden.alerts.receivers.base import Receiver
+from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
+from driftwarden.alerts.receivers.retrain import RetrainReceiver
+from driftwarden.alerts.receivers.webhook import WebhookReceiver
 from driftwarden.config import Config, ConfigError
 
 __all__ = ["build_receivers"]

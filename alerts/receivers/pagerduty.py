@@ -6,9 +6,9 @@ from typing import Any
 
 import orjson
 
-from alerts.alert import Alert, AlertStatus
-from alerts.dispatch import Notification
-from alerts.receivers.base import Message
+from driftwarden.alerts.alert import Alert, AlertStatus
+from driftwarden.alerts.dispatch import Notification
+from driftwarden.alerts.receivers.base import Message
 
 __all__ = ["EVENTS_V2_URL", "PagerDutyReceiver"]
 

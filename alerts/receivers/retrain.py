@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import orjson
 
-from alerts.alert import AlertStatus
-from alerts.dispatch import Notification
-from alerts.receivers.base import Message, iso
+from driftwarden.alerts.alert import AlertStatus
+from driftwarden.alerts.dispatch import Notification
+from driftwarden.alerts.receivers.base import Message, iso
 
 __all__ = ["RetrainReceiver"]
 

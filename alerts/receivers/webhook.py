@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from alerts.dispatch import Notification
-from alerts.receivers.base import Message, am_alert
+from driftwarden.alerts.dispatch import Notification
+from driftwarden.alerts.receivers.base import Message, am_alert
 
 __all__ = ["WebhookReceiver"]
 

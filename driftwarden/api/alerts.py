@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from alerts.notifier import Notifier
+from driftwarden.alerts.notifier import Notifier
 from driftwarden.api.plumbing import HTTPProblem
 from driftwarden.api.schemas import ALERTS, DELETE_SILENCE_ANSWERS, SILENCE_ANSWERS, SILENCE_BODY, SILENCES, ok
 from driftwarden.config import Duration

@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from collector import otlp
-from collector.errors import BodyError
-from collector.predictions import parse_records
-from collector.tables import TableError, format_from_content_type
+from driftwarden.collector import otlp
+from driftwarden.collector.errors import BodyError
+from driftwarden.collector.predictions import parse_records
+from driftwarden.collector.tables import TableError, format_from_content_type
 from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for, route_of
 from driftwarden.api.schemas import (
     CONTENT_ENCODING,
@@ -28,7 +28,7 @@ from driftwarden.config import Config
 from driftwarden.pipeline import Pipeline, QueueFull, TooManyModels
 from driftwarden.ratelog import RateLimitedLog
 from driftwarden.references import fit_reference
-from exporters.prometheus import Instruments
+from driftwarden.exporters.prometheus import Instruments
 
 __all__ = ["ingest_router"]
 

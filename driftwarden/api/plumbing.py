@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from collector.predictions import MODEL_NAME
+from driftwarden.collector.predictions import MODEL_NAME
 from driftwarden.ratelog import RateLimitedLog
-from exporters.prometheus import Instruments
+from driftwarden.exporters.prometheus import Instruments
 
 __all__ = [
     "HTTPProblem",

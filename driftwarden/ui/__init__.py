@@ -15,7 +15,7 @@ import time
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from detectors.slo import WINDOWS
+from driftwarden.detectors.slo import WINDOWS
 from driftwarden.ui.render import CSP, GpuView, SloView, model_page, not_found_page, overview_page
 
 __all__ = ["create_ui_router"]

@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from alerts.alert import Alert, AlertStatus
-from collector.gpu import (
+from driftwarden.alerts.alert import Alert, AlertStatus
+from driftwarden.collector.gpu import (
     FB_TOTAL,
     FB_USED,
     GPU_TEMP,
@@ -36,13 +36,13 @@ from collector.gpu import (
     XID_ERRORS,
     GpuSample,
 )
-from detectors.categorical import UNSEEN
-from detectors.drift import PREDICTION, DriftReport, DriftThresholds, FeatureDrift
-from detectors.gpu import InferenceFigure
-from detectors.reference import ReferenceProfile
+from driftwarden.detectors.categorical import UNSEEN
+from driftwarden.detectors.drift import PREDICTION, DriftReport, DriftThresholds, FeatureDrift
+from driftwarden.detectors.gpu import InferenceFigure
+from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden import __version__
 from driftwarden.ui.svg import category_bars, esc, histogram, timeline
-from exporters.prometheus import ModelState
+from driftwarden.exporters.prometheus import ModelState
 
 __all__ = [
     "MAX_CHARTED_FEATURES",
