@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable
 
 from driftwarden.alerts.alert import Alert, AlertStatus, describe, fingerprint
 from driftwarden.alerts.silences import Silences
-from driftwarden.detectors.findings import Finding
 from driftwarden.config import AlertingSettings
+from driftwarden.detectors.findings import Finding
 
 __all__ = ["AlertEngine"]
 

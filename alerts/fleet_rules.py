@@ -39,8 +39,8 @@ from typing import Any
 
 import yaml
 
-from driftwarden.detectors.stats import PSI_EPSILON
 from driftwarden.config import DriftSettings
+from driftwarden.detectors.stats import PSI_EPSILON
 from driftwarden.exporters.metrics import FEATURE_BIN_VALUES
 
 __all__ = [

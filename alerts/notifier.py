@@ -21,8 +21,8 @@ from driftwarden.alerts.engine import AlertEngine
 from driftwarden.alerts.outbox import Outbox
 from driftwarden.alerts.receivers import build_receivers
 from driftwarden.alerts.silences import Silence, Silences
-from driftwarden.detectors.findings import Finding
 from driftwarden.config import Config
+from driftwarden.detectors.findings import Finding
 from driftwarden.store import Store
 
 __all__ = ["Notifier"]

@@ -81,8 +81,8 @@ import yaml
 from prometheus_client.utils import floatToGoString
 
 from driftwarden.collector.gpu import XID_ERRORS
-from driftwarden.detectors.gpu import CRITICAL_XIDS
 from driftwarden.config import SLOSettings, parse_duration
+from driftwarden.detectors.gpu import CRITICAL_XIDS
 from driftwarden.exporters.metrics import (
     FEATURE_DRIFT_PVALUE,
     FEATURE_DRIFT_SCORE,

@@ -32,8 +32,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from driftwarden.collector.gpu import NvmlPoller
-from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter
 from driftwarden.config import GpuSettings
+from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter
 from driftwarden.exporters.gpu import GpuCollector
 from tests.fake_nvml import FakeNvml
 

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from driftwarden.collector import gpu as dcgm
+from driftwarden.config import DriftSettings
 from driftwarden.detectors.gpu import CRITICAL_XIDS
 from driftwarden.detectors.slo import BURN_TIERS
-from driftwarden.config import DriftSettings
 from driftwarden.exporters import gpu as g
 from driftwarden.exporters import metrics as m
 

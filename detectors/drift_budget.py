@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from driftwarden.config import AlertingSettings, SLOSettings
 from driftwarden.detectors.findings import Finding, FindingKind
 from driftwarden.detectors.slo import SLOTracker
-from driftwarden.config import AlertingSettings, SLOSettings
 
 __all__ = ["DriftBudget"]
 

@@ -23,8 +23,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from driftwarden.detectors.findings import Finding, FindingKind, Severity
 from driftwarden.config import SLOSettings
+from driftwarden.detectors.findings import Finding, FindingKind, Severity
 
 __all__ = ["BURN_TIERS", "WINDOWS", "SLOTracker"]
 

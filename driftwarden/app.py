@@ -11,16 +11,19 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from driftwarden.alerts.notifier import Notifier
-from driftwarden.collector.kserve import EventJoiner
-from driftwarden.detectors.drift import DriftReport
-from driftwarden.detectors.findings import Finding
 from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
 from driftwarden.api.labels import labels_router
 from driftwarden.api.plumbing import HTTPProblem, bearer_auth, body_reader, problem_handler, rejection_log
 from driftwarden.api.status import status_router
+from driftwarden.collector.kserve import EventJoiner
 from driftwarden.config import Config
+from driftwarden.detectors.drift import DriftReport
+from driftwarden.detectors.findings import Finding
+from driftwarden.exporters.alerts import AlertCollector
+from driftwarden.exporters.prometheus import DriftCollector, Instruments
+from driftwarden.exporters.requests import RequestCollector, request_histograms
 from driftwarden.gpu_monitor import GpuMonitor
 from driftwarden.pipeline import Pipeline
 from driftwarden.references import fit_configured_references
@@ -28,9 +31,6 @@ from driftwarden.sources import follow
 from driftwarden.store import Store
 from driftwarden.tracing import self_tracer
 from driftwarden.ui import create_ui_router
-from driftwarden.exporters.alerts import AlertCollector
-from driftwarden.exporters.prometheus import DriftCollector, Instruments
-from driftwarden.exporters.requests import RequestCollector, request_histograms
 
 __all__ = ["create_app"]
 

@@ -35,10 +35,10 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from rich.console import Console
 
-from driftwarden.detectors.drift import DriftReport
-from driftwarden.detectors.findings import Finding
 from driftwarden.app import create_app
 from driftwarden.config import load_config
+from driftwarden.detectors.drift import DriftReport
+from driftwarden.detectors.findings import Finding
 from driftwarden.pipeline import Pipeline
 from driftwarden.sink import WebhookSink
 

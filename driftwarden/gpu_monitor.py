@@ -10,9 +10,9 @@ import asyncio
 import logging
 
 from driftwarden.collector.gpu import NvmlPoller, load_nvml
+from driftwarden.config import Config
 from driftwarden.detectors.findings import Finding
 from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter
-from driftwarden.config import Config
 from driftwarden.exporters.gpu import GpuCollector
 
 __all__ = ["GpuMonitor"]

@@ -23,6 +23,7 @@ from opentelemetry import trace
 from driftwarden.alerts.notifier import Notifier
 from driftwarden.collector.otlp import SpanBatch
 from driftwarden.collector.predictions import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
+from driftwarden.config import Config, DriftSettings, ModelSettings
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.drift import DriftReport, DriftThresholds
 from driftwarden.detectors.drift_budget import DriftBudget
@@ -31,11 +32,10 @@ from driftwarden.detectors.latency import RequestStats
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.detectors.windows import encode_checkpoint
-from driftwarden.config import Config, DriftSettings, ModelSettings
+from driftwarden.exporters.prometheus import Instruments, ModelState
 from driftwarden.outcomes import LabelJoin, OutcomeCounts
 from driftwarden.sampling import sampled
 from driftwarden.store import Store
-from driftwarden.exporters.prometheus import Instruments, ModelState
 
 __all__ = ["Pipeline", "QueueFull"]
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from driftwarden.collector.tables import TableError, read_table, scan_table
-from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.config import Config, ConfigError
+from driftwarden.detectors.reference import ReferenceProfile
 
 if TYPE_CHECKING:
     from driftwarden.pipeline import Pipeline  # the daemon's; `reference build` need not import it

@@ -37,8 +37,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from driftwarden.detectors.drift import DriftReport, FeatureDrift
 from driftwarden import __version__
+from driftwarden.detectors.drift import DriftReport, FeatureDrift
 from driftwarden.ui.svg import category_bars, esc, histogram
 
 __all__ = ["render_html", "write_html"]

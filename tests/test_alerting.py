@@ -19,8 +19,8 @@ from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
 from driftwarden.alerts.receivers.retrain import RetrainReceiver
 from driftwarden.alerts.receivers.webhook import WebhookReceiver
 from driftwarden.alerts.signing import verify
-from driftwarden.detectors.findings import Finding, FindingKind, Severity
 from driftwarden.config import AlertingSettings, OutboxSettings, RouteSettings
+from driftwarden.detectors.findings import Finding, FindingKind, Severity
 from driftwarden.sink import WebhookSink
 
 

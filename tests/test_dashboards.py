@@ -25,8 +25,8 @@ import orjson
 import pytest
 import yaml
 
-from driftwarden.dashboards import build
 from driftwarden.cli import main
+from driftwarden.dashboards import build
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from driftwarden.exporters import gpu, metrics
 from tests.conftest import free_port, running

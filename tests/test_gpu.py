@@ -29,10 +29,10 @@ from driftwarden.collector.gpu import (
     load_nvml,
     parse_matchers,
 )
+from driftwarden.config import GpuSettings
 from driftwarden.detectors import gpu as dg
 from driftwarden.detectors.findings import FindingKind, Severity
 from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter, cost_per_inference, energy_per_inference
-from driftwarden.config import GpuSettings
 from driftwarden.exporters import gpu as eg
 from driftwarden.exporters.gpu import DCGM_LABELS, DCGM_METRICS, GpuCollector
 from tests import fake_nvml

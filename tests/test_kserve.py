@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
+from driftwarden.api.kserve import kserve_router
+from driftwarden.api.plumbing import bearer_auth, body_reader
 from driftwarden.collector.kserve import (
     EVICTED,
     EXPIRED,
@@ -23,8 +25,6 @@ from driftwarden.collector.kserve import (
     parse_events,
     read_events,
 )
-from driftwarden.api.kserve import kserve_router
-from driftwarden.api.plumbing import bearer_auth, body_reader
 from tests.conftest import Daemon
 
 KSERVE_REQUEST = "org.kubeflow.serving.inference.request"

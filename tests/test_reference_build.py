@@ -10,8 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from driftwarden.collector.tables import TableError, _sample_rows, read_table, scan_table
 from driftwarden.cli import main
+from driftwarden.collector.tables import TableError, _sample_rows, read_table, scan_table
 from driftwarden.config import load_config
 from driftwarden.references import fit_reference
 from driftwarden.store import Store

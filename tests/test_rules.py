@@ -22,8 +22,8 @@ from prometheus_client.utils import floatToGoString
 
 from driftwarden.alerts import rules
 from driftwarden.collector.gpu import XID_ERRORS
-from driftwarden.detectors.gpu import CRITICAL_XIDS, xid_severity
 from driftwarden.config import Config, SLOSettings, load_config
+from driftwarden.detectors.gpu import CRITICAL_XIDS, xid_severity
 from driftwarden.exporters import metrics
 from driftwarden.exporters.metrics import REQUEST_DURATION, SLO_WINDOWS
 from tests.tools import required_tool

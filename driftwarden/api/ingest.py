@@ -9,10 +9,6 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from driftwarden.collector import otlp
-from driftwarden.collector.errors import BodyError
-from driftwarden.collector.predictions import parse_records
-from driftwarden.collector.tables import TableError, format_from_content_type
 from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for, route_of
 from driftwarden.api.schemas import (
     CONTENT_ENCODING,
@@ -24,11 +20,15 @@ from driftwarden.api.schemas import (
     TRACES_ANSWERS,
     TRACES_BODY,
 )
+from driftwarden.collector import otlp
+from driftwarden.collector.errors import BodyError
+from driftwarden.collector.predictions import parse_records
+from driftwarden.collector.tables import TableError, format_from_content_type
 from driftwarden.config import Config
+from driftwarden.exporters.prometheus import Instruments
 from driftwarden.pipeline import Pipeline, QueueFull, TooManyModels
 from driftwarden.ratelog import RateLimitedLog
 from driftwarden.references import fit_reference
-from driftwarden.exporters.prometheus import Instruments
 
 __all__ = ["ingest_router"]
 

@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from driftwarden.collector.errors import BodyError
-from driftwarden.collector.kserve import EventJoiner, parse_events
 from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for
 from driftwarden.api.schemas import CE_HEADERS, KSERVE_ANSWERS, KSERVE_BODY
+from driftwarden.collector.errors import BodyError
+from driftwarden.collector.kserve import EventJoiner, parse_events
 from driftwarden.config import Config
-from driftwarden.pipeline import Pipeline, QueueFull
 from driftwarden.exporters.prometheus import Instruments
+from driftwarden.pipeline import Pipeline, QueueFull
 
 __all__ = ["kserve_router"]
 

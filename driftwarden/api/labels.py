@@ -10,11 +10,11 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from driftwarden.collector.predictions import MAX_REPORTED_ERRORS, MODEL_NAME, NDJSON_TYPES
 from driftwarden.api.plumbing import HTTPProblem
 from driftwarden.api.schemas import LABELS_ANSWERS, LABELS_BODY
-from driftwarden.pipeline import Pipeline
+from driftwarden.collector.predictions import MAX_REPORTED_ERRORS, MODEL_NAME, NDJSON_TYPES
 from driftwarden.exporters.prometheus import Instruments
+from driftwarden.pipeline import Pipeline
 
 __all__ = ["labels_router"]
 

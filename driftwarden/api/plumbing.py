@@ -10,8 +10,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from driftwarden.collector.predictions import MODEL_NAME
-from driftwarden.ratelog import RateLimitedLog
 from driftwarden.exporters.prometheus import Instruments
+from driftwarden.ratelog import RateLimitedLog
 
 __all__ = [
     "HTTPProblem",

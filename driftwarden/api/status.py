@@ -10,12 +10,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry
 
-from driftwarden.detectors.slo import WINDOWS
 from driftwarden.api.plumbing import HTTPProblem
 from driftwarden.api.schemas import DRIFT_ANSWERS, METRICS_ANSWERS, MODELS, READYZ_ANSWERS, SLOS, ok
 from driftwarden.config import Config
-from driftwarden.pipeline import Pipeline
+from driftwarden.detectors.slo import WINDOWS
 from driftwarden.exporters.exposition import HistogramFamily, render
+from driftwarden.pipeline import Pipeline
 
 __all__ = ["status_router"]
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from driftwarden import __version__
 from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.collector.gpu import (
     FB_TOTAL,
@@ -40,9 +41,8 @@ from driftwarden.detectors.categorical import UNSEEN
 from driftwarden.detectors.drift import PREDICTION, DriftReport, DriftThresholds, FeatureDrift
 from driftwarden.detectors.gpu import InferenceFigure
 from driftwarden.detectors.reference import ReferenceProfile
-from driftwarden import __version__
-from driftwarden.ui.svg import category_bars, esc, histogram, timeline
 from driftwarden.exporters.prometheus import ModelState
+from driftwarden.ui.svg import category_bars, esc, histogram, timeline
 
 __all__ = [
     "MAX_CHARTED_FEATURES",
