@@ -69,14 +69,14 @@ from cloudevents.core.bindings.http import HTTPMessage, from_binary, from_struct
 from cloudevents.core.exceptions import BaseCloudEventException, CloudEventValidationError
 from cloudevents.core.formats.json import JSONFormat
 
-from driftwarden.collector.errors import BodyError
-from driftwarden.collector.predictions import ParseResult, parse_records
+from driftwarden.collector.predictions import parse_records
+from driftwarden.core.errors import BodyTooLarge, InputError, UnsupportedMediaType
+from driftwarden.core.records import ParseResult
 
 __all__ = [
     "EVICTED",
     "EXPIRED",
     "REPLACED",
-    "EventError",
     "EventJoiner",
     "Half",
     "Joined",
@@ -104,14 +104,6 @@ _REPR.maxstring = _REPR.maxother = 80
 _show = _REPR.repr
 
 
-class EventError(BodyError):
-    """A body that is not a usable logger event; `code` is the reason label for the answer."""
-
-    def __init__(self, status: int, code: str, reason: str) -> None:
-        super().__init__(status, reason)
-        self.code = code
-
-
 # -- CloudEvents ----------------------------------------------------------------------------------
 
 
@@ -130,38 +122,37 @@ class LoggerEvent:
 
 
 def read_events(headers: Mapping[str, str], body: bytes) -> list[LoggerEvent]:
-    """Binary, structured or batched CloudEvents over HTTP → events; raises EventError."""
+    """Binary, structured or batched CloudEvents over HTTP → events; raises InputError."""
     headers = {k.lower(): v for k, v in headers.items()}
     media = headers.get("content-type", "").split(";")[0].strip().lower()
     if media == BATCH:
         envelopes = _json(body, "the event batch")
         if not isinstance(envelopes, list):
-            raise EventError(400, "not_a_cloudevent", f"{BATCH} must be a JSON array of events")
+            raise InputError(f"{BATCH} must be a JSON array of events", code="not_a_cloudevent")
         return [_structured(envelope, f"event {i}") for i, envelope in enumerate(envelopes)]
     if media == STRUCTURED:
         return [_structured(_json(body, "the structured event"), "the event")]
     if media.startswith("application/cloudevents"):
-        raise EventError(415, "unsupported_media_type", f"{media}: only JSON-formatted CloudEvents are read")
+        raise UnsupportedMediaType(f"{media}: only JSON-formatted CloudEvents are read", code="unsupported_media_type")
     if not any(name.startswith("ce-") for name in headers):
-        raise EventError(
-            415,
-            "not_a_cloudevent",
+        raise UnsupportedMediaType(
             f"not a CloudEvent (Content-Type {media or '(none)'!r} and no ce-* headers): send a payload logger's "
             f"binary-mode event (ce-id, ce-type, ce-source, ce-specversion headers) or {STRUCTURED}",
+            code="not_a_cloudevent",
         )
     # ce-time is not used: not parsed (a third of the SDK's cost per event), so never a reason to refuse
     context = {k: v for k, v in headers.items() if k.startswith("ce-") and k != "ce-time"}
     if not context.get("ce-id"):  # the SDK would invent one, and the halves would never meet
-        raise EventError(400, "not_a_cloudevent", "no ce-id header: it joins a request to its response")
+        raise InputError("no ce-id header: it joins a request to its response", code="not_a_cloudevent")
     attributes = _attributes(lambda: from_binary(HTTPMessage(context, b""), _FORMAT), "the ce-* headers")
     return [LoggerEvent(attributes["type"], attributes["id"], attributes, _data(body, media))]
 
 
 def _structured(envelope: Any, what: str) -> LoggerEvent:
     if not isinstance(envelope, dict):
-        raise EventError(400, "not_a_cloudevent", f"{what} is a {type(envelope).__name__}, expected a JSON object")
+        raise InputError(f"{what} is a {type(envelope).__name__}, expected a JSON object", code="not_a_cloudevent")
     if not envelope.get("id"):  # the SDK would invent one, and the halves would never meet
-        raise EventError(400, "not_a_cloudevent", f"{what} has no 'id': it joins a request to its response")
+        raise InputError(f"{what} has no 'id': it joins a request to its response", code="not_a_cloudevent")
     envelope = dict(envelope)
     envelope.pop("time", None)  # not used, not parsed (as in binary mode)
     data = envelope.pop("data", None)
@@ -175,7 +166,7 @@ def _structured(envelope: Any, what: str) -> LoggerEvent:
         except (binascii.Error, ValueError):  # ValueError: a string with non-ASCII characters
             data = None
         if data is None:
-            raise EventError(400, "bad_json", f"{what}: data_base64 is not base64")
+            raise InputError(f"{what}: data_base64 is not base64", code="bad_json")
     if isinstance(data, (bytes, str)):  # JSON text carried as bytes or a string
         data = _json(data.encode() if isinstance(data, str) else data, f"{what}'s data")
     return LoggerEvent(attributes["type"], attributes["id"], attributes, data)
@@ -186,9 +177,9 @@ def _attributes(read: Callable[[], Any], what: str) -> dict[str, Any]:
         return dict(read().get_attributes())
     except CloudEventValidationError as exc:
         problems = "; ".join(f"{name}: {errors[0]}" for name, errors in exc.errors.items() if errors)
-        raise EventError(400, "not_a_cloudevent", f"{what} are not a valid CloudEvent: {problems}") from None
+        raise InputError(f"{what} are not a valid CloudEvent: {problems}", code="not_a_cloudevent") from None
     except (BaseCloudEventException, ValueError, TypeError, AttributeError, OverflowError) as exc:
-        raise EventError(400, "not_a_cloudevent", f"{what} are not a valid CloudEvent: {exc}") from None
+        raise InputError(f"{what} are not a valid CloudEvent: {exc}", code="not_a_cloudevent") from None
 
 
 def _json(body: bytes, what: str) -> Any:
@@ -196,7 +187,7 @@ def _json(body: bytes, what: str) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         hint = " (it looks gzip-compressed: log the uncompressed body)" if body[:2] == b"\x1f\x8b" else ""
-        raise EventError(400, "bad_json", f"{what} is not valid JSON{hint}: {exc}") from None
+        raise InputError(f"{what} is not valid JSON{hint}: {exc}", code="bad_json") from None
 
 
 def _data(body: bytes, media: str) -> Any:
@@ -205,11 +196,10 @@ def _data(body: bytes, media: str) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         if media and "json" not in media and media not in ("text/plain", "application/x-www-form-urlencoded"):
-            raise EventError(
-                415,
-                "unsupported_media_type",
+            raise UnsupportedMediaType(
                 f"event data of type {media!r} is not JSON: only JSON inference bodies (KServe V1, "
                 "Open Inference Protocol V2, Seldon) are decoded",
+                code="unsupported_media_type",
             ) from None
         return _json(body, "the event data")
 
@@ -237,7 +227,7 @@ def decode_event(
     max_records: int = 100_000,
     max_features: int = 1000,
 ) -> Half | None:
-    """An event → its half (None for an event type that carries no predictions); raises EventError.
+    """An event → its half (None for an event type that carries no predictions); raises InputError.
 
     The model is `ce-inferenceservicename`, else Seldon's `ce-modelid`, else `model` (the path).
     """
@@ -249,14 +239,13 @@ def decode_event(
         kind = "response"
     else:
         known = ", ".join(sorted(REQUEST_TYPES | RESPONSE_TYPES))
-        raise EventError(400, "unknown_event_type", f"unknown ce-type {event.type!r:.100}; expected one of {known}")
+        raise InputError(f"unknown ce-type {event.type!r:.100}; expected one of {known}", code="unknown_event_type")
     name = event.extension("inferenceservicename") or event.extension("modelid") or model
     if name is None:
-        raise EventError(
-            400,
-            "no_model",
+        raise InputError(
             "no model name: the event has no ce-inferenceservicename (or Seldon's ce-modelid); "
             "point the logger at /v1/kserve/{model}",
+            code="no_model",
         )
     request_id = event.extension("requestid") or event.id  # Seldon: a fresh ce-id per half, the shared one here
     key = (
@@ -269,7 +258,7 @@ def decode_event(
     )
     payload = event.data
     if not isinstance(payload, dict):
-        raise EventError(400, "bad_body", f"the {kind} body is a {type(payload).__name__}, expected a JSON object")
+        raise InputError(f"the {kind} body is a {type(payload).__name__}, expected a JSON object", code="bad_body")
     names = (feature_names or {}).get(name)
     if kind == "request":
         rows = _request_rows(payload, names, max_features)
@@ -279,10 +268,9 @@ def decode_event(
         version = payload.get("model_version")
         version = version if isinstance(version, str) and 0 < len(version) <= 64 else None
     if len(rows) > max_records:
-        raise EventError(
-            413,
-            "too_many_records",
+        raise BodyTooLarge(
             f"{len(rows)} rows in one {kind}; the limit is {max_records} (limits.max_records_per_request)",
+            code="too_many_records",
         )
     return Half(kind, key, name, request_id, rows, version)
 
@@ -297,15 +285,14 @@ def _request_rows(payload: dict, names: Sequence[str] | None, max_features: int)
     elif isinstance(payload.get("data"), dict):
         rows = _seldon_rows(payload["data"], names)
     else:
-        raise EventError(
-            400,
-            "bad_body",
+        raise InputError(
             "the request is neither KServe V1 ('instances'), Open Inference Protocol V2 ('inputs' with name, "
             "shape, datatype, data) nor a Seldon message ('data' with 'ndarray' or 'tensor')",
+            code="bad_body",
         )
     widest = max((len(r) for r in rows if isinstance(r, dict)), default=0)
     if widest > max_features:
-        raise EventError(400, "too_many_features", _too_wide(widest, max_features))
+        raise InputError(_too_wide(widest, max_features), code="too_many_features")
     return rows
 
 
@@ -319,11 +306,10 @@ def _response_rows(payload: dict) -> list[Any]:
     if isinstance(payload.get("data"), dict):
         names = payload["data"].get("names")
         return [_prediction(row, names) for row in _seldon_table(payload["data"])]
-    raise EventError(
-        400,
-        "bad_body",
+    raise InputError(
         "the response is neither KServe V1 ('predictions'), Open Inference Protocol V2 ('outputs') "
         "nor a Seldon message ('data')",
+        code="bad_body",
     )
 
 
@@ -355,14 +341,14 @@ def _tensor(spec: dict, what: str) -> tuple[list, int, int]:
     """A V2 tensor → (row-major values, rows, values per row)."""
     shape, data = spec.get("shape"), spec.get("data")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-        raise EventError(400, "bad_body", f"{what}: shape must be a list of non-negative integers, got {_show(shape)}")
+        raise InputError(f"{what}: shape must be a list of non-negative integers, got {_show(shape)}", code="bad_body")
     if not isinstance(data, list):
         data = [data]
     flat = _flatten(data)
     rows = shape[0] if shape else 1
     width = math.prod(shape[1:])
     if rows * width != len(flat):
-        raise EventError(400, "bad_body", f"{what}: shape {shape} needs {rows * width} values, data has {len(flat)}")
+        raise InputError(f"{what}: shape {shape} needs {rows * width} values, data has {len(flat)}", code="bad_body")
     return flat, rows, width
 
 
@@ -388,12 +374,12 @@ def _v2_rows(inputs: list[dict], names: Sequence[str] | None, max_features: int)
     for spec in inputs:
         name = spec["name"]
         if not isinstance(name, str) or not name:
-            raise EventError(400, "bad_body", f"an input's name must be a non-empty string, got {_show(name)}")
+            raise InputError(f"an input's name must be a non-empty string, got {_show(name)}", code="bad_body")
         flat, rows, width = _tensor(spec, f"input {name!r}")
         if batch is None:
             batch = rows
         elif rows != batch:
-            raise EventError(400, "bad_body", f"input {name!r} has {rows} rows, the first input {batch}")
+            raise InputError(f"input {name!r} has {rows} rows, the first input {batch}", code="bad_body")
         if len(inputs) == 1 and names:  # configured names name the lone input's columns
             feature_names = _names(width, names, f"{name}_")
         else:
@@ -401,7 +387,7 @@ def _v2_rows(inputs: list[dict], names: Sequence[str] | None, max_features: int)
         columns.append((feature_names, flat, width))
     total = sum(width for _, _, width in columns)
     if total > max_features:
-        raise EventError(400, "too_many_features", _too_wide(total, max_features))
+        raise InputError(_too_wide(total, max_features), code="too_many_features")
     out = []
     for i in range(batch or 0):
         features: dict[str, Any] = {}
@@ -435,8 +421,8 @@ def _seldon_table(data: dict) -> list[list]:
     if isinstance(tensor, dict):
         flat, rows, width = _tensor({"shape": tensor.get("shape"), "data": tensor.get("values")}, "the tensor")
         return [flat[i * width : (i + 1) * width] for i in range(rows)]
-    raise EventError(
-        400, "bad_body", "a Seldon message's 'data' needs 'ndarray' or 'tensor' (strData, jsonData, binData: not read)"
+    raise InputError(
+        "a Seldon message's 'data' needs 'ndarray' or 'tensor' (strData, jsonData, binData: not read)", code="bad_body"
     )
 
 
@@ -618,7 +604,7 @@ def parse_events(
 ) -> KServeResult:
     """One logger POST → the records of the pairs it completed, validated as prediction records.
 
-    Every event is read and decoded before any reaches the joiner: a request that raises EventError
+    Every event is read and decoded before any reaches the joiner: a request that raises InputError
     changes nothing. `errors[].index` is a record's position among those this POST completed: the
     row of the inference batch when it holds one event.
     """

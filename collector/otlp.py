@@ -3,7 +3,7 @@
 Decodes `ExportTraceServiceRequest` from protobuf or OTLP JSON (hex trace ids, lowerCamelCase
 keys, enums as numbers), gzip or not, and answers `ExportTraceServiceResponse` in the
 request's encoding with `partial_success` for spans it could not use. Mapping from span to
-observation follows the OTel semantic conventions, configurable through `TraceSettings`:
+observation follows the OTel semantic conventions, configurable through `TraceParams`:
 
 - service:   resource attribute `service.name`
 - model:     first present of `model_attributes` (span, then resource), else "none"
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import base64
 import zlib
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -33,10 +31,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from driftwarden.collector.errors import BodyError
-from driftwarden.config import TraceSettings
+from driftwarden.core.errors import BodyTooLarge, InputError, UnsupportedMediaType
+from driftwarden.core.spans import SpanBatch
+from driftwarden.params import TraceParams
 
-__all__ = ["JSON", "PROTOBUF", "SpanBatch", "decode_request", "encode_error", "encode_response"]
+__all__ = ["JSON", "PROTOBUF", "decode_request", "encode_error", "encode_response"]
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -49,56 +48,20 @@ _INPUT_TOKENS = "gen_ai.usage.input_tokens"
 _OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 
 
-@dataclass
-class SpanBatch:
-    """Observations from one export request, column-wise."""
-
-    service: list[str] = field(default_factory=list)
-    model: list[str] = field(default_factory=list)
-    operation: list[str] = field(default_factory=list)
-    extra: list[tuple[str, ...]] = field(default_factory=list)  # values of TraceSettings.label_attributes
-    trace_id: list[str] = field(default_factory=list)
-    duration: np.ndarray = field(default_factory=lambda: np.empty(0))  # seconds
-    end_time: np.ndarray = field(default_factory=lambda: np.empty(0))  # unix seconds
-    error: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
-    input_tokens: np.ndarray = field(default_factory=lambda: np.empty(0))  # NaN where absent
-    output_tokens: np.ndarray = field(default_factory=lambda: np.empty(0))
-    ttft: np.ndarray = field(default_factory=lambda: np.empty(0))  # seconds, NaN where absent
-    skipped: int = 0  # spans that are not requests (CLIENT, INTERNAL children, ...)
-    rejected: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-    first_error: str = ""
-
-    def __len__(self) -> int:
-        return len(self.service)
-
-    @cached_property
-    def selectors(self) -> dict[str, np.ndarray]:
-        """service/model/operation as numpy string arrays, for vectorized SLO selection."""
-        return {
-            "service": np.asarray(self.service),
-            "model": np.asarray(self.model),
-            "operation": np.asarray(self.operation),
-        }
-
-    def reject(self, reason: str, message: str) -> None:
-        self.rejected += 1
-        self.reasons[reason] = self.reasons.get(reason, 0) + 1
-        self.first_error = self.first_error or message
-
-
 def decode_request(
-    body: bytes, content_type: str | None, content_encoding: str | None, settings: TraceSettings, *, max_bytes: int
+    body: bytes, content_type: str | None, content_encoding: str | None, settings: TraceParams, *, max_bytes: int
 ) -> tuple[SpanBatch, str]:
     """Parse an export request; returns the observations and the media type to answer in."""
     media = (content_type or "").split(";")[0].strip().lower()
     if media not in (PROTOBUF, JSON):
-        raise BodyError(415, f"unsupported Content-Type {media or '(none)'!r}: OTLP/HTTP sends {PROTOBUF} or {JSON}")
+        raise UnsupportedMediaType(
+            f"unsupported Content-Type {media or '(none)'!r}: OTLP/HTTP sends {PROTOBUF} or {JSON}"
+        )
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "gzip":
         body = _gunzip(body, max_bytes)
     elif encoding not in ("identity", ""):
-        raise BodyError(415, f"unsupported Content-Encoding {encoding!r}: send gzip or none")
+        raise UnsupportedMediaType(f"unsupported Content-Encoding {encoding!r}: send gzip or none")
     request = ExportTraceServiceRequest()
     try:
         if media == PROTOBUF:
@@ -106,9 +69,9 @@ def decode_request(
         else:
             json_format.ParseDict(_hex_ids_to_base64(orjson.loads(body)), request, ignore_unknown_fields=True)
     except (DecodeError, orjson.JSONDecodeError, json_format.ParseError, ValueError, TypeError) as exc:
-        raise BodyError(400, f"not an OTLP ExportTraceServiceRequest ({media}): {exc}") from exc
+        raise InputError(f"not an OTLP ExportTraceServiceRequest ({media}): {exc}") from exc
     except RecursionError:  # JSON nested deeper than Python's stack (orjson reads up to 1024 levels)
-        raise BodyError(400, f"not an OTLP ExportTraceServiceRequest ({media}): nested too deeply") from None
+        raise InputError(f"not an OTLP ExportTraceServiceRequest ({media}): nested too deeply") from None
     return _observations(request, settings), media
 
 
@@ -135,9 +98,9 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
     try:
         out = inflater.decompress(body, max_bytes + 1)
     except zlib.error as exc:
-        raise BodyError(400, f"Content-Encoding is gzip but the body is not: {exc}") from exc
+        raise InputError(f"Content-Encoding is gzip but the body is not: {exc}") from exc
     if len(out) > max_bytes:
-        raise BodyError(413, f"decompressed body larger than {max_bytes} bytes (limits.max_body_bytes)")
+        raise BodyTooLarge(f"decompressed body larger than {max_bytes} bytes (limits.max_body_bytes)")
     return out
 
 
@@ -162,7 +125,7 @@ def _value(v: AnyValue) -> Any:
     return getattr(v, kind) if kind in _SCALARS else None
 
 
-def _observations(request: ExportTraceServiceRequest, settings: TraceSettings) -> SpanBatch:
+def _observations(request: ExportTraceServiceRequest, settings: TraceParams) -> SpanBatch:
     """One row per request span, then columns: the per-span work is attribute look-ups only."""
     batch = SpanBatch()
     wanted = set(settings.model_attributes) | set(settings.operation_attributes) | set(settings.label_attributes)
@@ -237,7 +200,7 @@ def _numbers(values: tuple[Any, ...]) -> np.ndarray:
     return np.array([_number(v) for v in values], dtype=np.float64)
 
 
-def _time_to_first_token(span: Span, settings: TraceSettings) -> float | None:
+def _time_to_first_token(span: Span, settings: TraceParams) -> float | None:
     for event in span.events:
         if event.name == settings.ttft_event and event.time_unix_nano >= span.start_time_unix_nano:
             return (event.time_unix_nano - span.start_time_unix_nano) / 1e9

@@ -2,7 +2,7 @@
 
 A record is `{"model": "fraud", "features": {"amount": 12.5, "country": "DE"}, ...}`
 (design.md). Bad records are reported one by one and the rest accepted; a body that
-cannot be read at all raises `BodyError` with the HTTP status to answer.
+cannot be read at all raises an `InputError` (driftwarden.core.errors).
 
 Numbers become float columns in one `np.array` call per group of records sharing a
 feature layout; the per-record Python work is only the dict look-ups JSON parsing
@@ -14,9 +14,8 @@ travel with the rows for sampling and the label join.
 
 from __future__ import annotations
 
-import re
 import reprlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -24,75 +23,25 @@ from typing import Any
 import numpy as np
 import orjson
 
-from driftwarden.collector.errors import BodyError
+from driftwarden.core.errors import BodyTooLarge, InputError, UnsupportedMediaType
+from driftwarden.core.records import (
+    MODEL_NAME,
+    PREDICTION,
+    ParseResult,
+    RecordBatch,
+    number_label,
+)
 
-__all__ = ["PREDICTION", "BodyError", "ParseResult", "RecordBatch", "RecordError", "number_label", "parse_records"]
+__all__ = ["parse_records"]
 
 JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
 MAX_FEATURE_NAME = 128
 MAX_CATEGORY = 256  # characters in a categorical value
-PREDICTION = "prediction"  # the record's "prediction" becomes a column of this name
-MAX_REPORTED_ERRORS = 100
 _REPR = reprlib.Repr()  # values quoted in messages: bounded, and safe however deep the JSON nests
 _REPR.maxstring = _REPR.maxother = 80
 _show = _REPR.repr
 _NUMBER_TYPES = {int, float, type(None)}
-
-
-@dataclass(frozen=True)
-class RecordError:
-    index: int  # 0-based position of the record (NDJSON: of the non-blank line)
-    reason: str  # a short code, also the label of the rejected-records counter
-    message: str
-    pointer: str = ""  # RFC 6901 JSON pointer into the record ("/features/amount"); "" for the whole record
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "pointer": self.pointer, "reason": self.reason, "message": self.message}
-
-
-@dataclass(frozen=True)
-class RecordBatch:
-    model: str
-    features: tuple[str, ...]  # numeric columns
-    values: np.ndarray  # (rows, features) float64, NaN missing
-    model_version: str | None = None  # the last one the records named
-    categorical: tuple[str, ...] = ()  # string and boolean columns
-    categorical_values: np.ndarray | None = None  # (rows, categorical) object: str, or None when missing
-    request_ids: np.ndarray | None = None  # (rows,) object: str or None; None when no record had one
-    labels: np.ndarray | None = None  # (rows,) object: the ground truth sent with the record, or None
-
-    @property
-    def rows(self) -> int:
-        return self.values.shape[0]
-
-
-@dataclass
-class ParseResult:
-    batches: list[RecordBatch] = field(default_factory=list)
-    accepted: int = 0
-    errors: list[RecordError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
-    rejected_by_reason: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def rejected(self) -> int:
-        return sum(self.rejected_by_reason.values())
-
-    def reject(self, index: int, reason: str, message: str, pointer: str = "") -> None:
-        self.rejected_by_reason[reason] += 1
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(RecordError(index, reason, message, pointer))
-
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "errors": [e.to_dict() for e in self.errors],
-        }
-        if self.rejected > len(self.errors):
-            body["errors_truncated"] = True
-        return body
 
 
 @dataclass
@@ -123,13 +72,12 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
     elif media in NDJSON_TYPES:
         records = _ndjson_lines(body, result)
     else:
-        raise BodyError(
-            415,
+        raise UnsupportedMediaType(
             f"unsupported Content-Type {media or '(none)'!r}: send application/json (an array of records) "
-            "or application/x-ndjson (one record per line)",
+            "or application/x-ndjson (one record per line)"
         )
     if len(records) > max_records:
-        raise BodyError(413, f"{len(records)} records in one request; the limit is {max_records}: split the batch")
+        raise BodyTooLarge(f"{len(records)} records in one request; the limit is {max_records}: split the batch")
 
     groups: dict[tuple[str, tuple[str, ...]], _Rows] = defaultdict(_Rows)
     good_models: set[str] = set()
@@ -173,11 +121,11 @@ def _json_array(body: bytes) -> list[tuple[int, Any]]:
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BodyError(400, f"body is not valid JSON: {exc}") from exc
+        raise InputError(f"body is not valid JSON: {exc}") from exc
     if isinstance(parsed, dict):
         parsed = [parsed]
     if not isinstance(parsed, list):
-        raise BodyError(400, f"expected a JSON array of records, got {type(parsed).__name__}")
+        raise InputError(f"expected a JSON array of records, got {type(parsed).__name__}")
     return list(enumerate(parsed))
 
 
@@ -293,11 +241,6 @@ def _category(value: Any) -> str | None:
     if value is False:
         return "false"
     return value
-
-
-def number_label(x: float) -> str:
-    """A number as a category: integral values without the ".0", so 3 and 3.0 are one category "3"."""
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def _pointer(name: str, j: int = 0, names: tuple[str, ...] = ()) -> str:

@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftwarden.collector.predictions import ParseResult, parse_records
+from driftwarden.collector.predictions import parse_records
+from driftwarden.core.records import ParseResult
 
 __all__ = ["FileTail"]
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from driftwarden.collector.predictions import number_label
+from driftwarden.core.records import number_label
 from driftwarden.detectors.drift import compare
 from driftwarden.detectors.findings import Finding
 from driftwarden.detectors.reference import ReferenceProfile

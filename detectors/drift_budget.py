@@ -13,20 +13,20 @@ from collections.abc import Callable
 
 import numpy as np
 
-from driftwarden.config import AlertingSettings, SLOSettings
 from driftwarden.detectors.findings import Finding, FindingKind
 from driftwarden.detectors.slo import SLOTracker
+from driftwarden.params import AlertingParams, SLOParams
 
 __all__ = ["DriftBudget"]
 
 
 class DriftBudget:
-    def __init__(self, model: str, settings: AlertingSettings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, model: str, settings: AlertingParams, *, clock: Callable[[], float] = time.time) -> None:
         self.model = model
-        slo = SLOSettings(
+        slo = SLOParams(
             name="drift-budget",
             objective=settings.drift_objective,
-            period=f"{settings.drift_period}s",
+            period=settings.drift_period,
             min_requests=settings.drift_min_evaluations,
         )
         self.tracker = SLOTracker(slo, clock=clock)

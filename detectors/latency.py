@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from driftwarden.collector.otlp import SpanBatch
+from driftwarden.core.spans import SpanBatch
 
 __all__ = ["TTFT_BUCKETS", "HistogramSeries", "LabelFolder", "LatencyHistogram", "RequestStats"]
 

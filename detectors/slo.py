@@ -23,8 +23,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from driftwarden.config import SLOSettings
 from driftwarden.detectors.findings import Finding, FindingKind, Severity
+from driftwarden.params import SLOParams
 
 __all__ = ["BURN_TIERS", "WINDOWS", "SLOTracker"]
 
@@ -41,7 +41,7 @@ RESOLUTION = 60  # seconds per bucket
 class SLOTracker:
     """Counts one SLO's good and bad requests and evaluates its burn rates.
 
-    >>> slo = SLOSettings(name="api", service="fraud", objective=0.99, threshold="250ms")
+    >>> slo = SLOParams(name="api", service="fraud", objective=0.99, threshold=0.25)
     >>> tracker = SLOTracker(slo, clock=lambda: 7200.0)
     >>> names = {"service": np.array(["fraud"] * 1000)}
     >>> tracker.update(names, np.full(1000, 0.5), np.full(1000, 7190.0), np.zeros(1000, bool))
@@ -49,7 +49,7 @@ class SLOTracker:
     (100.0, ['page'])
     """
 
-    def __init__(self, slo: SLOSettings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, slo: SLOParams, *, clock: Callable[[], float] = time.time) -> None:
         self.slo = slo
         self._clock = clock
         self._slots = math.ceil(slo.period / RESOLUTION) + 1

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from driftwarden.collector.predictions import PREDICTION, RecordBatch
+from driftwarden.core.records import PREDICTION, RecordBatch
 from driftwarden.detectors.findings import QUALITY_SUBJECT, Finding, FindingKind, Severity
 from driftwarden.detectors.outcomes import QualityChange, classification_metrics, quality_change, regression_metrics
 

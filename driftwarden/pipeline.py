@@ -21,9 +21,9 @@ import numpy as np
 from opentelemetry import trace
 
 from driftwarden.alerts.notifier import Notifier
-from driftwarden.collector.otlp import SpanBatch
-from driftwarden.collector.predictions import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
 from driftwarden.config import Config, DriftSettings, ModelSettings
+from driftwarden.core.records import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
+from driftwarden.core.spans import SpanBatch
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.drift import DriftReport, DriftThresholds
 from driftwarden.detectors.drift_budget import DriftBudget
@@ -34,6 +34,7 @@ from driftwarden.detectors.slo import SLOTracker
 from driftwarden.detectors.windows import encode_checkpoint
 from driftwarden.exporters.prometheus import Instruments, ModelState
 from driftwarden.outcomes import LabelJoin, OutcomeCounts
+from driftwarden.params import alerting_params, slo_params
 from driftwarden.sampling import sampled
 from driftwarden.store import Store
 
@@ -87,7 +88,7 @@ class Pipeline:
             max_label_values=t.max_label_values,
             max_quantile_samples=t.max_quantile_samples,
         )
-        self.slos = {slo.name: SLOTracker(slo) for slo in config.slos}
+        self.slos = {slo.name: SLOTracker(slo_params(slo)) for slo in config.slos}
         self.slo_findings: dict[str, list[Finding]] = {name: [] for name in self.slos}
         self.drift_budgets: dict[str, DriftBudget] = {}
         self._history: dict[str, deque[tuple[float, float, dict[str, float]]]] = {}
@@ -322,7 +323,7 @@ class Pipeline:
                 )
                 budget = self.drift_budgets.get(name)
                 if budget is None:
-                    budget = self.drift_budgets[name] = DriftBudget(name, self.config.alerting)
+                    budget = self.drift_budgets[name] = DriftBudget(name, alerting_params(self.config.alerting))
                     self._restore_counts(f"drift-budget:{name}", budget.tracker)
                 budget.record(report.drifted, report.evaluated_at)
             reports.append(report)

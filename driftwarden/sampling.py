@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 import polars as pl
 
-from driftwarden.collector.predictions import RecordBatch
+from driftwarden.core.records import RecordBatch
 
 __all__ = ["kept", "sampled"]
 

@@ -4,9 +4,9 @@
   tests/test_predictions.py: JSON and NDJSON agree, the error list is capped and the counts exact,
   the batches' shapes match what was accepted.
 - `collector.otlp.decode_request` (OTLP protobuf and JSON, gzip or not): observed + skipped +
-  rejected == spans sent, the same for every encoding; damaged bodies raise `BodyError` only.
+  rejected == spans sent, the same for every encoding; damaged bodies raise `DriftwardenError` only.
 - `collector.kserve.parse_events` (CloudEvents, binary/structured/batch): accepted + rejected ==
-  records of the pairs the POST completed; anything else raises `EventError` only.
+  records of the pairs the POST completed; anything else raises `InputError` only.
 
 Plus JSON nested as deep as orjson reads (1024 levels) anywhere in a body: a 4xx, never a
 RecursionError (a 500 over HTTP). `DRIFTWARDEN_FUZZ_EXAMPLES` raises the example counts, as for
@@ -34,11 +34,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
+from driftwarden.api.plumbing import http_status
 from driftwarden.collector import otlp
-from driftwarden.collector.errors import BodyError
-from driftwarden.collector.kserve import EventError, EventJoiner, decode_event, parse_events, read_events
-from driftwarden.collector.predictions import MAX_REPORTED_ERRORS, parse_records
-from driftwarden.config import TraceSettings
+from driftwarden.collector.kserve import EventJoiner, decode_event, parse_events, read_events
+from driftwarden.collector.predictions import parse_records
+from driftwarden.core.errors import DriftwardenError
+from driftwarden.core.records import MAX_REPORTED_ERRORS
+from driftwarden.params import TraceParams
 
 EXAMPLES = int(os.environ.get("DRIFTWARDEN_FUZZ_EXAMPLES", "0")) or None
 
@@ -142,8 +144,8 @@ def test_the_error_list_is_capped_and_the_counts_exact(batch: list) -> None:
 def test_any_body_and_content_type_is_counted_or_refused_with_a_status(body: bytes, ctype: str | None) -> None:
     try:
         result = parse_records(body, ctype, max_records=50)
-    except BodyError as exc:
-        assert exc.status in (400, 413, 415)
+    except DriftwardenError as exc:
+        assert http_status(exc) in (400, 413, 415)
     else:
         assert result.accepted + result.rejected >= 0
         check_result(result, result.accepted + result.rejected)
@@ -162,8 +164,8 @@ def test_deeply_nested_values_are_rejected_records(depth: int, where: str) -> No
     for body, ctype in ((f"[{record}]", JSON), (record, NDJSON)):
         try:
             result = parse_records(body.encode(), ctype)
-        except BodyError as exc:  # an array around 1023 levels is past what orjson reads
-            assert (exc.status, ctype) == (400, JSON)
+        except DriftwardenError as exc:  # an array around 1023 levels is past what orjson reads
+            assert (http_status(exc), ctype) == (400, JSON)
         else:
             check_result(result, 1)
 
@@ -176,7 +178,7 @@ def test_a_deeply_nested_model_name_is_a_rejected_record(kind: str) -> None:
 
 # -- OTLP -----------------------------------------------------------------------------------------------------------
 
-SETTINGS = TraceSettings(label_attributes=["tenant"])
+SETTINGS = TraceParams(label_attributes=("tenant",))
 ATTRIBUTE_KEYS = st.sampled_from(
     [
         "service.name",
@@ -332,8 +334,8 @@ def test_damaged_bodies_raise_body_error_only(request: ExportTraceServiceRequest
             body[at:at] = data.draw(st.binary(min_size=1, max_size=4))
     try:
         batch, _ = otlp.decode_request(bytes(body), ctype, "gzip" if gz else None, SETTINGS, max_bytes=1 << 20)
-    except BodyError as exc:
-        assert exc.status in (400, 413)
+    except DriftwardenError as exc:
+        assert http_status(exc) in (400, 413)
     else:
         check_batch(batch)
 
@@ -347,17 +349,17 @@ def test_damaged_bodies_raise_body_error_only(request: ExportTraceServiceRequest
 def test_arbitrary_bytes_raise_body_error_only(body: bytes, ctype: str | None, encoding: str | None) -> None:
     try:
         batch, _ = otlp.decode_request(body, ctype, encoding, SETTINGS, max_bytes=1024)
-    except BodyError as exc:
-        assert exc.status in (400, 413, 415)
+    except DriftwardenError as exc:
+        assert http_status(exc) in (400, 413, 415)
     else:
         check_batch(batch)
 
 
 def test_a_gzip_bomb_is_refused_at_the_limit() -> None:
     bomb = gzip.compress(b"\0" * (4 << 20))
-    with pytest.raises(BodyError) as refused:
+    with pytest.raises(DriftwardenError) as refused:
         otlp.decode_request(bomb, otlp.PROTOBUF, "gzip", SETTINGS, max_bytes=1 << 20)
-    assert refused.value.status == 413
+    assert http_status(refused.value) == 413
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
@@ -366,8 +368,8 @@ def test_deeply_nested_otlp_json_is_a_400(depth: int, kind: str) -> None:
     for body in (nested(depth, kind), '{"resourceSpans": [DEEP]}'.replace("DEEP", nested(depth, kind))):
         try:
             batch, _ = otlp.decode_request(body.encode(), otlp.JSON, None, SETTINGS, max_bytes=1 << 20)
-        except BodyError as exc:
-            assert exc.status == 400
+        except DriftwardenError as exc:
+            assert http_status(exc) == 400
         else:  # unknown keys are ignored: {"a": {"a": ...}} is an empty request
             assert len(batch) == batch.skipped == batch.rejected == 0
 
@@ -487,7 +489,7 @@ def completed_records(headers: dict[str, str], body: bytes, shadow: EventJoiner,
     """Records the POST completes, by the same steps as parse_events on a joiner kept in step; None if refused."""
     try:
         halves = [decode_event(e, model=model, max_records=100, max_features=8) for e in read_events(headers, body)]
-    except EventError:
+    except DriftwardenError:
         return None
     return sum(len(shadow.add(h).records) for h in halves if h is not None)
 
@@ -500,9 +502,9 @@ def test_every_completed_record_is_accepted_or_rejected(posts: list, model: str 
         expected = completed_records(headers, body, shadow, model)
         try:
             result = parse_events(headers, body, joiner, model=model, max_records=100, max_features=8)
-        except EventError as exc:
+        except DriftwardenError as exc:
             assert expected is None
-            assert exc.status in (400, 413, 415) and exc.code
+            assert http_status(exc) in (400, 413, 415) and exc.code
             continue
         assert expected is not None
         check_result(result, expected)
@@ -535,8 +537,8 @@ def test_every_completed_record_is_accepted_or_rejected(posts: list, model: str 
 def test_arbitrary_headers_and_bytes_raise_event_error_only(headers: dict[str, str], body: bytes) -> None:
     try:
         result = parse_events(headers, body, EventJoiner())
-    except EventError as exc:
-        assert exc.status in (400, 413, 415)
+    except DriftwardenError as exc:
+        assert http_status(exc) in (400, 413, 415)
     else:
         assert result.accepted == result.rejected == 0  # a lone half completes nothing
 
@@ -583,8 +585,8 @@ def test_deeply_nested_inference_bodies_are_a_4xx_or_rejected_records(depth: int
     try:
         first = parse_events(_kserve("request"), bodies["request"], joiner)
         second = parse_events(_kserve("response"), bodies["response"], joiner)
-    except EventError as exc:
-        assert exc.status == 400
+    except DriftwardenError as exc:
+        assert http_status(exc) == 400
     else:
         check_result(first, 0)
         assert second.accepted + second.rejected >= 1
@@ -596,6 +598,6 @@ def test_deeply_nested_inference_bodies_are_a_4xx_or_rejected_records(depth: int
 def test_deeply_nested_structured_events_are_a_400(depth: int, key: str) -> None:
     event = {"specversion": "1.0", "id": "r1", "source": "s", "type": REQUEST_TYPES[0], "data": {"instances": [[1]]}}
     body = json.dumps({**event, key: "@"}).replace('"@"', nested(depth))
-    with pytest.raises(EventError) as refused:
+    with pytest.raises(DriftwardenError) as refused:
         parse_events({"content-type": "application/cloudevents+json"}, body.encode(), EventJoiner())
-    assert refused.value.status == 400
+    assert http_status(refused.value) == 400

@@ -13,18 +13,18 @@ import orjson
 import pytest
 
 from driftwarden.api.kserve import kserve_router
-from driftwarden.api.plumbing import bearer_auth, body_reader
+from driftwarden.api.plumbing import bearer_auth, body_reader, http_status
 from driftwarden.collector.kserve import (
     EVICTED,
     EXPIRED,
     REPLACED,
-    EventError,
     EventJoiner,
     Half,
     decode_event,
     parse_events,
     read_events,
 )
+from driftwarden.core.errors import BodyTooLarge, InputError
 from tests.conftest import Daemon
 
 KSERVE_REQUEST = "org.kubeflow.serving.inference.request"
@@ -183,29 +183,29 @@ def test_v2_n_by_k_input_gives_positional_features(data: list) -> None:
 def test_v2_shape_that_does_not_match_the_data_is_refused() -> None:
     joiner = EventJoiner()
     bad = {"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [1, 2, 3, 4, 5]}]}
-    with pytest.raises(EventError) as caught:
+    with pytest.raises(InputError) as caught:
         post(joiner, "request", bad)
-    assert caught.value.status == 400 and "needs 6 values, data has 5" in caught.value.reason
+    assert http_status(caught.value) == 400 and "needs 6 values, data has 5" in caught.value.reason
     disagree = {
         "inputs": [
             {"name": "x", "shape": [2], "datatype": "FP32", "data": [1, 2]},
             {"name": "y", "shape": [3], "datatype": "FP32", "data": [1, 2, 3]},
         ]
     }
-    with pytest.raises(EventError, match="3 rows"):
+    with pytest.raises(InputError, match="3 rows"):
         post(joiner, "request", disagree)
     assert joiner.pending == 0  # nothing of a refused event reaches the table
 
 
 def test_too_wide_tensor_and_too_many_rows_are_refused_whole() -> None:
     image = {"inputs": [{"name": "img", "shape": [1, 3, 32, 32], "datatype": "FP32", "data": [0.0] * 3072}]}
-    with pytest.raises(EventError) as caught:
+    with pytest.raises(InputError) as caught:
         parse_events(kserve_headers("request"), orjson.dumps(image), EventJoiner(), max_features=1000)
     assert caught.value.code == "too_many_features" and "limits.max_features" in caught.value.reason
     many = {"instances": [[1.0]] * 11}
-    with pytest.raises(EventError) as caught:
+    with pytest.raises(BodyTooLarge) as caught:
         parse_events(kserve_headers("request"), orjson.dumps(many), EventJoiner(), max_records=10)
-    assert caught.value.status == 413
+    assert http_status(caught.value) == 413
 
 
 # -- CloudEvents modes and Seldon ------------------------------------------------------------------------
@@ -286,7 +286,7 @@ def test_model_from_path_when_the_header_is_absent() -> None:
     post(joiner, "request", {"instances": [[1.0]]}, model=None, path_model="fraud")
     result = post(joiner, "response", {"predictions": [0]}, model=None, path_model="fraud")
     assert result.batches[0].model == "fraud"
-    with pytest.raises(EventError) as caught:
+    with pytest.raises(InputError) as caught:
         post(joiner, "request", {"instances": [[1.0]]}, model=None)
     assert caught.value.code == "no_model" and "/v1/kserve/{model}" in caught.value.reason
 
@@ -323,9 +323,9 @@ def test_model_from_path_when_the_header_is_absent() -> None:
     ],
 )
 def test_unusable_events_are_refused_with_a_reason(headers: dict, body: bytes, status: int, code: str | None) -> None:
-    with pytest.raises(EventError) as caught:
+    with pytest.raises(InputError) as caught:
         parse_events(headers, body, EventJoiner())
-    assert caught.value.status == status
+    assert http_status(caught.value) == status
     assert caught.value.code == (code or "unsupported_media_type")
     assert caught.value.reason  # a sentence for the logger's log
 

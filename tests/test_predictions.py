@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftwarden.collector.errors import BodyError
+from driftwarden.api.plumbing import http_status
 from driftwarden.collector.predictions import parse_records
+from driftwarden.core.errors import DriftwardenError
 
 NDJSON = "application/x-ndjson"
 
@@ -101,15 +102,15 @@ def test_bad_records_are_reported_one_by_one_and_the_rest_accepted() -> None:
     ],
 )
 def test_unusable_bodies_raise_with_a_status(body: bytes, ctype: str | None, status: int) -> None:
-    with pytest.raises(BodyError) as info:
+    with pytest.raises(DriftwardenError) as info:
         parse_records(body, ctype)
-    assert info.value.status == status and info.value.reason
+    assert http_status(info.value) == status and info.value.reason
 
 
 def test_record_limit() -> None:
-    with pytest.raises(BodyError) as info:
+    with pytest.raises(DriftwardenError) as info:
         parse_records(lines(*[{"model": "m", "features": {"a": 1}}] * 5), NDJSON, max_records=4)
-    assert info.value.status == 413
+    assert http_status(info.value) == 413
 
 
 def test_error_list_is_capped_but_counts_are_exact() -> None:
@@ -150,8 +151,8 @@ def test_arbitrary_bytes_never_crash(body: bytes) -> None:
     for ctype in (NDJSON, "application/json"):
         try:
             result = parse_records(body, ctype)
-        except BodyError as exc:
-            assert exc.status == 400
+        except DriftwardenError as exc:
+            assert http_status(exc) == 400
         else:
             assert result.accepted + result.rejected >= 0
 

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from driftwarden.collector.predictions import ParseResult
 from driftwarden.collector.tail import FileTail
+from driftwarden.core.records import ParseResult
 
 
 def line(n: int) -> bytes:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for, route_of
+from driftwarden.api.plumbing import HTTPProblem, check_model_name, http_status, problem, reason_for, route_of
 from driftwarden.api.schemas import (
     CONTENT_ENCODING,
     PIN_ANSWERS,
@@ -21,11 +21,12 @@ from driftwarden.api.schemas import (
     TRACES_BODY,
 )
 from driftwarden.collector import otlp
-from driftwarden.collector.errors import BodyError
 from driftwarden.collector.predictions import parse_records
 from driftwarden.collector.tables import TableError, format_from_content_type
 from driftwarden.config import Config
+from driftwarden.core.errors import DriftwardenError
 from driftwarden.exporters.prometheus import Instruments
+from driftwarden.params import trace_params
 from driftwarden.pipeline import Pipeline, QueueFull, TooManyModels
 from driftwarden.ratelog import RateLimitedLog
 from driftwarden.references import fit_reference
@@ -44,6 +45,7 @@ def ingest_router(
     rejections: RateLimitedLog,
 ) -> APIRouter:
     router = APIRouter(dependencies=[Depends(auth)])
+    traces = trace_params(config.traces)
 
     @router.post("/v1/predictions", openapi_extra={"requestBody": PREDICTIONS_BODY}, responses=PREDICTIONS_ANSWERS)
     async def post_predictions(request: Request) -> JSONResponse:
@@ -52,8 +54,8 @@ def ingest_router(
             result = parse_records(
                 body, request.headers.get("content-type"), max_records=config.limits.max_records_per_request
             )
-        except BodyError as exc:
-            raise HTTPProblem(exc.status, reason_for(exc.status), exc.reason) from None
+        except DriftwardenError as exc:
+            raise problem(exc) from None
         try:
             pipeline.admit(result, source="http")
         except QueueFull as exc:
@@ -86,12 +88,12 @@ def ingest_router(
                 body,
                 ctype,
                 request.headers.get("content-encoding"),
-                config.traces,
+                traces,
                 max_bytes=config.limits.max_body_bytes,
             )
             pipeline.admit_spans(batch)
-        except BodyError as exc:
-            return otlp_problem(request, exc.status, reason_for(exc.status), exc.reason, media)
+        except DriftwardenError as exc:
+            return otlp_problem(request, http_status(exc), reason_for(exc), exc.reason, media)
         except QueueFull as exc:  # OTLP exporters retry 429 with Retry-After
             return otlp_problem(request, 429, "queue_full", str(exc), media)
         instruments.spans.labels("observed").inc(len(batch))

@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for
+from driftwarden.api.plumbing import HTTPProblem, check_model_name, problem
 from driftwarden.api.schemas import CE_HEADERS, KSERVE_ANSWERS, KSERVE_BODY
-from driftwarden.collector.errors import BodyError
 from driftwarden.collector.kserve import EventJoiner, parse_events
 from driftwarden.config import Config
+from driftwarden.core.errors import DriftwardenError
 from driftwarden.exporters.prometheus import Instruments
 from driftwarden.pipeline import Pipeline, QueueFull
 
@@ -52,9 +52,8 @@ def kserve_router(
                 max_records=limits.max_records_per_request,
                 max_features=limits.max_features,
             )
-        except BodyError as exc:
-            reason = getattr(exc, "code", None) or reason_for(exc.status)
-            raise HTTPProblem(exc.status, reason, exc.reason) from None
+        except DriftwardenError as exc:
+            raise problem(exc) from None
         for reason, rows in result.dropped_rows.items():
             if rows:
                 instruments.records_rejected.labels(SOURCE, reason).inc(rows)

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 
 from driftwarden.api.plumbing import HTTPProblem
 from driftwarden.api.schemas import LABELS_ANSWERS, LABELS_BODY
-from driftwarden.collector.predictions import MAX_REPORTED_ERRORS, MODEL_NAME, NDJSON_TYPES
+from driftwarden.collector.predictions import NDJSON_TYPES
+from driftwarden.core.records import MAX_REPORTED_ERRORS, MODEL_NAME
 from driftwarden.exporters.prometheus import Instruments
 from driftwarden.pipeline import Pipeline
 

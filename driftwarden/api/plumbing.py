@@ -9,7 +9,15 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from driftwarden.collector.predictions import MODEL_NAME
+from driftwarden.core.errors import (
+    BodyTooLarge,
+    DriftwardenError,
+    LimitExceeded,
+    Overloaded,
+    StorageError,
+    UnsupportedMediaType,
+)
+from driftwarden.core.records import MODEL_NAME
 from driftwarden.exporters.prometheus import Instruments
 from driftwarden.ratelog import RateLimitedLog
 
@@ -18,6 +26,8 @@ __all__ = [
     "bearer_auth",
     "body_reader",
     "check_model_name",
+    "http_status",
+    "problem",
     "problem_handler",
     "reason_for",
     "rejection_log",
@@ -100,5 +110,30 @@ def check_model_name(model: str) -> None:
         raise HTTPProblem(400, "bad_model", f"model name {model!r:.80} must be 1-63 letters, digits or _.:-")
 
 
-def reason_for(status: int) -> str:
-    return {400: "bad_body", 413: "body_too_large", 415: "unsupported_media_type"}.get(status, "bad_request")
+def http_status(exc: DriftwardenError) -> int:
+    """The one place a domain error becomes an HTTP status."""
+    if isinstance(exc, UnsupportedMediaType):
+        return 415
+    if isinstance(exc, BodyTooLarge):
+        return 413
+    if isinstance(exc, LimitExceeded):
+        return 409
+    if isinstance(exc, Overloaded):
+        return 429
+    if isinstance(exc, StorageError):
+        return 503
+    return 400
+
+
+def reason_for(exc: DriftwardenError) -> str:
+    """The reason label of a refused body: the error's own code, or the status's generic one."""
+    if type(exc).code != exc.code:  # a code given where it was raised says more than the class
+        return exc.code
+    status = http_status(exc)
+    return {400: "bad_body", 413: "body_too_large", 415: "unsupported_media_type"}.get(status, exc.code)
+
+
+def problem(exc: DriftwardenError) -> HTTPProblem:
+    """A domain error as the problem answer the handler writes."""
+    headers = {"Retry-After": "1"} if isinstance(exc, Overloaded) else None
+    return HTTPProblem(http_status(exc), reason_for(exc), exc.reason, headers)

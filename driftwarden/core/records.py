@@ -1,0 +1,85 @@
+"""Prediction records as the rest of driftwarden sees them: per-model columnar batches, the
+parse result of a request (accepted rows and per-record errors), and the names records share.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MAX_REPORTED_ERRORS",
+    "MODEL_NAME",
+    "PREDICTION",
+    "ParseResult",
+    "RecordBatch",
+    "RecordError",
+    "number_label",
+]
+
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")  # model, SLO and stream names
+PREDICTION = "prediction"  # the record's "prediction" becomes a column of this name, reported apart
+MAX_REPORTED_ERRORS = 100  # per-record errors listed in one answer; the rest are counted
+
+
+@dataclass(frozen=True)
+class RecordError:
+    index: int  # 0-based position of the record (NDJSON: of the non-blank line)
+    reason: str  # a short code, also the label of the rejected-records counter
+    message: str
+    pointer: str = ""  # RFC 6901 JSON pointer into the record ("/features/amount"); "" for the whole record
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "pointer": self.pointer, "reason": self.reason, "message": self.message}
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    model: str
+    features: tuple[str, ...]  # numeric columns
+    values: np.ndarray  # (rows, features) float64, NaN missing
+    model_version: str | None = None  # the last one the records named
+    categorical: tuple[str, ...] = ()  # string and boolean columns
+    categorical_values: np.ndarray | None = None  # (rows, categorical) object: str, or None when missing
+    request_ids: np.ndarray | None = None  # (rows,) object: str or None; None when no record had one
+    labels: np.ndarray | None = None  # (rows,) object: the ground truth sent with the record, or None
+
+    @property
+    def rows(self) -> int:
+        return self.values.shape[0]
+
+
+@dataclass
+class ParseResult:
+    batches: list[RecordBatch] = field(default_factory=list)
+    accepted: int = 0
+    errors: list[RecordError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_by_reason.values())
+
+    def reject(self, index: int, reason: str, message: str, pointer: str = "") -> None:
+        self.rejected_by_reason[reason] += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RecordError(index, reason, message, pointer))
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "errors": [e.to_dict() for e in self.errors],
+        }
+        if self.rejected > len(self.errors):
+            body["errors_truncated"] = True
+        return body
+
+
+def number_label(x: float) -> str:
+    """A number as a category: integral values without the ".0", so 3 and 3.0 are one category "3"."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))

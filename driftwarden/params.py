@@ -1,0 +1,190 @@
+"""Plain parameter objects built from the config, in this one module.
+
+The pydantic models in `driftwarden.config` describe the file a user writes: aliases,
+durations with units, validation messages. Everything below the daemon's wiring
+(collectors, detectors, persistence, alert code) takes these frozen dataclasses or plain
+keyword arguments instead, so none of it imports the config and each can be built by
+hand in a test or a notebook:
+
+>>> slo = SLOParams(name="api", objective=0.99, threshold=0.25, service="fraud")
+>>> slo.kind, round(slo.error_budget, 3)
+('latency', 0.01)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from driftwarden.config import (
+    AlertingSettings,
+    GpuSettings,
+    OutboxSettings,
+    RouteSettings,
+    SLOSettings,
+    TraceSettings,
+)
+
+__all__ = [
+    "AlertingParams",
+    "GpuParams",
+    "OutboxParams",
+    "RouteParams",
+    "SLOParams",
+    "TraceParams",
+    "alerting_params",
+    "gpu_params",
+    "outbox_params",
+    "route_params",
+    "slo_params",
+    "trace_params",
+]
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SLOParams:
+    """A latency SLO (with `threshold`, seconds) or an availability SLO (without), over `period` seconds."""
+
+    name: str
+    objective: float
+    threshold: float | None = None
+    service: str | None = None
+    model: str | None = None
+    operation: str | None = None
+    period: float = 30 * DAY
+    min_requests: int = 10
+
+    @property
+    def kind(self) -> str:
+        return "latency" if self.threshold is not None else "availability"
+
+    @property
+    def error_budget(self) -> float:
+        return 1.0 - self.objective
+
+
+@dataclass(frozen=True, kw_only=True)
+class TraceParams:
+    """How spans become request observations (defaults from the OTel semantic conventions)."""
+
+    model_attributes: tuple[str, ...] = ("model.name", "gen_ai.request.model")
+    operation_attributes: tuple[str, ...] = ("http.route",)
+    server_spans_only: bool = True
+    label_attributes: tuple[str, ...] = ()
+    max_label_values: int = 50
+    buckets: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+    ttft_event: str = "gen_ai.content.first_token"
+    ttft_attribute: str = "gen_ai.server.time_to_first_token"
+    max_quantile_samples: int = 20_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuParams:
+    """NVML polling: `enabled` "auto" polls when NVML and a GPU are present."""
+
+    enabled: bool | Literal["auto"] = "auto"
+    interval: float = 5.0
+    cost_per_hour: float | None = None
+    hostname: str | None = None
+    model_processes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertingParams:
+    """Finding -> alert lifecycle and notification timing, as Alertmanager defines them (seconds)."""
+
+    for_: int = 2
+    group_by: tuple[str, ...] = ("model", "kind")
+    group_wait: float = 30.0
+    group_interval: float = 300.0
+    repeat_interval: float = 4 * 3600.0
+    resolve_hold: float = 300.0
+    external_url: str | None = None
+    grafana_url: str | None = None
+    default_receivers: tuple[str, ...] = ()
+    drift_objective: float = 0.99
+    drift_period: float = 7 * DAY
+    drift_min_evaluations: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteParams:
+    """Alerts whose labels equal every `match` pair go to `receivers`; `continue_` keeps matching."""
+
+    receivers: tuple[str, ...]
+    match: Mapping[str, str] = field(default_factory=dict)
+    continue_: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxParams:
+    """Delivery retries: exponential backoff between the two bounds, given up after `max_age` seconds."""
+
+    max_age: float = DAY
+    initial_backoff: float = 1.0
+    max_backoff: float = 300.0
+
+
+def slo_params(s: SLOSettings) -> SLOParams:
+    return SLOParams(
+        name=s.name,
+        objective=s.objective,
+        threshold=s.threshold,
+        service=s.service,
+        model=s.model,
+        operation=s.operation,
+        period=s.period,
+        min_requests=s.min_requests,
+    )
+
+
+def trace_params(s: TraceSettings) -> TraceParams:
+    return TraceParams(
+        model_attributes=tuple(s.model_attributes),
+        operation_attributes=tuple(s.operation_attributes),
+        server_spans_only=s.server_spans_only,
+        label_attributes=tuple(s.label_attributes),
+        max_label_values=s.max_label_values,
+        buckets=tuple(s.buckets),
+        ttft_event=s.ttft_event,
+        ttft_attribute=s.ttft_attribute,
+        max_quantile_samples=s.max_quantile_samples,
+    )
+
+
+def gpu_params(s: GpuSettings) -> GpuParams:
+    return GpuParams(
+        enabled=s.enabled,
+        interval=s.interval,
+        cost_per_hour=s.cost_per_hour,
+        hostname=s.hostname,
+        model_processes={model: tuple(matchers) for model, matchers in s.model_processes.items()},
+    )
+
+
+def alerting_params(s: AlertingSettings) -> AlertingParams:
+    return AlertingParams(
+        for_=s.for_,
+        group_by=tuple(s.group_by),
+        group_wait=s.group_wait,
+        group_interval=s.group_interval,
+        repeat_interval=s.repeat_interval,
+        resolve_hold=s.resolve_hold,
+        external_url=s.external_url,
+        grafana_url=s.grafana_url,
+        default_receivers=tuple(s.default_receivers),
+        drift_objective=s.drift_objective,
+        drift_period=s.drift_period,
+        drift_min_evaluations=s.drift_min_evaluations,
+    )
+
+
+def route_params(routes: list[RouteSettings]) -> tuple[RouteParams, ...]:
+    return tuple(RouteParams(receivers=tuple(r.receivers), match=dict(r.match), continue_=r.continue_) for r in routes)
+
+
+def outbox_params(s: OutboxSettings) -> OutboxParams:
+    return OutboxParams(max_age=s.max_age, initial_backoff=s.initial_backoff, max_backoff=s.max_backoff)
