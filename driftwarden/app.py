@@ -1,4 +1,4 @@
-"""The FastAPI application: assembles the pipeline, alerting and GPU loop behind one port."""
+"""The FastAPI application: assembles the daemon, alerting and GPU loop behind one port."""
 
 from __future__ import annotations
 
@@ -19,17 +19,19 @@ from driftwarden.api.plumbing import HTTPProblem, bearer_auth, body_reader, prob
 from driftwarden.api.status import status_router
 from driftwarden.collector.kserve import EventJoiner
 from driftwarden.config import Config
+from driftwarden.daemon.daemon import Daemon
+from driftwarden.daemon.faults import FaultLog
+from driftwarden.daemon.references import fit_configured_references
+from driftwarden.daemon.sources import follow
+from driftwarden.daemon.tracing import self_tracer
+from driftwarden.daemon.views import DaemonViews
 from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.findings import Finding
 from driftwarden.exporters.alerts import AlertCollector
 from driftwarden.exporters.prometheus import DriftCollector, Instruments
 from driftwarden.exporters.requests import RequestCollector, request_histograms
 from driftwarden.gpu_monitor import GpuMonitor
-from driftwarden.pipeline import Pipeline
-from driftwarden.references import fit_configured_references
-from driftwarden.sources import follow
 from driftwarden.store import Store
-from driftwarden.tracing import self_tracer
 from driftwarden.ui import create_ui_router
 
 __all__ = ["create_app"]
@@ -56,26 +58,34 @@ def create_app(
         tracer=tracer,
         on_delivery=lambda receiver, outcome: instruments.deliveries.labels(receiver, outcome).inc(),
     )
-    pipeline = Pipeline(
-        config, store, instruments, on_report=on_report, on_slo=on_slo, tracer=tracer, notifier=notifier
-    )
     gpu = GpuMonitor(config, nvml=nvml)
-    pipeline.extra_findings["gpu"] = gpu.findings
-    pipeline.on_requests = gpu.count_requests
+    daemon = Daemon(
+        config,
+        store,
+        instruments,
+        FaultLog(registry),
+        notifier=notifier,
+        on_report=on_report,
+        on_slo=on_slo,
+        finding_sources={"gpu": gpu.findings},
+        tracer=tracer,
+    )
+    daemon.ingest.on_requests = gpu.count_requests
+    views = DaemonViews(daemon)
 
-    registry.register(DriftCollector(pipeline.states, lambda: pipeline.queue_rows))
-    registry.register(RequestCollector(pipeline.requests, lambda: pipeline.slos))
+    registry.register(DriftCollector(views.states, lambda: views.queue_rows))
+    registry.register(RequestCollector(daemon.requests, lambda: daemon.slos))
     registry.register(gpu.collector())
     registry.register(AlertCollector(notifier.engine.alerts, notifier.outbox.pending, lambda: list(notifier.receivers)))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await fit_configured_references(config, pipeline)
-        await pipeline.start()
+        await fit_configured_references(config, daemon)
+        await daemon.start()
         await notifier.start()
         await gpu.start()
         tails = [
-            asyncio.create_task(follow(pipeline, store, source), name=f"driftwarden-tail-{i}")
+            asyncio.create_task(follow(daemon, source), name=f"driftwarden-tail-{i}")
             for i, source in enumerate(config.sources)
         ]
         log.info("driftwarden listening on %s (state in %s)", config.listen, config.state_path)
@@ -85,7 +95,7 @@ def create_app(
             for task in tails:
                 task.cancel()
             await asyncio.gather(*tails, return_exceptions=True)
-            await pipeline.stop()
+            await daemon.stop()
             await gpu.stop()
             await notifier.stop()
             store.close()
@@ -93,7 +103,8 @@ def create_app(
                 tracer_provider.shutdown()
 
     app = FastAPI(title="driftwarden", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.pipeline = pipeline
+    app.state.daemon = daemon
+    app.state.views = views
     app.state.notifier = notifier
     app.state.gpu = gpu
     app.state.tracer_provider = tracer_provider
@@ -103,11 +114,11 @@ def create_app(
     read_body = body_reader(config.limits.max_body_bytes)
     rejections = rejection_log()
     app.add_exception_handler(HTTPProblem, problem_handler(instruments, rejections))
-    app.include_router(ingest_router(config, pipeline, instruments, auth, read_body, rejections))
+    app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
     app.state.kserve_joiner = joiner = EventJoiner()
-    app.include_router(kserve_router(config, pipeline, instruments, auth, read_body, joiner))
-    app.include_router(status_router(pipeline, registry, request_histograms(pipeline.requests)))
+    app.include_router(kserve_router(config, daemon.ingest, auth, read_body, joiner))
+    app.include_router(status_router(config, views, registry, request_histograms(daemon.requests)))
     app.include_router(alerts_router(notifier, auth, read_body))
-    app.include_router(labels_router(pipeline, instruments, auth, read_body))
+    app.include_router(labels_router(daemon, instruments, auth, read_body))
     app.include_router(create_ui_router(app))
     return app

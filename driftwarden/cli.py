@@ -171,9 +171,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from driftwarden.collector.tables import TableError, read_table
+    from driftwarden.daemon.models import thresholds
     from driftwarden.detectors.drift import compare
     from driftwarden.detectors.reference import ReferenceProfile
-    from driftwarden.pipeline import thresholds
 
     config = load_config(args.config)
     model = config.model(args.model)
@@ -268,7 +268,7 @@ def _reference_build(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from driftwarden.collector.tables import TableError
-    from driftwarden.references import build_reference
+    from driftwarden.daemon.references import build_reference
     from driftwarden.store import Store
 
     config = load_config(args.config)

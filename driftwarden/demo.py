@@ -37,9 +37,9 @@ from rich.console import Console
 
 from driftwarden.app import create_app
 from driftwarden.config import load_config
+from driftwarden.daemon.views import DaemonViews
 from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.findings import Finding
-from driftwarden.pipeline import Pipeline
 from driftwarden.sink import WebhookSink
 
 __all__ = ["DEMO_MODEL", "DEMO_SERVICE", "SHIFTED_FEATURES", "generate", "run_demo", "run_load"]
@@ -269,8 +269,8 @@ class QualityWatch:
         self.baseline = False
         self.degraded = False
 
-    def __call__(self, pipeline: Pipeline, model: str) -> None:
-        state = next((s for s in pipeline.states() if s.model == model), None)
+    def __call__(self, views: DaemonViews, model: str) -> None:
+        state = next((s for s in views.states() if s.model == model), None)
         if state is None or "accuracy" not in state.quality_baseline or "accuracy" not in state.quality:
             return
         now = f"[+{time.monotonic() - self.started:.0f}s]"
@@ -331,7 +331,7 @@ def run_demo(*, listen: str, state: Path, duration: float, rate: float, stay: bo
 
     def on_report(report: DriftReport, previous: DriftReport | None) -> None:
         describe(report, previous, console, started, config.listen)
-        quality(app.state.pipeline, report.model)
+        quality(app.state.views, report.model)
 
     app = create_app(
         config,

@@ -17,6 +17,7 @@ MODEL_DRIFTED_STABLE = "driftwarden_model_drifted_stable"
 WINDOW_ROWS = "driftwarden_window_rows"
 LAST_EVALUATION = "driftwarden_last_evaluation_timestamp_seconds"
 EVALUATION_DURATION = "driftwarden_evaluation_duration_seconds"
+EVALUATION_FAILURES = "driftwarden_evaluation_failures"  # counter: driftwarden_evaluation_failures_total{model,stage}
 RECORDS = "driftwarden_records"  # counter: exposed as driftwarden_records_total
 RECORDS_REJECTED = "driftwarden_records_rejected"  # counter: driftwarden_records_rejected_total
 RECORDS_SAMPLED_OUT = "driftwarden_records_sampled_out"  # counter (_total): model, source — left out by sample_rate

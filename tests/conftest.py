@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from driftwarden.app import create_app
 from driftwarden.config import load_config
-from driftwarden.pipeline import Pipeline
+from driftwarden.daemon.daemon import Daemon as RunningDaemon
 
 
 def free_port() -> int:
@@ -57,16 +57,15 @@ class Daemon:
         self.thread.join(timeout=20)
 
     @property
-    def pipeline(self) -> Pipeline:
-        return self.app.state.pipeline
+    def daemon(self) -> RunningDaemon:
+        return self.app.state.daemon
 
     def evaluate(self) -> None:
         """Run an evaluation now (instead of waiting for evaluate_every), on the server's loop."""
         import asyncio
 
         async def flush_and_evaluate() -> None:
-            await self.pipeline.flush()
-            await self.pipeline.evaluate_all()
+            await self.daemon.flush_and_evaluate()
 
         loop = self.server.servers[0].get_loop()
         asyncio.run_coroutine_threadsafe(flush_and_evaluate(), loop).result(timeout=60)

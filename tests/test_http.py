@@ -221,7 +221,7 @@ def test_redacted_fields_are_never_stored(tmp_path: Path) -> None:
         d.evaluate()
         names = {f["name"] for f in d.client.get("/v1/models/fraud/drift").json()["features"]}
         assert names == {"amount", "age"}
-        assert d.pipeline.detector("fraud").window.features == ("amount", "age")
+        assert d.app.state.views.detector("fraud").window.features == ("amount", "age")
 
 
 def test_a_followed_file_feeds_the_window_once(tmp_path: Path) -> None:

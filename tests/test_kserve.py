@@ -414,8 +414,7 @@ def kserve_daemon(state: Path, **config: object) -> Iterator[Daemon]:
         daemon.app.include_router(
             kserve_router(
                 daemon.config,
-                daemon.pipeline,
-                daemon.pipeline.instruments,
+                daemon.daemon.ingest,
                 bearer_auth(daemon.config.auth_token()),
                 body_reader(daemon.config.limits.max_body_bytes),
                 EventJoiner(),

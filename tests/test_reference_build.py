@@ -13,7 +13,7 @@ import pytest
 from driftwarden.cli import main
 from driftwarden.collector.tables import TableError, _sample_rows, read_table, scan_table
 from driftwarden.config import load_config
-from driftwarden.references import fit_reference
+from driftwarden.daemon.references import fit_reference
 from driftwarden.store import Store
 
 ROWS = 300_000

@@ -24,12 +24,11 @@ from driftwarden.collector import otlp
 from driftwarden.collector.predictions import parse_records
 from driftwarden.collector.tables import TableError, format_from_content_type
 from driftwarden.config import Config
-from driftwarden.core.errors import DriftwardenError
-from driftwarden.exporters.prometheus import Instruments
+from driftwarden.core.errors import DriftwardenError, Overloaded
+from driftwarden.core.ratelog import RateLimitedLog
+from driftwarden.daemon.daemon import Daemon, UnknownModel
+from driftwarden.daemon.references import fit_reference
 from driftwarden.params import trace_params
-from driftwarden.pipeline import Pipeline, QueueFull, TooManyModels
-from driftwarden.ratelog import RateLimitedLog
-from driftwarden.references import fit_reference
 
 __all__ = ["ingest_router"]
 
@@ -38,14 +37,14 @@ log = logging.getLogger("driftwarden.api")
 
 def ingest_router(
     config: Config,
-    pipeline: Pipeline,
-    instruments: Instruments,
+    daemon: Daemon,
     auth: Callable[[Request], Awaitable[None]],
     read_body: Callable[[Request], Awaitable[bytes]],
     rejections: RateLimitedLog,
 ) -> APIRouter:
     router = APIRouter(dependencies=[Depends(auth)])
     traces = trace_params(config.traces)
+    ingest, instruments = daemon.ingest, daemon.instruments
 
     @router.post("/v1/predictions", openapi_extra={"requestBody": PREDICTIONS_BODY}, responses=PREDICTIONS_ANSWERS)
     async def post_predictions(request: Request) -> JSONResponse:
@@ -57,13 +56,10 @@ def ingest_router(
         except DriftwardenError as exc:
             raise problem(exc) from None
         try:
-            pipeline.admit(result, source="http")
-        except QueueFull as exc:
-            instruments.records_rejected.labels("http", "queue_full").inc(result.accepted)
-            raise HTTPProblem(429, "queue_full", str(exc), {"Retry-After": "1"}) from None
+            ingest.admit(result, source="http")  # counts every rejected record
+        except Overloaded as exc:
+            raise problem(exc) from None
         for reason, count in result.rejected_by_reason.items():
-            if reason not in ("too_many_models", "too_many_features"):  # admit() counted those
-                instruments.records_rejected.labels("http", reason).inc(count)
             example = next((e.message for e in result.errors if e.reason == reason), "")
             rejections.note(
                 f"http:{reason}", f"rejected records from /v1/predictions ({reason}), e.g. {example}", count
@@ -91,11 +87,9 @@ def ingest_router(
                 traces,
                 max_bytes=config.limits.max_body_bytes,
             )
-            pipeline.admit_spans(batch)
-        except DriftwardenError as exc:
+            ingest.admit_spans(batch)
+        except DriftwardenError as exc:  # OTLP exporters retry a 429 (queue full) with Retry-After
             return otlp_problem(request, http_status(exc), reason_for(exc), exc.reason, media)
-        except QueueFull as exc:  # OTLP exporters retry 429 with Retry-After
-            return otlp_problem(request, 429, "queue_full", str(exc), media)
         instruments.spans.labels("observed").inc(len(batch))
         instruments.spans.labels("skipped").inc(batch.skipped)
         instruments.spans.labels("rejected").inc(batch.rejected)
@@ -115,10 +109,10 @@ def ingest_router(
     )
     async def put_reference(model: str, request: Request) -> JSONResponse:
         check_model_name(model)
-        if not pipeline.can_track(model):
-            raise HTTPProblem(
-                409, "too_many_models", f"{config.limits.max_models} models already tracked (limits.max_models)"
-            )
+        try:
+            ingest.check_reference(model)  # before the body is read
+        except DriftwardenError as exc:
+            raise problem(exc) from None
         body = await read_body(request)
         try:
             fmt = format_from_content_type(request.headers.get("content-type"), body)
@@ -129,9 +123,9 @@ def ingest_router(
         except (TableError, ValueError) as exc:
             raise HTTPProblem(400, "bad_reference", str(exc)) from None
         try:
-            await pipeline.set_reference(model, profile, source=f"http:{fmt}")
-        except TooManyModels as exc:
-            raise HTTPProblem(409, "too_many_models", str(exc)) from None
+            await daemon.set_reference(model, profile, source=f"http:{fmt}")
+        except DriftwardenError as exc:
+            raise problem(exc) from None
         log.info("reference for %s fitted: %d rows, %d numeric features", model, profile.rows, len(profile.features))
         return JSONResponse({"model": model, **profile.summary()})
 
@@ -140,11 +134,11 @@ def ingest_router(
         """The model's current window becomes its reference, stored like an uploaded one."""
         check_model_name(model)
         try:
-            profile = await pipeline.pin_reference(model)
-        except KeyError:
+            profile = await daemon.pin_reference(model)
+        except UnknownModel:
             raise HTTPProblem(404, "unknown_model", f"no model {model!r}: send it predictions first") from None
-        except ValueError as exc:
-            raise HTTPProblem(409, "empty_window", str(exc)) from None
+        except DriftwardenError as exc:  # an empty window: nothing to pin yet
+            raise HTTPProblem(409, exc.code, exc.reason) from None
         log.info("reference for %s pinned from its current window: %d rows", model, profile.rows)
         return JSONResponse({"model": model, "source": "pinned window", **profile.summary()})
 

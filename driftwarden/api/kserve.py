@@ -12,13 +12,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from driftwarden.api.plumbing import HTTPProblem, check_model_name, problem
+from driftwarden.api.plumbing import check_model_name, problem
 from driftwarden.api.schemas import CE_HEADERS, KSERVE_ANSWERS, KSERVE_BODY
 from driftwarden.collector.kserve import EventJoiner, parse_events
 from driftwarden.config import Config
 from driftwarden.core.errors import DriftwardenError
-from driftwarden.exporters.prometheus import Instruments
-from driftwarden.pipeline import Pipeline, QueueFull
+from driftwarden.daemon.ingest import IngestService
 
 __all__ = ["kserve_router"]
 
@@ -27,8 +26,7 @@ SOURCE = "kserve"
 
 def kserve_router(
     config: Config,
-    pipeline: Pipeline,
-    instruments: Instruments,
+    ingest: IngestService,
     auth: Callable[[Request], Awaitable[None]],
     read_body: Callable[[Request], Awaitable[bytes]],
     joiner: EventJoiner,
@@ -52,19 +50,9 @@ def kserve_router(
                 max_records=limits.max_records_per_request,
                 max_features=limits.max_features,
             )
+            ingest.admit(result, source=SOURCE)  # counts every rejected record, the join's dropped rows too
         except DriftwardenError as exc:
             raise problem(exc) from None
-        for reason, rows in result.dropped_rows.items():
-            if rows:
-                instruments.records_rejected.labels(SOURCE, reason).inc(rows)
-        try:
-            pipeline.admit(result, source=SOURCE)
-        except QueueFull as exc:
-            instruments.records_rejected.labels(SOURCE, "queue_full").inc(result.accepted)
-            raise HTTPProblem(429, "queue_full", str(exc), {"Retry-After": "1"}) from None
-        for reason, count in result.rejected_by_reason.items():
-            if reason not in ("too_many_models", "too_many_features"):  # admit() counted those
-                instruments.records_rejected.labels(SOURCE, reason).inc(count)
         status = 400 if result.accepted == 0 and result.rejected else 200
         return JSONResponse(result.to_dict(), status_code=status)
 

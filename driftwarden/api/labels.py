@@ -14,8 +14,8 @@ from driftwarden.api.plumbing import HTTPProblem
 from driftwarden.api.schemas import LABELS_ANSWERS, LABELS_BODY
 from driftwarden.collector.predictions import NDJSON_TYPES
 from driftwarden.core.records import MAX_REPORTED_ERRORS, MODEL_NAME
+from driftwarden.daemon.daemon import Daemon
 from driftwarden.exporters.prometheus import Instruments
-from driftwarden.pipeline import Pipeline
 
 __all__ = ["labels_router"]
 
@@ -23,7 +23,7 @@ MAX_LABELS = 100_000  # per request
 
 
 def labels_router(
-    pipeline: Pipeline,
+    daemon: Daemon,
     instruments: Instruments,
     auth: Callable[[Request], Awaitable[None]],
     read_body: Callable[[Request], Awaitable[bytes]],
@@ -50,7 +50,7 @@ def labels_router(
             labels.append(record["label"])
         matched = unmatched = 0
         for model, (ids, labels) in by_model.items():
-            counts = pipeline.add_labels(model, ids, labels)
+            counts = daemon.add_labels(model, ids, labels)
             if counts is None:
                 unmatched += len(ids)
                 instruments.labels.labels("(untracked)", "unmatched").inc(len(ids))

@@ -17,9 +17,9 @@ from driftwarden.core.errors import (
     StorageError,
     UnsupportedMediaType,
 )
+from driftwarden.core.ratelog import RateLimitedLog
 from driftwarden.core.records import MODEL_NAME
 from driftwarden.exporters.prometheus import Instruments
-from driftwarden.ratelog import RateLimitedLog
 
 __all__ = [
     "HTTPProblem",

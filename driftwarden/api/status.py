@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,20 +12,22 @@ from prometheus_client import CollectorRegistry
 from driftwarden.api.plumbing import HTTPProblem
 from driftwarden.api.schemas import DRIFT_ANSWERS, METRICS_ANSWERS, MODELS, READYZ_ANSWERS, SLOS, ok
 from driftwarden.config import Config
+from driftwarden.daemon.views import DaemonViews
 from driftwarden.detectors.slo import WINDOWS
 from driftwarden.exporters.exposition import HistogramFamily, render
-from driftwarden.pipeline import Pipeline
 
 __all__ = ["status_router"]
 
 
-def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: list[HistogramFamily]) -> APIRouter:
+def status_router(
+    config: Config, views: DaemonViews, registry: CollectorRegistry, histograms: list[HistogramFamily]
+) -> APIRouter:
     router = APIRouter()
 
     @router.get("/v1/models", responses=ok("models with their rows and latest verdict", MODELS))
     async def list_models() -> JSONResponse:
         models = []
-        for state in pipeline.states():
+        for state in views.states():
             report = state.report
             models.append(
                 {
@@ -42,21 +43,25 @@ def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: l
 
     @router.get("/v1/models/{model}/drift", responses=DRIFT_ANSWERS)
     async def get_drift(model: str) -> JSONResponse:
-        detector = pipeline.detector(model)
+        detector = views.detector(model)
         if detector is None:
             raise HTTPProblem(404, "unknown_model", f"no model named {model!r}; GET /v1/models lists them")
         if detector.reference is None:
             raise HTTPProblem(
                 404, "no_reference", f"model {model!r} has no reference yet: PUT /v1/models/{model}/reference"
             )
-        if detector.report is None:
-            await asyncio.to_thread(detector.evaluate)  # first look before the first scheduled evaluation
-        return JSONResponse(detector.report.to_dict())
+        drift = await views.drift(model)  # a first look before the first scheduled evaluation evaluates it
+        if drift is None or drift.report is None:
+            failed = "; ".join(f"{f.stage}: {f.error}" for f in drift.failures) if drift else ""
+            raise HTTPProblem(
+                503, "evaluation_failed", f"model {model!r} could not be evaluated ({failed or 'no report yet'})"
+            )
+        return JSONResponse(drift.to_dict())
 
     @router.get("/v1/slos", responses=ok("SLO burn rates and budgets; latency quantiles over 1m and 5m", SLOS))
     async def get_slos() -> JSONResponse:
         slos = []
-        for name, tracker in pipeline.slos.items():
+        for name, tracker in views.slos().items():
             s = tracker.slo
             slos.append(
                 {
@@ -76,11 +81,11 @@ def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: l
                             "burn_rate": f.value,
                             "threshold": f.threshold,
                         }
-                        for f in pipeline.slo_findings.get(name, [])
+                        for f in views.slo_findings(name)
                     ],
                 }
             )
-        latency = {"1m": pipeline.requests.quantiles(60), "5m": pipeline.requests.quantiles(300)}
+        latency = {"1m": views.latency(60), "5m": views.latency(300)}
         return JSONResponse({"slos": slos, "latency": latency})
 
     @router.get("/metrics", response_class=PlainTextResponse, responses=METRICS_ANSWERS)
@@ -92,7 +97,7 @@ def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: l
     async def get_config() -> JSONResponse:
         """The config in effect, defaults filled in; secrets are only ever file paths or env names here,
         and credentials inside URLs are masked."""
-        return JSONResponse(_masked(pipeline.config.model_dump(mode="json", by_alias=True)))
+        return JSONResponse(_masked(config.model_dump(mode="json", by_alias=True)))
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -100,10 +105,10 @@ def status_router(pipeline: Pipeline, registry: CollectorRegistry, histograms: l
 
     @router.get("/readyz", responses=READYZ_ANSWERS)
     async def readyz() -> JSONResponse:
-        if not pipeline.ready:
+        if not views.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
-        if pipeline.saturated:
-            queued, cap = pipeline.queue_rows
+        if views.saturated:
+            queued, cap = views.queue_rows
             return JSONResponse({"status": "saturated", "queue_rows": queued, "capacity": cap}, status_code=503)
         return JSONResponse({"status": "ready"})
 

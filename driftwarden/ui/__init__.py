@@ -1,7 +1,7 @@
 """The built-in web UI: `GET /` (overview) and `GET /ui/models/{model}` (a model's features).
 
 For the engineer who opens the sidecar's port before any Grafana exists. The router reads the
-app's live state (`app.state.pipeline`, `.notifier`, `.gpu`) on the event loop, where that
+app's live state (`app.state.views`, `.notifier`, `.gpu`) on the event loop, where that
 state changes, and renders in a worker thread (a model page with many features is a few
 hundred kilobytes of markup). Pages are plain HTML with inline CSS and SVG and no script; a
 strict Content-Security-Policy says so to the browser.
@@ -34,7 +34,7 @@ def create_ui_router(app: FastAPI) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     async def overview() -> HTMLResponse:
-        pipeline, notifier, gpu = app.state.pipeline, app.state.notifier, app.state.gpu
+        views, notifier, gpu = app.state.views, app.state.notifier, app.state.gpu
         slos = [
             SloView(
                 name=name,
@@ -43,11 +43,11 @@ def create_ui_router(app: FastAPI) -> APIRouter:
                 threshold=tracker.slo.threshold,
                 budget_remaining=tracker.budget_remaining(),
                 burn_rates={w: tracker.burn_rate(w) for w in WINDOWS},
-                alerts=[f.severity.value for f in pipeline.slo_findings.get(name, [])],
+                alerts=[f.severity.value for f in views.slo_findings(name)],
                 good=tracker.total_good,
                 bad=tracker.total_bad,
             )
-            for name, tracker in pipeline.slos.items()
+            for name, tracker in views.slos().items()
         ]
         gpus = GpuView(
             available=gpu.poller.available,
@@ -56,9 +56,9 @@ def create_ui_router(app: FastAPI) -> APIRouter:
             disabled=gpu.settings.enabled is False,
         )
         html = overview_page(
-            models=pipeline.states(),
+            models=views.states(),
             slos=slos,
-            latency=pipeline.requests.quantiles(300),
+            latency=views.latency(300),
             gpus=gpus,
             alerts=notifier.alerts(),
             now=time.time(),
@@ -71,10 +71,10 @@ def create_ui_router(app: FastAPI) -> APIRouter:
 
     @router.get("/ui/models/{model}", response_class=HTMLResponse)
     async def model(model: str) -> HTMLResponse:
-        pipeline = app.state.pipeline
-        detector = pipeline.detector(model)
+        views = app.state.views
+        detector = views.detector(model)
         if detector is None:
-            html = not_found_page(model, pipeline.models(), now=time.time())
+            html = not_found_page(model, views.models(), now=time.time())
             return HTMLResponse(html, status_code=404, headers=HEADERS)
         html = await asyncio.to_thread(
             model_page,
@@ -82,7 +82,7 @@ def create_ui_router(app: FastAPI) -> APIRouter:
             report=detector.report,
             reference=detector.reference,
             window_rows=detector.window.rows,
-            history=pipeline.history(model),
+            history=views.history(model),
             now=time.time(),
         )
         return HTMLResponse(html, headers=HEADERS)

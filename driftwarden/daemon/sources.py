@@ -13,20 +13,20 @@ import logging
 
 from driftwarden.collector.tail import FileTail
 from driftwarden.config import FileSource
-from driftwarden.pipeline import Pipeline, QueueFull
-from driftwarden.store import Store
+from driftwarden.core.errors import Overloaded
+from driftwarden.daemon.daemon import Daemon
 
 __all__ = ["follow"]
 
-log = logging.getLogger("driftwarden.sources")
+log = logging.getLogger("driftwarden.daemon.sources")
 
 
-async def follow(pipeline: Pipeline, store: Store, source: FileSource) -> None:
+async def follow(daemon: Daemon, source: FileSource) -> None:
     key = f"tail:{source.file}"
     tail = FileTail(
         source.file,
-        load_offset=lambda: store.load_document(key),
-        save_offset=lambda state: pipeline.stage_document(key, state),  # saved with the windows holding its rows
+        load_offset=lambda: daemon.store.load_document(key),
+        save_offset=lambda state: daemon.checkpointer.stage_document(key, state),  # saved with its rows' windows
     )
     try:
         while True:
@@ -34,13 +34,11 @@ async def follow(pipeline: Pipeline, store: Store, source: FileSource) -> None:
             if result is None:
                 await asyncio.sleep(source.poll_interval)
                 continue
-            try:
-                pipeline.admit(result, source="file")
-            except QueueFull:
+            try:  # counts every rejected record, once
+                daemon.ingest.admit(result, source="file", retry_on_overload=True)
+            except Overloaded:
                 await asyncio.sleep(source.poll_interval)  # not committed: the same lines come back
                 continue
             tail.commit()  # at once, with no await since admit(): a checkpoint sees both or neither
-            for reason, count in result.rejected_by_reason.items():
-                pipeline.instruments.records_rejected.labels("file", reason).inc(count)
     finally:
         tail.close()

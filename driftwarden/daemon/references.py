@@ -21,11 +21,11 @@ from driftwarden.config import Config, ConfigError
 from driftwarden.detectors.reference import ReferenceProfile
 
 if TYPE_CHECKING:
-    from driftwarden.pipeline import Pipeline  # the daemon's; `reference build` need not import it
+    from driftwarden.daemon.daemon import Daemon  # `reference build` need not import the daemon
 
 __all__ = ["BuiltReference", "build_reference", "fit_configured_references", "fit_reference"]
 
-log = logging.getLogger("driftwarden.references")
+log = logging.getLogger("driftwarden.daemon.references")
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def build_reference(
     return BuiltReference(dataclasses.replace(profile, category_rows=table.rows), rows=table.rows, nulls=table.nulls)
 
 
-async def fit_configured_references(config: Config, pipeline: Pipeline) -> None:
+async def fit_configured_references(config: Config, daemon: Daemon) -> None:
     """Fit every `models.<name>.reference` file at start; a bad file is a config error naming its key."""
     for model, settings in config.models.items():
         if settings.reference is None or settings.previous_as_reference:
@@ -99,5 +99,5 @@ async def fit_configured_references(config: Config, pipeline: Pipeline) -> None:
             profile = await asyncio.to_thread(fit_reference, path, None, config, model)
         except (TableError, ValueError) as exc:
             raise ConfigError([f"models.{model}.reference: {path}: {exc}"]) from exc
-        await pipeline.set_reference(model, profile, source=f"file:{path}")
+        await daemon.set_reference(model, profile, source=f"file:{path}")
         log.info("reference for %s fitted from %s: %d rows", model, path, profile.rows)

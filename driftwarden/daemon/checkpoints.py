@@ -1,0 +1,109 @@
+"""What must survive a restart or a `kill -9`: model references, current windows, label joins,
+SLO and drift-budget counts — saved on a clock and after every evaluation, restored at start.
+
+A stored row that no longer loads (a window blob from a damaged file, counts of an SLO whose
+blob is cut short) is skipped with one log line and counted in `FaultLog` under the model (or
+SLO) and stage "restore": the daemon starts without it rather than not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from driftwarden.daemon.faults import FaultLog
+from driftwarden.daemon.ingest import IngestService
+from driftwarden.daemon.models import ModelRegistry
+from driftwarden.detectors.slo import SLOTracker
+from driftwarden.detectors.windows import encode_checkpoint
+from driftwarden.store import Store
+
+__all__ = ["Checkpointer"]
+
+log = logging.getLogger("driftwarden.checkpoints")
+
+
+class Checkpointer:
+    def __init__(self, store: Store, models: ModelRegistry, ingest: IngestService, faults: FaultLog) -> None:
+        self.store = store
+        self.models = models
+        self.ingest = ingest
+        self.faults = faults
+        self._checkpointed: dict[str, int] = {}  # model -> window total_rows at its last checkpoint
+        self._staged: dict[str, object] = {}  # documents written with the next window checkpoint
+        self._saved_counts: dict[str, tuple[str, bytes]] = {}  # SLO and drift-budget counts read at start
+
+    # -- restore -------------------------------------------------------------------
+    async def restore(self) -> None:
+        """Every model's reference, window and label join, each on its own: one that fails is skipped."""
+        for model, profile in (await asyncio.to_thread(self.store.load_references)).items():
+            if self.models.get_or_create(model) is None:
+                log.error("stored reference for %r ignored: limits.max_models reached", model)
+                continue
+            self.ingest.install_reference(model, profile)
+        for model, blob in (await asyncio.to_thread(self.store.load_windows)).items():
+            state = self.models.get_or_create(model)
+            if state is not None:
+                with self.faults.contain(model, "restore"):
+                    state.detector.restore(blob)
+                    state.announced |= set(state.detector.window.features)
+        saved_labels = await asyncio.to_thread(self.store.load_document, "labels", {})
+        for model, saved in (saved_labels if isinstance(saved_labels, dict) else {}).items():
+            state = self.models.get_or_create(model)
+            if state is not None:
+                with self.faults.contain(model, "restore"):
+                    state.labels.restore(saved)
+        self._saved_counts = await asyncio.to_thread(self.store.load_slo_states)
+
+    def restore_counts(self, name: str, tracker: SLOTracker) -> None:
+        """Counts saved by an earlier run, when the definition they were counted for is unchanged."""
+        saved = self._saved_counts.get(name)
+        if saved is not None and saved[0] == tracker.fingerprint:
+            with self.faults.contain(f"slo:{name}", "restore"):
+                tracker.restore(saved[1])
+
+    # -- save ----------------------------------------------------------------------
+    def stage_document(self, name: str, value: object) -> None:
+        """A document saved with the next window checkpoint, in its transaction: a file-tail offset
+        staged right after its rows were admitted is then never ahead of (rows lost) or behind
+        (rows counted twice) the windows a restart resumes from."""
+        self._staged[name] = value
+
+    async def save_counts(self, counted: list[tuple[str, SLOTracker]]) -> None:
+        """Persist SLO and drift-budget counts: a restart (even kill -9) loses at most one interval."""
+        states = {name: (t.fingerprint, t.to_bytes()) for name, t in counted}
+        if states:
+            await asyncio.to_thread(self.store.save_slo_states, states)
+
+    async def save_windows(self) -> None:
+        """Persist every model's current window (and the label joins and staged documents), so a
+        restart resumes from the last checkpoint instead of empty windows."""
+        self.ingest.drain()  # every admitted row (and so every staged offset) is in a window now
+        models = list(self.models)
+        if any(state.labels.touched for state in models):  # one document: every model's join
+            labels = {state.name: state.labels.to_dict() for state in models}
+            await asyncio.to_thread(self.store.save_document, "labels", labels)
+            for state in models:
+                state.labels.touched = False
+        changed = [
+            state
+            for state in models
+            if state.detector.window.rows and state.detector.window.total_rows != self._checkpointed.get(state.name)
+        ]
+        if not changed and not self._staged:
+            return
+        states = {}
+        for state in changed:  # copies, on the loop; one model's failure leaves the others saved
+            with self.faults.contain(state.name, "checkpoint"):
+                states[state.name] = state.detector.checkpoint_state()
+        documents, self._staged = self._staged, {}
+
+        def save() -> None:
+            self.store.save_windows({name: encode_checkpoint(*state) for name, state in states.items()}, documents)
+
+        try:
+            await asyncio.to_thread(save)
+        except Exception:
+            self._staged = documents | self._staged  # written with the next checkpoint that succeeds
+            raise
+        self._checkpointed |= {name: state[2] for name, state in states.items()}

@@ -1,0 +1,132 @@
+"""The parts of a running daemon assembled: tracked models, the ingest service, the evaluator and
+the checkpointer, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from opentelemetry import trace
+
+from driftwarden.alerts.notifier import Notifier
+from driftwarden.config import Config
+from driftwarden.core.errors import InputError
+from driftwarden.daemon.checkpoints import Checkpointer
+from driftwarden.daemon.evaluator import Evaluator, ReportHook, SloHook
+from driftwarden.daemon.faults import FaultLog
+from driftwarden.daemon.ingest import IngestService
+from driftwarden.daemon.models import ModelRegistry
+from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.label_join import OutcomeCounts
+from driftwarden.detectors.latency import RequestStats
+from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.detectors.slo import SLOTracker
+from driftwarden.exporters.prometheus import Instruments
+from driftwarden.params import slo_params
+from driftwarden.store import Store
+
+__all__ = ["Daemon", "UnknownModel"]
+
+
+class UnknownModel(KeyError):
+    """No model of that name is tracked."""
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        instruments: Instruments,
+        faults: FaultLog,
+        *,
+        notifier: Notifier | None = None,
+        on_report: ReportHook | None = None,
+        on_slo: SloHook | None = None,
+        finding_sources: dict[str, Callable[[], list[Finding]]] | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.instruments = instruments
+        self.faults = faults
+        t = config.traces
+        self.requests = RequestStats(
+            config.latency_buckets(),
+            extra_labels=t.label_attributes,
+            max_label_values=t.max_label_values,
+            max_quantile_samples=t.max_quantile_samples,
+        )
+        self.slos = {slo.name: SLOTracker(slo_params(slo)) for slo in config.slos}
+        self.models = ModelRegistry(config)
+        self.ingest = IngestService(config, self.models, instruments, self.requests, self.slos)
+        self.checkpointer = Checkpointer(store, self.models, self.ingest, faults)
+        self.evaluator = Evaluator(
+            config,
+            self.models,
+            self.slos,
+            self.checkpointer,
+            faults,
+            instruments,
+            notifier=notifier,
+            on_report=on_report,
+            on_slo=on_slo,
+            finding_sources=finding_sources,
+            tracer=tracer,
+        )
+        self._tasks: list[asyncio.Task] = []
+        self.ready = False
+
+    async def start(self) -> None:
+        await self.checkpointer.restore()
+        for name, tracker in self.slos.items():
+            self.checkpointer.restore_counts(name, tracker)
+        self._tasks = [
+            asyncio.create_task(self.ingest.consume_forever(), name="driftwarden-consume"),
+            asyncio.create_task(self.evaluator.evaluate_forever(), name="driftwarden-evaluate"),
+            asyncio.create_task(self.evaluator.checkpoint_forever(), name="driftwarden-checkpoint"),
+        ]
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.ingest.drain()
+        await self.evaluator.checkpoint()
+
+    async def flush_and_evaluate(self) -> None:
+        """Every admitted row in its window, then one evaluation (tests and the demo)."""
+        await self.ingest.flush()
+        await self.evaluator.evaluate_all()
+
+    # -- references and labels -----------------------------------------------------
+    async def set_reference(self, model: str, profile: ReferenceProfile, *, source: str) -> None:
+        """Store the profile (in a worker thread), then install it; the model map changes only on the loop."""
+        self.ingest.check_reference(model)
+        await asyncio.to_thread(self.store.save_reference, model, profile, source=source)
+        self.ingest.install_reference(model, profile)
+
+    async def pin_reference(self, model: str) -> ReferenceProfile:
+        """The model's current window becomes its reference (stored)."""
+        state = self.models.get(model)
+        if state is None:
+            raise UnknownModel(model)
+        await self.ingest.flush()
+        try:
+            profile = await asyncio.to_thread(state.detector.window_profile)
+        except ValueError as exc:  # an empty window
+            raise InputError(str(exc), code="empty_window") from exc
+        await self.set_reference(model, profile, source="pinned window")
+        return profile
+
+    def add_labels(self, model: str, request_ids: list[str], labels: list) -> OutcomeCounts | None:
+        """Join labels to the model's waiting predictions; None for a model not tracked."""
+        state = self.models.get(model)
+        if state is None:
+            return None
+        counts = state.labels.add_labels(request_ids, labels)
+        self.instruments.labels.labels(model, "matched").inc(counts.matched)
+        self.instruments.labels.labels(model, "unmatched").inc(counts.unmatched)
+        return counts

@@ -1,0 +1,197 @@
+"""The evaluation cycle: every `evaluate_every`, each model's drift (in a worker thread), realized
+quality and drift budget, each SLO's burn rates and each extra finding source (GPU health) are
+judged; the findings of all of them go to the alert notifier once; then state is checkpointed.
+
+Every step runs contained (`FaultLog.contain`): one model's failed evaluation costs that model's
+report only — the other models, the SLOs, the alerts and the checkpoint still happen on time —
+and the failure is logged once, counted in `driftwarden_evaluation_failures_total{model,stage}`
+and shown on the model's page and in its drift report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+from opentelemetry import trace
+
+from driftwarden.alerts.notifier import Notifier
+from driftwarden.config import Config
+from driftwarden.daemon.checkpoints import Checkpointer
+from driftwarden.daemon.faults import FaultLog
+from driftwarden.daemon.models import ModelRegistry, TrackedModel
+from driftwarden.detectors.drift import DriftReport
+from driftwarden.detectors.drift_budget import DriftBudget
+from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.slo import SLOTracker
+from driftwarden.exporters.prometheus import Instruments
+from driftwarden.params import alerting_params
+
+__all__ = ["HISTORY_LENGTH", "Evaluator", "History"]
+
+log = logging.getLogger("driftwarden.evaluator")
+
+HISTORY_LENGTH = 720  # evaluations kept for score timelines (6 h at the default 30 s)
+History = deque[tuple[float, float, dict[str, float]]]  # (evaluated_at, drift share, PSI per feature)
+ReportHook = Callable[[DriftReport, DriftReport | None], None]
+SloHook = Callable[[str, list[Finding], list[Finding]], None]
+
+
+class Evaluator:
+    def __init__(
+        self,
+        config: Config,
+        models: ModelRegistry,
+        slos: dict[str, SLOTracker],
+        checkpointer: Checkpointer,
+        faults: FaultLog,
+        instruments: Instruments,
+        *,
+        notifier: Notifier | None = None,
+        on_report: ReportHook | None = None,
+        on_slo: SloHook | None = None,
+        finding_sources: dict[str, Callable[[], list[Finding]]] | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        self.config = config
+        self.models = models
+        self.slos = slos
+        self.checkpointer = checkpointer
+        self.faults = faults
+        self.instruments = instruments
+        self.notifier = notifier
+        self.on_report = on_report or _log_verdict_change
+        self.on_slo = on_slo or _log_new_burns
+        self.finding_sources = dict(finding_sources or {})  # e.g. GPU health, by source name
+        self.tracer = tracer or trace.NoOpTracer()
+        self.slo_findings: dict[str, list[Finding]] = {name: [] for name in slos}
+        self.drift_budgets: dict[str, DriftBudget] = {}
+        self.histories: dict[str, History] = {}
+        self._lock = asyncio.Lock()  # one evaluation of a model at a time (the clock or a first look)
+
+    async def evaluate_all(self) -> list[DriftReport]:
+        with self.tracer.start_as_current_span("driftwarden.evaluate") as span:
+            reports = [r for state in self.models if (r := await self.evaluate_model(state)) is not None]
+            self.evaluate_slos()
+            findings = self._findings(reports)
+            if self.notifier is not None:
+                with self.faults.contain("daemon", "alerts"):
+                    await self.notifier.observe(findings)
+            await self.checkpoint()
+            span.set_attribute("driftwarden.models", len(reports))
+            span.set_attribute("driftwarden.findings", len(findings))
+        return reports
+
+    async def evaluate_model(self, state: TrackedModel) -> DriftReport | None:
+        """One model's evaluation, contained; its new report, or None when it has none (or failed)."""
+        name, detector = state.name, state.detector
+        async with self._lock:
+            previous, reference = detector.report, detector.reference
+            started = time.perf_counter()
+            with self.tracer.start_as_current_span("driftwarden.evaluate_drift", attributes={"model.name": name}):
+                try:
+                    await asyncio.to_thread(detector.evaluate)
+                except Exception as exc:
+                    self.faults.record(name, "drift", exc)
+                    return None
+                self.faults.succeeded(name, "drift")
+            rolled = detector.reference
+            if detector.previous_as_reference and rolled is not None and rolled is not reference:
+                with self.faults.contain(name, "store_reference"):  # `reference: previous`, stored like any
+                    await asyncio.to_thread(
+                        self.checkpointer.store.save_reference, name, rolled, source="previous window"
+                    )
+        report = detector.report
+        if report is None:
+            return None
+        self.instruments.evaluation_duration.labels(name).observe(time.perf_counter() - started)
+        if report.rows["current"]:
+            scores = {f.name: f.scores["psi"] for f in report.features if "psi" in f.scores}
+            self.histories.setdefault(name, deque(maxlen=HISTORY_LENGTH)).append(
+                (report.evaluated_at, report.drift_share, scores)
+            )
+            with self.faults.contain(name, "drift_budget"):
+                self._budget(name).record(report.drifted, report.evaluated_at)
+        with self.faults.contain(name, "report_hook"):  # a reporting hook must not cost the alerts
+            self.on_report(report, previous)
+        return report
+
+    def evaluate_slos(self) -> None:
+        for name, tracker in self.slos.items():
+            with self.faults.contain(f"slo:{name}", "slo"):
+                with self.tracer.start_as_current_span("driftwarden.evaluate_slo", attributes={"slo": name}):
+                    findings = tracker.evaluate()
+                previous, self.slo_findings[name] = self.slo_findings[name], findings
+                self.on_slo(name, findings, previous)
+
+    def _findings(self, reports: list[DriftReport]) -> list[Finding]:
+        findings: list[Finding] = []
+        for report in reports:
+            with self.faults.contain(report.model, "findings"):
+                findings += report.findings()
+        for state in self.models:
+            with self.faults.contain(state.name, "quality"):
+                quality = state.labels.finding(state.name, alpha=self.config.model(state.name).drift.alpha)
+                if quality is not None:
+                    findings.append(quality)
+        for model, budget in list(self.drift_budgets.items()):
+            with self.faults.contain(model, "drift_budget"):
+                findings += budget.evaluate()
+        findings += [f for fs in self.slo_findings.values() for f in fs]
+        for source, find in self.finding_sources.items():
+            with self.faults.contain(f"source:{source}", "findings"):
+                findings += find()
+        return findings
+
+    def _budget(self, model: str) -> DriftBudget:
+        budget = self.drift_budgets.get(model)
+        if budget is None:
+            budget = self.drift_budgets[model] = DriftBudget(model, alerting_params(self.config.alerting))
+            self.checkpointer.restore_counts(f"drift-budget:{model}", budget.tracker)
+        return budget
+
+    def counted(self) -> list[tuple[str, SLOTracker]]:
+        """Every count worth saving: the SLOs' and the drift budgets'."""
+        budgets = [(f"drift-budget:{m}", b.tracker) for m, b in self.drift_budgets.items()]
+        return list(self.slos.items()) + budgets
+
+    async def checkpoint(self) -> None:
+        with self.faults.contain("daemon", "checkpoint"):
+            await self.checkpointer.save_counts(self.counted())
+            await self.checkpointer.save_windows()
+
+    async def evaluate_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.evaluate_every)
+            await self.evaluate_all()
+
+    async def checkpoint_forever(self) -> None:
+        """Windows saved on their own clock too, so a long `evaluate_every` does not widen what a crash loses."""
+        while True:
+            await asyncio.sleep(self.config.checkpoint_every)
+            await self.checkpoint()
+
+
+def _log_new_burns(slo: str, findings: list[Finding], previous: list[Finding]) -> None:
+    before = {f.subject for f in previous}
+    for f in findings:
+        if f.subject not in before:
+            log.warning(
+                "SLO %s is burning its error budget: %.1fx over %s (threshold %.1fx), severity %s",
+                slo,
+                f.value,
+                f.evidence["windows"],
+                f.threshold,
+                f.severity.value,
+            )
+
+
+def _log_verdict_change(report: DriftReport, previous: DriftReport | None) -> None:
+    was = previous.drifted if previous else False
+    if report.drifted and not was:
+        log.warning("drift detected: %s", report.summary())
+    elif was and not report.drifted:
+        log.info("drift cleared: %s", report.summary())

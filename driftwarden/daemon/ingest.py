@@ -1,0 +1,195 @@
+"""Admission for every way records come in (HTTP, KServe, the file tail, reference uploads).
+
+Parsers turn bodies into `ParseResult`s; `IngestService.admit()` applies what the config
+bounds (queue rows, models, features), redaction and sampling, counts every rejected record
+exactly once in `driftwarden_records_rejected_total{source,reason}` — the parser's per-record
+rejections, rows a KServe join dropped, and its own refusals alike — and puts the rest on one
+bounded queue. A consumer task moves queued batches into the models' windows, so request
+handlers never touch a window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from driftwarden.collector.sampling import sampled
+from driftwarden.config import Config
+from driftwarden.core.errors import Overloaded, TooManyModels
+from driftwarden.core.records import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
+from driftwarden.core.spans import SpanBatch
+from driftwarden.daemon.models import ModelRegistry
+from driftwarden.detectors.latency import RequestStats
+from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.detectors.slo import SLOTracker
+from driftwarden.exporters.prometheus import Instruments
+
+__all__ = ["IngestService"]
+
+_Queued = RecordBatch | SpanBatch
+
+
+class IngestService:
+    def __init__(
+        self,
+        config: Config,
+        models: ModelRegistry,
+        instruments: Instruments,
+        requests: RequestStats,
+        slos: dict[str, SLOTracker],
+    ) -> None:
+        self.config = config
+        self.models = models
+        self.instruments = instruments
+        self.requests = requests
+        self.slos = slos
+        self.on_requests: Callable[..., None] | None = None  # (model, count, traced=) for cost per inference
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
+        self._queued_rows = 0
+
+    # -- admission -------------------------------------------------------------
+    def admit(self, result: ParseResult, *, source: str, retry_on_overload: bool = False) -> None:
+        """Count the result's rejections and queue its batches; raises `Overloaded` (nothing queued)
+        when the queue cannot take them. With `retry_on_overload` (the file tail, which reads the
+        same lines again) an overload is not counted as rejected records."""
+        limits = self.config.limits
+        if self._queued_rows + result.accepted > limits.max_queue_rows:
+            if not retry_on_overload:
+                self._count_rejected(source, "queue_full", result.accepted)
+                self._count_parse_rejections(result, source)
+            raise Overloaded(
+                f"ingest queue holds {self._queued_rows} rows (limit {limits.max_queue_rows}); retry shortly"
+            )
+        self._count_parse_rejections(result, source)
+        if self.config.redact:
+            result.batches = [_redacted(b, self.config.redact) for b in result.batches]
+        for k, batch in enumerate(result.batches):
+            rate = self.config.model(batch.model).sample_rate
+            if rate < 1.0:
+                batch, dropped = sampled(batch, rate)
+                result.batches[k] = batch
+                self.instruments.records_sampled_out.labels(batch.model, source).inc(dropped)
+            state = self.models.get_or_create(batch.model)
+            if state is None:
+                self._refuse(
+                    result,
+                    batch,
+                    source,
+                    "too_many_models",
+                    f"model {batch.model!r} refused: {limits.max_models} models already tracked (limits.max_models)",
+                )
+                continue
+            new = (set(batch.features) | set(batch.categorical)) - state.announced
+            if len(state.announced) + len(new) > limits.max_features:
+                self._refuse(
+                    result,
+                    batch,
+                    source,
+                    "too_many_features",
+                    f"model {batch.model!r}: {len(new)} new features would pass the limit of "
+                    f"{limits.max_features} (limits.max_features)",
+                )
+                continue
+            state.announced |= new
+            self._queue.put_nowait(batch)
+            self._queued_rows += batch.rows
+            self.instruments.records.labels(batch.model, source).inc(batch.rows)
+
+    def admit_spans(self, batch: SpanBatch) -> None:
+        """Queue a trace export's observations; raises `Overloaded` for a whole-request 429."""
+        limit = self.config.limits.max_queue_rows
+        if self._queued_rows + len(batch) > limit:
+            raise Overloaded(f"ingest queue holds {self._queued_rows} rows (limit {limit}); retry shortly")
+        self._queue.put_nowait(batch)
+        self._queued_rows += len(batch)
+
+    def check_reference(self, model: str) -> None:
+        """Refuse a reference upload before its body is read when the model could not be tracked."""
+        if not self.models.can_track(model):
+            raise TooManyModels(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
+
+    def install_reference(self, model: str, profile: ReferenceProfile) -> None:
+        """Make `profile` the model's reference (already stored by the caller)."""
+        state = self.models.get_or_create(model)
+        if state is None:  # the last free slot was taken while the profile was being fitted or stored
+            raise TooManyModels(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
+        state.detector.set_reference(profile)
+        state.announced |= set(profile.features)
+
+    def _count_parse_rejections(self, result: ParseResult, source: str) -> None:
+        for reason, rows in getattr(result, "dropped_rows", {}).items():  # a KServe join's unpaired rows
+            self._count_rejected(source, reason, rows)
+        for reason, count in result.rejected_by_reason.items():
+            self._count_rejected(source, reason, count)
+
+    def _count_rejected(self, source: str, reason: str, rows: int) -> None:
+        if rows:
+            self.instruments.records_rejected.labels(source, reason).inc(rows)
+
+    def _refuse(self, result: ParseResult, batch: RecordBatch, source: str, reason: str, message: str) -> None:
+        result.accepted -= batch.rows
+        result.rejected_by_reason[reason] += batch.rows
+        if len(result.errors) < MAX_REPORTED_ERRORS:
+            result.errors.append(RecordError(index=-1, reason=reason, message=message))
+        self._count_rejected(source, reason, batch.rows)
+
+    # -- the queue -----------------------------------------------------------------
+    @property
+    def queue_rows(self) -> tuple[int, int]:
+        return self._queued_rows, self.config.limits.max_queue_rows
+
+    @property
+    def saturated(self) -> bool:
+        return self._queued_rows >= 0.9 * self.config.limits.max_queue_rows
+
+    async def consume_forever(self) -> None:
+        while True:
+            self._apply(await self._queue.get())
+
+    def drain(self) -> None:
+        """Apply every queued batch now (on the loop)."""
+        while not self._queue.empty():
+            self._apply(self._queue.get_nowait())
+
+    async def flush(self) -> None:
+        """Wait until every admitted batch is in its window."""
+        while not self._queue.empty():
+            await asyncio.sleep(0.001)
+        self.drain()
+
+    def _apply(self, batch: _Queued) -> None:
+        if isinstance(batch, SpanBatch):
+            self._queued_rows -= len(batch)
+            self.requests.update(batch)
+            if self.on_requests is not None:
+                for model, count in zip(*np.unique(batch.selectors["model"], return_counts=True), strict=True):
+                    self.on_requests(str(model), int(count), traced=True)
+            for tracker in self.slos.values():
+                tracker.update(batch.selectors, batch.duration, batch.end_time, batch.error)
+            return
+        self._queued_rows -= batch.rows
+        state = self.models.get(batch.model)
+        if state is not None:
+            state.detector.update(batch.features, batch.values, batch.categorical, batch.categorical_values)
+            state.labels.add_batch(batch)
+            if batch.model_version:
+                state.detector.model_version = batch.model_version
+        if self.on_requests is not None:
+            self.on_requests(batch.model, batch.rows, traced=False)
+
+
+def _redacted(batch: RecordBatch, redact: list[str]) -> RecordBatch:
+    keep = [j for j, name in enumerate(batch.features) if name not in redact]
+    keep_text = [j for j, name in enumerate(batch.categorical) if name not in redact]
+    if len(keep) == len(batch.features) and len(keep_text) == len(batch.categorical):
+        return batch
+    return dataclasses.replace(
+        batch,
+        features=tuple(batch.features[j] for j in keep),
+        values=batch.values[:, keep],
+        categorical=tuple(batch.categorical[j] for j in keep_text),
+        categorical_values=None if batch.categorical_values is None else batch.categorical_values[:, keep_text],
+    )

@@ -1,0 +1,90 @@
+"""The models a daemon tracks: each one's drift detector, label join and announced features,
+created on first sight up to `limits.max_models`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from driftwarden.config import Config, DriftSettings, ModelSettings
+from driftwarden.detectors.detector import DriftDetector
+from driftwarden.detectors.label_join import LabelJoin
+from driftwarden.detectors.report import DriftThresholds
+
+__all__ = ["ModelRegistry", "TrackedModel", "thresholds"]
+
+
+@dataclass
+class TrackedModel:
+    name: str
+    detector: DriftDetector
+    labels: LabelJoin
+    announced: set[str] = field(default_factory=set)  # features admitted, applied or still queued
+
+
+class ModelRegistry:
+    """Model name -> `TrackedModel`; the map changes only on the event loop."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._models: dict[str, TrackedModel] = {}
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def __contains__(self, model: object) -> bool:
+        return model in self._models
+
+    def __iter__(self) -> Iterator[TrackedModel]:
+        return iter(list(self._models.values()))
+
+    def names(self) -> list[str]:
+        return sorted(self._models)
+
+    def get(self, model: str) -> TrackedModel | None:
+        return self._models.get(model)
+
+    def can_track(self, model: str) -> bool:
+        return model in self._models or len(self._models) < self.config.limits.max_models
+
+    def get_or_create(self, model: str) -> TrackedModel | None:
+        """The model's state, created when there is room; None when `limits.max_models` are tracked."""
+        state = self._models.get(model)
+        if state is None and len(self._models) < self.config.limits.max_models:
+            settings = self.config.model(model)
+            state = TrackedModel(
+                name=model,
+                detector=_detector(model, settings, self.config.limits.max_features, self.config.alerting.for_),
+                labels=LabelJoin(ttl=settings.label_ttl, window=settings.window.rows),
+            )
+            self._models[model] = state
+        return state
+
+
+def _detector(model: str, settings: ModelSettings, max_features: int, hold: int) -> DriftDetector:
+    return DriftDetector(
+        model,
+        None,
+        window=settings.window.rows,
+        thresholds=thresholds(settings.drift),
+        critical_features=settings.critical_features,
+        max_features=max_features,
+        hold=hold,
+        kinds=settings.features,
+        every=settings.window.every,
+        previous_as_reference=settings.previous_as_reference,
+        bins=settings.drift.bins,
+    )
+
+
+def thresholds(d: DriftSettings) -> DriftThresholds:
+    return DriftThresholds(
+        psi=d.psi,
+        ks=d.ks,
+        wasserstein=d.wasserstein,
+        alpha=d.alpha,
+        share=d.share,
+        methods=tuple(dict.fromkeys(["ks", "psi", *d.methods])),
+        missing=d.missing,
+        per_feature={name: t.model_dump(exclude_none=True) for name, t in d.per_feature.items()},
+    )

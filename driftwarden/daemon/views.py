@@ -1,0 +1,96 @@
+"""Read views of a running daemon, shared by the JSON API, the UI and the scrape: what each
+model's latest evaluation says, its history, its failures; the SLOs. Nothing here evaluates
+outside the evaluator: a first look at a model not yet judged asks the evaluator to judge it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from driftwarden.daemon.daemon import Daemon
+from driftwarden.daemon.faults import Failure
+from driftwarden.detectors.detector import DriftDetector
+from driftwarden.detectors.drift import DriftReport
+from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.slo import SLOTracker
+from driftwarden.exporters.prometheus import ModelState
+
+__all__ = ["DaemonViews", "ModelDrift"]
+
+
+@dataclass(frozen=True)
+class ModelDrift:
+    """A model's latest report (None before its first successful evaluation) and what fails now."""
+
+    report: DriftReport | None
+    failures: list[Failure]
+
+    def to_dict(self) -> dict[str, object]:
+        body: dict[str, object] = self.report.to_dict() if self.report is not None else {}
+        if self.failures:
+            body["evaluation_failures"] = [f.to_dict() for f in self.failures]
+        return body
+
+
+class DaemonViews:
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+
+    @property
+    def ready(self) -> bool:
+        return self._daemon.ready
+
+    def models(self) -> list[str]:
+        return self._daemon.models.names()
+
+    def detector(self, model: str) -> DriftDetector | None:
+        state = self._daemon.models.get(model)
+        return state.detector if state else None
+
+    def states(self) -> list[ModelState]:
+        return [
+            ModelState(
+                model=state.name,
+                report=state.detector.report,
+                window_rows=state.detector.window.rows,
+                reference_rows=state.detector.reference.rows if state.detector.reference else None,
+                quality=state.labels.metrics(),
+                quality_baseline=state.labels.baseline_metrics,
+                labels_pending=state.labels.pending,
+            )
+            for state in sorted(self._daemon.models, key=lambda s: s.name)
+        ]
+
+    def history(self, model: str) -> list[tuple[float, float, dict[str, float]]]:
+        """(evaluated_at, drift share, PSI per feature) of the model's recent evaluations, oldest first."""
+        return list(self._daemon.evaluator.histories.get(model, ()))
+
+    def failures(self, model: str) -> list[Failure]:
+        return self._daemon.faults.failures(model)
+
+    async def drift(self, model: str) -> ModelDrift | None:
+        """The model's drift; evaluated now (by the evaluator) when it was never evaluated. None: unknown."""
+        state = self._daemon.models.get(model)
+        if state is None:
+            return None
+        if state.detector.report is None and state.detector.reference is not None:
+            await self._daemon.evaluator.evaluate_model(state)
+        return ModelDrift(state.detector.report, self.failures(model))
+
+    def latency(self, seconds: float) -> list[dict[str, object]]:
+        """p50/p95/p99 per service/model/operation over the last `seconds`."""
+        return self._daemon.requests.quantiles(seconds)
+
+    def slos(self) -> dict[str, SLOTracker]:
+        return self._daemon.slos
+
+    def slo_findings(self, name: str) -> list[Finding]:
+        return self._daemon.evaluator.slo_findings.get(name, [])
+
+    @property
+    def queue_rows(self) -> tuple[int, int]:
+        return self._daemon.ingest.queue_rows
+
+    @property
+    def saturated(self) -> bool:
+        return self._daemon.ingest.saturated
