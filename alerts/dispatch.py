@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from driftwarden.alerts.alert import Alert, AlertStatus
-from driftwarden.config import AlertingSettings, RouteSettings
+from driftwarden.params import AlertingParams, RouteParams
 
 __all__ = ["Dispatcher", "Notification", "Router"]
 
@@ -33,9 +34,9 @@ class Notification:
 
 
 class Router:
-    def __init__(self, routes: list[RouteSettings], default: list[str]) -> None:
-        self.routes = routes
-        self.default = default
+    def __init__(self, routes: Sequence[RouteParams], default: Sequence[str]) -> None:
+        self.routes = tuple(routes)
+        self.default = tuple(default)
 
     def receivers(self, labels: dict[str, str]) -> list[str]:
         chosen: list[str] = []
@@ -59,7 +60,7 @@ class _Group:
 
 
 class Dispatcher:
-    def __init__(self, settings: AlertingSettings, router: Router) -> None:
+    def __init__(self, settings: AlertingParams, router: Router) -> None:
         self.settings = settings
         self.router = router
         self._groups: dict[tuple[str, str], _Group] = {}

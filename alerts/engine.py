@@ -7,8 +7,8 @@ has passed without it coming back, so a feature hovering at its threshold does n
 resolve every 30 seconds.
 
 >>> from detectors.findings import Finding, FindingKind, Severity
->>> from driftwarden.config import AlertingSettings
->>> engine = AlertEngine(AlertingSettings(**{"for": 2, "resolve_hold": "60s"}))
+>>> from driftwarden.params import AlertingParams
+>>> engine = AlertEngine(AlertingParams(for_=2, resolve_hold=60.0))
 >>> f = Finding(FindingKind.DRIFT, "amount", Severity.WARNING, 0.4, 0.2, model="fraud")
 >>> [a.status.value for a in engine.observe([f], now=0)], [a.status.value for a in engine.observe([f], now=30)]
 (['pending'], ['firing'])
@@ -23,15 +23,15 @@ from collections.abc import Callable, Iterable
 
 from driftwarden.alerts.alert import Alert, AlertStatus, describe, fingerprint
 from driftwarden.alerts.silences import Silences
-from driftwarden.config import AlertingSettings
 from driftwarden.detectors.findings import Finding
+from driftwarden.params import AlertingParams
 
 __all__ = ["AlertEngine"]
 
 
 class AlertEngine:
     def __init__(
-        self, settings: AlertingSettings, *, silences: Silences | None = None, clock: Callable[[], float] = time.time
+        self, settings: AlertingParams, *, silences: Silences | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         self.settings = settings
         self.silences = silences or Silences()

@@ -1,17 +1,21 @@
 """Alerting on one screen: findings → engine → routing/grouping → receivers → durable outbox.
 
-The pipeline calls `observe()` after every evaluation with all current findings, and the
-notifier's own 1-second tick sends what the group timers release. Alert state, silences and
-retraining cooldowns are kept in SQLite, so a restart neither forgets a firing alert (its
-resolve is still sent) nor re-triggers a retraining.
+The evaluator calls `observe()` after every evaluation with all current findings, and the
+notifier's own 1-second tick sends what the group timers release. Alert state and silences are
+kept in SQLite, so a restart never forgets a firing alert (its resolve is still sent). Each
+receiver's work runs under `contain(receiver, stage)`: one receiver that fails to build its
+messages costs only its own notifications. The daemon's wiring builds the receivers and the
+outbox from the config (`driftwarden.daemon.alerting`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 
 from opentelemetry import trace
 
@@ -19,44 +23,50 @@ from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.alerts.dispatch import Dispatcher, Router
 from driftwarden.alerts.engine import AlertEngine
 from driftwarden.alerts.outbox import Outbox
-from driftwarden.alerts.receivers import build_receivers
+from driftwarden.alerts.receivers import Receiver
 from driftwarden.alerts.silences import Silence, Silences
-from driftwarden.config import Config
 from driftwarden.detectors.findings import Finding
+from driftwarden.params import AlertingParams, RouteParams
 from driftwarden.store import Store
 
-__all__ = ["Notifier"]
+__all__ = ["Contain", "Notifier"]
 
 log = logging.getLogger("driftwarden.alerts")
+
+Contain = Callable[[str, str], AbstractContextManager[None]]  # (scope, stage) -> a block whose failure is kept
+
+
+@contextlib.contextmanager
+def _log_failure(scope: str, stage: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception:
+        log.exception("%s: %s failed", scope, stage)
 
 
 class Notifier:
     def __init__(
         self,
-        config: Config,
+        alerting: AlertingParams,
+        routes: Sequence[RouteParams],
+        receivers: Mapping[str, Receiver],
+        outbox: Outbox,
         store: Store,
         *,
-        on_delivery: Callable[[str, str], None] | None = None,
+        contain: Contain = _log_failure,
         tracer: trace.Tracer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self._clock = clock
+        self._contain = contain
         self._tracer = tracer or trace.NoOpTracer()
         self.silences = Silences(store.load_document("silences", []))
-        self.engine = AlertEngine(config.alerting, silences=self.silences, clock=clock)
+        self.engine = AlertEngine(alerting, silences=self.silences, clock=clock)
         self.engine.restore(store.load_document("alerts", []))
-        self.dispatcher = Dispatcher(config.alerting, Router(config.routes, config.alerting.default_receivers))
-        self._triggers: dict[str, float] = dict(store.load_document("retrain_triggers", {}))
-        self.receivers = build_receivers(config, last_trigger=self._triggers.get, record_trigger=self._record_trigger)
-        self.outbox = Outbox(
-            config.state_path,
-            config.outbox,
-            secrets={name: r.sign_with for name, r in self.receivers.items()},
-            timeouts={r.name: r.timeout for r in config.receivers},
-            on_result=on_delivery,
-            clock=clock,
-        )
+        self.dispatcher = Dispatcher(alerting, Router(routes, alerting.default_receivers))
+        self.receivers = dict(receivers)
+        self.outbox = outbox
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -84,10 +94,14 @@ class Notifier:
         now = self._clock() if now is None else now
         messages = []
         for notification in self.dispatcher.due(now):
-            with self._tracer.start_as_current_span(
-                "driftwarden.notify", attributes={"receiver": notification.receiver, "alerts": len(notification.alerts)}
+            name = notification.receiver
+            with (
+                self._contain(f"receiver:{name}", "notify"),
+                self._tracer.start_as_current_span(
+                    "driftwarden.notify", attributes={"receiver": name, "alerts": len(notification.alerts)}
+                ),
             ):
-                messages += self.receivers[notification.receiver].messages(notification, now)
+                messages += self.receivers[name].messages(notification, now)
         if messages:
             await asyncio.to_thread(self.outbox.enqueue, messages)
         return len(messages)
@@ -105,10 +119,6 @@ class Notifier:
         if found:
             self.store.save_document("silences", self.silences.to_list())
         return found
-
-    def _record_trigger(self, model: str, at: float) -> None:
-        self._triggers[model] = at
-        self.store.save_document("retrain_triggers", self._triggers)
 
     async def _tick_forever(self) -> None:
         while True:

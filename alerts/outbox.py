@@ -30,7 +30,7 @@ from opentelemetry import trace
 
 from driftwarden.alerts.receivers.base import Message
 from driftwarden.alerts.signing import sign
-from driftwarden.config import OutboxSettings
+from driftwarden.params import OutboxParams
 
 __all__ = ["Outbox"]
 
@@ -56,7 +56,7 @@ class Outbox:
     def __init__(
         self,
         path: Path,
-        settings: OutboxSettings,
+        settings: OutboxParams,
         *,
         secrets: dict[str, bytes | None],
         timeouts: dict[str, float] | None = None,

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from driftwarden.alerts.notifier import Notifier
 from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
@@ -19,6 +18,7 @@ from driftwarden.api.plumbing import HTTPProblem, bearer_auth, body_reader, prob
 from driftwarden.api.status import status_router
 from driftwarden.collector.kserve import EventJoiner
 from driftwarden.config import Config
+from driftwarden.daemon.alerting import build_notifier
 from driftwarden.daemon.daemon import Daemon
 from driftwarden.daemon.faults import FaultLog
 from driftwarden.daemon.references import fit_configured_references
@@ -52,18 +52,20 @@ def create_app(
     instruments = Instruments(registry)
     store = Store(config.state_path)
     tracer, tracer_provider = self_tracer(config.self_tracing)
-    notifier = Notifier(
+    faults = FaultLog(registry)
+    notifier = build_notifier(
         config,
         store,
-        tracer=tracer,
         on_delivery=lambda receiver, outcome: instruments.deliveries.labels(receiver, outcome).inc(),
+        contain=faults.contain,
+        tracer=tracer,
     )
     gpu = GpuMonitor(config, nvml=nvml)
     daemon = Daemon(
         config,
         store,
         instruments,
-        FaultLog(registry),
+        faults,
         notifier=notifier,
         on_report=on_report,
         on_slo=on_slo,

@@ -21,6 +21,7 @@ from driftwarden.alerts.receivers.webhook import WebhookReceiver
 from driftwarden.alerts.signing import verify
 from driftwarden.config import AlertingSettings, OutboxSettings, RouteSettings
 from driftwarden.detectors.findings import Finding, FindingKind, Severity
+from driftwarden.params import AlertingParams, alerting_params, outbox_params, route_params
 from driftwarden.sink import WebhookSink
 
 
@@ -41,9 +42,9 @@ def drift(
     )
 
 
-def settings(**kw: object) -> AlertingSettings:
+def settings(**kw: object) -> AlertingParams:
     base = {"for": 2, "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h", "resolve_hold": "5m"}
-    return AlertingSettings(**(base | kw))
+    return alerting_params(AlertingSettings(**(base | kw)))
 
 
 @pytest.fixture
@@ -115,18 +116,20 @@ def test_a_blip_never_fires_and_flapping_is_held() -> None:
 
 
 def test_routes_match_continue_and_default() -> None:
-    routes = [
-        RouteSettings(match={"kind": "drift"}, receivers=["retrain", "am"], **{"continue": True}),
-        RouteSettings(match={"severity": "page"}, receivers=["oncall"]),
-        RouteSettings(match={"kind": "drift"}, receivers=["never"]),
-    ]
+    routes = route_params(
+        [
+            RouteSettings(match={"kind": "drift"}, receivers=["retrain", "am"], **{"continue": True}),
+            RouteSettings(match={"severity": "page"}, receivers=["oncall"]),
+            RouteSettings(match={"kind": "drift"}, receivers=["never"]),
+        ]
+    )
     router = Router(routes, default=["fallback"])
     assert router.receivers({"kind": "drift", "severity": "page"}) == ["retrain", "am", "oncall"]
     assert router.receivers({"kind": "drift", "severity": "warning"}) == ["retrain", "am", "never"]
     assert router.receivers({"kind": "slo", "severity": "ticket"}) == ["fallback"]
 
 
-def firing_engine(s: AlertingSettings, findings: list[Finding], now: float = 0) -> AlertEngine:
+def firing_engine(s: AlertingParams, findings: list[Finding], now: float = 0) -> AlertEngine:
     engine = AlertEngine(s)
     engine.observe(findings, now=now)
     engine.observe(findings, now=now)
@@ -266,7 +269,7 @@ def deliver(outbox: Outbox, passes: int = 20) -> None:
 def make_outbox(tmp_path: Path, outcomes: list[tuple[str, str]], secret: bytes | None = b"hmac-secret") -> Outbox:
     return Outbox(
         tmp_path / "state.db",
-        OutboxSettings(initial_backoff="10ms", max_backoff="50ms"),
+        outbox_params(OutboxSettings(initial_backoff="10ms", max_backoff="50ms")),
         secrets={"am": secret},
         on_result=lambda r, o: outcomes.append((r, o)),
     )
@@ -326,7 +329,7 @@ def test_timeouts_are_retried(tmp_path: Path) -> None:
     outcomes: list[tuple[str, str]] = []
     outbox = Outbox(
         tmp_path / "state.db",
-        OutboxSettings(initial_backoff="10ms", max_backoff="20ms"),
+        outbox_params(OutboxSettings(initial_backoff="10ms", max_backoff="20ms")),
         secrets={},
         on_result=lambda r, o: outcomes.append((r, o)),
         transport=httpx.MockTransport(handler),

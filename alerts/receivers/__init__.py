@@ -3,6 +3,5 @@
 from __future__ import annotations
 
 from driftwarden.alerts.receivers.base import Message, Receiver
-from driftwarden.alerts.receivers.build import build_receivers
 
-__all__ = ["Message", "Receiver", "build_receivers"]
+__all__ = ["Message", "Receiver"]

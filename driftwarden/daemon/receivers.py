@@ -1,4 +1,6 @@
-"""Receivers from the config, with their secrets read from files or the environment (never logged)."""
+"""Receivers from the config, with their secrets read from files or the environment (never logged).
+
+The wiring's job: alert code takes built receivers and never sees the config or a secret's source."""
 
 from __future__ import annotations
 

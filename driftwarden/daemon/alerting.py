@@ -1,0 +1,62 @@
+"""The alerting side of the daemon built from the config: receivers with their secrets, the durable
+outbox, retraining cooldowns kept in the state file, and the notifier over them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from opentelemetry import trace
+
+from driftwarden.alerts.notifier import Contain, Notifier
+from driftwarden.alerts.outbox import Outbox
+from driftwarden.config import Config
+from driftwarden.daemon.receivers import build_receivers
+from driftwarden.params import alerting_params, outbox_params, route_params
+from driftwarden.store import Store
+
+__all__ = ["RetrainTriggers", "build_notifier"]
+
+
+class RetrainTriggers:
+    """When each model last triggered a retraining: a restart does not re-trigger within the cooldown."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        saved = store.load_document("retrain_triggers", {})
+        self._at: dict[str, float] = dict(saved) if isinstance(saved, dict) else {}
+
+    def last(self, model: str) -> float | None:
+        return self._at.get(model)
+
+    def record(self, model: str, at: float) -> None:
+        self._at[model] = at
+        self._store.save_document("retrain_triggers", self._at)
+
+
+def build_notifier(
+    config: Config,
+    store: Store,
+    *,
+    on_delivery: Callable[[str, str], None] | None = None,
+    contain: Contain | None = None,
+    tracer: trace.Tracer | None = None,
+) -> Notifier:
+    triggers = RetrainTriggers(store)
+    receivers = build_receivers(config, last_trigger=triggers.last, record_trigger=triggers.record)
+    outbox = Outbox(
+        config.state_path,
+        outbox_params(config.outbox),
+        secrets={name: r.sign_with for name, r in receivers.items()},
+        timeouts={r.name: r.timeout for r in config.receivers},
+        on_result=on_delivery,
+    )
+    extra = {"contain": contain} if contain is not None else {}
+    return Notifier(
+        alerting_params(config.alerting),
+        route_params(config.routes),
+        receivers,
+        outbox,
+        store,
+        tracer=tracer,
+        **extra,
+    )
