@@ -286,7 +286,7 @@ def test_signed_delivery_and_order_per_key_through_retries(tmp_path: Path, sink:
 
 
 def test_receiver_down_then_up_delivers_exactly_once(tmp_path: Path) -> None:
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     port = free_port()
     outcomes: list[tuple[str, str]] = []
@@ -349,8 +349,8 @@ def test_signature_verification_rejects_tampering() -> None:
 def test_drift_alert_fires_and_resolves_through_a_signed_webhook(tmp_path: Path, sink: WebhookSink) -> None:
     import numpy as np
 
-    from tests.conftest import running
-    from tests.test_http import NDJSON, put_reference, records, reference_frame
+    from tests.support.records import NDJSON, put_reference, records, reference_frame
+    from tests.support.server import running
 
     secret = tmp_path / "hmac"
     secret.write_text("hmac-secret\n")
@@ -387,7 +387,7 @@ def test_drift_alert_fires_and_resolves_through_a_signed_webhook(tmp_path: Path,
 
 
 def test_silences_over_http(tmp_path: Path) -> None:
-    from tests.conftest import running
+    from tests.support.server import running
 
     with running(tmp_path / "s.db") as d:
         r = d.client.post("/v1/silences", json={"matchers": {"model": "fraud"}, "duration": "2h", "comment": "deploy"})
@@ -410,14 +410,13 @@ def test_pending_notifications_survive_kill_9(tmp_path: Path) -> None:
     import io
     import os
     import signal
-    import sys
 
     import httpx
     import numpy as np
 
-    from tests.conftest import free_port
-    from tests.test_cli import serving
-    from tests.test_http import NDJSON, records, reference_frame
+    from tests.support.ports import free_port
+    from tests.support.processes import driftwarden_run
+    from tests.support.records import NDJSON, records, reference_frame
 
     sink_port, port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
@@ -429,9 +428,8 @@ def test_pending_notifications_survive_kill_9(tmp_path: Path) -> None:
         "routes: [{match: {kind: drift}, receivers: [am]}]\n"
         "outbox: {initial_backoff: 100ms, max_backoff: 200ms}\n"
     )
-    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
     rng = np.random.default_rng(1)
-    with serving(cmd, url, tmp_path / "first.log") as proc:
+    with driftwarden_run(config, tmp_path / "first.log", port=port) as served:
         buf = io.BytesIO()
         reference_frame(rng).write_parquet(buf)
         httpx.put(
@@ -446,11 +444,11 @@ def test_pending_notifications_survive_kill_9(tmp_path: Path) -> None:
         while 'driftwarden_outbox_pending{receiver="am"} 0.0' in httpx.get(f"{url}/metrics").text:
             assert time.monotonic() < deadline, "no notification was queued"
             time.sleep(0.2)
-        os.kill(proc.pid, signal.SIGKILL)  # the receiver never answered: the notification is only on disk
-        proc.wait(timeout=10)
+        os.kill(served.proc.pid, signal.SIGKILL)  # the receiver never answered: the notification is only on disk
+        served.proc.wait(timeout=10)
     sink = WebhookSink(port=sink_port).start()
     try:
-        with serving(cmd, url, tmp_path / "second.log"):
+        with driftwarden_run(config, tmp_path / "second.log", port=port):
             (delivery, *_) = sink.wait_for(1, timeout=20)
             assert delivery.json()["alerts"][0]["labels"]["alertname"] in {"FeatureDrift", "ModelDrift"}
     finally:

@@ -16,7 +16,7 @@ import yaml
 
 from driftwarden.alerts import rules
 from driftwarden.config import load_config
-from tests.tools import required_tool
+from tests.support.tools import required_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "alerts" / "alertmanager.example.yml"

@@ -7,7 +7,6 @@ this test is skipped, unless CI=true.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,9 +18,11 @@ import pytest
 import yaml
 
 from driftwarden.sink import Delivery, WebhookSink
-from tests.conftest import free_port, running
-from tests.test_http import NDJSON, put_reference, records, reference_frame
-from tests.tools import required_tool
+from tests.support.ports import free_port
+from tests.support.processes import serving
+from tests.support.records import NDJSON, put_reference, records, reference_frame
+from tests.support.server import running
+from tests.support.tools import required_tool
 
 pytestmark = [pytest.mark.alertmanager, pytest.mark.server]
 
@@ -65,40 +66,18 @@ def alertmanager(binary: str, tmp_path: Path, webhook_url: str) -> Iterator[Aler
     storage = tmp_path / "am-data"
     storage.mkdir()
     port = free_port()
-    log = tmp_path / "alertmanager.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_file}",
-                f"--storage.path={storage}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",  # no HA gossip: no second port, no settle wait
-                "--log.level=debug",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    am = Alertmanager(f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            assert proc.poll() is None, f"Alertmanager exited with {proc.returncode}" + am.logs()
-            try:
-                if httpx.get(am.url + "/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "Alertmanager did not become ready" + am.logs()
-            time.sleep(0.05)
-        yield am
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    command = [
+        binary,
+        f"--config.file={config_file}",
+        f"--storage.path={storage}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",  # no HA gossip: no second port, no settle wait
+        "--log.level=debug",
+    ]
+    with serving(
+        command, base_url=f"http://127.0.0.1:{port}", log=tmp_path / "alertmanager.log", ready="/-/ready"
+    ) as am:
+        yield Alertmanager(am.base_url, am.log)
 
 
 def wait_for_delivery(sink: WebhookSink, want: Callable[[dict], bool], timeout: float, logs: Callable[[], str]) -> dict:

@@ -7,10 +7,7 @@ import os
 import signal
 import ssl
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,13 +15,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import free_port
-
-
-def driftwarden(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "driftwarden", *args], capture_output=True, text=True, timeout=120, cwd=cwd
-    )
+from tests.support.ports import free_port
+from tests.support.processes import driftwarden, driftwarden_run
 
 
 @pytest.fixture
@@ -78,29 +70,6 @@ def test_config_validate(tmp_path: Path) -> None:
     assert "evaluate_every" in r.stderr and "models.fraud.windoww: unknown key" in r.stderr
 
 
-@contextmanager
-def serving(cmd: list[str], url: str, log: Path) -> Iterator[subprocess.Popen]:
-    """Start `driftwarden run` as a process and wait until /readyz answers 200."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, log.read_text()
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-            proc.wait(timeout=20)
-
-
 def test_reference_build_then_run_and_kill_9_keeps_references(files: dict[str, Path], tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\n")
@@ -110,15 +79,14 @@ def test_reference_build_then_run_and_kill_9_keeps_references(files: dict[str, P
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
-    with serving(cmd, url, tmp_path / "first.log") as proc:
+    with driftwarden_run(config, tmp_path / "first.log", port=port) as served:
         # a second reference over HTTP, then kill -9 right after the 200
         csv = files["same"].read_bytes()
         put = httpx.put(f"{url}/v1/models/churn/reference", content=csv, headers={"content-type": "text/csv"})
         assert put.status_code == 200
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    with serving(cmd, url, tmp_path / "second.log"):
+        os.kill(served.proc.pid, signal.SIGKILL)
+        served.proc.wait(timeout=10)
+    with driftwarden_run(config, tmp_path / "second.log", port=port):
         models = {m["model"]: m for m in httpx.get(f"{url}/v1/models").json()["models"]}
         assert models["fraud"]["rows"]["reference"] == 3000
         assert models["churn"]["rows"]["reference"] == 1000
@@ -135,7 +103,7 @@ def test_run_refuses_a_bad_config_with_its_key(tmp_path: Path) -> None:
 
 
 def test_silence_verbs_against_a_running_daemon(tmp_path: Path) -> None:
-    from tests.conftest import running
+    from tests.support.server import running
 
     with running(tmp_path / "s.db") as d:
         added = driftwarden(
@@ -199,24 +167,11 @@ def test_tls_and_json_logs(tmp_path: Path) -> None:
     port = free_port()
     trust = ssl.create_default_context(cafile=str(cert))
     log = tmp_path / "daemon.log"
-    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    r = httpx.get(f"https://127.0.0.1:{port}/healthz", verify=trust, timeout=1)
-                    break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
-                    time.sleep(0.1)
-            assert r.status_code == 200
-            with pytest.raises(httpx.HTTPError):
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).raise_for_status()  # plain HTTP refused
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    with driftwarden_run(config, log, port=port, scheme="https", verify=trust, ready="/healthz"):
+        r = httpx.get(f"https://127.0.0.1:{port}/healthz", verify=trust, timeout=1)
+        assert r.status_code == 200
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).raise_for_status()  # plain HTTP refused
     entries = [jsonlib.loads(line) for line in log.read_text().splitlines() if line.strip()]
     assert entries and all({"time", "level", "logger", "message"} <= set(e) for e in entries)
     assert any("listening" in e["message"] for e in entries)
@@ -234,9 +189,8 @@ def test_windows_resume_after_kill_9(files: dict[str, Path], tmp_path: Path) -> 
     config.write_text(f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\ngpu: {{enabled: false}}\n")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
     rows = b"\n".join(b'{"model": "fraud", "features": {"a": %d, "b": 1}}' % i for i in range(700))
-    with serving(cmd, url, tmp_path / "first.log") as proc:
+    with driftwarden_run(config, tmp_path / "first.log", port=port) as served:
         httpx.put(
             f"{url}/v1/models/fraud/reference",
             content=files["ref"].read_bytes(),
@@ -244,9 +198,9 @@ def test_windows_resume_after_kill_9(files: dict[str, Path], tmp_path: Path) -> 
         ).raise_for_status()
         httpx.post(f"{url}/v1/predictions", content=rows, headers={"content-type": "application/x-ndjson"})
         time.sleep(2.5)  # at least one evaluation, hence one checkpoint
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    with serving(cmd, url, tmp_path / "second.log"):
+        os.kill(served.proc.pid, signal.SIGKILL)
+        served.proc.wait(timeout=10)
+    with driftwarden_run(config, tmp_path / "second.log", port=port):
         (model,) = httpx.get(f"{url}/v1/models").json()["models"]
         assert model["rows"] == {"reference": 3000, "current": 700}
 
@@ -256,14 +210,13 @@ def test_sigterm_flushes_windows_within_the_grace_period(files: dict[str, Path],
     config.write_text(f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1h\ngpu: {{enabled: false}}\n")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
     rows = b"\n".join(b'{"model": "fraud", "features": {"a": %d}}' % i for i in range(300))
-    with serving(cmd, url, tmp_path / "first.log") as proc:
+    with driftwarden_run(config, tmp_path / "first.log", port=port) as served:
         httpx.post(f"{url}/v1/predictions", content=rows, headers={"content-type": "application/x-ndjson"})
         started = time.monotonic()
-        proc.terminate()  # SIGTERM long before any evaluation: only the shutdown checkpoint can save the window
-        proc.wait(timeout=10)
+        served.proc.terminate()  # SIGTERM long before any evaluation: only the shutdown checkpoint can save the window
+        served.proc.wait(timeout=10)
         assert time.monotonic() - started < 5  # Kubernetes' default grace period is 30 s; we need far less
-    with serving(cmd, url, tmp_path / "second.log"):
+    with driftwarden_run(config, tmp_path / "second.log", port=port):
         (model,) = httpx.get(f"{url}/v1/models").json()["models"]
         assert model["rows"]["current"] == 300

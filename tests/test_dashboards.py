@@ -10,10 +10,8 @@ Without the binary it is skipped, unless CI=true.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,9 +27,11 @@ from driftwarden.cli import main
 from driftwarden.dashboards import build
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from driftwarden.exporters import gpu, metrics
-from tests.conftest import free_port, running
 from tests.fake_nvml import FakeNvml
-from tests.tools import required_tool
+from tests.support.ports import free_port
+from tests.support.processes import driftwarden_demo, serving
+from tests.support.server import running
+from tests.support.tools import required_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = build.build()
@@ -231,84 +231,27 @@ def prometheus(path: str, tmp_path: Path, targets: dict[str, str]) -> Iterator[P
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    log = tmp_path / "prometheus.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                path,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--enable-feature=exemplar-storage",  # so the latency panel's exemplars are kept
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Prometheus(f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if server.http.get("/-/ready").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "prometheus did not start" + server.logs()
-            time.sleep(0.2)
-        yield server
-    finally:
-        server.http.close()
-        stop(proc)
+    command = [
+        path,
+        f"--config.file={tmp_path / 'prometheus.yml'}",
+        f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--enable-feature=exemplar-storage",  # so the latency panel's exemplars are kept
+    ]
+    with serving(command, base_url=f"http://127.0.0.1:{port}", log=tmp_path / "prometheus.log", ready="/-/ready") as p:
+        server = Prometheus(p.base_url, p.log)
+        try:
+            yield server
+        finally:
+            server.http.close()
 
 
 @contextmanager
 def demo(tmp_path: Path, duration: int) -> Iterator[str]:
     """`driftwarden demo --exit` in a subprocess; yields its base URL once it answers."""
-    port = free_port()
-    log = tmp_path / "demo.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "driftwarden",
-                "demo",
-                "--duration",
-                str(duration),
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--state",
-                str(tmp_path / "demo" / "state.db"),
-                "--exit",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=os.environ | {"COLUMNS": "200"},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
-            time.sleep(0.2)
-        yield url
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    state = tmp_path / "demo" / "state.db"
+    with driftwarden_demo(tmp_path / "demo.log", "--duration", str(duration), "--state", str(state), "--exit") as d:
+        yield d.base_url
 
 
 def label_values(query: str) -> tuple[str, str]:

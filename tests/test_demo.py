@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import httpx
 import pytest
 
 from driftwarden.demo import QUALITY_DROP, SHIFTED_FEATURES
-from tests.conftest import free_port
+from tests.support.processes import driftwarden_demo
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -28,34 +25,17 @@ def gauge(text: str, name: str, **labels: str) -> float | None:
 
 
 def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "driftwarden",
-        "demo",
-        "--duration",
-        "24",
-        "--rate",
-        "1000",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--state",
-        str(tmp_path / "state.db"),
-        "--exit",
-    ]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ | {"COLUMNS": "200"}
-    )
+    args = ["--duration", "24", "--rate", "1000", "--state", str(tmp_path / "state.db"), "--exit"]
     drifted: dict[str, float] = {}
     baseline: float | None = None
     accuracy: list[float] = []  # realized accuracy from the demo's delayed labels, scrape by scrape
-    try:
+    with driftwarden_demo(tmp_path / "demo.log", *args) as demo:
+        proc = demo.proc
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(1)
             try:
-                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+                text = httpx.get(f"{demo.base_url}/metrics", timeout=2).text
             except httpx.HTTPError:
                 continue
             if not (drifted and all(drifted[f] == 1.0 for f in SHIFTED_FEATURES)):  # keep the first full picture
@@ -66,10 +46,8 @@ def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
             baseline = gauge(text, "driftwarden_model_quality_baseline", model="fraud", metric="accuracy") or baseline
             if (now := gauge(text, "driftwarden_model_quality", model="fraud", metric="accuracy")) is not None:
                 accuracy.append(now)
-        out, _ = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        proc.wait(timeout=90)
+        out = demo.log_text()
     assert proc.returncode == 0, out
     # the shifted inputs, and the model's output, which follows amount
     assert {f for f, v in drifted.items() if v == 1.0} == {*SHIFTED_FEATURES, "prediction"}, drifted

@@ -28,7 +28,7 @@ from driftwarden.detectors.drift import DriftReport, compare
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.metrics import FEATURE_BIN_VALUES
 from driftwarden.exporters.prometheus import DriftCollector, ModelState
-from tests.tools import required_tool
+from tests.support.tools import required_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED_IN = ROOT / "alerts" / "rules" / fleet_rules.FILE_NAME

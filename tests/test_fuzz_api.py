@@ -3,7 +3,7 @@
 The document fuzzed is the daemon's own `/openapi.json`, as served: the routes declare their
 request bodies, every status they answer and the schema of each answer
 (`driftwarden/api/schemas.py`), so the served document is the contract of docs/design.md.
-The daemon runs on a free loopback port (`tests.conftest.running`), with a model that has a
+The daemon runs on a free loopback port (`tests.support.server.running`), with a model that has a
 reference and current rows, so that drift reports, the UI's model page and evaluation run on
 fuzzed input. Each operation gets `FUZZ_EXAMPLES` generated requests (schema-valid and, where
 the operation takes a body, schema-violating ones), and every answer must pass:
@@ -54,7 +54,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import Daemon, running
+from tests.support.server import Daemon, running
 
 pytestmark = pytest.mark.server
 

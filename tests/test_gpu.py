@@ -37,7 +37,7 @@ from driftwarden.exporters import gpu as eg
 from driftwarden.exporters.gpu import DCGM_LABELS, DCGM_METRICS, GpuCollector
 from tests import fake_nvml
 from tests.fake_nvml import FakeNvml
-from tests.tools import required_tool
+from tests.support.tools import required_tool
 
 GIB = 2**30
 LOGGER = "driftwarden.gpu"

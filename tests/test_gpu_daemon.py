@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from driftwarden.sink import WebhookSink
-from tests.conftest import Daemon, running
 from tests.fake_nvml import FakeNvml
+from tests.support.server import Daemon, running
 
 pytestmark = pytest.mark.server
 

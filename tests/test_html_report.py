@@ -23,7 +23,7 @@ from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters import html_report
 from driftwarden.exporters.html_report import render_html, write_html
 from driftwarden.ui.svg import category_bars
-from tests.test_ui import EVIL, Dom, Element, browse, chromium
+from tests.support.pages import EVIL, Dom, Element, browse, chromium
 
 NUMERIC = ["amount", "age", "tenure_days", "score", "n_transactions", "hour_of_day", "balance", "credit_limit"]
 SHIFT = [1.2, 0.35, 0.15, 0.0, 0.0, 0.05, 0.0, 0.02]  # in standard deviations

@@ -25,7 +25,7 @@ from driftwarden.collector.kserve import (
     parse_events,
     read_events,
 )
-from tests.conftest import Daemon
+from tests.support.server import Daemon
 
 KSERVE_REQUEST = "org.kubeflow.serving.inference.request"
 KSERVE_RESPONSE = "org.kubeflow.serving.inference.response"

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import running
+from tests.support.server import running
 
 pytestmark = pytest.mark.server
 NDJSON = {"content-type": "application/x-ndjson"}

@@ -13,58 +13,16 @@ import numpy as np
 import orjson
 import pytest
 from opentelemetry.exporter.otlp.proto.http import Compression
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 from prometheus_client.openmetrics import parser as openmetrics_parser
 
-from tests.conftest import Daemon, running
+from tests.support.otlp import Sender
+from tests.support.server import Daemon, running
 
 pytestmark = pytest.mark.server
 
 DURATION_BUCKETS = "driftwarden_request_duration_seconds_bucket"
-
-
-class Sender:
-    """The real SDK, exporting each span as it ends (SimpleSpanProcessor) to the daemon."""
-
-    def __init__(self, daemon: Daemon, service: str = "fraud-model", compression: Compression | None = None) -> None:
-        exporter = OTLPSpanExporter(
-            endpoint=f"{daemon.url}/v1/traces", compression=compression or Compression.NoCompression
-        )
-        self.provider = TracerProvider(resource=Resource.create({"service.name": service}))
-        self.provider.add_span_processor(SimpleSpanProcessor(exporter))
-        self.tracer = self.provider.get_tracer("tests")
-
-    def request(
-        self,
-        seconds: float,
-        *,
-        route: str = "/predict",
-        model: str = "fraud",
-        error: bool = False,
-        kind: SpanKind = SpanKind.SERVER,
-        attributes: dict | None = None,
-        ago: float = 1.0,
-    ) -> str:
-        end = time.time_ns() - int(ago * 1e9)
-        span = self.tracer.start_span(
-            "POST " + route,
-            kind=kind,
-            start_time=end - int(seconds * 1e9),
-            attributes={"http.route": route, "model.name": model, **(attributes or {})},
-        )
-        if error:
-            span.set_status(Status(StatusCode.ERROR))
-        trace_id = format(span.get_span_context().trace_id, "032x")
-        span.end(end_time=end)
-        return trace_id
-
-    def close(self) -> None:
-        self.provider.shutdown()
 
 
 @pytest.fixture

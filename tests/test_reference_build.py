@@ -15,6 +15,7 @@ from driftwarden.collector.tables import TableError, _sample_rows, read_table, s
 from driftwarden.config import load_config
 from driftwarden.references import fit_reference
 from driftwarden.store import Store
+from tests.support.processes import driftwarden
 
 ROWS = 300_000
 # the verb in a child that reports its own peak resident memory: VmHWM of its own address space.
@@ -24,12 +25,6 @@ PEAK = (
     "import sys; from driftwarden.cli import main; code = main(sys.argv[1:]); "
     "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')), file=sys.stderr); sys.exit(code)"
 )
-
-
-def driftwarden(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "driftwarden", *args], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def printed_kinds(stdout: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -12,8 +11,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import free_port
-from tests.test_cli import serving
+from tests.support.ports import free_port
+from tests.support.processes import driftwarden_run
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -47,17 +46,16 @@ def test_kill_9_mid_stream_loses_and_repeats_no_line(tmp_path: Path) -> None:
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "driftwarden", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
     append(log_file, 0, 2000)
-    with serving(cmd, url, tmp_path / "first.log") as proc:
+    with driftwarden_run(config, tmp_path / "first.log", port=port) as served:
         assert wait_for_rows(url, 2000) == 2000
         time.sleep(1.5)  # a checkpoint holds those 2,000 rows and their offset
         append(log_file, 2000, 1500)
         assert wait_for_rows(url, 3500) == 3500  # read and admitted, maybe not checkpointed yet
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        os.kill(served.proc.pid, signal.SIGKILL)
+        served.proc.wait(timeout=10)
     append(log_file, 3500, 500)  # written while the sidecar was down
-    with serving(cmd, url, tmp_path / "second.log"):
+    with driftwarden_run(config, tmp_path / "second.log", port=port):
         assert wait_for_rows(url, 4000) == 4000
         time.sleep(1.0)  # anything read twice would show up by now
         assert current_rows(url) == 4000

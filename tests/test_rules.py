@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,8 @@ from driftwarden.config import Config, SLOSettings, load_config
 from driftwarden.detectors.gpu import CRITICAL_XIDS, xid_severity
 from driftwarden.exporters import metrics
 from driftwarden.exporters.metrics import REQUEST_DURATION, SLO_WINDOWS
-from tests.tools import required_tool
+from tests.support.processes import driftwarden
+from tests.support.tools import required_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "alerts" / "example.yaml"
@@ -190,12 +190,6 @@ def test_checked_in_rules_are_what_the_example_generates() -> None:
 
 
 # --- the CLI verb ------------------------------------------------------------------------------
-
-
-def driftwarden(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "driftwarden", *args], capture_output=True, text=True, timeout=60, cwd=ROOT
-    )
 
 
 def test_cli_writes_the_rule_file(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from driftwarden.detectors import stats
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.windows import SlidingWindow
-from tests.conftest import running
+from tests.support.server import running
 
 
 @settings(max_examples=40, deadline=None)

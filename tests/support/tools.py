@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+__all__ = ["required_tool"]
+
 
 def required_tool(*names: str, package: str) -> str:
     """The first of `names` on PATH. Missing: the test is skipped on a developer's machine and fails
