@@ -21,7 +21,7 @@ cannot encode itself (protobuf, NDJSON, Parquet).
 
 CI runs 25 examples per operation (the whole file takes well under a minute on 2 cores). A long run:
 
-    DRIFTWARDEN_FUZZ_EXAMPLES=2000 .venv/bin/pytest tests/test_fuzz_api.py --timeout 0 -q
+    DRIFTWARDEN_FUZZ_EXAMPLES=2000 .venv/bin/pytest tests/api/test_fuzz_api.py --timeout 0 -q
 
 A failure prints the request as a curl command (against the port of that run) and the answer.
 """

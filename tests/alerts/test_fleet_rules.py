@@ -30,7 +30,7 @@ from driftwarden.exporters.metrics import FEATURE_BIN_VALUES
 from driftwarden.exporters.prometheus import DriftCollector, ModelState
 from tests.support.tools import required_tool
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHECKED_IN = ROOT / "alerts" / "rules" / fleet_rules.FILE_NAME
 FEATURES = ("amount", "age")
 NAMESPACE, MODEL = "prod", "fraud"

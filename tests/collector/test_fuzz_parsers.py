@@ -1,7 +1,7 @@
 """Properties of the three body parsers, with hypothesis: what they raise, and that every record is counted.
 
 - `collector.predictions.parse_records` (JSON array, NDJSON), beyond the two properties in
-  tests/test_predictions.py: JSON and NDJSON agree, the error list is capped and the counts exact,
+  tests/collector/test_predictions.py: JSON and NDJSON agree, the error list is capped and the counts exact,
   the batches' shapes match what was accepted.
 - `collector.otlp.decode_request` (OTLP protobuf and JSON, gzip or not): observed + skipped +
   rejected == spans sent, the same for every encoding; damaged bodies raise `BodyError` only.
@@ -10,7 +10,7 @@
 
 Plus JSON nested as deep as orjson reads (1024 levels) anywhere in a body: a 4xx, never a
 RecursionError (a 500 over HTTP). `DRIFTWARDEN_FUZZ_EXAMPLES` raises the example counts, as for
-tests/test_fuzz_api.py.
+tests/api/test_fuzz_api.py.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import yaml
 
 from driftwarden.config import Config, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 KUBE = DEPLOY / "kubernetes"
 DOCKERFILE = DEPLOY / "Dockerfile"

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from driftwarden import config_reference
 from driftwarden.config import Config, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHECKED_IN = ROOT / "docs" / "config-reference.md"
 
 

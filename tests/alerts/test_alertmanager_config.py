@@ -18,7 +18,7 @@ from driftwarden.alerts import rules
 from driftwarden.config import load_config
 from tests.support.tools import required_tool
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "alerts" / "alertmanager.example.yml"
 RECEIVER = {"page": "pagerduty", "ticket": "tickets", "warning": "tickets"}  # what the example promises
 

@@ -28,7 +28,7 @@ from driftwarden.exporters.metrics import REQUEST_DURATION, SLO_WINDOWS
 from tests.support.processes import driftwarden
 from tests.support.tools import required_tool
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "alerts" / "example.yaml"
 CHECKED_IN = ROOT / "alerts" / "rules" / rules.FILE_NAME
 CHECKED_IN_DAEMON = ROOT / "alerts" / "rules" / rules.DAEMON_FILE_NAME

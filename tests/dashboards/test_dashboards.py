@@ -33,7 +33,7 @@ from tests.support.processes import driftwarden_demo, serving
 from tests.support.server import running
 from tests.support.tools import required_tool
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = build.build()
 JOB, GPU_JOB = "driftwarden", "driftwarden-gpu"
 # What Grafana would put in place of each variable when the dashboards look at the demo.
