@@ -14,7 +14,7 @@ import orjson
 import polars as pl
 import pytest
 
-from tests.conftest import running
+from tests.support.server import running
 
 pytestmark = pytest.mark.server
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import Daemon, running
+from tests.support.server import Daemon, running
 
 pytestmark = pytest.mark.server
 

@@ -1,0 +1,214 @@
+"""The daemon over real HTTP: uvicorn on a free loopback port, httpx as the client."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from tests.support.records import NDJSON, put_reference, records, reference_frame
+from tests.support.server import Daemon, running
+
+pytestmark = pytest.mark.server
+
+
+def test_reference_in_every_format(daemon: Daemon) -> None:
+    frame = reference_frame(np.random.default_rng(0), 100)
+    for fmt, ctype in (
+        ("csv", "text/csv"),
+        ("ndjson", "application/x-ndjson"),
+        ("parquet", "application/vnd.apache.parquet"),
+    ):
+        buf = io.BytesIO()
+        getattr(frame, f"write_{fmt}")(buf)
+        r = daemon.client.put(f"/v1/models/m-{fmt}/reference", content=buf.getvalue(), headers={"content-type": ctype})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["model"] == f"m-{fmt}" and body["rows"] == 100
+        kinds = {f["name"]: f["kind"] for f in body["features"]}
+        assert kinds == {"amount": "numeric", "age": "numeric", "score": "numeric", "country": "categorical"}
+        assert len(body["features"][0]["bin_edges"]) == 9
+
+
+def test_predictions_to_drift_report_and_metrics(daemon: Daemon) -> None:
+    rng = np.random.default_rng(1)
+    put_reference(daemon, reference_frame(rng))
+    r = daemon.client.post("/v1/predictions", content=records(rng, 2000), headers=NDJSON)
+    assert r.status_code == 200 and r.json() == {"accepted": 2000, "rejected": 0, "errors": []}
+    daemon.evaluate()
+    report = daemon.client.get("/v1/models/fraud/drift").json()
+    assert report["drifted"] is False and report["rows"] == {"reference": 5000, "current": 2000}
+
+    daemon.client.post("/v1/predictions", content=records(rng, 5000, shift=(1.0, 0, 0)), headers=NDJSON)
+    daemon.evaluate()
+    report = daemon.client.get("/v1/models/fraud/drift").json()
+    drifted = {f["name"]: f["drifted"] for f in report["features"]}
+    assert drifted == {"amount": True, "age": False, "score": False, "country": False}
+    assert report["rows"]["current"] == 5000  # the default sliding window
+
+    text = daemon.client.get("/metrics").text
+    assert 'driftwarden_feature_drifted{feature="amount",model="fraud"} 1.0' in text
+    assert 'driftwarden_feature_drifted{feature="age",model="fraud"} 0.0' in text
+    assert daemon.metric("driftwarden_records_total", model="fraud", source="http") == 7000
+    assert daemon.metric("driftwarden_feature_drift_score", model="fraud", feature="amount", method="psi") > 0.2
+    assert daemon.metric("driftwarden_window_rows", model="fraud", window="current") == 5000
+    age_bin = {"model": "fraud", "feature": "age", "bin": "0"}
+    assert daemon.metric("driftwarden_feature_bin_values", **age_bin, window="reference") == 500
+    models = daemon.client.get("/v1/models").json()["models"]
+    assert models[0]["model"] == "fraud" and models[0]["has_reference"] is True
+
+
+def test_openmetrics_when_asked(daemon: Daemon) -> None:
+    r = daemon.client.get("/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"})
+    assert r.headers["content-type"].startswith("application/openmetrics-text") and r.text.endswith("# EOF\n")
+
+
+def test_model_with_reference_and_no_rows_yet(daemon: Daemon) -> None:
+    put_reference(daemon, reference_frame(np.random.default_rng(2), 200))
+    report = daemon.client.get("/v1/models/fraud/drift").json()
+    assert report["rows"]["current"] == 0 and report["drifted"] is False
+    assert all(f["scores"] == {} for f in report["features"])
+
+
+def test_unknown_model_is_404_with_a_reason(daemon: Daemon) -> None:
+    r = daemon.client.get("/v1/models/nope/drift")
+    assert r.status_code == 404 and "GET /v1/models" in r.json()["error"]
+
+
+def test_partial_rejection_counts_reasons(daemon: Daemon) -> None:
+    body = b'{"model": "m", "features": {"a": 1}}\n{"model": "m", "features": {"a": [1]}}\nnot json\n'
+    r = daemon.client.post("/v1/predictions", content=body, headers=NDJSON)
+    assert r.status_code == 200
+    payload = r.json()
+    assert payload["accepted"] == 1 and payload["rejected"] == 2
+    assert [e["reason"] for e in payload["errors"]] == ["invalid_json", "bad_feature_value"]
+    assert daemon.metric("driftwarden_records_rejected_total", source="http", reason="bad_feature_value") == 1
+    all_bad = daemon.client.post("/v1/predictions", content=b"nope\n", headers=NDJSON)
+    assert all_bad.status_code == 400 and all_bad.json()["rejected"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "reason"),
+    [
+        (b"[{", {"content-type": "application/json"}, 400, "bad_body"),
+        (b"{}", {"content-type": "text/plain"}, 415, "unsupported_media_type"),
+        (b"x" * 5000, {"content-type": "application/json"}, 413, "body_too_large"),
+    ],
+)
+def test_malformed_bodies(tmp_path: Path, body: bytes, headers: dict, status: int, reason: str) -> None:
+    with running(tmp_path / "s.db", limits={"max_body_bytes": 4096}) as d:
+        r = d.client.post("/v1/predictions", content=body, headers=headers)
+        assert r.status_code == status and r.json()["reason"] == reason and r.json()["error"]
+        assert d.metric("driftwarden_requests_rejected_total", endpoint="/v1/predictions", reason=reason) == 1
+        assert d.client.get("/healthz").status_code == 200  # and it keeps serving
+
+
+def test_bad_reference_uploads(daemon: Daemon) -> None:
+    r = daemon.client.put("/v1/models/m/reference", content=b"a,b\n1,inf\n", headers={"content-type": "text/csv"})
+    assert r.status_code == 400 and "infinite" in r.json()["error"]
+    r = daemon.client.put("/v1/models/m/reference", content=b"%PDF", headers={"content-type": "application/pdf"})
+    assert r.status_code == 415
+    r = daemon.client.put("/v1/models/bad%20name/reference", content=b"a\n1\n", headers={"content-type": "text/csv"})
+    assert r.status_code == 400
+
+
+def test_queue_full_answers_429_and_counts(tmp_path: Path) -> None:
+    with running(tmp_path / "s.db", limits={"max_queue_rows": 1000}) as d:
+        r = d.client.post("/v1/predictions", content=records(np.random.default_rng(3), 1500), headers=NDJSON)
+        assert r.status_code == 429 and r.headers["retry-after"] == "1"
+        assert d.metric("driftwarden_records_rejected_total", source="http", reason="queue_full") == 1500
+        ok = d.client.post("/v1/predictions", content=records(np.random.default_rng(3), 500), headers=NDJSON)
+        assert ok.status_code == 200
+
+
+def test_model_and_feature_limits_bound_label_cardinality(tmp_path: Path) -> None:
+    with running(tmp_path / "s.db", limits={"max_models": 2, "max_features": 3}) as d:
+        body = b"\n".join(orjson.dumps({"model": f"m{i}", "features": {"a": 1}}) for i in range(3))
+        payload = d.client.post("/v1/predictions", content=body, headers=NDJSON).json()
+        assert payload["accepted"] == 2 and payload["errors"][0]["reason"] == "too_many_models"
+        wide = orjson.dumps({"model": "m0", "features": {f"f{i}": i for i in range(5)}})
+        payload = d.client.post("/v1/predictions", content=wide, headers=NDJSON).json()
+        assert payload["rejected"] == 1 and payload["errors"][0]["reason"] == "too_many_features"
+
+
+def test_bearer_token_guards_ingest_only(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret\n")
+    with running(tmp_path / "s.db", auth_token_file=str(token_file)) as d:
+        body = records(np.random.default_rng(4), 3)
+        assert d.client.post("/v1/predictions", content=body, headers=NDJSON).status_code == 401
+        wrong = NDJSON | {"authorization": "Bearer nope"}
+        assert d.client.post("/v1/predictions", content=body, headers=wrong).status_code == 401
+        right = NDJSON | {"authorization": "Bearer s3cret"}
+        assert d.client.post("/v1/predictions", content=body, headers=right).status_code == 200
+        assert d.client.get("/metrics").status_code == 200
+        assert d.metric("driftwarden_requests_rejected_total", endpoint="/v1/predictions", reason="unauthorized") == 2
+
+
+def test_reference_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    rng = np.random.default_rng(5)
+    with running(state) as d:
+        put_reference(d, reference_frame(rng, 300))
+    with running(state) as d:
+        report = d.client.get("/v1/models/fraud/drift").json()
+        assert report["rows"]["reference"] == 300
+
+
+def test_readiness(daemon: Daemon) -> None:
+    assert daemon.client.get("/readyz").json() == {"status": "ready"}
+    assert daemon.client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_reference_from_the_config_file_is_fitted_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "ref.csv"
+    reference_frame(np.random.default_rng(6), 400).write_csv(path)
+    with running(tmp_path / "s.db", models={"fraud": {"reference": str(path), "window": 100}}) as d:
+        d.client.post("/v1/predictions", content=records(np.random.default_rng(7), 300), headers=NDJSON)
+        d.evaluate()
+        report = d.client.get("/v1/models/fraud/drift").json()
+        assert report["rows"] == {"reference": 400, "current": 100}
+
+
+def test_rejections_are_logged_once_not_per_record(daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="driftwarden.ingest"):
+        for _ in range(5):
+            daemon.client.post("/v1/predictions", content=b"nope\n" * 100, headers=NDJSON)
+    lines = [r.getMessage() for r in caplog.records if "invalid_json" in r.getMessage()]
+    assert len(lines) == 1 and "e.g. record 0 is not valid JSON" in lines[0]
+
+
+def test_redacted_fields_are_never_stored(tmp_path: Path) -> None:
+    with running(tmp_path / "s.db", redact=["score", "country"]) as d:
+        summary = put_reference(d, reference_frame(np.random.default_rng(8), 200))
+        assert {f["name"] for f in summary["features"]} == {"amount", "age"}
+        d.client.post("/v1/predictions", content=records(np.random.default_rng(9), 50), headers=NDJSON)
+        d.evaluate()
+        names = {f["name"] for f in d.client.get("/v1/models/fraud/drift").json()["features"]}
+        assert names == {"amount", "age"}
+        assert d.app.state.views.detector("fraud").window.features == ("amount", "age")
+
+
+def test_a_followed_file_feeds_the_window_once(tmp_path: Path) -> None:
+    log = tmp_path / "predictions.ndjson"
+    log.write_bytes(records(np.random.default_rng(11), 120) + b"\n")
+    state = tmp_path / "s.db"
+    with running(state, sources=[{"file": str(log), "poll_interval": "100ms"}]) as d:
+        deadline = time.monotonic() + 10
+        while not d.client.get("/v1/models").json()["models"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        with log.open("ab") as f:
+            f.write(records(np.random.default_rng(12), 30) + b"\n")
+        while d.metric("driftwarden_records_total", model="fraud", source="file") != 150:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    with running(state, sources=[{"file": str(log), "poll_interval": "100ms"}]) as d:
+        time.sleep(0.5)  # a restart resumes at the committed offset: nothing is read twice
+        assert d.metric("driftwarden_records_total", model="fraud", source="file") is None
+        (model,) = d.client.get("/v1/models").json()["models"]
+        assert model["rows"]["current"] == 150  # the window checkpoint taken at shutdown

@@ -1,0 +1,55 @@
+"""The configuration contract: the embedded defaults, the design's keys, errors that name their key, durations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftwarden.config import ConfigError, load_config, parse_duration
+
+
+def test_embedded_default_is_loopback_and_local_sqlite() -> None:
+    config = load_config(None)
+    assert config.listen == "127.0.0.1:4318" and config.host == "127.0.0.1" and config.port == 4318
+    assert config.state_path == Path("driftwarden-data/state.db")
+    assert config.evaluate_every == 30.0 and config.auth_token_file is None
+    assert config.model("anything").window.rows == 5000
+
+
+def test_config_file_with_design_keys(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "listen: 0.0.0.0:9000\nevaluate_every: 500ms\nmodels:\n  fraud:\n    window: 2000\n"
+        "    critical_features: [amount]\n    drift: {psi: 0.3, alpha: 0.01}\n"
+    )
+    config = load_config(path, listen="127.0.0.1:9001")
+    assert config.listen == "127.0.0.1:9001" and config.evaluate_every == 0.5
+    fraud = config.model("fraud")
+    assert fraud.window.rows == 2000 and fraud.drift.psi == 0.3 and fraud.drift.ks == 0.1
+    assert fraud.critical_features == ["amount"]
+
+
+def test_config_errors_name_their_key_path(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("evaluate_every: 30\nmodels:\n  fraud:\n    windw: 10\n    drift: {psi: -1}\nlisten: nope\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = "\n".join(info.value.problems)
+    assert "evaluate_every: expected a duration" in problems
+    assert "models.fraud.windw: unknown key" in problems
+    assert "models.fraud.drift.psi" in problems
+    assert "listen: expected HOST:PORT" in problems
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("500ms", 0.5), ("30s", 30), ("5m", 300), ("24h", 86400), ("30d", 2592000)]
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["30", 30, "5 minutes", "", None])
+def test_durations_need_a_unit(bad: object) -> None:
+    with pytest.raises(ValueError, match="unit"):
+        parse_duration(bad)

@@ -1,0 +1,70 @@
+"""`driftwarden demo` end to end: the first thing a new user runs."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from driftwarden.demo import QUALITY_DROP, SHIFTED_FEATURES
+from tests.support.processes import driftwarden_demo
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+
+def gauge(text: str, name: str, **labels: str) -> float | None:
+    """The value of the one series `name{labels...}` in an exposition, None when it is not there."""
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series.partition("{")[0] == name and all(f'{k}="{v}"' in series for k, v in labels.items()):
+            return float(value)
+    return None
+
+
+def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
+    args = ["--duration", "24", "--rate", "1000", "--state", str(tmp_path / "state.db"), "--exit"]
+    drifted: dict[str, float] = {}
+    baseline: float | None = None
+    accuracy: list[float] = []  # realized accuracy from the demo's delayed labels, scrape by scrape
+    with driftwarden_demo(tmp_path / "demo.log", *args) as demo:
+        proc = demo.proc
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(1)
+            try:
+                text = httpx.get(f"{demo.base_url}/metrics", timeout=2).text
+            except httpx.HTTPError:
+                continue
+            if not (drifted and all(drifted[f] == 1.0 for f in SHIFTED_FEATURES)):  # keep the first full picture
+                drifted = {
+                    m[1]: float(m[2])
+                    for m in re.finditer(r'driftwarden_feature_drifted\{feature="(\w+)",model="fraud"\} (\S+)', text)
+                }
+            baseline = gauge(text, "driftwarden_model_quality_baseline", model="fraud", metric="accuracy") or baseline
+            if (now := gauge(text, "driftwarden_model_quality", model="fraud", metric="accuracy")) is not None:
+                accuracy.append(now)
+        proc.wait(timeout=90)
+        out = demo.log_text()
+    assert proc.returncode == 0, out
+    # the shifted inputs, and the model's output, which follows amount
+    assert {f for f, v in drifted.items() if v == 1.0} == {*SHIFTED_FEATURES, "prediction"}, drifted
+    assert len(drifted) == 10 and "country" in drifted  # 8 numeric inputs, a categorical one, the output
+    assert "shift injected" in out and "DRIFT DETECTED" in out
+    detected = out[out.index("DRIFT DETECTED") :]
+    assert all(f in detected for f in SHIFTED_FEATURES)
+    assert "SLO fraud-latency: PAGE" in out  # the latency regression, seen through the real OTLP exporter
+    # the drift alert reaches the local webhook signed, triggers retraining, and resolves after the rollback
+    assert "ALERT FIRING to the local webhook (signature ok)" in out
+    assert "retraining triggered for fraud" in out
+    resolved = out[out.index("shift rolled back") :]
+    assert "ALERT RESOLVED" in resolved or "resolved FeatureDrift" in resolved
+    # the labels that follow each batch: realized accuracy from before the shift is the baseline, it falls
+    # while the model scores shifted amounts (ModelQualityDegraded needs longer than this run) and recovers
+    assert baseline is not None and baseline > 0.9, (baseline, out)
+    assert "labels joined" in out and "labels matched" in out
+    worst = min(accuracy)
+    assert worst <= baseline - QUALITY_DROP, (baseline, accuracy)
+    assert accuracy[-1] > worst + QUALITY_DROP / 2, (baseline, accuracy)

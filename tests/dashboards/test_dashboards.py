@@ -1,0 +1,338 @@
+"""Grafana dashboards: the checked-in files are what the builder writes, their JSON is well formed,
+and every panel query returns series on a real Prometheus scraping the demo.
+
+The last test starts Debian's `prometheus` (.ci/run installs the package) on a free loopback port,
+scraping every second `driftwarden demo` in a subprocess (drift, a latency regression, SLO burns,
+delayed labels and realized quality, alerts and their deliveries) and an in-process daemon with a
+fake NVML of two GPUs (the demo has no GPU) that samples its records (the demo keeps them all).
+Without the binary it is skipped, unless CI=true.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import yaml
+
+from driftwarden.cli import main
+from driftwarden.dashboards import build
+from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
+from driftwarden.exporters import gpu, metrics
+from tests.fake_nvml import FakeNvml
+from tests.support.ports import free_port
+from tests.support.processes import driftwarden_demo, serving
+from tests.support.server import running
+from tests.support.tools import required_tool
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = build.build()
+JOB, GPU_JOB = "driftwarden", "driftwarden-gpu"
+# What Grafana would put in place of each variable when the dashboards look at the demo.
+VALUES = {
+    "model": DEMO_MODEL,
+    "service": DEMO_SERVICE,
+    "slo": "fraud-latency",
+    "feature": SHIFTED_FEATURES[0],
+    "gpu": "0",
+    "job": JOB,
+    "__rate_interval": "1m",
+    "__interval": "15s",
+}
+VARIABLE = re.compile(r"\$(\w+)")
+
+
+def panels(board: dict) -> list[dict]:
+    return board["panels"]  # no rows: the builder lays every panel out flat
+
+
+def targets() -> Iterator[tuple[str, str, str]]:
+    """(dashboard, panel title, expr) of every query."""
+    for board in DASHBOARDS.values():
+        for p in panels(board):
+            for t in p.get("targets", []):
+                yield board["title"], p["title"], t["expr"]
+
+
+def substitute(expr: str) -> str:
+    return VARIABLE.sub(lambda v: VALUES[v[1]], expr)
+
+
+# --- generated files ----------------------------------------------------------------------------
+
+
+def test_checked_in_files_are_what_the_builder_writes() -> None:
+    rendered = build.render()
+    for name, content in rendered.items():
+        assert (ROOT / "dashboards" / name).read_text(encoding="utf-8") == content, (
+            f"dashboards/{name} is stale: run `driftwarden dashboards generate`"
+        )
+    on_disk = {p.name for p in (ROOT / "dashboards").glob("*.json")}
+    assert on_disk == {name for name in rendered if name.endswith(".json")}
+    assert build.render() == rendered  # deterministic
+
+
+def test_cli_writes_the_dashboards_and_provisioning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dashboards", "generate", "--out", str(tmp_path / "out")]) == 0
+    for name, content in build.render().items():
+        assert (tmp_path / "out" / name).read_text(encoding="utf-8") == content
+    out = capsys.readouterr().out
+    assert all(name in out for name in DASHBOARDS) and "7 files written" in out
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert main(["dashboards", "generate", "--out", str(blocked)]) == 2
+
+
+def test_provisioning_files_are_grafana_provisioning_yaml() -> None:
+    files = build.provisioning()
+    provider = yaml.safe_load(files["provisioning/dashboards.yaml"])
+    assert provider["apiVersion"] == 1
+    (entry,) = provider["providers"]
+    assert entry["type"] == "file" and entry["options"]["path"]
+    source = yaml.safe_load(files["provisioning/datasource.yaml"])
+    (ds,) = source["datasources"]
+    assert source["apiVersion"] == 1 and ds["type"] == "prometheus"
+    assert ds["jsonData"]["exemplarTraceIdDestinations"][0]["name"] == "trace_id"
+
+
+# --- structure ----------------------------------------------------------------------------------
+
+
+def test_dashboards_are_current_grafana_json() -> None:
+    assert len(DASHBOARDS) == 5
+    assert len({b["uid"] for b in DASHBOARDS.values()}) == 5
+    for board in DASHBOARDS.values():
+        assert board["schemaVersion"] == build.SCHEMA_VERSION >= 39
+        assert board["id"] is None and board["title"].startswith("driftwarden / ")
+        variables = board["templating"]["list"]
+        assert variables[0] == {**variables[0], "name": "datasource", "type": "datasource", "query": "prometheus"}
+        for v in variables[1:]:
+            assert v["type"] == "query" and v["datasource"] == build.DATASOURCE
+            assert re.fullmatch(rf"label_values\(\w+(\{{.*\}})?, {v['name']}\)", v["query"]), v["query"]
+        ids = [p["id"] for p in panels(board)]
+        assert ids == sorted(set(ids)) and all(isinstance(i, int) for i in ids), board["title"]
+
+
+def test_every_query_panel_uses_the_datasource_variable() -> None:
+    for board in DASHBOARDS.values():
+        for p in panels(board):
+            if p["type"] == "text":
+                assert "targets" not in p
+                continue
+            assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
+            assert p["targets"], p["title"]
+            assert all(t["datasource"] == p["datasource"] for t in p["targets"]), p["title"]
+            refs = [t["refId"] for t in p["targets"]]
+            assert len(refs) == len(set(refs)), p["title"]
+
+
+def test_panels_tile_the_grid_without_overlapping() -> None:
+    for board in DASHBOARDS.values():
+        cells: dict[tuple[int, int], str] = {}
+        for p in panels(board):
+            pos = p["gridPos"]
+            assert set(pos) == {"x", "y", "w", "h"} and pos["w"] > 0 and pos["h"] > 0
+            assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, p["title"]
+            for x in range(pos["x"], pos["x"] + pos["w"]):
+                for y in range(pos["y"], pos["y"] + pos["h"]):
+                    assert (x, y) not in cells, f"{p['title']} overlaps {cells[(x, y)]}"
+                    cells[(x, y)] = p["title"]
+
+
+def test_queries_use_only_defined_variables_and_exported_metrics() -> None:
+    exported = {v for v in vars(metrics).values() if isinstance(v, str) and v.startswith("driftwarden_")}
+    exported |= {gpu.GPU_AVAILABLE, gpu.GPU_LOST, gpu.INFERENCE_COST, gpu.INFERENCE_ENERGY}
+    exported |= {name for name, _, _ in gpu.DCGM_METRICS}
+    exported |= {"scrape_duration_seconds", "scrape_samples_scraped"}
+    suffixes = ("", "_total", "_bucket", "_count", "_sum")
+    for board in DASHBOARDS.values():
+        defined = {v["name"] for v in board["templating"]["list"]}
+        for p in panels(board):
+            for t in p.get("targets", []):
+                used = set(VARIABLE.findall(t["expr"]))
+                assert used <= defined | {"__rate_interval", "__interval"}, (p["title"], used - defined)
+                for name in re.findall(r"\b(?:driftwarden|DCGM|scrape)_\w+", t["expr"]):
+                    assert any(name.removesuffix(s) in exported for s in suffixes if name.endswith(s)), name
+    used = str(list(targets()))
+    for name in (
+        metrics.PREDICTION_DRIFT_SCORE,
+        metrics.FEATURE_DRIFTED_STABLE,
+        metrics.MODEL_DRIFTED_STABLE,
+        metrics.MODEL_QUALITY,
+        metrics.MODEL_QUALITY_BASELINE,
+        metrics.LABELS + "_total",
+        metrics.LABELS_PENDING,
+        metrics.RECORDS_SAMPLED_OUT + "_total",
+    ):
+        assert name in used, name
+
+
+def test_output_drift_sits_next_to_input_drift_and_the_quality_baseline_is_dashed() -> None:
+    overview = DASHBOARDS["drift-overview.json"]["panels"]
+    by_title = {p["title"]: p for p in overview}
+    inputs = by_title["Input drift: share and verdict"]["gridPos"]
+    outputs = by_title["Output drift: the prediction's PSI and KS D"]["gridPos"]
+    assert outputs["y"] == inputs["y"] and outputs["x"] == inputs["x"] + inputs["w"]  # side by side
+    quality = by_title["Realized quality vs baseline"]
+    assert [metrics.MODEL_QUALITY_BASELINE in t["expr"] for t in quality["targets"]] == [False, True]
+    dashed = [o for o in quality["fieldConfig"]["overrides"] if o["matcher"]["options"] == ".* baseline"]
+    assert dashed[0]["properties"] == [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}}]
+
+
+def test_latency_panel_asks_for_exemplars() -> None:
+    latency = next(p for p in DASHBOARDS["latency-slos.json"]["panels"] if p["title"].startswith("Latency p50"))
+    assert [t["exemplar"] for t in latency["targets"]] == [True, True, True]
+    assert all("histogram_quantile" in t["expr"] for t in latency["targets"])
+
+
+# --- on a real Prometheus -----------------------------------------------------------------------
+
+
+def binary(name: str) -> str:
+    return required_tool(name, package="prometheus")
+
+
+class Prometheus:
+    def __init__(self, url: str, log: Path) -> None:
+        self.url = url
+        self.log = log
+        self.http = httpx.Client(base_url=url, timeout=10)
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        body = self.http.get("/api/v1/query", params={"query": expr}).json()
+        assert body["status"] == "success", (expr, body)
+        return body["data"]["result"]
+
+    def wait_for(self, exprs: list[str], deadline: float) -> list[str]:
+        """Poll until every expr returns a series; returns those that still do not at the deadline."""
+        while True:
+            missing = [e for e in exprs if not self.query(e)]
+            if not missing or time.monotonic() > deadline:
+                return missing
+            time.sleep(1)
+
+    def logs(self) -> str:
+        return "\n--- prometheus log ---\n" + self.log.read_text(errors="replace")[-4000:]
+
+
+@contextmanager
+def prometheus(path: str, tmp_path: Path, targets: dict[str, str]) -> Iterator[Prometheus]:
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [t]}]} for job, t in targets.items()],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    command = [
+        path,
+        f"--config.file={tmp_path / 'prometheus.yml'}",
+        f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--enable-feature=exemplar-storage",  # so the latency panel's exemplars are kept
+    ]
+    with serving(command, base_url=f"http://127.0.0.1:{port}", log=tmp_path / "prometheus.log", ready="/-/ready") as p:
+        server = Prometheus(p.base_url, p.log)
+        try:
+            yield server
+        finally:
+            server.http.close()
+
+
+@contextmanager
+def demo(tmp_path: Path, duration: int) -> Iterator[str]:
+    """`driftwarden demo --exit` in a subprocess; yields its base URL once it answers."""
+    state = tmp_path / "demo" / "state.db"
+    with driftwarden_demo(tmp_path / "demo.log", "--duration", str(duration), "--state", str(state), "--exit") as d:
+        yield d.base_url
+
+
+def label_values(query: str) -> tuple[str, str]:
+    """`label_values(selector, label)` -> (selector with variables substituted, label)."""
+    found = re.fullmatch(r"label_values\((.+), (\w+)\)", query)
+    assert found, query
+    return substitute(found[1]), found[2]
+
+
+# Series that exist only once the demo's second half has happened: drift, the SLO page, an alert
+# firing and delivered; the rejects the test sends; the GPU daemon's cost per inference. Counters
+# wait for a few scrapes, so that rate() over them has two samples.
+PHASES = [
+    f'max_over_time({metrics.MODEL_DRIFTED}{{job="{JOB}"}}[5m]) == 1',
+    f'max_over_time({metrics.SLO_BURN_RATE}{{slo="fraud-latency",window="5m"}}[5m]) > 14.4',
+    f'{metrics.ALERTS_FIRING}{{job="{JOB}"}}',
+    f'count_over_time({metrics.WEBHOOK_DELIVERIES}_total{{job="{JOB}",outcome="ok"}}[1m]) >= 3',
+    f"count_over_time({metrics.RECORDS_REJECTED}_total[1m]) >= 3",
+    f"count_over_time({metrics.REQUESTS_REJECTED}_total[1m]) >= 3",
+    f"{gpu.INFERENCE_COST}",
+    f'{metrics.MODEL_QUALITY_BASELINE}{{job="{JOB}",metric="accuracy"}}',  # a full window of labels joined
+    f'count_over_time({metrics.LABELS}_total{{job="{JOB}",outcome="matched"}}[1m]) >= 3',
+    f"count_over_time({metrics.RECORDS_SAMPLED_OUT}_total[1m]) >= 3",
+]
+KNOWN_LINT: set[str] = set()  # promtool check metrics has nothing to say about driftwarden's own names
+
+
+@pytest.mark.prometheus
+@pytest.mark.server
+@pytest.mark.slow
+def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -> None:
+    prometheus_binary, promtool = binary("prometheus"), binary("promtool")
+    started = time.monotonic()
+    gpu_settings = {"enabled": True, "interval": "1s", "cost_per_hour": 2.5}
+    sampling = {DEMO_MODEL: {"sample_rate": 0.5}}  # the sampled-out panel: the demo keeps every record
+    with (
+        running(tmp_path / "gpu.db", FakeNvml.with_gpus(2), models=sampling, gpu=gpu_settings) as gpus,
+        demo(tmp_path, duration=60) as demo_url,
+        prometheus(prometheus_binary, tmp_path, {JOB: demo_url[7:], GPU_JOB: gpus.url[7:]}) as prom,
+    ):
+        # the GPU daemon prices inferences from prediction records (the demo has no GPU), half of them sampled out
+        records = b"\n".join(
+            orjson.dumps({"model": DEMO_MODEL, "request_id": f"r{i}", "features": {"amount": float(i)}})
+            for i in range(50)
+        )
+        ndjson = {"content-type": "application/x-ndjson"}
+        assert gpus.client.post("/v1/predictions", content=records, headers=ndjson).status_code == 200
+        # one bad record and one unreadable request, so the reject panels have a reason to show
+        bad = httpx.post(f"{demo_url}/v1/predictions", json=[{"features": {"amount": 1.0}}], timeout=10)
+        assert bad.status_code == 400, bad.text
+        refused = httpx.post(f"{demo_url}/v1/predictions", content=b"x", headers={"content-type": "text/plain"})
+        assert refused.status_code == 415, refused.text
+
+        up = prom.wait_for([f'up{{job="{job}"}} == 1' for job in (JOB, GPU_JOB)], time.monotonic() + 20)
+        assert not up, f"not scraped: {up}" + prom.logs()
+        late = prom.wait_for(PHASES, started + 110)
+        assert not late, f"the demo did not get there: {late}" + prom.logs() + (tmp_path / "demo.log").read_text()
+
+        empty = [
+            f"{board} / {title}: {substitute(expr)}"
+            for board, title, expr in targets()
+            if not prom.query(substitute(expr))
+        ]
+        assert not empty, f"{len(empty)} panel queries returned no series:\n" + "\n".join(empty)
+
+        for board in DASHBOARDS.values():
+            for v in board["templating"]["list"][1:]:
+                selector, label = label_values(v["query"])
+                got = prom.http.get(f"/api/v1/label/{label}/values", params={"match[]": selector}).json()["data"]
+                assert VALUES[v["name"]] in got, (board["title"], v["query"], got)
+
+        latency = next(p for p in DASHBOARDS["latency-slos.json"]["panels"] if p["title"].startswith("Latency p50"))
+        now = time.time()
+        exemplars = prom.http.get(
+            "/api/v1/query_exemplars",
+            params={"query": substitute(latency["targets"][0]["expr"]), "start": now - 300, "end": now},
+        ).json()["data"]
+        assert any("trace_id" in e["labels"] for series in exemplars for e in series["exemplars"]), exemplars
+
+        exposition = httpx.get(f"{demo_url}/metrics", timeout=10).text
+        check = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True, text=True)
+        problems = {line.strip() for line in (check.stdout + check.stderr).splitlines() if line.strip()}
+        assert check.returncode in (0, 3) and problems <= KNOWN_LINT, problems  # 3: lint findings only
+    assert time.monotonic() - started < 150
