@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from driftwarden.api.plumbing import HTTPProblem, check_model_name, reason_for
-from driftwarden.api.schemas import CE_HEADERS, KSERVE_ANSWERS, KSERVE_BODY
+from driftwarden.api.schemas.kserve import CE_HEADERS, KSERVE_ANSWERS, KSERVE_BODY
 from driftwarden.collector.errors import BodyError
 from driftwarden.collector.kserve import EventJoiner, parse_events
 from driftwarden.config import Config
