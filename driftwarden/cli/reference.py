@@ -28,7 +28,7 @@ def build(args: argparse.Namespace) -> int:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr(), transient=False) as progress:
         task = progress.add_task(f"opening {args.input}", total=5)  # schema, counts, sample, fit, store
-        started = []
+        started: list[str] = []
 
         def step(description: str) -> None:  # a step begins: the one before it is done
             if started:

@@ -50,7 +50,14 @@ def _check_reference_files(config: Config) -> None:
 
 
 def _serve(config: Config, app: FastAPI) -> None:
-    tls = {}
-    if config.tls_cert_file is not None:
-        tls = {"ssl_certfile": str(config.tls_cert_file), "ssl_keyfile": str(config.tls_key_file)}
-    uvicorn.run(app, host=config.host, port=config.port, log_level="info", access_log=False, log_config=None, **tls)
+    tls = config.tls_cert_file is not None  # the config requires both files or neither
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level="info",
+        access_log=False,
+        log_config=None,
+        ssl_certfile=str(config.tls_cert_file) if tls else None,
+        ssl_keyfile=str(config.tls_key_file) if tls else None,
+    )
