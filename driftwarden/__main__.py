@@ -1,3 +1,5 @@
+"""`python -m driftwarden`: the `driftwarden` command (driftwarden.cli)."""
+
 import sys
 
 from driftwarden.cli import main

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from driftwarden.alerts.notifier import Notifier
 from driftwarden.api.plumbing import HTTPProblem
-from driftwarden.api.schemas import ALERTS, DELETE_SILENCE_ANSWERS, SILENCE_ANSWERS, SILENCE_BODY, SILENCES, ok
+from driftwarden.api.schemas.alerts import ALERTS, DELETE_SILENCE_ANSWERS, SILENCE_ANSWERS, SILENCE_BODY, SILENCES
+from driftwarden.api.schemas.common import ok
 from driftwarden.config import Duration
 
 __all__ = ["SilenceRequest", "alerts_router"]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from driftwarden.api.plumbing import HTTPProblem, check_model_name, http_status, problem, reason_for, route_of
-from driftwarden.api.schemas import (
+from driftwarden.api.schemas.ingest import (
     CONTENT_ENCODING,
     PIN_ANSWERS,
     PREDICTIONS_ANSWERS,

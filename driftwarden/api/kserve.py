@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from driftwarden.api.plumbing import check_model_name, problem
-from driftwarden.api.schemas import CE_HEADERS, KSERVE_ANSWERS, KSERVE_BODY
+from driftwarden.api.schemas.kserve import CE_HEADERS, KSERVE_ANSWERS, KSERVE_BODY
 from driftwarden.collector.kserve import EventJoiner, parse_events
 from driftwarden.config import Config
 from driftwarden.core.errors import DriftwardenError

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from driftwarden.api.plumbing import HTTPProblem
-from driftwarden.api.schemas import LABELS_ANSWERS, LABELS_BODY
+from driftwarden.api.schemas.labels import LABELS_ANSWERS, LABELS_BODY
 from driftwarden.collector.predictions import NDJSON_TYPES
 from driftwarden.core.records import MAX_REPORTED_ERRORS, MODEL_NAME
 from driftwarden.daemon.daemon import Daemon

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry
 
 from driftwarden.api.plumbing import HTTPProblem
-from driftwarden.api.schemas import DRIFT_ANSWERS, METRICS_ANSWERS, MODELS, READYZ_ANSWERS, SLOS, ok
+from driftwarden.api.schemas.common import ok
+from driftwarden.api.schemas.status import DRIFT_ANSWERS, METRICS_ANSWERS, MODELS, READYZ_ANSWERS, SLOS
 from driftwarden.config import Config
 from driftwarden.daemon.views import DaemonViews
 from driftwarden.detectors.slo import WINDOWS

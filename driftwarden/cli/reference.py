@@ -1,0 +1,76 @@
+"""`driftwarden reference build`: scan a file (counts over every row, numeric values from a uniform
+sample), fit a reference profile, store it in the state file, and summarise it as a table."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from driftwarden.cli.common import EXIT_OK, fail, percent, stderr
+from driftwarden.collector.tables import TableError
+from driftwarden.config import load_config
+from driftwarden.daemon.references import build_reference
+from driftwarden.store import Store
+
+__all__ = ["build"]
+
+
+def build(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    limit = config.limits.max_reference_rows
+    if args.sample is not None and args.sample < 1:
+        return fail(f"--sample {args.sample}: give a number of rows, at least 1")
+    if args.sample is not None and args.sample > limit:
+        stderr().print(f"[yellow]note[/] --sample {args.sample:,} is above limits.max_reference_rows: {limit:,} rows")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr(), transient=False) as progress:
+        task = progress.add_task(f"opening {args.input}", total=5)  # schema, counts, sample, fit, store
+        started: list[str] = []
+
+        def step(description: str) -> None:  # a step begins: the one before it is done
+            if started:
+                progress.advance(task)
+            started.append(description)
+            progress.update(task, description=description)
+
+        try:
+            built = build_reference(args.input, config, args.model, sample=args.sample, on_step=step)
+        except (TableError, ValueError) as exc:
+            return fail(f"--input {args.input}: {exc}")
+        step(f"storing in {config.state_path}")
+        store = Store(config.state_path)
+        store.save_reference(args.model, built.profile, source=f"file:{args.input}")
+        store.close()
+        progress.advance(task)
+        progress.update(task, description="stored")
+
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.4g}"
+
+    profile, sampled = built.profile, built.profile.rows < built.rows
+    print(
+        f"reference for {args.model}: {built.rows:,} rows"
+        + (f" (numeric values from a uniform sample of {profile.rows:,})" if sampled else "")
+        + f", {len(profile.features)} numeric and {len(profile.categories)} categorical features, "
+        f"stored in {config.state_path}"
+    )
+    out = Table(caption="missing: over all rows; quantiles: over the sampled rows" if sampled else None)
+    out.add_column("feature", no_wrap=True)
+    out.add_column("kind")
+    for header in ("missing", "p1", "p25", "p50", "p75", "p99"):
+        out.add_column(header, justify="right")
+    out.add_column("top categories (share of non-missing)")
+    for feature in profile.summary()["features"]:
+        missing = percent(built.nulls[feature["name"]] / built.rows)  # every row, not only the sampled ones
+        if feature["kind"] == "numeric":
+            out.add_row(feature["name"], "numeric", missing, *(num(v) for v in feature["quantiles"].values()))
+        else:
+            top = ", ".join(f"{t['value']} {percent(t['share'])}" for t in feature["top"])
+            more = f" (+{feature['categories'] - len(feature['top'])} more)" if feature["categories"] > 5 else ""
+            out.add_row(feature["name"], "categorical", missing, "", "", "", "", "", top + more)
+    console = Console()
+    (console if console.is_terminal else Console(width=200)).print(out)
+    return EXIT_OK

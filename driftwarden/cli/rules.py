@@ -1,0 +1,33 @@
+"""`driftwarden rules generate`: the Prometheus rule files (SLO burn rates, driftwarden's own health, fleet drift)."""
+
+from __future__ import annotations
+
+import argparse
+
+from driftwarden.alerts import fleet_rules
+from driftwarden.alerts.rules import daemon_rules, write_daemon_rules, write_rules
+from driftwarden.cli.common import EXIT_OK, fail
+from driftwarden.config import load_config
+
+__all__ = ["generate"]
+
+
+def generate(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    try:
+        names = sorted({rule["alert"] for rule in daemon_rules(args.job)})
+    except ValueError as exc:
+        return fail(f"--job: {exc}")
+    try:
+        path = write_rules(config.slos, args.out)
+        daemon = write_daemon_rules(args.out, args.job)
+        fleet = fleet_rules.write_rules(args.out)
+    except OSError as exc:
+        return fail(f"--out {args.out}: {exc.strerror or exc}")
+    if config.slos:
+        print(f"{path}: rules for {len(config.slos)} SLOs ({', '.join(slo.name for slo in config.slos)})")
+    else:
+        print(f"{path}: no SLOs configured (the config has no slos), so the file has no rule groups")
+    print(f"{daemon}: {len(names)} alerts on driftwarden's own metrics, job {args.job!r} ({', '.join(names)})")
+    print(f"{fleet}: fleet-wide PSI per feature (driftwarden:feature_psi:fleet) and FleetFeatureDrift")
+    return EXIT_OK
