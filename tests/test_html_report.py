@@ -20,9 +20,9 @@ import pytest
 
 from driftwarden.detectors.drift import DriftReport, DriftThresholds, FeatureDrift, compare
 from driftwarden.detectors.reference import ReferenceProfile
-from driftwarden.exporters import html_report
-from driftwarden.exporters.html_report import render_html, write_html
-from driftwarden.ui.svg import category_bars
+from driftwarden.rendering import html_report
+from driftwarden.rendering.html_report import render_html, write_html
+from driftwarden.rendering.svg import category_bars
 from tests.test_ui import EVIL, Dom, Element, browse, chromium
 
 NUMERIC = ["amount", "age", "tenure_days", "score", "n_transactions", "hour_of_day", "balance", "credit_limit"]

@@ -26,8 +26,8 @@ from driftwarden.collector.gpu import FB_TOTAL, FB_USED, GPU_TEMP, GPU_UTIL, POW
 from driftwarden.detectors.drift import DriftThresholds, compare
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.prometheus import ModelState
+from driftwarden.rendering.svg import histogram, timeline
 from driftwarden.ui.render import GpuView, SloView, model_page, not_found_page, overview_page
-from driftwarden.ui.svg import histogram, timeline
 from tests.conftest import Daemon, running
 from tests.fake_nvml import FakeNvml
 from tests.test_http import FEATURES, NDJSON, put_reference, records, reference_frame

@@ -42,7 +42,7 @@ from driftwarden.detectors.drift import PREDICTION, DriftReport, DriftThresholds
 from driftwarden.detectors.gpu import InferenceFigure
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.prometheus import ModelState
-from driftwarden.ui.svg import category_bars, esc, histogram, timeline
+from driftwarden.rendering.svg import category_bars, esc, histogram, timeline
 
 __all__ = [
     "MAX_CHARTED_FEATURES",

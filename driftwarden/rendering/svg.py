@@ -1,7 +1,7 @@
 """Inline SVG charts built as strings: bin-share bars, category bars and score timelines.
 
-The one chart library of driftwarden's HTML: the built-in UI (`driftwarden.ui.render`) and the
-one-file report of `driftwarden check --html` (`exporters.html_report`) both draw with it.
+The one chart library of driftwarden's HTML: the built-in UI's pages (`driftwarden.ui`) and the
+one-file report of `driftwarden check --html` (`driftwarden.rendering.html_report`) both draw with it.
 
 Pure functions of numbers and names; every name that reaches the markup goes through
 `esc()`, since feature names come from traffic. The charts use classes, not colours, so

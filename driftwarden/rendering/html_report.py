@@ -5,7 +5,7 @@ Content-Security-Policy that forbids both, so the file opens the same offline, f
 attachment or from a CI artefact. `render_html()` is a pure function of the report (the time
 shown is the report's `evaluated_at`); `write_html()` writes it.
 
-The charts are the built-in UI's (`driftwarden.ui.svg`): numeric features get the bin-share
+The charts are the built-in UI's (`driftwarden.rendering.svg`): numeric features get the bin-share
 histogram, categorical features the horizontal category bars, reference over current. Feature and
 category names come from the data, so every one reaches the markup through `esc()`.
 
@@ -16,8 +16,8 @@ data-drifted="true|false" data-psi="..." data-role="feature|prediction">` holdin
 is `<header id="summary" data-drifted="true|false">` and the overview table `<table id="features">`.
 
 >>> import numpy as np
->>> from detectors.drift import compare
->>> from detectors.reference import ReferenceProfile
+>>> from driftwarden.detectors.drift import compare
+>>> from driftwarden.detectors.reference import ReferenceProfile
 >>> rng = np.random.default_rng(0)
 >>> ref = ReferenceProfile.fit(["amount", "age"], rng.normal(size=(2000, 2)))
 >>> html = render_html(compare("fraud", ref, ["amount", "age"], rng.normal(size=(1000, 2)) + [1.0, 0.0]))
@@ -39,7 +39,7 @@ from pathlib import Path
 
 from driftwarden import __version__
 from driftwarden.detectors.drift import DriftReport, FeatureDrift
-from driftwarden.ui.svg import category_bars, esc, histogram
+from driftwarden.rendering.svg import category_bars, esc, histogram
 
 __all__ = ["render_html", "write_html"]
 
