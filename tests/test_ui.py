@@ -27,7 +27,9 @@ from driftwarden.detectors.drift import DriftThresholds, compare
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.prometheus import ModelState
 from driftwarden.rendering.svg import histogram, timeline
-from driftwarden.ui.render import GpuView, SloView, model_page, not_found_page, overview_page
+from driftwarden.ui.model import model_page
+from driftwarden.ui.not_found import not_found_page
+from driftwarden.ui.overview import GpuView, SloView, overview_page
 from tests.conftest import Daemon, running
 from tests.fake_nvml import FakeNvml
 from tests.test_http import FEATURES, NDJSON, put_reference, records, reference_frame
