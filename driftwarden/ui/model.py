@@ -21,6 +21,7 @@ from urllib.parse import quote
 from driftwarden.detectors.categorical import UNSEEN
 from driftwarden.detectors.drift import PREDICTION, DriftReport, DriftThresholds, FeatureDrift
 from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.rendering.drift_view import FeatureView, HypothesisCheck, StatisticCheck
 from driftwarden.rendering.svg import category_bars, esc, histogram, timeline
 from driftwarden.ui.format import finite_psi, flag, integer, maybe, stable_badge, verdict_badges, when
 from driftwarden.ui.layout import page
@@ -34,9 +35,13 @@ History = Sequence[tuple[float, float, Mapping[str, float]]]
 
 @dataclass(frozen=True)
 class _Feature:
-    drift: FeatureDrift
+    view: FeatureView
     edges: Sequence[float] | None = None
     timeline: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def drift(self) -> FeatureDrift:
+        return self.view.feature
 
 
 def model_page(
@@ -172,17 +177,17 @@ def _features(report: DriftReport, reference: ReferenceProfile, history: History
         j = position.get(f.name) if f.kind == "numeric" else None
         edges = [float(e) for e in reference.edges[j]] if j is not None else None
         points = [(t, scores[f.name]) for t, _, scores in history if f.name in scores]
-        out.append(_Feature(f, edges, points))
+        out.append(_Feature(FeatureView(f, report.thresholds), edges, points))
     return sorted(out, key=lambda x: (not x.drift.scores, -finite_psi(x.drift), x.drift.name))
 
 
 def _feature_section(item: _Feature, report: DriftReport) -> str:
-    f, t = item.drift, report.thresholds
+    f, view = item.drift, item.view
     name = esc(f.name)
     output = f.role == PREDICTION
     badges = ['<span class="badge output">model output</span>'] if output else []
     badges.append(verdict_badges(f))
-    if _missing_drifted(f, t):
+    if view.missing_drifted:
         badges.append('<span class="badge missing">missing rate drifted</span>')
     if f.name in report.critical_features:
         badges.append('<span class="badge warning">critical</span>')
@@ -199,66 +204,59 @@ def _feature_section(item: _Feature, report: DriftReport) -> str:
         f'<div class="kv small"><span>kind <b>{esc(f.kind)}</b></span><span>values: reference '
         f"{integer(f.rows.get('reference'))}, current {integer(f.rows.get('current'))}</span></div>"
     )
-    spark = timeline(item.timeline, threshold=_limit(t, f.name, "psi"), label=f"{f.name}: PSI over time")
+    spark = timeline(item.timeline, threshold=view.threshold("psi"), label=f"{f.name}: PSI over time")
     classes = "feature" + " drifted" * f.drifted + " stable" * f.stable + " output" * output
     return (
         f'<section class="{classes}" data-feature="{name}" data-kind="{esc(f.kind)}" data-role="{esc(f.role)}" '
         f'data-drifted="{flag(f.drifted)}" data-stable="{flag(f.stable)}" '
         f'data-psi="{maybe(f.scores.get("psi"), "{:.6g}", "")}"><h3>{name} {" ".join(b for b in badges if b)}</h3>'
-        f"{chart}{_unseen(f)}{_statistics(f, t)}{facts}"
+        f"{chart}{_unseen(f)}{_statistics(view)}{facts}"
         f'<div class="small muted">PSI per evaluation (dashed: threshold)</div>{spark}</section>'
     )
 
 
-def _statistics(f: FeatureDrift, t: DriftThresholds) -> str:
+def _statistics(view: FeatureView) -> str:
     """The feature's statistics by kind against their gates, then its missing rate with the missing-rate test."""
-    s, p_adj, p_raw = f.scores, f.pvalues_adjusted, f.pvalues
-    psi = _limit(t, f.name, "psi")
+    f = view.feature
     if f.kind == "categorical":
         rows = [
-            _row("psi", "PSI", s.get("psi"), psi, "{:.3f}"),
-            _row("chi2", "χ²", s.get("chi2"), None, "{:,.1f}", note="its p gates the verdict"),
-            _p_row("chi2-p", "χ² p (BH-adjusted)", p_adj.get("chi2"), p_raw.get("chi2"), t.alpha),
+            _row(view.statistic("psi"), "{:.3f}"),
+            _row(view.statistic("chi2"), "{:,.1f}", note="its p gates the verdict"),
+            _p_row("chi2-p", "χ² p (BH-adjusted)", view.check("chi2")),
         ]
     else:
         rows = [
-            _row("psi", "PSI", s.get("psi"), psi, "{:.3f}"),
-            _row("ks", "KS D", s.get("ks"), _limit(t, f.name, "ks"), "{:.3f}"),
-            _p_row("ks-p", "KS p (BH-adjusted)", p_adj.get("ks"), p_raw.get("ks"), t.alpha),
+            _row(view.statistic("psi"), "{:.3f}"),
+            _row(view.statistic("ks"), "{:.3f}"),
+            _p_row("ks-p", "KS p (BH-adjusted)", view.check("ks")),
         ]
-        if "wasserstein" in s:
-            rows.append(
-                _row(
-                    "wasserstein", "Wasserstein (normed)", s["wasserstein"], _limit(t, f.name, "wasserstein"), "{:.3f}"
-                )
-            )
-    if "jensenshannon" in s:
-        rows.append(_row("jensenshannon", "Jensen–Shannon", s["jensenshannon"], None, "{:.3f}", note="not gated"))
-    missing = f.missing_rate
-    change, limit = s.get("missing"), _limit(t, f.name, "missing")
+        if "wasserstein" in f.scores:
+            rows.append(_row(view.statistic("wasserstein"), "{:.3f}"))
+    if "jensenshannon" in f.scores:
+        rows.append(_row(view.statistic("jensenshannon"), "{:.3f}", note="not gated"))
+    missing, change = f.missing_rate, view.statistic("missing")
     rows.append(
-        f'<tr data-stat="missing"><td>missing rate</td><td class="num{" over" if _missing_drifted(f, t) else ""}">'
+        f'<tr data-stat="missing"><td>missing rate</td><td class="num{" over" if view.missing_drifted else ""}">'
         f"{_rate(missing.get('reference'))} → {_rate(missing.get('current'))}</td>"
-        f"<td>change ≥ {limit:.0%} <span class='muted'>(now {_rate(change)})</span></td></tr>"
+        f"<td>change ≥ {change.threshold:.0%} <span class='muted'>(now {_rate(change.value)})</span></td></tr>"
     )
-    rows.append(_p_row("missing-p", "missing p (BH-adjusted)", p_adj.get("missing"), p_raw.get("missing"), t.alpha))
+    rows.append(_p_row("missing-p", "missing p (BH-adjusted)", view.check("missing")))
     return (
         f'<table class="stats small" data-kind="{esc(f.kind)}"><thead><tr><th>statistic</th>'
         f'<th class="num">value</th><th>drifts at</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
 
 
-def _row(key: str, label: str, value: float | None, limit: float | None, fmt: str, *, note: str = "") -> str:
-    over = limit is not None and value is not None and value >= limit
+def _row(stat: StatisticCheck, fmt: str, *, note: str = "") -> str:
+    limit = stat.threshold
     gate = f"≥ {limit:g}" if limit is not None else f"<span class='muted'>{esc(note or '—')}</span>"
-    return f'<tr data-stat="{key}"><td>{label}</td>{_stat(value, over, fmt)}<td>{gate}</td></tr>'
+    return f'<tr data-stat="{stat.key}"><td>{stat.name}</td>{_stat(stat.value, stat.over, fmt)}<td>{gate}</td></tr>'
 
 
-def _p_row(key: str, label: str, adjusted: float | None, raw: float | None, alpha: float) -> str:
-    over = adjusted is not None and adjusted < alpha
+def _p_row(key: str, label: str, test: HypothesisCheck) -> str:
     return (
-        f'<tr data-stat="{key}"><td>{label}</td>{_stat(adjusted, over, "{:.2g}")}'
-        f"<td>&lt; {alpha:g} <span class='muted'>(raw {maybe(raw, '{:.2g}')})</span></td></tr>"
+        f'<tr data-stat="{key}"><td>{label}</td>{_stat(test.adjusted, test.significant, "{:.2g}")}'
+        f"<td>&lt; {test.alpha:g} <span class='muted'>(raw {maybe(test.pvalue, '{:.2g}')})</span></td></tr>"
     )
 
 
@@ -312,16 +310,6 @@ def _categories(categories: Mapping[str, Mapping[str, int]]) -> str:
         f'<th class="num">Categories</th><th>Most frequent in the reference</th></tr></thead><tbody>{"".join(rows)}'
         "</tbody></table></div>"
     )
-
-
-def _limit(t: DriftThresholds, feature: str, key: str) -> float:
-    """The threshold `key` of `feature`, its per-feature override first."""
-    return float(t.per_feature.get(feature, {}).get(key, getattr(t, key)))
-
-
-def _missing_drifted(f: FeatureDrift, t: DriftThresholds) -> bool:
-    change, p = f.scores.get("missing"), f.pvalues_adjusted.get("missing")
-    return change is not None and p is not None and change >= _limit(t, f.name, "missing") and p < t.alpha
 
 
 def _stat(value: float | None, over: bool, fmt: str) -> str:
