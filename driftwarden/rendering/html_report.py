@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import tempfile
 import time
 from collections.abc import Sequence
@@ -237,7 +236,7 @@ def _feature(f: FeatureDrift, report: DriftReport, k: int) -> str:
     if f.kind == "categorical":
         chart = category_bars(reference, current, labels, label=f"{f.name}: reference vs current share per category")
     else:
-        chart = histogram(reference, current, _edges(labels, len(reference)), label=f"{f.name} bin shares")
+        chart = histogram(reference, current, f.bin_edges, label=f"{f.name} bin shares")
     unseen = f.unseen
     unseen_line = ""
     if unseen:  # the most frequent ones, with their counts
@@ -316,27 +315,6 @@ def _bin_table(reference: Sequence[float], current: Sequence[float], labels: Seq
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-_NUMBER = re.compile(r"[-+]?(?:inf|nan|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)", re.IGNORECASE)
-
-
-def _edges(labels: Sequence[str], bins: int) -> list[float] | None:
-    """The interior bin edges read back from interval labels ("< a", "[a, b)", ..., "≥ z"), for the
-    histogram's axis; None when the labels are not intervals of `bins` bins.
-
-    >>> _edges(["< -0.5", "[-0.5, 1.25)", "≥ 1.25"], 3)
-    [-0.5, 1.25]
-    >>> _edges(["a", "b"], 2) is None
-    True
-    """
-    if bins < 2 or len(labels) != bins:
-        return None
-    numbers = [[float(x) for x in _NUMBER.findall(label)] for label in labels]
-    if len(numbers[0]) != 1 or len(numbers[-1]) != 1 or any(len(n) != 2 for n in numbers[1:-1]):
-        return None
-    edges = [numbers[0][0], *(n[1] for n in numbers[1:-1])]
-    lefts = [n[0] for n in numbers[1:-1]] + numbers[-1]
-    return edges if lefts == edges else None
 
 
 def _order(f: FeatureDrift) -> tuple[bool, float, str]:

@@ -86,7 +86,8 @@ def histogram(
     """Reference vs current share of rows per reference-quantile bin, two bars per bin.
 
     `reference` and `current` are counts per bin (bin k holds edges[k-1] < x <= edges[k]); `edges`
-    the bins-1 interior edges, drawn under the bin boundaries (left out when they do not match).
+    the bins-1 interior edges (a numeric FeatureDrift's `bin_edges`), drawn under the bin boundaries
+    (left out when there are none or they do not match).
     """
     bins = len(reference)
     ref_share = _shares(reference, bins)
@@ -110,7 +111,7 @@ def histogram(
     if bins:
         group = plot_w / bins
         bar = group * 0.38
-        labelled = edges is not None and len(edges) == bins - 1
+        labelled = edges is not None and 0 < len(edges) == bins - 1
         for k in range(bins):
             x0 = left + k * group
             title = f"bin {k + 1}{_bin_range(edges, k) if labelled else ''}: reference {ref_share[k]:.1%}"

@@ -36,7 +36,6 @@ History = Sequence[tuple[float, float, Mapping[str, float]]]
 @dataclass(frozen=True)
 class _Feature:
     view: FeatureView
-    edges: Sequence[float] | None = None
     timeline: list[tuple[float, float]] = field(default_factory=list)
 
     @property
@@ -71,7 +70,7 @@ def model_page(
             "<code>evaluate_every</code>.</p></div>"
         )
         return page(model, "".join(head), now=now)
-    features = _features(report, reference, history)
+    features = _features(report, history)
     outputs = [f for f in features if f.drift.role == PREDICTION]
     inputs = [f for f in features if f.drift.role != PREDICTION]
     charted, listed = inputs[:max_charted], inputs[max_charted:]
@@ -170,14 +169,11 @@ def _model_summary(
     )
 
 
-def _features(report: DriftReport, reference: ReferenceProfile, history: History) -> list[_Feature]:
-    position = {name: j for j, name in enumerate(reference.features)}
+def _features(report: DriftReport, history: History) -> list[_Feature]:
     out = []
     for f in report.features:
-        j = position.get(f.name) if f.kind == "numeric" else None
-        edges = [float(e) for e in reference.edges[j]] if j is not None else None
         points = [(t, scores[f.name]) for t, _, scores in history if f.name in scores]
-        out.append(_Feature(FeatureView(f, report.thresholds), edges, points))
+        out.append(_Feature(FeatureView(f, report.thresholds), points))
     return sorted(out, key=lambda x: (not x.drift.scores, -finite_psi(x.drift), x.drift.name))
 
 
@@ -199,7 +195,7 @@ def _feature_section(item: _Feature, report: DriftReport) -> str:
             reference, current, f.bin_labels, label=f"{f.name}: reference vs current share per category"
         )
     else:
-        chart = histogram(reference, current, item.edges, label=f"{f.name} bin shares")
+        chart = histogram(reference, current, f.bin_edges, label=f"{f.name} bin shares")
     facts = (
         f'<div class="kv small"><span>kind <b>{esc(f.kind)}</b></span><span>values: reference '
         f"{integer(f.rows.get('reference'))}, current {integer(f.rows.get('current'))}</span></div>"
