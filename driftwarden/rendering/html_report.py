@@ -7,7 +7,9 @@ shown is the report's `evaluated_at`); `write_html()` writes it.
 
 The charts are the built-in UI's (`driftwarden.rendering.svg`): numeric features get the bin-share
 histogram, categorical features the horizontal category bars, reference over current. Feature and
-category names come from the data, so every one reaches the markup through `esc()`.
+category names come from the data, so every one reaches the markup through `esc()`. Which threshold
+applies to each statistic, whether it passed and which test fired are the drift view's
+(`driftwarden.rendering.drift_view`), as on the UI's model page.
 
 The markup is meant to be asserted on: each feature is a
 `<section class="feature" data-feature="NAME" data-kind="numeric|categorical"
