@@ -100,6 +100,7 @@ def compare(
             test = "ks"
             bins = {"reference": reference.bin_counts[j].tolist(), "current": numeric["bins"][j].tolist()}
             labels = interval_labels(reference.edges[j])
+            edges = tuple(reference.edges[j].tolist())
         else:
             width = len(categorical.labels[k])
             scores = {
@@ -113,6 +114,7 @@ def compare(
                 "current": categorical.current_counts[k, :width].tolist(),
             }
             labels = categorical.labels[k]
+            edges = ()
         missing_scores = {"missing": float(missing_change[j])} if np.isfinite(missing_change[j]) else {}
         pvalues = {test: float(pvalue[j])} if evaluated[j] else {}
         pvalues_adjusted = {test: float(adjusted[j])} if evaluated[j] else {}
@@ -131,6 +133,7 @@ def compare(
                 bins=bins,
                 kind="numeric" if is_numeric else "categorical",
                 bin_labels=labels,
+                bin_edges=edges,
                 role=PREDICTION if name == PREDICTION else "feature",
                 effect=float(effect[j]),
                 unseen=() if is_numeric else categorical.unseen[k],

@@ -62,7 +62,8 @@ class FeatureDrift:
     rows: dict[str, int]
     bins: dict[str, list[int]] = field(default_factory=dict)  # per-bin counts, reference and current
     kind: str = "numeric"
-    bin_labels: tuple[str, ...] = ()  # one per bin: an interval ("[0.5, 1.2)") or a category name
+    bin_labels: tuple[str, ...] = ()  # one per bin, as shown: an interval ("(0.5, 1.25]") or a category name
+    bin_edges: tuple[float, ...] = ()  # numeric: the bins-1 interior edges, bin k is edges[k-1] < x <= edges[k]
     role: str = "feature"  # or "prediction": the model's output
     effect: float = float("nan")  # the largest score / threshold ratio: >= 1 is an effect
     stable: bool = False  # the verdict after `for` evaluations and hysteresis (see detectors/stability.py)

@@ -19,6 +19,7 @@ from driftwarden.config import load_config
 from driftwarden.daemon.models import thresholds
 from driftwarden.detectors.drift import DriftReport, compare
 from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.rendering.drift_view import feature_views
 
 __all__ = ["check"]
 
@@ -60,7 +61,7 @@ def check(args: argparse.Namespace) -> int:
         critical_features=model.critical_features,
     )
     if args.html:
-        from driftwarden.exporters.html_report import write_html  # only with --html
+        from driftwarden.rendering.html_report import write_html  # only with --html
 
         try:
             write_html(report, args.html)
@@ -76,22 +77,21 @@ def check(args: argparse.Namespace) -> int:
 
 
 def _table(report: DriftReport) -> Table:
-    """One row per feature, the largest PSI first (with `_fixed` and `_or`, the whole of the table)."""
+    """One row per feature, the largest PSI first; thresholds and verdicts come from the one drift view."""
     table = Table(title=f"drift: {report.rows['current']:,} current rows vs {report.rows['reference']:,} reference")
     for col in ("feature", "kind", "drifted", "PSI", "KS D / chi2", "p (BH)", "missing ref", "missing cur"):
         table.add_column(col, justify="left" if col in ("feature", "kind") else "right")
-    for f in sorted(report.features, key=lambda f: -_or(f.scores.get("psi"), -1.0)):
-        s, p = f.scores, f.pvalues_adjusted
-        test = "ks" if f.kind == "numeric" else "chi2"
+    for v in sorted(feature_views(report), key=lambda v: -_or(v.statistic("psi").value, -1.0)):
+        test = v.check(v.test)  # KS for numeric features, chi-square for categorical ones
         table.add_row(
-            f.name + (" (prediction)" if f.role == "prediction" else ""),
-            f.kind,
-            "[red]yes[/]" if f.drifted else "no",
-            _fixed(s.get("psi")),
-            _fixed(s.get(test)),
-            f"{p[test]:.1e}" if test in p else "-",
-            percent(f.missing_rate["reference"]),
-            percent(f.missing_rate["current"]),
+            v.name + (" (prediction)" if v.is_output else ""),
+            v.kind,
+            "[red]yes[/]" if v.drifted else "no",
+            _fixed(v.statistic("psi").value),
+            _fixed(v.statistic(v.test).value),
+            "-" if test.adjusted is None else f"{test.adjusted:.1e}",
+            percent(v.feature.missing_rate["reference"]),
+            percent(v.feature.missing_rate["current"]),
         )
     return table
 

@@ -5,6 +5,9 @@ app's live state (`app.state.views`, `.notifier`, `.gpu`) on the event loop, whe
 state changes, and renders in a worker thread (a model page with many features is a few
 hundred kilobytes of markup). Pages are plain HTML with inline CSS and SVG and no script; a
 strict Content-Security-Policy says so to the browser.
+
+One module per page (overview.py, model.py, not_found.py), the page shell in layout.py and the
+shared value formatting in format.py; the charts and the drift view are driftwarden.rendering's.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from driftwarden.detectors.slo import WINDOWS
-from driftwarden.ui.render import CSP, GpuView, SloView, model_page, not_found_page, overview_page
+from driftwarden.ui.layout import CSP
+from driftwarden.ui.model import model_page
+from driftwarden.ui.not_found import not_found_page
+from driftwarden.ui.overview import GpuView, SloView, overview_page
 
 __all__ = ["create_ui_router"]
 

@@ -25,6 +25,7 @@ import yaml
 
 from driftwarden.cli import main
 from driftwarden.dashboards import build
+from driftwarden.dashboards.panels import DATASOURCE, SCHEMA_VERSION
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from driftwarden.exporters import gpu, metrics
 from tests.fake_nvml import FakeNvml
@@ -110,12 +111,12 @@ def test_dashboards_are_current_grafana_json() -> None:
     assert len(DASHBOARDS) == 5
     assert len({b["uid"] for b in DASHBOARDS.values()}) == 5
     for board in DASHBOARDS.values():
-        assert board["schemaVersion"] == build.SCHEMA_VERSION >= 39
+        assert board["schemaVersion"] == SCHEMA_VERSION >= 39
         assert board["id"] is None and board["title"].startswith("driftwarden / ")
         variables = board["templating"]["list"]
         assert variables[0] == {**variables[0], "name": "datasource", "type": "datasource", "query": "prometheus"}
         for v in variables[1:]:
-            assert v["type"] == "query" and v["datasource"] == build.DATASOURCE
+            assert v["type"] == "query" and v["datasource"] == DATASOURCE
             assert re.fullmatch(rf"label_values\(\w+(\{{.*\}})?, {v['name']}\)", v["query"]), v["query"]
         ids = [p["id"] for p in panels(board)]
         assert ids == sorted(set(ids)) and all(isinstance(i, int) for i in ids), board["title"]

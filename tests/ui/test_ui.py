@@ -23,8 +23,10 @@ from driftwarden.collector.gpu import FB_TOTAL, FB_USED, GPU_TEMP, GPU_UTIL, POW
 from driftwarden.detectors.drift import DriftThresholds, compare
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.prometheus import ModelState
-from driftwarden.ui.render import GpuView, SloView, model_page, not_found_page, overview_page
-from driftwarden.ui.svg import histogram, timeline
+from driftwarden.rendering.svg import histogram, timeline
+from driftwarden.ui.model import model_page
+from driftwarden.ui.not_found import not_found_page
+from driftwarden.ui.overview import GpuView, SloView, overview_page
 from tests.fake_nvml import FakeNvml
 from tests.support.otlp import Sender
 from tests.support.pages import EVIL, Dom, Element, browse, chromium

@@ -5,9 +5,11 @@ Content-Security-Policy that forbids both, so the file opens the same offline, f
 attachment or from a CI artefact. `render_html()` is a pure function of the report (the time
 shown is the report's `evaluated_at`); `write_html()` writes it.
 
-The charts are the built-in UI's (`driftwarden.ui.svg`): numeric features get the bin-share
+The charts are the built-in UI's (`driftwarden.rendering.svg`): numeric features get the bin-share
 histogram, categorical features the horizontal category bars, reference over current. Feature and
-category names come from the data, so every one reaches the markup through `esc()`.
+category names come from the data, so every one reaches the markup through `esc()`. Which threshold
+applies to each statistic, whether it passed and which test fired are the drift view's
+(`driftwarden.rendering.drift_view`), as on the UI's model page.
 
 The markup is meant to be asserted on: each feature is a
 `<section class="feature" data-feature="NAME" data-kind="numeric|categorical"
@@ -16,8 +18,8 @@ data-drifted="true|false" data-psi="..." data-role="feature|prediction">` holdin
 is `<header id="summary" data-drifted="true|false">` and the overview table `<table id="features">`.
 
 >>> import numpy as np
->>> from detectors.drift import compare
->>> from detectors.reference import ReferenceProfile
+>>> from driftwarden.detectors.drift import compare
+>>> from driftwarden.detectors.reference import ReferenceProfile
 >>> rng = np.random.default_rng(0)
 >>> ref = ReferenceProfile.fit(["amount", "age"], rng.normal(size=(2000, 2)))
 >>> html = render_html(compare("fraud", ref, ["amount", "age"], rng.normal(size=(1000, 2)) + [1.0, 0.0]))
@@ -31,31 +33,17 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from driftwarden import __version__
-from driftwarden.detectors.drift import DriftReport, FeatureDrift
-from driftwarden.ui.svg import category_bars, esc, histogram
+from driftwarden.detectors.report import PREDICTION, DriftReport, FeatureDrift
+from driftwarden.rendering.drift_view import FeatureView
+from driftwarden.rendering.svg import category_bars, esc, histogram
 
 __all__ = ["render_html", "write_html"]
-
-# Names of the statistics as a person reads them; unknown ones are shown as they come.
-STATISTICS = {
-    "psi": "PSI",
-    "ks": "KS D",
-    "wasserstein": "Wasserstein (normed)",
-    "jensenshannon": "Jensen–Shannon",
-    "chi2": "χ²",
-    "missing": "missing-rate change",
-}
-TESTS = {"ks": "KS", "chi2": "χ²", "missing": "missing-rate"}
-# The statistics with an effect-size gate; chi-square's statistic grows with the window, so PSI gates categories.
-GATED = {"numeric": ("psi", "ks", "wasserstein", "missing"), "categorical": ("psi", "missing")}
-PREDICTION = "prediction"  # FeatureDrift.role of the model's output: reported, not in the drift share
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -178,8 +166,7 @@ def _summary(report: DriftReport, heading: str) -> str:
     gates = [f"PSI ≥ {t.psi:g}", f"KS D ≥ {t.ks:g}"]
     if "wasserstein" in t.methods:
         gates.append(f"Wasserstein ≥ {t.wasserstein:g}")
-    missing_gate = getattr(t, "missing", None)
-    also = f"; or a missing-rate change ≥ {missing_gate:.0%} with its p &lt; {t.alpha:g}" if missing_gate else ""
+    also = f"; or a missing-rate change ≥ {t.missing:.0%} with its p &lt; {t.alpha:g}" if t.missing else ""
     if any(f.kind == "categorical" for f in report.features):
         also += f"; categories: PSI ≥ {t.psi:g} and BH-adjusted χ² p &lt; {t.alpha:g}"
     facts = {
@@ -192,19 +179,16 @@ def _summary(report: DriftReport, heading: str) -> str:
         "critical features": ", ".join(esc(c) for c in report.critical_features) or "<span class=muted>none</span>",
         "generated": _utc(report.evaluated_at),
     }
-    overrides = getattr(t, "per_feature", None) or {}
-    if overrides:
+    if t.per_feature:
         facts["per-feature thresholds"] = "; ".join(
             f"{esc(name)}: " + ", ".join(f"{esc(k)} {v:g}" for k, v in limits.items())
-            for name, limits in sorted(overrides.items())
+            for name, limits in sorted(t.per_feature.items())
         )
-    prediction = next((f for f in report.features if _role(f) == PREDICTION), None)
+    prediction = report.prediction
     if prediction is not None:
         facts["prediction"] = _badge(prediction, report) + ' <span class="muted">(not in the drift share)</span>'
     if _has_stable(report):
-        facts["stable verdict"] = (
-            _yes(getattr(report, "stable", None)) + ' <span class="muted">(after hysteresis)</span>'
-        )
+        facts["stable verdict"] = _yes(report.stable) + ' <span class="muted">(after hysteresis)</span>'
     wide = {"feature drifts when", "per-feature thresholds"}  # long sentences: two columns
     items = "".join(
         f"<div{' class=wide' if k in wide else ''}><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts.items()
@@ -227,14 +211,15 @@ def _sentence(report: DriftReport) -> str:
 def _overview(features: Sequence[FeatureDrift], report: DriftReport) -> str:
     rows = []
     for k, f in enumerate(features):
-        test = _test(f)
-        p_adj = f.pvalues_adjusted.get(test) if test else None
+        view = FeatureView(f, report.thresholds)
+        psi = view.statistic("psi")
+        test = view.tests[0] if view.tests else None  # the distribution test, or the missing-rate test alone
+        shown = f"{esc(test.name)} {_fmt(f.scores.get(test.key))}" if test else f"— {_fmt(None)}"
         rows.append(
             f'<tr data-feature="{esc(f.name)}"><td class="name"><a href="#feature-{k}">{esc(f.name)}</a></td>'
-            f"<td>{esc(_kind(f))}</td><td>{_badge(f, report)}</td>"
-            f"{_cell(f.scores.get('psi'), _over(f, 'psi', report))}"
-            f"<td class='num'>{esc(TESTS.get(test, test) if test else '—')} {_fmt(f.scores.get(test or ''))}</td>"
-            f"{_cell(p_adj, p_adj is not None and p_adj < report.thresholds.alpha, p=True)}"
+            f"<td>{esc(_kind(f))}</td><td>{_badge(f, report)}</td>{_cell(psi.value, psi.over)}"
+            f"<td class='num'>{shown}</td>"
+            f"{_cell(test.adjusted if test else None, test is not None and test.significant, p=True)}"
             f"<td class='num'>{_rate(f.missing_rate.get('current'))}</td></tr>"
         )
     return (
@@ -253,11 +238,11 @@ def _feature(f: FeatureDrift, report: DriftReport, k: int) -> str:
     if f.kind == "categorical":
         chart = category_bars(reference, current, labels, label=f"{f.name}: reference vs current share per category")
     else:
-        chart = histogram(reference, current, _edges(labels, len(reference)), label=f"{f.name} bin shares")
-    unseen = tuple(getattr(f, "unseen", ()) or ())
+        chart = histogram(reference, current, f.bin_edges, label=f"{f.name} bin shares")
+    unseen = f.unseen
     unseen_line = ""
-    if unseen:  # category names, or (name, count) pairs: the most frequent ones
-        shown = ", ".join(_unseen(u) for u in unseen[:20])
+    if unseen:  # the most frequent ones, with their counts
+        shown = ", ".join(f"<code>{esc(c)}</code> <span class='muted'>({_int(n)})</span>" for c, n in unseen[:20])
         more = f" and {len(unseen) - 20} more" if len(unseen) > 20 else ""
         unseen_line = (
             f'<p class="unseen">not in the reference (most frequent first): <b>{len(unseen)}</b> '
@@ -266,35 +251,34 @@ def _feature(f: FeatureDrift, report: DriftReport, k: int) -> str:
     return (
         f'<section class="feature{" drifted" if f.drifted else ""}" id="feature-{k}" data-feature="{esc(f.name)}" '
         f'data-kind="{esc(f.kind)}" data-drifted="{_bool(f.drifted)}" data-psi="{_data_number(f.scores.get("psi"))}" '
-        f'data-role="{esc(_role(f))}"><h3>{esc(f.name)} <span class="muted small kind">{esc(_kind(f))}</span> '
+        f'data-role="{esc(f.role)}"><h3>{esc(f.name)} <span class="muted small kind">{esc(_kind(f))}</span> '
         f"{_badge(f, report)}</h3>"
-        f"{chart}{unseen_line}{_statistics(f, report)}{_bin_table(reference, current, labels)}</section>"
+        f"{chart}{unseen_line}{_statistics(FeatureView(f, report.thresholds), report)}"
+        f"{_bin_table(reference, current, labels)}</section>"
     )
 
 
-def _statistics(f: FeatureDrift, report: DriftReport) -> str:
+def _statistics(view: FeatureView, report: DriftReport) -> str:
     """Two small tables side by side: effect sizes against their gates, tests' p-values against alpha;
     then the missing rates, value counts and (when the report has them) the stable verdicts."""
-    t = report.thresholds
+    f, t = view.feature, report.thresholds
     effects = []
-    for method in sorted(f.scores, key=lambda m: (list(STATISTICS).index(m) if m in STATISTICS else 99, m)):
-        limit, percent = _threshold(report, f, method), method == "missing"
+    for stat in view.statistics:
+        limit, percent = stat.threshold, stat.key == "missing"
         gate = "" if limit is None else f"≥ {_rate(limit) if percent else f'{limit:g}'}"
         effects.append(
-            f"<tr><td>{esc(STATISTICS.get(method, method))}</td>"
-            f"{_cell(f.scores[method], _over(f, method, report), percent=percent)}<td>{gate}</td></tr>"
+            f"<tr><td>{esc(stat.name)}</td>{_cell(stat.value, stat.over, percent=percent)}<td>{gate}</td></tr>"
         )
-    effect = getattr(f, "effect", None)
-    if isinstance(effect, float) and math.isfinite(effect):
+    effect = f.effect
+    if math.isfinite(effect):
         effects.append(
             f"<tr><td>effect <span class='muted'>(score ÷ gate)</span></td>{_cell(effect, effect >= 1)}"
             "<td>≥ 1</td></tr>"
         )
     tests = [
-        f"<tr><td>{esc(TESTS.get(method, method))}</td>"
-        f"{_cell(f.pvalues_adjusted.get(method), f.pvalues_adjusted.get(method, 1.0) < t.alpha, p=True)}"
-        f"{_cell(raw, False, p=True)}</tr>"
-        for method, raw in f.pvalues.items()
+        f"<tr><td>{esc(test.name)}</td>{_cell(test.adjusted, test.significant, p=True)}"
+        f"{_cell(test.pvalue, False, p=True)}</tr>"
+        for test in view.tests
     ]
     missing, values = f.missing_rate, f.rows
     facts = [
@@ -303,8 +287,7 @@ def _statistics(f: FeatureDrift, report: DriftReport) -> str:
     ]
     if _has_stable(report):
         facts.append(
-            f"<span class='verdicts'>verdict now <b>{_yes(f.drifted)}</b>, stable "
-            f"<b>{_yes(getattr(f, 'stable', None))}</b></span>"
+            f"<span class='verdicts'>verdict now <b>{_yes(f.drifted)}</b>, stable <b>{_yes(f.stable)}</b></span>"
         )
     return (
         '<div class="stats"><table class="stats effects small"><thead><tr><th>effect size</th><th class="num">value'
@@ -335,27 +318,6 @@ def _bin_table(reference: Sequence[float], current: Sequence[float], labels: Seq
 
 # -- helpers -----------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"[-+]?(?:inf|nan|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)", re.IGNORECASE)
-
-
-def _edges(labels: Sequence[str], bins: int) -> list[float] | None:
-    """The interior bin edges read back from interval labels ("< a", "[a, b)", ..., "≥ z"), for the
-    histogram's axis; None when the labels are not intervals of `bins` bins.
-
-    >>> _edges(["< -0.5", "[-0.5, 1.25)", "≥ 1.25"], 3)
-    [-0.5, 1.25]
-    >>> _edges(["a", "b"], 2) is None
-    True
-    """
-    if bins < 2 or len(labels) != bins:
-        return None
-    numbers = [[float(x) for x in _NUMBER.findall(label)] for label in labels]
-    if len(numbers[0]) != 1 or len(numbers[-1]) != 1 or any(len(n) != 2 for n in numbers[1:-1]):
-        return None
-    edges = [numbers[0][0], *(n[1] for n in numbers[1:-1])]
-    lefts = [n[0] for n in numbers[1:-1]] + numbers[-1]
-    return edges if lefts == edges else None
-
 
 def _order(f: FeatureDrift) -> tuple[bool, float, str]:
     """Features with scores first, by PSI descending (+inf first, NaN last), then by name."""
@@ -363,52 +325,18 @@ def _order(f: FeatureDrift) -> tuple[bool, float, str]:
     return (not f.scores, -psi if not math.isnan(psi) else math.inf, f.name)
 
 
-def _test(f: FeatureDrift) -> str | None:
-    """The hypothesis test whose p-value gates the verdict: KS for numeric, chi-square for categorical."""
-    for method in ("ks", "chi2", *f.pvalues):
-        if method in f.pvalues or method in f.scores:
-            return method
-    return None
-
-
-def _threshold(report: DriftReport, f: FeatureDrift, method: str) -> float | None:
-    """The effect-size gate of `method` for `f` (a per-feature override first); None when it has none."""
-    if method not in GATED.get(f.kind, ()):
-        return None
-    t = report.thresholds
-    overrides = (getattr(t, "per_feature", None) or {}).get(f.name, {})
-    limit = overrides.get(method, getattr(t, method, None))
-    return float(limit) if isinstance(limit, int | float) and not isinstance(limit, bool) else None
-
-
-def _over(f: FeatureDrift, method: str, report: DriftReport) -> bool:
-    limit = _threshold(report, f, method)
-    value = f.scores.get(method)
-    return limit is not None and value is not None and not math.isnan(value) and value >= limit
-
-
 def _inputs(report: DriftReport) -> list[FeatureDrift]:
     """The features the drift share counts: every one but the model's output."""
-    return [f for f in report.features if _role(f) != PREDICTION]
-
-
-def _role(f: FeatureDrift) -> str:
-    return getattr(f, "role", "feature")
+    return [f for f in report.features if f.role != PREDICTION]
 
 
 def _kind(f: FeatureDrift) -> str:
-    return f"{f.kind} · model output" if _role(f) == PREDICTION else f.kind
+    return f"{f.kind} · model output" if f.role == PREDICTION else f.kind
 
 
 def _has_stable(report: DriftReport) -> bool:
     """Whether the report carries hysteresis verdicts: a one-shot `check` has none (all False)."""
-    return bool(getattr(report, "stable", False)) or any(getattr(f, "stable", False) for f in report.features)
-
-
-def _unseen(item: object) -> str:
-    if isinstance(item, tuple) and len(item) == 2:
-        return f"<code>{esc(item[0])}</code> <span class='muted'>({_int(item[1])})</span>"
-    return f"<code>{esc(item)}</code>"
+    return report.stable or any(f.stable for f in report.features)
 
 
 def _badge(f: FeatureDrift, report: DriftReport) -> str:

@@ -20,9 +20,10 @@ import pytest
 
 from driftwarden.detectors.drift import DriftReport, DriftThresholds, FeatureDrift, compare
 from driftwarden.detectors.reference import ReferenceProfile
-from driftwarden.exporters import html_report
-from driftwarden.exporters.html_report import render_html, write_html
-from driftwarden.ui.svg import category_bars
+from driftwarden.rendering import html_report
+from driftwarden.rendering.drift_view import STATISTIC_NAMES, TEST_NAMES
+from driftwarden.rendering.html_report import render_html, write_html
+from driftwarden.rendering.svg import category_bars
 from tests.support.pages import EVIL, Dom, Element, browse, chromium
 
 NUMERIC = ["amount", "age", "tenure_days", "score", "n_transactions", "hour_of_day", "balance", "credit_limit"]
@@ -40,21 +41,11 @@ def numeric_report(names: list[str], shift: list[float], *, seed: int = 0, curre
     return compare("fraud", reference, names, current, thresholds=DriftThresholds(), critical_features=["amount"])
 
 
-@dataclasses.dataclass(frozen=True)
-class HandMade(FeatureDrift):
-    """FeatureDrift with the newer fields declared (again, where FeatureDrift has them): the report reads
-    them with getattr, so it renders FeatureDrifts with or without them."""
-
-    role: str = "feature"
-    stable: bool = False  # the verdict after hysteresis; `drifted` is this evaluation's
-    unseen: tuple[tuple[str, int], ...] = ()  # the most frequent categories the reference lacks, with counts
-
-
 def categorical(
     name: str, reference: dict[str, int], current: dict[str, int], *, psi: float, p: float = 3e-90, **extra
 ) -> FeatureDrift:
     labels = tuple(reference)
-    return HandMade(
+    return FeatureDrift(
         name=name,
         drifted=psi >= 0.2 and p < 0.05,
         missing_rate={"reference": 0.0, "current": 0.01},
@@ -142,7 +133,7 @@ def test_features_are_sorted_by_psi_and_each_has_one_chart() -> None:
         if section.attrs["data-kind"] == "numeric":
             assert "histogram" in chart.classes
             assert len(chart.find_all("rect", "bar reference")) == len(chart.find_all("rect", "bar current")) == 10
-            assert len(chart.find_all("text", "axis")) > 5  # edges read back from the interval labels
+            assert len(chart.find_all("text", "axis")) > 5  # the report's bin edges under the bins
         else:
             assert "categories" in chart.classes
     # the overview table lists the same order and links to each section
@@ -219,11 +210,11 @@ def test_statistics_header_and_verdicts() -> None:
     assert {"PSI", "KS D", "Wasserstein (normed)", "Jensen–Shannon"} <= set(effects)
     for method, value in f.scores.items():  # every score, each next to its gate
         shown = html_report._rate(value) if method == "missing" else html_report._fmt(value)
-        assert effects[html_report.STATISTICS.get(method, method)][0] == shown, method
+        assert effects[STATISTIC_NAMES.get(method, method)][0] == shown, method
     assert effects["PSI"][1] == "≥ 0.2" and effects["KS D"][1] == "≥ 0.1" and effects["Jensen–Shannon"][1] == ""
     tests = cells(amount.find_all("table", "tests")[0])
     assert tests["KS"] == [f"{f.pvalues_adjusted['ks']:.2g}", f"{f.pvalues['ks']:.2g}"]
-    assert set(tests) == {html_report.TESTS.get(m, m) for m in f.pvalues} | {"drifts at p (BH) < 0.05, with an effect"}
+    assert set(tests) == {TEST_NAMES.get(m, m) for m in f.pvalues} | {"drifts at p (BH) < 0.05, with an effect"}
     (facts,) = amount.find_all("div", "kv")
     assert [b.text for b in facts.find_all("b")] == ["0.0%", "0.0%"] and "values 5,000 → 3,000" in facts.all_text()
     assert amount.attrs["data-drifted"] == "true" and "drifted" in amount.classes

@@ -1,7 +1,7 @@
 """Inline SVG charts built as strings: bin-share bars, category bars and score timelines.
 
-The one chart library of driftwarden's HTML: the built-in UI (`driftwarden.ui.render`) and the
-one-file report of `driftwarden check --html` (`exporters.html_report`) both draw with it.
+The one chart library of driftwarden's HTML: the built-in UI's pages (`driftwarden.ui`) and the
+one-file report of `driftwarden check --html` (`driftwarden.rendering.html_report`) both draw with it.
 
 Pure functions of numbers and names; every name that reaches the markup goes through
 `esc()`, since feature names come from traffic. The charts use classes, not colours, so
@@ -86,7 +86,8 @@ def histogram(
     """Reference vs current share of rows per reference-quantile bin, two bars per bin.
 
     `reference` and `current` are counts per bin (bin k holds edges[k-1] < x <= edges[k]); `edges`
-    the bins-1 interior edges, drawn under the bin boundaries (left out when they do not match).
+    the bins-1 interior edges (a numeric FeatureDrift's `bin_edges`), drawn under the bin boundaries
+    (left out when there are none or they do not match).
     """
     bins = len(reference)
     ref_share = _shares(reference, bins)
@@ -110,7 +111,7 @@ def histogram(
     if bins:
         group = plot_w / bins
         bar = group * 0.38
-        labelled = edges is not None and len(edges) == bins - 1
+        labelled = edges is not None and 0 < len(edges) == bins - 1
         for k in range(bins):
             x0 = left + k * group
             title = f"bin {k + 1}{_bin_range(edges, k) if labelled else ''}: reference {ref_share[k]:.1%}"

@@ -1,0 +1,216 @@
+"""drift-overview.json: models × drift share, the features table, score timelines, input and output
+drift, stable verdicts, realized quality from delayed labels, sampling.
+"""
+
+from __future__ import annotations
+
+from driftwarden.dashboards.panels import (
+    DASHED,
+    DRIFT,
+    MODEL,
+    VERDICT,
+    bargauge,
+    dashboard,
+    defaults,
+    override,
+    panel,
+    rate,
+    sel,
+    stat,
+    table,
+    target,
+    thresholds,
+    timeseries,
+)
+from driftwarden.exporters import metrics as m
+
+__all__ = ["drift_overview"]
+
+
+def drift_overview() -> dict:
+    model = "~$model"
+    share_panel = bargauge(
+        "Drift share by model",
+        [target(sel(m.MODEL_DRIFT_SHARE, model=model), "{{model}}", instant=True)],
+        unit="percentunit",
+        steps=[("red", DRIFT.share)],
+        w=8,
+        description=f"Share of each model's features that drifted; a model drifts at {DRIFT.share:.0%} "
+        "(default) or when a critical feature drifts.",
+    )
+    defaults(share_panel, min=0, max=1)
+    verdict = stat(
+        "Model verdict: now and stable",
+        [
+            target(sel(m.MODEL_DRIFTED, model=model), "{{model}} now"),
+            target(sel(m.MODEL_DRIFTED_STABLE, model=model), "{{model}} stable"),
+        ],
+        steps=[("red", 1)],
+        w=8,
+        h=8,
+        description="The model's verdict at its last evaluation (driftwarden_model_drifted), and the stable one "
+        "(driftwarden_model_drifted_stable): the same rule over features held drifted for `alerting.for` "
+        "evaluations and cleared only below 80 % of their threshold, which is what alerts follow.",
+    )
+    defaults(verdict, mappings=VERDICT)
+    since = stat(
+        "Since last evaluation",
+        [target(f"time() - {sel(m.LAST_EVALUATION, model=model)}", "{{model}}")],
+        unit="s",
+        w=8,
+        h=8,
+        description="Seconds since each model's last drift evaluation (evaluate_every, 30 s by default).",
+    )
+    features = table(
+        "Features: verdict, scores, missing values",
+        {
+            "drifted": sel(m.FEATURE_DRIFTED, model=model),
+            "stable": sel(m.FEATURE_DRIFTED_STABLE, model=model),
+            "PSI": sel(m.FEATURE_DRIFT_SCORE, model=model, method="psi"),
+            "KS D": sel(m.FEATURE_DRIFT_SCORE, model=model, method="ks"),
+            "missing (current)": sel(m.FEATURE_MISSING_RATIO, model=model, window="current"),
+        },
+        by="model, feature",
+        w=24,
+        h=10,
+        description="Every feature at the last evaluation, drifted ones first. A feature drifts when PSI or KS D "
+        "passes its threshold and the BH-adjusted p-value is below alpha; `stable` is the verdict held for "
+        "`alerting.for` evaluations, with hysteresis. The `prediction` row is the model's output. Click a feature "
+        "for its detail.",
+    )
+    for column in ("drifted", "stable"):
+        override(features, column, {"mappings": VERDICT, "custom.cellOptions": {"type": "color-background"}})
+    override(features, "missing (current)", {"unit": "percentunit"})
+    detail = (
+        "/d/driftwarden-feature?${datasource:queryparam}&var-model=${__data.fields.model}"
+        "&var-feature=${__value.raw}&${__url_time_range}"
+    )
+    override(features, "feature", {"links": [{"title": "Feature detail", "url": detail}]})
+    psi = timeseries(
+        "PSI by feature",
+        [target(sel(m.FEATURE_DRIFT_SCORE, model=model, method="psi"), "{{model}} {{feature}}")],
+        lines=[DRIFT.psi],
+        description=f"Population stability index per feature; the dashed line is the default threshold {DRIFT.psi}.",
+    )
+    ks = timeseries(
+        "KS D by feature",
+        [target(sel(m.FEATURE_DRIFT_SCORE, model=model, method="ks"), "{{model}} {{feature}}")],
+        lines=[DRIFT.ks],
+        description=f"Kolmogorov-Smirnov statistic D per numeric feature; dashed: the default threshold {DRIFT.ks}.",
+    )
+    missing = timeseries(
+        "Missing values (current window)",
+        [target(sel(m.FEATURE_MISSING_RATIO, model=model, window="current"), "{{model}} {{feature}}")],
+        unit="percentunit",
+        description="Share of null values per feature in the current window (the reference's is on the "
+        "feature detail dashboard).",
+    )
+    rows = timeseries(
+        "Window rows",
+        [target(sel(m.WINDOW_ROWS, model=model), "{{model}} {{window}}")],
+        description="Rows in each model's reference profile and current window.",
+    )
+    input_drift = timeseries(
+        "Input drift: share and verdict",
+        [
+            target(sel(m.MODEL_DRIFT_SHARE, model=model), "{{model}} share"),
+            target(sel(m.MODEL_DRIFTED, model=model), "{{model}} drifted"),
+        ],
+        unit="percentunit",
+        lines=[DRIFT.share],
+        description="Input (feature) drift over time: the drifted share and the model verdict (1 = drifted).",
+    )
+    prediction = timeseries(
+        "Output drift: the prediction's PSI and KS D",
+        [
+            target(sel(m.PREDICTION_DRIFT_SCORE, model=model, method="psi"), "{{model}} PSI"),
+            target(sel(m.PREDICTION_DRIFT_SCORE, model=model, method="ks"), "{{model}} KS D"),
+        ],
+        lines=[DRIFT.ks, DRIFT.psi],
+        description="Drift of the model's output (the records' `prediction`), kept out of the input share: "
+        f"output drift with no input drift points at the model, input drift with none at its output may be "
+        f"harmless. Dashed: the default thresholds, KS D {DRIFT.ks} and PSI {DRIFT.psi}.",
+    )
+    stable = panel(
+        "state-timeline",
+        "Stable verdicts",
+        [
+            target(sel(m.MODEL_DRIFTED_STABLE, model=model), "{{model}} (model)"),
+            target(sel(m.FEATURE_DRIFTED_STABLE, model=model), "{{model}} {{feature}}"),
+        ],
+        w=24,
+        h=9,
+        description="driftwarden_model_drifted_stable and driftwarden_feature_drifted_stable over time: a "
+        "verdict turns on after `alerting.for` drifted evaluations and off only when the effect falls below "
+        "80 % of its threshold, so one noisy evaluation neither raises nor clears it.",
+    )
+    defaults(stable, mappings=VERDICT, thresholds=thresholds(("green", None), ("red", 1)))
+    stable["options"] = {
+        "showValue": "never",
+        "mergeValues": True,
+        "rowHeight": 0.9,
+        "alignValue": "left",
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False},
+        "tooltip": {"mode": "single", "sort": "none"},
+    }
+    quality = timeseries(
+        "Realized quality vs baseline",
+        [
+            target(sel(m.MODEL_QUALITY, model=model), "{{model}} {{metric}}"),
+            target(sel(m.MODEL_QUALITY_BASELINE, model=model), "{{model}} {{metric}} baseline"),
+        ],
+        w=12,
+        description="Quality over the last window of predictions joined to their labels (POST /v1/labels): "
+        "accuracy and F1 for classes, MAE and RMSE for numbers. Dashed: the same over the first full window "
+        "of labels; accuracy 5 points under it (z-test) or MAE x1.2 (KS) fires ModelQualityDegraded.",
+    )
+    override(quality, ".* (accuracy|f1)( baseline)?", {"unit": "percentunit"}, matcher="byRegexp")
+    override(quality, ".* baseline", DASHED, matcher="byRegexp")
+    labels_total = m.LABELS + "_total"
+    labels = timeseries(
+        "Labels joined: matched and unmatched",
+        [target(rate(sel(labels_total, model=model), "model, outcome"), "{{model}} {{outcome}}")],
+        unit="rps",
+        w=12,
+        description="Labels per second posted to /v1/labels: matched to a sampled prediction waiting for it, "
+        "or unmatched (never sampled, expired after label_ttl, or an unknown request id).",
+    )
+    override(labels, ".* unmatched", {"color": {"mode": "fixed", "fixedColor": "orange"}}, matcher="byRegexp")
+    pending = timeseries(
+        "Predictions waiting for a label",
+        [target(sel(m.LABELS_PENDING, model=model), "{{model}}")],
+        w=12,
+        description="Sampled predictions with a request id whose label has not come yet (kept for label_ttl).",
+    )
+    sampled_out = timeseries(
+        "Records sampled out",
+        [target(rate(sel(m.RECORDS_SAMPLED_OUT + "_total", model=model), "model, source"), "{{model}} {{source}}")],
+        unit="rps",
+        w=12,
+        description="Records per second left out by the model's sample_rate (by a hash of request_id, so a "
+        "record and its label are kept or dropped together); the windows and the label join see the rest.",
+    )
+    return dashboard(
+        "driftwarden-drift-overview",
+        "driftwarden / Drift overview",
+        "Which models and features drifted, by how much, and since when; the model's output next to its inputs, "
+        "and its realized quality from delayed labels.",
+        [MODEL],
+        [
+            share_panel,
+            verdict,
+            since,
+            features,
+            psi,
+            ks,
+            input_drift,
+            prediction,
+            stable,
+            quality,
+            labels,
+            pending,
+            sampled_out,
+            missing,
+            rows,
+        ],
+    )

@@ -1,0 +1,119 @@
+"""latency-slos.json: request latency quantiles with exemplars, error rate, the SLOs' burn rates and
+error budgets.
+"""
+
+from __future__ import annotations
+
+from driftwarden.dashboards.panels import (
+    RATE,
+    bargauge,
+    dashboard,
+    defaults,
+    panel,
+    quantile,
+    rate,
+    sel,
+    stat,
+    target,
+    thresholds,
+    timeseries,
+    variable,
+)
+from driftwarden.detectors.slo import BURN_TIERS
+from driftwarden.exporters import metrics as m
+
+__all__ = ["latency_slos"]
+
+
+def latency_slos() -> dict:
+    service, slo = "~$service", "~$slo"
+    buckets = sel(m.REQUEST_DURATION + "_bucket", service=service)
+    count = m.REQUEST_DURATION + "_count"
+    latency = timeseries(
+        "Latency p50 / p95 / p99",
+        [target(quantile(q, buckets), f"p{q * 100:g}", exemplar=True) for q in (0.5, 0.95, 0.99)],
+        unit="s",
+        w=16,
+        description="Quantiles from driftwarden_request_duration_seconds (SERVER/root spans). Exemplars carry "
+        "the trace id of a request in each bucket: a dot links a latency spike to its trace.",
+    )
+    requests = timeseries(
+        "Requests by status",
+        [target(rate(sel(count, service=service), "status"), "{{status}}")],
+        unit="reqps",
+        w=8,
+    )
+    failed, total = rate(sel(count, service=service, status="error")), rate(sel(count, service=service))
+    errors = timeseries(
+        "Error rate",
+        [target(f"({failed} or vector(0)) / {total}", "errors")],
+        unit="percentunit",
+        w=8,
+        description="Share of requests whose span status is an error (no error series yet counts as zero).",
+    )
+    by_operation = timeseries(
+        "p99 by model and operation",
+        [target(quantile(0.99, buckets, "model, operation"), "{{model}} {{operation}}")],
+        unit="s",
+        w=8,
+    )
+    heat = panel(
+        "heatmap",
+        "Latency distribution",
+        [target(f"sum by (le) (rate({buckets}[{RATE}]))", "{{le}}", fmt="heatmap")],
+        w=8,
+        description="Requests per latency bucket over time.",
+    )
+    heat["options"] = {
+        "calculate": False,
+        "cellGap": 1,
+        "color": {"mode": "scheme", "scheme": "Oranges", "steps": 64},
+        "yAxis": {"unit": "s"},
+        "tooltip": {"mode": "single", "yHistogram": True},
+        "legend": {"show": True},
+        "exemplars": {"color": "rgba(255,0,255,0.7)"},
+    }
+    factors = sorted({factor for _, factor, _, _ in BURN_TIERS})
+    burn = timeseries(
+        "Burn rate by window",
+        [target(sel(m.SLO_BURN_RATE, slo=slo), "{{slo}} {{window}}")],
+        lines=factors,
+        w=16,
+        description="Error-budget burn rate per window (1 = spending exactly the budget over the period). "
+        "Dashed: the multi-window tiers, "
+        + ", ".join(f"{sev.value} {factor:g}x over {long} and {short}" for sev, factor, long, short in BURN_TIERS)
+        + ".",
+    )
+    budget = bargauge(
+        "Error budget remaining",
+        [target(sel(m.SLO_ERROR_BUDGET_REMAINING, slo=slo), "{{slo}}", instant=True)],
+        unit="percentunit",
+        w=8,
+        description="Share of the period's error budget left (negative: overspent).",
+    )
+    defaults(budget, max=1, thresholds=thresholds(("red", None), ("orange", 0), ("green", 0.25)))
+    events = timeseries(
+        "SLO events: good and bad",
+        [target(rate(sel(m.SLO_EVENTS + "_total", slo=slo), "slo, outcome"), "{{slo}} {{outcome}}")],
+        unit="reqps",
+        w=16,
+        description="Requests counted by each SLO (kept across restarts).",
+    )
+    objective = stat(
+        "Objective",
+        [target(sel(m.SLO_OBJECTIVE, slo=slo), "{{slo}}")],
+        unit="percentunit",
+        w=8,
+        h=8,
+    )
+    defaults(objective, decimals=2)
+    return dashboard(
+        "driftwarden-slos",
+        "driftwarden / Latency and SLOs",
+        "Request latency from the model server's traces, and the SLOs' burn rates and budgets.",
+        [
+            variable("service", "Service", count),
+            variable("slo", "SLO", m.SLO_OBJECTIVE),
+        ],
+        [latency, requests, errors, by_operation, heat, burn, budget, events, objective],
+    )
