@@ -89,6 +89,7 @@ def create_ui_router(app: FastAPI) -> APIRouter:
             reference=detector.reference,
             window_rows=detector.window.rows,
             history=views.history(model),
+            failures=views.failures(model),
             now=time.time(),
         )
         return HTMLResponse(html, headers=HEADERS)

@@ -18,12 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from driftwarden.daemon.faults import Failure
 from driftwarden.detectors.categorical import UNSEEN
 from driftwarden.detectors.drift import PREDICTION, DriftReport, DriftThresholds, FeatureDrift
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.rendering.drift_view import FeatureView, HypothesisCheck, StatisticCheck
 from driftwarden.rendering.svg import category_bars, esc, histogram, timeline
-from driftwarden.ui.format import finite_psi, flag, integer, maybe, stable_badge, verdict_badges, when
+from driftwarden.ui.format import ago, finite_psi, flag, integer, maybe, stable_badge, verdict_badges, when
 from driftwarden.ui.layout import page
 
 __all__ = ["MAX_CHARTED_FEATURES", "History", "model_page"]
@@ -51,6 +52,7 @@ def model_page(
     window_rows: int,
     history: History,
     now: float,
+    failures: Sequence[Failure] = (),
     max_charted: int = MAX_CHARTED_FEATURES,
 ) -> str:
     """The model output first, then the input features sorted by PSI (most drifted first), each with
@@ -63,12 +65,14 @@ def model_page(
             f'<p class="muted">{integer(window_rows)} rows in the current window.</p></div>'
         )
         return page(model, body, now=now)
-    head = [title, _model_summary(model, report, reference, window_rows, history, now)]
-    if report is None:
+    head = [title, *_failures(failures, now), _model_summary(model, report, reference, window_rows, history, now)]
+    if report is None and not failures:
         head.append(
             '<div class="card"><p class="muted">Not evaluated yet: the next evaluation runs within '
             "<code>evaluate_every</code>.</p></div>"
         )
+        return page(model, "".join(head), now=now)
+    if report is None:
         return page(model, "".join(head), now=now)
     features = _features(report, history)
     outputs = [f for f in features if f.drift.role == PREDICTION]
@@ -314,3 +318,20 @@ def _stat(value: float | None, over: bool, fmt: str) -> str:
 
 def _rate(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
+
+
+def _failures(failures: Sequence[Failure], now: float) -> list[str]:
+    """What fails for this model now: the stage, the error and since when (it clears once the stage works)."""
+    if not failures:
+        return []
+    rows = "".join(
+        f"<li><b>{esc(f.stage)}</b> failed {f.count}× (since {esc(ago(now - f.since))}): "
+        f"<code>{esc(f.error)}</code></li>"
+        for f in failures
+    )
+    return [
+        '<div class="card" id="evaluation-failures" role="alert"><p><b>This model is not being evaluated '
+        f"fully.</b> Every other model, SLO and alert is.</p><ul>{rows}</ul>"
+        '<p class="muted">Counted in <code>driftwarden_evaluation_failures_total</code>; the traceback is in the '
+        "daemon's log (once per distinct error).</p></div>"
+    ]

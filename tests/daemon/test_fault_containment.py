@@ -97,9 +97,14 @@ def test_a_failing_model_costs_only_itself(tmp_path: Path, caplog: pytest.LogCap
         assert len(logged) == 1 and "bins overflowed" in logged[0].getMessage()
         r = d.client.get("/v1/models/broken/drift")
         assert r.status_code == 503 and "bins overflowed" in r.json()["error"]
+        page = d.client.get("/ui/models/broken").text
+        assert (
+            'id="evaluation-failures"' in page and "bins overflowed" in page and "<b>drift</b> failed 3×" in page
+        )  # twice on the clock, once for the first look
 
         # once it evaluates again, the failure is gone from the report
         del d.daemon.models.get("broken").detector.evaluate
         d.evaluate()
         r = d.client.get("/v1/models/broken/drift")
         assert r.status_code == 200 and "evaluation_failures" not in r.json()
+        assert "bins overflowed" not in d.client.get("/ui/models/broken").text
