@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from driftwarden.collector.gpu import NvmlPoller, load_nvml
+from driftwarden.collector.gpu import NvmlPoller
+from driftwarden.collector.nvml_fields import load_nvml
 from driftwarden.config import Config
 from driftwarden.detectors.findings import Finding
-from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter
+from driftwarden.detectors.gpu import GpuHealth
+from driftwarden.detectors.gpu_cost import InferenceCost, RequestCounter
 from driftwarden.exporters.gpu import GpuCollector
+from driftwarden.params import gpu_params
 
 __all__ = ["GpuMonitor"]
 
@@ -21,15 +24,18 @@ log = logging.getLogger("driftwarden.gpu")
 
 
 class GpuMonitor:
+    """The daemon's GPU wiring: builds the poller, health and cost detectors from `config.gpu`."""
+
     def __init__(self, config: Config, *, nvml: object | None = None) -> None:
-        self.settings = config.gpu
-        wanted = config.gpu.enabled is not False
-        self.poller = NvmlPoller(nvml if nvml is not None else (load_nvml() if wanted else None), config.gpu)
+        params = gpu_params(config.gpu)
+        self.settings = params  # the GpuParams (ui/__init__.py reads `.settings.enabled`)
+        wanted = params.enabled is not False
+        self.poller = NvmlPoller(nvml if nvml is not None else (load_nvml() if wanted else None), params)
         self.health = GpuHealth()
         self.traced = RequestCounter()
         self.logged = RequestCounter()
-        only_model = next(iter(config.models)) if len(config.models) == 1 and not config.gpu.model_processes else None
-        self.cost = InferenceCost(config.gpu.cost_per_hour, fallback_model=only_model)
+        only_model = next(iter(config.models)) if len(config.models) == 1 and not params.model_processes else None
+        self.cost = InferenceCost(params.cost_per_hour, fallback_model=only_model)
         self._wanted = wanted
         self._task: asyncio.Task | None = None
         self._findings: list[Finding] = []

@@ -26,11 +26,11 @@ import pytest
 import yaml
 
 from driftwarden.cli import main
+from driftwarden.collector.nvml_fake import FakeNvml
 from driftwarden.dashboards import build
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from driftwarden.exporters import gpu, metrics
 from tests.conftest import free_port, running
-from tests.fake_nvml import FakeNvml
 from tests.tools import required_tool
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from driftwarden.collector.nvml_fake import FakeNvml
 from driftwarden.sink import WebhookSink
 from tests.conftest import Daemon, running
-from tests.fake_nvml import FakeNvml
 
 pytestmark = pytest.mark.server
 

@@ -22,14 +22,14 @@ import orjson
 import pytest
 
 from driftwarden.alerts.alert import Alert, AlertStatus
-from driftwarden.collector.gpu import FB_TOTAL, FB_USED, GPU_TEMP, GPU_UTIL, POWER_USAGE, GpuSample
+from driftwarden.collector.nvml_fake import FakeNvml
+from driftwarden.core.gpu import FB_TOTAL, FB_USED, GPU_TEMP, GPU_UTIL, POWER_USAGE, GpuSample
 from driftwarden.detectors.drift import DriftThresholds, compare
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.prometheus import ModelState
 from driftwarden.ui.render import GpuView, SloView, model_page, not_found_page, overview_page
 from driftwarden.ui.svg import histogram, timeline
 from tests.conftest import Daemon, running
-from tests.fake_nvml import FakeNvml
 from tests.test_http import FEATURES, NDJSON, put_reference, records, reference_frame
 from tests.test_otlp import Sender
 from tests.tools import required_tool
