@@ -107,7 +107,7 @@ class NvmlPoller:
         hostname: str | None = None,
         proc_root: str | Path = "/proc",
     ) -> None:
-        self.nvml = nvml
+        self.nvml: Any = nvml  # pynvml is untyped; a fake stands in for it in tests
         params = params if params is not None else GpuParams()
         self.params = params
         self.hostname = hostname or params.hostname or socket.gethostname()
@@ -123,7 +123,11 @@ class NvmlPoller:
         self._memory_by_gpu: dict[str, dict[str, int]] = {}
         self._warned: set[tuple[Any, ...]] = set()
         self._initialized = False
-        err = (lambda name: getattr(nvml, name, _Never)) if nvml is not None else (lambda name: _Never)
+
+        def err(name: str) -> type[BaseException]:
+            found: type[BaseException] = getattr(nvml, name, _Never) if nvml is not None else _Never
+            return found
+
         self._nvml_error: type[BaseException] = err("NVMLError")
         self._gpu_is_lost: type[BaseException] = err("NVMLError_GpuIsLost")
         self._timeout: type[BaseException] = err("NVMLError_Timeout")
@@ -239,11 +243,12 @@ class NvmlPoller:
             log.warning("GPU %d skipped: %s", index, exc)
             return None
         device = _Device(index=index, handle=handle, address=handle_address(handle))
-        for attr, read in (
+        readers: tuple[tuple[str, Callable[[], Any]], ...] = (
             ("uuid", lambda: nvml.nvmlDeviceGetUUID(handle)),
             ("name", lambda: nvml.nvmlDeviceGetName(handle)),
             ("pci_bus_id", lambda: nvml.nvmlDeviceGetPciInfo(handle).busId),
-        ):
+        )
+        for attr, read in readers:
             try:
                 setattr(device, attr, as_text(read()))
             except self._gpu_is_lost:

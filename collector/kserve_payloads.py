@@ -29,7 +29,7 @@ import math
 import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from driftwarden.collector.kserve_events import IGNORED_TYPES, REQUEST_TYPES, RESPONSE_TYPES, LoggerEvent
 from driftwarden.core.errors import BodyTooLarge, InputError
@@ -109,7 +109,7 @@ def decode_event(
     return Half(kind, key, name, request_id, rows, version)
 
 
-def _request_rows(payload: dict, names: Sequence[str] | None, max_features: int) -> list[Any]:
+def _request_rows(payload: dict[str, Any], names: Sequence[str] | None, max_features: int) -> list[Any]:
     inputs = payload.get("inputs")
     if _is_v2(inputs):
         return _v2_rows(inputs, names, max_features)
@@ -130,7 +130,7 @@ def _request_rows(payload: dict, names: Sequence[str] | None, max_features: int)
     return rows
 
 
-def _response_rows(payload: dict) -> list[Any]:
+def _response_rows(payload: dict[str, Any]) -> list[Any]:
     outputs = payload.get("outputs")
     if _is_v2(outputs):
         return _v2_predictions(outputs)
@@ -153,7 +153,7 @@ def _row(instance: Any, names: Sequence[str] | None) -> Any:
     return _positional(instance if isinstance(instance, list) else [instance], names, "f")
 
 
-def _positional(values: list, names: Sequence[str] | None, prefix: str) -> dict[str, Any]:
+def _positional(values: list[Any], names: Sequence[str] | None, prefix: str) -> dict[str, Any]:
     return dict(zip(_names(len(values), names, prefix), values, strict=True))
 
 
@@ -163,7 +163,7 @@ def _names(width: int, names: Sequence[str] | None, prefix: str) -> list[str]:
     return [*named, *(f"{prefix}{j}" for j in range(len(named), width))]
 
 
-def _is_v2(tensors: Any) -> bool:
+def _is_v2(tensors: Any) -> TypeGuard[list[dict[str, Any]]]:
     return (
         isinstance(tensors, list)
         and bool(tensors)
@@ -171,7 +171,7 @@ def _is_v2(tensors: Any) -> bool:
     )
 
 
-def _tensor(spec: dict, what: str) -> tuple[list, int, int]:
+def _tensor(spec: dict[str, Any], what: str) -> tuple[list[Any], int, int]:
     """A V2 tensor → (row-major values, rows, values per row)."""
     shape, data = spec.get("shape"), spec.get("data")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
@@ -186,10 +186,10 @@ def _tensor(spec: dict, what: str) -> tuple[list, int, int]:
     return flat, rows, width
 
 
-def _flatten(data: list) -> list:
+def _flatten(data: list[Any]) -> list[Any]:
     if not any(isinstance(v, list) for v in data):
         return data
-    out: list = []
+    out: list[Any] = []
     stack = [iter(data)]  # not recursive: JSON may nest deeper than Python's stack
     while stack:
         for v in stack[-1]:
@@ -202,8 +202,8 @@ def _flatten(data: list) -> list:
     return out
 
 
-def _v2_rows(inputs: list[dict], names: Sequence[str] | None, max_features: int) -> list[dict[str, Any]]:
-    columns: list[tuple[list[str], list, int]] = []
+def _v2_rows(inputs: list[dict[str, Any]], names: Sequence[str] | None, max_features: int) -> list[dict[str, Any]]:
+    columns: list[tuple[list[str], list[Any], int]] = []
     batch: int | None = None
     for spec in inputs:
         name = spec["name"]
@@ -234,7 +234,7 @@ def _v2_rows(inputs: list[dict], names: Sequence[str] | None, max_features: int)
     return out
 
 
-def _v2_predictions(outputs: list[dict]) -> list[Any]:
+def _v2_predictions(outputs: list[dict[str, Any]]) -> list[Any]:
     """Row i's prediction: the output's value (a list when it is wider than 1), or {name: value} for several."""
     columns = []
     for spec in outputs:
@@ -248,7 +248,7 @@ def _v2_predictions(outputs: list[dict]) -> list[Any]:
     return [{name: values[i] if i < len(values) else None for name, values in columns} for i in range(batch)]
 
 
-def _seldon_table(data: dict) -> list[list]:
+def _seldon_table(data: dict[str, Any]) -> list[list[Any]]:
     if isinstance(data.get("ndarray"), list):
         return [row if isinstance(row, list) else [row] for row in data["ndarray"]]
     tensor = data.get("tensor")
@@ -260,14 +260,14 @@ def _seldon_table(data: dict) -> list[list]:
     )
 
 
-def _seldon_rows(data: dict, names: Sequence[str] | None) -> list[dict[str, Any]]:
+def _seldon_rows(data: dict[str, Any], names: Sequence[str] | None) -> list[dict[str, Any]]:
     sent = data.get("names")
     if isinstance(sent, list) and sent and all(isinstance(n, str) and n for n in sent):
         names = sent
     return [_positional(row, names, "f") for row in _seldon_table(data)]
 
 
-def _prediction(row: list, names: Any) -> Any:
+def _prediction(row: list[Any], names: Any) -> Any:
     if len(row) == 1:
         return row[0]
     if isinstance(names, list) and len(names) == len(row) and all(isinstance(n, str) for n in names):

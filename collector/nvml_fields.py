@@ -127,7 +127,8 @@ def load_nvml() -> ModuleType | None:
         import pynvml
     except ImportError:
         return None
-    return pynvml
+    module: ModuleType = pynvml
+    return module
 
 
 def _utilization(nvml: Any, handle: Any) -> dict[str, float]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from driftwarden.core.gpu import (
     CRITICAL_XIDS,
@@ -220,7 +221,7 @@ class GpuHealth:
             return
         if state.fb_since is not None and s.at - state.fb_since >= self.fb_for:
             ratio = framebuffer_ratio(s.fields) or 0.0
-            evidence = {"above_since": state.fb_since, "fb_used_mib": s.fields.get(FB_USED)}
+            evidence: dict[str, Any] = {"above_since": state.fb_since, "fb_used_mib": s.fields.get(FB_USED)}
             yield self._finding(key, "framebuffer", Severity.WARNING, ratio, self.fb_threshold, now, evidence)
         mask = s.clocks_event_reasons or 0
         reasons = {"reasons": throttle_reasons(mask), "mask": mask}
@@ -253,7 +254,7 @@ class GpuHealth:
         value: float,
         threshold: float,
         now: float,
-        evidence: dict,
+        evidence: dict[str, Any],
         **labels: str,
     ) -> Finding:
         s = self._gpus[key].sample if key in self._gpus else None

@@ -37,7 +37,7 @@ class GpuMonitor:
         only_model = next(iter(config.models)) if len(config.models) == 1 and not params.model_processes else None
         self.cost = InferenceCost(params.cost_per_hour, fallback_model=only_model)
         self._wanted = wanted
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._findings: list[Finding] = []
 
     def collector(self) -> GpuCollector:
