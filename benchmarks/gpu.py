@@ -2,7 +2,7 @@
 
 What is measured:
 
-* one poll of `--gpus` fake GPUs (tests/fake_nvml.py: the same calls and return types as pynvml)
+* one poll of `--gpus` fake GPUs (collector/nvml_fake.py: the same calls and return types as pynvml)
   including per-process attribution through a fake /proc, then the export: a scrape of a
   registry holding the `GpuCollector` (collect + `generate_latest`); median of `--repeats`
   (wall clock, `time.perf_counter`). Target: <= 5 ms.
@@ -29,13 +29,12 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from driftwarden.collector.gpu import NvmlPoller
-from driftwarden.config import GpuSettings
-from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter
+from driftwarden.collector.nvml_fake import FakeNvml
+from driftwarden.detectors.gpu import GpuHealth
+from driftwarden.detectors.gpu_cost import InferenceCost, RequestCounter
 from driftwarden.exporters.gpu import GpuCollector
-from tests.fake_nvml import FakeNvml
+from driftwarden.params import GpuParams
 
 TARGET_POLL_MS = 5.0
 TARGET_CPU_PERCENT = 1.0
@@ -50,8 +49,8 @@ def make_poller(gpus: int, proc_root: Path) -> tuple[NvmlPoller, FakeNvml]:
             (proc_root / str(pid)).mkdir(parents=True, exist_ok=True)
             (proc_root / str(pid) / "cmdline").write_bytes(cmd)
             (proc_root / str(pid) / "cgroup").write_bytes(b"0::/kubepods/pod-bench\n")
-    settings = GpuSettings(cost_per_hour=2.5, model_processes={"llm": ["cmd:vllm"], "rank": ["cmd:tritonserver"]})
-    poller = NvmlPoller(nvml, settings, hostname="bench-node", proc_root=proc_root)
+    params = GpuParams(cost_per_hour=2.5, model_processes={"llm": ("cmd:vllm",), "rank": ("cmd:tritonserver",)})
+    poller = NvmlPoller(nvml, params, hostname="bench-node", proc_root=proc_root)
     if not poller.start():
         raise SystemExit("the fake NVML did not start")
     return poller, nvml
@@ -82,7 +81,7 @@ def time_poll_and_export(poller: NvmlPoller, repeats: int) -> dict[str, float]:
 def cpu_share(poller: NvmlPoller, interval: float, seconds: float) -> tuple[float, int]:
     """% of one core the polling thread costs the process over `seconds`, and the polls made."""
     health = GpuHealth()
-    cost = InferenceCost(poller.settings.cost_per_hour)
+    cost = InferenceCost(poller.params.cost_per_hour)
     requests = RequestCounter()
     stop = threading.Event()
     polls = 0

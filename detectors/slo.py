@@ -10,7 +10,7 @@ tiers are the Google SRE workbook's (as Sloth generates them):
     ticket   1x   over 3d and 6h      (10 % in three days)
 
 A page also needs `min_requests` in the short window: three slow requests at 3 a.m. are not a
-burning budget. `alerts/rules.py` writes the same logic as Prometheus rules.
+burning budget. `alerts/slo_rules.py` writes the same logic as Prometheus rules.
 """
 
 from __future__ import annotations

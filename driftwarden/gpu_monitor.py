@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from driftwarden.collector.gpu import NvmlPoller, load_nvml
+from driftwarden.collector.gpu import NvmlPoller
+from driftwarden.collector.nvml_fields import load_nvml
 from driftwarden.config import Config
 from driftwarden.detectors.findings import Finding
-from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter
+from driftwarden.detectors.gpu import GpuHealth
+from driftwarden.detectors.gpu_cost import InferenceCost, RequestCounter
 from driftwarden.exporters.gpu import GpuCollector
+from driftwarden.params import gpu_params
 
 __all__ = ["GpuMonitor"]
 
@@ -21,17 +24,20 @@ log = logging.getLogger("driftwarden.gpu")
 
 
 class GpuMonitor:
+    """The daemon's GPU wiring: builds the poller, health and cost detectors from `config.gpu`."""
+
     def __init__(self, config: Config, *, nvml: object | None = None) -> None:
-        self.settings = config.gpu
-        wanted = config.gpu.enabled is not False
-        self.poller = NvmlPoller(nvml if nvml is not None else (load_nvml() if wanted else None), config.gpu)
+        params = gpu_params(config.gpu)
+        self.params = params
+        wanted = params.enabled is not False
+        self.poller = NvmlPoller(nvml if nvml is not None else (load_nvml() if wanted else None), params)
         self.health = GpuHealth()
         self.traced = RequestCounter()
         self.logged = RequestCounter()
-        only_model = next(iter(config.models)) if len(config.models) == 1 and not config.gpu.model_processes else None
-        self.cost = InferenceCost(config.gpu.cost_per_hour, fallback_model=only_model)
+        only_model = next(iter(config.models)) if len(config.models) == 1 and not params.model_processes else None
+        self.cost = InferenceCost(params.cost_per_hour, fallback_model=only_model)
         self._wanted = wanted
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._findings: list[Finding] = []
 
     def collector(self) -> GpuCollector:
@@ -43,7 +49,7 @@ class GpuMonitor:
             return
         if await asyncio.to_thread(self.poller.start):
             self._task = asyncio.create_task(self._run(), name="driftwarden-gpu")
-        elif self.settings.enabled is True:
+        elif self.params.enabled is True:
             log.error("gpu.enabled is true but no GPU could be opened through NVML; GPU metrics stay off")
 
     async def stop(self) -> None:
@@ -61,7 +67,7 @@ class GpuMonitor:
     async def poll_once(self) -> None:
         samples = await asyncio.to_thread(self.poller.poll)
         requests = self.traced if self.traced.count(3600) else self.logged
-        self.health.update(samples, requests=requests.count(self.settings.interval))
+        self.health.update(samples, requests=requests.count(self.params.interval))
         self.cost.update(samples, self.poller.model_memory_by_gpu())
         self.cost.evaluate(requests.windows())
         self._findings = self.health.evaluate()
@@ -72,4 +78,4 @@ class GpuMonitor:
                 await self.poll_once()
             except Exception:  # NVML trouble is reported, never fatal to the daemon
                 log.exception("GPU poll failed")
-            await asyncio.sleep(self.settings.interval)
+            await asyncio.sleep(self.params.interval)

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from driftwarden.collector.gpu import GpuSample, NvmlPoller
-from driftwarden.detectors.gpu import InferenceFigure
+from driftwarden.collector.gpu import NvmlPoller
+from driftwarden.core.gpu import GpuSample, InferenceFigure
 
 __all__ = ["DCGM_LABELS", "DCGM_METRICS", "GpuCollector"]
 

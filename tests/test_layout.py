@@ -19,8 +19,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 import driftwarden
 
 TESTS = Path(__file__).resolve().parent
@@ -94,9 +92,6 @@ def test_test_modules_live_in_the_mirrored_folders() -> None:
     assert sorted(p.name for p in TESTS.glob("test_*.py")) == [Path(__file__).name]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="collector/gpu.py's doctest imports tests.fake_nvml until the fake moves into the package"
-)
 def test_no_doctest_of_the_package_imports_from_the_tests() -> None:
     offenders = [
         path.relative_to(PACKAGE).as_posix()

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 
 from driftwarden.api.plumbing import check_model_name, problem
 from driftwarden.api.schemas.kserve import CE_HEADERS, KSERVE_ANSWERS, KSERVE_BODY
-from driftwarden.collector.kserve import EventJoiner, parse_events
+from driftwarden.collector.kserve import parse_events
+from driftwarden.collector.kserve_join import EventJoiner
 from driftwarden.config import Config
 from driftwarden.core.errors import DriftwardenError
 from driftwarden.daemon.ingest import IngestService

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from driftwarden.alerts import fleet_rules
-from driftwarden.alerts.rules import daemon_rules, write_daemon_rules, write_rules
+from driftwarden.alerts import fleet_rules, slo_rules
+from driftwarden.alerts.own_rules import daemon_rules, write_daemon_rules
 from driftwarden.cli.common import EXIT_OK, fail
 from driftwarden.config import load_config
+from driftwarden.params import slo_params
 
 __all__ = ["generate"]
 
@@ -19,7 +20,7 @@ def generate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(f"--job: {exc}")
     try:
-        path = write_rules(config.slos, args.out)
+        path = slo_rules.write_rules([slo_params(s) for s in config.slos], args.out)
         daemon = write_daemon_rules(args.out, args.job)
         fleet = fleet_rules.write_rules(args.out)
     except OSError as exc:

@@ -59,7 +59,7 @@ def create_ui_router(app: FastAPI) -> APIRouter:
             available=gpu.poller.available,
             samples=list(gpu.poller.latest()),
             inference=list(gpu.cost.latest),
-            disabled=gpu.settings.enabled is False,
+            disabled=gpu.params.enabled is False,
         )
         html = overview_page(
             models=views.states(),

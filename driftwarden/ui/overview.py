@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from driftwarden.alerts.alert import Alert, AlertStatus
-from driftwarden.collector.gpu import (
+from driftwarden.core.gpu import (
     FB_TOTAL,
     FB_USED,
     GPU_TEMP,
@@ -20,8 +20,8 @@ from driftwarden.collector.gpu import (
     POWER_USAGE,
     XID_ERRORS,
     GpuSample,
+    InferenceFigure,
 )
-from driftwarden.detectors.gpu import InferenceFigure
 from driftwarden.exporters.prometheus import ModelState
 from driftwarden.rendering.svg import esc
 from driftwarden.ui.format import finite_psi, flag, integer, maybe, stable_badge, when

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from driftwarden.alerts import rules
+from driftwarden.alerts import own_rules, slo_rules
 from driftwarden.config import load_config
+from driftwarden.params import slo_params
 from tests.support.tools import required_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ def example() -> dict[str, Any]:
 def generated_alerts() -> list[dict[str, Any]]:
     """Every alert rule `driftwarden rules generate --config alerts/example.yaml` writes."""
     slos = load_config(ROOT / "alerts" / "example.yaml").slos
-    return [rule for slo in slos for rule in rules.alert_rules(slo)] + rules.daemon_rules()
+    return [rule for slo in slos for rule in slo_rules.alert_rules(slo_params(slo))] + own_rules.daemon_rules()
 
 
 def receiver(name: str) -> dict[str, Any]:

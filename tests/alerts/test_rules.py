@@ -19,70 +19,72 @@ import pytest
 import yaml
 from prometheus_client.utils import floatToGoString
 
-from driftwarden.alerts import rules
-from driftwarden.collector.gpu import XID_ERRORS
+from driftwarden.alerts import own_rules, slo_rules
 from driftwarden.config import Config, SLOSettings, load_config
-from driftwarden.detectors.gpu import CRITICAL_XIDS, xid_severity
+from driftwarden.core.gpu import CRITICAL_XIDS, XID_ERRORS
+from driftwarden.detectors.gpu import xid_severity
 from driftwarden.exporters import metrics
 from driftwarden.exporters.metrics import REQUEST_DURATION, SLO_WINDOWS
+from driftwarden.params import SLOParams, slo_params
 from tests.support.processes import driftwarden
 from tests.support.tools import required_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "alerts" / "example.yaml"
-CHECKED_IN = ROOT / "alerts" / "rules" / rules.FILE_NAME
-CHECKED_IN_DAEMON = ROOT / "alerts" / "rules" / rules.DAEMON_FILE_NAME
-PAGE, TICKET = rules.ALERT_PAGE, rules.ALERT_TICKET
-SLOS = load_config(EXAMPLE).slos
+CHECKED_IN = ROOT / "alerts" / "rules" / slo_rules.FILE_NAME
+CHECKED_IN_DAEMON = ROOT / "alerts" / "rules" / own_rules.DAEMON_FILE_NAME
+PAGE, TICKET = slo_rules.ALERT_PAGE, slo_rules.ALERT_TICKET
+SLOS = [slo_params(s) for s in load_config(EXAMPLE).slos]
 LATENCY, AVAILABILITY = "fraud-latency", "fraud-availability"  # the example's SLOs
 
 
-def slo(**kwargs: Any) -> SLOSettings:
-    return SLOSettings.model_validate({"name": "api", "service": "fraud-model", "objective": 0.99, **kwargs})
+def slo(**kwargs: Any) -> SLOParams:
+    settings = SLOSettings.model_validate({"name": "api", "service": "fraud-model", "objective": 0.99, **kwargs})
+    return slo_params(settings)
 
 
-def alert(s: SLOSettings, severity: str) -> dict[str, Any]:
-    return next(r for r in rules.alert_rules(s) if r["labels"]["severity"] == severity)
+def alert(s: SLOParams, severity: str) -> dict[str, Any]:
+    return next(r for r in slo_rules.alert_rules(s) if r["labels"]["severity"] == severity)
 
 
 # --- expressions and structure -----------------------------------------------------------------
 
 
 def test_latency_sli_reads_the_threshold_bucket_of_every_status() -> None:
-    expr = rules.error_ratio(slo(threshold="250ms", model="fraud"), "5m")
+    expr = slo_rules.error_ratio(slo(threshold="250ms", model="fraud"), "5m")
     assert f'{REQUEST_DURATION}_bucket{{service="fraud-model",model="fraud",le="0.25"}}[5m]' in expr
     assert f'{REQUEST_DURATION}_count{{service="fraud-model",model="fraud"}}[5m]' in expr
     assert expr.startswith("1 - (") and "status" not in expr
 
 
 def test_availability_sli_counts_errors_and_survives_no_error_series_yet() -> None:
-    expr = rules.error_ratio(slo(operation="/v1/predict"), "1h")
+    expr = slo_rules.error_ratio(slo(operation="/v1/predict"), "1h")
     assert f'{REQUEST_DURATION}_count{{service="fraud-model",operation="/v1/predict",status="error"}}[1h]' in expr
     assert f'{REQUEST_DURATION}_count{{service="fraud-model",operation="/v1/predict"}}[1h]' in expr
     assert "or vector(0)" in expr and "le=" not in expr
 
 
 def test_an_slo_selecting_everything_has_no_empty_selector() -> None:
-    s = SLOSettings(name="all", objective=0.99)
-    assert rules.selector(s) == ""
-    assert rules.labels(s) == {"slo": "all"}
-    assert f"{REQUEST_DURATION}_count[5m]" in rules.error_ratio(s, "5m")
+    s = SLOParams(name="all", objective=0.99)
+    assert slo_rules.selector(s) == ""
+    assert slo_rules.labels(s) == {"slo": "all"}
+    assert f"{REQUEST_DURATION}_count[5m]" in slo_rules.error_ratio(s, "5m")
 
 
 def test_label_values_are_quoted_for_promql() -> None:
-    assert rules.selector(slo(service='a"b\\c')) == '{service="a\\"b\\\\c"}'
+    assert slo_rules.selector(slo(service='a"b\\c')) == '{service="a\\"b\\\\c"}'
 
 
 @pytest.mark.parametrize(("threshold", "le"), [("250ms", "0.25"), ("1s", "1.0"), ("2.5s", "2.5"), ("30s", "30.0")])
 def test_le_is_spelled_as_prometheus_client_exports_it(threshold: str, le: str) -> None:
     s = slo(threshold=threshold)
-    assert rules.le(s) == le == floatToGoString(s.threshold)
-    assert f'le="{le}"' in rules.error_ratio(s, "5m")
+    assert slo_rules.le(s) == le == floatToGoString(s.threshold)
+    assert f'le="{le}"' in slo_rules.error_ratio(s, "5m")
 
 
 def test_every_recorded_series_carries_the_slo_labels_and_sloth_names() -> None:
     s = slo(threshold="250ms", model="fraud")
-    recorded = rules.recording_rules(s)
+    recorded = slo_rules.recording_rules(s)
     assert all(r["labels"] == {"slo": "api", "service": "fraud-model", "model": "fraud"} for r in recorded)
     assert [r["record"] for r in recorded] == [
         *(f"slo:sli_error:ratio_rate{w}" for w in SLO_WINDOWS),
@@ -104,28 +106,28 @@ def test_every_recorded_series_carries_the_slo_labels_and_sloth_names() -> None:
 
 
 def test_a_period_equal_to_a_window_reuses_that_window() -> None:
-    recorded = [r["record"] for r in rules.recording_rules(slo(period="1d"))]
+    recorded = [r["record"] for r in slo_rules.recording_rules(slo(period="1d"))]
     assert len(recorded) == len(set(recorded))
     period_burn = next(
-        r for r in rules.recording_rules(slo(period="1d")) if r["record"] == "slo:period_burn_rate:ratio"
+        r for r in slo_rules.recording_rules(slo(period="1d")) if r["record"] == "slo:period_burn_rate:ratio"
     )
     assert "slo:sli_error:ratio_rate1d" in period_burn["expr"]
 
 
 def test_burn_rate_table_is_the_sre_workbooks() -> None:
-    assert [(r.severity, r.long, r.short, r.factor) for r in rules.BURN_RATES] == [
+    assert [(r.severity, r.long, r.short, r.factor) for r in slo_rules.BURN_RATES] == [
         ("page", "1h", "5m", 14.4),
         ("page", "6h", "30m", 6),
         ("ticket", "1d", "2h", 3),
         ("ticket", "3d", "6h", 1),
     ]
-    assert {w for r in rules.BURN_RATES for w in (r.long, r.short)} <= set(SLO_WINDOWS)
+    assert {w for r in slo_rules.BURN_RATES for w in (r.long, r.short)} <= set(SLO_WINDOWS)
 
 
 def test_burn_rate_table_matches_the_daemons_own_evaluation() -> None:
     from driftwarden.detectors.slo import BURN_TIERS
 
-    ours = [(r.severity, r.factor, r.long, r.short) for r in rules.BURN_RATES]
+    ours = [(r.severity, r.factor, r.long, r.short) for r in slo_rules.BURN_RATES]
     assert ours == [(str(sev), factor, long, short) for sev, factor, long, short in BURN_TIERS]
 
 
@@ -163,7 +165,7 @@ def test_low_traffic_guard_is_on_pages_only() -> None:
 
 def test_annotations_say_slo_objective_burn_rate_and_windows() -> None:
     annotations = alert(slo(threshold="250ms", period="30d"), "page")["annotations"]
-    assert rules.BURN_VALUE in annotations["summary"] and "api" in annotations["summary"]
+    assert slo_rules.BURN_VALUE in annotations["summary"] and "api" in annotations["summary"]
     text = annotations["description"]
     for words in ("SLO api", "99% of requests", "within 250ms over 30d", "14.4x over both 1h and 5m", "at least 10"):
         assert words in text
@@ -172,18 +174,18 @@ def test_annotations_say_slo_objective_burn_rate_and_windows() -> None:
 
 def test_render_is_deterministic_with_a_header_and_one_group_per_slo() -> None:
     slos = [slo(name="b", threshold="1s"), slo(name="a")]
-    text = rules.render(slos)
-    assert text == rules.render(slos)
+    text = slo_rules.render(slos)
+    assert text == slo_rules.render(slos)
     assert text.startswith("# Generated by `driftwarden rules generate`") and "do not edit by hand" in text
     assert [g["name"] for g in yaml.safe_load(text)["groups"]] == ["driftwarden-slo-b", "driftwarden-slo-a"]
 
 
 def test_no_slos_give_an_empty_rule_file() -> None:
-    assert yaml.safe_load(rules.render([])) == {"groups": []}
+    assert yaml.safe_load(slo_rules.render([])) == {"groups": []}
 
 
 def test_checked_in_rules_are_what_the_example_generates() -> None:
-    regenerated = rules.render(load_config(EXAMPLE).slos)
+    regenerated = slo_rules.render(SLOS)
     assert CHECKED_IN.read_text() == regenerated, (
         "alerts/rules/slos.yml is stale: run driftwarden rules generate --config alerts/example.yaml"
     )
@@ -196,16 +198,16 @@ def test_cli_writes_the_rule_file(tmp_path: Path) -> None:
     out = tmp_path / "rules"
     done = driftwarden("rules", "generate", "--config", str(EXAMPLE), "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert (out / rules.FILE_NAME).read_text() == CHECKED_IN.read_text()
-    assert (out / rules.DAEMON_FILE_NAME).read_text() == CHECKED_IN_DAEMON.read_text()
-    assert "fraud-latency" in done.stdout and rules.DAEMON_FILE_NAME in done.stdout
+    assert (out / slo_rules.FILE_NAME).read_text() == CHECKED_IN.read_text()
+    assert (out / own_rules.DAEMON_FILE_NAME).read_text() == CHECKED_IN_DAEMON.read_text()
+    assert "fraud-latency" in done.stdout and own_rules.DAEMON_FILE_NAME in done.stdout
 
 
 def test_cli_without_slos_writes_empty_groups(tmp_path: Path) -> None:
     done = driftwarden("rules", "generate", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "no SLOs" in done.stdout
-    assert yaml.safe_load((tmp_path / rules.FILE_NAME).read_text()) == {"groups": []}
+    assert yaml.safe_load((tmp_path / slo_rules.FILE_NAME).read_text()) == {"groups": []}
 
 
 def test_cli_names_the_bad_key(tmp_path: Path) -> None:
@@ -231,10 +233,9 @@ def run_promtool(promtool: str, *args: str | Path) -> subprocess.CompletedProces
 
 @pytest.mark.promtool
 def test_promtool_checks_the_generated_rules(promtool: str, tmp_path: Path) -> None:
-    config = load_config(EXAMPLE)
     odd = [slo(name="all", service=None, objective=0.9995, period="7d", min_requests=0), slo(name="day", period="1d")]
-    for i, slos in enumerate((config.slos, odd, [])):
-        path = rules.write_rules(slos, tmp_path / str(i))
+    for i, slos in enumerate((SLOS, odd, [])):
+        path = slo_rules.write_rules(slos, tmp_path / str(i))
         done = run_promtool(promtool, "check", "rules", path)
         assert done.returncode == 0, done.stdout + done.stderr
 
@@ -279,10 +280,10 @@ def expanding(steps: list[tuple[int, float]]) -> str:
     return " ".join(parts)
 
 
-def expected(slos: list[SLOSettings], name: str, severity: str, burn: str) -> dict[str, Any]:
+def expected(slos: list[SLOParams], name: str, severity: str, burn: str) -> dict[str, Any]:
     """The alert promtool should report for SLO `name`, its burn rate printed as `burn`."""
     rule = alert(next(s for s in slos if s.name == name), severity)
-    annotations = {k: v.replace(rules.BURN_VALUE, burn) for k, v in rule["annotations"].items()}
+    annotations = {k: v.replace(slo_rules.BURN_VALUE, burn) for k, v in rule["annotations"].items()}
     return {"exp_labels": rule["labels"], "exp_annotations": annotations}
 
 
@@ -298,9 +299,9 @@ def promtool_test(
     """`promtool test rules` over the example's rules: `alerts` are (eval_time, alertname, the
     alerts expected to fire), `exprs` are (eval_time, PromQL, the samples expected)."""
     config = config or load_config(EXAMPLE)
-    rules.write_rules(config.slos, tmp_path)
+    slo_rules.write_rules([slo_params(s) for s in config.slos], tmp_path)
     test = {
-        "rule_files": [rules.FILE_NAME],
+        "rule_files": [slo_rules.FILE_NAME],
         "evaluation_interval": "1m",
         "tests": [
             {
@@ -318,7 +319,7 @@ def promtool_test(
 
 def sample(record: str, name: str, value: float) -> dict[str, Any]:
     """An expected sample of a recorded series of SLO `name` (labels as the example sets them)."""
-    labels = ",".join(f'{k}="{v}"' for k, v in rules.labels(next(s for s in SLOS if s.name == name)).items())
+    labels = ",".join(f'{k}="{v}"' for k, v in slo_rules.labels(next(s for s in SLOS if s.name == name)).items())
     return {"labels": f"{record}{{{labels}}}", "value": value}
 
 
@@ -410,11 +411,11 @@ def test_a_few_bad_requests_do_not_page(promtool: str, tmp_path: Path) -> None:
 def test_without_the_low_traffic_guard_the_same_requests_page(promtool: str, tmp_path: Path) -> None:
     few_bad = [(3, {("error", SLOW): 1}), (30, {})]
     unguarded = load_config(EXAMPLE).model_copy(
-        update={"slos": [s.model_copy(update={"min_requests": 0}) for s in SLOS]}
+        update={"slos": [s.model_copy(update={"min_requests": 0}) for s in load_config(EXAMPLE).slos]}
     )
     pages = [
-        expected(unguarded.slos, LATENCY, "page", "100.0"),
-        expected(unguarded.slos, AVAILABILITY, "page", "1000.0"),
+        expected([slo_params(s) for s in unguarded.slos], LATENCY, "page", "100.0"),
+        expected([slo_params(s) for s in unguarded.slos], AVAILABILITY, "page", "1000.0"),
     ]
     promtool_test(
         promtool,
@@ -453,15 +454,15 @@ def test_a_slow_burn_opens_a_ticket_but_does_not_page(promtool: str, tmp_path: P
 
 # --- driftwarden.yml: alerts on the daemon's own metrics ---------------------------------------
 
-DAEMON = rules.daemon_rules()
-FEATURE_DRIFTED, MODEL_DRIFTED = rules.ALERT_FEATURE_DRIFTED, rules.ALERT_MODEL_DRIFTED
-GPU_XID, DOWN, INGEST_REJECTS = rules.ALERT_GPU_XID, rules.ALERT_DOWN, rules.ALERT_INGEST_REJECTS
-OUTBOX_BACKLOG, NOTIFICATIONS_FAILING = rules.ALERT_OUTBOX_BACKLOG, rules.ALERT_NOTIFICATIONS_FAILING
-OUTBOX_PENDING, DELIVERIES = rules.OUTBOX_PENDING, f"{rules.WEBHOOK_DELIVERIES}_total"
+DAEMON = own_rules.daemon_rules()
+FEATURE_DRIFTED, MODEL_DRIFTED = own_rules.ALERT_FEATURE_DRIFTED, own_rules.ALERT_MODEL_DRIFTED
+GPU_XID, DOWN, INGEST_REJECTS = own_rules.ALERT_GPU_XID, own_rules.ALERT_DOWN, own_rules.ALERT_INGEST_REJECTS
+OUTBOX_BACKLOG, NOTIFICATIONS_FAILING = own_rules.ALERT_OUTBOX_BACKLOG, own_rules.ALERT_NOTIFICATIONS_FAILING
+OUTBOX_PENDING, DELIVERIES = own_rules.OUTBOX_PENDING, f"{own_rules.WEBHOOK_DELIVERIES}_total"
 
 
-def daemon_alert(name: str, severity: str, job: str = rules.DEFAULT_JOB) -> dict[str, Any]:
-    return next(r for r in rules.daemon_rules(job) if r["alert"] == name and r["labels"]["severity"] == severity)
+def daemon_alert(name: str, severity: str, job: str = own_rules.DEFAULT_JOB) -> dict[str, Any]:
+    return next(r for r in own_rules.daemon_rules(job) if r["alert"] == name and r["labels"]["severity"] == severity)
 
 
 def test_daemon_alerts_severities_and_for_durations() -> None:
@@ -483,7 +484,7 @@ def test_daemon_alerts_read_the_exported_metric_names() -> None:
     exprs = {(r["alert"], r["labels"]["severity"]): r["expr"] for r in DAEMON}
     assert exprs[FEATURE_DRIFTED, "warning"] == f"{metrics.FEATURE_DRIFTED} == 1"
     assert exprs[MODEL_DRIFTED, "warning"] == f"{metrics.MODEL_DRIFTED} == 1"
-    assert exprs[OUTBOX_BACKLOG, "warning"] == f"{OUTBOX_PENDING} > {rules.OUTBOX_BACKLOG}"
+    assert exprs[OUTBOX_BACKLOG, "warning"] == f"{OUTBOX_PENDING} > {own_rules.OUTBOX_BACKLOG}"
     assert f'increase({DELIVERIES}{{outcome="failed"}}[15m]) > 0' in exprs[NOTIFICATIONS_FAILING, "page"]
     ingest = exprs[INGEST_REJECTS, "warning"]
     assert f"sum by (source) (rate({metrics.RECORDS_REJECTED}_total[10m]))" in ingest
@@ -515,18 +516,18 @@ def test_down_alert_covers_a_failing_target_and_a_missing_job() -> None:
     assert 'job side"car' in custom["annotations"]["description"]
     for job in ("", "{{ evil }}"):
         with pytest.raises(ValueError, match="job"):
-            rules.daemon_rules(job)
+            own_rules.daemon_rules(job)
 
 
 def test_render_daemon_is_deterministic_with_a_header_and_one_group() -> None:
-    text = rules.render_daemon("dw")
-    assert text == rules.render_daemon("dw") != rules.render_daemon()
+    text = own_rules.render_daemon("dw")
+    assert text == own_rules.render_daemon("dw") != own_rules.render_daemon()
     assert text.startswith("# Generated by `driftwarden rules generate`") and "Do not edit by hand" in text
-    assert yaml.safe_load(text) == {"groups": [{"name": "driftwarden", "rules": rules.daemon_rules("dw")}]}
+    assert yaml.safe_load(text) == {"groups": [{"name": "driftwarden", "rules": own_rules.daemon_rules("dw")}]}
 
 
 def test_checked_in_daemon_rules_are_what_generate_writes() -> None:
-    assert CHECKED_IN_DAEMON.read_text() == rules.render_daemon(), (
+    assert CHECKED_IN_DAEMON.read_text() == own_rules.render_daemon(), (
         "alerts/rules/driftwarden.yml is stale: run driftwarden rules generate --config alerts/example.yaml"
     )
 
@@ -534,7 +535,7 @@ def test_checked_in_daemon_rules_are_what_generate_writes() -> None:
 def test_cli_job_flag_names_the_scrape_job(tmp_path: Path) -> None:
     done = driftwarden("rules", "generate", "--out", str(tmp_path), "--job", "model-sidecars")
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / rules.DAEMON_FILE_NAME).read_text() == rules.render_daemon("model-sidecars")
+    assert (tmp_path / own_rules.DAEMON_FILE_NAME).read_text() == own_rules.render_daemon("model-sidecars")
     assert "'model-sidecars'" in done.stdout and DOWN in done.stdout
 
 
@@ -547,8 +548,8 @@ def test_cli_refuses_an_empty_job_before_writing(tmp_path: Path) -> None:
 
 @pytest.mark.promtool
 def test_promtool_checks_the_daemon_rules(promtool: str, tmp_path: Path) -> None:
-    for job in (rules.DEFAULT_JOB, "kube-system/driftwarden", 'odd "job"'):
-        path = rules.write_daemon_rules(tmp_path / str(abs(hash(job))), job)
+    for job in (own_rules.DEFAULT_JOB, "kube-system/driftwarden", 'odd "job"'):
+        path = own_rules.write_daemon_rules(tmp_path / str(abs(hash(job))), job)
         done = run_promtool(promtool, "check", "rules", path)
         assert done.returncode == 0, done.stdout + done.stderr
 
@@ -572,7 +573,7 @@ def expand(template: str, labels: dict[str, str], value: str | None) -> str:
 
 
 def fires(
-    name: str, severity: str, labels: dict[str, str], value: str | None = None, *, job: str = rules.DEFAULT_JOB
+    name: str, severity: str, labels: dict[str, str], value: str | None = None, *, job: str = own_rules.DEFAULT_JOB
 ) -> dict[str, Any]:
     """The alert promtool should report: the series' labels plus severity, annotations expanded."""
     rule = daemon_alert(name, severity, job)
@@ -586,13 +587,13 @@ def daemon_test(
     input_series: dict[str, str],
     alerts: Sequence[tuple[str, str, list[dict[str, Any]]]],
     *,
-    job: str = rules.DEFAULT_JOB,
+    job: str = own_rules.DEFAULT_JOB,
 ) -> None:
     """`promtool test rules` over driftwarden.yml: `input_series` maps a series to its values (one
     scrape a minute), `alerts` are (eval_time, alertname, the alerts expected to fire)."""
-    rules.write_daemon_rules(tmp_path, job)
+    own_rules.write_daemon_rules(tmp_path, job)
     test = {
-        "rule_files": [rules.DAEMON_FILE_NAME],
+        "rule_files": [own_rules.DAEMON_FILE_NAME],
         "evaluation_interval": "1m",
         "tests": [
             {

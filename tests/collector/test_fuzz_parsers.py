@@ -36,7 +36,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from driftwarden.api.plumbing import http_status
 from driftwarden.collector import otlp
-from driftwarden.collector.kserve import EventJoiner, decode_event, parse_events, read_events
+from driftwarden.collector.kserve import parse_events
+from driftwarden.collector.kserve_events import read_events
+from driftwarden.collector.kserve_join import EventJoiner
+from driftwarden.collector.kserve_payloads import decode_event
 from driftwarden.collector.predictions import parse_records
 from driftwarden.core.errors import DriftwardenError
 from driftwarden.core.records import MAX_REPORTED_ERRORS

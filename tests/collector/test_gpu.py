@@ -17,26 +17,26 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from driftwarden.collector import gpu as cg
-from driftwarden.collector.gpu import (
-    NVML_API,
-    NVML_CONSTANTS,
-    NVML_ERRORS,
-    GpuSample,
-    NvmlPoller,
-    ProcessMatcher,
-    attribute_processes,
-    load_nvml,
-    parse_matchers,
-)
-from driftwarden.config import GpuSettings
+from driftwarden.collector import nvml_fake as fake_nvml
+from driftwarden.collector.gpu import NvmlPoller
+from driftwarden.collector.gpu_processes import ProcessMatcher, attribute_processes, parse_matchers
+from driftwarden.collector.nvml_fake import FakeNvml
+from driftwarden.collector.nvml_fields import NVML_API, NVML_CONSTANTS, NVML_ERRORS, load_nvml
+from driftwarden.core import gpu as cg
+from driftwarden.core.gpu import GpuSample
 from driftwarden.detectors import gpu as dg
 from driftwarden.detectors.findings import FindingKind, Severity
-from driftwarden.detectors.gpu import GpuHealth, InferenceCost, RequestCounter, cost_per_inference, energy_per_inference
+from driftwarden.detectors.gpu import GpuHealth
+from driftwarden.detectors.gpu_cost import (
+    InferenceCost,
+    RequestCounter,
+    cost_per_inference,
+    energy_per_inference,
+    memory_shares,
+)
 from driftwarden.exporters import gpu as eg
 from driftwarden.exporters.gpu import DCGM_LABELS, DCGM_METRICS, GpuCollector
-from tests import fake_nvml
-from tests.fake_nvml import FakeNvml
+from driftwarden.params import GpuParams
 from tests.support.tools import required_tool
 
 GIB = 2**30
@@ -52,7 +52,7 @@ class Clock:
 
 
 def started(nvml: FakeNvml, clock: Clock | None = None, **settings: object) -> NvmlPoller:
-    poller = NvmlPoller(nvml, GpuSettings(**settings), clock=clock or Clock(), hostname="node-a")
+    poller = NvmlPoller(nvml, GpuParams(**settings), clock=clock or Clock(), hostname="node-a")
     assert poller.start()
     return poller
 
@@ -129,7 +129,7 @@ def test_clocks_event_reason_bits_equal_pynvml() -> None:
 
 def test_real_pynvml_without_a_gpu_reports_unavailable_and_never_raises(caplog: pytest.LogCaptureFixture) -> None:
     assert load_nvml() is pynvml
-    poller = NvmlPoller(nvml=pynvml, settings=GpuSettings(), hostname="node-a")
+    poller = NvmlPoller(nvml=pynvml, hostname="node-a")
     with caplog.at_level(logging.INFO, logger=LOGGER):
         ok = poller.start()
     try:
@@ -264,7 +264,7 @@ def test_a_gpu_lost_before_start_is_listed_as_lost() -> None:
 def test_no_gpu_means_one_log_line_and_available_zero(
     nvml: FakeNvml | None, enabled: object, level: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    poller = NvmlPoller(nvml, GpuSettings(enabled=enabled), hostname="node-a")
+    poller = NvmlPoller(nvml, GpuParams(enabled=enabled), hostname="node-a")
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
         assert poller.start() is False
         assert poller.poll() == []
@@ -306,7 +306,7 @@ def test_dcgm_metric_table_covers_exactly_the_collected_fields() -> None:
 def test_exposition_uses_dcgm_exporter_names_labels_and_units() -> None:
     nvml = FakeNvml.with_gpus(8)
     nvml.gpus[0].processes = [(4242, 30 * GIB)]
-    poller = started(nvml, model_processes={"fraud": ["pid:4242"], "idle": ["pid:1"]})
+    poller = started(nvml, model_processes={"fraud": ("pid:4242",), "idle": ("pid:1",)})
     nvml.inject_xid(5, 94)
     poller.poll()
     text = exposition(GpuCollector.from_poller(poller))
@@ -362,7 +362,7 @@ DCGM_LINT = re.compile(
 @pytest.mark.promtool
 def test_promtool_accepts_the_exposition() -> None:
     nvml = FakeNvml.with_gpus(8)
-    poller = started(nvml, cost_per_hour=2.5, model_processes={"fraud": ["pid:1"]})
+    poller = started(nvml, cost_per_hour=2.5, model_processes={"fraud": ("pid:1",)})
     poller.poll()
     cost = InferenceCost(2.5, fallback_model="fraud")
     cost.update(poller.latest(), {})
@@ -411,7 +411,7 @@ def test_poller_attributes_gpu_memory_per_model_across_gpus(tmp_path: Path) -> N
     nvml = FakeNvml.with_gpus(2)
     nvml.gpus[0].processes = [(100, 10 * GIB), (200, 2 * GIB)]
     nvml.gpus[1].processes = [(100, 20 * GIB), (999, GIB), (300, None)]  # None: WDDM, left out
-    settings = GpuSettings(model_processes={"llm": ["cmd:vllm"], "fraud": ["cgroup:pod-abc123"], "x": ["pid:7"]})
+    settings = GpuParams(model_processes={"llm": ("cmd:vllm",), "fraud": ("cgroup:pod-abc123",), "x": ("pid:7",)})
     poller = NvmlPoller(nvml, settings, hostname="h", proc_root=proc)
     assert poller.start()
     samples = poller.poll()
@@ -559,7 +559,7 @@ def test_energy_and_cost_per_inference_by_hand() -> None:
     assert energy_per_inference(18_000.0, 1200) == 15.0
     assert cost_per_inference(60.0, 2.5, 1200) == pytest.approx(60 * 2.5 / 3600 / 1200)
     assert energy_per_inference(1.0, 0) is None and cost_per_inference(60.0, None, 10) is None
-    assert dg.memory_shares({"a": 3 * GIB, "b": GIB, "c": 0}) == {"a": 0.75, "b": 0.25}
+    assert memory_shares({"a": 3 * GIB, "b": GIB, "c": 0}) == {"a": 0.75, "b": 0.25}
 
 
 def test_a_model_alone_on_its_gpu_gets_all_its_energy() -> None:

@@ -14,16 +14,10 @@ import pytest
 
 from driftwarden.api.kserve import kserve_router
 from driftwarden.api.plumbing import bearer_auth, body_reader, http_status
-from driftwarden.collector.kserve import (
-    EVICTED,
-    EXPIRED,
-    REPLACED,
-    EventJoiner,
-    Half,
-    decode_event,
-    parse_events,
-    read_events,
-)
+from driftwarden.collector.kserve import parse_events
+from driftwarden.collector.kserve_events import read_events
+from driftwarden.collector.kserve_join import EVICTED, EXPIRED, REPLACED, EventJoiner
+from driftwarden.collector.kserve_payloads import Half, decode_event
 from driftwarden.core.errors import BodyTooLarge, InputError
 from tests.support.server import Daemon
 

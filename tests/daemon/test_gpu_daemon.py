@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from driftwarden.collector.nvml_fake import FakeNvml
 from driftwarden.sink import WebhookSink
-from tests.fake_nvml import FakeNvml
 from tests.support.server import Daemon, running
 
 pytestmark = pytest.mark.server

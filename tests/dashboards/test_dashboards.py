@@ -24,11 +24,11 @@ import pytest
 import yaml
 
 from driftwarden.cli import main
+from driftwarden.collector.nvml_fake import FakeNvml
 from driftwarden.dashboards import build
 from driftwarden.dashboards.panels import DATASOURCE, SCHEMA_VERSION
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from driftwarden.exporters import gpu, metrics
-from tests.fake_nvml import FakeNvml
 from tests.support.ports import free_port
 from tests.support.processes import driftwarden_demo, serving
 from tests.support.server import running

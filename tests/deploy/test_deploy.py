@@ -282,7 +282,7 @@ def test_podmonitor_selects_the_pods_scrapes_the_sidecar_port_and_sets_fleet_lab
     assert endpoint["port"] == sidecar(pod_spec("Deployment"))["ports"][0]["name"]
     assert endpoint["path"] == "/metrics"
     relabel = {r["targetLabel"]: r for r in endpoint["relabelings"]}
-    assert relabel["job"]["replacement"] == "driftwarden"  # alerts/rules.py's DEFAULT_JOB
+    assert relabel["job"]["replacement"] == "driftwarden"  # alerts/own_rules.py's DEFAULT_JOB
     assert relabel["model_version"]["sourceLabels"] == ["__meta_kubernetes_pod_label_app_kubernetes_io_version"]
     assert "app.kubernetes.io/version" in labels and "app.kubernetes.io/version" in isvc_labels
 

@@ -19,7 +19,8 @@ import orjson
 import pytest
 
 from driftwarden.alerts.alert import Alert, AlertStatus
-from driftwarden.collector.gpu import FB_TOTAL, FB_USED, GPU_TEMP, GPU_UTIL, POWER_USAGE, GpuSample
+from driftwarden.collector.nvml_fake import FakeNvml
+from driftwarden.core.gpu import FB_TOTAL, FB_USED, GPU_TEMP, GPU_UTIL, POWER_USAGE, GpuSample
 from driftwarden.detectors.drift import DriftThresholds, compare
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.prometheus import ModelState
@@ -27,7 +28,6 @@ from driftwarden.rendering.svg import histogram, timeline
 from driftwarden.ui.model import model_page
 from driftwarden.ui.not_found import not_found_page
 from driftwarden.ui.overview import GpuView, SloView, overview_page
-from tests.fake_nvml import FakeNvml
 from tests.support.otlp import Sender
 from tests.support.pages import EVIL, Dom, Element, browse, chromium
 from tests.support.records import FEATURES, NDJSON, put_reference, records, reference_frame

@@ -1,5 +1,11 @@
 """An honest stand-in for the `pynvml` module (package nvidia-ml-py), for tests without a GPU.
 
+Shipped in the package as its own test double, as OpenTelemetry's SDK ships
+`InMemorySpanExporter`: the tests, `benchmarks/gpu.py`, the poller's doctest and anyone trying
+driftwarden's GPU telemetry on a machine without a GPU use the same fake. It is one abstraction
+over 400 lines because it mirrors the module's surface the poller reads: its constants, its
+error tree, its ctypes structures and each function `collector.nvml_fields.NVML_API` names.
+
 `FakeNvml()` is passed where the real module would be: `NvmlPoller(nvml=FakeNvml(...))`. It
 has pynvml's function names and parameter names, returns what pynvml returns (ctypes
 structures with the same fields, lists and tuples where pynvml gives lists and tuples, `str`
@@ -15,8 +21,8 @@ raises the same exception tree, built the way pynvml builds it::
     ├── NVMLError_GpuIsLost              the GPU fell off the bus
     └── ... one per NVML_ERROR_* constant
 
-Constants keep pynvml's names and values; `tests/test_gpu.py` checks them, the signatures and
-the structure layouts against the real module.
+Constants keep pynvml's names and values; the tests check them, the signatures and the
+structure layouts against the real module.
 
     >>> nvml = FakeNvml(gpus=[FakeGpu(unsupported={"nvmlDeviceGetPcieReplayCounter"})])
     >>> nvml.nvmlInit()
@@ -26,7 +32,7 @@ the structure layouts against the real module.
     >>> nvml.nvmlDeviceGetPcieReplayCounter(handle)
     Traceback (most recent call last):
     ...
-    tests.fake_nvml.NVMLError_NotSupported: Not Supported
+    driftwarden.collector.nvml_fake.NVMLError_NotSupported: Not Supported
 """
 
 from __future__ import annotations
@@ -51,6 +57,10 @@ from ctypes import (
 )
 from dataclasses import dataclass, field
 from typing import Any
+
+# The rest of the module's names are pynvml's (constants, NVMLError_* classes, structures), also
+# reachable as attributes of every FakeNvml, as a poller reads them from the module it is given.
+__all__ = ["FakeGpu", "FakeNvml", "NVMLError"]
 
 # --- constants (names and values as in pynvml) -------------------------------------------------
 
