@@ -23,7 +23,9 @@ from driftwarden.alerts.receivers import build_receivers
 from driftwarden.alerts.silences import Silence, Silences
 from driftwarden.config import Config
 from driftwarden.detectors.findings import Finding
-from driftwarden.store import Store
+from driftwarden.params import outbox_params
+from driftwarden.persistence.outbox_store import OutboxStore
+from driftwarden.persistence.store import Store
 
 __all__ = ["Notifier"]
 
@@ -43,15 +45,15 @@ class Notifier:
         self.store = store
         self._clock = clock
         self._tracer = tracer or trace.NoOpTracer()
-        self.silences = Silences(store.load_document("silences", []))
+        self.silences = Silences(store.load_document("silences", []), on_skip=store.database.skip)
         self.engine = AlertEngine(config.alerting, silences=self.silences, clock=clock)
         self.engine.restore(store.load_document("alerts", []))
         self.dispatcher = Dispatcher(config.alerting, Router(config.routes, config.alerting.default_receivers))
         self._triggers: dict[str, float] = dict(store.load_document("retrain_triggers", {}))
         self.receivers = build_receivers(config, last_trigger=self._triggers.get, record_trigger=self._record_trigger)
         self.outbox = Outbox(
-            config.state_path,
-            config.outbox,
+            OutboxStore(store.database),
+            outbox_params(config.outbox),
             secrets={name: r.sign_with for name, r in self.receivers.items()},
             timeouts={r.name: r.timeout for r in config.receivers},
             on_result=on_delivery,

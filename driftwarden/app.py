@@ -25,10 +25,11 @@ from driftwarden.exporters.alerts import AlertCollector
 from driftwarden.exporters.prometheus import DriftCollector, Instruments
 from driftwarden.exporters.requests import RequestCollector, request_histograms
 from driftwarden.gpu_monitor import GpuMonitor
+from driftwarden.persistence.database import Database
+from driftwarden.persistence.store import Store
 from driftwarden.pipeline import Pipeline
 from driftwarden.references import fit_configured_references
 from driftwarden.sources import follow
-from driftwarden.store import Store
 from driftwarden.tracing import self_tracer
 from driftwarden.ui import create_ui_router
 
@@ -48,7 +49,7 @@ def create_app(
     """The daemon as an ASGI app; `registry`, hooks and `nvml` are for the demo and tests."""
     registry = registry or CollectorRegistry()
     instruments = Instruments(registry)
-    store = Store(config.state_path)
+    store = Store(Database(config.state_path))
     tracer, tracer_provider = self_tracer(config.self_tracing)
     notifier = Notifier(
         config,

@@ -268,8 +268,9 @@ def _reference_build(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from driftwarden.collector.tables import TableError
+    from driftwarden.persistence.database import Database
+    from driftwarden.persistence.store import Store
     from driftwarden.references import build_reference
-    from driftwarden.store import Store
 
     config = load_config(args.config)
     limit = config.limits.max_reference_rows
@@ -295,7 +296,7 @@ def _reference_build(args: argparse.Namespace) -> int:
             err.print(f"[red]error[/] --input {args.input}: {exc}", highlight=False)
             return EXIT_USAGE
         step(f"storing in {config.state_path}")
-        store = Store(config.state_path)
+        store = Store(Database(config.state_path))
         store.save_reference(args.model, built.profile, source=f"file:{args.input}")
         store.close()
         progress.advance(task)

@@ -35,8 +35,8 @@ from driftwarden.detectors.windows import encode_checkpoint
 from driftwarden.exporters.prometheus import Instruments, ModelState
 from driftwarden.outcomes import LabelJoin, OutcomeCounts
 from driftwarden.params import alerting_params, slo_params
+from driftwarden.persistence.store import Store
 from driftwarden.sampling import sampled
-from driftwarden.store import Store
 
 __all__ = ["Pipeline", "QueueFull"]
 

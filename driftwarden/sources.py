@@ -13,8 +13,8 @@ import logging
 
 from driftwarden.collector.tail import FileTail
 from driftwarden.config import FileSource
+from driftwarden.persistence.store import Store
 from driftwarden.pipeline import Pipeline, QueueFull
-from driftwarden.store import Store
 
 __all__ = ["follow"]
 
