@@ -24,6 +24,7 @@ from driftwarden.detectors.findings import Finding
 from driftwarden.exporters.alerts import AlertCollector
 from driftwarden.exporters.prometheus import DriftCollector, Instruments
 from driftwarden.exporters.requests import RequestCollector, request_histograms
+from driftwarden.exporters.storage import StorageCollector
 from driftwarden.gpu_monitor import GpuMonitor
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
@@ -68,6 +69,7 @@ def create_app(
     registry.register(RequestCollector(pipeline.requests, lambda: pipeline.slos))
     registry.register(gpu.collector())
     registry.register(AlertCollector(notifier.engine.alerts, notifier.outbox.pending, lambda: list(notifier.receivers)))
+    registry.register(StorageCollector(store.database))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -63,8 +63,25 @@ ROW_KINDS = {
     "outbox": "outbox",
 }
 
-# raised by wrong SQL or a closed connection: bugs, not a state file that refuses writes
-_BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+# SQLite's primary result codes for a file that cannot be written or read (full, read-only, I/O,
+# corrupt, locked by another process); any other error (wrong SQL, a constraint, a closed
+# connection) is a bug and is raised as it is
+_FAULTS = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOLFS,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_PERM,
+    }
+)
 
 T = TypeVar("T")
 
@@ -126,7 +143,7 @@ class Database:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                if isinstance(exc, _BUGS):
+                if not _is_fault(exc):
                     raise
                 raise StorageError(f"state file {self.path}: reading failed: {exc}") from exc
 
@@ -193,7 +210,7 @@ class Database:
                 if self._db.in_transaction:
                     with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
                         self._db.execute("ROLLBACK")
-                if not isinstance(exc, sqlite3.Error) or isinstance(exc, _BUGS):
+                if not _is_fault(exc):
                     raise
                 self._failed(operation, str(exc), probe=probe)
                 raise StorageError(
@@ -234,3 +251,9 @@ class Database:
         )
         self._failing_since = None
         self._logged.clear()
+
+
+def _is_fault(exc: BaseException) -> bool:
+    """An error of the state file (the disk, the file, another process), not of the code."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _FAULTS
