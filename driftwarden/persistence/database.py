@@ -122,7 +122,7 @@ class Database:
         self.skipped_rows: Counter[str] = Counter()
         self.last_failure: WriteFailure | None = None
         self._failing_since: float | None = None  # None while writes succeed
-        self._failed_since = 0  # writes failed since then
+        self._failures_in_outage = 0  # writes failed since then
         self._logged: set[str] = set()  # error texts already logged in this outage
         self._last_probe = -math.inf
 
@@ -226,8 +226,8 @@ class Database:
         if not probe:  # a failed probe says nothing new: the failure it probes stays the one reported
             self.last_failure = WriteFailure(operation, now, error)
         if self._failing_since is None:
-            self._failing_since, self._failed_since = now, 0
-        self._failed_since += 1
+            self._failing_since, self._failures_in_outage = now, 0
+        self._failures_in_outage += 1
         if error not in self._logged:
             self._logged.add(error)
             log.error(
@@ -246,7 +246,7 @@ class Database:
         log.warning(
             "state file %s takes writes again, after %d failed writes over %.0fs",
             self.path,
-            self._failed_since,
+            self._failures_in_outage,
             self._clock() - self._failing_since,
         )
         self._failing_since = None
