@@ -25,9 +25,10 @@ from driftwarden.alerts.engine import AlertEngine
 from driftwarden.alerts.outbox import Outbox
 from driftwarden.alerts.receivers import Receiver
 from driftwarden.alerts.silences import Silence, Silences
+from driftwarden.core.errors import StorageError
 from driftwarden.detectors.findings import Finding
 from driftwarden.params import AlertingParams, RouteParams
-from driftwarden.store import Store
+from driftwarden.persistence.store import Store
 
 __all__ = ["Contain", "Notifier"]
 
@@ -61,7 +62,7 @@ class Notifier:
         self._clock = clock
         self._contain = contain
         self._tracer = tracer or trace.NoOpTracer()
-        self.silences = Silences(store.load_document("silences", []))
+        self.silences = Silences(store.load_document("silences", []), on_skip=store.database.skip)
         self.engine = AlertEngine(alerting, silences=self.silences, clock=clock)
         self.engine.restore(store.load_document("alerts", []))
         self.dispatcher = Dispatcher(alerting, Router(routes, alerting.default_receivers))
@@ -86,7 +87,8 @@ class Notifier:
         alerts = self.engine.observe(findings, now)
         self.dispatcher.update(alerts, now)
         self.engine.forget_resolved()
-        await asyncio.to_thread(self.store.save_document, "alerts", self.engine.state())
+        with contextlib.suppress(StorageError):  # logged and counted by the database; the alerts still go out
+            await asyncio.to_thread(self.store.save_document, "alerts", self.engine.state())
         await self.tick(now)
 
     async def tick(self, now: float | None = None) -> int:
@@ -110,15 +112,26 @@ class Notifier:
         return [a for a in self.engine.alerts() if a.status is not AlertStatus.RESOLVED]
 
     def add_silence(self, matchers: dict[str, str], ends_at: float, *, comment: str, created_by: str) -> Silence:
+        before = self.silences.to_list()
         silence = self.silences.add(matchers, ends_at, comment=comment, created_by=created_by, now=self._clock())
-        self.store.save_document("silences", self.silences.to_list())
+        self._save_silences(before)
         return silence
 
     def expire_silence(self, silence_id: str) -> bool:
+        before = self.silences.to_list()
         found = self.silences.expire(silence_id, now=self._clock())
         if found:
-            self.store.save_document("silences", self.silences.to_list())
+            self._save_silences(before)
         return found
+
+    def _save_silences(self, before: list[dict]) -> None:
+        """Store the silences; when the file refuses, the change is undone and `StorageError` raised:
+        a refused request leaves no trace."""
+        try:
+            self.store.save_document("silences", self.silences.to_list())
+        except StorageError:
+            self.silences.replace(before)
+            raise
 
     async def _tick_forever(self) -> None:
         while True:

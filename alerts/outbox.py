@@ -9,6 +9,11 @@ with exponential backoff and jitter until it succeeds, is refused, or grows too 
   its trigger.
 - A `kill -9` loses nothing that `enqueue` returned for: delivery resumes at the next start.
   Delivery is at least once; receivers deduplicate by dedup key / groupKey / Idempotency-Key.
+- The state file may refuse writes for a while (full disk, read-only volume): messages enqueued
+  meanwhile wait in memory (up to MAX_HELD) and are sent once stored; outcomes not saved are
+  kept in memory and saved at the next pass. Nothing raises into the notifier.
+
+The SQL is `driftwarden.persistence.outbox_store`.
 """
 
 from __future__ import annotations
@@ -18,45 +23,43 @@ import contextlib
 import email.utils
 import logging
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import httpx
-import orjson
 from opentelemetry import trace
 
 from driftwarden.alerts.receivers.base import Message
 from driftwarden.alerts.signing import sign
+from driftwarden.core.errors import StorageError
 from driftwarden.params import OutboxParams
+from driftwarden.persistence.outbox_store import OutboxStore, StoredMessage
 
-__all__ = ["Outbox"]
+__all__ = ["MAX_HELD", "Outbox"]
 
 log = logging.getLogger("driftwarden.outbox")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    receiver        TEXT NOT NULL,
-    ordering_key    TEXT NOT NULL,
-    url             TEXT NOT NULL,
-    headers         BLOB NOT NULL,
-    body            BLOB NOT NULL,
-    created_at      REAL NOT NULL,
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    last_error      TEXT
-);
-"""
+MAX_HELD = 10_000  # messages kept in memory while the state file refuses writes; more are dropped (failed)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What became of one delivery attempt, as the outbox table must record it."""
+
+    kind: Literal["delivered", "give_up", "retry"]
+    attempts: int = 0  # retry: attempts so far, and when the next one is due
+    next_attempt_at: float = 0.0
+    error: str = ""
 
 
 class Outbox:
     def __init__(
         self,
-        path: Path,
-        settings: OutboxParams,
+        store: OutboxStore,
+        params: OutboxParams,
         *,
         secrets: dict[str, bytes | None],
         timeouts: dict[str, float] | None = None,
@@ -65,37 +68,44 @@ class Outbox:
         clock: Callable[[], float] = time.time,
         tracer: trace.Tracer | None = None,
     ) -> None:
-        self.settings = settings
+        self.params = params
+        self._store = store
         self._secrets = secrets
         self._timeouts = timeouts or {}
         self._on_result = on_result or (lambda receiver, outcome: None)
         self._clock = clock
         self._tracer = tracer or trace.NoOpTracer()
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._held_lock = threading.Lock()  # enqueue runs in worker threads
+        self._held: list[tuple[float, list[Message]]] = []  # (enqueued at, messages) not stored yet
+        self._unsaved: dict[int, _Outcome] = {}  # refused by the state file, by message id; on the event loop only
         self._client = httpx.AsyncClient(transport=transport, timeout=10.0)
         self._wake = asyncio.Event()
 
     def enqueue(self, messages: Iterable[Message]) -> int:
-        now = self._clock()
-        rows = [(m.receiver, m.ordering_key, m.url, orjson.dumps(m.headers), m.body, now, now) for m in messages]
-        if rows:
-            with self._lock:
-                self._db.executemany(
-                    "INSERT INTO outbox (receiver, ordering_key, url, headers, body, created_at, next_attempt_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            self._wake.set()
-        return len(rows)
+        """Store the messages for delivery; never raises: while the state file refuses writes they
+        wait in memory, and are stored (then sent) at a later pass."""
+        batch = list(messages)
+        if not batch:
+            return 0
+        with self._held_lock:
+            held = sum(len(b) for _, b in self._held)
+            if held + len(batch) > MAX_HELD:
+                log.warning("state file refuses writes and %d notifications wait: %d dropped", held, len(batch))
+                for m in batch:
+                    self._on_result(m.receiver, "failed")
+                return 0
+            self._held.append((self._clock(), batch))
+            self._store_held()
+        self._wake.set()
+        return len(batch)
 
     def pending(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._db.execute("SELECT receiver, COUNT(*) FROM outbox GROUP BY receiver").fetchall()
-        return dict(rows)
+        pending = self._store.pending()
+        with self._held_lock:
+            for _, batch in self._held:
+                for m in batch:
+                    pending[m.receiver] = pending.get(m.receiver, 0) + 1
+        return pending
 
     async def run(self, idle: float = 1.0) -> None:
         """Deliver forever (a task the app starts); wakes early when something is enqueued."""
@@ -110,74 +120,104 @@ class Outbox:
 
     async def deliver_due(self) -> int:
         """One pass: send the oldest due message of every ordering key; returns how many were delivered."""
+        with self._held_lock:
+            self._store_held()
+        self._save_unsaved()
         now = self._clock()
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, receiver, ordering_key, url, headers, body, created_at, attempts, next_attempt_at "
-                "FROM outbox ORDER BY id LIMIT 1000"
-            ).fetchall()
+        rows = self._store.oldest()
         heads, seen = [], set()
         for row in rows:
-            if row[2] in seen:
+            unsaved = self._unsaved.get(row.id)
+            if unsaved is not None:
+                if unsaved.kind != "retry":
+                    continue  # delivered or given up; its deletion waits for the state file
+                row = replace(row, attempts=unsaved.attempts, next_attempt_at=unsaved.next_attempt_at)
+            if row.ordering_key in seen:
                 continue  # an earlier message for this key goes first
-            seen.add(row[2])
-            if row[8] <= now:
+            seen.add(row.ordering_key)
+            if row.next_attempt_at <= now:
                 heads.append(row)
         results = await asyncio.gather(*(self._send(row, now) for row in heads))
         return sum(results)
 
     async def close(self) -> None:
+        """Closes the HTTP client; the state file is the store's to close."""
         await self._client.aclose()
-        with self._lock:
-            self._db.close()
 
-    async def _send(self, row: tuple, now: float) -> bool:
-        msg_id, receiver, _, url, headers, body, created_at, attempts, _ = row
-        if now - created_at > self.settings.max_age:
-            self._finish(msg_id, receiver, "failed", f"gave up after {attempts} attempts over {now - created_at:.0f}s")
+    async def _send(self, row: StoredMessage, now: float) -> bool:
+        age = now - row.created_at
+        if age > self.params.max_age:
+            self._finish(row, "failed", f"gave up after {row.attempts} attempts over {age:.0f}s")
             return False
-        headers = orjson.loads(headers)
-        secret = self._secrets.get(receiver)
+        headers = dict(row.headers)
+        secret = self._secrets.get(row.receiver)
         if secret:
-            headers |= sign(body, secret, now)
-        span_attributes = {"receiver": receiver, "attempt": attempts + 1}
+            headers |= sign(row.body, secret, now)
+        span_attributes = {"receiver": row.receiver, "attempt": row.attempts + 1}
         try:
             with self._tracer.start_as_current_span("driftwarden.deliver", attributes=span_attributes) as span:
                 response = await self._client.post(
-                    url, content=body, headers=headers, timeout=self._timeouts.get(receiver, 10.0)
+                    row.url, content=row.body, headers=headers, timeout=self._timeouts.get(row.receiver, 10.0)
                 )
                 span.set_attribute("http.response.status_code", response.status_code)
         except httpx.HTTPError as exc:
-            self._retry(msg_id, receiver, attempts, f"{type(exc).__name__}: {exc}", None)
+            self._retry(row, f"{type(exc).__name__}: {exc}", None)
             return False
         if response.is_success:
-            self._finish(msg_id, receiver, "ok", None)
+            self._finish(row, "ok", None)
             return True
         reason = f"HTTP {response.status_code}"
         if response.status_code == 429 or response.status_code >= 500:
-            self._retry(msg_id, receiver, attempts, reason, _retry_after(response.headers.get("retry-after"), now))
+            self._retry(row, reason, _retry_after(response.headers.get("retry-after"), now))
         else:
-            self._finish(msg_id, receiver, "failed", f"{reason}: refused by the receiver")
+            self._finish(row, "failed", f"{reason}: refused by the receiver")
         return False
 
-    def _retry(self, msg_id: int, receiver: str, attempts: int, reason: str, retry_after: float | None) -> None:
-        s = self.settings
-        delay = min(s.max_backoff, s.initial_backoff * 2**attempts) * random.uniform(0.5, 1.0)
+    def _retry(self, row: StoredMessage, reason: str, retry_after: float | None) -> None:
+        p = self.params
+        delay = min(p.max_backoff, p.initial_backoff * 2**row.attempts) * random.uniform(0.5, 1.0)
         delay = max(delay, retry_after or 0.0)
-        with self._lock:
-            self._db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                (self._clock() + delay, reason, msg_id),
-            )
-        log.info("delivery to %s will be retried in %.1fs (%s)", receiver, delay, reason)
-        self._on_result(receiver, "retry")
+        self._save(row.id, _Outcome("retry", row.attempts + 1, self._clock() + delay, reason))
+        log.info("delivery to %s will be retried in %.1fs (%s)", row.receiver, delay, reason)
+        self._on_result(row.receiver, "retry")
 
-    def _finish(self, msg_id: int, receiver: str, outcome: str, reason: str | None) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM outbox WHERE id = ?", (msg_id,))
+    def _finish(self, row: StoredMessage, outcome: str, reason: str | None) -> None:
+        self._save(row.id, _Outcome("delivered" if outcome == "ok" else "give_up"))
         if outcome == "failed":
-            log.warning("delivery to %s failed for good: %s", receiver, reason)
-        self._on_result(receiver, outcome)
+            log.warning("delivery to %s failed for good: %s", row.receiver, reason)
+        self._on_result(row.receiver, outcome)
+
+    def _save(self, message_id: int, outcome: _Outcome) -> None:
+        """Save an outcome, or keep it for the next pass when the state file refuses (already logged)."""
+        try:
+            if outcome.kind == "retry":
+                self._store.retry(
+                    message_id, attempts=outcome.attempts, next_attempt_at=outcome.next_attempt_at, error=outcome.error
+                )
+            elif outcome.kind == "delivered":
+                self._store.delivered(message_id)
+            else:
+                self._store.give_up(message_id)
+        except StorageError:
+            self._unsaved[message_id] = outcome
+        else:
+            self._unsaved.pop(message_id, None)
+
+    def _save_unsaved(self) -> None:
+        for message_id, outcome in list(self._unsaved.items()):
+            self._save(message_id, outcome)
+            if message_id in self._unsaved:
+                return  # still refused: the rest waits too
+
+    def _store_held(self) -> None:
+        """Store what waits in memory, oldest first (order per key is kept); the caller holds _held_lock."""
+        while self._held:
+            at, batch = self._held[0]
+            try:
+                self._store.enqueue(batch, at)
+            except StorageError:
+                return
+            self._held.pop(0)
 
 
 def _retry_after(value: str | None, now: float) -> float | None:

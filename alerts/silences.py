@@ -1,12 +1,28 @@
-"""Silences: label matchers with an expiry; a silenced alert is kept but not notified."""
+"""Silences: label matchers with an expiry; a silenced alert is kept but not notified.
+
+Silences saved by an earlier run are loaded one by one: a saved silence that no longer loads
+(a missing or mistyped field) is skipped and reported, and the others are kept.
+
+>>> skipped = []
+>>> saved = [{"id": "a1", "matchers": {"model": "fraud"}, "starts_at": 0, "ends_at": 60}, {"id": "b2"}]
+>>> [s.id for s in Silences(saved, on_skip=lambda *args: skipped.append(args)).all()]
+['a1']
+>>> skipped[0][:2]
+('silence', 'b2')
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 __all__ = ["Silence", "Silences"]
+
+log = logging.getLogger("driftwarden.alerts")
 
 
 @dataclass(frozen=True)
@@ -27,10 +43,44 @@ class Silence:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: Any) -> Silence:
+        """A silence as `to_dict` saved it; TypeError or ValueError for anything else."""
+        if not isinstance(d, dict):
+            raise TypeError(f"a silence is a JSON object, not {type(d).__name__}")
+        missing = {"id", "matchers", "starts_at", "ends_at"} - d.keys()
+        if missing:
+            raise ValueError(f"missing {', '.join(sorted(missing))}")
+        silence = cls(**d)  # TypeError for an unknown field
+        matchers = silence.matchers
+        if not isinstance(matchers, dict) or not all(isinstance(v, str) for v in matchers.values()):
+            raise TypeError("matchers must be an object of label: value strings")
+        for name in ("starts_at", "ends_at"):
+            if not isinstance(getattr(silence, name), int | float) or isinstance(getattr(silence, name), bool):
+                raise TypeError(f"{name} must be a number (unix time)")
+        for name in ("id", "comment", "created_by"):
+            if not isinstance(getattr(silence, name), str):
+                raise TypeError(f"{name} must be a string")
+        return silence
+
 
 class Silences:
-    def __init__(self, saved: list[dict] | None = None) -> None:
-        self._by_id = {d["id"]: Silence(**d) for d in (saved or [])}
+    def __init__(self, saved: object = None, *, on_skip: Callable[[str, str, object], None] | None = None) -> None:
+        """`saved`: what `to_list()` returned in an earlier run. `on_skip(kind, key, error)` hears of
+        every saved silence that no longer loads (the state's `Database.skip`); without it, they are logged."""
+        self._by_id: dict[str, Silence] = {}
+        skip = on_skip or _log_skipped
+        if saved is not None and not isinstance(saved, list):
+            skip("silence", "silences", f"saved as {type(saved).__name__}, not a list")
+            saved = []
+        for i, d in enumerate(saved or []):
+            try:
+                silence = Silence.from_dict(d)
+            except (TypeError, ValueError) as exc:
+                key = d.get("id") if isinstance(d, dict) and isinstance(d.get("id"), str) else f"silences[{i}]"
+                skip("silence", key, exc)
+                continue
+            self._by_id[silence.id] = silence
 
     def add(
         self,
@@ -71,5 +121,13 @@ class Silences:
     def all(self) -> list[Silence]:
         return sorted(self._by_id.values(), key=lambda s: s.starts_at)
 
+    def replace(self, saved: list[dict]) -> None:
+        """Back to what `to_list()` returned earlier (a change the state file refused is undone)."""
+        self._by_id = {s.id: s for s in map(Silence.from_dict, saved)}
+
     def to_list(self) -> list[dict]:
         return [s.to_dict() for s in self._by_id.values()]
+
+
+def _log_skipped(kind: str, key: str, error: object) -> None:
+    log.error("saved %s %r skipped: it no longer loads (%s)", kind, key, error)

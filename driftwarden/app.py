@@ -30,8 +30,10 @@ from driftwarden.detectors.findings import Finding
 from driftwarden.exporters.alerts import AlertCollector
 from driftwarden.exporters.prometheus import DriftCollector, Instruments
 from driftwarden.exporters.requests import RequestCollector, request_histograms
+from driftwarden.exporters.storage import StorageCollector
 from driftwarden.gpu_monitor import GpuMonitor
-from driftwarden.store import Store
+from driftwarden.persistence.database import Database
+from driftwarden.persistence.store import Store
 from driftwarden.ui import create_ui_router
 
 __all__ = ["create_app"]
@@ -50,7 +52,7 @@ def create_app(
     """The daemon as an ASGI app; `registry`, hooks and `nvml` are for the demo and tests."""
     registry = registry or CollectorRegistry()
     instruments = Instruments(registry)
-    store = Store(config.state_path)
+    store = Store(Database(config.state_path))
     tracer, tracer_provider = self_tracer(config.self_tracing)
     faults = FaultLog(registry)
     notifier = build_notifier(
@@ -79,6 +81,7 @@ def create_app(
     registry.register(RequestCollector(daemon.requests, lambda: daemon.slos))
     registry.register(gpu.collector())
     registry.register(AlertCollector(notifier.engine.alerts, notifier.outbox.pending, lambda: list(notifier.receivers)))
+    registry.register(StorageCollector(store.database))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,10 +10,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from driftwarden.alerts.notifier import Notifier
-from driftwarden.api.plumbing import HTTPProblem
+from driftwarden.api.plumbing import HTTPProblem, problem
 from driftwarden.api.schemas.alerts import ALERTS, DELETE_SILENCE_ANSWERS, SILENCE_ANSWERS, SILENCE_BODY, SILENCES
 from driftwarden.api.schemas.common import ok
 from driftwarden.config import Duration
+from driftwarden.core.errors import StorageError
 
 __all__ = ["SilenceRequest", "alerts_router"]
 
@@ -63,13 +64,19 @@ def alerts_router(
         ends_at = spec.ends_at if spec.ends_at is not None else time.time() + (spec.duration or 0.0)
         try:
             silence = notifier.add_silence(spec.matchers, ends_at, comment=spec.comment, created_by=spec.created_by)
+        except StorageError as exc:  # not stored, so not in effect either
+            raise problem(exc) from None
         except ValueError as exc:
             raise HTTPProblem(400, "bad_silence", str(exc)) from None
         return JSONResponse(silence.to_dict())
 
     @router.delete("/v1/silences/{silence_id}", dependencies=[Depends(auth)], responses=DELETE_SILENCE_ANSWERS)
     async def delete_silence(silence_id: str) -> JSONResponse:
-        if not notifier.expire_silence(silence_id):
+        try:
+            expired = notifier.expire_silence(silence_id)
+        except StorageError as exc:
+            raise problem(exc) from None
+        if not expired:
             raise HTTPProblem(404, "unknown_silence", f"no silence with id {silence_id!r}; GET /v1/silences")
         return JSONResponse({"expired": silence_id})
 

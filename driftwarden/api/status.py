@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,6 +18,7 @@ from driftwarden.config import Config
 from driftwarden.daemon.views import DaemonViews
 from driftwarden.detectors.slo import WINDOWS
 from driftwarden.exporters.exposition import HistogramFamily, render
+from driftwarden.persistence.database import Database
 
 __all__ = ["status_router"]
 
@@ -108,12 +111,26 @@ def status_router(
     async def readyz() -> JSONResponse:
         if not views.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
+        database = views.database
+        if not database.writable and not await asyncio.to_thread(database.probe):  # probes once a second at most
+            return JSONResponse({"status": "unready", "reason": _unwritable(database)}, status_code=503)
         if views.saturated:
             queued, cap = views.queue_rows
             return JSONResponse({"status": "saturated", "queue_rows": queued, "capacity": cap}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     return router
+
+
+def _unwritable(database: Database) -> str:
+    failure = database.last_failure
+    if failure is None:
+        return f"state file {database.path} not writable"
+    at = datetime.fromtimestamp(failure.at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return (
+        f"state file not writable: {failure.error} "
+        f"(last failed write: {failure.operation.replace('_', ' ')} at {at}; {database.path})"
+    )
 
 
 def _masked(value: Any) -> Any:

@@ -13,7 +13,8 @@ from driftwarden.cli.common import EXIT_OK, fail, percent, stderr
 from driftwarden.collector.tables import TableError
 from driftwarden.config import load_config
 from driftwarden.daemon.references import build_reference
-from driftwarden.store import Store
+from driftwarden.persistence.database import Database
+from driftwarden.persistence.store import Store
 
 __all__ = ["build"]
 
@@ -41,7 +42,7 @@ def build(args: argparse.Namespace) -> int:
         except (TableError, ValueError) as exc:
             return fail(f"--input {args.input}: {exc}")
         step(f"storing in {config.state_path}")
-        store = Store(config.state_path)
+        store = Store(Database(config.state_path))
         store.save_reference(args.model, built.profile, source=f"file:{args.input}")
         store.close()
         progress.advance(task)

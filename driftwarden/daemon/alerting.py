@@ -12,7 +12,8 @@ from driftwarden.alerts.outbox import Outbox
 from driftwarden.config import Config
 from driftwarden.daemon.receivers import build_receivers
 from driftwarden.params import alerting_params, outbox_params, route_params
-from driftwarden.store import Store
+from driftwarden.persistence.outbox_store import OutboxStore
+from driftwarden.persistence.store import Store
 
 __all__ = ["RetrainTriggers", "build_notifier"]
 
@@ -44,7 +45,7 @@ def build_notifier(
     triggers = RetrainTriggers(store)
     receivers = build_receivers(config, last_trigger=triggers.last, record_trigger=triggers.record)
     outbox = Outbox(
-        config.state_path,
+        OutboxStore(store.database),
         outbox_params(config.outbox),
         secrets={name: r.sign_with for name, r in receivers.items()},
         timeouts={r.name: r.timeout for r in config.receivers},

@@ -2,8 +2,9 @@
 SLO and drift-budget counts — saved on a clock and after every evaluation, restored at start.
 
 A stored row that no longer loads (a window blob from a damaged file, counts of an SLO whose
-blob is cut short) is skipped with one log line and counted in `FaultLog` under the model (or
-SLO) and stage "restore": the daemon starts without it rather than not at all.
+blob is cut short) is skipped with one log line and counted in
+`driftwarden_state_rows_skipped_total{kind}` (`Database.skip`): the daemon starts without it
+rather than not at all.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from driftwarden.daemon.ingest import IngestService
 from driftwarden.daemon.models import ModelRegistry
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.detectors.windows import encode_checkpoint
-from driftwarden.store import Store
+from driftwarden.persistence.store import Store
 
 __all__ = ["Checkpointer"]
 
@@ -44,9 +45,12 @@ class Checkpointer:
         for model, blob in (await asyncio.to_thread(self.store.load_windows)).items():
             state = self.models.get_or_create(model)
             if state is not None:
-                with self.faults.contain(model, "restore"):
+                try:
                     state.detector.restore(blob)
-                    state.announced |= set(state.detector.window.features)
+                except Exception as exc:  # a damaged checkpoint: the model starts with an empty window
+                    self.store.database.skip("window", model, exc)
+                    continue
+                state.announced |= set(state.detector.window.features)
         saved_labels = await asyncio.to_thread(self.store.load_document, "labels", {})
         for model, saved in (saved_labels if isinstance(saved_labels, dict) else {}).items():
             state = self.models.get_or_create(model)
@@ -59,8 +63,10 @@ class Checkpointer:
         """Counts saved by an earlier run, when the definition they were counted for is unchanged."""
         saved = self._saved_counts.get(name)
         if saved is not None and saved[0] == tracker.fingerprint:
-            with self.faults.contain(f"slo:{name}", "restore"):
+            try:
                 tracker.restore(saved[1])
+            except Exception as exc:  # counts cut short: the SLO counts from zero again
+                self.store.database.skip("slo_state", name, exc)
 
     # -- save ----------------------------------------------------------------------
     def stage_document(self, name: str, value: object) -> None:

@@ -23,7 +23,7 @@ from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import Instruments
 from driftwarden.params import slo_params
-from driftwarden.store import Store
+from driftwarden.persistence.store import Store
 
 __all__ = ["Daemon", "UnknownModel"]
 

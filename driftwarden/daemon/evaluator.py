@@ -11,6 +11,7 @@ and shown on the model's page and in its drift report.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -20,6 +21,7 @@ from opentelemetry import trace
 
 from driftwarden.alerts.notifier import Notifier
 from driftwarden.config import Config
+from driftwarden.core.errors import StorageError
 from driftwarden.daemon.checkpoints import Checkpointer
 from driftwarden.daemon.faults import FaultLog
 from driftwarden.daemon.models import ModelRegistry, TrackedModel
@@ -159,7 +161,9 @@ class Evaluator:
         return list(self.slos.items()) + budgets
 
     async def checkpoint(self) -> None:
-        with self.faults.contain("daemon", "checkpoint"):
+        """Save what must survive a restart. A state file that refuses writes is already logged (once)
+        and counted by the database, and turns /readyz unready; the daemon keeps watching."""
+        with self.faults.contain("daemon", "checkpoint"), contextlib.suppress(StorageError):
             await self.checkpointer.save_counts(self.counted())
             await self.checkpointer.save_windows()
 

@@ -14,6 +14,7 @@ from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.findings import Finding
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import ModelState
+from driftwarden.persistence.database import Database
 
 __all__ = ["DaemonViews", "ModelDrift"]
 
@@ -39,6 +40,11 @@ class DaemonViews:
     @property
     def ready(self) -> bool:
         return self._daemon.ready
+
+    @property
+    def database(self) -> Database:
+        """The state file's connection: whether writes succeed now (readiness reads it)."""
+        return self._daemon.store.database
 
     def models(self) -> list[str]:
         return self._daemon.models.names()

@@ -19,9 +19,11 @@ from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
 from driftwarden.alerts.receivers.retrain import RetrainReceiver
 from driftwarden.alerts.receivers.webhook import WebhookReceiver
 from driftwarden.alerts.signing import verify
-from driftwarden.config import AlertingSettings, OutboxSettings, RouteSettings
+from driftwarden.config import AlertingSettings, RouteSettings
 from driftwarden.detectors.findings import Finding, FindingKind, Severity
-from driftwarden.params import AlertingParams, alerting_params, outbox_params, route_params
+from driftwarden.params import AlertingParams, OutboxParams, alerting_params, route_params
+from driftwarden.persistence.database import Database
+from driftwarden.persistence.outbox_store import OutboxStore
 from driftwarden.sink import WebhookSink
 
 
@@ -268,8 +270,8 @@ def deliver(outbox: Outbox, passes: int = 20) -> None:
 
 def make_outbox(tmp_path: Path, outcomes: list[tuple[str, str]], secret: bytes | None = b"hmac-secret") -> Outbox:
     return Outbox(
-        tmp_path / "state.db",
-        outbox_params(OutboxSettings(initial_backoff="10ms", max_backoff="50ms")),
+        OutboxStore(Database(tmp_path / "state.db")),
+        OutboxParams(initial_backoff=0.01, max_backoff=0.05),
         secrets={"am": secret},
         on_result=lambda r, o: outcomes.append((r, o)),
     )
@@ -328,8 +330,8 @@ def test_timeouts_are_retried(tmp_path: Path) -> None:
 
     outcomes: list[tuple[str, str]] = []
     outbox = Outbox(
-        tmp_path / "state.db",
-        outbox_params(OutboxSettings(initial_backoff="10ms", max_backoff="20ms")),
+        OutboxStore(Database(tmp_path / "state.db")),
+        OutboxParams(initial_backoff=0.01, max_backoff=0.02),
         secrets={},
         on_result=lambda r, o: outcomes.append((r, o)),
         transport=httpx.MockTransport(handler),

@@ -14,7 +14,8 @@ from driftwarden.cli import main
 from driftwarden.collector.tables import TableError, _sample_rows, read_table, scan_table
 from driftwarden.config import load_config
 from driftwarden.daemon.references import fit_reference
-from driftwarden.store import Store
+from driftwarden.persistence.database import Database
+from driftwarden.persistence.store import Store
 from tests.support.processes import driftwarden
 
 ROWS = 300_000
@@ -74,7 +75,7 @@ def test_build_samples_numeric_values_and_counts_categories_over_every_row(tmp_p
     }
     assert "5/5" in built.stderr  # the progress bar went through schema, counts, sample, fit, store
 
-    store = Store(tmp_path / "state.db")
+    store = Store(Database(tmp_path / "state.db"))
     profile = store.load_references()["m"]
     store.close()
     assert profile.features == tuple(numeric)
@@ -182,7 +183,7 @@ def test_cli_builds_from_csv_and_ndjson(tmp_path: Path, suffix: str, capsys: pyt
     kinds = printed_kinds(out)
     assert kinds["f0"] == "numeric" and kinds["code"] == "categorical" and kinds["country"] == "categorical"
     assert "f13" not in kinds  # redacted: neither sampled nor counted
-    store = Store(tmp_path / "state.db")
+    store = Store(Database(tmp_path / "state.db"))
     profile = store.load_references()["m"]
     store.close()
     assert profile.rows == 1_000 and profile.category_rows == 5_000 and "f13" not in profile.features

@@ -178,12 +178,18 @@ READYZ_ANSWERS = {
         ),
     },
     503: {
-        "description": "starting (state not loaded yet), or saturated (the queue is full)",
+        "description": "starting (state not loaded yet), unready (the state file refuses writes: `reason` says "
+        "why), or saturated (the queue is full)",
         "content": json_content(
             {
                 "type": "object",
                 "required": ["status"],
-                "properties": {"status": {"enum": ["starting", "saturated"]}, "queue_rows": COUNT, "capacity": COUNT},
+                "properties": {
+                    "status": {"enum": ["starting", "unready", "saturated"]},
+                    "reason": {"type": "string"},
+                    "queue_rows": COUNT,
+                    "capacity": COUNT,
+                },
             }
         ),
     },
