@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from driftwarden.alerts.rule_yaml import dump, num, write
+from driftwarden.core.metric_names import FEATURE_BIN_VALUES
 from driftwarden.detectors.stats import PSI_EPSILON
-from driftwarden.exporters.metrics import FEATURE_BIN_VALUES
 
 __all__ = [
     "ALERT_FLEET_DRIFT",

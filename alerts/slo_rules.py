@@ -52,7 +52,7 @@ from typing import Any
 from prometheus_client.utils import floatToGoString
 
 from driftwarden.alerts.rule_yaml import dump, num, pct, quote, write
-from driftwarden.exporters.metrics import REQUEST_DURATION, SLO_WINDOWS
+from driftwarden.core.metric_names import REQUEST_DURATION, SLO_WINDOWS
 from driftwarden.params import SLOParams
 
 __all__ = [

@@ -4,6 +4,7 @@ scrapes.
 
 from __future__ import annotations
 
+from driftwarden.core import metric_names as m
 from driftwarden.dashboards.panels import (
     MODEL,
     RATE,
@@ -19,7 +20,6 @@ from driftwarden.dashboards.panels import (
     timeseries,
     variable,
 )
-from driftwarden.exporters import metrics as m
 
 __all__ = ["daemon"]
 

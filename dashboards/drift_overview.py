@@ -4,6 +4,7 @@ drift, stable verdicts, realized quality from delayed labels, sampling.
 
 from __future__ import annotations
 
+from driftwarden.core import metric_names as m
 from driftwarden.dashboards.panels import (
     DASHED,
     DRIFT,
@@ -22,7 +23,6 @@ from driftwarden.dashboards.panels import (
     thresholds,
     timeseries,
 )
-from driftwarden.exporters import metrics as m
 
 __all__ = ["drift_overview"]
 

@@ -4,6 +4,7 @@ its reference vs current bin shares.
 
 from __future__ import annotations
 
+from driftwarden.core import metric_names as m
 from driftwarden.dashboards.panels import (
     DRIFT,
     VERDICT,
@@ -17,7 +18,6 @@ from driftwarden.dashboards.panels import (
     timeseries,
     variable,
 )
-from driftwarden.exporters import metrics as m
 
 __all__ = ["feature_detail"]
 

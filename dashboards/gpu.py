@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from driftwarden.core import gpu as dcgm
+from driftwarden.core import metric_names as g
 from driftwarden.core.gpu import CRITICAL_XIDS
 from driftwarden.dashboards.panels import Panel, dashboard, defaults, mapping, sel, stat, target, timeseries, variable
-from driftwarden.exporters import gpu as g
 
 __all__ = ["gpu"]
 

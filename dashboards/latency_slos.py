@@ -4,6 +4,7 @@ error budgets.
 
 from __future__ import annotations
 
+from driftwarden.core import metric_names as m
 from driftwarden.dashboards.panels import (
     RATE,
     bargauge,
@@ -20,7 +21,6 @@ from driftwarden.dashboards.panels import (
     variable,
 )
 from driftwarden.detectors.slo import BURN_TIERS
-from driftwarden.exporters import metrics as m
 
 __all__ = ["latency_slos"]
 

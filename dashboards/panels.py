@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from driftwarden.config import DriftSettings
-from driftwarden.exporters import metrics as m
+from driftwarden.core import metric_names as m
+from driftwarden.detectors.report import DEFAULT_THRESHOLDS
 
 __all__ = [
     "DASHED",
@@ -49,7 +49,7 @@ SCHEMA_VERSION = 41
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 RATE = "$__rate_interval"
 TAG = "driftwarden"
-DRIFT = DriftSettings()  # the default thresholds, drawn as lines (a model may override them)
+DRIFT = DEFAULT_THRESHOLDS  # the default thresholds, drawn as lines (a model may override them)
 Panel = dict[str, Any]
 
 

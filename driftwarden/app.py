@@ -21,6 +21,7 @@ from driftwarden.config import Config
 from driftwarden.daemon.alerting import build_notifier
 from driftwarden.daemon.daemon import Daemon
 from driftwarden.daemon.faults import FaultLog
+from driftwarden.daemon.gpu_monitor import GpuMonitor
 from driftwarden.daemon.references import fit_configured_references
 from driftwarden.daemon.sources import follow
 from driftwarden.daemon.tracing import self_tracer
@@ -31,7 +32,6 @@ from driftwarden.exporters.alerts import AlertCollector
 from driftwarden.exporters.prometheus import DriftCollector, Instruments
 from driftwarden.exporters.requests import RequestCollector, request_histograms
 from driftwarden.exporters.storage import StorageCollector
-from driftwarden.gpu_monitor import GpuMonitor
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
 from driftwarden.ui import create_ui_router

@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from driftwarden.alerts.alert import Alert, AlertStatus
-from driftwarden.exporters import metrics as m
+from driftwarden.core import metric_names as m
 
 __all__ = ["AlertCollector"]
 

@@ -22,15 +22,10 @@ from prometheus_client.registry import Collector
 
 from driftwarden.collector.gpu import NvmlPoller
 from driftwarden.core.gpu import GpuSample, InferenceFigure
+from driftwarden.core.metric_names import GPU_AVAILABLE, GPU_LOST, INFERENCE_COST, INFERENCE_ENERGY, MODEL_GPU_MEMORY
 
 __all__ = ["DCGM_LABELS", "DCGM_METRICS", "GpuCollector"]
 
-# --- metric names (to move into exporters/metrics.py) ------------------------------------------
-GPU_AVAILABLE = "driftwarden_gpu_available"  # gauge 0/1: NVML initialized and at least one GPU
-GPU_LOST = "driftwarden_gpu_lost"  # gauge 0/1: gpu, UUID
-MODEL_GPU_MEMORY = "driftwarden_model_gpu_memory_bytes"  # gauge: model
-INFERENCE_ENERGY = "driftwarden_inference_energy_joules"  # gauge: model, window (1m, 1h) — J per request
-INFERENCE_COST = "driftwarden_inference_cost_dollars"  # gauge: model, window (1m, 1h) — $ per request
 INFERENCE_WINDOWS = ("1m", "1h")
 DCGM_LABELS = ("gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname")
 DCGM_DRIVER_LABEL = "DCGM_FI_DRIVER_VERSION"

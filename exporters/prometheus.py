@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from driftwarden.core import metric_names as m
 from driftwarden.detectors.drift import DriftReport
-from driftwarden.exporters import metrics as m
 
 __all__ = ["DriftCollector", "Instruments", "ModelState"]
 

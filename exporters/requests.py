@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator, Mapping
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from driftwarden.core import metric_names as m
 from driftwarden.detectors.latency import RequestStats
 from driftwarden.detectors.slo import WINDOWS, SLOTracker
-from driftwarden.exporters import metrics as m
 from driftwarden.exporters.exposition import HistogramFamily
 
 __all__ = ["RequestCollector", "request_histograms"]

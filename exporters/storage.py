@@ -1,9 +1,5 @@
 """Scrape-time exposition of the state file's health: whether it takes writes, which writes
-failed, and which stored rows were skipped because they no longer load.
-
-The names belong in `exporters/metrics.py` with every other; they are here until that module
-takes them.
-"""
+failed, and which stored rows were skipped because they no longer load."""
 
 from __future__ import annotations
 
@@ -12,13 +8,10 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from driftwarden.core.metric_names import STATE_ROWS_SKIPPED, STATE_WRITABLE, STATE_WRITE_FAILURES
 from driftwarden.persistence.database import ROW_KINDS, Database
 
-__all__ = ["STATE_ROWS_SKIPPED", "STATE_WRITABLE", "STATE_WRITE_FAILURES", "StorageCollector"]
-
-STATE_WRITABLE = "driftwarden_state_writable"  # gauge: 1 while the state file takes writes
-STATE_WRITE_FAILURES = "driftwarden_state_write_failures"  # counter (_total): operation
-STATE_ROWS_SKIPPED = "driftwarden_state_rows_skipped"  # counter (_total): kind (reference, window, ...)
+__all__ = ["StorageCollector"]
 
 
 class StorageCollector(Collector):

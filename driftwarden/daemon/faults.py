@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter
 
-from driftwarden.exporters import metrics as m
+from driftwarden.core import metric_names as m
 
 __all__ = ["Failure", "FaultLog"]
 

@@ -23,10 +23,10 @@ from prometheus_client import CollectorRegistry
 
 from driftwarden.alerts import fleet_rules
 from driftwarden.alerts.fleet_rules import ALERT_FLEET_DRIFT, BINS, FLEET_BY, PSI, SHARE, VALUES
+from driftwarden.core.metric_names import FEATURE_BIN_VALUES
 from driftwarden.detectors import stats
 from driftwarden.detectors.drift import DriftReport, compare
 from driftwarden.detectors.reference import ReferenceProfile
-from driftwarden.exporters.metrics import FEATURE_BIN_VALUES
 from driftwarden.exporters.prometheus import DriftCollector, ModelState
 from tests.support.tools import required_tool
 

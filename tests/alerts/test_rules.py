@@ -21,10 +21,10 @@ from prometheus_client.utils import floatToGoString
 
 from driftwarden.alerts import own_rules, slo_rules
 from driftwarden.config import Config, SLOSettings, load_config
+from driftwarden.core import metric_names as metrics
 from driftwarden.core.gpu import CRITICAL_XIDS, XID_ERRORS
+from driftwarden.core.metric_names import REQUEST_DURATION, SLO_WINDOWS
 from driftwarden.detectors.gpu import xid_severity
-from driftwarden.exporters import metrics
-from driftwarden.exporters.metrics import REQUEST_DURATION, SLO_WINDOWS
 from driftwarden.params import SLOParams, slo_params
 from tests.support.processes import driftwarden
 from tests.support.tools import required_tool

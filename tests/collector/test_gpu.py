@@ -23,6 +23,7 @@ from driftwarden.collector.gpu_processes import ProcessMatcher, attribute_proces
 from driftwarden.collector.nvml_fake import FakeNvml
 from driftwarden.collector.nvml_fields import NVML_API, NVML_CONSTANTS, NVML_ERRORS, load_nvml
 from driftwarden.core import gpu as cg
+from driftwarden.core import metric_names as eg
 from driftwarden.core.gpu import GpuSample
 from driftwarden.detectors import gpu as dg
 from driftwarden.detectors.findings import FindingKind, Severity
@@ -34,7 +35,6 @@ from driftwarden.detectors.gpu_cost import (
     energy_per_inference,
     memory_shares,
 )
-from driftwarden.exporters import gpu as eg
 from driftwarden.exporters.gpu import DCGM_LABELS, DCGM_METRICS, GpuCollector
 from driftwarden.params import GpuParams
 from tests.support.tools import required_tool

@@ -25,10 +25,11 @@ import yaml
 
 from driftwarden.cli import main
 from driftwarden.collector.nvml_fake import FakeNvml
+from driftwarden.core import metric_names as metrics
 from driftwarden.dashboards import build
 from driftwarden.dashboards.panels import DATASOURCE, SCHEMA_VERSION
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
-from driftwarden.exporters import gpu, metrics
+from driftwarden.exporters import gpu
 from tests.support.ports import free_port
 from tests.support.processes import driftwarden_demo, serving
 from tests.support.server import running
@@ -150,7 +151,7 @@ def test_panels_tile_the_grid_without_overlapping() -> None:
 
 def test_queries_use_only_defined_variables_and_exported_metrics() -> None:
     exported = {v for v in vars(metrics).values() if isinstance(v, str) and v.startswith("driftwarden_")}
-    exported |= {gpu.GPU_AVAILABLE, gpu.GPU_LOST, gpu.INFERENCE_COST, gpu.INFERENCE_ENERGY}
+    exported |= {metrics.GPU_AVAILABLE, metrics.GPU_LOST, metrics.INFERENCE_COST, metrics.INFERENCE_ENERGY}
     exported |= {name for name, _, _ in gpu.DCGM_METRICS}
     exported |= {"scrape_duration_seconds", "scrape_samples_scraped"}
     suffixes = ("", "_total", "_bucket", "_count", "_sum")
@@ -272,7 +273,7 @@ PHASES = [
     f'count_over_time({metrics.WEBHOOK_DELIVERIES}_total{{job="{JOB}",outcome="ok"}}[1m]) >= 3',
     f"count_over_time({metrics.RECORDS_REJECTED}_total[1m]) >= 3",
     f"count_over_time({metrics.REQUESTS_REJECTED}_total[1m]) >= 3",
-    f"{gpu.INFERENCE_COST}",
+    f"{metrics.INFERENCE_COST}",
     f'{metrics.MODEL_QUALITY_BASELINE}{{job="{JOB}",metric="accuracy"}}',  # a full window of labels joined
     f'count_over_time({metrics.LABELS}_total{{job="{JOB}",outcome="matched"}}[1m]) >= 3',
     f"count_over_time({metrics.RECORDS_SAMPLED_OUT}_total[1m]) >= 3",

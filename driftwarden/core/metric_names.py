@@ -1,4 +1,6 @@
-"""Every metric name driftwarden exports, once. Dashboards and rules import them from here."""
+"""Every metric name driftwarden exports, once: the exporters, the dashboards, the rule files and the
+UI import them from here (the bottom layer, so every layer can). dcgm-exporter's names are in
+`driftwarden.core.gpu`."""
 
 from __future__ import annotations
 
@@ -46,3 +48,15 @@ SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 ALERTS_FIRING = "driftwarden_alerts_firing"  # gauge: alertname, severity
 WEBHOOK_DELIVERIES = "driftwarden_webhook_deliveries"  # counter (_total): receiver, outcome (ok, retry, failed)
 OUTBOX_PENDING = "driftwarden_outbox_pending"  # gauge: receiver
+
+# GPUs (beside dcgm-exporter's DCGM_FI_* names)
+GPU_AVAILABLE = "driftwarden_gpu_available"  # gauge 0/1: NVML initialized and at least one GPU
+GPU_LOST = "driftwarden_gpu_lost"  # gauge 0/1: gpu, UUID
+MODEL_GPU_MEMORY = "driftwarden_model_gpu_memory_bytes"  # gauge: model
+INFERENCE_ENERGY = "driftwarden_inference_energy_joules"  # gauge: model, window (1m, 1h) — J per request
+INFERENCE_COST = "driftwarden_inference_cost_dollars"  # gauge: model, window (1m, 1h) — $ per request
+
+# the state file and contained failures
+STATE_WRITABLE = "driftwarden_state_writable"  # gauge: 1 while the state file takes writes
+STATE_WRITE_FAILURES = "driftwarden_state_write_failures"  # counter (_total): operation
+STATE_ROWS_SKIPPED = "driftwarden_state_rows_skipped"  # counter (_total): kind (reference, window, ...)
