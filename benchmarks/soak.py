@@ -29,7 +29,7 @@ Exits 1 when RSS grew more than 10 % after warm-up or fewer than 95 % of the tar
 were accepted; 2 when the daemon did not start.
 
 Run:  .venv/bin/python benchmarks/soak.py              # 30 minutes
-      .venv/bin/python benchmarks/soak.py --quick      # 5 minutes (tests/test_soak.py, marker `soak`)
+      .venv/bin/python benchmarks/soak.py --quick      # 5 minutes (tests/daemon/test_soak.py, marker `soak`)
       .venv/bin/python benchmarks/soak.py --minutes 1 --rate 2000
 """
 

@@ -16,7 +16,7 @@ provisioning files:
 Every panel queries `{"type": "prometheus", "uid": "${datasource}"}`; the `datasource` variable
 picks the Prometheus, the others (`model`, `service`, `slo`, `gpu`, `job`, `feature`) come from
 `label_values(...)`. Every query is run on a real Prometheus scraping the demo in
-tests/test_dashboards.py, so a panel on a metric that is not exported fails the suite.
+tests/dashboards/test_dashboards.py, so a panel on a metric that is not exported fails the suite.
 
 One module per dashboard (drift_overview.py, feature_detail.py, latency_slos.py, gpu.py, daemon.py),
 built from the shared builders of panels.py; this one assembles them and writes the files.

@@ -5,7 +5,7 @@ The routes read `Request` themselves (bounded reading, NDJSON, protobuf, CloudEv
 cannot infer what they take or answer; each route declares it from its router's module here, through
 `openapi_extra={"requestBody": ...}` and `responses=...`. The schemas are JSON Schema as plain dicts,
 spliced into the served `/openapi.json` unchanged; that document is the contract that
-`tests/test_fuzz_api.py` fuzzes, response schemas included: keep them exact.
+`tests/api/test_fuzz_api.py` fuzzes, response schemas included: keep them exact.
 
     from driftwarden.api.schemas.labels import LABELS_ANSWERS, LABELS_BODY
 
