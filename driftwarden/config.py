@@ -187,14 +187,6 @@ class SLOSettings(_Strict):
         10, ge=0, description="no page when the short window saw fewer requests (low-traffic guard)"
     )
 
-    @property
-    def kind(self) -> str:
-        return "latency" if self.threshold is not None else "availability"
-
-    @property
-    def error_budget(self) -> float:
-        return 1.0 - self.objective
-
 
 class GpuSettings(_Strict):
     """NVML polling (`collector/gpu.py`), exported under dcgm-exporter's names."""
