@@ -72,9 +72,9 @@ def create_app(
         on_report=on_report,
         on_slo=on_slo,
         finding_sources={"gpu": gpu.findings},
+        on_requests=gpu.count_requests,
         tracer=tracer,
     )
-    daemon.ingest.on_requests = gpu.count_requests
     views = DaemonViews(daemon)
 
     registry.register(DriftCollector(views.states, lambda: views.queue_rows))

@@ -44,6 +44,7 @@ class Daemon:
         on_report: ReportHook | None = None,
         on_slo: SloHook | None = None,
         finding_sources: dict[str, Callable[[], list[Finding]]] | None = None,
+        on_requests: Callable[..., None] | None = None,
         tracer: trace.Tracer | None = None,
     ) -> None:
         self.config = config
@@ -59,7 +60,7 @@ class Daemon:
         )
         self.slos = {slo.name: SLOTracker(slo_params(slo)) for slo in config.slos}
         self.models = ModelRegistry(config)
-        self.ingest = IngestService(config, self.models, instruments, self.requests, self.slos)
+        self.ingest = IngestService(config, self.models, instruments, self.requests, self.slos, on_requests=on_requests)
         self.checkpointer = Checkpointer(store, self.models, self.ingest, faults)
         self.evaluator = Evaluator(
             config,

@@ -40,13 +40,15 @@ class IngestService:
         instruments: Instruments,
         requests: RequestStats,
         slos: dict[str, SLOTracker],
+        *,
+        on_requests: Callable[..., None] | None = None,
     ) -> None:
         self.config = config
         self.models = models
         self.instruments = instruments
         self.requests = requests
         self.slos = slos
-        self.on_requests: Callable[..., None] | None = None  # (model, count, traced=) for cost per inference
+        self.on_requests = on_requests  # (model, count, traced=) for cost per inference
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._queued_rows = 0
 
