@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from driftwarden.core.errors import InputError
+
 __all__ = [
     "ScannedTable",
     "Table",
@@ -49,7 +51,7 @@ _INFER_ROWS = 10_000
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 
 
-class TableError(ValueError):
+class TableError(InputError):
     """The input cannot be read as a table; the message says why, for a person."""
 
 

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from driftwarden.core.records import MODEL_NAME
+
 __all__ = [
     "Config",
     "ConfigError",
@@ -176,7 +178,7 @@ class TraceSettings(_Strict):
 class SLOSettings(_Strict):
     """A latency SLO (with `threshold`) or an availability SLO (without), over `period`."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
+    name: str = Field(pattern=MODEL_NAME.pattern)
     service: str | None = None
     model: str | None = None
     operation: str | None = None

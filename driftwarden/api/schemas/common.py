@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from driftwarden.core import records
+
 __all__ = [
     "BINARY",
     "COUNT",
@@ -36,7 +38,7 @@ Schema = dict[str, Any]
 NUMBER_OR_NULL: Schema = {"type": ["number", "null"]}
 COUNT: Schema = {"type": "integer", "minimum": 0}
 SCALAR: Schema = {"type": ["number", "string", "boolean", "null"]}
-MODEL_NAME: Schema = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$"}
+MODEL_NAME: Schema = {"type": "string", "pattern": records.MODEL_NAME.pattern}
 BINARY: Schema = {"type": "string", "format": "binary"}
 
 PROBLEM: Schema = {
