@@ -7,7 +7,15 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftwarden.detectors.findings import QUALITY_SUBJECT, Finding, FindingKind
+from driftwarden.detectors.findings import (
+    DriftBudgetFinding,
+    FeatureDriftFinding,
+    Finding,
+    GpuHealthFinding,
+    ModelDriftFinding,
+    QualityDegradedFinding,
+    SLOBurnFinding,
+)
 
 __all__ = ["Alert", "AlertStatus", "describe", "fingerprint"]
 
@@ -61,10 +69,9 @@ def fingerprint(finding: Finding) -> str:
 
 def describe(finding: Finding) -> tuple[dict[str, str], dict[str, str]]:
     """(labels, annotations) for a finding: alertname, kind, target, subject, severity; summary, description."""
-    kind = finding.kind
     labels = {
-        "alertname": _alertname(finding),
-        "kind": kind.value,
+        "alertname": finding.alertname,
+        "kind": finding.kind.value,
         "severity": finding.severity.value,
         "subject": finding.subject,
         **finding.labels,
@@ -76,60 +83,53 @@ def describe(finding: Finding) -> tuple[dict[str, str], dict[str, str]]:
     return labels, {"summary": _summary(finding)[:1024], "description": _description(finding)}
 
 
-def _alertname(f: Finding) -> str:
-    if f.kind is FindingKind.DRIFT:
-        if f.subject == "__model__":
-            return "ModelDrift"
-        if f.subject == QUALITY_SUBJECT:
-            return "ModelQualityDegraded"
-        return "DriftBudgetBurn" if f.subject.startswith("drift_budget") else "FeatureDrift"
-    if f.kind is FindingKind.SLO:
-        return "SLOErrorBudgetBurn"
-    return "GPU" + "".join(part.title() for part in f.subject.split("_"))
-
-
 def _summary(f: Finding) -> str:
-    e = f.evidence
-    model = f"{f.model} {e['model_version']}" if e.get("model_version") else f.model
-    if f.kind is FindingKind.DRIFT and f.subject == "__model__":
-        drifted = ", ".join(e.get("drifted_features", [])[:5])
-        critical = e.get("critical_drifted", [])
-        why = f"critical feature {', '.join(critical)}" if critical else f"threshold {f.threshold:.0%}"
-        return f"Model drift on {model}: {f.value:.0%} of features drifted ({why}): {drifted}"
-    if f.kind is FindingKind.DRIFT and f.subject == QUALITY_SUBJECT:
-        metric = e.get("metric", "quality")
-        return (
-            f"Realized {metric} of {model} degraded: {f.value:.3g} now against {f.threshold:.3g} in its first "
-            f"labelled window (p {e.get('pvalue', float('nan')):.1g})"
-        )
-    if f.kind is FindingKind.DRIFT and f.subject.startswith("drift_budget"):
-        return (
-            f"Drift budget of {f.model} burning {f.value:.1f}x over "
-            f"{f.evidence.get('windows', '')} (threshold {f.threshold}x)"
-        )
-    if f.kind is FindingKind.DRIFT:
-        scores = e.get("scores", {})
-        ks = f", KS {scores['ks']:.2f}" if "ks" in scores else ""
-        return f"Feature drift on {model}: {f.subject} PSI {f.value:.2f} (threshold {f.threshold}){ks}"
-    if f.kind is FindingKind.SLO:
-        return (
-            f"SLO {f.slo} burning its error budget {f.value:.1f}x over "
-            f"{f.evidence.get('windows', '')} (threshold {f.threshold}x)"
-        )
-    return f"GPU {f.gpu}: {f.subject.replace('_', ' ')} (value {f.value:g}, threshold {f.threshold:g})"
+    match f:
+        case FeatureDriftFinding():
+            ks = f", KS {f.scores['ks']:.2f}" if "ks" in f.scores else ""
+            return (
+                f"Feature drift on {_versioned(f.model, f.model_version)}: "
+                f"{f.feature} PSI {f.value:.2f} (threshold {f.threshold}){ks}"
+            )
+        case ModelDriftFinding():
+            drifted = ", ".join(f.drifted_features[:5])
+            critical = f.critical_drifted
+            why = f"critical feature {', '.join(critical)}" if critical else f"threshold {f.threshold:.0%}"
+            return (
+                f"Model drift on {_versioned(f.model, f.model_version)}: "
+                f"{f.value:.0%} of features drifted ({why}): {drifted}"
+            )
+        case QualityDegradedFinding():
+            return (
+                f"Realized {f.metric} of {f.model} degraded: {f.value:.3g} now against {f.threshold:.3g} in its "
+                f"first labelled window (p {f.pvalue:.1g})"
+            )
+        case DriftBudgetFinding():
+            return f"Drift budget of {f.model} burning {f.value:.1f}x over {f.windows} (threshold {f.threshold}x)"
+        case SLOBurnFinding():
+            return f"SLO {f.slo} burning its error budget {f.value:.1f}x over {f.windows} (threshold {f.threshold}x)"
+        case GpuHealthFinding():
+            condition = f.condition.value.replace("_", " ")
+            return f"GPU {f.gpu}: {condition} (value {f.value:g}, threshold {f.threshold:g})"
+    raise TypeError(f"no alert text for {type(f).__name__}")
 
 
 def _description(f: Finding) -> str:
-    if f.kind is FindingKind.DRIFT and f.subject == QUALITY_SUBJECT:
-        return (
-            f"Labels joined to {f.model}'s predictions (POST /v1/labels) show worse quality than when they started; "
-            f"compare with the drift of its features and its prediction (GET /v1/models/{f.model}/drift)."
-        )
-    if f.kind is FindingKind.DRIFT and f.subject not in ("__model__",) and not f.subject.startswith("drift_budget"):
-        return (
-            f"The current window of {f.model} differs from its reference in {f.subject}; "
-            f"see GET /v1/models/{f.model}/drift for every statistic, and the feature detail dashboard."
-        )
-    if f.kind is FindingKind.SLO:
-        return "Check recent deploys and traffic of the SLO's service; GET /v1/slos has p50/p95/p99 and burn rates."
+    match f:
+        case QualityDegradedFinding():
+            return (
+                f"Labels joined to {f.model}'s predictions (POST /v1/labels) show worse quality than when they "
+                f"started; compare with the drift of its features and its prediction (GET /v1/models/{f.model}/drift)."
+            )
+        case FeatureDriftFinding():
+            return (
+                f"The current window of {f.model} differs from its reference in {f.feature}; "
+                f"see GET /v1/models/{f.model}/drift for every statistic, and the feature detail dashboard."
+            )
+        case SLOBurnFinding():
+            return "Check recent deploys and traffic of the SLO's service; GET /v1/slos has p50/p95/p99 and burn rates."
     return "See the evidence in custom details."
+
+
+def _versioned(model: str, version: str | None) -> str:
+    return f"{model} {version}" if version else model

@@ -6,10 +6,10 @@ evaluations fires; a firing alert whose finding is gone resolves only after `res
 has passed without it coming back, so a feature hovering at its threshold does not page and
 resolve every 30 seconds.
 
->>> from detectors.findings import Finding, FindingKind, Severity
+>>> from driftwarden.detectors.findings import FeatureDriftFinding, Severity
 >>> from driftwarden.params import AlertingParams
 >>> engine = AlertEngine(AlertingParams(for_=2, resolve_hold=60.0))
->>> f = Finding(FindingKind.DRIFT, "amount", Severity.WARNING, 0.4, 0.2, model="fraud")
+>>> f = FeatureDriftFinding(model="fraud", feature="amount", severity=Severity.WARNING, value=0.4, threshold=0.2)
 >>> [a.status.value for a in engine.observe([f], now=0)], [a.status.value for a in engine.observe([f], now=30)]
 (['pending'], ['firing'])
 >>> [a.status.value for a in engine.observe([], now=60)], [a.status.value for a in engine.observe([], now=120)]
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from driftwarden.alerts.alert import Alert, AlertStatus, describe, fingerprint
 from driftwarden.alerts.silences import Silences
@@ -45,14 +46,15 @@ class AlertEngine:
         for finding in findings:
             key = fingerprint(finding)
             present.add(key)
+            evidence = dict(finding.evidence)
             alert = self._alerts.get(key)
             if alert is None or alert.status is AlertStatus.RESOLVED:
                 labels, annotations = describe(finding)
                 alert = self._alerts[key] = Alert(
-                    key, labels, annotations, finding.value, finding.threshold, finding.evidence, first_seen=now
+                    key, labels, annotations, finding.value, finding.threshold, evidence, first_seen=now
                 )
             alert.hits += 1
-            alert.value, alert.evidence, alert.absent_since = finding.value, finding.evidence, None
+            alert.value, alert.evidence, alert.absent_since = finding.value, evidence, None
             alert.annotations = describe(finding)[1]
             if alert.status is AlertStatus.PENDING and alert.hits >= self.settings.for_:
                 alert.status, alert.starts_at = AlertStatus.FIRING, now
@@ -78,7 +80,7 @@ class AlertEngine:
         for key in [k for k, a in self._alerts.items() if a.status is AlertStatus.RESOLVED]:
             del self._alerts[key]
 
-    def state(self) -> list[dict]:
+    def state(self) -> list[dict[str, Any]]:
         return [
             {
                 **a.to_dict(),
@@ -90,7 +92,7 @@ class AlertEngine:
             for a in self._alerts.values()
         ]
 
-    def restore(self, saved: list[dict]) -> None:
+    def restore(self, saved: list[dict[str, Any]]) -> None:
         """Reload firing alerts after a restart, so that their resolve is still sent."""
         for d in saved:
             if d["status"] != AlertStatus.FIRING.value:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from driftwarden.detectors.findings import Finding, FindingKind
+from driftwarden.detectors.findings import DriftBudgetFinding
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.params import AlertingParams, SLOParams
 
@@ -34,16 +34,20 @@ class DriftBudget:
     def record(self, drifted: bool, at: float) -> None:
         self.tracker.record(np.array([at]), np.array([drifted]))
 
-    def evaluate(self, now: float | None = None) -> list[Finding]:
+    def evaluate(self, now: float | None = None) -> list[DriftBudgetFinding]:
         return [
-            Finding(
-                kind=FindingKind.DRIFT,
+            DriftBudgetFinding(
                 model=self.model,
-                subject=f.subject.replace("burn_rate", "drift_budget"),
                 severity=f.severity,
                 value=f.value,
                 threshold=f.threshold,
-                evidence={**f.evidence, "objective": self.tracker.slo.objective},
+                long_window=f.long_window,
+                short_window=f.short_window,
+                long_burn_rate=f.long_burn_rate,
+                short_burn_rate=f.short_burn_rate,
+                requests_short_window=f.requests_short_window,
+                objective=self.tracker.slo.objective,
+                budget_remaining=f.budget_remaining,
                 at=f.at,
             )
             for f in self.tracker.evaluate(now)

@@ -1,16 +1,58 @@
-"""What a detector tells the rest of driftwarden: plain, frozen values."""
+"""What a detector tells the rest of driftwarden: one frozen value type per kind of finding.
+
+Every finding has a severity, a `value` compared with a `threshold`, extra `labels` and the
+time `at` which it held. Its type says what it is about and so which alert it raises:
+
+    FeatureDriftFinding      FeatureDrift            a feature (or the prediction) of a model drifted
+    ModelDriftFinding        ModelDrift              the model's share of drifted features, or a critical one
+    QualityDegradedFinding   ModelQualityDegraded    realized quality (joined labels) fell from its baseline
+    DriftBudgetFinding       DriftBudgetBurn         evaluations in drift burn the model's drift budget
+    SLOBurnFinding           SLOErrorBudgetBurn      an SLO burns its error budget
+    GpuHealthFinding         GPU<Condition>          a GPU is lost, throttled, out of memory, ... (GPUXid, ...)
+
+What an on-call engineer needs to check a finding is held in typed fields; `evidence` shows
+them as the plain mapping that alert payloads carry (PagerDuty `custom_details`, the alert
+state of GET /v1/alerts). `subject` and `kind` name the finding in alert labels and, with the
+target (`model`, `slo` or `gpu`) and the labels, make its fingerprint.
+
+>>> f = FeatureDriftFinding(model="fraud", feature="amount", severity=Severity.WARNING, value=0.4, threshold=0.2)
+>>> f.alertname, f.kind.value, f.subject, f.model, f.slo
+('FeatureDrift', 'drift', 'amount', 'fraud', None)
+"""
 
 from __future__ import annotations
 
+import abc
 import enum
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
-__all__ = ["QUALITY_SUBJECT", "Finding", "FindingKind", "Severity"]
+__all__ = [
+    "MODEL_SUBJECT",
+    "QUALITY_SUBJECT",
+    "BurnRateFinding",
+    "DriftBudgetFinding",
+    "FeatureDriftFinding",
+    "Finding",
+    "FindingKind",
+    "GpuCondition",
+    "GpuHealthFinding",
+    "ModelDriftFinding",
+    "QualityDegradedFinding",
+    "SLOBurnFinding",
+    "Severity",
+]
+
+MODEL_SUBJECT = "__model__"  # the subject of a finding about the whole model, not one feature
+QUALITY_SUBJECT = "__quality__"  # the subject of a finding about realized quality (joined labels)
 
 
 class FindingKind(enum.StrEnum):
+    """The `kind` label of an alert: which family of detectors found it."""
+
     DRIFT = "drift"
     SLO = "slo"
     GPU = "gpu"
@@ -23,26 +65,238 @@ class Severity(enum.StrEnum):
     PAGE = "page"
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One thing a detector found in one evaluation.
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Finding(abc.ABC):
+    """One thing a detector found in one evaluation; subclasses say what it is about."""
 
-    `subject` names what inside the model/SLO/GPU it is about (a feature, a burn-rate
-    window, a metric); `value` is compared with `threshold`; `evidence` carries what an
-    on-call engineer needs to check it (scores, p-values, example trace ids).
-    """
-
-    kind: FindingKind
-    subject: str
+    kind: ClassVar[FindingKind]
     severity: Severity
     value: float
     threshold: float
-    model: str | None = None
-    slo: str | None = None
-    gpu: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    evidence: dict[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
     at: float = field(default_factory=time.time)
 
+    @property
+    @abc.abstractmethod
+    def alertname(self) -> str:
+        """The name of the alert this finding raises."""
 
-QUALITY_SUBJECT = "__quality__"  # a drift finding about realized quality (joined labels), not a feature
+    @property
+    @abc.abstractmethod
+    def subject(self) -> str:
+        """What inside the model, SLO or GPU the finding is about (a feature, a burn-rate tier, a condition)."""
+
+    @property
+    @abc.abstractmethod
+    def evidence(self) -> Mapping[str, Any]:
+        """The typed fields as the plain, JSON-ready mapping that alert payloads carry."""
+
+    @property
+    def model(self) -> str | None:
+        """The model the finding is about, if it is about one."""
+        return None
+
+    @property
+    def slo(self) -> str | None:
+        return None
+
+    @property
+    def gpu(self) -> str | None:
+        return None
+
+
+# --- drift of one model --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeatureDriftFinding(Finding):
+    """A feature (or the prediction, `role="prediction"`) whose current window differs from its reference."""
+
+    kind: ClassVar[FindingKind] = FindingKind.DRIFT
+    alertname: ClassVar[str] = "FeatureDrift"
+    model: str
+    feature: str
+    feature_kind: str = "numeric"  # or "categorical"
+    role: str = "feature"  # or "prediction": the model's output
+    scores: Mapping[str, float] = field(default_factory=dict)
+    pvalues_adjusted: Mapping[str, float] = field(default_factory=dict)
+    rows: Mapping[str, int] = field(default_factory=dict)
+    missing_rate: Mapping[str, float | None] = field(default_factory=dict)
+    unseen: tuple[tuple[str, int], ...] = ()  # categorical: the most frequent categories the reference lacks
+    model_version: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.feature
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType(
+            {
+                "kind": self.feature_kind,
+                "role": self.role,
+                "scores": dict(self.scores),
+                "pvalues_adjusted": dict(self.pvalues_adjusted),
+                "rows": dict(self.rows),
+                "missing_rate": dict(self.missing_rate),
+                "unseen": dict(self.unseen),
+                "model_version": self.model_version,
+            }
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelDriftFinding(Finding):
+    """The model drifted: `value` is its share of drifted input features, or a critical feature drifted."""
+
+    kind: ClassVar[FindingKind] = FindingKind.DRIFT
+    alertname: ClassVar[str] = "ModelDrift"
+    model: str
+    drifted_features: tuple[str, ...] = ()
+    prediction_drifted: bool = False
+    critical_drifted: tuple[str, ...] = ()
+    model_version: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return MODEL_SUBJECT
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType(
+            {
+                "drifted_features": list(self.drifted_features),
+                "prediction_drifted": self.prediction_drifted,
+                "critical_drifted": list(self.critical_drifted),
+                "model_version": self.model_version,
+            }
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QualityDegradedFinding(Finding):
+    """Realized quality `metric` fell to `value` from `threshold`, the baseline of the first labelled window."""
+
+    kind: ClassVar[FindingKind] = FindingKind.DRIFT
+    alertname: ClassVar[str] = "ModelQualityDegraded"
+    model: str
+    metric: str  # accuracy, f1, mae, rmse
+    pvalue: float
+
+    @property
+    def subject(self) -> str:
+        return QUALITY_SUBJECT
+
+    @property
+    def baseline(self) -> float:
+        return self.threshold
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType({"metric": self.metric, "pvalue": self.pvalue, "baseline": self.baseline})
+
+
+# --- error budgets burning -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BurnRateFinding(Finding):
+    """A budget burning faster than `threshold` times its rate over a long and a short window alike.
+
+    `value` is the lower of the two burn rates; one finding per severity tier (the subject ends
+    in the severity).
+    """
+
+    long_window: str  # "1h", "6h", "1d", "3d"
+    short_window: str  # "5m", "30m", "2h", "6h"
+    long_burn_rate: float
+    short_burn_rate: float
+    requests_short_window: int  # events counted in the short window
+    objective: float
+    budget_remaining: float  # share of the period's budget left (< 0: overspent)
+
+    @property
+    def windows(self) -> str:
+        return f"{self.long_window} and {self.short_window}"
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType(
+            {
+                "windows": self.windows,
+                "burn_rate": {self.long_window: self.long_burn_rate, self.short_window: self.short_burn_rate},
+                "requests_short_window": self.requests_short_window,
+                "objective": self.objective,
+                "budget_remaining": self.budget_remaining,
+            }
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SLOBurnFinding(BurnRateFinding):
+    """An SLO burning its error budget; `labels` carry its service and model selectors."""
+
+    kind: ClassVar[FindingKind] = FindingKind.SLO
+    alertname: ClassVar[str] = "SLOErrorBudgetBurn"
+    slo: str
+
+    @property
+    def subject(self) -> str:
+        return f"burn_rate_{self.severity.value}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DriftBudgetFinding(BurnRateFinding):
+    """A model's evaluations in drift burning its drift budget (detectors/drift_budget.py)."""
+
+    kind: ClassVar[FindingKind] = FindingKind.DRIFT
+    alertname: ClassVar[str] = "DriftBudgetBurn"
+    model: str
+
+    @property
+    def subject(self) -> str:
+        return f"drift_budget_{self.severity.value}"
+
+
+# --- GPU health ----------------------------------------------------------------------------------
+
+
+class GpuCondition(enum.StrEnum):
+    """What is wrong with a GPU (detectors/gpu.py `GpuHealth`); each raises its own alert."""
+
+    XID = "xid"
+    LOST = "lost"
+    FRAMEBUFFER = "framebuffer"
+    THERMAL_THROTTLE = "thermal_throttle"
+    POWER_THROTTLE = "power_throttle"
+    HW_SLOWDOWN = "hw_slowdown"
+    HUNG = "hung"
+    ECC = "ecc"
+    REMAPPED_ROWS = "remapped_rows"
+
+    @property
+    def alertname(self) -> str:
+        """ "GPU" and the condition in title case: GPUXid, GPUThermalThrottle, ..."""
+        return "GPU" + "".join(part.title() for part in self.value.split("_"))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GpuHealthFinding(Finding):
+    """A GPU in `condition`; `labels` name it (index, UUID, model name, XID), `details` hold what was read."""
+
+    kind: ClassVar[FindingKind] = FindingKind.GPU
+    gpu: str  # the GPU's key: its UUID, else its index
+    condition: GpuCondition
+    details: Mapping[str, Any] = field(default_factory=dict)  # per condition: counts, times, reasons, ...
+
+    @property
+    def alertname(self) -> str:
+        return self.condition.alertname
+
+    @property
+    def subject(self) -> str:
+        return self.condition.value
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType(dict(self.details))

@@ -46,7 +46,7 @@ from driftwarden.core.gpu import (
     GpuSample,
     gpu_key,
 )
-from driftwarden.detectors.findings import Finding, FindingKind, Severity
+from driftwarden.detectors.findings import Finding, GpuCondition, GpuHealthFinding, Severity
 
 __all__ = [
     "CLOCKS_EVENT_REASONS",
@@ -258,14 +258,13 @@ class GpuHealth:
     ) -> Finding:
         s = self._gpus[key].sample if key in self._gpus else None
         base = {"gpu": str(s.index), "UUID": s.uuid, "modelName": s.name} if s is not None else {}
-        return Finding(
-            kind=FindingKind.GPU,
-            subject=subject,
+        return GpuHealthFinding(
+            gpu=key,
+            condition=GpuCondition(subject),
             severity=severity,
             value=value,
             threshold=threshold,
-            gpu=key,
             labels={**base, **labels},
-            evidence=evidence,
+            details=evidence,
             at=now,
         )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from driftwarden.core.records import PREDICTION, RecordBatch
-from driftwarden.detectors.findings import QUALITY_SUBJECT, Finding, FindingKind, Severity
+from driftwarden.detectors.findings import QualityDegradedFinding, Severity
 from driftwarden.detectors.outcomes import QualityChange, classification_metrics, quality_change, regression_metrics
 
 __all__ = ["LabelJoin", "OutcomeCounts"]
@@ -128,19 +128,18 @@ class LabelJoin:
             alpha=alpha,
         )
 
-    def finding(self, model: str, *, alpha: float = 0.05) -> Finding | None:
-        """A drift finding when realized quality degraded from the baseline (alert ModelQualityDegraded)."""
+    def finding(self, model: str, *, alpha: float = 0.05) -> QualityDegradedFinding | None:
+        """A finding when realized quality degraded from the baseline (alert ModelQualityDegraded)."""
         change = self.quality_change(alpha=alpha)
         if change is None or not change.degraded:
             return None
-        return Finding(
-            kind=FindingKind.DRIFT,
+        return QualityDegradedFinding(
             model=model,
-            subject=QUALITY_SUBJECT,
             severity=Severity.WARNING,
             value=change.current,
             threshold=change.baseline,
-            evidence={"metric": change.metric, "pvalue": change.pvalue, "baseline": change.baseline},
+            metric=change.metric,
+            pvalue=change.pvalue,
         )
 
     def metrics(self) -> dict[str, float]:

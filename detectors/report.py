@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from driftwarden.detectors.findings import Finding, FindingKind, Severity
+from driftwarden.core.records import PREDICTION  # the model's output column, reported apart
+from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -28,7 +29,6 @@ __all__ = [
 
 
 METHODS = ("ks", "psi", "wasserstein", "jensenshannon")  # numeric statistics computed by default
-PREDICTION = "prediction"  # the model's output column: reported, kept out of the input drift share
 
 
 @dataclass(frozen=True)
@@ -159,48 +159,42 @@ class DriftReport:
 
     def findings(self) -> list[Finding]:
         """A finding per feature drifted now or still held by hysteresis, and one for the model."""
-        out = []
+        out: list[Finding] = []
         for f in self.features:
             if not (f.drifted or f.stable):
                 continue
             critical = f.name in self.critical_features
             psi = _finite(f.scores.get("psi"), default=float("nan"))
             out.append(
-                Finding(
-                    kind=FindingKind.DRIFT,
+                FeatureDriftFinding(
                     model=self.model,
-                    subject=f.name,
+                    feature=f.name,
                     severity=Severity.PAGE if critical else Severity.WARNING,
                     value=psi if np.isfinite(psi) else f.effect,
                     threshold=self.thresholds.psi if np.isfinite(psi) else 1.0,
-                    evidence={
-                        "kind": f.kind,
-                        "role": f.role,
-                        "scores": f.scores,
-                        "pvalues_adjusted": f.pvalues_adjusted,
-                        "rows": f.rows,
-                        "missing_rate": f.missing_rate,
-                        "unseen": dict(f.unseen),
-                        "model_version": self.model_version,
-                    },
+                    feature_kind=f.kind,
+                    role=f.role,
+                    scores=f.scores,
+                    pvalues_adjusted=f.pvalues_adjusted,
+                    rows=f.rows,
+                    missing_rate=f.missing_rate,
+                    unseen=f.unseen,
+                    model_version=self.model_version,
                     at=self.evaluated_at,
                 )
             )
         if self.drifted or self.stable:
+            drifted = self.drifted_features
             out.append(
-                Finding(
-                    kind=FindingKind.DRIFT,
+                ModelDriftFinding(
                     model=self.model,
-                    subject="__model__",
                     severity=Severity.WARNING,
                     value=self.drift_share,
                     threshold=self.thresholds.share,
-                    evidence={
-                        "drifted_features": [f.name for f in self.drifted_features],
-                        "prediction_drifted": bool(self.prediction and self.prediction.drifted),
-                        "critical_drifted": [f.name for f in self.drifted_features if f.name in self.critical_features],
-                        "model_version": self.model_version,
-                    },
+                    drifted_features=tuple(f.name for f in drifted),
+                    prediction_drifted=bool(self.prediction and self.prediction.drifted),
+                    critical_drifted=tuple(f.name for f in drifted if f.name in self.critical_features),
+                    model_version=self.model_version,
                     at=self.evaluated_at,
                 )
             )

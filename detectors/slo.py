@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from driftwarden.detectors.findings import Finding, FindingKind, Severity
+from driftwarden.detectors.findings import Severity, SLOBurnFinding
 from driftwarden.params import SLOParams
 
 __all__ = ["BURN_TIERS", "WINDOWS", "SLOTracker"]
@@ -116,7 +116,7 @@ class SLOTracker:
         total = good + bad
         return 1.0 - (bad / total) / self.slo.error_budget if total else 1.0
 
-    def evaluate(self, now: float | None = None) -> list[Finding]:
+    def evaluate(self, now: float | None = None) -> list[SLOBurnFinding]:
         """At most one finding: the most severe burning tier (a page makes the ticket redundant)."""
         now = self._clock() if now is None else now
         for severity, factor, long, short in BURN_TIERS:
@@ -127,21 +127,19 @@ class SLOTracker:
             if severity is Severity.PAGE and short_requests < self.slo.min_requests:
                 continue
             return [
-                Finding(
-                    kind=FindingKind.SLO,
+                SLOBurnFinding(
                     slo=self.slo.name,
-                    subject=f"burn_rate_{severity.value}",
                     severity=severity,
                     value=min(long_burn, short_burn),
                     threshold=factor,
                     labels={k: v for k, v in (("service", self.slo.service), ("model", self.slo.model)) if v},
-                    evidence={
-                        "windows": f"{long} and {short}",
-                        "burn_rate": {long: long_burn, short: short_burn},
-                        "requests_short_window": short_requests,
-                        "objective": self.slo.objective,
-                        "budget_remaining": self.budget_remaining(now),
-                    },
+                    long_window=long,
+                    short_window=short,
+                    long_burn_rate=long_burn,
+                    short_burn_rate=short_burn,
+                    requests_short_window=short_requests,
+                    objective=self.slo.objective,
+                    budget_remaining=self.budget_remaining(now),
                     at=now,
                 )
             ]

@@ -22,7 +22,7 @@ __all__ = ["VerdictStability"]
 class VerdictStability:
     """Per feature: consecutive raw drifted evaluations and whether the stable verdict is on.
 
-    >>> from detectors.report import DriftReport, DriftThresholds, FeatureDrift
+    >>> from driftwarden.detectors.report import DriftReport, DriftThresholds, FeatureDrift
     >>> def report(effect):
     ...     f = FeatureDrift("x", effect >= 1, {}, {"psi": effect / 5}, {}, {}, {}, effect=effect)
     ...     return DriftReport("m", effect >= 1, 1.0, {"reference": 1, "current": 1}, (f,), DriftThresholds())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -20,14 +20,13 @@ from driftwarden.collector.kserve import EventJoiner
 from driftwarden.config import Config
 from driftwarden.daemon.alerting import build_notifier
 from driftwarden.daemon.daemon import Daemon
+from driftwarden.daemon.evaluator import ReportHook, SloHook
 from driftwarden.daemon.faults import FaultLog
 from driftwarden.daemon.gpu_monitor import GpuMonitor
 from driftwarden.daemon.references import fit_configured_references
 from driftwarden.daemon.sources import follow
 from driftwarden.daemon.tracing import self_tracer
 from driftwarden.daemon.views import DaemonViews
-from driftwarden.detectors.drift import DriftReport
-from driftwarden.detectors.findings import Finding
 from driftwarden.exporters.alerts import AlertCollector
 from driftwarden.exporters.prometheus import DriftCollector, Instruments
 from driftwarden.exporters.requests import RequestCollector, request_histograms
@@ -45,8 +44,8 @@ def create_app(
     config: Config,
     *,
     registry: CollectorRegistry | None = None,
-    on_report: Callable[[DriftReport, DriftReport | None], None] | None = None,
-    on_slo: Callable[[str, list[Finding], list[Finding]], None] | None = None,
+    on_report: ReportHook | None = None,
+    on_slo: SloHook | None = None,
     nvml: object | None = None,
 ) -> FastAPI:
     """The daemon as an ASGI app; `registry`, hooks and `nvml` are for the demo and tests."""

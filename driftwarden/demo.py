@@ -39,7 +39,7 @@ from driftwarden.app import create_app
 from driftwarden.config import load_config
 from driftwarden.daemon.views import DaemonViews
 from driftwarden.detectors.drift import DriftReport
-from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.findings import SLOBurnFinding
 from driftwarden.sink import WebhookSink
 
 __all__ = ["DEMO_MODEL", "DEMO_SERVICE", "SHIFTED_FEATURES", "generate", "run_demo", "run_load"]
@@ -242,17 +242,18 @@ def describe(report: DriftReport, previous: DriftReport | None, console: Console
     console.print(f"        see it: curl -s {listen}/metrics | grep drifted")
 
 
-def describe_slo(slo: str, findings: list[Finding], previous: list[Finding], console: Console, started: float) -> None:
+def describe_slo(
+    slo: str, findings: list[SLOBurnFinding], previous: list[SLOBurnFinding], console: Console, started: float
+) -> None:
     now = f"[+{time.monotonic() - started:.0f}s]"
     before = {f.subject for f in previous}
     for f in findings:
         if f.subject not in before:
-            windows = f.evidence["windows"]
             color = "bold red" if f.severity.value == "page" else "yellow"
             console.print(
                 f"  {now} [{color}]SLO {slo}: {f.severity.value.upper()}[/] error budget burning "
-                f"{f.value:.1f}x over {windows} (threshold {f.threshold}x); "
-                f"{f.evidence['budget_remaining']:.0%} of the budget left"
+                f"{f.value:.1f}x over {f.windows} (threshold {f.threshold}x); "
+                f"{f.budget_remaining:.0%} of the budget left"
             )
     if previous and not findings:
         console.print(f"  {now} [green]SLO {slo}: burn rates back under their thresholds[/]")

@@ -99,3 +99,12 @@ def test_no_doctest_of_the_package_imports_from_the_tests() -> None:
         if DOCTEST_IMPORTS_TESTS.search(path.read_text())
     ]
     assert not offenders
+
+
+def test_the_design_card_folders_are_imported_only_under_driftwarden() -> None:
+    """collector/, detectors/, ... sit at the repository's top too: imported by their bare names they
+    would load a second copy of every class (an isinstance check that fails for no visible reason)."""
+    bare = re.compile(r"^\s*(>>> )?(from|import) (collector|detectors|exporters|alerts|dashboards)\b", re.M)
+    roots = [PACKAGE, TESTS, PACKAGE.parent / "benchmarks"]
+    offenders = [str(p) for root in roots for p in root.rglob("*.py") if bare.search(p.read_text())]
+    assert not offenders

@@ -81,7 +81,7 @@ def status_router(
                     "alerts": [
                         {
                             "severity": f.severity.value,
-                            "windows": f.evidence.get("windows", ""),
+                            "windows": f.windows,
                             "burn_rate": f.value,
                             "threshold": f.threshold,
                         }

@@ -27,7 +27,7 @@ from driftwarden.daemon.faults import FaultLog
 from driftwarden.daemon.models import ModelRegistry, TrackedModel
 from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.drift_budget import DriftBudget
-from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.findings import Finding, SLOBurnFinding
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import Instruments
 from driftwarden.params import alerting_params
@@ -39,7 +39,7 @@ log = logging.getLogger("driftwarden.evaluator")
 HISTORY_LENGTH = 720  # evaluations kept for score timelines (6 h at the default 30 s)
 History = deque[tuple[float, float, dict[str, float]]]  # (evaluated_at, drift share, PSI per feature)
 ReportHook = Callable[[DriftReport, DriftReport | None], None]
-SloHook = Callable[[str, list[Finding], list[Finding]], None]
+SloHook = Callable[[str, list[SLOBurnFinding], list[SLOBurnFinding]], None]
 
 
 class Evaluator:
@@ -69,7 +69,7 @@ class Evaluator:
         self.on_slo = on_slo or _log_new_burns
         self.finding_sources = dict(finding_sources or {})  # e.g. GPU health, by source name
         self.tracer = tracer or trace.NoOpTracer()
-        self.slo_findings: dict[str, list[Finding]] = {name: [] for name in slos}
+        self.slo_findings: dict[str, list[SLOBurnFinding]] = {name: [] for name in slos}
         self.drift_budgets: dict[str, DriftBudget] = {}
         self.histories: dict[str, History] = {}
         self._lock = asyncio.Lock()  # one evaluation of a model at a time (the clock or a first look)
@@ -179,7 +179,7 @@ class Evaluator:
             await self.checkpoint()
 
 
-def _log_new_burns(slo: str, findings: list[Finding], previous: list[Finding]) -> None:
+def _log_new_burns(slo: str, findings: list[SLOBurnFinding], previous: list[SLOBurnFinding]) -> None:
     before = {f.subject for f in previous}
     for f in findings:
         if f.subject not in before:
@@ -187,7 +187,7 @@ def _log_new_burns(slo: str, findings: list[Finding], previous: list[Finding]) -
                 "SLO %s is burning its error budget: %.1fx over %s (threshold %.1fx), severity %s",
                 slo,
                 f.value,
-                f.evidence["windows"],
+                f.windows,
                 f.threshold,
                 f.severity.value,
             )

@@ -11,7 +11,7 @@ from driftwarden.daemon.daemon import Daemon
 from driftwarden.daemon.faults import Failure
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.drift import DriftReport
-from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.findings import SLOBurnFinding
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import ModelState
 from driftwarden.persistence.database import Database
@@ -90,7 +90,7 @@ class DaemonViews:
     def slos(self) -> dict[str, SLOTracker]:
         return self._daemon.slos
 
-    def slo_findings(self, name: str) -> list[Finding]:
+    def slo_findings(self, name: str) -> list[SLOBurnFinding]:
         return self._daemon.evaluator.slo_findings.get(name, [])
 
     @property

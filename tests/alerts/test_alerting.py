@@ -20,7 +20,7 @@ from driftwarden.alerts.receivers.retrain import RetrainReceiver
 from driftwarden.alerts.receivers.webhook import WebhookReceiver
 from driftwarden.alerts.signing import verify
 from driftwarden.config import AlertingSettings, RouteSettings
-from driftwarden.detectors.findings import Finding, FindingKind, Severity
+from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
 from driftwarden.params import AlertingParams, OutboxParams, alerting_params, route_params
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.outbox_store import OutboxStore
@@ -32,15 +32,23 @@ def drift(
     model: str = "fraud",
     psi: float = 0.41,
     severity: Severity = Severity.WARNING,
-) -> Finding:
-    return Finding(
-        FindingKind.DRIFT,
-        feature,
-        severity,
-        psi,
-        0.2,
+    model_version: str | None = None,
+) -> FeatureDriftFinding:
+    return FeatureDriftFinding(
         model=model,
-        evidence={"scores": {"psi": psi, "ks": 0.22}, "rows": {"current": 5000}},
+        feature=feature,
+        severity=severity,
+        value=psi,
+        threshold=0.2,
+        scores={"psi": psi, "ks": 0.22},
+        rows={"current": 5000},
+        model_version=model_version,
+    )
+
+
+def model_drift(share: float = 0.6, drifted: tuple[str, ...] = ("amount",)) -> ModelDriftFinding:
+    return ModelDriftFinding(
+        model="fraud", severity=Severity.WARNING, value=share, threshold=0.5, drifted_features=drifted
     )
 
 
@@ -66,8 +74,7 @@ def test_fingerprint_is_stable_and_distinguishes_targets() -> None:
 
 
 def test_summary_is_human_and_bounded() -> None:
-    versioned = drift()
-    versioned.evidence["model_version"] = "v3"
+    versioned = drift(model_version="v3")
     assert describe(versioned)[1]["summary"] == "Feature drift on fraud v3: amount PSI 0.41 (threshold 0.2), KS 0.22"
     labels, annotations = describe(drift())
     assert labels == {
@@ -78,15 +85,7 @@ def test_summary_is_human_and_bounded() -> None:
         "model": "fraud",
     }
     assert annotations["summary"] == "Feature drift on fraud: amount PSI 0.41 (threshold 0.2), KS 0.22"
-    long = Finding(
-        FindingKind.DRIFT,
-        "__model__",
-        Severity.WARNING,
-        0.5,
-        0.5,
-        model="m",
-        evidence={"drifted_features": ["x" * 500] * 5},
-    )
+    long = model_drift(0.5, drifted=("x" * 500,) * 5)
     assert len(describe(long)[1]["summary"]) == 1024
 
 
@@ -192,7 +191,7 @@ def test_silenced_alerts_are_not_notified() -> None:
 
 def notification(status_resolved: bool = False) -> Notification:
     s = settings(group_wait="0s", group_interval="0s", resolve_hold="0s")
-    engine = firing_engine(s, [drift(), drift("__model__", psi=0.6)])
+    engine = firing_engine(s, [drift(), model_drift()])
     dispatcher = Dispatcher(s, Router([], default=["r"]))
     dispatcher.update(engine.alerts(), now=5)
     (n,) = dispatcher.due(now=5)

@@ -1,0 +1,351 @@
+"""Typed findings: each kind's alert name, subject and evidence, and the identity alerts keep.
+
+The expected fingerprints, alert texts and evidence bytes below were computed by the code before
+findings were typed (one `Finding` with a free-form evidence dict) for the same inputs: the
+fingerprint is persisted and is the dedup key of every receiver, and evidence is what PagerDuty's
+custom_details, webhooks and GET /v1/alerts carry, so none of them may change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from driftwarden.alerts.alert import describe, fingerprint
+from driftwarden.detectors.findings import (
+    MODEL_SUBJECT,
+    QUALITY_SUBJECT,
+    DriftBudgetFinding,
+    FeatureDriftFinding,
+    Finding,
+    FindingKind,
+    GpuCondition,
+    GpuHealthFinding,
+    ModelDriftFinding,
+    QualityDegradedFinding,
+    Severity,
+    SLOBurnFinding,
+)
+
+PAGE_BURN = {
+    "long_window": "1h",
+    "short_window": "5m",
+    "long_burn_rate": 20.0,
+    "short_burn_rate": 30.0,
+    "requests_short_window": 1000,
+    "objective": 0.99,
+    "budget_remaining": 0.5,
+}
+TICKET_BURN = {
+    "long_window": "3d",
+    "short_window": "6h",
+    "long_burn_rate": 1.5,
+    "short_burn_rate": 2.0,
+    "requests_short_window": 40,
+    "objective": 0.999,
+    "budget_remaining": -0.25,
+}
+FEATURE_TEXT = (
+    "The current window of fraud differs from its reference in {}; see GET /v1/models/fraud/drift for every "
+    "statistic, and the feature detail dashboard."
+)
+SLO_TEXT = "Check recent deploys and traffic of the SLO's service; GET /v1/slos has p50/p95/p99 and burn rates."
+SEE_EVIDENCE = "See the evidence in custom details."
+
+# name: (finding, fingerprint, alertname, subject, summary, description, evidence as orjson bytes)
+CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
+    "feature": (
+        FeatureDriftFinding(
+            model="fraud",
+            feature="amount",
+            severity=Severity.WARNING,
+            value=0.41,
+            threshold=0.2,
+            scores={"psi": 0.41, "ks": 0.22},
+            pvalues_adjusted={"ks": 1e-6},
+            rows={"reference": 5000, "current": 4000},
+            missing_rate={"reference": 0.0, "current": None},
+            model_version="v3",
+        ),
+        "24338172c8ba575b",
+        "FeatureDrift",
+        "amount",
+        "Feature drift on fraud v3: amount PSI 0.41 (threshold 0.2), KS 0.22",
+        FEATURE_TEXT.format("amount"),
+        b'{"kind":"numeric","role":"feature","scores":{"psi":0.41,"ks":0.22},"pvalues_adjusted":{"ks":1e-6},'
+        b'"rows":{"reference":5000,"current":4000},"missing_rate":{"reference":0.0,"current":null},"unseen":{},'
+        b'"model_version":"v3"}',
+    ),
+    "categorical": (
+        FeatureDriftFinding(
+            model="fraud",
+            feature="country",
+            severity=Severity.PAGE,
+            value=3.5,
+            threshold=1.0,
+            feature_kind="categorical",
+            scores={"chi2": 12.5},
+            pvalues_adjusted={"chi2": 3e-5},
+            rows={"reference": 5000, "current": 4000},
+            missing_rate={"reference": 0.0, "current": 0.0},
+            unseen=(("XX", 7), ("YY", 2)),
+        ),
+        "a8dd303637f523e2",
+        "FeatureDrift",
+        "country",
+        "Feature drift on fraud: country PSI 3.50 (threshold 1.0)",
+        FEATURE_TEXT.format("country"),
+        b'{"kind":"categorical","role":"feature","scores":{"chi2":12.5},"pvalues_adjusted":{"chi2":0.00003},'
+        b'"rows":{"reference":5000,"current":4000},"missing_rate":{"reference":0.0,"current":0.0},'
+        b'"unseen":{"XX":7,"YY":2},"model_version":null}',
+    ),
+    "model": (
+        ModelDriftFinding(
+            model="fraud",
+            severity=Severity.WARNING,
+            value=0.6,
+            threshold=0.5,
+            drifted_features=("amount", "country"),
+            prediction_drifted=True,
+            critical_drifted=("country",),
+            model_version="v3",
+        ),
+        "b7259db005a18c6f",
+        "ModelDrift",
+        MODEL_SUBJECT,
+        "Model drift on fraud v3: 60% of features drifted (critical feature country): amount, country",
+        SEE_EVIDENCE,
+        b'{"drifted_features":["amount","country"],"prediction_drifted":true,"critical_drifted":["country"],'
+        b'"model_version":"v3"}',
+    ),
+    "quality": (
+        QualityDegradedFinding(
+            model="fraud", severity=Severity.WARNING, value=0.7, threshold=0.9, metric="accuracy", pvalue=0.001
+        ),
+        "57f0be0bb4c2c0c1",
+        "ModelQualityDegraded",
+        QUALITY_SUBJECT,
+        "Realized accuracy of fraud degraded: 0.7 now against 0.9 in its first labelled window (p 0.001)",
+        "Labels joined to fraud's predictions (POST /v1/labels) show worse quality than when they started; "
+        "compare with the drift of its features and its prediction (GET /v1/models/fraud/drift).",
+        b'{"metric":"accuracy","pvalue":0.001,"baseline":0.9}',
+    ),
+    "budget_page": (
+        DriftBudgetFinding(model="fraud", severity=Severity.PAGE, value=20.0, threshold=14.4, **PAGE_BURN),
+        "bda63eef8db60420",
+        "DriftBudgetBurn",
+        "drift_budget_page",
+        "Drift budget of fraud burning 20.0x over 1h and 5m (threshold 14.4x)",
+        SEE_EVIDENCE,
+        b'{"windows":"1h and 5m","burn_rate":{"1h":20.0,"5m":30.0},"requests_short_window":1000,"objective":0.99,'
+        b'"budget_remaining":0.5}',
+    ),
+    "budget_ticket": (
+        DriftBudgetFinding(model="fraud", severity=Severity.TICKET, value=1.5, threshold=1.0, **TICKET_BURN),
+        "504191baa070cd69",
+        "DriftBudgetBurn",
+        "drift_budget_ticket",
+        "Drift budget of fraud burning 1.5x over 3d and 6h (threshold 1.0x)",
+        SEE_EVIDENCE,
+        b'{"windows":"3d and 6h","burn_rate":{"3d":1.5,"6h":2.0},"requests_short_window":40,"objective":0.999,'
+        b'"budget_remaining":-0.25}',
+    ),
+    "slo_page": (
+        SLOBurnFinding(
+            slo="api",
+            severity=Severity.PAGE,
+            value=20.0,
+            threshold=14.4,
+            labels={"service": "fraud", "model": "fraud"},
+            **PAGE_BURN,
+        ),
+        "26c724949672005b",
+        "SLOErrorBudgetBurn",
+        "burn_rate_page",
+        "SLO api burning its error budget 20.0x over 1h and 5m (threshold 14.4x)",
+        SLO_TEXT,
+        b'{"windows":"1h and 5m","burn_rate":{"1h":20.0,"5m":30.0},"requests_short_window":1000,"objective":0.99,'
+        b'"budget_remaining":0.5}',
+    ),
+    "slo_ticket": (
+        SLOBurnFinding(slo="checkout", severity=Severity.TICKET, value=1.5, threshold=1.0, **TICKET_BURN),
+        "d14892d59817342a",
+        "SLOErrorBudgetBurn",
+        "burn_rate_ticket",
+        "SLO checkout burning its error budget 1.5x over 3d and 6h (threshold 1.0x)",
+        SLO_TEXT,
+        b'{"windows":"3d and 6h","burn_rate":{"3d":1.5,"6h":2.0},"requests_short_window":40,"objective":0.999,'
+        b'"budget_remaining":-0.25}',
+    ),
+    "gpu_xid": (
+        GpuHealthFinding(
+            gpu="GPU-0",
+            condition=GpuCondition.XID,
+            severity=Severity.PAGE,
+            value=79.0,
+            threshold=0.0,
+            labels={"gpu": "0", "UUID": "GPU-0", "modelName": "H100", "xid": "79"},
+            details={"count": 2, "last_seen": 1300.0, "description": "GPU has fallen off the bus"},
+        ),
+        "7be7901b98313fa5",
+        "GPUXid",
+        "xid",
+        "GPU GPU-0: xid (value 79, threshold 0)",
+        SEE_EVIDENCE,
+        b'{"count":2,"last_seen":1300.0,"description":"GPU has fallen off the bus"}',
+    ),
+    "gpu_thermal": (
+        GpuHealthFinding(
+            gpu="GPU-1",
+            condition=GpuCondition.THERMAL_THROTTLE,
+            severity=Severity.WARNING,
+            value=96.0,
+            threshold=0.0,
+            labels={"gpu": "1", "UUID": "GPU-1", "modelName": "H100"},
+            details={"reasons": ["SwThermalSlowdown", "HwThermalSlowdown"], "mask": 96},
+        ),
+        "26c911dba9a5a89a",
+        "GPUThermalThrottle",
+        "thermal_throttle",
+        "GPU GPU-1: thermal throttle (value 96, threshold 0)",
+        SEE_EVIDENCE,
+        b'{"reasons":["SwThermalSlowdown","HwThermalSlowdown"],"mask":96}',
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_fingerprint_alert_text_and_evidence_are_what_they_were(name: str) -> None:
+    finding, fp, alertname, subject, summary, description, evidence = CASES[name]
+    labels, annotations = describe(finding)
+    assert fingerprint(finding) == fp
+    assert (finding.alertname, labels["alertname"], finding.subject, labels["subject"]) == (
+        alertname,
+        alertname,
+        subject,
+        subject,
+    )
+    assert annotations == {"summary": summary, "description": description}
+    assert orjson.dumps(dict(finding.evidence)) == evidence
+
+
+def test_kinds_targets_and_labels() -> None:
+    kinds = {name: (c[0].kind, c[0].model, c[0].slo, c[0].gpu) for name, c in CASES.items()}
+    assert kinds == {
+        "feature": (FindingKind.DRIFT, "fraud", None, None),
+        "categorical": (FindingKind.DRIFT, "fraud", None, None),
+        "model": (FindingKind.DRIFT, "fraud", None, None),
+        "quality": (FindingKind.DRIFT, "fraud", None, None),
+        "budget_page": (FindingKind.DRIFT, "fraud", None, None),
+        "budget_ticket": (FindingKind.DRIFT, "fraud", None, None),
+        "slo_page": (FindingKind.SLO, None, "api", None),
+        "slo_ticket": (FindingKind.SLO, None, "checkout", None),
+        "gpu_xid": (FindingKind.GPU, None, None, "GPU-0"),
+        "gpu_thermal": (FindingKind.GPU, None, None, "GPU-1"),
+    }
+    labels, _ = describe(CASES["slo_page"][0])
+    assert labels == {
+        "alertname": "SLOErrorBudgetBurn",
+        "kind": "slo",
+        "severity": "page",
+        "subject": "burn_rate_page",
+        "service": "fraud",
+        "model": "fraud",
+        "slo": "api",
+    }
+
+
+def test_every_gpu_condition_names_its_alert() -> None:
+    assert {c.value: c.alertname for c in GpuCondition} == {
+        "xid": "GPUXid",
+        "lost": "GPULost",
+        "framebuffer": "GPUFramebuffer",
+        "thermal_throttle": "GPUThermalThrottle",
+        "power_throttle": "GPUPowerThrottle",
+        "hw_slowdown": "GPUHwSlowdown",
+        "hung": "GPUHung",
+        "ecc": "GPUEcc",
+        "remapped_rows": "GPURemappedRows",
+    }
+
+
+def test_findings_are_frozen_and_evidence_is_read_only() -> None:
+    finding = CASES["feature"][0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        finding.value = 1.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        finding.evidence["model_version"] = "v4"  # type: ignore[index]
+    finding.evidence["scores"]["psi"] = 9.0  # a copy: the finding keeps its own
+    assert finding.evidence["scores"]["psi"] == 0.41
+
+
+# --- evidence is JSON, whatever the values ----------------------------------------------------------
+
+names = st.text(min_size=1, max_size=12)
+floats = st.floats(allow_nan=False, allow_infinity=False)
+counts = st.integers(min_value=0, max_value=2**53)
+severities = st.sampled_from(list(Severity))
+windows = st.sampled_from(["5m", "30m", "1h", "2h", "6h", "1d", "3d"])
+base = {"severity": severities, "value": floats, "threshold": floats, "at": floats}
+
+feature_drift = st.builds(
+    FeatureDriftFinding,
+    model=names,
+    feature=names,
+    feature_kind=st.sampled_from(["numeric", "categorical"]),
+    role=st.sampled_from(["feature", "prediction"]),
+    scores=st.dictionaries(names, floats, max_size=5),
+    pvalues_adjusted=st.dictionaries(names, floats, max_size=5),
+    rows=st.dictionaries(names, counts, max_size=3),
+    missing_rate=st.dictionaries(names, st.none() | floats, max_size=3),
+    unseen=st.lists(st.tuples(names, counts), max_size=5, unique_by=lambda pair: pair[0]).map(tuple),
+    model_version=st.none() | names,
+    **base,
+)
+model_drift = st.builds(
+    ModelDriftFinding,
+    model=names,
+    drifted_features=st.lists(names, max_size=5).map(tuple),
+    prediction_drifted=st.booleans(),
+    critical_drifted=st.lists(names, max_size=3).map(tuple),
+    model_version=st.none() | names,
+    **base,
+)
+quality = st.builds(QualityDegradedFinding, model=names, metric=names, pvalue=floats, **base)
+burn = {
+    "long_window": windows,
+    "short_window": windows,
+    "long_burn_rate": floats,
+    "short_burn_rate": floats,
+    "requests_short_window": counts,
+    "objective": floats,
+    "budget_remaining": floats,
+}
+drift_budget = st.builds(DriftBudgetFinding, model=names, **burn, **base)
+slo_burn = st.builds(SLOBurnFinding, slo=names, labels=st.dictionaries(names, names, max_size=2), **burn, **base)
+json_values = st.recursive(
+    st.none() | st.booleans() | counts | floats | names,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3),
+    max_leaves=8,
+)
+gpu_health = st.builds(
+    GpuHealthFinding,
+    gpu=names,
+    condition=st.sampled_from(list(GpuCondition)),
+    details=st.dictionaries(names, json_values, max_size=4),
+    **base,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(feature_drift, model_drift, quality, drift_budget, slo_burn, gpu_health))
+def test_evidence_round_trips_through_json(finding: Finding) -> None:
+    evidence = dict(finding.evidence)
+    assert orjson.loads(orjson.dumps(evidence)) == evidence
+    labels, annotations = describe(finding)
+    assert labels["alertname"] == finding.alertname and labels["kind"] == finding.kind.value
+    assert len(annotations["summary"]) <= 1024 and len(fingerprint(finding)) == 16
