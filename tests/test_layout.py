@@ -105,6 +105,7 @@ def test_the_design_card_folders_are_imported_only_under_driftwarden() -> None:
     """collector/, detectors/, ... sit at the repository's top too: imported by their bare names they
     would load a second copy of every class (an isinstance check that fails for no visible reason)."""
     bare = re.compile(r"^\s*(>>> )?(from|import) (collector|detectors|exporters|alerts|dashboards)\b", re.M)
-    roots = [PACKAGE, TESTS, PACKAGE.parent / "benchmarks"]
+    linked = [p.resolve() for p in PACKAGE.iterdir() if p.is_symlink()]  # rglob does not follow links
+    roots = [PACKAGE, *linked, TESTS, PACKAGE.parent / "benchmarks"]
     offenders = [str(p) for root in roots for p in root.rglob("*.py") if bare.search(p.read_text())]
     assert not offenders
