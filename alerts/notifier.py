@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from typing import Any
 
 from opentelemetry import trace
 
@@ -64,11 +65,12 @@ class Notifier:
         self._tracer = tracer or trace.NoOpTracer()
         self.silences = Silences(store.load_document("silences", []), on_skip=store.database.skip)
         self.engine = AlertEngine(alerting, silences=self.silences, clock=clock)
-        self.engine.restore(store.load_document("alerts", []))
+        saved_alerts = store.load_document("alerts", [])
+        self.engine.restore(saved_alerts if isinstance(saved_alerts, list) else [])
         self.dispatcher = Dispatcher(alerting, Router(routes, alerting.default_receivers))
         self.receivers = dict(receivers)
         self.outbox = outbox
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._tasks = [
@@ -124,7 +126,7 @@ class Notifier:
             self._save_silences(before)
         return found
 
-    def _save_silences(self, before: list[dict]) -> None:
+    def _save_silences(self, before: list[dict[str, Any]]) -> None:
         """Store the silences; when the file refuses, the change is undone and `StorageError` raised:
         a refused request leaves no trace."""
         try:

@@ -153,7 +153,7 @@ class Outbox:
         secret = self._secrets.get(row.receiver)
         if secret:
             headers |= sign(row.body, secret, now)
-        span_attributes = {"receiver": row.receiver, "attempt": row.attempts + 1}
+        span_attributes: dict[str, str | int] = {"receiver": row.receiver, "attempt": row.attempts + 1}
         try:
             with self._tracer.start_as_current_span("driftwarden.deliver", attributes=span_attributes) as span:
                 response = await self._client.post(

@@ -40,7 +40,7 @@ class Silence:
     def matches(self, labels: dict[str, str]) -> bool:
         return all(labels.get(k) == v for k, v in self.matchers.items())
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
@@ -77,7 +77,8 @@ class Silences:
             try:
                 silence = Silence.from_dict(d)
             except (TypeError, ValueError) as exc:
-                key = d.get("id") if isinstance(d, dict) and isinstance(d.get("id"), str) else f"silences[{i}]"
+                saved_id = d.get("id") if isinstance(d, dict) else None
+                key = saved_id if isinstance(saved_id, str) else f"silences[{i}]"
                 skip("silence", key, exc)
                 continue
             self._by_id[silence.id] = silence
@@ -121,11 +122,11 @@ class Silences:
     def all(self) -> list[Silence]:
         return sorted(self._by_id.values(), key=lambda s: s.starts_at)
 
-    def replace(self, saved: list[dict]) -> None:
+    def replace(self, saved: list[dict[str, Any]]) -> None:
         """Back to what `to_list()` returned earlier (a change the state file refused is undone)."""
         self._by_id = {s.id: s for s in map(Silence.from_dict, saved)}
 
-    def to_list(self) -> list[dict]:
+    def to_list(self) -> list[dict[str, Any]]:
         return [s.to_dict() for s in self._by_id.values()]
 
 

@@ -120,7 +120,8 @@ def le(slo: SLOParams) -> str:
     """The `le` label of the threshold's bucket, spelled as prometheus_client spells it."""
     if slo.threshold is None:
         raise ValueError(f"SLO {slo.name} is an availability SLO: it has no latency threshold")
-    return floatToGoString(slo.threshold)
+    spelled: str = floatToGoString(slo.threshold)  # type: ignore[no-untyped-call]  # prometheus_client is untyped here
+    return spelled
 
 
 def error_ratio(slo: SLOParams, window: str) -> str:

@@ -22,6 +22,7 @@ import secrets
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -378,7 +379,7 @@ async def _watch_sink(sink: WebhookSink, console: Console, started: float) -> No
         await asyncio.sleep(0.5)
         for delivery in sink.deliveries[seen:]:
             now = f"[+{time.monotonic() - started:.0f}s]"
-            body = delivery.json()
+            body: Any = delivery.json()  # the JSON our own receivers sent
             signed = "signature ok" if delivery.signed else "[red]BAD SIGNATURE[/]"
             if delivery.path == "/retrain":
                 console.print(

@@ -78,24 +78,24 @@ def model_page(
     outputs = [f for f in features if f.drift.role == PREDICTION]
     inputs = [f for f in features if f.drift.role != PREDICTION]
     charted, listed = inputs[:max_charted], inputs[max_charted:]
-    body = [*head, _LEGEND]
+    parts = [*head, _LEGEND]
     if outputs:
-        body.append(
+        parts.append(
             '<h2>Model output <span class="muted small">the <code>prediction</code> column: output drift, '
             "not counted in the input drift share</span></h2>"
             f'<div class="features" id="model-output">{"".join(_feature_section(f, report) for f in outputs)}</div>'
         )
-    body.append(
+    parts.append(
         f'<h2>Input features <span class="muted small">sorted by PSI · {_rule(report.thresholds)}</span></h2>'
         f'<div class="features" id="features">{"".join(_feature_section(f, report) for f in charted)}</div>'
     )
     if listed:
-        body.append(_feature_list(listed, report))
+        parts.append(_feature_list(listed, report))
     monitored = {f.name for f in report.features}
     unmonitored = {k: v for k, v in reference.categories.items() if k not in monitored}
     if unmonitored:
-        body.append(_categories(unmonitored))
-    return page(model, "".join(body), now=now)
+        parts.append(_categories(unmonitored))
+    return page(model, "".join(parts), now=now)
 
 
 _LEGEND = (

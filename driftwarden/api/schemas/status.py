@@ -3,6 +3,8 @@ readiness."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from driftwarden.api.schemas.common import COUNT, NUMBER_OR_NULL, Schema, json_content, problems
 
 __all__ = ["DRIFT_ANSWERS", "METRICS_ANSWERS", "MODELS", "READYZ_ANSWERS", "SLOS"]
@@ -164,13 +166,13 @@ SLOS: Schema = {
     },
 }
 
-METRICS_ANSWERS = {
+METRICS_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Prometheus text exposition; OpenMetrics when the Accept header asks for it",
         "content": {"application/openmetrics-text": {"schema": {"type": "string"}}},
     }
 }
-READYZ_ANSWERS = {
+READYZ_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "ready",
         "content": json_content(
