@@ -7,6 +7,7 @@ from __future__ import annotations
 from driftwarden.dashboards.panels import (
     MODEL,
     RATE,
+    Json,
     dashboard,
     defaults,
     mapping,
@@ -24,7 +25,7 @@ from driftwarden.exporters import metrics as m
 __all__ = ["daemon"]
 
 
-def daemon() -> dict:
+def daemon() -> Json:
     job, model = "~$job", "~$model"
     records = timeseries(
         "Records ingested",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from driftwarden.dashboards.panels import (
     DRIFT,
     VERDICT,
+    Json,
     dashboard,
     defaults,
     panel,
@@ -22,7 +23,7 @@ from driftwarden.exporters import metrics as m
 __all__ = ["feature_detail"]
 
 
-def feature_detail() -> dict:
+def feature_detail() -> Json:
     model, feature = "$model", "$feature"
     bins = m.FEATURE_BIN_VALUES
     verdict = stat(

@@ -5,14 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from driftwarden.collector import gpu as dcgm
-from driftwarden.dashboards.panels import Panel, dashboard, defaults, mapping, sel, stat, target, timeseries, variable
+from driftwarden.dashboards.panels import (
+    Json,
+    Panel,
+    dashboard,
+    defaults,
+    mapping,
+    sel,
+    stat,
+    target,
+    timeseries,
+    variable,
+)
 from driftwarden.detectors.gpu import CRITICAL_XIDS
 from driftwarden.exporters import gpu as g
 
 __all__ = ["gpu"]
 
 
-def gpu() -> dict:
+def gpu() -> Json:
     gpu_ = "~$gpu"
     legend = "{{Hostname}} GPU {{gpu}}"
 

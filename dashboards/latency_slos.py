@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from driftwarden.dashboards.panels import (
     RATE,
+    Json,
     bargauge,
     dashboard,
     defaults,
@@ -25,7 +26,7 @@ from driftwarden.exporters import metrics as m
 __all__ = ["latency_slos"]
 
 
-def latency_slos() -> dict:
+def latency_slos() -> Json:
     service, slo = "~$service", "~$slo"
     buckets = sel(m.REQUEST_DURATION + "_bucket", service=service)
     count = m.REQUEST_DURATION + "_count"
