@@ -115,7 +115,7 @@ def create_app(
     auth = bearer_auth(config.auth_token())
     read_body = body_reader(config.limits.max_body_bytes)
     rejections = rejection_log()
-    app.add_exception_handler(HTTPProblem, problem_handler(instruments, rejections))
+    app.exception_handler(HTTPProblem)(problem_handler(instruments, rejections))  # typed for a subclass handler
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
     app.state.kserve_joiner = joiner = EventJoiner()
     app.include_router(kserve_router(config, daemon.ingest, auth, read_body, joiner))
