@@ -31,6 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from driftwarden.core.arrays import FloatArray
 from driftwarden.core.errors import BodyTooLarge, InputError, UnsupportedMediaType
 from driftwarden.core.spans import SpanBatch
 from driftwarden.params import TraceParams
@@ -89,7 +90,8 @@ def encode_error(message: str, media: str, code: int = 3) -> bytes:
     """A google.rpc.Status body, as OTLP/HTTP prescribes for 4xx answers (3 = INVALID_ARGUMENT)."""
     status = status_pb2.Status(code=code, message=message)
     if media == PROTOBUF:
-        return status.SerializeToString()
+        body: bytes = status.SerializeToString()  # google.rpc has .pyi stubs but no py.typed: mypy sees Any
+        return body
     return json_format.MessageToJson(status, indent=None).encode()
 
 
@@ -194,7 +196,7 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
 
 
-def _numbers(values: tuple[Any, ...]) -> np.ndarray:
+def _numbers(values: tuple[Any, ...]) -> FloatArray:
     if all(v is None for v in values):  # the common case: not an LLM span
         return np.full(len(values), np.nan)
     return np.array([_number(v) for v in values], dtype=np.float64)

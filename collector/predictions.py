@@ -18,11 +18,13 @@ import reprlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
+from driftwarden.core.arrays import FloatArray, ObjectArray
 from driftwarden.core.errors import BodyTooLarge, InputError, UnsupportedMediaType
 from driftwarden.core.records import (
     MODEL_NAME,
@@ -42,6 +44,7 @@ _REPR = reprlib.Repr()  # values quoted in messages: bounded, and safe however d
 _REPR.maxstring = _REPR.maxother = 80
 _show = _REPR.repr
 _NUMBER_TYPES = {int, float, type(None)}
+_S = TypeVar("_S", bound=np.generic)
 
 
 @dataclass
@@ -49,7 +52,7 @@ class _Rows:
     """Records of one model that share a feature layout, as parsed: the input of `_block`."""
 
     indexes: list[int] = field(default_factory=list)
-    values: list[list] = field(default_factory=list)
+    values: list[list[Any]] = field(default_factory=list)  # JSON values, one list per record
     request_ids: list[Any] = field(default_factory=list)
     labels: list[Any] = field(default_factory=list)
 
@@ -57,9 +60,9 @@ class _Rows:
 @dataclass(frozen=True)
 class _Block:
     numeric: tuple[str, ...]
-    values: np.ndarray
+    values: FloatArray
     categorical: tuple[str, ...]
-    categorical_values: np.ndarray  # object
+    categorical_values: ObjectArray
     request_ids: list[Any]
     labels: list[Any]
 
@@ -139,7 +142,7 @@ def _ndjson_lines(body: bytes, result: ParseResult) -> list[tuple[int, Any]]:
     return records
 
 
-def _check_record(index: int, record: Any, result: ParseResult) -> tuple[str, dict] | None:
+def _check_record(index: int, record: Any, result: ParseResult) -> tuple[str, dict[str, Any]] | None:
     if not isinstance(record, dict):
         result.reject(index, "not_an_object", f"record {index} is a {type(record).__name__}, expected an object")
         return None
@@ -174,8 +177,9 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult) -> _Block |
             )
         return None
     kinds = set(map(type, chain.from_iterable(rows.values)))
+    text: list[int] = []  # positions of the categorical columns
     if kinds <= _NUMBER_TYPES:
-        keep, numeric, text = list(range(len(rows.indexes))), list(range(len(names))), []
+        keep, numeric = list(range(len(rows.indexes))), list(range(len(names)))
     else:
         keep, numeric, text = _valid_rows(names, rows, result)
     if not keep:
@@ -234,12 +238,10 @@ def _valid_rows(names: tuple[str, ...], rows: _Rows, result: ParseResult) -> tup
     return keep, numeric, text
 
 
-def _category(value: Any) -> str | None:
+def _category(value: str | bool | None) -> str | None:
     """A categorical value as stored: booleans spelled as JSON (and Parquet/CSV readers) spell them."""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return value
 
 
@@ -259,7 +261,7 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
         b = blocks[0]
         return RecordBatch(model, b.numeric, b.values, version, b.categorical, b.categorical_values, ids, truth)
     numeric, values = _stack([(b.numeric, b.values) for b in blocks], np.nan, np.float64)
-    categorical, categorical_values = _stack([(b.categorical, b.categorical_values) for b in blocks], None, object)
+    categorical, categorical_values = _stack([(b.categorical, b.categorical_values) for b in blocks], None, np.object_)
     both = set(numeric) & set(categorical)
     if both:  # text in some records, numbers or only nulls in others: a categorical column
         for k, name in enumerate(categorical):
@@ -273,8 +275,8 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
 
 
 def _stack(
-    blocks: list[tuple[tuple[str, ...], np.ndarray]], fill: Any, dtype: Any
-) -> tuple[tuple[str, ...], np.ndarray]:
+    blocks: list[tuple[tuple[str, ...], npt.NDArray[_S]]], fill: float | None, dtype: type[_S]
+) -> tuple[tuple[str, ...], npt.NDArray[_S]]:
     names = tuple(dict.fromkeys(chain.from_iterable(b[0] for b in blocks)))
     column = {n: j for j, n in enumerate(names)}
     out = np.full((sum(b[1].shape[0] for b in blocks), len(names)), fill, dtype=dtype)
@@ -286,7 +288,7 @@ def _stack(
     return names, out
 
 
-def _objects(values: list[Any], types: type | tuple[type, ...]) -> np.ndarray | None:
+def _objects(values: list[Any], types: type | tuple[type, ...]) -> ObjectArray | None:
     """A (rows,) object array of the values of the right type (others None); None when there are none."""
     if all(v is None for v in values):
         return None

@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 import polars as pl
 
+from driftwarden.core.arrays import BoolArray, ObjectArray
 from driftwarden.core.records import RecordBatch
 
 __all__ = ["kept", "sampled"]
@@ -22,7 +23,7 @@ _SEED = 0x5EED
 _rng = np.random.default_rng()
 
 
-def kept(request_ids: np.ndarray | None, rows: int, rate: float) -> np.ndarray:
+def kept(request_ids: ObjectArray | None, rows: int, rate: float) -> BoolArray:
     """Boolean mask of the rows a sample at `rate` keeps.
 
     >>> ids = np.array([f"r{i}" for i in range(10_000)], dtype=object)
@@ -52,7 +53,7 @@ def sampled(batch: RecordBatch, rate: float) -> tuple[RecordBatch, int]:
     if not dropped:
         return batch, 0
 
-    def rows(a: np.ndarray | None) -> np.ndarray | None:
+    def rows(a: ObjectArray | None) -> ObjectArray | None:
         return None if a is None else a[mask]
 
     return (

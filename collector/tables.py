@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.core.errors import InputError
 
 __all__ = [
@@ -58,7 +59,7 @@ class TableError(InputError):
 @dataclass(frozen=True)
 class Table:
     numeric: tuple[str, ...]
-    values: np.ndarray  # (rows, numeric) float64, NaN for missing
+    values: FloatArray  # (rows, numeric), NaN for missing
     categories: dict[str, dict[str, int]]  # non-numeric column -> value -> count
     rows: int
 
@@ -68,14 +69,14 @@ class ScannedTable:
     """A file summarised by `scan_table`: counts over all rows, numeric values from a sample."""
 
     numeric: tuple[str, ...]
-    values: np.ndarray  # (sampled rows, numeric) float64, NaN for missing: a uniform sample, in file order
+    values: FloatArray  # (sampled rows, numeric), NaN for missing: a uniform sample, in file order
     categories: dict[str, dict[str, int]]  # categorical column -> value -> count, over all rows
     rows: int  # all rows of the file
     nulls: dict[str, int]  # kept column -> missing values over all rows
 
     @property
     def sampled(self) -> bool:
-        return self.values.shape[0] < self.rows
+        return len(self.values) < self.rows
 
 
 def format_from_content_type(content_type: str | None, body: bytes) -> str:
@@ -247,7 +248,7 @@ def _unused(name: str, taken: Collection[str]) -> str:
     return name
 
 
-def _sample(frame: pl.LazyFrame, numeric: list[str], rows: int, size: int, seed: int, *, row_index: str) -> np.ndarray:
+def _sample(frame: pl.LazyFrame, numeric: list[str], rows: int, size: int, seed: int, *, row_index: str) -> FloatArray:
     """The numeric columns of `size` uniformly drawn rows (all rows if there are no more), in file order."""
     if not numeric:
         return np.empty((min(size, rows), 0))
@@ -262,7 +263,7 @@ def _sample(frame: pl.LazyFrame, numeric: list[str], rows: int, size: int, seed:
     return values
 
 
-def _sample_rows(rows: int, size: int, seed: int) -> np.ndarray:
+def _sample_rows(rows: int, size: int, seed: int) -> IntArray:
     """`size` distinct row numbers below `rows`, sorted, each subset equally likely; memory O(size).
 
     (numpy's `choice(rows, size, replace=False)` allocates all `rows` numbers when `size` > rows / 50.)
@@ -276,7 +277,7 @@ def _sample_rows(rows: int, size: int, seed: int) -> np.ndarray:
     return picked
 
 
-def _distinct(numbers: np.ndarray) -> np.ndarray:
+def _distinct(numbers: IntArray) -> IntArray:
     """Sorted distinct values (np.unique is ten times slower on a million integers)."""
     numbers = np.sort(numbers)
     return numbers[np.concatenate(([True], numbers[1:] != numbers[:-1]))]

@@ -38,7 +38,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,7 @@ class FileTail:
         self,
         path: Path,
         *,
-        load_offset: Callable[[], dict[str, Any] | None],
+        load_offset: Callable[[], object],  # the saved offset as stored: checked before use
         save_offset: Callable[[dict[str, Any]], None],
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
     ) -> None:
@@ -216,12 +216,11 @@ class FileTail:
         cur = self._open_path()
         if not saved or cur is None:
             return cur
-        try:
-            ident = (int(saved["device"]), int(saved["inode"]))
-            offset, head = int(saved["offset"]), str(saved["head"])
-        except (KeyError, TypeError, ValueError):
+        position = _saved_position(saved)
+        if position is None:
             log.warning("%s: ignoring an unreadable saved offset %r", self.path, saved)
             return cur
+        ident, offset, head = position
         if ident == cur.ident:
             if _matches(cur.fd, offset, head):
                 cur.offset, cur.head = offset, head
@@ -288,6 +287,16 @@ class FileTail:
 def _head(fd: int, offset: int) -> str:
     data = os.pread(fd, min(HEAD_BYTES, offset), 0) if offset else b""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _saved_position(saved: object) -> tuple[tuple[int, int], int, str] | None:
+    """((device, inode), offset, head) of a saved offset; None when it does not read as one."""
+    if not isinstance(saved, Mapping):
+        return None
+    try:
+        return (int(saved["device"]), int(saved["inode"])), int(saved["offset"]), str(saved["head"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _matches(fd: int, offset: int, head: str) -> bool:

@@ -33,10 +33,11 @@ from driftwarden.dashboards.drift_overview import drift_overview
 from driftwarden.dashboards.feature_detail import feature_detail
 from driftwarden.dashboards.gpu import gpu
 from driftwarden.dashboards.latency_slos import latency_slos
+from driftwarden.dashboards.panels import Json
 
 __all__ = ["DASHBOARDS", "build", "provisioning", "render", "write"]
 
-DASHBOARDS: dict[str, Callable[[], dict]] = {
+DASHBOARDS: dict[str, Callable[[], Json]] = {
     "drift-overview.json": drift_overview,
     "feature-detail.json": feature_detail,
     "latency-slos.json": latency_slos,
@@ -45,7 +46,7 @@ DASHBOARDS: dict[str, Callable[[], dict]] = {
 }
 
 
-def build() -> dict[str, dict]:
+def build() -> dict[str, Json]:
     """File name -> dashboard."""
     return {name: make() for name, make in DASHBOARDS.items()}
 

@@ -8,6 +8,7 @@ from driftwarden.core import metric_names as m
 from driftwarden.dashboards.panels import (
     MODEL,
     RATE,
+    Json,
     dashboard,
     defaults,
     mapping,
@@ -24,7 +25,7 @@ from driftwarden.dashboards.panels import (
 __all__ = ["daemon"]
 
 
-def daemon() -> dict:
+def daemon() -> Json:
     job, model = "~$job", "~$model"
     records = timeseries(
         "Records ingested",

@@ -10,6 +10,7 @@ from driftwarden.dashboards.panels import (
     DRIFT,
     MODEL,
     VERDICT,
+    Json,
     bargauge,
     dashboard,
     defaults,
@@ -27,7 +28,7 @@ from driftwarden.dashboards.panels import (
 __all__ = ["drift_overview"]
 
 
-def drift_overview() -> dict:
+def drift_overview() -> Json:
     model = "~$model"
     share_panel = bargauge(
         "Drift share by model",

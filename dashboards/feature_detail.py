@@ -8,6 +8,7 @@ from driftwarden.core import metric_names as m
 from driftwarden.dashboards.panels import (
     DRIFT,
     VERDICT,
+    Json,
     dashboard,
     defaults,
     panel,
@@ -22,7 +23,7 @@ from driftwarden.dashboards.panels import (
 __all__ = ["feature_detail"]
 
 
-def feature_detail() -> dict:
+def feature_detail() -> Json:
     model, feature = "$model", "$feature"
     bins = m.FEATURE_BIN_VALUES
     verdict = stat(

@@ -7,12 +7,23 @@ from typing import Any
 from driftwarden.core import gpu as dcgm
 from driftwarden.core import metric_names as g
 from driftwarden.core.gpu import CRITICAL_XIDS
-from driftwarden.dashboards.panels import Panel, dashboard, defaults, mapping, sel, stat, target, timeseries, variable
+from driftwarden.dashboards.panels import (
+    Json,
+    Panel,
+    dashboard,
+    defaults,
+    mapping,
+    sel,
+    stat,
+    target,
+    timeseries,
+    variable,
+)
 
 __all__ = ["gpu"]
 
 
-def gpu() -> dict:
+def gpu() -> Json:
     gpu_ = "~$gpu"
     legend = "{{Hostname}} GPU {{gpu}}"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from driftwarden.core import metric_names as m
 from driftwarden.dashboards.panels import (
     RATE,
+    Json,
     bargauge,
     dashboard,
     defaults,
@@ -25,7 +26,7 @@ from driftwarden.detectors.slo import BURN_TIERS
 __all__ = ["latency_slos"]
 
 
-def latency_slos() -> dict:
+def latency_slos() -> Json:
     service, slo = "~$service", "~$slo"
     buckets = sel(m.REQUEST_DURATION + "_bucket", service=service)
     count = m.REQUEST_DURATION + "_count"

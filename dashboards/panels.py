@@ -24,6 +24,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TAG",
     "VERDICT",
+    "Json",
     "Panel",
     "bargauge",
     "dashboard",
@@ -50,7 +51,8 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 RATE = "$__rate_interval"
 TAG = "driftwarden"
 DRIFT = DEFAULT_THRESHOLDS  # the default thresholds, drawn as lines (a model may override them)
-Panel = dict[str, Any]
+Json = dict[str, Any]  # a Grafana JSON object: a target, a variable, a dashboard
+Panel = dict[str, Any]  # a panel, with its size in `_size` until `layout()`
 
 
 # --- PromQL -------------------------------------------------------------------------------------
@@ -79,8 +81,8 @@ def share(counts: str) -> str:
 # --- panels -------------------------------------------------------------------------------------
 
 
-def target(expr: str, legend: str = "", *, instant: bool = False, fmt: str = "", exemplar: bool = False) -> dict:
-    t: dict[str, Any] = {"datasource": DATASOURCE, "expr": expr, "instant": instant, "range": not instant}
+def target(expr: str, legend: str = "", *, instant: bool = False, fmt: str = "", exemplar: bool = False) -> Json:
+    t: Json = {"datasource": DATASOURCE, "expr": expr, "instant": instant, "range": not instant}
     if legend:
         t["legendFormat"] = legend
     if fmt:
@@ -90,11 +92,11 @@ def target(expr: str, legend: str = "", *, instant: bool = False, fmt: str = "",
     return t
 
 
-def thresholds(*steps: tuple[str, float | None]) -> dict:
+def thresholds(*steps: tuple[str, float | None]) -> Json:
     return {"mode": "absolute", "steps": [{"color": c, "value": v} for c, v in steps]}
 
 
-def mapping(values: Mapping[str, tuple[str, str]]) -> list[dict]:
+def mapping(values: Mapping[str, tuple[str, str]]) -> list[Json]:
     """Value mappings: raw value -> (text, color)."""
     options = {raw: {"text": text, "color": color, "index": i} for i, (raw, (text, color)) in enumerate(values.items())}
     return [{"type": "value", "options": options}]
@@ -104,7 +106,7 @@ VERDICT = mapping({"0": ("ok", "green"), "1": ("drifted", "red")})
 DASHED = {"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}}
 
 
-def panel(kind: str, title: str, targets: Sequence[dict], *, w: int = 12, h: int = 8, description: str = "") -> Panel:
+def panel(kind: str, title: str, targets: Sequence[Json], *, w: int = 12, h: int = 8, description: str = "") -> Panel:
     p: Panel = {
         "type": kind,
         "title": title,
@@ -126,7 +128,7 @@ def defaults(p: Panel, **values: Any) -> Panel:
 
 def timeseries(
     title: str,
-    targets: Sequence[dict],
+    targets: Sequence[Json],
     *,
     unit: str = "short",
     lines: Iterable[float] = (),
@@ -158,7 +160,9 @@ def timeseries(
     return p
 
 
-def stat(title: str, targets: Sequence[dict], *, unit: str = "short", steps: Sequence = (), **kw: Any) -> Panel:
+def stat(
+    title: str, targets: Sequence[Json], *, unit: str = "short", steps: Sequence[tuple[str, float]] = (), **kw: Any
+) -> Panel:
     p = panel("stat", title, targets, **{"w": 6, "h": 4, **kw})
     defaults(p, unit=unit, thresholds=thresholds(("green", None), *steps))
     p["options"] = {
@@ -172,7 +176,9 @@ def stat(title: str, targets: Sequence[dict], *, unit: str = "short", steps: Seq
     return p
 
 
-def bargauge(title: str, targets: Sequence[dict], *, unit: str, steps: Sequence = (), **kw: Any) -> Panel:
+def bargauge(
+    title: str, targets: Sequence[Json], *, unit: str, steps: Sequence[tuple[str, float]] = (), **kw: Any
+) -> Panel:
     p = panel("bargauge", title, targets, **kw)
     defaults(p, unit=unit, thresholds=thresholds(("green", None), *steps))
     p["options"] = {
@@ -212,7 +218,7 @@ def override(p: Panel, field: str, properties: Mapping[str, Any], *, matcher: st
 # --- dashboards ---------------------------------------------------------------------------------
 
 
-def datasource_variable() -> dict:
+def datasource_variable() -> Json:
     return {
         "name": "datasource",
         "label": "Data source",
@@ -228,7 +234,7 @@ def datasource_variable() -> dict:
     }
 
 
-def variable(name: str, label: str, metric: str, *, multi: bool = True) -> dict:
+def variable(name: str, label: str, metric: str, *, multi: bool = True) -> Json:
     """A query variable `label_values(metric, name)`; multi-valued ones have All (`.*`)."""
     query = f"label_values({metric}, {name})"
     v = {
@@ -264,7 +270,7 @@ def layout(panels: Sequence[Panel]) -> list[Panel]:
     return placed
 
 
-def dashboard(uid: str, title: str, description: str, variables: Sequence[dict], panels: Sequence[Panel]) -> dict:
+def dashboard(uid: str, title: str, description: str, variables: Sequence[Json], panels: Sequence[Panel]) -> Json:
     return {
         "annotations": {
             "list": [

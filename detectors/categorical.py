@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.detectors import stats
 
 __all__ = ["UNSEEN", "CategoricalComparison", "compare_categories"]
@@ -26,16 +27,16 @@ TOP_UNSEEN = 5  # unseen categories named in a report
 class CategoricalComparison:
     features: tuple[str, ...]
     labels: tuple[tuple[str, ...], ...]  # per feature: its cells (reference categories, then __unseen__)
-    reference_counts: np.ndarray  # (features, width)
-    current_counts: np.ndarray  # (features, width)
-    chi2: np.ndarray  # homogeneity statistic per feature (NaN when a side is empty)
-    pvalue: np.ndarray
-    psi: np.ndarray
-    jensenshannon: np.ndarray
+    reference_counts: IntArray  # (features, width)
+    current_counts: IntArray  # (features, width)
+    chi2: FloatArray  # homogeneity statistic per feature (NaN when a side is empty)
+    pvalue: FloatArray
+    psi: FloatArray
+    jensenshannon: FloatArray
     unseen: tuple[tuple[tuple[str, int], ...], ...]  # per feature: the most frequent unseen categories
 
     @property
-    def valid_counts(self) -> tuple[np.ndarray, np.ndarray]:
+    def valid_counts(self) -> tuple[IntArray, IntArray]:
         return self.reference_counts.sum(axis=1), self.current_counts.sum(axis=1)
 
 

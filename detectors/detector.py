@@ -11,9 +11,12 @@ import json
 import math
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
+import numpy.typing as npt
 
+from driftwarden.core.arrays import FloatArray, ObjectArray
 from driftwarden.core.records import number_label
 from driftwarden.detectors.drift import compare
 from driftwarden.detectors.findings import Finding
@@ -91,26 +94,28 @@ class DriftDetector:
     def update(
         self,
         names: Sequence[str],
-        values: np.ndarray,
+        values: npt.ArrayLike,
         categorical: Sequence[str] = (),
-        categorical_values: np.ndarray | None = None,
+        categorical_values: ObjectArray | None = None,
     ) -> None:
         """Append rows: numeric columns `values`, categorical ones `categorical_values` (str or None)."""
         convert = {j for j, name in enumerate(names) if self._is_categorical(name)}
         if not convert and not categorical:
             self.window.append(names, values)
             return
-        columns: list[tuple[str, np.ndarray]] = []
+        columns: list[tuple[str, FloatArray]] = []
         values = np.asarray(values, dtype=np.float64)
         for j, name in enumerate(names):
             column = values[:, j]
-            columns.append((name, self.vocabulary.encode(name, _labels(column)) if j in convert else column))
+            columns.append((name, self._encode_numbers(name, column) if j in convert else column))
         reference_numeric = set(self.reference.features) if self.reference else set()
         for k, name in enumerate(categorical):
             if name in reference_numeric or self.kinds.get(name) == "numeric":
                 continue  # text where numbers are expected: the numeric statistics cannot use it
             if name not in self.vocabulary and name in self.window.features:  # numbers came first: recode them
-                self.window.transform(name, lambda column, name=name: self.vocabulary.encode(name, _labels(column)))
+                self.window.transform(name, partial(self._encode_numbers, name))
+            if categorical_values is None:
+                raise ValueError(f"categorical column {name!r} sent without categorical_values")
             columns.append((name, self.vocabulary.encode(name, categorical_values[:, k])))
         rows = values.shape[0]
         block = np.column_stack([c for _, c in columns]) if columns else np.empty((rows, 0))
@@ -163,8 +168,8 @@ class DriftDetector:
         return self._profile(*self._split(names, values))
 
     def _split(
-        self, names: tuple[str, ...], values: np.ndarray
-    ) -> tuple[tuple[tuple[str, ...], np.ndarray], dict[str, dict[str, int]]]:
+        self, names: tuple[str, ...], values: FloatArray
+    ) -> tuple[tuple[tuple[str, ...], FloatArray], dict[str, dict[str, int]]]:
         """((numeric names, their columns), category counts) of a window snapshot."""
         coded = [j for j, name in enumerate(names) if name in self.vocabulary]
         if not coded:
@@ -175,7 +180,7 @@ class DriftDetector:
         return (tuple(names[j] for j in keep), values[:, keep]), categories
 
     def _profile(
-        self, numeric: tuple[tuple[str, ...], np.ndarray], categories: dict[str, dict[str, int]]
+        self, numeric: tuple[tuple[str, ...], FloatArray], categories: dict[str, dict[str, int]]
     ) -> ReferenceProfile:
         names, values = numeric
         return ReferenceProfile.fit(list(names), values, categories=categories, bins=self.bins)
@@ -184,7 +189,7 @@ class DriftDetector:
         """The window, its category vocabulary, the period it covers and the verdict streaks, for `restore()`."""
         return encode_checkpoint(*self.checkpoint_state())
 
-    def checkpoint_state(self) -> tuple[tuple[str, ...], np.ndarray, int, bytes]:
+    def checkpoint_state(self) -> tuple[tuple[str, ...], FloatArray, int, bytes]:
         """What `checkpoint()` encodes, copied now (cheap; the encoding can run in another thread)."""
         state = {
             "vocabulary": self.vocabulary.to_dict(),
@@ -200,6 +205,10 @@ class DriftDetector:
         if self.every is not None and meta.get("period_start"):
             self.period_start = float(meta["period_start"])
 
+    def _encode_numbers(self, name: str, column: FloatArray) -> FloatArray:
+        """Vocabulary codes of numbers sent for a categorical feature."""
+        return self.vocabulary.encode(name, _labels(column))
+
     def _is_categorical(self, name: str) -> bool:
         kind = self.kinds.get(name)
         if kind is not None:
@@ -212,7 +221,7 @@ def _period_start(now: float, every: float) -> float:
     return math.floor(now / every) * every
 
 
-def _labels(column: np.ndarray) -> np.ndarray:
+def _labels(column: FloatArray) -> ObjectArray:
     """Numbers as category names (3.0 -> "3"), NaN as None: for integer codes sent as categories."""
     out = np.full(column.shape[0], None, dtype=object)
     present = ~np.isnan(column)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
+from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.detectors import stats
 from driftwarden.detectors.categorical import compare_categories
 from driftwarden.detectors.reference import ReferenceProfile
@@ -38,10 +40,10 @@ def compare(
     model: str,
     reference: ReferenceProfile,
     names: Sequence[str],
-    current: np.ndarray,
+    current: npt.ArrayLike,
     *,
     current_categories: Mapping[str, Mapping[str, int]] | None = None,
-    current_bins: np.ndarray | None = None,
+    current_bins: IntArray | None = None,
     thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
     critical_features: Sequence[str] = (),
     model_version: str | None = None,
@@ -64,18 +66,18 @@ def compare(
     feature_names = reference.features + categorical.features
     cat_ref_valid, cat_cur_valid = categorical.valid_counts
     n_ref = np.concatenate([reference.valid_counts, cat_ref_valid]).astype(np.float64)
-    n_cur = np.concatenate([numeric["valid"], cat_cur_valid]).astype(np.float64)
+    n_cur = np.concatenate([numeric.valid, cat_cur_valid]).astype(np.float64)
     # rows behind each feature's counts: category counts may cover more rows than the sampled values
     base_ref = np.concatenate(
         [np.full(len(reference.features), reference.rows), np.full(len(categorical.features), reference.category_rows)]
     ).astype(np.float64)
     base_ref = np.maximum(base_ref, n_ref)
     base_cur = np.maximum(float(rows_cur), n_cur)
-    pvalue = np.concatenate([numeric["pvalue"], categorical.pvalue])
+    pvalue = np.concatenate([numeric.pvalue, categorical.pvalue])
     evaluated = ~np.isnan(pvalue)
     adjusted = stats.benjamini_hochberg(pvalue)
     categorical_effect = categorical.psi / thresholds.vector("psi", categorical.features)
-    effect = np.concatenate([numeric["effect"], categorical_effect])
+    effect = np.concatenate([numeric.effect, categorical_effect])
 
     # missing-rate drift: a two-proportion test, gated by the size of the change like every other test
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -96,9 +98,9 @@ def compare(
         is_numeric = j < len(reference.features)
         k = j if is_numeric else j - len(reference.features)
         if is_numeric:
-            scores = {m: float(v[j]) for m, v in numeric["scores"].items()}
+            scores = {m: float(v[j]) for m, v in numeric.scores.items()}
             test = "ks"
-            bins = {"reference": reference.bin_counts[j].tolist(), "current": numeric["bins"][j].tolist()}
+            bins = {"reference": reference.bin_counts[j].tolist(), "current": numeric.bins[j].tolist()}
             labels = interval_labels(reference.edges[j])
             edges = tuple(reference.edges[j].tolist())
         else:
@@ -155,14 +157,25 @@ def compare(
     )
 
 
+@dataclass(frozen=True)
+class _NumericScores:
+    """Per numeric reference feature, in its order: what `compare()` reads of the numeric tests."""
+
+    scores: dict[str, FloatArray]  # statistic name -> value per feature
+    pvalue: FloatArray  # KS, before adjustment
+    effect: FloatArray  # largest score / threshold
+    bins: IntArray  # (features, bins) current counts per reference bin
+    valid: IntArray  # current non-missing values per feature
+
+
 def _numeric_scores(
     reference: ReferenceProfile,
     names: Sequence[str],
-    current: np.ndarray,
+    current: npt.ArrayLike,
     thresholds: DriftThresholds,
-    current_bins: np.ndarray | None,
+    current_bins: IntArray | None,
     scratch: bool,
-) -> dict[str, Any]:
+) -> _NumericScores:
     """KS, PSI and the optional numeric statistics of every numeric reference feature."""
     aligned = _aligned(reference.features, names, current)
     cur_sorted = stats.sort_columns(aligned, in_place=scratch or aligned is not current)
@@ -180,17 +193,12 @@ def _numeric_scores(
         effect = np.fmax(effect, scores["wasserstein"] / thresholds.vector("wasserstein", features))
     if "jensenshannon" in thresholds.methods:
         scores["jensenshannon"] = stats.jensen_shannon(reference.bin_counts, cur_bins)
-    return {
-        "scores": scores,
-        "pvalue": ks.pvalue,
-        "psi": scores["psi"],
-        "effect": effect,
-        "bins": cur_bins,
-        "valid": stats.valid_counts(cur_sorted),
-    }
+    return _NumericScores(
+        scores=scores, pvalue=ks.pvalue, effect=effect, bins=cur_bins, valid=stats.valid_counts(cur_sorted)
+    )
 
 
-def _aligned(features: Sequence[str], names: Sequence[str], current: np.ndarray) -> np.ndarray:
+def _aligned(features: Sequence[str], names: Sequence[str], current: npt.ArrayLike) -> FloatArray:
     """`current`'s columns in the reference's feature order; NaN for features it lacks."""
     current = np.asarray(current, dtype=np.float64)
     if tuple(names) == tuple(features):

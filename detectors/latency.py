@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from driftwarden.core.arrays import BoolArray, FloatArray, IntArray
 from driftwarden.core.spans import SpanBatch
 
 __all__ = ["TTFT_BUCKETS", "HistogramSeries", "LabelFolder", "LatencyHistogram", "RequestStats"]
@@ -54,17 +55,17 @@ class LatencyHistogram:
     """Prometheus-style cumulative histograms for many label sets, updated a batch at a time."""
 
     def __init__(self, bounds: Sequence[float], label_names: Sequence[str]) -> None:
-        self.bounds = np.asarray(bounds, dtype=np.float64)
+        self.bounds: FloatArray = np.asarray(bounds, dtype=np.float64)
         self.label_names = tuple(label_names)
         self._index: dict[tuple[str, ...], int] = {}
-        self._counts = np.zeros((0, self.bounds.size + 1), dtype=np.int64)
-        self._sums = np.zeros(0)
+        self._counts: IntArray = np.zeros((0, self.bounds.size + 1), dtype=np.int64)
+        self._sums: FloatArray = np.zeros(0)
         self._exemplars: list[dict[int, tuple[str, float, float]]] = []  # per series: bucket -> exemplar
 
     def observe(
         self,
         keys: Sequence[tuple[str, ...]],
-        values: np.ndarray,
+        values: FloatArray,
         trace_ids: Sequence[str] = (),
         now: float | None = None,
     ) -> None:
@@ -154,10 +155,10 @@ class RequestStats:
         self._remember(target, batch.duration, batch.end_time, batch.error)
         self._llm(target, batch)
 
-    def quantiles(self, window: float, now: float | None = None) -> list[dict]:
+    def quantiles(self, window: float, now: float | None = None) -> list[dict[str, str | float]]:
         """p50/p95/p99, count and error rate per service/model/operation over the last `window` seconds."""
         now = self._clock() if now is None else now
-        out = []
+        out: list[dict[str, str | float]] = []
         for (service, model, operation), ring in sorted(self._recent.items()):
             values = ring.values()
             recent = values[values[:, 0] >= now - window]
@@ -177,7 +178,7 @@ class RequestStats:
         return out
 
     def _remember(
-        self, target: list[tuple[str, str, str]], duration: np.ndarray, end_time: np.ndarray, error: np.ndarray
+        self, target: list[tuple[str, str, str]], duration: FloatArray, end_time: FloatArray, error: BoolArray
     ) -> None:
         rows = np.column_stack([end_time, duration, error.astype(np.float64)])
         codes: dict[tuple[str, str, str], int] = {}
@@ -209,11 +210,11 @@ class _Ring:
     """The last `capacity` rows of a fixed number of float columns (event-loop only: no lock)."""
 
     def __init__(self, capacity: int, columns: int) -> None:
-        self._rows = np.empty((capacity, columns))
+        self._rows: FloatArray = np.empty((capacity, columns))
         self._next = 0
         self._size = 0
 
-    def append(self, rows: np.ndarray) -> None:
+    def append(self, rows: FloatArray) -> None:
         capacity = self._rows.shape[0]
         rows = rows[-capacity:]
         n = rows.shape[0]
@@ -223,5 +224,5 @@ class _Ring:
         self._next = (self._next + n) % capacity
         self._size = min(capacity, self._size + n)
 
-    def values(self) -> np.ndarray:
+    def values(self) -> FloatArray:
         return self._rows[: self._size]

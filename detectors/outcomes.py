@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from driftwarden.detectors import stats
 
 __all__ = ["QualityChange", "classification_metrics", "quality_change", "regression_metrics"]
 
 
-def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def classification_metrics(predictions: npt.ArrayLike, labels: npt.ArrayLike) -> dict[str, float]:
     """Accuracy and macro-averaged F1 over the classes seen in either array (as sklearn's).
 
     >>> classification_metrics(np.array(["a", "b", "a", "a"]), np.array(["a", "b", "b", "a"]))
@@ -37,7 +38,7 @@ def classification_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[
     return {"accuracy": float(true_positive.sum() / predictions.size), "f1": float(f1.mean())}
 
 
-def regression_metrics(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def regression_metrics(predictions: npt.ArrayLike, labels: npt.ArrayLike) -> dict[str, float]:
     """Mean absolute and root-mean-square error.
 
     >>> regression_metrics(np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 2.0]))
@@ -59,8 +60,8 @@ class QualityChange:
 
 
 def quality_change(
-    baseline: tuple[np.ndarray, np.ndarray],
-    current: tuple[np.ndarray, np.ndarray],
+    baseline: tuple[npt.ArrayLike, npt.ArrayLike],
+    current: tuple[npt.ArrayLike, npt.ArrayLike],
     *,
     classification: bool,
     min_drop: float = 0.05,
@@ -82,10 +83,10 @@ def quality_change(
     if classification:
         wrong0 = np.asarray(p0).astype(str) != np.asarray(t0).astype(str)
         wrong1 = np.asarray(p1).astype(str) != np.asarray(t1).astype(str)
-        _, pvalue = stats.proportions_ztest(wrong0.sum(), wrong0.size, wrong1.sum(), wrong1.size)
+        _, error_rate_p = stats.proportions_ztest(wrong0.sum(), wrong0.size, wrong1.sum(), wrong1.size)
         acc0, acc1 = 1.0 - wrong0.mean(), 1.0 - wrong1.mean()
-        degraded = acc0 - acc1 >= min_drop and pvalue < alpha
-        return QualityChange("accuracy", float(acc0), float(acc1), float(pvalue), bool(degraded))
+        degraded = acc0 - acc1 >= min_drop and error_rate_p < alpha
+        return QualityChange("accuracy", float(acc0), float(acc1), float(error_rate_p), bool(degraded))
     err0 = np.abs(np.asarray(p0, dtype=np.float64) - np.asarray(t0, dtype=np.float64))
     err1 = np.abs(np.asarray(p1, dtype=np.float64) - np.asarray(t1, dtype=np.float64))
     ks = stats.ks_2samp(stats.sort_columns(err0[:, None]), stats.sort_columns(err1[:, None]))

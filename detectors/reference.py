@@ -13,9 +13,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.detectors import stats
 
 __all__ = ["DEFAULT_BINS", "ReferenceProfile"]
@@ -27,9 +30,9 @@ MAX_CATEGORIES = 1000  # categories kept per categorical column; the rest pooled
 @dataclass(frozen=True)
 class ReferenceProfile:
     features: tuple[str, ...]  # numeric features, the columns of every array below
-    sorted_values: np.ndarray  # (rows, features) sorted per column, NaN last
-    edges: np.ndarray  # (features, bins-1) reference-quantile bin edges
-    bin_counts: np.ndarray  # (features, bins)
+    sorted_values: FloatArray  # (rows, features) sorted per column, NaN last
+    edges: FloatArray  # (features, bins-1) reference-quantile bin edges
+    bin_counts: IntArray  # (features, bins)
     rows: int
     categories: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> category -> count
     created_at: float = field(default_factory=time.time)
@@ -39,7 +42,7 @@ class ReferenceProfile:
     def fit(
         cls,
         names: Sequence[str],
-        values: np.ndarray,
+        values: npt.ArrayLike,
         *,
         categories: dict[str, dict[str, int]] | None = None,
         bins: int = DEFAULT_BINS,
@@ -58,7 +61,7 @@ class ReferenceProfile:
         if values.ndim != 2 or values.shape[1] != len(names):
             raise ValueError(f"values must be (rows, {len(names)}), got {values.shape}")
         if np.isinf(values).any():
-            bad = [names[j] for j in np.flatnonzero(np.isinf(values).any(axis=0))]
+            bad = [names[int(j)] for j in np.flatnonzero(np.isinf(values).any(axis=0))]
             raise ValueError(f"infinite values in column(s): {', '.join(bad)}")
         ordered = stats.sort_columns(values)
         edges = stats.quantile_edges(ordered, bins)
@@ -73,21 +76,21 @@ class ReferenceProfile:
         )
 
     @cached_property
-    def valid_counts(self) -> np.ndarray:
+    def valid_counts(self) -> IntArray:
         return stats.valid_counts(self.sorted_values)
 
     @cached_property
-    def std(self) -> np.ndarray:
+    def std(self) -> FloatArray:
         """Standard deviation per feature (ddof=0), the scale of the normed Wasserstein distance."""
         return stats.column_std(self.sorted_values)
 
     @cached_property
-    def missing_rate(self) -> np.ndarray:
+    def missing_rate(self) -> FloatArray:
         if self.rows == 0:
             return np.full(len(self.features), np.nan)
         return 1.0 - self.valid_counts / self.rows
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """What a user sees after fitting: sizes, kinds and a few numbers per feature.
 
         Numeric features: count, missing rate, min/median/max, quantiles p1..p99 and bin edges over

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from driftwarden.detectors.report import DriftReport
 
-__all__ = ["VerdictStability"]
+__all__ = ["StabilityState", "VerdictStability"]
+
+
+class StabilityState(TypedDict):
+    """The checkpoint form of `VerdictStability`."""
+
+    streak: dict[str, int]  # feature -> consecutive raw drifted evaluations
+    on: list[str]  # features whose stable verdict is on
 
 
 class VerdictStability:
@@ -56,11 +64,12 @@ class VerdictStability:
         stable = bool(inputs) and (share >= report.thresholds.share or critical)
         return dataclasses.replace(report, features=tuple(features), stable=stable)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> StabilityState:
         """Checkpoint form: streaks and the features whose stable verdict is on."""
         return {"streak": dict(self._streak), "on": sorted(self._on)}
 
-    def restore(self, saved: dict) -> None:
+    def restore(self, saved: Mapping[str, Any]) -> None:
+        """Read back `to_dict()` after its JSON round trip; missing keys start empty."""
         self._streak = {name: int(n) for name, n in saved.get("streak", {}).items()}
         self._on = set(saved.get("on", []))
 

@@ -24,10 +24,15 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from itertools import repeat
+from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special, stats
+
+from driftwarden.core.arrays import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "KSResult",
@@ -57,20 +62,22 @@ PSI_EPSILON = 1e-4  # share given to an empty bin, as Evidently and most PSI wri
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 _pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="driftwarden-stats")
 
+_T = TypeVar("_T")
+
 
 @dataclass(frozen=True)
 class KSResult:
-    statistic: np.ndarray  # (features,) D; NaN where either sample is empty
-    pvalue: np.ndarray  # (features,)
+    statistic: FloatArray  # (features,) D; NaN where either sample is empty
+    pvalue: FloatArray  # (features,)
 
 
-def _map_columns(fn: Callable[[int], object], n_columns: int) -> list:
+def _map_columns(fn: Callable[[int], _T], n_columns: int) -> list[_T]:
     if n_columns <= 1 or _WORKERS == 1:
         return [fn(j) for j in range(n_columns)]
     return list(_pool.map(fn, range(n_columns)))
 
 
-def sort_columns(values: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+def sort_columns(values: npt.ArrayLike, *, in_place: bool = False) -> FloatArray:
     """Each column sorted ascending, NaN last, as float64 (Fortran order: columns contiguous).
 
     `in_place=True` sorts `values` itself when it is already a Fortran-ordered float64 array
@@ -91,14 +98,14 @@ def sort_columns(values: np.ndarray, *, in_place: bool = False) -> np.ndarray:
     return out
 
 
-def valid_counts(sorted_values: np.ndarray) -> np.ndarray:
+def valid_counts(sorted_values: FloatArray) -> IntArray:
     """Number of non-NaN values per column of a `sort_columns` result: where its NaN tail starts
     (a binary search per column, no rows x features mask)."""
     columns = range(sorted_values.shape[1])
     return np.array([np.searchsorted(sorted_values[:, j], np.nan) for j in columns], dtype=np.int64)
 
 
-def _ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
+def _ks_statistic(reference: FloatArray, current: FloatArray) -> float:
     """max |F_ref - F_cur| over the pooled sample of two sorted, NaN-free 1-D arrays.
 
     One stable argsort merges the two sorted runs (timsort: linear); a running count of
@@ -121,7 +128,7 @@ def _ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
     return float(min_s if min_s > max_s else max_s)
 
 
-def ks_2samp(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> KSResult:
+def ks_2samp(reference_sorted: FloatArray, current_sorted: FloatArray) -> KSResult:
     """Two-sample, two-sided Kolmogorov-Smirnov test on every column.
 
     Both inputs come from `sort_columns` and have the same number of columns.
@@ -158,14 +165,14 @@ def _rounded_to_lattice(n1: int, n2: int, d: float) -> float:
 def _exact_two_sided(n1: int, n2: int, d: float) -> tuple[float, float] | None:
     """scipy's exact two-sided distribution; None when it is numerically out of reach."""
     try:
-        from scipy.stats._stats_py import _attempt_exact_2kssamp
+        from scipy.stats._stats_py import _attempt_exact_2kssamp  # type: ignore[attr-defined]  # private: not in scipy-stubs
     except ImportError:  # a scipy without the private helper: ask the public API
         return None
     success, d_exact, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
     return (float(d_exact), float(prob)) if success else None
 
 
-def kolmogorov_sf(d: np.ndarray, n: np.ndarray) -> np.ndarray:
+def kolmogorov_sf(d: npt.ArrayLike, n: npt.ArrayLike) -> FloatArray:
     """`scipy.stats.kstwo.sf(d, n)` for arrays, fast where scipy is slow.
 
     scipy answers 2 * smirnov(n, d) when n*d^2 lies in [2.2, 370) and n > 140, and its
@@ -173,10 +180,10 @@ def kolmogorov_sf(d: np.ndarray, n: np.ndarray) -> np.ndarray:
     Smirnov sum done in log space with numpy (about 10x faster, equal to 1e-9 relative);
     every other branch is scipy's own code.
     """
-    d = np.asarray(d, dtype=np.float64)
-    n = np.broadcast_to(np.asarray(n, dtype=np.float64), d.shape)
-    flat = _map_columns(lambda k: _kolmogorov_sf(float(d.flat[k]), n.flat[k]), d.size)
-    return np.array(flat, dtype=np.float64).reshape(d.shape)
+    distances = np.asarray(d, dtype=np.float64)
+    sizes = np.broadcast_to(np.asarray(n, dtype=np.float64), distances.shape)
+    flat = _map_columns(lambda k: _kolmogorov_sf(float(distances.flat[k]), float(sizes.flat[k])), distances.size)
+    return np.array(flat, dtype=np.float64).reshape(distances.shape)
 
 
 def _kolmogorov_sf(d: float, n: float) -> float:
@@ -201,10 +208,10 @@ def _smirnov_sum(n: int, x: float) -> float:
     return float(x * math.exp(top) * np.exp(log_terms - top).sum())
 
 
-_log_factorial_table = np.zeros(1)
+_log_factorial_table: FloatArray = np.zeros(1)
 
 
-def _log_factorials(n: int) -> np.ndarray:
+def _log_factorials(n: int) -> FloatArray:
     """log(k!) for k = 0..n, from a table that grows on demand (shared by all threads, never shrunk)."""
     global _log_factorial_table
     table = _log_factorial_table
@@ -215,7 +222,7 @@ def _log_factorials(n: int) -> np.ndarray:
     return table
 
 
-def quantile_edges(sorted_values: np.ndarray, bins: int = 10) -> np.ndarray:
+def quantile_edges(sorted_values: FloatArray, bins: int = 10) -> FloatArray:
     """Interior bin edges at the reference's 1/bins, ..., (bins-1)/bins quantiles: (features, bins-1).
 
     Repeated edges (heavy ties) are kept: the bins between them stay empty in every
@@ -231,7 +238,7 @@ def quantile_edges(sorted_values: np.ndarray, bins: int = 10) -> np.ndarray:
     return edges
 
 
-def bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def bin_counts(sorted_values: FloatArray, edges: FloatArray) -> IntArray:
     """Counts per bin (features, bins): bin k holds edges[k-1] < x <= edges[k]."""
     _, n_features = sorted_values.shape
     if edges.shape[0] != n_features:
@@ -246,7 +253,7 @@ def bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.diff(at_or_below, axis=1)
 
 
-def unsorted_bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def unsorted_bin_counts(values: FloatArray, edges: FloatArray) -> IntArray:
     """`bin_counts` of values in any order (rows, features), vectorized across features.
 
     The streaming form: a window adds the counts of the rows it takes in and subtracts those
@@ -269,7 +276,7 @@ def unsorted_bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return above[:, :-1] - above[:, 1:]
 
 
-def psi(reference_counts: np.ndarray, current_counts: np.ndarray, epsilon: float = PSI_EPSILON) -> np.ndarray:
+def psi(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike, epsilon: float = PSI_EPSILON) -> FloatArray:
     """Population stability index per feature: sum_k (c_k - r_k) * ln(c_k / r_k).
 
     Shares below `epsilon` are raised to it so that an empty bin gives a large but
@@ -285,7 +292,7 @@ def psi(reference_counts: np.ndarray, current_counts: np.ndarray, epsilon: float
     return np.where(empty, np.nan, value)
 
 
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
+def benjamini_hochberg(pvalues: npt.ArrayLike) -> FloatArray:
     """Benjamini-Hochberg adjusted p-values (as `scipy.stats.false_discovery_control`); NaN stays NaN."""
     p = np.asarray(pvalues, dtype=np.float64)
     out = np.full(p.shape, np.nan)
@@ -303,7 +310,7 @@ def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
 # -- distances between numeric distributions ------------------------------------------------
 
 
-def column_std(sorted_values: np.ndarray) -> np.ndarray:
+def column_std(sorted_values: FloatArray) -> FloatArray:
     """Population standard deviation (ddof=0, as `np.std`) per column of a `sort_columns` result.
 
     Exactly 0 for a constant column (first value == last value), where `np.std` can leave ~1e-17
@@ -320,7 +327,7 @@ def column_std(sorted_values: np.ndarray) -> np.ndarray:
     return np.array(_map_columns(column, sorted_values.shape[1]), dtype=np.float64)
 
 
-def _quantile_coupling(n1: int, n2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _quantile_coupling(n1: int, n2: int) -> tuple[IntArray, IntArray, FloatArray]:
     """Row indices and weights that pair the quantile functions of samples of n1 and n2 values.
 
     On the unit interval the quantile functions of two sorted samples are step functions with
@@ -343,7 +350,7 @@ def _quantile_coupling(n1: int, n2: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return steps // n2, steps // n1, widths
 
 
-def wasserstein(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> np.ndarray:
+def wasserstein(reference_sorted: FloatArray, current_sorted: FloatArray) -> FloatArray:
     """Wasserstein-1 (earth mover's) distance per column, as `scipy.stats.wasserstein_distance`.
 
     Both inputs come from `sort_columns`; NaN is left out, and a column with no values on
@@ -363,7 +370,8 @@ def wasserstein(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> np.
     n_cur = valid_counts(current_sorted)
     out = np.full(reference_sorted.shape[1], np.nan)
 
-    def distance(j: int, coupling: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
+    def distance(columns: list[int], coupling: tuple[IntArray, IntArray, FloatArray] | None, k: int) -> None:
+        j = columns[k]
         n1, n2 = int(n_ref[j]), int(n_cur[j])
         ref_rows, cur_rows, widths = _quantile_coupling(n1, n2) if coupling is None else coupling
         gaps = reference_sorted[:n1, j][ref_rows]
@@ -377,15 +385,14 @@ def wasserstein(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> np.
     alone = [columns[0] for columns in by_sizes.values() if len(columns) == 1]
     for sizes, columns in by_sizes.items():  # usually one group: every column without NaN
         if len(columns) > 1:
-            coupling = _quantile_coupling(*sizes)
-            _map_columns(lambda k, columns=columns, coupling=coupling: distance(columns[k], coupling), len(columns))
-    _map_columns(lambda k: distance(alone[k]), len(alone))
+            _map_columns(partial(distance, columns, _quantile_coupling(*sizes)), len(columns))
+    _map_columns(partial(distance, alone, None), len(alone))
     return out
 
 
 def wasserstein_normed(
-    reference_sorted: np.ndarray, current_sorted: np.ndarray, *, reference_std: np.ndarray | None = None
-) -> np.ndarray:
+    reference_sorted: FloatArray, current_sorted: FloatArray, *, reference_std: npt.ArrayLike | None = None
+) -> FloatArray:
     """`wasserstein` divided by the reference's standard deviation (ddof=0): unit-free, as Evidently.
 
     `reference_std` is `column_std(reference_sorted)` unless given (a fitted profile can store
@@ -406,7 +413,7 @@ def wasserstein_normed(
     return np.where((std == 0) & (distance == 0), 0.0, normed)
 
 
-def jensen_shannon(reference_counts: np.ndarray, current_counts: np.ndarray) -> np.ndarray:
+def jensen_shannon(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> FloatArray:
     """Jensen-Shannon *distance* (base 2, so in [0, 1]) per feature between bin or category counts.
 
     Equal to `scipy.spatial.distance.jensenshannon(ref, cur, base=2)` row by row: the square
@@ -429,7 +436,7 @@ def jensen_shannon(reference_counts: np.ndarray, current_counts: np.ndarray) -> 
 CHI2_SMOOTHING = 0.5  # added to every reference count, so no expected count is 0
 
 
-def encode_categories(values: np.ndarray, categories: list[list[str]]) -> np.ndarray:
+def encode_categories(values: npt.ArrayLike, categories: list[list[str]]) -> IntArray:
     """Category codes (rows, features), int64: the position of each value in `categories[j]`.
 
     Values are compared as `str(value)` (so True matches "True" and 3 matches "3"); a value
@@ -456,7 +463,7 @@ def encode_categories(values: np.ndarray, categories: list[list[str]]) -> np.nda
         miss = np.flatnonzero(code == unseen)
         if miss.size:
             other = column[miss]
-            missing = np.equal(other, None) | (other != other)  # None, or NaN (the only x != x)
+            missing = np.equal(other, np.array(None)) | (other != other)  # None, or NaN (the only x != x)
             code[miss[missing]] = -1
             retry = miss[~missing]
             as_text = map(str, column[retry])
@@ -464,7 +471,7 @@ def encode_categories(values: np.ndarray, categories: list[list[str]]) -> np.nda
     return codes
 
 
-def category_counts(codes: np.ndarray, n_categories: np.ndarray) -> np.ndarray:
+def category_counts(codes: npt.ArrayLike, n_categories: npt.ArrayLike) -> IntArray:
     """Counts per category (features, max(n_categories) + 1) from `encode_categories` codes.
 
     Column k < n_categories[j] counts category k, column n_categories[j] the unseen values,
@@ -485,8 +492,8 @@ def category_counts(codes: np.ndarray, n_categories: np.ndarray) -> np.ndarray:
 
 
 def chi_square(
-    reference_counts: np.ndarray, current_counts: np.ndarray, *, smoothing: float = CHI2_SMOOTHING
-) -> tuple[np.ndarray, np.ndarray]:
+    reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike, *, smoothing: float = CHI2_SMOOTHING
+) -> tuple[FloatArray, FloatArray]:
     """Pearson chi-square goodness-of-fit of the current counts to the reference shares: (statistic, p).
 
     Per feature, the expected count of cell k is cur_total * (ref_k + smoothing) / sum(ref + smoothing),
@@ -513,7 +520,9 @@ def chi_square(
     return _chi2_result(terms.sum(axis=-1), used.sum(axis=-1) - 1, (ref.sum(axis=-1) == 0) | (cur_total == 0))
 
 
-def chi_square_homogeneity(reference_counts: np.ndarray, current_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def chi_square_homogeneity(
+    reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     """Pearson chi-square test that both samples share one distribution, per feature: (statistic, p).
 
     The 2 x k contingency test, `scipy.stats.chi2_contingency([ref, cur], correction=False)` on the
@@ -533,7 +542,7 @@ def chi_square_homogeneity(reference_counts: np.ndarray, current_counts: np.ndar
     return _chi2_result(terms.sum(axis=-1), used.sum(axis=-1) - 1, empty)
 
 
-def _paired_counts(reference_counts: np.ndarray, current_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _paired_counts(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     ref = np.asarray(reference_counts, dtype=np.float64)
     cur = np.asarray(current_counts, dtype=np.float64)
     if ref.ndim != 2 or ref.shape != cur.shape:
@@ -543,7 +552,7 @@ def _paired_counts(reference_counts: np.ndarray, current_counts: np.ndarray) -> 
     return ref, cur
 
 
-def _chi2_result(statistic: np.ndarray, dof: np.ndarray, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _chi2_result(statistic: FloatArray, dof: IntArray, empty: BoolArray) -> tuple[FloatArray, FloatArray]:
     """p = chi2.sf(statistic, dof); (0, 1) where dof is 0 (one cell), NaN where a side is empty."""
     pvalue = np.clip(stats.chi2.sf(statistic, np.maximum(dof, 1)), 0.0, 1.0)
     statistic = np.where(dof > 0, statistic, 0.0)
@@ -552,8 +561,8 @@ def _chi2_result(statistic: np.ndarray, dof: np.ndarray, empty: np.ndarray) -> t
 
 
 def proportions_ztest(
-    missing_ref: np.ndarray, n_ref: np.ndarray, missing_cur: np.ndarray, n_cur: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+    missing_ref: npt.ArrayLike, n_ref: npt.ArrayLike, missing_cur: npt.ArrayLike, n_cur: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     """Pooled two-proportion z-test per feature, for missing-rate drift: (z, two-sided p).
 
     z = (p_cur - p_ref) / sqrt(p_pool * (1 - p_pool) * (1/n_ref + 1/n_cur)) with p_pool the
@@ -576,7 +585,7 @@ def proportions_ztest(
     return z, 2.0 * stats.norm.sf(np.abs(z))
 
 
-def _check_same_features(a: np.ndarray, b: np.ndarray) -> None:
+def _check_same_features(a: FloatArray, b: FloatArray) -> None:
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError("expected 2-D arrays (rows x features)")
     if a.shape[1] != b.shape[1]:

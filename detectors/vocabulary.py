@@ -16,6 +16,8 @@ from itertools import repeat
 
 import numpy as np
 
+from driftwarden.core.arrays import FloatArray, ObjectArray
+
 __all__ = ["OTHER", "Vocabulary"]
 
 OTHER = "__other__"
@@ -41,7 +43,7 @@ class Vocabulary:
     def __contains__(self, feature: str) -> bool:
         return feature in self._codes
 
-    def encode(self, feature: str, values: np.ndarray) -> np.ndarray:
+    def encode(self, feature: str, values: ObjectArray) -> FloatArray:
         """Codes (float64, NaN for None) of a 1-D object array of str/None; new values get new codes.
 
         One dict lookup per value driven from C (`map` into `np.fromiter`); only a batch that
@@ -66,7 +68,7 @@ class Vocabulary:
             elif OTHER not in codes:
                 codes[OTHER] = len(codes)
 
-    def counts(self, feature: str, codes: np.ndarray) -> dict[str, int]:
+    def counts(self, feature: str, codes: FloatArray) -> dict[str, int]:
         """Category → count of a window column of codes (NaN missing): one bincount."""
         names = self.names(feature)
         present = codes[(codes >= 0) & (codes < len(names))].astype(np.int64)  # NaN compares False: missing

@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import numpy.typing as npt
 
+from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.detectors import stats
 
 __all__ = ["SlidingWindow", "TooManyFeatures", "encode_checkpoint"]
@@ -48,13 +50,13 @@ class SlidingWindow:
         self.max_features = max_features
         self._lock = threading.Lock()
         self._columns: dict[str, int] = {}
-        self._values = np.full((capacity, 0), np.nan, order="F")
+        self._values: FloatArray = np.full((capacity, 0), np.nan, order="F")
         self._next = 0  # ring position of the next row
         self._rows = 0
         self._total = 0
         self._binned: list[str] = []  # features whose values are counted into reference bins as they arrive
-        self._edges = np.empty((0, 1))
-        self._bins = np.zeros((0, 2), dtype=np.int64)
+        self._edges: FloatArray = np.empty((0, 1))
+        self._bins: IntArray = np.zeros((0, 2), dtype=np.int64)
         self._add_columns(list(features))
 
     @property
@@ -70,7 +72,7 @@ class SlidingWindow:
     def features(self) -> tuple[str, ...]:
         return tuple(self._columns)
 
-    def append(self, names: Sequence[str], values: np.ndarray) -> None:
+    def append(self, names: Sequence[str], values: npt.ArrayLike) -> None:
         """Append a (rows, len(names)) batch; features absent from it are missing for its rows."""
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != len(names):
@@ -91,7 +93,7 @@ class SlidingWindow:
             self._write(incoming)
             self._total += values.shape[0]
 
-    def track_bins(self, features: Sequence[str], edges: np.ndarray) -> None:
+    def track_bins(self, features: Sequence[str], edges: npt.ArrayLike) -> None:
         """Count these features' values into bins cut at `edges` (features, bins-1) from now on,
         starting from the rows already here; `binned()` reads the counts."""
         with self._lock:
@@ -102,12 +104,12 @@ class SlidingWindow:
             if self._binned and self._rows:
                 self._count_bins(self._values[: self._rows], None)
 
-    def binned(self) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    def binned(self) -> tuple[tuple[str, ...], FloatArray, IntArray]:
         """(feature names, a copy of the filled rows, per-bin counts of the tracked features), atomically."""
         with self._lock:
             return tuple(self._columns), np.array(self._values[: self._rows], order="F"), self._bins.copy()
 
-    def transform(self, name: str, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+    def transform(self, name: str, fn: Callable[[FloatArray], FloatArray]) -> None:
         """Replace the filled values of one column by `fn(values)` (a feature found to be categorical
         after numbers had arrived for it: its numbers become category codes)."""
         with self._lock:
@@ -122,7 +124,7 @@ class SlidingWindow:
             self._next = self._rows = 0
             self._bins[:] = 0
 
-    def snapshot(self) -> tuple[tuple[str, ...], np.ndarray]:
+    def snapshot(self) -> tuple[tuple[str, ...], FloatArray]:
         """(feature names, a copy of the filled rows) taken atomically."""
         with self._lock:
             return tuple(self._columns), np.array(self._values[: self._rows], order="F")
@@ -132,7 +134,7 @@ class SlidingWindow:
         `meta`, bytes the owner needs to read the columns back (e.g. category vocabularies)."""
         return encode_checkpoint(*self.checkpoint_state(), meta)
 
-    def checkpoint_state(self) -> tuple[tuple[str, ...], np.ndarray, int]:
+    def checkpoint_state(self) -> tuple[tuple[str, ...], FloatArray, int]:
         """(names, a copy of the filled rows, rows ever appended), taken atomically; cheap beside encoding."""
         with self._lock:
             return tuple(self._columns), np.array(self._values[: self._rows], order="F"), self._total
@@ -147,21 +149,22 @@ class SlidingWindow:
         self._total = max(self._total, total)
         return meta
 
-    def _evicted(self, n: int) -> np.ndarray | None:
+    def _evicted(self, n: int) -> FloatArray | None:
         """The rows that writing `n` rows will overwrite (the oldest), before they are."""
         if self._rows + n <= self.capacity:
             return None
         positions = (self._next + np.arange(n)) % self.capacity
         return self._values[positions[positions < self._rows]]  # slots not yet filled hold nothing to evict
 
-    def _count_bins(self, added: np.ndarray, evicted: np.ndarray | None) -> None:
+    def _count_bins(self, added: FloatArray, evicted: FloatArray | None) -> None:
         cols = [self._columns.get(name) for name in self._binned]
         present = [j for j, c in enumerate(cols) if c is not None]
         if not present:
             return
-        where: list[int] | slice = [cols[j] for j in present]
-        if where == list(range(where[0], where[0] + len(where))):
-            where = slice(where[0], where[0] + len(where))  # a view, not a copy
+        columns = [c for c in cols if c is not None]  # the window columns of `present`, in order
+        where: list[int] | slice = columns
+        if columns == list(range(columns[0], columns[0] + len(columns))):
+            where = slice(columns[0], columns[0] + len(columns))  # a view, not a copy
         edges = self._edges[present]
         if evicted is None or len(evicted) == 0:
             self._bins[present] += stats.unsorted_bin_counts(added[:, where], edges)
@@ -171,7 +174,7 @@ class SlidingWindow:
         self._bins[present] += stats.unsorted_bin_counts(added[:, where], edges)
         self._bins[present] -= gone.result()
 
-    def _write(self, rows: np.ndarray) -> None:
+    def _write(self, rows: FloatArray) -> None:
         n = rows.shape[0]
         first = min(n, self.capacity - self._next)
         self._values[self._next : self._next + first] = rows[:first]
@@ -193,7 +196,7 @@ class SlidingWindow:
             self._columns[name] = len(self._columns)
 
 
-def encode_checkpoint(names: Sequence[str], values: np.ndarray, total: int, meta: bytes = b"") -> bytes:
+def encode_checkpoint(names: Sequence[str], values: FloatArray, total: int, meta: bytes = b"") -> bytes:
     """The bytes `SlidingWindow.restore()` reads back."""
     buf = io.BytesIO()
     np.savez_compressed(

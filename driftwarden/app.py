@@ -16,7 +16,7 @@ from driftwarden.api.kserve import kserve_router
 from driftwarden.api.labels import labels_router
 from driftwarden.api.plumbing import HTTPProblem, bearer_auth, body_reader, problem_handler, rejection_log
 from driftwarden.api.status import status_router
-from driftwarden.collector.kserve import EventJoiner
+from driftwarden.collector.kserve_join import EventJoiner
 from driftwarden.config import Config
 from driftwarden.daemon.alerting import build_notifier
 from driftwarden.daemon.daemon import Daemon
@@ -117,7 +117,7 @@ def create_app(
     auth = bearer_auth(config.auth_token())
     read_body = body_reader(config.limits.max_body_bytes)
     rejections = rejection_log()
-    app.add_exception_handler(HTTPProblem, problem_handler(instruments, rejections))
+    app.exception_handler(HTTPProblem)(problem_handler(instruments, rejections))  # typed for a subclass handler
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
     app.state.kserve_joiner = joiner = EventJoiner()
     app.include_router(kserve_router(config, daemon.ingest, auth, read_body, joiner))

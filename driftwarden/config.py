@@ -13,12 +13,14 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from driftwarden.core.records import MODEL_NAME
 
 __all__ = [
     "Config",
     "ConfigError",
+    "DriftMethod",
     "DriftSettings",
     "GpuSettings",
     "Limits",
@@ -50,24 +52,35 @@ class _Strict(BaseModel):
 
 
 class FeatureThresholds(_Strict):
-    psi: float | None = Field(None, gt=0)
-    ks: float | None = Field(None, gt=0, le=1)
-    wasserstein: float | None = Field(None, gt=0)
-    missing: float | None = Field(None, gt=0, le=1)
+    psi: float | None = Field(default=None, gt=0)
+    ks: float | None = Field(default=None, gt=0, le=1)
+    wasserstein: float | None = Field(default=None, gt=0)
+    missing: float | None = Field(default=None, gt=0, le=1)
+
+
+DriftMethod = Literal["ks", "psi", "wasserstein", "jensenshannon"]
+
+
+def _all_methods() -> list[DriftMethod]:
+    return ["ks", "psi", "wasserstein", "jensenshannon"]
 
 
 class DriftSettings(_Strict):
-    psi: float = Field(0.2, gt=0, description="PSI at or above which a feature's effect counts")
-    ks: float = Field(0.1, gt=0, le=1, description="KS statistic D at or above which a feature's effect counts")
-    wasserstein: float = Field(0.1, gt=0, description="normed Wasserstein distance at or above which the effect counts")
-    alpha: float = Field(0.05, gt=0, lt=1, description="significance after Benjamini-Hochberg correction")
-    share: float = Field(0.5, gt=0, le=1, description="share of drifted features that makes the model drifted")
-    bins: int = Field(10, ge=2, le=100, description="reference-quantile bins for PSI")
-    methods: list[Literal["ks", "psi", "wasserstein", "jensenshannon"]] = Field(
-        default_factory=lambda: ["ks", "psi", "wasserstein", "jensenshannon"],
+    psi: float = Field(default=0.2, gt=0, description="PSI at or above which a feature's effect counts")
+    ks: float = Field(default=0.1, gt=0, le=1, description="KS statistic D at or above which a feature's effect counts")
+    wasserstein: float = Field(
+        default=0.1, gt=0, description="normed Wasserstein distance at or above which the effect counts"
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="significance after Benjamini-Hochberg correction")
+    share: float = Field(default=0.5, gt=0, le=1, description="share of drifted features that makes the model drifted")
+    bins: int = Field(default=10, ge=2, le=100, description="reference-quantile bins for PSI")
+    methods: list[DriftMethod] = Field(
+        default_factory=_all_methods,
         description="numeric statistics to compute (ks and psi always are)",
     )
-    missing: float = Field(0.05, gt=0, le=1, description="change in a feature's missing rate that counts as an effect")
+    missing: float = Field(
+        default=0.05, gt=0, le=1, description="change in a feature's missing rate that counts as an effect"
+    )
     per_feature: dict[str, FeatureThresholds] = Field(
         default_factory=dict, description="thresholds for single features, e.g. {amount: {psi: 0.3}}"
     )
@@ -75,10 +88,15 @@ class DriftSettings(_Strict):
 
 class WindowSettings(_Strict):
     rows: int = Field(
-        5000, ge=10, le=10_000_000, description="rows in the sliding window; with `every`, the most kept per period"
+        default=5000,
+        ge=10,
+        le=10_000_000,
+        description="rows in the sliding window; with `every`, the most kept per period",
     )
     every: Duration | None = Field(
-        None, gt=0, description="tumble by time: each period (aligned to the clock) is evaluated once when it ends"
+        default=None,
+        gt=0,
+        description="tumble by time: each period (aligned to the clock) is evaluated once when it ends",
     )
 
     @model_validator(mode="before")
@@ -95,7 +113,7 @@ def _window(value: Any) -> Any:
 
 class ModelSettings(_Strict):
     reference: Path | None = Field(
-        None,
+        default=None,
         description="file fitted as the reference at start (or PUT it, or pin a window); "
         "`previous`: each closed tumbling window is the next one's reference",
     )
@@ -104,9 +122,12 @@ class ModelSettings(_Strict):
     critical_features: list[str] = Field(default_factory=list)
     drift: DriftSettings = DriftSettings()
     sample_rate: float = Field(
-        1.0, gt=0, le=1, description="share of records kept, decided by a hash of request_id (input and label together)"
+        default=1.0,
+        gt=0,
+        le=1,
+        description="share of records kept, decided by a hash of request_id (input and label together)",
     )
-    label_ttl: Duration = Field(3600.0, gt=0, description="how long a sampled prediction waits for its label")
+    label_ttl: Duration = Field(default=3600.0, gt=0, description="how long a sampled prediction waits for its label")
 
     @property
     def previous_as_reference(self) -> bool:
@@ -128,12 +149,18 @@ class ModelSettings(_Strict):
 
 
 class Limits(_Strict):
-    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest accepted request body (413 above)")
-    max_records_per_request: int = Field(100_000, ge=1)
-    max_queue_rows: int = Field(500_000, ge=1000, description="rows queued for the detectors before ingest answers 429")
-    max_models: int = Field(100, ge=1, description="distinct models tracked (bounds metric labels)")
-    max_features: int = Field(1000, ge=1, description="features tracked per model (bounds metric labels)")
-    max_reference_rows: int = Field(1_000_000, ge=100, description="reference rows kept; larger uploads are sampled")
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="largest accepted request body (413 above)"
+    )
+    max_records_per_request: int = Field(default=100_000, ge=1)
+    max_queue_rows: int = Field(
+        default=500_000, ge=1000, description="rows queued for the detectors before ingest answers 429"
+    )
+    max_models: int = Field(default=100, ge=1, description="distinct models tracked (bounds metric labels)")
+    max_features: int = Field(default=1000, ge=1, description="features tracked per model (bounds metric labels)")
+    max_reference_rows: int = Field(
+        default=1_000_000, ge=100, description="reference rows kept; larger uploads are sampled"
+    )
 
 
 DEFAULT_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -149,22 +176,22 @@ class TraceSettings(_Strict):
     operation_attributes: list[str] = Field(
         default_factory=lambda: ["http.route"], description="span attributes naming the operation; else the span name"
     )
-    server_spans_only: bool = Field(True, description="count SERVER spans and root spans only")
+    server_spans_only: bool = Field(default=True, description="count SERVER spans and root spans only")
     label_attributes: list[str] = Field(
         default_factory=list, description="extra span attributes exported as labels (an allow-list)"
     )
     max_label_values: int = Field(
-        50, ge=1, le=10_000, description="distinct values per label; further ones are folded into 'other'"
+        default=50, ge=1, le=10_000, description="distinct values per label; further ones are folded into 'other'"
     )
     buckets: list[Duration] = Field(
         default_factory=lambda: list(DEFAULT_LATENCY_BUCKETS), description="latency histogram bucket bounds"
     )
-    ttft_event: str = Field("gen_ai.content.first_token", description="span event marking the first token")
+    ttft_event: str = Field(default="gen_ai.content.first_token", description="span event marking the first token")
     ttft_attribute: str = Field(
-        "gen_ai.server.time_to_first_token", description="span attribute holding time-to-first-token in seconds"
+        default="gen_ai.server.time_to_first_token", description="span attribute holding time-to-first-token in seconds"
     )
     max_quantile_samples: int = Field(
-        20_000, ge=100, description="durations kept per series for p50/p95/p99 over the last 1m/5m"
+        default=20_000, ge=100, description="durations kept per series for p50/p95/p99 over the last 1m/5m"
     )
 
     @field_validator("buckets")
@@ -183,20 +210,20 @@ class SLOSettings(_Strict):
     model: str | None = None
     operation: str | None = None
     objective: float = Field(gt=0, lt=1, description="share of good events, e.g. 0.99")
-    threshold: Duration | None = Field(None, description="latency above which a request is bad")
+    threshold: Duration | None = Field(default=None, description="latency above which a request is bad")
     period: Duration = 30 * 86400.0
     min_requests: int = Field(
-        10, ge=0, description="no page when the short window saw fewer requests (low-traffic guard)"
+        default=10, ge=0, description="no page when the short window saw fewer requests (low-traffic guard)"
     )
 
 
 class GpuSettings(_Strict):
     """NVML polling (`collector/gpu.py`), exported under dcgm-exporter's names."""
 
-    enabled: bool | Literal["auto"] = Field("auto", description="auto: poll when NVML and a GPU are present")
+    enabled: bool | Literal["auto"] = Field(default="auto", description="auto: poll when NVML and a GPU are present")
     interval: Duration = 5.0
-    cost_per_hour: float | None = Field(None, ge=0, description="GPU-hour price for cost per inference")
-    hostname: str | None = Field(None, description="the Hostname label (default: this host's name)")
+    cost_per_hour: float | None = Field(default=None, ge=0, description="GPU-hour price for cost per inference")
+    hostname: str | None = Field(default=None, description="the Hostname label (default: this host's name)")
     model_processes: dict[str, list[str]] = Field(
         default_factory=dict,
         description="model -> process matchers ('pid:1234', 'cgroup:<substring>', 'cmd:<substring>') for "
@@ -214,18 +241,20 @@ class GpuSettings(_Strict):
 class AlertingSettings(_Strict):
     """Finding -> alert lifecycle and notification timing, as Alertmanager defines them."""
 
-    for_: int = Field(2, alias="for", ge=1, description="consecutive evaluations a finding must hold to fire")
+    for_: int = Field(default=2, alias="for", ge=1, description="consecutive evaluations a finding must hold to fire")
     group_by: list[str] = Field(default_factory=lambda: ["model", "kind"])
     group_wait: Duration = 30.0
     group_interval: Duration = 300.0
     repeat_interval: Duration = 4 * 3600.0
-    resolve_hold: Duration = Field(300.0, description="a resolve waits this long in case the finding returns")
-    external_url: str | None = Field(None, description="where people reach this daemon (links in alerts)")
-    grafana_url: str | None = Field(None, description="a Grafana dashboard URL linked from PagerDuty incidents")
+    resolve_hold: Duration = Field(default=300.0, description="a resolve waits this long in case the finding returns")
+    external_url: str | None = Field(default=None, description="where people reach this daemon (links in alerts)")
+    grafana_url: str | None = Field(default=None, description="a Grafana dashboard URL linked from PagerDuty incidents")
     default_receivers: list[str] = Field(default_factory=list, description="for alerts no route matches")
-    drift_objective: float = Field(0.99, gt=0, lt=1, description="share of drift evaluations that must be clean")
+    drift_objective: float = Field(
+        default=0.99, gt=0, lt=1, description="share of drift evaluations that must be clean"
+    )
     drift_period: Duration = 7 * 86400.0
-    drift_min_evaluations: int = Field(5, ge=0, description="no drift-budget page on fewer evaluations")
+    drift_min_evaluations: int = Field(default=5, ge=0, description="no drift-budget page on fewer evaluations")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -233,11 +262,11 @@ class AlertingSettings(_Strict):
 class ReceiverSettings(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
     type: Literal["pagerduty", "webhook", "retrain", "alertmanager"]
-    url: str | None = Field(None, description="endpoint; pagerduty defaults to the Events API v2 enqueue URL")
+    url: str | None = Field(default=None, description="endpoint; pagerduty defaults to the Events API v2 enqueue URL")
     routing_key_file: Path | None = None
     routing_key_env: str | None = None
     hmac_secret_file: Path | None = None
-    cooldown: Duration = Field(86400.0, description="retrain: one trigger per model per cooldown")
+    cooldown: Duration = Field(default=86400.0, description="retrain: one trigger per model per cooldown")
     timeout: Duration = 10.0
 
     @model_validator(mode="after")
@@ -252,13 +281,13 @@ class ReceiverSettings(_Strict):
 class RouteSettings(_Strict):
     match: dict[str, str] = Field(default_factory=dict, description="label: value, all must equal")
     receivers: list[str]
-    continue_: bool = Field(False, alias="continue", description="keep matching later routes")
+    continue_: bool = Field(default=False, alias="continue", description="keep matching later routes")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class OutboxSettings(_Strict):
-    max_age: Duration = Field(86400.0, description="give up on a notification this old")
+    max_age: Duration = Field(default=86400.0, description="give up on a notification this old")
     initial_backoff: Duration = 1.0
     max_backoff: Duration = 300.0
 
@@ -276,16 +305,19 @@ class SelfTracing(_Strict):
 
 
 class Config(_Strict):
-    listen: str = Field("127.0.0.1:4318", description="HOST:PORT; loopback unless you mean it")
+    listen: str = Field(default="127.0.0.1:4318", description="HOST:PORT; loopback unless you mean it")
     state_path: Path = Path("./driftwarden-data/state.db")
-    auth_token_file: Path | None = Field(None, description="when set, ingest needs 'Authorization: Bearer <token>'")
-    tls_cert_file: Path | None = Field(None, description="serve HTTPS with this certificate (PEM) ...")
-    tls_key_file: Path | None = Field(None, description="... and this private key (PEM)")
-    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object a line")
+    auth_token_file: Path | None = Field(
+        default=None, description="when set, ingest needs 'Authorization: Bearer <token>'"
+    )
+    tls_cert_file: Path | None = Field(default=None, description="serve HTTPS with this certificate (PEM) ...")
+    tls_key_file: Path | None = Field(default=None, description="... and this private key (PEM)")
+    log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object a line")
     redact: list[str] = Field(default_factory=list, description="feature names dropped at ingest, never stored")
     evaluate_every: Duration = 30.0
     checkpoint_every: Duration = Field(
-        30.0, description="current windows, tail offsets and label joins saved to SQLite (also after each evaluation)"
+        default=30.0,
+        description="current windows, tail offsets and label joins saved to SQLite (also after each evaluation)",
     )
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     limits: Limits = Limits()
@@ -403,7 +435,7 @@ def load_config(path: Path | None, **overrides: Any) -> Config:
         raise ConfigError([_describe(err) for err in exc.errors()]) from exc
 
 
-def _describe(error: Any) -> str:
+def _describe(error: ErrorDetails) -> str:
     path = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
     if error["type"] == "extra_forbidden":
         return f"{path}: unknown key"

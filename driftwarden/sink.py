@@ -61,8 +61,8 @@ class WebhookSink:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        host, port = self._server.server_address[:2]  # AF_INET: a str host (the stubs cover bytes families too)
+        return f"http://{host!s}:{port}"
 
     def start(self) -> WebhookSink:
         self._thread.start()

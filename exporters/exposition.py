@@ -18,7 +18,7 @@ from prometheus_client.utils import floatToGoString
 
 from driftwarden.detectors.latency import LatencyHistogram
 
-__all__ = ["HistogramFamily", "render"]
+__all__ = ["HistogramFamily", "go_float", "render"]
 
 OPENMETRICS = "application/openmetrics-text"
 
@@ -32,7 +32,7 @@ class HistogramFamily:
     def render(self, openmetrics: bool) -> str:
         h = self.histogram
         name = self.name
-        les = [f'le="{floatToGoString(b)}"' for b in h.bounds] + ['le="+Inf"']
+        les = [f'le="{go_float(b)}"' for b in h.bounds] + ['le="+Inf"']
         out = [f"# HELP {name} {_escape_help(self.documentation)}\n", f"# TYPE {name} histogram\n"]
         for series in h.series():
             labels = _label_string(h.label_names, series.labels)
@@ -42,11 +42,17 @@ class HistogramFamily:
                 exemplar = series.exemplars.get(i) if openmetrics else None
                 if exemplar is not None:
                     trace_id, value, at = exemplar
-                    line += f' # {{trace_id="{trace_id}"}} {floatToGoString(value)} {at:.3f}'
+                    line += f' # {{trace_id="{trace_id}"}} {go_float(value)} {at:.3f}'
                 out.append(line + "\n")
             out.append(f"{name}_count{{{labels}}} {series.cumulative[-1]}\n")
-            out.append(f"{name}_sum{{{labels}}} {floatToGoString(series.sum)}\n")
+            out.append(f"{name}_sum{{{labels}}} {go_float(series.sum)}\n")
         return "".join(out)
+
+
+def go_float(value: float) -> str:
+    """A number as Prometheus writes it (Go's format: `+Inf`, `1e+06`), by prometheus_client's own function."""
+    text: str = floatToGoString(value)  # type: ignore[no-untyped-call]  # prometheus_client 0.26 leaves it unannotated
+    return text
 
 
 def render(registry: CollectorRegistry, histograms: Sequence[HistogramFamily], accept: str) -> tuple[bytes, str]:

@@ -11,7 +11,7 @@ __all__ = ["AlertmanagerReceiver"]
 
 
 class AlertmanagerReceiver:
-    sign_with = None
+    sign_with: bytes | None = None
 
     def __init__(self, name: str, url: str, *, keep_firing_for: float, external_url: str = "") -> None:
         self.name = name

@@ -17,7 +17,7 @@ SEVERITY = {"page": "critical", "ticket": "error", "warning": "warning", "info":
 
 
 class PagerDutyReceiver:
-    sign_with = None  # PagerDuty authenticates by routing key
+    sign_with: bytes | None = None  # PagerDuty authenticates by routing key
 
     def __init__(
         self,

@@ -37,7 +37,7 @@ def kserve_router(
     """`feature_names` names V1 list instances (and a lone V2 input's columns) per model; else f0, f1, ..."""
     router = APIRouter(dependencies=[Depends(auth)])
     limits = config.limits
-    contract = {"openapi_extra": {"requestBody": KSERVE_BODY, "parameters": CE_HEADERS}, "responses": KSERVE_ANSWERS}
+    openapi_extra = {"requestBody": KSERVE_BODY, "parameters": CE_HEADERS}
 
     async def receive(request: Request, model: str | None) -> JSONResponse:
         body = await read_body(request)
@@ -57,12 +57,12 @@ def kserve_router(
         status = 400 if result.accepted == 0 and result.rejected else 200
         return JSONResponse(result.to_dict(), status_code=status)
 
-    @router.post("/v1/kserve", **contract)
+    @router.post("/v1/kserve", openapi_extra=openapi_extra, responses=KSERVE_ANSWERS)
     async def post_kserve_event(request: Request) -> JSONResponse:
         """A logger event naming its model in `ce-inferenceservicename` (or Seldon's `ce-modelid`)."""
         return await receive(request, None)
 
-    @router.post("/v1/kserve/{model}", **contract)
+    @router.post("/v1/kserve/{model}", openapi_extra=openapi_extra, responses=KSERVE_ANSWERS)
     async def post_kserve_event_for_model(model: str, request: Request) -> JSONResponse:
         """A logger event; `model` names it when the event's headers do not."""
         check_model_name(model)

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from driftwarden.core.arrays import FloatArray, ObjectArray
 
 __all__ = [
     "MAX_REPORTED_ERRORS",
@@ -41,16 +41,16 @@ class RecordError:
 class RecordBatch:
     model: str
     features: tuple[str, ...]  # numeric columns
-    values: np.ndarray  # (rows, features) float64, NaN missing
+    values: FloatArray  # (rows, features) float64, NaN missing
     model_version: str | None = None  # the last one the records named
     categorical: tuple[str, ...] = ()  # string and boolean columns
-    categorical_values: np.ndarray | None = None  # (rows, categorical) object: str, or None when missing
-    request_ids: np.ndarray | None = None  # (rows,) object: str or None; None when no record had one
-    labels: np.ndarray | None = None  # (rows,) object: the ground truth sent with the record, or None
+    categorical_values: ObjectArray | None = None  # (rows, categorical) object: str, or None when missing
+    request_ids: ObjectArray | None = None  # (rows,) object: str or None; None when no record had one
+    labels: ObjectArray | None = None  # (rows,) object: the ground truth sent with the record, or None
 
     @property
     def rows(self) -> int:
-        return self.values.shape[0]
+        return len(self.values)
 
 
 @dataclass

@@ -9,6 +9,8 @@ from functools import cached_property
 
 import numpy as np
 
+from driftwarden.core.arrays import BoolArray, FloatArray, StrArray
+
 __all__ = ["SpanBatch"]
 
 
@@ -21,12 +23,12 @@ class SpanBatch:
     operation: list[str] = field(default_factory=list)
     extra: list[tuple[str, ...]] = field(default_factory=list)  # values of traces.label_attributes
     trace_id: list[str] = field(default_factory=list)
-    duration: np.ndarray = field(default_factory=lambda: np.empty(0))  # seconds
-    end_time: np.ndarray = field(default_factory=lambda: np.empty(0))  # unix seconds
-    error: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
-    input_tokens: np.ndarray = field(default_factory=lambda: np.empty(0))  # NaN where absent
-    output_tokens: np.ndarray = field(default_factory=lambda: np.empty(0))
-    ttft: np.ndarray = field(default_factory=lambda: np.empty(0))  # seconds, NaN where absent
+    duration: FloatArray = field(default_factory=lambda: np.empty(0))  # seconds
+    end_time: FloatArray = field(default_factory=lambda: np.empty(0))  # unix seconds
+    error: BoolArray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    input_tokens: FloatArray = field(default_factory=lambda: np.empty(0))  # NaN where absent
+    output_tokens: FloatArray = field(default_factory=lambda: np.empty(0))
+    ttft: FloatArray = field(default_factory=lambda: np.empty(0))  # seconds, NaN where absent
     skipped: int = 0  # spans that are not requests (CLIENT, INTERNAL children, ...)
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
@@ -36,7 +38,7 @@ class SpanBatch:
         return len(self.service)
 
     @cached_property
-    def selectors(self) -> dict[str, np.ndarray]:
+    def selectors(self) -> dict[str, StrArray]:
         """service/model/operation as numpy string arrays, for vectorized SLO selection."""
         return {
             "service": np.asarray(self.service),

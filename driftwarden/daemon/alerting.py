@@ -4,6 +4,7 @@ outbox, retraining cooldowns kept in the state file, and the notifier over them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from opentelemetry import trace
 
@@ -51,13 +52,7 @@ def build_notifier(
         timeouts={r.name: r.timeout for r in config.receivers},
         on_result=on_delivery,
     )
-    extra = {"contain": contain} if contain is not None else {}
-    return Notifier(
-        alerting_params(config.alerting),
-        route_params(config.routes),
-        receivers,
-        outbox,
-        store,
-        tracer=tracer,
-        **extra,
+    notifier = partial(
+        Notifier, alerting_params(config.alerting), route_params(config.routes), receivers, outbox, store, tracer=tracer
     )
+    return notifier() if contain is None else notifier(contain=contain)  # None: the notifier's own default

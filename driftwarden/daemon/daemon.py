@@ -4,7 +4,7 @@ the checkpointer, started and stopped together."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from opentelemetry import trace
 
@@ -75,7 +75,7 @@ class Daemon:
             finding_sources=finding_sources,
             tracer=tracer,
         )
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
 
     async def start(self) -> None:
@@ -122,7 +122,7 @@ class Daemon:
         await self.set_reference(model, profile, source="pinned window")
         return profile
 
-    def add_labels(self, model: str, request_ids: list[str], labels: list) -> OutcomeCounts | None:
+    def add_labels(self, model: str, request_ids: Sequence[str], labels: Sequence[str | float]) -> OutcomeCounts | None:
         """Join labels to the model's waiting predictions; None for a model not tracked."""
         state = self.models.get(model)
         if state is None:

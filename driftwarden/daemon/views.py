@@ -83,7 +83,7 @@ class DaemonViews:
             await self._daemon.evaluator.evaluate_model(state)
         return ModelDrift(state.detector.report, self.failures(model))
 
-    def latency(self, seconds: float) -> list[dict[str, object]]:
+    def latency(self, seconds: float) -> list[dict[str, str | float]]:
         """p50/p95/p99 per service/model/operation over the last `seconds`."""
         return self._daemon.requests.quantiles(seconds)
 

@@ -111,10 +111,11 @@ def histogram(
     if bins:
         group = plot_w / bins
         bar = group * 0.38
-        labelled = edges is not None and 0 < len(edges) == bins - 1
+        bin_edges: Sequence[float] = edges if edges is not None else ()
+        labelled = 0 < len(bin_edges) == bins - 1
         for k in range(bins):
             x0 = left + k * group
-            title = f"bin {k + 1}{_bin_range(edges, k) if labelled else ''}: reference {ref_share[k]:.1%}"
+            title = f"bin {k + 1}{_bin_range(bin_edges, k) if labelled else ''}: reference {ref_share[k]:.1%}"
             title += f", current {cur_share[k]:.1%}" if has_current else ", no current rows"
             parts.append(f"<g><title>{esc(title)}</title>")
             series = (("reference", ref_share[k], group * 0.1), ("current", cur_share[k], group * 0.5))
@@ -126,7 +127,7 @@ def histogram(
                 )
             parts.append("</g>")
         if labelled:
-            names = edge_labels(edges)
+            names = edge_labels(bin_edges)
             stride = max(1, math.ceil((bins - 1) / max(1, plot_w // 44)))
             for k in range(1, bins, stride):
                 parts.append(
@@ -170,8 +171,8 @@ def category_bars(
     rows.sort(key=lambda row: -max(row[1], row[2]))
     if len(rows) > limit:
         rest = rows[limit - 1 :]
-        pooled = (f"__pooled__{len(rest)}", sum(r for _, r, _ in rest), sum(c for _, _, c in rest))
-        rows = [*rows[: limit - 1], pooled]
+        pooled_row = (f"__pooled__{len(rest)}", sum(r for _, r, _ in rest), sum(c for _, _, c in rest))
+        rows = [*rows[: limit - 1], pooled_row]
     left, right, top, row_h = 130, 44, 6, 26
     plot_w = width - left - right
     height = top + row_h * max(len(rows), 1) + 22
@@ -309,7 +310,7 @@ def _nice_max(value: float) -> float:
     """The smallest of 1, 2, 2.5, 5 x 10^k at or above `value`."""
     if value <= 0 or not math.isfinite(value):
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power = 10.0 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
         if step * power >= value - 1e-12:
             return step * power

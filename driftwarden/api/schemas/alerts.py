@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from driftwarden.api.schemas.common import NUMBER_OR_NULL, Schema, json_content, problems
+from driftwarden.api.schemas.common import NUMBER_OR_NULL, Answers, Schema, json_content, problems
 
 __all__ = ["ALERTS", "DELETE_SILENCE_ANSWERS", "SILENCES", "SILENCE_ANSWERS", "SILENCE_BODY"]
 
@@ -67,8 +67,11 @@ SILENCE_REQUEST: Schema = {
     },
 }
 SILENCE_BODY: Schema = {"required": True, "content": json_content(SILENCE_REQUEST)}
-SILENCE_ANSWERS = {200: {"description": "the silence", "content": json_content(SILENCE)}, **problems(400, 401, 413)}
-DELETE_SILENCE_ANSWERS = {
+SILENCE_ANSWERS: Answers = {
+    200: {"description": "the silence", "content": json_content(SILENCE)},
+    **problems(400, 401, 413),
+}
+DELETE_SILENCE_ANSWERS: Answers = {
     200: {
         "description": "expired",
         "content": json_content(

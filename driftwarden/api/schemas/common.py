@@ -25,13 +25,15 @@ __all__ = [
     "RECORD_ERROR",
     "RETRY_AFTER",
     "SCALAR",
+    "Answers",
     "Schema",
     "json_content",
     "ok",
     "problems",
 ]
 
-Schema = dict[str, Any]
+Schema = dict[str, Any]  # JSON Schema
+Answers = dict[int | str, dict[str, Any]]  # a route's `responses=`: status -> OpenAPI response object
 
 # -- shared pieces -------------------------------------------------------------------------------------------------
 
@@ -67,14 +69,14 @@ def json_content(schema: Schema) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
-def ok(description: str, schema: Schema) -> dict[int | str, dict[str, Any]]:
+def ok(description: str, schema: Schema) -> Answers:
     """`{200: answer}` with a JSON body of `schema`."""
     return {200: {"description": description, "content": json_content(schema)}}
 
 
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+def problems(*codes: int) -> Answers:
     """`{code: answer}` with the problem body `{"error", "reason"}` for each code."""
-    out: dict[int | str, dict[str, Any]] = {}
+    out: Answers = {}
     for code in codes:
         description, headers = _PROBLEM_ANSWERS[code]
         out[code] = {"description": description, "content": json_content(PROBLEM)}

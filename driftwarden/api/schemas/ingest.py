@@ -15,6 +15,7 @@ from driftwarden.api.schemas.common import (
     PROBLEM,
     RETRY_AFTER,
     SCALAR,
+    Answers,
     Schema,
     json_content,
     problems,
@@ -59,7 +60,7 @@ PREDICTIONS_BODY: Schema = {
         "application/x-ndjson": {"schema": RECORDS, "description": NDJSON_NOTE},
     },
 }
-PREDICTIONS_ANSWERS = {
+PREDICTIONS_ANSWERS: Answers = {
     200: {
         "description": "counts and per-record errors; the valid records are admitted",
         "content": json_content(INGEST_RESULT),
@@ -183,7 +184,7 @@ def _otlp(description: str, schema: Schema) -> dict[str, Any]:
     }
 
 
-TRACES_ANSWERS = {
+TRACES_ANSWERS: Answers = {
     200: _otlp("ExportTraceServiceResponse (partialSuccess when spans were rejected)", EXPORT_TRACE_SERVICE_RESPONSE),
     400: _otlp("google.rpc.Status: an unusable export", RPC_STATUS),
     415: _otlp("google.rpc.Status: unsupported Content-Type or Content-Encoding", RPC_STATUS),
@@ -257,11 +258,11 @@ REFERENCE_SUMMARY: Schema = {
         "features": {"type": "array", "items": {"oneOf": [_NUMERIC_SUMMARY, _CATEGORICAL_SUMMARY]}},
     },
 }
-REFERENCE_ANSWERS = {
+REFERENCE_ANSWERS: Answers = {
     200: {"description": "the fitted profile's summary", "content": json_content(REFERENCE_SUMMARY)},
     **problems(400, 401, 409, 413, 415),
 }
-PIN_ANSWERS = {
+PIN_ANSWERS: Answers = {
     200: {
         "description": "the current window is now the reference (stored)",
         "content": json_content(REFERENCE_SUMMARY),

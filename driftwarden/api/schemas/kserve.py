@@ -3,7 +3,16 @@
 
 from __future__ import annotations
 
-from driftwarden.api.schemas.common import COUNT, INGEST_RESULT, MODEL_NAME, PROBLEM, Schema, json_content, problems
+from driftwarden.api.schemas.common import (
+    COUNT,
+    INGEST_RESULT,
+    MODEL_NAME,
+    PROBLEM,
+    Answers,
+    Schema,
+    json_content,
+    problems,
+)
 
 __all__ = ["CE_HEADERS", "KSERVE_ANSWERS", "KSERVE_BODY"]
 
@@ -105,7 +114,7 @@ KSERVE_BODY: Schema = {
         "application/cloudevents-batch+json": {"schema": {"type": "array", "items": STRUCTURED_EVENT}},
     },
 }
-KSERVE_ANSWERS = {
+KSERVE_ANSWERS: Answers = {
     200: {
         "description": "records of the pairs completed, and halves still waiting",
         "content": json_content(KSERVE_RESULT),

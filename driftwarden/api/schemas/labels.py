@@ -8,6 +8,7 @@ from driftwarden.api.schemas.common import (
     NDJSON_NOTE,
     PROBLEM,
     RECORD_ERROR,
+    Answers,
     Schema,
     json_content,
     problems,
@@ -45,7 +46,7 @@ LABELS_BODY: Schema = {
         "application/x-ndjson": {"schema": LABELS, "description": NDJSON_NOTE},
     },
 }
-LABELS_ANSWERS = {
+LABELS_ANSWERS: Answers = {
     200: {"description": "join counts and per-label errors", "content": json_content(LABEL_RESULT)},
     **problems(401, 413, 415),
     400: {

@@ -3,9 +3,7 @@ readiness."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from driftwarden.api.schemas.common import COUNT, NUMBER_OR_NULL, Schema, json_content, problems
+from driftwarden.api.schemas.common import COUNT, NUMBER_OR_NULL, Answers, Schema, json_content, problems
 
 __all__ = ["DRIFT_ANSWERS", "METRICS_ANSWERS", "MODELS", "READYZ_ANSWERS", "SLOS"]
 
@@ -104,7 +102,10 @@ DRIFT_REPORT: Schema = {
         "features": {"type": "array", "items": _FEATURE_DRIFT},
     },
 }
-DRIFT_ANSWERS = {200: {"description": "the latest report", "content": json_content(DRIFT_REPORT)}, **problems(404)}
+DRIFT_ANSWERS: Answers = {
+    200: {"description": "the latest report", "content": json_content(DRIFT_REPORT)},
+    **problems(404),
+}
 
 _LATENCY: Schema = {
     "type": "array",
@@ -166,13 +167,13 @@ SLOS: Schema = {
     },
 }
 
-METRICS_ANSWERS: dict[int | str, dict[str, Any]] = {
+METRICS_ANSWERS: Answers = {
     200: {
         "description": "Prometheus text exposition; OpenMetrics when the Accept header asks for it",
         "content": {"application/openmetrics-text": {"schema": {"type": "string"}}},
     }
 }
-READYZ_ANSWERS: dict[int | str, dict[str, Any]] = {
+READYZ_ANSWERS: Answers = {
     200: {
         "description": "ready",
         "content": json_content(
