@@ -23,6 +23,7 @@ __all__ = ["Failure", "FaultLog"]
 log = logging.getLogger("driftwarden.faults")
 
 MAX_MESSAGE = 500  # characters of an error kept and shown
+MAX_LOGGED = 1000  # distinct errors remembered as logged; past it, the memory starts again (bounded)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class FaultLog:
         self._current[(scope, stage)] = Failure(scope, stage, error, since, now, count)
         self._counter.labels(scope, stage).inc()
         if (scope, stage, error) not in self._logged:  # once per distinct error, with its traceback
+            if len(self._logged) >= MAX_LOGGED:
+                self._logged.clear()
             self._logged.add((scope, stage, error))
             log.error("%s: %s failed; the rest goes on (logged once): %s", scope, stage, error, exc_info=exc)
 
