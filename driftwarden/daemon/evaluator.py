@@ -78,7 +78,10 @@ class Evaluator:
         with self.tracer.start_as_current_span("driftwarden.evaluate") as span:
             reports = [r for state in self.models if (r := await self.evaluate_model(state)) is not None]
             self.evaluate_slos()
-            findings = self._findings(reports)
+            # a model whose evaluation failed keeps its last verdict: its alerts neither resolve nor
+            # flap because the judge broke; the failure itself is on /metrics and its page
+            latest = [s.detector.report for s in self.models if s.detector.report is not None]
+            findings = self._findings(latest)
             if self.notifier is not None:
                 with self.faults.contain("daemon", "alerts"):
                     await self.notifier.observe(findings)

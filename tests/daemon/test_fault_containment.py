@@ -108,3 +108,32 @@ def test_a_failing_model_costs_only_itself(tmp_path: Path, caplog: pytest.LogCap
         r = d.client.get("/v1/models/broken/drift")
         assert r.status_code == 200 and "evaluation_failures" not in r.json()
         assert "bins overflowed" not in d.client.get("/ui/models/broken").text
+
+
+def test_a_model_that_stops_evaluating_keeps_its_last_verdict(tmp_path: Path) -> None:
+    """Its alerts neither resolve nor flap because the judge broke: the failure is reported apart."""
+    rng = np.random.default_rng(5)
+    with running(tmp_path / "state.db", evaluate_every="1h", alerting={"for": 1, "resolve_hold": "0s"}) as d:
+        r = d.client.put(
+            "/v1/models/m/reference",
+            content=reference(rng),
+            headers={"content-type": "application/vnd.apache.parquet"},
+        )
+        assert r.status_code == 200, r.text
+        assert d.client.post("/v1/predictions", content=records("m", rng, 1000, shift=2.0), headers=NDJSON).is_success
+        d.evaluate()
+
+        def firing() -> set[str]:
+            alerts = d.client.get("/v1/alerts").json()["alerts"]
+            return {a["labels"]["alertname"] for a in alerts if a["status"] == "firing"}
+
+        assert "FeatureDrift" in firing()
+
+        def explode(*args: object, **kwargs: object) -> None:
+            raise Boom("judge broke")
+
+        d.daemon.models.get("m").detector.evaluate = explode
+        d.evaluate()
+        d.evaluate()
+        assert "FeatureDrift" in firing()
+        assert d.metric("driftwarden_evaluation_failures_total", model="m", stage="drift") == 2.0
