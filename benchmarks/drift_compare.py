@@ -12,8 +12,9 @@ import numpy as np
 from drift_common import evidently_runs, make_data, timed, verdict
 from scipy import stats as sps
 
-from driftwarden.detectors.drift import DriftThresholds, compare
+from driftwarden.detectors.drift import compare
 from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.params import DriftThresholds
 
 __all__ = ["section_compare"]
 

@@ -14,8 +14,9 @@ import sys
 import numpy as np
 from drift_common import RUNNER, console, evidently_runs, make_data, table, timed
 
-from driftwarden.detectors.drift import DriftThresholds, compare
+from driftwarden.detectors.drift import compare
 from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.params import DriftThresholds
 
 __all__ = ["evidently_child", "section_evidently"]
 

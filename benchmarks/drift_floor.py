@@ -12,7 +12,8 @@ import numpy as np
 from drift_common import Stream, console, fitted, table, timed, verdict
 
 from driftwarden.detectors.detector import DriftDetector
-from driftwarden.detectors.drift import DriftThresholds, compare
+from driftwarden.detectors.drift import compare
+from driftwarden.params import DriftThresholds
 
 __all__ = ["section_floor"]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from driftwarden.core import metric_names as m
-from driftwarden.detectors.report import DEFAULT_THRESHOLDS
+from driftwarden.params import DEFAULT_THRESHOLDS
 
 __all__ = [
     "DASHED",

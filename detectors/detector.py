@@ -21,10 +21,11 @@ from driftwarden.core.records import number_label
 from driftwarden.detectors.drift import compare
 from driftwarden.detectors.findings import Finding
 from driftwarden.detectors.reference import ReferenceProfile
-from driftwarden.detectors.report import DEFAULT_THRESHOLDS, DriftReport, DriftThresholds
+from driftwarden.detectors.report import DriftReport
 from driftwarden.detectors.stability import VerdictStability
 from driftwarden.detectors.vocabulary import Vocabulary
 from driftwarden.detectors.windows import SlidingWindow, encode_checkpoint
+from driftwarden.params import DEFAULT_THRESHOLDS, DriftThresholds
 
 __all__ = ["DriftDetector"]
 

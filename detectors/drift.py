@@ -23,17 +23,15 @@ from driftwarden.detectors import stats
 from driftwarden.detectors.categorical import compare_categories
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.report import (
-    DEFAULT_THRESHOLDS,
-    METHODS,
     PREDICTION,
     DriftReport,
-    DriftThresholds,
     FeatureDrift,
     _num,
     interval_labels,
 )
+from driftwarden.params import DEFAULT_THRESHOLDS, DriftThresholds
 
-__all__ = ["METHODS", "PREDICTION", "DriftReport", "DriftThresholds", "FeatureDrift", "compare", "interval_labels"]
+__all__ = ["PREDICTION", "DriftReport", "FeatureDrift", "compare", "interval_labels"]
 
 
 def compare(

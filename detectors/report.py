@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,39 +15,14 @@ import numpy as np
 
 from driftwarden.core.records import PREDICTION  # the model's output column, reported apart
 from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
+from driftwarden.params import DriftThresholds
 
 __all__ = [
-    "DEFAULT_THRESHOLDS",
-    "METHODS",
     "PREDICTION",
     "DriftReport",
-    "DriftThresholds",
     "FeatureDrift",
     "interval_labels",
 ]
-
-
-METHODS = ("ks", "psi", "wasserstein", "jensenshannon")  # numeric statistics computed by default
-
-
-@dataclass(frozen=True)
-class DriftThresholds:
-    psi: float = 0.2
-    ks: float = 0.1
-    wasserstein: float = 0.1  # normed by the reference's standard deviation
-    alpha: float = 0.05
-    share: float = 0.5
-    methods: tuple[str, ...] = METHODS  # ks is always computed: its p-value gates every numeric verdict
-    missing: float = 0.05  # change in the missing rate (absolute) that counts as an effect
-    per_feature: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # feature -> {psi: 0.3, ...}
-
-    def vector(self, name: str, features: Sequence[str]) -> np.ndarray:
-        """The threshold `name` per feature, per-feature overrides applied."""
-        default = getattr(self, name)
-        return np.array([self.per_feature.get(f, {}).get(name, default) for f in features], dtype=np.float64)
-
-
-DEFAULT_THRESHOLDS = DriftThresholds()
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,9 @@ class StabilityState(TypedDict):
 class VerdictStability:
     """Per feature: consecutive raw drifted evaluations and whether the stable verdict is on.
 
-    >>> from driftwarden.detectors.report import DriftReport, DriftThresholds, FeatureDrift
+    >>> from driftwarden.detectors.report import DriftReport, FeatureDrift
+
+    >>> from driftwarden.params import DriftThresholds
     >>> def report(effect):
     ...     f = FeatureDrift("x", effect >= 1, {}, {"psi": effect / 5}, {}, {}, {}, effect=effect)
     ...     return DriftReport("m", effect >= 1, 1.0, {"reference": 1, "current": 1}, (f,), DriftThresholds())

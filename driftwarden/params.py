@@ -13,27 +13,35 @@ hand in a test or a notebook:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from driftwarden.config import (
     AlertingSettings,
+    DriftSettings,
     GpuSettings,
     OutboxSettings,
     RouteSettings,
     SLOSettings,
     TraceSettings,
 )
+from driftwarden.core.arrays import FloatArray
 
 __all__ = [
+    "DEFAULT_THRESHOLDS",
+    "METHODS",
     "AlertingParams",
+    "DriftThresholds",
     "GpuParams",
     "OutboxParams",
     "RouteParams",
     "SLOParams",
     "TraceParams",
     "alerting_params",
+    "drift_thresholds",
     "gpu_params",
     "outbox_params",
     "route_params",
@@ -42,6 +50,29 @@ __all__ = [
 ]
 
 DAY = 86400.0
+METHODS = ("ks", "psi", "wasserstein", "jensenshannon")  # numeric statistics computed by default
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    """When a feature's effect counts, and when a model drifts (per-feature overrides included)."""
+
+    psi: float = 0.2
+    ks: float = 0.1
+    wasserstein: float = 0.1  # normed by the reference's standard deviation
+    alpha: float = 0.05
+    share: float = 0.5
+    methods: tuple[str, ...] = METHODS  # ks is always computed: its p-value gates every numeric verdict
+    missing: float = 0.05  # change in the missing rate (absolute) that counts as an effect
+    per_feature: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # feature -> {psi: 0.3, ...}
+
+    def vector(self, name: str, features: Sequence[str]) -> FloatArray:
+        """The threshold `name` per feature, per-feature overrides applied."""
+        default = getattr(self, name)
+        return np.array([self.per_feature.get(f, {}).get(name, default) for f in features], dtype=np.float64)
+
+
+DEFAULT_THRESHOLDS = DriftThresholds()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,3 +219,16 @@ def route_params(routes: list[RouteSettings]) -> tuple[RouteParams, ...]:
 
 def outbox_params(s: OutboxSettings) -> OutboxParams:
     return OutboxParams(max_age=s.max_age, initial_backoff=s.initial_backoff, max_backoff=s.max_backoff)
+
+
+def drift_thresholds(d: DriftSettings) -> DriftThresholds:
+    return DriftThresholds(
+        psi=d.psi,
+        ks=d.ks,
+        wasserstein=d.wasserstein,
+        alpha=d.alpha,
+        share=d.share,
+        methods=tuple(dict.fromkeys(["ks", "psi", *d.methods])),
+        missing=d.missing,
+        per_feature={name: t.model_dump(exclude_none=True) for name, t in d.per_feature.items()},
+    )

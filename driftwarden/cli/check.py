@@ -16,9 +16,9 @@ from rich.table import Table
 from driftwarden.cli.common import EXIT_DRIFT, EXIT_OK, fail, percent
 from driftwarden.collector.tables import TableError, read_table
 from driftwarden.config import load_config
-from driftwarden.daemon.models import thresholds
 from driftwarden.detectors.drift import DriftReport, compare
 from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.params import drift_thresholds
 from driftwarden.rendering.drift_view import feature_views
 
 __all__ = ["check"]
@@ -57,7 +57,7 @@ def check(args: argparse.Namespace) -> int:
         cur.numeric,
         cur.values,
         current_categories=cur.categories,
-        thresholds=thresholds(settings),
+        thresholds=drift_thresholds(settings),
         critical_features=model.critical_features,
     )
     if args.html:

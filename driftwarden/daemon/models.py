@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from driftwarden.config import Config, DriftSettings, ModelSettings
+from driftwarden.config import Config, ModelSettings
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.label_join import LabelJoin
-from driftwarden.detectors.report import DriftThresholds
+from driftwarden.params import drift_thresholds
 
-__all__ = ["ModelRegistry", "TrackedModel", "thresholds"]
+__all__ = ["ModelRegistry", "TrackedModel"]
 
 
 @dataclass
@@ -66,7 +66,7 @@ def _detector(model: str, settings: ModelSettings, max_features: int, hold: int)
         model,
         None,
         window=settings.window.rows,
-        thresholds=thresholds(settings.drift),
+        thresholds=drift_thresholds(settings.drift),
         critical_features=settings.critical_features,
         max_features=max_features,
         hold=hold,
@@ -74,17 +74,4 @@ def _detector(model: str, settings: ModelSettings, max_features: int, hold: int)
         every=settings.window.every,
         previous_as_reference=settings.previous_as_reference,
         bins=settings.drift.bins,
-    )
-
-
-def thresholds(d: DriftSettings) -> DriftThresholds:
-    return DriftThresholds(
-        psi=d.psi,
-        ks=d.ks,
-        wasserstein=d.wasserstein,
-        alpha=d.alpha,
-        share=d.share,
-        methods=tuple(dict.fromkeys(["ks", "psi", *d.methods])),
-        missing=d.missing,
-        per_feature={name: t.model_dump(exclude_none=True) for name, t in d.per_feature.items()},
     )

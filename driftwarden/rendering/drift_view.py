@@ -15,7 +15,9 @@ The three renderers of a `DriftReport` (the UI's model page, the `check --html` 
 
 A feature drifted when a test fired; the verdict itself (`FeatureDrift.drifted`) stays the detector's.
 
->>> from driftwarden.detectors.report import DriftThresholds, FeatureDrift
+>>> from driftwarden.detectors.report import FeatureDrift
+
+>>> from driftwarden.params import DriftThresholds
 >>> f = FeatureDrift(name="amount", drifted=False, missing_rate={}, rows={},
 ...                  scores={"psi": 0.31, "ks": 0.04}, pvalues={"ks": 0.2}, pvalues_adjusted={"ks": 0.4})
 >>> view = FeatureView(f, DriftThresholds())
@@ -28,7 +30,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from driftwarden.detectors.report import PREDICTION, DriftReport, DriftThresholds, FeatureDrift
+from driftwarden.detectors.report import PREDICTION, DriftReport, FeatureDrift
+from driftwarden.params import DriftThresholds
 
 __all__ = [
     "DISTRIBUTION_TEST",

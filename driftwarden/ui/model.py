@@ -20,8 +20,9 @@ from urllib.parse import quote
 
 from driftwarden.daemon.faults import Failure
 from driftwarden.detectors.categorical import UNSEEN
-from driftwarden.detectors.drift import PREDICTION, DriftReport, DriftThresholds, FeatureDrift
+from driftwarden.detectors.drift import PREDICTION, DriftReport, FeatureDrift
 from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.params import DriftThresholds
 from driftwarden.rendering.drift_view import FeatureView, HypothesisCheck, StatisticCheck
 from driftwarden.rendering.svg import category_bars, esc, histogram, timeline
 from driftwarden.ui.format import ago, finite_psi, flag, integer, maybe, stable_badge, verdict_badges, when

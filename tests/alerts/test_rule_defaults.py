@@ -12,7 +12,7 @@ def test_fleet_psi_threshold_is_the_daemons_default() -> None:
 
 
 def test_the_detectors_default_thresholds_are_the_configs() -> None:
-    from driftwarden.detectors.report import DEFAULT_THRESHOLDS
+    from driftwarden.params import DEFAULT_THRESHOLDS
 
     for name in ("psi", "ks", "wasserstein", "alpha", "share", "missing"):
         assert DriftSettings.model_fields[name].default == getattr(DEFAULT_THRESHOLDS, name), name

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from driftwarden.detectors.detector import DriftDetector
-from driftwarden.detectors.drift import DriftThresholds, compare
+from driftwarden.detectors.drift import compare
 from driftwarden.detectors.findings import FindingKind, Severity
 from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.params import DriftThresholds
 
 NAMES = ["a", "b", "c", "d"]
 

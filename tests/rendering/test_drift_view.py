@@ -10,7 +10,8 @@ import pytest
 
 from driftwarden.detectors.drift import compare
 from driftwarden.detectors.reference import ReferenceProfile
-from driftwarden.detectors.report import DriftReport, DriftThresholds, FeatureDrift
+from driftwarden.detectors.report import DriftReport, FeatureDrift
+from driftwarden.params import DriftThresholds
 from driftwarden.rendering.drift_view import FeatureView, feature_views
 
 DEFAULTS = DriftThresholds()  # psi 0.2, ks 0.1, wasserstein 0.1, missing 0.05, alpha 0.05

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from driftwarden.detectors.drift import DriftReport, DriftThresholds, FeatureDrift, compare
+from driftwarden.detectors.drift import DriftReport, FeatureDrift, compare
 from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.params import DriftThresholds
 from driftwarden.rendering import html_report
 from driftwarden.rendering.drift_view import STATISTIC_NAMES, TEST_NAMES
 from driftwarden.rendering.html_report import render_html, write_html

@@ -21,9 +21,10 @@ import pytest
 from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.collector.nvml_fake import FakeNvml
 from driftwarden.core.gpu import FB_TOTAL, FB_USED, GPU_TEMP, GPU_UTIL, POWER_USAGE, GpuSample
-from driftwarden.detectors.drift import DriftThresholds, compare
+from driftwarden.detectors.drift import compare
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.prometheus import ModelState
+from driftwarden.params import DriftThresholds
 from driftwarden.rendering.svg import histogram, timeline
 from driftwarden.ui.model import model_page
 from driftwarden.ui.not_found import not_found_page
