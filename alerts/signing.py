@@ -38,9 +38,10 @@ def verify(
     lowered = {k.lower(): v for k, v in headers.items()}
     timestamp = lowered.get(TIMESTAMP_HEADER.lower(), "")
     signature = lowered.get(SIGNATURE_HEADER.lower(), "")
-    if not timestamp.isdigit() or not signature.startswith("sha256="):
-        return False
+    if not (timestamp.isascii() and timestamp.isdigit()) or not signature.startswith("sha256="):
+        return False  # any malformed header is a failed check, never an exception
     if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
         return False
     expected = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature.removeprefix("sha256="))
+    given = signature.removeprefix("sha256=").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(expected.encode(), given)

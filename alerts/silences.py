@@ -14,6 +14,7 @@ Silences saved by an earlier run are loaded one by one: a saved silence that no 
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Any
 __all__ = ["Silence", "Silences"]
 
 log = logging.getLogger("driftwarden.alerts")
+MAX_SILENCE = 366 * 86400.0  # seconds: a silence longer than a year is a disabled alert, not a silence
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Silence:
         for name in ("starts_at", "ends_at"):
             if not isinstance(getattr(silence, name), int | float) or isinstance(getattr(silence, name), bool):
                 raise TypeError(f"{name} must be a number (unix time)")
+            if not math.isfinite(getattr(silence, name)):
+                raise ValueError(f"{name} must be a finite time")
         for name in ("id", "comment", "created_by"):
             if not isinstance(getattr(silence, name), str):
                 raise TypeError(f"{name} must be a string")
@@ -95,8 +99,12 @@ class Silences:
         if not matchers:
             raise ValueError("a silence needs at least one matcher (label: value)")
         now = time.time() if now is None else now
+        if not math.isfinite(ends_at):
+            raise ValueError(f"a silence must end at a finite time, got {ends_at}")
         if ends_at <= now:
             raise ValueError("a silence must end in the future")
+        if ends_at - now > MAX_SILENCE:
+            raise ValueError(f"a silence lasts at most {MAX_SILENCE / 86400:.0f} days: expire and renew a longer one")
         silence = Silence(uuid.uuid4().hex[:12], dict(matchers), now, ends_at, comment, created_by)
         self._by_id[silence.id] = silence
         return silence

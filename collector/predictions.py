@@ -147,7 +147,7 @@ def _check_record(index: int, record: Any, result: ParseResult) -> tuple[str, di
         result.reject(index, "not_an_object", f"record {index} is a {type(record).__name__}, expected an object")
         return None
     model = record.get("model")
-    if not isinstance(model, str) or not MODEL_NAME.match(model):
+    if not isinstance(model, str) or not MODEL_NAME.fullmatch(model):
         result.reject(
             index,
             "bad_model",

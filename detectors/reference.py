@@ -19,7 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 from driftwarden.core.arrays import FloatArray, IntArray
+from driftwarden.core.errors import InputError
 from driftwarden.detectors import stats
+
+MAX_MAGNITUDE = 1e150  # |value| beyond which squaring (a standard deviation) overflows a float64
 
 __all__ = ["DEFAULT_BINS", "ReferenceProfile"]
 
@@ -62,7 +65,15 @@ class ReferenceProfile:
             raise ValueError(f"values must be (rows, {len(names)}), got {values.shape}")
         if np.isinf(values).any():
             bad = [names[int(j)] for j in np.flatnonzero(np.isinf(values).any(axis=0))]
-            raise ValueError(f"infinite values in column(s): {', '.join(bad)}")
+            raise InputError(f"infinite values in column(s): {', '.join(bad)}", code="unrepresentable")
+        too_large = np.abs(np.nan_to_num(values)) > MAX_MAGNITUDE
+        if too_large.any():
+            bad = [names[int(j)] for j in np.flatnonzero(too_large.any(axis=0))]
+            raise InputError(
+                f"values beyond ±{MAX_MAGNITUDE:g} in column(s) {', '.join(bad)}: the statistics square them "
+                "(standard deviations, Wasserstein) and would overflow; rescale or drop those columns",
+                code="unrepresentable",
+            )
         ordered = stats.sort_columns(values)
         edges = stats.quantile_edges(ordered, bins)
         return cls(

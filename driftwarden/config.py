@@ -8,6 +8,7 @@ the rest of driftwarden takes from it is built in `driftwarden.params`.
 
 from __future__ import annotations
 
+import math
 import re
 from itertools import pairwise
 from pathlib import Path
@@ -42,7 +43,10 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            if not math.isfinite(seconds):
+                raise ValueError(f"{value.strip()[:40]!r} is not a finite duration")
+            return seconds
     raise ValueError(f"expected a duration with a unit such as 500ms, 30s, 5m, 24h or 30d, got {value!r}")
 
 
@@ -422,7 +426,7 @@ def load_config(path: Path | None, **overrides: Any) -> Config:
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(path.read_text())
+            loaded = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
         except OSError as exc:
             raise ConfigError([f"{path}: {exc.strerror or exc}"]) from exc
         except yaml.YAMLError as exc:
@@ -435,6 +439,22 @@ def load_config(path: Path | None, **overrides: Any) -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([_describe(err) for err in exc.errors()]) from exc
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: with the last one winning
+    silently, a second `listen: 0.0.0.0` further down a file would open the daemon to the network."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def _describe(error: ErrorDetails) -> str:

@@ -86,7 +86,7 @@ def _problem(record: Any) -> tuple[str, str, str] | None:
     if not isinstance(record, dict):
         return "not_an_object", "", "each label is an object {model, request_id, label}"
     model, request_id, label = record.get("model"), record.get("request_id"), record.get("label")
-    if not isinstance(model, str) or not MODEL_NAME.match(model):
+    if not isinstance(model, str) or not MODEL_NAME.fullmatch(model):
         return "bad_model", "/model", "'model' must be a model name (1-63 letters, digits or _.:-)"
     if not isinstance(request_id, str) or not 0 < len(request_id) <= 256:
         return "bad_request_id", "/request_id", "'request_id' must be a string of 1-256 characters"

@@ -106,7 +106,7 @@ def body_reader(limit: int) -> Callable[[Request], Awaitable[bytes]]:
 
 
 def check_model_name(model: str) -> None:
-    if not MODEL_NAME.match(model):
+    if not MODEL_NAME.fullmatch(model):
         raise HTTPProblem(400, "bad_model", f"model name {model!r:.80} must be 1-63 letters, digits or _.:-")
 
 

@@ -117,6 +117,8 @@ class Daemon:
         await self.ingest.flush()
         try:
             profile = await asyncio.to_thread(state.detector.window_profile)
+        except InputError:  # values no reference can hold: nothing is stored
+            raise
         except ValueError as exc:  # an empty window
             raise InputError(str(exc), code="empty_window") from exc
         await self.set_reference(model, profile, source="pinned window")

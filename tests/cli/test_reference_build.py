@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -277,3 +278,36 @@ def test_columns_named_like_the_helpers_columns(tmp_path: Path) -> None:
         == eager.categories
         == {"count": {"a": 100, "b": 100, "c": 100}, "__count": {"1": 150, "2": 150}}
     )
+
+
+@pytest.mark.parametrize("columns", ["40", "300"])
+def test_an_error_is_one_line_whatever_the_terminal(tmp_path: Path, columns: str) -> None:
+    """Rich must not hard-wrap an error at the terminal's width: a person greps for it."""
+    bad = tmp_path / ("a-long-directory-name-" * 4) / "bad.parquet"
+    bad.parent.mkdir()
+    bad.write_bytes(b"nope")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"state_path: {tmp_path / 'state.db'}\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "driftwarden",
+            "reference",
+            "build",
+            "--model",
+            "m",
+            "--input",
+            str(bad),
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": columns},
+        check=False,
+    )
+    assert done.returncode == 2
+    [line] = [line for line in done.stderr.splitlines() if "cannot parse as parquet" in line]
+    assert str(bad) in line

@@ -53,3 +53,20 @@ def test_durations(text: str, seconds: float) -> None:
 def test_durations_need_a_unit(bad: object) -> None:
     with pytest.raises(ValueError, match="unit"):
         parse_duration(bad)
+
+
+def test_a_duration_must_be_finite() -> None:
+    with pytest.raises(ValueError, match="not a finite duration"):
+        parse_duration("9" * 400 + "d")
+
+
+def test_a_key_given_twice_is_refused_not_silently_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("listen: 127.0.0.1:4318\nevaluate_every: 30s\nlisten: 0.0.0.0:4318\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert "'listen' is given twice" in str(refused.value)
+    nested = tmp_path / "n.yaml"
+    nested.write_text("models:\n  fraud:\n    sample_rate: 0.5\n    sample_rate: 1.0\n")
+    with pytest.raises(ConfigError, match="'sample_rate' is given twice"):
+        load_config(nested)
