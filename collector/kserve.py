@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -70,7 +70,6 @@ def _flat_values(record: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class KServeResult(ParseResult):
     pending: int = 0  # halves waiting in the joiner after this event
-    dropped_rows: Counter[str] = field(default_factory=Counter)  # unpaired rows dropped meanwhile, by reason
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "pending": self.pending}

@@ -59,6 +59,7 @@ class ParseResult:
     accepted: int = 0
     errors: list[RecordError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    dropped_rows: Counter[str] = field(default_factory=Counter)  # rows dropped before parsing (a KServe join's)
 
     @property
     def rejected(self) -> int:

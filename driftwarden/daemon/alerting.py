@@ -4,7 +4,6 @@ outbox, retraining cooldowns kept in the state file, and the notifier over them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 
 from opentelemetry import trace
 
@@ -40,7 +39,7 @@ def build_notifier(
     store: Store,
     *,
     on_delivery: Callable[[str, str], None] | None = None,
-    contain: Contain | None = None,
+    contain: Contain,
     tracer: trace.Tracer | None = None,
 ) -> Notifier:
     triggers = RetrainTriggers(store)
@@ -52,7 +51,12 @@ def build_notifier(
         timeouts={r.name: r.timeout for r in config.receivers},
         on_result=on_delivery,
     )
-    notifier = partial(
-        Notifier, alerting_params(config.alerting), route_params(config.routes), receivers, outbox, store, tracer=tracer
+    return Notifier(
+        alerting_params(config.alerting),
+        route_params(config.routes),
+        receivers,
+        outbox,
+        store,
+        contain=contain,
+        tracer=tracer,
     )
-    return notifier() if contain is None else notifier(contain=contain)  # None: the notifier's own default

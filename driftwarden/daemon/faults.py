@@ -89,7 +89,3 @@ class FaultLog:
     def failures(self, scope: str) -> list[Failure]:
         """The stages of `scope` failing now, oldest first."""
         return sorted((f for (s, _), f in self._current.items() if s == scope), key=lambda f: f.since)
-
-    def forget(self, scope: str) -> None:
-        for key in [k for k in self._current if k[0] == scope]:
-            del self._current[key]

@@ -122,7 +122,7 @@ class IngestService:
         state.announced |= set(profile.features)
 
     def _count_parse_rejections(self, result: ParseResult, source: str) -> None:
-        for reason, rows in getattr(result, "dropped_rows", {}).items():  # a KServe join's unpaired rows
+        for reason, rows in result.dropped_rows.items():  # a KServe join's unpaired rows
             self._count_rejected(source, reason, rows)
         for reason, count in result.rejected_by_reason.items():
             self._count_rejected(source, reason, count)

@@ -52,8 +52,6 @@ def test_scopes_and_stages_are_apart() -> None:
         pass
     assert [f.stage for f in faults.failures("a")] == ["drift", "quality"]
     assert faults.failures("b") == []
-    faults.forget("a")
-    assert faults.failures("a") == []
 
 
 def test_a_long_message_is_bounded() -> None:
