@@ -1,0 +1,226 @@
+"""Any refused request leaves the state file byte-identical (issue 14).
+
+One daemon with a token, a model with a reference, current rows, a label join and a silence is
+checkpointed; then hypothesis sends requests each of which must be refused (4xx): a missing or
+wrong token, bodies that are not what the content type says, unsupported encodings, records
+and references beyond the limits or with values the statistics cannot hold, unknown silences.
+After each one the daemon checkpoints again, so that anything a refused request had slipped
+into a window, a reference, the outbox or a document would be written; the database file and
+its write-ahead log must still be byte for byte what they were, and what the API reports
+unchanged.
+
+`DRIFTWARDEN_FUZZ_EXAMPLES` sets the number of requests (CI: 25; the long run in the README: 500+).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.records import FEATURES, put_reference, reference_frame
+from tests.support.server import Daemon, running
+
+pytestmark = pytest.mark.server
+
+EXAMPLES = int(os.environ.get("DRIFTWARDEN_FUZZ_EXAMPLES", "25"))
+TOKEN = "s3cret-token"
+MODEL = "fraud"
+MAX_FEATURES = 8
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+JSON = {"content-type": "application/json"}
+NDJSON = {"content-type": "application/x-ndjson"}
+PARQUET = {"content-type": "application/vnd.apache.parquet"}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, Path]]:
+    root = tmp_path_factory.mktemp("identical")
+    token = root / "token"
+    token.write_text(TOKEN + "\n")
+    state = root / "state.db"
+    limits = {"max_features": MAX_FEATURES, "max_records_per_request": 500, "max_queue_rows": 5000}
+    with running(state, evaluate_every="1h", checkpoint_every="1h", auth_token_file=str(token), limits=limits) as d:
+        d.client.headers.update(AUTH)
+        rng = np.random.default_rng(7)
+        put_reference(d, reference_frame(rng, 2000), MODEL)
+        rows = [
+            {"model": MODEL, "request_id": f"r{i}", "features": {"amount": float(v), "age": 1.0, "score": 0.5}}
+            for i, v in enumerate(rng.normal(size=300))
+        ]
+        assert d.client.post("/v1/predictions", content=orjson.dumps(rows), headers=JSON).is_success
+        assert d.client.post("/v1/labels", json=[{"model": MODEL, "request_id": "r1", "label": 1}]).is_success
+        assert d.client.post("/v1/silences", json={"matchers": {"model": MODEL}, "duration": "2h"}).is_success
+        d.evaluate()
+        checkpoint(d)
+        yield d, state
+
+
+def checkpoint(d: Daemon) -> None:
+    """Every admitted row into its window and every changed window to disk, now."""
+
+    async def save() -> None:
+        await d.daemon.checkpointer.save_windows()
+
+    asyncio.run_coroutine_threadsafe(save(), d.server.servers[0].get_loop()).result(timeout=60)
+
+
+def fingerprint(state: Path) -> dict[str, str]:
+    """The database and its write-ahead log, as bytes (the -shm index is rebuilt by readers)."""
+    files = [state, state.with_name(state.name + "-wal")]
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.exists()}
+
+
+def observable(d: Daemon) -> Any:
+    models = d.client.get("/v1/models").json()
+    silences = d.client.get("/v1/silences").json()
+    return models, silences
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    return buf.getvalue()
+
+
+# -- requests that must be refused -------------------------------------------------------------------------------
+
+garbage = st.binary(min_size=1, max_size=2000).map(lambda b: b"\xff" + b)  # never UTF-8, never JSON or Parquet
+finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
+record = st.fixed_dictionaries(
+    {"model": st.just(MODEL), "features": st.dictionaries(st.sampled_from(FEATURES), finite)}
+)
+
+
+def _too_many_features(extra: int) -> dict[str, Any]:
+    return {"model": MODEL, "features": {f"f{j}": 1.0 for j in range(MAX_FEATURES + extra)}}
+
+
+def _with_one_bad(records: list[dict[str, Any]], bad: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*records, bad]
+
+
+@st.composite
+def refused_requests(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
+    """(method, path, body, headers) of a request the daemon must refuse with a 4xx."""
+    kind = draw(
+        st.sampled_from(
+            [
+                "no_token",
+                "wrong_token",
+                "garbage_predictions",
+                "garbage_reference",
+                "too_many_records",
+                "too_many_features",
+                "unrepresentable_reference",
+                "bad_model_name",
+                "garbage_traces",
+                "garbage_kserve",
+                "garbage_silence",
+                "unknown_silence",
+                "garbage_labels",
+                "wrong_content_type",
+            ]
+        )
+    )
+    records = draw(st.lists(record, max_size=20))
+    if kind in {"no_token", "wrong_token"}:
+        method, path, body, headers = draw(
+            st.sampled_from(
+                [
+                    ("POST", "/v1/predictions", orjson.dumps(records), JSON),
+                    ("PUT", f"/v1/models/{MODEL}/reference", _parquet(pl.DataFrame({"amount": [1.0, 2.0]})), PARQUET),
+                    ("POST", f"/v1/models/{MODEL}/reference/pin", b"", {}),
+                    ("POST", "/v1/silences", orjson.dumps({"matchers": {"model": MODEL}, "duration": "1h"}), JSON),
+                    ("POST", "/v1/labels", orjson.dumps([{"model": MODEL, "request_id": "r2", "label": 0}]), JSON),
+                ]
+            )
+        )
+        auth = {} if kind == "no_token" else {"authorization": "Bearer " + draw(st.text("abcdef0123", min_size=1))}
+        return method, path, body, {**headers, **auth, "x-no-default-auth": "1"}
+    if kind == "garbage_predictions":
+        return "POST", "/v1/predictions", draw(garbage), draw(st.sampled_from([JSON, NDJSON]))
+    if kind == "garbage_reference":
+        headers = draw(st.sampled_from([PARQUET, {"content-type": "text/csv"}, NDJSON]))
+        return "PUT", f"/v1/models/{MODEL}/reference", draw(garbage), headers
+    if kind == "bad_encoding":
+        encoding = draw(st.sampled_from(["br", "zstd", "compress", "x-unknown"]))
+        return "POST", "/v1/predictions", orjson.dumps(records), {**JSON, "content-encoding": encoding}
+    if kind == "corrupt_gzip":
+        packed = gzip.compress(orjson.dumps(records))
+        cut = draw(st.integers(1, max(1, len(packed) - 9)))
+        return "POST", "/v1/predictions", packed[:cut] + b"\x00garbage", {**JSON, "content-encoding": "gzip"}
+    if kind == "too_many_records":
+        many = [{"model": MODEL, "features": {"amount": 1.0}}] * draw(st.integers(501, 800))
+        return "POST", "/v1/predictions", orjson.dumps(many), JSON
+    if kind == "too_many_features":
+        bad = _too_many_features(draw(st.integers(1, 50)))
+        return "POST", "/v1/predictions", orjson.dumps(_with_one_bad(records, bad)), JSON
+    if kind == "unrepresentable_reference":
+        value = draw(st.sampled_from([float("inf"), -float("inf"), 1.7e308, -1e200]))
+        frame = pl.DataFrame({"amount": [0.5, value, 1.5], "age": [1.0, 2.0, 3.0]})
+        return "PUT", f"/v1/models/{MODEL}/reference", _parquet(frame), PARQUET
+    if kind == "bad_model_name":
+        name = draw(st.sampled_from(["a%20b", "m%0A", "x" * 64, "..%2F", "%C3%A9"]))
+        return "PUT", f"/v1/models/{name}/reference", b"amount\n1\n2\n", {"content-type": "text/csv"}
+    if kind == "garbage_traces":
+        headers = draw(st.sampled_from([{"content-type": "application/x-protobuf"}, JSON]))
+        return "POST", "/v1/traces", draw(garbage), headers
+    if kind == "garbage_kserve":
+        return "POST", f"/v1/kserve/{MODEL}", draw(garbage), JSON
+    if kind == "garbage_silence":
+        body = draw(
+            st.sampled_from(
+                [
+                    b'{"matchers": {"model": "fraud"}, "ends_at": NaN}',
+                    b'{"matchers": {"model": "fraud"}, "duration": "400d"}',
+                    b'{"matchers": {}, "duration": "1h"}',
+                    b"[]",
+                ]
+            )
+            | garbage
+        )
+        return "POST", "/v1/silences", body, JSON
+    if kind == "unknown_silence":
+        return "DELETE", f"/v1/silences/{draw(st.text('0123456789abcdef', min_size=1, max_size=40))}", b"", {}
+    if kind == "garbage_labels":
+        return "POST", "/v1/labels", draw(garbage), JSON
+    content_type = draw(st.sampled_from(["text/plain", "application/xml", "image/png"]))
+    return "POST", "/v1/predictions", orjson.dumps(records), {"content-type": content_type}
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(request=refused_requests())
+def test_a_refused_request_leaves_the_state_file_byte_identical(
+    seeded: tuple[Daemon, Path], request: tuple[str, str, bytes, dict[str, str]]
+) -> None:
+    d, state = seeded
+    method, path, body, headers = request
+    before, seen = fingerprint(state), observable(d)
+    if headers.pop("x-no-default-auth", None):
+        headers.setdefault("authorization", "")
+    answer = d.client.request(method, path, content=body, headers=headers)
+    assert 400 <= answer.status_code < 500, (method, path, answer.status_code, answer.text[:300])
+    if path != "/v1/traces":  # OTLP answers a google.rpc.Status in the request's encoding
+        refusal = answer.json()  # a problem, or per-record errors when every record was refused
+        assert refusal.get("error") or refusal.get("errors"), answer.text[:300]
+    checkpoint(d)
+    assert fingerprint(state) == before, (method, path, answer.status_code, answer.text[:300])
+    assert observable(d) == seen
