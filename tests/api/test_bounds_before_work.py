@@ -5,15 +5,24 @@ limit, is counted, and leaves nothing behind."""
 
 from __future__ import annotations
 
+import io
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
+import polars as pl
 import pytest
 
 from tests.support.server import running
 
 pytestmark = pytest.mark.server
+
+PARQUET = {"content-type": "application/vnd.apache.parquet"}
+CSV = {"content-type": "text/csv"}
+NDJSON = {"content-type": "application/x-ndjson"}
+REFERENCE = "/v1/models/m/reference"
 
 
 def kserve(kind: str, event_id: str = "e-1") -> dict[str, str]:
@@ -25,6 +34,17 @@ def kserve(kind: str, event_id: str = "e-1") -> dict[str, str]:
         "ce-inferenceservicename": "m",
         "content-type": "application/json",
     }
+
+
+def parquet(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_parquet(buf, compression="zstd")
+    return buf.getvalue()
+
+
+def stored_references(state: Path) -> list[str]:
+    with sqlite3.connect(state) as db:
+        return [row[0] for row in db.execute("SELECT model FROM reference_profiles")]
 
 
 # -- KServe: the shape says how many rows, before the rows are built -----------------------------------
@@ -82,3 +102,87 @@ def test_the_events_of_one_post_share_the_record_limit(tmp_path: Path) -> None:
         assert done.json() == {"accepted": 0, "rejected": 0, "errors": [], "pending": 1}
         r = d.client.post("/v1/kserve", content=orjson.dumps([event("c")]), headers=batch)
         assert r.status_code == 200 and r.json()["pending"] == 2
+
+
+# -- references: rows and decoded size from the footer or the first rows past the limit ---------------
+
+
+def test_a_parquet_bomb_is_refused_from_its_footer(tmp_path: Path) -> None:
+    bomb = parquet(pl.DataFrame({"x": pl.repeat(1, 20_000_000, dtype=pl.Int8, eager=True)}))  # ~40 KB
+    assert len(bomb) < 100_000
+    with running(tmp_path / "s.db", evaluate_every="1h") as d:
+        r = d.client.put(REFERENCE, content=bomb, headers=PARQUET)
+        assert r.status_code == 413 and r.json()["reason"] == "too_many_rows"
+        assert "20,000,000 rows" in r.json()["error"] and "limits.max_reference_rows" in r.json()["error"]
+        assert (
+            d.metric(
+                "driftwarden_requests_rejected_total",
+                endpoint=REFERENCE.replace("/m/", "/{model}/"),
+                reason="too_many_rows",
+            )
+            == 1
+        )
+        assert d.client.get("/v1/models").json()["models"] == []
+    assert stored_references(tmp_path / "s.db") == []
+
+
+def test_a_reference_that_decodes_beyond_the_byte_limit_is_refused(tmp_path: Path) -> None:
+    wide = parquet(pl.DataFrame({f"c{j}": pl.repeat(0.5, 100_000, eager=True) for j in range(4)}))  # 3.2 MB decoded
+    limits = {"max_reference_bytes": 2 * 1024 * 1024}
+    with running(tmp_path / "s.db", evaluate_every="1h", limits=limits) as d:
+        r = d.client.put(REFERENCE, content=wide, headers=PARQUET)
+        assert r.status_code == 413 and r.json()["reason"] == "decoded_too_large"
+        assert "limits.max_reference_bytes" in r.json()["error"]
+        narrow = parquet(pl.DataFrame({"c0": np.random.default_rng(0).normal(size=100_000)}))
+        assert d.client.put(REFERENCE, content=narrow, headers=PARQUET).status_code == 200
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_a_text_reference_is_read_one_row_past_the_row_limit(tmp_path: Path, fmt: str) -> None:
+    frame = pl.DataFrame({"x": np.random.default_rng(1).normal(size=101)})
+    body = (frame.write_csv() if fmt == "csv" else frame.write_ndjson()).encode()
+    headers = CSV if fmt == "csv" else NDJSON
+    with running(tmp_path / "s.db", evaluate_every="1h", limits={"max_reference_rows": 100}) as d:
+        r = d.client.put(REFERENCE, content=body, headers=headers)
+        assert r.status_code == 413 and r.json()["reason"] == "too_many_rows"
+        assert "more than 100 rows" in r.json()["error"]
+        fits = frame.head(100)
+        body = (fits.write_csv() if fmt == "csv" else fits.write_ndjson()).encode()
+        assert d.client.put(REFERENCE, content=body, headers=headers).json()["rows"] == 100
+    assert stored_references(tmp_path / "s.db") == ["m"]
+
+
+# -- references: the feature rules of records ---------------------------------------------------------
+
+
+def columns_csv(names: list[str], rows: int = 50) -> bytes:
+    rng = np.random.default_rng(2)
+    return pl.DataFrame({name: rng.normal(size=rows) for name in names}).write_csv().encode()
+
+
+def test_a_reference_with_more_columns_than_max_features_is_refused_and_not_stored(tmp_path: Path) -> None:
+    with running(tmp_path / "s.db", evaluate_every="1h", limits={"max_features": 5}, redact=["secret"]) as d:
+        r = d.client.put(REFERENCE, content=columns_csv([f"f{j}" for j in range(6)]), headers=CSV)
+        assert r.status_code == 409 and r.json()["reason"] == "too_many_features"
+        assert "6 columns" in r.json()["error"] and "limits.max_features" in r.json()["error"]
+        assert d.client.get("/v1/models").json()["models"] == []
+        assert d.metric("driftwarden_feature_missing_ratio", model="m", feature="f0", window="reference") is None
+        # redacted columns are not read, so not counted
+        ok = d.client.put(REFERENCE, content=columns_csv([*(f"f{j}" for j in range(5)), "secret"]), headers=CSV)
+        assert ok.status_code == 200 and [f["name"] for f in ok.json()["features"]] == [f"f{j}" for j in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (columns_csv(["ok", "x" * 129]), "129 characters"),
+        (b",a\n0,1.5\n1,2.5\n", "column 1 has no name"),  # pandas' to_csv writes its index under no name
+    ],
+)
+def test_a_reference_column_name_records_could_not_send_is_refused(tmp_path: Path, body: bytes, expected: str) -> None:
+    with running(tmp_path / "s.db", evaluate_every="1h") as d:
+        r = d.client.put(REFERENCE, content=body, headers=CSV)
+        assert r.status_code == 400 and r.json()["reason"] == "bad_feature_name"
+        assert expected in r.json()["error"] and "1-128" in r.json()["error"]
+        assert d.client.get("/v1/models").json()["models"] == []
+    assert stored_references(tmp_path / "s.db") == []
