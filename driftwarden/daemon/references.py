@@ -104,7 +104,7 @@ async def fit_configured_references(config: Config, daemon: Daemon) -> None:
         path = Path(settings.reference)
         try:
             profile = await asyncio.to_thread(fit_reference, path, None, config, model)
-        except (TableError, ValueError) as exc:
+            await daemon.set_reference(model, profile, source=f"file:{path}")
+        except (TableError, ValueError) as exc:  # ValueError: TooManyModels, TooManyFeatures too
             raise ConfigError([f"models.{model}.reference: {path}: {exc}"]) from exc
-        await daemon.set_reference(model, profile, source=f"file:{path}")
         log.info("reference for %s fitted from %s: %d rows", model, path, profile.rows)

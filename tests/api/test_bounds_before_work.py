@@ -172,6 +172,18 @@ def test_a_reference_with_more_columns_than_max_features_is_refused_and_not_stor
         assert ok.status_code == 200 and [f["name"] for f in ok.json()["features"]] == [f"f{j}" for j in range(5)]
 
 
+def test_a_reference_cannot_pass_max_features_with_the_features_records_brought(tmp_path: Path) -> None:
+    with running(tmp_path / "s.db", evaluate_every="1h", limits={"max_features": 5}) as d:
+        record = {"model": "m", "features": {f"a{j}": 1.0 for j in range(4)}}
+        assert d.client.post("/v1/predictions", content=orjson.dumps(record), headers=NDJSON).json()["accepted"] == 1
+        r = d.client.put(REFERENCE, content=columns_csv(["b0", "b1"]), headers=CSV)
+        assert r.status_code == 409 and r.json()["reason"] == "too_many_features"
+        assert "2 new features" in r.json()["error"] and "limits.max_features" in r.json()["error"]
+        assert d.client.get("/v1/models").json()["models"][0]["has_reference"] is False
+        assert d.client.put(REFERENCE, content=columns_csv(["a0", "b0"]), headers=CSV).status_code == 200
+    assert stored_references(tmp_path / "s.db") == ["m"]
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
