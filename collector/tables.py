@@ -362,13 +362,15 @@ def _read_frame(
     data: bytes, fmt: str, kinds: Mapping[str, str] | None, limits: TableLimits | None, drop: Collection[str]
 ) -> pl.DataFrame:
     """The kept columns of the body, refused by `limits` from its schema (and Parquet footer) first."""
-    schema = _kept(_scan_frame(io.BytesIO(data), fmt).collect_schema(), drop)
-    if limits is not None:
-        limits.check_columns(schema, kinds)
-        if fmt == "parquet":  # the footer counts the rows: nothing is decoded yet
-            limits.check_size(pl.scan_parquet(io.BytesIO(data)).select(pl.len()).collect().item(), schema)
+    columns: list[str] | None = None
+    if limits is not None or drop:  # the schema first: what the limits refuse, they refuse before rows are read
+        schema = _kept(_scan_frame(io.BytesIO(data), fmt).collect_schema(), drop)
+        columns = list(schema) if drop else None
+        if limits is not None:
+            limits.check_columns(schema, kinds)
+            if fmt == "parquet":  # the footer counts the rows: nothing is decoded yet
+                limits.check_size(pl.scan_parquet(io.BytesIO(data)).select(pl.len()).collect().item(), schema)
     n_rows = None if limits is None or limits.max_rows is None else limits.max_rows + 1
-    columns = list(schema) if drop else None
     buf = io.BytesIO(data)
     if fmt == "csv":
         frame = pl.read_csv(
