@@ -41,7 +41,7 @@ import orjson
 
 from driftwarden.collector.kserve_events import read_events
 from driftwarden.collector.kserve_join import EventJoiner
-from driftwarden.collector.kserve_payloads import decode_event
+from driftwarden.collector.kserve_payloads import decode_event, kind_of
 from driftwarden.collector.predictions import parse_records
 from driftwarden.core.records import ParseResult
 
@@ -88,20 +88,31 @@ def parse_events(
     """One logger POST → the records of the pairs it completed, validated as prediction records.
 
     Every event is read and decoded before any reaches the joiner: a request that raises InputError
-    changes nothing. `errors[].index` is a record's position among those this POST completed: the
-    row of the inference batch when it holds one event.
+    changes nothing. `max_records` bounds the request rows and the response rows of the whole POST
+    (a batch of events shares it), each event checked before its rows are built. `errors[].index`
+    is a record's position among those this POST completed: the row of the inference batch when it
+    holds one event.
     """
-    halves = [
-        decode_event(e, model=model, feature_names=feature_names, max_records=max_records, max_features=max_features)
-        for e in read_events(headers, body)
-    ]
+    left = {"request": max_records, "response": max_records}
+    halves = []
+    for event in read_events(headers, body):
+        kind = kind_of(event)
+        half = decode_event(
+            event,
+            model=model,
+            feature_names=feature_names,
+            max_records=left[kind] if kind else max_records,
+            max_features=max_features,
+        )
+        if half is not None:
+            left[half.kind] -= len(half.rows)
+            halves.append(half)
     records: list[dict[str, Any]] = []
     dropped: Counter[str] = Counter()
     for half in halves:
-        if half is not None:
-            joined = joiner.add(half)
-            records.extend(joined.records)
-            dropped.update(joined.dropped_rows)
+        joined = joiner.add(half)
+        records.extend(joined.records)
+        dropped.update(joined.dropped_rows)
     parsed = (
         parse_records(_dump_records(records), "application/json", max_records=len(records))
         if records

@@ -13,7 +13,9 @@ Bodies:
 - Seldon messages: `{"data": {"names": [...], "ndarray": [[...]]}}` or `"tensor": {shape, values}`.
 
 A body that is none of these raises InputError; one over the limits BodyTooLarge or InputError
-(`too_many_features`).
+(`too_many_features`). Limits and shapes are checked before any row is built: the row count of
+a list or of a tensor's shape (`max_records`), a tensor's width (`max_features`), and that its
+data holds exactly the values its shape needs, so a tiny body cannot stand for millions of rows.
 
 >>> from driftwarden.collector.kserve_events import LoggerEvent
 >>> event = LoggerEvent("org.kubeflow.serving.inference.request", "1", {"inferenceservicename": "fraud"},
@@ -34,7 +36,7 @@ from typing import Any, Literal, TypeGuard
 from driftwarden.collector.kserve_events import IGNORED_TYPES, REQUEST_TYPES, RESPONSE_TYPES, LoggerEvent
 from driftwarden.core.errors import BodyTooLarge, InputError
 
-__all__ = ["Half", "decode_event"]
+__all__ = ["Half", "decode_event", "kind_of"]
 
 _REPR = reprlib.Repr()  # for values quoted in messages: bounded, and safe however deep the JSON nests
 _REPR.maxstring = _REPR.maxother = 80
@@ -53,6 +55,18 @@ class Half:
     model_version: str | None = None
 
 
+def kind_of(event: LoggerEvent) -> Literal["request", "response"] | None:
+    """The half an event is: None for a type that carries no predictions; raises InputError for an unknown one."""
+    if event.type in IGNORED_TYPES:
+        return None
+    if event.type in REQUEST_TYPES:
+        return "request"
+    if event.type in RESPONSE_TYPES:
+        return "response"
+    known = ", ".join(sorted(REQUEST_TYPES | RESPONSE_TYPES))
+    raise InputError(f"unknown ce-type {event.type!r:.100}; expected one of {known}", code="unknown_event_type")
+
+
 def decode_event(
     event: LoggerEvent,
     *,
@@ -64,16 +78,11 @@ def decode_event(
     """An event → its half (None for an event type that carries no predictions); raises InputError.
 
     The model is `ce-inferenceservicename`, else Seldon's `ce-modelid`, else `model` (the path).
+    More than `max_records` rows raise BodyTooLarge before any row is built.
     """
-    if event.type in IGNORED_TYPES:
+    kind = kind_of(event)
+    if kind is None:
         return None
-    if event.type in REQUEST_TYPES:
-        kind: Literal["request", "response"] = "request"
-    elif event.type in RESPONSE_TYPES:
-        kind = "response"
-    else:
-        known = ", ".join(sorted(REQUEST_TYPES | RESPONSE_TYPES))
-        raise InputError(f"unknown ce-type {event.type!r:.100}; expected one of {known}", code="unknown_event_type")
     name = event.extension("inferenceservicename") or event.extension("modelid") or model
     if name is None:
         raise InputError(
@@ -94,52 +103,69 @@ def decode_event(
     if not isinstance(payload, dict):
         raise InputError(f"the {kind} body is a {type(payload).__name__}, expected a JSON object", code="bad_body")
     names = (feature_names or {}).get(name)
+    bounds = _Bounds(kind, max_records, max_features)
     if kind == "request":
-        rows = _request_rows(payload, names, max_features)
+        rows = _request_rows(payload, names, bounds)
         version = None
     else:
-        rows = _response_rows(payload)
+        rows = _response_rows(payload, bounds)
         version = payload.get("model_version")
         version = version if isinstance(version, str) and 0 < len(version) <= 64 else None
-    if len(rows) > max_records:
-        raise BodyTooLarge(
-            f"{len(rows)} rows in one {kind}; the limit is {max_records} (limits.max_records_per_request)",
-            code="too_many_records",
-        )
     return Half(kind, key, name, request_id, rows, version)
 
 
-def _request_rows(payload: dict[str, Any], names: Sequence[str] | None, max_features: int) -> list[Any]:
+@dataclass(frozen=True)
+class _Bounds:
+    """What one half may hold; checked against lengths and shapes before rows are built."""
+
+    kind: Literal["request", "response"]
+    max_records: int
+    max_features: int
+
+    def check_rows(self, rows: int) -> None:
+        if rows > self.max_records:
+            raise BodyTooLarge(
+                f"{rows} rows in one {self.kind}; at most {self.max_records} fit "
+                "(limits.max_records_per_request, shared by the events of one POST)",
+                code="too_many_records",
+            )
+
+    def check_width(self, rows: list[Any]) -> None:
+        """Refuse rows (lists or objects) wider than max_features before they become feature rows."""
+        widest = max((len(r) for r in rows if isinstance(r, (list, dict))), default=0)
+        if widest > self.max_features:
+            raise InputError(_too_wide(widest, self.max_features), code="too_many_features")
+
+
+def _request_rows(payload: dict[str, Any], names: Sequence[str] | None, bounds: _Bounds) -> list[Any]:
     inputs = payload.get("inputs")
     if _is_v2(inputs):
-        return _v2_rows(inputs, names, max_features)
+        return _v2_rows(inputs, names, bounds)
     instances = payload.get("instances", inputs)
     if isinstance(instances, list):
-        rows = [_row(instance, names) for instance in instances]
-    elif isinstance(payload.get("data"), dict):
-        rows = _seldon_rows(payload["data"], names)
-    else:
-        raise InputError(
-            "the request is neither KServe V1 ('instances'), Open Inference Protocol V2 ('inputs' with name, "
-            "shape, datatype, data) nor a Seldon message ('data' with 'ndarray' or 'tensor')",
-            code="bad_body",
-        )
-    widest = max((len(r) for r in rows if isinstance(r, dict)), default=0)
-    if widest > max_features:
-        raise InputError(_too_wide(widest, max_features), code="too_many_features")
-    return rows
+        bounds.check_rows(len(instances))
+        bounds.check_width(instances)
+        return [_row(instance, names) for instance in instances]
+    if isinstance(payload.get("data"), dict):
+        return _seldon_rows(payload["data"], names, bounds)
+    raise InputError(
+        "the request is neither KServe V1 ('instances'), Open Inference Protocol V2 ('inputs' with name, "
+        "shape, datatype, data) nor a Seldon message ('data' with 'ndarray' or 'tensor')",
+        code="bad_body",
+    )
 
 
-def _response_rows(payload: dict[str, Any]) -> list[Any]:
+def _response_rows(payload: dict[str, Any], bounds: _Bounds) -> list[Any]:
     outputs = payload.get("outputs")
     if _is_v2(outputs):
-        return _v2_predictions(outputs)
+        return _v2_predictions(outputs, bounds)
     predictions = payload.get("predictions", outputs)
     if isinstance(predictions, list):
+        bounds.check_rows(len(predictions))
         return predictions
     if isinstance(payload.get("data"), dict):
         names = payload["data"].get("names")
-        return [_prediction(row, names) for row in _seldon_table(payload["data"])]
+        return [_prediction(row, names) for row in _seldon_table(payload["data"], bounds)]
     raise InputError(
         "the response is neither KServe V1 ('predictions'), Open Inference Protocol V2 ('outputs') "
         "nor a Seldon message ('data')",
@@ -171,18 +197,30 @@ def _is_v2(tensors: Any) -> TypeGuard[list[dict[str, Any]]]:
     )
 
 
-def _tensor(spec: dict[str, Any], what: str) -> tuple[list[Any], int, int]:
-    """A V2 tensor → (row-major values, rows, values per row)."""
+def _tensor(
+    spec: dict[str, Any], what: str, bounds: _Bounds, max_width: int | None = None
+) -> tuple[list[Any], int, int]:
+    """A V2 tensor → (row-major values, rows, values per row); the shape is checked before the data is read."""
     shape, data = spec.get("shape"), spec.get("data")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-        raise InputError(f"{what}: shape must be a list of non-negative integers, got {_show(shape)}", code="bad_body")
+        raise InputError(f"{what}: shape must be a list of non-negative integers, got {_show(shape)}", code="bad_shape")
+    rows = shape[0] if shape else 1
+    width = math.prod(shape[1:])
+    if rows and not width:
+        raise InputError(
+            f"{what}: shape {_show(shape)} has {rows} rows of no values: a zero dimension after the batch one",
+            code="bad_shape",
+        )
+    bounds.check_rows(rows)
+    if max_width is not None and width > max_width:
+        raise InputError(_too_wide(width, max_width), code="too_many_features")
     if not isinstance(data, list):
         data = [data]
     flat = _flatten(data)
-    rows = shape[0] if shape else 1
-    width = math.prod(shape[1:])
     if rows * width != len(flat):
-        raise InputError(f"{what}: shape {shape} needs {rows * width} values, data has {len(flat)}", code="bad_body")
+        raise InputError(
+            f"{what}: shape {_show(shape)} needs {rows * width} values, data has {len(flat)}", code="bad_shape"
+        )
     return flat, rows, width
 
 
@@ -202,14 +240,14 @@ def _flatten(data: list[Any]) -> list[Any]:
     return out
 
 
-def _v2_rows(inputs: list[dict[str, Any]], names: Sequence[str] | None, max_features: int) -> list[dict[str, Any]]:
+def _v2_rows(inputs: list[dict[str, Any]], names: Sequence[str] | None, bounds: _Bounds) -> list[dict[str, Any]]:
     columns: list[tuple[list[str], list[Any], int]] = []
     batch: int | None = None
     for spec in inputs:
         name = spec["name"]
         if not isinstance(name, str) or not name:
             raise InputError(f"an input's name must be a non-empty string, got {_show(name)}", code="bad_body")
-        flat, rows, width = _tensor(spec, f"input {name!r}")
+        flat, rows, width = _tensor(spec, f"input {name!r:.80}", bounds, max_width=bounds.max_features)
         if batch is None:
             batch = rows
         elif rows != batch:
@@ -220,8 +258,8 @@ def _v2_rows(inputs: list[dict[str, Any]], names: Sequence[str] | None, max_feat
             feature_names = [name] if width == 1 else [f"{name}_{j}" for j in range(width)]
         columns.append((feature_names, flat, width))
     total = sum(width for _, _, width in columns)
-    if total > max_features:
-        raise InputError(_too_wide(total, max_features), code="too_many_features")
+    if total > bounds.max_features:
+        raise InputError(_too_wide(total, bounds.max_features), code="too_many_features")
     out = []
     for i in range(batch or 0):
         features: dict[str, Any] = {}
@@ -234,12 +272,12 @@ def _v2_rows(inputs: list[dict[str, Any]], names: Sequence[str] | None, max_feat
     return out
 
 
-def _v2_predictions(outputs: list[dict[str, Any]]) -> list[Any]:
+def _v2_predictions(outputs: list[dict[str, Any]], bounds: _Bounds) -> list[Any]:
     """Row i's prediction: the output's value (a list when it is wider than 1), or {name: value} for several."""
     columns = []
     for spec in outputs:
         name = spec["name"] if isinstance(spec["name"], str) else _show(spec["name"])
-        flat, rows, width = _tensor(spec, f"output {name!r:.80}")
+        flat, rows, width = _tensor(spec, f"output {name!r:.80}", bounds)
         values = flat if width == 1 else [flat[i * width : (i + 1) * width] for i in range(rows)]
         columns.append((name, values))
     if len(columns) == 1:
@@ -248,23 +286,26 @@ def _v2_predictions(outputs: list[dict[str, Any]]) -> list[Any]:
     return [{name: values[i] if i < len(values) else None for name, values in columns} for i in range(batch)]
 
 
-def _seldon_table(data: dict[str, Any]) -> list[list[Any]]:
+def _seldon_table(data: dict[str, Any], bounds: _Bounds) -> list[list[Any]]:
     if isinstance(data.get("ndarray"), list):
+        bounds.check_rows(len(data["ndarray"]))
         return [row if isinstance(row, list) else [row] for row in data["ndarray"]]
     tensor = data.get("tensor")
     if isinstance(tensor, dict):
-        flat, rows, width = _tensor({"shape": tensor.get("shape"), "data": tensor.get("values")}, "the tensor")
+        flat, rows, width = _tensor({"shape": tensor.get("shape"), "data": tensor.get("values")}, "the tensor", bounds)
         return [flat[i * width : (i + 1) * width] for i in range(rows)]
     raise InputError(
         "a Seldon message's 'data' needs 'ndarray' or 'tensor' (strData, jsonData, binData: not read)", code="bad_body"
     )
 
 
-def _seldon_rows(data: dict[str, Any], names: Sequence[str] | None) -> list[dict[str, Any]]:
+def _seldon_rows(data: dict[str, Any], names: Sequence[str] | None, bounds: _Bounds) -> list[dict[str, Any]]:
     sent = data.get("names")
     if isinstance(sent, list) and sent and all(isinstance(n, str) and n for n in sent):
         names = sent
-    return [_positional(row, names, "f") for row in _seldon_table(data)]
+    table = _seldon_table(data, bounds)
+    bounds.check_width(table)
+    return [_positional(row, names, "f") for row in table]
 
 
 def _prediction(row: list[Any], names: Any) -> Any:

@@ -6,6 +6,10 @@ prediction record (`{"model": ..., "features": {...}}`): its `features` are the 
 `read_table` reads everything into memory (request bodies, small files); `scan_table` reads a
 file with polars' lazy scans and streaming engine, so that its memory follows the sample size
 and the number of categories, not the file size. Both decide kinds with `column_kinds`.
+
+`TableLimits` are checked before rows are read: the columns kept (count, names, types) from the
+header or schema, and for a body read whole its rows and decoded size, from the Parquet footer
+(a few KB of zstd can stand for a billion rows) or by reading CSV/NDJSON up to one row past the limit.
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from driftwarden.collector.predictions import MAX_FEATURE_NAME
 from driftwarden.core.arrays import FloatArray, IntArray
-from driftwarden.core.errors import InputError
+from driftwarden.core.errors import BodyTooLarge, DriftwardenError, InputError, TooManyFeatures
 
 __all__ = [
     "ScannedTable",
     "Table",
     "TableError",
+    "TableLimits",
     "check_readable",
     "column_kinds",
     "format_from_content_type",
@@ -54,6 +60,61 @@ _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".ndjson": 
 
 class TableError(InputError):
     """The input cannot be read as a table; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class TableLimits:
+    """What a table fitted as a reference may hold, checked before its rows are read.
+
+    `max_columns` (limits.max_features) and the record rule for names (1-128 characters) apply to
+    the columns kept; `max_rows` and `max_bytes` (its decoded size, estimated at 8 bytes a number
+    and 16 any other value) to a body read whole: a file is sampled to a bounded size instead.
+    """
+
+    max_columns: int
+    max_rows: int | None = None
+    max_bytes: int | None = None
+
+    def check_columns(self, schema: Mapping[str, pl.DataType], kinds: Mapping[str, str] | None) -> None:
+        """Names, count and types of the kept columns; raises TableError or TooManyFeatures."""
+        for position, name in enumerate(schema, 1):
+            if not name:
+                raise TableError(
+                    f"column {position} has no name (an index written by pandas' to_csv? write it with "
+                    f"index=False); feature names are 1-{MAX_FEATURE_NAME} characters, as in prediction records",
+                    code="bad_feature_name",
+                )
+            if len(name) > MAX_FEATURE_NAME:
+                raise TableError(
+                    f"column {position} ({name[:40]!r}...) has a name of {len(name)} characters; feature names "
+                    f"are 1-{MAX_FEATURE_NAME}, as in prediction records",
+                    code="bad_feature_name",
+                )
+        if len(schema) > self.max_columns:
+            raise TooManyFeatures(
+                f"{len(schema)} columns; at most {self.max_columns} features are tracked per model "
+                "(limits.max_features): keep only the model's features, or list the others in redact"
+            )
+        column_kinds(schema, 0, kinds, lambda _: 0)  # unsupported types refused before any value is decoded
+
+    def check_size(self, rows: int, schema: Mapping[str, pl.DataType], *, all_rows: bool = True) -> None:
+        """Rows (all of them, or those read up to one past the limit) and estimated decoded size of a
+        body read whole; raises BodyTooLarge."""
+        if self.max_rows is not None and rows > self.max_rows:
+            raise BodyTooLarge(
+                f"{f'{rows:,}' if all_rows else f'more than {self.max_rows:,}'} rows; a reference upload holds "
+                f"at most {self.max_rows:,} "
+                "(limits.max_reference_rows): upload a sample, or fit the file with `driftwarden reference build` "
+                "or models.<model>.reference, which sample it",
+                code="too_many_rows",
+            )
+        size = rows * sum(8 if dtype.is_numeric() or dtype == pl.Boolean else 16 for dtype in schema.values())
+        if self.max_bytes is not None and size > self.max_bytes:
+            raise BodyTooLarge(
+                f"{rows:,} rows of {len(schema)} columns decode to about {size / 2**20:,.0f} MiB; the limit is "
+                f"{self.max_bytes / 2**20:,.0f} MiB (limits.max_reference_bytes): upload fewer rows or columns",
+                code="decoded_too_large",
+            )
 
 
 @dataclass(frozen=True)
@@ -98,12 +159,20 @@ def format_from_path(path: Path) -> str:
     return fmt
 
 
-def read_table(source: bytes | Path, fmt: str | None = None, kinds: dict[str, str] | None = None) -> Table:
+def read_table(
+    source: bytes | Path,
+    fmt: str | None = None,
+    kinds: dict[str, str] | None = None,
+    *,
+    limits: TableLimits | None = None,
+    drop: Collection[str] = (),
+) -> Table:
     """Read CSV/Parquet/NDJSON bytes or a file into numeric columns and category counts.
 
     Numbers are numeric and strings and booleans categorical, except integer columns with at
     most LOW_CARDINALITY distinct values in 20 times as many rows (categorical) and what `kinds` (feature -> "numeric" |
-    "categorical", the config's `features:`) says.
+    "categorical", the config's `features:`) says. Columns in `drop` are not read. `limits` are
+    checked before the rows are read (TableError, TooManyFeatures, BodyTooLarge).
     """
     if isinstance(source, Path):
         fmt = fmt or format_from_path(source)
@@ -118,7 +187,9 @@ def read_table(source: bytes | Path, fmt: str | None = None, kinds: dict[str, st
     if not data.strip():
         raise TableError("the input is empty")
     try:
-        frame = _read_frame(data, fmt)
+        frame = _read_frame(data, fmt, kinds, limits, drop)
+    except DriftwardenError:
+        raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise TableError(f"cannot parse as {fmt}: {_first_line(exc)}") from exc
     return _to_table(frame, kinds)
@@ -131,6 +202,7 @@ def scan_table(
     *,
     sample: int,
     drop: Collection[str] = (),
+    limits: TableLimits | None = None,
     seed: int = 0,
     on_step: Callable[[str], None] | None = None,
 ) -> ScannedTable:
@@ -143,8 +215,9 @@ def scan_table(
        every row when there are no more.
 
     Kinds are those `read_table` gives (`column_kinds`); columns in `drop` are neither counted nor
-    sampled. Memory: the sample (rows x numeric columns x 8 bytes), the distinct values of the
-    categorical columns and polars' batches. `on_step` is told what each pass is about to do.
+    sampled. The columns of `limits` are checked from the schema, before pass 1. Memory: the sample
+    (rows x numeric columns x 8 bytes), the distinct values of the categorical columns and polars'
+    batches. `on_step` is told what each pass is about to do.
     """
     step = on_step or (lambda _: None)
     fmt = fmt or format_from_path(path)
@@ -162,6 +235,8 @@ def scan_table(
         schema = frame.collect_schema()
         if not schema:
             raise TableError("the input has no rows or no columns")
+        if limits is not None:
+            limits.check_columns(_kept(schema, drop), kinds)
         step("counting rows, missing values and categories")
         rows, nulls, estimates, infinite = _counts(frame, schema, kinds or {})
         if rows == 0:
@@ -179,7 +254,7 @@ def scan_table(
         step(f"sampling {min(sample, rows):,} of {rows:,} rows" if sample < rows else f"reading {rows:,} rows")
         values = _sample(frame, numeric, rows, sample, seed, row_index=_unused("__row", schema))
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        if isinstance(exc, TableError):
+        if isinstance(exc, DriftwardenError):
             raise
         raise TableError(f"cannot parse as {fmt}: {_first_line(exc)}") from exc
     kept = {name: nulls[name] for name in decided if name not in drop}
@@ -202,7 +277,7 @@ def check_readable(path: Path, fmt: str | None = None) -> None:
         raise TableError(f"cannot parse as {fmt}: {_first_line(exc)}") from exc
 
 
-def _scan_frame(path: Path, fmt: str) -> pl.LazyFrame:
+def _scan_frame(path: Path | io.BytesIO, fmt: str) -> pl.LazyFrame:
     if fmt == "csv":
         return pl.scan_csv(path, infer_schema_length=_INFER_ROWS, null_values=_NULL_VALUES)
     if fmt == "parquet":
@@ -283,16 +358,40 @@ def _distinct(numbers: IntArray) -> IntArray:
     return numbers[np.concatenate(([True], numbers[1:] != numbers[:-1]))]
 
 
-def _read_frame(data: bytes, fmt: str) -> pl.DataFrame:
+def _read_frame(
+    data: bytes, fmt: str, kinds: Mapping[str, str] | None, limits: TableLimits | None, drop: Collection[str]
+) -> pl.DataFrame:
+    """The kept columns of the body, refused by `limits` from its schema (and Parquet footer) first."""
+    columns: list[str] | None = None
+    if limits is not None or drop:  # the schema first: what the limits refuse, they refuse before rows are read
+        schema = _kept(_scan_frame(io.BytesIO(data), fmt).collect_schema(), drop)
+        columns = list(schema) if drop else None
+        if limits is not None:
+            limits.check_columns(schema, kinds)
+            if fmt == "parquet":  # the footer counts the rows: nothing is decoded yet
+                limits.check_size(pl.scan_parquet(io.BytesIO(data)).select(pl.len()).collect().item(), schema)
+    n_rows = None if limits is None or limits.max_rows is None else limits.max_rows + 1
     buf = io.BytesIO(data)
     if fmt == "csv":
-        return pl.read_csv(buf, infer_schema_length=_INFER_ROWS, null_values=_NULL_VALUES)
-    if fmt == "parquet":
-        return pl.read_parquet(buf)
-    frame = pl.read_ndjson(buf, infer_schema_length=_INFER_ROWS)
-    if "features" in frame.columns and isinstance(frame.schema["features"], pl.Struct):
-        return frame.get_column("features").struct.unnest()
+        frame = pl.read_csv(
+            buf, infer_schema_length=_INFER_ROWS, null_values=_NULL_VALUES, columns=columns, n_rows=n_rows
+        )
+    elif fmt == "parquet":
+        frame = pl.read_parquet(buf, columns=columns)
+    else:
+        frame = pl.read_ndjson(buf, infer_schema_length=_INFER_ROWS, n_rows=n_rows)
+        if "features" in frame.columns and isinstance(frame.schema["features"], pl.Struct):
+            frame = frame.get_column("features").struct.unnest()
+        if columns is not None:
+            frame = frame.select(columns)
+    if limits is not None:
+        limits.check_columns(frame.schema, kinds)  # NDJSON: a field may first appear past the rows inferred from
+        limits.check_size(frame.height, frame.schema, all_rows=fmt == "parquet")
     return frame
+
+
+def _kept(schema: Mapping[str, pl.DataType], drop: Collection[str]) -> dict[str, pl.DataType]:
+    return {name: dtype for name, dtype in schema.items() if name not in drop}
 
 
 def column_kinds(

@@ -165,7 +165,15 @@ class Limits(_Strict):
     max_models: int = Field(default=100, ge=1, description="distinct models tracked (bounds metric labels)")
     max_features: int = Field(default=1000, ge=1, description="features tracked per model (bounds metric labels)")
     max_reference_rows: int = Field(
-        default=1_000_000, ge=100, description="reference rows kept; larger uploads are sampled"
+        default=1_000_000,
+        ge=100,
+        description="reference rows: a larger upload is refused (413), a reference file is uniformly sampled to it",
+    )
+    max_reference_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="decoded size of a reference upload, estimated before its rows are read "
+        "(8 bytes a number, 16 any other value); 413 above",
     )
 
 

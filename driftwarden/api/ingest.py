@@ -24,7 +24,7 @@ from driftwarden.collector import otlp
 from driftwarden.collector.predictions import parse_records
 from driftwarden.collector.tables import TableError, format_from_content_type
 from driftwarden.config import Config
-from driftwarden.core.errors import DriftwardenError, Overloaded
+from driftwarden.core.errors import DriftwardenError, LimitExceeded, Overloaded
 from driftwarden.core.ratelog import RateLimitedLog
 from driftwarden.daemon.daemon import Daemon, UnknownModel
 from driftwarden.daemon.references import fit_reference
@@ -118,10 +118,13 @@ def ingest_router(
             fmt = format_from_content_type(request.headers.get("content-type"), body)
         except TableError as exc:
             raise HTTPProblem(415, "unsupported_media_type", str(exc)) from None
-        try:
+        try:  # limits are checked from the body's header or Parquet footer before its rows are read
             profile = await asyncio.to_thread(fit_reference, body, fmt, config, model)
+        except LimitExceeded as exc:  # 413 too many rows or decoded bytes, 409 too many features
+            raise problem(exc) from None
         except (TableError, ValueError) as exc:
-            raise HTTPProblem(400, "bad_reference", str(exc)) from None
+            code = exc.code if isinstance(exc, DriftwardenError) and exc.code != type(exc).code else "bad_reference"
+            raise HTTPProblem(400, code, str(exc)) from None
         try:
             await daemon.set_reference(model, profile, source=f"http:{fmt}")
         except DriftwardenError as exc:

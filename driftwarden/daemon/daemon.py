@@ -105,7 +105,7 @@ class Daemon:
     # -- references and labels -----------------------------------------------------
     async def set_reference(self, model: str, profile: ReferenceProfile, *, source: str) -> None:
         """Store the profile (in a worker thread), then install it; the model map changes only on the loop."""
-        self.ingest.check_reference(model)
+        self.ingest.check_reference(model, (*profile.features, *profile.categories))
         await asyncio.to_thread(self.store.save_reference, model, profile, source=source)
         self.ingest.install_reference(model, profile)
 

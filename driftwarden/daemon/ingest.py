@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 
 from driftwarden.collector.sampling import sampled
 from driftwarden.config import Config
-from driftwarden.core.errors import Overloaded, TooManyModels
+from driftwarden.core.errors import Overloaded, TooManyFeatures, TooManyModels
 from driftwarden.core.records import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
 from driftwarden.core.spans import SpanBatch
 from driftwarden.daemon.models import ModelRegistry
@@ -108,10 +108,21 @@ class IngestService:
         self._queue.put_nowait(batch)
         self._queued_rows += len(batch)
 
-    def check_reference(self, model: str) -> None:
-        """Refuse a reference upload before its body is read when the model could not be tracked."""
+    def check_reference(self, model: str, features: Collection[str] = ()) -> None:
+        """Refuse a reference the model could not take: before its body is read when the model could
+        not be tracked; before it is stored when its features would pass `limits.max_features` with
+        those the model already has (the rule records are admitted by)."""
+        limits = self.config.limits
         if not self.models.can_track(model):
-            raise TooManyModels(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
+            raise TooManyModels(f"{limits.max_models} models already tracked (limits.max_models)")
+        state = self.models.get(model)
+        announced = state.announced if state is not None else set()
+        new = set(features) - announced
+        if len(announced) + len(new) > limits.max_features:
+            raise TooManyFeatures(
+                f"model {model!r}: {len(new)} new features would pass the limit of {limits.max_features} "
+                f"(limits.max_features) with the {len(announced)} it has"
+            )
 
     def install_reference(self, model: str, profile: ReferenceProfile) -> None:
         """Make `profile` the model's reference (already stored by the caller)."""
@@ -119,7 +130,7 @@ class IngestService:
         if state is None:  # the last free slot was taken while the profile was being fitted or stored
             raise TooManyModels(f"{self.config.limits.max_models} models already tracked (limits.max_models)")
         state.detector.set_reference(profile)
-        state.announced |= set(profile.features)
+        state.announced |= {*profile.features, *profile.categories}
 
     def _count_parse_rejections(self, result: ParseResult, source: str) -> None:
         for reason, rows in result.dropped_rows.items():  # a KServe join's unpaired rows

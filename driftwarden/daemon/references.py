@@ -2,8 +2,11 @@
 
 A file is scanned (`collector.tables.scan_table`): counts over every row, numeric values from a
 uniform sample of `limits.max_reference_rows` rows, so a file larger than memory can be fitted.
-An uploaded body is already in memory and is read whole (`read_table`); `ReferenceProfile.fit`
-samples it to the same limit. Both decide kinds the same way (`column_kinds`).
+An uploaded body is already in memory and is read whole (`read_table`): one with more rows than
+that limit, or a decoded size beyond `limits.max_reference_bytes`, is refused from its header or
+Parquet footer before its rows are read. Both decide kinds the same way (`column_kinds`) and hold
+a reference to the rules of records: at most `limits.max_features` columns (those in `redact`
+are not read), named in 1-128 characters.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from driftwarden.collector.tables import TableError, read_table, scan_table
+from driftwarden.collector.tables import TableError, TableLimits, read_table, scan_table
 from driftwarden.config import Config, ConfigError
 from driftwarden.detectors.reference import ReferenceProfile
 
@@ -41,17 +44,20 @@ def fit_reference(
     config: Config,
     model: str,
 ) -> ReferenceProfile:
-    """Read CSV/Parquet/NDJSON and fit the model's profile; raises TableError or ValueError with a reason."""
+    """Read CSV/Parquet/NDJSON and fit the model's profile; raises TableError or ValueError with a reason,
+    TooManyFeatures or BodyTooLarge (a body over the limits, refused before its rows are read)."""
     if isinstance(source, Path):
         return build_reference(source, config, model, fmt=fmt).profile
-    table = read_table(source, fmt, kinds=config.model(model).features)
-    keep = [j for j, name in enumerate(table.numeric) if name not in config.redact]
+    limits = config.limits
+    table = read_table(
+        source,
+        fmt,
+        kinds=config.model(model).features,
+        limits=TableLimits(limits.max_features, limits.max_reference_rows, limits.max_reference_bytes),
+        drop=set(config.redact),
+    )
     return ReferenceProfile.fit(
-        [table.numeric[j] for j in keep],
-        table.values[:, keep],
-        categories={k: v for k, v in table.categories.items() if k not in config.redact},
-        bins=config.model(model).drift.bins,
-        max_rows=config.limits.max_reference_rows,
+        list(table.numeric), table.values, categories=table.categories, bins=config.model(model).drift.bins
     )
 
 
@@ -75,6 +81,7 @@ def build_reference(
         kinds=config.model(model).features,
         sample=min(sample or limit, limit),
         drop=set(config.redact),
+        limits=TableLimits(config.limits.max_features),
         on_step=on_step,
     )
     if on_step:
@@ -97,7 +104,7 @@ async def fit_configured_references(config: Config, daemon: Daemon) -> None:
         path = Path(settings.reference)
         try:
             profile = await asyncio.to_thread(fit_reference, path, None, config, model)
-        except (TableError, ValueError) as exc:
+            await daemon.set_reference(model, profile, source=f"file:{path}")
+        except (TableError, ValueError) as exc:  # ValueError: TooManyModels, TooManyFeatures too
             raise ConfigError([f"models.{model}.reference: {path}: {exc}"]) from exc
-        await daemon.set_reference(model, profile, source=f"file:{path}")
         log.info("reference for %s fitted from %s: %d rows", model, path, profile.rows)

@@ -14,6 +14,7 @@ import pytest
 from driftwarden.cli import main
 from driftwarden.collector.tables import TableError, _sample_rows, read_table, scan_table
 from driftwarden.config import load_config
+from driftwarden.core.errors import BodyTooLarge
 from driftwarden.daemon.references import fit_reference
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
@@ -198,7 +199,10 @@ def test_the_daemons_file_path_scans_and_keeps_all_row_counts(tmp_path: Path) ->
     profile = fit_reference(path, None, config, "m")
     assert profile.rows == 100 and profile.category_rows == 400
     assert profile.categories["stars"] == {str(s): 80 for s in range(1, 6)}
-    uploaded = fit_reference(path.read_bytes(), "parquet", config, "m")  # PUT: bytes, read whole
+    with pytest.raises(BodyTooLarge, match=r"limits\.max_reference_rows"):  # PUT: bytes, read whole, not sampled
+        fit_reference(path.read_bytes(), "parquet", config, "m")
+    roomy = load_config(None, limits={"max_reference_rows": 400}, models={"m": {"features": KINDS}})
+    uploaded = fit_reference(path.read_bytes(), "parquet", roomy, "m")
     assert uploaded.features == profile.features and uploaded.categories == profile.categories
 
 
@@ -236,6 +240,18 @@ def test_cli_refuses_a_bad_file_and_a_bad_sample(tmp_path: Path, capsys: pytest.
         main(["reference", "build", "--model", "m", "--input", str(good), "--sample", "0", "--config", str(config)])
         == 2
     )
+
+
+def test_cli_holds_a_file_to_the_feature_rules_of_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"state_path: {tmp_path / 'state.db'}\nlimits: {{max_features: 3}}\n")
+    wide = write(pl.DataFrame({f"f{j}": [1.0, 2.0] for j in range(4)}), tmp_path / "wide.parquet")
+    assert main(["reference", "build", "--model", "m", "--input", str(wide), "--config", str(config)]) == 2
+    assert "4 columns; at most 3 features" in capsys.readouterr().err
+    long_name = write(pl.DataFrame({"n" * 129: [1.0, 2.0]}), tmp_path / "long.csv")
+    assert main(["reference", "build", "--model", "m", "--input", str(long_name), "--config", str(config)]) == 2
+    assert "1-128" in capsys.readouterr().err
+    assert not (tmp_path / "state.db").exists()  # refused before the state file is opened
 
 
 @pytest.mark.parametrize(("rows", "size"), [(10, 10), (1_000, 900), (1_000_000, 1_000)])

@@ -39,7 +39,7 @@ from driftwarden.collector import otlp
 from driftwarden.collector.kserve import parse_events
 from driftwarden.collector.kserve_events import read_events
 from driftwarden.collector.kserve_join import EventJoiner
-from driftwarden.collector.kserve_payloads import decode_event
+from driftwarden.collector.kserve_payloads import decode_event, kind_of
 from driftwarden.collector.predictions import parse_records
 from driftwarden.core.errors import DriftwardenError
 from driftwarden.core.records import MAX_REPORTED_ERRORS
@@ -490,11 +490,18 @@ def logger_posts(draw: st.DrawFn) -> tuple[dict[str, str], bytes]:
 
 def completed_records(headers: dict[str, str], body: bytes, shadow: EventJoiner, model: str | None) -> int | None:
     """Records the POST completes, by the same steps as parse_events on a joiner kept in step; None if refused."""
+    left = {"request": 100, "response": 100}  # the request rows and the response rows of one POST
+    halves = []
     try:
-        halves = [decode_event(e, model=model, max_records=100, max_features=8) for e in read_events(headers, body)]
+        for e in read_events(headers, body):
+            kind = kind_of(e)
+            half = decode_event(e, model=model, max_records=left[kind] if kind else 100, max_features=8)
+            if half is not None:
+                left[half.kind] -= len(half.rows)
+                halves.append(half)
     except DriftwardenError:
         return None
-    return sum(len(shadow.add(h).records) for h in halves if h is not None)
+    return sum(len(shadow.add(h).records) for h in halves)
 
 
 @examples(250)

@@ -202,6 +202,39 @@ def test_too_wide_tensor_and_too_many_rows_are_refused_whole() -> None:
     assert http_status(caught.value) == 413
 
 
+def test_shapes_are_checked_before_rows_are_built() -> None:
+    def request(shape: list[int], data: list[Any]) -> Any:
+        payload = {"inputs": [{"name": "x", "shape": shape, "datatype": "FP32", "data": data}]}
+        return parse_events(kserve_headers("request"), orjson.dumps(payload), EventJoiner(), max_records=10)
+
+    assert request([0, 0], []).pending == 1  # no rows, no values: an empty batch
+    with pytest.raises(InputError, match="zero dimension") as caught:
+        request([3, 0], [])
+    assert caught.value.code == "bad_shape" and http_status(caught.value) == 400
+    with pytest.raises(BodyTooLarge) as caught:  # the shape's rows, before the data is looked at
+        request([11, 1], [])
+    assert caught.value.code == "too_many_records"
+    with pytest.raises(InputError) as caught:  # the width, before the data is flattened
+        request([1, 10**12], [])
+    assert caught.value.code == "too_many_features"
+    wide = {"instances": [[0.0] * 1001]}
+    with pytest.raises(InputError) as caught:
+        parse_events(kserve_headers("request"), orjson.dumps(wide), EventJoiner(), max_features=1000)
+    assert caught.value.code == "too_many_features"
+
+
+def test_request_and_response_rows_of_a_batch_are_bounded_apart() -> None:
+    pair = [structured("request", {"instances": [[1.0]] * 6}), structured("response", {"predictions": [1] * 6})]
+    headers = {"content-type": "application/cloudevents-batch+json"}
+    result = parse_events(headers, orjson.dumps(pair), EventJoiner(), max_records=6)
+    assert result.accepted == 6  # 6 request rows and 6 response rows: each within the limit
+    one_more = structured("request", {"instances": [[1.0]]}, id="s-2")
+    joiner = EventJoiner()
+    with pytest.raises(BodyTooLarge, match="shared by the events of one POST"):
+        parse_events(headers, orjson.dumps([*pair, one_more]), joiner, max_records=6)
+    assert joiner.pending == 0
+
+
 # -- CloudEvents modes and Seldon ------------------------------------------------------------------------
 
 
