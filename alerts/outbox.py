@@ -35,6 +35,7 @@ from opentelemetry import trace
 from driftwarden.alerts.receivers.base import Message
 from driftwarden.alerts.signing import sign
 from driftwarden.core.errors import StorageError
+from driftwarden.core.urls import redact_urls, redacted_url
 from driftwarden.params import OutboxParams
 from driftwarden.persistence.outbox_store import OutboxStore, StoredMessage
 
@@ -78,6 +79,8 @@ class Outbox:
         self._held_lock = threading.Lock()  # enqueue runs in worker threads
         self._held: list[tuple[float, list[Message]]] = []  # (enqueued at, messages) not stored yet
         self._unsaved: dict[int, _Outcome] = {}  # refused by the state file, by message id; on the event loop only
+        for name in ("httpx", "httpcore"):  # they log each request's full URL: credentials, tokens and all
+            logging.getLogger(name).setLevel(logging.WARNING)
         self._client = httpx.AsyncClient(transport=transport, timeout=10.0)
         self._wake = asyncio.Event()
 
@@ -161,7 +164,7 @@ class Outbox:
                 )
                 span.set_attribute("http.response.status_code", response.status_code)
         except httpx.HTTPError as exc:
-            self._retry(row, f"{type(exc).__name__}: {exc}", None)
+            self._retry(row, redact_urls(f"{type(exc).__name__}: {exc}"), None)
             return False
         if response.is_success:
             self._finish(row, "ok", None)
@@ -178,13 +181,15 @@ class Outbox:
         delay = min(p.max_backoff, p.initial_backoff * 2**row.attempts) * random.uniform(0.5, 1.0)
         delay = max(delay, retry_after or 0.0)
         self._save(row.id, _Outcome("retry", row.attempts + 1, self._clock() + delay, reason))
-        log.info("delivery to %s will be retried in %.1fs (%s)", row.receiver, delay, reason)
+        log.info(
+            "delivery to %s (%s) will be retried in %.1fs (%s)", row.receiver, redacted_url(row.url), delay, reason
+        )
         self._on_result(row.receiver, "retry")
 
     def _finish(self, row: StoredMessage, outcome: str, reason: str | None) -> None:
         self._save(row.id, _Outcome("delivered" if outcome == "ok" else "give_up"))
         if outcome == "failed":
-            log.warning("delivery to %s failed for good: %s", row.receiver, reason)
+            log.warning("delivery to %s (%s) failed for good: %s", row.receiver, redacted_url(row.url), reason)
         self._on_result(row.receiver, outcome)
 
     def _save(self, message_id: int, outcome: _Outcome) -> None:

@@ -7,6 +7,7 @@ secret (Slack's /services/T000/B000/XXXX); and PagerDuty's routing key.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from driftwarden.config import ConfigError, load_config
 from driftwarden.core.urls import public_url, redact_urls, redacted_url
+from driftwarden.sink import WebhookSink
 from tests.support.records import NDJSON, put_reference, records, reference_frame
 from tests.support.server import Daemon, running
 
@@ -84,6 +86,39 @@ def test_public_url_drops_credentials_query_and_fragment() -> None:
 def test_redact_urls_masks_every_url_in_a_text() -> None:
     text = f"ConnectError: cannot reach {secret_url(9)} (after 'https://x.test/a?b=c')"
     assert redact_urls(text) == "ConnectError: cannot reach http://***@127.0.0.1:9/*** (after 'https://x.test/***')"
+
+
+# -- 1. logs --------------------------------------------------------------------------------------
+
+
+def test_webhook_deliveries_and_their_retries_log_no_credentials(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sink = WebhookSink().start()
+    sink.script.append((503, {}))  # one retry, logged by driftwarden
+    port = int(sink.url.rsplit(":", 1)[1])
+    config = {
+        "alerting": FAST_ALERTS,
+        "receivers": [{"name": "slack", "type": "webhook", "url": secret_url(port)}],
+        "routes": [{"match": {"kind": "drift"}, "receivers": ["slack"]}],
+        "outbox": FAST_OUTBOX,
+    }
+    try:
+        with running(tmp_path / "state.db", **config) as d:
+            drift(d)
+            (delivery, *_) = sink.wait_for(1)
+            eventually(
+                lambda: d.metric("driftwarden_webhook_deliveries_total", receiver="slack", outcome="ok") == 1,
+                "the delivery was not counted",
+            )
+    finally:
+        sink.stop()
+    assert delivery.path == f"/services/T000/B000/{PATH_SECRET}?token={TOKEN}"  # the real URL, at send time
+    text = logged(caplog)
+    assert f"delivery to slack (http://***@127.0.0.1:{port}/***) will be retried" in text
+    for secret in (PASSWORD, PATH_SECRET, TOKEN, "/services/"):
+        assert secret not in text
 
 
 # -- 2. /v1/config ----------------------------------------------------------------------------------
