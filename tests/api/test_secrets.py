@@ -8,16 +8,22 @@ secret (Slack's /services/T000/B000/XXXX); and PagerDuty's routing key.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from driftwarden.config import ConfigError, load_config
 from driftwarden.core.urls import public_url, redact_urls, redacted_url
+from driftwarden.persistence.database import Database
+from driftwarden.persistence.outbox_store import OutboxStore
+from driftwarden.persistence.schema import MIGRATIONS, SCHEMA_VERSION
 from driftwarden.sink import WebhookSink
+from tests.support.ports import free_port
 from tests.support.records import NDJSON, put_reference, records, reference_frame
 from tests.support.server import Daemon, running
 
@@ -150,3 +156,94 @@ def test_a_receiver_url_that_cannot_be_sent_to_is_refused_at_load(url: str) -> N
         load_config(None, receivers=[receiver])
     (problem,) = refused.value.problems
     assert problem.startswith("receivers.0.url: ") and TOKEN not in problem
+
+
+# -- 3. the state file ------------------------------------------------------------------------------
+
+
+def state_bytes(state: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in state.parent.glob(state.name + "*"))
+
+
+def test_pagerduty_routing_key_is_read_at_send_time_and_never_stored(tmp_path: Path) -> None:
+    key_file = tmp_path / "routing_key"
+    key_file.write_text(ROUTING_KEY + "\n")
+    port, state = free_port(), tmp_path / "state.db"
+    config = {
+        "alerting": FAST_ALERTS,
+        "receivers": [
+            {
+                "name": "oncall",
+                "type": "pagerduty",
+                "url": f"http://127.0.0.1:{port}/v2/enqueue",
+                "routing_key_file": str(key_file),
+            }
+        ],
+        "routes": [{"match": {"kind": "drift"}, "receivers": ["oncall"]}],
+        "outbox": FAST_OUTBOX,
+    }
+    with running(state, **config) as d:
+        drift(d)
+        eventually(
+            lambda: (d.metric("driftwarden_webhook_deliveries_total", receiver="oncall", outcome="retry") or 0) >= 1,
+            "no delivery was tried",
+        )  # the receiver is down: the events wait in the outbox
+        assert ROUTING_KEY.encode() not in state_bytes(state)
+        db = sqlite3.connect(state)
+        rows = db.execute("SELECT * FROM outbox").fetchall()
+        db.close()
+        assert rows and not any(ROUTING_KEY in repr(row) for row in rows)
+
+        key_file.write_text(ROTATED_KEY + "\n")  # rotated while the events wait
+        sink = WebhookSink(port=port).start()
+        try:
+            deliveries = sink.wait_for(len(rows))
+        finally:
+            sink.stop()
+    events = [orjson.loads(delivery.body) for delivery in deliveries]
+    assert {e["routing_key"] for e in events} == {ROTATED_KEY} and {e["event_action"] for e in events} == {"trigger"}
+    assert ROUTING_KEY.encode() not in state_bytes(state) and ROTATED_KEY.encode() not in state_bytes(state)
+
+
+def version_2_file_with_a_pending_event(path: Path) -> None:
+    """A state file as the previous release left it: schema 2, an outbox row with the key and a token URL."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    for migration in MIGRATIONS[:2]:
+        for statement in migration:
+            assert isinstance(statement, str)
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 2")
+    event = {
+        "routing_key": ROUTING_KEY,
+        "event_action": "trigger",
+        "dedup_key": "f1",
+        "payload": {"summary": "drift"},
+        "links": [{"href": f"https://admin:{PASSWORD}@dw.example/v1/alerts", "text": "driftwarden alerts"}],
+    }
+    db.execute(
+        "INSERT INTO outbox (receiver, ordering_key, url, headers, body, created_at, next_attempt_at, last_error) "
+        "VALUES ('oncall', 'oncall:f1', ?, ?, ?, 5, 5, ?)",
+        (secret_url(9), b'{"Content-Type": "application/json"}', orjson.dumps(event), f"ConnectError {secret_url(9)}"),
+    )
+    db.close()
+
+
+def test_the_upgrade_strips_keys_and_credentials_from_pending_rows(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    version_2_file_with_a_pending_event(path)
+    assert ROUTING_KEY.encode() in state_bytes(path)
+    database = Database(path)
+    (message,) = OutboxStore(database).oldest()
+    database.close()
+    event = orjson.loads(message.body)
+    assert "routing_key" not in event and event["dedup_key"] == "f1"
+    assert event["links"] == [{"href": "https://dw.example/v1/alerts", "text": "driftwarden alerts"}]
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert "url" not in {column[1] for column in db.execute("PRAGMA table_info(outbox)")}
+    assert db.execute("SELECT last_error FROM outbox").fetchall() == [(None,)]
+    db.close()
+    stored = state_bytes(path)
+    for secret in (ROUTING_KEY, PASSWORD, PATH_SECRET, TOKEN):
+        assert secret.encode() not in stored  # not in a freed page either
