@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from driftwarden.alerts.dispatch import Notification
-from driftwarden.alerts.receivers.base import Endpoint, Message, am_alert, iso
+from driftwarden.alerts.receivers.base import Endpoint, Message, am_alert, iso, link_base
 
 __all__ = ["AlertmanagerReceiver"]
 
@@ -17,7 +17,7 @@ class AlertmanagerReceiver:
         self.name = name
         self.endpoint = Endpoint(url.rstrip("/") + "/api/v2/alerts", timeout)
         self.keep_firing_for = keep_firing_for  # past the next repeat: Alertmanager resolves what it stops hearing
-        self.external_url = external_url
+        self.external_url = link_base(external_url)
 
     def messages(self, notification: Notification, now: float) -> list[Message]:
         alerts = []

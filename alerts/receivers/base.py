@@ -14,8 +14,9 @@ from typing import Any, Protocol
 
 from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.alerts.dispatch import Notification
+from driftwarden.core.urls import public_url
 
-__all__ = ["Endpoint", "Message", "Receiver", "Secret", "SecretUnavailable", "am_alert", "iso"]
+__all__ = ["Endpoint", "Message", "Receiver", "Secret", "SecretUnavailable", "am_alert", "iso", "link_base"]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's "no end" value
 
@@ -54,6 +55,12 @@ class Receiver(Protocol):
     endpoint: Endpoint
 
     def messages(self, notification: Notification, now: float) -> list[Message]: ...
+
+
+def link_base(external_url: str) -> str:
+    """Where links in payloads point: `alerting.external_url` without credentials, query, fragment
+    or trailing slash, since every receiver is handed the links."""
+    return public_url(external_url) if external_url else ""
 
 
 def iso(ts: float | None) -> str:

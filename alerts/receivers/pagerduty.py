@@ -10,7 +10,8 @@ import orjson
 
 from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.alerts.dispatch import Notification
-from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, SecretUnavailable
+from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, SecretUnavailable, link_base
+from driftwarden.core.urls import public_url
 
 __all__ = ["EVENTS_V2_URL", "PagerDutyReceiver"]
 
@@ -34,8 +35,8 @@ class PagerDutyReceiver:
         self._routing_key = routing_key  # PagerDuty authenticates by routing key; read at each send
         self.endpoint = Endpoint(url or EVENTS_V2_URL, timeout, add_credentials=self.with_routing_key)
         self.source = source
-        self.external_url = external_url
-        self.grafana_url = grafana_url
+        self.external_url = link_base(external_url)
+        self.grafana_url = public_url(grafana_url, keep_query=True) if grafana_url else None  # credentials out
 
     def __repr__(self) -> str:
         return f"PagerDutyReceiver(name={self.name!r})"

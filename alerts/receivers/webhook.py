@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from driftwarden.alerts.dispatch import Notification
-from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, am_alert
+from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, am_alert, link_base
 
 __all__ = ["WebhookReceiver"]
 
@@ -16,7 +16,7 @@ class WebhookReceiver:
     ) -> None:
         self.name = name
         self.endpoint = Endpoint(url, timeout, sign_with=secret)
-        self.external_url = external_url
+        self.external_url = link_base(external_url)
 
     def messages(self, notification: Notification, now: float) -> list[Message]:
         alerts = [am_alert(a, self.external_url) for a in notification.alerts]

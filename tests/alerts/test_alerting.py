@@ -229,6 +229,23 @@ def test_pagerduty_events_v2_trigger_and_resolve() -> None:
     assert "R0UTINGKEY" not in repr(receiver)
 
 
+def test_links_in_payloads_carry_no_credentials() -> None:
+    external = "https://admin:hunter2@dw.example:8443/drift/?token=abc#top"
+    pagerduty = PagerDutyReceiver(
+        "oncall", lambda: b"key", external_url=external, grafana_url="https://viewer:hunter2@grafana/d/x?orgId=1"
+    )
+    event = orjson.loads(pagerduty.messages(notification(), now=5)[0].body)
+    assert [link["href"] for link in event["links"]] == [
+        "https://dw.example:8443/drift/v1/alerts",
+        "https://grafana/d/x?orgId=1",
+    ]
+    (message,) = WebhookReceiver("am", "http://x/hook", external_url=external).messages(notification(), 5)
+    body = orjson.loads(message.body)
+    assert body["externalURL"] == "https://dw.example:8443/drift"
+    assert body["alerts"][0]["generatorURL"] == "https://dw.example:8443/drift/v1/alerts?target=fraud"
+    assert b"hunter2" not in message.body and b"abc" not in message.body
+
+
 def test_webhook_is_alertmanager_shaped() -> None:
     (message,) = WebhookReceiver("am", "http://x/hook", external_url="http://dw:4318").messages(notification(), 5)
     body = orjson.loads(message.body)

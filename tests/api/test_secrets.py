@@ -170,7 +170,7 @@ def test_pagerduty_routing_key_is_read_at_send_time_and_never_stored(tmp_path: P
     key_file.write_text(ROUTING_KEY + "\n")
     port, state = free_port(), tmp_path / "state.db"
     config = {
-        "alerting": FAST_ALERTS,
+        "alerting": FAST_ALERTS | {"external_url": f"https://admin:{PASSWORD}@dw.example:8443/?token={TOKEN}"},
         "receivers": [
             {
                 "name": "oncall",
@@ -192,7 +192,7 @@ def test_pagerduty_routing_key_is_read_at_send_time_and_never_stored(tmp_path: P
         db = sqlite3.connect(state)
         rows = db.execute("SELECT * FROM outbox").fetchall()
         db.close()
-        assert rows and not any(ROUTING_KEY in repr(row) for row in rows)
+        assert rows and not any(ROUTING_KEY in repr(row) or PASSWORD in repr(row) for row in rows)
 
         key_file.write_text(ROTATED_KEY + "\n")  # rotated while the events wait
         sink = WebhookSink(port=port).start()
@@ -202,6 +202,7 @@ def test_pagerduty_routing_key_is_read_at_send_time_and_never_stored(tmp_path: P
             sink.stop()
     events = [orjson.loads(delivery.body) for delivery in deliveries]
     assert {e["routing_key"] for e in events} == {ROTATED_KEY} and {e["event_action"] for e in events} == {"trigger"}
+    assert {link["href"] for e in events for link in e["links"]} == {"https://dw.example:8443/v1/alerts"}
     assert ROUTING_KEY.encode() not in state_bytes(state) and ROTATED_KEY.encode() not in state_bytes(state)
 
 
@@ -247,3 +248,31 @@ def test_the_upgrade_strips_keys_and_credentials_from_pending_rows(tmp_path: Pat
     stored = state_bytes(path)
     for secret in (ROUTING_KEY, PASSWORD, PATH_SECRET, TOKEN):
         assert secret.encode() not in stored  # not in a freed page either
+
+
+# -- 4. alert payloads ------------------------------------------------------------------------------
+
+
+def test_credentials_in_external_url_never_reach_a_payload(tmp_path: Path) -> None:
+    sink = WebhookSink().start()
+    config = {
+        "alerting": FAST_ALERTS | {"external_url": f"https://admin:{PASSWORD}@dw.example:8443/?token={TOKEN}"},
+        "receivers": [
+            {"name": "hook", "type": "webhook", "url": sink.url + "/hook"},
+            {"name": "am", "type": "alertmanager", "url": sink.url},
+        ],
+        "routes": [{"match": {"kind": "drift"}, "receivers": ["hook", "am"]}],
+    }
+    try:
+        with running(tmp_path / "state.db", **config) as d:
+            drift(d)
+            deliveries = sink.wait_for(2)
+    finally:
+        sink.stop()
+    webhook = next(orjson.loads(x.body) for x in deliveries if x.path == "/hook")
+    alertmanager = next(orjson.loads(x.body) for x in deliveries if x.path == "/api/v2/alerts")
+    assert webhook["externalURL"] == "https://dw.example:8443"
+    generator_urls = {a["generatorURL"] for a in webhook["alerts"] + alertmanager}
+    assert generator_urls == {"https://dw.example:8443/v1/alerts?target=fraud"}
+    for delivery in deliveries:
+        assert PASSWORD.encode() not in delivery.body and TOKEN.encode() not in delivery.body
