@@ -363,6 +363,43 @@ def test_timeouts_are_retried(tmp_path: Path) -> None:
     assert outcomes == [("pd", "retry"), ("pd", "ok")]
 
 
+def test_secrets_are_read_at_each_send_and_one_unreadable_now_is_retried(tmp_path: Path, sink: WebhookSink) -> None:
+    from driftwarden.alerts.receivers.base import SecretUnavailable
+
+    secrets = [b"hmac-secret"]
+
+    def read_secret() -> bytes:
+        if not secrets:
+            raise SecretUnavailable("receivers.0.hmac_secret_file: cannot read /secrets/hmac")
+        return secrets[0]
+
+    outcomes: list[tuple[str, str]] = []
+    outbox = Outbox(
+        OutboxStore(Database(tmp_path / "state.db")),
+        OutboxParams(initial_backoff=0.01, max_backoff=0.02),
+        endpoints={"am": Endpoint(sink.url + "/hook", sign_with=read_secret)},
+        on_result=lambda r, o: outcomes.append((r, o)),
+    )
+    outbox.enqueue([Message("am", "k", b'{"n": 1}')])
+    secrets.clear()  # mid-rotation: the file is gone for a moment
+    asyncio.run(outbox.deliver_due())
+    assert outcomes == [("am", "retry")] and sink.deliveries == []
+    secrets.append(b"hmac-secret")
+    deliver(outbox)
+    assert outcomes[-1] == ("am", "ok") and [d.signed for d in sink.deliveries] == [True]
+
+
+def test_a_message_for_a_receiver_no_longer_configured_is_given_up(
+    tmp_path: Path, sink: WebhookSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    outcomes: list[tuple[str, str]] = []
+    make_outbox(tmp_path, outcomes, sink.url).enqueue([Message("gone", "k", b"{}")])
+    outbox = make_outbox(tmp_path, outcomes, sink.url)  # a restart with a config without "gone"
+    deliver(outbox)
+    assert outcomes == [("gone", "failed")] and sink.deliveries == [] and outbox.pending() == {}
+    assert "delivery to gone failed for good: no receiver of that name is configured any more" in caplog.text
+
+
 def test_signature_verification_rejects_tampering() -> None:
     from driftwarden.alerts.signing import sign
 
