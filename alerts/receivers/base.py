@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.alerts.dispatch import Notification
-from driftwarden.core.urls import public_url
+from driftwarden.core.urls import public_url, redacted_url
 
 __all__ = ["Endpoint", "Message", "Receiver", "Secret", "SecretUnavailable", "am_alert", "iso", "link_base"]
 
@@ -37,6 +37,9 @@ class Endpoint:
     timeout: float = 10.0
     sign_with: Secret | None = None  # HMAC secret for X-Driftwarden-Signature
     add_credentials: Callable[[bytes], bytes] | None = None  # the stored body -> the body sent
+
+    def __repr__(self) -> str:
+        return f"Endpoint({redacted_url(self.url)!r}, timeout={self.timeout})"  # the URL may be a credential
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 import pytest
 
+from driftwarden.alerts.receivers.webhook import WebhookReceiver
 from driftwarden.config import ConfigError, load_config
 from driftwarden.core.urls import public_url, redact_urls, redacted_url
 from driftwarden.persistence.database import Database
@@ -92,6 +93,11 @@ def test_public_url_drops_credentials_query_and_fragment() -> None:
 def test_redact_urls_masks_every_url_in_a_text() -> None:
     text = f"ConnectError: cannot reach {secret_url(9)} (after 'https://x.test/a?b=c')"
     assert redact_urls(text) == "ConnectError: cannot reach http://***@127.0.0.1:9/*** (after 'https://x.test/***')"
+
+
+def test_an_endpoint_shows_its_url_redacted() -> None:
+    endpoint = WebhookReceiver("slack", secret_url(9), secret=lambda: b"hmac").endpoint
+    assert repr(endpoint) == "Endpoint('http://***@127.0.0.1:9/***', timeout=10.0)"
 
 
 # -- 1. logs --------------------------------------------------------------------------------------
