@@ -121,7 +121,7 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         )
         """,
     ),
-    # 3: no secret in the outbox (routing keys, receiver URLs)
+    # 3: no secret in the outbox (routing keys, receiver URLs); DROP COLUMN needs SQLite 3.35+
     (_scrub_outbox,),
 )
 
