@@ -2,8 +2,11 @@
 with exponential backoff and jitter until it succeeds, is refused, or grows too old.
 
 - 2xx: delivered. 429, 5xx, timeouts, refused connections: retried (`Retry-After` honoured).
-  Other 4xx: the receiver refuses it for good; counted as failed and logged (never the body,
-  which may hold a PagerDuty routing key).
+  Other 4xx: the receiver refuses it for good; counted as failed and logged (never the body).
+- Nothing stored is a secret: a row names its receiver, whose `Endpoint` gives the URL, the
+  routing key and the HMAC secret at send time (read then: a rotated one is used at the next
+  send). A message whose receiver is no longer configured is given up; one whose secret cannot
+  be read now is retried. Log lines show the URL redacted (`core/urls.py`).
 - Order is kept per `ordering_key` (one alert for PagerDuty, one group for webhooks): a later
   message waits until the earlier one is delivered or given up, so a resolve never overtakes
   its trigger.
@@ -25,16 +28,17 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import httpx
 from opentelemetry import trace
 
-from driftwarden.alerts.receivers.base import Message
+from driftwarden.alerts.receivers.base import Endpoint, Message, SecretUnavailable
 from driftwarden.alerts.signing import sign
 from driftwarden.core.errors import StorageError
+from driftwarden.core.urls import redact_urls, redacted_url
 from driftwarden.params import OutboxParams
 from driftwarden.persistence.outbox_store import OutboxStore, StoredMessage
 
@@ -61,8 +65,7 @@ class Outbox:
         store: OutboxStore,
         params: OutboxParams,
         *,
-        secrets: dict[str, bytes | None],
-        timeouts: dict[str, float] | None = None,
+        endpoints: Mapping[str, Endpoint],
         on_result: Callable[[str, str], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
@@ -70,14 +73,15 @@ class Outbox:
     ) -> None:
         self.params = params
         self._store = store
-        self._secrets = secrets
-        self._timeouts = timeouts or {}
+        self._endpoints = dict(endpoints)
         self._on_result = on_result or (lambda receiver, outcome: None)
         self._clock = clock
         self._tracer = tracer or trace.NoOpTracer()
         self._held_lock = threading.Lock()  # enqueue runs in worker threads
         self._held: list[tuple[float, list[Message]]] = []  # (enqueued at, messages) not stored yet
         self._unsaved: dict[int, _Outcome] = {}  # refused by the state file, by message id; on the event loop only
+        for name in ("httpx", "httpcore"):  # they log each request's full URL: credentials, tokens and all
+            logging.getLogger(name).setLevel(logging.WARNING)
         self._client = httpx.AsyncClient(transport=transport, timeout=10.0)
         self._wake = asyncio.Event()
 
@@ -146,22 +150,33 @@ class Outbox:
 
     async def _send(self, row: StoredMessage, now: float) -> bool:
         age = now - row.created_at
+        endpoint = self._endpoints.get(row.receiver)
+        if endpoint is None:
+            self._finish(row, "failed", "no receiver of that name is configured any more")
+            return False
         if age > self.params.max_age:
             self._finish(row, "failed", f"gave up after {row.attempts} attempts over {age:.0f}s")
             return False
-        headers = dict(row.headers)
-        secret = self._secrets.get(row.receiver)
-        if secret:
-            headers |= sign(row.body, secret, now)
+        try:
+            body, headers = _with_secrets(row, endpoint, now)
+        except SecretUnavailable as exc:
+            self._retry(row, str(exc), None)
+            return False
+        except (ValueError, TypeError) as exc:  # a stored body its receiver cannot complete: never sendable
+            self._finish(row, "failed", f"the stored message cannot be completed: {type(exc).__name__}")
+            return False
         span_attributes: dict[str, str | int] = {"receiver": row.receiver, "attempt": row.attempts + 1}
         try:
             with self._tracer.start_as_current_span("driftwarden.deliver", attributes=span_attributes) as span:
                 response = await self._client.post(
-                    row.url, content=row.body, headers=headers, timeout=self._timeouts.get(row.receiver, 10.0)
+                    endpoint.url, content=body, headers=headers, timeout=endpoint.timeout
                 )
                 span.set_attribute("http.response.status_code", response.status_code)
+        except httpx.InvalidURL as exc:  # not an HTTPError: never sendable
+            self._finish(row, "failed", redact_urls(f"{type(exc).__name__}: {exc}"))
+            return False
         except httpx.HTTPError as exc:
-            self._retry(row, f"{type(exc).__name__}: {exc}", None)
+            self._retry(row, redact_urls(f"{type(exc).__name__}: {exc}"), None)
             return False
         if response.is_success:
             self._finish(row, "ok", None)
@@ -178,14 +193,19 @@ class Outbox:
         delay = min(p.max_backoff, p.initial_backoff * 2**row.attempts) * random.uniform(0.5, 1.0)
         delay = max(delay, retry_after or 0.0)
         self._save(row.id, _Outcome("retry", row.attempts + 1, self._clock() + delay, reason))
-        log.info("delivery to %s will be retried in %.1fs (%s)", row.receiver, delay, reason)
+        log.info("delivery to %s will be retried in %.1fs (%s)", self._shown(row.receiver), delay, reason)
         self._on_result(row.receiver, "retry")
 
     def _finish(self, row: StoredMessage, outcome: str, reason: str | None) -> None:
         self._save(row.id, _Outcome("delivered" if outcome == "ok" else "give_up"))
         if outcome == "failed":
-            log.warning("delivery to %s failed for good: %s", row.receiver, reason)
+            log.warning("delivery to %s failed for good: %s", self._shown(row.receiver), reason)
         self._on_result(row.receiver, outcome)
+
+    def _shown(self, receiver: str) -> str:
+        """The receiver as log lines name it: with its URL redacted."""
+        endpoint = self._endpoints.get(receiver)
+        return f"{receiver} ({redacted_url(endpoint.url)})" if endpoint else receiver
 
     def _save(self, message_id: int, outcome: _Outcome) -> None:
         """Save an outcome, or keep it for the next pass when the state file refuses (already logged)."""
@@ -218,6 +238,15 @@ class Outbox:
             except StorageError:
                 return
             self._held.pop(0)
+
+
+def _with_secrets(row: StoredMessage, endpoint: Endpoint, now: float) -> tuple[bytes, dict[str, str]]:
+    """The body and headers as sent: credentials added and signed with the secrets as read now."""
+    body = endpoint.add_credentials(row.body) if endpoint.add_credentials else row.body
+    headers = dict(row.headers)
+    if endpoint.sign_with:
+        headers |= sign(body, endpoint.sign_with(), now)
+    return body, headers
 
 
 def _retry_after(value: str | None, now: float) -> float | None:

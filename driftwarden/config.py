@@ -13,12 +13,14 @@ import re
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from driftwarden.core.records import MODEL_NAME
+from driftwarden.core.urls import redacted_url
 
 __all__ = [
     "Config",
@@ -282,6 +284,23 @@ class ReceiverSettings(_Strict):
     hmac_secret_file: Path | None = None
     cooldown: Duration = Field(default=86400.0, description="retrain: one trigger per model per cooldown")
     timeout: Duration = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _sendable(cls, url: str | None) -> str | None:
+        """Refused at load, not at the first alert; the URL is not echoed: it may hold a token."""
+        if url is None:
+            return url
+        try:
+            parts = urlsplit(url)
+            sendable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port beyond 65535 or not a number, a broken [IPv6] host
+            sendable = False
+        if not sendable:
+            raise ValueError(
+                f"expected an http:// or https:// URL with a host (and a port within 1-65535), got {redacted_url(url)}"
+            )
+        return url
 
     @model_validator(mode="after")
     def _needs(self) -> ReceiverSettings:

@@ -5,19 +5,19 @@ from __future__ import annotations
 import orjson
 
 from driftwarden.alerts.dispatch import Notification
-from driftwarden.alerts.receivers.base import Message, am_alert, iso
+from driftwarden.alerts.receivers.base import Endpoint, Message, am_alert, iso, link_base
 
 __all__ = ["AlertmanagerReceiver"]
 
 
 class AlertmanagerReceiver:
-    sign_with: bytes | None = None
-
-    def __init__(self, name: str, url: str, *, keep_firing_for: float, external_url: str = "") -> None:
+    def __init__(
+        self, name: str, url: str, *, timeout: float = 10.0, keep_firing_for: float, external_url: str = ""
+    ) -> None:
         self.name = name
-        self.url = url.rstrip("/") + "/api/v2/alerts"
+        self.endpoint = Endpoint(url.rstrip("/") + "/api/v2/alerts", timeout)
         self.keep_firing_for = keep_firing_for  # past the next repeat: Alertmanager resolves what it stops hearing
-        self.external_url = external_url
+        self.external_url = link_base(external_url)
 
     def messages(self, notification: Notification, now: float) -> list[Message]:
         alerts = []
@@ -26,8 +26,4 @@ class AlertmanagerReceiver:
             alerts.append({k: alert[k] for k in ("labels", "annotations", "startsAt", "endsAt", "generatorURL")})
             if alert["status"] == "firing":
                 alerts[-1]["endsAt"] = iso(now + self.keep_firing_for)
-        return [
-            Message(
-                self.name, notification.group_key, self.url, orjson.dumps(alerts), {"Content-Type": "application/json"}
-            )
-        ]
+        return [Message(self.name, notification.group_key, orjson.dumps(alerts), {"Content-Type": "application/json"})]

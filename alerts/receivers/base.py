@@ -1,35 +1,69 @@
-"""What every receiver shares: the outbox message and the Alertmanager alert shape."""
+"""What every receiver shares: the outbox message, the endpoint it goes to, the Alertmanager alert shape.
+
+A message is stored in the outbox before it is sent, so it holds no secret: no URL (webhook URLs
+often are credentials), no routing key, no signature. The receiver's `Endpoint` adds them when the
+message is sent, reading each secret then: a rotated key or secret file is used at the next send.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.alerts.dispatch import Notification
+from driftwarden.core.urls import public_url, redacted_url
 
-__all__ = ["Message", "Receiver", "am_alert", "iso"]
+__all__ = ["Endpoint", "Message", "Receiver", "Secret", "SecretUnavailable", "am_alert", "iso", "link_base"]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's "no end" value
+
+Secret = Callable[[], bytes]
+"""Reads a secret now, from its file or environment variable; raises `SecretUnavailable`."""
+
+
+class SecretUnavailable(Exception):
+    """A secret cannot be read at send time (its file is gone mid-rotation, say): the send is retried.
+    The message names where the secret is kept, never the secret."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a receiver's messages go and what is added to them when sent; none of it is stored."""
+
+    url: str
+    timeout: float = 10.0
+    sign_with: Secret | None = None  # HMAC secret for X-Driftwarden-Signature
+    add_credentials: Callable[[bytes], bytes] | None = None  # the stored body -> the body sent
+
+    def __repr__(self) -> str:
+        return f"Endpoint({redacted_url(self.url)!r}, timeout={self.timeout})"  # the URL may be a credential
 
 
 @dataclass(frozen=True)
 class Message:
-    """One HTTP POST to make. `ordering_key` keeps order (no resolve before its trigger)."""
+    """One HTTP POST to make to the receiver's endpoint. `ordering_key` keeps order (no resolve
+    before its trigger)."""
 
     receiver: str
     ordering_key: str
-    url: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
 
 
 class Receiver(Protocol):
     name: str
-    sign_with: bytes | None  # HMAC secret, applied at delivery time
+    endpoint: Endpoint
 
     def messages(self, notification: Notification, now: float) -> list[Message]: ...
+
+
+def link_base(external_url: str) -> str:
+    """Where links in payloads point: `alerting.external_url` without credentials, query, fragment
+    or trailing slash, since every receiver is handed the links."""
+    return public_url(external_url) if external_url else ""
 
 
 def iso(ts: float | None) -> str:

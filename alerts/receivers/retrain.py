@@ -13,7 +13,7 @@ import orjson
 
 from driftwarden.alerts.alert import AlertStatus
 from driftwarden.alerts.dispatch import Notification
-from driftwarden.alerts.receivers.base import Message, iso
+from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, iso
 
 __all__ = ["RetrainReceiver"]
 
@@ -24,15 +24,15 @@ class RetrainReceiver:
         name: str,
         url: str,
         *,
+        timeout: float = 10.0,
         cooldown: float,
         last_trigger: Callable[[str], float | None],
         record_trigger: Callable[[str, float], None],
-        secret: bytes | None = None,
+        secret: Secret | None = None,
     ) -> None:
         self.name = name
-        self.url = url
+        self.endpoint = Endpoint(url, timeout, sign_with=secret)
         self.cooldown = cooldown
-        self.sign_with = secret
         self._last_trigger = last_trigger
         self._record_trigger = record_trigger
 
@@ -73,7 +73,6 @@ class RetrainReceiver:
                 Message(
                     self.name,
                     f"{self.name}:{model}",
-                    self.url,
                     orjson.dumps(body),
                     {"Content-Type": "application/json", "Idempotency-Key": f"{model}-{episode}"},
                 )

@@ -5,17 +5,18 @@ from __future__ import annotations
 import orjson
 
 from driftwarden.alerts.dispatch import Notification
-from driftwarden.alerts.receivers.base import Message, am_alert
+from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, am_alert, link_base
 
 __all__ = ["WebhookReceiver"]
 
 
 class WebhookReceiver:
-    def __init__(self, name: str, url: str, *, secret: bytes | None = None, external_url: str = "") -> None:
+    def __init__(
+        self, name: str, url: str, *, timeout: float = 10.0, secret: Secret | None = None, external_url: str = ""
+    ) -> None:
         self.name = name
-        self.url = url
-        self.sign_with = secret
-        self.external_url = external_url
+        self.endpoint = Endpoint(url, timeout, sign_with=secret)
+        self.external_url = link_base(external_url)
 
     def messages(self, notification: Notification, now: float) -> list[Message]:
         alerts = [am_alert(a, self.external_url) for a in notification.alerts]
@@ -32,11 +33,7 @@ class WebhookReceiver:
             "externalURL": self.external_url,
             "alerts": alerts,
         }
-        return [
-            Message(
-                self.name, notification.group_key, self.url, orjson.dumps(body), {"Content-Type": "application/json"}
-            )
-        ]
+        return [Message(self.name, notification.group_key, orjson.dumps(body), {"Content-Type": "application/json"})]
 
 
 def _common(dicts: list[dict[str, str]]) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -15,6 +14,7 @@ from driftwarden.api.plumbing import HTTPProblem
 from driftwarden.api.schemas.common import ok
 from driftwarden.api.schemas.status import DRIFT_ANSWERS, METRICS_ANSWERS, MODELS, READYZ_ANSWERS, SLOS
 from driftwarden.config import Config
+from driftwarden.core.urls import redacted_url
 from driftwarden.daemon.views import DaemonViews
 from driftwarden.detectors.slo import WINDOWS
 from driftwarden.exporters.exposition import HistogramFamily, render
@@ -100,7 +100,7 @@ def status_router(
     @router.get("/v1/config", response_model=Config, response_description="the config in effect")
     async def get_config() -> JSONResponse:
         """The config in effect, defaults filled in; secrets are only ever file paths or env names here,
-        and credentials inside URLs are masked."""
+        and URLs show scheme, host and port only."""
         return JSONResponse(_masked(config.model_dump(mode="json", by_alias=True)))
 
     @router.get("/healthz")
@@ -134,15 +134,12 @@ def _unwritable(database: Database) -> str:
 
 
 def _masked(value: Any) -> Any:
-    """Userinfo and query strings of URLs replaced by "***": they often carry tokens."""
+    """Every URL shown as scheme://host:port only: credentials, tokens in queries, and paths that
+    are themselves the secret (Slack's /services/T000/B000/XXXX) are masked."""
     if isinstance(value, dict):
         return {k: _masked(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_masked(v) for v in value]
     if isinstance(value, str) and "://" in value:
-        parts = urlsplit(value)
-        if parts.username or parts.password or parts.query:
-            netloc = ("***@" if parts.username or parts.password else "") + (parts.hostname or "")
-            netloc += f":{parts.port}" if parts.port else ""
-            return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+        return redacted_url(value)
     return value

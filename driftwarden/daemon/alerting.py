@@ -1,5 +1,5 @@
 """The alerting side of the daemon built from the config: receivers with their secrets, the durable
-outbox, retraining cooldowns kept in the state file, and the notifier over them."""
+outbox sending to their endpoints, retraining cooldowns kept in the state file, and the notifier."""
 
 from __future__ import annotations
 
@@ -47,8 +47,7 @@ def build_notifier(
     outbox = Outbox(
         OutboxStore(store.database),
         outbox_params(config.outbox),
-        secrets={name: r.sign_with for name, r in receivers.items()},
-        timeouts={r.name: r.timeout for r in config.receivers},
+        endpoints={name: r.endpoint for name, r in receivers.items()},
         on_result=on_delivery,
     )
     return Notifier(

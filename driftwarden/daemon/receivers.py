@@ -1,15 +1,18 @@
 """Receivers from the config, with their secrets read from files or the environment (never logged).
 
-The wiring's job: alert code takes built receivers and never sees the config or a secret's source."""
+The wiring's job: alert code takes built receivers and never sees the config or a secret's source.
+Each secret is read at start (a missing or empty one is a config error) and again at every send,
+so a rotated routing key or HMAC secret is used without a restart."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from driftwarden.alerts.receivers.alertmanager import AlertmanagerReceiver
-from driftwarden.alerts.receivers.base import Receiver
+from driftwarden.alerts.receivers.base import Receiver, Secret, SecretUnavailable
 from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
 from driftwarden.alerts.receivers.retrain import RetrainReceiver
 from driftwarden.alerts.receivers.webhook import WebhookReceiver
@@ -24,22 +27,32 @@ def build_receivers(
     external = config.alerting.external_url or f"http://{config.listen}"
     out: dict[str, Receiver] = {}
     for i, r in enumerate(config.receivers):
-        secret = _read_secret(r.hmac_secret_file, f"receivers.{i}.hmac_secret_file") if r.hmac_secret_file else None
+        secret = (
+            _secret(partial(_read_secret, r.hmac_secret_file, f"receivers.{i}.hmac_secret_file"))
+            if r.hmac_secret_file
+            else None
+        )
         if r.type == "pagerduty":
-            key = (
-                _read_secret(r.routing_key_file, f"receivers.{i}.routing_key_file")
+            key = _secret(
+                partial(_read_secret, r.routing_key_file, f"receivers.{i}.routing_key_file")
                 if r.routing_key_file
-                else _env_secret(r.routing_key_env or "", f"receivers.{i}.routing_key_env")
+                else partial(_env_secret, r.routing_key_env or "", f"receivers.{i}.routing_key_env")
             )
             out[r.name] = PagerDutyReceiver(
-                r.name, key.decode(), url=r.url, external_url=external, grafana_url=config.alerting.grafana_url
+                r.name,
+                key,
+                url=r.url,
+                timeout=r.timeout,
+                external_url=external,
+                grafana_url=config.alerting.grafana_url,
             )
         elif r.type == "webhook":
-            out[r.name] = WebhookReceiver(r.name, r.url or "", secret=secret, external_url=external)
+            out[r.name] = WebhookReceiver(r.name, r.url or "", timeout=r.timeout, secret=secret, external_url=external)
         elif r.type == "retrain":
             out[r.name] = RetrainReceiver(
                 r.name,
                 r.url or "",
+                timeout=r.timeout,
                 cooldown=r.cooldown,
                 last_trigger=last_trigger,
                 record_trigger=record_trigger,
@@ -48,8 +61,23 @@ def build_receivers(
         else:
             # past the next repeat, with room for retries and clock skew: Alertmanager resolves what expires
             keep = config.alerting.repeat_interval + max(config.alerting.group_interval, 900.0)
-            out[r.name] = AlertmanagerReceiver(r.name, r.url or "", keep_firing_for=keep, external_url=external)
+            out[r.name] = AlertmanagerReceiver(
+                r.name, r.url or "", timeout=r.timeout, keep_firing_for=keep, external_url=external
+            )
     return out
+
+
+def _secret(read: Callable[[], bytes]) -> Secret:
+    """Read now (ConfigError when it cannot be), and again at each call (SecretUnavailable)."""
+    read()
+
+    def read_now() -> bytes:
+        try:
+            return read()
+        except ConfigError as exc:
+            raise SecretUnavailable(str(exc)) from None
+
+    return read_now
 
 
 def _read_secret(path: Path, key: str) -> bytes:

@@ -1,5 +1,8 @@
 """The outbox table: notifications written before any send, kept until delivered or given up.
 
+A row holds no secret: it names its receiver, and the URL, routing key and HMAC secret are the
+receiver's, added when the message is sent (`driftwarden.alerts.outbox`).
+
 The delivery logic (HTTP, backoff, ordering per key) is `driftwarden.alerts.outbox`; this module
 holds the SQL. Every write raises StorageError when the state file refuses it. A stored row
 that no longer decodes (headers that are not a JSON object of strings, a body that is not
@@ -29,8 +32,6 @@ class Outgoing(Protocol):
     @property
     def ordering_key(self) -> str: ...
     @property
-    def url(self) -> str: ...
-    @property
     def body(self) -> bytes: ...
     @property
     def headers(self) -> Mapping[str, str]: ...
@@ -41,7 +42,6 @@ class StoredMessage:
     id: int
     receiver: str
     ordering_key: str
-    url: str
     headers: dict[str, str]
     body: bytes
     created_at: float
@@ -55,13 +55,13 @@ class OutboxStore:
         self._unreadable: set[int] = set()  # skipped rows whose deletion the state file refused
 
     def enqueue(self, messages: Iterable[Outgoing], now: float) -> int:
-        rows = [(m.receiver, m.ordering_key, m.url, orjson.dumps(dict(m.headers)), m.body, now, now) for m in messages]
+        rows = [(m.receiver, m.ordering_key, orjson.dumps(dict(m.headers)), m.body, now, now) for m in messages]
         if rows:
             self.database.write(
                 "outbox_enqueue",
                 lambda db: db.executemany(
-                    "INSERT INTO outbox (receiver, ordering_key, url, headers, body, created_at, next_attempt_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO outbox (receiver, ordering_key, headers, body, created_at, next_attempt_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 ),
             )
@@ -70,7 +70,7 @@ class OutboxStore:
     def oldest(self, limit: int = 1000) -> list[StoredMessage]:
         """The `limit` oldest messages, in the order they were enqueued; undecodable ones skipped."""
         rows = self.database.read(
-            "SELECT id, receiver, ordering_key, url, headers, body, created_at, attempts, next_attempt_at "
+            "SELECT id, receiver, ordering_key, headers, body, created_at, attempts, next_attempt_at "
             "FROM outbox ORDER BY id LIMIT ?",
             (limit,),
         )
@@ -108,18 +108,18 @@ class OutboxStore:
 
 
 def _decode(row: tuple[Any, ...]) -> StoredMessage:
-    message_id, receiver, key, url, headers, body, created_at, attempts, next_attempt_at = row
+    message_id, receiver, key, headers, body, created_at, attempts, next_attempt_at = row
     decoded = orjson.loads(headers)
     if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
         raise ValueError("headers are not a JSON object of strings")
     if not isinstance(body, bytes):
         raise TypeError(f"body stored as {type(body).__name__}, not bytes")
-    for name, text in (("receiver", receiver), ("ordering_key", key), ("url", url)):
+    for name, text in (("receiver", receiver), ("ordering_key", key)):
         if not isinstance(text, str):
             raise TypeError(f"{name} stored as {type(text).__name__}, not text")
     for name, number in (("created_at", created_at), ("attempts", attempts), ("next_attempt_at", next_attempt_at)):
         if not isinstance(number, int | float):
             raise TypeError(f"{name} stored as {type(number).__name__}, not a number")
     return StoredMessage(
-        message_id, receiver, key, url, decoded, body, float(created_at), int(attempts), float(next_attempt_at)
+        message_id, receiver, key, decoded, body, float(created_at), int(attempts), float(next_attempt_at)
     )

@@ -1,6 +1,7 @@
 """The state file's schema: ordered migrations, numbered by SQLite's `PRAGMA user_version`.
 
-Migration n (1-based) brings a file from version n-1 to n, in one transaction. A file from a
+Migration n (1-based) brings a file from version n-1 to n, in one transaction; a step is an SQL
+statement or a function of the connection. A file from a
 release before the versioning (user_version 0, tables created by the old store and outbox
 modules) is a version-0 file: migration 1 creates only what is missing, so it is upgraded in
 place with its rows. A file newer than this code is refused, never written to.
@@ -14,13 +15,56 @@ True
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
 
 from driftwarden.core.errors import StorageError
+from driftwarden.core.urls import public_url
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+Step = str | Callable[[sqlite3.Connection], None]
+
+
+def _scrub_outbox(db: sqlite3.Connection) -> None:
+    """Migration 3: outbox rows hold no secret. Routing keys leave the stored bodies, and
+    credentials and queries the URLs inside them; the url column (webhook URLs often are
+    credentials: the receiver's URL is now read from the config at send time) and the last
+    errors (which could quote one) go. With secure_delete the old bytes are zeroed, not just freed."""
+    secure_delete = db.execute("PRAGMA secure_delete").fetchone()[0]
+    db.execute("PRAGMA secure_delete = ON")
+    for row_id, body in db.execute("SELECT id, body FROM outbox").fetchall():
+        try:
+            stored = orjson.loads(body)
+        except (orjson.JSONDecodeError, TypeError):
+            continue  # never sendable: skipped and given up when the outbox reads it
+        scrubbed = _without_secrets(stored)
+        if scrubbed != stored:
+            db.execute("UPDATE outbox SET body = ? WHERE id = ?", (orjson.dumps(scrubbed), row_id))
+    db.execute("UPDATE outbox SET last_error = NULL")
+    db.execute("ALTER TABLE outbox DROP COLUMN url")
+    db.execute(f"PRAGMA secure_delete = {int(secure_delete)}")
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items() if k != "routing_key"}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return public_url(value)
+        return public_url(value) if "@" in parts.netloc or parts.query else value
+    return value
+
+
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     # 1: the tables as the previous release created them (driftwarden/store.py, alerts/outbox.py)
     (
         """
@@ -77,6 +121,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 3: no secret in the outbox (routing keys, receiver URLs); DROP COLUMN needs SQLite 3.35+
+    (_scrub_outbox,),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -89,14 +135,17 @@ def migrate(db: sqlite3.Connection, path: Path | str) -> int:
     `db` is in autocommit mode (`isolation_level=None`). A file already at this version is only read.
     """
     try:
-        version = _version(db, path)
+        version = found = _version(db, path)
         while version < SCHEMA_VERSION:
             db.execute("BEGIN IMMEDIATE")
             try:
                 version = _version(db, path)  # again, under the write lock: another process may have migrated
                 if version < SCHEMA_VERSION:
-                    for statement in MIGRATIONS[version]:
-                        db.execute(statement)
+                    for step in MIGRATIONS[version]:
+                        if isinstance(step, str):
+                            db.execute(step)
+                        else:
+                            step(db)
                     version += 1
                     db.execute(f"PRAGMA user_version = {version}")
                 db.execute("COMMIT")
@@ -104,6 +153,8 @@ def migrate(db: sqlite3.Connection, path: Path | str) -> int:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+        if version != found:  # what a migration removed leaves the write-ahead log and the file's old pages now
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except sqlite3.Error as exc:
         raise StorageError(f"state file {path}: reading or upgrading its schema failed: {exc}") from exc
     return version

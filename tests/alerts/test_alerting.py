@@ -14,7 +14,7 @@ from driftwarden.alerts.alert import AlertStatus, describe, fingerprint
 from driftwarden.alerts.dispatch import Dispatcher, Notification, Router
 from driftwarden.alerts.engine import AlertEngine
 from driftwarden.alerts.outbox import Outbox
-from driftwarden.alerts.receivers.base import Message
+from driftwarden.alerts.receivers.base import Endpoint, Message
 from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
 from driftwarden.alerts.receivers.retrain import RetrainReceiver
 from driftwarden.alerts.receivers.webhook import WebhookReceiver
@@ -203,17 +203,22 @@ def notification(status_resolved: bool = False) -> Notification:
 
 
 def test_pagerduty_events_v2_trigger_and_resolve() -> None:
+    key = [b"R0UTINGKEY"]
     receiver = PagerDutyReceiver(
         "oncall",
-        "R0UTINGKEY",
+        lambda: key[0],
         url="http://pd.test/v2/enqueue",
         external_url="http://dw:4318",
         grafana_url="http://grafana/d/drift",
     )
     messages = receiver.messages(notification(), now=5)
-    assert len(messages) == 2 and all(m.url == "http://pd.test/v2/enqueue" for m in messages)
-    event = orjson.loads(messages[0].body)
+    assert len(messages) == 2 and receiver.endpoint.url == "http://pd.test/v2/enqueue"
+    assert all(b"R0UTINGKEY" not in m.body for m in messages)  # stored without it ...
+    assert receiver.endpoint.add_credentials is not None
+    event = orjson.loads(receiver.endpoint.add_credentials(messages[0].body))  # ... and given it when sent
     assert event["routing_key"] == "R0UTINGKEY" and event["event_action"] == "trigger"
+    key[0] = b"R0TATED"
+    assert orjson.loads(receiver.endpoint.add_credentials(messages[0].body))["routing_key"] == "R0TATED"
     payload = event["payload"]
     assert payload["summary"].startswith("Feature drift on fraud: amount PSI 0.41")
     assert payload["severity"] == "warning" and payload["component"] == "fraud" and payload["class"] == "FeatureDrift"
@@ -222,6 +227,23 @@ def test_pagerduty_events_v2_trigger_and_resolve() -> None:
     resolve = orjson.loads(receiver.messages(notification(status_resolved=True), now=6)[0].body)
     assert resolve["event_action"] == "resolve" and resolve["dedup_key"] == event["dedup_key"]
     assert "R0UTINGKEY" not in repr(receiver)
+
+
+def test_links_in_payloads_carry_no_credentials() -> None:
+    external = "https://admin:hunter2@dw.example:8443/drift/?token=abc#top"
+    pagerduty = PagerDutyReceiver(
+        "oncall", lambda: b"key", external_url=external, grafana_url="https://viewer:hunter2@grafana/d/x?orgId=1"
+    )
+    event = orjson.loads(pagerduty.messages(notification(), now=5)[0].body)
+    assert [link["href"] for link in event["links"]] == [
+        "https://dw.example:8443/drift/v1/alerts",
+        "https://grafana/d/x?orgId=1",
+    ]
+    (message,) = WebhookReceiver("am", "http://x/hook", external_url=external).messages(notification(), 5)
+    body = orjson.loads(message.body)
+    assert body["externalURL"] == "https://dw.example:8443/drift"
+    assert body["alerts"][0]["generatorURL"] == "https://dw.example:8443/drift/v1/alerts?target=fraud"
+    assert b"hunter2" not in message.body and b"abc" not in message.body
 
 
 def test_webhook_is_alertmanager_shaped() -> None:
@@ -267,11 +289,13 @@ def deliver(outbox: Outbox, passes: int = 20) -> None:
     asyncio.run(run())
 
 
-def make_outbox(tmp_path: Path, outcomes: list[tuple[str, str]], secret: bytes | None = b"hmac-secret") -> Outbox:
+def make_outbox(
+    tmp_path: Path, outcomes: list[tuple[str, str]], url: str, secret: bytes | None = b"hmac-secret"
+) -> Outbox:
     return Outbox(
         OutboxStore(Database(tmp_path / "state.db")),
         OutboxParams(initial_backoff=0.01, max_backoff=0.05),
-        secrets={"am": secret},
+        endpoints={"am": Endpoint(url, sign_with=None if secret is None else lambda: secret)},
         on_result=lambda r, o: outcomes.append((r, o)),
     )
 
@@ -279,10 +303,8 @@ def make_outbox(tmp_path: Path, outcomes: list[tuple[str, str]], secret: bytes |
 def test_signed_delivery_and_order_per_key_through_retries(tmp_path: Path, sink: WebhookSink) -> None:
     sink.script.extend([(503, {}), (429, {"Retry-After": "0"})])
     outcomes: list[tuple[str, str]] = []
-    outbox = make_outbox(tmp_path, outcomes)
-    outbox.enqueue(
-        [Message("am", "k", sink.url + "/hook", b'{"n": 1}'), Message("am", "k", sink.url + "/hook", b'{"n": 2}')]
-    )
+    outbox = make_outbox(tmp_path, outcomes, sink.url + "/hook")
+    outbox.enqueue([Message("am", "k", b'{"n": 1}'), Message("am", "k", b'{"n": 2}')])
     deliver(outbox)
     assert [d.json()["n"] for d in sink.deliveries] == [1, 2]  # the second waited for the first
     assert all(d.signed for d in sink.deliveries)
@@ -294,13 +316,14 @@ def test_receiver_down_then_up_delivers_exactly_once(tmp_path: Path) -> None:
 
     port = free_port()
     outcomes: list[tuple[str, str]] = []
-    outbox = make_outbox(tmp_path, outcomes, secret=None)
-    outbox.enqueue([Message("am", f"k{i}", f"http://127.0.0.1:{port}/hook", b'{"i": %d}' % i) for i in range(3)])
+    url = f"http://127.0.0.1:{port}/hook"
+    outbox = make_outbox(tmp_path, outcomes, url, secret=None)
+    outbox.enqueue([Message("am", f"k{i}", b'{"i": %d}' % i) for i in range(3)])
     asyncio.run(outbox.deliver_due())  # connection refused: all retried
     assert outcomes.count(("am", "retry")) == 3
     sink = WebhookSink(port=port).start()
     try:
-        outbox2 = make_outbox(tmp_path, outcomes, secret=None)  # a restart: same SQLite file
+        outbox2 = make_outbox(tmp_path, outcomes, url, secret=None)  # a restart: same SQLite file
         deliver(outbox2)
         assert sorted(d.json()["i"] for d in sink.deliveries) == [0, 1, 2]
     finally:
@@ -310,8 +333,8 @@ def test_receiver_down_then_up_delivers_exactly_once(tmp_path: Path) -> None:
 def test_refused_messages_are_not_retried(tmp_path: Path, sink: WebhookSink) -> None:
     sink.script.append((400, {}))
     outcomes: list[tuple[str, str]] = []
-    outbox = make_outbox(tmp_path, outcomes)
-    outbox.enqueue([Message("am", "k", sink.url, b"{}")])
+    outbox = make_outbox(tmp_path, outcomes, sink.url)
+    outbox.enqueue([Message("am", "k", b"{}")])
     deliver(outbox)
     assert outcomes == [("am", "failed")] and sink.deliveries == []
 
@@ -331,13 +354,50 @@ def test_timeouts_are_retried(tmp_path: Path) -> None:
     outbox = Outbox(
         OutboxStore(Database(tmp_path / "state.db")),
         OutboxParams(initial_backoff=0.01, max_backoff=0.02),
-        secrets={},
+        endpoints={"pd": Endpoint("http://pd.test/v2/enqueue")},
         on_result=lambda r, o: outcomes.append((r, o)),
         transport=httpx.MockTransport(handler),
     )
-    outbox.enqueue([Message("pd", "k", "http://pd.test/v2/enqueue", b"{}")])
+    outbox.enqueue([Message("pd", "k", b"{}")])
     deliver(outbox)
     assert outcomes == [("pd", "retry"), ("pd", "ok")]
+
+
+def test_secrets_are_read_at_each_send_and_one_unreadable_now_is_retried(tmp_path: Path, sink: WebhookSink) -> None:
+    from driftwarden.alerts.receivers.base import SecretUnavailable
+
+    secrets = [b"hmac-secret"]
+
+    def read_secret() -> bytes:
+        if not secrets:
+            raise SecretUnavailable("receivers.0.hmac_secret_file: cannot read /secrets/hmac")
+        return secrets[0]
+
+    outcomes: list[tuple[str, str]] = []
+    outbox = Outbox(
+        OutboxStore(Database(tmp_path / "state.db")),
+        OutboxParams(initial_backoff=0.01, max_backoff=0.02),
+        endpoints={"am": Endpoint(sink.url + "/hook", sign_with=read_secret)},
+        on_result=lambda r, o: outcomes.append((r, o)),
+    )
+    outbox.enqueue([Message("am", "k", b'{"n": 1}')])
+    secrets.clear()  # mid-rotation: the file is gone for a moment
+    asyncio.run(outbox.deliver_due())
+    assert outcomes == [("am", "retry")] and sink.deliveries == []
+    secrets.append(b"hmac-secret")
+    deliver(outbox)
+    assert outcomes[-1] == ("am", "ok") and [d.signed for d in sink.deliveries] == [True]
+
+
+def test_a_message_for_a_receiver_no_longer_configured_is_given_up(
+    tmp_path: Path, sink: WebhookSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    outcomes: list[tuple[str, str]] = []
+    make_outbox(tmp_path, outcomes, sink.url).enqueue([Message("gone", "k", b"{}")])
+    outbox = make_outbox(tmp_path, outcomes, sink.url)  # a restart with a config without "gone"
+    deliver(outbox)
+    assert outcomes == [("gone", "failed")] and sink.deliveries == [] and outbox.pending() == {}
+    assert "delivery to gone failed for good: no receiver of that name is configured any more" in caplog.text
 
 
 def test_signature_verification_rejects_tampering() -> None:

@@ -74,7 +74,7 @@ def test_config_endpoint_shows_the_config_in_effect_without_credentials(tmp_path
         config = d.client.get("/v1/config").json()
     assert config["models"]["m"]["sample_rate"] == 0.5 and config["limits"]["max_models"] == 100
     url = config["receivers"][0]["url"]
-    assert "pw" not in url and "abc" not in url and url.startswith("https://***@hooks.example/path")
+    assert url == "https://***@hooks.example/***"  # the path may be the secret too (tests/api/test_secrets.py)
 
 
 def test_realized_quality_is_drift_checked_against_the_first_labelled_window(tmp_path: Path) -> None:

@@ -115,11 +115,7 @@ def test_a_previous_release_file_is_upgraded_in_place_with_its_rows(tmp_path: Pa
     assert store.load_document("silences") == [{"id": "s1"}]
     assert store.load_slo_states() == {"api": ("fp1", b"slo counts")}
     (message,) = outbox.oldest()
-    assert (message.receiver, message.url, message.body) == (
-        "pd",
-        "http://pd.test/v2/enqueue",
-        b'{"event_action": "trigger"}',
-    )
+    assert (message.receiver, message.body) == ("pd", b'{"event_action": "trigger"}')
     assert message.headers == {"content-type": "application/json"} and message.created_at == 5.0
     store.save_document("silences", [])  # and it takes writes
     assert database.skipped_rows == {} and database.writable

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from driftwarden.alerts.outbox import Outbox
-from driftwarden.alerts.receivers.base import Message
+from driftwarden.alerts.receivers.base import Endpoint, Message
 from driftwarden.params import OutboxParams
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.outbox_store import OutboxStore
@@ -37,7 +37,7 @@ def make_outbox(database: Database, receiver: Receiver, outcomes: list[tuple[str
     return Outbox(
         OutboxStore(database),
         OutboxParams(initial_backoff=0.01, max_backoff=0.02),
-        secrets={},
+        endpoints={"pd": Endpoint(URL)},
         on_result=lambda r, o: outcomes.append((r, o)),
         transport=httpx.MockTransport(receiver),
     )
@@ -53,16 +53,14 @@ def test_rows_that_no_longer_decode_are_skipped_given_up_and_do_not_block_their_
     database = Database(tmp_path / "state.db")
     store = OutboxStore(database)
     now = time.time()
-    store.enqueue([Message("pd", "k", URL, b"1")], now=now)
+    store.enqueue([Message("pd", "k", b"1")], now=now)
     db = sqlite3.connect(database.path, isolation_level=None)
-    columns = "receiver, ordering_key, url, headers, body, created_at, next_attempt_at"
-    db.execute(f"INSERT INTO outbox ({columns}) VALUES ('pd', 'k', ?, ?, ?, ?, ?)", (URL, b"{not json", b"2", now, now))
-    db.execute(
-        f"INSERT INTO outbox ({columns}) VALUES ('pd', 'k', ?, ?, ?, ?, ?)", (URL, orjson.dumps([1]), b"3", now, now)
-    )
-    db.execute(f"INSERT INTO outbox ({columns}) VALUES ('pd', 'k', ?, '{{}}', 'text body', ?, ?)", (URL, now, now))
+    columns = "receiver, ordering_key, headers, body, created_at, next_attempt_at"
+    db.execute(f"INSERT INTO outbox ({columns}) VALUES ('pd', 'k', ?, ?, ?, ?)", (b"{not json", b"2", now, now))
+    db.execute(f"INSERT INTO outbox ({columns}) VALUES ('pd', 'k', ?, ?, ?, ?)", (orjson.dumps([1]), b"3", now, now))
+    db.execute(f"INSERT INTO outbox ({columns}) VALUES ('pd', 'k', '{{}}', 'text body', ?, ?)", (now, now))
     db.close()
-    store.enqueue([Message("pd", "k", URL, b"5")], now=now)
+    store.enqueue([Message("pd", "k", b"5")], now=now)
     assert [m.body for m in store.oldest()] == [b"1", b"5"]
     assert [m.body for m in store.oldest()] == [b"1", b"5"]  # counted once: given up (deleted)
     assert database.skipped_rows == {"outbox": 3} and stored(database) == [b"1", b"5"]
@@ -92,8 +90,8 @@ def test_messages_wait_in_memory_while_the_file_refuses_writes(tmp_path: Path) -
 
     async def scenario() -> None:
         with refused_writes():
-            assert outbox.enqueue([Message("pd", "k", URL, b"1"), Message("pd", "k", URL, b"2")]) == 2
-            assert outbox.enqueue([Message("pd", "k", URL, b"3")]) == 1  # after the others, in order
+            assert outbox.enqueue([Message("pd", "k", b"1"), Message("pd", "k", b"2")]) == 2
+            assert outbox.enqueue([Message("pd", "k", b"3")]) == 1  # after the others, in order
             assert outbox.pending() == {"pd": 3} and not database.writable
             assert await outbox.deliver_due() == 0  # not stored yet: not sent
             assert stored(database) == [] and receiver.bodies == []
@@ -111,7 +109,7 @@ def test_an_outcome_the_file_refuses_is_kept_and_saved_later(tmp_path: Path) -> 
     database = Database(tmp_path / "state.db")
     receiver, outcomes = Receiver(), []
     outbox = make_outbox(database, receiver, outcomes)
-    outbox.enqueue([Message("pd", "k", URL, b"1"), Message("pd", "k", URL, b"2")])
+    outbox.enqueue([Message("pd", "k", b"1"), Message("pd", "k", b"2")])
 
     async def scenario() -> None:
         with refused_writes():
