@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 from driftwarden.core.records import MODEL_NAME
 
 __all__ = [
+    "AuthSettings",
     "Config",
     "ConfigError",
     "DriftMethod",
@@ -310,12 +311,24 @@ class SelfTracing(_Strict):
     service_name: str = "driftwarden"
 
 
+class AuthSettings(_Strict):
+    """Which reads need the bearer token of `auth_token_file` too (writes always do when it is set)."""
+
+    protect_reads: bool = Field(
+        default=False,
+        description="every GET (API, UI, /openapi.json) needs the token, except /healthz, /readyz and /metrics",
+    )
+    protect_metrics: bool = Field(default=False, description="with protect_reads: /metrics needs the token too")
+
+
 class Config(_Strict):
     listen: str = Field(default="127.0.0.1:4318", description="HOST:PORT; loopback unless you mean it")
     state_path: Path = Path("./driftwarden-data/state.db")
     auth_token_file: Path | None = Field(
-        default=None, description="when set, ingest needs 'Authorization: Bearer <token>'"
+        default=None,
+        description="when set, writes need 'Authorization: Bearer <token>' (reads too with auth.protect_reads)",
     )
+    auth: AuthSettings = Field(default=AuthSettings(), description="reads that need the token too (default: none)")
     tls_cert_file: Path | None = Field(default=None, description="serve HTTPS with this certificate (PEM) ...")
     tls_key_file: Path | None = Field(default=None, description="... and this private key (PEM)")
     log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object a line")
@@ -336,6 +349,14 @@ class Config(_Strict):
     receivers: list[ReceiverSettings] = Field(default_factory=list)
     routes: list[RouteSettings] = Field(default_factory=list)
     outbox: OutboxSettings = OutboxSettings()
+
+    @model_validator(mode="after")
+    def _protection_needs_a_token(self) -> Config:
+        if (self.auth.protect_reads or self.auth.protect_metrics) and self.auth_token_file is None:
+            raise ValueError("auth.protect_reads and auth.protect_metrics need auth_token_file: the token they ask for")
+        if self.auth.protect_metrics and not self.auth.protect_reads:
+            raise ValueError("auth.protect_metrics closes /metrics in addition to every other read: set protect_reads")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Config:

@@ -31,6 +31,7 @@ __all__ = [
     "http_status",
     "problem",
     "problem_handler",
+    "read_protection",
     "reason_for",
     "rejection_log",
     "route_of",
@@ -71,7 +72,7 @@ def problem_handler(
 
 
 def bearer_auth(token: str | None) -> Callable[[Request], Awaitable[None]]:
-    """A dependency for ingest and other writes; async, since a sync dependency costs a thread hop."""
+    """A dependency for writes (and reads, through `read_protection`); async: a sync one costs a thread hop."""
 
     async def require_token(request: Request) -> None:
         if token is None:
@@ -86,6 +87,18 @@ def bearer_auth(token: str | None) -> Callable[[Request], Awaitable[None]]:
 
 
 ACCEPTED_ENCODINGS = ("gzip", "identity")
+
+
+def read_protection(token: str | None, open_routes: frozenset[str]) -> Callable[[Request], Awaitable[None]]:
+    """A dependency for every route: the token is needed everywhere but `open_routes` (route templates);
+    with `token` None, nowhere. Writes keep their own `bearer_auth`, so this only adds reads."""
+    require_token = bearer_auth(token)
+
+    async def protect(request: Request) -> None:
+        if route_of(request) not in open_routes:
+            await require_token(request)
+
+    return protect
 
 
 def body_reader(limit: int) -> Callable[[Request], Awaitable[bytes]]:
