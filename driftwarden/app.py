@@ -137,7 +137,7 @@ def create_app(
     app.state.registry = registry
 
     auth = bearer_auth(token)
-    read_body = body_reader(config.limits.max_body_bytes)
+    read_body = body_reader(config.limits.max_body_bytes, timeout=config.server.body_timeout)
     rejections = rejection_log()
     app.exception_handler(HTTPProblem)(problem_handler(instruments, rejections))  # typed for a subclass handler
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))

@@ -30,6 +30,7 @@ __all__ = [
     "Limits",
     "ModelSettings",
     "SLOSettings",
+    "ServerSettings",
     "TraceSettings",
     "load_config",
     "parse_duration",
@@ -321,6 +322,41 @@ class AuthSettings(_Strict):
     protect_metrics: bool = Field(default=False, description="with protect_reads: /metrics needs the token too")
 
 
+class ServerSettings(_Strict):
+    """How the port holds up against many, idle or slow clients (uvicorn, HTTP/1.1)."""
+
+    max_connections: int = Field(
+        default=512,
+        ge=1,
+        le=1_000_000,
+        description="open connections at most; one more closes the longest-idle connection, or answers 503 "
+        "when every one is busy with a request; `driftwarden run` needs this + 128 open files (ulimit -n)",
+    )
+    header_timeout: Duration = Field(
+        default=10.0,
+        description="a request's line and headers must arrive within this of the connection opening "
+        "or the previous answer; else the connection is closed",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="request line and headers at most (431 above)"
+    )
+    body_timeout: Duration = Field(default=60.0, description="a whole request body must arrive within this (408)")
+    keep_alive_timeout: Duration = Field(
+        default=5.0, description="a keep-alive connection idle this long is closed (rounded up to whole seconds)"
+    )
+    backlog: int = Field(default=2048, ge=1, le=65535, description="connections the kernel queues before accept")
+    shutdown_timeout: Duration = Field(
+        default=10.0, description="on SIGTERM, requests in flight get this long (rounded up to whole seconds)"
+    )
+
+    @field_validator("header_timeout", "body_timeout", "keep_alive_timeout", "shutdown_timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
+
+
 class Config(_Strict):
     listen: str = Field(default="127.0.0.1:4318", description="HOST:PORT; loopback unless you mean it")
     state_path: Path = Path("./driftwarden-data/state.db")
@@ -349,6 +385,9 @@ class Config(_Strict):
     receivers: list[ReceiverSettings] = Field(default_factory=list)
     routes: list[RouteSettings] = Field(default_factory=list)
     outbox: OutboxSettings = OutboxSettings()
+    server: ServerSettings = Field(
+        default=ServerSettings(), description="connection limits and timeouts of the HTTP port"
+    )
 
     @model_validator(mode="after")
     def _protection_needs_a_token(self) -> Config:

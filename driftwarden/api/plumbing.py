@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import zlib
@@ -101,11 +102,24 @@ def read_protection(token: str | None, open_routes: frozenset[str]) -> Callable[
     return protect
 
 
-def body_reader(limit: int) -> Callable[[Request], Awaitable[bytes]]:
+def body_reader(limit: int, *, timeout: float | None = None) -> Callable[[Request], Awaitable[bytes]]:
     """Reads a body, decoding its Content-Encoding, and refuses it (413) as soon as it passes `limit`
-    bytes as sent or as decoded: never buffers more, so a gzip bomb stops at the limit."""
+    bytes as sent or as decoded: never buffers more, so a gzip bomb stops at the limit. A body that
+    has not arrived whole within `timeout` seconds is refused (408): a slow sender holds no connection."""
 
     async def read_body(request: Request) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await _read(request)
+        except TimeoutError:
+            raise HTTPProblem(
+                408,
+                "body_timeout",
+                f"the body did not arrive within {timeout:g} s (server.body_timeout)",
+                {"Connection": "close"},
+            ) from None
+
+    async def _read(request: Request) -> bytes:
         gzipped = _gzipped(request)  # 415 before a byte of the body is read
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
