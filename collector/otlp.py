@@ -1,7 +1,7 @@
 """OTLP/HTTP trace export requests → request observations (one per SERVER or root span).
 
 Decodes `ExportTraceServiceRequest` from protobuf or OTLP JSON (hex trace ids, lowerCamelCase
-keys, enums as numbers), gzip or not, and answers `ExportTraceServiceResponse` in the
+keys, enums as numbers; the API has decoded any gzip) and answers `ExportTraceServiceResponse` in the
 request's encoding with `partial_success` for spans it could not use. Mapping from span to
 observation follows the OTel semantic conventions, configurable through `TraceParams`:
 
@@ -16,7 +16,6 @@ observation follows the OTel semantic conventions, configurable through `TracePa
 from __future__ import annotations
 
 import base64
-import zlib
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from driftwarden.core.arrays import FloatArray
-from driftwarden.core.errors import BodyTooLarge, InputError, UnsupportedMediaType
+from driftwarden.core.errors import InputError, UnsupportedMediaType
 from driftwarden.core.spans import SpanBatch
 from driftwarden.params import TraceParams
 
@@ -49,20 +48,14 @@ _INPUT_TOKENS = "gen_ai.usage.input_tokens"
 _OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 
 
-def decode_request(
-    body: bytes, content_type: str | None, content_encoding: str | None, settings: TraceParams, *, max_bytes: int
-) -> tuple[SpanBatch, str]:
-    """Parse an export request; returns the observations and the media type to answer in."""
+def decode_request(body: bytes, content_type: str | None, settings: TraceParams) -> tuple[SpanBatch, str]:
+    """Parse an export request (already decoded from any Content-Encoding); returns the observations
+    and the media type to answer in."""
     media = (content_type or "").split(";")[0].strip().lower()
     if media not in (PROTOBUF, JSON):
         raise UnsupportedMediaType(
             f"unsupported Content-Type {media or '(none)'!r}: OTLP/HTTP sends {PROTOBUF} or {JSON}"
         )
-    encoding = (content_encoding or "identity").strip().lower()
-    if encoding == "gzip":
-        body = _gunzip(body, max_bytes)
-    elif encoding not in ("identity", ""):
-        raise UnsupportedMediaType(f"unsupported Content-Encoding {encoding!r}: send gzip or none")
     request = ExportTraceServiceRequest()
     try:
         if media == PROTOBUF:
@@ -93,17 +86,6 @@ def encode_error(message: str, media: str, code: int = 3) -> bytes:
         body: bytes = status.SerializeToString()  # google.rpc has .pyi stubs but no py.typed: mypy sees Any
         return body
     return json_format.MessageToJson(status, indent=None).encode()
-
-
-def _gunzip(body: bytes, max_bytes: int) -> bytes:
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise InputError(f"Content-Encoding is gzip but the body is not: {exc}") from exc
-    if len(out) > max_bytes:
-        raise BodyTooLarge(f"decompressed body larger than {max_bytes} bytes (limits.max_body_bytes)")
-    return out
 
 
 def _hex_ids_to_base64(node: Any) -> Any:

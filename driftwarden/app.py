@@ -7,14 +7,22 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
 from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
 from driftwarden.api.labels import labels_router
-from driftwarden.api.plumbing import HTTPProblem, bearer_auth, body_reader, problem_handler, rejection_log
+from driftwarden.api.plumbing import (
+    HTTPProblem,
+    bearer_auth,
+    body_reader,
+    problem_handler,
+    read_protection,
+    rejection_log,
+)
 from driftwarden.api.status import status_router
 from driftwarden.collector.kserve_join import EventJoiner
 from driftwarden.config import Config
@@ -35,7 +43,7 @@ from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
 from driftwarden.ui import create_ui_router
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "open_routes"]
 
 log = logging.getLogger("driftwarden.app")
 
@@ -106,7 +114,21 @@ def create_app(
             if tracer_provider is not None:
                 tracer_provider.shutdown()
 
-    app = FastAPI(title="driftwarden", lifespan=lifespan, docs_url=None, redoc_url=None)
+    token = config.auth_token()
+    protect_reads = read_protection(token if config.auth.protect_reads else None, open_routes(config))
+    app = FastAPI(
+        title="driftwarden",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # served below as a route of its own, so that the read protection covers it
+        dependencies=[Depends(protect_reads)],
+    )
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     app.state.daemon = daemon
     app.state.views = views
     app.state.notifier = notifier
@@ -114,8 +136,8 @@ def create_app(
     app.state.tracer_provider = tracer_provider
     app.state.registry = registry
 
-    auth = bearer_auth(config.auth_token())
-    read_body = body_reader(config.limits.max_body_bytes)
+    auth = bearer_auth(token)
+    read_body = body_reader(config.limits.max_body_bytes, timeout=config.server.body_timeout)
     rejections = rejection_log()
     app.exception_handler(HTTPProblem)(problem_handler(instruments, rejections))  # typed for a subclass handler
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
@@ -126,3 +148,8 @@ def create_app(
     app.include_router(labels_router(daemon, instruments, auth, read_body))
     app.include_router(create_ui_router(app))
     return app
+
+
+def open_routes(config: Config) -> frozenset[str]:
+    """The routes no token is asked for even with auth.protect_reads: probes, and the scrape unless closed."""
+    return frozenset({"/healthz", "/readyz"} | (set() if config.auth.protect_metrics else {"/metrics"}))

@@ -23,6 +23,7 @@ from driftwarden.core.records import MODEL_NAME
 from driftwarden.core.urls import redacted_url
 
 __all__ = [
+    "AuthSettings",
     "Config",
     "ConfigError",
     "DriftMethod",
@@ -31,6 +32,7 @@ __all__ = [
     "Limits",
     "ModelSettings",
     "SLOSettings",
+    "ServerSettings",
     "TraceSettings",
     "load_config",
     "parse_duration",
@@ -337,12 +339,59 @@ class SelfTracing(_Strict):
     service_name: str = "driftwarden"
 
 
+class AuthSettings(_Strict):
+    """Which reads need the bearer token of `auth_token_file` too (writes always do when it is set)."""
+
+    protect_reads: bool = Field(
+        default=False,
+        description="every GET (API, UI, /openapi.json) needs the token, except /healthz, /readyz and /metrics",
+    )
+    protect_metrics: bool = Field(default=False, description="with protect_reads: /metrics needs the token too")
+
+
+class ServerSettings(_Strict):
+    """How the port holds up against many, idle or slow clients (uvicorn, HTTP/1.1)."""
+
+    max_connections: int = Field(
+        default=512,
+        ge=1,
+        le=1_000_000,
+        description="open connections at most; one more closes the longest-idle connection, or answers 503 "
+        "when every one is busy with a request; `driftwarden run` needs this + 128 open files (ulimit -n)",
+    )
+    header_timeout: Duration = Field(
+        default=10.0,
+        description="a request's line and headers must arrive within this of the connection opening "
+        "or the previous answer; else the connection is closed",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="request line and headers at most (431 above)"
+    )
+    body_timeout: Duration = Field(default=60.0, description="a whole request body must arrive within this (408)")
+    keep_alive_timeout: Duration = Field(
+        default=5.0, description="a keep-alive connection idle this long is closed (rounded up to whole seconds)"
+    )
+    backlog: int = Field(default=2048, ge=1, le=65535, description="connections the kernel queues before accept")
+    shutdown_timeout: Duration = Field(
+        default=10.0, description="on SIGTERM, requests in flight get this long (rounded up to whole seconds)"
+    )
+
+    @field_validator("header_timeout", "body_timeout", "keep_alive_timeout", "shutdown_timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
+
+
 class Config(_Strict):
     listen: str = Field(default="127.0.0.1:4318", description="HOST:PORT; loopback unless you mean it")
     state_path: Path = Path("./driftwarden-data/state.db")
     auth_token_file: Path | None = Field(
-        default=None, description="when set, ingest needs 'Authorization: Bearer <token>'"
+        default=None,
+        description="when set, writes need 'Authorization: Bearer <token>' (reads too with auth.protect_reads)",
     )
+    auth: AuthSettings = Field(default=AuthSettings(), description="reads that need the token too (default: none)")
     tls_cert_file: Path | None = Field(default=None, description="serve HTTPS with this certificate (PEM) ...")
     tls_key_file: Path | None = Field(default=None, description="... and this private key (PEM)")
     log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object a line")
@@ -363,6 +412,17 @@ class Config(_Strict):
     receivers: list[ReceiverSettings] = Field(default_factory=list)
     routes: list[RouteSettings] = Field(default_factory=list)
     outbox: OutboxSettings = OutboxSettings()
+    server: ServerSettings = Field(
+        default=ServerSettings(), description="connection limits and timeouts of the HTTP port"
+    )
+
+    @model_validator(mode="after")
+    def _protection_needs_a_token(self) -> Config:
+        if (self.auth.protect_reads or self.auth.protect_metrics) and self.auth_token_file is None:
+            raise ValueError("auth.protect_reads and auth.protect_metrics need auth_token_file: the token they ask for")
+        if self.auth.protect_metrics and not self.auth.protect_reads:
+            raise ValueError("auth.protect_metrics closes /metrics in addition to every other read: set protect_reads")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Config:

@@ -36,6 +36,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from rich.console import Console
 
+from driftwarden.api.serving import server_config
 from driftwarden.app import create_app
 from driftwarden.config import load_config
 from driftwarden.daemon.views import DaemonViews
@@ -340,7 +341,7 @@ def run_demo(*, listen: str, state: Path, duration: float, rate: float, stay: bo
         on_report=on_report,
         on_slo=lambda name, f, p: describe_slo(name, f, p, console, started),
     )
-    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning"))
+    server = uvicorn.Server(server_config(config, app, log_level="warning"))
 
     async def serve_and_load() -> None:
         serving = asyncio.create_task(server.serve())

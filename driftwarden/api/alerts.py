@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from driftwarden.alerts.notifier import Notifier
 from driftwarden.api.plumbing import HTTPProblem, problem
 from driftwarden.api.schemas.alerts import ALERTS, DELETE_SILENCE_ANSWERS, SILENCE_ANSWERS, SILENCE_BODY, SILENCES
-from driftwarden.api.schemas.common import ok
+from driftwarden.api.schemas.common import CONTENT_ENCODING, ok
 from driftwarden.config import Duration
 from driftwarden.core.errors import StorageError
 
@@ -52,7 +52,7 @@ def alerts_router(
     @router.post(
         "/v1/silences",
         dependencies=[Depends(auth)],
-        openapi_extra={"requestBody": SILENCE_BODY},
+        openapi_extra={"requestBody": SILENCE_BODY, "parameters": [CONTENT_ENCODING]},
         responses=SILENCE_ANSWERS,
     )
     async def post_silence(request: Request) -> JSONResponse:

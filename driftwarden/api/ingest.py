@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from driftwarden.api.plumbing import HTTPProblem, check_model_name, http_status, problem, reason_for, route_of
+from driftwarden.api.schemas.common import CONTENT_ENCODING
 from driftwarden.api.schemas.ingest import (
-    CONTENT_ENCODING,
     PIN_ANSWERS,
     PREDICTIONS_ANSWERS,
     PREDICTIONS_BODY,
@@ -46,7 +46,11 @@ def ingest_router(
     traces = trace_params(config.traces)
     ingest, instruments = daemon.ingest, daemon.instruments
 
-    @router.post("/v1/predictions", openapi_extra={"requestBody": PREDICTIONS_BODY}, responses=PREDICTIONS_ANSWERS)
+    @router.post(
+        "/v1/predictions",
+        openapi_extra={"requestBody": PREDICTIONS_BODY, "parameters": [CONTENT_ENCODING]},
+        responses=PREDICTIONS_ANSWERS,
+    )
     async def post_predictions(request: Request) -> JSONResponse:
         body = await read_body(request)
         try:  # on the loop: parsing holds the GIL anyway, and a thread hop per request costs throughput
@@ -80,13 +84,7 @@ def ingest_router(
         except HTTPProblem as exc:  # too large: OTLP clients read a google.rpc.Status, as for every error
             return otlp_problem(request, exc.status, exc.reason, exc.message, media)
         try:
-            batch, media = otlp.decode_request(
-                body,
-                ctype,
-                request.headers.get("content-encoding"),
-                traces,
-                max_bytes=config.limits.max_body_bytes,
-            )
+            batch, media = otlp.decode_request(body, ctype, traces)  # read_body has decoded any gzip
             ingest.admit_spans(batch)
         except DriftwardenError as exc:  # OTLP exporters retry a 429 (queue full) with Retry-After
             return otlp_problem(request, http_status(exc), reason_for(exc), exc.reason, media)
@@ -105,7 +103,9 @@ def ingest_router(
         return Response(otlp.encode_error(message, media), status_code=status, media_type=media, headers=headers)
 
     @router.put(
-        "/v1/models/{model}/reference", openapi_extra={"requestBody": REFERENCE_BODY}, responses=REFERENCE_ANSWERS
+        "/v1/models/{model}/reference",
+        openapi_extra={"requestBody": REFERENCE_BODY, "parameters": [CONTENT_ENCODING]},
+        responses=REFERENCE_ANSWERS,
     )
     async def put_reference(model: str, request: Request) -> JSONResponse:
         check_model_name(model)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from driftwarden.api.plumbing import check_model_name, problem
+from driftwarden.api.schemas.common import CONTENT_ENCODING
 from driftwarden.api.schemas.kserve import CE_HEADERS, KSERVE_ANSWERS, KSERVE_BODY
 from driftwarden.collector.kserve import parse_events
 from driftwarden.collector.kserve_join import EventJoiner
@@ -37,7 +38,7 @@ def kserve_router(
     """`feature_names` names V1 list instances (and a lone V2 input's columns) per model; else f0, f1, ..."""
     router = APIRouter(dependencies=[Depends(auth)])
     limits = config.limits
-    openapi_extra = {"requestBody": KSERVE_BODY, "parameters": CE_HEADERS}
+    openapi_extra = {"requestBody": KSERVE_BODY, "parameters": [*CE_HEADERS, CONTENT_ENCODING]}
 
     async def receive(request: Request, model: str | None) -> JSONResponse:
         body = await read_body(request)

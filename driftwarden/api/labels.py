@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from driftwarden.api.plumbing import HTTPProblem
+from driftwarden.api.schemas.common import CONTENT_ENCODING
 from driftwarden.api.schemas.labels import LABELS_ANSWERS, LABELS_BODY
 from driftwarden.collector.predictions import NDJSON_TYPES
 from driftwarden.core.records import MAX_REPORTED_ERRORS, MODEL_NAME
@@ -30,7 +31,11 @@ def labels_router(
 ) -> APIRouter:
     router = APIRouter(dependencies=[Depends(auth)])
 
-    @router.post("/v1/labels", openapi_extra={"requestBody": LABELS_BODY}, responses=LABELS_ANSWERS)
+    @router.post(
+        "/v1/labels",
+        openapi_extra={"requestBody": LABELS_BODY, "parameters": [CONTENT_ENCODING]},
+        responses=LABELS_ANSWERS,
+    )
     async def post_labels(request: Request) -> JSONResponse:
         """`{"model", "request_id", "label"}` records, a JSON array or NDJSON; answers the join counts."""
         records = _records(await read_body(request), request.headers.get("content-type"))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
@@ -22,6 +24,7 @@ from driftwarden.core.records import MODEL_NAME
 from driftwarden.exporters.prometheus import Instruments
 
 __all__ = [
+    "ACCEPTED_ENCODINGS",
     "HTTPProblem",
     "bearer_auth",
     "body_reader",
@@ -29,6 +32,7 @@ __all__ = [
     "http_status",
     "problem",
     "problem_handler",
+    "read_protection",
     "reason_for",
     "rejection_log",
     "route_of",
@@ -69,7 +73,7 @@ def problem_handler(
 
 
 def bearer_auth(token: str | None) -> Callable[[Request], Awaitable[None]]:
-    """A dependency for ingest and other writes; async, since a sync dependency costs a thread hop."""
+    """A dependency for writes (and reads, through `read_protection`); async: a sync one costs a thread hop."""
 
     async def require_token(request: Request) -> None:
         if token is None:
@@ -83,10 +87,40 @@ def bearer_auth(token: str | None) -> Callable[[Request], Awaitable[None]]:
     return require_token
 
 
-def body_reader(limit: int) -> Callable[[Request], Awaitable[bytes]]:
-    """Reads a body, refusing it (413) as soon as it passes `limit` bytes: never buffers more."""
+ACCEPTED_ENCODINGS = ("gzip", "identity")
+
+
+def read_protection(token: str | None, open_routes: frozenset[str]) -> Callable[[Request], Awaitable[None]]:
+    """A dependency for every route: the token is needed everywhere but `open_routes` (route templates);
+    with `token` None, nowhere. Writes keep their own `bearer_auth`, so this only adds reads."""
+    require_token = bearer_auth(token)
+
+    async def protect(request: Request) -> None:
+        if route_of(request) not in open_routes:
+            await require_token(request)
+
+    return protect
+
+
+def body_reader(limit: int, *, timeout: float | None = None) -> Callable[[Request], Awaitable[bytes]]:
+    """Reads a body, decoding its Content-Encoding, and refuses it (413) as soon as it passes `limit`
+    bytes as sent or as decoded: never buffers more, so a gzip bomb stops at the limit. A body that
+    has not arrived whole within `timeout` seconds is refused (408): a slow sender holds no connection."""
 
     async def read_body(request: Request) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await _read(request)
+        except TimeoutError:
+            raise HTTPProblem(
+                408,
+                "body_timeout",
+                f"the body did not arrive within {timeout:g} s (server.body_timeout)",
+                {"Connection": "close"},
+            ) from None
+
+    async def _read(request: Request) -> bytes:
+        gzipped = _gzipped(request)  # 415 before a byte of the body is read
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise HTTPProblem(
@@ -94,15 +128,74 @@ def body_reader(limit: int) -> Callable[[Request], Awaitable[bytes]]:
                 "body_too_large",
                 f"body of {declared} bytes; the limit is {limit} (limits.max_body_bytes): send smaller batches",
             )
-        chunks, size = [], 0
+        decoded = _Gunzip(limit) if gzipped else _AsSent()
+        sent = 0
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
+            sent += len(chunk)
+            if sent > limit:
                 raise HTTPProblem(413, "body_too_large", f"body larger than {limit} bytes (limits.max_body_bytes)")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            decoded.feed(chunk)
+        return decoded.finish()
 
     return read_body
+
+
+def _gzipped(request: Request) -> bool:
+    """True for `Content-Encoding: gzip`, False for none or identity; 415 for any other coding."""
+    codings = [c.strip().lower() for value in request.headers.getlist("content-encoding") for c in value.split(",")]
+    applied = ["gzip" if c == "x-gzip" else c for c in codings if c not in ("", "identity")]  # RFC 9110 8.4.1.3
+    if applied in ([], ["gzip"]):
+        return bool(applied)
+    raise HTTPProblem(
+        415,
+        "unsupported_media_type",
+        f"unsupported Content-Encoding {', '.join(applied)[:80]!r}: send {' or '.join(ACCEPTED_ENCODINGS)} (or none)",
+    )
+
+
+class _AsSent:
+    """The body as sent (the reader checks its size)."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+
+    def finish(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+class _Gunzip:
+    """Inflates gzip members as chunks arrive, never more than `limit` + 1 bytes in all."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit, self._size = limit, 0
+        self._inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        self._chunks: list[bytes] = []
+
+    def feed(self, data: bytes) -> None:
+        while data:
+            if self._inflater.eof:  # the next member of a multi-member file (RFC 1952 2.2)
+                self._inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            try:
+                out = self._inflater.decompress(data, self._limit - self._size + 1)
+            except zlib.error as exc:
+                raise HTTPProblem(400, "bad_body", f"Content-Encoding is gzip but the body is not: {exc}") from None
+            self._size += len(out)
+            if self._size > self._limit:
+                raise HTTPProblem(
+                    413,
+                    "body_too_large",
+                    f"body larger than {self._limit} bytes once decompressed (limits.max_body_bytes)",
+                )
+            self._chunks.append(out)
+            data = self._inflater.unconsumed_tail or (self._inflater.unused_data if self._inflater.eof else b"")
+
+    def finish(self) -> bytes:
+        if not self._inflater.eof:
+            raise HTTPProblem(400, "bad_body", "Content-Encoding is gzip but the body ends before the gzip stream")
+        return b"".join(self._chunks)
 
 
 def check_model_name(model: str) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import sys
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE  # uvicorn.run's exit status when the server does not start
 
+from driftwarden.api.serving import ensure_descriptors, server_config
 from driftwarden.app import create_app
 from driftwarden.cli.common import EXIT_OK
 from driftwarden.collector.tables import TableError, check_readable
@@ -22,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, listen=args.listen)
     setup_logging(config.log_format)
     _check_reference_files(config)
+    ensure_descriptors(config.server)
     tune_gc()
     _serve(config, create_app(config))
     return EXIT_OK
@@ -50,14 +54,7 @@ def _check_reference_files(config: Config) -> None:
 
 
 def _serve(config: Config, app: FastAPI) -> None:
-    tls = config.tls_cert_file is not None  # the config requires both files or neither
-    uvicorn.run(
-        app,
-        host=config.host,
-        port=config.port,
-        log_level="info",
-        access_log=False,
-        log_config=None,
-        ssl_certfile=str(config.tls_cert_file) if tls else None,
-        ssl_keyfile=str(config.tls_key_file) if tls else None,
-    )
+    server = uvicorn.Server(server_config(config, app, log_level="info", access_log=False, log_config=None))
+    server.run()
+    if not server.started:  # the port was taken, or the app failed to start: as uvicorn.run exits
+        sys.exit(STARTUP_FAILURE)

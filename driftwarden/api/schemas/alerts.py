@@ -69,7 +69,7 @@ SILENCE_REQUEST: Schema = {
 SILENCE_BODY: Schema = {"required": True, "content": json_content(SILENCE_REQUEST)}
 SILENCE_ANSWERS: Answers = {
     200: {"description": "the silence", "content": json_content(SILENCE)},
-    **problems(400, 401, 413),
+    **problems(400, 401, 413, 415),
 }
 DELETE_SILENCE_ANSWERS: Answers = {
     200: {

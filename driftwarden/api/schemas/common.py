@@ -16,6 +16,7 @@ from driftwarden.core import records
 
 __all__ = [
     "BINARY",
+    "CONTENT_ENCODING",
     "COUNT",
     "INGEST_RESULT",
     "MODEL_NAME",
@@ -50,6 +51,13 @@ PROBLEM: Schema = {
     "type": "object",
     "required": ["error", "reason"],
     "properties": {"error": {"type": "string"}, "reason": {"type": "string"}},
+}
+CONTENT_ENCODING: Schema = {
+    "name": "Content-Encoding",
+    "in": "header",
+    "required": False,
+    "description": "gzip (inflated under limits.max_body_bytes) or identity; anything else answers 415",
+    "schema": {"enum": ["gzip", "identity"]},
 }
 RETRY_AFTER = {"Retry-After": {"required": True, "description": "seconds", "schema": {"type": "string"}}}
 WWW_AUTHENTICATE = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}

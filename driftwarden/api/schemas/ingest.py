@@ -22,7 +22,6 @@ from driftwarden.api.schemas.common import (
 )
 
 __all__ = [
-    "CONTENT_ENCODING",
     "PIN_ANSWERS",
     "PREDICTIONS_ANSWERS",
     "PREDICTIONS_BODY",
@@ -156,13 +155,6 @@ RPC_STATUS: Schema = {
         "message": {"type": "string"},
         "details": {"type": "array", "items": {"type": "object"}},
     },
-}
-CONTENT_ENCODING: Schema = {
-    "name": "Content-Encoding",
-    "in": "header",
-    "required": False,
-    "description": "gzip or none; anything else answers 415",
-    "schema": {"enum": ["gzip", "identity"]},
 }
 TRACES_BODY: Schema = {
     "required": True,
