@@ -122,6 +122,8 @@ def refused_requests(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
                 "wrong_token",
                 "garbage_predictions",
                 "garbage_reference",
+                "bad_encoding",
+                "corrupt_gzip",
                 "too_many_records",
                 "too_many_features",
                 "unrepresentable_reference",
