@@ -160,7 +160,10 @@ class Limits(_Strict):
     )
     max_records_per_request: int = Field(default=100_000, ge=1)
     max_queue_rows: int = Field(
-        default=500_000, ge=1000, description="rows queued for the detectors before ingest answers 429"
+        default=500_000,
+        ge=1000,
+        description="rows queued for the detectors before ingest answers 429; a request with more rows than "
+        "this answers 413 larger_than_queue (it could never fit)",
     )
     max_models: int = Field(default=100, ge=1, description="distinct models tracked (bounds metric labels)")
     max_features: int = Field(default=1000, ge=1, description="features tracked per model (bounds metric labels)")

@@ -18,7 +18,7 @@ import numpy as np
 
 from driftwarden.collector.sampling import sampled
 from driftwarden.config import Config
-from driftwarden.core.errors import Overloaded, TooManyModels
+from driftwarden.core.errors import BodyTooLarge, Overloaded, TooManyModels
 from driftwarden.core.records import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
 from driftwarden.core.spans import SpanBatch
 from driftwarden.daemon.models import ModelRegistry
@@ -54,14 +54,22 @@ class IngestService:
 
     # -- admission -------------------------------------------------------------
     def admit(self, result: ParseResult, *, source: str, retry_on_overload: bool = False) -> None:
-        """Count the result's rejections and queue its batches; raises `Overloaded` (nothing queued)
-        when the queue cannot take them. With `retry_on_overload` (the file tail, which reads the
+        """Count the result's rejections and queue its batches. A request is refused whole, nothing
+        queued: `BodyTooLarge` when it has more rows than the queue holds at all, `Overloaded` when
+        the queue cannot take them now. With `retry_on_overload` (the file tail, which reads the
         same lines again) an overload is not counted as rejected records."""
         limits = self.config.limits
+        if result.accepted > limits.max_queue_rows and not retry_on_overload:
+            self._refuse_whole(result, source, "larger_than_queue")
+            raise BodyTooLarge(
+                f"{result.accepted} records in one request, more than the ingest queue holds "
+                f"(limits.max_queue_rows = {limits.max_queue_rows}): it could never be admitted; "
+                f"split it into requests of at most {limits.max_queue_rows} records",
+                code="larger_than_queue",
+            )
         if self._queued_rows + result.accepted > limits.max_queue_rows:
             if not retry_on_overload:
-                self._count_rejected(source, "queue_full", result.accepted)
-                self._count_parse_rejections(result, source)
+                self._refuse_whole(result, source, "queue_full")
             raise Overloaded(
                 f"ingest queue holds {self._queued_rows} rows (limit {limits.max_queue_rows}); retry shortly"
             )
@@ -101,8 +109,15 @@ class IngestService:
             self.instruments.records.labels(batch.model, source).inc(batch.rows)
 
     def admit_spans(self, batch: SpanBatch) -> None:
-        """Queue a trace export's observations; raises `Overloaded` for a whole-request 429."""
+        """Queue a trace export's observations; raises `BodyTooLarge` for a whole-request 413 when they
+        could never fit the queue, `Overloaded` for a 429 when they cannot now."""
         limit = self.config.limits.max_queue_rows
+        if len(batch) > limit:
+            raise BodyTooLarge(
+                f"{len(batch)} spans in one export, more than the ingest queue holds (limits.max_queue_rows = "
+                f"{limit}): it could never be admitted; export batches of at most {limit} spans",
+                code="larger_than_queue",
+            )
         if self._queued_rows + len(batch) > limit:
             raise Overloaded(f"ingest queue holds {self._queued_rows} rows (limit {limit}); retry shortly")
         self._queue.put_nowait(batch)
@@ -130,6 +145,11 @@ class IngestService:
     def _count_rejected(self, source: str, reason: str, rows: int) -> None:
         if rows:
             self.instruments.records_rejected.labels(source, reason).inc(rows)
+
+    def _refuse_whole(self, result: ParseResult, source: str, reason: str) -> None:
+        """Count a refused request: its accepted records under `reason`, the parser's rejections as they were."""
+        self._count_rejected(source, reason, result.accepted)
+        self._count_parse_rejections(result, source)
 
     def _refuse(self, result: ParseResult, batch: RecordBatch, source: str, reason: str, message: str) -> None:
         result.accepted -= batch.rows

@@ -1,4 +1,5 @@
-"""A model's window costs memory for the rows it holds, and no more than the limits allow (issue 14).
+"""A model's window costs memory for the rows it holds, and no more than the limits allow; a request
+that could never fit the queue is told so (issue 14).
 
 Each test talks to a daemon over real HTTP; the first runs `driftwarden run` as a process of its own
 so that its resident memory is that daemon's alone.
@@ -15,16 +16,10 @@ import pytest
 import yaml
 
 from tests.support.processes import driftwarden_run
+from tests.support.server import running
+from tests.support.windows import MIB, NDJSON, pause_ingest, rejected, wide_record, window_rows
 
 pytestmark = pytest.mark.server
-
-NDJSON = {"content-type": "application/x-ndjson"}
-MIB = 1024 * 1024
-
-
-def wide_record(model: str, features: int, rows: int = 1) -> bytes:
-    record = {"model": model, "features": {f"f{j}": 0.5 + j for j in range(features)}}
-    return b"\n".join(orjson.dumps(record) for _ in range(rows))
 
 
 def resident_bytes(pid: int) -> int:
@@ -63,3 +58,42 @@ def test_new_wide_models_cost_the_rows_they_hold_not_a_whole_window(tmp_path: Pa
         grown = resident_bytes(served.proc.pid) - before
     print(f"resident memory after 20 new 1,000-feature models: +{grown / MIB:.1f} MiB")
     assert grown < 100 * MIB
+
+
+def test_a_request_larger_than_the_whole_queue_answers_413_not_429(tmp_path: Path) -> None:
+    """It could never be admitted: 429 told the client to retry it forever."""
+    with running(tmp_path / "state.db", evaluate_every="1h", limits={"max_queue_rows": 1000}) as d:
+        r = d.client.post("/v1/predictions", content=wide_record("m", 3, rows=1500), headers=NDJSON)
+        assert r.status_code == 413 and r.json()["reason"] == "larger_than_queue", r.text
+        assert "split" in r.json()["error"] and "limits.max_queue_rows" in r.json()["error"]
+        assert "retry-after" not in r.headers
+        assert rejected(d, "larger_than_queue") == 1500 and window_rows(d) == {}
+
+        pause_ingest(d)  # what is admitted now stays queued
+        assert d.client.post("/v1/predictions", content=wide_record("m", 3, rows=600), headers=NDJSON).is_success
+        busy = d.client.post("/v1/predictions", content=wide_record("m", 3, rows=600), headers=NDJSON)
+        assert busy.status_code == 429 and busy.json()["reason"] == "queue_full" and busy.headers["retry-after"] == "1"
+        assert rejected(d, "queue_full") == 600
+
+
+def trace_export(spans: int) -> bytes:
+    now = time.time_ns()
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "predict",
+        "kind": 2,
+        "startTimeUnixNano": str(now - 2_000_000_000),
+        "endTimeUnixNano": str(now - 1_000_000_000),
+    }
+    return orjson.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span] * spans}]}]})
+
+
+def test_a_trace_export_larger_than_the_whole_queue_answers_413(tmp_path: Path) -> None:
+    json_body = {"content-type": "application/json"}
+    with running(tmp_path / "state.db", evaluate_every="1h", limits={"max_queue_rows": 1000}) as d:
+        r = d.client.post("/v1/traces", content=trace_export(1500), headers=json_body)
+        assert r.status_code == 413 and "limits.max_queue_rows" in r.json()["message"], r.text
+        assert "retry-after" not in r.headers
+        assert d.metric("driftwarden_requests_rejected_total", endpoint="/v1/traces", reason="larger_than_queue") == 1
+        assert d.client.post("/v1/traces", content=trace_export(500), headers=json_body).status_code == 200
