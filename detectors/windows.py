@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -104,16 +104,20 @@ class SlidingWindow:
     def columns(self) -> int:
         return len(self._columns)
 
+    def __contains__(self, feature: object) -> bool:
+        return feature in self._columns
+
     @property
     def nbytes(self) -> int:
         """Bytes the window's buffer takes now."""
         return int(self._values.nbytes)
 
-    def bytes_after(self, rows: int, columns: int) -> int:
-        """Bytes the buffer would take after `rows` more rows, with `columns` features in all (or the
-        ones it has, when more); it never shrinks by appending."""
+    def bytes_after(self, rows: int, features: Iterable[str] = ()) -> int:
+        """Bytes the buffer would take once `rows` more rows naming `features` are appended (before
+        they are: what admission weighs against the memory budget). Appending never shrinks it."""
+        columns = len(self._columns) + sum(1 for name in set(features) if name not in self._columns)
         allocated = max(int(self._values.shape[0]), self._allocation(self._rows + rows))
-        return allocated * max(columns, len(self._columns)) * VALUE_BYTES
+        return allocated * columns * VALUE_BYTES
 
     def append(self, names: Sequence[str], values: npt.ArrayLike) -> None:
         """Append a (rows, len(names)) batch; features absent from it are missing for its rows."""

@@ -170,6 +170,21 @@ class Limits(_Strict):
     max_reference_rows: int = Field(
         default=1_000_000, ge=100, description="reference rows kept; larger uploads are sampled"
     )
+    # A default window at max_features (5,000 rows x 1,000 features x 8 bytes = 38 MiB) fits one model's
+    # budget six times over; 1 GiB for every window together leaves a 2-core, 24 GiB sidecar room for the
+    # queue, references and the window copies an evaluation makes.
+    max_window_bytes_per_model: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="bytes one model's current window may take (rows held x features x 8, grown in powers of "
+        "two up to window.rows); a batch that would take it further is refused (409 memory_budget)",
+    )
+    max_window_bytes_total: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="bytes all current windows together may take; a batch that would take them further is "
+        "refused (409 memory_budget)",
+    )
 
 
 DEFAULT_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

@@ -57,7 +57,7 @@ def ingest_router(
             raise problem(exc) from None
         try:
             ingest.admit(result, source="http")  # counts every rejected record
-        except DriftwardenError as exc:  # the queue full (429) or never enough (413)
+        except DriftwardenError as exc:  # the queue full (429) or never enough (413), the memory budget (409)
             raise problem(exc) from None
         for reason, count in result.rejected_by_reason.items():
             example = next((e.message for e in result.errors if e.reason == reason), "")

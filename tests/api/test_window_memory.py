@@ -17,7 +17,7 @@ import yaml
 
 from tests.support.processes import driftwarden_run
 from tests.support.server import running
-from tests.support.windows import MIB, NDJSON, pause_ingest, rejected, wide_record, window_rows
+from tests.support.windows import BUDGET, MIB, NDJSON, pause_ingest, rejected, wide_record, window_rows
 
 pytestmark = pytest.mark.server
 
@@ -58,6 +58,62 @@ def test_new_wide_models_cost_the_rows_they_hold_not_a_whole_window(tmp_path: Pa
         grown = resident_bytes(served.proc.pid) - before
     print(f"resident memory after 20 new 1,000-feature models: +{grown / MIB:.1f} MiB")
     assert grown < 100 * MIB
+
+
+def test_a_batch_past_its_models_window_budget_is_refused_whole_and_nothing_is_kept(tmp_path: Path) -> None:
+    with running(tmp_path / "state.db", evaluate_every="1h", limits=BUDGET) as d:
+        assert d.client.post("/v1/predictions", content=wide_record("m", 100, rows=1000), headers=NDJSON).is_success
+        assert d.metric("driftwarden_window_bytes", model="m") == 1024 * 100 * 8
+
+        r = d.client.post("/v1/predictions", content=wide_record("m", 100, rows=100), headers=NDJSON)
+        assert r.status_code == 409 and r.json()["reason"] == "memory_budget", r.text
+        assert "limits.max_window_bytes_per_model" in r.json()["error"] and "'m'" in r.json()["error"]
+        new = d.client.post("/v1/predictions", content=wide_record("wide", 100, rows=2000), headers=NDJSON)
+        assert new.status_code == 409 and new.json()["reason"] == "memory_budget"
+
+        assert window_rows(d) == {"m": 1000}  # nothing appended, no model created
+        assert d.metric("driftwarden_window_bytes", model="m") == 1024 * 100 * 8
+        assert rejected(d, "memory_budget") == 2100
+        assert d.metric("driftwarden_requests_rejected_total", endpoint="/v1/predictions", reason="memory_budget") == 2
+        narrow = d.client.post("/v1/predictions", content=wide_record("m", 50, rows=20), headers=NDJSON)
+        assert narrow.status_code == 200  # rows the window's block still holds: no growth, no refusal
+        assert window_rows(d) == {"m": 1020}
+
+
+def test_the_windows_of_all_models_share_a_budget(tmp_path: Path) -> None:
+    with running(tmp_path / "state.db", evaluate_every="1h", limits=BUDGET) as d:
+        for model in ("a", "b"):
+            assert d.client.post("/v1/predictions", content=wide_record(model, 100, 1000), headers=NDJSON).is_success
+        r = d.client.post("/v1/predictions", content=wide_record("c", 100, rows=1000), headers=NDJSON)
+        assert r.status_code == 409 and r.json()["reason"] == "memory_budget"
+        assert "limits.max_window_bytes_total" in r.json()["error"] and "'c'" in r.json()["error"]
+        assert window_rows(d) == {"a": 1000, "b": 1000}
+        small = d.client.post("/v1/predictions", content=wide_record("c", 10, rows=10), headers=NDJSON)
+        assert small.status_code == 200  # 16 rows x 10 features still fit
+        assert window_rows(d) == {"a": 1000, "b": 1000, "c": 10}
+
+
+def test_a_kserve_event_past_the_budget_is_refused_whole(tmp_path: Path) -> None:
+    headers = {
+        "ce-id": "e1",
+        "ce-source": "http://localhost:9081/",
+        "ce-specversion": "1.0",
+        "ce-inferenceservicename": "iris",
+        "content-type": "application/json",
+    }
+    with running(tmp_path / "state.db", evaluate_every="1h", limits=BUDGET) as d:
+        request = orjson.dumps({"instances": [[float(j) for j in range(99)]] * 2000})
+        answer = d.client.post(
+            "/v1/kserve", content=request, headers=headers | {"ce-type": "org.kubeflow.serving.inference.request"}
+        )
+        assert answer.status_code == 200, answer.text  # half an event: nothing is admitted yet
+        response = orjson.dumps({"predictions": [0] * 2000})
+        r = d.client.post(
+            "/v1/kserve", content=response, headers=headers | {"ce-type": "org.kubeflow.serving.inference.response"}
+        )
+        assert r.status_code == 409 and r.json()["reason"] == "memory_budget", r.text
+        assert rejected(d, "memory_budget", source="kserve") == 2000
+        assert window_rows(d) == {}
 
 
 def test_a_request_larger_than_the_whole_queue_answers_413_not_429(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def test_a_growing_window_holds_what_the_whole_one_did(capacity: int, ops: list[
             whole.transform("a", np.round)
         assert_same(growing, whole)
         assert growing.nbytes == window_bytes(growing.rows, growing.columns, capacity) <= whole.nbytes
-        assert growing.bytes_after(0, 0) == growing.nbytes
+        assert growing.bytes_after(0) == growing.nbytes
 
 
 @settings(max_examples=25, deadline=None)
@@ -106,11 +106,11 @@ def test_one_wide_row_allocates_a_small_block_not_the_window() -> None:
 
 def test_what_a_batch_would_add_is_known_before_it_is_appended() -> None:
     w = SlidingWindow(["a"], capacity=1000)
-    assert w.nbytes == 0 and w.bytes_after(1, 1) == 16 * VALUE_BYTES
-    assert w.bytes_after(300, 3) == 512 * 3 * VALUE_BYTES
+    assert w.nbytes == 0 and w.bytes_after(1, ["a"]) == 16 * VALUE_BYTES
+    assert w.bytes_after(300, ["a", "b", "c", "b"]) == 512 * 3 * VALUE_BYTES
     w.append(["a", "b", "c"], np.ones((300, 3)))
-    assert w.nbytes == 512 * 3 * VALUE_BYTES
-    assert w.bytes_after(5000, 3) == 1000 * 3 * VALUE_BYTES  # never past the window's rows
+    assert w.nbytes == 512 * 3 * VALUE_BYTES == w.bytes_after(0)
+    assert w.bytes_after(5000, ["c", "d"]) == 1000 * 4 * VALUE_BYTES  # never past the window's rows
 
 
 def test_closing_a_tumbling_window_gives_its_buffer_back() -> None:

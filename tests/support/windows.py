@@ -9,10 +9,12 @@ import orjson
 
 from tests.support.server import Daemon
 
-__all__ = ["MIB", "NDJSON", "pause_ingest", "rejected", "wide_record", "window_rows"]
+__all__ = ["BUDGET", "MIB", "NDJSON", "pause_ingest", "rejected", "wide_record", "window_rows"]
 
 NDJSON = {"content-type": "application/x-ndjson"}
 MIB = 1024 * 1024
+# 1 MiB per model: 1,000 rows of 100 features (1,024 rows allocated: 800 KiB) fit, 1,100 (2,048: 1.6 MiB) do not
+BUDGET = {"max_window_bytes_per_model": MIB, "max_window_bytes_total": 2 * MIB}
 
 
 def wide_record(model: str, features: int, rows: int = 1) -> bytes:

@@ -65,7 +65,7 @@ PREDICTIONS_ANSWERS: Answers = {
         "description": "counts and per-record errors; the valid records are admitted",
         "content": json_content(INGEST_RESULT),
     },
-    **problems(401, 413, 415, 429),
+    **problems(401, 409, 413, 415, 429),
     400: {
         "description": "every record rejected (counts and errors), or an unusable body (a problem)",
         "content": json_content({"anyOf": [INGEST_RESULT, PROBLEM]}),
