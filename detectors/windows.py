@@ -1,16 +1,23 @@
-"""The current window of a model: the last N rows, column-wise, in a preallocated ring buffer.
+"""The current window of a model: the last N rows, column-wise, in a ring buffer that grows with them.
 
 Appends are a couple of slice assignments per batch (no Python loop over rows);
 `snapshot()` copies the filled rows out under a lock so that evaluation can run in
 another thread while ingestion goes on. Row order is not kept in the snapshot: none
 of the statistics depend on it.
+
+The buffer holds the rows it has, rounded up to a power of two (at least 16 rows), never more
+than the window's rows: a model that sent one row costs one small block, not a whole window,
+and filling a window copies each row about twice (amortized doubling). Until the window is full
+its rows sit at the front in arrival order, so growing keeps the ring's positions; once full it
+is the same ring as ever. `window_bytes()` says what a window of some rows and columns takes,
+which admission uses to keep the windows within their memory budget before it appends.
 """
 
 from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -19,10 +26,31 @@ import numpy.typing as npt
 from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.detectors import stats
 
-__all__ = ["SlidingWindow", "TooManyFeatures", "encode_checkpoint"]
+__all__ = ["VALUE_BYTES", "SlidingWindow", "TooManyFeatures", "allocated_rows", "encode_checkpoint", "window_bytes"]
 
 _binning = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwarden-bins")  # its own: never queued
 # behind an evaluation's work
+
+
+VALUE_BYTES = 8  # a float64
+_MIN_ROWS = 16  # the smallest block a window with rows allocates: fewer would only mean more copies
+
+
+def allocated_rows(rows: int, capacity: int) -> int:
+    """The rows a window of `capacity` allocates to hold `rows`: none for none, else the next power of
+    two (at least 16), at most `capacity`.
+
+    >>> [allocated_rows(n, 5000) for n in (0, 1, 17, 4096, 4097, 9999)]
+    [0, 16, 32, 4096, 5000, 5000]
+    """
+    if rows <= 0:
+        return 0
+    return min(capacity, max(_MIN_ROWS, 1 << (min(rows, capacity) - 1).bit_length()))
+
+
+def window_bytes(rows: int, columns: int, capacity: int) -> int:
+    """Bytes of a window of `capacity` holding `rows` rows of `columns` features."""
+    return allocated_rows(rows, capacity) * columns * VALUE_BYTES
 
 
 class TooManyFeatures(ValueError):
@@ -33,7 +61,7 @@ class SlidingWindow:
     """The most recent `capacity` rows of a model's features (categorical ones as codes).
 
     A feature seen for the first time gets a new column, NaN (missing) for the rows
-    already in the window.
+    already in the window. The buffer grows with the rows (`allocated_rows`), up to `capacity`.
 
     >>> w = SlidingWindow(capacity=3)
     >>> w.append(["x"], np.array([[1.0], [2.0]]))
@@ -50,7 +78,7 @@ class SlidingWindow:
         self.max_features = max_features
         self._lock = threading.Lock()
         self._columns: dict[str, int] = {}
-        self._values: FloatArray = np.full((capacity, 0), np.nan, order="F")
+        self._values: FloatArray = np.empty((0, 0), order="F")  # rows past `_rows` are never read
         self._next = 0  # ring position of the next row
         self._rows = 0
         self._total = 0
@@ -72,6 +100,25 @@ class SlidingWindow:
     def features(self) -> tuple[str, ...]:
         return tuple(self._columns)
 
+    @property
+    def columns(self) -> int:
+        return len(self._columns)
+
+    def __contains__(self, feature: object) -> bool:
+        return feature in self._columns
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the window's buffer takes now."""
+        return int(self._values.nbytes)
+
+    def bytes_after(self, rows: int, features: Iterable[str] = ()) -> int:
+        """Bytes the buffer would take once `rows` more rows naming `features` are appended (before
+        they are: what admission weighs against the memory budget). Appending never shrinks it."""
+        columns = len(self._columns) + sum(1 for name in set(features) if name not in self._columns)
+        allocated = max(int(self._values.shape[0]), self._allocation(self._rows + rows))
+        return allocated * columns * VALUE_BYTES
+
     def append(self, names: Sequence[str], values: npt.ArrayLike) -> None:
         """Append a (rows, len(names)) batch; features absent from it are missing for its rows."""
         values = np.asarray(values, dtype=np.float64)
@@ -88,6 +135,7 @@ class SlidingWindow:
                 full = np.full((values.shape[0], len(self._columns)), np.nan)
                 full[:, cols] = values
                 incoming = full[-self.capacity :]
+            self._grow(self._rows + incoming.shape[0])
             if self._binned:
                 self._count_bins(incoming, self._evicted(incoming.shape[0]))
             self._write(incoming)
@@ -118,9 +166,9 @@ class SlidingWindow:
                 self._values[: self._rows, j] = fn(self._values[: self._rows, j])
 
     def clear(self) -> None:
-        """Empty the window (a tumbling window closing); columns and tracked bins stay."""
+        """Empty the window (a tumbling window closing), giving its buffer back; columns and tracked bins stay."""
         with self._lock:
-            self._values[:] = np.nan
+            self._values = np.empty((0, len(self._columns)), order="F")
             self._next = self._rows = 0
             self._bins[:] = 0
 
@@ -189,11 +237,24 @@ class SlidingWindow:
                 f"window already holds {len(self._columns)} features; {len(names)} more would pass "
                 f"the limit of {self.max_features} (limits.max_features)"
             )
-        grown = np.full((self.capacity, len(self._columns) + len(names)), np.nan, order="F")
-        grown[:, : self._values.shape[1]] = self._values
-        self._values = grown
         for name in names:
             self._columns[name] = len(self._columns)
+        self._grow(self._rows)
+
+    def _grow(self, rows: int) -> None:
+        """Room for `rows` rows (at most `capacity`) in a column per feature, keeping the filled rows."""
+        old_rows, old_columns = self._values.shape
+        shape = (max(old_rows, self._allocation(rows)), len(self._columns))
+        if shape == (old_rows, old_columns):
+            return
+        grown: FloatArray = np.empty(shape, order="F")
+        # until full, the rows sit at the front (ring position == rows); once full, every slot is a row
+        grown[: self._rows, :old_columns] = self._values[: self._rows]
+        grown[: self._rows, old_columns:] = np.nan  # a new feature is missing for the rows already here
+        self._values = grown
+
+    def _allocation(self, rows: int) -> int:
+        return allocated_rows(rows, self.capacity)
 
 
 def encode_checkpoint(names: Sequence[str], values: FloatArray, total: int, meta: bytes = b"") -> bytes:

@@ -164,7 +164,10 @@ class Limits(_Strict):
     )
     max_records_per_request: int = Field(default=100_000, ge=1)
     max_queue_rows: int = Field(
-        default=500_000, ge=1000, description="rows queued for the detectors before ingest answers 429"
+        default=500_000,
+        ge=1000,
+        description="rows queued for the detectors before ingest answers 429; a request with more rows than "
+        "this answers 413 larger_than_queue (it could never fit)",
     )
     max_models: int = Field(default=100, ge=1, description="distinct models tracked (bounds metric labels)")
     max_features: int = Field(default=1000, ge=1, description="features tracked per model (bounds metric labels)")
@@ -178,6 +181,21 @@ class Limits(_Strict):
         ge=1024 * 1024,
         description="decoded size of a reference upload, estimated before its rows are read "
         "(8 bytes a number, 16 any other value); 413 above",
+    )
+    # A default window at max_features (5,000 rows x 1,000 features x 8 bytes = 38 MiB) fits one model's
+    # budget six times over; 1 GiB for every window together leaves a 2-core, 24 GiB sidecar room for the
+    # queue, references and the window copies an evaluation makes.
+    max_window_bytes_per_model: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="bytes one model's current window may take (rows held x features x 8, grown in powers of "
+        "two up to window.rows); a batch that would take it further is refused (409 memory_budget)",
+    )
+    max_window_bytes_total: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="bytes all current windows together may take; a batch that would take them further is "
+        "refused (409 memory_budget)",
     )
 
 

@@ -29,6 +29,7 @@ class ModelState:
     quality: dict[str, float] = field(default_factory=dict)  # realized quality from joined labels
     quality_baseline: dict[str, float] = field(default_factory=dict)  # the same over the first labelled window
     labels_pending: int = 0
+    window_bytes: int = 0  # the current window's buffer
 
 
 class Instruments:
@@ -125,6 +126,11 @@ class DriftCollector(Collector):
         rows = GaugeMetricFamily(
             m.WINDOW_ROWS, "Rows in the model's reference and current window.", labels=["model", "window"]
         )
+        window_bytes = GaugeMetricFamily(
+            m.WINDOW_BYTES,
+            "Bytes the model's current window takes (limits.max_window_bytes_per_model and _total bound them).",
+            labels=["model"],
+        )
         last = GaugeMetricFamily(m.LAST_EVALUATION, "Unix time of the model's last drift evaluation.", labels=["model"])
         quality = GaugeMetricFamily(
             m.MODEL_QUALITY,
@@ -140,6 +146,7 @@ class DriftCollector(Collector):
 
         for state in self._states():
             rows.add_metric([state.model, "current"], state.window_rows)
+            window_bytes.add_metric([state.model], state.window_bytes)
             if state.reference_rows is not None:
                 rows.add_metric([state.model, "reference"], state.reference_rows)
             pending.add_metric([state.model], state.labels_pending)
@@ -177,4 +184,4 @@ class DriftCollector(Collector):
             m.QUEUE_CAPACITY_ROWS, "Rows the ingest queue holds before 429.", value=capacity
         )
         yield from (score, pvalue, drifted, stable, prediction, missing, bins, share, model_drifted, model_stable)
-        yield from (rows, last, quality, baseline, pending, queue, queue_capacity)
+        yield from (rows, window_bytes, last, quality, baseline, pending, queue, queue_capacity)

@@ -24,7 +24,7 @@ from driftwarden.collector import otlp
 from driftwarden.collector.predictions import parse_records
 from driftwarden.collector.tables import TableError, format_from_content_type
 from driftwarden.config import Config
-from driftwarden.core.errors import DriftwardenError, LimitExceeded, Overloaded
+from driftwarden.core.errors import DriftwardenError, LimitExceeded
 from driftwarden.core.ratelog import RateLimitedLog
 from driftwarden.daemon.daemon import Daemon, UnknownModel
 from driftwarden.daemon.references import fit_reference
@@ -61,7 +61,7 @@ def ingest_router(
             raise problem(exc) from None
         try:
             ingest.admit(result, source="http")  # counts every rejected record
-        except Overloaded as exc:
+        except DriftwardenError as exc:  # the queue full (429) or never enough (413), the memory budget (409)
             raise problem(exc) from None
         for reason, count in result.rejected_by_reason.items():
             example = next((e.message for e in result.errors if e.reason == reason), "")

@@ -17,6 +17,7 @@ MODEL_DRIFT_SHARE = "driftwarden_model_drift_share"
 MODEL_DRIFTED = "driftwarden_model_drifted"
 MODEL_DRIFTED_STABLE = "driftwarden_model_drifted_stable"
 WINDOW_ROWS = "driftwarden_window_rows"
+WINDOW_BYTES = "driftwarden_window_bytes"  # gauge: model — the current window's buffer
 LAST_EVALUATION = "driftwarden_last_evaluation_timestamp_seconds"
 EVALUATION_DURATION = "driftwarden_evaluation_duration_seconds"
 EVALUATION_FAILURES = "driftwarden_evaluation_failures"  # counter: driftwarden_evaluation_failures_total{model,stage}

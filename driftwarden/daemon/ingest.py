@@ -1,10 +1,10 @@
 """Admission for every way records come in (HTTP, KServe, the file tail, reference uploads).
 
 Parsers turn bodies into `ParseResult`s; `IngestService.admit()` applies what the config
-bounds (queue rows, models, features), redaction and sampling, counts every rejected record
-exactly once in `driftwarden_records_rejected_total{source,reason}` — the parser's per-record
-rejections, rows a KServe join dropped, and its own refusals alike — and puts the rest on one
-bounded queue. A consumer task moves queued batches into the models' windows, so request
+bounds (queue rows, models, features, the windows' memory), redaction and sampling, counts every
+rejected record exactly once in `driftwarden_records_rejected_total{source,reason}` — the parser's
+per-record rejections, rows a KServe join dropped, and its own refusals alike — and puts the rest on
+one bounded queue. A consumer task moves queued batches into the models' windows, so request
 handlers never touch a window.
 """
 
@@ -18,10 +18,11 @@ import numpy as np
 
 from driftwarden.collector.sampling import sampled
 from driftwarden.config import Config
-from driftwarden.core.errors import Overloaded, TooManyFeatures, TooManyModels
+from driftwarden.core.errors import BodyTooLarge, LimitExceeded, Overloaded, TooManyFeatures, TooManyModels
 from driftwarden.core.records import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
 from driftwarden.core.spans import SpanBatch
 from driftwarden.daemon.models import ModelRegistry
+from driftwarden.daemon.window_budget import WindowBudget
 from driftwarden.detectors.latency import RequestStats
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.slo import SLOTracker
@@ -49,31 +50,47 @@ class IngestService:
         self.requests = requests
         self.slos = slos
         self.on_requests = on_requests  # (model, count, traced=) for cost per inference
+        self.window_budget = WindowBudget(config, models)
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._queued_rows = 0
 
     # -- admission -------------------------------------------------------------
     def admit(self, result: ParseResult, *, source: str, retry_on_overload: bool = False) -> None:
-        """Count the result's rejections and queue its batches; raises `Overloaded` (nothing queued)
-        when the queue cannot take them. With `retry_on_overload` (the file tail, which reads the
-        same lines again) an overload is not counted as rejected records."""
+        """Count the result's rejections and queue its batches. A request is refused whole, nothing
+        queued: `BodyTooLarge` when it has more rows than the queue holds at all, `Overloaded` when
+        the queue cannot take them now, `LimitExceeded` (memory_budget) when a batch would take the
+        windows past their memory budget. The file tail (`retry_on_overload`: it reads the same lines
+        again after an overload, not counted as rejected) has its batches refused one by one."""
         limits = self.config.limits
+        if result.accepted > limits.max_queue_rows and not retry_on_overload:
+            self._refuse_whole(result, source, "larger_than_queue")
+            raise BodyTooLarge(
+                f"{result.accepted} records in one request, more than the ingest queue holds "
+                f"(limits.max_queue_rows = {limits.max_queue_rows}): it could never be admitted; "
+                f"split it into requests of at most {limits.max_queue_rows} records",
+                code="larger_than_queue",
+            )
         if self._queued_rows + result.accepted > limits.max_queue_rows:
             if not retry_on_overload:
-                self._count_rejected(source, "queue_full", result.accepted)
-                self._count_parse_rejections(result, source)
+                self._refuse_whole(result, source, "queue_full")
             raise Overloaded(
                 f"ingest queue holds {self._queued_rows} rows (limit {limits.max_queue_rows}); retry shortly"
             )
-        self._count_parse_rejections(result, source)
         if self.config.redact:
             result.batches = [_redacted(b, self.config.redact) for b in result.batches]
+        if not retry_on_overload and (refusal := self.window_budget.refusal(result.batches)) is not None:
+            self._refuse_whole(result, source, "memory_budget")
+            raise LimitExceeded(refusal, code="memory_budget")
+        self._count_parse_rejections(result, source)
         for k, batch in enumerate(result.batches):
             rate = self.config.model(batch.model).sample_rate
             if rate < 1.0:
                 batch, dropped = sampled(batch, rate)
                 result.batches[k] = batch
                 self.instruments.records_sampled_out.labels(batch.model, source).inc(dropped)
+            if retry_on_overload and (refusal := self.window_budget.refusal([batch])) is not None:
+                self._refuse(result, batch, source, "memory_budget", refusal)  # a request was checked whole
+                continue
             state = self.models.get_or_create(batch.model)
             if state is None:
                 self._refuse(
@@ -96,13 +113,24 @@ class IngestService:
                 )
                 continue
             state.announced |= new
+            state.queued_rows += batch.rows
+            state.queued_features |= {
+                name for name in (*batch.features, *batch.categorical) if name not in state.detector.window
+            }
             self._queue.put_nowait(batch)
             self._queued_rows += batch.rows
             self.instruments.records.labels(batch.model, source).inc(batch.rows)
 
     def admit_spans(self, batch: SpanBatch) -> None:
-        """Queue a trace export's observations; raises `Overloaded` for a whole-request 429."""
+        """Queue a trace export's observations; raises `BodyTooLarge` for a whole-request 413 when they
+        could never fit the queue, `Overloaded` for a 429 when they cannot now."""
         limit = self.config.limits.max_queue_rows
+        if len(batch) > limit:
+            raise BodyTooLarge(
+                f"{len(batch)} spans in one export, more than the ingest queue holds (limits.max_queue_rows = "
+                f"{limit}): it could never be admitted; export batches of at most {limit} spans",
+                code="larger_than_queue",
+            )
         if self._queued_rows + len(batch) > limit:
             raise Overloaded(f"ingest queue holds {self._queued_rows} rows (limit {limit}); retry shortly")
         self._queue.put_nowait(batch)
@@ -141,6 +169,11 @@ class IngestService:
     def _count_rejected(self, source: str, reason: str, rows: int) -> None:
         if rows:
             self.instruments.records_rejected.labels(source, reason).inc(rows)
+
+    def _refuse_whole(self, result: ParseResult, source: str, reason: str) -> None:
+        """Count a refused request: its accepted records under `reason`, the parser's rejections as they were."""
+        self._count_rejected(source, reason, result.accepted)
+        self._count_parse_rejections(result, source)
 
     def _refuse(self, result: ParseResult, batch: RecordBatch, source: str, reason: str, message: str) -> None:
         result.accepted -= batch.rows
@@ -186,6 +219,9 @@ class IngestService:
         self._queued_rows -= batch.rows
         state = self.models.get(batch.model)
         if state is not None:
+            state.queued_rows -= batch.rows
+            if state.queued_rows == 0:
+                state.queued_features.clear()
             state.detector.update(batch.features, batch.values, batch.categorical, batch.categorical_values)
             state.labels.add_batch(batch)
             if batch.model_version:

@@ -3,7 +3,7 @@ created on first sight up to `limits.max_models`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from driftwarden.config import Config, ModelSettings
@@ -20,6 +20,12 @@ class TrackedModel:
     detector: DriftDetector
     labels: LabelJoin
     announced: set[str] = field(default_factory=set)  # features admitted, applied or still queued
+    queued_rows: int = 0  # admitted, not yet in the window
+    queued_features: set[str] = field(default_factory=set)  # of queued batches, not in the window when admitted
+
+    def window_bytes_after(self, rows: int = 0, features: Iterable[str] = ()) -> int:
+        """Bytes the window would take with its queued rows and `rows` more naming `features` appended."""
+        return self.detector.window.bytes_after(self.queued_rows + rows, self.queued_features.union(features))
 
 
 class ModelRegistry:

@@ -63,6 +63,7 @@ class DaemonViews:
                 quality=state.labels.metrics(),
                 quality_baseline=state.labels.baseline_metrics,
                 labels_pending=state.labels.pending,
+                window_bytes=state.detector.window.nbytes,
             )
             for state in sorted(self._daemon.models, key=lambda s: s.name)
         ]

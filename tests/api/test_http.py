@@ -116,11 +116,12 @@ def test_bad_reference_uploads(daemon: Daemon) -> None:
     assert r.status_code == 400
 
 
-def test_queue_full_answers_429_and_counts(tmp_path: Path) -> None:
+def test_a_request_larger_than_the_queue_answers_413_and_counts(tmp_path: Path) -> None:
+    """It could never fit: 413, not a 429 to retry forever (429 for a full queue: tests/api/test_window_memory.py)."""
     with running(tmp_path / "s.db", limits={"max_queue_rows": 1000}) as d:
         r = d.client.post("/v1/predictions", content=records(np.random.default_rng(3), 1500), headers=NDJSON)
-        assert r.status_code == 429 and r.headers["retry-after"] == "1"
-        assert d.metric("driftwarden_records_rejected_total", source="http", reason="queue_full") == 1500
+        assert r.status_code == 413 and r.json()["reason"] == "larger_than_queue"
+        assert d.metric("driftwarden_records_rejected_total", source="http", reason="larger_than_queue") == 1500
         ok = d.client.post("/v1/predictions", content=records(np.random.default_rng(3), 500), headers=NDJSON)
         assert ok.status_code == 200
 

@@ -58,7 +58,7 @@ def test_each_limit_counts_each_rejected_record_once(tmp_path: Path) -> None:
         for model in ("a", "b"):
             assert d.client.post("/v1/predictions", content=lines(model, 5), headers=NDJSON).status_code == 200
 
-        # HTTP: a third model, too many features, records the parser refuses, a request over the queue
+        # HTTP: a third model, too many features, records the parser refuses, a request larger than the queue
         r = d.client.post("/v1/predictions", content=lines("c", 7), headers=NDJSON)
         assert r.status_code == 400 and r.json()["rejected"] == 7
         r = d.client.post("/v1/predictions", content=lines("a", 4, width=4), headers=NDJSON)
@@ -66,11 +66,11 @@ def test_each_limit_counts_each_rejected_record_once(tmp_path: Path) -> None:
         r = d.client.post("/v1/predictions", content=lines("a", 3, bad=2), headers=NDJSON)
         assert r.status_code == 200 and r.json()["rejected"] == 2
         r = d.client.post("/v1/predictions", content=lines("b", 1001), headers=NDJSON)
-        assert r.status_code == 429
+        assert r.status_code == 413  # more rows than the queue holds at all
         assert rejected(d, "http", "too_many_models") == 7
         assert rejected(d, "http", "too_many_features") == 4
         assert rejected(d, "http", "bad_features") == 2
-        assert rejected(d, "http", "queue_full") == 1001
+        assert rejected(d, "http", "larger_than_queue") == 1001
 
         # KServe: a third model, and a wider tensor than the model may have features
         assert kserve(d, "c", "e1", [[1.0, 2.0]] * 6) == 400

@@ -65,8 +65,8 @@ _PROBLEM_ANSWERS: dict[int, tuple[str, dict[str, Any]]] = {
     400: ("unusable body, model name or request", {}),
     401: ("missing or wrong bearer token (only when auth_token_file is set)", WWW_AUTHENTICATE),
     404: ("no such model or silence", {}),
-    409: ("conflict: too many models, or an empty window", {}),
-    413: ("body larger than limits.max_body_bytes, or too many records", {}),
+    409: ("conflict: too many models, an empty window, or the windows' memory budget (memory_budget)", {}),
+    413: ("body larger than limits.max_body_bytes, too many records, or more than the whole queue holds", {}),
     415: ("unsupported Content-Type or Content-Encoding", {}),
     429: ("queue full (limits.max_queue_rows): retry after Retry-After", RETRY_AFTER),
 }

@@ -64,7 +64,7 @@ PREDICTIONS_ANSWERS: Answers = {
         "description": "counts and per-record errors; the valid records are admitted",
         "content": json_content(INGEST_RESULT),
     },
-    **problems(401, 413, 415, 429),
+    **problems(401, 409, 413, 415, 429),
     400: {
         "description": "every record rejected (counts and errors), or an unusable body (a problem)",
         "content": json_content({"anyOf": [INGEST_RESULT, PROBLEM]}),
@@ -181,7 +181,11 @@ TRACES_ANSWERS: Answers = {
     400: _otlp("google.rpc.Status: an unusable export", RPC_STATUS),
     415: _otlp("google.rpc.Status: unsupported Content-Type or Content-Encoding", RPC_STATUS),
     429: {**_otlp("google.rpc.Status: queue full, retry after Retry-After", RPC_STATUS), "headers": RETRY_AFTER},
-    413: _otlp("google.rpc.Status: the body (as sent or decompressed) passes limits.max_body_bytes", RPC_STATUS),
+    413: _otlp(
+        "google.rpc.Status: the body (as sent or decompressed) passes limits.max_body_bytes, "
+        "or has more spans than the queue holds (limits.max_queue_rows)",
+        RPC_STATUS,
+    ),
     **problems(401),
 }
 
