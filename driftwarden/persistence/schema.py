@@ -18,7 +18,7 @@ from pathlib import Path
 
 from driftwarden.core.errors import StorageError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version"]
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the tables as the previous release created them (driftwarden/store.py, alerts/outbox.py)
@@ -89,11 +89,11 @@ def migrate(db: sqlite3.Connection, path: Path | str) -> int:
     `db` is in autocommit mode (`isolation_level=None`). A file already at this version is only read.
     """
     try:
-        version = _version(db, path)
+        version = schema_version(db, path)
         while version < SCHEMA_VERSION:
             db.execute("BEGIN IMMEDIATE")
             try:
-                version = _version(db, path)  # again, under the write lock: another process may have migrated
+                version = schema_version(db, path)  # again, under the write lock: another process may have migrated
                 if version < SCHEMA_VERSION:
                     for statement in MIGRATIONS[version]:
                         db.execute(statement)
@@ -109,7 +109,8 @@ def migrate(db: sqlite3.Connection, path: Path | str) -> int:
     return version
 
 
-def _version(db: sqlite3.Connection, path: Path | str) -> int:
+def schema_version(db: sqlite3.Connection, path: Path | str) -> int:
+    """The file's schema version; StorageError (code schema_too_new) when it is newer than this code."""
     version: int = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise StorageError(
