@@ -506,8 +506,8 @@ def load_config(path: Path | None, **overrides: Any) -> Config:
         except OSError as exc:
             raise ConfigError([f"{path}: {exc.strerror or exc}"]) from exc
         except UnicodeDecodeError as exc:
-            byte = exc.object[exc.start]
-            raise ConfigError([f"{path}: not UTF-8 text (byte 0x{byte:02x} at offset {exc.start})"]) from exc
+            byte, line = exc.object[exc.start], exc.object.count(b"\n", 0, exc.start) + 1
+            raise ConfigError([f"{path}: not UTF-8 text (byte 0x{byte:02x} on line {line})"]) from exc
         except yaml.YAMLError as exc:
             raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
         if loaded is not None and not isinstance(loaded, dict):

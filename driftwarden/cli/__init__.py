@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from driftwarden.cli.common import EXIT_OK, EXIT_USAGE, stderr
+from driftwarden.cli.common import EXIT_OK, EXIT_USAGE, fail
 
 __all__ = ["build_parser", "main"]
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except ConfigError as exc:
         for problem in exc.problems:
-            stderr().print(f"[red]config error[/] {problem}", highlight=False)
+            fail(problem, what="config error")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK

@@ -129,4 +129,4 @@ def test_a_config_that_is_not_utf8_is_one_problem_naming_the_file(tmp_path: Path
     path.write_bytes(b'listen: "\xff\xfe"\n')
     with pytest.raises(ConfigError) as refused:
         load_config(path)
-    assert refused.value.problems == [f"{path}: not UTF-8 text (byte 0xff at offset 9)"]
+    assert refused.value.problems == [f"{path}: not UTF-8 text (byte 0xff on line 1)"]
