@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from driftwarden.cli.common import EXIT_OK, EXIT_USAGE, fail
+from driftwarden.cli.common import EXIT_OK, EXIT_USAGE, stderr
 
 __all__ = ["build_parser", "main"]
 
@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except ConfigError as exc:
-        for problem in exc.problems:
-            fail(problem, what="config error")
+        from rich.markup import escape
+
+        for problem in exc.problems:  # printed as it is: a path such as /data/[x]/key stays whole
+            stderr().print(f"[red]config error[/] {escape(problem)}", highlight=False)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK

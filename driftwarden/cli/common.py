@@ -24,12 +24,12 @@ def stderr() -> Console:
     return Console(stderr=True, soft_wrap=True)
 
 
-def fail(message: str, *, what: str = "error") -> int:
-    """Print `<what> <message>` on stderr and give the exit code for it: `return fail(f"--out {out}: {exc}")`.
+def fail(message: str) -> int:
+    """Print `error <message>` on stderr and give the exit code for it: `return fail(f"--out {out}: {exc}")`.
     The message is printed as it is, never read as markup: a path such as `/data/[x]/key` stays whole."""
     from rich.markup import escape
 
-    stderr().print(f"[red]{what}[/] {escape(message)}", highlight=False)
+    stderr().print(f"[red]error[/] {escape(message)}", highlight=False)
     return EXIT_USAGE
 
 
