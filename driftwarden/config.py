@@ -16,9 +16,25 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
+from driftwarden.core.label_names import (
+    HISTOGRAM_RESERVED,
+    REQUEST_LABELS,
+    SCRAPE_LABELS,
+    label_for_attribute,
+    label_name_problem,
+)
 from driftwarden.core.records import MODEL_NAME
 from driftwarden.core.urls import redacted_url
 
@@ -55,6 +71,29 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _at_least(minimum: str) -> AfterValidator:
+    """A lower bound said with its unit, for the durations that drive a loop: `Annotated[Duration,
+    _at_least("1s")]`. Shorter ones are typos (`1ms` for `1m`) that would spin a core."""
+    seconds = parse_duration(minimum)
+
+    def check(value: float) -> float:
+        if value < seconds:
+            raise ValueError(f"must be at least {minimum}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _label_name(value: str) -> str:
+    problem = label_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+LabelName = Annotated[str, AfterValidator(_label_name)]
 
 
 class _Strict(BaseModel):
@@ -103,10 +142,9 @@ class WindowSettings(_Strict):
         le=10_000_000,
         description="rows in the sliding window; with `every`, the most kept per period",
     )
-    every: Duration | None = Field(
+    every: Annotated[Duration, _at_least("1s")] | None = Field(
         default=None,
-        gt=0,
-        description="tumble by time: each period (aligned to the clock) is evaluated once when it ends",
+        description="tumble by time: each period (aligned to the clock) is evaluated once when it ends; at least 1s",
     )
 
     @model_validator(mode="before")
@@ -214,7 +252,10 @@ class TraceSettings(_Strict):
     )
     server_spans_only: bool = Field(default=True, description="count SERVER spans and root spans only")
     label_attributes: list[str] = Field(
-        default_factory=list, description="extra span attributes exported as labels (an allow-list)"
+        default_factory=list,
+        description="extra span attributes exported as labels (an allow-list); each is named as OpenTelemetry "
+        "names it for Prometheus, every character outside [a-zA-Z0-9_] made `_` (deployment.environment: "
+        "deployment_environment)",
     )
     max_label_values: int = Field(
         default=50, ge=1, le=10_000, description="distinct values per label; further ones are folded into 'other'"
@@ -229,6 +270,30 @@ class TraceSettings(_Strict):
     max_quantile_samples: int = Field(
         default=20_000, ge=100, description="durations kept per series for p50/p95/p99 over the last 1m/5m"
     )
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """The Prometheus label name of each of `label_attributes`, in order."""
+        return tuple(label_for_attribute(a) for a in self.label_attributes)
+
+    @field_validator("label_attributes")
+    @classmethod
+    def _label_names(cls, value: list[str]) -> list[str]:
+        """Refused at load rather than rendered into exposition that Prometheus refuses whole."""
+        named: dict[str, str] = {}
+        for attribute in value:
+            label = label_for_attribute(attribute)
+            problem = label_name_problem(label, reserved=HISTOGRAM_RESERVED)
+            if problem is None and label in REQUEST_LABELS:
+                problem = f"{label!r} is already a label of every request series"
+            if problem is None and label in SCRAPE_LABELS:
+                problem = f"{label!r} is set by Prometheus when it scrapes"
+            if problem is None and label in named:
+                problem = f"{named[label]!r} and {attribute!r} both become the label {label}"
+            if problem:
+                raise ValueError(problem if label == attribute else f"{attribute!r} (label {label}): {problem}")
+            named[label] = attribute
+        return value
 
     @field_validator("buckets")
     @classmethod
@@ -278,7 +343,7 @@ class AlertingSettings(_Strict):
     """Finding -> alert lifecycle and notification timing, as Alertmanager defines them."""
 
     for_: int = Field(default=2, alias="for", ge=1, description="consecutive evaluations a finding must hold to fire")
-    group_by: list[str] = Field(default_factory=lambda: ["model", "kind"])
+    group_by: list[LabelName] = Field(default_factory=lambda: ["model", "kind"])
     group_wait: Duration = 30.0
     group_interval: Duration = 300.0
     repeat_interval: Duration = 4 * 3600.0
@@ -332,24 +397,41 @@ class ReceiverSettings(_Strict):
 
 
 class RouteSettings(_Strict):
-    match: dict[str, str] = Field(default_factory=dict, description="label: value, all must equal")
+    match: dict[str, str] = Field(
+        default_factory=dict, description="label: value, all must equal (label names as group_by)"
+    )
     receivers: list[str]
     continue_: bool = Field(default=False, alias="continue", description="keep matching later routes")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("match")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            _label_name(name)
+        return value
+
 
 class OutboxSettings(_Strict):
     max_age: Duration = Field(default=86400.0, description="give up on a notification this old")
-    initial_backoff: Duration = 1.0
+    initial_backoff: Annotated[Duration, _at_least("100ms")] = 1.0
     max_backoff: Duration = 300.0
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> OutboxSettings:
+        if self.max_backoff < self.initial_backoff:
+            raise ValueError(
+                f"max_backoff ({self.max_backoff:g}s) is shorter than initial_backoff ({self.initial_backoff:g}s)"
+            )
+        return self
 
 
 class FileSource(_Strict):
     """An NDJSON file of prediction records on a shared volume, followed like `tail -F`."""
 
     file: Path
-    poll_interval: Duration = 1.0
+    poll_interval: Annotated[Duration, _at_least("100ms")] = 1.0
 
 
 class SelfTracing(_Strict):
@@ -414,10 +496,11 @@ class Config(_Strict):
     tls_key_file: Path | None = Field(default=None, description="... and this private key (PEM)")
     log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object a line")
     redact: list[str] = Field(default_factory=list, description="feature names dropped at ingest, never stored")
-    evaluate_every: Duration = 30.0
-    checkpoint_every: Duration = Field(
+    evaluate_every: Annotated[Duration, _at_least("1s")] = 30.0
+    checkpoint_every: Annotated[Duration, _at_least("1s")] = Field(
         default=30.0,
-        description="current windows, tail offsets and label joins saved to SQLite (also after each evaluation)",
+        description="current windows, tail offsets and label joins saved to SQLite (also after each evaluation); "
+        "at least 1s",
     )
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     limits: Limits = Limits()
@@ -484,13 +567,6 @@ class Config(_Strict):
         split_address(value)
         return value
 
-    @field_validator("evaluate_every", "checkpoint_every")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be longer than 0s")
-        return value
-
     def model(self, name: str) -> ModelSettings:
         return self.models.get(name) or ModelSettings()
 
@@ -531,9 +607,12 @@ def load_config(path: Path | None, **overrides: Any) -> Config:
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            loaded = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
         except OSError as exc:
             raise ConfigError([f"{path}: {exc.strerror or exc}"]) from exc
+        except UnicodeDecodeError as exc:
+            byte, line = exc.object[exc.start], exc.object.count(b"\n", 0, exc.start) + 1
+            raise ConfigError([f"{path}: not UTF-8 text (byte 0x{byte:02x} on line {line})"]) from exc
         except yaml.YAMLError as exc:
             raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
         if loaded is not None and not isinstance(loaded, dict):

@@ -27,7 +27,7 @@ DEFAULT_PATH = Path("docs/config-reference.md")
 # that each still names a field without one, so moving a note into config.py removes it here.
 NOTES = {
     "Config.state_path": "SQLite database: references, windows, file offsets, SLO counts, alert outbox (WAL mode)",
-    "Config.evaluate_every": "how often every model's drift and every SLO are evaluated",
+    "Config.evaluate_every": "how often every model's drift and every SLO are evaluated; at least 1s",
     "Config.models": "per-model settings, by model name; a model not named here gets the defaults",
     "Config.limits": "bounds on memory and label cardinality",
     "Config.traces": "how spans become request observations",
@@ -48,7 +48,9 @@ NOTES = {
     "SLOSettings.operation": "matched on the span's operation (http.route or name); null: any",
     "SLOSettings.period": "the period the error budget is spent over",
     "GpuSettings.interval": "NVML poll interval (at least 100ms)",
-    "AlertingSettings.group_by": "labels that put alerts into one notification",
+    "AlertingSettings.group_by": (
+        "labels that put alerts into one notification (names match [a-zA-Z_][a-zA-Z0-9_]*, as in Alertmanager)"
+    ),
     "AlertingSettings.group_wait": "wait before the first notification of a new group",
     "AlertingSettings.group_interval": "wait before notifying a group's changes",
     "AlertingSettings.repeat_interval": "re-send a still-firing group this often",
@@ -63,10 +65,10 @@ NOTES = {
     "ReceiverSettings.hmac_secret_file": "file holding the secret that signs X-Driftwarden-Signature",
     "ReceiverSettings.timeout": "per delivery attempt",
     "RouteSettings.receivers": "receiver names",
-    "OutboxSettings.initial_backoff": "first retry delay, doubled with jitter",
-    "OutboxSettings.max_backoff": "longest retry delay",
+    "OutboxSettings.initial_backoff": "first retry delay, doubled with jitter; at least 100ms",
+    "OutboxSettings.max_backoff": "longest retry delay; at least initial_backoff",
     "FileSource.file": "NDJSON file of prediction records",
-    "FileSource.poll_interval": "how often the file is checked for new lines and rotation",
+    "FileSource.poll_interval": "how often the file is checked for new lines and rotation; at least 100ms",
     "SelfTracing.service_name": "service.name of driftwarden's own spans",
 }
 

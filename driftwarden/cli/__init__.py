@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except ConfigError as exc:
-        for problem in exc.problems:
-            stderr().print(f"[red]config error[/] {problem}", highlight=False)
+        from rich.markup import escape
+
+        for problem in exc.problems:  # printed as it is: a path such as /data/[x]/key stays whole
+            stderr().print(f"[red]config error[/] {escape(problem)}", highlight=False)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK

@@ -25,8 +25,11 @@ def stderr() -> Console:
 
 
 def fail(message: str) -> int:
-    """Print `error <message>` on stderr and give the exit code for it: `return fail(f"--out {out}: {exc}")`."""
-    stderr().print(f"[red]error[/] {message}", highlight=False)
+    """Print `error <message>` on stderr and give the exit code for it: `return fail(f"--out {out}: {exc}")`.
+    The message is printed as it is, never read as markup: a path such as `/data/[x]/key` stays whole."""
+    from rich.markup import escape
+
+    stderr().print(f"[red]error[/] {escape(message)}", highlight=False)
     return EXIT_USAGE
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -14,8 +13,9 @@ from uvicorn.config import STARTUP_FAILURE  # uvicorn.run's exit status when the
 from driftwarden.api.serving import ensure_descriptors, server_config
 from driftwarden.app import create_app
 from driftwarden.cli.common import EXIT_OK
-from driftwarden.collector.tables import TableError, check_readable
+from driftwarden.cli.preflight import check_files
 from driftwarden.config import Config, ConfigError, load_config
+from driftwarden.core.errors import StorageError
 from driftwarden.logs import setup_logging
 
 __all__ = ["run", "tune_gc"]
@@ -24,10 +24,14 @@ __all__ = ["run", "tune_gc"]
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, listen=args.listen)
     setup_logging(config.log_format)
-    _check_reference_files(config)
+    check_files(config)  # before the port is bound or the state file made
     ensure_descriptors(config.server)
     tune_gc()
-    _serve(config, create_app(config))
+    try:
+        app = create_app(config)
+    except StorageError as exc:  # the state file changed since the check, or will not open for writing
+        raise ConfigError([f"state_path: {exc.reason}"]) from exc
+    _serve(config, app)
     return EXIT_OK
 
 
@@ -37,20 +41,6 @@ def tune_gc() -> None:
     the heap shows up in p99 latency. Collect far less often, and leave startup objects out."""
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-
-
-def _check_reference_files(config: Config) -> None:
-    """Fail before binding the port when a configured reference file cannot be read: its schema only,
-    since the app then fits it with a bounded-memory scan (reading it whole here would undo that)."""
-    problems = []
-    for model, settings in config.models.items():
-        if settings.reference is not None and not settings.previous_as_reference:
-            try:
-                check_readable(Path(settings.reference))
-            except TableError as exc:
-                problems.append(f"models.{model}.reference: {settings.reference}: {exc}")
-    if problems:
-        raise ConfigError(problems)
 
 
 def _serve(config: Config, app: FastAPI) -> None:

@@ -54,7 +54,7 @@ class Daemon:
         t = config.traces
         self.requests = RequestStats(
             config.latency_buckets(),
-            extra_labels=t.label_attributes,
+            extra_labels=t.label_names,  # attribute names made label names
             max_label_values=t.max_label_values,
             max_quantile_samples=t.max_quantile_samples,
         )

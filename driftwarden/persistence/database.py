@@ -17,6 +17,13 @@ into `StorageError` for its caller and keeps the daemon's view of it:
 
 Reads go on meanwhile: SQLite keeps serving what was committed.
 
+Only a driftwarden state file is opened (`check_state_file`, which `driftwarden config validate`
+runs too): a file that is empty, not SQLite, damaged or truncated, or another program's database
+is refused with a StorageError naming it, and left as it was. A new state file is made whole
+under a temporary name and linked into place, 0600 (SQLite gives its -wal and -shm files the same
+mode), in a directory made 0700 when driftwarden creates it; existing files and directories keep
+their modes.
+
 Loaders meet rows that no longer decode (a corrupt blob, a document that does not parse, an
 item with a bad field); they call `skip(kind, key, error)`, which logs one line and counts the
 row in `skipped_rows`, and load the rest.
@@ -33,9 +40,12 @@ row in `skipped_rows`, and load the rest.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
+import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -45,9 +55,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from driftwarden.core.errors import StorageError
-from driftwarden.persistence.schema import migrate
+from driftwarden.persistence.schema import migrate, schema_version
 
-__all__ = ["PROBE_INTERVAL", "ROW_KINDS", "Database", "WriteFailure"]
+__all__ = ["PROBE_INTERVAL", "ROW_KINDS", "Database", "WriteFailure", "check_state_file"]
 
 log = logging.getLogger("driftwarden.state")
 
@@ -96,16 +106,21 @@ class WriteFailure:
 class Database:
     """The state file at `path`, opened (created, upgraded to the current schema) on construction.
 
-    Raises StorageError when the file cannot be opened, or was written by a newer driftwarden.
+    Raises StorageError when the file cannot be opened, is not a driftwarden state file (see
+    `check_state_file`), or was written by a newer driftwarden.
     """
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self._clock = clock
         self._lock = threading.Lock()  # the connection, and the write-health fields below
+        check_state_file(self.path)  # before anything is written to it
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            if not self.path.exists():
+                _create(self.path)
+            self._db = sqlite3.connect(
+                _uri(self.path, "mode=rw"), uri=True, check_same_thread=False, isolation_level=None
+            )
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"state file {self.path} cannot be opened: {exc}") from exc
         try:
@@ -114,7 +129,7 @@ class Database:
             migrate(self._db, self.path)
         except sqlite3.Error as exc:
             self._db.close()
-            raise StorageError(f"state file {self.path} cannot be opened: {exc}") from exc
+            raise _unreadable(self.path, exc) from exc
         except StorageError:
             self._db.close()
             raise
@@ -251,6 +266,149 @@ class Database:
         )
         self._failing_since = None
         self._logged.clear()
+
+
+def check_state_file(path: Path) -> None:
+    """Raise StorageError unless `path` can be the state file: absent, with a directory that exists or
+    can be made (a new state file), or a driftwarden state file. Reads only and creates nothing (no
+    directory, no -wal or -shm file), so it is safe beside a running daemon.
+
+    The file is read as it is on disk (SQLite's `immutable`), or, when a -wal file beside it holds
+    transactions not yet copied into it, with a read-only connection that sees them (SQLite may then
+    add the -shm index beside them, owned like the file).
+
+    A valid SQLite file without tables is taken as new: nothing in it can be lost. A file of 0 bytes
+    is refused, though SQLite would take it as an empty database: driftwarden never leaves one (see
+    `_create`), so it is a state file that lost its content (a failed copy or restore, a full disk),
+    and starting empty would hide that.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        _check_directory(path)
+        return
+    _check_file(path)
+    wal = Path(f"{path}-wal")
+    read = "mode=ro" if wal.is_file() and wal.stat().st_size > 0 else "immutable=1"
+    try:
+        with contextlib.closing(sqlite3.connect(_uri(path, read), uri=True)) as db:
+            _check_tables(db, path)
+    except sqlite3.Error as exc:
+        raise _unreadable(path, exc) from exc
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_HEADER_BYTES = 100  # an SQLite file starts with a header this long
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise StorageError(f"state file {path} is not a regular file", code="not_a_state_file")
+    try:
+        with path.open("rb") as f:
+            head = f.read(_HEADER_BYTES)
+    except OSError as exc:
+        raise StorageError(f"state file {path} cannot be read: {exc.strerror or exc}") from exc
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise StorageError(f"state file {path} is not writable by this user")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StorageError(
+            f"state file {path}: its directory is not writable by this user (SQLite keeps -wal and -shm files there)"
+        )
+    wal = Path(f"{path}-wal")
+    if not head and not (wal.is_file() and wal.stat().st_size > 0):
+        raise StorageError(
+            f"state file {path} is empty (0 bytes): not a driftwarden state file, and no state to load; "
+            "to start with no state, delete it",
+            code="empty_state_file",
+        )
+    if head and len(head) < _HEADER_BYTES and _SQLITE_HEADER.startswith(head[: len(_SQLITE_HEADER)]):
+        raise _damaged(path, f"{len(head)} bytes, shorter than an SQLite header")
+    if head and not head.startswith(_SQLITE_HEADER):
+        raise StorageError(
+            f"state file {path} is not a driftwarden state file (not an SQLite database): "
+            "point state_path at another file, or move this one away",
+            code="not_a_state_file",
+        )
+
+
+def _check_directory(path: Path) -> None:
+    """An absent state file: its directory must exist, or the nearest existing one must let it be made."""
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise StorageError(f"state file {path}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        made = "created in" if ancestor == path.parent else f"{path.parent} created under"
+        raise StorageError(f"state file {path} cannot be {made} {ancestor}: not writable by this user")
+
+
+def _check_tables(db: sqlite3.Connection, path: Path) -> None:
+    """What the file holds is driftwarden's, at a schema version this code reads."""
+    names = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    foreign = sorted(names - _driftwarden_names())
+    if foreign:
+        listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise StorageError(
+            f"state file {path} is not a driftwarden state file: it holds {listed}, which driftwarden does not "
+            "create; point state_path at another file",
+            code="not_a_state_file",
+        )
+    schema_version(db, path)
+
+
+@functools.cache
+def _driftwarden_names() -> frozenset[str]:
+    """The tables and indexes every schema version has created: the migrations run on a blank database."""
+    with contextlib.closing(sqlite3.connect(":memory:", isolation_level=None)) as db:
+        migrate(db, ":memory:")
+        return frozenset(name for (name,) in db.execute("SELECT name FROM sqlite_master"))
+
+
+def _create(path: Path) -> None:
+    """A new state file, whole or not at all: made under a temporary name (mkstemp: 0600) with every
+    table, then linked into place, so that no crash leaves an empty file the next start refuses."""
+    folder = path.parent
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # made meanwhile: used as it is
+            folder.mkdir()
+            os.chmod(folder, 0o700)  # not by mkdir's mode, which the umask may narrow further
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=folder)
+    os.close(fd)
+    try:
+        with contextlib.closing(sqlite3.connect(name, isolation_level=None)) as db:
+            migrate(db, path)
+        try:
+            os.link(name, path)
+        except FileExistsError:
+            pass  # another process made it first: it is opened, this one dropped
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(name, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+
+
+def _uri(path: Path, parameters: str) -> str:
+    """`file:` URI of `path` with query `parameters` (`mode=rw`: open, never create)."""
+    return f"{path.absolute().as_uri()}?{parameters}"
+
+
+def _unreadable(path: Path, exc: sqlite3.Error) -> StorageError:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return _damaged(path, str(exc))
+    return StorageError(f"state file {path} cannot be opened: {exc}")
+
+
+def _damaged(path: Path, why: str) -> StorageError:
+    return StorageError(
+        f"state file {path} is damaged or truncated ({why}): restore it from a backup, or delete it to start "
+        "with no state",
+        code="damaged_state_file",
+    )
 
 
 def _is_fault(exc: BaseException) -> bool:

@@ -25,7 +25,7 @@ import orjson
 from driftwarden.core.errors import StorageError
 from driftwarden.core.urls import public_url
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version"]
 
 Step = str | Callable[[sqlite3.Connection], None]
 
@@ -135,11 +135,11 @@ def migrate(db: sqlite3.Connection, path: Path | str) -> int:
     `db` is in autocommit mode (`isolation_level=None`). A file already at this version is only read.
     """
     try:
-        version = found = _version(db, path)
+        version = found = schema_version(db, path)
         while version < SCHEMA_VERSION:
             db.execute("BEGIN IMMEDIATE")
             try:
-                version = _version(db, path)  # again, under the write lock: another process may have migrated
+                version = schema_version(db, path)  # again, under the write lock: another process may have migrated
                 if version < SCHEMA_VERSION:
                     for step in MIGRATIONS[version]:
                         if isinstance(step, str):
@@ -160,7 +160,8 @@ def migrate(db: sqlite3.Connection, path: Path | str) -> int:
     return version
 
 
-def _version(db: sqlite3.Connection, path: Path | str) -> int:
+def schema_version(db: sqlite3.Connection, path: Path | str) -> int:
+    """The file's schema version; StorageError (code schema_too_new) when it is newer than this code."""
     version: int = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise StorageError(

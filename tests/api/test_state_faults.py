@@ -108,7 +108,7 @@ def eventually(check: Callable[[], T], what: str, timeout: float = 15) -> T:
 def write_config(tmp_path: Path, state: Path, extra: str = "") -> Path:
     config = tmp_path / "driftwarden.yaml"
     config.write_text(
-        f"state_path: {state}\nevaluate_every: 1h\ncheckpoint_every: 300ms\ngpu: {{enabled: false}}\n" + extra
+        f"state_path: {state}\nevaluate_every: 1h\ncheckpoint_every: 1s\ngpu: {{enabled: false}}\n" + extra
     )
     return config
 

@@ -20,11 +20,11 @@ def test_embedded_default_is_loopback_and_local_sqlite() -> None:
 def test_config_file_with_design_keys(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
-        "listen: 0.0.0.0:9000\nevaluate_every: 500ms\nmodels:\n  fraud:\n    window: 2000\n"
+        "listen: 0.0.0.0:9000\nevaluate_every: 2s\nmodels:\n  fraud:\n    window: 2000\n"
         "    critical_features: [amount]\n    drift: {psi: 0.3, alpha: 0.01}\n"
     )
     config = load_config(path, listen="127.0.0.1:9001")
-    assert config.listen == "127.0.0.1:9001" and config.evaluate_every == 0.5
+    assert config.listen == "127.0.0.1:9001" and config.evaluate_every == 2.0
     fraud = config.model("fraud")
     assert fraud.window.rows == 2000 and fraud.drift.psi == 0.3 and fraud.drift.ks == 0.1
     assert fraud.critical_features == ["amount"]
