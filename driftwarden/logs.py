@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
+
+from driftwarden.core.urls import redact_urls
 
 __all__ = ["JsonFormatter", "TextFormatter", "setup_logging"]
 
@@ -30,34 +31,13 @@ _UNICODE_BREAKS = [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A
 _ONE_LINE = {c: f"\\x{c:02x}" for c in _CONTROL} | {c: f"\\u{c:04x}" for c in _UNICODE_BREAKS} | _ESCAPES
 _KEEP_NEWLINES = {c: e for c, e in _ONE_LINE.items() if c != ord("\n")}
 
-# scheme://authority then the rest up to a space or a quote (punctuation that ends a sentence left
-# out); the authority ends at / ? or #
-_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^\s/?#\"'<>]*)((?:[^\s\"'<>]*[^\s\"'<>.,:;!?)\]}])?)")
-
-
-def _redact_urls(text: str) -> str:
-    if "://" not in text:
-        return text
-    return _URL.sub(_redacted, text)
-
-
-def _redacted(match: re.Match[str]) -> str:
-    scheme, authority, rest = match.groups()
-    if "@" in rest:  # a password with an unescaped / ? or #: where the host starts is unknown
-        authority = "***"
-    elif "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    if rest not in ("", "/"):
-        rest = "/***"
-    return scheme + authority + rest
-
 
 class TextFormatter(logging.Formatter):
     """`2026-12-02 12:00:00,000 WARNING driftwarden.ingest: message`, one line a record (plus its
     traceback, indented)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        message = _redact_urls(record.getMessage()).translate(_ONE_LINE)
+        message = redact_urls(record.getMessage()).translate(_ONE_LINE)
         line = f"{self.formatTime(record)} {record.levelname} {record.name}: {message}"
         if record.exc_info:
             line += "\n" + _indented(self.formatException(record.exc_info))
@@ -67,7 +47,7 @@ class TextFormatter(logging.Formatter):
 
 
 def _indented(text: str) -> str:
-    return "    " + _redact_urls(text).translate(_KEEP_NEWLINES).replace("\n", "\n    ")
+    return "    " + redact_urls(text).translate(_KEEP_NEWLINES).replace("\n", "\n    ")
 
 
 class JsonFormatter(logging.Formatter):
@@ -78,11 +58,11 @@ class JsonFormatter(logging.Formatter):
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": _redact_urls(record.getMessage()),
+            "message": redact_urls(record.getMessage()),
         }
         entry |= {k: getattr(record, k) for k in _EXTRA_KEYS if hasattr(record, k)}
         if record.exc_info:
-            entry["exception"] = _redact_urls(self.formatException(record.exc_info))
+            entry["exception"] = redact_urls(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)  # ensure_ascii: control and line-breaking characters escaped
 
 

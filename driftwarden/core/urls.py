@@ -22,7 +22,8 @@ MASK = "***"
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _HOST = re.compile(r"[\w.-]+|\[[0-9A-Fa-f:.]+(?:%[\w.~-]+)?\]")  # a name, IPv4, or a bracketed IPv6
-_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+# scheme://authority (up to / ? #), then the rest up to a space or a quote, less punctuation that ends a sentence
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/?#\"'<>]*(?:[^\s\"'<>]*[^\s\"'<>.,:;!?)\]}])?")
 
 
 def redacted_url(url: str) -> str:
@@ -56,6 +57,8 @@ def _redacted(url: str) -> str:
     _, at, hostport = parts.netloc.rpartition("@")
     if not _SCHEME.fullmatch(scheme) or not hostport:
         return MASK
+    if "@" in parts.path + parts.query + parts.fragment:  # a password with an unescaped / ? or #: no host to trust
+        return f"{scheme}://{MASK}/{MASK}"
     if hostport.startswith("["):
         host, _, rest = hostport.partition("]")
         host, port = host + "]", rest.removeprefix(":")

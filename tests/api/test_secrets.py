@@ -33,7 +33,7 @@ pytestmark = pytest.mark.server
 PASSWORD, PATH_SECRET, TOKEN = "pa55w0rd", "XXXXPATHSECRET", "T0KENVALUE"
 ROUTING_KEY, ROTATED_KEY = "R0UTING-KEY-0123456789abcdef", "R0TATED-KEY-fedcba9876543210"
 FAST_ALERTS = {"for": 1, "group_wait": "0s", "group_interval": "0s", "resolve_hold": "0s"}
-FAST_OUTBOX = {"initial_backoff": "50ms", "max_backoff": "100ms"}
+FAST_OUTBOX = {"initial_backoff": "100ms", "max_backoff": "200ms"}
 
 
 def secret_url(port: int) -> str:
