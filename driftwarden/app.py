@@ -30,6 +30,7 @@ from driftwarden.daemon.views import DaemonViews
 from driftwarden.exporters.alerts import AlertCollector
 from driftwarden.exporters.prometheus import DriftCollector, Instruments
 from driftwarden.exporters.requests import RequestCollector, request_histograms
+from driftwarden.exporters.slos import SloCollector
 from driftwarden.exporters.storage import StorageCollector
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
@@ -77,7 +78,8 @@ def create_app(
     views = DaemonViews(daemon)
 
     registry.register(DriftCollector(views.states, lambda: views.queue_rows))
-    registry.register(RequestCollector(daemon.requests, lambda: daemon.slos))
+    registry.register(RequestCollector(daemon.requests))
+    registry.register(SloCollector(lambda: daemon.slos))
     registry.register(gpu.collector())
     registry.register(AlertCollector(notifier.engine.alerts, notifier.outbox.pending, lambda: list(notifier.receivers)))
     registry.register(StorageCollector(store.database))

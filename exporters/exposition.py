@@ -1,10 +1,10 @@
 """The /metrics body: prometheus_client's encoders, plus hand-rendered request histograms.
 
 The latency histograms are the one family whose size grows with traffic (services ×
-models × operations × statuses × buckets, with exemplars). prometheus_client's generic
-encoders spend ~10 µs a sample validating and escaping; here each series' label string
-is escaped once when the series is created and a scrape only formats numbers, which
-keeps a 500-series scrape in a few milliseconds and the event loop free for ingest.
+models × operations × statuses × buckets, with exemplars; at most
+`limits.max_series_per_metric` label sets). prometheus_client's generic encoders spend ~10 µs
+a sample validating and escaping; here a scrape copies the histogram's arrays (under its lock)
+and formats numbers.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
+import numpy as np
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from driftwarden.detectors.latency import LatencyHistogram
+from driftwarden.detectors.latency import HistogramSnapshot, LatencyHistogram
 
 __all__ = ["HistogramFamily", "go_float", "render"]
 
@@ -30,23 +31,42 @@ class HistogramFamily:
     histogram: LatencyHistogram
 
     def render(self, openmetrics: bool) -> str:
-        h = self.histogram
+        """The family as exposition text (any thread: it reads a snapshot of the histogram)."""
+        snap = self.histogram.snapshot(exemplars=openmetrics)
         name = self.name
-        les = [f'le="{go_float(b)}"' for b in h.bounds] + ['le="+Inf"']
+        les = [f'le="{go_float(b)}"' for b in snap.bounds] + ['le="+Inf"']
+        exemplars = _exemplar_suffixes(snap) if openmetrics else {}
         out = [f"# HELP {name} {_escape_help(self.documentation)}\n", f"# TYPE {name} histogram\n"]
-        for series in h.series():
-            labels = _label_string(h.label_names, series.labels)
-            sep = "," if labels else ""
-            for i, (le, count) in enumerate(zip(les, series.cumulative, strict=True)):
-                line = f"{name}_bucket{{{labels}{sep}{le}}} {count}"
-                exemplar = series.exemplars.get(i) if openmetrics else None
-                if exemplar is not None:
-                    trace_id, value, at = exemplar
-                    line += f' # {{trace_id="{trace_id}"}} {go_float(value)} {at:.3f}'
-                out.append(line + "\n")
-            out.append(f"{name}_count{{{labels}}} {series.cumulative[-1]}\n")
-            out.append(f"{name}_sum{{{labels}}} {go_float(series.sum)}\n")
+        for i, (key, cumulative, total) in enumerate(
+            zip(snap.keys, snap.cumulative.tolist(), snap.sums.tolist(), strict=True)
+        ):
+            labels = _label_string(snap.label_names, key)
+            bucket = f"{name}_bucket{{{labels}{',' if labels else ''}"
+            marked = exemplars.get(i)
+            if marked is None:
+                out.extend(f"{bucket}{le}}} {count}\n" for le, count in zip(les, cumulative, strict=True))
+            else:
+                out.extend(
+                    f"{bucket}{le}}} {count}{marked.get(b, '')}\n"
+                    for b, (le, count) in enumerate(zip(les, cumulative, strict=True))
+                )
+            out.append(f"{name}_count{{{labels}}} {cumulative[-1]}\n")
+            out.append(f"{name}_sum{{{labels}}} {go_float(total)}\n")
         return "".join(out)
+
+
+def _exemplar_suffixes(snap: HistogramSnapshot) -> dict[int, dict[int, str]]:
+    """series -> bucket -> ' # {trace_id="..."} value time', for the buckets that hold an exemplar."""
+    if snap.exemplars is None:
+        return {}
+    trace, value, at = snap.exemplars
+    out: dict[int, dict[int, str]] = {}
+    for series, bucket in np.argwhere(~np.isnan(at)).tolist():
+        out.setdefault(series, {})[bucket] = (
+            f' # {{trace_id="{trace[series, bucket]}"}} {go_float(float(value[series, bucket]))} '
+            f"{float(at[series, bucket]):.3f}"
+        )
+    return out
 
 
 def go_float(value: float) -> str:
@@ -55,7 +75,7 @@ def go_float(value: float) -> str:
     return text
 
 
-def render(registry: CollectorRegistry, histograms: Sequence[HistogramFamily], accept: str) -> tuple[bytes, str]:
+def render(registry: Collector, histograms: Sequence[HistogramFamily], accept: str) -> tuple[bytes, str]:
     """(body, content type) for an Accept header: OpenMetrics when asked, else text 0.0.4."""
     encoder, content_type = choose_encoder(accept)
     openmetrics = content_type.startswith(OPENMETRICS)
