@@ -4,7 +4,8 @@ The latency histograms are the one family whose size grows with traffic (service
 models × operations × statuses × buckets, with exemplars; at most
 `limits.max_series_per_metric` label sets). prometheus_client's generic encoders spend ~10 µs
 a sample validating and escaping; here a scrape copies the histogram's arrays (under its lock)
-and formats numbers.
+and formats numbers. Either way the body is built in a worker thread (`exporters.scrape`), so
+the event loop stays free for ingest and /healthz however large the scrape.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Scrape-time exposition of the SLOs: burn rates, budget left, objectives and event counts."""
+"""Scrape-time exposition of the SLOs: burn rates, budget left, objectives and event counts.
+
+The trackers change on the event loop, so the families are built there (`snapshot`): a few
+numbers per SLO.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from prometheus_client.registry import Collector
 
 from driftwarden.core import metric_names as m
 from driftwarden.detectors.slo import WINDOWS, SLOTracker
+from driftwarden.exporters.scrape import Frozen
 
 __all__ = ["SloCollector"]
 
@@ -19,6 +24,9 @@ class SloCollector(Collector):
 
     def describe(self) -> list[Metric]:
         return []
+
+    def snapshot(self) -> Collector:
+        return Frozen(list(self.collect()))
 
     def collect(self) -> Iterator[Metric]:
         burn = GaugeMetricFamily(
