@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -25,11 +26,12 @@ from driftwarden.core.arrays import BoolArray, FloatArray, IntArray, ObjectArray
 from driftwarden.core.spans import SpanBatch
 from driftwarden.detectors.label_sets import OTHER, LabelSets, SeriesCounter
 
-__all__ = ["TTFT_BUCKETS", "HistogramSnapshot", "LabelFolder", "LatencyHistogram", "RequestStats"]
+__all__ = ["TTFT_BUCKETS", "HistogramSnapshot", "LabelFolder", "LatencyHistogram", "LatencyTable", "RequestStats"]
 
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 QUANTILES = (0.5, 0.95, 0.99)
 DEFAULT_MAX_SERIES = 10_000
+YIELD_EVERY = 64  # series whose quantiles are computed between two hand-overs of the GIL (~2 ms)
 
 
 class LabelFolder:
@@ -61,6 +63,47 @@ class HistogramSnapshot:
     cumulative: IntArray  # (series, bounds + 1): per bound, then +Inf
     sums: FloatArray  # per series
     exemplars: tuple[ObjectArray, FloatArray, FloatArray] | None  # trace id, value, unix time (NaN: none)
+
+
+class LatencyTable(Sequence[dict[str, str | float]]):
+    """Recent latency per service/model/operation, column-wise; a row (a dict) is built when read.
+
+    Thirty thousand series are then a few lists, not thirty thousand dicts alive at once, which
+    would set off full collections of the garbage collector: each holds the GIL, and so the
+    event loop, for tens of milliseconds.
+    """
+
+    def __init__(
+        self, keys: list[tuple[str, ...]], counts: list[int], error_rates: list[float], quantiles: FloatArray
+    ) -> None:
+        self._keys = keys  # service, model, operation
+        self._counts = counts
+        self._error_rates = error_rates
+        self._quantiles = quantiles  # (rows, len(QUANTILES))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, str | float]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, str | float]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, str | float] | list[dict[str, str | float]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        service, model, operation = self._keys[index][:3]
+        row: dict[str, str | float] = {
+            "service": service,
+            "model": model,
+            "operation": operation,
+            "count": self._counts[index],
+            "error_rate": self._error_rates[index],
+        }
+        for p, value in zip(QUANTILES, self._quantiles[index].tolist(), strict=True):
+            row[f"p{round(100 * p)}"] = value
+        return row
 
 
 class LatencyHistogram:
@@ -196,31 +239,29 @@ class RequestStats:
                 "output_tokens": self.output_tokens.folded,
             }
 
-    def quantiles(self, window: float, now: float | None = None) -> list[dict[str, str | float]]:
+    def quantiles(self, window: float, now: float | None = None) -> LatencyTable:
         """p50/p95/p99, count and error rate per service/model/operation over the last `window` seconds.
 
         The lock is held per series, to copy its recent rows: the loop applies spans meanwhile."""
         now = self._clock() if now is None else now
         with self._lock:
-            rings = sorted(self._recent.items())
-        out: list[dict[str, str | float]] = []
-        for (service, model, operation), ring in rings:
+            keys = sorted(self._recent)
+        kept: list[tuple[str, ...]] = []
+        counts: list[int] = []
+        error_rates: list[float] = []
+        quantiles: list[FloatArray] = []
+        for i, key in enumerate(keys):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                time.sleep(0)  # hands the GIL to the event loop if it waits, instead of after the switch interval
             with self._lock:
-                recent = ring.since(now - window)
+                recent = self._recent[key].since(now - window)
             if not recent.shape[0]:
                 continue
-            q = np.quantile(recent[:, 1], QUANTILES)
-            out.append(
-                {
-                    "service": service,
-                    "model": model,
-                    "operation": operation,
-                    "count": int(recent.shape[0]),
-                    "error_rate": float(recent[:, 2].mean()),
-                    **{f"p{round(100 * p)}": float(v) for p, v in zip(QUANTILES, q, strict=True)},
-                }
-            )
-        return out
+            kept.append(key)
+            counts.append(recent.shape[0])
+            error_rates.append(float(recent[:, 2].mean()))
+            quantiles.append(np.quantile(recent[:, 1], QUANTILES))
+        return LatencyTable(kept, counts, error_rates, np.array(quantiles).reshape(len(kept), len(QUANTILES)))
 
     def _update(self, batch: SpanBatch) -> None:
         fold = self.folder.fold

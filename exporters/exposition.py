@@ -4,16 +4,18 @@ The latency histograms are the one family whose size grows with traffic (service
 models × operations × statuses × buckets, with exemplars; at most
 `limits.max_series_per_metric` label sets). prometheus_client's generic encoders spend ~10 µs
 a sample validating and escaping; here a scrape copies the histogram's arrays (under its lock)
-and formats numbers. Either way the body is built in a worker thread (`exporters.scrape`), so
-the event loop stays free for ingest and /healthz however large the scrape.
+and formats numbers. Either way the body is built in a worker thread (`exporters.scrape`), in
+chunks, so the event loop stays free for ingest and /healthz however large the scrape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -23,6 +25,7 @@ from driftwarden.detectors.latency import HistogramSnapshot, LatencyHistogram
 __all__ = ["HistogramFamily", "go_float", "render"]
 
 OPENMETRICS = "application/openmetrics-text"
+BLOCK = 256  # histogram series per chunk: ~0.5 MB of text, a millisecond or so to join and encode
 
 
 @dataclass(frozen=True)
@@ -31,16 +34,21 @@ class HistogramFamily:
     documentation: str
     histogram: LatencyHistogram
 
-    def render(self, openmetrics: bool) -> str:
-        """The family as exposition text (any thread: it reads a snapshot of the histogram)."""
+    def chunks(self, openmetrics: bool) -> Iterator[bytes]:
+        """The family as exposition text, `BLOCK` series a chunk (any thread: it reads a snapshot)."""
         snap = self.histogram.snapshot(exemplars=openmetrics)
-        name = self.name
+        yield f"# HELP {self.name} {_escape_help(self.documentation)}\n# TYPE {self.name} histogram\n".encode()
         les = [f'le="{go_float(b)}"' for b in snap.bounds] + ['le="+Inf"']
-        exemplars = _exemplar_suffixes(snap) if openmetrics else {}
-        out = [f"# HELP {name} {_escape_help(self.documentation)}\n", f"# TYPE {name} histogram\n"]
-        for i, (key, cumulative, total) in enumerate(
-            zip(snap.keys, snap.cumulative.tolist(), snap.sums.tolist(), strict=True)
-        ):
+        for start in range(0, len(snap.keys), BLOCK):
+            yield self._block(snap, les, start, min(start + BLOCK, len(snap.keys))).encode()
+            time.sleep(0)  # hands the GIL to the event loop if it waits, instead of after the 5 ms switch interval
+
+    def _block(self, snap: HistogramSnapshot, les: list[str], start: int, stop: int) -> str:
+        name = self.name
+        exemplars = _exemplar_suffixes(snap, start, stop)
+        out: list[str] = []
+        counts, sums = snap.cumulative[start:stop].tolist(), snap.sums[start:stop].tolist()
+        for i, (key, cumulative, total) in enumerate(zip(snap.keys[start:stop], counts, sums, strict=True)):
             labels = _label_string(snap.label_names, key)
             bucket = f"{name}_bucket{{{labels}{',' if labels else ''}"
             marked = exemplars.get(i)
@@ -56,11 +64,11 @@ class HistogramFamily:
         return "".join(out)
 
 
-def _exemplar_suffixes(snap: HistogramSnapshot) -> dict[int, dict[int, str]]:
-    """series -> bucket -> ' # {trace_id="..."} value time', for the buckets that hold an exemplar."""
+def _exemplar_suffixes(snap: HistogramSnapshot, start: int, stop: int) -> dict[int, dict[int, str]]:
+    """series (from `start`) -> bucket -> ' # {trace_id="..."} value time', where a bucket holds an exemplar."""
     if snap.exemplars is None:
         return {}
-    trace, value, at = snap.exemplars
+    trace, value, at = (a[start:stop] for a in snap.exemplars)
     out: dict[int, dict[int, str]] = {}
     for series, bucket in np.argwhere(~np.isnan(at)).tolist():
         out.setdefault(series, {})[bucket] = (
@@ -76,15 +84,34 @@ def go_float(value: float) -> str:
     return text
 
 
-def render(registry: Collector, histograms: Sequence[HistogramFamily], accept: str) -> tuple[bytes, str]:
-    """(body, content type) for an Accept header: OpenMetrics when asked, else text 0.0.4."""
+def render(metrics: Collector, histograms: Sequence[HistogramFamily], accept: str) -> tuple[list[bytes], str]:
+    """(body in chunks, content type) for an Accept header: OpenMetrics when asked, else text 0.0.4.
+
+    Encoded a family (a histogram: `BLOCK` series) at a time and never joined: one C call over
+    the whole body (join, encode, concatenation) would hold the GIL, and so the event loop, for
+    tens of milliseconds."""
     encoder, content_type = choose_encoder(accept)
     openmetrics = content_type.startswith(OPENMETRICS)
-    body = encoder(registry)
+    chunks = []
+    for family in metrics.collect():
+        text = encoder(_Single(family))
+        chunks.append(text.removesuffix(b"# EOF\n") if openmetrics else text)
+    for histogram in histograms:
+        chunks.extend(histogram.chunks(openmetrics))
     if openmetrics:
-        body = body.removesuffix(b"# EOF\n")
-    extra = "".join(h.render(openmetrics) for h in histograms).encode()
-    return body + extra + (b"# EOF\n" if openmetrics else b""), content_type
+        chunks.append(b"# EOF\n")
+    return chunks, content_type
+
+
+class _Single(Collector):
+    def __init__(self, family: Metric) -> None:
+        self._family = family
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._family
 
 
 def _label_string(names: Sequence[str], values: Sequence[str]) -> str:

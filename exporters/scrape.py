@@ -57,8 +57,8 @@ class Scrape(Collector):
         for part in self.parts:
             yield from part.collect()
 
-    def render(self, accept: str) -> tuple[bytes, str]:
-        """(body, content type) for an Accept header."""
+    def render(self, accept: str) -> tuple[list[bytes], str]:
+        """(body in chunks, content type) for an Accept header."""
         return render(self, self.histograms, accept)
 
 

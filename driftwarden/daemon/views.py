@@ -16,6 +16,7 @@ from driftwarden.daemon.faults import Failure
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.findings import SLOBurnFinding
+from driftwarden.detectors.latency import LatencyTable
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import ModelState
 from driftwarden.persistence.database import Database
@@ -87,7 +88,7 @@ class DaemonViews:
             await self._daemon.evaluator.evaluate_model(state)
         return ModelDrift(state.detector.report, self.failures(model))
 
-    def latency(self, seconds: float) -> list[dict[str, str | float]]:
+    def latency(self, seconds: float) -> LatencyTable:
         """p50/p95/p99 per service/model/operation over the last `seconds` (any thread; slow over many series)."""
         return self._daemon.requests.quantiles(seconds)
 

@@ -43,7 +43,7 @@ def test_a_render_during_updates_reads_each_series_whole() -> None:
     writer.start()
     try:
         for _ in range(200):
-            for labels, s in series(family.render(openmetrics=False)).items():
+            for labels, s in series(b"".join(family.chunks(openmetrics=False)).decode()).items():
                 assert s["count"] == s["+Inf"] == s["0.05"] == s["0.1"], labels
                 assert s["0.01"] == 0
                 assert s["sum"] == pytest.approx(VALUE * s["count"], rel=1e-9), labels
@@ -58,7 +58,7 @@ def test_the_overflow_set_renders_with_exemplars() -> None:
     counted = histogram.observe(keys, np.array([0.05, 0.5, 2.0, 0.5]), ["1" * 32, "2" * 32, "3" * 32, "4" * 32])
     assert counted == [("a", "/x"), ("b", "/x"), ("other", "other"), ("other", "other")]
     assert histogram.folded == 2
-    text = HistogramFamily(NAME, "Test latency.", histogram).render(openmetrics=True) + "# EOF\n"
+    text = b"".join(HistogramFamily(NAME, "Test latency.", histogram).chunks(openmetrics=True)).decode() + "# EOF\n"
     (parsed,) = parse_openmetrics(text)
     overflow = [s for s in parsed.samples if s.labels.get("service") == "other"]
     buckets = {s.labels["le"]: s for s in overflow if s.name == f"{NAME}_bucket"}
