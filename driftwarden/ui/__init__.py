@@ -64,11 +64,12 @@ def create_ui_router(app: FastAPI) -> APIRouter:
         )
         models, alerts = views.states(), notifier.alerts()
 
-        def render() -> str:
+        def render() -> HTMLResponse:
             latency = views.latency(300)
-            return overview_page(models=models, slos=slos, latency=latency, gpus=gpus, alerts=alerts, now=time.time())
+            html = overview_page(models=models, slos=slos, latency=latency, gpus=gpus, alerts=alerts, now=time.time())
+            return HTMLResponse(html, headers=HEADERS)
 
-        return HTMLResponse(await asyncio.to_thread(render), headers=HEADERS)
+        return await asyncio.to_thread(render)
 
     @router.get("/ui", include_in_schema=False)
     async def ui_root() -> RedirectResponse:
