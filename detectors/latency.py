@@ -1,27 +1,37 @@
 """Request latency and errors from spans: histograms with exemplars, and exact recent quantiles.
 
 Label values come from the traffic (service, model, operation names), so each label keeps at
-most `max_label_values` distinct values; later ones are folded into "other" and counted.
-Histogram updates are vectorized per export request (`searchsorted` + `bincount`).
+most `max_label_values` distinct values (later ones are folded into "other" and counted), and
+each family at most `max_series` label sets (`label_sets.LabelSets`: later ones are folded into
+the all-"other" set and counted). Histogram updates are vectorized per export request
+(`searchsorted` + `bincount`).
+
+Spans are applied on the event loop; /metrics and /v1/slos read from a worker thread. Every
+mutation and every read holds the structure's lock, and a read holds it only to copy (a
+snapshot of the arrays, one ring's recent rows), so the loop never waits for a render.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
-from driftwarden.core.arrays import BoolArray, FloatArray, IntArray
+from driftwarden.core.arrays import BoolArray, FloatArray, IntArray, ObjectArray
 from driftwarden.core.spans import SpanBatch
+from driftwarden.detectors.label_sets import OTHER, LabelSets, SeriesCounter
 
-__all__ = ["TTFT_BUCKETS", "HistogramSeries", "LabelFolder", "LatencyHistogram", "RequestStats"]
+__all__ = ["TTFT_BUCKETS", "HistogramSnapshot", "LabelFolder", "LatencyHistogram", "LatencyTable", "RequestStats"]
 
-OTHER = "other"
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 QUANTILES = (0.5, 0.95, 0.99)
+DEFAULT_MAX_SERIES = 10_000
+YIELD_EVERY = 64  # series whose quantiles are computed between two hand-overs of the GIL (~2 ms)
 
 
 class LabelFolder:
@@ -44,23 +54,79 @@ class LabelFolder:
 
 
 @dataclass(frozen=True)
-class HistogramSeries:
-    labels: tuple[str, ...]
-    cumulative: list[int]  # per bound, then +Inf
-    sum: float
-    exemplars: dict[int, tuple[str, float, float]]  # bucket index -> (trace id, value, unix time)
+class HistogramSnapshot:
+    """A histogram family at one instant, copied: safe to read while the histogram changes."""
+
+    label_names: tuple[str, ...]
+    bounds: FloatArray
+    keys: list[tuple[str, ...]]  # per series
+    cumulative: IntArray  # (series, bounds + 1): per bound, then +Inf
+    sums: FloatArray  # per series
+    exemplars: tuple[ObjectArray, FloatArray, FloatArray] | None  # trace id, value, unix time (NaN: none)
+
+
+class LatencyTable(Sequence[dict[str, str | float]]):
+    """Recent latency per service/model/operation, column-wise; a row (a dict) is built when read.
+
+    Thirty thousand series are then a few lists, not thirty thousand dicts alive at once, which
+    would set off full collections of the garbage collector: each holds the GIL, and so the
+    event loop, for tens of milliseconds.
+    """
+
+    def __init__(
+        self, keys: list[tuple[str, ...]], counts: list[int], error_rates: list[float], quantiles: FloatArray
+    ) -> None:
+        self._keys = keys  # service, model, operation
+        self._counts = counts
+        self._error_rates = error_rates
+        self._quantiles = quantiles  # (rows, len(QUANTILES))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, str | float]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, str | float]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, str | float] | list[dict[str, str | float]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        service, model, operation = self._keys[index][:3]
+        row: dict[str, str | float] = {
+            "service": service,
+            "model": model,
+            "operation": operation,
+            "count": self._counts[index],
+            "error_rate": self._error_rates[index],
+        }
+        for p, value in zip(QUANTILES, self._quantiles[index].tolist(), strict=True):
+            row[f"p{round(100 * p)}"] = value
+        return row
 
 
 class LatencyHistogram:
     """Prometheus-style cumulative histograms for many label sets, updated a batch at a time."""
 
-    def __init__(self, bounds: Sequence[float], label_names: Sequence[str]) -> None:
+    def __init__(
+        self, bounds: Sequence[float], label_names: Sequence[str], *, max_series: int = DEFAULT_MAX_SERIES
+    ) -> None:
         self.bounds: FloatArray = np.asarray(bounds, dtype=np.float64)
         self.label_names = tuple(label_names)
-        self._index: dict[tuple[str, ...], int] = {}
-        self._counts: IntArray = np.zeros((0, self.bounds.size + 1), dtype=np.int64)
+        self.label_sets = LabelSets(len(self.label_names), max_series)
+        width = self.bounds.size + 1
+        self._counts: IntArray = np.zeros((0, width), dtype=np.int64)
         self._sums: FloatArray = np.zeros(0)
-        self._exemplars: list[dict[int, tuple[str, float, float]]] = []  # per series: bucket -> exemplar
+        self._exemplar_trace: ObjectArray = np.empty((0, width), dtype=object)  # latest per (series, bucket)
+        self._exemplar_value: FloatArray = np.zeros((0, width))
+        self._exemplar_time: FloatArray = np.zeros((0, width))
+        self._lock = threading.Lock()
+
+    @property
+    def folded(self) -> int:
+        """Observations folded into the overflow label set."""
+        return self.label_sets.folded
 
     def observe(
         self,
@@ -68,46 +134,59 @@ class LatencyHistogram:
         values: FloatArray,
         trace_ids: Sequence[str] = (),
         now: float | None = None,
-    ) -> None:
+    ) -> list[tuple[str, ...]]:
+        """Count one value per label set; returns the label sets they were counted under (folded or not)."""
         if not len(keys):
+            return []
+        with self._lock:
+            sets = self.label_sets
+            series = np.fromiter((sets.index(k) for k in keys), dtype=np.intp, count=len(keys))
+            self._grow(len(sets))
+            bucket = np.searchsorted(self.bounds, values, side="left")  # value <= bound[bucket]
+            width = self.bounds.size + 1
+            flat = series * width + bucket
+            self._counts += np.bincount(flat, minlength=self._counts.size).reshape(self._counts.shape)
+            self._sums += np.bincount(series, weights=values, minlength=self._sums.size)
+            if len(trace_ids):
+                cells, first_from_end = np.unique(flat[::-1], return_index=True)
+                last = flat.size - 1 - first_from_end
+                self._exemplar_trace.flat[cells] = np.asarray(trace_ids, dtype=object)[last]
+                self._exemplar_value.flat[cells] = values[last]
+                self._exemplar_time.flat[cells] = time.time() if now is None else now
+            return [sets.keys[i] for i in series.tolist()]
+
+    def snapshot(self, *, exemplars: bool = False) -> HistogramSnapshot:
+        """A copy of every series (taken under the lock: a few array copies, no per-series work)."""
+        with self._lock:
+            n = len(self.label_sets)
+            return HistogramSnapshot(
+                label_names=self.label_names,
+                bounds=self.bounds,
+                keys=self.label_sets.keys[:n],
+                cumulative=np.cumsum(self._counts[:n], axis=1),
+                sums=self._sums[:n].copy(),
+                exemplars=(
+                    (self._exemplar_trace[:n].copy(), self._exemplar_value[:n].copy(), self._exemplar_time[:n].copy())
+                    if exemplars
+                    else None
+                ),
+            )
+
+    def _grow(self, series: int) -> None:
+        have = self._counts.shape[0]
+        if series <= have:
             return
-        series = np.fromiter((self._series(k) for k in keys), dtype=np.intp, count=len(keys))
-        bucket = np.searchsorted(self.bounds, values, side="left")  # value <= bound[bucket]
+        more = max(8, 2 * have, series) - have
         width = self.bounds.size + 1
-        flat = series * width + bucket
-        self._counts += np.bincount(flat, minlength=self._counts.size).reshape(self._counts.shape)
-        self._sums += np.bincount(series, weights=values, minlength=self._sums.size)
-        if len(trace_ids):
-            cells, first_from_end = np.unique(flat[::-1], return_index=True)
-            last = flat.size - 1 - first_from_end
-            stamp = time.time() if now is None else now
-            for cell, i in zip(cells.tolist(), last.tolist(), strict=True):
-                s, b = divmod(cell, width)
-                self._exemplars[s][b] = (trace_ids[i], float(values[i]), stamp)
-
-    def series(self) -> list[HistogramSeries]:
-        cumulative = np.cumsum(self._counts, axis=1)
-        out = []
-        for key, i in self._index.items():
-            out.append(HistogramSeries(key, cumulative[i].tolist(), float(self._sums[i]), dict(self._exemplars[i])))
-        return out
-
-    def _series(self, key: tuple[str, ...]) -> int:
-        i = self._index.get(key)
-        if i is None:
-            i = self._index[key] = len(self._index)
-            self._exemplars.append({})
-            if i >= self._counts.shape[0]:
-                grown = max(8, 2 * self._counts.shape[0])
-                self._counts = np.vstack(
-                    [self._counts, np.zeros((grown - self._counts.shape[0], self._counts.shape[1]), dtype=np.int64)]
-                )
-                self._sums = np.concatenate([self._sums, np.zeros(grown - self._sums.size)])
-        return i
+        self._counts = np.vstack([self._counts, np.zeros((more, width), dtype=np.int64)])
+        self._sums = np.concatenate([self._sums, np.zeros(more)])
+        self._exemplar_trace = np.vstack([self._exemplar_trace, np.empty((more, width), dtype=object)])
+        self._exemplar_value = np.vstack([self._exemplar_value, np.zeros((more, width))])
+        self._exemplar_time = np.vstack([self._exemplar_time, np.full((more, width), np.nan)])
 
 
 class RequestStats:
-    """Everything the daemon keeps about requests seen in traces."""
+    """Everything the daemon keeps about requests seen in traces; `update` on the loop, reads from any thread."""
 
     def __init__(
         self,
@@ -115,23 +194,76 @@ class RequestStats:
         *,
         extra_labels: Sequence[str] = (),
         max_label_values: int = 50,
+        max_series: int = DEFAULT_MAX_SERIES,
         max_quantile_samples: int = 20_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.extra_labels = tuple(extra_labels)
         self.folder = LabelFolder(max_label_values)
-        self.durations = LatencyHistogram(bounds, ("service", "model", "operation", "status", *self.extra_labels))
-        self.ttft = LatencyHistogram(TTFT_BUCKETS, ("service", "model"))
-        self.input_tokens: Counter[tuple[str, str]] = Counter()
-        self.output_tokens: Counter[tuple[str, str]] = Counter()
+        self.durations = LatencyHistogram(
+            bounds, ("service", "model", "operation", "status", *self.extra_labels), max_series=max_series
+        )
+        self.ttft = LatencyHistogram(TTFT_BUCKETS, ("service", "model"), max_series=max_series)
+        self.input_tokens = SeriesCounter(2, max_series)
+        self.output_tokens = SeriesCounter(2, max_series)
         self.max_quantile_samples = max_quantile_samples
-        self._recent: dict[tuple[str, str, str], _Ring] = {}
+        # per service/model/operation of the durations' label sets (so never more of them than of those)
+        self._recent: dict[tuple[str, ...], _Ring] = {}
         self._folded: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self._clock = clock
+        self._lock = threading.Lock()  # the token counters, the folder's counts and the rings
 
     def update(self, batch: SpanBatch) -> None:
         if not len(batch):
             return
+        with self._lock:
+            self._update(batch)
+
+    def usage(self) -> tuple[list[tuple[tuple[str, ...], float]], list[tuple[tuple[str, ...], float]]]:
+        """(input, output) token counts per (service, model), copied."""
+        with self._lock:
+            return self.input_tokens.items(), self.output_tokens.items()
+
+    def folded_label_values(self) -> dict[str, int]:
+        """Values folded into "other" by the per-label cap, per label name (a copy)."""
+        with self._lock:
+            return dict(self.folder.folded)
+
+    def overflow(self) -> dict[str, int]:
+        """Observations folded into each family's overflow label set, by family: durations, ttft, tokens."""
+        with self._lock:
+            return {
+                "durations": self.durations.folded,
+                "ttft": self.ttft.folded,
+                "input_tokens": self.input_tokens.folded,
+                "output_tokens": self.output_tokens.folded,
+            }
+
+    def quantiles(self, window: float, now: float | None = None) -> LatencyTable:
+        """p50/p95/p99, count and error rate per service/model/operation over the last `window` seconds.
+
+        The lock is held per series, to copy its recent rows: the loop applies spans meanwhile."""
+        now = self._clock() if now is None else now
+        with self._lock:
+            keys = sorted(self._recent)
+        kept: list[tuple[str, ...]] = []
+        counts: list[int] = []
+        error_rates: list[float] = []
+        quantiles: list[FloatArray] = []
+        for i, key in enumerate(keys):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                time.sleep(0)  # hands the GIL to the event loop if it waits, instead of after the switch interval
+            with self._lock:
+                recent = self._recent[key].since(now - window)
+            if not recent.shape[0]:
+                continue
+            kept.append(key)
+            counts.append(recent.shape[0])
+            error_rates.append(float(recent[:, 2].mean()))
+            quantiles.append(np.quantile(recent[:, 1], QUANTILES))
+        return LatencyTable(kept, counts, error_rates, np.array(quantiles).reshape(len(kept), len(QUANTILES)))
+
+    def _update(self, batch: SpanBatch) -> None:
         fold = self.folder.fold
         names = self.extra_labels
         cache = self._folded
@@ -151,37 +283,15 @@ class RequestStats:
             ]
         else:
             keys = [(*t, st) for t, st in zip(target, status, strict=True)]
-        self.durations.observe(keys, batch.duration, batch.trace_id, now=self._clock())
-        self._remember(target, batch.duration, batch.end_time, batch.error)
+        counted = self.durations.observe(keys, batch.duration, batch.trace_id, now=self._clock())
+        self._remember([k[:3] for k in counted], batch.duration, batch.end_time, batch.error)
         self._llm(target, batch)
 
-    def quantiles(self, window: float, now: float | None = None) -> list[dict[str, str | float]]:
-        """p50/p95/p99, count and error rate per service/model/operation over the last `window` seconds."""
-        now = self._clock() if now is None else now
-        out: list[dict[str, str | float]] = []
-        for (service, model, operation), ring in sorted(self._recent.items()):
-            values = ring.values()
-            recent = values[values[:, 0] >= now - window]
-            if not recent.shape[0]:
-                continue
-            q = np.quantile(recent[:, 1], QUANTILES)
-            out.append(
-                {
-                    "service": service,
-                    "model": model,
-                    "operation": operation,
-                    "count": int(recent.shape[0]),
-                    "error_rate": float(recent[:, 2].mean()),
-                    **{f"p{round(100 * p)}": float(v) for p, v in zip(QUANTILES, q, strict=True)},
-                }
-            )
-        return out
-
     def _remember(
-        self, target: list[tuple[str, str, str]], duration: FloatArray, end_time: FloatArray, error: BoolArray
+        self, target: list[tuple[str, ...]], duration: FloatArray, end_time: FloatArray, error: BoolArray
     ) -> None:
         rows = np.column_stack([end_time, duration, error.astype(np.float64)])
-        codes: dict[tuple[str, str, str], int] = {}
+        codes: dict[tuple[str, ...], int] = {}
         series = np.fromiter((codes.setdefault(t, len(codes)) for t in target), dtype=np.intp, count=len(target))
         order = np.argsort(series, kind="stable")
         bounds = np.searchsorted(series[order], np.arange(len(codes) + 1))
@@ -194,7 +304,7 @@ class RequestStats:
     def _llm(self, target: list[tuple[str, str, str]], batch: SpanBatch) -> None:
         for counter, tokens in ((self.input_tokens, batch.input_tokens), (self.output_tokens, batch.output_tokens)):
             for i in np.flatnonzero(~np.isnan(tokens)).tolist():
-                counter[target[i][:2]] += int(tokens[i])
+                counter.add(target[i][:2], int(tokens[i]))
         ttft = batch.ttft
         present = np.flatnonzero(~np.isnan(ttft))
         if present.size:
@@ -207,22 +317,36 @@ class RequestStats:
 
 
 class _Ring:
-    """The last `capacity` rows of a fixed number of float columns (event-loop only: no lock)."""
+    """The last `capacity` rows of a fixed number of float columns; storage grows with the rows
+    appended (doubling), so a series seen a few times costs a few rows, not `capacity`."""
 
     def __init__(self, capacity: int, columns: int) -> None:
-        self._rows: FloatArray = np.empty((capacity, columns))
+        self.capacity = capacity
+        self._rows: FloatArray = np.empty((min(capacity, 16), columns))
         self._next = 0
         self._size = 0
 
     def append(self, rows: FloatArray) -> None:
-        capacity = self._rows.shape[0]
-        rows = rows[-capacity:]
+        rows = rows[-self.capacity :]
         n = rows.shape[0]
-        first = min(n, capacity - self._next)
+        room = self._rows.shape[0]
+        if room < self.capacity and self._size + n > room:
+            self._reserve(min(self.capacity, max(2 * room, self._size + n)))
+        room = self._rows.shape[0]
+        first = min(n, room - self._next)
         self._rows[self._next : self._next + first] = rows[:first]
         self._rows[: n - first] = rows[first:]
-        self._next = (self._next + n) % capacity
-        self._size = min(capacity, self._size + n)
+        self._next = (self._next + n) % room
+        self._size = min(room, self._size + n)
 
-    def values(self) -> FloatArray:
-        return self._rows[: self._size]
+    def since(self, start: float) -> FloatArray:
+        """The rows whose first column is >= `start`, copied."""
+        rows = self._rows[: self._size]
+        return rows[rows[:, 0] >= start]
+
+    def _reserve(self, room: int) -> None:
+        """Grow the storage to `room` rows, oldest row first (only before the ring has wrapped)."""
+        grown = np.empty((room, self._rows.shape[1]))
+        grown[: self._size] = self._rows[: self._size]
+        self._rows = grown
+        self._next = self._size

@@ -38,6 +38,8 @@ from driftwarden.daemon.views import DaemonViews
 from driftwarden.exporters.alerts import AlertCollector
 from driftwarden.exporters.prometheus import DriftCollector, Instruments
 from driftwarden.exporters.requests import RequestCollector, request_histograms
+from driftwarden.exporters.scrape import Exposition
+from driftwarden.exporters.slos import SloCollector
 from driftwarden.exporters.storage import StorageCollector
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
@@ -84,11 +86,20 @@ def create_app(
     )
     views = DaemonViews(daemon)
 
-    registry.register(DriftCollector(views.states, lambda: views.queue_rows))
-    registry.register(RequestCollector(daemon.requests, lambda: daemon.slos))
+    # the registry holds what may be collected in any thread; the loop-owned collectors are
+    # snapshotted on the loop by each scrape, which renders in a worker thread
+    registry.register(RequestCollector(daemon.requests))
     registry.register(gpu.collector())
-    registry.register(AlertCollector(notifier.engine.alerts, notifier.outbox.pending, lambda: list(notifier.receivers)))
     registry.register(StorageCollector(store.database))
+    exposition = Exposition(
+        registry,
+        [
+            DriftCollector(views.states, lambda: views.queue_rows),
+            SloCollector(lambda: daemon.slos),
+            AlertCollector(notifier.engine.alerts, notifier.outbox.pending, lambda: list(notifier.receivers)),
+        ],
+        request_histograms(daemon.requests),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -143,7 +154,7 @@ def create_app(
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
     app.state.kserve_joiner = joiner = EventJoiner()
     app.include_router(kserve_router(config, daemon.ingest, auth, read_body, joiner))
-    app.include_router(status_router(config, views, registry, request_histograms(daemon.requests)))
+    app.include_router(status_router(config, views, exposition))
     app.include_router(alerts_router(notifier, auth, read_body))
     app.include_router(labels_router(daemon, instruments, auth, read_body))
     app.include_router(create_ui_router(app))

@@ -235,6 +235,13 @@ class Limits(_Strict):
         description="bytes all current windows together may take; a batch that would take them further is "
         "refused (409 memory_budget)",
     )
+    max_series_per_metric: int = Field(
+        default=10_000,
+        ge=10,
+        le=1_000_000,
+        description="label sets per metric family built from spans; further ones are folded into one set whose "
+        "labels are all 'other' (counted in driftwarden_series_overflow_total)",
+    )
 
 
 DEFAULT_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

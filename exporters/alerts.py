@@ -28,6 +28,11 @@ class AlertCollector(Collector):
     def describe(self) -> list[Metric]:
         return []
 
+    def snapshot(self) -> AlertCollector:
+        """On the loop: the alerts and receivers now; the outbox count is read when collected (it locks)."""
+        alerts, receivers = self._alerts(), self._receivers()
+        return AlertCollector(lambda: alerts, self._pending, lambda: receivers)
+
     def collect(self) -> Iterator[Metric]:
         firing = GaugeMetricFamily(
             m.ALERTS_FIRING, "Alerts firing now (silenced ones included).", labels=["alertname", "severity"]

@@ -1,26 +1,31 @@
 """The /metrics body: prometheus_client's encoders, plus hand-rendered request histograms.
 
 The latency histograms are the one family whose size grows with traffic (services ×
-models × operations × statuses × buckets, with exemplars). prometheus_client's generic
-encoders spend ~10 µs a sample validating and escaping; here each series' label string
-is escaped once when the series is created and a scrape only formats numbers, which
-keeps a 500-series scrape in a few milliseconds and the event loop free for ingest.
+models × operations × statuses × buckets, with exemplars; at most
+`limits.max_series_per_metric` label sets). prometheus_client's generic encoders spend ~10 µs
+a sample validating and escaping; here a scrape copies the histogram's arrays (under its lock)
+and formats numbers. Either way the body is built in a worker thread (`exporters.scrape`), in
+chunks, so the event loop stays free for ingest and /healthz however large the scrape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
+import numpy as np
+from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from driftwarden.detectors.latency import LatencyHistogram
+from driftwarden.detectors.latency import HistogramSnapshot, LatencyHistogram
 
 __all__ = ["HistogramFamily", "go_float", "render"]
 
 OPENMETRICS = "application/openmetrics-text"
+BLOCK = 256  # histogram series per chunk: ~0.5 MB of text, a millisecond or so to join and encode
 
 
 @dataclass(frozen=True)
@@ -29,24 +34,48 @@ class HistogramFamily:
     documentation: str
     histogram: LatencyHistogram
 
-    def render(self, openmetrics: bool) -> str:
-        h = self.histogram
+    def chunks(self, openmetrics: bool) -> Iterator[bytes]:
+        """The family as exposition text, `BLOCK` series a chunk (any thread: it reads a snapshot)."""
+        snap = self.histogram.snapshot(exemplars=openmetrics)
+        yield f"# HELP {self.name} {_escape_help(self.documentation)}\n# TYPE {self.name} histogram\n".encode()
+        les = [f'le="{go_float(b)}"' for b in snap.bounds] + ['le="+Inf"']
+        for start in range(0, len(snap.keys), BLOCK):
+            yield self._block(snap, les, start, min(start + BLOCK, len(snap.keys))).encode()
+            time.sleep(0)  # hands the GIL to the event loop if it waits, instead of after the 5 ms switch interval
+
+    def _block(self, snap: HistogramSnapshot, les: list[str], start: int, stop: int) -> str:
         name = self.name
-        les = [f'le="{go_float(b)}"' for b in h.bounds] + ['le="+Inf"']
-        out = [f"# HELP {name} {_escape_help(self.documentation)}\n", f"# TYPE {name} histogram\n"]
-        for series in h.series():
-            labels = _label_string(h.label_names, series.labels)
-            sep = "," if labels else ""
-            for i, (le, count) in enumerate(zip(les, series.cumulative, strict=True)):
-                line = f"{name}_bucket{{{labels}{sep}{le}}} {count}"
-                exemplar = series.exemplars.get(i) if openmetrics else None
-                if exemplar is not None:
-                    trace_id, value, at = exemplar
-                    line += f' # {{trace_id="{trace_id}"}} {go_float(value)} {at:.3f}'
-                out.append(line + "\n")
-            out.append(f"{name}_count{{{labels}}} {series.cumulative[-1]}\n")
-            out.append(f"{name}_sum{{{labels}}} {go_float(series.sum)}\n")
+        exemplars = _exemplar_suffixes(snap, start, stop)
+        out: list[str] = []
+        counts, sums = snap.cumulative[start:stop].tolist(), snap.sums[start:stop].tolist()
+        for i, (key, cumulative, total) in enumerate(zip(snap.keys[start:stop], counts, sums, strict=True)):
+            labels = _label_string(snap.label_names, key)
+            bucket = f"{name}_bucket{{{labels}{',' if labels else ''}"
+            marked = exemplars.get(i)
+            if marked is None:
+                out.extend(f"{bucket}{le}}} {count}\n" for le, count in zip(les, cumulative, strict=True))
+            else:
+                out.extend(
+                    f"{bucket}{le}}} {count}{marked.get(b, '')}\n"
+                    for b, (le, count) in enumerate(zip(les, cumulative, strict=True))
+                )
+            out.append(f"{name}_count{{{labels}}} {cumulative[-1]}\n")
+            out.append(f"{name}_sum{{{labels}}} {go_float(total)}\n")
         return "".join(out)
+
+
+def _exemplar_suffixes(snap: HistogramSnapshot, start: int, stop: int) -> dict[int, dict[int, str]]:
+    """series (from `start`) -> bucket -> ' # {trace_id="..."} value time', where a bucket holds an exemplar."""
+    if snap.exemplars is None:
+        return {}
+    trace, value, at = (a[start:stop] for a in snap.exemplars)
+    out: dict[int, dict[int, str]] = {}
+    for series, bucket in np.argwhere(~np.isnan(at)).tolist():
+        out.setdefault(series, {})[bucket] = (
+            f' # {{trace_id="{trace[series, bucket]}"}} {go_float(float(value[series, bucket]))} '
+            f"{float(at[series, bucket]):.3f}"
+        )
+    return out
 
 
 def go_float(value: float) -> str:
@@ -55,15 +84,34 @@ def go_float(value: float) -> str:
     return text
 
 
-def render(registry: CollectorRegistry, histograms: Sequence[HistogramFamily], accept: str) -> tuple[bytes, str]:
-    """(body, content type) for an Accept header: OpenMetrics when asked, else text 0.0.4."""
+def render(metrics: Collector, histograms: Sequence[HistogramFamily], accept: str) -> tuple[list[bytes], str]:
+    """(body in chunks, content type) for an Accept header: OpenMetrics when asked, else text 0.0.4.
+
+    Encoded a family (a histogram: `BLOCK` series) at a time and never joined: one C call over
+    the whole body (join, encode, concatenation) would hold the GIL, and so the event loop, for
+    tens of milliseconds."""
     encoder, content_type = choose_encoder(accept)
     openmetrics = content_type.startswith(OPENMETRICS)
-    body = encoder(registry)
+    chunks = []
+    for family in metrics.collect():
+        text = encoder(_Single(family))
+        chunks.append(text.removesuffix(b"# EOF\n") if openmetrics else text)
+    for histogram in histograms:
+        chunks.extend(histogram.chunks(openmetrics))
     if openmetrics:
-        body = body.removesuffix(b"# EOF\n")
-    extra = "".join(h.render(openmetrics) for h in histograms).encode()
-    return body + extra + (b"# EOF\n" if openmetrics else b""), content_type
+        chunks.append(b"# EOF\n")
+    return chunks, content_type
+
+
+class _Single(Collector):
+    def __init__(self, family: Metric) -> None:
+        self._family = family
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._family
 
 
 def _label_string(names: Sequence[str], values: Sequence[str]) -> str:

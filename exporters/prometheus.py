@@ -2,7 +2,8 @@
 
 The drift gauges come from a custom collector, after prometheus/client_python's
 "custom collectors" pattern: no gauge is ever stale or left behind for a model whose
-reference was replaced, and a scrape costs a walk over the latest reports.
+reference was replaced, and a scrape costs a walk over the latest reports (taken on the
+event loop by `snapshot()`, walked in the scrape's worker thread).
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ class DriftCollector(Collector):
 
     def describe(self) -> list[Metric]:
         return []  # the metric set depends on the models seen: skip the registration-time collect
+
+    def snapshot(self) -> DriftCollector:
+        """On the loop: the models' states now (reports are immutable), to collect in any thread."""
+        states, queue_rows = list(self._states()), self._queue_rows()
+        return DriftCollector(lambda: states, lambda: queue_rows)
 
     def collect(self) -> Iterator[Metric]:
         score = GaugeMetricFamily(

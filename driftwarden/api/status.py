@@ -1,14 +1,20 @@
-"""Reading state: models and their drift, SLOs, metrics, health."""
+"""Reading state: models and their drift, SLOs, metrics, health.
+
+What can take long over a large state (/metrics, the latency quantiles of /v1/slos) runs in a
+worker thread, from a snapshot taken on the loop or under the lock of what it reads: /healthz
+and ingest are never queued behind it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CollectorRegistry
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from driftwarden.api.plumbing import HTTPProblem
 from driftwarden.api.schemas.common import ok
@@ -16,17 +22,21 @@ from driftwarden.api.schemas.status import DRIFT_ANSWERS, METRICS_ANSWERS, MODEL
 from driftwarden.config import Config
 from driftwarden.core.urls import redacted_url
 from driftwarden.daemon.views import DaemonViews
-from driftwarden.detectors.slo import WINDOWS
-from driftwarden.exporters.exposition import HistogramFamily, render
+from driftwarden.detectors.findings import SLOBurnFinding
+from driftwarden.detectors.latency import LatencyTable
+from driftwarden.detectors.slo import WINDOWS, SLOTracker
+from driftwarden.exporters.scrape import Exposition
 from driftwarden.persistence.database import Database
 
 __all__ = ["status_router"]
 
+JSON_BLOCK = 1000  # latency rows encoded at once
+RENDER_THREADS = 2  # scrapes and SLO answers built at once; the rest wait (the default executor also stores)
 
-def status_router(
-    config: Config, views: DaemonViews, registry: CollectorRegistry, histograms: list[HistogramFamily]
-) -> APIRouter:
+
+def status_router(config: Config, views: DaemonViews, exposition: Exposition) -> APIRouter:
     router = APIRouter()
+    renders = asyncio.Semaphore(RENDER_THREADS)
 
     @router.get("/v1/models", responses=ok("models with their rows and latest verdict", MODELS))
     async def list_models() -> JSONResponse:
@@ -63,39 +73,18 @@ def status_router(
         return JSONResponse(drift.to_dict())
 
     @router.get("/v1/slos", responses=ok("SLO burn rates and budgets; latency quantiles over 1m and 5m", SLOS))
-    async def get_slos() -> JSONResponse:
-        slos = []
-        for name, tracker in views.slos().items():
-            s = tracker.slo
-            slos.append(
-                {
-                    "name": name,
-                    "kind": s.kind,
-                    "objective": s.objective,
-                    "threshold_seconds": s.threshold,
-                    "period_seconds": s.period,
-                    "selector": {"service": s.service, "model": s.model, "operation": s.operation},
-                    "burn_rates": {w: tracker.burn_rate(w) for w in WINDOWS},
-                    "error_budget_remaining": tracker.budget_remaining(),
-                    "events": {"good": tracker.total_good, "bad": tracker.total_bad},
-                    "alerts": [
-                        {
-                            "severity": f.severity.value,
-                            "windows": f.windows,
-                            "burn_rate": f.value,
-                            "threshold": f.threshold,
-                        }
-                        for f in views.slo_findings(name)
-                    ],
-                }
-            )
-        latency = {"1m": views.latency(60), "5m": views.latency(300)}
-        return JSONResponse({"slos": slos, "latency": latency})
+    async def get_slos() -> Response:
+        async with renders:
+            slos = [_slo(name, tracker, views.slo_findings(name)) for name, tracker in views.slos().items()]
+            return await asyncio.to_thread(_slos_answer, slos, views)  # the quantiles: seconds over many series
 
     @router.get("/metrics", response_class=PlainTextResponse, responses=METRICS_ANSWERS)
     async def metrics(request: Request) -> Response:
-        body, content_type = render(registry, histograms, request.headers.get("accept", ""))
-        return Response(body, media_type=content_type)
+        async with renders:
+            scrape = exposition.snapshot()  # on the loop, where that state changes
+            chunks, content_type = await asyncio.to_thread(scrape.render, request.headers.get("accept", ""))
+        length = str(sum(len(c) for c in chunks))
+        return StreamingResponse(_each(chunks), media_type=content_type, headers={"content-length": length})
 
     @router.get("/v1/config", response_model=Config, response_description="the config in effect")
     async def get_config() -> JSONResponse:
@@ -120,6 +109,48 @@ def status_router(
         return JSONResponse({"status": "ready"})
 
     return router
+
+
+def _slo(name: str, tracker: SLOTracker, findings: list[SLOBurnFinding]) -> dict[str, object]:
+    """One SLO's figures (on the loop: the tracker changes there)."""
+    s = tracker.slo
+    return {
+        "name": name,
+        "kind": s.kind,
+        "objective": s.objective,
+        "threshold_seconds": s.threshold,
+        "period_seconds": s.period,
+        "selector": {"service": s.service, "model": s.model, "operation": s.operation},
+        "burn_rates": {w: tracker.burn_rate(w) for w in WINDOWS},
+        "error_budget_remaining": tracker.budget_remaining(),
+        "events": {"good": tracker.total_good, "bad": tracker.total_bad},
+        "alerts": [
+            {"severity": f.severity.value, "windows": f.windows, "burn_rate": f.value, "threshold": f.threshold}
+            for f in findings
+        ],
+    }
+
+
+def _slos_answer(slos: list[dict[str, object]], views: DaemonViews) -> Response:
+    """In a worker thread: the latency quantiles (read under the request stats' lock) and the JSON.
+
+    orjson, a block of rows at a time: one json.dumps over 30k rows, or 30k row dicts alive at
+    once (which set off full garbage collections), would hold the GIL, and so the loop, for tens
+    of milliseconds."""
+    body = [b'{"slos":', orjson.dumps(slos), b',"latency":{"1m":', _json_rows(views.latency(60))]
+    body += [b',"5m":', _json_rows(views.latency(300)), b"}}"]
+    return Response(b"".join(body), media_type="application/json")
+
+
+def _json_rows(table: LatencyTable) -> bytes:
+    blocks = (orjson.dumps(table[i : i + JSON_BLOCK])[1:-1] for i in range(0, len(table), JSON_BLOCK))
+    return b"[" + b",".join(blocks) + b"]"
+
+
+async def _each(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    """A body sent a chunk per loop iteration: no copy of it all, and other requests served between."""
+    for chunk in chunks:
+        yield chunk
 
 
 def _unwritable(database: Database) -> str:

@@ -56,6 +56,7 @@ class Daemon:
             config.latency_buckets(),
             extra_labels=t.label_names,  # attribute names made label names
             max_label_values=t.max_label_values,
+            max_series=config.limits.max_series_per_metric,
             max_quantile_samples=t.max_quantile_samples,
         )
         self.slos = {slo.name: SLOTracker(slo_params(slo)) for slo in config.slos}

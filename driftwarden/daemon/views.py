@@ -1,6 +1,10 @@
 """Read views of a running daemon, shared by the JSON API, the UI and the scrape: what each
 model's latest evaluation says, its history, its failures; the SLOs. Nothing here evaluates
 outside the evaluator: a first look at a model not yet judged asks the evaluator to judge it.
+
+Call them on the event loop, where that state changes, and hand what they return to a worker
+thread for the slow part (encoding, rendering). `latency` is the exception: it reads the
+request stats under their lock and is meant to run in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from driftwarden.daemon.faults import Failure
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.findings import SLOBurnFinding
+from driftwarden.detectors.latency import LatencyTable
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import ModelState
 from driftwarden.persistence.database import Database
@@ -84,8 +89,8 @@ class DaemonViews:
             await self._daemon.evaluator.evaluate_model(state)
         return ModelDrift(state.detector.report, self.failures(model))
 
-    def latency(self, seconds: float) -> list[dict[str, str | float]]:
-        """p50/p95/p99 per service/model/operation over the last `seconds`."""
+    def latency(self, seconds: float) -> LatencyTable:
+        """p50/p95/p99 per service/model/operation over the last `seconds` (any thread; slow over many series)."""
         return self._daemon.requests.quantiles(seconds)
 
     def slos(self) -> dict[str, SLOTracker]:

@@ -3,8 +3,9 @@
 For the engineer who opens the sidecar's port before any Grafana exists. The router reads the
 app's live state (`app.state.views`, `.notifier`, `.gpu`) on the event loop, where that
 state changes, and renders in a worker thread (a model page with many features is a few
-hundred kilobytes of markup). Pages are plain HTML with inline CSS and SVG and no script; a
-strict Content-Security-Policy says so to the browser.
+hundred kilobytes of markup; the overview's latency quantiles take seconds over many series,
+and are read in that thread under the request stats' lock). Pages are plain HTML with inline
+CSS and SVG and no script; a strict Content-Security-Policy says so to the browser.
 
 One module per page (overview.py, model.py, not_found.py), the page shell in layout.py and the
 shared value formatting in format.py; the charts and the drift view are driftwarden.rendering's.
@@ -61,15 +62,14 @@ def create_ui_router(app: FastAPI) -> APIRouter:
             inference=list(gpu.cost.latest),
             disabled=gpu.params.enabled is False,
         )
-        html = overview_page(
-            models=views.states(),
-            slos=slos,
-            latency=views.latency(300),
-            gpus=gpus,
-            alerts=notifier.alerts(),
-            now=time.time(),
-        )
-        return HTMLResponse(html, headers=HEADERS)
+        models, alerts = views.states(), notifier.alerts()
+
+        def render() -> HTMLResponse:
+            latency = views.latency(300)
+            html = overview_page(models=models, slos=slos, latency=latency, gpus=gpus, alerts=alerts, now=time.time())
+            return HTMLResponse(html, headers=HEADERS)
+
+        return await asyncio.to_thread(render)
 
     @router.get("/ui", include_in_schema=False)
     async def ui_root() -> RedirectResponse:
