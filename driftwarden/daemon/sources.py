@@ -3,7 +3,8 @@
 Offsets are committed only after the records were admitted, and saved in the same SQLite
 transaction as the window checkpoint that holds their rows: after a kill -9 the windows resume
 from the checkpoint and the file from the offset of exactly those rows, so no line is lost or
-counted twice; see `collector/tail.py`.
+counted twice; see `collector/tail.py`. A read holds at most `limits.max_queue_rows` lines: more
+could never be admitted, and the same lines would be read again forever.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ async def follow(daemon: Daemon, source: FileSource) -> None:
     )
     try:
         while True:
-            result = await asyncio.to_thread(tail.read_new)
+            result = await asyncio.to_thread(tail.read_new, daemon.config.limits.max_queue_rows)
             if result is None:
                 await asyncio.sleep(source.poll_interval)
                 continue
