@@ -40,7 +40,7 @@ def test_the_file_tail_drops_only_the_batches_past_the_budget_and_goes_on(tmp_pa
     tail.write_bytes(b"")
     config = {
         "limits": BUDGET,
-        "sources": [{"file": str(tail), "poll_interval": "50ms"}],
+        "sources": [{"file": str(tail), "poll_interval": "100ms"}],
         "evaluate_every": "1h",
     }
     with running(tmp_path / "state.db", **config) as d:
