@@ -50,3 +50,19 @@ def test_a_file_with_more_lines_than_the_queue_holds_is_read_to_its_end(tmp_path
         assert wait_for_rows(d, 3500) == 3500
         assert (d.metric("driftwarden_records_total", model="m", source="file") or 0) == 3500
         assert not d.metric("driftwarden_records_rejected_total", source="file", reason="larger_than_queue")
+
+
+def test_a_read_whose_values_pass_the_queue_is_split_and_a_line_that_alone_does_is_dropped(tmp_path: Path) -> None:
+    source = tmp_path / "predictions.ndjson"
+    too_wide = orjson.dumps({"model": "w", "features": {f"f{j}": j for j in range(1500)}}) + b"\n"
+    source.write_bytes(records(900, features=20) + too_wide + records(300, features=20))  # 24,000 values
+    config = {
+        "limits": {"max_queue_rows": 1000, "max_queue_values": 1000, "max_features": 1000},
+        "models": {"m": {"window": 100_000}},
+        "sources": [{"file": str(source), "poll_interval": "100ms"}],
+        "evaluate_every": "1h",
+    }
+    with running(tmp_path / "state.db", **config) as d:
+        assert wait_for_rows(d, 1200) == 1200
+        assert d.metric("driftwarden_records_rejected_total", source="file", reason="larger_than_queue") == 1
+        assert (d.metric("driftwarden_records_total", model="m", source="file") or 0) == 1200
