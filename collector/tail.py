@@ -1,9 +1,10 @@
 """Follows an NDJSON file of prediction records on a shared volume, like `tail -F`.
 
 `FileTail(path, load_offset=..., save_offset=...)` reads the complete lines appended since the
-last call in bounded batches (`max_batch_bytes`, 4 MiB) and parses them with `parse_records`:
+last call in bounded batches (`max_batch_bytes`, 4 MiB, and at most `max_lines` lines: what the
+ingest queue can take at once) and parses them with `parse_records`:
 
-    result = tail.read_new()          # blocking I/O: call it from a worker thread
+    result = tail.read_new(max_lines=1000)  # blocking I/O: call it from a worker thread
     if result is not None:
         pipeline.admit(result, source="file")
         tail.commit()                 # only now is the offset saved
@@ -42,6 +43,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from driftwarden.collector.predictions import parse_records
 from driftwarden.core.records import ParseResult
@@ -112,8 +115,11 @@ class FileTail:
         self._missing_logged = False
 
     # -- public ----------------------------------------------------------------
-    def read_new(self) -> ParseResult | None:
-        """The records of the complete lines after the committed offset; None when there are none."""
+    def read_new(self, max_lines: int | None = None) -> ParseResult | None:
+        """The records of the complete lines after the committed offset, at most `max_lines` of them;
+        None when there are none."""
+        if max_lines is not None and max_lines < 1:
+            raise ValueError(f"max_lines must be positive, got {max_lines}")
         with self._lock:
             self._pending = None
             if self._cur is None:
@@ -126,7 +132,7 @@ class FileTail:
             if size < cur.offset or (cur.offset and _head(cur.fd, cur.offset) != cur.head):
                 log.warning("%s was truncated (copytruncate): reading it again from the start", self.path)
                 cur.offset, cur.head, cur.scanned = 0, "", 0
-            read = self._read(cur, size, final=False)
+            read = self._read(cur, size, final=False, max_lines=max_lines)
             if read is not None:
                 return self._hold(cur, *read)
             ident = self._path_ident()
@@ -136,7 +142,8 @@ class FileTail:
                 if os.fstat(cur.fd).st_nlink == 0 and cur.offset >= size:
                     self._close()
                 return None
-            read = self._read(cur, size, final=True)  # the rotated file's last line may lack its newline
+            # the rotated file's last line may lack its newline
+            read = self._read(cur, size, final=True, max_lines=max_lines)
             if read is not None:
                 return self._hold(cur, *read)
             log.info("%s was rotated: following the new file from its start", self.path)
@@ -144,7 +151,7 @@ class FileTail:
             self._cur = self._open_path()
             if self._cur is None:
                 return None
-            read = self._read(self._cur, os.fstat(self._cur.fd).st_size, final=False)
+            read = self._read(self._cur, os.fstat(self._cur.fd).st_size, final=False, max_lines=max_lines)
             return self._hold(self._cur, *read) if read is not None else None
 
     def commit(self) -> None:
@@ -168,7 +175,7 @@ class FileTail:
         self._pending = (cur, end)
         return result
 
-    def _read(self, cur: _Open, size: int, *, final: bool) -> tuple[ParseResult, int] | None:
+    def _read(self, cur: _Open, size: int, *, final: bool, max_lines: int | None) -> tuple[ParseResult, int] | None:
         """(records, end offset) of the complete lines after `cur.offset`, reading at most one batch."""
         start = cur.offset
         if start >= size:
@@ -176,8 +183,8 @@ class FileTail:
         chunk = os.pread(cur.fd, min(self.max_batch_bytes, size - start), start)
         cut = chunk.rfind(b"\n") + 1
         if cut:
-            body = chunk[:cut]
-            return parse_records(body, NDJSON, max_records=body.count(b"\n") + 1), start + cut
+            body = chunk[: _after_lines(chunk, cut, max_lines)]
+            return parse_records(body, NDJSON, max_records=body.count(b"\n") + 1), start + len(body)
         if len(chunk) < self.max_batch_bytes:  # a line still being written
             if not final or not chunk:
                 return None
@@ -282,6 +289,14 @@ class FileTail:
         if self._cur is not None:
             os.close(self._cur.fd)
             self._cur = None
+
+
+def _after_lines(chunk: bytes, end: int, max_lines: int | None) -> int:
+    """Where the first `max_lines` lines of `chunk[:end]` (complete lines) end."""
+    if max_lines is None or chunk.count(b"\n", 0, end) <= max_lines:
+        return end
+    newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8, count=end) == ord("\n"))
+    return int(newlines[max_lines - 1]) + 1
 
 
 def _head(fd: int, offset: int) -> str:

@@ -207,6 +207,16 @@ class Limits(_Strict):
         description="rows queued for the detectors before ingest answers 429; a request with more rows than "
         "this answers 413 larger_than_queue (it could never fit)",
     )
+    # 32 Mi values x 8 bytes = 256 MiB of float64 queued: beside the windows' 1 GiB it bounds what a sidecar holds
+    # for rows not yet in a window, where 500,000 rows of 1,000 features were ~4 GB. Rows of up to 64 features meet
+    # max_queue_rows first, so only wide models queue fewer rows (33,554 of 1,000 features: six default windows).
+    # One request never passes it under the default max_body_bytes: 16 MiB decoded is at most ~8.4 M numbers.
+    max_queue_values: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1000,
+        description="values (rows x features) queued for the detectors before ingest answers 429; a request "
+        "with more values than this answers 413 larger_than_queue (it could never fit); at least max_features",
+    )
     max_models: int = Field(default=100, ge=1, description="distinct models tracked (bounds metric labels)")
     max_features: int = Field(default=1000, ge=1, description="features tracked per model (bounds metric labels)")
     max_reference_rows: int = Field(
@@ -242,6 +252,15 @@ class Limits(_Strict):
         description="label sets per metric family built from spans; further ones are folded into one set whose "
         "labels are all 'other' (counted in driftwarden_series_overflow_total)",
     )
+
+    @model_validator(mode="after")
+    def _one_record_fits_the_queue(self) -> Limits:
+        if self.max_queue_values < self.max_features:
+            raise ValueError(
+                f"max_queue_values ({self.max_queue_values}) must be at least max_features ({self.max_features}): "
+                "a record with every feature could never be admitted"
+            )
+        return self
 
 
 DEFAULT_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

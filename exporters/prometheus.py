@@ -49,6 +49,12 @@ class Instruments:
             ["endpoint", "reason"],
             registry=registry,
         )
+        self.connections_refused = Counter(
+            m.CONNECTIONS_REFUSED,
+            "Connections closed or answered before a request reached the app (server: limits), by reason.",
+            ["reason"],
+            registry=registry,
+        )
         self.records_sampled_out = Counter(
             m.RECORDS_SAMPLED_OUT,
             "Prediction records left out by the model's sample_rate.",

@@ -11,6 +11,10 @@ nobody gets in, /healthz included. `GuardedHttp` adds, from `server:` in the con
 - a bound on open connections (`max_connections`): one more closes the connection that has waited
   longest for a request, or answers 503 when every one is busy with a request.
 
+Each refusal is logged (rate-limited) and counted in `driftwarden_connections_refused_total{reason}`:
+`shed_idle`, `header_timeout`, `headers_too_large`, `too_many_connections`. (A body that does not
+arrive within `server.body_timeout` reaches the app: it is a 408 counted with the refused requests.)
+
 `ensure_descriptors` makes sure the process may open that many connections.
 """
 
@@ -26,11 +30,13 @@ from typing import Any, ClassVar
 import orjson
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import Counter
 from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from driftwarden.config import Config, ConfigError, ServerSettings
 from driftwarden.core.ratelog import RateLimitedLog
+from driftwarden.exporters.prometheus import Instruments
 
 __all__ = ["DESCRIPTOR_RESERVE", "GuardedHttp", "ensure_descriptors", "guarded_protocol", "server_config"]
 
@@ -40,14 +46,18 @@ log = logging.getLogger("driftwarden.connections")
 
 
 def server_config(config: Config, app: FastAPI, **options: Any) -> uvicorn.Config:
-    """uvicorn's config for serving `app` as `config` says; `options` (logging) pass through."""
+    """uvicorn's config for serving `app` as `config` says; `options` (logging) pass through. Refused
+    connections are counted in the app's instruments (`app.state.daemon.instruments`)."""
     server = config.server
+    daemon = getattr(app.state, "daemon", None)
+    instruments = getattr(daemon, "instruments", None)
+    counted = instruments.connections_refused if isinstance(instruments, Instruments) else None
     tls = config.tls_cert_file is not None  # the config requires both files or neither
     return uvicorn.Config(
         app,
         host=config.host,
         port=config.port,
-        http=guarded_protocol(server),
+        http=guarded_protocol(server, counted),
         backlog=server.backlog,
         timeout_keep_alive=math.ceil(server.keep_alive_timeout),
         timeout_graceful_shutdown=math.ceil(server.shutdown_timeout),
@@ -75,12 +85,14 @@ def ensure_descriptors(server: ServerSettings) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
-def guarded_protocol(settings: ServerSettings) -> type[GuardedHttp]:
-    """`GuardedHttp` bound to `settings` (uvicorn builds each connection's protocol from a class)."""
+def guarded_protocol(settings: ServerSettings, counted: Counter | None = None) -> type[GuardedHttp]:
+    """`GuardedHttp` bound to `settings`, counting its refusals by reason in `counted` (uvicorn builds
+    each connection's protocol from a class)."""
 
     class Configured(GuardedHttp):
         limits = settings
         refusals = RateLimitedLog(log)
+        refused = counted
 
     return Configured
 
@@ -90,6 +102,7 @@ class GuardedHttp(HttpToolsProtocol):
 
     limits: ClassVar[ServerSettings] = ServerSettings()
     refusals: ClassVar[RateLimitedLog] = RateLimitedLog(log)
+    refused: ClassVar[Counter | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -133,11 +146,13 @@ class GuardedHttp(HttpToolsProtocol):
         if size <= self.limits.max_header_bytes:
             super().on_headers_complete()
             return
-        app, self.app = self.app, _answer(431, "headers_too_large", self._headers_too_large())
+        message = self._headers_too_large()
+        app, self.app = self.app, _answer(431, "headers_too_large", message)
         try:  # uvicorn's own way of answering without the app (as for its limit_concurrency)
             super().on_headers_complete()
         finally:
             self.app = app
+        self._note("headers_too_large", f"refused a request (431 headers_too_large): {message}")
 
     def on_message_complete(self) -> None:
         self._in_body = False
@@ -165,7 +180,7 @@ class GuardedHttp(HttpToolsProtocol):
         self._header_deadline = None
         if self.waiting and not self.transport.is_closing():
             self.transport.close()  # nothing to answer: no request arrived
-            self.refusals.note(
+            self._note(
                 "header_timeout",
                 f"closed a connection whose request did not arrive within {self.limits.header_timeout:g} s "
                 "(server.header_timeout)",
@@ -179,7 +194,7 @@ class GuardedHttp(HttpToolsProtocol):
         idle = [c for c in open_ if c is not self and c.waiting]
         if idle:
             min(idle, key=lambda c: c._waiting_since).transport.close()
-            self.refusals.note(
+            self._note(
                 "shed_idle",
                 f"{len(open_)} connections open: closed the longest idle one (server.max_connections "
                 f"{self.limits.max_connections})",
@@ -202,7 +217,13 @@ class GuardedHttp(HttpToolsProtocol):
         head.append(b"connection: close\r\n\r\n")
         self.transport.write(b"".join(head) + body)
         self.transport.close()
-        self.refusals.note(reason, f"refused a connection ({status} {reason}): {message}")
+        self._note(reason, f"refused a connection ({status} {reason}): {message}")
+
+    def _note(self, reason: str, message: str) -> None:
+        """Log (rate-limited) and count a refusal."""
+        self.refusals.note(reason, message)
+        if self.refused is not None:
+            self.refused.labels(reason).inc()
 
 
 def _answer(status: int, reason: str, message: str) -> ASGI3Application:

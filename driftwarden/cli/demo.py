@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from driftwarden.cli.common import EXIT_OK
+from driftwarden.cli.common import EXIT_OK, fail
 from driftwarden.cli.run import tune_gc
+from driftwarden.core.errors import StorageError
 from driftwarden.demo import run_demo
+from driftwarden.persistence.database import check_state_file
 
 __all__ = ["demo"]
 
 
 def demo(args: argparse.Namespace) -> int:
+    try:  # before anything is started or written beside it, as `driftwarden run` checks it
+        check_state_file(args.state)
+    except StorageError as exc:
+        return fail(f"--state: {exc.reason}")
     tune_gc()
-    run_demo(listen=args.listen, state=args.state, duration=args.duration, rate=args.rate, stay=not args.exit)
+    try:
+        run_demo(listen=args.listen, state=args.state, duration=args.duration, rate=args.rate, stay=not args.exit)
+    except StorageError as exc:  # the file changed since the check, or takes no writes
+        return fail(f"--state: {exc.reason}")
     return EXIT_OK

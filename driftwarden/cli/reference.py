@@ -11,9 +11,10 @@ from rich.table import Table
 
 from driftwarden.cli.common import EXIT_OK, fail, percent, stderr
 from driftwarden.collector.tables import TableError
-from driftwarden.config import load_config
+from driftwarden.config import ConfigError, load_config
+from driftwarden.core.errors import StorageError
 from driftwarden.daemon.references import build_reference
-from driftwarden.persistence.database import Database
+from driftwarden.persistence.database import Database, check_state_file
 from driftwarden.persistence.store import Store
 
 __all__ = ["build"]
@@ -21,6 +22,10 @@ __all__ = ["build"]
 
 def build(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    try:  # before the scan, which may take minutes: as `driftwarden run` checks it
+        check_state_file(config.state_path)
+    except StorageError as exc:
+        raise ConfigError([f"state_path: {exc.reason}"]) from exc
     limit = config.limits.max_reference_rows
     if args.sample is not None and args.sample < 1:
         return fail(f"--sample {args.sample}: give a number of rows, at least 1")
@@ -42,9 +47,16 @@ def build(args: argparse.Namespace) -> int:
         except (TableError, ValueError) as exc:
             return fail(f"--input {args.input}: {exc}")
         step(f"storing in {config.state_path}")
-        store = Store(Database(config.state_path))
-        store.save_reference(args.model, built.profile, source=f"file:{args.input}")
-        store.close()
+        try:  # the file changed since the check, or takes no writes
+            store = Store(Database(config.state_path))
+        except StorageError as exc:
+            raise ConfigError([f"state_path: {exc.reason}"]) from exc
+        try:
+            store.save_reference(args.model, built.profile, source=f"file:{args.input}")
+        except StorageError as exc:
+            return fail(exc.reason)
+        finally:
+            store.close()
         progress.advance(task)
         progress.update(task, description="stored")
 

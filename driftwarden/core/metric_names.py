@@ -31,6 +31,7 @@ MODEL_QUALITY = "driftwarden_model_quality"  # gauge: model, metric (accuracy, f
 QUEUE_ROWS = "driftwarden_queue_rows"
 QUEUE_CAPACITY_ROWS = "driftwarden_queue_capacity_rows"
 REQUESTS_REJECTED = "driftwarden_requests_rejected"  # counter: whole requests refused before any record was read
+CONNECTIONS_REFUSED = "driftwarden_connections_refused"  # counter (_total): reason — closed before the app saw it
 
 # traces and SLOs
 REQUEST_DURATION = "driftwarden_request_duration_seconds"  # histogram: service, model, operation, status

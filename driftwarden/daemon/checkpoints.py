@@ -4,7 +4,9 @@ SLO and drift-budget counts — saved on a clock and after every evaluation, res
 A stored row that no longer loads (a window blob from a damaged file, counts of an SLO whose
 blob is cut short) is skipped with one log line and counted in
 `driftwarden_state_rows_skipped_total{kind}` (`Database.skip`): the daemon starts without it
-rather than not at all.
+rather than not at all. So is a reference past the bounds references are held to today (a model
+name records may have, at most `limits.max_features` columns named in 1-128 characters), which a
+state file written before them may hold: it would make a series per column while the file is used.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from driftwarden.collector.predictions import MAX_FEATURE_NAME
+from driftwarden.core.records import MODEL_NAME
 from driftwarden.daemon.faults import FaultLog
 from driftwarden.daemon.ingest import IngestService
 from driftwarden.daemon.models import ModelRegistry
+from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.detectors.windows import encode_checkpoint
 from driftwarden.persistence.store import Store
@@ -38,6 +43,9 @@ class Checkpointer:
     async def restore(self) -> None:
         """Every model's reference, window and label join, each on its own: one that fails is skipped."""
         for model, profile in (await asyncio.to_thread(self.store.load_references)).items():
+            if (problem := self._out_of_bounds(model, profile)) is not None:
+                self.store.database.skip("reference", model, problem)
+                continue
             if self.models.get_or_create(model) is None:
                 log.error("stored reference for %r ignored: limits.max_models reached", model)
                 continue
@@ -58,6 +66,19 @@ class Checkpointer:
                 with self.faults.contain(model, "restore"):
                     state.labels.restore(saved)
         self._saved_counts = await asyncio.to_thread(self.store.load_slo_states)
+
+    def _out_of_bounds(self, model: str, profile: ReferenceProfile) -> str | None:
+        """Why a stored reference could not be uploaded today; None when it could."""
+        if not MODEL_NAME.fullmatch(model):
+            return f"model names match {MODEL_NAME.pattern}"
+        columns = [*profile.features, *profile.categories]
+        max_features = self.ingest.config.limits.max_features
+        if len(columns) > max_features:
+            return f"{len(columns)} columns, more than limits.max_features ({max_features})"
+        bad = next((name for name in columns if not 0 < len(name) <= MAX_FEATURE_NAME), None)
+        if bad is not None:
+            return f"a column named in {len(bad)} characters; feature names are 1-{MAX_FEATURE_NAME} characters"
+        return None
 
     def restore_counts(self, name: str, tracker: SLOTracker) -> None:
         """Counts saved by an earlier run, when the definition they were counted for is unchanged."""

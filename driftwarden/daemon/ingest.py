@@ -1,7 +1,7 @@
 """Admission for every way records come in (HTTP, KServe, the file tail, reference uploads).
 
 Parsers turn bodies into `ParseResult`s; `IngestService.admit()` applies what the config
-bounds (queue rows, models, features, the windows' memory), redaction and sampling, counts every
+bounds (queue rows and values, models, features, the windows' memory), redaction and sampling, counts every
 rejected record exactly once in `driftwarden_records_rejected_total{source,reason}` — the parser's
 per-record rejections, rows a KServe join dropped, and its own refusals alike — and puts the rest on
 one bounded queue. A consumer task moves queued batches into the models' windows, so request
@@ -53,28 +53,35 @@ class IngestService:
         self.window_budget = WindowBudget(config, models)
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._queued_rows = 0
+        self._queued_values = 0  # rows x columns: what the queued batches' arrays hold
 
     # -- admission -------------------------------------------------------------
     def admit(self, result: ParseResult, *, source: str, retry_on_overload: bool = False) -> None:
         """Count the result's rejections and queue its batches. A request is refused whole, nothing
-        queued: `BodyTooLarge` when it has more rows than the queue holds at all, `Overloaded` when
-        the queue cannot take them now, `LimitExceeded` (memory_budget) when a batch would take the
-        windows past their memory budget. The file tail (`retry_on_overload`: it reads the same lines
-        again after an overload, not counted as rejected) has its batches refused one by one."""
+        queued: `BodyTooLarge` when it has more rows or values (rows x columns) than the queue holds
+        at all, `Overloaded` when the queue cannot take them now, `LimitExceeded` (memory_budget) when
+        a batch would take the windows past their memory budget. The file tail (`retry_on_overload`:
+        it reads the same lines again after an overload, not counted as rejected) has its batches
+        refused one by one; a read larger than the queue raises `BodyTooLarge`, not counted, for it
+        to read fewer lines, and a single record larger than the queue is dropped, counted."""
         limits = self.config.limits
-        if result.accepted > limits.max_queue_rows and not retry_on_overload:
+        values = sum(_values(batch) for batch in result.batches)
+        too_large = self._larger_than_queue(result.accepted, values)
+        if too_large is not None and retry_on_overload and result.accepted > 1:
+            raise BodyTooLarge(too_large, code="larger_than_queue")
+        if too_large is not None and not retry_on_overload:
             self._refuse_whole(result, source, "larger_than_queue")
-            raise BodyTooLarge(
-                f"{result.accepted} records in one request, more than the ingest queue holds "
-                f"(limits.max_queue_rows = {limits.max_queue_rows}): it could never be admitted; "
-                f"split it into requests of at most {limits.max_queue_rows} records",
-                code="larger_than_queue",
-            )
-        if self._queued_rows + result.accepted > limits.max_queue_rows:
+            raise BodyTooLarge(too_large, code="larger_than_queue")
+        if too_large is None and (
+            self._queued_rows + result.accepted > limits.max_queue_rows
+            or self._queued_values + values > limits.max_queue_values
+        ):
             if not retry_on_overload:
                 self._refuse_whole(result, source, "queue_full")
             raise Overloaded(
-                f"ingest queue holds {self._queued_rows} rows (limit {limits.max_queue_rows}); retry shortly"
+                f"ingest queue holds {self._queued_rows} rows (limits.max_queue_rows = {limits.max_queue_rows}) "
+                f"and {self._queued_values} values (limits.max_queue_values = {limits.max_queue_values}); "
+                "retry shortly"
             )
         if self.config.redact:
             result.batches = [_redacted(b, self.config.redact) for b in result.batches]
@@ -83,6 +90,9 @@ class IngestService:
             raise LimitExceeded(refusal, code="memory_budget")
         self._count_parse_rejections(result, source)
         for k, batch in enumerate(result.batches):
+            if too_large is not None:  # the file tail's one record
+                self._refuse(result, batch, source, "larger_than_queue", too_large)
+                continue
             rate = self.config.model(batch.model).sample_rate
             if rate < 1.0:
                 batch, dropped = sampled(batch, rate)
@@ -119,7 +129,25 @@ class IngestService:
             }
             self._queue.put_nowait(batch)
             self._queued_rows += batch.rows
+            self._queued_values += _values(batch)
             self.instruments.records.labels(batch.model, source).inc(batch.rows)
+
+    def _larger_than_queue(self, rows: int, values: int) -> str | None:
+        """Why records could never be admitted, even to an empty queue; None when they could."""
+        limits = self.config.limits
+        if rows > limits.max_queue_rows:
+            return (
+                f"{rows} records in one request, more than the ingest queue holds "
+                f"(limits.max_queue_rows = {limits.max_queue_rows}): it could never be admitted; "
+                f"split it into requests of at most {limits.max_queue_rows} records"
+            )
+        if values > limits.max_queue_values:
+            return (
+                f"{values} values (records x features) in one request, more than the ingest queue holds "
+                f"(limits.max_queue_values = {limits.max_queue_values}): it could never be admitted; "
+                "split it into smaller requests"
+            )
+        return None
 
     def admit_spans(self, batch: SpanBatch) -> None:
         """Queue a trace export's observations; raises `BodyTooLarge` for a whole-request 413 when they
@@ -217,6 +245,7 @@ class IngestService:
                 tracker.update(batch.selectors, batch.duration, batch.end_time, batch.error)
             return
         self._queued_rows -= batch.rows
+        self._queued_values -= _values(batch)
         state = self.models.get(batch.model)
         if state is not None:
             state.queued_rows -= batch.rows
@@ -228,6 +257,10 @@ class IngestService:
                 state.detector.model_version = batch.model_version
         if self.on_requests is not None:
             self.on_requests(batch.model, batch.rows, traced=False)
+
+
+def _values(batch: RecordBatch) -> int:
+    return batch.rows * (len(batch.features) + len(batch.categorical))
 
 
 def _redacted(batch: RecordBatch, redact: list[str]) -> RecordBatch:

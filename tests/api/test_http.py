@@ -213,3 +213,13 @@ def test_a_followed_file_feeds_the_window_once(tmp_path: Path) -> None:
         assert d.metric("driftwarden_records_total", model="fraud", source="file") is None
         (model,) = d.client.get("/v1/models").json()["models"]
         assert model["rows"]["current"] == 150  # the window checkpoint taken at shutdown
+
+
+def test_the_in_process_server_serves_as_driftwarden_run_does(tmp_path: Path) -> None:
+    """tests/support/server.py builds uvicorn's config with api.serving.server_config, so the tests that
+    use it go through the same protocol as `driftwarden run`: its server: limits, counted."""
+    with running(tmp_path / "state.db", server={"max_header_bytes": 4096}) as d:
+        r = d.client.get("/healthz", headers={"x-big": "a" * 5000})
+        assert r.status_code == 431 and r.json()["reason"] == "headers_too_large", r.text
+        assert d.client.get("/healthz").status_code == 200
+        assert d.metric("driftwarden_connections_refused_total", reason="headers_too_large") == 1

@@ -207,6 +207,34 @@ def test_stored_rows_that_no_longer_load_are_skipped_at_start(tmp_path: Path) ->
     assert "skipped outbox 'id 1' (table outbox)" in log
 
 
+def test_stored_references_past_todays_bounds_are_skipped_at_start(tmp_path: Path) -> None:
+    """Saved before references were held to max_features and 1-128 character names, they would make
+    a series per column for as long as the file is used."""
+    state = tmp_path / "state.db"
+    store = Store(Database(state))
+    column = np.arange(300.0).reshape(-1, 1)
+    store.save_reference("good", ReferenceProfile.fit(["a"], column), source="test")
+    wide = [f"f{j}" for j in range(12)]
+    store.save_reference("wide", ReferenceProfile.fit(wide, np.tile(column, (1, 12))), source="test")
+    store.save_reference("long", ReferenceProfile.fit(["x" * 129], column), source="test")
+    store.save_reference("unnamed", ReferenceProfile.fit([""], column), source="test")
+    long_category = ReferenceProfile.fit(["a"], column, categories={"c" * 200: {"DE": 3}})
+    store.save_reference("categories", long_category, source="test")
+    store.save_reference("not a model name", ReferenceProfile.fit(["a"], column), source="test")
+    store.close()
+
+    with running(write_config(tmp_path, state, "limits: {max_features: 10}\n")) as d:
+        assert rows(d) == {"good": {"reference": 300, "current": 0}}
+        assert d.metric("driftwarden_state_rows_skipped_total", kind="reference") == 5
+        assert d.client.get("/readyz").status_code == 200
+        log = d.log
+    assert "skipped reference 'wide' (table reference_profiles)" in log and "limits.max_features (10)" in log
+    for model in ("long", "unnamed", "categories"):
+        assert f"skipped reference {model!r} (table reference_profiles)" in log
+    assert log.count("feature names are 1-128 characters") == 3
+    assert "skipped reference 'not a model name'" in log and "model names match" in log
+
+
 def test_a_failing_checkpoint_is_logged_once_not_with_a_traceback_per_try(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     with running(write_config(tmp_path, tmp_path / "state.db")) as d:

@@ -153,3 +153,23 @@ def test_a_trace_export_larger_than_the_whole_queue_answers_413(tmp_path: Path) 
         assert "retry-after" not in r.headers
         assert d.metric("driftwarden_requests_rejected_total", endpoint="/v1/traces", reason="larger_than_queue") == 1
         assert d.client.post("/v1/traces", content=trace_export(500), headers=json_body).status_code == 200
+
+
+def test_the_queue_is_bounded_by_values_not_only_rows(tmp_path: Path) -> None:
+    """500,000 queued rows of 1,000 features were ~4 GB: rows x features is bounded too."""
+    limits = {"max_queue_rows": 100_000, "max_queue_values": 100_000}
+    with running(tmp_path / "state.db", evaluate_every="1h", limits=limits) as d:
+        r = d.client.post("/v1/predictions", content=wide_record("m", 100, rows=1001), headers=NDJSON)
+        assert r.status_code == 413 and r.json()["reason"] == "larger_than_queue", r.text
+        assert "limits.max_queue_values" in r.json()["error"] and "retry-after" not in r.headers
+        assert rejected(d, "larger_than_queue") == 1001 and window_rows(d) == {}
+
+        pause_ingest(d)  # what is admitted now stays queued
+        ok = d.client.post("/v1/predictions", content=wide_record("m", 100, rows=600), headers=NDJSON)
+        assert ok.status_code == 200, ok.text
+        busy = d.client.post("/v1/predictions", content=wide_record("m", 100, rows=600), headers=NDJSON)
+        assert busy.status_code == 429 and busy.json()["reason"] == "queue_full", busy.text
+        assert busy.headers["retry-after"] == "1" and "limits.max_queue_values" in busy.json()["error"]
+        assert rejected(d, "queue_full") == 600
+        narrow = d.client.post("/v1/predictions", content=wide_record("n", 1, rows=600), headers=NDJSON)
+        assert narrow.status_code == 200, narrow.text  # rows, not values, are what the queue is short of

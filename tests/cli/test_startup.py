@@ -215,6 +215,30 @@ def test_a_state_file_that_is_not_ours_is_refused_untouched(tmp_path: Path, case
     assert sorted(p.name for p in state.parent.iterdir()) == ["state.db"]
 
 
+@pytest.mark.parametrize("case", list(STATE_FILES))
+def test_reference_build_and_demo_refuse_such_a_state_file_in_one_line(tmp_path: Path, case: str) -> None:
+    make, words = STATE_FILES[case]
+    state = tmp_path / "state" / "state.db"
+    state.parent.mkdir()
+    make(state)
+    before = state.read_bytes()
+    table = tmp_path / "reference.csv"
+    table.write_text("amount,country\n1.5,DE\n2.5,FR\n")
+    config = write_config(tmp_path, "")
+    build = driftwarden(
+        "reference", "build", "--config", str(config), "--model", "m", "--input", str(table), timeout=60
+    )
+    demo = driftwarden(
+        "demo", "--state", str(state), "--listen", f"127.0.0.1:{free_port()}", "--duration", "1", "--exit", timeout=60
+    )
+    for result, prefix in ((build, "config error state_path:"), (demo, "error --state:")):
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(f"{prefix} state file {state} {words}"), line
+    assert state.read_bytes() == before
+    assert sorted(p.name for p in state.parent.iterdir()) == ["state.db"]  # nothing written beside it
+
+
 def test_a_state_path_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
     (tmp_path / "state").write_text("a file where the directory should be")
     config = write_config(tmp_path, "")

@@ -239,6 +239,26 @@ def test_a_large_file_is_read_in_bounded_batches(path: Path) -> None:
     tail.close()
 
 
+def test_a_read_holds_at_most_max_lines_lines(path: Path) -> None:
+    """What the ingest queue can take at once: a read of more could never be admitted."""
+    path.write_bytes(b"".join(line(n) for n in range(25)))
+    offsets = Offsets()
+    tail = make(path, offsets)
+    assert values(tail.read_new(max_lines=10)) == list(range(10))
+    assert values(tail.read_new(max_lines=3)) == [0, 1, 2]  # not committed: read again, fewer lines
+    tail.commit()
+    assert offsets.saved is not None and offsets.saved["offset"] == 3 * len(line(0))
+    seen = [0, 1, 2]
+    while (result := tail.read_new(max_lines=10)) is not None:
+        assert result.accepted <= 10
+        seen += values(result)
+        tail.commit()
+    assert seen == list(range(25))
+    with pytest.raises(ValueError, match="max_lines"):
+        tail.read_new(max_lines=0)
+    tail.close()
+
+
 def test_a_line_longer_than_a_batch_is_skipped_and_reported(path: Path) -> None:
     long = b'{"model": "m", "features": {"n": 1, "pad": "' + b"x" * 5000 + b'"}}\n'
     path.write_bytes(line(0) + long[:3000])

@@ -130,3 +130,8 @@ def test_a_config_that_is_not_utf8_is_one_problem_naming_the_file(tmp_path: Path
     with pytest.raises(ConfigError) as refused:
         load_config(path)
     assert refused.value.problems == [f"{path}: not UTF-8 text (byte 0xff on line 1)"]
+
+
+def test_the_queue_must_hold_one_record_with_every_feature(tmp_path: Path) -> None:
+    refused = problems(tmp_path, {"limits": {"max_features": 5000, "max_queue_values": 4000}})
+    assert len(refused) == 1 and "max_queue_values (4000) must be at least max_features (5000)" in refused[0]

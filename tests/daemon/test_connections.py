@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from driftwarden.api.serving import DESCRIPTOR_RESERVE
 from driftwarden.config import ServerSettings
@@ -63,6 +64,17 @@ def idle_connections(served: Served, count: int) -> Iterator[list[socket.socket]
     finally:
         for s in sockets:
             s.close()
+
+
+def refused(served: Served, reason: str) -> float:
+    """driftwarden_connections_refused_total{reason} as /metrics reports it."""
+    with httpx.Client(base_url=served.base_url, timeout=BOUND) as client:
+        text = client.get("/metrics").text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "driftwarden_connections_refused_total" and sample.labels == {"reason": reason}:
+                return sample.value
+    return 0.0
 
 
 def closed_by_server(s: socket.socket) -> bool:
@@ -131,11 +143,14 @@ def test_more_idle_connections_than_open_files_do_not_lock_out_healthz(stock: Se
             time.sleep(0.2)
         assert sum(not closed_by_server(s) for s in idle) <= DEFAULT_MAX  # the longest idle ones were shed
         assert f"closed the longest idle one (server.max_connections {DEFAULT_MAX})" in stock.log_text()
+    assert refused(stock, "shed_idle") >= 1
 
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(guarded: Served) -> None:
+    before = refused(guarded, "header_timeout")
     with socket.create_connection(address(guarded), timeout=5) as s:
         read_until_closed(s)
+    assert refused(guarded, "header_timeout") == before + 1
 
 
 def test_headers_trickled_a_line_at_a_time_are_cut_off(guarded: Served) -> None:
@@ -164,6 +179,7 @@ def test_an_idle_keep_alive_connection_is_closed(guarded: Served) -> None:
 def test_headers_larger_than_the_limit_are_431(daemon: str, request: pytest.FixtureRequest) -> None:
     served: Served = request.getfixturevalue(daemon)
     limit = ServerSettings().max_header_bytes if daemon == "stock" else 8192
+    before = refused(served, "headers_too_large")
     with httpx.Client(base_url=served.base_url, timeout=BOUND) as client:
         r = client.get("/healthz", headers={"x-big": "a" * limit})  # in one piece
         assert r.status_code == 431 and r.json()["reason"] == "headers_too_large"
@@ -175,6 +191,7 @@ def test_headers_larger_than_the_limit_are_431(daemon: str, request: pytest.Fixt
             for _ in range(limit // 1000 + 1):
                 s.sendall(b"X-Line: " + b"a" * 1000 + b"\r\n")
         assert read_until_closed(s).startswith(b"HTTP/1.1 431")
+    assert refused(served, "headers_too_large") == before + 2  # in one piece, and a line at a time
 
 
 def test_a_body_that_does_not_arrive_in_time_is_408(guarded: Served) -> None:
@@ -211,6 +228,7 @@ def test_when_every_connection_is_busy_one_more_is_503(tmp_path: Path) -> None:
             while client.get("/healthz").status_code != 200:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
+        assert refused(served, "too_many_connections") == 1
 
 
 def test_too_few_open_files_for_max_connections_is_a_config_error(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 `running(state, **config)` starts one for the length of a `with` block; the `Daemon` it yields
 talks to it over real HTTP (`client`), runs an evaluation on demand and reads /metrics samples.
+It is served as `driftwarden run` serves it (`api.serving.server_config`: the same protocol and
+`server:` limits).
 For `driftwarden run` as a process of its own, see tests/support/processes.py.
 """
 
@@ -19,6 +21,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from driftwarden.api.serving import server_config
 from driftwarden.app import create_app
 from driftwarden.config import load_config
 from driftwarden.daemon.daemon import Daemon as RunningDaemon
@@ -36,9 +39,7 @@ class Daemon:
         self.config = load_config(None, listen=f"127.0.0.1:{self.port}", state_path=str(state), **config)
         self.registry = CollectorRegistry()
         self.app = create_app(self.config, registry=self.registry, nvml=nvml)
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
-        )
+        self.server = uvicorn.Server(server_config(self.config, self.app, log_level="warning", lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
         self.client = httpx.Client(base_url=self.url, timeout=30)
