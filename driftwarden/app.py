@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException
 
 from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
@@ -22,6 +23,7 @@ from driftwarden.api.plumbing import (
     problem_handler,
     read_protection,
     rejection_log,
+    unrouted_handler,
 )
 from driftwarden.api.status import status_router
 from driftwarden.collector.kserve_join import EventJoiner
@@ -140,6 +142,7 @@ def create_app(
     read_body = body_reader(config.limits.max_body_bytes, timeout=config.server.body_timeout)
     rejections = rejection_log()
     app.exception_handler(HTTPProblem)(problem_handler(instruments, rejections))  # typed for a subclass handler
+    app.exception_handler(HTTPException)(unrouted_handler(instruments, rejections))
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
     app.state.kserve_joiner = joiner = EventJoiner()
     app.include_router(kserve_router(config, daemon.ingest, auth, read_body, joiner))

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from driftwarden.core.errors import (
     BodyTooLarge,
@@ -36,6 +37,7 @@ __all__ = [
     "reason_for",
     "rejection_log",
     "route_of",
+    "unrouted_handler",
 ]
 
 
@@ -68,6 +70,30 @@ def problem_handler(
                 f"refused {request.method} {route_of(request)} ({exc.status} {exc.reason}): {exc.message}",
             )
         return JSONResponse({"error": exc.message, "reason": exc.reason}, status_code=exc.status, headers=exc.headers)
+
+    return handle
+
+
+_UNROUTED_REASONS = {404: "not_found", 405: "method_not_allowed"}
+
+
+def unrouted_handler(
+    instruments: Instruments, rejections: RateLimitedLog
+) -> Callable[[Request, HTTPException], Awaitable[JSONResponse]]:
+    """Starlette's own refusals (no route for the path: 404; not for the method: 405) as problems,
+    counted like every other: its default `{"detail": ...}` body is no problem a client can read."""
+    handle_problem = problem_handler(instruments, rejections)
+
+    async def handle(request: Request, exc: HTTPException) -> JSONResponse:
+        reason = _UNROUTED_REASONS.get(exc.status_code, f"http_{exc.status_code}")
+        where = f"{request.method} {request.url.path[:200]}"
+        if exc.status_code == 404:
+            message = f"no route for {where}: GET /openapi.json lists the API's paths"
+        elif exc.status_code == 405:
+            message = f"{where}: the method is not allowed here (Allow: {(exc.headers or {}).get('Allow', '')})"
+        else:
+            message = f"{where}: {exc.detail}"
+        return await handle_problem(request, HTTPProblem(exc.status_code, reason, message, dict(exc.headers or {})))
 
     return handle
 
