@@ -20,6 +20,7 @@ from driftwarden.api.plumbing import (
     HTTPProblem,
     bearer_auth,
     body_reader,
+    declare_read_protection,
     problem_handler,
     read_protection,
     rejection_log,
@@ -45,7 +46,7 @@ from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
 from driftwarden.ui import create_ui_router
 
-__all__ = ["create_app", "open_routes"]
+__all__ = ["PROBES", "create_app", "open_routes"]
 
 log = logging.getLogger("driftwarden.app")
 
@@ -129,7 +130,7 @@ def create_app(
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
-        return JSONResponse(app.openapi())
+        return JSONResponse(declare_read_protection(app.openapi(), PROBES))
 
     app.state.daemon = daemon
     app.state.views = views
@@ -153,6 +154,9 @@ def create_app(
     return app
 
 
+PROBES = frozenset({"/healthz", "/readyz"})  # open whatever auth says: kubelets send no token
+
+
 def open_routes(config: Config) -> frozenset[str]:
     """The routes no token is asked for even with auth.protect_reads: probes, and the scrape unless closed."""
-    return frozenset({"/healthz", "/readyz"} | (set() if config.auth.protect_metrics else {"/metrics"}))
+    return PROBES | (frozenset() if config.auth.protect_metrics else {"/metrics"})

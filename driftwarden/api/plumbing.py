@@ -7,11 +7,13 @@ import hmac
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from driftwarden.api.schemas.common import READ_UNAUTHORIZED
 from driftwarden.core.errors import (
     BodyTooLarge,
     DriftwardenError,
@@ -30,6 +32,7 @@ __all__ = [
     "bearer_auth",
     "body_reader",
     "check_model_name",
+    "declare_read_protection",
     "http_status",
     "problem",
     "problem_handler",
@@ -126,6 +129,18 @@ def read_protection(token: str | None, open_routes: frozenset[str]) -> Callable[
             await require_token(request)
 
     return protect
+
+
+def declare_read_protection(document: dict[str, Any], never_protected: frozenset[str]) -> dict[str, Any]:
+    """`document` (an OpenAPI document, changed in place) with the 401 `read_protection` may answer on every
+    operation but those of `never_protected`, as the dependency covers them all: a route added later is in
+    the contract without a line of its own. Operations that declare a 401 of their own (the writes', needed
+    whenever a token is set) keep theirs."""
+    for path, item in document["paths"].items():
+        if path not in never_protected:
+            for operation in item.values():
+                operation["responses"].setdefault("401", READ_UNAUTHORIZED)
+    return document
 
 
 def body_reader(limit: int, *, timeout: float | None = None) -> Callable[[Request], Awaitable[bytes]]:
