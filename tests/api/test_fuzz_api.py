@@ -15,11 +15,18 @@ the operation takes a body, schema-violating ones), and every answer must pass:
 Added here, and only here, because they are not API: the UI's two HTML pages, which the app
 leaves out of its document on purpose (`include_in_schema=False`). Steered here, without
 changing the document: half the cases name the seeded model where a path or a record names one
-(random names are nearly always unknown models), and ask /metrics for OpenMetrics (OpenAPI
-ignores a declared `Accept` parameter). Serializers turn generated data into what schemathesis
-cannot encode itself (protobuf, NDJSON, Parquet).
+(random names are nearly always unknown models), and ask /metrics for OpenMetrics, the other half
+with any Accept header (OpenAPI ignores a declared `Accept` parameter; it is the one input /metrics
+reads). Serializers turn generated data into what schemathesis cannot encode itself (protobuf,
+NDJSON, Parquet). The reads that take no input at all (/v1/models, /healthz, ...) have two distinct
+cases, which Hypothesis runs once each however many examples are asked for.
 
-CI runs 25 examples per operation (the whole file takes well under a minute on 2 cores). A long run:
+The fuzzed daemon is open and roomy; the refusals it never meets (the read protection's 401, the
+body deadline's 408, the memory budget's 409, the queue's 413, a 503) are met on purpose at the end
+of this file, each answer checked against the document the same way.
+
+CI runs 25 examples per operation (the whole file takes well under a minute on 2 cores). A long run
+(the README's long mode runs 500; a new seed each run unless `--hypothesis-seed=N`):
 
     DRIFTWARDEN_FUZZ_EXAMPLES=2000 .venv/bin/pytest tests/api/test_fuzz_api.py --timeout 0 -q
 
@@ -146,8 +153,9 @@ def _name_the_model(node: Any) -> Any:
     return node
 
 
-def steer(case: schemathesis.Case, known: bool) -> schemathesis.Case:
-    """Where `known`: the seeded model in the path and the body, and OpenMetrics from /metrics."""
+def steer(case: schemathesis.Case, known: bool, accept: str | None = None) -> schemathesis.Case:
+    """Where `known`: the seeded model in the path and the body, and OpenMetrics from /metrics; else any
+    `accept` given (the one input /metrics reads)."""
     if known:
         if "model" in (case.path_parameters or {}):
             case.path_parameters["model"] = MODEL
@@ -155,7 +163,38 @@ def steer(case: schemathesis.Case, known: bool) -> schemathesis.Case:
             case.body = _name_the_model(case.body)
         if case.path == "/metrics":
             case.headers = {**(case.headers or {}), "Accept": OPENMETRICS}
+    elif accept is not None:
+        case.headers = {**(case.headers or {}), "Accept": accept}
     return case
+
+
+# Accept headers for /metrics: what scrapers send, their parameters mixed up, and any printable text
+_MEDIA = st.sampled_from(["application/openmetrics-text", "text/plain", "*/*", "application/json", "text/*", ""])
+_PARAMETER = st.sampled_from(
+    [
+        "version=1.0.0",
+        "version=0.0.1",
+        "version=2.0.0",
+        "version=",
+        "escaping=underscores",
+        "escaping=allow-utf-8",
+        "escaping=bogus",
+        "charset=utf-8",
+        "q=0.5",
+        "q=x",
+        "=",
+        "",
+    ]
+)
+ACCEPT = st.one_of(
+    st.builds(lambda media, params: "; ".join([media, *params]), _MEDIA, st.lists(_PARAMETER, max_size=3)),
+    st.lists(
+        st.builds(lambda media, params: ";".join([media, *params]), _MEDIA, st.lists(_PARAMETER, max_size=2)),
+        min_size=2,
+        max_size=3,
+    ).map(", ".join),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60),
+)
 
 
 # -- bodies schemathesis has no serializer for ---------------------------------------------------------------------
@@ -320,9 +359,10 @@ def test_fuzz(
         suppress_health_check=list(HealthCheck),
         print_blob=True,
     )
-    @given(case=cases, known=st.booleans())
-    def fuzz(case: schemathesis.Case, known: bool) -> None:
-        steer(case, known).call_and_validate(base_url=daemon.url, session=session, checks=CHECKS, timeout=30)
+    @given(case=cases, known=st.booleans(), accept=ACCEPT if path == "/metrics" else st.none())
+    def fuzz(case: schemathesis.Case, known: bool, accept: str | None) -> None:
+        case = steer(case, known, accept)
+        case.call_and_validate(base_url=daemon.url, session=session, checks=CHECKS, timeout=30)
 
     fuzz()
 
