@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException
 
 from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
@@ -19,9 +20,11 @@ from driftwarden.api.plumbing import (
     HTTPProblem,
     bearer_auth,
     body_reader,
+    declare_read_protection,
     problem_handler,
     read_protection,
     rejection_log,
+    unrouted_handler,
 )
 from driftwarden.api.status import status_router
 from driftwarden.collector.kserve_join import EventJoiner
@@ -45,7 +48,7 @@ from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
 from driftwarden.ui import create_ui_router
 
-__all__ = ["create_app", "open_routes"]
+__all__ = ["PROBES", "create_app", "open_routes"]
 
 log = logging.getLogger("driftwarden.app")
 
@@ -138,7 +141,7 @@ def create_app(
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
-        return JSONResponse(app.openapi())
+        return JSONResponse(declare_read_protection(app.openapi(), PROBES))
 
     app.state.daemon = daemon
     app.state.views = views
@@ -151,6 +154,7 @@ def create_app(
     read_body = body_reader(config.limits.max_body_bytes, timeout=config.server.body_timeout)
     rejections = rejection_log()
     app.exception_handler(HTTPProblem)(problem_handler(instruments, rejections))  # typed for a subclass handler
+    app.exception_handler(HTTPException)(unrouted_handler(instruments, rejections))
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
     app.state.kserve_joiner = joiner = EventJoiner()
     app.include_router(kserve_router(config, daemon.ingest, auth, read_body, joiner))
@@ -161,6 +165,9 @@ def create_app(
     return app
 
 
+PROBES = frozenset({"/healthz", "/readyz"})  # open whatever auth says: kubelets send no token
+
+
 def open_routes(config: Config) -> frozenset[str]:
     """The routes no token is asked for even with auth.protect_reads: probes, and the scrape unless closed."""
-    return frozenset({"/healthz", "/readyz"} | (set() if config.auth.protect_metrics else {"/metrics"}))
+    return PROBES | (frozenset() if config.auth.protect_metrics else {"/metrics"})

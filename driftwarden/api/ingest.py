@@ -24,7 +24,7 @@ from driftwarden.collector import otlp
 from driftwarden.collector.predictions import parse_records
 from driftwarden.collector.tables import TableError, format_from_content_type
 from driftwarden.config import Config
-from driftwarden.core.errors import DriftwardenError, LimitExceeded
+from driftwarden.core.errors import DriftwardenError, LimitExceeded, StorageError
 from driftwarden.core.ratelog import RateLimitedLog
 from driftwarden.daemon.daemon import Daemon, UnknownModel
 from driftwarden.daemon.references import fit_reference
@@ -81,8 +81,8 @@ def ingest_router(
         media = otlp.PROTOBUF if (ctype or "").startswith(otlp.PROTOBUF) else otlp.JSON
         try:
             body = await read_body(request)
-        except HTTPProblem as exc:  # too large: OTLP clients read a google.rpc.Status, as for every error
-            return otlp_problem(request, exc.status, exc.reason, exc.message, media)
+        except HTTPProblem as exc:  # too large or too slow: OTLP clients read a google.rpc.Status, as for every error
+            return otlp_problem(request, exc.status, exc.reason, exc.message, media, exc.headers)
         try:
             batch, media = otlp.decode_request(body, ctype, traces)  # read_body has decoded any gzip
             ingest.admit_spans(batch)
@@ -95,11 +95,13 @@ def ingest_router(
             instruments.records_rejected.labels("otlp", reason).inc(count)
         return Response(otlp.encode_response(batch, media), media_type=media)
 
-    def otlp_problem(request: Request, status: int, reason: str, message: str, media: str) -> Response:
+    def otlp_problem(
+        request: Request, status: int, reason: str, message: str, media: str, headers: dict[str, str] | None = None
+    ) -> Response:
         """OTLP/HTTP answers errors with a google.rpc.Status in the request's encoding."""
         instruments.requests_rejected.labels(route_of(request), reason).inc()
         rejections.note(f"otlp:{reason}", f"refused an OTLP export ({status} {reason}): {message}")
-        headers = {"Retry-After": "1"} if status == 429 else {}
+        headers = {**(headers or {}), **({"Retry-After": "1"} if status == 429 else {})}
         return Response(otlp.encode_error(message, media), status_code=status, media_type=media, headers=headers)
 
     @router.put(
@@ -140,6 +142,8 @@ def ingest_router(
             profile = await daemon.pin_reference(model)
         except UnknownModel:
             raise HTTPProblem(404, "unknown_model", f"no model {model!r}: send it predictions first") from None
+        except StorageError as exc:  # not stored, so not in effect either: the window is not the problem
+            raise problem(exc) from None
         except DriftwardenError as exc:  # an empty window: nothing to pin yet
             raise HTTPProblem(409, exc.code, exc.reason) from None
         log.info("reference for %s pinned from its current window: %d rows", model, profile.rows)

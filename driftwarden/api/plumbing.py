@@ -7,10 +7,13 @@ import hmac
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
+from driftwarden.api.schemas.common import READ_UNAUTHORIZED
 from driftwarden.core.errors import (
     BodyTooLarge,
     DriftwardenError,
@@ -29,6 +32,7 @@ __all__ = [
     "bearer_auth",
     "body_reader",
     "check_model_name",
+    "declare_read_protection",
     "http_status",
     "problem",
     "problem_handler",
@@ -36,6 +40,7 @@ __all__ = [
     "reason_for",
     "rejection_log",
     "route_of",
+    "unrouted_handler",
 ]
 
 
@@ -72,6 +77,30 @@ def problem_handler(
     return handle
 
 
+_UNROUTED_REASONS = {404: "not_found", 405: "method_not_allowed"}
+
+
+def unrouted_handler(
+    instruments: Instruments, rejections: RateLimitedLog
+) -> Callable[[Request, HTTPException], Awaitable[JSONResponse]]:
+    """Starlette's own refusals (no route for the path: 404; not for the method: 405) as problems,
+    counted like every other: its default `{"detail": ...}` body is no problem a client can read."""
+    handle_problem = problem_handler(instruments, rejections)
+
+    async def handle(request: Request, exc: HTTPException) -> JSONResponse:
+        reason = _UNROUTED_REASONS.get(exc.status_code, f"http_{exc.status_code}")
+        where = f"{request.method} {request.url.path[:200]}"
+        if exc.status_code == 404:
+            message = f"no route for {where}: GET /openapi.json lists the API's paths"
+        elif exc.status_code == 405:
+            message = f"{where}: the method is not allowed here (Allow: {(exc.headers or {}).get('Allow', '')})"
+        else:
+            message = f"{where}: {exc.detail}"
+        return await handle_problem(request, HTTPProblem(exc.status_code, reason, message, dict(exc.headers or {})))
+
+    return handle
+
+
 def bearer_auth(token: str | None) -> Callable[[Request], Awaitable[None]]:
     """A dependency for writes (and reads, through `read_protection`); async: a sync one costs a thread hop."""
 
@@ -100,6 +129,18 @@ def read_protection(token: str | None, open_routes: frozenset[str]) -> Callable[
             await require_token(request)
 
     return protect
+
+
+def declare_read_protection(document: dict[str, Any], never_protected: frozenset[str]) -> dict[str, Any]:
+    """`document` (an OpenAPI document, changed in place) with the 401 `read_protection` may answer on every
+    operation but those of `never_protected`, as the dependency covers them all: a route added later is in
+    the contract without a line of its own. Operations that declare a 401 of their own (the writes', needed
+    whenever a token is set) keep theirs."""
+    for path, item in document["paths"].items():
+        if path not in never_protected:
+            for operation in item.values():
+                operation["responses"].setdefault("401", READ_UNAUTHORIZED)
+    return document
 
 
 def body_reader(limit: int, *, timeout: float | None = None) -> Callable[[Request], Awaitable[bytes]]:

@@ -79,6 +79,28 @@ def test_unknown_model_is_404_with_a_reason(daemon: Daemon) -> None:
     assert r.status_code == 404 and "GET /v1/models" in r.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "reason"),
+    [
+        # %2F is decoded before routing: the name's slash leaves no route to match (found by the long fuzz)
+        ("PUT", "/v1/models/..%2F/reference", 404, "not_found"),
+        ("POST", "/v1/kserve/a%2Fb", 404, "not_found"),
+        ("GET", "/v1/nothing-here", 404, "not_found"),
+        ("DELETE", "/v1/models", 405, "method_not_allowed"),
+    ],
+)
+def test_a_request_no_route_answers_is_a_counted_problem(
+    daemon: Daemon, method: str, path: str, status: int, reason: str
+) -> None:
+    r = daemon.client.request(method, path, content=b"a\n1\n", headers={"content-type": "text/csv"})
+    assert r.status_code == status, r.text
+    assert r.json()["reason"] == reason and path.split("%")[0] in r.json()["error"]
+    if status == 405:
+        assert r.headers["allow"] == "GET"
+    endpoint = "/v1/models" if status == 405 else "unknown"
+    assert daemon.metric("driftwarden_requests_rejected_total", endpoint=endpoint, reason=reason) == 1
+
+
 def test_partial_rejection_counts_reasons(daemon: Daemon) -> None:
     body = b'{"model": "m", "features": {"a": 1}}\n{"model": "m", "features": {"a": [1]}}\nnot json\n'
     r = daemon.client.post("/v1/predictions", content=body, headers=NDJSON)

@@ -9,7 +9,9 @@ into a window, a reference, the outbox or a document would be written; the datab
 its write-ahead log must still be byte for byte what they were, and what the API reports
 unchanged.
 
-`DRIFTWARDEN_FUZZ_EXAMPLES` sets the number of requests (CI: 25; the long run in the README: 500+).
+`DRIFTWARDEN_FUZZ_EXAMPLES` sets the number of requests (CI: 25, the same each run; the long run in the README:
+500+, new ones each run, or those of `--hypothesis-seed=N`). `--hypothesis-show-statistics` counts the refusals
+by status and reason.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 import orjson
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.support.records import FEATURES, put_reference, reference_frame
@@ -39,6 +41,9 @@ EXAMPLES = int(os.environ.get("DRIFTWARDEN_FUZZ_EXAMPLES", "25"))
 TOKEN = "s3cret-token"
 MODEL = "fraud"
 MAX_FEATURES = 8
+MAX_RECORDS = 1500  # per request; more than the queue holds, so that a request can be larger than the queue
+MAX_QUEUE_ROWS = 1000
+REFERENCE_ROWS = 2000  # the seeded reference's rows, and limits.max_reference_rows
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 JSON = {"content-type": "application/json"}
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -51,11 +56,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, P
     token = root / "token"
     token.write_text(TOKEN + "\n")
     state = root / "state.db"
-    limits = {"max_features": MAX_FEATURES, "max_records_per_request": 500, "max_queue_rows": 5000}
+    limits = {
+        "max_models": 1,
+        "max_features": MAX_FEATURES,
+        "max_records_per_request": MAX_RECORDS,
+        "max_queue_rows": MAX_QUEUE_ROWS,
+        "max_reference_rows": REFERENCE_ROWS,
+    }
     with running(state, evaluate_every="1h", checkpoint_every="1h", auth_token_file=str(token), limits=limits) as d:
         d.client.headers.update(AUTH)
         rng = np.random.default_rng(7)
-        put_reference(d, reference_frame(rng, 2000), MODEL)
+        put_reference(d, reference_frame(rng, REFERENCE_ROWS), MODEL)
         rows = [
             {"model": MODEL, "request_id": f"r{i}", "features": {"amount": float(v), "age": 1.0, "score": 0.5}}
             for i, v in enumerate(rng.normal(size=300))
@@ -134,6 +145,13 @@ def refused_requests(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
                 "unknown_silence",
                 "garbage_labels",
                 "wrong_content_type",
+                "larger_than_queue",
+                "too_many_models",
+                "reference_too_many_features",
+                "reference_bad_feature_name",
+                "reference_too_many_rows",
+                "kserve_bad_shape",
+                "kserve_too_many_rows",
             ]
         )
     )
@@ -164,9 +182,42 @@ def refused_requests(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
         packed = gzip.compress(orjson.dumps(records))
         cut = draw(st.integers(1, max(1, len(packed) - 9)))
         return "POST", "/v1/predictions", packed[:cut] + b"\x00garbage", {**JSON, "content-encoding": "gzip"}
-    if kind == "too_many_records":
-        many = [{"model": MODEL, "features": {"amount": 1.0}}] * draw(st.integers(501, 800))
+    if kind in {"too_many_records", "larger_than_queue"}:
+        rows = (
+            st.integers(MAX_RECORDS + 1, MAX_RECORDS + 300)
+            if kind == "too_many_records"
+            else st.integers(MAX_QUEUE_ROWS + 1, MAX_RECORDS)
+        )
+        many = [{"model": MODEL, "features": {"amount": 1.0}}] * draw(rows)
         return "POST", "/v1/predictions", orjson.dumps(many), JSON
+    if kind == "too_many_models":  # limits.max_models is 1: every record of another model is rejected
+        other = [{**r, "model": draw(st.sampled_from(["other", "fraud2"]))} for r in records] or [
+            {"model": "other", "features": {"amount": 1.0}}
+        ]
+        if draw(st.booleans()):
+            return "PUT", "/v1/models/other/reference", b"amount\n1\n2\n", {"content-type": "text/csv"}
+        return "POST", "/v1/predictions", orjson.dumps(other), JSON
+    if kind == "reference_too_many_features":
+        width = MAX_FEATURES + draw(st.integers(-3, 20))  # with the model's own 4 features, past the limit
+        frame = pl.DataFrame({f"new{j}": [1.0, 2.0] for j in range(max(width, 5))})
+        return "PUT", f"/v1/models/{MODEL}/reference", _parquet(frame), PARQUET
+    if kind == "reference_bad_feature_name":
+        name = draw(st.sampled_from(["", "x" * 129]))
+        return "PUT", f"/v1/models/{MODEL}/reference", f"amount,{name}\n1,2\n".encode(), {"content-type": "text/csv"}
+    if kind == "reference_too_many_rows":
+        rows = draw(st.integers(REFERENCE_ROWS + 1, REFERENCE_ROWS + 100))
+        return "PUT", f"/v1/models/{MODEL}/reference", _parquet(pl.DataFrame({"amount": [1.0] * rows})), PARQUET
+    if kind in {"kserve_bad_shape", "kserve_too_many_rows"}:
+        shape = [draw(st.integers(1, 6_000_000)), 0] if kind == "kserve_bad_shape" else [MAX_RECORDS + 1, 1]
+        tensor = {"name": "x", "shape": shape, "datatype": "FP32", "data": [1.0]}
+        event = {
+            "specversion": "1.0",
+            "id": draw(st.text("abc123", min_size=1, max_size=8)),
+            "source": "tests",
+            "type": "org.kubeflow.serving.inference.request",
+            "data": {"inputs": [tensor]},
+        }
+        return "POST", f"/v1/kserve/{MODEL}", orjson.dumps(event), {"content-type": "application/cloudevents+json"}
     if kind == "too_many_features":
         bad = _too_many_features(draw(st.integers(1, 50)))
         return "POST", "/v1/predictions", orjson.dumps(_with_one_bad(records, bad)), JSON
@@ -206,7 +257,8 @@ def refused_requests(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=True,
+    database=None,
+    derandomize=not os.environ.get("DRIFTWARDEN_FUZZ_EXAMPLES"),  # CI: the same cases; a long run: new ones (a seed)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(request=refused_requests())
@@ -223,6 +275,7 @@ def test_a_refused_request_leaves_the_state_file_byte_identical(
     if path != "/v1/traces":  # OTLP answers a google.rpc.Status in the request's encoding
         refusal = answer.json()  # a problem, or per-record errors when every record was refused
         assert refusal.get("error") or refusal.get("errors"), answer.text[:300]
+        event(f"{answer.status_code} {refusal.get('reason') or refusal['errors'][0]['reason']}")
     checkpoint(d)
     assert fingerprint(state) == before, (method, path, answer.status_code, answer.text[:300])
     assert observable(d) == seen

@@ -69,7 +69,7 @@ SILENCE_REQUEST: Schema = {
 SILENCE_BODY: Schema = {"required": True, "content": json_content(SILENCE_REQUEST)}
 SILENCE_ANSWERS: Answers = {
     200: {"description": "the silence", "content": json_content(SILENCE)},
-    **problems(400, 401, 413, 415),
+    **problems(400, 401, 408, 413, 415, 503),
 }
 DELETE_SILENCE_ANSWERS: Answers = {
     200: {
@@ -78,5 +78,5 @@ DELETE_SILENCE_ANSWERS: Answers = {
             {"type": "object", "required": ["expired"], "properties": {"expired": {"type": "string"}}}
         ),
     },
-    **problems(401, 404),
+    **problems(401, 404, 503),
 }

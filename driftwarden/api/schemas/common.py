@@ -23,6 +23,7 @@ __all__ = [
     "NDJSON_NOTE",
     "NUMBER_OR_NULL",
     "PROBLEM",
+    "READ_UNAUTHORIZED",
     "RECORD_ERROR",
     "RETRY_AFTER",
     "SCALAR",
@@ -65,10 +66,21 @@ _PROBLEM_ANSWERS: dict[int, tuple[str, dict[str, Any]]] = {
     400: ("unusable body, model name or request", {}),
     401: ("missing or wrong bearer token (only when auth_token_file is set)", WWW_AUTHENTICATE),
     404: ("no such model or silence", {}),
+    408: ("the body did not arrive whole within server.body_timeout (body_timeout)", {}),
     409: ("conflict: too many models, an empty window, or the windows' memory budget (memory_budget)", {}),
     413: ("body larger than limits.max_body_bytes, too many records, or more than the whole queue holds", {}),
     415: ("unsupported Content-Type or Content-Encoding", {}),
     429: ("queue full (limits.max_queue_rows): retry after Retry-After", RETRY_AFTER),
+    503: (
+        "the state file refused the write, so nothing changed (storage; /readyz says why), "
+        "or the model could not be evaluated (evaluation_failed)",
+        {},
+    ),
+}
+READ_UNAUTHORIZED: dict[str, Any] = {
+    "description": "missing or wrong bearer token (only with auth.protect_reads; /metrics: with auth.protect_metrics)",
+    "content": {"application/json": {"schema": PROBLEM}},
+    "headers": WWW_AUTHENTICATE,
 }
 
 

@@ -64,7 +64,7 @@ PREDICTIONS_ANSWERS: Answers = {
         "description": "counts and per-record errors; the valid records are admitted",
         "content": json_content(INGEST_RESULT),
     },
-    **problems(401, 409, 413, 415, 429),
+    **problems(401, 408, 409, 413, 415, 429),
     400: {
         "description": "every record rejected (counts and errors), or an unusable body (a problem)",
         "content": json_content({"anyOf": [INGEST_RESULT, PROBLEM]}),
@@ -180,6 +180,7 @@ TRACES_ANSWERS: Answers = {
     200: _otlp("ExportTraceServiceResponse (partialSuccess when spans were rejected)", EXPORT_TRACE_SERVICE_RESPONSE),
     400: _otlp("google.rpc.Status: an unusable export", RPC_STATUS),
     415: _otlp("google.rpc.Status: unsupported Content-Type or Content-Encoding", RPC_STATUS),
+    408: _otlp("google.rpc.Status: the body did not arrive whole within server.body_timeout", RPC_STATUS),
     429: {**_otlp("google.rpc.Status: queue full, retry after Retry-After", RPC_STATUS), "headers": RETRY_AFTER},
     413: _otlp(
         "google.rpc.Status: the body (as sent or decompressed) passes limits.max_body_bytes, "
@@ -256,12 +257,12 @@ REFERENCE_SUMMARY: Schema = {
 }
 REFERENCE_ANSWERS: Answers = {
     200: {"description": "the fitted profile's summary", "content": json_content(REFERENCE_SUMMARY)},
-    **problems(400, 401, 409, 413, 415),
+    **problems(400, 401, 408, 409, 413, 415, 503),
 }
 PIN_ANSWERS: Answers = {
     200: {
         "description": "the current window is now the reference (stored)",
         "content": json_content(REFERENCE_SUMMARY),
     },
-    **problems(400, 401, 404, 409),
+    **problems(400, 401, 404, 409, 503),
 }

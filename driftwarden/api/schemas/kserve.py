@@ -119,7 +119,7 @@ KSERVE_ANSWERS: Answers = {
         "description": "records of the pairs completed, and halves still waiting",
         "content": json_content(KSERVE_RESULT),
     },
-    **problems(401, 409, 413, 415, 429),
+    **problems(401, 408, 409, 413, 415, 429),
     400: {
         "description": "every record rejected (counts and errors), or an unusable event (a problem)",
         "content": json_content({"anyOf": [KSERVE_RESULT, PROBLEM]}),

@@ -48,7 +48,7 @@ LABELS_BODY: Schema = {
 }
 LABELS_ANSWERS: Answers = {
     200: {"description": "join counts and per-label errors", "content": json_content(LABEL_RESULT)},
-    **problems(401, 413, 415),
+    **problems(401, 408, 413, 415),
     400: {
         "description": "every label rejected (counts and errors), or a body that is not JSON (a problem)",
         "content": json_content({"anyOf": [LABEL_RESULT, PROBLEM]}),

@@ -104,7 +104,7 @@ DRIFT_REPORT: Schema = {
 }
 DRIFT_ANSWERS: Answers = {
     200: {"description": "the latest report", "content": json_content(DRIFT_REPORT)},
-    **problems(404),
+    **problems(404, 503),
 }
 
 _LATENCY: Schema = {
