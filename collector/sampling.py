@@ -9,8 +9,6 @@ stable within a polars version, which is all a restart needs.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import polars as pl
 
@@ -53,16 +51,4 @@ def sampled(batch: RecordBatch, rate: float) -> tuple[RecordBatch, int]:
     if not dropped:
         return batch, 0
 
-    def rows(a: ObjectArray | None) -> ObjectArray | None:
-        return None if a is None else a[mask]
-
-    return (
-        dataclasses.replace(
-            batch,
-            values=batch.values[mask],
-            categorical_values=rows(batch.categorical_values),
-            request_ids=rows(batch.request_ids),
-            labels=rows(batch.labels),
-        ),
-        dropped,
-    )
+    return batch.subset(mask), dropped

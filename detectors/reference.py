@@ -20,9 +20,8 @@ import numpy.typing as npt
 
 from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.core.errors import InputError
+from driftwarden.core.records import MAX_MAGNITUDE
 from driftwarden.detectors import stats
-
-MAX_MAGNITUDE = 1e150  # |value| beyond which squaring (a standard deviation) overflows a float64
 
 __all__ = ["DEFAULT_BINS", "ReferenceProfile"]
 

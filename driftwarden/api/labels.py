@@ -14,7 +14,7 @@ from driftwarden.api.plumbing import HTTPProblem
 from driftwarden.api.schemas.common import CONTENT_ENCODING
 from driftwarden.api.schemas.labels import LABELS_ANSWERS, LABELS_BODY
 from driftwarden.collector.predictions import NDJSON_TYPES
-from driftwarden.core.records import MAX_REPORTED_ERRORS, MODEL_NAME
+from driftwarden.core.records import MAX_MAGNITUDE, MAX_REPORTED_ERRORS, MODEL_NAME
 from driftwarden.daemon.daemon import Daemon
 from driftwarden.exporters.prometheus import Instruments
 
@@ -97,6 +97,8 @@ def _problem(record: Any) -> tuple[str, str, str] | None:
         return "bad_request_id", "/request_id", "'request_id' must be a string of 1-256 characters"
     if isinstance(label, bool) or not isinstance(label, (str, int, float)):
         return "bad_label", "/label", "'label' must be a number (regression, or a 0/1 class) or a string (a class)"
+    if isinstance(label, (int, float)) and abs(label) > MAX_MAGNITUDE:
+        return "unrepresentable", "/label", f"'label' is beyond ±{MAX_MAGNITUDE:g}; the error statistics would overflow"
     if isinstance(label, str) and len(label) > 256:
         return "bad_label", "/label", "'label' is at most 256 characters"
     return None

@@ -4,14 +4,18 @@ parse result of a request (accepted rows and per-record errors), and the names r
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftwarden.core.arrays import FloatArray, ObjectArray
+import numpy as np
+
+from driftwarden.core.arrays import BoolArray, FloatArray, ObjectArray
 
 __all__ = [
+    "MAX_MAGNITUDE",
     "MAX_REPORTED_ERRORS",
     "MODEL_NAME",
     "PREDICTION",
@@ -19,11 +23,15 @@ __all__ = [
     "RecordBatch",
     "RecordError",
     "number_label",
+    "representable",
 ]
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")  # model, SLO and stream names
 PREDICTION = "prediction"  # the record's "prediction" becomes a column of this name, reported apart
 MAX_REPORTED_ERRORS = 100  # per-record errors listed in one answer; the rest are counted
+# |value| beyond which the statistics overflow a float64: standard deviations, Wasserstein and
+# mean squared errors square their values. References, pins, records and labels are held to it.
+MAX_MAGNITUDE = 1e150
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,33 @@ class RecordBatch:
     @property
     def rows(self) -> int:
         return len(self.values)
+
+    def subset(self, mask: BoolArray) -> RecordBatch:
+        """The rows where `mask` is true."""
+
+        def rows(a: ObjectArray | None) -> ObjectArray | None:
+            return None if a is None else a[mask]
+
+        return dataclasses.replace(
+            self,
+            values=self.values[mask],
+            categorical_values=rows(self.categorical_values),
+            request_ids=rows(self.request_ids),
+            labels=rows(self.labels),
+        )
+
+
+def representable(batch: RecordBatch) -> BoolArray:
+    """Rows whose numbers (features, prediction, a numeric label) are within ±MAX_MAGNITUDE."""
+    with np.errstate(invalid="ignore"):
+        ok: BoolArray = np.logical_not((np.abs(batch.values) > MAX_MAGNITUDE).any(axis=1))
+    if batch.labels is not None:
+        ok &= np.array([not _huge(label) for label in batch.labels], dtype=bool)
+    return ok
+
+
+def _huge(label: object) -> bool:
+    return isinstance(label, (int, float)) and not isinstance(label, bool) and abs(label) > MAX_MAGNITUDE
 
 
 @dataclass

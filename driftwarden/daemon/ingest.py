@@ -19,7 +19,14 @@ import numpy as np
 from driftwarden.collector.sampling import sampled
 from driftwarden.config import Config
 from driftwarden.core.errors import BodyTooLarge, LimitExceeded, Overloaded, TooManyFeatures, TooManyModels
-from driftwarden.core.records import MAX_REPORTED_ERRORS, ParseResult, RecordBatch, RecordError
+from driftwarden.core.records import (
+    MAX_MAGNITUDE,
+    MAX_REPORTED_ERRORS,
+    ParseResult,
+    RecordBatch,
+    RecordError,
+    representable,
+)
 from driftwarden.core.spans import SpanBatch
 from driftwarden.daemon.models import ModelRegistry
 from driftwarden.daemon.window_budget import WindowBudget
@@ -65,6 +72,7 @@ class IngestService:
         refused one by one; a read larger than the queue raises `BodyTooLarge`, not counted, for it
         to read fewer lines, and a single record larger than the queue is dropped, counted."""
         limits = self.config.limits
+        _drop_unrepresentable(result)
         values = sum(_values(batch) for batch in result.batches)
         too_large = self._larger_than_queue(result.accepted, values)
         if too_large is not None and retry_on_overload and result.accepted > 1:
@@ -275,3 +283,22 @@ def _redacted(batch: RecordBatch, redact: list[str]) -> RecordBatch:
         categorical=tuple(batch.categorical[j] for j in keep_text),
         categorical_values=None if batch.categorical_values is None else batch.categorical_values[:, keep_text],
     )
+
+
+def _drop_unrepresentable(result: ParseResult) -> None:
+    """Rows with a number beyond ±MAX_MAGNITUDE are rejected (`unrepresentable`) before anything
+    counts them as accepted: a window holding one would overflow the statistics at every evaluation."""
+    for k, batch in enumerate(result.batches):
+        ok = representable(batch)
+        dropped = int(batch.rows - ok.sum())
+        if dropped:
+            result.batches[k] = batch.subset(ok)
+            result.accepted -= dropped
+            result.reject(
+                -1,
+                "unrepresentable",
+                f"model {batch.model!r}: {dropped} record(s) with a value beyond ±{MAX_MAGNITUDE:g}; "
+                "the statistics square values and would overflow: rescale those features",
+            )
+            result.rejected_by_reason["unrepresentable"] += dropped - 1
+    result.batches = [batch for batch in result.batches if batch.rows]

@@ -45,7 +45,7 @@ def test_a_reference_the_statistics_cannot_hold_is_refused_and_not_stored(tmp_pa
     assert stored_references(tmp_path / "state.db") == []
 
 
-def test_a_window_the_statistics_cannot_hold_is_not_pinned(tmp_path: Path) -> None:
+def test_values_the_statistics_cannot_hold_never_reach_a_window_to_be_pinned(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     with running(tmp_path / "state.db", evaluate_every="1h") as d:
         normal = pl.DataFrame({"x": rng.normal(size=1000)})
@@ -53,9 +53,10 @@ def test_a_window_the_statistics_cannot_hold_is_not_pinned(tmp_path: Path) -> No
         rows = b"\n".join(
             orjson.dumps({"model": "m", "features": {"x": v * 1e300}}) for v in rng.normal(size=200).tolist()
         )
-        assert d.client.post("/v1/predictions", content=rows, headers=NDJSON).is_success
+        r = d.client.post("/v1/predictions", content=rows, headers=NDJSON)
+        assert r.status_code == 400 and r.json()["errors"][0]["reason"] == "unrepresentable"
         r = d.client.post("/v1/models/m/reference/pin")
-        assert r.status_code == 409 and "x" in r.json()["error"] and r.json()["reason"] == "unrepresentable"
+        assert r.status_code == 409 and r.json()["reason"] == "empty_window"
         d.evaluate()
         report = d.client.get("/v1/models/m/drift")
         assert report.status_code == 200 and report.json()["rows"]["reference"] == 1000  # the uploaded one
@@ -112,3 +113,38 @@ def test_a_name_is_matched_whole_a_trailing_newline_included(tmp_path: Path) -> 
         r = d.client.post("/v1/labels", json=[{"model": "m\n", "request_id": "r", "label": 1}])
         assert r.status_code == 400 and r.json()["errors"][0]["reason"] == "bad_model"
         assert d.client.get("/v1/models").json()["models"] == []
+
+
+def test_records_and_labels_the_statistics_cannot_hold_are_rejected_one_by_one(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    with running(tmp_path / "state.db", evaluate_every="1h") as d:
+        normal = pl.DataFrame({"a": rng.normal(size=1000)})
+        assert d.client.put("/v1/models/m/reference", content=parquet(normal), headers=PARQUET).is_success
+        records = [
+            {"model": "m", "request_id": f"r{i}", "features": {"a": float(v)}, "prediction": float(v)}
+            for i, v in enumerate(rng.normal(size=50))
+        ]
+        records += [
+            {"model": "m", "request_id": "huge-feature", "features": {"a": 1.7e308}, "prediction": 1.0},
+            {"model": "m", "request_id": "huge-prediction", "features": {"a": 0.5}, "prediction": -1e200},
+        ]
+        r = d.client.post(
+            "/v1/predictions", content=orjson.dumps(records), headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 200 and (r.json()["accepted"], r.json()["rejected"]) == (50, 2), r.text
+        assert r.json()["errors"][0]["reason"] == "unrepresentable" and "1e+150" in r.json()["errors"][0]["message"]
+        only_huge = [{"model": "m", "features": {"a": 1e151}}]
+        r = d.client.post(
+            "/v1/predictions", content=orjson.dumps(only_huge), headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400 and r.json()["rejected"] == 1
+        labels = [{"model": "m", "request_id": f"r{i}", "label": 1e300 if i == 0 else 0.5} for i in range(10)]
+        r = d.client.post("/v1/labels", json=labels)
+        assert (
+            r.status_code == 200 and r.json()["rejected"] == 1 and r.json()["errors"][0]["reason"] == "unrepresentable"
+        )
+        d.evaluate()
+        assert d.client.get("/v1/models/m/drift").json()["rows"]["current"] == 50
+        assert d.metric("driftwarden_records_rejected_total", source="http", reason="unrepresentable") == 3
+        scrape = d.client.get("/metrics").text
+        assert "+Inf" not in "".join(line for line in scrape.splitlines() if 'le="' not in line)
