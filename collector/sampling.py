@@ -63,6 +63,7 @@ def sampled(batch: RecordBatch, rate: float) -> tuple[RecordBatch, int]:
             categorical_values=rows(batch.categorical_values),
             request_ids=rows(batch.request_ids),
             labels=rows(batch.labels),
+            traces=None if batch.traces is None else batch.traces[mask],
         ),
         dropped,
     )
