@@ -168,6 +168,32 @@ def test_other_log_records_are_acknowledged_and_counted(daemon: Daemon, sender: 
     assert daemon.metric("driftwarden_requests_rejected_total", endpoint="/v1/logs", reason="bad_body") is None
 
 
+@pytest.mark.filterwarnings("ignore:`LoggingHandler` in `opentelemetry-sdk` is deprecated:DeprecationWarning")
+def test_the_python_logging_bridge_sends_predictions_as_the_readme_shows(daemon: Daemon, sender: LogSender) -> None:
+    from opentelemetry.sdk._logs import LoggingHandler
+
+    logger = logging.getLogger("tests.model_server")
+    handler = LoggingHandler(logger_provider=sender.provider)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info(
+            "prediction",
+            extra={
+                "driftwarden.model": "fraud",
+                "driftwarden.features.amount": 12.5,
+                "driftwarden.features.country": "DE",
+                "driftwarden.prediction": 0.91,
+            },
+        )
+        logger.info("served /predict in 12 ms")
+    finally:
+        logger.removeHandler(handler)
+    assert sender.flush() == [LogRecordExportResult.SUCCESS]
+    assert daemon.metric("driftwarden_records_total", model="fraud", source="otlp_logs") == 1
+    assert daemon.metric(IGNORED, reason="no_features") == 1
+
+
 def test_the_model_falls_back_to_the_resource_and_the_label_joins_by_trace_id(tmp_path: Path) -> None:
     with running(tmp_path / "s.db", evaluate_every="1h") as d:
         sender = LogSender(d, resource={"model.name": "churn"})
