@@ -1,8 +1,9 @@
 """OTLP/HTTP trace export requests → request observations (one per SERVER or root span).
 
 Decodes `ExportTraceServiceRequest` from protobuf or OTLP JSON (hex trace ids, lowerCamelCase
-keys, enums as numbers; the API has decoded any gzip) and answers `ExportTraceServiceResponse` in the
-request's encoding with `partial_success` for spans it could not use. Mapping from span to
+keys, enums as numbers; the API has decoded any gzip; collector/otlp_wire.py, shared by every
+signal) and answers `ExportTraceServiceResponse` in the request's encoding with `partial_success`
+for spans it could not use. Mapping from span to
 observation follows the OTel semantic conventions, configurable through `TraceParams`:
 
 - service:   resource attribute `service.name`
@@ -15,14 +16,9 @@ observation follows the OTel semantic conventions, configurable through `TracePa
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import numpy as np
-import orjson
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError
-from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -30,20 +26,17 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from driftwarden.collector.otlp_wire import JSON, PROTOBUF, SCALARS, decode, encode, encode_error
 from driftwarden.core.arrays import FloatArray
-from driftwarden.core.errors import InputError, UnsupportedMediaType
 from driftwarden.core.spans import SpanBatch
 from driftwarden.params import TraceParams
 
 __all__ = ["JSON", "PROTOBUF", "decode_request", "encode_error", "encode_response"]
 
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
-_ID_KEYS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
 _SERVER = Span.SPAN_KIND_SERVER
 _ERROR = Status.STATUS_CODE_ERROR
 _HTTP_STATUS = ("http.response.status_code", "http.status_code")
-_SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+_SCALARS = SCALARS
 _INPUT_TOKENS = "gen_ai.usage.input_tokens"
 _OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 
@@ -51,21 +44,7 @@ _OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 def decode_request(body: bytes, content_type: str | None, settings: TraceParams) -> tuple[SpanBatch, str]:
     """Parse an export request (already decoded from any Content-Encoding); returns the observations
     and the media type to answer in."""
-    media = (content_type or "").split(";")[0].strip().lower()
-    if media not in (PROTOBUF, JSON):
-        raise UnsupportedMediaType(
-            f"unsupported Content-Type {media or '(none)'!r}: OTLP/HTTP sends {PROTOBUF} or {JSON}"
-        )
-    request = ExportTraceServiceRequest()
-    try:
-        if media == PROTOBUF:
-            request.ParseFromString(body)
-        else:
-            json_format.ParseDict(_hex_ids_to_base64(orjson.loads(body)), request, ignore_unknown_fields=True)
-    except (DecodeError, orjson.JSONDecodeError, json_format.ParseError, ValueError, TypeError) as exc:
-        raise InputError(f"not an OTLP ExportTraceServiceRequest ({media}): {exc}") from exc
-    except RecursionError:  # JSON nested deeper than Python's stack (orjson reads up to 1024 levels)
-        raise InputError(f"not an OTLP ExportTraceServiceRequest ({media}): nested too deeply") from None
+    request, media = decode(body, content_type, ExportTraceServiceRequest())
     return _observations(request, settings), media
 
 
@@ -74,34 +53,7 @@ def encode_response(batch: SpanBatch, media: str) -> bytes:
     if batch.rejected:
         response.partial_success.rejected_spans = batch.rejected
         response.partial_success.error_message = f"{batch.rejected} span(s) rejected; first: {batch.first_error}"
-    if media == PROTOBUF:
-        return response.SerializeToString()
-    return json_format.MessageToJson(response, indent=None).encode()
-
-
-def encode_error(message: str, media: str, code: int = 3) -> bytes:
-    """A google.rpc.Status body, as OTLP/HTTP prescribes for 4xx answers (3 = INVALID_ARGUMENT)."""
-    status = status_pb2.Status(code=code, message=message)
-    if media == PROTOBUF:
-        body: bytes = status.SerializeToString()  # google.rpc has .pyi stubs but no py.typed: mypy sees Any
-        return body
-    return json_format.MessageToJson(status, indent=None).encode()
-
-
-def _hex_ids_to_base64(node: Any) -> Any:
-    """OTLP JSON writes trace and span ids as hex; protobuf's JSON mapping expects base64."""
-    if isinstance(node, dict):
-        return {k: _b64(v) if k in _ID_KEYS and isinstance(v, str) else _hex_ids_to_base64(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_hex_ids_to_base64(v) for v in node]
-    return node
-
-
-def _b64(hex_id: str) -> str:
-    try:
-        return base64.b64encode(bytes.fromhex(hex_id)).decode()
-    except ValueError as exc:
-        raise ValueError(f"id {hex_id!r:.40} is not hex") from exc
+    return encode(response, media)
 
 
 def _value(v: AnyValue) -> Any:

@@ -9,11 +9,17 @@ feature layout; the per-record Python work is only the dict look-ups JSON parsin
 already implies. Strings and booleans are categorical columns (object arrays). The
 record's `prediction` (a score or a class) becomes one more column named "prediction",
 so output drift is measured like input drift; `request_id` and `label` (ground truth)
-travel with the rows for sampling and the label join.
+travel with the rows for sampling and the label join, `trace_id` and `span_id` (W3C hex)
+with them into the window, so a drift report can name the traces behind it.
+
+`parse_objects()` is the part after the body is decoded: other ways in that produce records of
+the same shape (OTLP log records, collector/otlp_logs.py) go through it, so they are validated,
+grouped and rejected exactly as these are.
 """
 
 from __future__ import annotations
 
+import math
 import reprlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,9 +38,10 @@ from driftwarden.core.records import (
     ParseResult,
     RecordBatch,
     number_label,
+    pack_traces,
 )
 
-__all__ = ["parse_records"]
+__all__ = ["parse_objects", "parse_records"]
 
 JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
@@ -55,6 +62,8 @@ class _Rows:
     values: list[list[Any]] = field(default_factory=list)  # JSON values, one list per record
     request_ids: list[Any] = field(default_factory=list)
     labels: list[Any] = field(default_factory=list)
+    trace_ids: list[Any] = field(default_factory=list)
+    span_ids: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,8 @@ class _Block:
     categorical_values: ObjectArray
     request_ids: list[Any]
     labels: list[Any]
+    trace_ids: list[Any]
+    span_ids: list[Any]
 
 
 def parse_records(body: bytes, content_type: str | None, *, max_records: int = 100_000) -> ParseResult:
@@ -79,6 +90,14 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
             f"unsupported Content-Type {media or '(none)'!r}: send application/json (an array of records) "
             "or application/x-ndjson (one record per line)"
         )
+    return parse_objects(records, result, max_records=max_records)
+
+
+def parse_objects(
+    records: list[tuple[int, Any]], result: ParseResult | None = None, *, max_records: int = 100_000
+) -> ParseResult:
+    """(index, decoded record) pairs → per-model batches, adding to `result` (a new one when None)."""
+    result = ParseResult() if result is None else result
     if len(records) > max_records:
         raise BodyTooLarge(f"{len(records)} records in one request; the limit is {max_records}: split the batch")
 
@@ -104,6 +123,8 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
         rows.values.append(values)
         rows.request_ids.append(record.get("request_id"))
         rows.labels.append(record.get("label"))
+        rows.trace_ids.append(record.get("trace_id"))
+        rows.span_ids.append(record.get("span_id"))
         version = record.get("model_version")
         if type(version) is str and 0 < len(version) <= 64:
             versions[model] = version
@@ -164,8 +185,9 @@ def _check_record(index: int, record: Any, result: ParseResult) -> tuple[str, di
     return model, features
 
 
-def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult) -> _Block | None:
-    """Rows that share a feature layout → numeric and categorical columns, rejecting bad rows."""
+def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked: bool = False) -> _Block | None:
+    """Rows that share a feature layout → numeric and categorical columns, rejecting bad rows
+    (`checked`: each value looked at, as when a fast pass found infinities)."""
     bad_name = next((n for n in names if not n or len(n) > MAX_FEATURE_NAME), None)
     if bad_name is not None:
         for index in rows.indexes:
@@ -178,7 +200,7 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult) -> _Block |
         return None
     kinds = set(map(type, chain.from_iterable(rows.values)))
     text: list[int] = []  # positions of the categorical columns
-    if kinds <= _NUMBER_TYPES:
+    if kinds <= _NUMBER_TYPES and not checked:
         keep, numeric = list(range(len(rows.indexes))), list(range(len(names)))
     else:
         keep, numeric, text = _valid_rows(names, rows, result)
@@ -186,18 +208,31 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult) -> _Block |
         return None
     if len(keep) == len(rows.indexes):
         table, request_ids, labels = rows.values, rows.request_ids, rows.labels
+        trace_ids, span_ids = rows.trace_ids, rows.span_ids
     else:
         table = [rows.values[i] for i in keep]
         request_ids = [rows.request_ids[i] for i in keep]
         labels = [rows.labels[i] for i in keep]
+        trace_ids = [rows.trace_ids[i] for i in keep]
+        span_ids = [rows.span_ids[i] for i in keep]
     numbers = table if len(numeric) == len(names) else [[values[j] for j in numeric] for values in table]
-    # orjson refuses NaN, Infinity, 1e999 and integers beyond 64 bits: every number here is finite
+    # orjson refuses NaN, Infinity, 1e999 and integers beyond 64 bits; other decoders (OTLP's doubles)
+    # may not: NaN is missing, as null is, and a row with an infinity is looked at value by value
     values = np.array(numbers, dtype=np.float64).reshape(len(table), len(numeric))
+    if not checked and np.isinf(values).any():
+        return _block(names, rows, result, checked=True)
     categorical_values = np.empty((len(table), len(text)), dtype=object)
     for k, j in enumerate(text):
         categorical_values[:, k] = [_category(values_[j]) for values_ in table]
     return _Block(
-        tuple(names[j] for j in numeric), values, tuple(names[j] for j in text), categorical_values, request_ids, labels
+        tuple(names[j] for j in numeric),
+        values,
+        tuple(names[j] for j in text),
+        categorical_values,
+        request_ids,
+        labels,
+        trace_ids,
+        span_ids,
     )
 
 
@@ -221,6 +256,8 @@ def _valid_rows(names: tuple[str, ...], rows: _Rows, result: ParseResult) -> tup
         for j, v in enumerate(values):
             if isinstance(v, (dict, list)):
                 problem = f"is a {type(v).__name__}; use a number, string, boolean or null"
+            elif isinstance(v, float) and math.isinf(v):
+                problem = f"is {v}; use a finite number (or null when missing)"
             elif is_number[j] and isinstance(v, (str, bool)):
                 problem = f"is {v!r:.40} but other records send numbers for it"
             elif isinstance(v, str) and len(v) > MAX_CATEGORY:
@@ -257,9 +294,13 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
     labels = list(chain.from_iterable(b.labels for b in blocks))
     ids = _objects(request_ids, str)
     truth = _objects(labels, (str, int, float))
+    trace_ids = list(chain.from_iterable(b.trace_ids for b in blocks))
+    traces = (
+        None if all(t is None for t in trace_ids) else pack_traces(trace_ids, [*chain(*(b.span_ids for b in blocks))])
+    )
     if len(blocks) == 1:
         b = blocks[0]
-        return RecordBatch(model, b.numeric, b.values, version, b.categorical, b.categorical_values, ids, truth)
+        return RecordBatch(model, b.numeric, b.values, version, b.categorical, b.categorical_values, ids, truth, traces)
     numeric, values = _stack([(b.numeric, b.values) for b in blocks], np.nan, np.float64)
     categorical, categorical_values = _stack([(b.categorical, b.categorical_values) for b in blocks], None, np.object_)
     both = set(numeric) & set(categorical)
@@ -271,7 +312,7 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
                 categorical_values[filled, k] = [number_label(x) for x in column[filled]]
         keep = [j for j, name in enumerate(numeric) if name not in both]
         numeric, values = tuple(numeric[j] for j in keep), values[:, keep]
-    return RecordBatch(model, numeric, values, version, categorical, categorical_values, ids, truth)
+    return RecordBatch(model, numeric, values, version, categorical, categorical_values, ids, truth, traces)
 
 
 def _stack(

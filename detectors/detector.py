@@ -1,8 +1,9 @@
 """A model's drift detector: its reference, its current window and the stability of its verdicts.
 
 The thin stateful wrapper around `compare()`: `update()` appends rows (categorical values
-as vocabulary codes, numeric ones binned as they pass), `evaluate()` compares the window
-with the reference — a sliding window at every call, a tumbling one when its period ends.
+as vocabulary codes, numeric ones binned as they pass, trace ids beside them), `evaluate()`
+compares the window with the reference — a sliding window at every call, a tumbling one when its
+period ends — and names the traces of a few rows behind its worst drifted features.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from functools import partial
 import numpy as np
 import numpy.typing as npt
 
-from driftwarden.core.arrays import FloatArray, ObjectArray
+from driftwarden.core.arrays import ByteArray, FloatArray, ObjectArray
 from driftwarden.core.records import number_label
 from driftwarden.detectors.drift import compare
 from driftwarden.detectors.findings import Finding
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.report import DriftReport
 from driftwarden.detectors.stability import VerdictStability
+from driftwarden.detectors.trace_examples import with_trace_examples
 from driftwarden.detectors.vocabulary import Vocabulary
 from driftwarden.detectors.windows import SlidingWindow, encode_checkpoint
 from driftwarden.params import DEFAULT_THRESHOLDS, DriftThresholds
@@ -98,11 +100,13 @@ class DriftDetector:
         values: npt.ArrayLike,
         categorical: Sequence[str] = (),
         categorical_values: ObjectArray | None = None,
+        traces: ByteArray | None = None,
     ) -> None:
-        """Append rows: numeric columns `values`, categorical ones `categorical_values` (str or None)."""
+        """Append rows: numeric columns `values`, categorical ones `categorical_values` (str or None),
+        the rows' packed trace ids `traces` (`core.records.pack_traces`)."""
         convert = {j for j, name in enumerate(names) if self._is_categorical(name)}
         if not convert and not categorical:
-            self.window.append(names, values)
+            self.window.append(names, values, traces)
             return
         columns: list[tuple[str, FloatArray]] = []
         values = np.asarray(values, dtype=np.float64)
@@ -120,7 +124,7 @@ class DriftDetector:
             columns.append((name, self.vocabulary.encode(name, categorical_values[:, k])))
         rows = values.shape[0]
         block = np.column_stack([c for _, c in columns]) if columns else np.empty((rows, 0))
-        self.window.append([n for n, _ in columns], block)
+        self.window.append([n for n, _ in columns], block, traces)
 
     def evaluate(self, now: float | None = None) -> list[Finding]:
         """Compare the current window with the reference. A tumbling window is compared once,
@@ -133,7 +137,7 @@ class DriftDetector:
             if self.window.rows == 0:
                 return []
         reference = self.reference
-        names, values, bins = self.window.binned()
+        names, values, bins, traces = self.window.binned_with_traces()
         numeric, current_categories = self._split(names, values)
         if self.every is not None:
             self.window.clear()
@@ -154,8 +158,12 @@ class DriftDetector:
             thresholds=self.thresholds,
             critical_features=self.critical_features,
             model_version=self.model_version,
-            scratch=True,  # `numeric` is this evaluation's own copy of the window
+            # `numeric` is this evaluation's own copy of the window, sorted in place unless the traces
+            # of its rows are to be found afterwards (then it is copied once more)
+            scratch=traces is None or numeric[1] is not values,
         )
+        if traces is not None:
+            report = with_trace_examples(report, names, values, traces, self.vocabulary.names)
         if self.reference is not reference and not self.previous_as_reference:  # replaced meanwhile
             return []
         self._report = report = self.stability.apply(report)
@@ -190,14 +198,16 @@ class DriftDetector:
         """The window, its category vocabulary, the period it covers and the verdict streaks, for `restore()`."""
         return encode_checkpoint(*self.checkpoint_state())
 
-    def checkpoint_state(self) -> tuple[tuple[str, ...], FloatArray, int, bytes]:
-        """What `checkpoint()` encodes, copied now (cheap; the encoding can run in another thread)."""
+    def checkpoint_state(self) -> tuple[tuple[str, ...], FloatArray, int, bytes, ByteArray | None]:
+        """What `checkpoint()` encodes (`encode_checkpoint`'s arguments: names, rows, total, meta,
+        traces), copied now (cheap; the encoding can run in another thread)."""
         state = {
             "vocabulary": self.vocabulary.to_dict(),
             "period_start": self.period_start,
             "stability": self.stability.to_dict(),  # a restart keeps streaks and held verdicts
         }
-        return (*self.window.checkpoint_state(), json.dumps(state).encode())
+        names, values, total, traces = self.window.checkpoint_state()
+        return names, values, total, json.dumps(state).encode(), traces
 
     def restore(self, blob: bytes) -> None:
         meta = json.loads(self.window.restore(blob) or b"{}")

@@ -21,8 +21,21 @@ __all__ = [
     "PREDICTION",
     "DriftReport",
     "FeatureDrift",
+    "TraceExamples",
     "interval_labels",
 ]
+
+
+@dataclass(frozen=True)
+class TraceExamples:
+    """Current-window rows of a drifted feature's top drifted bin (the one that gained the most share
+    of rows over the reference, "__missing__" for the missing values), by their trace and span ids."""
+
+    bin: str  # the bin's label as `FeatureDrift.bin_labels` names it, or "__missing__"
+    traces: tuple[tuple[str, str | None], ...]  # (trace id, span id or None), lowercase hex
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bin": self.bin, "traces": [{"trace_id": t, "span_id": s} for t, s in self.traces]}
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,7 @@ class FeatureDrift:
     effect: float = float("nan")  # the largest score / threshold ratio: >= 1 is an effect
     stable: bool = False  # the verdict after `for` evaluations and hysteresis (see detectors/stability.py)
     unseen: tuple[tuple[str, int], ...] = ()  # categorical: the most frequent categories the reference lacks
+    trace_examples: TraceExamples | None = None  # for the worst drifted features, when their rows had trace ids
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -59,6 +73,8 @@ class FeatureDrift:
         }
         if self.kind == "categorical":
             out["unseen"] = [{"category": c, "count": n} for c, n in self.unseen]
+        if self.trace_examples is not None:
+            out["trace_examples"] = self.trace_examples.to_dict()
         return out
 
 

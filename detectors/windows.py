@@ -11,6 +11,10 @@ and filling a window copies each row about twice (amortized doubling). Until the
 its rows sit at the front in arrival order, so growing keeps the ring's positions; once full it
 is the same ring as ever. `window_bytes()` says what a window of some rows and columns takes,
 which admission uses to keep the windows within their memory budget before it appends.
+
+Rows may carry a trace and span id (`core.records.pack_traces`): a window that has been sent one
+keeps a second ring of TRACE_BYTES per row at the same positions (zeros where a row had none), so an
+evaluation can name the traces of the rows behind a drift.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import io
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from driftwarden.core.arrays import FloatArray, IntArray
+from driftwarden.core.arrays import ByteArray, FloatArray, IntArray
+from driftwarden.core.records import TRACE_BYTES
 from driftwarden.detectors import stats
 
 __all__ = ["VALUE_BYTES", "SlidingWindow", "TooManyFeatures", "allocated_rows", "encode_checkpoint", "window_bytes"]
@@ -48,9 +54,9 @@ def allocated_rows(rows: int, capacity: int) -> int:
     return min(capacity, max(_MIN_ROWS, 1 << (min(rows, capacity) - 1).bit_length()))
 
 
-def window_bytes(rows: int, columns: int, capacity: int) -> int:
-    """Bytes of a window of `capacity` holding `rows` rows of `columns` features."""
-    return allocated_rows(rows, capacity) * columns * VALUE_BYTES
+def window_bytes(rows: int, columns: int, capacity: int, *, traced: bool = False) -> int:
+    """Bytes of a window of `capacity` holding `rows` rows of `columns` features (and their trace ids)."""
+    return allocated_rows(rows, capacity) * (columns * VALUE_BYTES + TRACE_BYTES * traced)
 
 
 class TooManyFeatures(ValueError):
@@ -79,6 +85,7 @@ class SlidingWindow:
         self._lock = threading.Lock()
         self._columns: dict[str, int] = {}
         self._values: FloatArray = np.empty((0, 0), order="F")  # rows past `_rows` are never read
+        self._traces: ByteArray | None = None  # (allocated rows, TRACE_BYTES) beside `_values`, once a row had one
         self._next = 0  # ring position of the next row
         self._rows = 0
         self._total = 0
@@ -109,21 +116,25 @@ class SlidingWindow:
 
     @property
     def nbytes(self) -> int:
-        """Bytes the window's buffer takes now."""
-        return int(self._values.nbytes)
+        """Bytes the window's buffers take now."""
+        return int(self._values.nbytes) + (0 if self._traces is None else int(self._traces.nbytes))
 
-    def bytes_after(self, rows: int, features: Iterable[str] = ()) -> int:
-        """Bytes the buffer would take once `rows` more rows naming `features` are appended (before
-        they are: what admission weighs against the memory budget). Appending never shrinks it."""
+    def bytes_after(self, rows: int, features: Iterable[str] = (), *, traced: bool = False) -> int:
+        """Bytes the buffers would take once `rows` more rows naming `features` (`traced`: with trace
+        ids) are appended (before they are: what admission weighs against the memory budget).
+        Appending never shrinks them."""
         columns = len(self._columns) + sum(1 for name in set(features) if name not in self._columns)
         allocated = max(int(self._values.shape[0]), self._allocation(self._rows + rows))
-        return allocated * columns * VALUE_BYTES
+        return allocated * (columns * VALUE_BYTES + TRACE_BYTES * (traced or self._traces is not None))
 
-    def append(self, names: Sequence[str], values: npt.ArrayLike) -> None:
-        """Append a (rows, len(names)) batch; features absent from it are missing for its rows."""
+    def append(self, names: Sequence[str], values: npt.ArrayLike, traces: ByteArray | None = None) -> None:
+        """Append a (rows, len(names)) batch; features absent from it are missing for its rows.
+        `traces` (rows, TRACE_BYTES) are the rows' packed trace and span ids."""
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != len(names):
             raise ValueError(f"values must be (rows, {len(names)}), got {values.shape}")
+        if traces is not None and traces.shape != (values.shape[0], TRACE_BYTES):
+            raise ValueError(f"traces must be ({values.shape[0]}, {TRACE_BYTES}), got {traces.shape}")
         with self._lock:
             new = [n for n in names if n not in self._columns]
             if new:
@@ -136,9 +147,11 @@ class SlidingWindow:
                 full[:, cols] = values
                 incoming = full[-self.capacity :]
             self._grow(self._rows + incoming.shape[0])
+            if traces is not None and self._traces is None:
+                self._traces = np.zeros((self._values.shape[0], TRACE_BYTES), dtype=np.uint8)
             if self._binned:
                 self._count_bins(incoming, self._evicted(incoming.shape[0]))
-            self._write(incoming)
+            self._write(incoming, None if traces is None else traces[-self.capacity :])
             self._total += values.shape[0]
 
     def track_bins(self, features: Sequence[str], edges: npt.ArrayLike) -> None:
@@ -157,6 +170,16 @@ class SlidingWindow:
         with self._lock:
             return tuple(self._columns), np.array(self._values[: self._rows], order="F"), self._bins.copy()
 
+    def binned_with_traces(self) -> tuple[tuple[str, ...], FloatArray, IntArray, ByteArray | None]:
+        """`binned()` and the filled rows' packed trace ids, row for row (None when no row has one), atomically."""
+        with self._lock:
+            return (
+                tuple(self._columns),
+                np.array(self._values[: self._rows], order="F"),
+                self._bins.copy(),
+                self._filled_traces(),
+            )
+
     def transform(self, name: str, fn: Callable[[FloatArray], FloatArray]) -> None:
         """Replace the filled values of one column by `fn(values)` (a feature found to be categorical
         after numbers had arrived for it: its numbers become category codes)."""
@@ -169,6 +192,7 @@ class SlidingWindow:
         """Empty the window (a tumbling window closing), giving its buffer back; columns and tracked bins stay."""
         with self._lock:
             self._values = np.empty((0, len(self._columns)), order="F")
+            self._traces = None
             self._next = self._rows = 0
             self._bins[:] = 0
 
@@ -178,24 +202,37 @@ class SlidingWindow:
             return tuple(self._columns), np.array(self._values[: self._rows], order="F")
 
     def to_bytes(self, meta: bytes = b"") -> bytes:
-        """A checkpoint: feature names, the filled rows (order within the window is not kept) and
-        `meta`, bytes the owner needs to read the columns back (e.g. category vocabularies)."""
-        return encode_checkpoint(*self.checkpoint_state(), meta)
+        """A checkpoint: feature names, the filled rows (order within the window is not kept), their
+        trace ids and `meta`, bytes the owner needs to read the columns back (e.g. category vocabularies)."""
+        names, values, total, traces = self.checkpoint_state()
+        return encode_checkpoint(names, values, total, meta, traces)
 
-    def checkpoint_state(self) -> tuple[tuple[str, ...], FloatArray, int]:
-        """(names, a copy of the filled rows, rows ever appended), taken atomically; cheap beside encoding."""
+    def checkpoint_state(self) -> tuple[tuple[str, ...], FloatArray, int, ByteArray | None]:
+        """(names, a copy of the filled rows, rows ever appended, their trace ids), taken atomically;
+        cheap beside encoding."""
         with self._lock:
-            return tuple(self._columns), np.array(self._values[: self._rows], order="F"), self._total
+            values = np.array(self._values[: self._rows], order="F")
+            return tuple(self._columns), values, self._total, self._filled_traces()
 
     def restore(self, blob: bytes) -> bytes:
         """Refill from `to_bytes()`, returning its `meta`; rows beyond this window's capacity keep the most recent."""
         with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
             names, values, total = saved["names"].tolist(), saved["values"], int(saved["total"][0])
             meta = saved["meta"].tobytes() if "meta" in saved.files else b""
+            traces = saved["traces"] if "traces" in saved.files else None
+        if traces is not None and traces.shape != (values.shape[0], TRACE_BYTES):
+            traces = None  # not this window's: the rows are still good without them
         if names and values.shape[0]:
-            self.append(names, values[-self.capacity :])
+            self.append(names, values[-self.capacity :], None if traces is None else traces[-self.capacity :])
         self._total = max(self._total, total)
         return meta
+
+    def _filled_traces(self) -> ByteArray | None:
+        """A copy of the filled rows' trace ids; None when none of them has one (call under the lock)."""
+        if self._traces is None:
+            return None
+        traces = self._traces[: self._rows]
+        return traces.copy() if traces[:, :16].any() else None
 
     def _evicted(self, n: int) -> FloatArray | None:
         """The rows that writing `n` rows will overwrite (the oldest), before they are."""
@@ -222,12 +259,16 @@ class SlidingWindow:
         self._bins[present] += stats.unsorted_bin_counts(added[:, where], edges)
         self._bins[present] -= gone.result()
 
-    def _write(self, rows: FloatArray) -> None:
+    def _write(self, rows: FloatArray, traces: ByteArray | None) -> None:
         n = rows.shape[0]
         first = min(n, self.capacity - self._next)
         self._values[self._next : self._next + first] = rows[:first]
         if n > first:
             self._values[: n - first] = rows[first:]
+        if self._traces is not None:  # a row sent without a trace id must not keep the one it overwrites
+            self._traces[self._next : self._next + first] = 0 if traces is None else traces[:first]
+            if n > first:
+                self._traces[: n - first] = 0 if traces is None else traces[first:]
         self._next = (self._next + n) % self.capacity
         self._rows = min(self.capacity, self._rows + n)
 
@@ -252,19 +293,27 @@ class SlidingWindow:
         grown[: self._rows, :old_columns] = self._values[: self._rows]
         grown[: self._rows, old_columns:] = np.nan  # a new feature is missing for the rows already here
         self._values = grown
+        if self._traces is not None and self._traces.shape[0] != shape[0]:
+            traces = np.zeros((shape[0], TRACE_BYTES), dtype=np.uint8)
+            traces[: self._rows] = self._traces[: self._rows]
+            self._traces = traces
 
     def _allocation(self, rows: int) -> int:
         return allocated_rows(rows, self.capacity)
 
 
-def encode_checkpoint(names: Sequence[str], values: FloatArray, total: int, meta: bytes = b"") -> bytes:
+def encode_checkpoint(
+    names: Sequence[str], values: FloatArray, total: int, meta: bytes = b"", traces: ByteArray | None = None
+) -> bytes:
     """The bytes `SlidingWindow.restore()` reads back."""
     buf = io.BytesIO()
-    np.savez_compressed(
-        buf,
-        names=np.array(names, dtype=object).astype(str),
-        values=values,
-        total=np.array([total]),
-        meta=np.frombuffer(meta, dtype=np.uint8),
-    )
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "names": np.array(names, dtype=object).astype(str),
+        "values": values,
+        "total": np.array([total]),
+        "meta": np.frombuffer(meta, dtype=np.uint8),
+    }
+    if traces is not None:
+        arrays["traces"] = traces
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as the arrays, not a dict
     return buf.getvalue()

@@ -16,6 +16,7 @@ from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
 from driftwarden.api.labels import labels_router
+from driftwarden.api.otlp import otlp_router
 from driftwarden.api.plumbing import (
     HTTPProblem,
     bearer_auth,
@@ -156,6 +157,7 @@ def create_app(
     app.exception_handler(HTTPProblem)(problem_handler(instruments, rejections))  # typed for a subclass handler
     app.exception_handler(HTTPException)(unrouted_handler(instruments, rejections))
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
+    app.include_router(otlp_router(config, daemon, auth, read_body, rejections, registry))
     app.state.kserve_joiner = joiner = EventJoiner()
     app.include_router(kserve_router(config, daemon.ingest, auth, read_body, joiner))
     app.include_router(status_router(config, views, exposition))

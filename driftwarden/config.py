@@ -329,6 +329,26 @@ class TraceSettings(_Strict):
         return value
 
 
+class LogSettings(_Strict):
+    """How OTLP log records (POST /v1/logs) become prediction records; others are acknowledged and counted."""
+
+    feature_prefix: str = Field(
+        default="driftwarden.features.",
+        min_length=1,
+        description="log record attributes under this prefix are the features, named without it",
+    )
+    model_attributes: list[str] = Field(
+        default_factory=lambda: ["driftwarden.model", "model.name", "gen_ai.request.model"],
+        description="attributes naming the model: the first present on the record, else on its resource",
+    )
+    prediction_attribute: str = Field(default="driftwarden.prediction", description="the model's output")
+    request_id_attribute: str = Field(
+        default="driftwarden.request_id", description="the label join's key; the record's trace id when absent"
+    )
+    label_attribute: str = Field(default="driftwarden.label", description="ground truth sent with the prediction")
+    model_version_attribute: str = Field(default="driftwarden.model_version", description="the model's version")
+
+
 class SLOSettings(_Strict):
     """A latency SLO (with `threshold`) or an availability SLO (without), over `period`."""
 
@@ -531,6 +551,9 @@ class Config(_Strict):
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     limits: Limits = Limits()
     traces: TraceSettings = TraceSettings()
+    logs: LogSettings = Field(
+        default=LogSettings(), description="OTLP log records carrying a model and its features (POST /v1/logs)"
+    )
     slos: list[SLOSettings] = Field(default_factory=list)
     self_tracing: SelfTracing | None = None
     gpu: GpuSettings = GpuSettings()

@@ -23,6 +23,7 @@ from driftwarden.config import (
     AlertingSettings,
     DriftSettings,
     GpuSettings,
+    LogSettings,
     OutboxSettings,
     RouteSettings,
     SLOSettings,
@@ -36,6 +37,7 @@ __all__ = [
     "AlertingParams",
     "DriftThresholds",
     "GpuParams",
+    "LogParams",
     "OutboxParams",
     "RouteParams",
     "SLOParams",
@@ -43,6 +45,7 @@ __all__ = [
     "alerting_params",
     "drift_thresholds",
     "gpu_params",
+    "log_params",
     "outbox_params",
     "route_params",
     "slo_params",
@@ -110,6 +113,18 @@ class TraceParams:
     ttft_event: str = "gen_ai.content.first_token"
     ttft_attribute: str = "gen_ai.server.time_to_first_token"
     max_quantile_samples: int = 20_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogParams:
+    """How OTLP log records become prediction records (collector/otlp_logs.py)."""
+
+    feature_prefix: str = "driftwarden.features."
+    model_attributes: tuple[str, ...] = ("driftwarden.model", "model.name", "gen_ai.request.model")
+    prediction_attribute: str = "driftwarden.prediction"
+    request_id_attribute: str = "driftwarden.request_id"
+    label_attribute: str = "driftwarden.label"
+    model_version_attribute: str = "driftwarden.model_version"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,6 +198,17 @@ def trace_params(s: TraceSettings) -> TraceParams:
         ttft_event=s.ttft_event,
         ttft_attribute=s.ttft_attribute,
         max_quantile_samples=s.max_quantile_samples,
+    )
+
+
+def log_params(s: LogSettings) -> LogParams:
+    return LogParams(
+        feature_prefix=s.feature_prefix,
+        model_attributes=tuple(s.model_attributes),
+        prediction_attribute=s.prediction_attribute,
+        request_id_attribute=s.request_id_attribute,
+        label_attribute=s.label_attribute,
+        model_version_attribute=s.model_version_attribute,
     )
 
 

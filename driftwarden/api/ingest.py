@@ -1,4 +1,4 @@
-"""Ways in: prediction records, OTLP traces, reference uploads."""
+"""Ways in: prediction records and reference uploads (OTLP/HTTP is `driftwarden.api.otlp`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
-from driftwarden.api.plumbing import HTTPProblem, check_model_name, http_status, problem, reason_for, route_of
+from driftwarden.api.plumbing import HTTPProblem, check_model_name, problem
 from driftwarden.api.schemas.common import CONTENT_ENCODING
 from driftwarden.api.schemas.ingest import (
     PIN_ANSWERS,
@@ -17,10 +17,7 @@ from driftwarden.api.schemas.ingest import (
     PREDICTIONS_BODY,
     REFERENCE_ANSWERS,
     REFERENCE_BODY,
-    TRACES_ANSWERS,
-    TRACES_BODY,
 )
-from driftwarden.collector import otlp
 from driftwarden.collector.predictions import parse_records
 from driftwarden.collector.tables import TableError, format_from_content_type
 from driftwarden.config import Config
@@ -28,7 +25,6 @@ from driftwarden.core.errors import DriftwardenError, LimitExceeded, StorageErro
 from driftwarden.core.ratelog import RateLimitedLog
 from driftwarden.daemon.daemon import Daemon, UnknownModel
 from driftwarden.daemon.references import fit_reference
-from driftwarden.params import trace_params
 
 __all__ = ["ingest_router"]
 
@@ -43,8 +39,7 @@ def ingest_router(
     rejections: RateLimitedLog,
 ) -> APIRouter:
     router = APIRouter(dependencies=[Depends(auth)])
-    traces = trace_params(config.traces)
-    ingest, instruments = daemon.ingest, daemon.instruments
+    ingest = daemon.ingest
 
     @router.post(
         "/v1/predictions",
@@ -70,39 +65,6 @@ def ingest_router(
             )
         status = 400 if result.accepted == 0 and result.rejected else 200
         return JSONResponse(result.to_dict(), status_code=status)
-
-    @router.post(
-        "/v1/traces",
-        openapi_extra={"requestBody": TRACES_BODY, "parameters": [CONTENT_ENCODING]},
-        responses=TRACES_ANSWERS,
-    )
-    async def post_traces(request: Request) -> Response:
-        ctype = request.headers.get("content-type")
-        media = otlp.PROTOBUF if (ctype or "").startswith(otlp.PROTOBUF) else otlp.JSON
-        try:
-            body = await read_body(request)
-        except HTTPProblem as exc:  # too large or too slow: OTLP clients read a google.rpc.Status, as for every error
-            return otlp_problem(request, exc.status, exc.reason, exc.message, media, exc.headers)
-        try:
-            batch, media = otlp.decode_request(body, ctype, traces)  # read_body has decoded any gzip
-            ingest.admit_spans(batch)
-        except DriftwardenError as exc:  # OTLP exporters retry a 429 (queue full) with Retry-After
-            return otlp_problem(request, http_status(exc), reason_for(exc), exc.reason, media)
-        instruments.spans.labels("observed").inc(len(batch))
-        instruments.spans.labels("skipped").inc(batch.skipped)
-        instruments.spans.labels("rejected").inc(batch.rejected)
-        for reason, count in batch.reasons.items():
-            instruments.records_rejected.labels("otlp", reason).inc(count)
-        return Response(otlp.encode_response(batch, media), media_type=media)
-
-    def otlp_problem(
-        request: Request, status: int, reason: str, message: str, media: str, headers: dict[str, str] | None = None
-    ) -> Response:
-        """OTLP/HTTP answers errors with a google.rpc.Status in the request's encoding."""
-        instruments.requests_rejected.labels(route_of(request), reason).inc()
-        rejections.note(f"otlp:{reason}", f"refused an OTLP export ({status} {reason}): {message}")
-        headers = {**(headers or {}), **({"Retry-After": "1"} if status == 429 else {})}
-        return Response(otlp.encode_error(message, media), status_code=status, media_type=media, headers=headers)
 
     @router.put(
         "/v1/models/{model}/reference",

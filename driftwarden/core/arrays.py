@@ -11,10 +11,11 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BoolArray", "FloatArray", "IntArray", "ObjectArray", "StrArray"]
+__all__ = ["BoolArray", "ByteArray", "FloatArray", "IntArray", "ObjectArray", "StrArray"]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]  # values, NaN where missing
 IntArray: TypeAlias = npt.NDArray[np.int64]  # counts, codes, row indices
 BoolArray: TypeAlias = npt.NDArray[np.bool_]  # masks
 ObjectArray: TypeAlias = npt.NDArray[np.object_]  # str or None: categories, request ids, labels
 StrArray: TypeAlias = npt.NDArray[np.str_]  # fixed-width strings (numpy "<U")
+ByteArray: TypeAlias = npt.NDArray[np.uint8]  # raw bytes: packed trace and span ids

@@ -39,6 +39,7 @@ LLM_INPUT_TOKENS = "driftwarden_llm_input_tokens"  # counter (_total): service, 
 LLM_OUTPUT_TOKENS = "driftwarden_llm_output_tokens"  # counter (_total): service, model
 LLM_TIME_TO_FIRST_TOKEN = "driftwarden_llm_time_to_first_token_seconds"  # histogram: service, model
 SPANS = "driftwarden_spans"  # counter (_total): outcome (observed, skipped, rejected)
+OTLP_LOGS_IGNORED = "driftwarden_otlp_logs_ignored"  # counter (_total): reason (no_features, no_model)
 LABEL_VALUES_FOLDED = "driftwarden_label_values_folded"  # counter (_total): label
 SERIES_OVERFLOW = "driftwarden_series_overflow"  # counter (_total): metric — folded into its all-"other" label set
 SLO_BURN_RATE = "driftwarden_slo_burn_rate"  # gauge: slo, window

@@ -7,23 +7,27 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from driftwarden.core.arrays import BoolArray, FloatArray, ObjectArray
+from driftwarden.core.arrays import BoolArray, ByteArray, FloatArray, ObjectArray
 
 __all__ = [
     "MAX_MAGNITUDE",
     "MAX_REPORTED_ERRORS",
     "MODEL_NAME",
     "PREDICTION",
+    "TRACE_BYTES",
     "ParseResult",
     "RecordBatch",
     "RecordError",
     "number_label",
+    "pack_traces",
     "representable",
+    "trace_hex",
 ]
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")  # model, SLO and stream names
@@ -32,6 +36,10 @@ MAX_REPORTED_ERRORS = 100  # per-record errors listed in one answer; the rest ar
 # |value| beyond which the statistics overflow a float64: standard deviations, Wasserstein and
 # mean squared errors square their values. References, pins, records and labels are held to it.
 MAX_MAGNITUDE = 1e150
+TRACE_BYTES = 24  # a row's W3C trace id (16 bytes) then span id (8), packed; all zeros where absent
+_TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
+_SPAN_ID = re.compile(r"[0-9a-fA-F]{16}")
+_NO_TRACE = "0" * 48
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class RecordBatch:
     categorical_values: ObjectArray | None = None  # (rows, categorical) object: str, or None when missing
     request_ids: ObjectArray | None = None  # (rows,) object: str or None; None when no record had one
     labels: ObjectArray | None = None  # (rows,) object: the ground truth sent with the record, or None
+    traces: ByteArray | None = None  # (rows, TRACE_BYTES) uint8, `pack_traces`; None when no record had a trace id
 
     @property
     def rows(self) -> int:
@@ -72,6 +81,7 @@ class RecordBatch:
             categorical_values=rows(self.categorical_values),
             request_ids=rows(self.request_ids),
             labels=rows(self.labels),
+            traces=None if self.traces is None else self.traces[mask],
         )
 
 
@@ -119,3 +129,33 @@ class ParseResult:
 def number_label(x: float) -> str:
     """A number as a category: integral values without the ".0", so 3 and 3.0 are one category "3"."""
     return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def pack_traces(trace_ids: Sequence[Any], span_ids: Sequence[Any]) -> ByteArray | None:
+    """(rows, TRACE_BYTES) trace and span ids from their hex forms; None when no row has a trace id.
+
+    A trace id is 32 hex digits, a span id 16 (W3C Trace Context); anything else counts as absent,
+    and so does a span id without its trace id.
+
+    >>> packed = pack_traces(["4bf92f3577b34da6a3ce929d0e0e4736", "nope"], ["00f067aa0ba902b7", None])
+    >>> packed.shape, trace_hex(packed[0]), trace_hex(packed[1])
+    ((2, 24), ('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7'), None)
+    """
+    hexes = [
+        (t + (s if type(s) is str and _SPAN_ID.fullmatch(s) else "0" * 16))
+        if type(t) is str and _TRACE_ID.fullmatch(t)
+        else _NO_TRACE
+        for t, s in zip(trace_ids, span_ids, strict=True)
+    ]
+    packed = np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint8).reshape(len(hexes), TRACE_BYTES)
+    if not packed[:, :16].any():
+        return None
+    return packed.copy()  # writable, and not a view of the joined bytes
+
+
+def trace_hex(row: ByteArray) -> tuple[str, str | None] | None:
+    """(trace id, span id or None) of one packed row, lowercase hex; None when it has no trace id."""
+    raw = row.tobytes()
+    if not any(raw[:16]):
+        return None
+    return raw[:16].hex(), raw[16:].hex() if any(raw[16:]) else None

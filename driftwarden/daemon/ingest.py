@@ -259,7 +259,9 @@ class IngestService:
             state.queued_rows -= batch.rows
             if state.queued_rows == 0:
                 state.queued_features.clear()
-            state.detector.update(batch.features, batch.values, batch.categorical, batch.categorical_values)
+            state.detector.update(
+                batch.features, batch.values, batch.categorical, batch.categorical_values, batch.traces
+            )
             state.labels.add_batch(batch)
             if batch.model_version:
                 state.detector.model_version = batch.model_version

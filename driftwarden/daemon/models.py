@@ -23,9 +23,12 @@ class TrackedModel:
     queued_rows: int = 0  # admitted, not yet in the window
     queued_features: set[str] = field(default_factory=set)  # of queued batches, not in the window when admitted
 
-    def window_bytes_after(self, rows: int = 0, features: Iterable[str] = ()) -> int:
-        """Bytes the window would take with its queued rows and `rows` more naming `features` appended."""
-        return self.detector.window.bytes_after(self.queued_rows + rows, self.queued_features.union(features))
+    def window_bytes_after(self, rows: int = 0, features: Iterable[str] = (), *, traced: bool = False) -> int:
+        """Bytes the window would take with its queued rows and `rows` more naming `features` (`traced`:
+        with trace ids) appended."""
+        return self.detector.window.bytes_after(
+            self.queued_rows + rows, self.queued_features.union(features), traced=traced
+        )
 
 
 class ModelRegistry:

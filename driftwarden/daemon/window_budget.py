@@ -3,8 +3,9 @@ model, `limits.max_window_bytes_total` for all of them.
 
 Admission asks before it queues anything: what each batch would take its model's window to (the
 rows already held and queued, its own rows and any new features, in the buffer sizes the window
-grows by), and all windows with it. A window never shrinks by appending and a full one costs
-nothing more for further rows: only its growth can be refused.
+grows by, and the ring of trace ids once a batch brings them), and all windows with it. A window
+never shrinks by appending and a full one costs nothing more for further rows: only its growth can
+be refused.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class WindowBudget:
         new_models: set[str] = set()
         pending_rows: dict[str, int] = {}
         pending_features: dict[str, set[str]] = {}
+        pending_traced: set[str] = set()  # models with a batch carrying trace ids before this one
         for batch in batches:
             model = batch.model
             state = self.models.get(model)
@@ -50,7 +52,10 @@ class WindowBudget:
             features = known | set(batch.features) | set(batch.categorical)
             if len((state.announced if state else set()) | features) > limits.max_features:
                 continue
-            before, after = self._bytes(model, rows, known), self._bytes(model, rows + batch.rows, features)
+            was_traced = model in pending_traced
+            traced = was_traced or batch.traces is not None
+            before = self._bytes(model, rows, known, was_traced)
+            after = self._bytes(model, rows + batch.rows, features, traced)
             if after > limits.max_window_bytes_per_model:
                 return self._message(
                     model, "its window", after, "max_window_bytes_per_model", limits.max_window_bytes_per_model
@@ -62,13 +67,15 @@ class WindowBudget:
                 )
             total += after - before
             pending_rows[model], pending_features[model] = rows + batch.rows, features
+            if traced:
+                pending_traced.add(model)
         return None
 
-    def _bytes(self, model: str, rows: int, features: set[str]) -> int:
+    def _bytes(self, model: str, rows: int, features: set[str], traced: bool) -> int:
         state = self.models.get(model)
         if state is not None:
-            return state.window_bytes_after(rows, features)
-        return window_bytes(rows, len(features), self.config.model(model).window.rows)
+            return state.window_bytes_after(rows, features, traced=traced)
+        return window_bytes(rows, len(features), self.config.model(model).window.rows, traced=traced)
 
     def _message(self, model: str, what: str, grown: int, key: str, limit: int) -> str:
         return (

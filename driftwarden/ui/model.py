@@ -8,7 +8,9 @@ categories">` with one `<g class="pair" data-category="NAME">` per category for 
 one), one `<table class="stats">` (a `<tr data-stat="...">` per statistic) and one `<svg
 class="chart timeline">`. The model output (`role` prediction) sits apart in `id="model-output"`,
 the input features in `id="features"`. `drifted` is this evaluation's verdict, `stable` the one
-after `alerting.for` evaluations with hysteresis. Feature names, categories and label values
+after `alerting.for` evaluations with hysteresis. A drifted feature whose rows carried trace ids
+names a few of them, from its top drifted bin: `<div class="traces" data-bin="BIN">` with a
+`<code data-trace-id="ID" data-span-id="ID">` each. Feature names, categories and label values
 reach the markup only through `esc()`.
 """
 
@@ -211,7 +213,7 @@ def _feature_section(item: _Feature, report: DriftReport) -> str:
         f'<section class="{classes}" data-feature="{name}" data-kind="{esc(f.kind)}" data-role="{esc(f.role)}" '
         f'data-drifted="{flag(f.drifted)}" data-stable="{flag(f.stable)}" '
         f'data-psi="{maybe(f.scores.get("psi"), "{:.6g}", "")}"><h3>{name} {" ".join(b for b in badges if b)}</h3>'
-        f"{chart}{_unseen(f)}{_statistics(view)}{facts}"
+        f"{chart}{_unseen(f)}{_traces(f)}{_statistics(view)}{facts}"
         f'<div class="small muted">PSI per evaluation (dashed: threshold)</div>{spark}</section>'
     )
 
@@ -273,6 +275,23 @@ def _unseen(f: FeatureDrift) -> str:
     return (
         f'<p class="unseen small" data-unseen-rows="{int(pooled)}">unseen categories (not in the reference): '
         f"<b>{integer(pooled)}</b> current rows · most frequent: {names or '<span class=muted>not named</span>'}</p>"
+    )
+
+
+def _traces(f: FeatureDrift) -> str:
+    """The traces of a few current rows from the bin where the feature drifted most."""
+    examples = f.trace_examples
+    if examples is None:
+        return ""
+    ids = "".join(
+        f'<li><code data-trace-id="{esc(trace)}" data-span-id="{esc(span or "")}">{esc(trace)}</code>'
+        + (f' <span class="muted">span {esc(span)}</span>' if span else "")
+        + "</li>"
+        for trace, span in examples.traces
+    )
+    return (
+        f'<div class="traces small" data-bin="{esc(examples.bin)}"><p>traces of current rows in '
+        f"<b>{esc(examples.bin)}</b>, the bin that gained the most rows:</p><ul>{ids}</ul></div>"
     )
 
 

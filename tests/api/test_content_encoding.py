@@ -32,6 +32,7 @@ KSERVE_EVENT = {
 ROUTES = {
     ("POST", "/v1/predictions"): ("/v1/predictions", NDJSON, RECORDS, 200),
     ("POST", "/v1/traces"): ("/v1/traces", "application/json", b'{"resourceSpans": []}', 200),
+    ("POST", "/v1/logs"): ("/v1/logs", "application/json", b'{"resourceLogs": []}', 200),
     ("PUT", "/v1/models/{model}/reference"): ("/v1/models/fraud/reference", "text/csv", b"amount\n1\n2\n3\n", 200),
     ("POST", "/v1/labels"): (
         "/v1/labels",

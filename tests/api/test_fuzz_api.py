@@ -53,6 +53,7 @@ import schemathesis
 from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -88,6 +89,7 @@ FEATURES = [f"x{j}" for j in range(6)]
 API_OPERATIONS = [
     ("POST", "/v1/predictions"),
     ("POST", "/v1/traces"),
+    ("POST", "/v1/logs"),
     ("PUT", "/v1/models/{model}/reference"),
     ("POST", "/v1/models/{model}/reference/pin"),
     ("POST", "/v1/kserve"),
@@ -225,11 +227,17 @@ def _hex_to_base64(node: Any) -> Any:
 
 
 def _protobuf(ctx: object, value: Any) -> bytes:
-    """OTLP JSON-shaped data → the ExportTraceServiceRequest it describes; what does not fit goes as JSON bytes."""
+    """OTLP JSON-shaped data → the export request it describes (logs when it has resourceLogs, else
+    traces); what does not fit goes as JSON bytes."""
     if isinstance(value, bytes):
         return value
+    message = (
+        ExportLogsServiceRequest()
+        if isinstance(value, dict) and "resourceLogs" in value
+        else ExportTraceServiceRequest()
+    )
     try:
-        request = json_format.ParseDict(_hex_to_base64(value), ExportTraceServiceRequest())
+        request = json_format.ParseDict(_hex_to_base64(value), message)
     except (json_format.ParseError, ValueError, TypeError, AttributeError):
         return _dumps(value)
     return request.SerializeToString()

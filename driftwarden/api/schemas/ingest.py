@@ -1,9 +1,7 @@
-"""The contract of the ingest router (`driftwarden.api.ingest`): prediction records, OTLP/HTTP traces,
-reference uploads and pins."""
+"""The contract of the ingest router (`driftwarden.api.ingest`): prediction records, reference uploads
+and pins. (OTLP/HTTP is `driftwarden.api.schemas.otlp`.)"""
 
 from __future__ import annotations
-
-from typing import Any
 
 from driftwarden.api.schemas.common import (
     BINARY,
@@ -13,7 +11,6 @@ from driftwarden.api.schemas.common import (
     NDJSON_NOTE,
     NUMBER_OR_NULL,
     PROBLEM,
-    RETRY_AFTER,
     SCALAR,
     Answers,
     Schema,
@@ -27,8 +24,6 @@ __all__ = [
     "PREDICTIONS_BODY",
     "REFERENCE_ANSWERS",
     "REFERENCE_BODY",
-    "TRACES_ANSWERS",
-    "TRACES_BODY",
 ]
 
 # -- prediction records --------------------------------------------------------------------------------------------
@@ -43,7 +38,11 @@ PREDICTION_RECORD: Schema = {
         "model_version": {"type": "string"},
         "timestamp": {"type": ["string", "number"], "description": "RFC 3339 or unix seconds"},
         "request_id": {"type": "string"},
-        "trace_id": {"type": "string"},
+        "trace_id": {
+            "type": "string",
+            "description": "W3C trace id, 32 hex digits (else ignored): kept with the row, named in drift reports",
+        },
+        "span_id": {"type": "string", "description": "W3C span id, 16 hex digits (else ignored)"},
         "features": {"type": "object", "additionalProperties": SCALAR},
         "prediction": SCALAR,
         "label": SCALAR,
@@ -69,125 +68,6 @@ PREDICTIONS_ANSWERS: Answers = {
         "description": "every record rejected (counts and errors), or an unusable body (a problem)",
         "content": json_content({"anyOf": [INGEST_RESULT, PROBLEM]}),
     },
-}
-
-
-# -- OTLP/HTTP traces ----------------------------------------------------------------------------------------------
-
-_INT64 = {"type": "string", "pattern": "^-?[0-9]{1,19}$"}
-ANY_VALUE: Schema = {
-    "type": "object",
-    "minProperties": 1,
-    "maxProperties": 1,
-    "properties": {
-        "stringValue": {"type": "string"},
-        "intValue": {"anyOf": [_INT64, {"type": "integer"}]},
-        "doubleValue": {"type": "number"},
-        "boolValue": {"type": "boolean"},
-    },
-}
-ATTRIBUTES: Schema = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["key", "value"],
-        "properties": {"key": {"type": "string"}, "value": ANY_VALUE},
-    },
-}
-_UNIX_NANO = {"anyOf": [{"type": "string", "pattern": "^[0-9]{1,19}$"}, {"type": "integer", "minimum": 0}]}
-SPAN: Schema = {
-    "type": "object",
-    "required": ["traceId", "spanId", "name", "startTimeUnixNano", "endTimeUnixNano"],
-    "properties": {
-        "traceId": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-        "spanId": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
-        "parentSpanId": {"type": "string", "pattern": "^([0-9a-f]{16})?$"},
-        "name": {"type": "string"},
-        "kind": {"type": "integer", "minimum": 0, "maximum": 5},
-        "startTimeUnixNano": _UNIX_NANO,
-        "endTimeUnixNano": _UNIX_NANO,
-        "attributes": ATTRIBUTES,
-        "events": {
-            "type": "array",
-            "items": {"type": "object", "properties": {"name": {"type": "string"}, "timeUnixNano": _UNIX_NANO}},
-        },
-        "status": {
-            "type": "object",
-            "properties": {"code": {"type": "integer", "minimum": 0, "maximum": 2}, "message": {"type": "string"}},
-        },
-    },
-}
-EXPORT_TRACE_SERVICE_REQUEST: Schema = {
-    "title": "ExportTraceServiceRequest",
-    "description": "OTLP; as JSON: hex ids, 64-bit integers as strings, enums as numbers",
-    "type": "object",
-    "properties": {
-        "resourceSpans": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "resource": {"type": "object", "properties": {"attributes": ATTRIBUTES}},
-                    "scopeSpans": {
-                        "type": "array",
-                        "items": {"type": "object", "properties": {"spans": {"type": "array", "items": SPAN}}},
-                    },
-                },
-            },
-        }
-    },
-}
-EXPORT_TRACE_SERVICE_RESPONSE: Schema = {
-    "title": "ExportTraceServiceResponse",
-    "type": "object",
-    "properties": {
-        "partialSuccess": {
-            "type": "object",
-            "properties": {"rejectedSpans": _INT64, "errorMessage": {"type": "string"}},
-        }
-    },
-}
-RPC_STATUS: Schema = {
-    "title": "google.rpc.Status",
-    "type": "object",
-    "properties": {
-        "code": {"type": "integer"},
-        "message": {"type": "string"},
-        "details": {"type": "array", "items": {"type": "object"}},
-    },
-}
-TRACES_BODY: Schema = {
-    "required": True,
-    "description": "an OTLP ExportTraceServiceRequest, protobuf or OTLP JSON, optionally gzip-compressed",
-    "content": {
-        "application/x-protobuf": {
-            "schema": EXPORT_TRACE_SERVICE_REQUEST,
-            "description": "the message in protobuf binary encoding (the schema shows its JSON mapping)",
-        },
-        "application/json": {"schema": EXPORT_TRACE_SERVICE_REQUEST},
-    },
-}
-
-
-def _otlp(description: str, schema: Schema) -> dict[str, Any]:
-    return {
-        "description": f"{description}, in the request's encoding",
-        "content": {"application/json": {"schema": schema}, "application/x-protobuf": {"schema": BINARY}},
-    }
-
-
-TRACES_ANSWERS: Answers = {
-    200: _otlp("ExportTraceServiceResponse (partialSuccess when spans were rejected)", EXPORT_TRACE_SERVICE_RESPONSE),
-    400: _otlp("google.rpc.Status: an unusable export", RPC_STATUS),
-    415: _otlp("google.rpc.Status: unsupported Content-Type or Content-Encoding", RPC_STATUS),
-    408: _otlp("google.rpc.Status: the body did not arrive whole within server.body_timeout", RPC_STATUS),
-    429: {**_otlp("google.rpc.Status: queue full, retry after Retry-After", RPC_STATUS), "headers": RETRY_AFTER},
-    413: _otlp(
-        "google.rpc.Status: the body (as sent or decompressed) passes limits.max_body_bytes, "
-        "or has more spans than the queue holds (limits.max_queue_rows)",
-        RPC_STATUS,
-    ),
-    **problems(401),
 }
 
 

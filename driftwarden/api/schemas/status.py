@@ -69,6 +69,26 @@ _FEATURE_DRIFT: Schema = {
                 "properties": {"category": {"type": "string"}, "count": COUNT},
             },
         },
+        "trace_examples": {
+            "type": "object",
+            "description": "the worst drifted features whose rows carried trace ids: a few current rows of the bin "
+            "that gained the most share (or __missing__), by trace and span id",
+            "required": ["bin", "traces"],
+            "properties": {
+                "bin": {"type": "string"},
+                "traces": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["trace_id", "span_id"],
+                        "properties": {
+                            "trace_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                            "span_id": {"type": ["string", "null"], "pattern": "^[0-9a-f]{16}$"},
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 DRIFT_REPORT: Schema = {

@@ -1,0 +1,212 @@
+"""The contract of the OTLP/HTTP router (`driftwarden.api.otlp`): trace and log export requests, their
+responses, and the google.rpc.Status every refusal is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driftwarden.api.schemas.common import BINARY, RETRY_AFTER, Answers, Schema, problems
+
+__all__ = ["LOGS_ANSWERS", "LOGS_BODY", "TRACES_ANSWERS", "TRACES_BODY"]
+
+# -- OTLP/HTTP traces ----------------------------------------------------------------------------------------------
+
+_INT64 = {"type": "string", "pattern": "^-?[0-9]{1,19}$"}
+ANY_VALUE: Schema = {
+    "type": "object",
+    "minProperties": 1,
+    "maxProperties": 1,
+    "properties": {
+        "stringValue": {"type": "string"},
+        "intValue": {"anyOf": [_INT64, {"type": "integer"}]},
+        "doubleValue": {"anyOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}]},
+        "boolValue": {"type": "boolean"},
+        "arrayValue": {"type": "object", "properties": {"values": {"type": "array"}}},
+        "kvlistValue": {"type": "object", "properties": {"values": {"type": "array"}}},
+        "bytesValue": {"type": "string", "description": "base64"},
+    },
+}
+ATTRIBUTES: Schema = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["key", "value"],
+        "properties": {"key": {"type": "string"}, "value": ANY_VALUE},
+    },
+}
+_UNIX_NANO = {"anyOf": [{"type": "string", "pattern": "^[0-9]{1,19}$"}, {"type": "integer", "minimum": 0}]}
+SPAN: Schema = {
+    "type": "object",
+    "required": ["traceId", "spanId", "name", "startTimeUnixNano", "endTimeUnixNano"],
+    "properties": {
+        "traceId": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+        "spanId": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+        "parentSpanId": {"type": "string", "pattern": "^([0-9a-f]{16})?$"},
+        "name": {"type": "string"},
+        "kind": {"type": "integer", "minimum": 0, "maximum": 5},
+        "startTimeUnixNano": _UNIX_NANO,
+        "endTimeUnixNano": _UNIX_NANO,
+        "attributes": ATTRIBUTES,
+        "events": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"name": {"type": "string"}, "timeUnixNano": _UNIX_NANO}},
+        },
+        "status": {
+            "type": "object",
+            "properties": {"code": {"type": "integer", "minimum": 0, "maximum": 2}, "message": {"type": "string"}},
+        },
+    },
+}
+EXPORT_TRACE_SERVICE_REQUEST: Schema = {
+    "title": "ExportTraceServiceRequest",
+    "description": "OTLP; as JSON: hex ids, 64-bit integers as strings, enums as numbers",
+    "type": "object",
+    "properties": {
+        "resourceSpans": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "resource": {"type": "object", "properties": {"attributes": ATTRIBUTES}},
+                    "scopeSpans": {
+                        "type": "array",
+                        "items": {"type": "object", "properties": {"spans": {"type": "array", "items": SPAN}}},
+                    },
+                },
+            },
+        }
+    },
+}
+EXPORT_TRACE_SERVICE_RESPONSE: Schema = {
+    "title": "ExportTraceServiceResponse",
+    "type": "object",
+    "properties": {
+        "partialSuccess": {
+            "type": "object",
+            "properties": {"rejectedSpans": _INT64, "errorMessage": {"type": "string"}},
+        }
+    },
+}
+RPC_STATUS: Schema = {
+    "title": "google.rpc.Status",
+    "type": "object",
+    "properties": {
+        "code": {"type": "integer"},
+        "message": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object"}},
+    },
+}
+TRACES_BODY: Schema = {
+    "required": True,
+    "description": "an OTLP ExportTraceServiceRequest, protobuf or OTLP JSON, optionally gzip-compressed",
+    "content": {
+        "application/x-protobuf": {
+            "schema": EXPORT_TRACE_SERVICE_REQUEST,
+            "description": "the message in protobuf binary encoding (the schema shows its JSON mapping)",
+        },
+        "application/json": {"schema": EXPORT_TRACE_SERVICE_REQUEST},
+    },
+}
+
+
+def _otlp(description: str, schema: Schema) -> dict[str, Any]:
+    return {
+        "description": f"{description}, in the request's encoding",
+        "content": {"application/json": {"schema": schema}, "application/x-protobuf": {"schema": BINARY}},
+    }
+
+
+TRACES_ANSWERS: Answers = {
+    200: _otlp("ExportTraceServiceResponse (partialSuccess when spans were rejected)", EXPORT_TRACE_SERVICE_RESPONSE),
+    400: _otlp("google.rpc.Status: an unusable export", RPC_STATUS),
+    415: _otlp("google.rpc.Status: unsupported Content-Type or Content-Encoding", RPC_STATUS),
+    408: _otlp("google.rpc.Status: the body did not arrive whole within server.body_timeout", RPC_STATUS),
+    429: {**_otlp("google.rpc.Status: queue full, retry after Retry-After", RPC_STATUS), "headers": RETRY_AFTER},
+    413: _otlp(
+        "google.rpc.Status: the body (as sent or decompressed) passes limits.max_body_bytes, "
+        "or has more spans than the queue holds (limits.max_queue_rows)",
+        RPC_STATUS,
+    ),
+    **problems(401),
+}
+
+
+# -- OTLP/HTTP logs ------------------------------------------------------------------------------------------------
+
+LOG_RECORD: Schema = {
+    "type": "object",
+    "description": "a prediction when it names a model and carries features: attributes under logs.feature_prefix, "
+    "or a body (a kvlistValue, or a stringValue holding JSON) shaped like a /v1/predictions record",
+    "properties": {
+        "timeUnixNano": _UNIX_NANO,
+        "observedTimeUnixNano": _UNIX_NANO,
+        "severityNumber": {"type": "integer"},
+        "severityText": {"type": "string"},
+        "body": ANY_VALUE,
+        "attributes": ATTRIBUTES,
+        "traceId": {"type": "string", "pattern": "^([0-9a-f]{32})?$"},
+        "spanId": {"type": "string", "pattern": "^([0-9a-f]{16})?$"},
+    },
+}
+EXPORT_LOGS_SERVICE_REQUEST: Schema = {
+    "title": "ExportLogsServiceRequest",
+    "description": "OTLP; as JSON: hex ids, 64-bit integers as strings, enums as numbers",
+    "type": "object",
+    "properties": {
+        "resourceLogs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "resource": {"type": "object", "properties": {"attributes": ATTRIBUTES}},
+                    "scopeLogs": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"logRecords": {"type": "array", "items": LOG_RECORD}},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+EXPORT_LOGS_SERVICE_RESPONSE: Schema = {
+    "title": "ExportLogsServiceResponse",
+    "type": "object",
+    "properties": {
+        "partialSuccess": {
+            "type": "object",
+            "properties": {"rejectedLogRecords": _INT64, "errorMessage": {"type": "string"}},
+        }
+    },
+}
+LOGS_BODY: Schema = {
+    "required": True,
+    "description": "an OTLP ExportLogsServiceRequest, protobuf or OTLP JSON, optionally gzip-compressed",
+    "content": {
+        "application/x-protobuf": {
+            "schema": EXPORT_LOGS_SERVICE_REQUEST,
+            "description": "the message in protobuf binary encoding (the schema shows its JSON mapping)",
+        },
+        "application/json": {"schema": EXPORT_LOGS_SERVICE_REQUEST},
+    },
+}
+LOGS_ANSWERS: Answers = {
+    200: _otlp(
+        "ExportLogsServiceResponse (partialSuccess when prediction records were rejected; log records that are "
+        "not predictions are acknowledged, counted in driftwarden_otlp_logs_ignored_total)",
+        EXPORT_LOGS_SERVICE_RESPONSE,
+    ),
+    400: _otlp("google.rpc.Status: an unusable export", RPC_STATUS),
+    409: _otlp("google.rpc.Status: the windows' memory budget (limits.max_window_bytes_*)", RPC_STATUS),
+    415: _otlp("google.rpc.Status: unsupported Content-Type or Content-Encoding", RPC_STATUS),
+    408: _otlp("google.rpc.Status: the body did not arrive whole within server.body_timeout", RPC_STATUS),
+    429: {**_otlp("google.rpc.Status: queue full, retry after Retry-After", RPC_STATUS), "headers": RETRY_AFTER},
+    413: _otlp(
+        "google.rpc.Status: the body (as sent or decompressed) passes limits.max_body_bytes, it holds more log "
+        "records than limits.max_records_per_request, or more predictions than the queue holds (limits.max_queue_rows)",
+        RPC_STATUS,
+    ),
+    **problems(401),
+}
