@@ -53,6 +53,12 @@ class IngestService:
         self.window_budget = WindowBudget(config, models)
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._queued_rows = 0
+        # features of kind `ignore` are dropped like `redact`ed ones, for their model only
+        self._ignored = {name: m.ignored_features for name, m in config.models.items() if m.ignored_features}
+
+    def _dropped(self, model: str) -> frozenset[str]:
+        """The features of `model` that are never stored: `redact`, and its features of kind `ignore`."""
+        return frozenset(self.config.redact) | self._ignored.get(model, frozenset())
 
     # -- admission -------------------------------------------------------------
     def admit(self, result: ParseResult, *, source: str, retry_on_overload: bool = False) -> None:
@@ -76,8 +82,8 @@ class IngestService:
             raise Overloaded(
                 f"ingest queue holds {self._queued_rows} rows (limit {limits.max_queue_rows}); retry shortly"
             )
-        if self.config.redact:
-            result.batches = [_redacted(b, self.config.redact) for b in result.batches]
+        if self.config.redact or self._ignored:
+            result.batches = [_redacted(b, self._dropped(b.model)) for b in result.batches]
         if not retry_on_overload and (refusal := self.window_budget.refusal(result.batches)) is not None:
             self._refuse_whole(result, source, "memory_budget")
             raise LimitExceeded(refusal, code="memory_budget")
@@ -230,7 +236,7 @@ class IngestService:
             self.on_requests(batch.model, batch.rows, traced=False)
 
 
-def _redacted(batch: RecordBatch, redact: list[str]) -> RecordBatch:
+def _redacted(batch: RecordBatch, redact: Collection[str]) -> RecordBatch:
     keep = [j for j, name in enumerate(batch.features) if name not in redact]
     keep_text = [j for j, name in enumerate(batch.categorical) if name not in redact]
     if len(keep) == len(batch.features) and len(keep_text) == len(batch.categorical):
