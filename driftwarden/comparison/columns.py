@@ -35,7 +35,7 @@ class Schema:
     kind_mismatch: tuple[str, ...] = ()  # numbers in the reference, not in the current data
     unsupported: tuple[str, ...] = ()  # of a type no statistic reads (dates, lists, ...)
     distinct: Mapping[str, float] = field(default_factory=dict)  # found ID-like column -> its distinct share
-    unknown: tuple[str, ...] = ()  # excluded or id columns that neither frame has (a typo?)
+    unknown: tuple[str, ...] = ()  # columns named (features, exclude, id columns) that neither frame has: a typo?
 
     def to_dict(self) -> dict[str, list[str]]:
         return {
@@ -74,7 +74,7 @@ class Schema:
             SchemaNote(c, "of a type drift is not computed for (use numbers or strings): not compared")
             for c in self.unsupported
         ]
-        out += [SchemaNote(c, "excluded, but neither side has such a column") for c in self.unknown]
+        out += [SchemaNote(c, "named, but neither side has such a column") for c in self.unknown]
         return out
 
 
@@ -121,7 +121,7 @@ def plan_columns(
     left_out = set(exclude) | {name for name, kind in kinds.items() if kind == IGNORE}
     excluded = [c for c in wanted if c in left_out and c in present]
     named_ids = [c for c in wanted if c in set(id_columns) and c in present and c not in left_out]
-    unknown = [c for c in dict.fromkeys([*exclude, *id_columns]) if c not in present]
+    unknown = [c for c in dict.fromkeys([*(features or ()), *exclude, *id_columns]) if c not in present]
     candidates = [c for c in wanted if c not in left_out and c not in named_ids]
     both = [c for c in candidates if c in reference.columns and c in current.columns]
     chosen = set(features or ())

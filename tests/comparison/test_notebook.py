@@ -148,6 +148,10 @@ def test_what_is_left_out_and_why() -> None:
         warnings.simplefilter("error")  # asked for: no warning
         report = dw.compare(ref, cur, features=["x", "user"], kinds={"user": "categorical"})
     assert [f.name for f in report.features] == ["x", "user"] and report.schema.id_like == ()
+    with pytest.warns(DriftwardenWarning) as caught:
+        report = dw.compare(ref, cur, exclude=["old", "new"], id_columns=["usr"])
+    assert "usr: named, but neither side has such a column" in [str(w.message) for w in caught]
+    assert report.schema.id_like == ("user",)  # found all the same
     assert (
         dw.compare(ref, cur, exclude=["old", "new"], id_columns=["user"], thresholds={"psi": 0.5}).schema.differences
         == ()
