@@ -27,6 +27,7 @@ from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.core.errors import BodyTooLarge, DriftwardenError, InputError, TooManyFeatures
 
 __all__ = [
+    "IGNORE",
     "ScannedTable",
     "Table",
     "TableError",
@@ -35,8 +36,10 @@ __all__ = [
     "column_kinds",
     "format_from_content_type",
     "format_from_path",
+    "read_frame",
     "read_table",
     "scan_table",
+    "table_from_frame",
 ]
 
 FORMATS = ("csv", "parquet", "ndjson")
@@ -51,6 +54,7 @@ _CONTENT_TYPES = {
     "application/jsonl": "ndjson",
     "application/x-jsonlines": "ndjson",
 }
+IGNORE = "ignore"  # the kind (config `features:`) of a column left out, as if it were not there
 LOW_CARDINALITY = 10  # integer columns with at most this many distinct values are categorical
 _EXACT_BELOW = 100  # scan_table counts exactly the distinct values of integer columns estimated below this
 _NULL_VALUES = ["", "NA", "null", "NaN"]
@@ -174,6 +178,19 @@ def read_table(
     "categorical", the config's `features:`) says. Columns in `drop` are not read. `limits` are
     checked before the rows are read (TableError, TooManyFeatures, BodyTooLarge).
     """
+    return table_from_frame(read_frame(source, fmt, kinds, limits=limits, drop=drop), kinds)
+
+
+def read_frame(
+    source: bytes | Path,
+    fmt: str | None = None,
+    kinds: Mapping[str, str] | None = None,
+    *,
+    limits: TableLimits | None = None,
+    drop: Collection[str] = (),
+) -> pl.DataFrame:
+    """The columns of CSV/Parquet/NDJSON bytes or a file as they are (kinds not decided yet): what
+    `read_table` reads, for a caller that picks its columns first (`driftwarden check`)."""
     if isinstance(source, Path):
         fmt = fmt or format_from_path(source)
         try:
@@ -187,12 +204,11 @@ def read_table(
     if not data.strip():
         raise TableError("the input is empty")
     try:
-        frame = _read_frame(data, fmt, kinds, limits, drop)
+        return _read_frame(data, fmt, kinds, limits, drop)
     except DriftwardenError:
         raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise TableError(f"cannot parse as {fmt}: {_first_line(exc)}") from exc
-    return _to_table(frame, kinds)
 
 
 def scan_table(
@@ -404,13 +420,15 @@ def column_kinds(
 
     Numbers are numeric and strings and booleans categorical, except integer columns with at most
     LOW_CARDINALITY distinct values (nulls count as one) in at least 20 times as many rows, which are
-    codes, flags or ratings, and what `kinds` (the config's `features:`) says. `n_unique(column)` is
-    asked only for those integer columns.
+    codes, flags or ratings, and what `kinds` (the config's `features:`) says; a column it calls
+    "ignore" is left out. `n_unique(column)` is asked only for those integer columns.
     """
     out, unsupported = {}, []
     kinds = kinds or {}
     for name, dtype in schema.items():
         kind = kinds.get(name)
+        if kind == IGNORE:
+            continue  # neither read nor compared
         if kind == "categorical" and dtype != pl.Null:
             out[name] = "categorical"
         elif kind == "numeric" and not dtype.is_numeric() and dtype != pl.Null:
@@ -434,7 +452,8 @@ def column_kinds(
     return out
 
 
-def _to_table(frame: pl.DataFrame, kinds: dict[str, str] | None = None) -> Table:
+def table_from_frame(frame: pl.DataFrame, kinds: Mapping[str, str] | None = None) -> Table:
+    """A frame's columns as numeric values and category counts, kinds decided by `column_kinds`."""
     if frame.width == 0 or frame.height == 0:
         raise TableError("the input has no rows or no columns")
     decided = column_kinds(frame.schema, frame.height, kinds, lambda name: frame.get_column(name).n_unique())
@@ -452,8 +471,14 @@ def _to_table(frame: pl.DataFrame, kinds: dict[str, str] | None = None) -> Table
     for name in categorical:
         count = _unused("count", [name])
         counts = (
-            frame.get_column(name).cast(pl.String).drop_nulls().value_counts(name=count)
-        )  # 3 -> "3", True -> "true"
+            frame.get_column(name)
+            .cast(pl.String)  # 3 -> "3", True -> "true"
+            .drop_nulls()
+            .value_counts(name=count)
+            # value_counts' order follows its threads: ties must not decide which categories a capped
+            # reference keeps (the same files gave different PSI from run to run)
+            .sort([count, name], descending=[True, False])
+        )
         categories[name] = dict(zip(counts[name].to_list(), counts[count].to_list(), strict=True))
     return Table(numeric=tuple(numeric), values=values, categories=categories, rows=frame.height)
 

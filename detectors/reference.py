@@ -185,7 +185,7 @@ class ReferenceProfile:
 def _capped(categories: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     out = {}
     for column, freq in categories.items():
-        top = sorted(freq.items(), key=lambda kv: -kv[1])
+        top = sorted(freq.items(), key=lambda kv: (-kv[1], kv[0]))  # ties by name: the same counts keep the same ones
         kept = dict(top[:MAX_CATEGORIES])
         rest = sum(count for _, count in top[MAX_CATEGORIES:])
         if rest:

@@ -166,7 +166,11 @@ class ModelSettings(_Strict):
         "`previous`: each closed tumbling window is the next one's reference",
     )
     window: Annotated[WindowSettings, BeforeValidator(_window)] = WindowSettings()
-    features: dict[str, str] = Field(default_factory=dict, description="feature kind overrides")
+    features: dict[str, str] = Field(
+        default_factory=dict,
+        description="feature kinds: numeric or categorical (inferred otherwise), or ignore: left out of drift "
+        "(dropped at ingest and from references, as redact does for every model)",
+    )
     critical_features: list[str] = Field(default_factory=list)
     drift: DriftSettings = DriftSettings()
     sample_rate: float = Field(
@@ -191,9 +195,14 @@ class ModelSettings(_Strict):
     @classmethod
     def _kinds(cls, value: dict[str, str]) -> dict[str, str]:
         for name, kind in value.items():
-            if kind not in ("numeric", "categorical"):
-                raise ValueError(f"feature {name!r}: kind must be numeric or categorical, got {kind!r}")
+            if kind not in ("numeric", "categorical", "ignore"):
+                raise ValueError(f"feature {name!r}: kind must be numeric, categorical or ignore, got {kind!r}")
         return value
+
+    @property
+    def ignored_features(self) -> frozenset[str]:
+        """The features of kind `ignore`: never compared, dropped like `redact`ed ones."""
+        return frozenset(name for name, kind in self.features.items() if kind == "ignore")
 
 
 class Limits(_Strict):

@@ -68,13 +68,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--exit", action="store_true", help="stop when the load ends instead of serving on")
     demo.set_defaults(verb="demo:demo")
 
-    check = verbs.add_parser("check", help="one-shot drift report between two files")
-    check.add_argument("--reference", type=Path, required=True)
-    check.add_argument("--current", type=Path, required=True)
+    check = verbs.add_parser(
+        "check",
+        help="one-shot drift report between two files",
+        description="Compare the columns both files have; ID-like columns (strings or integers nearly all "
+        "distinct) are skipped and columns missing from a side reported, with a warning on stderr. "
+        "Exit 0: no drift, 1: drift, 2: a usage or input error (or a schema difference with --strict-schema).",
+    )
+    check.add_argument("--reference", type=Path, required=True, help="CSV, Parquet or NDJSON: what normal looks like")
+    check.add_argument("--current", type=Path, required=True, help="CSV, Parquet or NDJSON: the data to check")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--html", type=Path, metavar="OUT", help="also write a self-contained HTML report to OUT")
-    check.add_argument("--config", type=Path, help="take thresholds from this config's model")
-    check.add_argument("--model", default="check", help="model name in the report / config")
+    check.add_argument("--config", type=Path, help="take thresholds, feature kinds and redact from this config's model")
+    check.add_argument("--model", default="check", help="model name in the report / config (default: check)")
+    check.add_argument(
+        "--exclude", action="append", default=[], metavar="COL", help="leave column COL out (repeatable)"
+    )
+    check.add_argument(
+        "--id-column", action="append", default=[], metavar="COL", help="COL is an identifier: left out (repeatable)"
+    )
+    check.add_argument(
+        "--strict-schema",
+        action="store_true",
+        help="exit 2 when a column is missing from either file or holds numbers in one and text in the other",
+    )
+    check.add_argument("--title", help="the report's title (default: 'Drift report: CURRENT vs REFERENCE')")
     check.set_defaults(verb="check:check")
 
     ref = verbs.add_parser("reference", help="reference profiles").add_subparsers(metavar="ACTION")

@@ -1,7 +1,15 @@
 """`driftwarden check`: a one-shot drift report between two files; exit 1 when it drifted.
 
-Printed as a table (`_table`), as JSON (`--json`, the shape of `GET /v1/models/{m}/drift`), and
-optionally written as a self-contained HTML report (`--html OUT`).
+The files are read whole and compared by `driftwarden.comparison` (the notebook API's code): columns
+both files have, less those excluded (`--exclude`, `--id-column`, the config's `redact` and features
+of kind `ignore`) and the ID-like ones; every column left out for a reason the user did not give is
+a warning on stderr, and all of them are in the JSON's `schema` block. `--strict-schema` turns
+columns missing from a side (or of another kind) into exit 2.
+
+Printed as a table (`_table`: one row per feature, why it drifted first), as JSON (`--json`: the
+shape of `GET /v1/models/{m}/drift` plus `title`, `sources`, `schema` and per-feature `reasons`), and
+optionally written as a self-contained HTML report (`--html OUT`). Written to a file or a pipe, the
+table is neither cut nor wrapped; with NO_COLOR set it carries no escape codes at all.
 """
 
 from __future__ import annotations
@@ -9,91 +17,124 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from driftwarden.cli.common import EXIT_DRIFT, EXIT_OK, fail, percent
-from driftwarden.collector.tables import TableError, read_table
+from driftwarden.cli.common import EXIT_DRIFT, EXIT_OK, fail, percent, stderr
+from driftwarden.collector.tables import TableError, read_frame
+from driftwarden.comparison import Comparison, ComparisonError, compare_frames
 from driftwarden.config import load_config
-from driftwarden.detectors.drift import DriftReport, compare
-from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.params import drift_thresholds
-from driftwarden.rendering.drift_view import feature_views
+from driftwarden.rendering.drift_view import FeatureView, feature_views
+from driftwarden.rendering.reasons import describe
 
 __all__ = ["check"]
+
+UNBOUNDED_WIDTH = 1 << 16  # the console's width when stdout is not a terminal: lines are as long as they need
 
 
 def check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     model = config.model(args.model)
-    settings = model.drift
-    tables = {}
-    kinds = dict(model.features)
-    for flag, path in (("--reference", args.reference), ("--current", args.current)):
+    paths = {"reference": args.reference, "current": args.current}
+    frames = {}
+    for side, path in paths.items():
         try:
-            tables[flag] = table = read_table(path, kinds=kinds)
+            frames[side] = read_frame(path)
         except TableError as exc:
-            return fail(f"{flag} {path}: {exc}")
-        kinds = {name: "categorical" for name in table.categories} | {name: "numeric" for name in table.numeric} | kinds
-    ref, cur = tables["--reference"], tables["--current"]
-    # only the columns both files have: a column absent from a file is a schema difference, not drift
-    numeric = [j for j, n in enumerate(ref.numeric) if n in cur.numeric]
-    categories = {n: counts for n, counts in ref.categories.items() if n in cur.categories}
-    if not numeric and not categories:
-        return fail(
-            f"{args.current}: none of the reference's columns "
-            f"({', '.join([*ref.numeric, *ref.categories]) or 'none'}) are in it with the same kind"
-        )
+            return fail(f"--{side} {path}: {exc}")
+    title = args.title or f"Drift report: {args.current.name} vs {args.reference.name}"
     try:
-        profile = ReferenceProfile.fit(
-            [ref.numeric[j] for j in numeric], ref.values[:, numeric], categories=categories, bins=settings.bins
+        result = compare_frames(
+            frames["reference"],
+            frames["current"],
+            exclude=[*args.exclude, *config.redact],
+            id_columns=args.id_column,
+            kinds=model.features,
+            thresholds=drift_thresholds(model.drift),
+            critical_features=model.critical_features,
+            bins=model.drift.bins,
+            model=args.model,
+            title=title,
+            sources={side: str(path) for side, path in paths.items()},
         )
-    except ValueError as exc:
-        return fail(f"--reference {args.reference}: {exc}")
-    report = compare(
-        args.model,
-        profile,
-        cur.numeric,
-        cur.values,
-        current_categories=cur.categories,
-        thresholds=drift_thresholds(settings),
-        critical_features=model.critical_features,
-    )
+    except ComparisonError as exc:
+        return fail(f"--{exc.side} {paths[exc.side]}: {exc}" if exc.side else str(exc))
+    strict = args.strict_schema and bool(result.schema.differences)
+    for note in result.schema.notes():
+        level = "[red]error[/]" if strict and note.difference else "[yellow]warning[/]"
+        stderr().print(f"{level} {escape(str(note))}", highlight=False)
     if args.html:
-        from driftwarden.rendering.html_report import write_html  # only with --html
-
         try:
-            write_html(report, args.html)
+            result.to_html(args.html)
         except OSError as exc:
             return fail(f"--html {args.html}: {exc.strerror or exc}")
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
     else:
-        console = Console(highlight=False)
-        console.print(_table(report))
-        console.print(report.summary())
-    return EXIT_DRIFT if report.drifted else EXIT_OK
+        _print(result)
+    if strict:
+        return fail(
+            f"--strict-schema: {len(result.schema.differences)} column(s) differ between the files: "
+            + ", ".join(result.schema.differences)
+        )
+    return EXIT_DRIFT if result.drifted else EXIT_OK
 
 
-def _table(report: DriftReport) -> Table:
-    """One row per feature, the largest PSI first; thresholds and verdicts come from the one drift view."""
-    table = Table(title=f"drift: {report.rows['current']:,} current rows vs {report.rows['reference']:,} reference")
-    for col in ("feature", "kind", "drifted", "PSI", "KS D / chi2", "p (BH)", "missing ref", "missing cur"):
-        table.add_column(col, justify="left" if col in ("feature", "kind") else "right")
-    for v in sorted(feature_views(report), key=lambda v: -_or(v.statistic("psi").value, -1.0)):
-        test = v.check(v.test)  # KS for numeric features, chi-square for categorical ones
+def _print(result: Comparison) -> None:
+    console = stdout_console()
+    rows = result.report.rows
+    console.print(result.title, style="bold", markup=False)
+    console.print(
+        f"reference {result.sources['reference']} ({rows['reference']:,} rows) · "
+        f"current {result.sources['current']} ({rows['current']:,} rows)",
+        markup=False,
+    )
+    console.print(_table(result))
+    console.print(result.report.summary(), markup=False)
+
+
+def stdout_console() -> Console:
+    """The console for the report: a terminal's width in a terminal, unbounded in a file or a pipe
+    (nothing cut, nothing wrapped); no escape codes at all with NO_COLOR set (https://no-color.org)."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(
+        highlight=False,
+        no_color=plain,
+        color_system=None if plain else "auto",
+        soft_wrap=True,
+        width=None if sys.stdout.isatty() else UNBOUNDED_WIDTH,
+    )
+
+
+def _table(result: Comparison) -> Table:
+    """One row per feature, the largest PSI first; verdicts, thresholds and reasons from the one drift view."""
+    table = Table()
+    for col in ("feature", "kind", "drifted", "why", "PSI", "KS D / chi2", "p (BH)", "missing ref", "missing cur"):
+        left = col in ("feature", "kind", "why")
+        table.add_column(col, justify="left" if left else "right", overflow="fold")
+    for v in sorted(feature_views(result.report), key=lambda v: -_or(v.statistic("psi").value, -1.0)):
         table.add_row(
-            v.name + (" (prediction)" if v.is_output else ""),
+            escape(v.name) + (" (prediction)" if v.is_output else ""),
             v.kind,
             "[red]yes[/]" if v.drifted else "no",
+            escape(describe(result.feature_reasons(v.feature))),
             _fixed(v.statistic("psi").value),
             _fixed(v.statistic(v.test).value),
-            "-" if test.adjusted is None else f"{test.adjusted:.1e}",
+            _p(v),
             percent(v.feature.missing_rate["reference"]),
             percent(v.feature.missing_rate["current"]),
         )
     return table
+
+
+def _p(view: FeatureView) -> str:
+    test = view.check(view.test)  # KS for numeric features, chi-square for categorical ones
+    return "-" if test.adjusted is None else f"{test.adjusted:.1e}"
 
 
 def _or(x: float | None, default: float) -> float:

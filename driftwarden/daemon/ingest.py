@@ -61,6 +61,12 @@ class IngestService:
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._queued_rows = 0
         self._queued_values = 0  # rows x columns: what the queued batches' arrays hold
+        # features of kind `ignore` are dropped like `redact`ed ones, for their model only
+        self._ignored = {name: m.ignored_features for name, m in config.models.items() if m.ignored_features}
+
+    def _dropped(self, model: str) -> frozenset[str]:
+        """The features of `model` that are never stored: `redact`, and its features of kind `ignore`."""
+        return frozenset(self.config.redact) | self._ignored.get(model, frozenset())
 
     # -- admission -------------------------------------------------------------
     def admit(self, result: ParseResult, *, source: str, retry_on_overload: bool = False) -> None:
@@ -91,8 +97,8 @@ class IngestService:
                 f"and {self._queued_values} values (limits.max_queue_values = {limits.max_queue_values}); "
                 "retry shortly"
             )
-        if self.config.redact:
-            result.batches = [_redacted(b, self.config.redact) for b in result.batches]
+        if self.config.redact or self._ignored:
+            result.batches = [_redacted(b, self._dropped(b.model)) for b in result.batches]
         if not retry_on_overload and (refusal := self.window_budget.refusal(result.batches)) is not None:
             self._refuse_whole(result, source, "memory_budget")
             raise LimitExceeded(refusal, code="memory_budget")
@@ -273,7 +279,7 @@ def _values(batch: RecordBatch) -> int:
     return batch.rows * (len(batch.features) + len(batch.categorical))
 
 
-def _redacted(batch: RecordBatch, redact: list[str]) -> RecordBatch:
+def _redacted(batch: RecordBatch, redact: Collection[str]) -> RecordBatch:
     keep = [j for j, name in enumerate(batch.features) if name not in redact]
     keep_text = [j for j, name in enumerate(batch.categorical) if name not in redact]
     if len(keep) == len(batch.features) and len(keep_text) == len(batch.categorical):

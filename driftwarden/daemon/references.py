@@ -54,7 +54,7 @@ def fit_reference(
         fmt,
         kinds=config.model(model).features,
         limits=TableLimits(limits.max_features, limits.max_reference_rows, limits.max_reference_bytes),
-        drop=set(config.redact),
+        drop=set(config.redact) | config.model(model).ignored_features,
     )
     return ReferenceProfile.fit(
         list(table.numeric), table.values, categories=table.categories, bins=config.model(model).drift.bins
@@ -80,7 +80,7 @@ def build_reference(
         fmt,
         kinds=config.model(model).features,
         sample=min(sample or limit, limit),
-        drop=set(config.redact),
+        drop=set(config.redact) | config.model(model).ignored_features,
         limits=TableLimits(config.limits.max_features),
         on_step=on_step,
     )

@@ -1,9 +1,16 @@
-"""A drift report as one self-contained HTML file: `driftwarden check --html OUT`.
+"""A drift report as one self-contained HTML file (`driftwarden check --html OUT`, `Comparison.to_html`)
+or as one `<div>` for a notebook's output cell (`render_fragment`, `Comparison._repr_html_`).
 
 Inline CSS and inline SVG only: no script, no font or stylesheet fetched from elsewhere, and a
 Content-Security-Policy that forbids both, so the file opens the same offline, from a mail
 attachment or from a CI artefact. `render_html()` is a pure function of the report (the time
-shown is the report's `evaluated_at`); `write_html()` writes it.
+shown is the report's `evaluated_at`); `write_html()` writes it. The fragment is the same markup
+with the stylesheet scoped to its div and ids of its own, so two reports in one notebook neither
+restyle the notebook nor share anchors.
+
+Every drifted feature says why, in the header and in its section: the statistics that crossed
+their thresholds and the p-value of the test gating them (`driftwarden.rendering.reasons`). When
+the report compares files, the header names them and the columns left out (`schema`).
 
 The charts are the built-in UI's (`driftwarden.rendering.svg`): numeric features get the bin-share
 histogram, categorical features the horizontal category bars, reference over current. Feature and
@@ -15,7 +22,8 @@ The markup is meant to be asserted on: each feature is a
 `<section class="feature" data-feature="NAME" data-kind="numeric|categorical"
 data-drifted="true|false" data-psi="..." data-role="feature|prediction">` holding exactly one
 `<svg class="chart histogram|categories">`, the sections sorted by PSI, largest first; the header
-is `<header id="summary" data-drifted="true|false">` and the overview table `<table id="features">`.
+is `<header id="summary" class="summary" data-drifted="true|false">` and the overview table
+`<table id="features">` (ids prefixed in a fragment).
 
 >>> import numpy as np
 >>> from driftwarden.detectors.drift import compare
@@ -33,18 +41,29 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import secrets
 import time
-from collections.abc import Sequence
+import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from driftwarden import __version__
 from driftwarden.detectors.report import PREDICTION, DriftReport, FeatureDrift
 from driftwarden.rendering.drift_view import FeatureView
+from driftwarden.rendering.reasons import describe, feature_reasons
 from driftwarden.rendering.svg import category_bars, esc, histogram
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["render_fragment", "render_html", "scoped_css", "write_html"]
 
+SCOPE = "driftwarden-report"  # the class of `render_fragment`'s div, which its stylesheet is scoped to
+_PAGE_WIDE = {":root", "body", "main"}
+SCHEMA_NOTES = {  # the keys of a comparison's `schema` block, as the header names them
+    "missing_in_current": "missing in current",
+    "missing_in_reference": "missing in reference",
+    "excluded": "excluded",
+    "id_like": "ID-like",
+    "kind_mismatch": "kind differs",
+}  # selectors a fragment's scope stands in for
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 CSS = """
@@ -59,9 +78,12 @@ h2{font-size:16px;margin:24px 0 8px}
 code{font-size:13px}
 a{color:#1a5fb4;text-decoration:none}a:hover{text-decoration:underline}
 .muted{color:var(--muted)}.small{font-size:12px}
-header#summary{background:var(--card);border:1px solid var(--line);border-top:4px solid var(--ok);border-radius:6px;
+header.summary{background:var(--card);border:1px solid var(--line);border-top:4px solid var(--ok);border-radius:6px;
 padding:14px 18px}
-header#summary[data-drifted=true]{border-top-color:var(--bad)}
+header.summary[data-drifted=true]{border-top-color:var(--bad)}
+ul.reasons{margin:0 0 10px;padding-left:18px}ul.reasons li{margin:1px 0}
+p.reasons{margin:0 0 6px;font-size:13px}p.reasons b{color:var(--bad)}
+td.why{font-size:12px;min-width:14em}
 .verdict{display:flex;gap:12px;align-items:center;flex-wrap:wrap;margin:8px 0 10px;font-size:15px}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:8px 18px;margin:0}
 .facts div{border-left:2px solid var(--line);padding-left:8px}.facts div.wide{grid-column:span 2}
@@ -105,41 +127,128 @@ footer{margin-top:24px;font-size:12px;color:var(--muted)}
 """
 
 
-def render_html(report: DriftReport, *, title: str | None = None) -> str:
-    """The whole report as one HTML document (a str); `title` defaults to "Drift report: MODEL"."""
-    features = sorted(report.features, key=_order)
-    heading = title if title is not None else f"Drift report: {report.model}"
-    body = [
-        _summary(report, heading),
-        _overview(features, report),
-        '<h2>Features <span class="muted small">largest PSI first</span></h2>'
-        '<p class="legend">share of rows per bin or category:<i class="reference"></i>reference'
-        '<i class="current"></i>current</p>',
-        '<div class="features">',
-        *(_feature(f, report, k) for k, f in enumerate(features)),
-        "</div>",
-        f"<footer>driftwarden {esc(__version__)} · <code>driftwarden check</code> · "
-        f"evaluated in {report.duration_seconds * 1000:.0f} ms</footer>",
-    ]
+def render_html(
+    report: DriftReport,
+    *,
+    title: str | None = None,
+    sources: Mapping[str, str] | None = None,
+    schema: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The whole report as one HTML document (a str); `title` defaults to "Drift report: MODEL".
+
+    `sources` names what was compared (`{"reference": "ref.parquet", "current": "today.csv"}`) and
+    `schema` the columns left out (`{"missing_in_current": [...], "id_like": [...], ...}`); both are
+    shown in the header when given.
+    """
+    heading = _heading(report, title)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(heading)}</title><style>{CSS}</style></head><body><main>{''.join(body)}</main></body></html>"
+        f"<title>{esc(heading)}</title><style>{CSS}</style></head><body><main>"
+        f"{_body(report, heading, sources or {}, schema or {}, ids='')}</main></body></html>"
     )
 
 
-def write_html(report: DriftReport, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
-    """Render `report` to `path` (UTF-8), replacing it atomically; returns the path."""
+def render_fragment(
+    report: DriftReport,
+    *,
+    title: str | None = None,
+    sources: Mapping[str, str] | None = None,
+    schema: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The report as one `<div>` to embed in another page (a notebook's output cell): the document's
+    markup, its stylesheet scoped to the div (nothing outside it restyled), ids unique to this report.
+
+    >>> import numpy as np
+    >>> from driftwarden.detectors.drift import compare
+    >>> from driftwarden.detectors.reference import ReferenceProfile
+    >>> ref = ReferenceProfile.fit(["x"], np.arange(100.0)[:, None])
+    >>> html = render_fragment(compare("m", ref, ["x"], np.arange(100.0)[:, None]))
+    >>> html.startswith('<div class="driftwarden-report"'), "<body" in html, "<script" in html
+    (True, False, False)
+    """
+    heading = _heading(report, title)
+    ids = f"dw{zlib.crc32(f'{report.model}|{report.evaluated_at!r}|{heading}'.encode()):08x}-"
+    return (
+        f'<div class="{SCOPE}" data-model="{esc(report.model)}"><style>{scoped_css(CSS, "." + SCOPE)}</style>'
+        f"{_body(report, heading, sources or {}, schema or {}, ids=ids)}</div>"
+    )
+
+
+def _heading(report: DriftReport, title: str | None) -> str:
+    return title if title is not None else f"Drift report: {report.model}"
+
+
+def _body(
+    report: DriftReport,
+    heading: str,
+    sources: Mapping[str, str],
+    schema: Mapping[str, Sequence[str]],
+    *,
+    ids: str,
+) -> str:
+    features = sorted(report.features, key=_order)
+    return "".join(
+        [
+            _summary(report, heading, sources, schema, ids),
+            _overview(features, report, ids),
+            '<h2>Features <span class="muted small">largest PSI first</span></h2>'
+            '<p class="legend">share of rows per bin or category:<i class="reference"></i>reference'
+            '<i class="current"></i>current</p>',
+            '<div class="features">',
+            *(_feature(f, report, k, ids) for k, f in enumerate(features)),
+            "</div>",
+            f"<footer>driftwarden {esc(__version__)} · evaluated in {report.duration_seconds * 1000:.0f} ms</footer>",
+        ]
+    )
+
+
+def scoped_css(css: str, scope: str) -> str:
+    """`css` applying only inside `scope`: every selector prefixed with it, and the page-wide ones
+    (`:root`, `body`, `main`) the scope itself; `@media` blocks are scoped inside.
+
+    >>> scoped_css(":root{--a:1}body,main{margin:0}td.num,th{x:y}@media print{body{b:c}}", ".r")
+    '.r{--a:1}.r,.r{margin:0}.r td.num,.r th{x:y}@media print{.r{b:c}}'
+    """
+    out, at = [], 0
+    while (brace := css.find("{", at)) != -1:
+        prelude = css[at:brace].strip()
+        if prelude.startswith("@"):
+            depth, end = 1, brace + 1
+            while depth:
+                depth += {"{": 1, "}": -1}.get(css[end], 0)
+                end += 1
+            out.append(f"{prelude}{{{scoped_css(css[brace + 1 : end - 1], scope)}}}")
+        else:
+            end = css.index("}", brace) + 1
+            selectors = (s.strip() for s in prelude.split(","))
+            scoped = ",".join(scope if s in _PAGE_WIDE else f"{scope} {s}" for s in selectors)
+            out.append(f"{scoped}{css[brace:end]}")
+        at = end
+    return "".join(out)
+
+
+def write_html(
+    report: DriftReport,
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    sources: Mapping[str, str] | None = None,
+    schema: Mapping[str, Sequence[str]] | None = None,
+) -> Path:
+    """Render `report` to `path` (UTF-8), replacing it atomically; returns the path. The file gets the
+    permissions any new file of the user gets (0666 less the umask), not a temporary file's 0600."""
     target = Path(path)
-    markup = render_html(report, title=title)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    markup = render_html(report, title=title, sources=sources, schema=schema)
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to open(path, "w")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(markup)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
 
@@ -147,7 +256,9 @@ def write_html(report: DriftReport, path: str | os.PathLike[str], *, title: str 
 # -- header and overview -----------------------------------------------------------------------
 
 
-def _summary(report: DriftReport, heading: str) -> str:
+def _summary(
+    report: DriftReport, heading: str, sources: Mapping[str, str], schema: Mapping[str, Sequence[str]], ids: str
+) -> str:
     t = report.thresholds
     inputs = _inputs(report)
     evaluated = sum(1 for f in inputs if f.scores)
@@ -170,6 +281,7 @@ def _summary(report: DriftReport, heading: str) -> str:
     if any(f.kind == "categorical" for f in report.features):
         also += f"; categories: PSI ≥ {t.psi:g} and BH-adjusted χ² p &lt; {t.alpha:g}"
     facts = {
+        **{side: f"<code>{esc(name)}</code>" for side, name in sources.items()},
         "model": f"<code>{esc(report.model)}</code>{version}",
         "drifted features": f"<b>{drifted}</b> of {evaluated}",
         "drift share": f"<b>{report.drift_share:.0%}</b> <span class='muted'>(model drifts at ≥ {t.share:.0%})</span>",
@@ -189,15 +301,34 @@ def _summary(report: DriftReport, heading: str) -> str:
         facts["prediction"] = _badge(prediction, report) + ' <span class="muted">(not in the drift share)</span>'
     if _has_stable(report):
         facts["stable verdict"] = _yes(report.stable) + ' <span class="muted">(after hysteresis)</span>'
-    wide = {"feature drifts when", "per-feature thresholds"}  # long sentences: two columns
+    left_out = [
+        f"{esc(SCHEMA_NOTES.get(key, key))}: " + ", ".join(f"<code>{esc(c)}</code>" for c in columns)
+        for key, columns in schema.items()
+        if columns
+    ]
+    if left_out:
+        facts["not compared"] = "; ".join(left_out)
+    wide = {"feature drifts when", "per-feature thresholds", "not compared"}  # long sentences: two columns
     items = "".join(
         f"<div{' class=wide' if k in wide else ''}><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts.items()
     )
     return (
-        f'<header id="summary" data-model="{esc(report.model)}" data-drifted="{_bool(report.drifted)}">'
-        f'<h1>{esc(heading)}</h1><div class="verdict">{verdict}<span>{esc(_sentence(report))}{why}</span></div>'
-        f'<dl class="facts">{items}</dl></header>'
+        f'<header id="{ids}summary" class="summary" data-model="{esc(report.model)}" '
+        f'data-drifted="{_bool(report.drifted)}"><h1>{esc(heading)}</h1>'
+        f'<div class="verdict">{verdict}<span>{esc(_sentence(report))}{why}</span></div>'
+        f'{_headline_reasons(report, ids)}<dl class="facts">{items}</dl></header>'
     )
+
+
+def _headline_reasons(report: DriftReport, ids: str) -> str:
+    """Why, for each drifted feature, largest PSI first: the tests that fired, linked to its section."""
+    features = sorted(report.features, key=_order)
+    items = [
+        f'<li><a href="#{ids}feature-{k}"><b>{esc(f.name)}</b></a>: {esc(describe(reasons))}</li>'
+        for k, f in enumerate(features)
+        if (reasons := feature_reasons(f, report.thresholds))
+    ]
+    return f'<ul class="reasons">{"".join(items)}</ul>' if items else ""
 
 
 def _sentence(report: DriftReport) -> str:
@@ -208,7 +339,7 @@ def _sentence(report: DriftReport) -> str:
     return f"{n} of {total} feature{'s' * (total != 1)} drifted against the reference."
 
 
-def _overview(features: Sequence[FeatureDrift], report: DriftReport) -> str:
+def _overview(features: Sequence[FeatureDrift], report: DriftReport, ids: str) -> str:
     rows = []
     for k, f in enumerate(features):
         view = FeatureView(f, report.thresholds)
@@ -216,15 +347,17 @@ def _overview(features: Sequence[FeatureDrift], report: DriftReport) -> str:
         test = view.tests[0] if view.tests else None  # the distribution test, or the missing-rate test alone
         shown = f"{esc(test.name)} {_fmt(f.scores.get(test.key))}" if test else f"— {_fmt(None)}"
         rows.append(
-            f'<tr data-feature="{esc(f.name)}"><td class="name"><a href="#feature-{k}">{esc(f.name)}</a></td>'
-            f"<td>{esc(_kind(f))}</td><td>{_badge(f, report)}</td>{_cell(psi.value, psi.over)}"
+            f'<tr data-feature="{esc(f.name)}"><td class="name"><a href="#{ids}feature-{k}">{esc(f.name)}</a></td>'
+            f"<td>{esc(_kind(f))}</td><td>{_badge(f, report)}</td>"
+            f"<td class='why'>{esc(describe(feature_reasons(f, report.thresholds)))}</td>{_cell(psi.value, psi.over)}"
             f"<td class='num'>{shown}</td>"
             f"{_cell(test.adjusted if test else None, test is not None and test.significant, p=True)}"
             f"<td class='num'>{_rate(f.missing_rate.get('current'))}</td></tr>"
         )
     return (
-        '<h2>Overview</h2><div class="card"><table id="features"><thead><tr><th>Feature</th><th>Kind</th>'
-        '<th>Verdict</th><th class="num">PSI</th><th class="num">Test statistic</th><th class="num">p (BH)</th>'
+        f'<h2>Overview</h2><div class="card"><table id="{ids}features"><thead><tr><th>Feature</th><th>Kind</th>'
+        '<th>Verdict</th><th>Why</th><th class="num">PSI</th><th class="num">Test statistic</th>'
+        '<th class="num">p (BH)</th>'
         f'<th class="num">Missing (current)</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
     )
 
@@ -232,7 +365,7 @@ def _overview(features: Sequence[FeatureDrift], report: DriftReport) -> str:
 # -- one feature -------------------------------------------------------------------------------
 
 
-def _feature(f: FeatureDrift, report: DriftReport, k: int) -> str:
+def _feature(f: FeatureDrift, report: DriftReport, k: int, ids: str) -> str:
     reference, current = list(f.bins.get("reference", [])), list(f.bins.get("current", []))
     labels = list(f.bin_labels)
     if f.kind == "categorical":
@@ -249,13 +382,18 @@ def _feature(f: FeatureDrift, report: DriftReport, k: int) -> str:
             f"{'category' if len(unseen) == 1 else 'categories'}: {shown}{more}</p>"
         )
     return (
-        f'<section class="feature{" drifted" if f.drifted else ""}" id="feature-{k}" data-feature="{esc(f.name)}" '
+        f'<section class="feature{" drifted" if f.drifted else ""}" id="{ids}feature-{k}" data-feature="{esc(f.name)}" '
         f'data-kind="{esc(f.kind)}" data-drifted="{_bool(f.drifted)}" data-psi="{_data_number(f.scores.get("psi"))}" '
         f'data-role="{esc(f.role)}"><h3>{esc(f.name)} <span class="muted small kind">{esc(_kind(f))}</span> '
-        f"{_badge(f, report)}</h3>"
+        f"{_badge(f, report)}</h3>{_reasons_line(f, report)}"
         f"{chart}{unseen_line}{_statistics(FeatureView(f, report.thresholds), report)}"
         f"{_bin_table(reference, current, labels)}</section>"
     )
+
+
+def _reasons_line(f: FeatureDrift, report: DriftReport) -> str:
+    reasons = feature_reasons(f, report.thresholds)
+    return f'<p class="reasons"><b>drifted:</b> {esc(describe(reasons))}</p>' if reasons else ""
 
 
 def _statistics(view: FeatureView, report: DriftReport) -> str:

@@ -262,6 +262,52 @@ def test_write_html_replaces_the_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary file left behind
 
 
+def test_write_html_gives_the_file_the_umask_s_permissions(tmp_path: Path) -> None:
+    previous = os.umask(0o027)
+    try:
+        out = write_html(numeric_report(["amount"], [1.0]), tmp_path / "report.html")
+    finally:
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o640  # as open(path, "w") would, not a temporary file's 0600
+
+
+def test_each_drifted_feature_says_why() -> None:
+    missing = categorical("plan", {"a": 50, "b": 50}, {"a": 50, "b": 50}, psi=0.0, p=0.9)
+    missing = dataclasses.replace(
+        missing,
+        drifted=True,
+        missing_rate={"reference": 0.03, "current": 0.093},
+        scores={**missing.scores, "missing": 0.063},
+        pvalues={**missing.pvalues, "missing": 1e-9},
+        pvalues_adjusted={**missing.pvalues_adjusted, "missing": 2e-9},
+    )
+    report = with_features(numeric_report(["amount", "age"], [1.2, 0.0]), missing)
+    dom = Dom(render_html(report, sources={"reference": "ref.parquet", "current": "today.csv"}))
+    reasons = {li.find_all("b")[0].text: li.all_text() for li in dom.root.find_all("ul", "reasons")[0].find_all("li")}
+    assert set(reasons) == {"amount", "plan"}  # the drifted ones, and only them
+    assert "PSI" in reasons["amount"] and "(KS p " in reasons["amount"]
+    assert "missing rate 3.0% → 9.3% (change ≥ 5.0%, p 2e-09)" in reasons["plan"]
+    (plan,) = [s for s in sections(dom.root) if s.attrs["data-feature"] == "plan"]
+    assert "missing rate 3.0% → 9.3%" in plan.find_all("p", "reasons")[0].all_text()
+    rows = {r.attrs["data-feature"]: r for r in dom.root.by_id("features").find_all("tr") if "data-feature" in r.attrs}
+    assert rows["age"].find_all("td", "why")[0].all_text() == ""
+    header = dom.root.by_id("summary").all_text()
+    assert "ref.parquet" in header and "today.csv" in header
+
+
+def test_a_fragment_has_ids_of_its_own_and_a_scoped_stylesheet() -> None:
+    report = with_features(numeric_report(NUMERIC, SHIFT), COUNTRY)
+    fragments = [html_report.render_fragment(report, title=t) for t in ("monday", "tuesday")]
+    ids = [{e.attrs["id"] for e in Dom(f).root.descendants() if "id" in e.attrs} for f in fragments]
+    assert len(ids[0]) == len(report.features) + 2 and not ids[0] & ids[1]  # two reports in one page
+    dom = Dom(fragments[0])
+    hrefs = {a.attrs["href"][1:] for a in dom.root.find_all("a") if a.attrs.get("href", "").startswith("#")}
+    assert hrefs <= ids[0]  # every anchor lands in its own report
+    (style,) = dom.root.find_all("style")
+    rules = re.findall(r"(?:^|})([^{}@]+)\{", style.text)
+    assert rules and all(s.strip().startswith(".driftwarden-report") for r in rules for s in r.split(","))
+
+
 # -- in a browser --------------------------------------------------------------------------------
 
 

@@ -1,0 +1,98 @@
+"""What a comparison gives back: the drift report, the columns not compared, and the ways to show it.
+
+One object for `driftwarden check` and the notebook API (`driftwarden.compare`): `to_dict()` is
+`check --json`'s output, `to_html(path)` `check --html`'s file, `_repr_html_()` the same report as a
+notebook's output cell draws it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from driftwarden.comparison.columns import Schema
+from driftwarden.detectors.report import DriftReport, FeatureDrift
+from driftwarden.rendering.html_report import render_fragment, write_html
+from driftwarden.rendering.reasons import Reason, describe, feature_reasons
+
+__all__ = ["Comparison"]
+
+
+@dataclass(frozen=True, repr=False)
+class Comparison:
+    """A drift report between a reference and a current data set.
+
+    `drifted` is the model verdict (a share of features, or a critical one, drifted); `reasons`
+    says, per drifted feature, which tests fired with their values, thresholds and p-values;
+    `schema` lists the columns not compared and why.
+    """
+
+    report: DriftReport
+    schema: Schema = field(default_factory=Schema)
+    title: str = "Drift report"
+    sources: Mapping[str, str] = field(default_factory=dict)  # {"reference": "ref.parquet", "current": ...}
+
+    @property
+    def drifted(self) -> bool:
+        return self.report.drifted
+
+    @property
+    def drift_share(self) -> float:
+        return self.report.drift_share
+
+    @property
+    def features(self) -> tuple[FeatureDrift, ...]:
+        return self.report.features
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return [f.name for f in self.report.drifted_features]
+
+    def feature_reasons(self, feature: FeatureDrift) -> tuple[Reason, ...]:
+        return feature_reasons(feature, self.report.thresholds)
+
+    @property
+    def reasons(self) -> dict[str, list[dict[str, Any]]]:
+        """Drifted feature -> the tests that fired: `[{"test", "value", "threshold", "pvalue"}, ...]`
+        (a missing-rate reason also has `from` and `to`)."""
+        out = {}
+        for f in self.report.features:
+            if reasons := self.feature_reasons(f):
+                out[f.name] = [r.to_dict() for r in reasons]
+        return out
+
+    def summary(self) -> str:
+        """One line: the verdict, and why for the drifted features."""
+        why = [f"{f.name}: {describe(r)}" for f in self.report.features if (r := self.feature_reasons(f))]
+        return self.report.summary() + (f"; why: {'; '.join(why)}" if why else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """`check --json`: the drift report's JSON (as `GET /v1/models/{model}/drift`) with each feature's
+        `reasons`, the `title`, the `sources` compared and the `schema` block."""
+        report = self.report.to_dict()
+        for f, shown in zip(self.report.features, report["features"], strict=True):
+            shown.setdefault("reasons", [r.to_dict() for r in self.feature_reasons(f)])
+        return {"title": self.title, "sources": dict(self.sources), **report, "schema": self.schema.to_dict()}
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report as one self-contained HTML file (no script, nothing fetched); returns the path."""
+        return write_html(self.report, path, **self._page())
+
+    def _repr_html_(self) -> str:
+        """The report as a notebook draws it: the HTML file's markup in one scoped `<div>`."""
+        return render_fragment(self.report, **self._page())
+
+    def _page(self) -> dict[str, Any]:
+        return {"title": self.title, "sources": self.sources, "schema": self.schema.to_dict()}
+
+    def __repr__(self) -> str:
+        drifted = self.drifted_features
+        verdict = "drifted" if self.drifted else "drift below the model threshold" if drifted else "no drift"
+        named = f": {', '.join(drifted[:5])}{' ...' if len(drifted) > 5 else ''}" if drifted else ""
+        return (
+            f"<Comparison {self.title!r}: {verdict}, {len(drifted)} of "
+            f"{sum(1 for f in self.report.features if f.role != 'prediction')} features drifted{named}>"
+        )
