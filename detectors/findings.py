@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from driftwarden.detectors.reasons import Reason, ordered
+
 __all__ = [
     "MODEL_SUBJECT",
     "QUALITY_SUBJECT",
@@ -124,6 +126,8 @@ class FeatureDriftFinding(Finding):
     missing_rate: Mapping[str, float | None] = field(default_factory=dict)
     unseen: tuple[tuple[str, int], ...] = ()  # categorical: the most frequent categories the reference lacks
     model_version: str | None = None
+    reasons: tuple[Reason, ...] = ()  # the tests that fired, headline first; () when only held by hysteresis
+    held_reasons: tuple[Reason, ...] = ()  # held: the reasons it last drifted with
 
     @property
     def subject(self) -> str:
@@ -133,6 +137,9 @@ class FeatureDriftFinding(Finding):
     def evidence(self) -> Mapping[str, Any]:
         return MappingProxyType(
             {
+                "reasons": [r.to_dict() for r in ordered(self.reasons)],
+                "held": not self.reasons,
+                "held_reasons": [r.to_dict() for r in self.held_reasons],
                 "kind": self.feature_kind,
                 "role": self.role,
                 "scores": dict(self.scores),
@@ -156,6 +163,8 @@ class ModelDriftFinding(Finding):
     prediction_drifted: bool = False
     critical_drifted: tuple[str, ...] = ()
     model_version: str | None = None
+    reasons: tuple[Reason, ...] = ()  # drift_share and/or critical; () when only the stable verdict holds
+    top_features: tuple[tuple[str, tuple[Reason, ...]], ...] = ()  # the most decisive drifted features, with theirs
 
     @property
     def subject(self) -> str:
@@ -165,6 +174,10 @@ class ModelDriftFinding(Finding):
     def evidence(self) -> Mapping[str, Any]:
         return MappingProxyType(
             {
+                "reasons": [r.to_dict() for r in self.reasons],
+                "top_features": [
+                    {"feature": name, "reasons": [r.to_dict() for r in reasons]} for name, reasons in self.top_features
+                ],
                 "drifted_features": list(self.drifted_features),
                 "prediction_drifted": self.prediction_drifted,
                 "critical_drifted": list(self.critical_drifted),

@@ -21,6 +21,7 @@ from driftwarden.alerts.receivers.webhook import WebhookReceiver
 from driftwarden.alerts.signing import verify
 from driftwarden.config import AlertingSettings, RouteSettings
 from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
+from driftwarden.detectors.reasons import Reason
 from driftwarden.params import AlertingParams, OutboxParams, alerting_params, route_params
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.outbox_store import OutboxStore
@@ -43,12 +44,20 @@ def drift(
         scores={"psi": psi, "ks": 0.22},
         rows={"current": 5000},
         model_version=model_version,
+        reasons=(Reason("psi", psi, 0.2, pvalue=1e-9, pvalue_bh=1e-8, pvalue_test="ks"),),
     )
 
 
 def model_drift(share: float = 0.6, drifted: tuple[str, ...] = ("amount",)) -> ModelDriftFinding:
+    psi = Reason("psi", 0.41, 0.2, pvalue=1e-9, pvalue_bh=1e-8, pvalue_test="ks")
     return ModelDriftFinding(
-        model="fraud", severity=Severity.WARNING, value=share, threshold=0.5, drifted_features=drifted
+        model="fraud",
+        severity=Severity.WARNING,
+        value=share,
+        threshold=0.5,
+        drifted_features=drifted,
+        reasons=(Reason("drift_share", share, 0.5, features=drifted),),
+        top_features=tuple((name, (psi,)) for name in drifted),
     )
 
 
@@ -75,7 +84,7 @@ def test_fingerprint_is_stable_and_distinguishes_targets() -> None:
 
 def test_summary_is_human_and_bounded() -> None:
     versioned = drift(model_version="v3")
-    assert describe(versioned)[1]["summary"] == "Feature drift on fraud v3: amount PSI 0.41 (threshold 0.2), KS 0.22"
+    assert describe(versioned)[1]["summary"] == "Feature drift on fraud v3: amount PSI 0.41 ≥ 0.2 (KS p(BH) 1e-08)"
     labels, annotations = describe(drift())
     assert labels == {
         "alertname": "FeatureDrift",
@@ -84,7 +93,7 @@ def test_summary_is_human_and_bounded() -> None:
         "subject": "amount",
         "model": "fraud",
     }
-    assert annotations["summary"] == "Feature drift on fraud: amount PSI 0.41 (threshold 0.2), KS 0.22"
+    assert annotations["summary"] == "Feature drift on fraud: amount PSI 0.41 ≥ 0.2 (KS p(BH) 1e-08)"
     long = model_drift(0.5, drifted=("x" * 500,) * 5)
     assert len(describe(long)[1]["summary"]) == 1024
 
@@ -220,7 +229,7 @@ def test_pagerduty_events_v2_trigger_and_resolve() -> None:
     key[0] = b"R0TATED"
     assert orjson.loads(receiver.endpoint.add_credentials(messages[0].body))["routing_key"] == "R0TATED"
     payload = event["payload"]
-    assert payload["summary"].startswith("Feature drift on fraud: amount PSI 0.41")
+    assert payload["summary"].startswith("Feature drift on fraud: amount PSI 0.41 ≥ 0.2")
     assert payload["severity"] == "warning" and payload["component"] == "fraud" and payload["class"] == "FeatureDrift"
     assert payload["custom_details"]["scores"] == {"psi": 0.41, "ks": 0.22}
     assert {link["href"] for link in event["links"]} == {"http://dw:4318/v1/alerts", "http://grafana/d/drift"}
