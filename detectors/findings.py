@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from driftwarden.core import alert_names as names
 from driftwarden.detectors.reasons import Reason, ordered
 
 __all__ = [
@@ -115,7 +116,7 @@ class FeatureDriftFinding(Finding):
     """A feature (or the prediction, `role="prediction"`) whose current window differs from its reference."""
 
     kind: ClassVar[FindingKind] = FindingKind.DRIFT
-    alertname: ClassVar[str] = "FeatureDrift"
+    alertname: ClassVar[str] = names.FEATURE_DRIFT
     model: str
     feature: str
     feature_kind: str = "numeric"  # or "categorical"
@@ -157,7 +158,7 @@ class ModelDriftFinding(Finding):
     """The model drifted: `value` is its share of drifted input features, or a critical feature drifted."""
 
     kind: ClassVar[FindingKind] = FindingKind.DRIFT
-    alertname: ClassVar[str] = "ModelDrift"
+    alertname: ClassVar[str] = names.MODEL_DRIFT
     model: str
     drifted_features: tuple[str, ...] = ()
     prediction_drifted: bool = False
@@ -191,7 +192,7 @@ class QualityDegradedFinding(Finding):
     """Realized quality `metric` fell to `value` from `threshold`, the baseline of the first labelled window."""
 
     kind: ClassVar[FindingKind] = FindingKind.DRIFT
-    alertname: ClassVar[str] = "ModelQualityDegraded"
+    alertname: ClassVar[str] = names.MODEL_QUALITY_DEGRADED
     model: str
     metric: str  # accuracy, f1, mae, rmse
     pvalue: float
@@ -250,7 +251,7 @@ class SLOBurnFinding(BurnRateFinding):
     """An SLO burning its error budget; `labels` carry its service and model selectors."""
 
     kind: ClassVar[FindingKind] = FindingKind.SLO
-    alertname: ClassVar[str] = "SLOErrorBudgetBurn"
+    alertname: ClassVar[str] = names.SLO_ERROR_BUDGET_BURN
     slo: str
 
     @property
@@ -263,7 +264,7 @@ class DriftBudgetFinding(BurnRateFinding):
     """A model's evaluations in drift burning its drift budget (detectors/drift_budget.py)."""
 
     kind: ClassVar[FindingKind] = FindingKind.DRIFT
-    alertname: ClassVar[str] = "DriftBudgetBurn"
+    alertname: ClassVar[str] = names.DRIFT_BUDGET_BURN
     model: str
 
     @property

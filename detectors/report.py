@@ -149,10 +149,10 @@ class DriftReport:
         n = sum(1 for f in inputs if f.scores)
         drifted = _most_decisive_first(f for f in inputs if f.drifted)
         prediction = self.prediction
-        output = f"; prediction drifted ({_describe(prediction)})" if prediction and prediction.drifted else ""
+        output = f"; prediction drifted: {_describe(prediction)}" if prediction and prediction.drifted else ""
         if not drifted:
             return f"{self.model}: no drift ({n} input features, {self.rows['current']} current rows){output}"
-        parts = ", ".join(f"{f.name} ({_describe(f)})" for f in drifted[:5])
+        parts = ", ".join(f"{f.name}: {_describe(f)}" for f in drifted[:5])
         more = f" and {len(drifted) - 5} more" if len(drifted) > 5 else ""
         verdict = "DRIFT" if self.drifted else "drift below the model threshold"
         critical = [f.name for f in drifted if f.name in self.critical_features]
@@ -224,8 +224,8 @@ def interval_labels(edges: np.ndarray) -> tuple[str, ...]:
 
 
 def _describe(f: FeatureDrift) -> str:
-    """What made a drifted feature drift: its reasons, headline first, and the unseen categories."""
-    parts = [reasons_text(f.reasons, limit=2)] if f.reasons else []
+    """What made a drifted feature drift: its headline reason (and how many more), its unseen categories."""
+    parts = [reasons_text(f.reasons, limit=1)] if f.reasons else []
     if f.unseen:
         parts.append("unseen " + ", ".join(c for c, _ in f.unseen[:3]))
     return "; ".join(parts) or "no data"

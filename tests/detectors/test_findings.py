@@ -369,3 +369,10 @@ def test_evidence_round_trips_through_json(finding: Finding) -> None:
     labels, annotations = describe(finding)
     assert labels["alertname"] == finding.alertname and labels["kind"] == finding.kind.value
     assert len(annotations["summary"]) <= 1024 and len(fingerprint(finding)) == 16
+
+
+def test_every_alert_name_is_in_the_one_list_the_config_checks_runbooks_against() -> None:
+    from driftwarden.core.alert_names import ALERT_NAMES
+
+    raised = {c[0].alertname for c in CASES.values()} | {condition.alertname for condition in GpuCondition}
+    assert raised == set(ALERT_NAMES)

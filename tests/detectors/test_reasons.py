@@ -64,7 +64,7 @@ def test_a_missing_rate_drift_is_named_as_the_missing_rate_with_its_rates_thresh
     assert age.scores["psi"] < 0.2 and age.scores["ks"] < 0.1
     assert age.headline is not None and age.headline.test == "missing"
     assert report.to_dict()["features"][0]["reasons"] == [reason]
-    assert "age (missing rate 3.0% → 9.3%" in report.summary() and "PSI" not in report.summary()
+    assert "age: missing rate 3.0% → 9.3%" in report.summary() and "PSI" not in report.summary()
 
 
 def test_a_small_shift_fires_on_wasserstein_and_ks_not_on_psi() -> None:
