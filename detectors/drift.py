@@ -80,8 +80,8 @@ def compare(
 
     # missing-rate drift: a two-proportion test, gated by the size of the change like every other test
     with np.errstate(invalid="ignore", divide="ignore"):
-        missing_ref = np.where(base_ref > 0, 1.0 - n_ref / base_ref, np.nan)
-        missing_cur = np.where(base_cur > 0, 1.0 - n_cur / base_cur, np.nan)
+        missing_ref = np.where(base_ref > 0, (base_ref - n_ref) / base_ref, np.nan)  # 150 / 5000 is 0.03 exactly
+        missing_cur = np.where(base_cur > 0, (base_cur - n_cur) / base_cur, np.nan)
     _, missing_p = stats.proportions_ztest(base_ref - n_ref, base_ref, base_cur - n_cur, base_cur)
     missing_adjusted = stats.benjamini_hochberg(missing_p)
     missing_change = np.abs(missing_cur - missing_ref)

@@ -4,8 +4,10 @@ local receiver standing in for PagerDuty's Events API."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,9 +19,11 @@ import pytest
 
 from driftwarden.config import ConfigError, load_config
 from driftwarden.sink import WebhookSink
+from tests.support.incident import incident_page
+from tests.support.pages import Dom, browse, chromium
 from tests.support.processes import driftwarden
 from tests.support.records import NDJSON, put_reference
-from tests.support.server import running
+from tests.support.server import Daemon, running
 
 pytestmark = pytest.mark.server
 
@@ -41,12 +45,10 @@ def with_missing(rng: np.random.Generator, rows: int, missing: int) -> list[floa
     return ages
 
 
-def test_a_missing_rate_drift_pages_with_the_missing_rate_the_feature_link_and_grafana(
-    tmp_path: Path, pagerduty: WebhookSink, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """age goes from 3.0 % missing to 9.3 %; its values (and the other features') keep their distribution."""
-    monkeypatch.setenv("POD_NAME", "churn-5d8f-x2x7q")  # what the manifests' downward API sets
-    monkeypatch.setenv("POD_NAMESPACE", "ml")
+@contextmanager
+def missing_rate_episode(tmp_path: Path, pagerduty: WebhookSink) -> Iterator[tuple[Daemon, dict[str, dict]]]:
+    """age goes from 3.0 % missing to 9.3 % (its values, and the other features', keep their distribution),
+    age is critical: the daemon pages. Yields it and the PagerDuty events it sent, by alert name."""
     key = tmp_path / "routing-key"
     key.write_text("R0UTINGKEY\n")
     config = {
@@ -85,7 +87,21 @@ def test_a_missing_rate_drift_pages_with_the_missing_rate_the_feature_link_and_g
         assert d.client.post("/v1/predictions", content=current, headers=NDJSON).status_code == 200
         d.evaluate()
         d.evaluate()  # alerting.for: 2
+        events = {e["payload"]["class"]: e for e in (orjson.loads(x.body) for x in pagerduty.wait_for(2))}
+        yield d, events
 
+
+@pytest.fixture
+def on_a_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POD_NAME", "churn-5d8f-x2x7q")  # what the manifests' downward API sets
+    monkeypatch.setenv("POD_NAMESPACE", "ml")
+
+
+@pytest.mark.usefixtures("on_a_pod")
+def test_a_missing_rate_drift_pages_with_the_missing_rate_the_feature_link_and_grafana(
+    tmp_path: Path, pagerduty: WebhookSink
+) -> None:
+    with missing_rate_episode(tmp_path, pagerduty) as (d, events):
         # the report: age drifted for its missing rate alone, with the rates, threshold and p-values
         report = d.client.get("/v1/models/churn/drift").json()
         age = next(f for f in report["features"] if f["name"] == "age")
@@ -103,8 +119,6 @@ def test_a_missing_rate_drift_pages_with_the_missing_rate_the_feature_link_and_g
             'driftwarden_feature_drift_reason{feature="age",model="churn",test="missing"}'
         ]
 
-        deliveries = pagerduty.wait_for(2)
-        events = {e["payload"]["class"]: e for e in (orjson.loads(x.body) for x in deliveries)}
         assert set(events) == {"FeatureDrift", "ModelDrift"}, events
         event = events["FeatureDrift"]
         assert event["routing_key"] == "R0UTINGKEY" and event["event_action"] == "trigger"
@@ -195,3 +209,32 @@ def test_every_alert_has_its_runbook_section_in_the_operators_guide() -> None:
     # GitHub's anchor of "### Runbook: FeatureDrift" is "runbook-featuredrift"
     anchors = {"runbook-" + m.lower() for m in re.findall(r"^### Runbook: (\w+)$", troubleshoot, re.M)}
     assert {runbook_anchor(name) for name in ALERT_NAMES} <= anchors
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("on_a_pod")
+def test_the_page_and_the_feature_it_links_to_render_in_headless_chromium(
+    tmp_path: Path, pagerduty: WebhookSink
+) -> None:
+    """The README's pictures of an alert: the PagerDuty incident as it reads, and the UI section its
+    first link opens. Refreshed on request: DRIFTWARDEN_SCREENSHOTS=docs/images."""
+    binary = chromium()
+    shots = Path(os.environ.get("DRIFTWARDEN_SCREENSHOTS", tmp_path / "screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    with missing_rate_episode(tmp_path, pagerduty) as (_, events):
+        event = events["FeatureDrift"]
+        page = tmp_path / "incident.html"
+        page.write_text(incident_page(event))
+        dom = Dom(browse(binary, tmp_path / "p1", "--dump-dom", page.as_uri())).root
+        (reason,) = dom.find_all("li")
+        assert "test: missing" in reason.all_text() and "from: 0.03" in reason.all_text()
+        ui = event["links"][0]["href"]
+        feature = Dom(browse(binary, tmp_path / "p2", "--dump-dom", ui)).root.by_id("feature-age")
+        assert feature.attrs["data-reasons"] == "missing" and "missing rate 3.0% → 9.3%" in feature.all_text()
+        for name, url, size in (
+            ("alert-pagerduty", page.as_uri(), "1000,620"),
+            ("alert-ui-feature", ui.partition("#")[0], "1280,1180"),  # drifted features come first
+        ):
+            out = shots / f"{name}.png"
+            browse(binary, tmp_path / f"shot-{name}", f"--screenshot={out}", f"--window-size={size}", url)
+            assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
