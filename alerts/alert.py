@@ -16,6 +16,7 @@ from driftwarden.detectors.findings import (
     QualityDegradedFinding,
     SLOBurnFinding,
 )
+from driftwarden.detectors.reasons import Reason, headline, reasons_text
 
 __all__ = ["Alert", "AlertStatus", "describe", "fingerprint"]
 
@@ -86,19 +87,13 @@ def describe(finding: Finding) -> tuple[dict[str, str], dict[str, str]]:
 def _summary(f: Finding) -> str:
     match f:
         case FeatureDriftFinding():
-            ks = f", KS {f.scores['ks']:.2f}" if "ks" in f.scores else ""
-            return (
-                f"Feature drift on {_versioned(f.model, f.model_version)}: "
-                f"{f.feature} PSI {f.value:.2f} (threshold {f.threshold}){ks}"
-            )
+            return f"Feature drift on {_versioned(f.model, f.model_version)}: {f.feature} {_feature_why(f)}"
         case ModelDriftFinding():
-            drifted = ", ".join(f.drifted_features[:5])
-            critical = f.critical_drifted
-            why = f"critical feature {', '.join(critical)}" if critical else f"threshold {f.threshold:.0%}"
-            return (
-                f"Model drift on {_versioned(f.model, f.model_version)}: "
-                f"{f.value:.0%} of features drifted ({why}): {drifted}"
+            why = "; ".join(r.text() for r in f.reasons) or (
+                f"held: {f.value:.0%} of input features drifted now, no test of the model rule fires"
             )
+            top = ", ".join(f"{name} {_headline(reasons)}" for name, reasons in f.top_features[:3])
+            return f"Model drift on {_versioned(f.model, f.model_version)}: {why}" + (f" — {top}" if top else "")
         case QualityDegradedFinding():
             return (
                 f"Realized {f.metric} of {f.model} degraded: {f.value:.3g} now against {f.threshold:.3g} in its "
@@ -129,6 +124,23 @@ def _description(f: Finding) -> str:
         case SLOBurnFinding():
             return "Check recent deploys and traffic of the SLO's service; GET /v1/slos has p50/p95/p99 and burn rates."
     return "See the evidence in custom details."
+
+
+def _feature_why(f: FeatureDriftFinding) -> str:
+    """The tests that fired, headline first; a feature held by hysteresis says so instead of naming a
+    statistic under its threshold."""
+    if f.reasons:
+        return reasons_text(f.reasons, limit=2)
+    last = f" (last drifted with {_headline(f.held_reasons)})" if f.held_reasons else ""
+    return (
+        f"still held as drifted{last}: no test fires now, its effect is at {f.value:.0%} of its threshold "
+        "and clears below 80%"
+    )
+
+
+def _headline(reasons: tuple[Reason, ...]) -> str:
+    top = headline(reasons)
+    return top.text() if top else "held"
 
 
 def _versioned(model: str, version: str | None) -> str:

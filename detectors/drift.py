@@ -20,7 +20,8 @@ import numpy.typing as npt
 
 from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.detectors import stats
-from driftwarden.detectors.categorical import compare_categories
+from driftwarden.detectors.categorical import CategoricalComparison, compare_categories
+from driftwarden.detectors.reasons import Reason, ordered
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.report import (
     PREDICTION,
@@ -79,8 +80,8 @@ def compare(
 
     # missing-rate drift: a two-proportion test, gated by the size of the change like every other test
     with np.errstate(invalid="ignore", divide="ignore"):
-        missing_ref = np.where(base_ref > 0, 1.0 - n_ref / base_ref, np.nan)
-        missing_cur = np.where(base_cur > 0, 1.0 - n_cur / base_cur, np.nan)
+        missing_ref = np.where(base_ref > 0, (base_ref - n_ref) / base_ref, np.nan)  # 150 / 5000 is 0.03 exactly
+        missing_cur = np.where(base_cur > 0, (base_cur - n_cur) / base_cur, np.nan)
     _, missing_p = stats.proportions_ztest(base_ref - n_ref, base_ref, base_cur - n_cur, base_cur)
     missing_adjusted = stats.benjamini_hochberg(missing_p)
     missing_change = np.abs(missing_cur - missing_ref)
@@ -90,6 +91,8 @@ def compare(
     with np.errstate(invalid="ignore"):
         drifted = ((effect >= 1.0) & (adjusted < thresholds.alpha)) | missing_drift  # NaN compares False
     effect = np.fmax(effect, missing_effect)
+    missing = _Missing(missing_ref, missing_cur, missing_change, missing_p, missing_adjusted, missing_drift)
+    reasons = _reasons(reference.features, numeric, categorical, pvalue, adjusted, missing, thresholds)
 
     features = []
     for j, name in enumerate(feature_names):
@@ -137,6 +140,7 @@ def compare(
                 role=PREDICTION if name == PREDICTION else "feature",
                 effect=float(effect[j]),
                 unseen=() if is_numeric else categorical.unseen[k],
+                reasons=reasons[j],
             )
         )
     inputs = [f for f in features if f.role != PREDICTION and (f.scores or f.drifted)]
@@ -153,6 +157,70 @@ def compare(
         model_version=model_version,
         duration_seconds=time.perf_counter() - started,
     )
+
+
+@dataclass(frozen=True)
+class _Missing:
+    """Per feature (numeric, then categorical): the missing-rate test."""
+
+    reference: FloatArray
+    current: FloatArray
+    change: FloatArray
+    pvalue: FloatArray
+    adjusted: FloatArray
+    fired: npt.NDArray[np.bool_]
+
+
+def _reasons(
+    numeric_features: Sequence[str],
+    numeric: _NumericScores,
+    categorical: CategoricalComparison,
+    pvalue: FloatArray,
+    adjusted: FloatArray,
+    missing: _Missing,
+    thresholds: DriftThresholds,
+) -> list[tuple[Reason, ...]]:
+    """Per feature, the tests that fired, by the very comparisons that made the verdict (ratio ≥ 1 of
+    an effect size, BH-adjusted p < alpha): a drifted feature always has one, a clean one none."""
+    n_numeric = len(numeric_features)
+    features = [*numeric_features, *categorical.features]
+    effect_sizes = [
+        (stat, numeric.scores[stat], "ks") for stat in ("psi", "ks", "wasserstein") if stat in numeric.scores
+    ]
+    limits = {stat: thresholds.vector(stat, numeric_features) for stat, _, _ in effect_sizes}
+    categorical_psi = thresholds.vector("psi", categorical.features)
+    missing_limit = thresholds.vector("missing", features)
+    out: list[tuple[Reason, ...]] = []
+    for j in range(len(features)):
+        found: list[Reason] = []
+        if adjusted[j] < thresholds.alpha:  # NaN (not evaluated) compares False
+            p, p_bh = float(pvalue[j]), float(adjusted[j])
+            if j < n_numeric:
+                candidates = [(stat, v[j], limits[stat][j], test) for stat, v, test in effect_sizes]
+            else:
+                k = j - n_numeric
+                candidates = [("psi", categorical.psi[k], categorical_psi[k], "chi2")]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                found += [
+                    Reason(stat, float(value), float(limit), pvalue=p, pvalue_bh=p_bh, pvalue_test=test)
+                    for stat, value, limit, test in candidates
+                    if value / limit >= 1.0  # numpy scalars: the very division the verdict made
+                ]
+        if missing.fired[j]:
+            found.append(
+                Reason(
+                    "missing",
+                    float(missing.change[j]),
+                    float(missing_limit[j]),
+                    pvalue=float(missing.pvalue[j]),
+                    pvalue_bh=float(missing.adjusted[j]),
+                    pvalue_test="missing",
+                    from_=float(missing.reference[j]),
+                    to=float(missing.current[j]),
+                )
+            )
+        out.append(ordered(found))
+    return out
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from driftwarden.core import alert_names as names
+from driftwarden.detectors.reasons import Reason, ordered
+
 __all__ = [
     "MODEL_SUBJECT",
     "QUALITY_SUBJECT",
@@ -113,7 +116,7 @@ class FeatureDriftFinding(Finding):
     """A feature (or the prediction, `role="prediction"`) whose current window differs from its reference."""
 
     kind: ClassVar[FindingKind] = FindingKind.DRIFT
-    alertname: ClassVar[str] = "FeatureDrift"
+    alertname: ClassVar[str] = names.FEATURE_DRIFT
     model: str
     feature: str
     feature_kind: str = "numeric"  # or "categorical"
@@ -124,6 +127,8 @@ class FeatureDriftFinding(Finding):
     missing_rate: Mapping[str, float | None] = field(default_factory=dict)
     unseen: tuple[tuple[str, int], ...] = ()  # categorical: the most frequent categories the reference lacks
     model_version: str | None = None
+    reasons: tuple[Reason, ...] = ()  # the tests that fired, headline first; () when only held by hysteresis
+    held_reasons: tuple[Reason, ...] = ()  # held: the reasons it last drifted with
 
     @property
     def subject(self) -> str:
@@ -133,6 +138,9 @@ class FeatureDriftFinding(Finding):
     def evidence(self) -> Mapping[str, Any]:
         return MappingProxyType(
             {
+                "reasons": [r.to_dict() for r in ordered(self.reasons)],
+                "held": not self.reasons,
+                "held_reasons": [r.to_dict() for r in self.held_reasons],
                 "kind": self.feature_kind,
                 "role": self.role,
                 "scores": dict(self.scores),
@@ -150,12 +158,14 @@ class ModelDriftFinding(Finding):
     """The model drifted: `value` is its share of drifted input features, or a critical feature drifted."""
 
     kind: ClassVar[FindingKind] = FindingKind.DRIFT
-    alertname: ClassVar[str] = "ModelDrift"
+    alertname: ClassVar[str] = names.MODEL_DRIFT
     model: str
     drifted_features: tuple[str, ...] = ()
     prediction_drifted: bool = False
     critical_drifted: tuple[str, ...] = ()
     model_version: str | None = None
+    reasons: tuple[Reason, ...] = ()  # drift_share and/or critical; () when only the stable verdict holds
+    top_features: tuple[tuple[str, tuple[Reason, ...]], ...] = ()  # the most decisive drifted features, with theirs
 
     @property
     def subject(self) -> str:
@@ -165,6 +175,10 @@ class ModelDriftFinding(Finding):
     def evidence(self) -> Mapping[str, Any]:
         return MappingProxyType(
             {
+                "reasons": [r.to_dict() for r in self.reasons],
+                "top_features": [
+                    {"feature": name, "reasons": [r.to_dict() for r in reasons]} for name, reasons in self.top_features
+                ],
                 "drifted_features": list(self.drifted_features),
                 "prediction_drifted": self.prediction_drifted,
                 "critical_drifted": list(self.critical_drifted),
@@ -178,7 +192,7 @@ class QualityDegradedFinding(Finding):
     """Realized quality `metric` fell to `value` from `threshold`, the baseline of the first labelled window."""
 
     kind: ClassVar[FindingKind] = FindingKind.DRIFT
-    alertname: ClassVar[str] = "ModelQualityDegraded"
+    alertname: ClassVar[str] = names.MODEL_QUALITY_DEGRADED
     model: str
     metric: str  # accuracy, f1, mae, rmse
     pvalue: float
@@ -237,7 +251,7 @@ class SLOBurnFinding(BurnRateFinding):
     """An SLO burning its error budget; `labels` carry its service and model selectors."""
 
     kind: ClassVar[FindingKind] = FindingKind.SLO
-    alertname: ClassVar[str] = "SLOErrorBudgetBurn"
+    alertname: ClassVar[str] = names.SLO_ERROR_BUDGET_BURN
     slo: str
 
     @property
@@ -250,7 +264,7 @@ class DriftBudgetFinding(BurnRateFinding):
     """A model's evaluations in drift burning its drift budget (detectors/drift_budget.py)."""
 
     kind: ClassVar[FindingKind] = FindingKind.DRIFT
-    alertname: ClassVar[str] = "DriftBudgetBurn"
+    alertname: ClassVar[str] = names.DRIFT_BUDGET_BURN
     model: str
 
     @property

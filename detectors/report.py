@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from driftwarden.core.records import PREDICTION  # the model's output column, reported apart
 from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
+from driftwarden.detectors.reasons import Reason, headline, reasons_text
 from driftwarden.params import DriftThresholds
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "TraceExamples",
     "interval_labels",
 ]
+
+TOP_FEATURES = 5  # drifted features (with their reasons) named in a model drift alert
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,13 @@ class FeatureDrift:
     stable: bool = False  # the verdict after `for` evaluations and hysteresis (see detectors/stability.py)
     unseen: tuple[tuple[str, int], ...] = ()  # categorical: the most frequent categories the reference lacks
     trace_examples: TraceExamples | None = None  # for the worst drifted features, when their rows had trace ids
+    reasons: tuple[Reason, ...] = ()  # the tests that fired now, headline first (detectors/reasons.py)
+    held_reasons: tuple[Reason, ...] = ()  # stable but not drifted now: the reasons it last drifted with
+
+    @property
+    def headline(self) -> Reason | None:
+        """The test to name first: the most decisive that fired now; None when none did."""
+        return headline(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -64,6 +75,8 @@ class FeatureDrift:
             "role": self.role,
             "drifted": self.drifted,
             "drifted_stable": self.stable,
+            "reasons": [r.to_dict() for r in self.reasons],
+            "held_reasons": [r.to_dict() for r in self.held_reasons],
             "effect": _num(self.effect),
             "missing_rate": self.missing_rate,
             "scores": {k: _num(v) for k, v in self.scores.items()},  # +inf (moved constant) -> null
@@ -101,6 +114,23 @@ class DriftReport:
         """The input features drifted now (the prediction, the model's output, is `prediction`)."""
         return [f for f in self.features if f.drifted and f.role != PREDICTION]
 
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """Why the model drifted now (`drifted`): its drift share over the threshold, a critical feature
+        drifted, or both, in that order; () when it did not."""
+        if not self.drifted:
+            return ()
+        out = []
+        if self.drift_share >= self.thresholds.share:
+            names = tuple(f.name for f in _most_decisive_first(self.drifted_features))
+            out.append(Reason("drift_share", self.drift_share, self.thresholds.share, features=names))
+        critical = tuple(
+            f.name for f in _most_decisive_first(self.features) if f.drifted and f.name in self.critical_features
+        )
+        if critical:
+            out.append(Reason("critical", float(len(critical)), 1.0, features=critical))
+        return tuple(out)
+
     def to_dict(self) -> dict[str, Any]:
         t = self.thresholds
         prediction = self.prediction
@@ -109,6 +139,7 @@ class DriftReport:
             "model_version": self.model_version,
             "drifted": self.drifted,
             "drifted_stable": self.stable,
+            "reasons": [r.to_dict() for r in self.reasons],
             "prediction_drifted": prediction.drifted if prediction else None,
             "drift_share": self.drift_share,
             "rows": self.rows,
@@ -132,12 +163,12 @@ class DriftReport:
             return f"{self.model}: no current rows yet"
         inputs = [f for f in self.features if f.role != PREDICTION]
         n = sum(1 for f in inputs if f.scores)
-        drifted = sorted((f for f in inputs if f.drifted), key=lambda f: -_finite(f.scores.get("psi")))
+        drifted = _most_decisive_first(f for f in inputs if f.drifted)
         prediction = self.prediction
-        output = f"; prediction drifted ({_describe(prediction)})" if prediction and prediction.drifted else ""
+        output = f"; prediction drifted: {_describe(prediction)}" if prediction and prediction.drifted else ""
         if not drifted:
             return f"{self.model}: no drift ({n} input features, {self.rows['current']} current rows){output}"
-        parts = ", ".join(f"{f.name} ({_describe(f)})" for f in drifted[:5])
+        parts = ", ".join(f"{f.name}: {_describe(f)}" for f in drifted[:5])
         more = f" and {len(drifted) - 5} more" if len(drifted) > 5 else ""
         verdict = "DRIFT" if self.drifted else "drift below the model threshold"
         critical = [f.name for f in drifted if f.name in self.critical_features]
@@ -154,14 +185,16 @@ class DriftReport:
             if not (f.drifted or f.stable):
                 continue
             critical = f.name in self.critical_features
-            psi = _finite(f.scores.get("psi"), default=float("nan"))
+            top = f.headline  # None: held by hysteresis, no test fires now; its effect ratio is the value
             out.append(
                 FeatureDriftFinding(
                     model=self.model,
                     feature=f.name,
                     severity=Severity.PAGE if critical else Severity.WARNING,
-                    value=psi if np.isfinite(psi) else f.effect,
-                    threshold=self.thresholds.psi if np.isfinite(psi) else 1.0,
+                    value=top.value if top else f.effect,
+                    threshold=top.threshold if top else 1.0,
+                    reasons=f.reasons,
+                    held_reasons=f.held_reasons,
                     feature_kind=f.kind,
                     role=f.role,
                     scores=f.scores,
@@ -175,12 +208,15 @@ class DriftReport:
             )
         if self.drifted or self.stable:
             drifted = self.drifted_features
+            shown = _most_decisive_first(f for f in self.features if f.role != PREDICTION and (f.drifted or f.stable))
             out.append(
                 ModelDriftFinding(
                     model=self.model,
                     severity=Severity.WARNING,
                     value=self.drift_share,
                     threshold=self.thresholds.share,
+                    reasons=self.reasons,
+                    top_features=tuple((f.name, f.reasons or f.held_reasons) for f in shown[:TOP_FEATURES]),
                     drifted_features=tuple(f.name for f in drifted),
                     prediction_drifted=bool(self.prediction and self.prediction.drifted),
                     critical_drifted=tuple(f.name for f in drifted if f.name in self.critical_features),
@@ -204,11 +240,21 @@ def interval_labels(edges: np.ndarray) -> tuple[str, ...]:
 
 
 def _describe(f: FeatureDrift) -> str:
-    shown = [("PSI", "psi"), ("KS", "ks"), ("chi2", "chi2"), ("missing", "missing")]
-    parts = [f"{label} {f.scores[key]:.2f}" for label, key in shown if key in f.scores and np.isfinite(f.scores[key])]
+    """What made a drifted feature drift: its headline reason (and how many more), its unseen categories."""
+    parts = [reasons_text(f.reasons, limit=1)] if f.reasons else []
     if f.unseen:
         parts.append("unseen " + ", ".join(c for c, _ in f.unseen[:3]))
-    return ", ".join(parts[:3]) or "no data"
+    return "; ".join(parts) or "no data"
+
+
+def _most_decisive_first(features: Iterable[FeatureDrift]) -> list[FeatureDrift]:
+    """By the headline reason's value / threshold (held ones by their last reasons), then by name."""
+
+    def key(f: FeatureDrift) -> tuple[float, str]:
+        top = headline(f.reasons or f.held_reasons)
+        return (-(top.ratio if top else _finite(f.effect)), f.name)
+
+    return sorted(features, key=key)
 
 
 def _finite(x: float | None, default: float = 0.0) -> float:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
+    from driftwarden.detectors.reasons import Reason
     from driftwarden.detectors.report import DriftReport
 
 __all__ = ["StabilityState", "VerdictStability"]
@@ -48,6 +49,7 @@ class VerdictStability:
         self.clear_ratio = clear_ratio
         self._streak: dict[str, int] = {}
         self._on: set[str] = set()
+        self._last_reasons: dict[str, tuple[Reason, ...]] = {}  # kept in memory only: a held verdict's why
 
     def apply(self, report: DriftReport) -> DriftReport:
         """`report` with each feature's and the model's stable verdict filled in."""
@@ -59,7 +61,13 @@ class VerdictStability:
                 self._on.add(f.name)
             elif f.name in self._on and not (math.isfinite(f.effect) and f.effect >= self.clear_ratio):
                 self._on.discard(f.name)
-            features.append(dataclasses.replace(f, stable=f.name in self._on))
+            on = f.name in self._on
+            if f.drifted and f.reasons:
+                self._last_reasons[f.name] = f.reasons
+            elif not on:
+                self._last_reasons.pop(f.name, None)
+            held = self._last_reasons.get(f.name, ()) if on and not f.drifted else ()
+            features.append(dataclasses.replace(f, stable=on, held_reasons=held))
         inputs = [f for f in features if f.role == "feature" and (f.scores or f.drifted)]
         share = sum(f.stable for f in inputs) / len(inputs) if inputs else 0.0
         critical = any(f.stable and f.name in report.critical_features for f in features)
@@ -79,3 +87,4 @@ class VerdictStability:
         """Forget every streak (a new reference starts over)."""
         self._streak.clear()
         self._on.clear()
+        self._last_reasons.clear()

@@ -8,6 +8,7 @@ the rest of driftwarden takes from it is built in `driftwarden.params`.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from itertools import pairwise
@@ -28,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from driftwarden.core.alert_names import ALERT_NAMES
 from driftwarden.core.label_names import (
     HISTOGRAM_RESERVED,
     REQUEST_LABELS,
@@ -403,8 +405,20 @@ class AlertingSettings(_Strict):
     group_interval: Duration = 300.0
     repeat_interval: Duration = 4 * 3600.0
     resolve_hold: Duration = Field(default=300.0, description="a resolve waits this long in case the finding returns")
-    external_url: str | None = Field(default=None, description="where people reach this daemon (links in alerts)")
-    grafana_url: str | None = Field(default=None, description="a Grafana dashboard URL linked from PagerDuty incidents")
+    external_url: str | None = Field(
+        default=None,
+        description="where people reach this daemon's UI (alert links point here); required when listen is not "
+        "loopback and a pagerduty, webhook or alertmanager receiver is configured",
+    )
+    grafana_url: str | None = Field(
+        default=None,
+        description="a Grafana dashboard URL; alerts link to it with var-model, var-namespace, var-pod, from and to",
+    )
+    runbooks: dict[str, str] = Field(
+        default_factory=dict,
+        description="alert name -> runbook URL (e.g. {FeatureDrift: https://wiki/drift}); unlisted alerts link to "
+        "their section of the operator's guide",
+    )
     default_receivers: list[str] = Field(default_factory=list, description="for alerts no route matches")
     drift_objective: float = Field(
         default=0.99, gt=0, lt=1, description="share of drift evaluations that must be clean"
@@ -413,6 +427,57 @@ class AlertingSettings(_Strict):
     drift_min_evaluations: int = Field(default=5, ge=0, description="no drift-budget page on fewer evaluations")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("external_url", "grafana_url")
+    @classmethod
+    def _linkable(cls, url: str | None) -> str | None:
+        """A link people can open: http(s), a host, and never the unspecified address a server binds."""
+        if url is None:
+            return url
+        if not _http_url(url):
+            raise ValueError(f"expected an http:// or https:// URL with a host, got {redacted_url(url)}")
+        if _unspecified(urlsplit(url).hostname or ""):
+            raise ValueError(
+                f"{redacted_url(url)} is the address a server binds, not one a browser can open: "
+                "give the host name people use to reach it"
+            )
+        return url
+
+    @field_validator("runbooks")
+    @classmethod
+    def _known_alerts(cls, runbooks: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(runbooks) - set(ALERT_NAMES))
+        if unknown:
+            raise ValueError(f"unknown alert name(s) {', '.join(unknown)}; the alerts are {', '.join(ALERT_NAMES)}")
+        bad = [name for name, url in runbooks.items() if not _http_url(url)]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: expected an http:// or https:// URL with a host")
+        return runbooks
+
+
+def _http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port beyond 65535 or not a number, a broken [IPv6] host
+        return False
+
+
+def _unspecified(host: str) -> bool:
+    """0.0.0.0 or :: (any address): what a server listens on, not where a link can point."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def _loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class ReceiverSettings(_Strict):
@@ -603,6 +668,27 @@ class Config(_Strict):
         if unknown:
             raise ValueError(f"alerting.default_receivers: unknown receiver(s) {', '.join(unknown)}")
         return self
+
+    @model_validator(mode="after")
+    def _links_need_an_external_url(self) -> Config:
+        """Alerts link to the UI: a daemon reached from elsewhere must say where (its listen address is no link)."""
+        linking = [r.name for r in self.receivers if r.type != "retrain"]
+        if linking and self.alerting.external_url is None and not _loopback(self.host):
+            raise ValueError(
+                f"alerting.external_url: required when listen ({self.listen}) is not a loopback address and "
+                f"receivers ({', '.join(linking)}) send alerts with links: set it to the URL people open to reach "
+                "this daemon (such as https://driftwarden.example.com/fraud)"
+            )
+        return self
+
+    def link_base(self) -> str:
+        """Where alert links point: `alerting.external_url`, else this daemon's own loopback address;
+        "" (no links) for a listen address nobody can open."""
+        if self.alerting.external_url:
+            return self.alerting.external_url
+        if not _loopback(self.host):
+            return ""
+        return f"{'https' if self.tls_cert_file else 'http'}://{self.listen}"
 
     @field_validator("slos")
     @classmethod

@@ -21,6 +21,7 @@ import numpy as np
 
 from driftwarden.config import (
     AlertingSettings,
+    Config,
     DriftSettings,
     GpuSettings,
     LogSettings,
@@ -29,11 +30,13 @@ from driftwarden.config import (
     SLOSettings,
     TraceSettings,
 )
+from driftwarden.core.alert_names import OPERATORS_GUIDE_URL, runbook_anchor
 from driftwarden.core.arrays import FloatArray
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "METHODS",
+    "AlertLinkParams",
     "AlertingParams",
     "DriftThresholds",
     "GpuParams",
@@ -42,6 +45,7 @@ __all__ = [
     "RouteParams",
     "SLOParams",
     "TraceParams",
+    "alert_link_params",
     "alerting_params",
     "drift_thresholds",
     "gpu_params",
@@ -148,12 +152,30 @@ class AlertingParams:
     group_interval: float = 300.0
     repeat_interval: float = 4 * 3600.0
     resolve_hold: float = 300.0
-    external_url: str | None = None
-    grafana_url: str | None = None
     default_receivers: tuple[str, ...] = ()
     drift_objective: float = 0.99
     drift_period: float = 7 * DAY
     drift_min_evaluations: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertLinkParams:
+    """What makes an alert actionable beyond its text: where its links point and where it runs.
+
+    `external_url` is the link base ("" for no UI links: a daemon whose listen address nobody can
+    open and that has no `alerting.external_url`); `pod` and `namespace` come from the environment
+    (POD_NAME, POD_NAMESPACE: the Kubernetes downward API the manifests set).
+    """
+
+    external_url: str = ""
+    grafana_url: str | None = None
+    runbooks: Mapping[str, str] = field(default_factory=dict)
+    pod: str | None = None
+    namespace: str | None = None
+
+    def runbook(self, alertname: str) -> str:
+        """The configured runbook of an alert, else its section of the operator's guide."""
+        return self.runbooks.get(alertname) or f"{OPERATORS_GUIDE_URL}#{runbook_anchor(alertname)}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +244,17 @@ def gpu_params(s: GpuSettings) -> GpuParams:
     )
 
 
+def alert_link_params(config: Config, environ: Mapping[str, str]) -> AlertLinkParams:
+    """The links of `config` and the pod this daemon runs in, from `environ` (the process's environment)."""
+    return AlertLinkParams(
+        external_url=config.link_base(),
+        grafana_url=config.alerting.grafana_url,
+        runbooks=dict(config.alerting.runbooks),
+        pod=environ.get("POD_NAME") or None,
+        namespace=environ.get("POD_NAMESPACE") or None,
+    )
+
+
 def alerting_params(s: AlertingSettings) -> AlertingParams:
     return AlertingParams(
         for_=s.for_,
@@ -230,8 +263,6 @@ def alerting_params(s: AlertingSettings) -> AlertingParams:
         group_interval=s.group_interval,
         repeat_interval=s.repeat_interval,
         resolve_hold=s.resolve_hold,
-        external_url=s.external_url,
-        grafana_url=s.grafana_url,
         default_receivers=tuple(s.default_receivers),
         drift_objective=s.drift_objective,
         drift_period=s.drift_period,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from driftwarden.alerts.signing import verify
@@ -23,6 +24,7 @@ class Delivery:
     headers: dict[str, str]
     body: bytes
     signed: bool | None  # None when no secret was given
+    received: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic)
 
     def json(self) -> object:
         return json.loads(self.body)

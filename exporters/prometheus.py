@@ -117,6 +117,11 @@ class DriftCollector(Collector):
             "1 when the feature's drift held for `for` evaluations (clears below 80% of its threshold).",
             labels=["model", "feature"],
         )
+        reason = GaugeMetricFamily(
+            m.FEATURE_DRIFT_REASON,
+            "1 while this test makes the feature drift (its reason); absent otherwise.",
+            labels=["model", "feature", "test"],
+        )
         prediction = GaugeMetricFamily(
             m.PREDICTION_DRIFT_SCORE, "Drift statistic of the model's output (prediction).", labels=["model", "method"]
         )
@@ -180,6 +185,8 @@ class DriftCollector(Collector):
                     pvalue.add_metric([state.model, f.name, method], value)
                 drifted.add_metric([state.model, f.name], float(f.drifted))
                 stable.add_metric([state.model, f.name], float(f.stable))
+                for r in f.reasons:  # at most one per test: bounded by features x tests
+                    reason.add_metric([state.model, f.name, r.test], 1.0)
                 if f.role == "prediction":
                     for method, value in f.scores.items():
                         prediction.add_metric([state.model, method], value)
@@ -195,5 +202,17 @@ class DriftCollector(Collector):
         queue_capacity = GaugeMetricFamily(
             m.QUEUE_CAPACITY_ROWS, "Rows the ingest queue holds before 429.", value=capacity
         )
-        yield from (score, pvalue, drifted, stable, prediction, missing, bins, share, model_drifted, model_stable)
+        yield from (
+            score,
+            pvalue,
+            drifted,
+            stable,
+            reason,
+            prediction,
+            missing,
+            bins,
+            share,
+            model_drifted,
+            model_stable,
+        )
         yield from (rows, window_bytes, last, quality, baseline, pending, queue, queue_capacity)

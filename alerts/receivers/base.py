@@ -14,7 +14,9 @@ from typing import Any, Protocol
 
 from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.alerts.dispatch import Notification
+from driftwarden.alerts.links import alert_context
 from driftwarden.core.urls import public_url, redacted_url
+from driftwarden.params import AlertLinkParams
 
 __all__ = ["Endpoint", "Message", "Receiver", "Secret", "SecretUnavailable", "am_alert", "iso", "link_base"]
 
@@ -72,15 +74,16 @@ def iso(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def am_alert(alert: Alert, external_url: str) -> dict[str, Any]:
-    """An alert as Alertmanager's webhook and /api/v2/alerts carry it."""
-    target = alert.labels.get("model") or alert.labels.get("slo") or ""
+def am_alert(alert: Alert, links: AlertLinkParams) -> dict[str, Any]:
+    """An alert as Alertmanager's webhook and /api/v2/alerts carry it: its annotations gain the runbook,
+    UI and dashboard links, pod and namespace; `generatorURL` is the UI page (the feature's section)."""
+    context = alert_context(alert, links)
     return {
         "status": "firing" if alert.status is AlertStatus.FIRING else "resolved",
         "labels": dict(alert.labels),
-        "annotations": dict(alert.annotations),
+        "annotations": dict(alert.annotations) | context.annotations(),
         "startsAt": iso(alert.starts_at),
         "endsAt": iso(alert.ends_at if alert.status is AlertStatus.RESOLVED else None),
-        "generatorURL": f"{external_url}/v1/alerts?target={target}",
+        "generatorURL": context.ui_url or "",
         "fingerprint": alert.fingerprint,
     }

@@ -10,8 +10,9 @@ import orjson
 
 from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.alerts.dispatch import Notification
-from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, SecretUnavailable, link_base
-from driftwarden.core.urls import public_url
+from driftwarden.alerts.links import alert_context
+from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, SecretUnavailable
+from driftwarden.params import AlertLinkParams
 
 __all__ = ["EVENTS_V2_URL", "PagerDutyReceiver"]
 
@@ -27,16 +28,14 @@ class PagerDutyReceiver:
         *,
         url: str | None = None,
         timeout: float = 10.0,
-        source: str = "driftwarden",
-        external_url: str = "",
-        grafana_url: str | None = None,
+        links: AlertLinkParams | None = None,
     ) -> None:
         self.name = name
         self._routing_key = routing_key  # PagerDuty authenticates by routing key; read at each send
         self.endpoint = Endpoint(url or EVENTS_V2_URL, timeout, add_credentials=self.with_routing_key)
-        self.source = source
-        self.external_url = link_base(external_url)
-        self.grafana_url = public_url(grafana_url, keep_query=True) if grafana_url else None  # credentials out
+        self.links = links or AlertLinkParams()
+        where = "/".join(p for p in (self.links.namespace, self.links.pod) if p)
+        self.source = f"driftwarden {where}" if where else "driftwarden"  # PagerDuty: where the problem is
 
     def __repr__(self) -> str:
         return f"PagerDutyReceiver(name={self.name!r})"
@@ -65,26 +64,32 @@ class PagerDutyReceiver:
         if alert.status is AlertStatus.RESOLVED:
             return {"event_action": "resolve", "dedup_key": alert.fingerprint}
         labels = alert.labels
-        links = [{"href": f"{self.external_url}/v1/alerts", "text": "driftwarden alerts"}] if self.external_url else []
-        if self.grafana_url:
-            links.append({"href": self.grafana_url, "text": "Grafana dashboard"})
+        context = alert_context(alert, self.links)
+        evidence = dict(alert.evidence)
+        why = {"reasons": evidence.pop("reasons")} if "reasons" in evidence else {}  # the reasons lead
+        evidence.pop("top_features", None)  # the context's carry their UI links
+        payload: dict[str, Any] = {
+            "summary": alert.annotations["summary"][:1024],
+            "source": self.source,
+            "severity": SEVERITY.get(labels.get("severity", ""), "warning"),
+            "component": labels.get("model") or labels.get("slo") or labels.get("gpu") or "driftwarden",
+            "group": labels.get("kind", ""),
+            "class": labels["alertname"],
+            "custom_details": {
+                **why,
+                **context.details(),
+                "value": alert.value,
+                "threshold": alert.threshold,
+                "labels": labels,
+                "description": alert.annotations.get("description", ""),
+                **evidence,
+            },
+        }
+        if context.started_at:
+            payload["timestamp"] = context.started_at
         return {
             "event_action": "trigger",
             "dedup_key": alert.fingerprint,
-            "payload": {
-                "summary": alert.annotations["summary"][:1024],
-                "source": self.source,
-                "severity": SEVERITY.get(labels.get("severity", ""), "warning"),
-                "component": labels.get("model") or labels.get("slo") or labels.get("gpu") or "driftwarden",
-                "group": labels.get("kind", ""),
-                "class": labels["alertname"],
-                "custom_details": {
-                    "value": alert.value,
-                    "threshold": alert.threshold,
-                    "labels": labels,
-                    "description": alert.annotations.get("description", ""),
-                    **alert.evidence,
-                },
-            },
-            "links": links,
+            "payload": payload,
+            "links": context.links(),
         }

@@ -6,20 +6,28 @@ import orjson
 
 from driftwarden.alerts.dispatch import Notification
 from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, am_alert, link_base
+from driftwarden.params import AlertLinkParams
 
 __all__ = ["WebhookReceiver"]
 
 
 class WebhookReceiver:
     def __init__(
-        self, name: str, url: str, *, timeout: float = 10.0, secret: Secret | None = None, external_url: str = ""
+        self,
+        name: str,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        secret: Secret | None = None,
+        links: AlertLinkParams | None = None,
     ) -> None:
         self.name = name
         self.endpoint = Endpoint(url, timeout, sign_with=secret)
-        self.external_url = link_base(external_url)
+        self.links = links or AlertLinkParams()
+        self.external_url = link_base(self.links.external_url)
 
     def messages(self, notification: Notification, now: float) -> list[Message]:
-        alerts = [am_alert(a, self.external_url) for a in notification.alerts]
+        alerts = [am_alert(a, self.links) for a in notification.alerts]
         common_labels = _common([a["labels"] for a in alerts])
         body = {
             "version": "4",

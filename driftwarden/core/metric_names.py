@@ -10,6 +10,7 @@ FEATURE_DRIFT_SCORE = "driftwarden_feature_drift_score"
 FEATURE_DRIFT_PVALUE = "driftwarden_feature_drift_pvalue"
 FEATURE_DRIFTED = "driftwarden_feature_drifted"
 FEATURE_DRIFTED_STABLE = "driftwarden_feature_drifted_stable"  # after `for` evaluations, with hysteresis
+FEATURE_DRIFT_REASON = "driftwarden_feature_drift_reason"  # gauge 1: model, feature, test — while that test fires
 PREDICTION_DRIFT_SCORE = "driftwarden_prediction_drift_score"  # the "prediction" column's scores: model, method
 FEATURE_MISSING_RATIO = "driftwarden_feature_missing_ratio"
 FEATURE_BIN_VALUES = "driftwarden_feature_bin_values"  # not _count: promtool reserves it for histograms

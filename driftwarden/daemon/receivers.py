@@ -17,6 +17,7 @@ from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
 from driftwarden.alerts.receivers.retrain import RetrainReceiver
 from driftwarden.alerts.receivers.webhook import WebhookReceiver
 from driftwarden.config import Config, ConfigError
+from driftwarden.params import alert_link_params
 
 __all__ = ["build_receivers"]
 
@@ -24,7 +25,7 @@ __all__ = ["build_receivers"]
 def build_receivers(
     config: Config, *, last_trigger: Callable[[str], float | None], record_trigger: Callable[[str, float], None]
 ) -> dict[str, Receiver]:
-    external = config.alerting.external_url or f"http://{config.listen}"
+    links = alert_link_params(config, os.environ)
     out: dict[str, Receiver] = {}
     for i, r in enumerate(config.receivers):
         secret = (
@@ -43,11 +44,10 @@ def build_receivers(
                 key,
                 url=r.url,
                 timeout=r.timeout,
-                external_url=external,
-                grafana_url=config.alerting.grafana_url,
+                links=links,
             )
         elif r.type == "webhook":
-            out[r.name] = WebhookReceiver(r.name, r.url or "", timeout=r.timeout, secret=secret, external_url=external)
+            out[r.name] = WebhookReceiver(r.name, r.url or "", timeout=r.timeout, secret=secret, links=links)
         elif r.type == "retrain":
             out[r.name] = RetrainReceiver(
                 r.name,
@@ -62,7 +62,7 @@ def build_receivers(
             # past the next repeat, with room for retries and clock skew: Alertmanager resolves what expires
             keep = config.alerting.repeat_interval + max(config.alerting.group_interval, 900.0)
             out[r.name] = AlertmanagerReceiver(
-                r.name, r.url or "", timeout=r.timeout, keep_firing_for=keep, external_url=external
+                r.name, r.url or "", timeout=r.timeout, keep_firing_for=keep, links=links
             )
     return out
 

@@ -71,6 +71,8 @@ svg.chart .point{fill:#1a5fb4}svg.chart .point.over{fill:var(--bad)}
 table.stats{width:auto;margin:4px 0}table.stats td,table.stats th{padding:2px 14px 2px 0;border:none}
 .kv{display:flex;gap:18px;flex-wrap:wrap;font-size:13px;margin:4px 0}
 .unseen{margin:4px 0;word-break:break-all}
+.reasons{margin:4px 0;color:var(--bad)}.reasons span[data-test]{white-space:nowrap}.reasons.held{color:var(--warn)}
+section.feature:target{outline:2px solid var(--link);outline-offset:2px}
 """
 
 CSP = (

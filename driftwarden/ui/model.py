@@ -8,10 +8,13 @@ categories">` with one `<g class="pair" data-category="NAME">` per category for 
 one), one `<table class="stats">` (a `<tr data-stat="...">` per statistic) and one `<svg
 class="chart timeline">`. The model output (`role` prediction) sits apart in `id="model-output"`,
 the input features in `id="features"`. `drifted` is this evaluation's verdict, `stable` the one
-after `alerting.for` evaluations with hysteresis. A drifted feature whose rows carried trace ids
-names a few of them, from its top drifted bin: `<div class="traces" data-bin="BIN">` with a
-`<code data-trace-id="ID" data-span-id="ID">` each. Feature names, categories and label values
-reach the markup only through `esc()`.
+after `alerting.for` evaluations with hysteresis. Each feature's section has the id
+`feature-NAME` (core/ui_paths.py: alerts link to it) and `data-reasons`, the tests that fired
+(detectors/reasons.py), which a drifted feature's `<p class="reasons">` names headline first, one
+`<span data-test="...">` each.
+A drifted feature whose rows carried trace ids names a few of them, from its top drifted bin:
+`<div class="traces" data-bin="BIN">` with a `<code data-trace-id="ID" data-span-id="ID">` each.
+Feature names, categories and label values reach the markup only through `esc()`.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from driftwarden.core.ui_paths import feature_anchor
 from driftwarden.daemon.faults import Failure
 from driftwarden.detectors.categorical import UNSEEN
 from driftwarden.detectors.drift import PREDICTION, DriftReport, FeatureDrift
+from driftwarden.detectors.reasons import Reason, headline
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.params import DriftThresholds
 from driftwarden.rendering.drift_view import FeatureView, HypothesisCheck, StatisticCheck
@@ -89,7 +94,8 @@ def model_page(
             f'<div class="features" id="model-output">{"".join(_feature_section(f, report) for f in outputs)}</div>'
         )
     parts.append(
-        f'<h2>Input features <span class="muted small">sorted by PSI · {_rule(report.thresholds)}</span></h2>'
+        '<h2>Input features <span class="muted small">drifted first, by their most decisive reason, then by PSI · '
+        f"{_rule(report.thresholds)}</span></h2>"
         f'<div class="features" id="features">{"".join(_feature_section(f, report) for f in charted)}</div>'
     )
     if listed:
@@ -136,8 +142,11 @@ def _model_summary(
             '<span class="badge drift">DRIFT</span>' if report.drifted else '<span class="badge ok">no drift</span>'
         )
         stable = f'<span id="stable-verdict">stable verdict {stable_badge(report.stable, model=True)}</span>'
+    why = ""
+    if report is not None and report.reasons:
+        why = f'<span id="model-reasons" class="reasons">why: {_reason_list(report.reasons)}</span>'
     facts = [
-        f'<span id="verdict">verdict now {verdict}</span>{stable}',
+        f'<span id="verdict">verdict now {verdict}</span>{stable}{why}',
         f"<span>reference rows <b>{integer(reference.rows)}</b></span>",
         f"<span>window rows <b>{integer(window_rows)}</b></span>",
     ]
@@ -181,7 +190,30 @@ def _features(report: DriftReport, history: History) -> list[_Feature]:
     for f in report.features:
         points = [(t, scores[f.name]) for t, _, scores in history if f.name in scores]
         out.append(_Feature(FeatureView(f, report.thresholds), points))
-    return sorted(out, key=lambda x: (not x.drift.scores, -finite_psi(x.drift), x.drift.name))
+    return sorted(out, key=lambda x: _order(x.drift))
+
+
+def _order(f: FeatureDrift) -> tuple[bool, bool, float, str]:
+    """Drifted features first, the most decisive reason first; then the rest by PSI."""
+    top = headline(f.reasons)
+    return (not f.scores and not f.drifted, not f.drifted, -(top.ratio if top else finite_psi(f)), f.name)
+
+
+def _reason_list(reasons: Sequence[Reason]) -> str:
+    return " · ".join(f'<span data-test="{esc(r.test)}">{esc(r.text())}</span>' for r in reasons)
+
+
+def _reasons(f: FeatureDrift) -> str:
+    """Why the feature drifted (the headline first), or why it is still held; nothing when it did not."""
+    if f.reasons:
+        return f'<p class="reasons small"><b>why:</b> {_reason_list(f.reasons)}</p>'
+    if f.stable:
+        last = f" Last drifted with: {_reason_list(f.held_reasons)}." if f.held_reasons else ""
+        return (
+            '<p class="reasons held small"><b>held:</b> no test fires now; the stable verdict clears once the '
+            f"effect falls below 80% of its threshold.{last}</p>"
+        )
+    return ""
 
 
 def _feature_section(item: _Feature, report: DriftReport) -> str:
@@ -210,10 +242,11 @@ def _feature_section(item: _Feature, report: DriftReport) -> str:
     spark = timeline(item.timeline, threshold=view.threshold("psi"), label=f"{f.name}: PSI over time")
     classes = "feature" + " drifted" * f.drifted + " stable" * f.stable + " output" * output
     return (
-        f'<section class="{classes}" data-feature="{name}" data-kind="{esc(f.kind)}" data-role="{esc(f.role)}" '
-        f'data-drifted="{flag(f.drifted)}" data-stable="{flag(f.stable)}" '
+        f'<section class="{classes}" id="{esc(feature_anchor(f.name))}" data-feature="{name}" '
+        f'data-kind="{esc(f.kind)}" data-role="{esc(f.role)}" data-drifted="{flag(f.drifted)}" '
+        f'data-stable="{flag(f.stable)}" data-reasons="{esc(",".join(r.test for r in f.reasons))}" '
         f'data-psi="{maybe(f.scores.get("psi"), "{:.6g}", "")}"><h3>{name} {" ".join(b for b in badges if b)}</h3>'
-        f"{chart}{_unseen(f)}{_traces(f)}{_statistics(view)}{facts}"
+        f"{_reasons(f)}{chart}{_unseen(f)}{_traces(f)}{_statistics(view)}{facts}"
         f'<div class="small muted">PSI per evaluation (dashed: threshold)</div>{spark}</section>'
     )
 
@@ -297,17 +330,18 @@ def _traces(f: FeatureDrift) -> str:
 
 def _feature_list(items: Sequence[_Feature], report: DriftReport) -> str:
     rows = "".join(
-        f'<tr data-feature="{esc(i.drift.name)}" data-drifted="{flag(i.drift.drifted)}" '
-        f'data-stable="{flag(i.drift.stable)}"><td>{esc(i.drift.name)}</td>'
+        f'<tr id="{esc(feature_anchor(i.drift.name))}" data-feature="{esc(i.drift.name)}" '
+        f'data-drifted="{flag(i.drift.drifted)}" data-stable="{flag(i.drift.stable)}"><td>{esc(i.drift.name)}</td>'
         f'<td class="num">{maybe(i.drift.scores.get("psi"), "{:.3f}")}</td>'
         f"<td class='num'>{_test_statistic(i.drift)}</td><td>{esc(i.drift.kind)}</td>"
-        f"<td>{verdict_badges(i.drift)}</td></tr>"
+        f"<td>{verdict_badges(i.drift)}</td><td class='small'>{_reason_list(i.drift.reasons[:1])}</td></tr>"
         for i in items
     )
     return (
-        f'<h2>{len(items)} more features <span class="muted small">(lowest PSI, without charts)</span></h2>'
+        f'<h2>{len(items)} more features <span class="muted small">(least drifted, without charts)</span></h2>'
         '<div class="card"><table id="more-features"><thead><tr><th>Feature</th><th class="num">PSI</th>'
-        f'<th class="num">KS D / χ²</th><th>Kind</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>'
+        f'<th class="num">KS D / χ²</th><th>Kind</th><th></th><th>why</th></tr></thead><tbody>{rows}</tbody>'
+        "</table></div>"
     )
 
 

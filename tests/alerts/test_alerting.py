@@ -21,7 +21,8 @@ from driftwarden.alerts.receivers.webhook import WebhookReceiver
 from driftwarden.alerts.signing import verify
 from driftwarden.config import AlertingSettings, RouteSettings
 from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
-from driftwarden.params import AlertingParams, OutboxParams, alerting_params, route_params
+from driftwarden.detectors.reasons import Reason
+from driftwarden.params import AlertingParams, AlertLinkParams, OutboxParams, alerting_params, route_params
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.outbox_store import OutboxStore
 from driftwarden.sink import WebhookSink
@@ -43,12 +44,20 @@ def drift(
         scores={"psi": psi, "ks": 0.22},
         rows={"current": 5000},
         model_version=model_version,
+        reasons=(Reason("psi", psi, 0.2, pvalue=1e-9, pvalue_bh=1e-8, pvalue_test="ks"),),
     )
 
 
 def model_drift(share: float = 0.6, drifted: tuple[str, ...] = ("amount",)) -> ModelDriftFinding:
+    psi = Reason("psi", 0.41, 0.2, pvalue=1e-9, pvalue_bh=1e-8, pvalue_test="ks")
     return ModelDriftFinding(
-        model="fraud", severity=Severity.WARNING, value=share, threshold=0.5, drifted_features=drifted
+        model="fraud",
+        severity=Severity.WARNING,
+        value=share,
+        threshold=0.5,
+        drifted_features=drifted,
+        reasons=(Reason("drift_share", share, 0.5, features=drifted),),
+        top_features=tuple((name, (psi,)) for name in drifted),
     )
 
 
@@ -75,7 +84,7 @@ def test_fingerprint_is_stable_and_distinguishes_targets() -> None:
 
 def test_summary_is_human_and_bounded() -> None:
     versioned = drift(model_version="v3")
-    assert describe(versioned)[1]["summary"] == "Feature drift on fraud v3: amount PSI 0.41 (threshold 0.2), KS 0.22"
+    assert describe(versioned)[1]["summary"] == "Feature drift on fraud v3: amount PSI 0.41 ≥ 0.2 (KS p(BH) 1e-08)"
     labels, annotations = describe(drift())
     assert labels == {
         "alertname": "FeatureDrift",
@@ -84,7 +93,7 @@ def test_summary_is_human_and_bounded() -> None:
         "subject": "amount",
         "model": "fraud",
     }
-    assert annotations["summary"] == "Feature drift on fraud: amount PSI 0.41 (threshold 0.2), KS 0.22"
+    assert annotations["summary"] == "Feature drift on fraud: amount PSI 0.41 ≥ 0.2 (KS p(BH) 1e-08)"
     long = model_drift(0.5, drifted=("x" * 500,) * 5)
     assert len(describe(long)[1]["summary"]) == 1024
 
@@ -208,8 +217,7 @@ def test_pagerduty_events_v2_trigger_and_resolve() -> None:
         "oncall",
         lambda: key[0],
         url="http://pd.test/v2/enqueue",
-        external_url="http://dw:4318",
-        grafana_url="http://grafana/d/drift",
+        links=AlertLinkParams(external_url="http://dw:4318", grafana_url="http://grafana/d/drift"),
     )
     messages = receiver.messages(notification(), now=5)
     assert len(messages) == 2 and receiver.endpoint.url == "http://pd.test/v2/enqueue"
@@ -220,10 +228,17 @@ def test_pagerduty_events_v2_trigger_and_resolve() -> None:
     key[0] = b"R0TATED"
     assert orjson.loads(receiver.endpoint.add_credentials(messages[0].body))["routing_key"] == "R0TATED"
     payload = event["payload"]
-    assert payload["summary"].startswith("Feature drift on fraud: amount PSI 0.41")
+    assert payload["summary"].startswith("Feature drift on fraud: amount PSI 0.41 ≥ 0.2")
     assert payload["severity"] == "warning" and payload["component"] == "fraud" and payload["class"] == "FeatureDrift"
     assert payload["custom_details"]["scores"] == {"psi": 0.41, "ks": 0.22}
-    assert {link["href"] for link in event["links"]} == {"http://dw:4318/v1/alerts", "http://grafana/d/drift"}
+    started = int(payload["custom_details"]["started_at"] is not None)
+    assert started and payload["timestamp"] == payload["custom_details"]["started_at"]
+    ui, grafana, runbook = (link["href"] for link in event["links"])
+    assert ui == "http://dw:4318/ui/models/fraud#feature-amount"
+    assert grafana.startswith("http://grafana/d/drift?var-model=fraud&var-feature=amount&from=") and grafana.endswith(
+        "&to=now"
+    )
+    assert runbook.endswith("/docs/operators-guide.md#runbook-featuredrift")
     resolve = orjson.loads(receiver.messages(notification(status_resolved=True), now=6)[0].body)
     assert resolve["event_action"] == "resolve" and resolve["dedup_key"] == event["dedup_key"]
     assert "R0UTINGKEY" not in repr(receiver)
@@ -231,23 +246,23 @@ def test_pagerduty_events_v2_trigger_and_resolve() -> None:
 
 def test_links_in_payloads_carry_no_credentials() -> None:
     external = "https://admin:hunter2@dw.example:8443/drift/?token=abc#top"
-    pagerduty = PagerDutyReceiver(
-        "oncall", lambda: b"key", external_url=external, grafana_url="https://viewer:hunter2@grafana/d/x?orgId=1"
-    )
+    links = AlertLinkParams(external_url=external, grafana_url="https://viewer:hunter2@grafana/d/x?orgId=1")
+    pagerduty = PagerDutyReceiver("oncall", lambda: b"key", links=links)
     event = orjson.loads(pagerduty.messages(notification(), now=5)[0].body)
-    assert [link["href"] for link in event["links"]] == [
-        "https://dw.example:8443/drift/v1/alerts",
-        "https://grafana/d/x?orgId=1",
-    ]
-    (message,) = WebhookReceiver("am", "http://x/hook", external_url=external).messages(notification(), 5)
+    ui, grafana, _ = (link["href"] for link in event["links"])
+    assert ui == "https://dw.example:8443/drift/ui/models/fraud#feature-amount"
+    assert grafana.startswith("https://grafana/d/x?orgId=1&var-model=fraud&var-feature=amount&from=")
+    assert b"hunter2" not in pagerduty.messages(notification(), now=5)[0].body
+    (message,) = WebhookReceiver("am", "http://x/hook", links=links).messages(notification(), 5)
     body = orjson.loads(message.body)
     assert body["externalURL"] == "https://dw.example:8443/drift"
-    assert body["alerts"][0]["generatorURL"] == "https://dw.example:8443/drift/v1/alerts?target=fraud"
+    assert body["alerts"][0]["generatorURL"] == "https://dw.example:8443/drift/ui/models/fraud#feature-amount"
     assert b"hunter2" not in message.body and b"abc" not in message.body
 
 
 def test_webhook_is_alertmanager_shaped() -> None:
-    (message,) = WebhookReceiver("am", "http://x/hook", external_url="http://dw:4318").messages(notification(), 5)
+    links = AlertLinkParams(external_url="http://dw:4318")
+    (message,) = WebhookReceiver("am", "http://x/hook", links=links).messages(notification(), 5)
     body = orjson.loads(message.body)
     assert body["version"] == "4" and body["status"] == "firing" and body["receiver"] == "am"
     assert body["groupKey"] == 'r:{kind="drift",model="fraud"}'

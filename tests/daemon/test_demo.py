@@ -68,3 +68,35 @@ def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
     worst = min(accuracy)
     assert worst <= baseline - QUALITY_DROP, (baseline, accuracy)
     assert accuracy[-1] > worst + QUALITY_DROP / 2, (baseline, accuracy)
+    assert_the_narrative_holds_together(out)
+
+
+def assert_the_narrative_holds_together(out: str) -> None:
+    """Events in time order; verdicts told by their reasons; alerts by their own status; a summary whose
+    counts are those of the lines above it."""
+    story, summary = out.split("\n  summary: ")
+    stamps = [int(m) for m in re.findall(r"^  \[\+(\d+)s\]", story, re.M)]
+    assert stamps and stamps == sorted(stamps), stamps
+    events = re.split(r"^  \[\+\d+s\] ", story, flags=re.M)[1:]
+    inputs = int(re.search(r"reference fitted for model fraud: [\d,]+ rows, (\d+) input features", out)[1])
+    assert inputs == 9  # 8 numeric and country; the prediction is the model's output
+    detected = next(e for e in events if e.startswith("DRIFT DETECTED"))
+    assert f"3 of {inputs} input features drifted" in detected
+    for line in detected.splitlines()[1:]:
+        if " drifted " in line:  # each drifted feature by the tests that fired, every one over its threshold
+            pairs = re.findall(r"(\d[\d.e+-]*) ≥ (\d[\d.e+-]*)", line)
+            assert pairs and all(float(v) >= float(t) for v, t in pairs), line
+    fired = resolved = 0
+    for event in events:
+        head, *lines = [line.strip() for line in event.strip().splitlines()]
+        alerts = [line for line in lines if not line.startswith("open ")]
+        if head.startswith("ALERT FIRING"):
+            assert alerts and not any("resolved" in line for line in alerts), event
+            fired += len(alerts)
+        elif head.startswith("ALERT RESOLVED"):
+            assert alerts and all("resolved after" in line for line in alerts), event
+            resolved += len(alerts)
+    assert f"alerts: {fired} fired (" in summary
+    assert f"), {resolved} resolved, {fired - resolved} still firing" in summary
+    assert f"of {inputs} input features ({', '.join(sorted(SHIFTED_FEATURES))}) and the model output" in summary
+    assert "retraining triggered once" in summary

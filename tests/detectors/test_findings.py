@@ -3,7 +3,8 @@
 The expected fingerprints, alert texts and evidence bytes below were computed by the code before
 findings were typed (one `Finding` with a free-form evidence dict) for the same inputs: the
 fingerprint is persisted and is the dedup key of every receiver, and evidence is what PagerDuty's
-custom_details, webhooks and GET /v1/alerts carry, so none of them may change.
+custom_details, webhooks and GET /v1/alerts carry, so none of them may change unnoticed. The drift
+findings' texts and evidence changed once on purpose: they lead with the reasons (the tests that fired).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from driftwarden.detectors.findings import (
     Severity,
     SLOBurnFinding,
 )
+from driftwarden.detectors.reasons import Reason
 
 PAGE_BURN = {
     "long_window": "1h",
@@ -70,13 +72,20 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
             rows={"reference": 5000, "current": 4000},
             missing_rate={"reference": 0.0, "current": None},
             model_version="v3",
+            reasons=(
+                Reason("psi", 0.41, 0.2, pvalue=1e-7, pvalue_bh=1e-6, pvalue_test="ks"),
+                Reason("ks", 0.22, 0.1, pvalue=1e-7, pvalue_bh=1e-6, pvalue_test="ks"),
+            ),
         ),
         "24338172c8ba575b",
         "FeatureDrift",
         "amount",
-        "Feature drift on fraud v3: amount PSI 0.41 (threshold 0.2), KS 0.22",
+        "Feature drift on fraud v3: amount KS D 0.22 ≥ 0.1; PSI 0.41 ≥ 0.2 (KS p(BH) 1e-06)",
         FEATURE_TEXT.format("amount"),
-        b'{"kind":"numeric","role":"feature","scores":{"psi":0.41,"ks":0.22},"pvalues_adjusted":{"ks":1e-6},'
+        b'{"reasons":[{"test":"ks","value":0.22,"threshold":0.1,"pvalue":1e-7,"pvalue_bh":1e-6,"pvalue_test":"ks"},'
+        b'{"test":"psi","value":0.41,"threshold":0.2,"pvalue":1e-7,"pvalue_bh":1e-6,"pvalue_test":"ks"}],'
+        b'"held":false,"held_reasons":[],'
+        b'"kind":"numeric","role":"feature","scores":{"psi":0.41,"ks":0.22},"pvalues_adjusted":{"ks":1e-6},'
         b'"rows":{"reference":5000,"current":4000},"missing_rate":{"reference":0.0,"current":null},"unseen":{},'
         b'"model_version":"v3"}',
     ),
@@ -93,13 +102,15 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
             rows={"reference": 5000, "current": 4000},
             missing_rate={"reference": 0.0, "current": 0.0},
             unseen=(("XX", 7), ("YY", 2)),
+            reasons=(Reason("psi", 3.5, 1.0, pvalue=1e-5, pvalue_bh=3e-5, pvalue_test="chi2"),),
         ),
         "a8dd303637f523e2",
         "FeatureDrift",
         "country",
-        "Feature drift on fraud: country PSI 3.50 (threshold 1.0)",
+        "Feature drift on fraud: country PSI 3.5 ≥ 1 (χ² p(BH) 3e-05)",
         FEATURE_TEXT.format("country"),
-        b'{"kind":"categorical","role":"feature","scores":{"chi2":12.5},"pvalues_adjusted":{"chi2":0.00003},'
+        b'{"reasons":[{"test":"psi","value":3.5,"threshold":1.0,"pvalue":0.00001,"pvalue_bh":0.00003,'
+        b'"pvalue_test":"chi2"}],"held":false,"held_reasons":[],"kind":"categorical","role":"feature","scores":{"chi2":12.5},"pvalues_adjusted":{"chi2":0.00003},'
         b'"rows":{"reference":5000,"current":4000},"missing_rate":{"reference":0.0,"current":0.0},'
         b'"unseen":{"XX":7,"YY":2},"model_version":null}',
     ),
@@ -113,13 +124,22 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
             prediction_drifted=True,
             critical_drifted=("country",),
             model_version="v3",
+            reasons=(
+                Reason("drift_share", 0.6, 0.5, features=("country", "amount")),
+                Reason("critical", 1.0, 1.0, features=("country",)),
+            ),
+            top_features=(("country", (Reason("psi", 3.5, 1.0, pvalue=1e-5, pvalue_bh=3e-5, pvalue_test="chi2"),)),),
         ),
         "b7259db005a18c6f",
         "ModelDrift",
         MODEL_SUBJECT,
-        "Model drift on fraud v3: 60% of features drifted (critical feature country): amount, country",
+        "Model drift on fraud v3: 2 input features drifted (share 60% ≥ 50%); critical feature country drifted"
+        " — country PSI 3.5 ≥ 1 (χ² p(BH) 3e-05)",
         SEE_EVIDENCE,
-        b'{"drifted_features":["amount","country"],"prediction_drifted":true,"critical_drifted":["country"],'
+        b'{"reasons":[{"test":"drift_share","value":0.6,"threshold":0.5,"features":["country","amount"]},'
+        b'{"test":"critical","value":1.0,"threshold":1.0,"features":["country"]}],"top_features":[{"feature":'
+        b'"country","reasons":[{"test":"psi","value":3.5,"threshold":1.0,"pvalue":0.00001,"pvalue_bh":0.00003,'
+        b'"pvalue_test":"chi2"}]}],"drifted_features":["amount","country"],"prediction_drifted":true,"critical_drifted":["country"],'
         b'"model_version":"v3"}',
     ),
     "quality": (
@@ -349,3 +369,10 @@ def test_evidence_round_trips_through_json(finding: Finding) -> None:
     labels, annotations = describe(finding)
     assert labels["alertname"] == finding.alertname and labels["kind"] == finding.kind.value
     assert len(annotations["summary"]) <= 1024 and len(fingerprint(finding)) == 16
+
+
+def test_every_alert_name_is_in_the_one_list_the_config_checks_runbooks_against() -> None:
+    from driftwarden.core.alert_names import ALERT_NAMES
+
+    raised = {c[0].alertname for c in CASES.values()} | {condition.alertname for condition in GpuCondition}
+    assert raised == set(ALERT_NAMES)

@@ -402,3 +402,36 @@ def test_pages_in_headless_chromium(tmp_path: Path) -> None:
                 binary, tmp_path / f"shot-{name}", f"--screenshot={out}", f"--window-size=1280,{height}", d.url + url
             )
             assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_feature_section_is_an_anchor_that_says_why_it_drifted_or_why_it_is_held() -> None:
+    from driftwarden.core.ui_paths import feature_anchor
+    from driftwarden.detectors.stability import VerdictStability
+
+    names = ["amount", "age", "score"]
+    reference, report = drifted_report(names, [1.0, 0.0, 0.0], np.random.default_rng(3))
+    stability = VerdictStability(hold=1)
+    stability.apply(report)  # amount drifts and turns its stable verdict on
+    _, quiet = drifted_report(names, [0.0, 0.0, 0.0], np.random.default_rng(4))
+    # amount's effect stays above 80% of its threshold: still held, though no test fires now
+    held = stability.apply(
+        dataclasses.replace(
+            quiet,
+            features=tuple(dataclasses.replace(f, effect=0.9) if f.name == "amount" else f for f in quiet.features),
+        )
+    )
+
+    dom = Dom(model_page("m", report=report, reference=reference, window_rows=3000, history=[], now=0.0)).root
+    amount = dom.by_id(feature_anchor("amount"))
+    assert amount.attrs["data-feature"] == "amount" and amount.attrs["data-reasons"].split(",")[0] == "wasserstein"
+    (why,) = amount.find_all("p", "reasons small")
+    tests = [span.attrs["data-test"] for span in why.find_all("span")]
+    assert tests[0] == "wasserstein" and set(tests) == {"wasserstein", "ks", "psi"}  # the headline first
+    assert "normed Wasserstein 1.02 ≥ 0.1 (KS p(BH)" in why.all_text()
+    assert dom.by_id(feature_anchor("score")).find_all("p", "reasons small") == []
+    assert "why: critical" not in dom.by_id("verdict").all_text()
+
+    dom = Dom(model_page("m", report=held, reference=reference, window_rows=3000, history=[], now=0.0)).root
+    (note,) = dom.by_id(feature_anchor("amount")).find_all("p", "reasons held small")
+    assert "no test fires now" in note.all_text() and "Last drifted with:" in note.all_text()
+    assert note.find_all("span")[0].attrs["data-test"] == "wasserstein"

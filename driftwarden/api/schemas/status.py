@@ -34,6 +34,23 @@ MODELS: Schema = {
         }
     },
 }
+_REASON: Schema = {
+    "description": "a test that fired (detectors/reasons.py): an effect size at or over its threshold whose gating "
+    "test's BH-adjusted p-value is under alpha, or a model's drift share / critical features",
+    "type": "object",
+    "required": ["test", "value", "threshold"],
+    "properties": {
+        "test": {"enum": ["psi", "ks", "wasserstein", "missing", "drift_share", "critical"]},
+        "value": NUMBER_OR_NULL,
+        "threshold": {"type": "number"},
+        "pvalue": {"type": "number"},
+        "pvalue_bh": {"type": "number"},
+        "pvalue_test": {"enum": ["ks", "chi2", "missing"]},
+        "from": NUMBER_OR_NULL,
+        "to": NUMBER_OR_NULL,
+        "features": {"type": "array", "items": {"type": "string"}},
+    },
+}
 _FEATURE_DRIFT: Schema = {
     "type": "object",
     "required": [
@@ -42,6 +59,8 @@ _FEATURE_DRIFT: Schema = {
         "role",
         "drifted",
         "drifted_stable",
+        "reasons",
+        "held_reasons",
         "effect",
         "missing_rate",
         "scores",
@@ -55,6 +74,8 @@ _FEATURE_DRIFT: Schema = {
         "role": {"enum": ["feature", "prediction"]},
         "drifted": {"type": "boolean"},
         "drifted_stable": {"type": "boolean"},
+        "reasons": {"type": "array", "items": _REASON, "description": "the tests that fired, headline first"},
+        "held_reasons": {"type": "array", "items": _REASON, "description": "held by hysteresis: its last reasons"},
         "effect": NUMBER_OR_NULL,
         "missing_rate": {"type": "object", "additionalProperties": NUMBER_OR_NULL},
         "scores": {"type": "object", "additionalProperties": NUMBER_OR_NULL},
@@ -100,6 +121,7 @@ DRIFT_REPORT: Schema = {
         "model_version",
         "drifted",
         "drifted_stable",
+        "reasons",
         "prediction_drifted",
         "drift_share",
         "rows",
@@ -113,6 +135,7 @@ DRIFT_REPORT: Schema = {
         "model_version": {"type": ["string", "null"]},
         "drifted": {"type": "boolean"},
         "drifted_stable": {"type": "boolean"},
+        "reasons": {"type": "array", "items": _REASON, "description": "why the model drifted; empty when not"},
         "prediction_drifted": {"type": ["boolean", "null"]},
         "drift_share": {"type": "number", "minimum": 0, "maximum": 1},
         "rows": ROWS,
