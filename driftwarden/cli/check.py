@@ -7,7 +7,7 @@ a warning on stderr, and all of them are in the JSON's `schema` block. `--strict
 columns missing from a side (or of another kind) into exit 2.
 
 Printed as a table (`_table`: one row per feature, why it drifted first), as JSON (`--json`: the
-shape of `GET /v1/models/{m}/drift` plus `title`, `sources`, `schema` and per-feature `reasons`), and
+shape of `GET /v1/models/{m}/drift`, per-feature `reasons` included, plus `title`, `sources` and `schema`), and
 optionally written as a self-contained HTML report (`--html OUT`). Written to a file or a pipe, the
 table is neither cut nor wrapped; with NO_COLOR set it carries no escape codes at all.
 """
@@ -28,9 +28,9 @@ from driftwarden.cli.common import EXIT_DRIFT, EXIT_OK, fail, percent, stderr
 from driftwarden.collector.tables import TableError, read_frame
 from driftwarden.comparison import Comparison, ComparisonError, compare_frames
 from driftwarden.config import load_config
+from driftwarden.detectors.reasons import reasons_text
 from driftwarden.params import drift_thresholds
 from driftwarden.rendering.drift_view import FeatureView, feature_views
-from driftwarden.rendering.reasons import describe
 
 __all__ = ["check"]
 
@@ -122,7 +122,7 @@ def _table(result: Comparison) -> Table:
             escape(v.name) + (" (prediction)" if v.is_output else ""),
             v.kind,
             "[red]yes[/]" if v.drifted else "no",
-            escape(describe(result.feature_reasons(v.feature))),
+            escape(reasons_text(v.feature.reasons)),
             _fixed(v.statistic("psi").value),
             _fixed(v.statistic(v.test).value),
             _p(v),

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from driftwarden.comparison.columns import Schema
+from driftwarden.detectors.reasons import reasons_text
 from driftwarden.detectors.report import DriftReport, FeatureDrift
 from driftwarden.rendering.html_report import render_fragment, write_html
-from driftwarden.rendering.reasons import Reason, describe, feature_reasons
 
 __all__ = ["Comparison"]
 
@@ -26,8 +26,8 @@ class Comparison:
     """A drift report between a reference and a current data set.
 
     `drifted` is the model verdict (a share of features, or a critical one, drifted); `reasons`
-    says, per drifted feature, which tests fired with their values, thresholds and p-values;
-    `schema` lists the columns not compared and why.
+    says, per drifted feature, which tests fired with their values, thresholds and p-values (the
+    report's own, `detectors/reasons.py`); `schema` lists the columns not compared and why.
     """
 
     report: DriftReport
@@ -51,30 +51,22 @@ class Comparison:
     def drifted_features(self) -> list[str]:
         return [f.name for f in self.report.drifted_features]
 
-    def feature_reasons(self, feature: FeatureDrift) -> tuple[Reason, ...]:
-        return feature_reasons(feature, self.report.thresholds)
-
     @property
     def reasons(self) -> dict[str, list[dict[str, Any]]]:
-        """Drifted feature -> the tests that fired: `[{"test", "value", "threshold", "pvalue"}, ...]`
-        (a missing-rate reason also has `from` and `to`)."""
-        out = {}
-        for f in self.report.features:
-            if reasons := self.feature_reasons(f):
-                out[f.name] = [r.to_dict() for r in reasons]
-        return out
+        """Drifted feature -> the tests that fired, headline first, each as the drift report's JSON has it
+        (`Reason.to_dict()`: `{"test", "value", "threshold", "pvalue", "pvalue_bh", "pvalue_test"}`, a
+        missing-rate reason also `from` and `to`)."""
+        return {f.name: [r.to_dict() for r in f.reasons] for f in self.report.features if f.reasons}
 
     def summary(self) -> str:
         """One line: the verdict, and why for the drifted features."""
-        why = [f"{f.name}: {describe(r)}" for f in self.report.features if (r := self.feature_reasons(f))]
+        why = [f"{f.name}: {reasons_text(f.reasons)}" for f in self.report.features if f.reasons]
         return self.report.summary() + (f"; why: {'; '.join(why)}" if why else "")
 
     def to_dict(self) -> dict[str, Any]:
-        """`check --json`: the drift report's JSON (as `GET /v1/models/{model}/drift`) with each feature's
-        `reasons`, the `title`, the `sources` compared and the `schema` block."""
+        """`check --json`: the drift report's JSON (as `GET /v1/models/{model}/drift`, each feature's
+        `reasons` included) with the `title`, the `sources` compared and the `schema` block."""
         report = self.report.to_dict()
-        for f, shown in zip(self.report.features, report["features"], strict=True):
-            shown.setdefault("reasons", [r.to_dict() for r in self.feature_reasons(f)])
         return {"title": self.title, "sources": dict(self.sources), **report, "schema": self.schema.to_dict()}
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:

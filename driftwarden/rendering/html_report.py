@@ -9,7 +9,8 @@ with the stylesheet scoped to its div and ids of its own, so two reports in one 
 restyle the notebook nor share anchors.
 
 Every drifted feature says why, in the header and in its section: the statistics that crossed
-their thresholds and the p-value of the test gating them (`driftwarden.rendering.reasons`). When
+their thresholds and the p-value of the test gating them (the report's own `reasons`,
+`driftwarden.detectors.reasons`, most decisive first). When
 the report compares files, the header names them and the columns left out (`schema`).
 
 The charts are the built-in UI's (`driftwarden.rendering.svg`): numeric features get the bin-share
@@ -48,9 +49,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from driftwarden import __version__
+from driftwarden.detectors.reasons import FEATURE_TESTS, reasons_text
 from driftwarden.detectors.report import PREDICTION, DriftReport, FeatureDrift
 from driftwarden.rendering.drift_view import FeatureView
-from driftwarden.rendering.reasons import describe, feature_reasons
 from driftwarden.rendering.svg import category_bars, esc, histogram
 
 __all__ = ["render_fragment", "render_html", "scoped_css", "write_html"]
@@ -324,9 +325,9 @@ def _headline_reasons(report: DriftReport, ids: str) -> str:
     """Why, for each drifted feature, largest PSI first: the tests that fired, linked to its section."""
     features = sorted(report.features, key=_order)
     items = [
-        f'<li><a href="#{ids}feature-{k}"><b>{esc(f.name)}</b></a>: {esc(describe(reasons))}</li>'
+        f'<li><a href="#{ids}feature-{k}"><b>{esc(f.name)}</b></a>: {esc(_why(f))}</li>'
         for k, f in enumerate(features)
-        if (reasons := feature_reasons(f, report.thresholds))
+        if f.reasons
     ]
     return f'<ul class="reasons">{"".join(items)}</ul>' if items else ""
 
@@ -349,7 +350,7 @@ def _overview(features: Sequence[FeatureDrift], report: DriftReport, ids: str) -
         rows.append(
             f'<tr data-feature="{esc(f.name)}"><td class="name"><a href="#{ids}feature-{k}">{esc(f.name)}</a></td>'
             f"<td>{esc(_kind(f))}</td><td>{_badge(f, report)}</td>"
-            f"<td class='why'>{esc(describe(feature_reasons(f, report.thresholds)))}</td>{_cell(psi.value, psi.over)}"
+            f"<td class='why'>{esc(_why(f))}</td>{_cell(psi.value, psi.over)}"
             f"<td class='num'>{shown}</td>"
             f"{_cell(test.adjusted if test else None, test is not None and test.significant, p=True)}"
             f"<td class='num'>{_rate(f.missing_rate.get('current'))}</td></tr>"
@@ -385,15 +386,19 @@ def _feature(f: FeatureDrift, report: DriftReport, k: int, ids: str) -> str:
         f'<section class="feature{" drifted" if f.drifted else ""}" id="{ids}feature-{k}" data-feature="{esc(f.name)}" '
         f'data-kind="{esc(f.kind)}" data-drifted="{_bool(f.drifted)}" data-psi="{_data_number(f.scores.get("psi"))}" '
         f'data-role="{esc(f.role)}"><h3>{esc(f.name)} <span class="muted small kind">{esc(_kind(f))}</span> '
-        f"{_badge(f, report)}</h3>{_reasons_line(f, report)}"
+        f"{_badge(f, report)}</h3>{_reasons_line(f)}"
         f"{chart}{unseen_line}{_statistics(FeatureView(f, report.thresholds), report)}"
         f"{_bin_table(reference, current, labels)}</section>"
     )
 
 
-def _reasons_line(f: FeatureDrift, report: DriftReport) -> str:
-    reasons = feature_reasons(f, report.thresholds)
-    return f'<p class="reasons"><b>drifted:</b> {esc(describe(reasons))}</p>' if reasons else ""
+def _reasons_line(f: FeatureDrift) -> str:
+    return f'<p class="reasons"><b>drifted:</b> {esc(_why(f))}</p>' if f.reasons else ""
+
+
+def _why(f: FeatureDrift) -> str:
+    """Every test that fired for `f`, headline first ("" when none did)."""
+    return reasons_text(f.reasons, limit=len(FEATURE_TESTS))
 
 
 def _statistics(view: FeatureView, report: DriftReport) -> str:

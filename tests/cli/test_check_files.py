@@ -135,7 +135,7 @@ def test_piped_output_is_neither_cut_nor_wrapped_nor_coloured(files: dict[str, P
     (row,) = [line for line in lines if LONG_NAME in line]  # whole, on one line
     assert row.startswith(f"│ {LONG_NAME} ")
     (income,) = [line for line in lines if line.startswith("│ income ")]
-    assert re.search(r"│ missing rate \d\.\d% → 9\.\d% \(change ≥ 5\.0%, p [^)]+\) +│", income), income
+    assert re.search(r"│ missing rate \d\.\d% → 9\.\d% \(change [\d.]+ pts ≥ 5 pts; p\(BH\) [^)]+\) +│", income), income
     (summary,) = [line for line in lines if line.startswith("check: DRIFT")]
     assert summary.endswith(")")  # one line, not wrapped at 80 columns
     assert max(map(len, lines)) > 120

@@ -73,6 +73,10 @@ def test_the_report_is_check_s_report_object(readme: dict[str, Any]) -> None:
         "income": ["missing"],
         "plan": ["psi"],
     }
+    # one shape for the notebook, `check --json` and GET /v1/models/{m}/drift: the report's Reason.to_dict()
+    assert report.reasons == {f["name"]: f["reasons"] for f in shown["features"] if f["reasons"]}
+    assert report.reasons == {f.name: [r.to_dict() for r in f.reasons] for f in report.features if f.reasons}
+    assert {"pvalue_bh", "pvalue_test"} <= set(report.reasons["age"][0])
     json.dumps(shown)  # JSON-ready as it is
     fragment = report._repr_html_()
     assert fragment.startswith('<div class="driftwarden-report"') and "<script" not in fragment

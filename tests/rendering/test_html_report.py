@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from driftwarden.detectors.drift import DriftReport, FeatureDrift, compare
+from driftwarden.detectors.reasons import Reason, reasons_text
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.params import DriftThresholds
 from driftwarden.rendering import html_report
@@ -280,13 +281,16 @@ def test_each_drifted_feature_says_why() -> None:
         scores={**missing.scores, "missing": 0.063},
         pvalues={**missing.pvalues, "missing": 1e-9},
         pvalues_adjusted={**missing.pvalues_adjusted, "missing": 2e-9},
+        reasons=(Reason("missing", 0.063, 0.05, 1e-9, 2e-9, pvalue_test="missing", from_=0.03, to=0.093),),
     )
     report = with_features(numeric_report(["amount", "age"], [1.2, 0.0]), missing)
     dom = Dom(render_html(report, sources={"reference": "ref.parquet", "current": "today.csv"}))
     reasons = {li.find_all("b")[0].text: li.all_text() for li in dom.root.find_all("ul", "reasons")[0].find_all("li")}
     assert set(reasons) == {"amount", "plan"}  # the drifted ones, and only them
-    assert "PSI" in reasons["amount"] and "(KS p " in reasons["amount"]
-    assert "missing rate 3.0% → 9.3% (change ≥ 5.0%, p 2e-09)" in reasons["plan"]
+    amount = next(f for f in report.features if f.name == "amount")
+    assert reasons_text(amount.reasons, limit=4) in reasons["amount"]  # the report's own, all of them
+    assert "PSI" in reasons["amount"] and "(KS p(BH) " in reasons["amount"]
+    assert "missing rate 3.0% → 9.3% (change 6.3 pts ≥ 5 pts; p(BH) 2e-09)" in reasons["plan"]
     (plan,) = [s for s in sections(dom.root) if s.attrs["data-feature"] == "plan"]
     assert "missing rate 3.0% → 9.3%" in plan.find_all("p", "reasons")[0].all_text()
     rows = {r.attrs["data-feature"]: r for r in dom.root.by_id("features").find_all("tr") if "data-feature" in r.attrs}
