@@ -811,10 +811,11 @@ def read_config_file(path: Path) -> YamlDocument:
 
 
 def locate(document: YamlDocument | None, key: str) -> Location | None:
-    """Where the file gives `key` (`receivers.0.routing_key_file`), for problems found after loading."""
+    """Where the file gives `key` (`receivers.0.routing_key_file`), for problems found after loading;
+    None when the file does not give it (a default)."""
     if document is None:
         return None
-    return document.locate(tuple(int(part) if part.isdigit() else part for part in key.split(".")))
+    return document.locate(tuple(int(part) if part.isdigit() else part for part in key.split(".")), exact=True)
 
 
 _AT_KEY = frozenset({"extra_forbidden"})  # errors about the key itself, not its value

@@ -58,16 +58,17 @@ class YamlDocument:
     root: yaml.Node | None
     duplicates: tuple[tuple[Path, Location, Location], ...]  # each key given again in its mapping: where again, first
 
-    def locate(self, path: Sequence[str | int], *, key: bool = False) -> Location | None:
-        """Where the value at `path` stands (its key, with `key`); the deepest part of the path that
-        exists in the file when the rest does not (a missing key: its mapping). None for no document."""
+    def locate(self, path: Sequence[str | int], *, key: bool = False, exact: bool = False) -> Location | None:
+        """Where the value at `path` stands (its key, with `key`). When the file does not give the
+        whole path: where the deepest part it gives stands (a missing key: its mapping), or None
+        with `exact`. None for an empty document."""
         if self.root is None:
             return None
         node, key_node = self.root, None
         for part in path:
             child = _child(node, part)
             if child is None:
-                return Location.of(node.start_mark)
+                return None if exact else Location.of(node.start_mark)
             key_node, node = child
         mark = key_node.start_mark if key and key_node is not None else node.start_mark
         return Location.of(mark)
