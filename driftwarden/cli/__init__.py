@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an alert label and its value, such as model=fraud; repeat for several (all must match)",
     )
     add.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="how long, e.g. 30m or 2h")
-    add.add_argument("--comment", default="", help="why")
+    add.add_argument("--comment", default="", help="why, for whoever finds the silence")
     add.add_argument("--by", default=os.environ.get("USER", ""), help="who silenced it (default: $USER)")
     listing = _leaf(silence, "list", "list silences")
     expire = _leaf(silence, "expire", "end a silence now")

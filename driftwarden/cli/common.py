@@ -4,7 +4,8 @@ Light on purpose: `driftwarden.cli` imports it to build the tree, so rich is imp
 
 The consoles: on a terminal, output fits its width and may be coloured; written to a file or a pipe,
 nothing is wrapped or cut (a table is as wide as its widest row) and nothing is coloured. `NO_COLOR`
-(any value but empty, https://no-color.org) turns colour and every other escape code off on a terminal too.
+(any value but empty, https://no-color.org) turns colour and every other escape code off on a terminal too
+(styles, and the live redrawing of a progress bar: it is printed once, when done).
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def _console(*, stderr: bool) -> Console:
     console = Console(stderr=stderr, soft_wrap=stderr)
     if not console.is_terminal:
         return Console(stderr=stderr, soft_wrap=stderr, width=UNBOUNDED, color_system=None)
-    if no_color():
-        return Console(stderr=stderr, soft_wrap=stderr, color_system=None)
+    if no_color():  # the terminal's width, and none of its escape codes: no colour, style or live display
+        return Console(stderr=stderr, soft_wrap=stderr, width=console.width, color_system=None, force_terminal=False)
     return console
 
 
