@@ -22,13 +22,23 @@ import polars as pl
 from driftwarden import __version__
 from driftwarden.cli import build_parser
 from driftwarden.cli.common import EXIT_CODES
-from tests.cli.test_verbs import leaves
-from tests.config.test_errors import THREE_MISTAKES
 from tests.support.ports import free_port
 from tests.support.processes import DRIFTWARDEN, driftwarden, driftwarden_run
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_RESULTS = {("run",), ("demo",)}  # serve until stopped; everything else prints a result
+THREE_MISTAKES = """\
+listen: 127.0.0.1:4318
+evaluate_evry: 30s
+models:
+  fraud:
+    window: {every: 10 minutes}
+receivers:
+  - {name: pagerduty, type: pagerduty, routing_key_env: PD_ROUTING_KEY}
+routes:
+  - match: {model: fraud}
+    receivers: [pagerdty]
+"""
 
 
 def cli(*args: str, env: Mapping[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -78,10 +88,10 @@ def test_exit_codes_are_in_help_and_in_the_design() -> None:
 
 
 def test_every_verb_that_prints_a_result_has_json() -> None:
-    found = dict(leaves(build_parser()))
-    tree = dict(parsers(build_parser()))
-    for path in found:
-        flags = {o for a in tree[path]._actions for o in a.option_strings}
+    verbs = [(path, parser) for path, parser in parsers(build_parser()) if parser.get_default("verb")]
+    assert len(verbs) == 10
+    for path, parser in verbs:
+        flags = {o for a in parser._actions for o in a.option_strings}
         assert ("--json" in flags) == (path not in NOT_RESULTS), path
 
 
