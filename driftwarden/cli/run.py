@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from driftwarden.api.serving import ensure_descriptors, server_config
 from driftwarden.app import create_app
-from driftwarden.cli.common import EXIT_OK, EXIT_START, stderr
+from driftwarden.cli.common import EXIT_OK, EXIT_START, fail
 from driftwarden.cli.preflight import check_files
 from driftwarden.config import Config, ConfigError, load_config
 from driftwarden.core.errors import StorageError
@@ -37,9 +37,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         listener = bind(config.host, config.port)
     except BindError as exc:
-        from rich.markup import escape
-
-        stderr().print(f"[red]error[/] {escape(str(exc))}", highlight=False)
+        fail(str(exc))
         return EXIT_START
     tune_gc()
     try:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from driftwarden import __version__
 from driftwarden.cli import build_parser
@@ -225,15 +226,17 @@ def test_no_color_means_no_escape_codes_on_a_terminal(tmp_path: Path) -> None:
     assert "segment" in plain and "\x1b[" not in plain
 
 
-def test_a_taken_port_is_one_line_suggesting_listen_and_exit_3(tmp_path: Path) -> None:
+@pytest.mark.parametrize("verb", ["run", "demo"])
+def test_a_taken_port_is_one_line_suggesting_listen_and_exit_3(tmp_path: Path, verb: str) -> None:
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     port = taken.getsockname()[1]
     config = tmp_path / "c.yaml"
     config.write_text(f"state_path: {tmp_path / 'state' / 'state.db'}\ngpu: {{enabled: false}}\n")
+    given = ["--config", str(config)] if verb == "run" else ["--exit", "--state", str(tmp_path / "state" / "state.db")]
     try:
-        done = driftwarden("run", "--config", str(config), "--listen", f"127.0.0.1:{port}", timeout=60)
+        done = driftwarden(verb, *given, "--listen", f"127.0.0.1:{port}", timeout=60)
     finally:
         taken.close()
     assert done.returncode == 3, done.stderr
