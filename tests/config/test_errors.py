@@ -129,3 +129,49 @@ def test_problems_as_data(tmp_path: Path) -> None:
         "origin": None,
         "did_you_mean": ["evaluate_every"],
     }
+
+
+def test_the_labels_a_route_may_match_are_the_labels_alerts_carry() -> None:
+    """`ALERT_LABELS` (what routes and silences are checked against) holds every label `describe` gives."""
+    from driftwarden.alerts.alert import describe
+    from driftwarden.core.label_names import ALERT_LABELS
+    from driftwarden.detectors.findings import (
+        DriftBudgetFinding,
+        FeatureDriftFinding,
+        GpuCondition,
+        GpuHealthFinding,
+        ModelDriftFinding,
+        QualityDegradedFinding,
+        Severity,
+        SLOBurnFinding,
+    )
+
+    burn = {
+        "long_window": "1h",
+        "short_window": "5m",
+        "long_burn_rate": 20.0,
+        "short_burn_rate": 20.0,
+        "requests_short_window": 100,
+        "objective": 0.99,
+        "budget_remaining": 0.5,
+    }
+    findings = [
+        FeatureDriftFinding(severity=Severity.WARNING, value=0.3, threshold=0.2, model="m", feature="f"),
+        ModelDriftFinding(severity=Severity.PAGE, value=0.6, threshold=0.5, model="m"),
+        QualityDegradedFinding(severity=Severity.TICKET, value=0.7, threshold=0.9, model="m", metric="f1", pvalue=0.01),
+        SLOBurnFinding(
+            severity=Severity.PAGE, value=20, threshold=14.4, slo="s", labels={"service": "api", "model": "m"}, **burn
+        ),
+        DriftBudgetFinding(severity=Severity.PAGE, value=20, threshold=14.4, model="m", **burn),
+        GpuHealthFinding(  # the labels detectors/gpu.py gives a GPU's findings
+            severity=Severity.PAGE,
+            value=79,
+            threshold=0,
+            gpu="GPU-1",
+            condition=GpuCondition("xid"),
+            labels={"gpu": "0", "UUID": "GPU-1", "modelName": "NVIDIA H200", "xid": "79"},
+        ),
+    ]
+    carried = {name for finding in findings for name in describe(finding)[0]}
+    assert carried <= ALERT_LABELS, carried - ALERT_LABELS
+    assert ALERT_LABELS - carried == set()
