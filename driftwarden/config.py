@@ -647,6 +647,9 @@ _PYDANTIC_ERROR_TYPES = frozenset(get_args(ErrorType))
 
 
 def _mapping(value: Any) -> dict[str, Any]:
+    """A section as the file gives it; a model given in its place (from code), as the file would."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True)
     return value if isinstance(value, dict) else {}
 
 
