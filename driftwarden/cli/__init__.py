@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftwarden import __version__
 from driftwarden.cli.common import (
@@ -33,6 +33,9 @@ from driftwarden.cli.common import (
     EXIT_USAGE,
     stderr,
 )
+
+if TYPE_CHECKING:
+    from driftwarden.config import ConfigError
 
 __all__ = ["build_parser", "main"]
 
@@ -48,13 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     debug = getattr(args, "debug", False) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
-    from driftwarden.config import ConfigError  # after parsing: pydantic and yaml are not needed for --help
-
     try:
-        return _load(target)(args)
-    except ConfigError as exc:
-        _print_config_error(exc, as_json=getattr(args, "json", False))
-        return EXIT_USAGE
+        return _run(target, args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `driftwarden silence list | head -1`: the reader has gone
@@ -67,7 +65,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CRASH
 
 
-def _print_config_error(exc: Any, *, as_json: bool) -> None:
+def _run(target: str, args: argparse.Namespace) -> int:
+    """The verb's exit code; a config error printed, exit 2."""
+    from driftwarden.config import ConfigError  # after parsing: pydantic and yaml are not needed for --help
+
+    try:
+        return _load(target)(args)
+    except ConfigError as exc:
+        _print_config_error(exc, as_json=getattr(args, "json", False))
+        return EXIT_USAGE
+
+
+def _print_config_error(exc: ConfigError, *, as_json: bool) -> None:
     """Each problem on its own line on stderr (`config error file:line:column: key: message`); with
     `--json`, as one JSON document on stdout as well, for tools."""
     from rich.markup import escape
