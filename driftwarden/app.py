@@ -115,7 +115,6 @@ def create_app(
             asyncio.create_task(follow(daemon, source), name=f"driftwarden-tail-{i}")
             for i, source in enumerate(config.sources)
         ]
-        log.info("driftwarden listening on %s (state in %s)", config.listen, config.state_path)
         try:
             yield
         finally:

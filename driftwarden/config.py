@@ -11,26 +11,31 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import types
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from driftwarden.core.alert_names import ALERT_NAMES
 from driftwarden.core.label_names import (
+    ALERT_LABELS,
     HISTOGRAM_RESERVED,
     REQUEST_LABELS,
     SCRAPE_LABELS,
@@ -38,7 +43,9 @@ from driftwarden.core.label_names import (
     label_name_problem,
 )
 from driftwarden.core.records import MODEL_NAME
+from driftwarden.core.suggestions import did_you_mean, hint
 from driftwarden.core.urls import redacted_url
+from driftwarden.core.yaml_document import Location, YamlDocument, YamlSyntaxError, read_yaml
 
 __all__ = [
     "AuthSettings",
@@ -49,6 +56,7 @@ __all__ = [
     "GpuSettings",
     "Limits",
     "ModelSettings",
+    "Problem",
     "SLOSettings",
     "ServerSettings",
     "TraceSettings",
@@ -507,13 +515,11 @@ class ReceiverSettings(_Strict):
             )
         return url
 
-    @model_validator(mode="after")
-    def _needs(self) -> ReceiverSettings:
-        if self.type == "pagerduty" and not (self.routing_key_file or self.routing_key_env):
-            raise ValueError(f"receiver {self.name!r}: pagerduty needs routing_key_file or routing_key_env")
-        if self.type != "pagerduty" and not self.url:
-            raise ValueError(f"receiver {self.name!r}: {self.type} needs a url")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _needs(cls, data: Any, handler: ModelWrapValidatorHandler[ReceiverSettings]) -> ReceiverSettings:
+        """Checked beside the fields, so a misspelt `rooting_key_file` is reported with what it leaves missing."""
+        return _checked(cls.__name__, data, handler, _receiver_needs)
 
 
 class RouteSettings(_Strict):
@@ -640,34 +646,10 @@ class Config(_Strict):
         default=ServerSettings(), description="connection limits and timeouts of the HTTP port"
     )
 
-    @model_validator(mode="after")
-    def _protection_needs_a_token(self) -> Config:
-        if (self.auth.protect_reads or self.auth.protect_metrics) and self.auth_token_file is None:
-            raise ValueError("auth.protect_reads and auth.protect_metrics need auth_token_file: the token they ask for")
-        if self.auth.protect_metrics and not self.auth.protect_reads:
-            raise ValueError("auth.protect_metrics closes /metrics in addition to every other read: set protect_reads")
-        return self
-
-    @model_validator(mode="after")
-    def _tls_pair(self) -> Config:
-        if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            raise ValueError("tls_cert_file and tls_key_file go together: set both or neither")
-        return self
-
-    @model_validator(mode="after")
-    def _routes_name_receivers(self) -> Config:
-        names = [r.name for r in self.receivers]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"receiver names must be unique; repeated: {', '.join(repeated)}")
-        for i, route in enumerate(self.routes):
-            unknown = [r for r in route.receivers if r not in names]
-            if unknown:
-                raise ValueError(f"routes.{i}.receivers: unknown receiver(s) {', '.join(unknown)}")
-        unknown = [r for r in self.alerting.default_receivers if r not in names]
-        if unknown:
-            raise ValueError(f"alerting.default_receivers: unknown receiver(s) {', '.join(unknown)}")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _checked_across_keys(cls, data: Any, handler: ModelWrapValidatorHandler[Config]) -> Config:
+        return _checked(cls.__name__, data, handler, _across_keys)
 
     @model_validator(mode="after")
     def _links_need_an_external_url(self) -> Config:
@@ -738,56 +720,307 @@ def split_address(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class ConfigError(Exception):
-    """A config that cannot be used; `problems` are 'key.path: message' lines."""
+# --- checks across keys, on the data as the file gives it ------------------------------------------
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _checked(
+    title: str,
+    data: Any,
+    handler: ModelWrapValidatorHandler[_Model],
+    checks: Callable[[dict[str, Any]], Iterator[InitErrorDetails]],
+) -> _Model:
+    """The model validated, and `checks` run on the data as given even when some field is wrong
+    (pydantic runs an after-validator only once every field is valid): one pass reports every error."""
+    if not isinstance(data, dict):
+        return handler(data)
+    errors: list[InitErrorDetails] = []
+    try:
+        model = handler(data)
+    except ValidationError as exc:
+        errors.extend(_reissued(err) for err in exc.errors())
+    errors.extend(checks(data))
+    if errors:
+        raise ValidationError.from_exception_data(title, errors)
+    return model
+
+
+def _receiver_needs(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
+    kind, name = data.get("type"), data.get("name")
+    if kind == "pagerduty" and not (data.get("routing_key_file") or data.get("routing_key_env")):
+        yield _error((), name, f"receiver {name!r}: pagerduty needs routing_key_file or routing_key_env")
+    if kind in ("webhook", "retrain", "alertmanager") and not data.get("url"):
+        yield _error((), name, f"receiver {name!r}: {kind} needs a url")
+
+
+def _across_keys(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
+    yield from _auth_needs_a_token(data)
+    yield from _tls_pair(data)
+    yield from _receiver_names(data)
+    yield from _route_labels(data)
+
+
+def _error(loc: tuple[str | int, ...], value: Any, message: str, *suggestions: str) -> InitErrorDetails:
+    """An error of a check across keys at `loc`; `suggestions` become its "did you mean"."""
+    context = {"message": message, "suggestions": list(suggestions)}
+    return {"type": PydanticCustomError("config_reference", "{message}", context), "loc": loc, "input": value}
+
+
+def _reissued(error: ErrorDetails) -> InitErrorDetails:
+    """A field's error as pydantic gave it, to be raised again beside the errors across keys."""
+    context = error.get("ctx")
+    if error["type"] in _PYDANTIC_ERROR_TYPES:
+        details: InitErrorDetails = {"type": error["type"], "loc": error["loc"], "input": error["input"]}
+        if context is not None:
+            details["ctx"] = context
+        return details
+    custom = PydanticCustomError(error["type"], "{message}", {**(context or {}), "message": error["msg"]})
+    return {"type": custom, "loc": error["loc"], "input": error["input"]}
+
+
+_PYDANTIC_ERROR_TYPES = frozenset(get_args(ErrorType))
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A section as the file gives it; a model given in its place (from code), as the file would."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True)
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _true(value: Any) -> bool:
+    """As pydantic reads a bool from YAML or a string."""
+    return value is True or (isinstance(value, str) and value.strip().lower() in {"true", "yes", "on", "1", "t", "y"})
+
+
+def _auth_needs_a_token(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
+    auth = _mapping(data.get("auth"))
+    reads, metrics = _true(auth.get("protect_reads")), _true(auth.get("protect_metrics"))
+    if (reads or metrics) and data.get("auth_token_file") is None:
+        key = "protect_reads" if reads else "protect_metrics"
+        yield _error(("auth", key), auth.get(key), "needs auth_token_file: the token it asks for (set both)")
+    if metrics and not reads:
+        yield _error(
+            ("auth", "protect_metrics"),
+            auth.get("protect_metrics"),
+            "auth.protect_metrics closes /metrics in addition to every other read: set protect_reads",
+        )
+
+
+def _tls_pair(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
+    cert, key = data.get("tls_cert_file"), data.get("tls_key_file")
+    if (cert is None) != (key is None):
+        given, missing = ("tls_cert_file", "tls_key_file") if key is None else ("tls_key_file", "tls_cert_file")
+        yield _error(
+            (given,),
+            data.get(given),
+            f"tls_cert_file and tls_key_file go together: set both or neither ({missing} is not set)",
+        )
+
+
+def _receiver_names(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
+    """Receiver names unique; every name a route or `alerting.default_receivers` gives, one of them
+    (`routes.0.receivers.1: unknown receiver 'pagerdty'; did you mean 'pagerduty'?`)."""
+    names: dict[str, int] = {}
+    for i, receiver in enumerate(_items(data.get("receivers"))):
+        name = _mapping(receiver).get("name")
+        if isinstance(name, str) and name in names:
+            yield _error(
+                ("receivers", i, "name"), name, f"receivers.{names[name]} has this name already: names must be unique"
+            )
+        elif isinstance(name, str):
+            names[name] = i
+    known = f"(receivers: {', '.join(names) or 'none'})"
+    listed: list[tuple[tuple[str | int, ...], Any]] = [
+        (("routes", i, "receivers"), _mapping(route).get("receivers"))
+        for i, route in enumerate(_items(data.get("routes")))
+    ]
+    listed.append((("alerting", "default_receivers"), _mapping(data.get("alerting")).get("default_receivers")))
+    for loc, receivers in listed:
+        for j, name in enumerate(_items(receivers)):
+            if isinstance(name, str) and name not in names:
+                close = did_you_mean(name, names)
+                yield _error((*loc, j), name, f"unknown receiver {name!r}" + ("" if close else f" {known}"), *close)
+
+
+def _route_labels(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
+    """A route matching on a label no alert carries would never match."""
+    for i, route in enumerate(_items(data.get("routes"))):
+        for label in _mapping(_mapping(route).get("match")):
+            if isinstance(label, str) and label not in ALERT_LABELS and label_name_problem(label) is None:
+                close = did_you_mean(label, ALERT_LABELS)
+                known = "" if close else f" (alert labels: {', '.join(sorted(ALERT_LABELS))})"
+                yield _error(
+                    ("routes", i, "match", label), label, f"no alert carries the label {label!r}{known}", *close
+                )
+
+
+# --- loading: one pass, every problem with its file, line and a suggestion -------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config: `file:line:column: key.path: message (did you mean 'x'?)`.
+
+    `location` is where the file gives the key: None for the embedded default, or for a value given
+    on the command line (`origin`)."""
+
+    key: str
+    message: str
+    location: Location | None = None
+    origin: str | None = None
+    suggestions: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        key = f"{self.key}: " if self.key else ""
+        origin = f" (as given on {self.origin})" if self.origin else ""
+        return f"{where}{key}{self.message}{hint(self.suggestions)}{origin}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key or None,
+            "message": self.message,
+            "file": self.location.file if self.location else None,
+            "line": self.location.line if self.location else None,
+            "column": self.location.column if self.location else None,
+            "origin": self.origin,
+            "did_you_mean": list(self.suggestions),
+        }
+
+
+class ConfigError(Exception):
+    """A config that cannot be used. `details` are its Problems; `problems` the same as lines of text
+    (`Problem`s given as plain strings are lines as they are)."""
+
+    def __init__(self, problems: Sequence[str | Problem]) -> None:
+        self.details = [p if isinstance(p, Problem) else Problem("", p) for p in problems]
+        self.problems = [str(p) for p in self.details]
+        super().__init__("\n".join(self.problems))
 
 
 def load_config(path: Path | None, **overrides: Any) -> Config:
-    """Read a YAML file (or the embedded default when path is None) and apply CLI overrides."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
-        except OSError as exc:
-            raise ConfigError([f"{path}: {exc.strerror or exc}"]) from exc
-        except UnicodeDecodeError as exc:
-            byte, line = exc.object[exc.start], exc.object.count(b"\n", 0, exc.start) + 1
-            raise ConfigError([f"{path}: not UTF-8 text (byte 0x{byte:02x} on line {line})"]) from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError([f"{path}: the top level must be a mapping of keys"])
-        data = loaded or {}
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    """Read a YAML file (or the embedded default when path is None) and apply CLI overrides; a
+    ConfigError lists every problem at once, each with the line of the file it is on."""
+    document = read_config_file(path) if path is not None else None
+    data: dict[str, Any] = dict(document.data or {}) if document is not None else {}
+    flags = {key for key, value in overrides.items() if value is not None}
+    data.update({key: overrides[key] for key in flags})
+    problems: list[Problem] = [
+        Problem(".".join(map(str, key)), f"given twice in one mapping (first on line {first.line}): keep one", again)
+        for key, again, first in (document.duplicates if document is not None else ())
+    ]
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_describe(err) for err in exc.errors()]) from exc
+        problems.extend(_problem(error, document, flags) for error in exc.errors())
+    if problems:
+        problems.sort(key=_in_file_order)
+        raise ConfigError(problems)
+    return config
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping: with the last one winning
-    silently, a second `listen: 0.0.0.0` further down a file would open the daemon to the network."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {key!r} is given twice in one mapping", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep)
+def _in_file_order(problem: Problem) -> tuple[int, int]:
+    where = problem.location
+    return (where.line, where.column) if where is not None else (0, 0)  # a flag's problem first
 
 
-def _describe(error: ErrorDetails) -> str:
-    path = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
+def read_config_file(path: Path) -> YamlDocument:
+    """The file as a YAML document whose top level is a mapping; a ConfigError naming the file otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        byte, line = exc.object[exc.start], exc.object.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([f"{path}: not UTF-8 text (byte 0x{byte:02x} on line {line})"]) from exc
+    try:
+        document = read_yaml(text, name=str(path))
+    except YamlSyntaxError as exc:
+        raise ConfigError([str(exc)]) from exc
+    if document.data is not None and not isinstance(document.data, dict):
+        where = document.locate(()) or path
+        raise ConfigError([f"{where}: the top level must be a mapping of keys"])
+    return document
+
+
+def locate(document: YamlDocument | None, key: str) -> Location | None:
+    """Where the file gives `key` (`receivers.0.routing_key_file`), for problems found after loading;
+    None when the file does not give it (a default)."""
+    if document is None:
+        return None
+    return document.locate(tuple(int(part) if part.isdigit() else part for part in key.split(".")), exact=True)
+
+
+_AT_KEY = frozenset({"extra_forbidden"})  # errors about the key itself, not its value
+
+
+def _problem(error: ErrorDetails, document: YamlDocument | None, flags: set[str]) -> Problem:
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+    context = error.get("ctx") or {}
     if error["type"] == "extra_forbidden":
-        return f"{path}: unknown key"
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{path or '(top level)'}: {message}"
+        message, suggestions = "unknown key", did_you_mean(str(loc[-1]), _keys_at(loc[:-1]))
+    else:
+        message, suggestions = error["msg"].removeprefix("Value error, "), context.get("suggestions", [])
+    key = ".".join(str(part) for part in loc)
+    if loc and loc[0] in flags:  # the value came from the command line (`--listen`), not the file
+        return Problem(key, message, origin="the command line", suggestions=tuple(suggestions))
+    at_key = error["type"] in _AT_KEY or (error["type"] == "config_reference" and loc[-2:-1] == ("match",))
+    location = document.locate(loc, key=at_key) if document is not None else None
+    return Problem(key or "(top level)", message, location, suggestions=tuple(suggestions))
+
+
+def _keys_at(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the config allows at `loc` (a mapping inside it), for "did you mean"."""
+    node: Any = Config
+    for part in loc:
+        node = _inside(node, part)
+        if node is None:
+            return []
+    node = _unwrapped(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return [field.alias or name for name, field in node.model_fields.items()]
+    return []
+
+
+def _inside(annotation: Any, part: str | int) -> Any:
+    """The type of `part` inside a value of type `annotation`: a model's field, a list's item, a dict's value."""
+    annotation = _unwrapped(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        for name, field in annotation.model_fields.items():
+            if part in (name, field.alias):
+                return field.annotation
+        return None
+    if get_origin(annotation) is list:
+        return get_args(annotation)[0]
+    if get_origin(annotation) is dict:
+        return get_args(annotation)[1]
+    return None
+
+
+def _unwrapped(annotation: Any) -> Any:
+    """`Annotated[X, ...]` -> X; `X | None` -> X (the first alternative that is a model, list or dict)."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            inner = [a for a in get_args(annotation) if _is_container(a)]
+            if not inner:
+                return annotation
+            annotation = inner[0]
+        else:
+            return annotation
+
+
+def _is_container(annotation: Any) -> bool:
+    annotation = get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+    return get_origin(annotation) in (list, dict) or (
+        isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    )

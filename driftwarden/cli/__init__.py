@@ -5,6 +5,11 @@ Each verb group has its own module here (`run`, `demo`, `check`, `reference`, `r
 runs: `driftwarden --help`, a verb's `--help` and a mistyped flag import argparse and nothing else,
 and each verb pays only for its own imports (FastAPI for `run`, polars and scipy for `check`).
 
+Every flag has a help text and shows its default; the exit codes (`common.EXIT_CODES`) and the
+environment variables are listed in `--help`. An exception no verb expected is a bug: `main` prints
+one line saying where its traceback was written (`--debug` prints it instead) and exits 70, never 1,
+which means "drift found".
+
     driftwarden check --reference ref.parquet --current today.parquet   # exit 1: drifted
 """
 
@@ -13,12 +18,29 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from driftwarden.cli.common import EXIT_OK, EXIT_USAGE, stderr
+from driftwarden import __version__
+from driftwarden.cli.common import (
+    DAEMON_URL,
+    EXIT_CODES,
+    EXIT_CRASH,
+    EXIT_INTERRUPTED,
+    EXIT_PIPE,
+    EXIT_USAGE,
+    stderr,
+)
+
+if TYPE_CHECKING:
+    from driftwarden.config import ConfigError
 
 __all__ = ["build_parser", "main"]
+
+DEFAULT_URL = "http://127.0.0.1:4318"
+DEBUG_ENV = "DRIFTWARDEN_DEBUG"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,19 +50,43 @@ def main(argv: list[str] | None = None) -> int:
     if target is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = _load(target)
+    debug = getattr(args, "debug", False) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        return _run(target, args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `driftwarden silence list | head -1`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that flushing at exit cannot fail again
+        return EXIT_PIPE
+    except Exception as exc:
+        from driftwarden.cli.crash import report_crash
+
+        report_crash(exc, argv=sys.argv if argv is None else ["driftwarden", *argv], debug=debug)
+        return EXIT_CRASH
+
+
+def _run(target: str, args: argparse.Namespace) -> int:
+    """The verb's exit code; a config error printed, exit 2."""
     from driftwarden.config import ConfigError  # after parsing: pydantic and yaml are not needed for --help
 
     try:
-        return handler(args)
+        return _load(target)(args)
     except ConfigError as exc:
-        from rich.markup import escape
-
-        for problem in exc.problems:  # printed as it is: a path such as /data/[x]/key stays whole
-            stderr().print(f"[red]config error[/] {escape(problem)}", highlight=False)
+        _print_config_error(exc, as_json=getattr(args, "json", False))
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        return EXIT_OK
+
+
+def _print_config_error(exc: ConfigError, *, as_json: bool) -> None:
+    """Each problem on its own line on stderr (`config error file:line:column: key: message`); with
+    `--json`, as one JSON document on stdout as well, for tools."""
+    from rich.markup import escape
+
+    from driftwarden.cli.common import print_json
+
+    for problem in exc.problems:  # printed as it is: a path such as /data/[x]/key stays whole
+        stderr().print(f"[red]config error[/] {escape(problem)}", highlight=False)
+    if as_json:
+        print_json({"ok": False, "problems": [p.to_dict() for p in exc.details]})
 
 
 def _load(target: str) -> Callable[[argparse.Namespace], int]:
@@ -50,37 +96,102 @@ def _load(target: str) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written (the exit code table stays a table); each option's
+    help ends with its default, unless it has none worth showing or the help says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        shown = default not in (None, False, "", argparse.SUPPRESS) and not isinstance(action, argparse._VersionAction)
+        if shown and action.option_strings and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _epilog(codes: Sequence[int], *, environment: bool = False) -> str:
+    lines = ["exit codes:", *(f"  {code:<4}{meaning}" for code, meaning in EXIT_CODES if code in codes)]
+    if environment:
+        lines += [
+            "",
+            "environment:",
+            f"  {DAEMON_URL:<19}the daemon the silence verbs talk to (default {DEFAULT_URL}); --url wins",
+            f"  {DEBUG_ENV:<19}1: as --debug",
+            "  NO_COLOR           any value: no colour or other escape codes, even on a terminal",
+        ]
+    return "\n".join(lines)
+
+
+EVERY_VERB = (0, 2, 70, 130, 141)
+
+
+def _leaf(parent: Any, name: str, help: str, *, codes: Sequence[int] = EVERY_VERB) -> argparse.ArgumentParser:
+    """A verb that runs something: its help, the exit codes it can end with, and `--debug`."""
+    parser: argparse.ArgumentParser = parent.add_parser(
+        name, help=help, description=help, epilog=_epilog(codes), formatter_class=_HelpFormatter
+    )
+    parser.add_argument(  # SUPPRESS: a verb that was not given --debug leaves the top level's value alone
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="on an internal error, print the traceback"
+    )
+    return parser
+
+
+def _group(parent: Any, name: str, help: str) -> Any:
+    """A verb with actions (`rules generate`): the sub-parsers of its actions."""
+    parser = parent.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter)
+    return parser.add_subparsers(metavar="ACTION")
+
+
+def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} as one JSON document on stdout")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every verb, flag and help text; a leaf's `verb` default names the function that runs it."""
-    p = argparse.ArgumentParser(prog="driftwarden", description="Drift and SLO monitoring sidecar for model servers.")
+    p = argparse.ArgumentParser(
+        prog="driftwarden",
+        description="Drift and SLO monitoring sidecar for model servers.",
+        epilog=_epilog([code for code, _ in EXIT_CODES], environment=True),
+        formatter_class=_HelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"driftwarden {__version__}")
+    p.add_argument("--debug", action="store_true", help="on an internal error, print the traceback")
     verbs = p.add_subparsers(metavar="VERB")
 
-    run = verbs.add_parser("run", help="run the daemon")
-    run.add_argument("--config", type=Path, help="YAML config (default: the embedded one)")
-    run.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:4318)")
+    run = _leaf(verbs, "run", "run the daemon", codes=(0, 2, 3, 70, 130))
+    run.add_argument("--config", type=Path, metavar="FILE", help="YAML config (default: the embedded one)")
+    run.add_argument(
+        "--listen", metavar="HOST:PORT", help="address to serve on (default: the config's listen, 127.0.0.1:4318)"
+    )
     run.set_defaults(verb="run:run")
 
-    demo = verbs.add_parser("demo", help="the daemon plus a synthetic load that drifts half-way")
-    demo.add_argument("--duration", type=float, default=120.0, help="seconds of load (shift at half-way)")
-    demo.add_argument("--listen", default="127.0.0.1:4318")
-    demo.add_argument("--rate", type=float, default=1000.0, help="records per second")
-    demo.add_argument("--state", type=Path, default=Path("./driftwarden-data/state.db"))
+    demo = _leaf(verbs, "demo", "the daemon plus a synthetic load that drifts half-way", codes=(0, 2, 3, 70, 130))
+    demo.add_argument(
+        "--duration", type=float, default=120.0, metavar="SECONDS", help="seconds of load (shift at half-way)"
+    )
+    demo.add_argument("--listen", default="127.0.0.1:4318", metavar="HOST:PORT", help="address to serve on")
+    demo.add_argument("--rate", type=float, default=1000.0, metavar="N", help="records per second")
+    demo.add_argument(
+        "--state", type=Path, default=Path("./driftwarden-data/state.db"), metavar="FILE", help="state file"
+    )
     demo.add_argument("--exit", action="store_true", help="stop when the load ends instead of serving on")
     demo.set_defaults(verb="demo:demo")
 
-    check = verbs.add_parser(
-        "check",
-        help="one-shot drift report between two files",
-        description="Compare the columns both files have; ID-like columns (strings or integers nearly all "
-        "distinct) are skipped and columns missing from a side reported, with a warning on stderr. "
-        "Exit 0: no drift, 1: drift, 2: a usage or input error (or a schema difference with --strict-schema).",
+    check = _leaf(verbs, "check", "one-shot drift report between two files", codes=(0, 1, 2, 70, 130, 141))
+    check.description = (
+        "Compare the columns both files have; ID-like columns (strings or integers nearly all distinct) are skipped "
+        "and columns missing from a side reported, with a warning on stderr."
     )
-    check.add_argument("--reference", type=Path, required=True, help="CSV, Parquet or NDJSON: what normal looks like")
-    check.add_argument("--current", type=Path, required=True, help="CSV, Parquet or NDJSON: the data to check")
-    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--reference", type=Path, required=True, metavar="FILE", help="reference data: CSV, Parquet or NDJSON"
+    )
+    check.add_argument("--current", type=Path, required=True, metavar="FILE", help="current data, compared with it")
+    _json_flag(check, "the report")
     check.add_argument("--html", type=Path, metavar="OUT", help="also write a self-contained HTML report to OUT")
-    check.add_argument("--config", type=Path, help="take thresholds, feature kinds and redact from this config's model")
-    check.add_argument("--model", default="check", help="model name in the report / config (default: check)")
+    check.add_argument(
+        "--config", type=Path, metavar="FILE", help="take thresholds, feature kinds and redact from this config's model"
+    )
+    check.add_argument("--model", default="check", help="model name in the report / config")
     check.add_argument(
         "--exclude", action="append", default=[], metavar="COL", help="leave column COL out (repeatable)"
     )
@@ -95,49 +206,80 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--title", help="the report's title (default: 'Drift report: CURRENT vs REFERENCE')")
     check.set_defaults(verb="check:check")
 
-    ref = verbs.add_parser("reference", help="reference profiles").add_subparsers(metavar="ACTION")
-    build = ref.add_parser("build", help="fit and store a reference profile")
-    build.add_argument("--model", required=True)
-    build.add_argument("--input", type=Path, required=True, help="CSV, Parquet or NDJSON; scanned, not loaded")
+    ref = _group(verbs, "reference", "reference profiles")
+    build = _leaf(ref, "build", "fit and store a reference profile")
+    build.add_argument("--model", required=True, help="the model the reference is for")
     build.add_argument(
-        "--sample", type=int, metavar="N", help="numeric values from N uniform random rows (limits.max_reference_rows)"
+        "--input", type=Path, required=True, metavar="FILE", help="CSV, Parquet or NDJSON; scanned, not loaded"
     )
-    build.add_argument("--config", type=Path)
+    build.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="numeric values from N uniform random rows (default: limits.max_reference_rows)",
+    )
+    build.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="config whose state_path and limits to use (default: the embedded one)",
+    )
+    _json_flag(build, "the summary")
     build.set_defaults(verb="reference:build")
 
-    rules = verbs.add_parser("rules", help="Prometheus rule files").add_subparsers(metavar="ACTION")
-    generate = rules.add_parser(
+    rules = _group(verbs, "rules", "Prometheus rule files")
+    generate = _leaf(
+        rules,
         "generate",
-        help="slos.yml: SLO recording rules and burn-rate alerts; driftwarden.yml: alerts on driftwarden's metrics",
+        "slos.yml: SLO recording rules and burn-rate alerts; driftwarden.yml: alerts on driftwarden's metrics",
     )
-    generate.add_argument("--config", type=Path, help="YAML config whose slos to use (default: the embedded one)")
-    generate.add_argument("--out", type=Path, default=Path("alerts/rules"), help="directory (default alerts/rules)")
+    generate.add_argument(
+        "--config", type=Path, metavar="FILE", help="YAML config whose slos to use (default: the embedded one)"
+    )
+    generate.add_argument("--out", type=Path, default=Path("alerts/rules"), metavar="DIR", help="directory to write to")
     generate.add_argument(
         "--job", default="driftwarden", help="Prometheus job that scrapes driftwarden, for DriftwardenDown"
     )
+    _json_flag(generate, "the files written and their alerts")
     generate.set_defaults(verb="rules:generate")
 
-    boards = verbs.add_parser("dashboards", help="Grafana dashboards").add_subparsers(metavar="ACTION")
-    boards_generate = boards.add_parser("generate", help="Grafana dashboard JSON and provisioning files")
-    boards_generate.add_argument("--out", type=Path, default=Path("dashboards"), help="directory (default dashboards)")
+    boards = _group(verbs, "dashboards", "Grafana dashboards")
+    boards_generate = _leaf(boards, "generate", "Grafana dashboard JSON and provisioning files")
+    boards_generate.add_argument(
+        "--out", type=Path, default=Path("dashboards"), metavar="DIR", help="directory to write to"
+    )
+    _json_flag(boards_generate, "the files written")
     boards_generate.set_defaults(verb="dashboards:generate")
 
-    silence = verbs.add_parser("silence", help="silence alerts on a running daemon").add_subparsers(metavar="ACTION")
-    add = silence.add_parser("add", help="silence alerts whose labels match, for a while")
-    add.add_argument("--match", action="append", required=True, metavar="LABEL=VALUE", help="repeatable")
-    add.add_argument("--for", dest="duration", required=True, help="how long, e.g. 2h")
-    add.add_argument("--comment", default="")
-    add.add_argument("--by", default=os.environ.get("USER", ""), help="who silenced it")
-    listing = silence.add_parser("list", help="list silences")
-    expire = silence.add_parser("expire", help="end a silence now")
-    expire.add_argument("id")
-    for sub, target in ((add, "silence:add"), (listing, "silence:list_silences"), (expire, "silence:expire")):
-        sub.add_argument("--url", default="http://127.0.0.1:4318", help="the daemon")
-        sub.add_argument("--token-file", type=Path, help="bearer token, when the daemon requires one")
+    silence = _group(verbs, "silence", "silence alerts on a running daemon")
+    add = _leaf(silence, "add", "silence alerts whose labels match, for a while")
+    add.add_argument(
+        "--match",
+        action="append",
+        required=True,
+        metavar="LABEL=VALUE",
+        help="an alert label and its value, such as model=fraud; repeat for several (all must match)",
+    )
+    add.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="how long, e.g. 30m or 2h")
+    add.add_argument("--comment", default="", help="why, for whoever finds the silence")
+    add.add_argument("--by", default=os.environ.get("USER", ""), help="who silenced it (default: $USER)")
+    listing = _leaf(silence, "list", "list silences")
+    expire = _leaf(silence, "expire", "end a silence now")
+    expire.add_argument("id", help="the silence's id, as add and list print it")
+    url = os.environ.get(DAEMON_URL) or DEFAULT_URL
+    for sub, target, what in (
+        (add, "silence:add", "the silence"),
+        (listing, "silence:list_silences", "the silences"),
+        (expire, "silence:expire", "the expired silence"),
+    ):
+        sub.add_argument("--url", default=url, help=f"the daemon (default: ${DAEMON_URL}, else {DEFAULT_URL})")
+        sub.add_argument("--token-file", type=Path, metavar="FILE", help="bearer token, when the daemon requires one")
+        _json_flag(sub, what)
         sub.set_defaults(verb=target)
 
-    cfg = verbs.add_parser("config", help="configuration").add_subparsers(metavar="ACTION")
-    validate = cfg.add_parser("validate", help="check a config file, naming each bad key")
-    validate.add_argument("file", type=Path)
+    cfg = _group(verbs, "config", "configuration")
+    validate = _leaf(cfg, "validate", "check a config file and the files it names, reporting every problem at once")
+    validate.add_argument("file", type=Path, help="the YAML config")
+    _json_flag(validate, "the result (and each problem with its file, line and suggestions)")
     validate.set_defaults(verb="validate:validate")
     return p

@@ -1,8 +1,9 @@
 """Every file and directory a config names, checked before anything starts: by `driftwarden config
 validate` and by `driftwarden run` alike, so that what validates also starts.
 
-Each problem is one line naming the key and the path (`auth_token_file: /run/token: No such file
-or directory`); all are raised together as one ConfigError (exit 2). Nothing is created or written:
+Each problem is one line naming where the config gives the key, the key and the path
+(`driftwarden.yaml:3:18: auth_token_file: /run/token: No such file or directory`); all are raised
+together as one ConfigError (exit 2). Nothing is created or written:
 a state file that does not exist yet only needs a directory where it can be made. A source file
 may be missing (it is followed like `tail -F`, from when it appears), but not its directory.
 """
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from driftwarden.collector.tables import TableError, check_readable
-from driftwarden.config import Config, ConfigError
+from driftwarden.config import Config, ConfigError, Problem, locate, read_config_file
 from driftwarden.core.errors import StorageError
 from driftwarden.persistence.database import check_state_file
 
@@ -23,17 +24,18 @@ __all__ = ["check_files"]
 SECRET_BYTES = 64 * 1024  # a token or key file larger than this is not one
 
 
-def check_files(config: Config) -> None:
-    """Raise ConfigError listing every named file or directory that cannot be used."""
-    problems = [
-        *_secrets(config),
-        *_tls(config),
-        *_references(config),
-        *_sources(config),
-        *_state(config),
-    ]
-    if problems:
-        raise ConfigError(problems)
+def check_files(config: Config, source: Path | None = None) -> None:
+    """Raise ConfigError listing every named file or directory that cannot be used, each at its line
+    of `source`, the file `config` was loaded from."""
+    found = [*_secrets(config), *_tls(config), *_references(config), *_sources(config), *_state(config)]
+    if not found:
+        return
+    document = read_config_file(source) if source is not None else None
+    problems = []
+    for line in found:
+        key, _, message = line.partition(": ")
+        problems.append(Problem(key, message, locate(document, key)))
+    raise ConfigError(problems)
 
 
 def _secrets(config: Config) -> Iterator[str]:

@@ -1,15 +1,15 @@
 """`driftwarden reference build`: scan a file (counts over every row, numeric values from a uniform
-sample), fit a reference profile, store it in the state file, and summarise it as a table."""
+sample), fit a reference profile, store it in the state file, and summarise it as a table (`--json`:
+as one JSON document)."""
 
 from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from driftwarden.cli.common import EXIT_OK, fail, percent, stderr
+from driftwarden.cli.common import EXIT_OK, fail, percent, print_json, stderr, stdout
 from driftwarden.collector.tables import TableError
 from driftwarden.config import ConfigError, load_config
 from driftwarden.core.errors import StorageError
@@ -60,10 +60,25 @@ def build(args: argparse.Namespace) -> int:
         progress.advance(task)
         progress.update(task, description="stored")
 
+    profile, sampled = built.profile, built.profile.rows < built.rows
+    features = profile.summary()["features"]
+    missing = {f["name"]: built.nulls[f["name"]] / built.rows for f in features}  # every row, not only the sample
+    if args.json:
+        print_json(
+            {
+                "model": args.model,
+                "rows": built.rows,
+                "sampled_rows": profile.rows,
+                "source": str(args.input),
+                "state_path": str(config.state_path),
+                "features": [{**f, "missing_rate": missing[f["name"]]} for f in features],
+            }
+        )
+        return EXIT_OK
+
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:.4g}"
 
-    profile, sampled = built.profile, built.profile.rows < built.rows
     print(
         f"reference for {args.model}: {built.rows:,} rows"
         + (f" (numeric values from a uniform sample of {profile.rows:,})" if sampled else "")
@@ -76,14 +91,13 @@ def build(args: argparse.Namespace) -> int:
     for header in ("missing", "p1", "p25", "p50", "p75", "p99"):
         out.add_column(header, justify="right")
     out.add_column("top categories (share of non-missing)")
-    for feature in profile.summary()["features"]:
-        missing = percent(built.nulls[feature["name"]] / built.rows)  # every row, not only the sampled ones
+    for feature in features:
+        rate = percent(missing[feature["name"]])
         if feature["kind"] == "numeric":
-            out.add_row(feature["name"], "numeric", missing, *(num(v) for v in feature["quantiles"].values()))
+            out.add_row(feature["name"], "numeric", rate, *(num(v) for v in feature["quantiles"].values()))
         else:
             top = ", ".join(f"{t['value']} {percent(t['share'])}" for t in feature["top"])
             more = f" (+{feature['categories'] - len(feature['top'])} more)" if feature["categories"] > 5 else ""
-            out.add_row(feature["name"], "categorical", missing, "", "", "", "", "", top + more)
-    console = Console()
-    (console if console.is_terminal else Console(width=200)).print(out)
+            out.add_row(feature["name"], "categorical", rate, "", "", "", "", "", top + more)
+    stdout().print(out)
     return EXIT_OK

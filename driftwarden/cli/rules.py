@@ -1,4 +1,5 @@
-"""`driftwarden rules generate`: the Prometheus rule files (SLO burn rates, driftwarden's own health, fleet drift)."""
+"""`driftwarden rules generate`: the Prometheus rule files (SLO burn rates, driftwarden's own health, fleet drift);
+a line per file, or with `--json` one document: `{"files": [{"path", "alerts", ...}]}`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 
 from driftwarden.alerts import fleet_rules, slo_rules
 from driftwarden.alerts.own_rules import daemon_rules, write_daemon_rules
-from driftwarden.cli.common import EXIT_OK, fail
+from driftwarden.cli.common import EXIT_OK, fail, print_json
 from driftwarden.config import load_config
 from driftwarden.params import slo_params
 
@@ -25,6 +26,17 @@ def generate(args: argparse.Namespace) -> int:
         fleet = fleet_rules.write_rules(args.out)
     except OSError as exc:
         return fail(f"--out {args.out}: {exc.strerror or exc}")
+    if args.json:
+        print_json(
+            {
+                "files": [
+                    {"path": str(path), "slos": [slo.name for slo in config.slos]},
+                    {"path": str(daemon), "job": args.job, "alerts": names},
+                    {"path": str(fleet), "alerts": ["FleetFeatureDrift"], "records": ["driftwarden:feature_psi:fleet"]},
+                ]
+            }
+        )
+        return EXIT_OK
     if config.slos:
         print(f"{path}: rules for {len(config.slos)} SLOs ({', '.join(slo.name for slo in config.slos)})")
     else:

@@ -1,5 +1,9 @@
 """`driftwarden silence add|list|expire`: silences on a running daemon, through its HTTP API
-(`/v1/silences`); any error (unreachable, refused) exits 2 with the daemon's reason."""
+(`/v1/silences`); any error (unreachable, refused) exits 2 with the daemon's reason. The daemon is
+`--url`, else `$DRIFTWARDEN_URL`, else http://127.0.0.1:4318.
+
+`add` warns (on stderr, and silences all the same) when a matcher cannot match: a label no alert
+carries (`mdl=churn`: did you mean `model`?), or a model or SLO the daemon does not know."""
 
 from __future__ import annotations
 
@@ -9,9 +13,14 @@ from typing import Any
 
 import httpx
 
-from driftwarden.cli.common import EXIT_OK, EXIT_USAGE, fail
+from driftwarden.cli.common import EXIT_OK, EXIT_USAGE, fail, print_json, warn
+from driftwarden.core.label_names import ALERT_LABELS
+from driftwarden.core.suggestions import did_you_mean, hint
 
 __all__ = ["add", "expire", "list_silences"]
+
+# label -> (the daemon's listing, its key, the key of each item's name)
+_KNOWN_VALUES = {"model": ("/v1/models", "models", "model"), "slo": ("/v1/slos", "slos", "name")}
 
 
 def add(args: argparse.Namespace) -> int:
@@ -21,50 +30,89 @@ def add(args: argparse.Namespace) -> int:
         if not sep or not label:
             return fail(f"--match {item!r}: expected LABEL=VALUE")
         matchers[label] = value
+    for warning in _unmatchable(args, matchers):
+        warn(warning)
     body = {"matchers": matchers, "duration": args.duration, "comment": args.comment, "created_by": args.by}
     silence = _daemon_call(args, "POST", "/v1/silences", json=body)
     if silence is None:
         return EXIT_USAGE
-    print(f"silence {silence['id']} until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(silence['ends_at']))}")
+    if args.json:
+        print_json(silence)
+    else:
+        print(f"silence {silence['id']} until {_local(silence['ends_at'], seconds=True)}")
     return EXIT_OK
+
+
+def _unmatchable(args: argparse.Namespace, matchers: dict[str, str]) -> list[str]:
+    """Why a matcher can match no alert, one line each."""
+    warnings = []
+    for label, value in matchers.items():
+        if label not in ALERT_LABELS:
+            close = did_you_mean(label, ALERT_LABELS)
+            known = "" if close else f" (alert labels: {', '.join(sorted(ALERT_LABELS))})"
+            warnings.append(f"--match {label}={value}: no alert carries the label {label!r}{hint(close)}{known}")
+        elif label in _KNOWN_VALUES:
+            path, listing, key = _KNOWN_VALUES[label]
+            answer = _daemon_call(args, "GET", path, quiet=True)
+            if answer is None:  # not known: nothing to compare with
+                continue
+            names = [item[key] for item in answer.get(listing, [])]
+            if value not in names:
+                close = did_you_mean(value, names)
+                known = "" if close else f" (it knows: {', '.join(names) or 'none yet'})"
+                warnings.append(f"--match {label}={value}: the daemon knows no {label} {value!r}{hint(close)}{known}")
+    return warnings
 
 
 def list_silences(args: argparse.Namespace) -> int:
     listing = _daemon_call(args, "GET", "/v1/silences")
     if listing is None:
         return EXIT_USAGE
+    if args.json:
+        print_json(listing)
+        return EXIT_OK
     now = time.time()
     for s in listing["silences"]:
         state = "active" if s["starts_at"] <= now < s["ends_at"] else "expired"
         matchers = ",".join(f"{k}={v}" for k, v in s["matchers"].items())
-        print(
-            f"{s['id']}  {state:<8} {matchers}  until {time.strftime('%Y-%m-%d %H:%M', time.localtime(s['ends_at']))}"
-            f"  {s['comment']}"
-        )
+        print(f"{s['id']}  {state:<8} {matchers}  until {_local(s['ends_at'])}  {s['comment']}")
     return EXIT_OK
 
 
 def expire(args: argparse.Namespace) -> int:
-    return EXIT_OK if _daemon_call(args, "DELETE", f"/v1/silences/{args.id}") is not None else EXIT_USAGE
+    answer = _daemon_call(args, "DELETE", f"/v1/silences/{args.id}")
+    if answer is None:
+        return EXIT_USAGE
+    if args.json:
+        print_json(answer)
+    return EXIT_OK
 
 
-def _daemon_call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
-    """The answer's JSON, or None after printing why there is none."""
+def _local(at: float, *, seconds: bool = False) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M", time.localtime(at))
+
+
+def _daemon_call(
+    args: argparse.Namespace, method: str, path: str, *, quiet: bool = False, **kwargs: Any
+) -> dict[str, Any] | None:
+    """The answer's JSON, or None after printing why there is none (unless `quiet`)."""
     headers = {}
     if args.token_file:
-        headers["Authorization"] = f"Bearer {args.token_file.read_text().strip()}"
+        try:
+            headers["Authorization"] = f"Bearer {args.token_file.read_text().strip()}"
+        except OSError as exc:
+            fail(f"--token-file {args.token_file}: {exc.strerror or exc}")
+            return None
     try:
         r = httpx.request(method, args.url.rstrip("/") + path, headers=headers, timeout=10, **kwargs)
     except httpx.HTTPError as exc:
-        fail(f"cannot reach {args.url}: {exc}")
+        if not quiet:
+            fail(f"cannot reach {args.url}: {exc} (the daemon is --url or $DRIFTWARDEN_URL)")
         return None
     if r.is_error:
-        reason = (
-            r.json().get("error", r.text)
-            if r.headers.get("content-type", "").startswith("application/json")
-            else r.text
-        )
-        fail(f"{r.status_code}: {reason}")
+        if not quiet:
+            json_body = r.headers.get("content-type", "").startswith("application/json")
+            fail(f"{r.status_code}: {r.json().get('error', r.text) if json_body else r.text}")
         return None
     answer: dict[str, Any] = r.json()
     return answer

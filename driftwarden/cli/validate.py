@@ -1,11 +1,13 @@
 """`driftwarden config validate FILE`: load a config and check the files it names as `driftwarden run`
-does before it starts; a bad key or file is a ConfigError (one line each, exit 2)."""
+does before it starts. Every problem is reported in one run, one line each on stderr
+(`config error file:line:column: key: message`), exit 2; with `--json`, stdout has the same as one
+document: `{"ok": false, "problems": [{"key", "message", "file", "line", "column", "did_you_mean"}]}`."""
 
 from __future__ import annotations
 
 import argparse
 
-from driftwarden.cli.common import EXIT_OK
+from driftwarden.cli.common import EXIT_OK, print_json
 from driftwarden.cli.preflight import check_files
 from driftwarden.config import load_config
 
@@ -14,6 +16,20 @@ __all__ = ["validate"]
 
 def validate(args: argparse.Namespace) -> int:
     config = load_config(args.file)
-    check_files(config)
-    print(f"{args.file}: ok ({len(config.models)} models, listening on {config.listen})")
+    check_files(config, args.file)
+    if args.json:
+        print_json(
+            {
+                "ok": True,
+                "file": str(args.file),
+                "listen": config.listen,
+                "state_path": str(config.state_path),
+                "models": sorted(config.models),
+                "slos": [slo.name for slo in config.slos],
+                "receivers": [receiver.name for receiver in config.receivers],
+                "problems": [],
+            }
+        )
+    else:
+        print(f"{args.file}: ok ({len(config.models)} models, listening on {config.listen})")
     return EXIT_OK

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "ALERT_LABELS",
     "HISTOGRAM_RESERVED",
     "LABEL_NAME",
     "REQUEST_LABELS",
@@ -28,6 +29,11 @@ LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # use .fullmatch
 HISTOGRAM_RESERVED = frozenset({"le", "quantile"})  # the bucket and quantile labels
 SCRAPE_LABELS = frozenset({"job", "instance"})  # Prometheus sets them; exposed ones become exported_job, ...
 REQUEST_LABELS = ("service", "model", "operation", "status")  # every request series has them (detectors/latency.py)
+# The labels driftwarden's alerts carry (alerts/alert.py `describe`: its own, the finding's target and the
+# finding's labels): what a route's `match` and a silence's matchers can select on.
+ALERT_LABELS = frozenset(
+    {"alertname", "kind", "severity", "subject", "model", "slo", "gpu", "service", "UUID", "modelName", "xid"}
+)
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 

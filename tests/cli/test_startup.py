@@ -1,10 +1,12 @@
 """Start-up, run as a user runs it: every file and directory the config names is checked by
 `driftwarden config validate` and by `driftwarden run` before anything starts; each problem is one
-line naming the key and the path, the exit code 2, no traceback, nothing created."""
+line naming where the config gives the key (`file:line:column:`), the key and the path, the exit code 2,
+no traceback, nothing created."""
 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
 import subprocess
@@ -35,10 +37,19 @@ def write_config(tmp_path: Path, body: str) -> Path:
     return config
 
 
+LOCATED = re.compile(r"^config error (?P<file>\S+?):(?P<line>\d+):(?P<column>\d+): ")
+
+
 def assert_refused(result: subprocess.CompletedProcess[str], *lines: str) -> None:
+    """Refused with these problems (each one's `file:line:column:` left out of `lines`)."""
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [f"config error {line}" for line in lines]
+    assert unlocated(result.stderr) == [f"config error {line}" for line in lines]
+
+
+def unlocated(stderr: str) -> list[str]:
+    """The lines printed, less the `file:line:column: ` of each config problem."""
+    return [LOCATED.sub("config error ", line) for line in stderr.strip().splitlines()]
 
 
 def missing_files(tmp: Path) -> dict[str, tuple[str, str]]:
@@ -103,6 +114,12 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     ]
     assert_refused(validate(config), *lines)
     assert_refused(run(config), *lines)
+    lines_of = {line.split(": ")[1]: line.split(": ")[0] for line in run(config).stderr.splitlines()}
+    assert lines_of == {  # the config's first two lines are write_config's
+        "auth_token_file": f"config error {config}:3:18",
+        "receivers.0.hmac_secret_file": f"config error {config}:4:87",
+        "models.a.reference": f"config error {config}:5:25",
+    }
 
 
 def test_a_token_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
@@ -153,7 +170,7 @@ def test_tls_files_that_do_not_load_are_named(tmp_path: Path) -> None:
         config = write_config(tmp_path, f"tls_cert_file: {cert_file}\ntls_key_file: {key_file}\n")
         for result in (validate(config), run(config)):
             assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-            (printed,) = result.stderr.strip().splitlines()
+            (printed,) = unlocated(result.stderr)
             assert printed.startswith(f"config error {line}"), printed
 
 
@@ -209,7 +226,7 @@ def test_a_state_file_that_is_not_ours_is_refused_untouched(tmp_path: Path, case
     config = write_config(tmp_path, "")
     for result in (validate(config), run(config)):
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-        (line,) = result.stderr.strip().splitlines()
+        (line,) = unlocated(result.stderr)
         assert line.startswith(f"config error state_path: state file {state} {words}"), line
     assert state.read_bytes() == before
     assert sorted(p.name for p in state.parent.iterdir()) == ["state.db"]
