@@ -369,7 +369,7 @@ class SLOSettings(_Strict):
     threshold: Duration | None = Field(default=None, description="latency above which a request is bad")
     period: Duration = 30 * 86400.0
     min_requests: int = Field(
-        default=10, ge=0, description="no page when the short window saw fewer requests (low-traffic guard)"
+        default=10, ge=0, description="no alert when the short window saw fewer requests (low-traffic guard)"
     )
 
 
@@ -410,7 +410,9 @@ class AlertingSettings(_Strict):
         default=0.99, gt=0, lt=1, description="share of drift evaluations that must be clean"
     )
     drift_period: Duration = 7 * 86400.0
-    drift_min_evaluations: int = Field(default=5, ge=0, description="no drift-budget page on fewer evaluations")
+    drift_min_evaluations: int = Field(
+        default=5, ge=0, description="no drift-budget alert on fewer evaluations in the short window"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

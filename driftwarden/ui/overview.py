@@ -286,8 +286,9 @@ def _seconds(value: object) -> str:
 
 def _budget(remaining: float) -> str:
     css = "out" if remaining <= 0.1 else "low" if remaining < 0.5 else ""
-    spent = ' <span class="badge page">overspent</span>' if remaining < 0 else ""
-    return f"{_meter(remaining, css)}{remaining:.1%}{spent}"
+    if remaining <= 0:
+        return f'{_meter(0.0, css)}<span class="badge page">exhausted</span>'
+    return f"{_meter(remaining, css)}{remaining:.1%}"
 
 
 def _meter(fraction: float, css: str) -> str:
