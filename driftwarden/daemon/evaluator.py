@@ -121,7 +121,7 @@ class Evaluator:
                 (report.evaluated_at, report.drift_share, scores)
             )
             with self.faults.contain(name, "drift_budget"):
-                self._budget(name).record(report.drifted, report.evaluated_at)
+                self._budget(name).record(report.drifted, self._clock())  # on the budgets' clock
         with self.faults.contain(name, "report_hook"):  # a reporting hook must not cost the alerts
             self.on_report(report, previous)
         return report

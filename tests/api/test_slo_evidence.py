@@ -4,27 +4,17 @@ history (across restarts) and `min_requests`; an overspent budget reads as exhau
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.clock import ShiftedClock
 from tests.support.otlp import Sender
 from tests.support.server import Daemon, running
 
 pytestmark = pytest.mark.server
 
 LATENCY_SLO = {"name": "fraud-latency", "service": "fraud-model", "objective": 0.99, "threshold": "250ms"}
-
-
-class ShiftedClock:
-    """Wall-clock time moved on by `shift` seconds: the SLO trackers see minutes pass in an instant."""
-
-    def __init__(self) -> None:
-        self.shift = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.shift
 
 
 def slow_requests(d: Daemon, clock: ShiftedClock, count: int = 40) -> None:
