@@ -42,6 +42,7 @@ class Alert:
     hits: int = 0  # consecutive evaluations with the finding present
     absent_since: float | None = None  # finding gone, resolve held back until resolve_hold passes
     silenced_by: list[str] = field(default_factory=list)
+    inhibited_by: list[str] = field(default_factory=list)  # fingerprints of the firing alerts that mute it
 
     @property
     def name(self) -> str:
@@ -58,6 +59,7 @@ class Alert:
             "startsAt": self.starts_at,
             "endsAt": self.ends_at,
             "silencedBy": self.silenced_by,
+            "inhibitedBy": self.inhibited_by,
         }
 
 

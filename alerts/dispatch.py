@@ -6,7 +6,7 @@
   first notification (so alerts arriving together go out together); a changed group (a new firing
   alert, or a resolve) is notified at most every `group_interval`; an unchanged group with firing
   alerts is re-notified every `repeat_interval`.
-- Silenced alerts are left out; a resolve is only sent for an alert that was notified firing.
+- Silenced and inhibited alerts are left out; a resolve is only sent for an alert that was notified firing.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ class Dispatcher:
     def update(self, alerts: list[Alert], now: float) -> None:
         """Take the engine's alerts (call before the engine forgets resolved ones)."""
         for alert in alerts:
-            if alert.status is AlertStatus.PENDING or (alert.silenced_by and alert.status is AlertStatus.FIRING):
+            muted = alert.silenced_by or alert.inhibited_by
+            if alert.status is AlertStatus.PENDING or (muted and alert.status is AlertStatus.FIRING):
                 continue
             labels = {k: alert.labels[k] for k in self.settings.group_by if k in alert.labels}
             key = "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from driftwarden.alerts.alert import Alert, AlertStatus, describe, fingerprint
+from driftwarden.alerts.inhibition import Inhibitor
 from driftwarden.alerts.silences import Silences
 from driftwarden.detectors.findings import Finding
 from driftwarden.params import AlertingParams
@@ -37,6 +38,7 @@ class AlertEngine:
         self.settings = settings
         self.silences = silences or Silences()
         self._clock = clock
+        self.inhibitor = Inhibitor(settings.inhibit)
         self._alerts: dict[str, Alert] = {}
 
     def observe(self, findings: Iterable[Finding], now: float | None = None) -> list[Alert]:
@@ -68,8 +70,12 @@ class AlertEngine:
                 alert.absent_since = alert.absent_since if alert.absent_since is not None else now
                 if now - alert.absent_since >= self.settings.resolve_hold:
                     alert.status, alert.ends_at = AlertStatus.RESOLVED, now
-        for alert in self._alerts.values():
+        firing = [(k, a.labels) for k, a in self._alerts.items() if a.status is AlertStatus.FIRING]
+        for key, alert in self._alerts.items():
             alert.silenced_by = self.silences.matching(alert.labels, now)
+            if alert.status is not AlertStatus.RESOLVED:  # muted once, muted until it resolves (inhibition.py)
+                muting = self.inhibitor.muting(key, alert.labels, firing)
+                alert.inhibited_by = sorted({*alert.inhibited_by, *muting})
         return list(self._alerts.values())
 
     def alerts(self) -> list[Alert]:
@@ -109,4 +115,5 @@ class AlertEngine:
                 starts_at=d["startsAt"],
                 hits=d["hits"],
                 absent_since=d["absent_since"],
+                inhibited_by=list(d.get("inhibitedBy", [])),
             )

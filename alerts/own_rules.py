@@ -5,14 +5,18 @@ alert from Prometheus and Alertmanager instead of driftwarden's own engine.
 (model, feature, receiver, source, the GPU's gpu/UUID/Hostname, instance, job) plus `severity`:
 
     alert                                severity  for  fires when
-    DriftwardenFeatureDrifted            warning   10m  driftwarden_feature_drifted == 1
-    DriftwardenModelDrifted              warning   10m  driftwarden_model_drifted == 1 (share >= drift.share)
-    DriftwardenGPUXid                    page      -    a new critical XID (core.gpu.CRITICAL_XIDS) in 5m
-    DriftwardenGPUXid                    warning   -    a new other XID in 5m
+    FeatureDrift                         warning   10m  driftwarden_feature_drifted == 1
+    ModelDrift                           warning   10m  driftwarden_model_drifted == 1 (share >= drift.share)
+    GPUXid                               page      -    a new critical XID (core.gpu.CRITICAL_XIDS) in 5m
+    GPUXid                               warning   -    a new other XID in 5m
     DriftwardenOutboxBacklog             warning   15m  driftwarden_outbox_pending > 100
     DriftwardenNotificationsFailing      page      -    a notification given up (outcome="failed") in 15m
     DriftwardenDown                      page      5m   up{job=JOB} == 0, or no target of JOB at all
     DriftwardenIngestRejects             warning   10m  > 5 % of a source's records rejected over 10m
+
+FeatureDrift, ModelDrift and GPUXid are the daemon's names for the same alerts (one name per thing,
+docs/design.md). Their former names, DriftwardenFeatureDrifted, DriftwardenModelDrifted and
+DriftwardenGPUXid, are written too for one release, as the same alerts labelled `deprecated: "true"`.
 
 Drift warns and does not page, as in the daemon (a drifted model is a ticket or a retraining, not
 an outage; the daemon's drift budgets page on a fast burn, which needs its own engine). Paging is
@@ -56,6 +60,7 @@ __all__ = [
     "ALERT_OUTBOX_BACKLOG",
     "DAEMON_FILE_NAME",
     "DEFAULT_JOB",
+    "DEPRECATED_NAMES",
     "OUTBOX_BACKLOG",
     "REJECTED_SHARE",
     "SHARE_VALUE",
@@ -68,9 +73,14 @@ __all__ = [
 
 DAEMON_FILE_NAME = "driftwarden.yml"
 DEFAULT_JOB = "driftwarden"  # the Prometheus job that scrapes the daemon (`rules generate --job`)
-ALERT_FEATURE_DRIFTED = "DriftwardenFeatureDrifted"
-ALERT_MODEL_DRIFTED = "DriftwardenModelDrifted"
-ALERT_GPU_XID = "DriftwardenGPUXid"
+ALERT_FEATURE_DRIFTED = "FeatureDrift"
+ALERT_MODEL_DRIFTED = "ModelDrift"
+ALERT_GPU_XID = "GPUXid"
+DEPRECATED_NAMES = {  # name -> its former name, written as a `deprecated: "true"` alias for one release
+    ALERT_FEATURE_DRIFTED: "DriftwardenFeatureDrifted",
+    ALERT_MODEL_DRIFTED: "DriftwardenModelDrifted",
+    ALERT_GPU_XID: "DriftwardenGPUXid",
+}
 ALERT_OUTBOX_BACKLOG = "DriftwardenOutboxBacklog"
 ALERT_NOTIFICATIONS_FAILING = "DriftwardenNotificationsFailing"
 ALERT_DOWN = "DriftwardenDown"
@@ -214,7 +224,13 @@ def daemon_rules(job: str = DEFAULT_JOB) -> list[dict[str, Any]]:
 
 
 def daemon_group(job: str = DEFAULT_JOB) -> dict[str, Any]:
-    return {"name": "driftwarden", "rules": daemon_rules(job)}
+    rules = daemon_rules(job)
+    aliases = [
+        {**r, "alert": DEPRECATED_NAMES[r["alert"]], "labels": {**r["labels"], "deprecated": "true"}}
+        for r in rules
+        if r["alert"] in DEPRECATED_NAMES
+    ]
+    return {"name": "driftwarden", "rules": rules + aliases}
 
 
 def render_daemon(job: str = DEFAULT_JOB) -> str:

@@ -27,11 +27,16 @@ Alerts (burn rate = error ratio / error budget; 1 spends exactly the budget in t
 from the Google SRE workbook as Sloth generates them; an alert fires when both windows of a
 row burn faster than the factor:
 
-    alert                       severity  long  short  factor  share of a 30d budget spent
-    SLOErrorBudgetBurnPage      page      1h    5m     14.4    2 % in 1h
-    SLOErrorBudgetBurnPage      page      6h    30m    6       5 % in 6h
-    SLOErrorBudgetBurnTicket    ticket    1d    2h     3       10 % in 1d
-    SLOErrorBudgetBurnTicket    ticket    3d    6h     1       10 % in 3d
+    alert                 severity  long  short  factor  share of a 30d budget spent
+    SLOErrorBudgetBurn    page      1h    5m     14.4    2 % in 1h
+    SLOErrorBudgetBurn    page      6h    30m    6       5 % in 6h
+    SLOErrorBudgetBurn    ticket    1d    2h     3       10 % in 1d
+    SLOErrorBudgetBurn    ticket    3d    6h     1       10 % in 3d
+
+The name is the daemon's (one name per thing, docs/design.md). The former names,
+SLOErrorBudgetBurnPage and SLOErrorBudgetBurnTicket, are written too for one release, as the same
+alerts labelled `deprecated: "true"`: move routes and silences to `alertname="SLOErrorBudgetBurn"`
+with a `severity` matcher.
 
 A page also needs `min_requests` (0 disables the guard) in the short window of its row, so a
 handful of slow requests at night does not wake anyone; a ticket has no such guard. Alerts
@@ -56,6 +61,7 @@ from driftwarden.core.metric_names import REQUEST_DURATION, SLO_WINDOWS
 from driftwarden.params import SLOParams
 
 __all__ = [
+    "ALERT",
     "ALERT_PAGE",
     "ALERT_TICKET",
     "BURN_RATES",
@@ -75,7 +81,8 @@ __all__ = [
 ]
 
 FILE_NAME = "slos.yml"
-ALERT_PAGE = "SLOErrorBudgetBurnPage"
+ALERT = "SLOErrorBudgetBurn"  # the daemon's name for the same alert
+ALERT_PAGE = "SLOErrorBudgetBurnPage"  # deprecated aliases, written for one more release
 ALERT_TICKET = "SLOErrorBudgetBurnTicket"
 BURN_VALUE = '{{ printf "%.1f" $value }}'  # the alert's value (a burn rate) in annotations
 HEADER = (
@@ -180,8 +187,13 @@ def recording_rules(slo: SLOParams) -> list[dict[str, Any]]:
 
 
 def alert_rules(slo: SLOParams) -> list[dict[str, Any]]:
-    """One alert per severity: its rows OR-ed; the value is the firing row's long-window burn rate."""
-    return [_alert(slo, severity) for severity in _ALERT_NAMES]
+    """One alert per severity: its rows OR-ed; the value is the firing row's long-window burn rate. Then the
+    same alerts under their deprecated names."""
+    alerts = [_alert(slo, severity) for severity in _ALERT_NAMES]
+    return alerts + [
+        {**a, "alert": _ALERT_NAMES[a["labels"]["severity"]], "labels": {**a["labels"], "deprecated": "true"}}
+        for a in alerts
+    ]
 
 
 def slo_group(slo: SLOParams) -> dict[str, Any]:
@@ -220,7 +232,7 @@ def _alert(slo: SLOParams, severity: str) -> dict[str, Any]:
             conditions.append(f"slo:sli_requests:increase{row.short}{sel} >= {slo.min_requests}")
         clauses.append("(\n  " + "\n  and on(slo)\n  ".join(conditions) + "\n)")
     return {
-        "alert": _ALERT_NAMES[severity],
+        "alert": ALERT,
         "expr": "\nor on(slo)\n".join(clauses),
         "labels": {"severity": severity, **labels(slo)},
         "annotations": _annotations(slo, severity, rows),

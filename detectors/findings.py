@@ -227,7 +227,7 @@ class BurnRateFinding(Finding):
     short_burn_rate: float
     requests_short_window: int  # events counted in the short window
     objective: float
-    budget_remaining: float  # share of the period's budget left (< 0: overspent)
+    budget_remaining: float  # share of the period's budget left (0: exhausted)
 
     @property
     def windows(self) -> str:

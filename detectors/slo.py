@@ -9,8 +9,12 @@ tiers are the Google SRE workbook's (as Sloth generates them):
     ticket   3x   over 1d and 2h      (10 % in a day)
     ticket   1x   over 3d and 6h      (10 % in three days)
 
-A page also needs `min_requests` in the short window: three slow requests at 3 a.m. are not a
-burning budget. `alerts/slo_rules.py` writes the same logic as Prometheus rules.
+No alert without evidence: a tier is judged only once the tracker has observed for the full
+span of its short window (its long window then holds at least 1/12 of its span, the ratio of
+every tier) and the short window holds `min_requests`. A fresh daemon that sees a burst of slow
+requests in its first minute does not page. History runs from when the tracker began observing,
+or from its oldest counted event when that is earlier; it is saved with the counts, so a restart
+does not start it over. `alerts/slo_rules.py` writes the same logic as Prometheus rules.
 """
 
 from __future__ import annotations
@@ -42,11 +46,16 @@ class SLOTracker:
     """Counts one SLO's good and bad requests and evaluates its burn rates.
 
     >>> slo = SLOParams(name="api", service="fraud", objective=0.99, threshold=0.25)
-    >>> tracker = SLOTracker(slo, clock=lambda: 7200.0)
+    >>> now = [7000.0]
+    >>> tracker = SLOTracker(slo, clock=lambda: now[0])
     >>> names = {"service": np.array(["fraud"] * 1000)}
-    >>> tracker.update(names, np.full(1000, 0.5), np.full(1000, 7190.0), np.zeros(1000, bool))
-    >>> round(tracker.burn_rate("5m"), 1), [f.severity.value for f in tracker.evaluate()][:1]
-    (100.0, ['page'])
+    >>> tracker.update(names, np.full(1000, 0.5), np.full(1000, 6990.0), np.zeros(1000, bool))
+    >>> round(tracker.burn_rate("5m"), 1), tracker.evaluate()  # observed for no time yet: no evidence
+    (100.0, [])
+    >>> now[0] = 7300.0  # five minutes later, the short window holds its span
+    >>> tracker.update(names, np.full(1000, 0.5), np.full(1000, 7290.0), np.zeros(1000, bool))
+    >>> [f.severity.value for f in tracker.evaluate()]
+    ['page']
     """
 
     def __init__(self, slo: SLOParams, *, clock: Callable[[], float] = time.time) -> None:
@@ -58,6 +67,7 @@ class SLOTracker:
         self._minute = np.full(self._slots, -1, dtype=np.int64)  # which minute each slot holds
         self.total_good = 0  # since the SLO was defined, across restarts: the events counter
         self.total_bad = 0
+        self.observed_since = clock()  # across restarts: restored with the counts
 
     @property
     def fingerprint(self) -> str:
@@ -111,20 +121,31 @@ class SLOTracker:
         return (bad / total) / self.slo.error_budget if total else 0.0
 
     def budget_remaining(self, now: float | None = None) -> float:
-        """Share of the period's error budget left (1 = untouched, 0 = spent, < 0 = overspent)."""
+        """Share of the period's error budget left: 1 untouched, 0 exhausted (never below)."""
         good, bad = self.counts(self.slo.period, now)
         total = good + bad
-        return 1.0 - (bad / total) / self.slo.error_budget if total else 1.0
+        return max(0.0, 1.0 - (bad / total) / self.slo.error_budget) if total else 1.0
+
+    def history(self, now: float | None = None) -> float:
+        """Seconds of history: since the tracker began observing (restarts included) or since its oldest
+        counted event, whichever is earlier (events sent late, with their own times, are history too)."""
+        live = self._minute[self._minute >= 0]
+        oldest = (float(live.min()) + 1) * RESOLUTION if live.size else self.observed_since  # its minute's end
+        since = min(self.observed_since, oldest)
+        return max(0.0, (self._clock() if now is None else now) - since)
 
     def evaluate(self, now: float | None = None) -> list[SLOBurnFinding]:
-        """At most one finding: the most severe burning tier (a page makes the ticket redundant)."""
+        """At most one finding: the most severe burning tier with its evidence (a page makes the ticket redundant)."""
         now = self._clock() if now is None else now
+        history = self.history(now)
         for severity, factor, long, short in BURN_TIERS:
+            if history < WINDOWS[short]:
+                continue  # the short window has not held its span yet
             long_burn, short_burn = self.burn_rate(long, now), self.burn_rate(short, now)
             if long_burn <= factor or short_burn <= factor:
                 continue
             short_requests = sum(self.counts(WINDOWS[short], now))
-            if severity is Severity.PAGE and short_requests < self.slo.min_requests:
+            if short_requests < self.slo.min_requests:
                 continue
             return [
                 SLOBurnFinding(
@@ -153,6 +174,7 @@ class SLOTracker:
             bad=self._bad,
             minute=self._minute,
             totals=np.array([self.total_good, self.total_bad], dtype=np.int64),
+            observed_since=np.array([self.observed_since]),
         )
         return buf.getvalue()
 
@@ -162,3 +184,5 @@ class SLOTracker:
                 return  # a different period: start afresh
             self._good, self._bad, self._minute = saved["good"], saved["bad"], saved["minute"]
             self.total_good, self.total_bad = (int(x) for x in saved["totals"])
+            if "observed_since" in saved:  # counts saved before it reach back as far as their oldest minute
+                self.observed_since = min(self.observed_since, float(saved["observed_since"][0]))

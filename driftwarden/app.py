@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -61,8 +62,10 @@ def create_app(
     on_report: ReportHook | None = None,
     on_slo: SloHook | None = None,
     nvml: object | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The daemon as an ASGI app; `registry`, hooks and `nvml` are for the demo and tests."""
+    """The daemon as an ASGI app; `registry`, hooks, `nvml` and the burn-rate trackers' `clock` are for
+    the demo and tests."""
     registry = registry or CollectorRegistry()
     instruments = Instruments(registry)
     store = Store(Database(config.state_path))
@@ -87,6 +90,7 @@ def create_app(
         finding_sources={"gpu": gpu.findings},
         on_requests=gpu.count_requests,
         tracer=tracer,
+        clock=clock,
     )
     views = DaemonViews(daemon)
 

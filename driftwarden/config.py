@@ -379,7 +379,7 @@ class SLOSettings(_Strict):
     threshold: Duration | None = Field(default=None, description="latency above which a request is bad")
     period: Duration = 30 * 86400.0
     min_requests: int = Field(
-        default=10, ge=0, description="no page when the short window saw fewer requests (low-traffic guard)"
+        default=10, ge=0, description="no alert when the short window saw fewer requests (low-traffic guard)"
     )
 
 
@@ -402,6 +402,25 @@ class GpuSettings(_Strict):
         if value < 0.1:
             raise ValueError("must be at least 100ms")
         return value
+
+
+class InhibitRuleSettings(_Strict):
+    """Alertmanager's inhibit rule: a firing alert matching `source_match` mutes the alerts matching
+    `target_match` whose `equal` labels have the same values."""
+
+    source_match: dict[LabelName, str] = Field(description="label: value, all must equal on the muting alert")
+    target_match: dict[LabelName, str] = Field(description="label: value, all must equal on the muted alert")
+    equal: list[LabelName] = Field(default_factory=list, description="labels both alerts must share")
+
+
+def _default_inhibit_rules() -> list[InhibitRuleSettings]:
+    """A drift budget burning while the drift itself is on call says nothing new: one incident, not two."""
+    return [
+        InhibitRuleSettings(
+            source_match={"alertname": source}, target_match={"alertname": "DriftBudgetBurn"}, equal=["model"]
+        )
+        for source in ("FeatureDrift", "ModelDrift")
+    ]
 
 
 class AlertingSettings(_Strict):
@@ -432,7 +451,14 @@ class AlertingSettings(_Strict):
         default=0.99, gt=0, lt=1, description="share of drift evaluations that must be clean"
     )
     drift_period: Duration = 7 * 86400.0
-    drift_min_evaluations: int = Field(default=5, ge=0, description="no drift-budget page on fewer evaluations")
+    drift_min_evaluations: int = Field(
+        default=5, ge=0, description="no drift-budget alert on fewer evaluations in the short window"
+    )
+    inhibit: list[InhibitRuleSettings] = Field(
+        default_factory=_default_inhibit_rules,
+        description="Alertmanager-style inhibit rules ([] for none); by default a firing FeatureDrift or "
+        "ModelDrift mutes the DriftBudgetBurn of the same model",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

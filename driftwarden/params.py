@@ -40,6 +40,7 @@ __all__ = [
     "AlertingParams",
     "DriftThresholds",
     "GpuParams",
+    "InhibitRuleParams",
     "LogParams",
     "OutboxParams",
     "RouteParams",
@@ -143,6 +144,15 @@ class GpuParams:
 
 
 @dataclass(frozen=True, kw_only=True)
+class InhibitRuleParams:
+    """A firing alert matching `source_match` mutes alerts matching `target_match` with the same `equal` labels."""
+
+    source_match: Mapping[str, str]
+    target_match: Mapping[str, str]
+    equal: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlertingParams:
     """Finding -> alert lifecycle and notification timing, as Alertmanager defines them (seconds)."""
 
@@ -156,6 +166,7 @@ class AlertingParams:
     drift_objective: float = 0.99
     drift_period: float = 7 * DAY
     drift_min_evaluations: int = 5
+    inhibit: tuple[InhibitRuleParams, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,6 +278,12 @@ def alerting_params(s: AlertingSettings) -> AlertingParams:
         drift_objective=s.drift_objective,
         drift_period=s.drift_period,
         drift_min_evaluations=s.drift_min_evaluations,
+        inhibit=tuple(
+            InhibitRuleParams(
+                source_match=dict(r.source_match), target_match=dict(r.target_match), equal=tuple(r.equal)
+            )
+            for r in s.inhibit
+        ),
     )
 
 

@@ -33,7 +33,9 @@ class SloCollector(Collector):
             m.SLO_BURN_RATE, "Error-budget burn rate (1 = spending exactly the budget).", labels=["slo", "window"]
         )
         remaining = GaugeMetricFamily(
-            m.SLO_ERROR_BUDGET_REMAINING, "Share of the period's error budget left.", labels=["slo"]
+            m.SLO_ERROR_BUDGET_REMAINING,
+            "Share of the period's error budget left (0 = exhausted, never below).",
+            labels=["slo"],
         )
         objective = GaugeMetricFamily(m.SLO_OBJECTIVE, "The SLO's objective (share of good events).", labels=["slo"])
         events = CounterMetricFamily(

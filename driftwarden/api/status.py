@@ -123,6 +123,8 @@ def _slo(name: str, tracker: SLOTracker, findings: list[SLOBurnFinding]) -> dict
         "selector": {"service": s.service, "model": s.model, "operation": s.operation},
         "burn_rates": {w: tracker.burn_rate(w) for w in WINDOWS},
         "error_budget_remaining": tracker.budget_remaining(),
+        "error_budget_exhausted": tracker.budget_remaining() == 0.0,
+        "history_seconds": tracker.history(),
         "events": {"good": tracker.total_good, "bad": tracker.total_bad},
         "alerts": [
             {"severity": f.severity.value, "windows": f.windows, "burn_rate": f.value, "threshold": f.threshold}

@@ -4,6 +4,7 @@ the checkpointer, started and stopped together."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 
 from opentelemetry import trace
@@ -46,6 +47,7 @@ class Daemon:
         finding_sources: dict[str, Callable[[], list[Finding]]] | None = None,
         on_requests: Callable[..., None] | None = None,
         tracer: trace.Tracer | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.store = store
@@ -59,7 +61,7 @@ class Daemon:
             max_series=config.limits.max_series_per_metric,
             max_quantile_samples=t.max_quantile_samples,
         )
-        self.slos = {slo.name: SLOTracker(slo_params(slo)) for slo in config.slos}
+        self.slos = {slo.name: SLOTracker(slo_params(slo), clock=clock) for slo in config.slos}
         self.models = ModelRegistry(config)
         self.ingest = IngestService(config, self.models, instruments, self.requests, self.slos, on_requests=on_requests)
         self.checkpointer = Checkpointer(store, self.models, self.ingest, faults)
@@ -75,6 +77,7 @@ class Daemon:
             on_slo=on_slo,
             finding_sources=finding_sources,
             tracer=tracer,
+            clock=clock,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False

@@ -57,6 +57,7 @@ class Evaluator:
         on_slo: SloHook | None = None,
         finding_sources: dict[str, Callable[[], list[Finding]]] | None = None,
         tracer: trace.Tracer | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.models = models
@@ -69,6 +70,7 @@ class Evaluator:
         self.on_slo = on_slo or _log_new_burns
         self.finding_sources = dict(finding_sources or {})  # e.g. GPU health, by source name
         self.tracer = tracer or trace.NoOpTracer()
+        self._clock = clock  # the drift budgets' (the SLOs' trackers come with theirs)
         self.slo_findings: dict[str, list[SLOBurnFinding]] = {name: [] for name in slos}
         self.drift_budgets: dict[str, DriftBudget] = {}
         self.histories: dict[str, History] = {}
@@ -119,7 +121,7 @@ class Evaluator:
                 (report.evaluated_at, report.drift_share, scores)
             )
             with self.faults.contain(name, "drift_budget"):
-                self._budget(name).record(report.drifted, report.evaluated_at)
+                self._budget(name).record(report.drifted, self._clock())  # on the budgets' clock
         with self.faults.contain(name, "report_hook"):  # a reporting hook must not cost the alerts
             self.on_report(report, previous)
         return report
@@ -154,7 +156,9 @@ class Evaluator:
     def _budget(self, model: str) -> DriftBudget:
         budget = self.drift_budgets.get(model)
         if budget is None:
-            budget = self.drift_budgets[model] = DriftBudget(model, alerting_params(self.config.alerting))
+            budget = self.drift_budgets[model] = DriftBudget(
+                model, alerting_params(self.config.alerting), clock=self._clock
+            )
             self.checkpointer.restore_counts(f"drift-budget:{model}", budget.tracker)
         return budget
 

@@ -49,7 +49,7 @@ SHIFTED_FEATURES = ("amount", "age", "distance_km")
 AMOUNT_SHIFT = 1.6  # the shifted amount is the true one x1.6
 LABEL_NOISE = 0.05  # share of ground-truth labels flipped
 LABEL_DELAY = 2.0  # seconds between a batch of predictions and its labels
-QUALITY_DROP = 0.05  # the accuracy drop the daemon judges degraded (detectors/outcomes.py quality_change)
+HISTORY_MINUTES = 65  # of the model server's spans sent before the load: the SLO's 1h window's history
 COUNTRIES = np.array(["DE", "FR", "US", "GB", "ES", "IT", "NL", "PL"])
 
 
@@ -125,8 +125,15 @@ class TraceLoad:
         self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{base_url}/v1/traces")))
         self.tracer = self.provider.get_tracer("driftwarden.demo")
 
-    def emit(self, n: int, *, regressed: bool) -> None:
-        end = time.time_ns()
+    def backfill(self, minutes: int = HISTORY_MINUTES, per_minute: int = 5) -> None:
+        """The model server's healthy last hour, as a collector would forward it late, with its own times:
+        the SLO's burn-rate windows need that much history before they may page."""
+        now = time.time_ns()
+        for minute in range(minutes, 0, -1):
+            self.emit(per_minute, regressed=False, end=now - minute * 60 * 10**9)
+
+    def emit(self, n: int, *, regressed: bool, end: int | None = None) -> None:
+        end = time.time_ns() if end is None else end
         durations = self.rng.lognormal(np.log(0.3 if regressed else 0.06), 0.5, n)
         errors = self.rng.random(n) < 0.002
         for d, failed in zip(durations.tolist(), errors.tolist(), strict=True):
@@ -156,6 +163,7 @@ async def run_load(base_url: str, *, duration: float, rate: float, narrator: Nar
     run = secrets.token_hex(4)  # request ids unique across runs sharing a state file
     delayed: deque[tuple[float, list[dict[str, object]]]] = deque()  # (sent at, labels) waiting for LABEL_DELAY
     traces = TraceLoad(base_url, rng)
+    await asyncio.to_thread(traces.backfill)
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         r = await client.put(
             f"/v1/models/{DEMO_MODEL}/reference",

@@ -261,6 +261,7 @@ def _alerts_card(firing: Sequence[Alert], pending: Sequence[Alert], models: set[
         if target and target in models:
             link = f' <a class="small" href="{esc(model_url(target))}">{esc(target)}</a>'
         silenced = ' <span class="badge silenced">silenced</span>' if a.silenced_by else ""
+        silenced += ' <span class="badge silenced">inhibited</span>' if a.inhibited_by else ""
         out.append(
             f'<tr data-alert="{esc(a.name)}" data-severity="{esc(severity)}"><td><b>{esc(a.name)}</b>{link}{silenced}'
             f'</td><td><span class="badge {esc(severity)}">{esc(severity)}</span></td>'
@@ -286,8 +287,9 @@ def _seconds(value: object) -> str:
 
 def _budget(remaining: float) -> str:
     css = "out" if remaining <= 0.1 else "low" if remaining < 0.5 else ""
-    spent = ' <span class="badge page">overspent</span>' if remaining < 0 else ""
-    return f"{_meter(remaining, css)}{remaining:.1%}{spent}"
+    if remaining <= 0:
+        return f'{_meter(0.0, css)}<span class="badge page">exhausted</span>'
+    return f"{_meter(remaining, css)}{remaining:.1%}"
 
 
 def _meter(fraction: float, css: str) -> str:

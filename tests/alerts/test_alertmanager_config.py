@@ -31,7 +31,7 @@ def example() -> dict[str, Any]:
 def generated_alerts() -> list[dict[str, Any]]:
     """Every alert rule `driftwarden rules generate --config alerts/example.yaml` writes."""
     slos = load_config(ROOT / "alerts" / "example.yaml").slos
-    return [rule for slo in slos for rule in slo_rules.alert_rules(slo_params(slo))] + own_rules.daemon_rules()
+    return [rule for slo in slos for rule in slo_rules.alert_rules(slo_params(slo))] + own_rules.daemon_group()["rules"]
 
 
 def receiver(name: str) -> dict[str, Any]:
@@ -59,7 +59,8 @@ def test_alerts_are_grouped_by_name_model_and_slo() -> None:
     route = example()["route"]
     assert route["group_by"] == ["alertname", "model", "slo"]
     assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == ("30s", "5m", "4h")
-    assert [r["receiver"] for r in route["routes"]] == ["pagerduty", "tickets"]
+    assert [r["receiver"] for r in route["routes"]] == ["deprecated-aliases", "pagerduty", "tickets"]
+    assert route["routes"][0]["matchers"] == ['deprecated="true"']  # the former rule names, dropped
 
 
 def test_every_generated_severity_is_one_the_example_routes() -> None:
@@ -82,7 +83,7 @@ def run_amtool(amtool: str, *args: str | Path) -> subprocess.CompletedProcess[st
 def test_amtool_checks_the_example_config(amtool: str) -> None:
     done = run_amtool(amtool, "check-config", CONFIG)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS" in done.stdout and "2 receivers" in done.stdout
+    assert "SUCCESS" in done.stdout and "3 receivers" in done.stdout
 
 
 @pytest.mark.alertmanager
@@ -93,7 +94,7 @@ def test_pages_go_to_pagerduty_and_the_rest_to_the_webhook(amtool: str) -> None:
         if (labels["alertname"], labels["severity"]) in seen:
             continue
         seen.add((labels["alertname"], labels["severity"]))
-        expected = RECEIVER[labels["severity"]]
+        expected = "deprecated-aliases" if labels.get("deprecated") == "true" else RECEIVER[labels["severity"]]
         done = run_amtool(
             amtool,
             "config",
@@ -105,7 +106,9 @@ def test_pages_go_to_pagerduty_and_the_rest_to_the_webhook(amtool: str) -> None:
         )
         assert done.returncode == 0, f"{labels}: {done.stdout}{done.stderr}"
         assert done.stdout.strip() == expected
-    assert len(seen) == 10  # 2 SLO burn-rate alerts; 7 on driftwarden's metrics, the GPU XID as page and warning
+    # 2 SLO burn-rate alerts (one name, page and ticket); 7 on driftwarden's metrics, the GPU XID as page and
+    # warning; and the deprecated aliases of SLO page and ticket, feature and model drift, XID page and warning
+    assert len(seen) == 10 + 6
     no_severity = run_amtool(amtool, "config", "routes", "test", f"--config.file={CONFIG}", "alertname=Other")
     assert no_severity.stdout.strip() == "tickets"
 

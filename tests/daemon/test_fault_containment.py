@@ -33,8 +33,8 @@ def records(model: str, rng: np.random.Generator, rows: int, shift: float = 0.0)
     return b"\n".join(orjson.dumps({"model": model, "features": {"x": x, "y": y}}) for x, y in values.tolist())
 
 
-def failing_spans(rows: int) -> bytes:
-    now = time.time_ns()
+def failing_spans(rows: int, ago: float = 0.0) -> bytes:
+    now = time.time_ns() - int(ago * 1e9)
     span = {
         "traceId": "5b8efff798038103d269b633813fc60c",
         "spanId": "eee19b7ec3c1b174",
@@ -67,8 +67,11 @@ def test_a_failing_model_costs_only_itself(tmp_path: Path, caplog: pytest.LogCap
             assert r.status_code == 200, r.text
             r = d.client.post("/v1/predictions", content=records(model, rng, 1000, shift=2.0), headers=NDJSON)
             assert r.status_code == 200, r.text
-        r = d.client.post("/v1/traces", content=failing_spans(50), headers={"content-type": "application/json"})
-        assert r.status_code == 200, r.text
+        for ago in (360.0, 0.0):  # a span six minutes old: the SLO's 5m window has its history
+            r = d.client.post(
+                "/v1/traces", content=failing_spans(50, ago), headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 200, r.text
 
         def explode(*args: object, **kwargs: object) -> None:
             raise Boom("bins overflowed")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,12 +33,14 @@ __all__ = ["Daemon", "running"]
 class Daemon:
     """driftwarden served by uvicorn in a thread; `client` talks to it over real HTTP."""
 
-    def __init__(self, state: Path, nvml: object | None = None, **config: object) -> None:
+    def __init__(
+        self, state: Path, nvml: object | None = None, clock: Callable[[], float] = time.time, **config: object
+    ) -> None:
         self.port = free_port()
         config.setdefault("gpu", {"enabled": False})  # tests that want a GPU pass a fake nvml and settings
         self.config = load_config(None, listen=f"127.0.0.1:{self.port}", state_path=str(state), **config)
         self.registry = CollectorRegistry()
-        self.app = create_app(self.config, registry=self.registry, nvml=nvml)
+        self.app = create_app(self.config, registry=self.registry, nvml=nvml, clock=clock)
         self.server = uvicorn.Server(server_config(self.config, self.app, log_level="warning", lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -82,9 +84,12 @@ class Daemon:
 
 
 @contextmanager
-def running(state: Path, nvml: object | None = None, **config: object) -> Iterator[Daemon]:
-    """A `Daemon` started for the block and stopped after it (state in `state`, keys as in the config file)."""
-    daemon = Daemon(state, nvml, **config).start()
+def running(
+    state: Path, nvml: object | None = None, clock: Callable[[], float] = time.time, **config: object
+) -> Iterator[Daemon]:
+    """A `Daemon` started for the block and stopped after it (state in `state`, keys as in the config file;
+    `clock` drives its SLO and drift-budget trackers)."""
+    daemon = Daemon(state, nvml, clock, **config).start()
     try:
         yield daemon
     finally:

@@ -16,7 +16,16 @@ ALERTS: Schema = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["fingerprint", "status", "labels", "annotations", "startsAt", "endsAt", "silencedBy"],
+                "required": [
+                    "fingerprint",
+                    "status",
+                    "labels",
+                    "annotations",
+                    "startsAt",
+                    "endsAt",
+                    "silencedBy",
+                    "inhibitedBy",
+                ],
                 "properties": {
                     "fingerprint": {"type": "string"},
                     "status": {"enum": ["pending", "firing", "resolved"]},
@@ -27,6 +36,11 @@ ALERTS: Schema = {
                     "startsAt": NUMBER_OR_NULL,
                     "endsAt": NUMBER_OR_NULL,
                     "silencedBy": {"type": "array", "items": {"type": "string"}},
+                    "inhibitedBy": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "fingerprints of the firing alerts that mute this one (alerting.inhibit)",
+                    },
                 },
             },
         }

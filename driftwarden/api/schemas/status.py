@@ -185,6 +185,8 @@ SLOS: Schema = {
                     "selector",
                     "burn_rates",
                     "error_budget_remaining",
+                    "error_budget_exhausted",
+                    "history_seconds",
                     "events",
                     "alerts",
                 ],
@@ -196,7 +198,13 @@ SLOS: Schema = {
                     "period_seconds": {"type": "number"},
                     "selector": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
                     "burn_rates": {"type": "object", "additionalProperties": {"type": "number"}},
-                    "error_budget_remaining": {"type": "number"},
+                    "error_budget_remaining": {"type": "number", "minimum": 0, "maximum": 1},
+                    "error_budget_exhausted": {"type": "boolean"},
+                    "history_seconds": {
+                        "type": "number",
+                        "description": "seconds observed, restarts included: a burn-rate tier is judged only "
+                        "once its short window holds its span",
+                    },
                     "events": {
                         "type": "object",
                         "required": ["good", "bad"],
