@@ -14,9 +14,11 @@ provisioning files:
     provisioning/datasource.yaml    an example Prometheus data source (exemplars linked to Tempo)
 
 Every panel queries `{"type": "prometheus", "uid": "${datasource}"}`; the `datasource` variable
-picks the Prometheus, the others (`model`, `service`, `slo`, `gpu`, `job`, `feature`) come from
-`label_values(...)`. Every query is run on a real Prometheus scraping the demo in
-tests/dashboards/test_dashboards.py, so a panel on a metric that is not exported fails the suite.
+picks the Prometheus; `namespace`, `model_version` and `pod` (panels.SCOPE, the labels Kubernetes
+service discovery adds) filter every series of every panel; the others (`model`, `service`, `slo`,
+`gpu`, `job`, `feature`) come from `label_values(...)`, narrowed by those three. Every query is run on
+a real Prometheus scraping the demo in tests/dashboards/test_dashboards.py, so a panel on a metric that
+is not exported fails the suite.
 
 One module per dashboard (drift_overview.py, feature_detail.py, latency_slos.py, gpu.py, daemon.py),
 built from the shared builders of panels.py; this one assembles them and writes the files.

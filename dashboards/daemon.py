@@ -116,6 +116,6 @@ def daemon() -> Json:
         "driftwarden-self",
         "driftwarden / Daemon",
         "driftwarden itself: ingest, rejects, queue, evaluation time, alert delivery, scrapes.",
-        [variable("job", "Job", m.QUEUE_ROWS), MODEL],
+        [variable("job", "Job", sel(m.QUEUE_ROWS)), MODEL],
         [records, spans, up, rejected, refused, queue, evaluation, firing, outbox, deliveries, scrape, samples],
     )

@@ -83,7 +83,8 @@ def drift_overview() -> Json:
         override(features, column, {"mappings": VERDICT, "custom.cellOptions": {"type": "color-background"}})
     override(features, "missing (current)", {"unit": "percentunit"})
     detail = (
-        "/d/driftwarden-feature?${datasource:queryparam}&var-model=${__data.fields.model}"
+        "/d/driftwarden-feature?${datasource:queryparam}&${namespace:queryparam}&${model_version:queryparam}"
+        "&${pod:queryparam}&var-model=${__data.fields.model}"
         "&var-feature=${__value.raw}&${__url_time_range}"
     )
     override(features, "feature", {"links": [{"title": "Feature detail", "url": detail}]})

@@ -110,7 +110,7 @@ def feature_detail() -> Json:
         "driftwarden / Feature detail",
         "One feature of one model: its drift statistics against their thresholds and its distribution.",
         [
-            variable("model", "Model", m.WINDOW_ROWS, multi=False),
+            variable("model", "Model", sel(m.WINDOW_ROWS), multi=False),
             variable("feature", "Feature", sel(m.FEATURE_DRIFTED, model=model), multi=False),
         ],
         [verdict, missing, psi, ks, pvalue, histogram, over_time],

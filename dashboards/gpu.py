@@ -32,7 +32,7 @@ def gpu() -> Json:
 
     available = stat(
         "GPU availability",
-        [target(f"sum({g.GPU_AVAILABLE})", "daemons with a GPU"), target(f"sum({g.GPU_LOST})", "GPUs lost")],
+        [target(f"sum({sel(g.GPU_AVAILABLE)})", "daemons with a GPU"), target(f"sum({sel(g.GPU_LOST)})", "GPUs lost")],
         w=6,
         h=8,
         description="Daemons whose NVML sees a GPU, and GPUs reported lost (fell off the bus).",
@@ -82,7 +82,7 @@ def gpu() -> Json:
         "driftwarden-gpu",
         "driftwarden / GPU",
         "dcgm-exporter-compatible GPU telemetry from NVML, and what an inference costs.",
-        [variable("gpu", "GPU", dcgm.GPU_UTIL), variable("model", "Model", g.INFERENCE_COST)],
+        [variable("gpu", "GPU", sel(dcgm.GPU_UTIL)), variable("model", "Model", sel(g.INFERENCE_COST))],
         [
             series(dcgm.GPU_UTIL, "GPU utilization", "percent", "DCGM_FI_DEV_GPU_UTIL.", w=12),
             available,

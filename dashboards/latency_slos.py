@@ -113,8 +113,8 @@ def latency_slos() -> Json:
         "driftwarden / Latency and SLOs",
         "Request latency from the model server's traces, and the SLOs' burn rates and budgets.",
         [
-            variable("service", "Service", count),
-            variable("slo", "SLO", m.SLO_OBJECTIVE),
+            variable("service", "Service", sel(count)),
+            variable("slo", "SLO", sel(m.SLO_OBJECTIVE)),
         ],
         [latency, requests, errors, by_operation, heat, burn, budget, events, objective],
     )

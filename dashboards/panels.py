@@ -22,6 +22,7 @@ __all__ = [
     "MODEL",
     "RATE",
     "SCHEMA_VERSION",
+    "SCOPE",
     "TAG",
     "VERDICT",
     "Json",
@@ -36,6 +37,7 @@ __all__ = [
     "panel",
     "quantile",
     "rate",
+    "scope_variables",
     "sel",
     "share",
     "stat",
@@ -55,12 +57,21 @@ Json = dict[str, Any]  # a Grafana JSON object: a target, a variable, a dashboar
 Panel = dict[str, Any]  # a panel, with its size in `_size` until `layout()`
 
 
+# The labels Prometheus' Kubernetes service discovery puts on every series of a pod (deploy/kubernetes/
+# podmonitor.yaml: `model_version` from the pod's app.kubernetes.io/version): every dashboard has a variable
+# for each and every selector matches them. A series without the label (a static scrape) matches `.*`, All.
+SCOPE = ("namespace", "model_version", "pod")
+SCOPE_METRIC = m.QUEUE_ROWS  # what the SCOPE variables list the values of: every daemon exports it from its start
+
+
 # --- PromQL -------------------------------------------------------------------------------------
 
 
-def sel(metric: str, **labels: str) -> str:
-    """`metric{label="value",...}`; a value starting with `~` is a regex match (`=~`)."""
-    matchers = [f'{k}=~"{v[1:]}"' if v.startswith("~") else f'{k}="{v}"' for k, v in labels.items()]
+def sel(metric: str, *, scoped: bool = True, **labels: str) -> str:
+    """`metric{label="value",...}`; a value starting with `~` is a regex match (`=~`). Scoped: first
+    `namespace=~"$namespace",model_version=~"$model_version",pod=~"$pod"` (the dashboard's SCOPE variables)."""
+    scope = {name: f"~${name}" for name in SCOPE} if scoped else {}
+    matchers = [f'{k}=~"{v[1:]}"' if v.startswith("~") else f'{k}="{v}"' for k, v in {**scope, **labels}.items()]
     return f"{metric}{{{','.join(matchers)}}}" if matchers else metric
 
 
@@ -234,6 +245,16 @@ def datasource_variable() -> Json:
     }
 
 
+def scope_variables(metric: str) -> list[Json]:
+    """namespace, model_version, pod from `metric`'s series, each narrowed by the ones before it."""
+    return [
+        variable(
+            name, name.replace("_", " ").capitalize(), sel(metric, scoped=False, **{k: f"~${k}" for k in SCOPE[:i]})
+        )
+        for i, name in enumerate(SCOPE)
+    ]
+
+
 def variable(name: str, label: str, metric: str, *, multi: bool = True) -> Json:
     """A query variable `label_values(metric, name)`; multi-valued ones have All (`.*`)."""
     query = f"label_values({metric}, {name})"
@@ -303,7 +324,7 @@ def dashboard(uid: str, title: str, description: str, variables: Sequence[Json],
         "refresh": "30s",
         "schemaVersion": SCHEMA_VERSION,
         "tags": [TAG],
-        "templating": {"list": [datasource_variable(), *variables]},
+        "templating": {"list": [datasource_variable(), *scope_variables(SCOPE_METRIC), *variables]},
         "time": {"from": "now-1h", "to": "now"},
         "timepicker": {},
         "timezone": "browser",
@@ -313,4 +334,4 @@ def dashboard(uid: str, title: str, description: str, variables: Sequence[Json],
     }
 
 
-MODEL = variable("model", "Model", m.WINDOW_ROWS)
+MODEL = variable("model", "Model", sel(m.WINDOW_ROWS))

@@ -240,6 +240,19 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--job", default="driftwarden", help="Prometheus job that scrapes driftwarden, for DriftwardenDown"
     )
+    generate.add_argument(
+        "--format",
+        choices=("rules", "prometheusrule"),
+        default="rules",
+        help="rules: Prometheus rule files; prometheusrule: a Prometheus Operator PrometheusRule per rule file"
+        " (slos.prometheusrule.yaml, ...)",
+    )
+    generate.add_argument(
+        "--label",
+        action="append",
+        metavar="KEY=VALUE",
+        help="with --format prometheusrule: a metadata label the Prometheus' ruleSelector matches (repeatable)",
+    )
     _json_flag(generate, "the files written and their alerts")
     generate.set_defaults(verb="rules:generate")
 

@@ -27,7 +27,7 @@ from driftwarden.cli import main
 from driftwarden.collector.nvml_fake import FakeNvml
 from driftwarden.core import metric_names as metrics
 from driftwarden.dashboards import build
-from driftwarden.dashboards.panels import DATASOURCE, SCHEMA_VERSION
+from driftwarden.dashboards.panels import DATASOURCE, SCHEMA_VERSION, SCOPE
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from driftwarden.exporters import gpu
 from tests.support.ports import free_port
@@ -38,8 +38,15 @@ from tests.support.tools import required_tool
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = build.build()
 JOB, GPU_JOB = "driftwarden", "driftwarden-gpu"
-# What Grafana would put in place of each variable when the dashboards look at the demo.
+# The labels Kubernetes service discovery would put on each target (deploy/kubernetes/podmonitor.yaml).
+TARGET_LABELS = {
+    JOB: {"namespace": "ml", "model_version": "v3", "pod": "fraud-7d9f-x2kq"},
+    GPU_JOB: {"namespace": "ml", "model_version": "v3", "pod": "fraud-gpu-0"},
+}
+# What Grafana would put in place of each variable when the dashboards look at the demo; namespace,
+# model_version and pod set to All (their allValue).
 VALUES = {
+    **dict.fromkeys(SCOPE, ".*"),
     "model": DEMO_MODEL,
     "service": DEMO_SERVICE,
     "slo": "fraud-latency",
@@ -64,8 +71,8 @@ def targets() -> Iterator[tuple[str, str, str]]:
                 yield board["title"], p["title"], t["expr"]
 
 
-def substitute(expr: str) -> str:
-    return VARIABLE.sub(lambda v: VALUES[v[1]], expr)
+def substitute(expr: str, **values: str) -> str:
+    return VARIABLE.sub(lambda v: {**VALUES, **values}[v[1]], expr)
 
 
 # --- generated files ----------------------------------------------------------------------------
@@ -121,6 +128,25 @@ def test_dashboards_are_current_grafana_json() -> None:
             assert re.fullmatch(rf"label_values\(\w+(\{{.*\}})?, {v['name']}\)", v["query"]), v["query"]
         ids = [p["id"] for p in panels(board)]
         assert ids == sorted(set(ids)) and all(isinstance(i, int) for i in ids), board["title"]
+
+
+METRIC_SELECTOR = re.compile(r"\b((?:driftwarden|DCGM|scrape)_\w+|up)\b(\{[^}]*\})?")
+
+
+def test_every_series_is_filtered_by_namespace_model_version_and_pod() -> None:
+    scope = 'namespace=~"$namespace",model_version=~"$model_version",pod=~"$pod"'
+    for board in DASHBOARDS.values():
+        variables = board["templating"]["list"]
+        assert [v["name"] for v in variables[1:4]] == list(SCOPE), board["title"]
+        for v in variables[1:4]:
+            assert v["includeAll"] and v["multi"] and v["allValue"] == ".*", (board["title"], v["name"])
+        for v in variables[4:]:
+            assert scope in v["query"], (board["title"], v["query"])  # narrowed by the scope chosen
+        for _, title, expr in targets():
+            selectors = list(METRIC_SELECTOR.finditer(expr))
+            assert selectors, (title, expr)
+            for found in selectors:
+                assert found[2] and scope in found[2], (title, found[0])
 
 
 def test_every_query_panel_uses_the_datasource_variable() -> None:
@@ -227,9 +253,13 @@ class Prometheus:
 
 @contextmanager
 def prometheus(path: str, tmp_path: Path, targets: dict[str, str]) -> Iterator[Prometheus]:
+    """Scraping each job's target with its TARGET_LABELS, as Kubernetes service discovery would label a pod."""
     config = {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [t]}]} for job, t in targets.items()],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [t], "labels": TARGET_LABELS[job]}]}
+            for job, t in targets.items()
+        ],
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
@@ -323,7 +353,17 @@ def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -
             for v in board["templating"]["list"][1:]:
                 selector, label = label_values(v["query"])
                 got = prom.http.get(f"/api/v1/label/{label}/values", params={"match[]": selector}).json()["data"]
-                assert VALUES[v["name"]] in got, (board["title"], v["query"], got)
+                assert {**VALUES, **TARGET_LABELS[JOB]}[v["name"]] in got, (board["title"], v["query"], got)
+
+        # one pod chosen: each drift panel shows the demo pod's or the GPU daemon's; a pod no target has: nothing
+        overview = [t["expr"] for p in panels(DASHBOARDS["drift-overview.json"]) for t in p["targets"]]
+        unseen = [
+            e for e in overview if not any(prom.query(substitute(e, **labels)) for labels in TARGET_LABELS.values())
+        ]
+        assert not unseen, unseen
+        other = {**TARGET_LABELS[JOB], "pod": "fraud-7d9f-other"}
+        theirs = [e for e in overview if prom.query(substitute(e, **other))]
+        assert not theirs, theirs
 
         latency = next(p for p in DASHBOARDS["latency-slos.json"]["panels"] if p["title"].startswith("Latency p50"))
         now = time.time()
