@@ -15,6 +15,7 @@ from driftwarden.api.alerts import alerts_router
 from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
 from driftwarden.api.labels import labels_router
+from driftwarden.api.otlp_metrics import otlp_metrics_router, otlp_paths_router
 from driftwarden.api.plumbing import (
     HTTPProblem,
     bearer_auth,
@@ -152,12 +153,14 @@ def create_app(
     rejections = rejection_log()
     app.exception_handler(HTTPProblem)(problem_handler(instruments, rejections))  # typed for a subclass handler
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
+    app.include_router(otlp_metrics_router(config, daemon, auth, read_body, rejections))
     app.state.kserve_joiner = joiner = EventJoiner()
     app.include_router(kserve_router(config, daemon.ingest, auth, read_body, joiner))
     app.include_router(status_router(config, views, exposition))
     app.include_router(alerts_router(notifier, auth, read_body))
     app.include_router(labels_router(daemon, instruments, auth, read_body))
     app.include_router(create_ui_router(app))
+    app.include_router(otlp_paths_router(daemon, rejections))  # last: after every route that serves these paths
     return app
 
 

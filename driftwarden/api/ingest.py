@@ -99,7 +99,7 @@ def ingest_router(
         """OTLP/HTTP answers errors with a google.rpc.Status in the request's encoding."""
         instruments.requests_rejected.labels(route_of(request), reason).inc()
         rejections.note(f"otlp:{reason}", f"refused an OTLP export ({status} {reason}): {message}")
-        headers = {"Retry-After": "1"} if status == 429 else {}
+        headers = {"Retry-After": "1"} if status in (429, 503) else {}
         return Response(otlp.encode_error(message, media), status_code=status, media_type=media, headers=headers)
 
     @router.put(

@@ -1,0 +1,247 @@
+"""Cumulative OTLP histogram points turned into deltas, per stream.
+
+A stream is one resource + scope + metric + attribute set; a cumulative point carries its counts
+since the stream's `start_time_unix_nano`. Its delta is the point minus the stream's previous point,
+or the whole point when the stream was reset: its start time changed, or its count (or a bucket's)
+went down. A stream seen for the first time counts whole when it started after this receiver did
+(everything in it is new), and is only remembered otherwise (a baseline: its history before we
+started, or before we forgot it, is not ours to count). A stream whose bucket bounds changed without
+a reset is a baseline again.
+
+Work is per batch and vectorized: explicit-bucket streams live in one table per bounds signature
+(a slot each), so a batch's previous counts are one fancy index. Nothing is changed until `commit()`:
+a request refused after conversion (a full queue) leaves the state as it was, and its cumulative
+counts are simply counted by the next export. At most `max_streams` streams are remembered; past
+that the least recently seen is forgotten and counted in `evicted`; since a forgotten stream seen
+again must not count whole a second time, an eviction also moves the "started after us" line to
+the present (a new stream that started before it then loses its first interval, never counts twice).
+
+Several points of one stream in one batch (a Collector batching two collection intervals): only the
+latest counts, which includes the earlier ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from driftwarden.core.arrays import BoolArray, FloatArray, IntArray
+
+__all__ = ["CumulativeDeltas", "ExplicitDeltas", "ExponentialCounts"]
+
+
+@dataclass
+class ExplicitDeltas:
+    """A batch of explicit-bucket points as deltas; `counted` False for baselines and earlier duplicates."""
+
+    latest: BoolArray  # each stream's latest point in the batch: the one that counts
+    counted: BoolArray
+    buckets: IntArray  # (points, buckets)
+    count: IntArray
+    total: FloatArray
+
+
+@dataclass
+class ExponentialCounts:
+    """One exponential histogram point's positive counts (negative values are no duration)."""
+
+    scale: int
+    zero: int
+    offset: int
+    counts: IntArray
+    count: int
+    total: float
+
+    def at_scale(self, scale: int) -> ExponentialCounts:
+        """The same counts on a coarser scale (each bucket merged into the one holding it)."""
+        shift = self.scale - scale
+        if shift <= 0 or not self.counts.size:
+            return ExponentialCounts(scale, self.zero, self.offset, self.counts, self.count, self.total)
+        index = (self.offset + np.arange(self.counts.size)) >> shift
+        merged = np.bincount(index - index[0], weights=self.counts).astype(np.int64)
+        return ExponentialCounts(scale, self.zero, int(index[0]), merged, self.count, self.total)
+
+
+@dataclass(eq=False)  # compared by identity
+class _Table:
+    """The last cumulative point of every explicit-bucket stream with one bounds signature."""
+
+    width: int
+    start: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    count: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    total: FloatArray = field(default_factory=lambda: np.zeros(0))
+    counts: IntArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    free: list[int] = field(default_factory=list)
+
+    def allocate(self) -> int:
+        if not self.free:
+            have = self.start.size
+            more = max(8, have)
+            self.start = np.concatenate([self.start, np.zeros(more, dtype=np.int64)])
+            self.count = np.concatenate([self.count, np.zeros(more, dtype=np.int64)])
+            self.total = np.concatenate([self.total, np.zeros(more)])
+            self.counts = np.vstack([self.counts.reshape(have, self.width), np.zeros((more, self.width), np.int64)])
+            self.free.extend(range(have + more - 1, have - 1, -1))
+        return self.free.pop()
+
+    def previous(self, slot: IntArray) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+        """start, count, total and counts at `slot` (zeros where it is -1)."""
+        known = slot >= 0
+        at = np.where(known, slot, 0)
+        if not self.start.size:
+            zeros = np.zeros(slot.size, dtype=np.int64)
+            return zeros, zeros, np.zeros(slot.size), np.zeros((slot.size, self.width), dtype=np.int64)
+        return (
+            np.where(known, self.start[at], 0),
+            np.where(known, self.count[at], 0),
+            np.where(known, self.total[at], 0.0),
+            np.where(known[:, None], self.counts[at], 0),
+        )
+
+
+@dataclass
+class _Exponential:
+    start: int
+    last: ExponentialCounts
+
+
+_Where = tuple[_Table, int] | _Exponential
+
+
+class CumulativeDeltas:
+    def __init__(self, max_streams: int, started_ns: int) -> None:
+        self.max_streams = max_streams
+        self.started_ns = started_ns  # streams that start later are wholly new to us
+        self.evicted = 0
+        self._where: OrderedDict[Hashable, _Where] = OrderedDict()
+        self._tables: dict[bytes, _Table] = {}
+        self._pending: list[tuple[Hashable, _Table, int, tuple[int, int, float, IntArray]]] = []
+        self._pending_exponential: list[tuple[Hashable, _Exponential]] = []
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    # -- explicit buckets ---------------------------------------------------------------------------------------
+    def explicit(
+        self,
+        keys: Sequence[Hashable],
+        signature: bytes,
+        start: IntArray,
+        time: IntArray,
+        buckets: IntArray,
+        count: IntArray,
+        total: FloatArray,
+    ) -> ExplicitDeltas:
+        """Deltas of cumulative points of streams `keys` (one per point) whose bounds are `signature`."""
+        table = self._tables.get(signature)
+        if table is None:
+            table = self._tables[signature] = _Table(buckets.shape[1])
+        latest = _latest(keys, time)
+        slot = np.full(len(keys), -1, dtype=np.intp)
+        where = self._where
+        for i in np.flatnonzero(latest).tolist():
+            known = where.get(keys[i])
+            if isinstance(known, tuple) and known[0] is table:
+                slot[i] = known[1]
+        prev_start, prev_count, prev_total, prev = table.previous(slot)
+        has_prev = slot >= 0
+        reset = has_prev & ((start != prev_start) | (count < prev_count) | (buckets < prev).any(axis=1))
+        continuing = has_prev & ~reset
+        fresh = latest & ~has_prev & (start >= self.started_ns) & (start > 0)
+        counted = latest & (continuing | reset | fresh)
+        delta = np.where(continuing[:, None], buckets - prev, buckets)
+        for i in np.flatnonzero(latest).tolist():
+            self._pending.append(
+                (keys[i], table, int(slot[i]), (int(start[i]), int(count[i]), float(total[i]), buckets[i]))
+            )
+        return ExplicitDeltas(
+            latest,
+            counted,
+            delta,
+            np.where(continuing, count - prev_count, count),
+            np.where(continuing, total - prev_total, total),
+        )
+
+    # -- exponential buckets ------------------------------------------------------------------------------------
+    def exponential(self, key: Hashable, start: int, point: ExponentialCounts) -> ExponentialCounts | None:
+        """The delta of one cumulative exponential point; None for a baseline."""
+        known = self._where.get(key)
+        self._pending_exponential.append((key, _Exponential(start, point)))
+        if not isinstance(known, _Exponential):
+            return point if start > 0 and self.started_ns <= start else None
+        last = known.last
+        if start != known.start or point.count < last.count or point.scale > last.scale:
+            return point  # a reset (the SDK only ever lowers the scale of a running stream)
+        last = last.at_scale(point.scale)
+        low = min(point.offset, last.offset)
+        size = max(point.offset + point.counts.size, last.offset + last.counts.size) - low
+        cur, old = _spread(point, low, size), _spread(last, low, size)  # the SDK sends zeros at either end
+        if (old > cur).any() or point.zero < last.zero:
+            return point
+        zero, count, total = point.zero - last.zero, point.count - last.count, point.total - last.total
+        return ExponentialCounts(point.scale, zero, low, cur - old, count, total)
+
+    # -- state ----------------------------------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Remember the points converted since the last commit or discard (their request was admitted)."""
+        where = self._where
+        for key, table, slot, (start, count, total, buckets) in self._pending:
+            if slot < 0 or where.get(key) != (table, slot):  # new, or moved to other bounds
+                self._free(key)
+                slot = table.allocate()
+                where[key] = (table, slot)
+            table.start[slot], table.count[slot], table.total[slot] = start, count, total
+            table.counts[slot] = buckets
+            where.move_to_end(key)
+        for key, exponential in self._pending_exponential:
+            self._free(key)
+            where[key] = exponential
+            where.move_to_end(key)
+        self.discard()
+        while len(where) > self.max_streams:
+            _, old = where.popitem(last=False)
+            if isinstance(old, tuple):
+                old[0].free.append(old[1])
+            self.evicted += 1
+            # a forgotten stream seen again must be a baseline, not counted whole a second time: from now
+            # on only streams that start later count whole when first seen
+            self.started_ns = max(self.started_ns, time.time_ns())
+
+    def discard(self) -> None:
+        """Forget the points converted since the last commit (their request was refused)."""
+        self._pending.clear()
+        self._pending_exponential.clear()
+
+    def _free(self, key: Hashable) -> None:
+        old = self._where.get(key)
+        if isinstance(old, tuple):
+            old[0].free.append(old[1])
+
+
+def _latest(keys: Sequence[Hashable], time: IntArray) -> BoolArray:
+    """True for each stream's latest point (the last of equal times)."""
+    latest = np.ones(len(keys), dtype=bool)
+    if len(set(keys)) == len(keys):
+        return latest
+    best: dict[Hashable, int] = {}
+    for i, key in enumerate(keys):
+        j = best.get(key)
+        if j is None or time[i] >= time[j]:
+            if j is not None:
+                latest[j] = False
+            best[key] = i
+        else:
+            latest[i] = False
+    return latest
+
+
+def _spread(point: ExponentialCounts, low: int, size: int) -> IntArray:
+    """The point's counts laid out over `size` buckets from bucket index `low`."""
+    shift = point.offset - low
+    out = np.zeros(size, dtype=np.int64)
+    out[shift : shift + point.counts.size] = point.counts
+    return out
