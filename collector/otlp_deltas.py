@@ -23,7 +23,6 @@ latest counts, which includes the earlier ones.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -75,9 +74,12 @@ class _Table:
     count: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     total: FloatArray = field(default_factory=lambda: np.zeros(0))
     counts: IntArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    seen: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # the commit that last wrote it
     free: list[int] = field(default_factory=list)
+    slots: dict[Hashable, int] = field(default_factory=dict)  # stream -> its row
+    keys: list[Hashable] = field(default_factory=list)  # row -> its stream
 
-    def allocate(self) -> int:
+    def allocate(self, key: Hashable) -> int:
         if not self.free:
             have = self.start.size
             more = max(8, have)
@@ -85,8 +87,17 @@ class _Table:
             self.count = np.concatenate([self.count, np.zeros(more, dtype=np.int64)])
             self.total = np.concatenate([self.total, np.zeros(more)])
             self.counts = np.vstack([self.counts.reshape(have, self.width), np.zeros((more, self.width), np.int64)])
+            self.seen = np.concatenate([self.seen, np.full(more, -1, dtype=np.int64)])
+            self.keys.extend([None] * more)
             self.free.extend(range(have + more - 1, have - 1, -1))
-        return self.free.pop()
+        slot = self.slots[key] = self.free.pop()
+        self.keys[slot] = key
+        return slot
+
+    def release(self, key: Hashable) -> None:
+        slot = self.slots.pop(key)
+        self.keys[slot], self.seen[slot] = None, -1
+        self.free.append(slot)
 
     def previous(self, slot: IntArray) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
         """start, count, total and counts at `slot` (zeros where it is -1)."""
@@ -104,12 +115,26 @@ class _Table:
 
 
 @dataclass
+class _Pending:
+    """The latest points of one `explicit` call, to be remembered on `commit`."""
+
+    table: _Table
+    keys: list[Hashable]
+    slot: IntArray  # -1: not in `table` yet
+    start: IntArray
+    count: IntArray
+    total: FloatArray
+    buckets: IntArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+
+
+@dataclass
 class _Exponential:
     start: int
     last: ExponentialCounts
+    seen: int = 0  # the commit that last wrote it
 
 
-_Where = tuple[_Table, int] | _Exponential
+_Where = _Table | _Exponential
 
 
 class CumulativeDeltas:
@@ -117,9 +142,10 @@ class CumulativeDeltas:
         self.max_streams = max_streams
         self.started_ns = started_ns  # streams that start later are wholly new to us
         self.evicted = 0
-        self._where: OrderedDict[Hashable, _Where] = OrderedDict()
+        self._where: dict[Hashable, _Where] = {}
+        self._commits = 0
         self._tables: dict[bytes, _Table] = {}
-        self._pending: list[tuple[Hashable, _Table, int, tuple[int, int, float, IntArray]]] = []
+        self._pending: list[_Pending] = []
         self._pending_exponential: list[tuple[Hashable, _Exponential]] = []
 
     def __len__(self) -> int:
@@ -141,12 +167,9 @@ class CumulativeDeltas:
         if table is None:
             table = self._tables[signature] = _Table(buckets.shape[1])
         latest = _latest(keys, time)
-        slot = np.full(len(keys), -1, dtype=np.intp)
-        where = self._where
-        for i in np.flatnonzero(latest).tolist():
-            known = where.get(keys[i])
-            if isinstance(known, tuple) and known[0] is table:
-                slot[i] = known[1]
+        find = table.slots.get
+        slot = np.fromiter((find(key, -1) for key in keys), dtype=np.intp, count=len(keys))
+        slot[~latest] = -1
         prev_start, prev_count, prev_total, prev = table.previous(slot)
         has_prev = slot >= 0
         reset = has_prev & ((start != prev_start) | (count < prev_count) | (buckets < prev).any(axis=1))
@@ -154,10 +177,10 @@ class CumulativeDeltas:
         fresh = latest & ~has_prev & (start >= self.started_ns) & (start > 0)
         counted = latest & (continuing | reset | fresh)
         delta = np.where(continuing[:, None], buckets - prev, buckets)
-        for i in np.flatnonzero(latest).tolist():
-            self._pending.append(
-                (keys[i], table, int(slot[i]), (int(start[i]), int(count[i]), float(total[i]), buckets[i]))
-            )
+        last = np.flatnonzero(latest)
+        pending = _Pending(table, [keys[i] for i in last.tolist()], slot[last], start[last], count[last], total[last])
+        pending.buckets = buckets[last]
+        self._pending.append(pending)
         return ExplicitDeltas(
             latest,
             counted,
@@ -189,27 +212,41 @@ class CumulativeDeltas:
     def commit(self) -> None:
         """Remember the points converted since the last commit or discard (their request was admitted)."""
         where = self._where
-        for key, table, slot, (start, count, total, buckets) in self._pending:
-            if slot < 0 or where.get(key) != (table, slot):  # new, or moved to other bounds
+        self._commits += 1
+        for p in self._pending:
+            table, slot = p.table, p.slot.copy()
+            for i in np.flatnonzero(slot < 0).tolist():  # new, or moved from other bounds
+                key = p.keys[i]
                 self._free(key)
-                slot = table.allocate()
-                where[key] = (table, slot)
-            table.start[slot], table.count[slot], table.total[slot] = start, count, total
-            table.counts[slot] = buckets
-            where.move_to_end(key)
+                slot[i] = table.allocate(key)
+                where[key] = table
+            table.start[slot], table.count[slot], table.total[slot] = p.start, p.count, p.total
+            table.counts[slot], table.seen[slot] = p.buckets, self._commits
         for key, exponential in self._pending_exponential:
             self._free(key)
+            exponential.seen = self._commits
             where[key] = exponential
-            where.move_to_end(key)
         self.discard()
-        while len(where) > self.max_streams:
-            _, old = where.popitem(last=False)
-            if isinstance(old, tuple):
-                old[0].free.append(old[1])
+        if len(where) > self.max_streams:
+            self._evict(len(where) - self.max_streams)
+
+    def _evict(self, excess: int) -> None:
+        """Forget the `excess` streams seen least recently (by the commit that last wrote them)."""
+        seen: list[IntArray] = []
+        keys: list[Hashable] = []
+        for table in self._tables.values():
+            used = np.flatnonzero(table.seen >= 0)
+            seen.append(table.seen[used])
+            keys.extend(table.keys[i] for i in used.tolist())
+        exponential = [(k, v.seen) for k, v in self._where.items() if isinstance(v, _Exponential)]
+        seen.append(np.array([s for _, s in exponential], dtype=np.int64))
+        keys.extend(k for k, _ in exponential)
+        for i in np.argsort(np.concatenate(seen), kind="stable")[:excess].tolist():
+            self._free(keys[i])
             self.evicted += 1
-            # a forgotten stream seen again must be a baseline, not counted whole a second time: from now
-            # on only streams that start later count whole when first seen
-            self.started_ns = max(self.started_ns, time.time_ns())
+        # a forgotten stream seen again must be a baseline, not counted whole a second time: from now on
+        # only streams that start later count whole when first seen
+        self.started_ns = max(self.started_ns, time.time_ns())
 
     def discard(self) -> None:
         """Forget the points converted since the last commit (their request was refused)."""
@@ -217,9 +254,10 @@ class CumulativeDeltas:
         self._pending_exponential.clear()
 
     def _free(self, key: Hashable) -> None:
-        old = self._where.get(key)
-        if isinstance(old, tuple):
-            old[0].free.append(old[1])
+        """Give up the stream's row, if it has one (it moves to other bounds, or to an exponential)."""
+        old = self._where.pop(key, None)
+        if isinstance(old, _Table):
+            old.release(key)
 
 
 def _latest(keys: Sequence[Hashable], time: IntArray) -> BoolArray:

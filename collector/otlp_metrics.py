@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -77,6 +77,26 @@ class _Labels:
     extra: tuple[str, ...]
     error: bool
     token_kind: int | None  # INPUT_TOKENS / OUTPUT_TOKENS for token usage; None for another token type
+
+
+@dataclass
+class _Explicit:
+    """The explicit-bucket points of one metric (name, unit, temporality) in a request, as read."""
+
+    spec: RequestMetric
+    scale: float  # to seconds
+    cumulative: bool
+    name: str
+    keys: list[bytes] = field(default_factory=list)  # the stream's identity
+    labels: list[_Labels] = field(default_factory=list)
+    start: list[int] = field(default_factory=list)
+    end: list[int] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+    low: list[float] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
+    buckets: list[bytes] = field(default_factory=list)  # packed fixed64
+    bounds: list[bytes] = field(default_factory=list)  # packed double
 
 
 @dataclass
@@ -166,7 +186,7 @@ class MetricsDecoder:
         self._extra = tuple(with_aliases(k) for k in settings.label_attributes)
         self._status = with_aliases(HTTP_STATUS)
         self._token_type = with_aliases(TOKEN_TYPE)
-        self._labels: dict[tuple[bytes, tuple[bytes, ...]], _Labels] = {}
+        self._labels: dict[bytes, tuple[bytes, _Labels]] = {}  # stream as sent -> its identity, labels
         self._resources: dict[bytes, dict[str, Any]] = {}
 
     def decode(self, body: bytes, content_type: str | None) -> tuple[PointBatch, str]:
@@ -203,26 +223,39 @@ class MetricsDecoder:
 
     # -- walking the request --------------------------------------------------------------------------------------
     def _points(self, request: Any, *, repacked: bool = False) -> PointBatch:
+        """Points gathered per metric across resources and scopes, then converted a metric at a time."""
         batch = PointBatch()
         rows = _Rows.empty()
         if len(self._labels) > _MAX_CACHED:
             self._labels.clear()
         if len(self._resources) > _MAX_CACHED:
             self._resources.clear()
+        groups: dict[tuple[str, str, int], _Explicit] = {}
         for resource_metrics in request.resource_metrics:
             resource = resource_metrics.resource.SerializeToString()
             for scope_metrics in resource_metrics.scope_metrics:
                 scope = scope_metrics.scope
                 for metric in scope_metrics.metrics:
-                    self._metric(batch, rows, resource, scope, metric, repacked)
+                    self._metric(batch, rows, groups, resource, scope, metric, repacked)
+        for group in groups.values():
+            self._explicit(batch, rows, group)
         rows.into(batch)
         return batch
 
     def _metric(
-        self, batch: PointBatch, rows: _Rows, resource: bytes, scope: bytes, metric: Any, repacked: bool
+        self,
+        batch: PointBatch,
+        rows: _Rows,
+        groups: dict[tuple[str, str, int], _Explicit],
+        resource: bytes,
+        scope: bytes,
+        metric: Any,
+        repacked: bool,
     ) -> None:
-        spec = REQUEST_METRICS.get(metric.name)
-        if metric.HasField("histogram"):
+        name = metric.name
+        spec = REQUEST_METRICS.get(name)
+        explicit = metric.HasField("histogram")
+        if explicit:
             data = metric.histogram
         elif metric.HasField("exponential_histogram"):
             data = metric.exponential_histogram
@@ -246,114 +279,111 @@ class MetricsDecoder:
             return
         temporality = data.aggregation_temporality
         if temporality not in (_DELTA, _CUMULATIVE):
-            batch.reject(
-                "temporality", f"{metric.name}: aggregation_temporality must be DELTA or CUMULATIVE", len(points)
-            )
+            batch.reject("temporality", f"{name}: aggregation_temporality must be DELTA or CUMULATIVE", len(points))
             return
-        stream = (resource, scope, metric.name)
-        if metric.HasField("histogram"):
-            self._explicit(batch, rows, spec, scale, temporality == _CUMULATIVE, stream, points, repacked)
+        # the stream's identity: resource, scope, metric, then (per point) its attributes, sorted
+        prefix = b"".join(len(part).to_bytes(4, "little") + part for part in (resource, scope, name.encode()))
+        if explicit:
+            group = groups.get((name, unit, temporality))
+            if group is None:
+                group = groups[(name, unit, temporality)] = _Explicit(spec, scale, temporality == _CUMULATIVE, name)
+            self._gather(batch, group, resource, prefix, points, repacked)
         else:
-            self._exponential(batch, rows, spec, scale, temporality == _CUMULATIVE, stream, points)
+            self._exponential(batch, rows, spec, scale, temporality == _CUMULATIVE, (resource, prefix, name), points)
 
-    def _explicit(
-        self,
-        batch: PointBatch,
-        rows: _Rows,
-        spec: RequestMetric,
-        scale: float,
-        cumulative: bool,
-        stream: tuple[bytes, bytes, str],
-        points: Any,
-        repacked: bool,
+    def _gather(
+        self, batch: PointBatch, group: _Explicit, resource: bytes, prefix: bytes, points: Any, repacked: bool
     ) -> None:
-        resource, name = stream[0], stream[2]
-        by_bounds: dict[bytes, list[int]] = {}
-        attributes: list[tuple[bytes, ...]] = []
-        start: list[int] = []
-        end: list[int] = []
-        count: list[int] = []
-        total: list[float] = []
-        low: list[float] = []
-        high: list[float] = []
-        buckets: list[bytes] = []
-        for i, p in enumerate(points):
-            if p.flags & _NO_RECORDED_VALUE:
-                batch.ignored["no_recorded_value"] += 1
+        """Each usable point's fields, as they are: the per-point work (what bounds the throughput) is
+        field reads and one dict look-up."""
+        labels, keys, found = self._labels, group.keys, group.labels
+        usable = []
+        for p in points:
+            counts, bounds = p.bucket_counts, p.explicit_bounds
+            if p.flags & _NO_RECORDED_VALUE or len(counts) != len(bounds) + 8 or len(bounds) % 8:
+                _unusable(batch, group.name, p, repacked)
                 continue
-            counts = p.bucket_counts
-            if not counts and p.count:
-                if not p.explicit_bounds and repacked:
-                    batch.ignored["no_buckets"] += 1  # count and sum only: nothing to put in a bucket
-                    continue
-                raise _Unpacked
-            bounds = p.explicit_bounds
-            if len(counts) != len(bounds) + 8 or len(bounds) % 8:
-                batch.reject(
-                    "bad_buckets",
-                    f"{name}: point {i} has {len(counts) // 8} bucket counts for "
-                    f"{len(bounds) // 8} explicit bounds (one more is needed)",
-                )
-                continue
-            by_bounds.setdefault(bounds, []).append(len(attributes))
-            attributes.append(tuple(sorted(p.attributes)))
-            start.append(p.start_time_unix_nano)
-            end.append(p.time_unix_nano)
-            count.append(p.count)
-            total.append(p.sum if p.HasField("sum") else math.nan)
-            low.append(p.min if p.HasField("min") else math.nan)
-            high.append(p.max if p.HasField("max") else math.nan)
-            buckets.append(counts)
-        if not attributes:
+            attributes = p.attributes
+            known = labels.get(prefix + b"".join(attributes))  # as sent: the attributes' order is an exporter's
+            if known is None:
+                known = self._stream(resource, prefix, attributes)
+            keys.append(known[0])
+            found.append(known[1])
+            usable.append(p)
+        group.start += [p.start_time_unix_nano for p in usable]
+        group.end += [p.time_unix_nano for p in usable]
+        group.count += [p.count for p in usable]
+        group.total += [p.sum if p.HasField("sum") else math.nan for p in usable]
+        group.low += [p.min for p in usable]  # 0 when not sent: no narrower than a duration's lower edge
+        group.high += [p.max for p in usable]  # 0 when not sent: read as unknown (`_explicit`)
+        group.buckets += [p.bucket_counts for p in usable]
+        group.bounds += [p.explicit_bounds for p in usable]
+
+    def _explicit(self, batch: PointBatch, rows: _Rows, group: _Explicit) -> None:
+        """A metric's explicit-bucket points, vectorized per bounds signature."""
+        if not group.keys:
             return
-        labels = [self._point_labels(resource, a) for a in attributes]
+        spec, scale, name = group.spec, group.scale, group.name
+        by_bounds: dict[bytes, list[int]] = {}
+        if group.bounds.count(group.bounds[0]) == len(group.bounds):  # the usual case: one set of bounds
+            by_bounds[group.bounds[0]] = list(range(len(group.bounds)))
+        else:
+            for i, signature in enumerate(group.bounds):
+                by_bounds.setdefault(signature, []).append(i)
+        count_all = np.asarray(group.count, dtype=np.uint64).astype(np.int64)
+        end_all = np.asarray(group.end, dtype=np.uint64).astype(np.int64)
+        total_all, low_all, high_all = (np.asarray(x) * scale for x in (group.total, group.low, group.high))
         for signature, members in by_bounds.items():
             take = np.asarray(members)
             bounds = np.frombuffer(signature, dtype="<f8") * scale
             if bounds.size and not (np.isfinite(bounds).all() and (np.diff(bounds) > 0).all()):
                 batch.reject("bad_buckets", f"{name}: explicit bounds must be finite and increasing", take.size)
                 continue
-            matrix = np.frombuffer(b"".join(buckets[i] for i in members), dtype="<u8")
+            buckets = group.buckets
+            matrix = np.frombuffer(b"".join(_pick(buckets, members)), dtype="<u8")
             matrix = matrix.reshape(take.size, bounds.size + 1).astype(np.int64)
-            group_count = np.asarray(count, dtype=np.uint64)[take].astype(np.int64)
-            wrong = matrix.sum(axis=1) != group_count
+            count = count_all[take]
+            wrong = matrix.sum(axis=1) != count
             if wrong.any():
                 batch.reject(
                     "bad_count", f"{name}: a point's count is not the sum of its bucket counts", int(wrong.sum())
                 )
-                take, matrix, group_count = take[~wrong], matrix[~wrong], group_count[~wrong]
-            group_total = np.asarray(total)[take] * scale
-            group_end = np.asarray(end, dtype=np.uint64)[take].astype(np.int64)
-            keep = np.ones(take.size, dtype=bool)
-            if cumulative:
-                group_start = np.asarray(start, dtype=np.uint64)[take].astype(np.int64)
-                keys = [(*stream, attributes[i]) for i in take.tolist()]
-                deltas = self.deltas.explicit(keys, signature, group_start, group_end, matrix, group_count, group_total)
-                keep = deltas.counted
+                take, matrix, count = take[~wrong], matrix[~wrong], count[~wrong]
+            total = total_all[take]
+            if group.cumulative:
+                start = np.asarray(group.start, dtype=np.uint64)[take].astype(np.int64)
+                keys = _pick(group.keys, take.tolist())
+                deltas = self.deltas.explicit(keys, signature, start, end_all[take], matrix, count, total)
                 merged, baseline = int((~deltas.latest).sum()), int((deltas.latest & ~deltas.counted).sum())
                 batch.ignored.update({"merged": merged, "cumulative_baseline": baseline})
-                matrix, group_count, group_total = deltas.buckets, deltas.count, deltas.total
-            keep &= group_count > 0
-            if not keep.any():
+                keep = deltas.counted & (deltas.count > 0)
+                matrix, count, total = deltas.buckets[keep], deltas.count[keep], deltas.total[keep]
+            else:
+                keep = count > 0
+                matrix, count, total = matrix[keep], count[keep], total[keep]
+            take = take[keep]
+            if not take.size:
                 continue
-            kept = take[keep]
-            matrix, group_count, group_total = matrix[keep], group_count[keep], group_total[keep]
-            group_labels = [labels[i] for i in kept.tolist()]
-            kinds = _kinds(spec, group_labels, batch)
+            labels = _pick(group.labels, take.tolist())
+            kinds = _kinds(spec, labels, batch)
             chosen = kinds >= 0
             if not chosen.all():
-                matrix, group_count, group_total = matrix[chosen], group_count[chosen], group_total[chosen]
-                kept, kinds = kept[chosen], kinds[chosen]
-                group_labels = [x for x, c in zip(group_labels, chosen.tolist(), strict=True) if c]
+                matrix, count, total, take, kinds = (
+                    matrix[chosen],
+                    count[chosen],
+                    total[chosen],
+                    take[chosen],
+                    kinds[chosen],
+                )
+                labels = [x for x, c in zip(labels, chosen.tolist(), strict=True) if c]
             point, bucket = np.nonzero(matrix)
             uppers = np.append(bounds, np.inf)
             lowers = np.concatenate([[min(0.0, bounds[0]) if bounds.size else 0.0], bounds])
-            lo = np.asarray(low)[kept] * scale
-            hi = np.asarray(high)[kept] * scale
+            lo, hi = low_all[take], high_all[take]
+            hi = np.where(hi > 0, hi, np.nan)  # a max of 0 was not sent (or every value was 0: the same midpoint)
             upper, value = uppers[bucket], _midpoints(lowers[bucket], uppers[bucket], lo[point], hi[point])
-            end_time = group_end[keep][chosen] / 1e9
-            group_buckets = _Buckets(point, upper, value, matrix[point, bucket])
-            rows.add(spec, group_labels, kinds, end_time, group_count, group_total, group_buckets)
+            found = _Buckets(point, upper, value, matrix[point, bucket])
+            rows.add(spec, labels, kinds, end_all[take] / 1e9, count, total, found)
 
     def _exponential(
         self,
@@ -365,7 +395,7 @@ class MetricsDecoder:
         stream: tuple[bytes, bytes, str],
         points: Any,
     ) -> None:
-        resource, name = stream[0], stream[2]
+        resource, prefix, name = stream
         for i, p in enumerate(points):
             if p.flags & _NO_RECORDED_VALUE:
                 batch.ignored["no_recorded_value"] += 1
@@ -378,19 +408,18 @@ class MetricsDecoder:
             if p.zero_count + int(positive.sum()) != p.count:
                 batch.reject("bad_count", f"{name}: point {i}'s count is not the sum of its bucket counts")
                 continue
-            attributes = tuple(sorted(p.attributes))
+            key, labels = self._stream(resource, prefix, p.attributes)
             counts = ExponentialCounts(
                 p.scale, p.zero_count, p.positive.offset, positive, p.count, p.sum if p.HasField("sum") else math.nan
             )
             if cumulative:
-                delta = self.deltas.exponential((*stream, attributes), p.start_time_unix_nano, counts)
+                delta = self.deltas.exponential(key, p.start_time_unix_nano, counts)
                 if delta is None:
                     batch.ignored["cumulative_baseline"] += 1
                     continue
                 counts = delta
             if counts.count <= 0:
                 continue
-            labels = self._point_labels(resource, attributes)
             kinds = _kinds(spec, [labels], batch)
             if kinds[0] < 0:
                 continue
@@ -416,12 +445,15 @@ class MetricsDecoder:
             )
 
     # -- labels ---------------------------------------------------------------------------------------------------
-    def _point_labels(self, resource: bytes, attributes: tuple[bytes, ...]) -> _Labels:
-        key = (resource, attributes)
-        labels = self._labels.get(key)
-        if labels is None:
-            labels = self._labels[key] = self._resolve(self._resource(resource), _attributes(attributes))
-        return labels
+    def _stream(self, resource: bytes, prefix: bytes, attributes: Any) -> tuple[bytes, _Labels]:
+        """A stream's identity (its attributes sorted: the set, not the order it was sent in) and labels,
+        cached under the attributes as sent."""
+        sent = prefix + b"".join(attributes)
+        known = self._labels.get(sent)
+        if known is None:
+            key = prefix + b"".join(sorted(attributes))
+            known = self._labels[sent] = (key, self._resolve(self._resource(resource), _attributes(attributes)))
+        return known
 
     def _resource(self, resource: bytes) -> dict[str, Any]:
         attrs = self._resources.get(resource)
@@ -451,6 +483,31 @@ def encode_response(batch: PointBatch, media: str) -> bytes:
     if media == PROTOBUF:
         return response.SerializeToString()
     return json_format.MessageToJson(response, indent=None).encode()
+
+
+def _pick(items: list[Any], index: list[int]) -> list[Any]:
+    """items[i] for i in index; the list itself when the index is all of it, in order."""
+    if len(index) == len(items) and (not index or index[-1] == len(items) - 1):
+        return items
+    return [items[i] for i in index]
+
+
+def _unusable(batch: PointBatch, name: str, p: Any, repacked: bool) -> None:
+    """Count an explicit-bucket point that cannot be counted; raise `_Unpacked` for one whose bucket
+    counts were sent as repeated fields (the schema here reads only the packed form)."""
+    counts, bounds = p.bucket_counts, p.explicit_bounds
+    if p.flags & _NO_RECORDED_VALUE:
+        batch.ignored["no_recorded_value"] += 1
+    elif not counts and p.count and not repacked:
+        raise _Unpacked
+    elif not counts and not bounds and p.count:
+        batch.ignored["no_buckets"] += 1  # count and sum only: nothing to put in a bucket
+    elif counts or bounds:  # an empty point (no buckets, no count) observed nothing
+        batch.reject(
+            "bad_buckets",
+            f"{name}: a point has {len(counts) // 8} bucket counts for {len(bounds) // 8} explicit bounds "
+            "(one more is needed)",
+        )
 
 
 class _Unpacked(Exception):

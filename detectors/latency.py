@@ -366,30 +366,25 @@ class RequestStats:
     def _update_points(self, batch: PointBatch) -> None:
         target = self._targets(batch.service, batch.model, batch.operation)
         for kind in (int(MetricKind.DURATION), int(MetricKind.TTFT), int(MetricKind.TPOT)):
-            points = np.flatnonzero(batch.kind == kind)
-            if not points.size:
+            mask = batch.kind == kind
+            if not mask.any():
                 continue
-            chosen = np.zeros(len(batch), dtype=bool)
-            chosen[points] = True
-            rows = np.flatnonzero(chosen[batch.point])
-            renumber = np.cumsum(chosen) - 1
-            point = renumber[batch.point[rows]]
-            upper, value, weight = batch.upper[rows], batch.value[rows], batch.weight[rows]
-            sums = batch.total[points]
-            mine = [target[i] for i in points.tolist()]
+            part = batch if mask.all() else batch.subset(mask)  # the usual export: one kind only
+            mine = target if part is batch else [target[i] for i in np.flatnonzero(mask).tolist()]
             if kind == MetricKind.DURATION:
-                keys = self._keys(mine, batch.error[points], [batch.extra[i] for i in points.tolist()])
-                counted = self.durations.observe_buckets(keys, point, upper, weight, sums)
+                keys = self._keys(mine, part.error, part.extra)
+                counted = self.durations.observe_buckets(keys, part.point, part.upper, part.weight, part.total)
                 self._remember(
-                    [counted[i][:3] for i in point.tolist()],
-                    value,
-                    batch.end_time[points][point],
-                    batch.error[points][point],
-                    weight,
+                    [k[:3] for k in counted],
+                    part.value,
+                    part.end_time[part.point],
+                    part.error[part.point],
+                    part.weight,
+                    part.point,
                 )
             else:
                 histogram = self.ttft if kind == MetricKind.TTFT else self.tpot
-                histogram.observe_buckets([t[:2] for t in mine], point, upper, weight, sums)
+                histogram.observe_buckets([t[:2] for t in mine], part.point, part.upper, part.weight, part.total)
         for kind, counter in ((INPUT_TOKENS, self.input_tokens), (OUTPUT_TOKENS, self.output_tokens)):
             for i in np.flatnonzero(batch.kind == kind).tolist():
                 counter.add(target[i][:2], float(batch.total[i]))
@@ -401,18 +396,25 @@ class RequestStats:
         end_time: FloatArray,
         error: BoolArray,
         weight: IntArray | None = None,
+        point: IntArray | None = None,
     ) -> None:
-        weights = np.ones(len(target)) if weight is None else weight.astype(np.float64)
-        rows = np.column_stack([end_time, duration, error.astype(np.float64), weights])
+        """Append rows (end time, duration, error, weight) to their series' rings; `target` per row, or
+        per point with `point` giving each row's."""
+        rows = np.empty((duration.size, 4))
+        rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3] = end_time, duration, error, 1 if weight is None else weight
         codes: dict[tuple[str, ...], int] = {}
         series = np.fromiter((codes.setdefault(t, len(codes)) for t in target), dtype=np.intp, count=len(target))
+        if point is not None:
+            series = series[point]
         order = np.argsort(series, kind="stable")
-        bounds = np.searchsorted(series[order], np.arange(len(codes) + 1))
+        rows = rows[order]  # each series' rows together, in arrival order: a slice each
+        bounds = np.searchsorted(series[order], np.arange(len(codes) + 1)).tolist()
+        recent = self._recent
         for key, code in codes.items():
-            ring = self._recent.get(key)
+            ring = recent.get(key)
             if ring is None:
-                ring = self._recent[key] = _Ring(self.max_quantile_samples, 4)  # end time, duration, error, weight
-            ring.append(rows[order[bounds[code] : bounds[code + 1]]])
+                ring = recent[key] = _Ring(self.max_quantile_samples, 4)  # end time, duration, error, weight
+            ring.append(rows[bounds[code] : bounds[code + 1]])
 
     def _llm(self, target: list[tuple[str, str, str]], batch: SpanBatch) -> None:
         for counter, tokens in ((self.input_tokens, batch.input_tokens), (self.output_tokens, batch.output_tokens)):
@@ -440,16 +442,21 @@ class _Ring:
         self._size = 0
 
     def append(self, rows: FloatArray) -> None:
-        rows = rows[-self.capacity :]
         n = rows.shape[0]
+        if n > self.capacity:
+            rows, n = rows[-self.capacity :], self.capacity
         room = self._rows.shape[0]
         if room < self.capacity and self._size + n > room:
             self._reserve(min(self.capacity, max(2 * room, self._size + n)))
-        room = self._rows.shape[0]
-        first = min(n, room - self._next)
-        self._rows[self._next : self._next + first] = rows[:first]
-        self._rows[: n - first] = rows[first:]
-        self._next = (self._next + n) % room
+            room = self._rows.shape[0]
+        at = self._next
+        if at + n <= room:  # the usual case: no wrap
+            self._rows[at : at + n] = rows
+        else:
+            first = room - at
+            self._rows[at:] = rows[:first]
+            self._rows[: n - first] = rows[first:]
+        self._next = (at + n) % room
         self._size = min(room, self._size + n)
 
     def since(self, start: float) -> FloatArray:

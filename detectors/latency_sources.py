@@ -89,20 +89,15 @@ class LatencySources:
         if self.mode == "spans":
             return np.zeros(n, dtype=bool), Counter({"latency_source": n} if n else {})
         family = np.where(np.isin(batch.kind, (INPUT_TOKENS, OUTPUT_TOKENS)), int(MetricKind.TOKENS), batch.kind)
-        codes: dict[tuple[str, int, int], int] = {}
-        code = np.fromiter(
-            (
-                codes.setdefault(c, len(codes))
-                for c in zip(batch.service, family.tolist(), batch.rank.tolist(), strict=True)
-            ),
-            dtype=np.intp,
-            count=n,
-        )
+        services, service = np.unique(batch.selectors["service"], return_inverse=True)
+        combined = (service * len(MetricKind) + family) * 64 + np.minimum(batch.rank, 63)
+        combos, code = np.unique(combined, return_inverse=True)
         keep = np.ones(n, dtype=bool)
         ignored: Counter[str] = Counter()
-        for (service, kind, rank), c in sorted(codes.items(), key=lambda item: item[0][2]):  # best rank first
+        for c in np.argsort(combos % 64, kind="stable").tolist():  # best rank first
+            rank, kind = int(combos[c] % 64), int(combos[c] // 64 % len(MetricKind))
             mine = code == c
-            source = self._source(service, MetricKind(kind))
+            source = self._source(str(services[combos[c] // 64 // len(MetricKind)]), MetricKind(kind))
             if source.rank is None or rank < source.rank:
                 switching = source.rank is not None or (self.mode == "auto" and source.spans_counted)
                 source.rank = rank
