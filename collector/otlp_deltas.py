@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 
@@ -102,6 +103,8 @@ class _Table:
     def previous(self, slot: IntArray) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
         """start, count, total and counts at `slot` (zeros where it is -1)."""
         known = slot >= 0
+        if known.all():  # the steady state: every stream known
+            return self.start[slot], self.count[slot], self.total[slot], self.counts[slot]
         at = np.where(known, slot, 0)
         if not self.start.size:
             zeros = np.zeros(slot.size, dtype=np.int64)
@@ -167,8 +170,7 @@ class CumulativeDeltas:
         if table is None:
             table = self._tables[signature] = _Table(buckets.shape[1])
         latest = _latest(keys, time)
-        find = table.slots.get
-        slot = np.fromiter((find(key, -1) for key in keys), dtype=np.intp, count=len(keys))
+        slot = np.fromiter(map(table.slots.get, keys, repeat(-1)), dtype=np.intp, count=len(keys))
         slot[~latest] = -1
         prev_start, prev_count, prev_total, prev = table.previous(slot)
         has_prev = slot >= 0
@@ -176,11 +178,14 @@ class CumulativeDeltas:
         continuing = has_prev & ~reset
         fresh = latest & ~has_prev & (start >= self.started_ns) & (start > 0)
         counted = latest & (continuing | reset | fresh)
-        delta = np.where(continuing[:, None], buckets - prev, buckets)
         last = np.flatnonzero(latest)
-        pending = _Pending(table, [keys[i] for i in last.tolist()], slot[last], start[last], count[last], total[last])
+        latest_keys = list(keys) if last.size == len(keys) else [keys[i] for i in last.tolist()]
+        pending = _Pending(table, latest_keys, slot[last], start[last], count[last], total[last])
         pending.buckets = buckets[last]
         self._pending.append(pending)
+        if continuing.all():  # the steady state
+            return ExplicitDeltas(latest, counted, buckets - prev, count - prev_count, total - prev_total)
+        delta = np.where(continuing[:, None], buckets - prev, buckets)
         return ExplicitDeltas(
             latest,
             counted,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -41,7 +41,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from driftwarden.collector.otlp import JSON, PROTOBUF, _hex_ids_to_base64
 from driftwarden.collector.otlp_attributes import first, label_value, lookup_chain, scalar
 from driftwarden.collector.otlp_deltas import CumulativeDeltas, ExponentialCounts
-from driftwarden.collector.otlp_wire import MetricsRequest
+from driftwarden.collector.otlp_wire import MetricsRequest, StreamKeys, varints
 from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.core.errors import InputError, UnsupportedMediaType
 from driftwarden.core.points import INPUT_TOKENS, OUTPUT_TOKENS, PointBatch
@@ -67,9 +67,8 @@ _MAX_CACHED = 100_000  # attribute sets whose labels are cached; raw values are 
 _TOKEN_KINDS = {"input": INPUT_TOKENS, "output": OUTPUT_TOKENS}
 
 
-@dataclass(frozen=True)
-class _Labels:
-    """What a point's attribute set (with its resource's) maps to."""
+class _Labels(NamedTuple):
+    """What a point's attribute set (with its resource's) maps to (a tuple: a batch's are transposed at once)."""
 
     service: str
     model: str
@@ -97,6 +96,31 @@ class _Explicit:
     high: list[float] = field(default_factory=list)
     buckets: list[bytes] = field(default_factory=list)  # packed fixed64
     bounds: list[bytes] = field(default_factory=list)  # packed double
+
+
+@dataclass
+class _Exponential:
+    """The exponential-histogram points of one metric (name, unit, temporality) in a request, as read;
+    their positive bucket counts one flat list (`lengths` of each point's)."""
+
+    spec: RequestMetric
+    scale: float  # to seconds
+    cumulative: bool
+    name: str
+    keys: list[bytes] = field(default_factory=list)
+    labels: list[_Labels] = field(default_factory=list)
+    start: list[int] = field(default_factory=list)
+    end: list[int] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+    low: list[float] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
+    exponent: list[int] = field(default_factory=list)  # the point's scale
+    zero: list[int] = field(default_factory=list)
+    threshold: list[float] = field(default_factory=list)
+    offset: list[int] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)  # bytes of each point's packed counts
+    counts: list[bytes] = field(default_factory=list)  # packed uint64 varints
 
 
 @dataclass
@@ -157,15 +181,18 @@ class _Rows:
         self.total.append(total)
 
     def into(self, batch: PointBatch) -> None:
-        batch.service = [x.service for x in self.labels]
-        batch.model = [x.model for x in self.labels]
-        batch.operation = [x.operation for x in self.labels]
-        batch.extra = [x.extra for x in self.labels]
-        batch.error = np.fromiter((x.error for x in self.labels), dtype=bool, count=len(self.labels))
         batch.kind = np.asarray(self.kind, dtype=np.int64)
         batch.rank = np.asarray(self.rank, dtype=np.int64)
         if not self.labels:
             return
+        service, model, operation, extra, error, _ = zip(*self.labels, strict=True)
+        batch.service, batch.model, batch.operation, batch.extra = (
+            list(service),
+            list(model),
+            list(operation),
+            list(extra),
+        )
+        batch.error = np.array(error, dtype=bool)
         batch.end_time = np.concatenate(self.end_time)
         batch.count = np.concatenate(self.count).astype(np.int64)
         batch.total = np.concatenate(self.total)
@@ -199,20 +226,18 @@ class MetricsDecoder:
             )
         self.deltas.discard()
         try:
-            if media == PROTOBUF:
-                request = MetricsRequest.FromString(body)
-            else:
-                request = MetricsRequest.FromString(_from_json(body).SerializeToString())
+            data = body if media == PROTOBUF else _from_json(body).SerializeToString()
+            request = MetricsRequest.FromString(data)
         except (DecodeError, orjson.JSONDecodeError, json_format.ParseError, ValueError, TypeError) as exc:
             raise InputError(f"not an OTLP ExportMetricsServiceRequest ({media}): {exc}") from exc
         except RecursionError:
             raise InputError(f"not an OTLP ExportMetricsServiceRequest ({media}): nested too deeply") from None
         try:
-            return self._points(request), media
+            return self._points(request, _keys(data)), media
         except _Unpacked:  # bucket counts sent unpacked: the real schema reads them, and packs them again
             self.deltas.discard()
-            full = ExportMetricsServiceRequest.FromString(body)
-            return self._points(MetricsRequest.FromString(full.SerializeToString()), repacked=True), media
+            data = ExportMetricsServiceRequest.FromString(data).SerializeToString()
+            return self._points(MetricsRequest.FromString(data), _keys(data), repacked=True), media
 
     def commit(self) -> None:
         """The last decoded request was admitted: its cumulative points become the streams' state."""
@@ -222,7 +247,7 @@ class MetricsDecoder:
         self.deltas.discard()
 
     # -- walking the request --------------------------------------------------------------------------------------
-    def _points(self, request: Any, *, repacked: bool = False) -> PointBatch:
+    def _points(self, request: Any, keys: Any, *, repacked: bool = False) -> PointBatch:
         """Points gathered per metric across resources and scopes, then converted a metric at a time."""
         batch = PointBatch()
         rows = _Rows.empty()
@@ -230,15 +255,20 @@ class MetricsDecoder:
             self._labels.clear()
         if len(self._resources) > _MAX_CACHED:
             self._resources.clear()
-        groups: dict[tuple[str, str, int], _Explicit] = {}
-        for resource_metrics in request.resource_metrics:
+        groups: dict[tuple[str, str, int, bool], _Explicit | _Exponential] = {}
+        for resource_metrics, resource_keys in zip(request.resource_metrics, keys.resource_metrics, strict=True):
             resource = resource_metrics.resource.SerializeToString()
-            for scope_metrics in resource_metrics.scope_metrics:
+            for scope_metrics, scope_keys in zip(
+                resource_metrics.scope_metrics, resource_keys.scope_metrics, strict=True
+            ):
                 scope = scope_metrics.scope
-                for metric in scope_metrics.metrics:
-                    self._metric(batch, rows, groups, resource, scope, metric, repacked)
+                for metric, metric_keys in zip(scope_metrics.metrics, scope_keys.metrics, strict=True):
+                    self._metric(batch, rows, groups, resource, scope, metric, metric_keys, repacked)
         for group in groups.values():
-            self._explicit(batch, rows, group)
+            if isinstance(group, _Explicit):
+                self._explicit(batch, rows, group)
+            else:
+                self._exponential(batch, rows, group)
         rows.into(batch)
         return batch
 
@@ -246,10 +276,11 @@ class MetricsDecoder:
         self,
         batch: PointBatch,
         rows: _Rows,
-        groups: dict[tuple[str, str, int], _Explicit],
+        groups: dict[tuple[str, str, int, bool], _Explicit | _Exponential],
         resource: bytes,
         scope: bytes,
         metric: Any,
+        metric_keys: Any,
         repacked: bool,
     ) -> None:
         name = metric.name
@@ -283,41 +314,50 @@ class MetricsDecoder:
             return
         # the stream's identity: resource, scope, metric, then (per point) its attributes, sorted
         prefix = b"".join(len(part).to_bytes(4, "little") + part for part in (resource, scope, name.encode()))
-        if explicit:
-            group = groups.get((name, unit, temporality))
-            if group is None:
-                group = groups[(name, unit, temporality)] = _Explicit(spec, scale, temporality == _CUMULATIVE, name)
-            self._gather(batch, group, resource, prefix, points, repacked)
+        group = groups.get((name, unit, temporality, explicit))
+        if group is None:
+            kind = _Explicit if explicit else _Exponential
+            group = groups[(name, unit, temporality, explicit)] = kind(spec, scale, temporality == _CUMULATIVE, name)
+        if isinstance(group, _Explicit):
+            sent = [p.SerializeToString() for p in metric_keys.histogram.data_points]  # each point's attributes
+            self._gather(batch, group, resource, prefix, points, sent, repacked)
         else:
-            self._exponential(batch, rows, spec, scale, temporality == _CUMULATIVE, (resource, prefix, name), points)
+            sent = [p.SerializeToString() for p in metric_keys.exponential_histogram.data_points]
+            self._gather_exponential(batch, group, resource, prefix, points, sent)
 
     def _gather(
-        self, batch: PointBatch, group: _Explicit, resource: bytes, prefix: bytes, points: Any, repacked: bool
+        self,
+        batch: PointBatch,
+        group: _Explicit,
+        resource: bytes,
+        prefix: bytes,
+        points: Any,
+        sent: list[bytes],
+        repacked: bool,
     ) -> None:
         """Each usable point's fields, as they are: the per-point work (what bounds the throughput) is
-        field reads and one dict look-up."""
-        labels, keys, found = self._labels, group.keys, group.labels
+        field reads and one dict look-up. `sent`: each point's attributes, serialized as sent."""
+        labels, keys, found, buckets, edges = self._labels, group.keys, group.labels, group.buckets, group.bounds
         usable = []
-        for p in points:
+        for p, attributes in zip(points, sent, strict=True):
             counts, bounds = p.bucket_counts, p.explicit_bounds
             if p.flags & _NO_RECORDED_VALUE or len(counts) != len(bounds) + 8 or len(bounds) % 8:
                 _unusable(batch, group.name, p, repacked)
                 continue
-            attributes = p.attributes
-            known = labels.get(prefix + b"".join(attributes))  # as sent: the attributes' order is an exporter's
-            if known is None:
-                known = self._stream(resource, prefix, attributes)
+            as_sent = prefix + attributes  # the attributes' order is an exporter's: the stream's key is sorted
+            known = labels.get(as_sent) or self._stream(resource, as_sent, prefix, p.attributes)
             keys.append(known[0])
             found.append(known[1])
+            buckets.append(counts)
+            edges.append(bounds)
             usable.append(p)
-        group.start += [p.start_time_unix_nano for p in usable]
+        if group.cumulative:
+            group.start += [p.start_time_unix_nano for p in usable]
         group.end += [p.time_unix_nano for p in usable]
         group.count += [p.count for p in usable]
         group.total += [p.sum if p.HasField("sum") else math.nan for p in usable]
         group.low += [p.min for p in usable]  # 0 when not sent: no narrower than a duration's lower edge
         group.high += [p.max for p in usable]  # 0 when not sent: read as unknown (`_explicit`)
-        group.buckets += [p.bucket_counts for p in usable]
-        group.bounds += [p.explicit_bounds for p in usable]
 
     def _explicit(self, batch: PointBatch, rows: _Rows, group: _Explicit) -> None:
         """A metric's explicit-bucket points, vectorized per bounds signature."""
@@ -357,9 +397,11 @@ class MetricsDecoder:
                 merged, baseline = int((~deltas.latest).sum()), int((deltas.latest & ~deltas.counted).sum())
                 batch.ignored.update({"merged": merged, "cumulative_baseline": baseline})
                 keep = deltas.counted & (deltas.count > 0)
+                batch.ignored["empty"] += int((deltas.counted & (deltas.count == 0)).sum())
                 matrix, count, total = deltas.buckets[keep], deltas.count[keep], deltas.total[keep]
             else:
                 keep = count > 0
+                batch.ignored["empty"] += int((~keep).sum())
                 matrix, count, total = matrix[keep], count[keep], total[keep]
             take = take[keep]
             if not take.size:
@@ -385,74 +427,129 @@ class MetricsDecoder:
             found = _Buckets(point, upper, value, matrix[point, bucket])
             rows.add(spec, labels, kinds, end_all[take] / 1e9, count, total, found)
 
-    def _exponential(
-        self,
-        batch: PointBatch,
-        rows: _Rows,
-        spec: RequestMetric,
-        scale: float,
-        cumulative: bool,
-        stream: tuple[bytes, bytes, str],
-        points: Any,
+    def _gather_exponential(
+        self, batch: PointBatch, group: _Exponential, resource: bytes, prefix: bytes, points: Any, sent: list[bytes]
     ) -> None:
-        resource, prefix, name = stream
-        for i, p in enumerate(points):
+        """Each usable exponential point's fields; its positive bucket counts appended to one flat list."""
+        labels, packed, sizes = self._labels, group.counts, group.sizes
+        usable = []
+        for p, attributes in zip(points, sent, strict=True):
             if p.flags & _NO_RECORDED_VALUE:
                 batch.ignored["no_recorded_value"] += 1
                 continue
-            positive = np.asarray(p.positive.bucket_counts, dtype=np.uint64).astype(np.int64)
-            negative = sum(p.negative.bucket_counts)
-            if negative:
-                batch.reject("negative_values", f"{name}: point {i} counts negative values (no duration is negative)")
+            if p.negative.bucket_counts.strip(b"\x00"):  # a varint other than 0
+                batch.reject("negative_values", f"{group.name}: a point counts negative values (no duration is)")
                 continue
-            if p.zero_count + int(positive.sum()) != p.count:
-                batch.reject("bad_count", f"{name}: point {i}'s count is not the sum of its bucket counts")
-                continue
-            key, labels = self._stream(resource, prefix, p.attributes)
-            counts = ExponentialCounts(
-                p.scale, p.zero_count, p.positive.offset, positive, p.count, p.sum if p.HasField("sum") else math.nan
-            )
-            if cumulative:
-                delta = self.deltas.exponential(key, p.start_time_unix_nano, counts)
+            positive = p.positive
+            counts = positive.bucket_counts
+            if not counts and p.count > p.zero_count:
+                raise _Unpacked  # or a count without buckets: the real schema tells
+            as_sent = prefix + attributes
+            known = labels.get(as_sent) or self._stream(resource, as_sent, prefix, p.attributes)
+            group.keys.append(known[0])
+            group.labels.append(known[1])
+            group.offset.append(positive.offset)
+            sizes.append(len(counts))
+            packed.append(counts)
+            usable.append(p)
+        if group.cumulative:
+            group.start += [p.start_time_unix_nano for p in usable]
+        group.end += [p.time_unix_nano for p in usable]
+        group.count += [p.count for p in usable]
+        group.total += [p.sum if p.HasField("sum") else math.nan for p in usable]
+        group.low += [p.min for p in usable]  # 0 when not sent: no narrower than a duration's lower edge
+        group.high += [p.max for p in usable]  # 0 when not sent: read as unknown
+        group.exponent += [p.scale for p in usable]
+        group.zero += [p.zero_count for p in usable]
+        group.threshold += [p.zero_threshold for p in usable]
+
+    def _exponential(self, batch: PointBatch, rows: _Rows, group: _Exponential) -> None:
+        """A metric's exponential points: bucket index i at scale s spans (2^(i/2^s), 2^((i+1)/2^s)]."""
+        if not group.keys:
+            return
+        spec, scale, name = group.spec, group.scale, group.name
+        n = len(group.keys)
+        try:
+            counts, lengths = varints(b"".join(group.counts), group.sizes)
+        except ValueError as exc:
+            raise InputError(f"{name}: exponential bucket counts are not packed varints ({exc})") from None
+        point = np.repeat(np.arange(n), lengths)
+        count = np.asarray(group.count, dtype=np.uint64).astype(np.int64)
+        zero = np.asarray(group.zero, dtype=np.uint64).astype(np.int64)
+        offset = np.asarray(group.offset, dtype=np.int64)
+        exponent = np.asarray(group.exponent, dtype=np.int64)
+        total = np.asarray(group.total) * scale
+        wrong = zero + np.bincount(point, weights=counts, minlength=n).astype(np.int64) != count
+        if wrong.any():
+            batch.reject("bad_count", f"{name}: a point's count is not the sum of its bucket counts", int(wrong.sum()))
+        keep = ~wrong
+        if group.cumulative:  # per point: two cumulative points of a stream may differ in scale and offset
+            starts = np.cumsum(lengths) - lengths
+            converted = []
+            for i in np.flatnonzero(keep).tolist():
+                cumulative = ExponentialCounts(
+                    int(exponent[i]),
+                    int(zero[i]),
+                    int(offset[i]),
+                    counts[starts[i] : starts[i] + lengths[i]].copy(),  # kept as the stream's state: no view
+                    int(count[i]),
+                    float(total[i]),
+                )
+                delta = self.deltas.exponential(group.keys[i], group.start[i], cumulative)
                 if delta is None:
                     batch.ignored["cumulative_baseline"] += 1
+                    keep[i] = False
                     continue
-                counts = delta
-            if counts.count <= 0:
-                continue
-            kinds = _kinds(spec, [labels], batch)
-            if kinds[0] < 0:
-                continue
-            index = counts.offset + np.arange(counts.counts.size)
-            base = 2.0**-counts.scale
-            uppers = np.exp2((index + 1) * base) * scale
-            lowers = np.exp2(index * base) * scale
-            threshold = p.zero_threshold * scale
-            lo = np.full(1, p.min * scale if p.HasField("min") else math.nan)
-            hi = np.full(1, p.max * scale if p.HasField("max") else math.nan)
-            nonzero = np.flatnonzero(counts.counts)
-            upper = np.concatenate([[threshold], uppers[nonzero]])
-            lower = np.concatenate([[0.0], lowers[nonzero]])
-            weight = np.concatenate([[counts.zero], counts.counts[nonzero]])
-            has = weight > 0
-            upper, lower, weight = upper[has], lower[has], weight[has]
-            point = np.zeros(weight.size, dtype=np.int64)
-            value = _midpoints(lower, upper, lo[point], hi[point])
-            end_time = np.array([p.time_unix_nano / 1e9])
-            total = np.array([counts.total * scale])
-            rows.add(
-                spec, [labels], kinds, end_time, np.array([counts.count]), total, _Buckets(point, upper, value, weight)
-            )
+                exponent[i], zero[i], offset[i], count[i], total[i] = (
+                    delta.scale,
+                    delta.zero,
+                    delta.offset,
+                    delta.count,
+                    delta.total,
+                )
+                converted.append((i, delta.counts))
+            lengths = np.zeros(n, dtype=np.int64)
+            for i, c in converted:
+                lengths[i] = c.size
+            counts = np.concatenate([c for _, c in converted]) if converted else np.zeros(0, dtype=np.int64)
+            point = np.repeat(np.arange(n), lengths)
+        empty = keep & (count <= 0)
+        batch.ignored["empty"] += int(empty.sum())
+        keep &= ~empty
+        labels_all = group.labels
+        kinds_all = np.full(n, -1, dtype=np.int64)
+        kept = np.flatnonzero(keep)
+        kinds_all[kept] = _kinds(spec, [labels_all[i] for i in kept.tolist()], batch)
+        keep &= kinds_all >= 0
+        if not keep.any():
+            return
+        position = np.arange(point.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        row = np.flatnonzero((counts > 0) & keep[point])  # most of an SDK point's 160 buckets are empty
+        point, index, weight = point[row], offset[point[row]] + position[row], counts[row]
+        width = np.exp2(-exponent[point].astype(np.float64))
+        upper, lower = np.exp2((index + 1) * width) * scale, np.exp2(index * width) * scale
+        zeros = np.flatnonzero((zero > 0) & keep)  # the zero bucket: [0, its threshold]
+        point = np.concatenate([point, zeros])
+        upper = np.concatenate([upper, np.asarray(group.threshold)[zeros] * scale])
+        lower = np.concatenate([lower, np.zeros(zeros.size)])
+        weight = np.concatenate([weight, zero[zeros]])
+        lo, hi = np.asarray(group.low) * scale, np.asarray(group.high) * scale
+        hi = np.where(hi > 0, hi, np.nan)  # a max of 0 was not sent (or every value was 0: the same midpoint)
+        value = _midpoints(lower, upper, lo[point], hi[point])
+        renumber = np.cumsum(keep) - 1
+        labels = [labels_all[i] for i in np.flatnonzero(keep).tolist()]
+        end_time = np.asarray(group.end, dtype=np.uint64)[keep].astype(np.int64) / 1e9
+        found = _Buckets(renumber[point], upper, value, weight)
+        rows.add(spec, labels, kinds_all[keep], end_time, count[keep], total[keep], found)
 
     # -- labels ---------------------------------------------------------------------------------------------------
-    def _stream(self, resource: bytes, prefix: bytes, attributes: Any) -> tuple[bytes, _Labels]:
+    def _stream(self, resource: bytes, as_sent: bytes, prefix: bytes, attributes: Any) -> tuple[bytes, _Labels]:
         """A stream's identity (its attributes sorted: the set, not the order it was sent in) and labels,
-        cached under the attributes as sent."""
-        sent = prefix + b"".join(attributes)
-        known = self._labels.get(sent)
+        cached under `as_sent` (the prefix and the attributes in some form of how they were sent)."""
+        known = self._labels.get(as_sent)
         if known is None:
             key = prefix + b"".join(sorted(attributes))
-            known = self._labels[sent] = (key, self._resolve(self._resource(resource), _attributes(attributes)))
+            known = self._labels[as_sent] = (key, self._resolve(self._resource(resource), _attributes(attributes)))
         return known
 
     def _resource(self, resource: bytes) -> dict[str, Any]:
@@ -502,16 +599,25 @@ def _unusable(batch: PointBatch, name: str, p: Any, repacked: bool) -> None:
         raise _Unpacked
     elif not counts and not bounds and p.count:
         batch.ignored["no_buckets"] += 1  # count and sum only: nothing to put in a bucket
-    elif counts or bounds:  # an empty point (no buckets, no count) observed nothing
+    elif counts or bounds:
         batch.reject(
             "bad_buckets",
             f"{name}: a point has {len(counts) // 8} bucket counts for {len(bounds) // 8} explicit bounds "
             "(one more is needed)",
         )
+    else:  # no buckets, no count: nothing observed
+        batch.ignored["empty"] += 1
 
 
 class _Unpacked(Exception):
     """A point's bucket counts were sent as repeated fields, not packed."""
+
+
+def _keys(data: bytes) -> Any:
+    """The request read for its histogram points' attributes only (`otlp_wire.StreamKeys`)."""
+    keys = StreamKeys.FromString(data)
+    keys.DiscardUnknownFields()
+    return keys
 
 
 def _from_json(body: bytes) -> ExportMetricsServiceRequest:

@@ -158,7 +158,7 @@ class LatencyHistogram:
             return []
         with self._lock:
             sets = self.label_sets
-            series = np.fromiter((sets.index(k) for k in keys), dtype=np.intp, count=len(keys))
+            series = np.asarray(sets.indices(keys), dtype=np.intp)
             self._grow(len(sets))
             bucket = np.searchsorted(self.bounds, values, side="left")  # value <= bound[bucket]
             width = self.bounds.size + 1
@@ -188,7 +188,7 @@ class LatencyHistogram:
             return []
         with self._lock:
             sets = self.label_sets
-            series = np.fromiter((sets.index(k) for k in keys), dtype=np.intp, count=len(keys))
+            series = np.asarray(sets.indices(keys), dtype=np.intp)
             self._grow(len(sets))
             bucket = np.searchsorted(self.bounds, upper, side="left")
             flat = series[point] * (self.bounds.size + 1) + bucket
@@ -326,13 +326,14 @@ class RequestStats:
         cache = self._folded
         if len(cache) > 100_000:  # raw values are unbounded; the cache must not be
             cache.clear()
-        target = []
-        for raw in zip(service, model, operation, strict=True):
-            key = cache.get(raw)
-            if key is None:
-                key = cache[raw] = (fold("service", raw[0]), fold("model", raw[1]), fold("operation", raw[2]))
-            target.append(key)
-        return target
+        raws = list(zip(service, model, operation, strict=True))
+        target = list(map(cache.get, raws))  # one C-level pass in the usual case: every value seen before
+        if None in target:
+            for i, raw in enumerate(raws):
+                if target[i] is None:
+                    folded = (fold("service", raw[0]), fold("model", raw[1]), fold("operation", raw[2]))
+                    target[i] = cache[raw] = folded
+        return target  # type: ignore[return-value]
 
     def _keys(
         self, target: list[tuple[str, str, str]], error: BoolArray, extra: list[tuple[str, ...]]
@@ -402,8 +403,8 @@ class RequestStats:
         per point with `point` giving each row's."""
         rows = np.empty((duration.size, 4))
         rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3] = end_time, duration, error, 1 if weight is None else weight
-        codes: dict[tuple[str, ...], int] = {}
-        series = np.fromiter((codes.setdefault(t, len(codes)) for t in target), dtype=np.intp, count=len(target))
+        codes = {key: code for code, key in enumerate(dict.fromkeys(target))}
+        series = np.fromiter(map(codes.__getitem__, target), dtype=np.intp, count=len(target))
         if point is not None:
             series = series[point]
         order = np.argsort(series, kind="stable")

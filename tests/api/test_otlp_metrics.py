@@ -108,6 +108,11 @@ def test_explicit_histograms_give_the_buckets_quantiles_and_burn_rates_spans_giv
         sender.flush()  # an interval with nothing new: a cumulative point equal to the last, a delta of 0
         sender.close()
         metrics = seen(d)
+        empty = d.metric("driftwarden_otlp_points_ignored_total", reason="empty")
+        counted = d.metric("driftwarden_otlp_points_total", outcome="counted")
+    # two streams (ok, error): cumulative sends both at every export (the third flush's and the shutdown's
+    # empty), delta only what was recorded since the last
+    assert (counted, empty) == ((4, 4) if temporality == "cumulative" else (4, None))
     assert from_spans.buckets == exact(DURATIONS, ERRORS)  # spans: exact
     assert metrics.count == from_spans.count and metrics.buckets == from_spans.buckets  # our bounds are theirs
     assert metrics.sums == pytest.approx(from_spans.sums, rel=1e-6)  # the SDK's sums (spans: ns timestamps)
