@@ -31,7 +31,7 @@ import numpy as np
 
 from driftwarden.core.arrays import BoolArray, FloatArray, IntArray
 
-__all__ = ["CumulativeDeltas", "ExplicitDeltas", "ExponentialCounts"]
+__all__ = ["CumulativeDeltas", "ExplicitDeltas", "ExponentialCounts", "ExponentialPoints"]
 
 
 @dataclass
@@ -64,6 +64,26 @@ class ExponentialCounts:
         index = (self.offset + np.arange(self.counts.size)) >> shift
         merged = np.bincount(index - index[0], weights=self.counts).astype(np.int64)
         return ExponentialCounts(scale, self.zero, int(index[0]), merged, self.count, self.total)
+
+
+@dataclass
+class ExponentialPoints:
+    """Exponential histogram points column-wise, their positive bucket counts one flat array."""
+
+    scale: IntArray
+    zero: IntArray
+    offset: IntArray
+    counts: IntArray  # every point's, one after the other
+    lengths: IntArray  # how many of `counts` each point has
+    count: IntArray
+    total: FloatArray
+
+    def point(self, i: int, first: int) -> ExponentialCounts:
+        """Point `i` (its counts from `first`), copied: it may be kept as a stream's state."""
+        counts = self.counts[first : first + int(self.lengths[i])].copy()
+        return ExponentialCounts(
+            int(self.scale[i]), int(self.zero[i]), int(self.offset[i]), counts, int(self.count[i]), float(self.total[i])
+        )
 
 
 @dataclass(eq=False)  # compared by identity
@@ -212,6 +232,81 @@ class CumulativeDeltas:
             return point
         zero, count, total = point.zero - last.zero, point.count - last.count, point.total - last.total
         return ExponentialCounts(point.scale, zero, low, cur - old, count, total)
+
+    def exponential_many(
+        self, keys: Sequence[Hashable], start: IntArray, time: IntArray, points: ExponentialPoints
+    ) -> tuple[BoolArray, BoolArray, ExponentialPoints]:
+        """Deltas of cumulative exponential points: (latest, counted, the deltas; a point not counted has
+        no counts there). A stream whose last point has its start (and a scale no coarser) is converted for
+        the whole batch at once, its last counts merged to the new scale where the SDK lowered it; any other
+        (a new stream, a reset) goes through `exponential`."""
+        n = len(keys)
+        latest = _latest(keys, time)
+        first = np.cumsum(points.lengths) - points.lengths
+        known = [self._where.get(k) for k in keys]
+        fast = latest & np.fromiter(
+            (
+                isinstance(s, _Exponential) and s.start == t and s.last.scale >= c
+                for s, t, c in zip(known, start.tolist(), points.scale.tolist(), strict=True)
+            ),
+            dtype=bool,
+            count=n,
+        )
+        delta = points.counts.copy()
+        zero, count, total = points.zero.copy(), points.count.copy(), points.total.copy()
+        at = np.flatnonzero(fast)
+        if at.size:
+            last = [known[i].last for i in at.tolist()]  # type: ignore[union-attr]
+            size = np.fromiter((x.counts.size for x in last), dtype=np.int64, count=at.size)
+            owner = np.repeat(at, size)
+            within = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+            offset = np.repeat(np.fromiter((x.offset for x in last), dtype=np.int64, count=at.size), size)
+            coarser = np.repeat(np.fromiter((x.scale for x in last), dtype=np.int64, count=at.size), size)
+            coarser -= points.scale[owner]  # the SDK only lowers a running stream's scale: merge 2**k buckets
+            position = ((offset + within) >> coarser) - points.offset[owner]  # in the new point's buckets
+            before = np.concatenate([x.counts for x in last]) if last else np.zeros(0, dtype=np.int64)
+            inside = (position >= 0) & (position < points.lengths[owner])
+            np.subtract.at(delta, first[owner[inside]] + position[inside], before[inside])
+            fallback = np.zeros(n, dtype=bool)
+            fallback[owner[~inside & (before > 0)]] = True  # counts where the new point has no bucket
+            zero[at] -= np.fromiter((x.zero for x in last), dtype=np.int64, count=at.size)
+            count[at] -= np.fromiter((x.count for x in last), dtype=np.int64, count=at.size)
+            total[at] -= np.fromiter((x.total for x in last), dtype=np.float64, count=at.size)
+            dropped = np.bincount(np.repeat(np.arange(n), points.lengths), weights=delta < 0, minlength=n) > 0
+            fast &= ~(fallback | dropped | (zero < 0) | (count < 0))  # a reset, or counts that moved: one by one
+        counted = fast.copy()
+        lengths = np.where(fast, points.lengths, 0)
+        scale, offset = points.scale.copy(), points.offset.copy()
+        pending, cumulative = self._pending_exponential, points.counts
+        for i, at_first, size, started in zip(
+            np.flatnonzero(fast).tolist(),
+            first[fast].tolist(),
+            points.lengths[fast].tolist(),
+            start[fast].tolist(),
+            strict=True,
+        ):
+            state = ExponentialCounts(
+                int(scale[i]),
+                int(points.zero[i]),
+                int(offset[i]),
+                cumulative[at_first : at_first + size].copy(),  # its own copy: a view would pin the whole batch
+                int(points.count[i]),
+                float(points.total[i]),
+            )
+            pending.append((keys[i], _Exponential(started, state)))
+        flat = delta[np.repeat(fast, points.lengths)]
+        others = np.flatnonzero(latest & ~fast)  # new streams, resets: one at a time, spliced in their places
+        if others.size:
+            parts = [delta[first[i] : first[i] + lengths[i]] for i in range(n)]
+            for i in others.tolist():
+                one = self.exponential(keys[i], int(start[i]), points.point(i, int(first[i])))
+                if one is None:
+                    continue
+                counted[i] = True
+                scale[i], zero[i], offset[i], count[i], total[i] = one.scale, one.zero, one.offset, one.count, one.total
+                parts[i], lengths[i] = one.counts, one.counts.size
+            flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return latest, counted, ExponentialPoints(scale, zero, offset, flat, lengths, count, total)
 
     # -- state ----------------------------------------------------------------------------------------------------
     def commit(self) -> None:

@@ -40,7 +40,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from driftwarden.collector.otlp import JSON, PROTOBUF, _hex_ids_to_base64
 from driftwarden.collector.otlp_attributes import first, label_value, lookup_chain, scalar
-from driftwarden.collector.otlp_deltas import CumulativeDeltas, ExponentialCounts
+from driftwarden.collector.otlp_deltas import CumulativeDeltas, ExponentialPoints
 from driftwarden.collector.otlp_wire import MetricsRequest, StreamKeys, varints
 from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.core.errors import InputError, UnsupportedMediaType
@@ -483,35 +483,29 @@ class MetricsDecoder:
         if wrong.any():
             batch.reject("bad_count", f"{name}: a point's count is not the sum of its bucket counts", int(wrong.sum()))
         keep = ~wrong
-        if group.cumulative:  # per point: two cumulative points of a stream may differ in scale and offset
-            starts = np.cumsum(lengths) - lengths
-            converted = []
-            for i in np.flatnonzero(keep).tolist():
-                cumulative = ExponentialCounts(
-                    int(exponent[i]),
-                    int(zero[i]),
-                    int(offset[i]),
-                    counts[starts[i] : starts[i] + lengths[i]].copy(),  # kept as the stream's state: no view
-                    int(count[i]),
-                    float(total[i]),
-                )
-                delta = self.deltas.exponential(group.keys[i], group.start[i], cumulative)
-                if delta is None:
-                    batch.ignored["cumulative_baseline"] += 1
-                    keep[i] = False
-                    continue
-                exponent[i], zero[i], offset[i], count[i], total[i] = (
-                    delta.scale,
-                    delta.zero,
-                    delta.offset,
-                    delta.count,
-                    delta.total,
-                )
-                converted.append((i, delta.counts))
+        if group.cumulative:  # the points with a right count, converted, then put back in their places
+            use = np.flatnonzero(keep)
+            sent = ExponentialPoints(
+                exponent[use],
+                zero[use],
+                offset[use],
+                counts[np.repeat(keep, lengths)],
+                lengths[use],
+                count[use],
+                total[use],
+            )
+            end = np.asarray(group.end, dtype=np.uint64).astype(np.int64)[use]
+            start = np.asarray(group.start, dtype=np.uint64).astype(np.int64)[use]
+            latest, counted, deltas = self.deltas.exponential_many(_pick(group.keys, use.tolist()), start, end, sent)
+            batch.ignored["merged"] += int((~latest).sum())
+            batch.ignored["cumulative_baseline"] += int((latest & ~counted).sum())
+            keep[:] = False
+            keep[use[counted]] = True
+            exponent[use], zero[use], offset[use] = deltas.scale, deltas.zero, deltas.offset
+            count[use], total[use] = deltas.count, deltas.total
             lengths = np.zeros(n, dtype=np.int64)
-            for i, c in converted:
-                lengths[i] = c.size
-            counts = np.concatenate([c for _, c in converted]) if converted else np.zeros(0, dtype=np.int64)
+            lengths[use] = deltas.lengths
+            counts = deltas.counts  # in the order of `use`, the points left out having none
             point = np.repeat(np.arange(n), lengths)
         empty = keep & (count <= 0)
         batch.ignored["empty"] += int(empty.sum())

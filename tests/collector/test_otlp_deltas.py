@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from driftwarden.collector.otlp_deltas import CumulativeDeltas, ExponentialCounts
+from driftwarden.collector.otlp_deltas import CumulativeDeltas, ExponentialCounts, ExponentialPoints
 
 STARTED = 1_000  # the receiver started at t=1000 ns; the streams below start later
 SIGNATURE = np.array([0.1, 0.5, 1.0]).tobytes()
@@ -136,3 +136,45 @@ def test_exponential_cumulative_to_delta_follows_a_falling_scale(steps: list[tup
     expected = np.zeros(64, dtype=np.int64)
     np.add.at(expected, (np.array(observed, dtype=np.int64) >> 4) + 32, 1)
     assert total == len(observed) and counted.tolist() == expected.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(exponential_steps(), exponential_steps())
+def test_exponential_batches_convert_as_points_one_by_one(
+    first: list[tuple[int, list[int]]], second: list[tuple[int, list[int]]]
+) -> None:
+    """`exponential_many` (the batch path: both streams in each export) adds up to what was observed,
+    whether a stream's scale falls (merged in the batch) or it starts (one at a time)."""
+    converter = CumulativeDeltas(max_streams=10, started_ns=STARTED)
+    observed: dict[str, list[int]] = {"a": [], "b": []}
+    counted = {k: np.zeros(64, dtype=np.int64) for k in observed}
+    for at, steps in enumerate(zip(first, second, strict=False), start=STARTED + 10):
+        points, keys = [], []
+        for key, (scale, new) in zip(observed, steps, strict=True):
+            observed[key].extend(new)
+            index = np.array(observed[key], dtype=np.int64) >> (4 - scale)
+            low = int(index.min()) if index.size else 0
+            counts = np.bincount(index - low).astype(np.int64) if index.size else np.zeros(0, dtype=np.int64)
+            points.append(ExponentialCounts(scale, 0, low, counts, len(observed[key]), 0.0))
+            keys.append(key)
+        batch = ExponentialPoints(
+            scale=np.array([p.scale for p in points]),
+            zero=np.zeros(len(points), dtype=np.int64),
+            offset=np.array([p.offset for p in points]),
+            counts=np.concatenate([p.counts for p in points]),
+            lengths=np.array([p.counts.size for p in points]),
+            count=np.array([p.count for p in points]),
+            total=np.zeros(len(points)),
+        )
+        latest, done, deltas = converter.exponential_many(keys, np.full(2, STARTED + 1), np.full(2, at), batch)
+        converter.commit()
+        assert latest.all() and done.all() and (deltas.counts >= 0).all()
+        where = np.cumsum(deltas.lengths) - deltas.lengths
+        for i, key in enumerate(keys):
+            own = deltas.counts[where[i] : where[i] + deltas.lengths[i]]
+            at_zero = (deltas.offset[i] + np.arange(own.size)) >> deltas.scale[i]
+            np.add.at(counted[key], at_zero + 32, own)
+    for key, values in observed.items():
+        expected = np.zeros(64, dtype=np.int64)
+        np.add.at(expected, (np.array(values, dtype=np.int64) >> 4) + 32, 1)
+        assert counted[key].tolist() == expected.tolist()
