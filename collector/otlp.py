@@ -9,9 +9,15 @@ observation follows the OTel semantic conventions, configurable through `TracePa
 - service:   resource attribute `service.name`
 - model:     first present of `model_attributes` (span, then resource), else "none"
 - operation: first present of `operation_attributes`, else the span name
-- error:     status code ERROR, or `http.response.status_code` (or `http.status_code`) >= 500
-- LLM spans: `gen_ai.usage.input_tokens` / `output_tokens`, time to first token from an event
-  or an attribute.
+- error:     status code ERROR, `error.type` set, or `http.response.status_code` (or `http.status_code`)
+  >= 500
+- LLM spans: `gen_ai.usage.input_tokens` / `output_tokens`; time to first token from the
+  `ttft_event` event, else the `ttft_attribute` attribute, else `gen_ai.response.time_to_first_chunk`;
+  time per output token, for spans that are no error, (duration - time to first token) /
+  (output tokens - 1), as `gen_ai.server.time_per_output_token` defines it.
+
+Every attribute is also read under the deprecated names it replaced (`semconv.ALIASES`:
+`gen_ai.system` for `gen_ai.provider.name`, `http.status_code` for `http.response.status_code`, ...).
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from driftwarden.collector.otlp_attributes import label_value, lookup_chain
 from driftwarden.collector.otlp_wire import JSON, PROTOBUF, SCALARS, decode, encode, encode_error
 from driftwarden.core.arrays import FloatArray
+from driftwarden.core.semconv import ERROR_TYPE, HTTP_STATUS, INPUT_TOKENS, OUTPUT_TOKENS, TTFT_ATTRIBUTES, with_aliases
 from driftwarden.core.spans import SpanBatch
 from driftwarden.params import TraceParams
 
@@ -35,10 +43,10 @@ __all__ = ["JSON", "PROTOBUF", "decode_request", "encode_error", "encode_respons
 
 _SERVER = Span.SPAN_KIND_SERVER
 _ERROR = Status.STATUS_CODE_ERROR
-_HTTP_STATUS = ("http.response.status_code", "http.status_code")
+_HTTP_STATUS = with_aliases(HTTP_STATUS)
 _SCALARS = SCALARS
-_INPUT_TOKENS = "gen_ai.usage.input_tokens"
-_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+_INPUT_TOKENS = with_aliases(INPUT_TOKENS)
+_OUTPUT_TOKENS = with_aliases(OUTPUT_TOKENS)
 
 
 def decode_request(body: bytes, content_type: str | None, settings: TraceParams) -> tuple[SpanBatch, str]:
@@ -64,12 +72,12 @@ def _value(v: AnyValue) -> Any:
 def _observations(request: ExportTraceServiceRequest, settings: TraceParams) -> SpanBatch:
     """One row per request span, then columns: the per-span work is attribute look-ups only."""
     batch = SpanBatch()
-    wanted = set(settings.model_attributes) | set(settings.operation_attributes) | set(settings.label_attributes)
-    wanted |= {*_HTTP_STATUS, _INPUT_TOKENS, _OUTPUT_TOKENS, settings.ttft_attribute}
-    model_keys, operation_keys = settings.model_attributes, settings.operation_attributes
-    extra_keys = settings.label_attributes
+    model_keys, operation_keys = lookup_chain(settings.model_attributes), lookup_chain(settings.operation_attributes)
+    extra_keys = tuple(with_aliases(k) for k in settings.label_attributes)
+    ttft_keys = lookup_chain((settings.ttft_attribute, *TTFT_ATTRIBUTES))
+    wanted = {*model_keys, *operation_keys, *(k for chain in extra_keys for k in chain), *ttft_keys}
+    wanted |= {*_HTTP_STATUS, *_INPUT_TOKENS, *_OUTPUT_TOKENS, ERROR_TYPE}
     server_only = settings.server_spans_only
-    ttft_attribute = settings.ttft_attribute
     rows = []
     for resource_spans in request.resource_spans:
         resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
@@ -91,20 +99,23 @@ def _observations(request: ExportTraceServiceRequest, settings: TraceParams) -> 
                         value = kv.value
                         kind = value.WhichOneof("value")
                         attrs[key] = getattr(value, kind) if kind in _SCALARS else None
-                http_status = attrs.get(_HTTP_STATUS[0]) or attrs.get(_HTTP_STATUS[1])
+                http_status = _first(_HTTP_STATUS, attrs)
+                ttft = _time_to_first_token(span, settings) if span.events else None
                 rows.append(
                     (
                         service,
                         str(_first(model_keys, attrs) or resource_model or "none"),
                         str(_first(operation_keys, attrs) or span.name or "unknown"),
-                        tuple(str(attrs.get(k, resource.get(k, ""))) for k in extra_keys) if extra_keys else (),
+                        tuple(label_value(k, attrs, resource) for k in extra_keys),
                         span.trace_id.hex(),
                         (end - start) / 1e9,
                         end / 1e9,
-                        span.status.code == _ERROR or (type(http_status) is int and http_status >= 500),
-                        attrs.get(_INPUT_TOKENS),
-                        attrs.get(_OUTPUT_TOKENS),
-                        _time_to_first_token(span, settings) if span.events else attrs.get(ttft_attribute),
+                        span.status.code == _ERROR
+                        or bool(attrs.get(ERROR_TYPE))
+                        or (type(http_status) is int and http_status >= 500),
+                        _first(_INPUT_TOKENS, attrs),
+                        _first(_OUTPUT_TOKENS, attrs),
+                        _first(ttft_keys, attrs) if ttft is None else ttft,
                     )
                 )
     if rows:
@@ -115,10 +126,20 @@ def _observations(request: ExportTraceServiceRequest, settings: TraceParams) -> 
         batch.end_time = np.array(columns[6], dtype=np.float64)
         batch.error = np.array(columns[7], dtype=bool)
         batch.input_tokens, batch.output_tokens, batch.ttft = (_numbers(c) for c in columns[8:11])
+    batch.tpot = _time_per_output_token(batch)
     return batch
 
 
-def _first(keys: list[str] | tuple[str, ...], attrs: dict[str, Any]) -> Any:
+def _time_per_output_token(batch: SpanBatch) -> FloatArray:
+    """(duration - time to first token) / (output tokens - 1) for spans that are no error; else NaN."""
+    tpot = np.full(len(batch), np.nan)
+    usable = (batch.output_tokens > 1) & ~np.isnan(batch.ttft) & ~batch.error & (batch.ttft <= batch.duration)
+    if usable.any():
+        tpot[usable] = (batch.duration[usable] - batch.ttft[usable]) / (batch.output_tokens[usable] - 1)
+    return tpot
+
+
+def _first(keys: tuple[str, ...], attrs: dict[str, Any]) -> Any:
     for key in keys:
         value = attrs.get(key)
         if value is not None and value != "":

@@ -19,7 +19,17 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from driftwarden.core.errors import InputError, UnsupportedMediaType
 
-__all__ = ["JSON", "PROTOBUF", "SCALARS", "answer_media", "any_value", "decode", "encode", "encode_error"]
+__all__ = [
+    "JSON",
+    "PROTOBUF",
+    "SCALARS",
+    "answer_media",
+    "any_value",
+    "decode",
+    "encode",
+    "encode_error",
+    "hex_ids_to_base64",
+]
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -46,7 +56,7 @@ def decode(body: bytes, content_type: str | None, message: _M) -> tuple[_M, str]
         if media == PROTOBUF:
             message.ParseFromString(body)
         else:
-            json_format.ParseDict(_hex_ids_to_base64(orjson.loads(body)), message, ignore_unknown_fields=True)
+            json_format.ParseDict(hex_ids_to_base64(orjson.loads(body)), message, ignore_unknown_fields=True)
     except (DecodeError, orjson.JSONDecodeError, json_format.ParseError, ValueError, TypeError) as exc:
         raise InputError(f"not an OTLP {what} ({media}): {exc}") from exc
     except RecursionError:  # JSON nested deeper than Python's stack (orjson reads up to 1024 levels)
@@ -85,12 +95,12 @@ def any_value(value: AnyValue) -> Any:
     return None
 
 
-def _hex_ids_to_base64(node: Any) -> Any:
+def hex_ids_to_base64(node: Any) -> Any:
     """OTLP JSON writes trace and span ids as hex; protobuf's JSON mapping expects base64."""
     if isinstance(node, dict):
-        return {k: _b64(v) if k in _ID_KEYS and isinstance(v, str) else _hex_ids_to_base64(v) for k, v in node.items()}
+        return {k: _b64(v) if k in _ID_KEYS and isinstance(v, str) else hex_ids_to_base64(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_hex_ids_to_base64(v) for v in node]
+        return [hex_ids_to_base64(v) for v in node]
     return node
 
 

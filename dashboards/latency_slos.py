@@ -35,8 +35,9 @@ def latency_slos() -> Json:
         [target(quantile(q, buckets), f"p{q * 100:g}", exemplar=True) for q in (0.5, 0.95, 0.99)],
         unit="s",
         w=16,
-        description="Quantiles from driftwarden_request_duration_seconds (SERVER/root spans). Exemplars carry "
-        "the trace id of a request in each bucket: a dot links a latency spike to its trace.",
+        description="Quantiles from driftwarden_request_duration_seconds (SERVER/root spans, or OTLP duration "
+        "metrics: traces.latency_source). Exemplars carry the trace id of a request in each bucket (spans "
+        "only): a dot links a latency spike to its trace.",
     )
     requests = timeseries(
         "Requests by status",
@@ -50,7 +51,8 @@ def latency_slos() -> Json:
         [target(f"({failed} or vector(0)) / {total}", "errors")],
         unit="percentunit",
         w=8,
-        description="Share of requests whose span status is an error (no error series yet counts as zero).",
+        description="Share of requests whose span status is an error, or whose metric point has error.type or a "
+        "5xx status (no error series yet counts as zero).",
     )
     by_operation = timeseries(
         "p99 by model and operation",
@@ -111,7 +113,7 @@ def latency_slos() -> Json:
     return dashboard(
         "driftwarden-slos",
         "driftwarden / Latency and SLOs",
-        "Request latency from the model server's traces, and the SLOs' burn rates and budgets.",
+        "Request latency from the model server's traces or metrics, and the SLOs' burn rates and budgets.",
         [
             variable("service", "Service", sel(count)),
             variable("slo", "SLO", sel(m.SLO_OBJECTIVE)),

@@ -8,6 +8,8 @@ once it holds `limit - 1`, any new one is folded into the overflow set, whose la
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = ["OTHER", "LabelSets", "SeriesCounter"]
 
 OTHER = "other"
@@ -34,6 +36,13 @@ class LabelSets:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def indices(self, keys: Sequence[tuple[str, ...]]) -> list[int]:
+        """`index` of each key (one C-level pass when every key has been seen)."""
+        found = list(map(self._index.get, keys))
+        if None in found:
+            return [self.index(k) if i is None else i for k, i in zip(keys, found, strict=True)]
+        return found  # type: ignore[return-value]
 
     def index(self, key: tuple[str, ...]) -> int:
         i = self._index.get(key)

@@ -1,10 +1,16 @@
-"""Request latency and errors from spans: histograms with exemplars, and exact recent quantiles.
+"""Request latency and errors from spans and metrics: histograms with exemplars, and recent quantiles.
 
 Label values come from the traffic (service, model, operation names), so each label keeps at
 most `max_label_values` distinct values (later ones are folded into "other" and counted), and
 each family at most `max_series` label sets (`label_sets.LabelSets`: later ones are folded into
 the all-"other" set and counted). Histogram updates are vectorized per export request
 (`searchsorted` + `bincount`).
+
+OTLP histogram points (`PointBatch`) feed the same structures: each incoming bucket's count goes to
+the smallest of our buckets whose bound is at least the incoming bucket's upper bound (exact where
+our bounds are among the exporter's, an overestimate of at most one of our buckets otherwise), and
+the recent rows behind the quantiles are the buckets' midpoints, weighted by their counts: quantiles
+from metrics are exact only to the width of the exporter's bucket they fall in.
 
 Spans are applied on the event loop; /metrics and /v1/slos read from a worker thread. Every
 mutation and every read holds the structure's lock, and a read holds it only to copy (a
@@ -23,12 +29,24 @@ from typing import overload
 import numpy as np
 
 from driftwarden.core.arrays import BoolArray, FloatArray, IntArray, ObjectArray
+from driftwarden.core.points import INPUT_TOKENS, OUTPUT_TOKENS, PointBatch
+from driftwarden.core.semconv import MetricKind
 from driftwarden.core.spans import SpanBatch
 from driftwarden.detectors.label_sets import OTHER, LabelSets, SeriesCounter
 
-__all__ = ["TTFT_BUCKETS", "HistogramSnapshot", "LabelFolder", "LatencyHistogram", "LatencyTable", "RequestStats"]
+__all__ = [
+    "TPOT_BUCKETS",
+    "TTFT_BUCKETS",
+    "HistogramSnapshot",
+    "LabelFolder",
+    "LatencyHistogram",
+    "LatencyTable",
+    "RequestStats",
+]
 
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# the bounds the GenAI conventions advise for gen_ai.server.time_per_output_token
+TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
 QUANTILES = (0.5, 0.95, 0.99)
 DEFAULT_MAX_SERIES = 10_000
 YIELD_EVERY = 64  # series whose quantiles are computed between two hand-overs of the GIL (~2 ms)
@@ -140,7 +158,7 @@ class LatencyHistogram:
             return []
         with self._lock:
             sets = self.label_sets
-            series = np.fromiter((sets.index(k) for k in keys), dtype=np.intp, count=len(keys))
+            series = np.asarray(sets.indices(keys), dtype=np.intp)
             self._grow(len(sets))
             bucket = np.searchsorted(self.bounds, values, side="left")  # value <= bound[bucket]
             width = self.bounds.size + 1
@@ -153,6 +171,30 @@ class LatencyHistogram:
                 self._exemplar_trace.flat[cells] = np.asarray(trace_ids, dtype=object)[last]
                 self._exemplar_value.flat[cells] = values[last]
                 self._exemplar_time.flat[cells] = time.time() if now is None else now
+            return [sets.keys[i] for i in series.tolist()]
+
+    def observe_buckets(
+        self,
+        keys: Sequence[tuple[str, ...]],
+        point: IntArray,
+        upper: FloatArray,
+        weight: IntArray,
+        sums: FloatArray,
+    ) -> list[tuple[str, ...]]:
+        """Count histogram points: one label set and sum per point, and per bucket row (`point` its
+        point) `weight` observations in the smallest of our buckets whose bound is >= `upper`.
+        Returns the label sets the points were counted under."""
+        if not len(keys):
+            return []
+        with self._lock:
+            sets = self.label_sets
+            series = np.asarray(sets.indices(keys), dtype=np.intp)
+            self._grow(len(sets))
+            bucket = np.searchsorted(self.bounds, upper, side="left")
+            flat = series[point] * (self.bounds.size + 1) + bucket
+            counts = np.bincount(flat, weights=weight, minlength=self._counts.size)
+            self._counts += counts.astype(np.int64).reshape(self._counts.shape)
+            self._sums += np.bincount(series, weights=sums, minlength=self._sums.size)
             return [sets.keys[i] for i in series.tolist()]
 
     def snapshot(self, *, exemplars: bool = False) -> HistogramSnapshot:
@@ -204,6 +246,7 @@ class RequestStats:
             bounds, ("service", "model", "operation", "status", *self.extra_labels), max_series=max_series
         )
         self.ttft = LatencyHistogram(TTFT_BUCKETS, ("service", "model"), max_series=max_series)
+        self.tpot = LatencyHistogram(TPOT_BUCKETS, ("service", "model"), max_series=max_series)
         self.input_tokens = SeriesCounter(2, max_series)
         self.output_tokens = SeriesCounter(2, max_series)
         self.max_quantile_samples = max_quantile_samples
@@ -213,11 +256,19 @@ class RequestStats:
         self._clock = clock
         self._lock = threading.Lock()  # the token counters, the folder's counts and the rings
 
-    def update(self, batch: SpanBatch) -> None:
+    def update(self, batch: SpanBatch, latency: BoolArray | None = None) -> None:
+        """Count a span batch; `latency` (None: all) says which rows' durations count."""
         if not len(batch):
             return
         with self._lock:
-            self._update(batch)
+            self._update(batch, latency)
+
+    def update_points(self, batch: PointBatch) -> None:
+        """Count histogram points (deltas) into the same series as spans."""
+        if not len(batch):
+            return
+        with self._lock:
+            self._update_points(batch)
 
     def usage(self) -> tuple[list[tuple[tuple[str, ...], float]], list[tuple[tuple[str, ...], float]]]:
         """(input, output) token counts per (service, model), copied."""
@@ -235,6 +286,7 @@ class RequestStats:
             return {
                 "durations": self.durations.folded,
                 "ttft": self.ttft.folded,
+                "tpot": self.tpot.folded,
                 "input_tokens": self.input_tokens.folded,
                 "output_tokens": self.output_tokens.folded,
             }
@@ -257,63 +309,127 @@ class RequestStats:
                 recent = self._recent[key].since(now - window)
             if not recent.shape[0]:
                 continue
+            weight = recent[:, 3]
+            total = weight.sum()
             kept.append(key)
-            counts.append(recent.shape[0])
-            error_rates.append(float(recent[:, 2].mean()))
-            quantiles.append(np.quantile(recent[:, 1], QUANTILES))
+            counts.append(int(total))
+            error_rates.append(float((recent[:, 2] * weight).sum() / total))
+            if (weight == 1).all():  # spans: exact (linear interpolation between observations)
+                quantiles.append(np.quantile(recent[:, 1], QUANTILES))
+            else:  # weighted bucket midpoints: the smallest value with at least q of the weight below it
+                quantiles.append(np.quantile(recent[:, 1], QUANTILES, weights=weight, method="inverted_cdf"))
         return LatencyTable(kept, counts, error_rates, np.array(quantiles).reshape(len(kept), len(QUANTILES)))
 
-    def _update(self, batch: SpanBatch) -> None:
+    def _targets(self, service: list[str], model: list[str], operation: list[str]) -> list[tuple[str, str, str]]:
+        """(service, model, operation) per row, each value folded by the per-label cap."""
         fold = self.folder.fold
-        names = self.extra_labels
         cache = self._folded
         if len(cache) > 100_000:  # raw values are unbounded; the cache must not be
             cache.clear()
-        target = []
-        for raw in zip(batch.service, batch.model, batch.operation, strict=True):
-            key = cache.get(raw)
-            if key is None:
-                key = cache[raw] = (fold("service", raw[0]), fold("model", raw[1]), fold("operation", raw[2]))
-            target.append(key)
-        status = ["error" if e else "ok" for e in batch.error.tolist()]
+        raws = list(zip(service, model, operation, strict=True))
+        target = list(map(cache.get, raws))  # one C-level pass in the usual case: every value seen before
+        if None in target:
+            for i, raw in enumerate(raws):
+                if target[i] is None:
+                    folded = (fold("service", raw[0]), fold("model", raw[1]), fold("operation", raw[2]))
+                    target[i] = cache[raw] = folded
+        return target  # type: ignore[return-value]
+
+    def _keys(
+        self, target: list[tuple[str, str, str]], error: BoolArray, extra: list[tuple[str, ...]]
+    ) -> list[tuple[str, ...]]:
+        """The durations' label sets: target, status and the extra labels."""
+        status = ["error" if e else "ok" for e in error.tolist()]
+        names = self.extra_labels
         if names:
-            keys = [
-                (*t, st, *(fold(n, v) for n, v in zip(names, extra, strict=True)))
-                for t, st, extra in zip(target, status, batch.extra, strict=True)
+            fold = self.folder.fold
+            return [
+                (*t, st, *(fold(n, v) for n, v in zip(names, x, strict=True)))
+                for t, st, x in zip(target, status, extra, strict=True)
             ]
-        else:
-            keys = [(*t, st) for t, st in zip(target, status, strict=True)]
-        counted = self.durations.observe(keys, batch.duration, batch.trace_id, now=self._clock())
-        self._remember([k[:3] for k in counted], batch.duration, batch.end_time, batch.error)
+        return [(*t, st) for t, st in zip(target, status, strict=True)]
+
+    def _update(self, batch: SpanBatch, latency: BoolArray | None) -> None:
+        target = self._targets(batch.service, batch.model, batch.operation)
+        now = self._clock()
+        if latency is None:
+            keys = self._keys(target, batch.error, batch.extra)
+            counted = self.durations.observe(keys, batch.duration, batch.trace_id, now=now)
+            self._remember([k[:3] for k in counted], batch.duration, batch.end_time, batch.error)
+        elif latency.any():
+            rows = np.flatnonzero(latency).tolist()
+            keys = self._keys([target[i] for i in rows], batch.error[rows], [batch.extra[i] for i in rows])
+            duration = batch.duration[rows]
+            counted = self.durations.observe(keys, duration, [batch.trace_id[i] for i in rows], now=now)
+            self._remember([k[:3] for k in counted], duration, batch.end_time[rows], batch.error[rows])
         self._llm(target, batch)
 
+    def _update_points(self, batch: PointBatch) -> None:
+        target = self._targets(batch.service, batch.model, batch.operation)
+        for kind in (int(MetricKind.DURATION), int(MetricKind.TTFT), int(MetricKind.TPOT)):
+            mask = batch.kind == kind
+            if not mask.any():
+                continue
+            part = batch if mask.all() else batch.subset(mask)  # the usual export: one kind only
+            mine = target if part is batch else [target[i] for i in np.flatnonzero(mask).tolist()]
+            if kind == MetricKind.DURATION:
+                keys = self._keys(mine, part.error, part.extra)
+                counted = self.durations.observe_buckets(keys, part.point, part.upper, part.weight, part.total)
+                self._remember(
+                    [k[:3] for k in counted],
+                    part.value,
+                    part.end_time[part.point],
+                    part.error[part.point],
+                    part.weight,
+                    part.point,
+                )
+            else:
+                histogram = self.ttft if kind == MetricKind.TTFT else self.tpot
+                histogram.observe_buckets([t[:2] for t in mine], part.point, part.upper, part.weight, part.total)
+        for kind, counter in ((INPUT_TOKENS, self.input_tokens), (OUTPUT_TOKENS, self.output_tokens)):
+            for i in np.flatnonzero(batch.kind == kind).tolist():
+                counter.add(target[i][:2], float(batch.total[i]))
+
     def _remember(
-        self, target: list[tuple[str, ...]], duration: FloatArray, end_time: FloatArray, error: BoolArray
+        self,
+        target: list[tuple[str, ...]],
+        duration: FloatArray,
+        end_time: FloatArray,
+        error: BoolArray,
+        weight: IntArray | None = None,
+        point: IntArray | None = None,
     ) -> None:
-        rows = np.column_stack([end_time, duration, error.astype(np.float64)])
-        codes: dict[tuple[str, ...], int] = {}
-        series = np.fromiter((codes.setdefault(t, len(codes)) for t in target), dtype=np.intp, count=len(target))
+        """Append rows (end time, duration, error, weight) to their series' rings; `target` per row, or
+        per point with `point` giving each row's."""
+        rows = np.empty((duration.size, 4))
+        rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3] = end_time, duration, error, 1 if weight is None else weight
+        codes = {key: code for code, key in enumerate(dict.fromkeys(target))}
+        series = np.fromiter(map(codes.__getitem__, target), dtype=np.intp, count=len(target))
+        if point is not None:
+            series = series[point]
         order = np.argsort(series, kind="stable")
-        bounds = np.searchsorted(series[order], np.arange(len(codes) + 1))
+        rows = rows[order]  # each series' rows together, in arrival order: a slice each
+        bounds = np.searchsorted(series[order], np.arange(len(codes) + 1)).tolist()
+        recent = self._recent
         for key, code in codes.items():
-            ring = self._recent.get(key)
+            ring = recent.get(key)
             if ring is None:
-                ring = self._recent[key] = _Ring(self.max_quantile_samples, 3)
-            ring.append(rows[order[bounds[code] : bounds[code + 1]]])
+                ring = recent[key] = _Ring(self.max_quantile_samples, 4)  # end time, duration, error, weight
+            ring.append(rows[bounds[code] : bounds[code + 1]])
 
     def _llm(self, target: list[tuple[str, str, str]], batch: SpanBatch) -> None:
         for counter, tokens in ((self.input_tokens, batch.input_tokens), (self.output_tokens, batch.output_tokens)):
             for i in np.flatnonzero(~np.isnan(tokens)).tolist():
                 counter.add(target[i][:2], int(tokens[i]))
-        ttft = batch.ttft
-        present = np.flatnonzero(~np.isnan(ttft))
-        if present.size:
-            self.ttft.observe(
-                [target[i][:2] for i in present.tolist()],
-                ttft[present],
-                [batch.trace_id[i] for i in present.tolist()],
-                now=self._clock(),
-            )
+        for histogram, values in ((self.ttft, batch.ttft), (self.tpot, batch.tpot)):
+            present = np.flatnonzero(~np.isnan(values))
+            if present.size:
+                histogram.observe(
+                    [target[i][:2] for i in present.tolist()],
+                    values[present],
+                    [batch.trace_id[i] for i in present.tolist()],
+                    now=self._clock(),
+                )
 
 
 class _Ring:
@@ -327,16 +443,21 @@ class _Ring:
         self._size = 0
 
     def append(self, rows: FloatArray) -> None:
-        rows = rows[-self.capacity :]
         n = rows.shape[0]
+        if n > self.capacity:
+            rows, n = rows[-self.capacity :], self.capacity
         room = self._rows.shape[0]
         if room < self.capacity and self._size + n > room:
             self._reserve(min(self.capacity, max(2 * room, self._size + n)))
-        room = self._rows.shape[0]
-        first = min(n, room - self._next)
-        self._rows[self._next : self._next + first] = rows[:first]
-        self._rows[: n - first] = rows[first:]
-        self._next = (self._next + n) % room
+            room = self._rows.shape[0]
+        at = self._next
+        if at + n <= room:  # the usual case: no wrap
+            self._rows[at : at + n] = rows
+        else:
+            first = room - at
+            self._rows[at:] = rows[:first]
+            self._rows[: n - first] = rows[first:]
+        self._next = (at + n) % room
         self._size = min(room, self._size + n)
 
     def since(self, start: float) -> FloatArray:

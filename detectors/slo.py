@@ -15,6 +15,10 @@ every tier) and the short window holds `min_requests`. A fresh daemon that sees 
 requests in its first minute does not page. History runs from when the tracker began observing,
 or from its oldest counted event when that is earlier; it is saved with the counts, so a restart
 does not start it over. `alerts/slo_rules.py` writes the same logic as Prometheus rules.
+
+Histogram points from OTLP metrics count too (`update_buckets`): a bucket is bad when its upper
+bound passes the threshold, so the counts are exact when the threshold is one of the exporter's
+bucket bounds, and count the bucket that straddles it as bad otherwise.
 """
 
 from __future__ import annotations
@@ -93,8 +97,35 @@ class SLOTracker:
         bad = duration[selected] > self.slo.threshold if self.slo.threshold is not None else error[selected]
         self.record(end_time[selected], bad)
 
-    def record(self, at: np.ndarray, bad: np.ndarray) -> None:
-        """Count events that happened at unix times `at` (clamped into the period), bad where `bad`."""
+    def update_buckets(
+        self,
+        selectors: dict[str, np.ndarray],
+        point: np.ndarray,
+        upper: np.ndarray,
+        weight: np.ndarray,
+        end_time: np.ndarray,
+        error: np.ndarray,
+    ) -> None:
+        """Count histogram points' bucket rows (`point` their point; `selectors`, `end_time` and `error`
+        per point): `weight` events each, bad when `upper` passes the threshold (or the point is an error)."""
+        selected = np.ones(end_time.size, dtype=bool)
+        for label, wanted in (
+            ("service", self.slo.service),
+            ("model", self.slo.model),
+            ("operation", self.slo.operation),
+        ):
+            if wanted is not None:
+                selected &= selectors[label] == wanted
+        rows = selected[point]
+        if not rows.any():
+            return
+        of = point[rows]
+        bad = upper[rows] > self.slo.threshold if self.slo.threshold is not None else error[of]
+        self.record(end_time[of], bad, weight[rows])
+
+    def record(self, at: np.ndarray, bad: np.ndarray, weight: np.ndarray | None = None) -> None:
+        """Count events that happened at unix times `at` (clamped into the period), bad where `bad`;
+        `weight` events each (None: one)."""
         now_minute = int(self._clock() // RESOLUTION)
         minute = np.clip((at // RESOLUTION).astype(np.int64), now_minute - self._slots + 1, now_minute)
         for m in np.unique(minute).tolist():
@@ -102,10 +133,11 @@ class SLOTracker:
             if self._minute[slot] != m:
                 self._minute[slot], self._good[slot], self._bad[slot] = m, 0, 0
         slots = minute % self._slots
-        np.add.at(self._bad, slots[bad], 1)
-        np.add.at(self._good, slots[~bad], 1)
-        self.total_bad += int(bad.sum())
-        self.total_good += int((~bad).sum())
+        events = np.ones(bad.size, dtype=np.int64) if weight is None else weight.astype(np.int64)
+        np.add.at(self._bad, slots[bad], events[bad])
+        np.add.at(self._good, slots[~bad], events[~bad])
+        self.total_bad += int(events[bad].sum())
+        self.total_good += int(events[~bad].sum())
 
     def counts(self, seconds: float, now: float | None = None) -> tuple[int, int]:
         """(good, bad) over the last `seconds`."""

@@ -18,6 +18,7 @@ from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
 from driftwarden.api.labels import labels_router
 from driftwarden.api.otlp import otlp_router
+from driftwarden.api.otlp_metrics import otlp_metrics_router, otlp_paths_router
 from driftwarden.api.plumbing import (
     HTTPProblem,
     bearer_auth,
@@ -161,12 +162,14 @@ def create_app(
     app.exception_handler(HTTPException)(unrouted_handler(instruments, rejections))
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
     app.include_router(otlp_router(config, daemon, auth, read_body, rejections, registry))
+    app.include_router(otlp_metrics_router(config, daemon, auth, read_body, rejections))
     app.state.kserve_joiner = joiner = EventJoiner()
     app.include_router(kserve_router(config, daemon.ingest, auth, read_body, joiner))
     app.include_router(status_router(config, views, exposition))
     app.include_router(alerts_router(notifier, auth, read_body))
     app.include_router(labels_router(daemon, instruments, auth, read_body))
     app.include_router(create_ui_router(app))
+    app.include_router(otlp_paths_router(daemon, rejections))  # last: after every route that serves these paths
     return app
 
 

@@ -289,11 +289,19 @@ class TraceSettings(_Strict):
     """How spans become request observations (defaults from the OTel semantic conventions)."""
 
     model_attributes: list[str] = Field(
-        default_factory=lambda: ["model.name", "gen_ai.request.model"],
-        description="span attributes naming the model; the first present wins",
+        default_factory=lambda: ["model.name", "gen_ai.request.model", "gen_ai.response.model"],
+        description="span and metric point attributes naming the model; the first present wins (then the resource's)",
     )
     operation_attributes: list[str] = Field(
-        default_factory=lambda: ["http.route"], description="span attributes naming the operation; else the span name"
+        default_factory=lambda: ["http.route", "gen_ai.operation.name"],
+        description="span and metric point attributes naming the operation; the first present wins, else the "
+        "span name (for a metric point, its http.request.method)",
+    )
+    latency_source: Literal["spans", "metrics", "auto"] = Field(
+        default="auto",
+        description="per service, which of spans and OTLP metrics feed request durations, SLOs, time to first "
+        "token, time per output token and tokens: auto takes metrics once a service sends them (per kind), so "
+        "nothing is counted twice",
     )
     server_spans_only: bool = Field(default=True, description="count SERVER spans and root spans only")
     label_attributes: list[str] = Field(

@@ -109,8 +109,8 @@ class SLOParams:
 class TraceParams:
     """How spans become request observations (defaults from the OTel semantic conventions)."""
 
-    model_attributes: tuple[str, ...] = ("model.name", "gen_ai.request.model")
-    operation_attributes: tuple[str, ...] = ("http.route",)
+    model_attributes: tuple[str, ...] = ("model.name", "gen_ai.request.model", "gen_ai.response.model")
+    operation_attributes: tuple[str, ...] = ("http.route", "gen_ai.operation.name")
     server_spans_only: bool = True
     label_attributes: tuple[str, ...] = ()
     max_label_values: int = 50

@@ -70,6 +70,24 @@ class Instruments:
             ["outcome"],
             registry=registry,
         )
+        self.otlp_points = Counter(
+            m.OTLP_POINTS,
+            "OTLP metric data points received: counted into the request series, ignored, or rejected.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.otlp_points_ignored = Counter(
+            m.OTLP_POINTS_IGNORED,
+            "OTLP metric data points acknowledged but not counted, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.otlp_state_evicted = Counter(
+            m.OTLP_STATE_EVICTED,
+            "OTLP per-stream (cumulative to delta) and per-service (latency source) state forgotten at its bound.",
+            ["state"],
+            registry=registry,
+        )
         self.deliveries = Counter(
             m.WEBHOOK_DELIVERIES,
             "Notification deliveries by receiver and outcome.",

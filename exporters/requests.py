@@ -24,6 +24,7 @@ __all__ = ["RequestCollector", "request_histograms"]
 _FAMILIES = {  # RequestStats.overflow() key -> the family whose label sets it caps
     "durations": m.REQUEST_DURATION,
     "ttft": m.LLM_TIME_TO_FIRST_TOKEN,
+    "tpot": m.LLM_TIME_PER_OUTPUT_TOKEN,
     "input_tokens": m.LLM_INPUT_TOKENS,
     "output_tokens": m.LLM_OUTPUT_TOKENS,
 }
@@ -31,8 +32,13 @@ _FAMILIES = {  # RequestStats.overflow() key -> the family whose label sets it c
 
 def request_histograms(requests: RequestStats) -> list[HistogramFamily]:
     return [
-        HistogramFamily(m.REQUEST_DURATION, "Request latency from SERVER/root spans.", requests.durations),
+        HistogramFamily(
+            m.REQUEST_DURATION, "Request latency from SERVER/root spans or OTLP duration metrics.", requests.durations
+        ),
         HistogramFamily(m.LLM_TIME_TO_FIRST_TOKEN, "Time to first token of LLM requests.", requests.ttft),
+        HistogramFamily(
+            m.LLM_TIME_PER_OUTPUT_TOKEN, "Time per output token after the first, of LLM requests.", requests.tpot
+        ),
     ]
 
 

@@ -29,6 +29,7 @@ class SpanBatch:
     input_tokens: FloatArray = field(default_factory=lambda: np.empty(0))  # NaN where absent
     output_tokens: FloatArray = field(default_factory=lambda: np.empty(0))
     ttft: FloatArray = field(default_factory=lambda: np.empty(0))  # seconds, NaN where absent
+    tpot: FloatArray = field(default_factory=lambda: np.empty(0))  # seconds per output token after the first
     skipped: int = 0  # spans that are not requests (CLIENT, INTERNAL children, ...)
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)

@@ -19,6 +19,7 @@ import numpy as np
 from driftwarden.collector.sampling import sampled
 from driftwarden.config import Config
 from driftwarden.core.errors import BodyTooLarge, LimitExceeded, Overloaded, TooManyFeatures, TooManyModels
+from driftwarden.core.points import PointBatch
 from driftwarden.core.records import (
     MAX_MAGNITUDE,
     MAX_REPORTED_ERRORS,
@@ -27,17 +28,19 @@ from driftwarden.core.records import (
     RecordError,
     representable,
 )
+from driftwarden.core.semconv import MetricKind
 from driftwarden.core.spans import SpanBatch
 from driftwarden.daemon.models import ModelRegistry
 from driftwarden.daemon.window_budget import WindowBudget
 from driftwarden.detectors.latency import RequestStats
+from driftwarden.detectors.latency_sources import LatencySources
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import Instruments
 
 __all__ = ["IngestService"]
 
-_Queued = RecordBatch | SpanBatch
+_Queued = RecordBatch | SpanBatch | PointBatch
 
 
 class IngestService:
@@ -58,6 +61,8 @@ class IngestService:
         self.slos = slos
         self.on_requests = on_requests  # (model, count, traced=) for cost per inference
         self.window_budget = WindowBudget(config, models)
+        # per service: spans or metrics (traces.latency_source), applied on the loop by the consumer
+        self.sources = LatencySources(config.traces.latency_source, config.limits.max_series_per_metric)
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._queued_rows = 0
         self._queued_values = 0  # rows x columns: what the queued batches' arrays hold
@@ -178,6 +183,21 @@ class IngestService:
         self._queue.put_nowait(batch)
         self._queued_rows += len(batch)
 
+    def admit_points(self, batch: PointBatch) -> None:
+        """Queue a metrics export's histogram points; `BodyTooLarge` (413) when they could never fit
+        the queue, `Overloaded` (429) when they cannot now."""
+        limit = self.config.limits.max_queue_rows
+        if len(batch) > limit:
+            raise BodyTooLarge(
+                f"{len(batch)} data points in one export, more than the ingest queue holds (limits.max_queue_rows "
+                f"= {limit}): it could never be admitted; export batches of at most {limit} points",
+                code="larger_than_queue",
+            )
+        if self._queued_rows + len(batch) > limit:
+            raise Overloaded(f"ingest queue holds {self._queued_rows} rows (limit {limit}); retry shortly")
+        self._queue.put_nowait(batch)
+        self._queued_rows += len(batch)
+
     def check_reference(self, model: str, features: Collection[str] = ()) -> None:
         """Refuse a reference the model could not take: before its body is read when the model could
         not be tracked; before it is stored when its features would pass `limits.max_features` with
@@ -251,12 +271,11 @@ class IngestService:
     def _apply(self, batch: _Queued) -> None:
         if isinstance(batch, SpanBatch):
             self._queued_rows -= len(batch)
-            self.requests.update(batch)
-            if self.on_requests is not None:
-                for model, count in zip(*np.unique(batch.selectors["model"], return_counts=True), strict=True):
-                    self.on_requests(str(model), int(count), traced=True)
-            for tracker in self.slos.values():
-                tracker.update(batch.selectors, batch.duration, batch.end_time, batch.error)
+            self._apply_spans(batch)
+            return
+        if isinstance(batch, PointBatch):
+            self._queued_rows -= len(batch)
+            self._apply_points(batch)
             return
         self._queued_rows -= batch.rows
         self._queued_values -= _values(batch)
@@ -273,6 +292,58 @@ class IngestService:
                 state.detector.model_version = batch.model_version
         if self.on_requests is not None:
             self.on_requests(batch.model, batch.rows, traced=False)
+
+    def _apply_spans(self, batch: SpanBatch) -> None:
+        evicted = self.sources.evicted
+        verdict = self.sources.spans(batch)
+        self._count_evicted(evicted)
+        batch = verdict.blank(batch)
+        self.requests.update(batch, latency=verdict.latency)
+        latency = verdict.latency
+        selectors, duration, end_time, error = batch.selectors, batch.duration, batch.end_time, batch.error
+        if latency is not None:
+            if not latency.any():
+                return
+            selectors = {label: names[latency] for label, names in selectors.items()}
+            duration, end_time, error = duration[latency], end_time[latency], error[latency]
+        if self.on_requests is not None:
+            for model, count in zip(*np.unique(selectors["model"], return_counts=True), strict=True):
+                self.on_requests(str(model), int(count), traced=True)
+        for tracker in self.slos.values():
+            tracker.update(selectors, duration, end_time, error)
+
+    def _apply_points(self, batch: PointBatch) -> None:
+        evicted = self.sources.evicted
+        keep, ignored = self.sources.points(batch)
+        self._count_evicted(evicted)
+        for reason, count in ignored.items():
+            self.instruments.otlp_points_ignored.labels(reason).inc(count)
+            self.instruments.otlp_points.labels("ignored").inc(count)
+        self.instruments.otlp_points.labels("counted").inc(int(keep.sum()))
+        if not keep.all():
+            batch = batch.subset(keep)
+        self.requests.update_points(batch)
+        durations = batch.kind == MetricKind.DURATION
+        if not durations.any():
+            return
+        if self.on_requests is not None:
+            models = batch.selectors["model"][durations]
+            for model in np.unique(models).tolist():
+                self.on_requests(str(model), int(batch.count[durations][models == model].sum()), traced=True)
+        for tracker in self.slos.values():
+            rows = durations[batch.point]
+            tracker.update_buckets(
+                batch.selectors,
+                batch.point[rows],
+                batch.upper[rows],
+                batch.weight[rows],
+                batch.end_time,
+                batch.error,
+            )
+
+    def _count_evicted(self, before: int) -> None:
+        if self.sources.evicted > before:
+            self.instruments.otlp_state_evicted.labels("services").inc(self.sources.evicted - before)
 
 
 def _values(batch: RecordBatch) -> int:

@@ -51,9 +51,11 @@ import pytest
 import requests
 import schemathesis
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -90,6 +92,7 @@ API_OPERATIONS = [
     ("POST", "/v1/predictions"),
     ("POST", "/v1/traces"),
     ("POST", "/v1/logs"),
+    ("POST", "/v1/metrics"),
     ("PUT", "/v1/models/{model}/reference"),
     ("POST", "/v1/models/{model}/reference/pin"),
     ("POST", "/v1/kserve"),
@@ -227,15 +230,15 @@ def _hex_to_base64(node: Any) -> Any:
 
 
 def _protobuf(ctx: object, value: Any) -> bytes:
-    """OTLP JSON-shaped data → the export request it describes (logs when it has resourceLogs, else
-    traces); what does not fit goes as JSON bytes."""
+    """OTLP JSON-shaped data → the export request it describes (logs when it has resourceLogs, metrics
+    when resourceMetrics, else traces); what does not fit goes as JSON bytes."""
     if isinstance(value, bytes):
         return value
-    message = (
-        ExportLogsServiceRequest()
-        if isinstance(value, dict) and "resourceLogs" in value
-        else ExportTraceServiceRequest()
-    )
+    message: Message = ExportTraceServiceRequest()
+    if isinstance(value, dict) and "resourceLogs" in value:
+        message = ExportLogsServiceRequest()
+    elif isinstance(value, dict) and "resourceMetrics" in value:
+        message = ExportMetricsServiceRequest()
     try:
         request = json_format.ParseDict(_hex_to_base64(value), message)
     except (json_format.ParseError, ValueError, TypeError, AttributeError):
