@@ -32,6 +32,7 @@ KSERVE_EVENT = {
 ROUTES = {
     ("POST", "/v1/predictions"): ("/v1/predictions", NDJSON, RECORDS, 200),
     ("POST", "/v1/traces"): ("/v1/traces", "application/json", b'{"resourceSpans": []}', 200),
+    ("POST", "/v1/metrics"): ("/v1/metrics", "application/json", b'{"resourceMetrics": []}', 200),
     ("PUT", "/v1/models/{model}/reference"): ("/v1/models/fraud/reference", "text/csv", b"amount\n1\n2\n3\n", 200),
     ("POST", "/v1/labels"): (
         "/v1/labels",
@@ -49,6 +50,9 @@ ROUTES = {
     ("POST", "/v1/kserve/{model}"): ("/v1/kserve/iris", "application/json", b'{"instances": [[1.0, 2.0]]}', 200),
 }
 BODILESS = {("POST", "/v1/models/{model}/reference/pin"), ("DELETE", "/v1/silences/{silence_id}")}
+# what OTLP paths answer other methods with (405 google.rpc.Status), and a signal not served (404)
+BODILESS |= {(m, p) for p in ("/v1/traces", "/v1/metrics", "/v1/logs") for m in ("PUT", "PATCH", "DELETE")}
+BODILESS |= {(m, "/v1development/profiles") for m in ("POST", "PUT", "PATCH", "DELETE")}
 BOMB = gzip.compress(b" " * (32 << 20), compresslevel=9)  # 32 MiB of spaces in ~32 KiB, sent under the limit
 
 

@@ -77,6 +77,7 @@ FEATURES = [f"x{j}" for j in range(6)]
 API_OPERATIONS = [
     ("POST", "/v1/predictions"),
     ("POST", "/v1/traces"),
+    ("POST", "/v1/metrics"),
     ("PUT", "/v1/models/{model}/reference"),
     ("POST", "/v1/models/{model}/reference/pin"),
     ("POST", "/v1/kserve"),
@@ -333,6 +334,7 @@ DEEP = "[" * 1000 + "1" + "]" * 1000  # orjson reads up to 1024 levels; Python's
 DEEP_BODIES = [
     ("/v1/predictions", "application/json", '[{"model": "m", "features": {"a": DEEP}, "label": DEEP}]'),
     ("/v1/traces", "application/json", '{"resourceSpans": [DEEP]}'),
+    ("/v1/metrics", "application/json", '{"resourceMetrics": [DEEP]}'),
     (
         "/v1/kserve/fraud",
         "application/cloudevents+json",
