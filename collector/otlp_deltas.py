@@ -100,6 +100,9 @@ class _Table:
     slots: dict[Hashable, int] = field(default_factory=dict)  # stream -> its row
     keys: list[Hashable] = field(default_factory=list)  # row -> its stream
 
+    def __post_init__(self) -> None:
+        self.counts = np.zeros((0, self.width), dtype=np.int64)
+
     def allocate(self, key: Hashable) -> int:
         if not self.free:
             have = self.start.size

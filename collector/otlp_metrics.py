@@ -164,7 +164,7 @@ class _Rows:
     ) -> None:
         """A group of points; a point that sent no sum gets its buckets' (midpoint x count); token
         usage keeps only the sums (the tokens), not its buckets."""
-        missing = np.isnan(total)
+        missing = ~(np.isfinite(total) & (total >= 0))  # not sent, or no sum of durations or tokens
         if missing.any():
             estimate = np.bincount(buckets.point, weights=buckets.value * buckets.weight, minlength=total.size)
             total = np.where(missing, estimate, total)
@@ -232,12 +232,16 @@ class MetricsDecoder:
             raise InputError(f"not an OTLP ExportMetricsServiceRequest ({media}): {exc}") from exc
         except RecursionError:
             raise InputError(f"not an OTLP ExportMetricsServiceRequest ({media}): nested too deeply") from None
-        try:
-            return self._points(request, _keys(data)), media
-        except _Unpacked:  # bucket counts sent unpacked: the real schema reads them, and packs them again
+        try:  # the narrow schema keeps attributes and resources as bytes: they are parsed (and may fail) here
+            try:
+                return self._points(request, _keys(data)), media
+            except _Unpacked:  # bucket counts sent unpacked: the real schema reads them, and packs them again
+                self.deltas.discard()
+                data = ExportMetricsServiceRequest.FromString(data).SerializeToString()
+                return self._points(MetricsRequest.FromString(data), _keys(data), repacked=True), media
+        except DecodeError as exc:
             self.deltas.discard()
-            data = ExportMetricsServiceRequest.FromString(data).SerializeToString()
-            return self._points(MetricsRequest.FromString(data), _keys(data), repacked=True), media
+            raise InputError(f"not an OTLP ExportMetricsServiceRequest ({media}): {exc}") from exc
 
     def commit(self) -> None:
         """The last decoded request was admitted: its cumulative points become the streams' state."""
@@ -323,7 +327,7 @@ class MetricsDecoder:
             self._gather(batch, group, resource, prefix, points, sent, repacked)
         else:
             sent = [p.SerializeToString() for p in metric_keys.exponential_histogram.data_points]
-            self._gather_exponential(batch, group, resource, prefix, points, sent)
+            self._gather_exponential(batch, group, resource, prefix, points, sent, repacked)
 
     def _gather(
         self,
@@ -389,6 +393,14 @@ class MetricsDecoder:
                     "bad_count", f"{name}: a point's count is not the sum of its bucket counts", int(wrong.sum())
                 )
                 take, matrix, count = take[~wrong], matrix[~wrong], count[~wrong]
+                if not take.size:
+                    continue
+            below = (bounds < 0).sum()  # buckets that end below 0: no duration (nor token count) is there
+            if below and (negative := matrix[:, :below].any(axis=1)).any():
+                batch.reject("negative_values", f"{name}: a point counts values below 0", int(negative.sum()))
+                take, matrix, count = take[~negative], matrix[~negative], count[~negative]
+                if not take.size:
+                    continue
             total = total_all[take]
             if group.cumulative:
                 start = np.asarray(group.start, dtype=np.uint64)[take].astype(np.int64)
@@ -420,7 +432,8 @@ class MetricsDecoder:
                 labels = [x for x, c in zip(labels, chosen.tolist(), strict=True) if c]
             point, bucket = np.nonzero(matrix)
             uppers = np.append(bounds, np.inf)
-            lowers = np.concatenate([[min(0.0, bounds[0]) if bounds.size else 0.0], bounds])
+            lowers = np.maximum(np.concatenate([[0.0], bounds]), 0.0)  # values are >= 0 (checked above)
+            uppers = np.maximum(uppers, 0.0)
             lo, hi = low_all[take], high_all[take]
             hi = np.where(hi > 0, hi, np.nan)  # a max of 0 was not sent (or every value was 0: the same midpoint)
             upper, value = uppers[bucket], _midpoints(lowers[bucket], uppers[bucket], lo[point], hi[point])
@@ -428,7 +441,14 @@ class MetricsDecoder:
             rows.add(spec, labels, kinds, end_all[take] / 1e9, count, total, found)
 
     def _gather_exponential(
-        self, batch: PointBatch, group: _Exponential, resource: bytes, prefix: bytes, points: Any, sent: list[bytes]
+        self,
+        batch: PointBatch,
+        group: _Exponential,
+        resource: bytes,
+        prefix: bytes,
+        points: Any,
+        sent: list[bytes],
+        repacked: bool,
     ) -> None:
         """Each usable exponential point's fields; its positive bucket counts appended to one flat list."""
         labels, packed, sizes = self._labels, group.counts, group.sizes
@@ -442,8 +462,8 @@ class MetricsDecoder:
                 continue
             positive = p.positive
             counts = positive.bucket_counts
-            if not counts and p.count > p.zero_count:
-                raise _Unpacked  # or a count without buckets: the real schema tells
+            if not counts and p.count > p.zero_count and not repacked:
+                raise _Unpacked  # or a count without buckets (then refused below): the real schema tells
             as_sent = prefix + attributes
             known = labels.get(as_sent) or self._stream(resource, as_sent, prefix, p.attributes)
             group.keys.append(known[0])
@@ -521,10 +541,21 @@ class MetricsDecoder:
         row = np.flatnonzero((counts > 0) & keep[point])  # most of an SDK point's 160 buckets are empty
         point, index, weight = point[row], offset[point[row]] + position[row], counts[row]
         width = np.exp2(-exponent[point].astype(np.float64))
-        upper, lower = np.exp2((index + 1) * width) * scale, np.exp2(index * width) * scale
+        with np.errstate(over="ignore"):
+            upper, lower = np.exp2((index + 1) * width) * scale, np.exp2(index * width) * scale
+        huge = np.bincount(point, weights=~np.isfinite(upper), minlength=n) > 0  # no float holds the bucket
+        threshold = np.asarray(group.threshold) * scale
+        huge |= ~np.isfinite(threshold) | (threshold < 0)
+        if (huge & keep).any():
+            batch.reject("bad_buckets", f"{name}: exponential buckets beyond any duration", int((huge & keep).sum()))
+            keep &= ~huge
+            inside = keep[point]
+            point, upper, lower, weight = point[inside], upper[inside], lower[inside], weight[inside]
+            if not keep.any():
+                return
         zeros = np.flatnonzero((zero > 0) & keep)  # the zero bucket: [0, its threshold]
         point = np.concatenate([point, zeros])
-        upper = np.concatenate([upper, np.asarray(group.threshold)[zeros] * scale])
+        upper = np.concatenate([upper, threshold[zeros]])
         lower = np.concatenate([lower, np.zeros(zeros.size)])
         weight = np.concatenate([weight, zero[zeros]])
         lo, hi = np.asarray(group.low) * scale, np.asarray(group.high) * scale
@@ -634,8 +665,8 @@ def _kinds(spec: RequestMetric, labels: list[_Labels], batch: PointBatch) -> Int
 def _midpoints(lower: FloatArray, upper: FloatArray, low: FloatArray, high: FloatArray) -> FloatArray:
     """Each bucket's midpoint, its edges first narrowed to the point's min and max where known; the
     last bucket (no upper bound) without a max stands at its lower bound."""
-    lo = np.fmax(lower, low)  # fmax/fmin skip the NaN of an unknown min or max
-    hi = np.fmin(upper, high)
+    lo = np.fmax(lower, np.where(np.isfinite(low), low, np.nan))  # fmax/fmin skip an unknown min or max (NaN)
+    hi = np.fmin(upper, np.where(np.isfinite(high), high, np.nan))
     hi = np.where(np.isinf(hi), lo, hi)
     return (lo + np.minimum(hi, np.maximum(lo, hi))) / 2
 

@@ -389,6 +389,7 @@ DEEP = "[" * 1000 + "1" + "]" * 1000  # orjson reads up to 1024 levels; Python's
 DEEP_BODIES = [
     ("/v1/predictions", "application/json", '[{"model": "m", "features": {"a": DEEP}, "label": DEEP}]'),
     ("/v1/traces", "application/json", '{"resourceSpans": [DEEP]}'),
+    ("/v1/metrics", "application/json", '{"resourceMetrics": [DEEP]}'),
     (
         "/v1/kserve/fraud",
         "application/cloudevents+json",
