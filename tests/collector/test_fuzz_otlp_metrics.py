@@ -34,7 +34,7 @@ from driftwarden.collector.otlp_metrics import MetricsDecoder, encode_response
 from driftwarden.core.errors import DriftwardenError
 from driftwarden.core.points import PointBatch
 from driftwarden.params import TraceParams
-from tests.collector.test_fuzz_parsers import examples
+from tests.support.fuzz import examples
 
 SETTINGS = TraceParams(label_attributes=("tenant",))
 NAMES = st.sampled_from(

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from typing import Any
 
 import numpy as np
 import orjson
 import pytest
 from google.protobuf import json_format
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -43,15 +42,7 @@ from driftwarden.collector.predictions import parse_records
 from driftwarden.core.errors import DriftwardenError
 from driftwarden.core.records import MAX_REPORTED_ERRORS
 from driftwarden.params import TraceParams
-
-EXAMPLES = int(os.environ.get("DRIFTWARDEN_FUZZ_EXAMPLES", "0")) or None
-
-
-def examples(n: int) -> settings:
-    return settings(
-        max_examples=EXAMPLES or n, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
-    )
-
+from tests.support.fuzz import examples
 
 NDJSON = "application/x-ndjson"
 JSON = "application/json"
