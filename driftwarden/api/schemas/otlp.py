@@ -7,7 +7,7 @@ from typing import Any
 
 from driftwarden.api.schemas.common import BINARY, RETRY_AFTER, Answers, Schema, problems
 
-__all__ = ["LOGS_ANSWERS", "LOGS_BODY", "TRACES_ANSWERS", "TRACES_BODY"]
+__all__ = ["LOGS_ANSWERS", "LOGS_BODY", "TRACES_ANSWERS", "TRACES_BODY", "export_request", "export_response"]
 
 # -- OTLP/HTTP traces ----------------------------------------------------------------------------------------------
 
@@ -57,36 +57,49 @@ SPAN: Schema = {
         },
     },
 }
-EXPORT_TRACE_SERVICE_REQUEST: Schema = {
-    "title": "ExportTraceServiceRequest",
-    "description": "OTLP; as JSON: hex ids, 64-bit integers as strings, enums as numbers",
-    "type": "object",
-    "properties": {
-        "resourceSpans": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "resource": {"type": "object", "properties": {"attributes": ATTRIBUTES}},
-                    "scopeSpans": {
-                        "type": "array",
-                        "items": {"type": "object", "properties": {"spans": {"type": "array", "items": SPAN}}},
+
+
+def export_request(service: str, signal: str, scope_items: str, item: Schema, *, hex_ids: bool) -> Schema:
+    """An OTLP export request's envelope: resource<Signal>[] of {resource, scope<Signal>[] of {items}}."""
+    ids = "hex ids, " if hex_ids else ""
+    return {
+        "title": f"Export{service}ServiceRequest",
+        "description": f"OTLP; as JSON: {ids}64-bit integers as strings, enums as numbers",
+        "type": "object",
+        "properties": {
+            f"resource{signal}": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "resource": {"type": "object", "properties": {"attributes": ATTRIBUTES}},
+                        f"scope{signal}": {
+                            "type": "array",
+                            "items": {"type": "object", "properties": {scope_items: {"type": "array", "items": item}}},
+                        },
                     },
                 },
-            },
-        }
-    },
-}
-EXPORT_TRACE_SERVICE_RESPONSE: Schema = {
-    "title": "ExportTraceServiceResponse",
-    "type": "object",
-    "properties": {
-        "partialSuccess": {
-            "type": "object",
-            "properties": {"rejectedSpans": _INT64, "errorMessage": {"type": "string"}},
-        }
-    },
-}
+            }
+        },
+    }
+
+
+def export_response(signal: str, rejected: str, count: Schema) -> Schema:
+    """An OTLP export response: partialSuccess with the count of what was rejected."""
+    return {
+        "title": f"Export{signal}ServiceResponse",
+        "type": "object",
+        "properties": {
+            "partialSuccess": {
+                "type": "object",
+                "properties": {rejected: count, "errorMessage": {"type": "string"}},
+            }
+        },
+    }
+
+
+EXPORT_TRACE_SERVICE_REQUEST = export_request("Trace", "Spans", "spans", SPAN, hex_ids=True)
+EXPORT_TRACE_SERVICE_RESPONSE = export_response("Trace", "rejectedSpans", _INT64)
 RPC_STATUS: Schema = {
     "title": "google.rpc.Status",
     "type": "object",
@@ -148,39 +161,8 @@ LOG_RECORD: Schema = {
         "spanId": {"type": "string", "pattern": "^([0-9a-f]{16})?$"},
     },
 }
-EXPORT_LOGS_SERVICE_REQUEST: Schema = {
-    "title": "ExportLogsServiceRequest",
-    "description": "OTLP; as JSON: hex ids, 64-bit integers as strings, enums as numbers",
-    "type": "object",
-    "properties": {
-        "resourceLogs": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "resource": {"type": "object", "properties": {"attributes": ATTRIBUTES}},
-                    "scopeLogs": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {"logRecords": {"type": "array", "items": LOG_RECORD}},
-                        },
-                    },
-                },
-            },
-        }
-    },
-}
-EXPORT_LOGS_SERVICE_RESPONSE: Schema = {
-    "title": "ExportLogsServiceResponse",
-    "type": "object",
-    "properties": {
-        "partialSuccess": {
-            "type": "object",
-            "properties": {"rejectedLogRecords": _INT64, "errorMessage": {"type": "string"}},
-        }
-    },
-}
+EXPORT_LOGS_SERVICE_REQUEST = export_request("Logs", "Logs", "logRecords", LOG_RECORD, hex_ids=True)
+EXPORT_LOGS_SERVICE_RESPONSE = export_response("Logs", "rejectedLogRecords", _INT64)
 LOGS_BODY: Schema = {
     "required": True,
     "description": "an OTLP ExportLogsServiceRequest, protobuf or OTLP JSON, optionally gzip-compressed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from driftwarden.api.schemas.common import BINARY, RETRY_AFTER, Answers, Schema
-from driftwarden.api.schemas.otlp import ATTRIBUTES, RPC_STATUS
+from driftwarden.api.schemas.otlp import ATTRIBUTES, RPC_STATUS, export_request, export_response
 
 __all__ = ["METRICS_ANSWERS", "METRICS_BODY"]
 
@@ -77,36 +77,8 @@ METRIC: Schema = {
         "summary": {"type": "object"},
     },
 }
-EXPORT_METRICS_SERVICE_REQUEST: Schema = {
-    "title": "ExportMetricsServiceRequest",
-    "description": "OTLP; as JSON: 64-bit integers as strings, enums as numbers",
-    "type": "object",
-    "properties": {
-        "resourceMetrics": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "resource": {"type": "object", "properties": {"attributes": ATTRIBUTES}},
-                    "scopeMetrics": {
-                        "type": "array",
-                        "items": {"type": "object", "properties": {"metrics": {"type": "array", "items": METRIC}}},
-                    },
-                },
-            },
-        }
-    },
-}
-EXPORT_METRICS_SERVICE_RESPONSE: Schema = {
-    "title": "ExportMetricsServiceResponse",
-    "type": "object",
-    "properties": {
-        "partialSuccess": {
-            "type": "object",
-            "properties": {"rejectedDataPoints": _UINT64, "errorMessage": {"type": "string"}},
-        }
-    },
-}
+EXPORT_METRICS_SERVICE_REQUEST = export_request("Metrics", "Metrics", "metrics", METRIC, hex_ids=False)
+EXPORT_METRICS_SERVICE_RESPONSE = export_response("Metrics", "rejectedDataPoints", _UINT64)
 METRICS_BODY: Schema = {
     "required": True,
     "description": "an OTLP ExportMetricsServiceRequest, protobuf or OTLP JSON, optionally gzip-compressed",
