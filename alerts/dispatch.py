@@ -7,6 +7,9 @@
   alert, or a resolve) is notified at most every `group_interval`; an unchanged group with firing
   alerts is re-notified every `repeat_interval`.
 - Silenced and inhibited alerts are left out; a resolve is only sent for an alert that was notified firing.
+- What each group last told its receiver (`notified()`) is saved, and restored after a restart
+  (`restore()`), as Alertmanager keeps its notification log: an alert notified firing before a
+  restart still gets its resolve, and an unchanged group is not notified again before `repeat_interval`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.params import AlertingParams, RouteParams
@@ -71,8 +75,7 @@ class Dispatcher:
             muted = alert.silenced_by or alert.inhibited_by
             if alert.status is AlertStatus.PENDING or (muted and alert.status is AlertStatus.FIRING):
                 continue
-            labels = {k: alert.labels[k] for k in self.settings.group_by if k in alert.labels}
-            key = "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+            labels, key = self._group_of(alert)
             for receiver in self.router.receivers(alert.labels):
                 group = self._groups.get((receiver, key))
                 if group is None:
@@ -80,6 +83,44 @@ class Dispatcher:
                         continue  # never notified as firing here: nothing to resolve
                     group = self._groups[(receiver, key)] = _Group(receiver, f"{receiver}:{key}", labels, now)
                 group.alerts[alert.fingerprint] = copy.deepcopy(alert)
+
+    def notified(self) -> list[dict[str, Any]]:
+        """Each group's firing alerts as last notified, and when: what `restore` takes after a restart."""
+        return [
+            {"receiver": g.receiver, "group": key, "firing": sorted(g.notified_firing), "at": g.last_sent}
+            for (_, key), g in self._groups.items()
+            if g.notified_firing and g.last_sent is not None
+        ]
+
+    def restore(self, saved: Sequence[object], alerts: list[Alert]) -> None:
+        """The groups `notified()` saved, for the alerts that still fire (the engine's, restored); a
+        group the routing or grouping no longer makes, or an entry that no longer reads, is dropped."""
+        told: dict[tuple[str, str], tuple[set[str], float]] = {}
+        for entry in saved:
+            try:
+                assert isinstance(entry, dict)
+                told[(str(entry["receiver"]), str(entry["group"]))] = (set(entry["firing"]), float(entry["at"]))
+            except (AssertionError, KeyError, TypeError, ValueError):
+                continue
+        for alert in alerts:
+            if alert.status is not AlertStatus.FIRING:
+                continue
+            labels, key = self._group_of(alert)
+            for receiver in self.router.receivers(alert.labels):
+                firing, at = told.get((receiver, key), (set(), 0.0))
+                if alert.fingerprint not in firing:
+                    continue
+                group = self._groups.get((receiver, key))
+                if group is None:
+                    group = self._groups[(receiver, key)] = _Group(
+                        receiver, f"{receiver}:{key}", labels, at, last_sent=at
+                    )
+                group.alerts[alert.fingerprint] = copy.deepcopy(alert)
+                group.notified_firing.add(alert.fingerprint)
+
+    def _group_of(self, alert: Alert) -> tuple[dict[str, str], str]:
+        labels = {k: alert.labels[k] for k in self.settings.group_by if k in alert.labels}
+        return labels, "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
     def due(self, now: float) -> list[Notification]:
         out = []

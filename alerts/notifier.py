@@ -2,7 +2,8 @@
 
 The evaluator calls `observe()` after every evaluation with all current findings, and the
 notifier's own 1-second tick sends what the group timers release. Alert state and silences are
-kept in SQLite, so a restart never forgets a firing alert (its resolve is still sent). Each
+kept in SQLite, so a restart never forgets a firing alert, nor which groups were notified of it
+(its resolve is still sent, an unchanged group not notified again). Each
 receiver's work runs under `contain(receiver, stage)`: one receiver that fails to build its
 messages costs only its own notifications. The daemon's wiring builds the receivers and the
 outbox from the config (`driftwarden.daemon.alerting`).
@@ -68,6 +69,8 @@ class Notifier:
         saved_alerts = store.load_document("alerts", [])
         self.engine.restore(saved_alerts if isinstance(saved_alerts, list) else [])
         self.dispatcher = Dispatcher(alerting, Router(routes, alerting.default_receivers))
+        notified = store.load_document("notified", [])
+        self.dispatcher.restore(notified if isinstance(notified, list) else [], self.engine.alerts())
         self.receivers = dict(receivers)
         self.outbox = outbox
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,7 +100,11 @@ class Notifier:
         """Turn due notifications into outbox messages; returns how many were queued."""
         now = self._clock() if now is None else now
         messages = []
-        for notification in self.dispatcher.due(now):
+        due = self.dispatcher.due(now)
+        if due:
+            with contextlib.suppress(StorageError):  # logged and counted by the database
+                await asyncio.to_thread(self.store.save_document, "notified", self.dispatcher.notified())
+        for notification in due:
             name = notification.receiver
             with (
                 self._contain(f"receiver:{name}", "notify"),
