@@ -1,15 +1,16 @@
 """Durable delivery: every notification is written to SQLite before any send, then delivered
 with exponential backoff and jitter until it succeeds, is refused, or grows too old.
 
-- 2xx: delivered. 429, 5xx, timeouts, refused connections: retried (`Retry-After` honoured).
-  Other 4xx: the receiver refuses it for good; counted as failed and logged (never the body).
+- 2xx: delivered (unless the receiver reads the reply as a refusal: Slack's `ok: false`). 429,
+  5xx, timeouts, refused connections: retried (`Retry-After` honoured). Other 4xx: the receiver
+  refuses it for good; counted as failed and logged (never the body).
 - Nothing stored is a secret: a row names its receiver, whose `Endpoint` gives the URL, the
-  routing key and the HMAC secret at send time (read then: a rotated one is used at the next
-  send). A message whose receiver is no longer configured is given up; one whose secret cannot
-  be read now is retried. Log lines show the URL redacted (`core/urls.py`).
-- Order is kept per `ordering_key` (one alert for PagerDuty, one group for webhooks): a later
-  message waits until the earlier one is delivered or given up, so a resolve never overtakes
-  its trigger.
+  routing key, API key or bot token and the HMAC secret at send time (read then: a rotated one
+  is used at the next send). A message whose receiver is no longer configured is given up; one
+  whose secret cannot be read now is retried. Log lines show the URL redacted (`core/urls.py`).
+- Order is kept per `ordering_key` (one alert for PagerDuty and OpsGenie, one group for webhooks
+  and Slack): a later message waits until the earlier one is delivered or given up, so a resolve
+  never overtakes its trigger (nor a Slack reply the post whose thread it needs).
 - A `kill -9` loses nothing that `enqueue` returned for: delivery resumes at the next start.
   Delivery is at least once; receivers deduplicate by dedup key / groupKey / Idempotency-Key.
 - The state file may refuse writes for a while (full disk, read-only volume): messages enqueued
@@ -36,6 +37,7 @@ import httpx
 from opentelemetry import trace
 
 from driftwarden.alerts.receivers.base import Endpoint, Message, SecretUnavailable
+from driftwarden.alerts.receivers.delivery import Refused, Reply
 from driftwarden.alerts.signing import sign
 from driftwarden.core.errors import StorageError
 from driftwarden.core.urls import redact_urls, redacted_url
@@ -158,7 +160,7 @@ class Outbox:
             self._finish(row, "failed", f"gave up after {row.attempts} attempts over {age:.0f}s")
             return False
         try:
-            body, headers = _with_secrets(row, endpoint, now)
+            url, body, headers = _with_secrets(row, endpoint, now)
         except SecretUnavailable as exc:
             self._retry(row, str(exc), None)
             return False
@@ -168,9 +170,7 @@ class Outbox:
         span_attributes: dict[str, str | int] = {"receiver": row.receiver, "attempt": row.attempts + 1}
         try:
             with self._tracer.start_as_current_span("driftwarden.deliver", attributes=span_attributes) as span:
-                response = await self._client.post(
-                    endpoint.url, content=body, headers=headers, timeout=endpoint.timeout
-                )
+                response = await self._client.post(url, content=body, headers=headers, timeout=endpoint.timeout)
                 span.set_attribute("http.response.status_code", response.status_code)
         except httpx.InvalidURL as exc:  # not an HTTPError: never sendable
             self._finish(row, "failed", redact_urls(f"{type(exc).__name__}: {exc}"))
@@ -179,8 +179,15 @@ class Outbox:
             self._retry(row, redact_urls(f"{type(exc).__name__}: {exc}"), None)
             return False
         if response.is_success:
-            self._finish(row, "ok", None)
-            return True
+            refused = _read_reply(row, endpoint, Reply(response.status_code, response.content))
+            if refused is None:
+                self._finish(row, "ok", None)
+                return True
+            if refused.retry:
+                self._retry(row, refused.reason, _retry_after(response.headers.get("retry-after"), now))
+            else:
+                self._finish(row, "failed", f"{refused.reason}: refused by the receiver")
+            return False
         reason = f"HTTP {response.status_code}"
         if response.status_code == 429 or response.status_code >= 500:
             self._retry(row, reason, _retry_after(response.headers.get("retry-after"), now))
@@ -240,13 +247,29 @@ class Outbox:
             self._held.pop(0)
 
 
-def _with_secrets(row: StoredMessage, endpoint: Endpoint, now: float) -> tuple[bytes, dict[str, str]]:
-    """The body and headers as sent: credentials added and signed with the secrets as read now."""
-    body = endpoint.add_credentials(row.body) if endpoint.add_credentials else row.body
-    headers = dict(row.headers)
+def _with_secrets(row: StoredMessage, endpoint: Endpoint, now: float) -> tuple[str, bytes, dict[str, str]]:
+    """The URL, body and headers as sent: credentials added and signed with the secrets as read now."""
+    url, headers = endpoint.url, dict(row.headers)
+    if endpoint.compose:
+        request = endpoint.compose(row.body)
+        url, body = request.url, request.body
+        headers |= request.headers
+    else:
+        body = endpoint.add_credentials(row.body) if endpoint.add_credentials else row.body
     if endpoint.sign_with:
         headers |= sign(body, endpoint.sign_with(), now)
-    return body, headers
+    return url, body, headers
+
+
+def _read_reply(row: StoredMessage, endpoint: Endpoint, reply: Reply) -> Refused | None:
+    """What the receiver makes of a 2xx reply; one it cannot read is taken as delivered (logged)."""
+    if endpoint.read_reply is None:
+        return None
+    try:
+        return endpoint.read_reply(row.body, reply)
+    except Exception:  # a receiver's bug: the receiver took the message, so it is not sent again
+        log.exception("reading the reply of %s failed", row.receiver)
+        return None
 
 
 def _retry_after(value: str | None, now: float) -> float | None:

@@ -443,7 +443,7 @@ class AlertingSettings(_Strict):
     external_url: str | None = Field(
         default=None,
         description="where people reach this daemon's UI (alert links point here); required when listen is not "
-        "loopback and a pagerduty, webhook or alertmanager receiver is configured",
+        "loopback and a receiver other than retrain is configured",
     )
     grafana_url: str | None = Field(
         default=None,
@@ -522,13 +522,76 @@ def _loopback(host: str) -> bool:
         return False
 
 
+OpsGeniePriority = Literal["P1", "P2", "P3", "P4", "P5"]
+SeverityName = Literal["page", "ticket", "warning", "info"]
+
+
+class OpsGenieResponder(_Strict):
+    """Who OpsGenie notifies, as its Alert API names them: a team, user, escalation or schedule,
+    by `id`, or by `name` (`username` for a user)."""
+
+    type: Literal["team", "user", "escalation", "schedule"] = Field(description="what kind of responder it is")
+    id: str | None = Field(default=None, min_length=1, description="the responder's OpsGenie ID")
+    name: str | None = Field(default=None, min_length=1, description="team, escalation or schedule: its name")
+    username: str | None = Field(default=None, min_length=1, description="user: the user's email address")
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> OpsGenieResponder:
+        given = [key for key in ("id", "name", "username") if getattr(self, key) is not None]
+        by_name = "username" if self.type == "user" else "name"
+        if len(given) != 1:
+            raise ValueError(
+                f"a {self.type} responder needs exactly one of id or {by_name} (given: {', '.join(given) or 'none'})"
+            )
+        if given[0] not in ("id", by_name):
+            raise ValueError(f"a {self.type} responder is named by id or {by_name}, not {given[0]}")
+        return self
+
+
+OpsGenieTag = Annotated[str, Field(min_length=1, max_length=50)]
+
+
 class ReceiverSettings(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-    type: Literal["pagerduty", "webhook", "retrain", "alertmanager"]
-    url: str | None = Field(default=None, description="endpoint; pagerduty defaults to the Events API v2 enqueue URL")
+    type: Literal["pagerduty", "opsgenie", "slack", "webhook", "retrain", "alertmanager"]
+    url: str | None = Field(
+        default=None,
+        description="endpoint; pagerduty defaults to the Events API v2 enqueue URL, opsgenie to its region's API "
+        "(give the base URL, such as https://api.opsgenie.com), slack with bot_token_file to chat.postMessage",
+    )
     routing_key_file: Path | None = None
     routing_key_env: str | None = None
     hmac_secret_file: Path | None = None
+    api_key_file: Path | None = Field(
+        default=None, description="opsgenie: file holding the API integration's key (sent as GenieKey)"
+    )
+    region: Literal["us", "eu"] = Field(
+        default="us", description="opsgenie: us (api.opsgenie.com) or eu (api.eu.opsgenie.com); url overrides it"
+    )
+    responders: list[OpsGenieResponder] = Field(
+        default_factory=list, description="opsgenie: the teams, users, escalations and schedules to notify"
+    )
+    tags: list[OpsGenieTag] = Field(
+        default_factory=list,
+        max_length=10,
+        description="opsgenie: at most 10 tags (of 50 characters) added to every alert, beside alertname, severity, "
+        "kind and model/slo/gpu",
+    )
+    priorities: dict[SeverityName, OpsGeniePriority] = Field(
+        default_factory=dict,
+        description="opsgenie: severity -> priority, over the defaults page: P1, ticket: P3, warning: P4, info: P5",
+    )
+    webhook_url_file: Path | None = Field(
+        default=None, description="slack: file holding an incoming webhook's URL (the URL is the credential)"
+    )
+    bot_token_file: Path | None = Field(
+        default=None,
+        description="slack: file holding a bot token (xoxb-) for chat.postMessage: updates and the resolution "
+        "reply in the first post's thread",
+    )
+    channel: str | None = Field(
+        default=None, min_length=1, description="slack with bot_token_file: the channel ID (or #name) to post in"
+    )
     cooldown: Duration = Field(default=86400.0, description="retrain: one trigger per model per cooldown")
     timeout: Duration = 10.0
 
@@ -781,12 +844,59 @@ def _checked(
     return model
 
 
+_KEYS_OF_ONE_TYPE = {
+    **dict.fromkeys(("api_key_file", "region", "responders", "tags", "priorities"), "opsgenie"),
+    **dict.fromkeys(("webhook_url_file", "bot_token_file", "channel"), "slack"),
+}
+
+
 def _receiver_needs(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
     kind, name = data.get("type"), data.get("name")
     if kind == "pagerduty" and not (data.get("routing_key_file") or data.get("routing_key_env")):
         yield _error((), name, f"receiver {name!r}: pagerduty needs routing_key_file or routing_key_env")
     if kind in ("webhook", "retrain", "alertmanager") and not data.get("url"):
         yield _error((), name, f"receiver {name!r}: {kind} needs a url")
+    if kind == "opsgenie" and not data.get("api_key_file"):
+        yield _error((), name, f"receiver {name!r}: opsgenie needs api_key_file, the file holding its API key")
+    if kind == "slack":
+        yield from _slack_needs(data)
+    if kind in ("opsgenie", "slack") and data.get("hmac_secret_file"):
+        yield _error(
+            ("hmac_secret_file",),
+            None,
+            f"{kind} knows driftwarden by its {'API key' if kind == 'opsgenie' else 'token or webhook URL'}: "
+            "hmac_secret_file signs webhook and retrain deliveries only",
+        )
+    for key, owner in _KEYS_OF_ONE_TYPE.items():
+        if key in data and kind in _RECEIVER_TYPES and kind != owner:
+            yield _error((key,), data[key], f"{key} is a key of {owner} receivers; receiver {name!r} is {kind}")
+
+
+_RECEIVER_TYPES = frozenset(get_args(ReceiverSettings.model_fields["type"].annotation))
+
+
+def _slack_needs(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
+    """An incoming webhook (its URL the secret, its channel fixed by Slack) or a bot token and a channel."""
+    name, webhook, bot = data.get("name"), data.get("webhook_url_file"), data.get("bot_token_file")
+    if bool(webhook) == bool(bot):
+        yield _error(
+            (),
+            name,
+            f"receiver {name!r}: slack needs webhook_url_file (an incoming webhook) or bot_token_file with a "
+            f"channel (chat.postMessage, resolutions threaded), not {'both' if webhook else 'neither'}",
+        )
+    if bot and not data.get("channel"):
+        yield _error((), name, f"receiver {name!r}: slack with bot_token_file needs the channel to post in")
+    if webhook and data.get("channel"):
+        yield _error(
+            ("channel",), data["channel"], "an incoming webhook posts to the channel it was made for: drop channel"
+        )
+    if webhook and data.get("url"):
+        yield _error(
+            ("url",),
+            None,
+            "an incoming webhook's URL is its credential: keep it in webhook_url_file only, not in the config",
+        )
 
 
 def _across_keys(data: dict[str, Any]) -> Iterator[InitErrorDetails]:

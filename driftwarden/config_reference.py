@@ -57,8 +57,9 @@ NOTES = {
     "AlertingSettings.drift_period": "the period of the drift budget",
     "ReceiverSettings.name": "unique; what routes name",
     "ReceiverSettings.type": (
-        "pagerduty: Events API v2; webhook: Alertmanager webhook JSON; retrain: one POST per model and drift "
-        "episode; alertmanager: POST /api/v2/alerts"
+        "pagerduty: Events API v2; opsgenie: Alert API v2 (create, close by alias); slack: Block Kit message per "
+        "alert group (incoming webhook or chat.postMessage); webhook: Alertmanager webhook JSON; retrain: one POST "
+        "per model and drift episode; alertmanager: POST /api/v2/alerts"
     ),
     "ReceiverSettings.routing_key_file": "pagerduty: file holding the integration's routing key",
     "ReceiverSettings.routing_key_env": "pagerduty: environment variable holding the routing key",

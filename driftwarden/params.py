@@ -26,6 +26,7 @@ from driftwarden.config import (
     GpuSettings,
     LogSettings,
     OutboxSettings,
+    ReceiverSettings,
     RouteSettings,
     SLOSettings,
     TraceSettings,
@@ -42,6 +43,7 @@ __all__ = [
     "GpuParams",
     "InhibitRuleParams",
     "LogParams",
+    "OpsGenieParams",
     "OutboxParams",
     "RouteParams",
     "SLOParams",
@@ -51,6 +53,7 @@ __all__ = [
     "drift_thresholds",
     "gpu_params",
     "log_params",
+    "opsgenie_params",
     "outbox_params",
     "route_params",
     "slo_params",
@@ -205,6 +208,31 @@ class OutboxParams:
     max_age: float = DAY
     initial_backoff: float = 1.0
     max_backoff: float = 300.0
+
+
+OPSGENIE_API = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
+OPSGENIE_PRIORITIES = {"page": "P1", "ticket": "P3", "warning": "P4", "info": "P5"}  # P3 is OpsGenie's default
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsGenieParams:
+    """Where an OpsGenie receiver sends (the Alert API's base URL) and what every alert carries:
+    responders as the API takes them (`{"type": "team", "name": "NOC"}`), extra tags, and the
+    priority of each severity."""
+
+    base_url: str = OPSGENIE_API["us"]
+    responders: tuple[Mapping[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
+    priorities: Mapping[str, str] = field(default_factory=lambda: dict(OPSGENIE_PRIORITIES))
+
+
+def opsgenie_params(r: ReceiverSettings) -> OpsGenieParams:
+    return OpsGenieParams(
+        base_url=(r.url or OPSGENIE_API[r.region]).rstrip("/"),
+        responders=tuple(x.model_dump(exclude_none=True) for x in r.responders),
+        tags=tuple(r.tags),
+        priorities=OPSGENIE_PRIORITIES | r.priorities,
+    )
 
 
 def slo_params(s: SLOSettings) -> SLOParams:

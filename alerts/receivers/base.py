@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from driftwarden.alerts.alert import Alert, AlertStatus
 from driftwarden.alerts.dispatch import Notification
 from driftwarden.alerts.links import alert_context
+from driftwarden.alerts.receivers.delivery import Refused, Reply, Request
 from driftwarden.core.urls import public_url, redacted_url
 from driftwarden.params import AlertLinkParams
 
@@ -39,6 +40,8 @@ class Endpoint:
     timeout: float = 10.0
     sign_with: Secret | None = None  # HMAC secret for X-Driftwarden-Signature
     add_credentials: Callable[[bytes], bytes] | None = None  # the stored body -> the body sent
+    compose: Callable[[bytes], Request] | None = None  # the stored body -> the request sent (OpsGenie, Slack)
+    read_reply: Callable[[bytes, Reply], Refused | None] | None = None  # a 2xx reply: learnt from, or refused
 
     def __repr__(self) -> str:
         return f"Endpoint({redacted_url(self.url)!r}, timeout={self.timeout})"  # the URL may be a credential

@@ -43,6 +43,8 @@ def _secrets(config: Config) -> Iterator[str]:
     for i, receiver in enumerate(config.receivers):
         files.append((f"receivers.{i}.routing_key_file", receiver.routing_key_file, True))  # sent as JSON text
         files.append((f"receivers.{i}.hmac_secret_file", receiver.hmac_secret_file, False))  # bytes to HMAC with
+        for key in ("api_key_file", "webhook_url_file", "bot_token_file"):  # sent in a header or as the URL
+            files.append((f"receivers.{i}.{key}", getattr(receiver, key), True))
     for key, path, text in files:
         if path is None:
             continue

@@ -1,5 +1,6 @@
 """The alerting side of the daemon built from the config: receivers with their secrets, the durable
-outbox sending to their endpoints, retraining cooldowns kept in the state file, and the notifier."""
+outbox sending to their endpoints, retraining cooldowns and Slack threads kept in the state file, and
+the notifier."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from driftwarden.daemon.receivers import build_receivers
 from driftwarden.params import alerting_params, outbox_params, route_params
 from driftwarden.persistence.outbox_store import OutboxStore
 from driftwarden.persistence.store import Store
+from driftwarden.persistence.threads import ThreadTimestamps
 
 __all__ = ["RetrainTriggers", "build_notifier"]
 
@@ -43,7 +45,9 @@ def build_notifier(
     tracer: trace.Tracer | None = None,
 ) -> Notifier:
     triggers = RetrainTriggers(store)
-    receivers = build_receivers(config, last_trigger=triggers.last, record_trigger=triggers.record)
+    receivers = build_receivers(
+        config, last_trigger=triggers.last, record_trigger=triggers.record, threads=ThreadTimestamps(store)
+    )
     outbox = Outbox(
         OutboxStore(store.database),
         outbox_params(config.outbox),

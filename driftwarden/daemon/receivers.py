@@ -13,18 +13,25 @@ from pathlib import Path
 
 from driftwarden.alerts.receivers.alertmanager import AlertmanagerReceiver
 from driftwarden.alerts.receivers.base import Receiver, Secret, SecretUnavailable
+from driftwarden.alerts.receivers.opsgenie import OpsGenieReceiver
 from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
 from driftwarden.alerts.receivers.retrain import RetrainReceiver
+from driftwarden.alerts.receivers.slack import SlackReceiver, ThreadStore
 from driftwarden.alerts.receivers.webhook import WebhookReceiver
-from driftwarden.config import Config, ConfigError
-from driftwarden.params import alert_link_params
+from driftwarden.config import Config, ConfigError, ReceiverSettings
+from driftwarden.params import AlertLinkParams, alert_link_params, opsgenie_params
 
 __all__ = ["build_receivers"]
 
 
 def build_receivers(
-    config: Config, *, last_trigger: Callable[[str], float | None], record_trigger: Callable[[str, float], None]
+    config: Config,
+    *,
+    last_trigger: Callable[[str], float | None],
+    record_trigger: Callable[[str, float], None],
+    threads: ThreadStore | None = None,
 ) -> dict[str, Receiver]:
+    """`threads`: where Slack receivers keep the thread of each alert group (in memory when None)."""
     links = alert_link_params(config, os.environ)
     out: dict[str, Receiver] = {}
     for i, r in enumerate(config.receivers):
@@ -46,6 +53,11 @@ def build_receivers(
                 timeout=r.timeout,
                 links=links,
             )
+        elif r.type == "opsgenie":
+            key = _file_secret(r.api_key_file, f"receivers.{i}.api_key_file")
+            out[r.name] = OpsGenieReceiver(r.name, key, opsgenie_params(r), timeout=r.timeout, links=links)
+        elif r.type == "slack":
+            out[r.name] = _slack(r, i, links, threads)
         elif r.type == "webhook":
             out[r.name] = WebhookReceiver(r.name, r.url or "", timeout=r.timeout, secret=secret, links=links)
         elif r.type == "retrain":
@@ -65,6 +77,22 @@ def build_receivers(
                 r.name, r.url or "", timeout=r.timeout, keep_firing_for=keep, links=links
             )
     return out
+
+
+def _slack(r: ReceiverSettings, i: int, links: AlertLinkParams, threads: ThreadStore | None) -> SlackReceiver:
+    if r.bot_token_file:
+        token = _file_secret(r.bot_token_file, f"receivers.{i}.bot_token_file")
+        return SlackReceiver(
+            r.name, bot_token=token, channel=r.channel, url=r.url, threads=threads, timeout=r.timeout, links=links
+        )
+    url = _file_secret(r.webhook_url_file, f"receivers.{i}.webhook_url_file")
+    return SlackReceiver(r.name, webhook_url=url, timeout=r.timeout, links=links)
+
+
+def _file_secret(path: Path | None, key: str) -> Secret:
+    if path is None:  # refused by the config first
+        raise ConfigError([f"{key}: not set"])
+    return _secret(partial(_read_secret, path, key))
 
 
 def _secret(read: Callable[[], bytes]) -> Secret:
