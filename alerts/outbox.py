@@ -164,7 +164,7 @@ class Outbox:
         except SecretUnavailable as exc:
             self._retry(row, str(exc), None)
             return False
-        except (ValueError, TypeError) as exc:  # a stored body its receiver cannot complete: never sendable
+        except (ValueError, TypeError, KeyError) as exc:  # a stored body its receiver cannot complete: never sendable
             self._finish(row, "failed", f"the stored message cannot be completed: {type(exc).__name__}")
             return False
         span_attributes: dict[str, str | int] = {"receiver": row.receiver, "attempt": row.attempts + 1}

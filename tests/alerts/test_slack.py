@@ -226,7 +226,10 @@ def drift_episode(tmp_path: Path, receiver: dict[str, object]) -> dict[str, obje
     }
 
 
-def test_the_thread_survives_a_restart_between_trigger_and_resolve(tmp_path: Path, slack: FakeSlack) -> None:
+def test_the_thread_survives_a_restart_between_trigger_and_resolve(
+    tmp_path: Path, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     token = tmp_path / "slack-token"
     token.write_text(slack.token + "\n")
     config = drift_episode(
@@ -250,6 +253,8 @@ def test_the_thread_survives_a_restart_between_trigger_and_resolve(tmp_path: Pat
     assert "thread_ts" not in posts[0] and posts[0]["text"].startswith(":warning: Firing: Feature drift on fraud")
     assert posts[-1]["thread_ts"] == posts[0]["_ts"] and posts[-1]["text"].startswith(":white_check_mark: Resolved")
     assert [r.headers["authorization"] for r in (first, resolution)] == [f"Bearer {slack.token}"] * 2
+    state = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))
+    assert slack.token not in caplog.text and slack.token.encode() not in state  # read at send, never kept
 
 
 def test_a_webhook_posts_each_notification_as_a_message_and_never_logs_its_url(
@@ -283,3 +288,17 @@ def _wait_delivered(d: object, count: int) -> None:
     while d.metric("driftwarden_webhook_deliveries_total", receiver="team", outcome="ok") != count:  # type: ignore[attr-defined]
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_a_stored_message_that_no_longer_reads_is_given_up_not_stuck(tmp_path: Path, slack: FakeSlack) -> None:
+    from driftwarden.alerts.receivers.base import Message
+
+    bot = SlackReceiver(
+        "team", bot_token=lambda: slack.token.encode(), channel=slack.channel, url=slack.url + "/api/chat.postMessage"
+    )
+    outcomes: list[str] = []
+    outbox = outbox_for(tmp_path, ("team", bot.endpoint), outcomes=outcomes)
+    good = bot.messages(notified([drift()]), now=5)
+    outbox.enqueue([Message("team", good[0].ordering_key, b'{"thread": "g"}'), *good])  # the good one waits behind
+    deliver(outbox)
+    assert outcomes == ["failed", "ok"] and len(slack.accepted()) == 1
