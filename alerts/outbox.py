@@ -4,14 +4,15 @@ with exponential backoff and jitter until it succeeds, is refused, or grows too 
 - 2xx: delivered. 429, 5xx, timeouts, refused connections: retried (`Retry-After` honoured).
   Other 4xx: the receiver refuses it for good; counted as failed and logged (never the body).
 - Nothing stored is a secret: a row names its receiver, whose `Endpoint` gives the URL, the
-  routing key and the HMAC secret at send time (read then: a rotated one is used at the next
-  send). A message whose receiver is no longer configured is given up; one whose secret cannot
-  be read now is retried. Log lines show the URL redacted (`core/urls.py`).
+  routing key and the signing secrets at send time (read then: a rotated one is used at the next
+  send). A signed message keeps its `webhook-id` through its retries; each attempt has its own
+  `webhook-timestamp` and signature. A message whose receiver is no longer configured is given
+  up; one whose secret cannot be read now is retried. Log lines show the URL redacted (`core/urls.py`).
 - Order is kept per `ordering_key` (one alert for PagerDuty, one group for webhooks): a later
   message waits until the earlier one is delivered or given up, so a resolve never overtakes
   its trigger.
 - A `kill -9` loses nothing that `enqueue` returned for: delivery resumes at the next start.
-  Delivery is at least once; receivers deduplicate by dedup key / groupKey / Idempotency-Key.
+  Delivery is at least once; receivers deduplicate by dedup key / webhook-id / Idempotency-Key.
 - The state file may refuse writes for a while (full disk, read-only volume): messages enqueued
   meanwhile wait in memory (up to MAX_HELD) and are sent once stored; outcomes not saved are
   kept in memory and saved at the next pass. Nothing raises into the notifier.
@@ -36,7 +37,6 @@ import httpx
 from opentelemetry import trace
 
 from driftwarden.alerts.receivers.base import Endpoint, Message, SecretUnavailable
-from driftwarden.alerts.signing import sign
 from driftwarden.core.errors import StorageError
 from driftwarden.core.urls import redact_urls, redacted_url
 from driftwarden.params import OutboxParams
@@ -244,8 +244,10 @@ def _with_secrets(row: StoredMessage, endpoint: Endpoint, now: float) -> tuple[b
     """The body and headers as sent: credentials added and signed with the secrets as read now."""
     body = endpoint.add_credentials(row.body) if endpoint.add_credentials else row.body
     headers = dict(row.headers)
-    if endpoint.sign_with:
-        headers |= sign(body, endpoint.sign_with(), now)
+    if endpoint.sign:
+        # a message stored before webhook-id existed gets one from its row: the same at every retry
+        message_id = headers.get("webhook-id") or f"msg_dw{row.id}-{int(row.created_at * 1000)}"
+        headers |= endpoint.sign(message_id, body, now)
     return body, headers
 
 

@@ -529,6 +529,16 @@ class ReceiverSettings(_Strict):
     routing_key_file: Path | None = None
     routing_key_env: str | None = None
     hmac_secret_file: Path | None = None
+    hmac_secret_env: str | None = None
+    legacy_signature: bool = Field(
+        default=False,
+        description="webhook, retrain: also send the deprecated X-Driftwarden-Signature (removed in the next release)",
+    )
+    source: str | None = Field(
+        default=None,
+        description="pagerduty: payload.source, where the problem is (default: the pod from POD_NAMESPACE and "
+        "POD_NAME, else NODE_NAME, else this host's name)",
+    )
     cooldown: Duration = Field(default=86400.0, description="retrain: one trigger per model per cooldown")
     timeout: Duration = 10.0
 
