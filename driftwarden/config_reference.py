@@ -63,8 +63,8 @@ NOTES = {
     "ReceiverSettings.routing_key_file": "pagerduty: file holding the integration's routing key",
     "ReceiverSettings.routing_key_env": "pagerduty: environment variable holding the routing key",
     "ReceiverSettings.hmac_secret_file": (
-        "webhook, retrain: file of Standard Webhooks signing secrets, one a line (whsec_<base64>, or any other "
-        "text whose bytes are the key); each signs, for rotation"
+        "webhook, retrain: file of Standard Webhooks signing secrets, one a line (whsec_ then the base64 key, "
+        "or any other text whose bytes are the key); each signs, for rotation"
     ),
     "ReceiverSettings.hmac_secret_env": (
         "webhook, retrain: environment variable holding the signing secrets, separated by whitespace"

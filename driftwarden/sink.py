@@ -35,6 +35,7 @@ class WebhookSink:
     def __init__(self, *, secret: bytes | str | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.secret = secret
         self.deliveries: list[Delivery] = []
+        self.attempts: list[Delivery] = []  # every POST, refused ones included
         self.script: deque[tuple[int, dict[str, str]]] = deque()  # responses to give before 200s
         self._lock = threading.Condition()
         sink = self
@@ -44,10 +45,11 @@ class WebhookSink:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with sink._lock:
                     status, headers = sink.script.popleft() if sink.script else (200, {})
+                    headers_ = dict(self.headers.items())
+                    signed = None if sink.secret is None else _verified(body, headers_, sink.secret)
+                    sink.attempts.append(Delivery(self.path, headers_, body, signed))
                     if status < 300:
-                        headers_ = dict(self.headers.items())
-                        signed = None if sink.secret is None else _verified(body, headers_, sink.secret)
-                        sink.deliveries.append(Delivery(self.path, headers_, body, signed))
+                        sink.deliveries.append(sink.attempts[-1])
                         sink._lock.notify_all()
                 self.send_response(status)
                 for k, v in headers.items():
