@@ -84,7 +84,7 @@ class Dispatcher:
     def __init__(self, settings: AlertingParams, router: Router) -> None:
         self.settings = settings
         self.router = router
-        self._groups: dict[tuple[str, str, str], _Group] = {}
+        self._groups: dict[tuple[str, str], _Group] = {}  # (receiver, groupKey): the key names the route
 
     def update(self, alerts: list[Alert], now: float) -> None:
         """Take the engine's alerts (call before the engine forgets resolved ones)."""
@@ -95,11 +95,11 @@ class Dispatcher:
             labels = {k: alert.labels[k] for k in self.settings.group_by if k in alert.labels}
             for receiver, route in self.router.matches(alert.labels):
                 key = group_key(route, labels)
-                group = self._groups.get((receiver, route, key))
+                group = self._groups.get((receiver, key))
                 if group is None:
                     if alert.status is AlertStatus.RESOLVED:
                         continue  # never notified as firing here: nothing to resolve
-                    group = self._groups[(receiver, route, key)] = _Group(receiver, key, labels, now)
+                    group = self._groups[(receiver, key)] = _Group(receiver, key, labels, now)
                 group.alerts[alert.fingerprint] = copy.deepcopy(alert)
 
     def due(self, now: float) -> list[Notification]:

@@ -88,21 +88,15 @@ class PagerDutyReceiver:
     def messages(self, notification: Notification, now: float) -> list[Message]:
         out = []
         for a in notification.alerts:
-            if a.status is AlertStatus.RESOLVED:
+            digest = None if a.status is AlertStatus.RESOLVED else content_digest(a)
+            if digest is not None and self.triggered.get(a.dedup_key) == digest:
+                continue  # PagerDuty has this already: a re-trigger would only add noise to the incident
+            body = orjson.dumps(self.event(a))
+            out.append(Message(self.name, f"{self.name}:{a.dedup_key}", body, {"Content-Type": "application/json"}))
+            if digest is None:
                 self.triggered.forget(a.dedup_key)
             else:
-                digest = content_digest(a)
-                if self.triggered.get(a.dedup_key) == digest:
-                    continue  # PagerDuty has this already: a re-trigger would only add noise to the incident
                 self.triggered.remember(a.dedup_key, digest)
-            out.append(
-                Message(
-                    self.name,
-                    f"{self.name}:{a.dedup_key}",
-                    orjson.dumps(self.event(a)),
-                    {"Content-Type": "application/json"},
-                )
-            )
         return out
 
     def with_routing_key(self, body: bytes) -> bytes:

@@ -162,6 +162,33 @@ def test_a_changing_group_does_not_re_trigger_an_unchanged_alert(tmp_path: Path,
     assert [e for e in sent if e["event_action"] == "resolve"] == []
 
 
+def test_a_content_change_re_triggers_and_a_resolve_ends_the_memory() -> None:
+    from driftwarden.alerts.alert import Alert, AlertStatus
+    from driftwarden.alerts.dispatch import Notification
+    from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
+
+    labels = {"alertname": "FeatureDrift", "kind": "drift", "severity": "warning", "model": "fraud", "subject": "age"}
+    psi = {"test": "psi", "value": 0.41, "threshold": 0.2}
+    alert = Alert(
+        fingerprint(labels), labels, {"summary": "s"}, 0.41, 0.2, {"reasons": [psi]}, AlertStatus.FIRING, 0, 1.0
+    )
+    receiver = PagerDutyReceiver("pd", lambda: b"key")
+
+    def sent() -> list[str]:
+        notification = Notification("pd", "{}:{}", {}, [alert])
+        return [json.loads(m.body)["event_action"] for m in receiver.messages(notification, now=2.0)]
+
+    assert sent() == ["trigger"]
+    alert.evidence = {"reasons": [{**psi, "value": 0.5}]}  # only its numbers moved
+    assert sent() == []
+    alert.evidence = {"reasons": [psi, {"test": "missing", "value": 0.07, "threshold": 0.05}]}  # a test joined
+    assert sent() == ["trigger"]
+    alert.status = AlertStatus.RESOLVED
+    assert sent() == ["resolve"]
+    alert.status = AlertStatus.FIRING  # fires again: a new incident
+    assert sent() == ["trigger"]
+
+
 def test_a_restart_re_triggers_nothing_pagerduty_has(tmp_path: Path, pagerduty: WebhookSink) -> None:
     rng = np.random.default_rng(0)
     with running(tmp_path / "s.db", **config(pagerduty)) as d:
