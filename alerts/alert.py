@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from driftwarden.alerts.labelset import fingerprint as labels_fingerprint
 from driftwarden.detectors.findings import (
     DriftBudgetFinding,
     FeatureDriftFinding,
@@ -18,7 +18,7 @@ from driftwarden.detectors.findings import (
 )
 from driftwarden.detectors.reasons import Reason, headline, reasons_text
 
-__all__ = ["Alert", "AlertStatus", "describe", "fingerprint"]
+__all__ = ["Alert", "AlertStatus", "alert_labels", "describe", "fingerprint"]
 
 
 class AlertStatus(enum.StrEnum):
@@ -29,7 +29,7 @@ class AlertStatus(enum.StrEnum):
 
 @dataclass
 class Alert:
-    fingerprint: str
+    fingerprint: str  # Alertmanager's, of `labels`: one identity here, in every payload and in Alertmanager
     labels: dict[str, str]
     annotations: dict[str, str]
     value: float
@@ -43,10 +43,17 @@ class Alert:
     absent_since: float | None = None  # finding gone, resolve held back until resolve_hold passes
     silenced_by: list[str] = field(default_factory=list)
     inhibited_by: list[str] = field(default_factory=list)  # fingerprints of the firing alerts that mute it
+    # an alert that fired before the fingerprint became Alertmanager's keeps the key its incident was opened with
+    incident_key: str | None = None
 
     @property
     def name(self) -> str:
         return self.labels["alertname"]
+
+    @property
+    def dedup_key(self) -> str:
+        """What a paging service deduplicates this alert by (PagerDuty's `dedup_key`)."""
+        return self.incident_key or self.fingerprint
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,14 +71,13 @@ class Alert:
 
 
 def fingerprint(finding: Finding) -> str:
-    """Stable across evaluations and restarts: kind + model/slo/gpu + subject + labels."""
-    target = finding.model or finding.slo or finding.gpu or ""
-    labels = ",".join(f"{k}={v}" for k, v in sorted(finding.labels.items()))
-    return hashlib.sha256(f"{finding.kind.value}|{target}|{finding.subject}|{labels}".encode()).hexdigest()[:16]
+    """Alertmanager's fingerprint of the finding's alert labels: stable across evaluations and restarts,
+    and the value Alertmanager computes for the same alert."""
+    return labels_fingerprint(alert_labels(finding))
 
 
-def describe(finding: Finding) -> tuple[dict[str, str], dict[str, str]]:
-    """(labels, annotations) for a finding: alertname, kind, target, subject, severity; summary, description."""
+def alert_labels(finding: Finding) -> dict[str, str]:
+    """The labels of a finding's alert: alertname, kind, severity, subject, its own labels, model/slo/gpu."""
     labels = {
         "alertname": finding.alertname,
         "kind": finding.kind.value,
@@ -83,7 +89,12 @@ def describe(finding: Finding) -> tuple[dict[str, str], dict[str, str]]:
         value = getattr(finding, key)
         if value:
             labels[key] = value
-    return labels, {"summary": _summary(finding)[:1024], "description": _description(finding)}
+    return labels
+
+
+def describe(finding: Finding) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels, annotations) for a finding: alertname, kind, target, subject, severity; summary, description."""
+    return alert_labels(finding), {"summary": _summary(finding)[:1024], "description": _description(finding)}
 
 
 def _summary(f: Finding) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 from driftwarden.alerts.alert import Alert, AlertStatus, describe, fingerprint
 from driftwarden.alerts.inhibition import Inhibitor
+from driftwarden.alerts.labelset import fingerprint as labels_fingerprint
 from driftwarden.alerts.silences import Silences
 from driftwarden.detectors.findings import Finding
 from driftwarden.params import AlertingParams
@@ -94,17 +95,26 @@ class AlertEngine:
                 "hits": a.hits,
                 "absent_since": a.absent_since,
                 "evidence": a.evidence,
+                **({"incidentKey": a.incident_key} if a.incident_key else {}),
             }
             for a in self._alerts.values()
         ]
 
     def restore(self, saved: list[dict[str, Any]]) -> None:
-        """Reload firing alerts after a restart, so that their resolve is still sent."""
+        """Reload firing alerts after a restart, so that their resolve is still sent.
+
+        An alert saved before the fingerprint became Alertmanager's (an upgrade) is keyed by the
+        fingerprint of its labels now, and keeps its old one as `incident_key`: its PagerDuty incident
+        is updated and resolved by the key it was opened with, never paged again under a new one."""
+        renamed: dict[str, str] = {}
         for d in saved:
             if d["status"] != AlertStatus.FIRING.value:
                 continue
-            self._alerts[d["fingerprint"]] = Alert(
-                d["fingerprint"],
+            key = labels_fingerprint(d["labels"])
+            if key != d["fingerprint"]:
+                renamed[d["fingerprint"]] = key
+            self._alerts[key] = Alert(
+                key,
                 d["labels"],
                 d["annotations"],
                 d["value"],
@@ -116,4 +126,7 @@ class AlertEngine:
                 hits=d["hits"],
                 absent_since=d["absent_since"],
                 inhibited_by=list(d.get("inhibitedBy", [])),
+                incident_key=d.get("incidentKey") or (d["fingerprint"] if key != d["fingerprint"] else None),
             )
+        for alert in self._alerts.values():  # the mutes they carry name the muting alerts' new keys
+            alert.inhibited_by = sorted({renamed.get(k, k) for k in alert.inhibited_by})

@@ -5,14 +5,16 @@ with exponential backoff and jitter until it succeeds, is refused, or grows too 
   5xx, timeouts, refused connections: retried (`Retry-After` honoured). Other 4xx: the receiver
   refuses it for good; counted as failed and logged (never the body).
 - Nothing stored is a secret: a row names its receiver, whose `Endpoint` gives the URL, the
-  routing key, API key or bot token and the HMAC secret at send time (read then: a rotated one
-  is used at the next send). A message whose receiver is no longer configured is given up; one
-  whose secret cannot be read now is retried. Log lines show the URL redacted (`core/urls.py`).
+  routing key, API key or bot token and the signing secrets at send time (read then: a rotated
+  one is used at the next send). A signed message keeps its `webhook-id` through its retries; each
+  attempt has its own `webhook-timestamp` and signature. A message whose receiver is no longer
+  configured is given up; one whose secret cannot be read now is retried. Log lines show the URL
+  redacted (`core/urls.py`).
 - Order is kept per `ordering_key` (one alert for PagerDuty and OpsGenie, one group for webhooks
   and Slack): a later message waits until the earlier one is delivered or given up, so a resolve
   never overtakes its trigger (nor a Slack reply the post whose thread it needs).
 - A `kill -9` loses nothing that `enqueue` returned for: delivery resumes at the next start.
-  Delivery is at least once; receivers deduplicate by dedup key / groupKey / Idempotency-Key.
+  Delivery is at least once; receivers deduplicate by dedup key / webhook-id / Idempotency-Key.
 - The state file may refuse writes for a while (full disk, read-only volume): messages enqueued
   meanwhile wait in memory (up to MAX_HELD) and are sent once stored; outcomes not saved are
   kept in memory and saved at the next pass. Nothing raises into the notifier.
@@ -38,7 +40,6 @@ from opentelemetry import trace
 
 from driftwarden.alerts.receivers.base import Endpoint, Message, SecretUnavailable
 from driftwarden.alerts.receivers.delivery import Refused, Reply
-from driftwarden.alerts.signing import sign
 from driftwarden.core.errors import StorageError
 from driftwarden.core.urls import redact_urls, redacted_url
 from driftwarden.params import OutboxParams
@@ -256,8 +257,10 @@ def _with_secrets(row: StoredMessage, endpoint: Endpoint, now: float) -> tuple[s
         headers |= request.headers
     else:
         body = endpoint.add_credentials(row.body) if endpoint.add_credentials else row.body
-    if endpoint.sign_with:
-        headers |= sign(body, endpoint.sign_with(), now)
+    if endpoint.sign:
+        # a message stored before webhook-id existed gets one from its row: the same at every retry
+        message_id = headers.get("webhook-id") or f"msg_dw{row.id}-{int(row.created_at * 1000)}"
+        headers |= endpoint.sign(message_id, body, now)
     return url, body, headers
 
 

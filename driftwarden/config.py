@@ -562,6 +562,11 @@ class ReceiverSettings(_Strict):
     routing_key_file: Path | None = None
     routing_key_env: str | None = None
     hmac_secret_file: Path | None = None
+    hmac_secret_env: str | None = None
+    legacy_signature: bool = Field(
+        default=False,
+        description="webhook, retrain: also send the deprecated X-Driftwarden-Signature (removed in the next release)",
+    )
     api_key_file: Path | None = Field(
         default=None, description="opsgenie: file holding the API integration's key (sent as GenieKey)"
     )
@@ -591,6 +596,11 @@ class ReceiverSettings(_Strict):
     )
     channel: str | None = Field(
         default=None, min_length=1, description="slack with bot_token_file: the channel ID (or #name) to post in"
+    )
+    source: str | None = Field(
+        default=None,
+        description="pagerduty: payload.source, where the problem is (default: the pod from POD_NAMESPACE and "
+        "POD_NAME, else NODE_NAME, else this host's name)",
     )
     cooldown: Duration = Field(default=86400.0, description="retrain: one trigger per model per cooldown")
     timeout: Duration = 10.0
@@ -847,6 +857,7 @@ def _checked(
 _KEYS_OF_ONE_TYPE = {
     **dict.fromkeys(("api_key_file", "region", "responders", "tags", "priorities"), "opsgenie"),
     **dict.fromkeys(("webhook_url_file", "bot_token_file", "channel"), "slack"),
+    "source": "pagerduty",
 }
 
 
@@ -860,13 +871,14 @@ def _receiver_needs(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
         yield _error((), name, f"receiver {name!r}: opsgenie needs api_key_file, the file holding its API key")
     if kind == "slack":
         yield from _slack_needs(data)
-    if kind in ("opsgenie", "slack") and data.get("hmac_secret_file"):
-        yield _error(
-            ("hmac_secret_file",),
-            None,
-            f"{kind} knows driftwarden by its {'API key' if kind == 'opsgenie' else 'token or webhook URL'}: "
-            "hmac_secret_file signs webhook and retrain deliveries only",
-        )
+    for signing_key in ("hmac_secret_file", "hmac_secret_env"):
+        if kind in ("opsgenie", "slack") and data.get(signing_key):
+            yield _error(
+                (signing_key,),
+                None,
+                f"{kind} knows driftwarden by its {'API key' if kind == 'opsgenie' else 'token or webhook URL'}: "
+                f"{signing_key} signs webhook and retrain deliveries only",
+            )
     for key, owner in _KEYS_OF_ONE_TYPE.items():
         if key in data and kind in _RECEIVER_TYPES and kind != owner:
             yield _error((key,), data[key], f"{key} is a key of {owner} receivers; receiver {name!r} is {kind}")

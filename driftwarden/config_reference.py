@@ -63,7 +63,13 @@ NOTES = {
     ),
     "ReceiverSettings.routing_key_file": "pagerduty: file holding the integration's routing key",
     "ReceiverSettings.routing_key_env": "pagerduty: environment variable holding the routing key",
-    "ReceiverSettings.hmac_secret_file": "file holding the secret that signs X-Driftwarden-Signature",
+    "ReceiverSettings.hmac_secret_file": (
+        "webhook, retrain: file of Standard Webhooks signing secrets, one a line (whsec_ then the base64 key, "
+        "or any other text whose bytes are the key); each signs, for rotation"
+    ),
+    "ReceiverSettings.hmac_secret_env": (
+        "webhook, retrain: environment variable holding the signing secrets, separated by whitespace"
+    ),
     "ReceiverSettings.timeout": "per delivery attempt",
     "RouteSettings.receivers": "receiver names",
     "OutboxSettings.initial_backoff": "first retry delay, doubled with jitter; at least 100ms",

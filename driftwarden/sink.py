@@ -1,7 +1,8 @@
 """A local webhook sink: records what driftwarden delivers (the demo and the tests use it).
 
 It answers from a script of statuses (default 200) so a test can make it fail, throttle or
-refuse, and it checks the HMAC signature when given the secret.
+refuse, and it checks the Standard Webhooks signature when given the secret (`whsec_...` text, or
+the raw key bytes).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from driftwarden.alerts.signing import verify
+from standardwebhooks import Webhook, WebhookVerificationError
 
 __all__ = ["Delivery", "WebhookSink"]
 
@@ -31,9 +32,10 @@ class Delivery:
 
 
 class WebhookSink:
-    def __init__(self, *, secret: bytes | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, *, secret: bytes | str | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.secret = secret
         self.deliveries: list[Delivery] = []
+        self.attempts: list[Delivery] = []  # every POST, refused ones included
         self.script: deque[tuple[int, dict[str, str]]] = deque()  # responses to give before 200s
         self._lock = threading.Condition()
         sink = self
@@ -43,10 +45,11 @@ class WebhookSink:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with sink._lock:
                     status, headers = sink.script.popleft() if sink.script else (200, {})
+                    headers_ = dict(self.headers.items())
+                    signed = None if sink.secret is None else _verified(body, headers_, sink.secret)
+                    sink.attempts.append(Delivery(self.path, headers_, body, signed))
                     if status < 300:
-                        headers_ = dict(self.headers.items())
-                        signed = None if sink.secret is None else verify(body, headers_, sink.secret)
-                        sink.deliveries.append(Delivery(self.path, headers_, body, signed))
+                        sink.deliveries.append(sink.attempts[-1])
                         sink._lock.notify_all()
                 self.send_response(status)
                 for k, v in headers.items():
@@ -79,3 +82,11 @@ class WebhookSink:
         with self._lock:
             self._lock.wait_for(lambda: len(self.deliveries) >= count, timeout=timeout)
             return list(self.deliveries)
+
+
+def _verified(body: bytes, headers: dict[str, str], secret: bytes | str) -> bool:
+    try:
+        Webhook(secret).verify(body, headers, json_parse=False)
+    except (WebhookVerificationError, ValueError):  # ValueError: a signature header that is not v1,<base64>
+        return False
+    return True

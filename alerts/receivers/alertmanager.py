@@ -33,4 +33,5 @@ class AlertmanagerReceiver:
             alerts.append({k: alert[k] for k in ("labels", "annotations", "startsAt", "endsAt", "generatorURL")})
             if alert["status"] == "firing":
                 alerts[-1]["endsAt"] = iso(now + self.keep_firing_for)
-        return [Message(self.name, notification.group_key, orjson.dumps(alerts), {"Content-Type": "application/json"})]
+        key = notification.ordering_key or notification.group_key
+        return [Message(self.name, key, orjson.dumps(alerts), {"Content-Type": "application/json"})]

@@ -7,6 +7,7 @@ message is sent, reading each secret then: a rotated key or secret file is used 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,12 +20,28 @@ from driftwarden.alerts.receivers.delivery import Refused, Reply, Request
 from driftwarden.core.urls import public_url, redacted_url
 from driftwarden.params import AlertLinkParams
 
-__all__ = ["Endpoint", "Message", "Receiver", "Secret", "SecretUnavailable", "am_alert", "iso", "link_base"]
+__all__ = [
+    "Endpoint",
+    "Message",
+    "Receiver",
+    "Secret",
+    "SecretUnavailable",
+    "Signer",
+    "am_alert",
+    "iso",
+    "link_base",
+    "message_id",
+]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's "no end" value
 
 Secret = Callable[[], bytes]
 """Reads a secret now, from its file or environment variable; raises `SecretUnavailable`."""
+
+
+Signer = Callable[[str, bytes, float], dict[str, str]]
+"""(webhook-id, body as sent, now) -> the signature headers, with the secrets as read now; raises
+`SecretUnavailable` when they cannot be read (`alerts/signing.py`)."""
 
 
 class SecretUnavailable(Exception):
@@ -38,7 +55,7 @@ class Endpoint:
 
     url: str
     timeout: float = 10.0
-    sign_with: Secret | None = None  # HMAC secret for X-Driftwarden-Signature
+    sign: Signer | None = None  # adds the Standard Webhooks signature headers (alerts/signing.py)
     add_credentials: Callable[[bytes], bytes] | None = None  # the stored body -> the body sent
     compose: Callable[[bytes], Request] | None = None  # the stored body -> the request sent (OpsGenie, Slack)
     read_reply: Callable[[bytes, Reply], Refused | None] | None = None  # a 2xx reply: learnt from, or refused
@@ -63,6 +80,11 @@ class Receiver(Protocol):
     endpoint: Endpoint
 
     def messages(self, notification: Notification, now: float) -> list[Message]: ...
+
+
+def message_id() -> str:
+    """A new Standard Webhooks `webhook-id`: unique per message, stored with it, so its retries keep it."""
+    return f"msg_{uuid.uuid4().hex}"
 
 
 def link_base(external_url: str) -> str:

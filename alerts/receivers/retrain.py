@@ -1,8 +1,8 @@
 """Retraining triggers: one POST per drift episode of a model (Airflow, Kubeflow, Argo ...).
 
 A model whose drift alerts fire gets one trigger, then none for `cooldown` (default 24 h, kept
-across restarts), so one drift episode starts one retraining. The `Idempotency-Key` names the
-episode, so a retried delivery never starts a second run.
+across restarts), so one drift episode starts one retraining. The `Idempotency-Key` and the
+Standard Webhooks `webhook-id` name the episode, so a retried delivery never starts a second run.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import orjson
 
 from driftwarden.alerts.alert import AlertStatus
 from driftwarden.alerts.dispatch import Notification
-from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, iso
+from driftwarden.alerts.receivers.base import Endpoint, Message, Signer, iso
 
 __all__ = ["RetrainReceiver"]
 
@@ -28,10 +28,10 @@ class RetrainReceiver:
         cooldown: float,
         last_trigger: Callable[[str], float | None],
         record_trigger: Callable[[str, float], None],
-        secret: Secret | None = None,
+        sign: Signer | None = None,
     ) -> None:
         self.name = name
-        self.endpoint = Endpoint(url, timeout, sign_with=secret)
+        self.endpoint = Endpoint(url, timeout, sign=sign)
         self.cooldown = cooldown
         self._last_trigger = last_trigger
         self._record_trigger = record_trigger
@@ -69,12 +69,7 @@ class RetrainReceiver:
                 "triggered_at": iso(now),
             }
             self._record_trigger(model, now)
-            out.append(
-                Message(
-                    self.name,
-                    f"{self.name}:{model}",
-                    orjson.dumps(body),
-                    {"Content-Type": "application/json", "Idempotency-Key": f"{model}-{episode}"},
-                )
-            )
+            key = f"{model}-{episode}"
+            headers = {"Content-Type": "application/json", "Idempotency-Key": key, "webhook-id": key}
+            out.append(Message(self.name, f"{self.name}:{model}", orjson.dumps(body), headers))
         return out

@@ -1,11 +1,14 @@
-"""Alertmanager-shaped webhooks (payload version 4), so any Alertmanager receiver works unchanged."""
+"""Alertmanager-shaped webhooks (payload version 4), so any Alertmanager receiver works unchanged:
+Alertmanager's `groupKey`, alert `fingerprint`s and `notification_reason` (Alertmanager 0.32) included.
+Each message has its Standard Webhooks `webhook-id`, kept through its retries; the signature is
+added when it is sent (`Endpoint.sign`)."""
 
 from __future__ import annotations
 
 import orjson
 
 from driftwarden.alerts.dispatch import Notification
-from driftwarden.alerts.receivers.base import Endpoint, Message, Secret, am_alert, link_base
+from driftwarden.alerts.receivers.base import Endpoint, Message, Signer, am_alert, link_base, message_id
 from driftwarden.params import AlertLinkParams
 
 __all__ = ["WebhookReceiver"]
@@ -18,11 +21,11 @@ class WebhookReceiver:
         url: str,
         *,
         timeout: float = 10.0,
-        secret: Secret | None = None,
+        sign: Signer | None = None,
         links: AlertLinkParams | None = None,
     ) -> None:
         self.name = name
-        self.endpoint = Endpoint(url, timeout, sign_with=secret)
+        self.endpoint = Endpoint(url, timeout, sign=sign)
         self.links = links or AlertLinkParams()
         self.external_url = link_base(self.links.external_url)
 
@@ -39,9 +42,11 @@ class WebhookReceiver:
             "commonLabels": common_labels,
             "commonAnnotations": _common([a["annotations"] for a in alerts]),
             "externalURL": self.external_url,
+            "notification_reason": notification.reason,
             "alerts": alerts,
         }
-        return [Message(self.name, notification.group_key, orjson.dumps(body), {"Content-Type": "application/json"})]
+        headers = {"Content-Type": "application/json", "webhook-id": message_id()}
+        return [Message(self.name, notification.ordering_key or notification.group_key, orjson.dumps(body), headers)]
 
 
 def _common(dicts: list[dict[str, str]]) -> dict[str, str]:

@@ -1,9 +1,10 @@
 """The alerting side of the daemon built from the config: receivers with their secrets, the durable
-outbox sending to their endpoints, retraining cooldowns and Slack threads kept in the state file, and
-the notifier."""
+outbox sending to their endpoints, retraining cooldowns, PagerDuty's last triggers and Slack threads
+kept in the state file, and the notifier."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from opentelemetry import trace
@@ -11,13 +12,14 @@ from opentelemetry import trace
 from driftwarden.alerts.notifier import Contain, Notifier
 from driftwarden.alerts.outbox import Outbox
 from driftwarden.config import Config
+from driftwarden.core.errors import StorageError
 from driftwarden.daemon.receivers import build_receivers
 from driftwarden.params import alerting_params, outbox_params, route_params
 from driftwarden.persistence.outbox_store import OutboxStore
 from driftwarden.persistence.store import Store
 from driftwarden.persistence.threads import ThreadTimestamps
 
-__all__ = ["RetrainTriggers", "build_notifier"]
+__all__ = ["PagerDutyTriggers", "RetrainTriggers", "build_notifier"]
 
 
 class RetrainTriggers:
@@ -36,6 +38,34 @@ class RetrainTriggers:
         self._store.save_document("retrain_triggers", self._at)
 
 
+class PagerDutyTriggers:
+    """What each open PagerDuty alert was last triggered with: a restart re-sends nothing PagerDuty has.
+    A state file that refuses the write costs only a re-trigger after the next restart."""
+
+    def __init__(self, store: Store, receiver: str) -> None:
+        self._store = store
+        self._document = f"pagerduty_triggers.{receiver}"
+        saved = store.load_document(self._document, {})
+        self._sent: dict[str, str] = (
+            {k: v for k, v in saved.items() if isinstance(v, str)} if isinstance(saved, dict) else {}
+        )
+
+    def get(self, dedup_key: str) -> str | None:
+        return self._sent.get(dedup_key)
+
+    def remember(self, dedup_key: str, digest: str) -> None:
+        self._sent[dedup_key] = digest
+        self._save()
+
+    def forget(self, dedup_key: str) -> None:
+        if self._sent.pop(dedup_key, None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        with contextlib.suppress(StorageError):  # logged and counted by the database
+            self._store.save_document(self._document, self._sent)
+
+
 def build_notifier(
     config: Config,
     store: Store,
@@ -46,7 +76,11 @@ def build_notifier(
 ) -> Notifier:
     triggers = RetrainTriggers(store)
     receivers = build_receivers(
-        config, last_trigger=triggers.last, record_trigger=triggers.record, threads=ThreadTimestamps(store)
+        config,
+        last_trigger=triggers.last,
+        record_trigger=triggers.record,
+        triggered=lambda name: PagerDutyTriggers(store, name),
+        threads=ThreadTimestamps(store),
     )
     outbox = Outbox(
         OutboxStore(store.database),

@@ -2,22 +2,24 @@
 
 The wiring's job: alert code takes built receivers and never sees the config or a secret's source.
 Each secret is read at start (a missing or empty one is a config error) and again at every send,
-so a rotated routing key or HMAC secret is used without a restart."""
+so a rotated routing key or signing secret is used without a restart."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 
 from driftwarden.alerts.receivers.alertmanager import AlertmanagerReceiver
 from driftwarden.alerts.receivers.base import Receiver, Secret, SecretUnavailable
 from driftwarden.alerts.receivers.opsgenie import OpsGenieReceiver
-from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
+from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver, TriggerMemory
 from driftwarden.alerts.receivers.retrain import RetrainReceiver
 from driftwarden.alerts.receivers.slack import SlackReceiver, ThreadStore
 from driftwarden.alerts.receivers.webhook import WebhookReceiver
+from driftwarden.alerts.signing import Signer, signing_keys
 from driftwarden.config import Config, ConfigError, ReceiverSettings
 from driftwarden.params import AlertLinkParams, alert_link_params, opsgenie_params
 
@@ -30,16 +32,13 @@ def build_receivers(
     last_trigger: Callable[[str], float | None],
     record_trigger: Callable[[str, float], None],
     threads: ThreadStore | None = None,
+    triggered: Callable[[str], TriggerMemory] | None = None,
 ) -> dict[str, Receiver]:
     """`threads`: where Slack receivers keep the thread of each alert group (in memory when None)."""
     links = alert_link_params(config, os.environ)
     out: dict[str, Receiver] = {}
     for i, r in enumerate(config.receivers):
-        secret = (
-            _secret(partial(_read_secret, r.hmac_secret_file, f"receivers.{i}.hmac_secret_file"))
-            if r.hmac_secret_file
-            else None
-        )
+        sign = _signer(r, i)
         if r.type == "pagerduty":
             key = _secret(
                 partial(_read_secret, r.routing_key_file, f"receivers.{i}.routing_key_file")
@@ -52,6 +51,8 @@ def build_receivers(
                 url=r.url,
                 timeout=r.timeout,
                 links=links,
+                source=r.source or pagerduty_source(os.environ),
+                triggered=triggered(r.name) if triggered else None,
             )
         elif r.type == "opsgenie":
             key = _file_secret(r.api_key_file, f"receivers.{i}.api_key_file")
@@ -59,7 +60,7 @@ def build_receivers(
         elif r.type == "slack":
             out[r.name] = _slack(r, i, links, threads)
         elif r.type == "webhook":
-            out[r.name] = WebhookReceiver(r.name, r.url or "", timeout=r.timeout, secret=secret, links=links)
+            out[r.name] = WebhookReceiver(r.name, r.url or "", timeout=r.timeout, sign=sign, links=links)
         elif r.type == "retrain":
             out[r.name] = RetrainReceiver(
                 r.name,
@@ -68,7 +69,7 @@ def build_receivers(
                 cooldown=r.cooldown,
                 last_trigger=last_trigger,
                 record_trigger=record_trigger,
-                secret=secret,
+                sign=sign,
             )
         else:
             # past the next repeat, with room for retries and clock skew: Alertmanager resolves what expires
@@ -93,6 +94,33 @@ def _file_secret(path: Path | None, key: str) -> Secret:
     if path is None:  # refused by the config first
         raise ConfigError([f"{key}: not set"])
     return _secret(partial(_read_secret, path, key))
+
+
+def pagerduty_source(environ: Mapping[str, str]) -> str:
+    """Where the problem is, as the Kubernetes downward API tells it: the pod (with its namespace),
+    else the node, else this host's name."""
+    pod, namespace, node = (environ.get(k, "").strip() for k in ("POD_NAME", "POD_NAMESPACE", "NODE_NAME"))
+    if pod:
+        return f"{namespace}/{pod}" if namespace else pod
+    return node or socket.gethostname()
+
+
+def _signer(r: ReceiverSettings, i: int) -> Signer | None:
+    """The Standard Webhooks signer of a webhook or retrain receiver with secrets (checked now)."""
+    read: Callable[[], bytes]
+    if r.hmac_secret_file:
+        key = f"receivers.{i}.hmac_secret_file"
+        read = partial(_read_secret, r.hmac_secret_file, key)
+    elif r.hmac_secret_env:
+        key = f"receivers.{i}.hmac_secret_env"
+        read = partial(_env_secrets, r.hmac_secret_env, key)
+    else:
+        return None
+    try:
+        signing_keys(read())
+    except ValueError as exc:
+        raise ConfigError([f"{key}: {exc}"]) from None
+    return Signer(_secret(read), legacy=r.legacy_signature, where=key)
 
 
 def _secret(read: Callable[[], bytes]) -> Secret:
@@ -123,3 +151,8 @@ def _env_secret(name: str, key: str) -> bytes:
     if not value:
         raise ConfigError([f"{key}: environment variable {name} is not set"])
     return value.encode()
+
+
+def _env_secrets(name: str, key: str) -> bytes:
+    """Secrets separated by whitespace in one environment variable, one a line as a file has them."""
+    return b"\n".join(_env_secret(name, key).split())

@@ -9,6 +9,7 @@ ends with a summary of it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 from pathlib import Path
 
@@ -56,8 +57,8 @@ def demo_config(*, listen: str, state: Path, sink_url: str, secret_file: Path) -
 def run_demo(*, listen: str, state: Path, duration: float, rate: float, stay: bool) -> None:
     """Serve the daemon and drive the load against it over loopback HTTP; alerts go to a local sink."""
     console = Console(highlight=False, soft_wrap=True)  # piped or not, a line is never cut
-    secret = secrets.token_hex(16)
-    sink = WebhookSink(secret=secret.encode()).start()
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()  # a Standard Webhooks secret
+    sink = WebhookSink(secret=secret).start()
     secret_file = state.parent / "demo-hmac-secret"
     secret_file.parent.mkdir(parents=True, exist_ok=True)
     secret_file.write_text(secret)

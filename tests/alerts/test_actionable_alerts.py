@@ -129,7 +129,7 @@ def test_a_missing_rate_drift_pages_with_the_missing_rate_the_feature_link_and_g
         details = payload["custom_details"]
         assert details["reasons"] == [missing]
         # where and since when
-        assert payload["severity"] == "critical" and payload["source"] == "driftwarden ml/churn-5d8f-x2x7q"
+        assert payload["severity"] == "critical" and payload["source"] == "ml/churn-5d8f-x2x7q"
         assert details["pod"] == "churn-5d8f-x2x7q" and details["namespace"] == "ml"
         assert details["started_at"] == payload["timestamp"] and payload["timestamp"].endswith("Z")
         ui, grafana, runbook = (link["href"] for link in event["links"])

@@ -18,7 +18,7 @@ from driftwarden.alerts.receivers.base import Endpoint, Message
 from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
 from driftwarden.alerts.receivers.retrain import RetrainReceiver
 from driftwarden.alerts.receivers.webhook import WebhookReceiver
-from driftwarden.alerts.signing import verify
+from driftwarden.alerts.signing import Signer
 from driftwarden.config import AlertingSettings, RouteSettings
 from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
 from driftwarden.detectors.reasons import Reason
@@ -248,11 +248,13 @@ def test_links_in_payloads_carry_no_credentials() -> None:
     external = "https://admin:hunter2@dw.example:8443/drift/?token=abc#top"
     links = AlertLinkParams(external_url=external, grafana_url="https://viewer:hunter2@grafana/d/x?orgId=1")
     pagerduty = PagerDutyReceiver("oncall", lambda: b"key", links=links)
-    event = orjson.loads(pagerduty.messages(notification(), now=5)[0].body)
+    (first, _) = pagerduty.messages(notification(), now=5)
+    event = orjson.loads(first.body)
     ui, grafana, _ = (link["href"] for link in event["links"])
     assert ui == "https://dw.example:8443/drift/ui/models/fraud#feature-amount"
     assert grafana.startswith("https://grafana/d/x?orgId=1&var-model=fraud&var-feature=amount&from=")
-    assert b"hunter2" not in pagerduty.messages(notification(), now=5)[0].body
+    assert event["client_url"] == "https://dw.example:8443/drift/"
+    assert b"hunter2" not in first.body
     (message,) = WebhookReceiver("am", "http://x/hook", links=links).messages(notification(), 5)
     body = orjson.loads(message.body)
     assert body["externalURL"] == "https://dw.example:8443/drift"
@@ -265,7 +267,8 @@ def test_webhook_is_alertmanager_shaped() -> None:
     (message,) = WebhookReceiver("am", "http://x/hook", links=links).messages(notification(), 5)
     body = orjson.loads(message.body)
     assert body["version"] == "4" and body["status"] == "firing" and body["receiver"] == "am"
-    assert body["groupKey"] == 'r:{kind="drift",model="fraud"}'
+    assert body["groupKey"] == '{}:{kind="drift", model="fraud"}'  # Alertmanager's: the root route, no matchers
+    assert body["notification_reason"] == "first notification"
     assert body["commonLabels"] == {"kind": "drift", "model": "fraud", "severity": "warning"}
     alert = body["alerts"][0]
     assert set(alert) == {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
@@ -310,7 +313,7 @@ def make_outbox(
     return Outbox(
         OutboxStore(Database(tmp_path / "state.db")),
         OutboxParams(initial_backoff=0.01, max_backoff=0.05),
-        endpoints={"am": Endpoint(url, sign_with=None if secret is None else lambda: secret)},
+        endpoints={"am": Endpoint(url, sign=None if secret is None else Signer(lambda: secret))},
         on_result=lambda r, o: outcomes.append((r, o)),
     )
 
@@ -392,7 +395,7 @@ def test_secrets_are_read_at_each_send_and_one_unreadable_now_is_retried(tmp_pat
     outbox = Outbox(
         OutboxStore(Database(tmp_path / "state.db")),
         OutboxParams(initial_backoff=0.01, max_backoff=0.02),
-        endpoints={"am": Endpoint(sink.url + "/hook", sign_with=read_secret)},
+        endpoints={"am": Endpoint(sink.url + "/hook", sign=Signer(read_secret))},
         on_result=lambda r, o: outcomes.append((r, o)),
     )
     outbox.enqueue([Message("am", "k", b'{"n": 1}')])
@@ -415,11 +418,11 @@ def test_a_message_for_a_receiver_no_longer_configured_is_given_up(
     assert "delivery to gone failed for good: no receiver of that name is configured any more" in caplog.text
 
 
-def test_signature_verification_rejects_tampering() -> None:
-    from driftwarden.alerts.signing import sign
+def test_legacy_signature_verification_rejects_tampering() -> None:
+    from driftwarden.alerts.signing import legacy_sign, verify_legacy
 
-    headers = sign(b"body", b"k", now=100)
-    assert verify(b"body", headers, b"k", now=100) and not verify(b"body", headers, b"other", now=100)
+    headers = legacy_sign(b"body", b"k", now=100)
+    assert verify_legacy(b"body", headers, b"k", now=100) and not verify_legacy(b"body", headers, b"other", now=100)
 
 
 # -- the daemon end to end --------------------------------------------------------------

@@ -14,7 +14,8 @@ import orjson
 import polars as pl
 import pytest
 
-from driftwarden.alerts.signing import sign, verify
+from driftwarden.alerts.signing import legacy_sign as sign
+from driftwarden.alerts.signing import verify_legacy as verify
 from tests.support.server import running
 
 pytestmark = pytest.mark.server

@@ -96,7 +96,9 @@ def test_redact_urls_masks_every_url_in_a_text() -> None:
 
 
 def test_an_endpoint_shows_its_url_redacted() -> None:
-    endpoint = WebhookReceiver("slack", secret_url(9), secret=lambda: b"hmac").endpoint
+    from driftwarden.alerts.signing import Signer
+
+    endpoint = WebhookReceiver("slack", secret_url(9), sign=Signer(lambda: b"hmac")).endpoint
     assert repr(endpoint) == "Endpoint('http://***@127.0.0.1:9/***', timeout=10.0)"
 
 

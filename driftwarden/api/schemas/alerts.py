@@ -27,7 +27,11 @@ ALERTS: Schema = {
                     "inhibitedBy",
                 ],
                 "properties": {
-                    "fingerprint": {"type": "string"},
+                    "fingerprint": {
+                        "type": "string",
+                        "pattern": "^[0-9a-f]{16}$",
+                        "description": "Alertmanager's fingerprint of the labels, as webhooks and Alertmanager show it",
+                    },
                     "status": {"enum": ["pending", "firing", "resolved"]},
                     "labels": _STRINGS,
                     "annotations": _STRINGS,
