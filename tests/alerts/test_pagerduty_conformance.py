@@ -230,6 +230,7 @@ def test_an_alert_firing_across_the_upgrade_keeps_its_incident(tmp_path: Path, p
         alert.pop("incidentKey", None)
     store.save_document("alerts", saved)
     store.save_document("pagerduty_triggers.pd", {})
+    store.save_document("notified", [])  # nor what each group was told
     store.close()
     old = {a["labels"]["subject"]: a["fingerprint"] for a in saved if a["labels"]["alertname"] == "FeatureDrift"}
     opened = len(pagerduty.deliveries)
