@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
+from driftwarden.api.identity import is_loopback, tls_subject
 from driftwarden.sink import WebhookSink
 from tests.support.ports import free_port
 from tests.support.processes import DRIFTWARDEN, serving
@@ -278,3 +279,11 @@ def test_a_retraining_trigger_is_audited_when_enqueued_and_when_delivered(tmp_pa
             "idempotency_key": key,
         }
     )
+
+
+def test_the_tls_subject_and_loopback_as_the_caller_is_told_them() -> None:
+    """The ASGI TLS extension's subject where a server verified a client certificate (uvicorn reports none)."""
+    assert tls_subject({"extensions": {"tls": {"client_cert_name": "CN=ci,O=example"}}}) == "CN=ci,O=example"
+    assert tls_subject({"extensions": {}}) is None and tls_subject({}) is None
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("::ffff:127.0.0.1")
+    assert not is_loopback("10.0.0.7") and not is_loopback(None) and not is_loopback("testclient")
