@@ -30,6 +30,7 @@ from driftwarden.alerts.silences import Silence, Silences
 from driftwarden.core.errors import StorageError
 from driftwarden.detectors.findings import Finding
 from driftwarden.params import AlertingParams, RouteParams
+from driftwarden.persistence.audit import DAEMON, Caller, Change
 from driftwarden.persistence.store import Store
 
 __all__ = ["Contain", "Notifier"]
@@ -120,24 +121,30 @@ class Notifier:
     def alerts(self) -> list[Alert]:
         return [a for a in self.engine.alerts() if a.status is not AlertStatus.RESOLVED]
 
-    def add_silence(self, matchers: dict[str, str], ends_at: float, *, comment: str, created_by: str) -> Silence:
+    def add_silence(
+        self, matchers: dict[str, str], ends_at: float, *, comment: str, created_by: str, caller: Caller = DAEMON
+    ) -> Silence:
         before = self.silences.to_list()
         silence = self.silences.add(matchers, ends_at, comment=comment, created_by=created_by, now=self._clock())
-        self._save_silences(before)
+        detail = {"matchers": silence.matchers, "ends_at": silence.ends_at, "comment": silence.comment}
+        self._save_silences(before, Change("silence.add", silence.id, caller, None, silence.to_dict(), detail))
         return silence
 
-    def expire_silence(self, silence_id: str) -> bool:
+    def expire_silence(self, silence_id: str, *, caller: Caller = DAEMON) -> bool:
         before = self.silences.to_list()
         found = self.silences.expire(silence_id, now=self._clock())
         if found:
-            self._save_silences(before)
+            was = next(s for s in before if s["id"] == silence_id)
+            now = next(s.to_dict() for s in self.silences.all() if s.id == silence_id)
+            detail = {"matchers": now["matchers"], "ends_at": now["ends_at"]}
+            self._save_silences(before, Change("silence.expire", silence_id, caller, was, now, detail))
         return found
 
-    def _save_silences(self, before: list[dict[str, Any]]) -> None:
-        """Store the silences; when the file refuses, the change is undone and `StorageError` raised:
-        a refused request leaves no trace."""
+    def _save_silences(self, before: list[dict[str, Any]], change: Change) -> None:
+        """Store the silences and the audit entry of `change`; when the file refuses, the change is undone
+        and `StorageError` raised: a refused request leaves no trace."""
         try:
-            self.store.save_document("silences", self.silences.to_list())
+            self.store.save_document("silences", self.silences.to_list(), change=change)
         except StorageError:
             self.silences.replace(before)
             raise

@@ -205,7 +205,7 @@ class Outbox:
         self._on_result(row.receiver, "retry")
 
     def _finish(self, row: StoredMessage, outcome: str, reason: str | None) -> None:
-        self._save(row.id, _Outcome("delivered" if outcome == "ok" else "give_up"))
+        self._save(row.id, _Outcome("delivered" if outcome == "ok" else "give_up", error=reason or ""))
         if outcome == "failed":
             log.warning("delivery to %s failed for good: %s", self._shown(row.receiver), reason)
         self._on_result(row.receiver, outcome)
@@ -225,7 +225,7 @@ class Outbox:
             elif outcome.kind == "delivered":
                 self._store.delivered(message_id)
             else:
-                self._store.give_up(message_id)
+                self._store.give_up(message_id, outcome.error or None)
         except StorageError:
             self._unsaved[message_id] = outcome
         else:

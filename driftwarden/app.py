@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException
 
 from driftwarden.api.alerts import alerts_router
+from driftwarden.api.audit import audit_access, audit_router
 from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
 from driftwarden.api.labels import labels_router
@@ -133,8 +134,8 @@ def create_app(
             if tracer_provider is not None:
                 tracer_provider.shutdown()
 
-    token = config.auth_token()
-    protect_reads = read_protection(token if config.auth.protect_reads else None, open_routes(config))
+    tokens = config.auth_tokens()
+    protect_reads = read_protection(tokens if config.auth.protect_reads else None, open_routes(config))
     app = FastAPI(
         title="driftwarden",
         lifespan=lifespan,
@@ -155,7 +156,7 @@ def create_app(
     app.state.tracer_provider = tracer_provider
     app.state.registry = registry
 
-    auth = bearer_auth(token)
+    auth = bearer_auth(tokens)
     read_body = body_reader(config.limits.max_body_bytes, timeout=config.server.body_timeout)
     rejections = rejection_log()
     app.exception_handler(HTTPProblem)(problem_handler(instruments, rejections))  # typed for a subclass handler
@@ -168,6 +169,7 @@ def create_app(
     app.include_router(status_router(config, views, exposition))
     app.include_router(alerts_router(notifier, auth, read_body))
     app.include_router(labels_router(daemon, instruments, auth, read_body))
+    app.include_router(audit_router(daemon.audit.audit, audit_access(tokens)))
     app.include_router(create_ui_router(app))
     app.include_router(otlp_paths_router(daemon, rejections))  # last: after every route that serves these paths
     return app

@@ -48,6 +48,8 @@ from driftwarden.core.urls import redacted_url
 from driftwarden.core.yaml_document import Location, YamlDocument, YamlSyntaxError, read_yaml
 
 __all__ = [
+    "DEFAULT_TOKEN",
+    "AuditSettings",
     "AuthSettings",
     "Config",
     "ConfigError",
@@ -672,14 +674,42 @@ class SelfTracing(_Strict):
     service_name: str = "driftwarden"
 
 
+TOKEN_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,63}$")
+DEFAULT_TOKEN = "default"  # the name of auth_token_file's token, in the audit trail
+
+
+def _token_name(value: str) -> str:
+    if not TOKEN_NAME.fullmatch(value):
+        raise ValueError(f"token name {value!r:.80} must be 1-63 letters, digits or _.:@-")
+    return value
+
+
+TokenName = Annotated[str, AfterValidator(_token_name)]
+
+
 class AuthSettings(_Strict):
-    """Which reads need the bearer token of `auth_token_file` too (writes always do when it is set)."""
+    """Which reads need the bearer token of `auth_token_file` too (writes always do when it is set), and
+    more tokens, each with the name the audit trail records for whoever sends it."""
+
+    tokens: dict[TokenName, Path] = Field(
+        default_factory=dict,
+        description="name -> file holding a bearer token; each is accepted like auth_token_file's (named "
+        "'default') and its name is the caller in the audit trail (GET /v1/audit)",
+    )
 
     protect_reads: bool = Field(
         default=False,
         description="every GET (API, UI, /openapi.json) needs the token, except /healthz, /readyz and /metrics",
     )
     protect_metrics: bool = Field(default=False, description="with protect_reads: /metrics needs the token too")
+
+
+class AuditSettings(_Strict):
+    """The audit trail of state-changing actions (GET /v1/audit, `driftwarden audit`)."""
+
+    retention: Annotated[Duration, _at_least("1d")] = Field(
+        default=400 * 86400.0, description="entries older than this are pruned (at start, then hourly)"
+    )
 
 
 class ServerSettings(_Strict):
@@ -752,6 +782,9 @@ class Config(_Strict):
     server: ServerSettings = Field(
         default=ServerSettings(), description="connection limits and timeouts of the HTTP port"
     )
+    audit: AuditSettings = Field(
+        default=AuditSettings(), description="the audit trail of state-changing actions (GET /v1/audit)"
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -818,6 +851,23 @@ class Config(_Strict):
         if not token:
             raise ConfigError([f"auth_token_file: {self.auth_token_file} is empty"])
         return token
+
+    def auth_tokens(self) -> dict[str, str]:
+        """name -> bearer token: `auth_token_file`'s as "default", and every one of `auth.tokens`."""
+        files = {DEFAULT_TOKEN: self.auth_token_file} if self.auth_token_file else {}
+        keys = {DEFAULT_TOKEN: "auth_token_file"}
+        files |= self.auth.tokens
+        tokens: dict[str, str] = {}
+        for name, path in files.items():
+            token = path.read_text().strip()
+            key = keys.get(name, f"auth.tokens.{name}")
+            if not token:
+                raise ConfigError([f"{key}: {path} is empty"])
+            same = next((other for other, known in tokens.items() if known == token), None)
+            if same is not None:
+                raise ConfigError([f"{key}: {path} holds the token of '{same}': give each caller a token of its own"])
+            tokens[name] = token
+        return tokens
 
 
 def split_address(value: str) -> tuple[str, int]:
@@ -958,9 +1008,17 @@ def _true(value: Any) -> bool:
 def _auth_needs_a_token(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
     auth = _mapping(data.get("auth"))
     reads, metrics = _true(auth.get("protect_reads")), _true(auth.get("protect_metrics"))
-    if (reads or metrics) and data.get("auth_token_file") is None:
+    if (reads or metrics) and data.get("auth_token_file") is None and not auth.get("tokens"):
         key = "protect_reads" if reads else "protect_metrics"
-        yield _error(("auth", key), auth.get(key), "needs auth_token_file: the token it asks for (set both)")
+        yield _error(
+            ("auth", key), auth.get(key), "needs auth_token_file or auth.tokens: the token it asks for (set both)"
+        )
+    if data.get("auth_token_file") is not None and DEFAULT_TOKEN in _mapping(auth.get("tokens")):
+        yield _error(
+            ("auth", "tokens", DEFAULT_TOKEN),
+            DEFAULT_TOKEN,
+            f"{DEFAULT_TOKEN!r} is the name of auth_token_file's token: name this one otherwise",
+        )
     if metrics and not reads:
         yield _error(
             ("auth", "protect_metrics"),

@@ -23,7 +23,7 @@ from driftwarden.core.urls import redact_urls
 
 __all__ = ["JsonFormatter", "TextFormatter", "setup_logging"]
 
-_EXTRA_KEYS = ("model", "trace_id", "receiver", "slo")  # passed with `extra=` where known
+_EXTRA_KEYS = ("model", "trace_id", "receiver", "slo", "audit")  # passed with `extra=` where known
 
 _ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
 _CONTROL = [*range(0x20), 0x7F, *range(0x80, 0xA0)]

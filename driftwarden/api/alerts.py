@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from driftwarden.alerts.notifier import Notifier
+from driftwarden.api.identity import caller_of
 from driftwarden.api.plumbing import HTTPProblem, problem
 from driftwarden.api.schemas.alerts import ALERTS, DELETE_SILENCE_ANSWERS, SILENCE_ANSWERS, SILENCE_BODY, SILENCES
 from driftwarden.api.schemas.common import CONTENT_ENCODING, ok
@@ -63,7 +64,9 @@ def alerts_router(
             raise HTTPProblem(400, "bad_silence", message) from None
         ends_at = spec.ends_at if spec.ends_at is not None else time.time() + (spec.duration or 0.0)
         try:
-            silence = notifier.add_silence(spec.matchers, ends_at, comment=spec.comment, created_by=spec.created_by)
+            silence = notifier.add_silence(
+                spec.matchers, ends_at, comment=spec.comment, created_by=spec.created_by, caller=caller_of(request)
+            )
         except StorageError as exc:  # not stored, so not in effect either
             raise problem(exc) from None
         except ValueError as exc:
@@ -71,9 +74,9 @@ def alerts_router(
         return JSONResponse(silence.to_dict())
 
     @router.delete("/v1/silences/{silence_id}", dependencies=[Depends(auth)], responses=DELETE_SILENCE_ANSWERS)
-    async def delete_silence(silence_id: str) -> JSONResponse:
+    async def delete_silence(silence_id: str, request: Request) -> JSONResponse:
         try:
-            expired = notifier.expire_silence(silence_id)
+            expired = notifier.expire_silence(silence_id, caller=caller_of(request))
         except StorageError as exc:
             raise problem(exc) from None
         if not expired:

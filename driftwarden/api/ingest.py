@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from driftwarden.api.identity import caller_of
 from driftwarden.api.plumbing import HTTPProblem, check_model_name, problem
 from driftwarden.api.schemas.common import CONTENT_ENCODING
 from driftwarden.api.schemas.ingest import (
@@ -25,6 +26,7 @@ from driftwarden.core.errors import DriftwardenError, LimitExceeded, StorageErro
 from driftwarden.core.ratelog import RateLimitedLog
 from driftwarden.daemon.daemon import Daemon, UnknownModel
 from driftwarden.daemon.references import fit_reference
+from driftwarden.persistence.audit import Audited
 
 __all__ = ["ingest_router"]
 
@@ -90,18 +92,19 @@ def ingest_router(
             code = exc.code if isinstance(exc, DriftwardenError) and exc.code != type(exc).code else "bad_reference"
             raise HTTPProblem(400, code, str(exc)) from None
         try:
-            await daemon.set_reference(model, profile, source=f"http:{fmt}")
+            audited = Audited("reference.upload", caller_of(request))
+            await daemon.set_reference(model, profile, source=f"http:{fmt}", audited=audited)
         except DriftwardenError as exc:
             raise problem(exc) from None
         log.info("reference for %s fitted: %d rows, %d numeric features", model, profile.rows, len(profile.features))
         return JSONResponse({"model": model, **profile.summary()})
 
     @router.post("/v1/models/{model}/reference/pin", responses=PIN_ANSWERS)
-    async def pin_reference(model: str) -> JSONResponse:
+    async def pin_reference(model: str, request: Request) -> JSONResponse:
         """The model's current window becomes its reference, stored like an uploaded one."""
         check_model_name(model)
         try:
-            profile = await daemon.pin_reference(model)
+            profile = await daemon.pin_reference(model, caller=caller_of(request))
         except UnknownModel:
             raise HTTPProblem(404, "unknown_model", f"no model {model!r}: send it predictions first") from None
         except StorageError as exc:  # not stored, so not in effect either: the window is not the problem

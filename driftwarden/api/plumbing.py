@@ -6,7 +6,7 @@ import asyncio
 import hmac
 import logging
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import Request
@@ -101,17 +101,26 @@ def unrouted_handler(
     return handle
 
 
-def bearer_auth(token: str | None) -> Callable[[Request], Awaitable[None]]:
-    """A dependency for writes (and reads, through `read_protection`); async: a sync one costs a thread hop."""
+def bearer_auth(tokens: Mapping[str, str] | str | None) -> Callable[[Request], Awaitable[None]]:
+    """A dependency for writes (and reads, through `read_protection`); async: a sync one costs a thread hop.
+
+    `tokens`: name -> token (a single token is named "default"); none: every request passes. The name
+    of the token a request sent is its caller in the audit trail (`caller_of`)."""
+    named = {"default": tokens} if isinstance(tokens, str) else dict(tokens or {})
+    encoded = [(name, token.encode()) for name, token in named.items()]
 
     async def require_token(request: Request) -> None:
-        if token is None:
+        if not encoded:
             return
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        sent = value.strip().encode()
+        # every token compared, in constant time each: the answer's timing tells no token's prefix
+        matches = [name for name, token in encoded if hmac.compare_digest(sent, token)]
+        if scheme.lower() != "bearer" or not matches:
             raise HTTPProblem(
                 401, "unauthorized", "missing or wrong bearer token", {"WWW-Authenticate": 'Bearer realm="driftwarden"'}
             )
+        request.state.token_name = matches[0]
 
     return require_token
 
@@ -119,10 +128,12 @@ def bearer_auth(token: str | None) -> Callable[[Request], Awaitable[None]]:
 ACCEPTED_ENCODINGS = ("gzip", "identity")
 
 
-def read_protection(token: str | None, open_routes: frozenset[str]) -> Callable[[Request], Awaitable[None]]:
-    """A dependency for every route: the token is needed everywhere but `open_routes` (route templates);
-    with `token` None, nowhere. Writes keep their own `bearer_auth`, so this only adds reads."""
-    require_token = bearer_auth(token)
+def read_protection(
+    tokens: Mapping[str, str] | str | None, open_routes: frozenset[str]
+) -> Callable[[Request], Awaitable[None]]:
+    """A dependency for every route: a token is needed everywhere but `open_routes` (route templates);
+    with no `tokens`, nowhere. Writes keep their own `bearer_auth`, so this only adds reads."""
+    require_token = bearer_auth(tokens)
 
     async def protect(request: Request) -> None:
         if route_of(request) not in open_routes:

@@ -1,7 +1,7 @@
 """The `driftwarden` command: the argparse tree of every verb, and `main`, which runs the one chosen.
 
 Each verb group has its own module here (`run`, `demo`, `check`, `reference`, `rules`, `dashboards`,
-`silence`, `validate`), named in the tree as `"module:function"` and imported only when that verb
+`silence`, `audit`, `validate`), named in the tree as `"module:function"` and imported only when that verb
 runs: `driftwarden --help`, a verb's `--help` and a mistyped flag import argparse and nothing else,
 and each verb pays only for its own imports (FastAPI for `run`, polars and scipy for `check`).
 
@@ -115,7 +115,7 @@ def _epilog(codes: Sequence[int], *, environment: bool = False) -> str:
         lines += [
             "",
             "environment:",
-            f"  {DAEMON_URL:<19}the daemon the silence verbs talk to (default {DEFAULT_URL}); --url wins",
+            f"  {DAEMON_URL:<19}the daemon the silence and audit verbs talk to (default {DEFAULT_URL}); --url wins",
             f"  {DEBUG_ENV:<19}1: as --debug",
             "  NO_COLOR           any value: no colour or other escape codes, even on a terminal",
         ]
@@ -279,11 +279,19 @@ def build_parser() -> argparse.ArgumentParser:
     listing = _leaf(silence, "list", "list silences")
     expire = _leaf(silence, "expire", "end a silence now")
     expire.add_argument("id", help="the silence's id, as add and list print it")
+    trail = _leaf(verbs, "audit", "the audit trail of a running daemon: who changed what, newest first")
+    trail.add_argument("--action", help="this action only, such as silence.add; a trailing * matches a prefix")
+    trail.add_argument("--subject", help="this subject only: a model, a silence id")
+    trail.add_argument("--caller", help="this caller only: a token's name (auth.tokens), or driftwarden")
+    trail.add_argument("--since", metavar="WHEN", help="from then on: a duration ago (24h), unix seconds or RFC 3339")
+    trail.add_argument("--until", metavar="WHEN", help="before then: a duration ago, unix seconds or RFC 3339")
+    trail.add_argument("--limit", type=int, default=50, metavar="N", help="entries at most")
     url = os.environ.get(DAEMON_URL) or DEFAULT_URL
     for sub, target, what in (
         (add, "silence:add", "the silence"),
         (listing, "silence:list_silences", "the silences"),
         (expire, "silence:expire", "the expired silence"),
+        (trail, "audit:audit", "the entries"),
     ):
         sub.add_argument("--url", default=url, help=f"the daemon (default: ${DAEMON_URL}, else {DEFAULT_URL})")
         sub.add_argument("--token-file", type=Path, metavar="FILE", help="bearer token, when the daemon requires one")

@@ -40,17 +40,25 @@ def check_files(config: Config, source: Path | None = None) -> None:
 
 def _secrets(config: Config) -> Iterator[str]:
     files: list[tuple[str, Path | None, bool]] = [("auth_token_file", config.auth_token_file, True)]
+    files += [(f"auth.tokens.{name}", path, True) for name, path in config.auth.tokens.items()]
     for i, receiver in enumerate(config.receivers):
         files.append((f"receivers.{i}.routing_key_file", receiver.routing_key_file, True))  # sent as JSON text
         files.append((f"receivers.{i}.hmac_secret_file", receiver.hmac_secret_file, False))  # bytes to HMAC with
         for key in ("api_key_file", "webhook_url_file", "bot_token_file"):  # sent in a header or as the URL
             files.append((f"receivers.{i}.{key}", getattr(receiver, key), True))
+    unusable = False
     for key, path, text in files:
         if path is None:
             continue
         problem = _secret_problem(path, text=text)
         if problem:
+            unusable = True
             yield f"{key}: {path}: {problem}"
+    if not unusable:
+        try:  # two names with one token: the audit trail could not tell their callers apart
+            config.auth_tokens()
+        except ConfigError as exc:
+            yield from exc.problems
 
 
 def _secret_problem(path: Path, *, text: bool) -> str | None:

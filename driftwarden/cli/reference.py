@@ -5,6 +5,8 @@ as one JSON document)."""
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -14,6 +16,7 @@ from driftwarden.collector.tables import TableError
 from driftwarden.config import ConfigError, load_config
 from driftwarden.core.errors import StorageError
 from driftwarden.daemon.references import build_reference
+from driftwarden.persistence.audit import Audited, Caller
 from driftwarden.persistence.database import Database, check_state_file
 from driftwarden.persistence.store import Store
 
@@ -52,7 +55,8 @@ def build(args: argparse.Namespace) -> int:
         except StorageError as exc:
             raise ConfigError([f"state_path: {exc.reason}"]) from exc
         try:
-            store.save_reference(args.model, built.profile, source=f"file:{args.input}")
+            audited = Audited("reference.build", Caller(f"cli:{_user()}"))
+            store.save_reference(args.model, built.profile, source=f"file:{args.input}", audited=audited)
         except StorageError as exc:
             return fail(exc.reason)
         finally:
@@ -101,3 +105,11 @@ def build(args: argparse.Namespace) -> int:
             out.add_row(feature["name"], "categorical", rate, "", "", "", "", "", top + more)
     stdout().print(out)
     return EXIT_OK
+
+
+def _user() -> str:
+    """Who ran the verb, for the audit trail (the login name; the uid where there is none)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER, LOGNAME or passwd entry (a container's arbitrary uid)
+        return str(os.getuid())

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
-import httpx
-
+from driftwarden.cli.client import daemon_call as _daemon_call
 from driftwarden.cli.common import EXIT_OK, EXIT_USAGE, fail, print_json, warn
 from driftwarden.core.label_names import ALERT_LABELS
 from driftwarden.core.suggestions import did_you_mean, hint
@@ -90,29 +88,3 @@ def expire(args: argparse.Namespace) -> int:
 
 def _local(at: float, *, seconds: bool = False) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M", time.localtime(at))
-
-
-def _daemon_call(
-    args: argparse.Namespace, method: str, path: str, *, quiet: bool = False, **kwargs: Any
-) -> dict[str, Any] | None:
-    """The answer's JSON, or None after printing why there is none (unless `quiet`)."""
-    headers = {}
-    if args.token_file:
-        try:
-            headers["Authorization"] = f"Bearer {args.token_file.read_text().strip()}"
-        except OSError as exc:
-            fail(f"--token-file {args.token_file}: {exc.strerror or exc}")
-            return None
-    try:
-        r = httpx.request(method, args.url.rstrip("/") + path, headers=headers, timeout=10, **kwargs)
-    except httpx.HTTPError as exc:
-        if not quiet:
-            fail(f"cannot reach {args.url}: {exc} (the daemon is --url or $DRIFTWARDEN_URL)")
-        return None
-    if r.is_error:
-        if not quiet:
-            json_body = r.headers.get("content-type", "").startswith("application/json")
-            fail(f"{r.status_code}: {r.json().get('error', r.text) if json_body else r.text}")
-        return None
-    answer: dict[str, Any] = r.json()
-    return answer

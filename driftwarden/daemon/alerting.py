@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from functools import partial
 
+import orjson
 from opentelemetry import trace
 
 from driftwarden.alerts.notifier import Contain, Notifier
 from driftwarden.alerts.outbox import Outbox
+from driftwarden.alerts.receivers.retrain import RetrainReceiver
 from driftwarden.config import Config
 from driftwarden.core.errors import StorageError
 from driftwarden.daemon.receivers import build_receivers
 from driftwarden.params import alerting_params, outbox_params, route_params
-from driftwarden.persistence.outbox_store import OutboxStore
+from driftwarden.persistence.outbox_store import OutboxStore, Outgoing
 from driftwarden.persistence.store import Store
 from driftwarden.persistence.threads import ThreadTimestamps
 
@@ -82,8 +85,9 @@ def build_notifier(
         triggered=lambda name: PagerDutyTriggers(store, name),
         threads=ThreadTimestamps(store),
     )
+    retrain = frozenset(name for name, r in receivers.items() if isinstance(r, RetrainReceiver))
     outbox = Outbox(
-        OutboxStore(store.database),
+        OutboxStore(store.database, audit_subject=partial(_retrained_model, retrain)),
         outbox_params(config.outbox),
         endpoints={name: r.endpoint for name, r in receivers.items()},
         on_result=on_delivery,
@@ -97,3 +101,12 @@ def build_notifier(
         contain=contain,
         tracer=tracer,
     )
+
+
+def _retrained_model(retrain: frozenset[str], message: Outgoing) -> str | None:
+    """A retraining trigger is audited (enqueued, delivered, given up) with its model as the subject,
+    which its body names (the payload of docs/design.md); other notifications are not."""
+    if message.receiver not in retrain:
+        return None
+    model = orjson.loads(message.body).get("model")
+    return model if isinstance(model, str) else "(unknown)"

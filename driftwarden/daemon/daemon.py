@@ -12,6 +12,7 @@ from opentelemetry import trace
 from driftwarden.alerts.notifier import Notifier
 from driftwarden.config import Config
 from driftwarden.core.errors import InputError
+from driftwarden.daemon.audit_trail import AuditTrail
 from driftwarden.daemon.checkpoints import Checkpointer
 from driftwarden.daemon.evaluator import Evaluator, ReportHook, SloHook
 from driftwarden.daemon.faults import FaultLog
@@ -24,6 +25,7 @@ from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import Instruments
 from driftwarden.params import slo_params
+from driftwarden.persistence.audit import DAEMON, Audited, AuditStore, Caller
 from driftwarden.persistence.store import Store
 
 __all__ = ["Daemon", "UnknownModel"]
@@ -79,6 +81,7 @@ class Daemon:
             tracer=tracer,
             clock=clock,
         )
+        self.audit = AuditTrail(config, AuditStore(store.database), clock)
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
 
@@ -86,10 +89,12 @@ class Daemon:
         await self.checkpointer.restore()
         for name, tracker in self.slos.items():
             self.checkpointer.restore_counts(name, tracker)
+        await self.audit.start()
         self._tasks = [
             asyncio.create_task(self.ingest.consume_forever(), name="driftwarden-consume"),
             asyncio.create_task(self.evaluator.evaluate_forever(), name="driftwarden-evaluate"),
             asyncio.create_task(self.evaluator.checkpoint_forever(), name="driftwarden-checkpoint"),
+            asyncio.create_task(self.audit.prune_forever(), name="driftwarden-audit-prune"),
         ]
         self.ready = True
 
@@ -107,13 +112,16 @@ class Daemon:
         await self.evaluator.evaluate_all()
 
     # -- references and labels -----------------------------------------------------
-    async def set_reference(self, model: str, profile: ReferenceProfile, *, source: str) -> None:
-        """Store the profile (in a worker thread), then install it; the model map changes only on the loop."""
+    async def set_reference(
+        self, model: str, profile: ReferenceProfile, *, source: str, audited: Audited | None = None
+    ) -> None:
+        """Store the profile (in a worker thread), with its audit entry when `audited`, then install it;
+        the model map changes only on the loop."""
         self.ingest.check_reference(model, (*profile.features, *profile.categories))
-        await asyncio.to_thread(self.store.save_reference, model, profile, source=source)
+        await asyncio.to_thread(self.store.save_reference, model, profile, source=source, audited=audited)
         self.ingest.install_reference(model, profile)
 
-    async def pin_reference(self, model: str) -> ReferenceProfile:
+    async def pin_reference(self, model: str, *, caller: Caller = DAEMON) -> ReferenceProfile:
         """The model's current window becomes its reference (stored)."""
         state = self.models.get(model)
         if state is None:
@@ -125,7 +133,7 @@ class Daemon:
             raise
         except ValueError as exc:  # an empty window
             raise InputError(str(exc), code="empty_window") from exc
-        await self.set_reference(model, profile, source="pinned window")
+        await self.set_reference(model, profile, source="pinned window", audited=Audited("reference.pin", caller))
         return profile
 
     def add_labels(self, model: str, request_ids: Sequence[str], labels: Sequence[str | float]) -> OutcomeCounts | None:

@@ -7,18 +7,25 @@ The delivery logic (HTTP, backoff, ordering per key) is `driftwarden.alerts.outb
 holds the SQL. Every write raises StorageError when the state file refuses it. A stored row
 that no longer decodes (headers that are not a JSON object of strings, a body that is not
 bytes) can never be sent: `oldest()` skips it (logged, counted as kind "outbox") and gives it up.
+
+A message that is an audited action (a retraining trigger: `audit_subject` names its subject) is
+audited when stored (`<action>.enqueued`), delivered and given up, each in the transaction that
+inserts or deletes its row; its state is its receiver, headers and the digest of its body.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
 from driftwarden.core.errors import StorageError
+from driftwarden.persistence.audit import DAEMON, AuditEntry, Change, append, emit
 from driftwarden.persistence.database import Database
 
 __all__ = ["OutboxStore", "Outgoing", "StoredMessage"]
@@ -50,21 +57,47 @@ class StoredMessage:
 
 
 class OutboxStore:
-    def __init__(self, database: Database) -> None:
+    """`audit_subject(message)`: the subject of a message whose delivery is audited, None for the others;
+    its entries' actions start with `audit_action` ("retrain": retrain.enqueued, .delivered, .given_up)."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        audit_subject: Callable[[Outgoing], str | None] = lambda message: None,
+        audit_action: str = "retrain",
+    ) -> None:
         self.database = database
+        self._audit_subject = audit_subject
+        self._audit_action = audit_action
         self._unreadable: set[int] = set()  # skipped rows whose deletion the state file refused
 
     def enqueue(self, messages: Iterable[Outgoing], now: float) -> int:
-        rows = [(m.receiver, m.ordering_key, orjson.dumps(dict(m.headers)), m.body, now, now) for m in messages]
+        rows = [
+            (m.receiver, m.ordering_key, orjson.dumps(dict(m.headers)), m.body, now, now, self._audit_subject(m))
+            for m in messages
+        ]
+
+        def enqueue(db: sqlite3.Connection) -> list[AuditEntry]:
+            entries = []
+            for row in rows:
+                row_id = db.execute(
+                    "INSERT INTO outbox (receiver, ordering_key, headers, body, created_at, next_attempt_at, "
+                    "audit_subject) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                ).lastrowid
+                receiver, _, headers, body, _, _, subject = row
+                if subject is not None:
+                    state = _message_state(receiver, headers, body)
+                    change = Change(
+                        f"{self._audit_action}.enqueued", subject, DAEMON, None, state, _detail(row_id, state)
+                    )
+                    entries.append(append(db, change))
+            return entries
+
         if rows:
-            self.database.write(
-                "outbox_enqueue",
-                lambda db: db.executemany(
-                    "INSERT INTO outbox (receiver, ordering_key, headers, body, created_at, next_attempt_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                ),
-            )
+            for entry in self.database.write("outbox_enqueue", enqueue):
+                emit(entry)
         return len(rows)
 
     def oldest(self, limit: int = 1000) -> list[StoredMessage]:
@@ -92,10 +125,27 @@ class OutboxStore:
         return dict(self.database.read("SELECT receiver, COUNT(*) FROM outbox GROUP BY receiver"))
 
     def delivered(self, message_id: int) -> None:
-        self.database.write("outbox_delivered", lambda db: db.execute("DELETE FROM outbox WHERE id = ?", (message_id,)))
+        self._delete("outbox_delivered", message_id, "delivered", None)
 
-    def give_up(self, message_id: int) -> None:
-        self.database.write("outbox_give_up", lambda db: db.execute("DELETE FROM outbox WHERE id = ?", (message_id,)))
+    def give_up(self, message_id: int, reason: str | None = None) -> None:
+        self._delete("outbox_give_up", message_id, "given_up", reason)
+
+    def _delete(self, operation: str, message_id: int, outcome: str, reason: str | None) -> None:
+        def delete(db: sqlite3.Connection) -> AuditEntry | None:
+            row = db.execute(
+                "SELECT receiver, headers, body, audit_subject FROM outbox WHERE id = ?", (message_id,)
+            ).fetchone()
+            db.execute("DELETE FROM outbox WHERE id = ?", (message_id,))
+            if row is None or row[3] is None:
+                return None
+            receiver, headers, body, subject = row
+            state = _message_state(receiver, headers, body)
+            detail = _detail(message_id, state) | ({"reason": reason} if reason else {})
+            return append(db, Change(f"{self._audit_action}.{outcome}", subject, DAEMON, state, None, detail))
+
+        entry = self.database.write(operation, delete)
+        if entry is not None:
+            emit(entry)
 
     def retry(self, message_id: int, *, attempts: int, next_attempt_at: float, error: str) -> None:
         self.database.write(
@@ -123,3 +173,22 @@ def _decode(row: tuple[Any, ...]) -> StoredMessage:
     return StoredMessage(
         message_id, receiver, key, decoded, body, float(created_at), int(attempts), float(next_attempt_at)
     )
+
+
+def _message_state(receiver: object, headers: object, body: object) -> dict[str, Any]:
+    """An audited message as its entries digest it, from its stored columns (as bytes or text)."""
+    raw = body if isinstance(body, bytes) else str(body).encode()
+    return {
+        "receiver": str(receiver),
+        "headers": headers.decode() if isinstance(headers, bytes) else str(headers),
+        "body_sha256": hashlib.sha256(raw).hexdigest(),
+    }
+
+
+def _detail(message_id: int | None, state: Mapping[str, Any]) -> dict[str, object]:
+    detail: dict[str, object] = {"receiver": state["receiver"], "outbox_id": message_id}
+    with contextlib.suppress(ValueError, AttributeError):  # headers that do not decode: no key to name
+        key = orjson.loads(state["headers"]).get("Idempotency-Key")
+        if isinstance(key, str):
+            detail["idempotency_key"] = key
+    return detail

@@ -123,6 +123,49 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     ),
     # 3: no secret in the outbox (routing keys, receiver URLs); DROP COLUMN needs SQLite 3.35+
     (_scrub_outbox,),
+    # 4: the audit trail (persistence/audit.py): append-only, by triggers; rows leave only by retention
+    # pruning, which moves the horizon forward first. An outbox row that is an audited action (a
+    # retraining trigger) names its subject, so its delivery is audited in the transaction that deletes it.
+    (
+        """
+        CREATE TABLE audit (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            at          REAL NOT NULL,
+            action      TEXT NOT NULL,
+            subject     TEXT NOT NULL,
+            caller      TEXT NOT NULL,
+            address     TEXT,
+            tls_subject TEXT,
+            before      TEXT,
+            after       TEXT,
+            trace_id    TEXT NOT NULL,
+            detail      TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX audit_at ON audit (at)",
+        "CREATE INDEX audit_subject ON audit (subject)",
+        "CREATE TABLE audit_horizon (id INTEGER PRIMARY KEY CHECK (id = 1), horizon REAL NOT NULL)",
+        "INSERT INTO audit_horizon (id, horizon) VALUES (1, 0)",
+        """
+        CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END
+        """,
+        """
+        CREATE TRIGGER audit_pruned_only BEFORE DELETE ON audit
+        WHEN old.at >= (SELECT horizon FROM audit_horizon)
+        BEGIN SELECT RAISE(ABORT, 'audit entries are deleted only past the retention horizon'); END
+        """,
+        """
+        CREATE TRIGGER audit_horizon_forward BEFORE UPDATE ON audit_horizon
+        WHEN new.horizon < old.horizon
+        BEGIN SELECT RAISE(ABORT, 'the audit retention horizon only moves forward'); END
+        """,
+        """
+        CREATE TRIGGER audit_horizon_kept BEFORE DELETE ON audit_horizon
+        BEGIN SELECT RAISE(ABORT, 'the audit retention horizon is kept'); END
+        """,
+        "ALTER TABLE outbox ADD COLUMN audit_subject TEXT",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

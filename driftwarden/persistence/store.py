@@ -11,12 +11,15 @@ error)` or `skip("slo_state", name, error)` itself.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
+from typing import Any
 
 import orjson
 
 from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.persistence.audit import Audited, Change, append, emit
 from driftwarden.persistence.database import Database
 
 __all__ = ["Store"]
@@ -33,17 +36,29 @@ class Store:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def save_reference(self, model: str, profile: ReferenceProfile, *, source: str) -> None:
+    def save_reference(
+        self, model: str, profile: ReferenceProfile, *, source: str, audited: Audited | None = None
+    ) -> None:
+        """Store the profile; with `audited`, the audit entry too, in the same transaction."""
         blob = profile.to_bytes()
-        self.database.write(
-            "reference",
-            lambda db: db.execute(
+        state = {"source": source, "fitted_at": time.time(), "profile_sha256": hashlib.sha256(blob).hexdigest()}
+
+        def save(db: sqlite3.Connection) -> Any:
+            before = _reference_state(db, model) if audited else None
+            db.execute(
                 "INSERT INTO reference_profiles (model, fitted_at, source, profile) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(model) DO UPDATE SET fitted_at=excluded.fitted_at, source=excluded.source, "
                 "profile=excluded.profile",
-                (model, time.time(), source, blob),
-            ),
-        )
+                (model, state["fitted_at"], source, blob),
+            )
+            if audited is None:
+                return None
+            detail = {"source": source, "rows": profile.rows, "features": len(profile.features)}
+            return append(db, Change(audited.action, model, audited.caller, before, state, detail))
+
+        entry = self.database.write("reference", save)
+        if entry is not None:
+            emit(entry)
 
     def load_references(self) -> dict[str, ReferenceProfile]:
         """Every stored profile that decodes; the others are skipped (logged, counted)."""
@@ -104,10 +119,18 @@ class Store:
                 self.database.skip("window", model, f"stored as {type(blob).__name__}, not bytes")
         return windows
 
-    def save_document(self, name: str, value: object) -> None:
-        """Small JSON state (alerts, silences, retrain triggers), replaced whole."""
+    def save_document(self, name: str, value: object, *, change: Change | None = None) -> None:
+        """Small JSON state (alerts, silences, retrain triggers), replaced whole; with `change`, its audit
+        entry too, in the same transaction."""
         body = orjson.dumps(value)
-        self.database.write("document", lambda db: db.execute(_UPSERT_DOCUMENT, (name, time.time(), body)))
+
+        def save(db: sqlite3.Connection) -> Any:
+            db.execute(_UPSERT_DOCUMENT, (name, time.time(), body))
+            return append(db, change) if change is not None else None
+
+        entry = self.database.write("document", save)
+        if entry is not None:
+            emit(entry)
 
     def load_document(self, name: str, default: object = None) -> object:
         """The document as saved, or `default` when there is none or it no longer parses (skipped)."""
@@ -123,3 +146,13 @@ class Store:
     def close(self) -> None:
         """Closes the database: call it last at shutdown, once the outbox has stopped too."""
         self.database.close()
+
+
+def _reference_state(db: sqlite3.Connection, model: str) -> dict[str, Any] | None:
+    """The stored reference as the audit trail digests it (its profile by its own digest); None: none yet."""
+    row = db.execute("SELECT source, fitted_at, profile FROM reference_profiles WHERE model = ?", (model,)).fetchone()
+    if row is None:
+        return None
+    source, fitted_at, blob = row
+    profile = hashlib.sha256(blob if isinstance(blob, bytes) else str(blob).encode()).hexdigest()
+    return {"source": source, "fitted_at": fitted_at, "profile_sha256": profile}

@@ -109,6 +109,7 @@ API_OPERATIONS = [
     ("GET", "/v1/silences"),
     ("POST", "/v1/silences"),
     ("DELETE", "/v1/silences/{silence_id}"),
+    ("GET", "/v1/audit"),
 ]
 # design.md: pinning takes no body.
 BODYLESS_WRITES = {("POST", "/v1/models/{model}/reference/pin")}

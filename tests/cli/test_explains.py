@@ -90,7 +90,7 @@ def test_exit_codes_are_in_help_and_in_the_design() -> None:
 
 def test_every_verb_that_prints_a_result_has_json() -> None:
     verbs = [(path, parser) for path, parser in parsers(build_parser()) if parser.get_default("verb")]
-    assert len(verbs) == 10
+    assert len(verbs) == 11
     for path, parser in verbs:
         flags = {o for a in parser._actions for o in a.option_strings}
         assert ("--json" in flags) == (path not in NOT_RESULTS), path

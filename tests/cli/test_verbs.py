@@ -39,6 +39,7 @@ def test_every_verb_names_a_function_of_its_module() -> None:
         ("silence", "add"),
         ("silence", "list"),
         ("silence", "expire"),
+        ("audit",),
         ("config", "validate"),
     }
     for path, target in found.items():

@@ -59,7 +59,7 @@ def test_checks_across_keys_run_beside_field_errors(tmp_path: Path) -> None:
         f"{path}:1:17: evaluate_every: expected a duration with a unit such as 500ms, 30s, 5m, 24h or 30d, got 10",
         f"{path}:2:15: tls_key_file: tls_cert_file and tls_key_file go together: set both or neither "
         "(tls_cert_file is not set)",
-        f"{path}:3:23: auth.protect_reads: needs auth_token_file: the token it asks for (set both)",
+        f"{path}:3:23: auth.protect_reads: needs auth_token_file or auth.tokens: the token it asks for (set both)",
         f"{path}:6:12: receivers.1.name: receivers.0 has this name already: names must be unique",
         f"{path}:8:14: routes.0.match.mdl: no alert carries the label 'mdl'; did you mean 'model'?",
         f"{path}:9:32: alerting.default_receivers.0: unknown receiver 'nobody' (receivers: hook)",

@@ -1,5 +1,5 @@
 """The HTTP contract of docs/design.md as OpenAPI: request bodies, answers and their schemas, one module
-per router (`ingest`, `kserve`, `labels`, `status`, `alerts`) and `common` for what they share.
+per router (`ingest`, `kserve`, `labels`, `status`, `alerts`, `audit`) and `common` for what they share.
 
 The routes read `Request` themselves (bounded reading, NDJSON, protobuf, CloudEvents), so FastAPI
 cannot infer what they take or answer; each route declares it from its router's module here, through

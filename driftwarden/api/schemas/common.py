@@ -64,7 +64,7 @@ RETRY_AFTER = {"Retry-After": {"required": True, "description": "seconds", "sche
 WWW_AUTHENTICATE = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}
 _PROBLEM_ANSWERS: dict[int, tuple[str, dict[str, Any]]] = {
     400: ("unusable body, model name or request", {}),
-    401: ("missing or wrong bearer token (only when auth_token_file is set)", WWW_AUTHENTICATE),
+    401: ("missing or wrong bearer token (only when auth_token_file or auth.tokens is set)", WWW_AUTHENTICATE),
     404: ("no such model or silence", {}),
     408: ("the body did not arrive whole within server.body_timeout (body_timeout)", {}),
     409: ("conflict: too many models, an empty window, or the windows' memory budget (memory_budget)", {}),
