@@ -13,8 +13,8 @@ features with their reasons.
 'https://dw.example/ui/models/churn#feature-age'
 >>> context.grafana_url
 'https://grafana/d/drift?orgId=1&var-model=churn&var-feature=age&var-namespace=ml&var-pod=churn-7d9f&from=1699996400000&to=now'
->>> context.runbook_url.endswith("operators-guide.md#runbook-featuredrift"), context.started_at
-(True, '2023-11-14T22:13:20.000Z')
+>>> context.runbook_url, context.started_at
+('https://dw.example/runbooks/FeatureDrift', '2023-11-14T22:13:20.000Z')
 """
 
 from __future__ import annotations

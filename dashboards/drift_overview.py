@@ -63,13 +63,13 @@ def drift_overview() -> Json:
         description="Seconds since each model's last drift evaluation (evaluate_every, 30 s by default).",
     )
     features = table(
-        "Features: verdict, scores, missing values",
+        "Features: verdict, scores, missing rate",
         {
             "drifted": sel(m.FEATURE_DRIFTED, model=model),
             "stable": sel(m.FEATURE_DRIFTED_STABLE, model=model),
             "PSI": sel(m.FEATURE_DRIFT_SCORE, model=model, method="psi"),
             "KS D": sel(m.FEATURE_DRIFT_SCORE, model=model, method="ks"),
-            "missing (current)": sel(m.FEATURE_MISSING_RATIO, model=model, window="current"),
+            "missing rate (current)": sel(m.FEATURE_MISSING_RATIO, model=model, window="current"),
         },
         by="model, feature",
         w=24,
@@ -81,7 +81,7 @@ def drift_overview() -> Json:
     )
     for column in ("drifted", "stable"):
         override(features, column, {"mappings": VERDICT, "custom.cellOptions": {"type": "color-background"}})
-    override(features, "missing (current)", {"unit": "percentunit"})
+    override(features, "missing rate (current)", {"unit": "percentunit"})
     detail = (
         "/d/driftwarden-feature?${datasource:queryparam}&${namespace:queryparam}&${model_version:queryparam}"
         "&${pod:queryparam}&var-model=${__data.fields.model}"
@@ -101,11 +101,11 @@ def drift_overview() -> Json:
         description=f"Kolmogorov-Smirnov statistic D per numeric feature; dashed: the default threshold {DRIFT.ks}.",
     )
     missing = timeseries(
-        "Missing values (current window)",
+        "Missing rate (current window)",
         [target(sel(m.FEATURE_MISSING_RATIO, model=model, window="current"), "{{model}} {{feature}}")],
         unit="percentunit",
-        description="Share of null values per feature in the current window (the reference's is on the "
-        "feature detail dashboard).",
+        description="Missing rate (share of values missing) per feature in the current window (the reference's is on "
+        "the feature detail dashboard).",
     )
     rows = timeseries(
         "Window rows",

@@ -34,11 +34,11 @@ def feature_detail() -> Json:
     )
     defaults(verdict, mappings=VERDICT)
     missing = stat(
-        "Missing values",
+        "Missing rate",
         [target(sel(m.FEATURE_MISSING_RATIO, model=model, feature=feature), "{{window}}")],
         unit="percentunit",
         w=18,
-        description="Share of nulls in the reference and in the current window.",
+        description="Missing rate (share of values missing) in the reference and in the current window.",
     )
     psi = timeseries(
         "PSI vs threshold",

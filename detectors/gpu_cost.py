@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from driftwarden.core.gpu import TOTAL_ENERGY_CONSUMPTION, GpuSample, InferenceFigure, gpu_key
+from driftwarden.detectors.label_sets import FOLDED
 
 __all__ = [
     "WINDOWS",
@@ -104,7 +105,7 @@ class RequestCounter:
         with self._lock:
             if model not in self._counts:
                 if len(self._counts) >= self.max_models:
-                    model = "other"
+                    model = FOLDED
                 if model not in self._counts:
                     self._counts[model] = np.zeros(self._slots, dtype=np.int64)
                     self._seconds[model] = np.full(self._slots, -1, dtype=np.int64)

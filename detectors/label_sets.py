@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["OTHER", "LabelSets", "SeriesCounter"]
+__all__ = ["FOLDED", "LabelSets", "SeriesCounter"]
 
-OTHER = "other"
+FOLDED = "other"  # a metric label value beyond its cap; not a feature category (those pool as "__other__")
 
 
 class LabelSets:
@@ -29,7 +29,7 @@ class LabelSets:
         if limit < 2:
             raise ValueError("a family needs room for one label set and the overflow set")
         self.limit = limit
-        self.overflow: tuple[str, ...] = (OTHER,) * arity
+        self.overflow: tuple[str, ...] = (FOLDED,) * arity
         self.keys: list[tuple[str, ...]] = []  # index -> label set; only ever appended to
         self._index: dict[tuple[str, ...], int] = {}
         self.folded = 0  # observations folded into the overflow set

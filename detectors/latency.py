@@ -32,7 +32,7 @@ from driftwarden.core.arrays import BoolArray, FloatArray, IntArray, ObjectArray
 from driftwarden.core.points import INPUT_TOKENS, OUTPUT_TOKENS, PointBatch
 from driftwarden.core.semconv import MetricKind
 from driftwarden.core.spans import SpanBatch
-from driftwarden.detectors.label_sets import OTHER, LabelSets, SeriesCounter
+from driftwarden.detectors.label_sets import FOLDED, LabelSets, SeriesCounter
 
 __all__ = [
     "TPOT_BUCKETS",
@@ -68,7 +68,7 @@ class LabelFolder:
             seen.add(value)
             return value
         self.folded[label] += 1
-        return OTHER
+        return FOLDED
 
 
 @dataclass(frozen=True)

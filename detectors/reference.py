@@ -22,11 +22,12 @@ from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.core.errors import InputError
 from driftwarden.core.records import MAX_MAGNITUDE
 from driftwarden.detectors import stats
+from driftwarden.detectors.vocabulary import OTHER
 
 __all__ = ["DEFAULT_BINS", "ReferenceProfile"]
 
 DEFAULT_BINS = 10
-MAX_CATEGORIES = 1000  # categories kept per categorical column; the rest pooled as "__other__"
+MAX_CATEGORIES = 1000  # categories kept per categorical column; the rest pooled as OTHER ("__other__")
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def _capped(categories: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
         kept = dict(top[:MAX_CATEGORIES])
         rest = sum(count for _, count in top[MAX_CATEGORIES:])
         if rest:
-            kept["__other__"] = kept.get("__other__", 0) + rest
+            kept[OTHER] = kept.get(OTHER, 0) + rest
         out[column] = kept
     return out
 

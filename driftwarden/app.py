@@ -33,6 +33,7 @@ from driftwarden.api.plumbing import (
 from driftwarden.api.status import status_router
 from driftwarden.collector.kserve_join import EventJoiner
 from driftwarden.config import Config
+from driftwarden.core.alert_names import RUNBOOKS_PATH
 from driftwarden.daemon.alerting import build_notifier
 from driftwarden.daemon.daemon import Daemon
 from driftwarden.daemon.evaluator import ReportHook, SloHook
@@ -176,8 +177,10 @@ def create_app(
 
 
 PROBES = frozenset({"/healthz", "/readyz"})  # open whatever auth says: kubelets send no token
+RUNBOOKS = frozenset({RUNBOOKS_PATH, RUNBOOKS_PATH + "/{alertname}"})  # route templates
 
 
 def open_routes(config: Config) -> frozenset[str]:
-    """The routes no token is asked for even with auth.protect_reads: probes, and the scrape unless closed."""
-    return PROBES | (frozenset() if config.auth.protect_metrics else {"/metrics"})
+    """The routes no token is asked for even with auth.protect_reads: probes, the runbooks (the operator's
+    guide, no data: a browser following an alert's link sends no token), and the scrape unless closed."""
+    return PROBES | RUNBOOKS | (frozenset() if config.auth.protect_metrics else {"/metrics"})

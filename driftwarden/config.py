@@ -454,7 +454,7 @@ class AlertingSettings(_Strict):
     runbooks: dict[str, str] = Field(
         default_factory=dict,
         description="alert name -> runbook URL (e.g. {FeatureDrift: https://wiki/drift}); unlisted alerts link to "
-        "their section of the operator's guide",
+        "the daemon's own page of it, <external_url>/runbooks/<alert> (the operator's guide's runbook)",
     )
     default_receivers: list[str] = Field(default_factory=list, description="for alerts no route matches")
     drift_objective: float = Field(

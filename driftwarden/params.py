@@ -31,8 +31,9 @@ from driftwarden.config import (
     SLOSettings,
     TraceSettings,
 )
-from driftwarden.core.alert_names import OPERATORS_GUIDE_URL, runbook_anchor
+from driftwarden.core.alert_names import runbook_path
 from driftwarden.core.arrays import FloatArray
+from driftwarden.core.urls import public_url
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -188,8 +189,10 @@ class AlertLinkParams:
     namespace: str | None = None
 
     def runbook(self, alertname: str) -> str:
-        """The configured runbook of an alert, else its section of the operator's guide."""
-        return self.runbooks.get(alertname) or f"{OPERATORS_GUIDE_URL}#{runbook_anchor(alertname)}"
+        """The configured runbook of an alert, else the daemon's own page of it (its section of the
+        operator's guide): `<external_url>/runbooks/<alertname>`, a path alone without a link base."""
+        base = public_url(self.external_url) if self.external_url else ""
+        return self.runbooks.get(alertname) or base + runbook_path(alertname)
 
 
 @dataclass(frozen=True, kw_only=True)

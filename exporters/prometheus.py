@@ -145,7 +145,7 @@ class DriftCollector(Collector):
         )
         missing = GaugeMetricFamily(
             m.FEATURE_MISSING_RATIO,
-            "Share of missing values per feature and window.",
+            "Missing rate: the share of the feature's values that are missing, per window.",
             labels=["model", "feature", "window"],
         )
         bins = GaugeMetricFamily(

@@ -253,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="with --format prometheusrule: a metadata label the Prometheus' ruleSelector matches (repeatable)",
     )
+    generate.add_argument(
+        "--runbook-base",
+        metavar="URL",
+        help="the daemon's URL as people open it: each alert gets the annotation runbook_url URL/runbooks/<alert>, "
+        "the runbook the daemon serves (default: the config's alerting.external_url; neither: no runbook_url)",
+    )
     _json_flag(generate, "the files written and their alerts")
     generate.set_defaults(verb="rules:generate")
 

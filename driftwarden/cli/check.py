@@ -114,7 +114,7 @@ def stdout_console() -> Console:
 def _table(result: Comparison) -> Table:
     """One row per feature, the largest PSI first; verdicts, thresholds and reasons from the one drift view."""
     table = Table()
-    for col in ("feature", "kind", "drifted", "why", "PSI", "KS D / chi2", "p (BH)", "missing ref", "missing cur"):
+    for col in ("feature", "kind", "drifted", "why", "PSI", "KS D / chi2", "p (BH)", "missing rate"):
         left = col in ("feature", "kind", "why")
         table.add_column(col, justify="left" if left else "right", overflow="fold")
     for v in sorted(feature_views(result.report), key=lambda v: -_or(v.statistic("psi").value, -1.0)):
@@ -126,8 +126,7 @@ def _table(result: Comparison) -> Table:
             _fixed(v.statistic("psi").value),
             _fixed(v.statistic(v.test).value),
             _p(v),
-            percent(v.feature.missing_rate["reference"]),
-            percent(v.feature.missing_rate["current"]),
+            f"{percent(v.feature.missing_rate['reference'])} → {percent(v.feature.missing_rate['current'])}",
         )
     return table
 

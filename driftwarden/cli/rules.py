@@ -1,6 +1,8 @@
 """`driftwarden rules generate`: the Prometheus rule files (SLO burn rates, driftwarden's own health, fleet drift),
 or with `--format prometheusrule` one Prometheus Operator `PrometheusRule` resource per rule file; a line per
-file, or with `--json` one document: `{"files": [{"path", "alerts", ...}]}`."""
+file, or with `--json` one document: `{"files": [{"path", "alerts", ...}]}`. With `--runbook-base` (or the
+config's `alerting.external_url`) every alert carries `runbook_url: <base>/runbooks/<alert>`, the daemon's
+own page of its runbook."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from driftwarden.alerts import fleet_rules, prometheus_rule, slo_rules
 from driftwarden.alerts.own_rules import DAEMON_FILE_NAME, daemon_group, daemon_rules, write_daemon_rules
 from driftwarden.alerts.rule_yaml import write
 from driftwarden.cli.common import EXIT_OK, fail, print_json
-from driftwarden.config import load_config
+from driftwarden.config import ConfigError, load_config
+from driftwarden.core.urls import public_url
 from driftwarden.params import slo_params
 
 __all__ = ["FORMATS", "generate"]
@@ -31,27 +34,34 @@ def generate(args: argparse.Namespace) -> int:
         labels = _labels(args.label or [])
     except ValueError as exc:
         return fail(str(exc))
+    runbooks = args.runbook_base or config.alerting.external_url
+    if args.runbook_base:
+        try:
+            load_config(None, alerting={"external_url": args.runbook_base})  # the same check as external_url's
+        except ConfigError as exc:
+            return fail(f"--runbook-base: {exc.details[0].message}")
     slos = [slo_params(s) for s in config.slos]
     try:
         if args.format == "prometheusrule":
             path, daemon, fleet = (
                 _write_resource(args.out, source, name, groups, labels)
                 for source, name, groups in (
-                    (slo_rules.FILE_NAME, "driftwarden-slos", [slo_rules.slo_group(s) for s in slos]),
-                    (DAEMON_FILE_NAME, "driftwarden", [daemon_group(args.job)]),
-                    (fleet_rules.FILE_NAME, "driftwarden-fleet", [fleet_rules.fleet_group()]),
+                    (slo_rules.FILE_NAME, "driftwarden-slos", [slo_rules.slo_group(s, runbooks) for s in slos]),
+                    (DAEMON_FILE_NAME, "driftwarden", [daemon_group(args.job, runbooks)]),
+                    (fleet_rules.FILE_NAME, "driftwarden-fleet", [fleet_rules.fleet_group(runbook_base=runbooks)]),
                 )
             )
         else:
-            path = slo_rules.write_rules(slos, args.out)
-            daemon = write_daemon_rules(args.out, args.job)
-            fleet = fleet_rules.write_rules(args.out)
+            path = slo_rules.write_rules(slos, args.out, runbooks)
+            daemon = write_daemon_rules(args.out, args.job, runbooks)
+            fleet = fleet_rules.write_rules(args.out, runbook_base=runbooks)
     except OSError as exc:
         return fail(f"--out {args.out}: {exc.strerror or exc}")
     if args.json:
         print_json(
             {
                 "format": args.format,
+                "runbook_base": runbooks,
                 "files": [
                     {"path": str(path), "slos": [slo.name for slo in config.slos]},
                     {"path": str(daemon), "job": args.job, "alerts": names},
@@ -66,6 +76,10 @@ def generate(args: argparse.Namespace) -> int:
         print(f"{path}: no SLOs configured (the config has no slos), so the file has no rule groups")
     print(f"{daemon}: {len(names)} alerts on driftwarden's own metrics, job {args.job!r} ({', '.join(names)})")
     print(f"{fleet}: fleet-wide PSI per feature (driftwarden:feature_psi:fleet) and FleetFeatureDrift")
+    if runbooks:
+        print(f"each alert's runbook_url: {public_url(runbooks)}/runbooks/<alert>, served by the daemon")
+    else:
+        print("no runbook_url annotations: give --runbook-base URL (or alerting.external_url) to link the runbooks")
     return EXIT_OK
 
 

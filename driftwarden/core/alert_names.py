@@ -1,9 +1,10 @@
 """Every alert name the daemon's own engine raises, once: the findings take theirs from here, and the
-config checks `alerting.runbooks` keys against them (the bottom layer, so both can import it)."""
+config checks `alerting.runbooks` keys against them (the bottom layer, so both can import it); and where
+the daemon serves each alert's runbook."""
 
 from __future__ import annotations
 
-__all__ = ["ALERT_NAMES", "GPU_ALERT_NAMES", "runbook_anchor"]
+__all__ = ["ALERT_NAMES", "GPU_ALERT_NAMES", "RUNBOOKS_PATH", "runbook_anchor", "runbook_path"]
 
 FEATURE_DRIFT = "FeatureDrift"
 MODEL_DRIFT = "ModelDrift"
@@ -31,12 +32,22 @@ ALERT_NAMES = (
     *GPU_ALERT_NAMES,
 )
 
-# Where each alert's runbook is unless `alerting.runbooks` names another: a section of the operator's guide.
-OPERATORS_GUIDE_URL = "https://github.com/driftwarden/driftwarden/blob/main/docs/operators-guide.md"
+# Where each alert's runbook is unless `alerting.runbooks` names another: on the daemon itself, which
+# serves the runbook sections of docs/operators-guide.md (driftwarden.ui.runbooks).
+RUNBOOKS_PATH = "/runbooks"
+
+
+def runbook_path(alertname: str) -> str:
+    """The daemon's page of the alert's runbook, relative to its external URL.
+
+    >>> runbook_path("FeatureDrift")
+    '/runbooks/FeatureDrift'
+    """
+    return f"{RUNBOOKS_PATH}/{alertname}"
 
 
 def runbook_anchor(alertname: str) -> str:
-    """The anchor of the alert's runbook section ("### Runbook: FeatureDrift" -> "runbook-featuredrift").
+    """The id of the alert's runbook section on /runbooks ("### Runbook: FeatureDrift" -> "runbook-featuredrift").
 
     >>> runbook_anchor("SLOErrorBudgetBurn")
     'runbook-sloerrorbudgetburn'

@@ -52,7 +52,7 @@ from driftwarden import __version__
 from driftwarden.detectors.reasons import FEATURE_TESTS, reasons_text
 from driftwarden.detectors.report import PREDICTION, DriftReport, FeatureDrift
 from driftwarden.rendering.drift_view import FeatureView
-from driftwarden.rendering.svg import category_bars, esc, histogram
+from driftwarden.rendering.svg import category_bars, category_name, esc, histogram
 
 __all__ = ["render_fragment", "render_html", "scoped_css", "write_html"]
 
@@ -359,7 +359,7 @@ def _overview(features: Sequence[FeatureDrift], report: DriftReport, ids: str) -
         f'<h2>Overview</h2><div class="card"><table id="{ids}features"><thead><tr><th>Feature</th><th>Kind</th>'
         '<th>Verdict</th><th>Why</th><th class="num">PSI</th><th class="num">Test statistic</th>'
         '<th class="num">p (BH)</th>'
-        f'<th class="num">Missing (current)</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+        f'<th class="num">Missing rate (current)</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
     )
 
 
@@ -425,7 +425,7 @@ def _statistics(view: FeatureView, report: DriftReport) -> str:
     ]
     missing, values = f.missing_rate, f.rows
     facts = [
-        f"<span>missing <b>{_rate(missing.get('reference'))}</b> → <b>{_rate(missing.get('current'))}</b></span>",
+        f"<span>missing rate <b>{_rate(missing.get('reference'))}</b> → <b>{_rate(missing.get('current'))}</b></span>",
         f"<span>values {_int(values.get('reference'))} → {_int(values.get('current'))}</span>",
     ]
     if _has_stable(report):
@@ -492,7 +492,8 @@ def _badge(f: FeatureDrift, report: DriftReport) -> str:
 
 
 def _label(labels: Sequence[str], k: int) -> str:
-    return labels[k] if k < len(labels) else f"bin {k + 1}"
+    """A bin as shown: its category (a pooled one by its shown name, "(other)") or its number."""
+    return category_name(labels[k])[0] if k < len(labels) else f"bin {k + 1}"
 
 
 def _padded(values: Sequence[float], n: int) -> list[float]:

@@ -21,6 +21,9 @@ import time
 from collections.abc import Sequence
 from html import escape
 
+from driftwarden.detectors.categorical import UNSEEN
+from driftwarden.detectors.vocabulary import OTHER
+
 __all__ = [
     "MAX_CATEGORY_BARS",
     "POOLED_BINS",
@@ -34,7 +37,7 @@ __all__ = [
 ]
 
 MAX_CATEGORY_BARS = 25  # categories charted per feature (largest share first); the rest pooled in one bar
-POOLED_BINS = {"__unseen__": "(unseen)", "__other__": "(other)"}  # pooled bins: unseen / beyond the reference cap
+POOLED_BINS = {UNSEEN: "(unseen)", OTHER: "(other)"}  # pooled bins shown: unseen / beyond the reference cap
 
 
 def esc(value: object) -> str:

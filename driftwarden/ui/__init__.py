@@ -1,4 +1,5 @@
-"""The built-in web UI: `GET /` (overview) and `GET /ui/models/{model}` (a model's features).
+"""The built-in web UI: `GET /` (overview), `GET /ui/models/{model}` (a model's features) and `GET /runbooks`,
+`GET /runbooks/{alertname}` (the operator's guide's runbooks, which alerts link to).
 
 For the engineer who opens the sidecar's port before any Grafana exists. The router reads the
 app's live state (`app.state.views`, `.notifier`, `.gpu`) on the event loop, where that
@@ -7,7 +8,7 @@ hundred kilobytes of markup; the overview's latency quantiles take seconds over 
 and are read in that thread under the request stats' lock). Pages are plain HTML with inline
 CSS and SVG and no script; a strict Content-Security-Policy says so to the browser.
 
-One module per page (overview.py, model.py, not_found.py), the page shell in layout.py and the
+One module per page (overview.py, model.py, not_found.py, runbooks.py), the page shell in layout.py and the
 shared value formatting in format.py; the charts and the drift view are driftwarden.rendering's.
 """
 
@@ -19,11 +20,13 @@ import time
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from driftwarden.core.alert_names import RUNBOOKS_PATH
 from driftwarden.detectors.slo import WINDOWS
 from driftwarden.ui.layout import CSP
 from driftwarden.ui.model import model_page
 from driftwarden.ui.not_found import not_found_page
 from driftwarden.ui.overview import GpuView, SloView, overview_page
+from driftwarden.ui.runbooks import runbook_page, runbooks, runbooks_page, unknown_runbook_page
 
 __all__ = ["create_ui_router"]
 
@@ -93,5 +96,17 @@ def create_ui_router(app: FastAPI) -> APIRouter:
             now=time.time(),
         )
         return HTMLResponse(html, headers=HEADERS)
+
+    @router.get(RUNBOOKS_PATH, response_class=HTMLResponse)
+    async def all_runbooks() -> HTMLResponse:
+        return HTMLResponse(runbooks_page(runbooks(), now=time.time()), headers=HEADERS)
+
+    @router.get(RUNBOOKS_PATH + "/{alertname}", response_class=HTMLResponse)
+    async def one_runbook(alertname: str) -> HTMLResponse:
+        book = runbooks()
+        if alertname not in book.sections:
+            html = unknown_runbook_page(book, alertname, now=time.time())
+            return HTMLResponse(html, status_code=404, headers=HEADERS)
+        return HTMLResponse(runbook_page(book, alertname, now=time.time()), headers=HEADERS)
 
     return router

@@ -276,7 +276,7 @@ def _statistics(view: FeatureView) -> str:
         f"{_rate(missing.get('reference'))} → {_rate(missing.get('current'))}</td>"
         f"<td>change ≥ {change.threshold:.0%} <span class='muted'>(now {_rate(change.value)})</span></td></tr>"
     )
-    rows.append(_p_row("missing-p", "missing p (BH-adjusted)", view.check("missing")))
+    rows.append(_p_row("missing-p", "missing-rate p (BH-adjusted)", view.check("missing")))
     return (
         f'<table class="stats small" data-kind="{esc(f.kind)}"><thead><tr><th>statistic</th>'
         f'<th class="num">value</th><th>drifts at</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -134,7 +134,7 @@ def test_a_missing_rate_drift_pages_with_the_missing_rate_the_feature_link_and_g
         assert details["started_at"] == payload["timestamp"] and payload["timestamp"].endswith("Z")
         ui, grafana, runbook = (link["href"] for link in event["links"])
         assert ui == details["ui_url"] == f"{d.url}/ui/models/churn#feature-age"
-        assert runbook == details["runbook_url"] and runbook.endswith("docs/operators-guide.md#runbook-featuredrift")
+        assert runbook == details["runbook_url"] == f"{d.url}/runbooks/FeatureDrift"
         parts = urlsplit(grafana)
         assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://grafana.example/d/driftwarden-drift-overview"
         query = parse_qs(parts.query)
@@ -172,7 +172,9 @@ def test_runbooks_are_configured_per_alert_and_unknown_names_refused(tmp_path: P
 
     links = alert_link_params(config, {})
     assert links.runbook("FeatureDrift") == "https://wiki.example/drift"
-    assert links.runbook("SLOErrorBudgetBurn").endswith("operators-guide.md#runbook-sloerrorbudgetburn")
+    assert links.runbook("SLOErrorBudgetBurn") == "http://127.0.0.1:4318/runbooks/SLOErrorBudgetBurn"  # the daemon's
+    external = alert_link_params(load_config(None, alerting={"external_url": "https://dw.example/"}), {})
+    assert external.runbook("GPUXid") == "https://dw.example/runbooks/GPUXid"
     assert PagerDutyReceiver("p", lambda: b"k", links=links).source == "driftwarden"  # no pod known: no pod named
     with pytest.raises(ConfigError, match=r"alerting\.runbooks.*FeatureDrfit"):
         load_config(None, alerting={"runbooks": {"FeatureDrfit": "https://wiki.example/drift"}})
@@ -206,7 +208,7 @@ def test_every_alert_has_its_runbook_section_in_the_operators_guide() -> None:
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "operators-guide.md").read_text()
     troubleshoot = guide[guide.index("## Troubleshoot") :]
-    # GitHub's anchor of "### Runbook: FeatureDrift" is "runbook-featuredrift"
+    # the anchor of "### Runbook: FeatureDrift" is "runbook-featuredrift", on GitHub as on /runbooks
     anchors = {"runbook-" + m.lower() for m in re.findall(r"^### Runbook: (\w+)$", troubleshoot, re.M)}
     assert {runbook_anchor(name) for name in ALERT_NAMES} <= anchors
 

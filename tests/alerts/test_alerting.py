@@ -238,7 +238,7 @@ def test_pagerduty_events_v2_trigger_and_resolve() -> None:
     assert grafana.startswith("http://grafana/d/drift?var-model=fraud&var-feature=amount&from=") and grafana.endswith(
         "&to=now"
     )
-    assert runbook.endswith("/docs/operators-guide.md#runbook-featuredrift")
+    assert runbook == "http://dw:4318/runbooks/FeatureDrift"  # the daemon serves it
     resolve = orjson.loads(receiver.messages(notification(status_resolved=True), now=6)[0].body)
     assert resolve["event_action"] == "resolve" and resolve["dedup_key"] == event["dedup_key"]
     assert "R0UTINGKEY" not in repr(receiver)

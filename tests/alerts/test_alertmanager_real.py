@@ -127,7 +127,7 @@ def test_drift_alert_fires_and_resolves_through_a_real_alertmanager(
             )
             assert alert["generatorURL"] == f"{d.url}/ui/models/fraud#feature-amount", alert
             assert alert["annotations"]["ui_url"] == alert["generatorURL"], alert
-            assert alert["annotations"]["runbook_url"].endswith("operators-guide.md#runbook-featuredrift"), alert
+            assert alert["annotations"]["runbook_url"] == f"{d.url}/runbooks/FeatureDrift", alert
             assert firing["groupLabels"] == {"alertname": "FeatureDrift", "model": "fraud"}, firing
 
             listed = httpx.get(am.url + "/api/v2/alerts", timeout=5).json()

@@ -1,6 +1,7 @@
-"""`auth.protect_reads`: every read needs the bearer token too, except the probes and (unless
-`auth.protect_metrics`) the scrape — checked over real HTTP for every GET route the app serves, so a
-route added later cannot be left open by mistake."""
+"""`auth.protect_reads`: every read needs the bearer token too, except the probes, the runbooks (the
+operator's guide, which an alert's link opens in a browser) and (unless `auth.protect_metrics`) the
+scrape — checked over real HTTP for every GET route the app serves, so a route added later cannot be
+left open by mistake."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.server
 
 TOKEN = "s3cret-token"
 PROBES = {"/healthz", "/readyz"}
-ANY_VALUE = {"model": "fraud", "silence_id": "0"}
+RUNBOOKS = {"/runbooks", "/runbooks/{alertname}"}  # no data: the operator's guide
+ANY_VALUE = {"model": "fraud", "silence_id": "0", "alertname": "FeatureDrift"}
 
 
 def concrete(path: str) -> str:
@@ -50,7 +52,7 @@ def test_every_read_but_the_probes_and_the_scrape_needs_the_token(protected: Dae
         refused = protected.client.get(url)
         wrong = protected.client.get(url, headers={"authorization": "Bearer nope"})
         allowed = protected.client.get(url, headers={"authorization": f"Bearer {TOKEN}"})
-        if path in PROBES | {"/metrics"}:
+        if path in PROBES | RUNBOOKS | {"/metrics"}:
             assert refused.status_code == allowed.status_code == 200, path
             continue
         for answer in (refused, wrong):
@@ -66,7 +68,7 @@ def test_the_scrape_is_closed_when_asked(tmp_path: Path, token_file: Path) -> No
     with running(tmp_path / "s.db", auth_token_file=str(token_file), auth=auth) as d:
         for path in reads(d):
             answer = d.client.get(concrete(path))
-            assert answer.status_code == (200 if path in PROBES else 401), path
+            assert answer.status_code == (200 if path in PROBES | RUNBOOKS else 401), path
         scrape = d.client.get("/metrics", headers={"authorization": f"Bearer {TOKEN}"})
         assert scrape.status_code == 200 and "driftwarden_requests_rejected_total" in scrape.text
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from driftwarden.sink import WebhookSink
 from tests.support.clock import ShiftedClock
 from tests.support.otlp import Sender
 from tests.support.server import Daemon, running
@@ -45,6 +46,40 @@ def test_a_fresh_daemon_under_a_regression_pages_only_once_the_short_window_has_
         paged = latency_slo(d)
         assert [(a["severity"], a["windows"]) for a in paged["alerts"]] == [("page", "1h and 5m")]
         assert paged["history_seconds"] >= 300
+
+
+def test_a_fresh_daemon_sends_no_page_in_its_first_minute_and_one_once_it_has_history(tmp_path: Path) -> None:
+    """The same regression through a PagerDuty receiver: nothing is sent while the windows are seconds
+    old, however often it evaluates; one critical SLOErrorBudgetBurn trigger once the 5m window is full."""
+    key = tmp_path / "routing-key"
+    key.write_text("R0UTINGKEY")
+    pagerduty = WebhookSink().start()
+    clock = ShiftedClock()
+    config = {
+        "slos": [LATENCY_SLO],
+        "alerting": {"for": 1, "group_wait": "0s", "group_interval": "0s"},
+        "receivers": [
+            {"name": "pd", "type": "pagerduty", "url": pagerduty.url + "/v2/enqueue", "routing_key_file": str(key)}
+        ],
+        "routes": [{"match": {"alertname": "SLOErrorBudgetBurn"}, "receivers": ["pd"]}],
+    }
+    try:
+        with running(tmp_path / "s.db", clock=clock, **config) as d:
+            for _ in range(3):  # the first minute: burning 50x, on seconds of history
+                slow_requests(d, clock, count=20)
+                d.evaluate()
+            assert d.client.get("/v1/alerts").json()["alerts"] == []  # no alert: nothing for the outbox to send
+            assert d.metric("driftwarden_outbox_pending", receiver="pd") in (0, None) and pagerduty.deliveries == []
+
+            clock.shift = 301.0
+            slow_requests(d, clock)
+            d.evaluate()
+            (page,) = [delivery.json() for delivery in pagerduty.wait_for(1)]
+            assert isinstance(page, dict) and page["event_action"] == "trigger"
+            assert page["payload"]["class"] == "SLOErrorBudgetBurn" and page["payload"]["severity"] == "critical"
+            assert "1h and 5m" in page["payload"]["summary"], page["payload"]["summary"]
+    finally:
+        pagerduty.stop()
 
 
 def test_the_history_survives_a_restart(tmp_path: Path) -> None:

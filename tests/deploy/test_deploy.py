@@ -129,9 +129,10 @@ def test_dockerignore_lets_in_what_pip_install_needs_and_nothing_else() -> None:
     allowed = {r.removeprefix("!").rstrip("/") for r in rules if r.startswith("!")}
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert pyproject["tool"]["setuptools"]["packages"]["find"]["include"] == ["driftwarden", "driftwarden.*"]
-    # the design card's top-level folders are linked into driftwarden/: the build needs both ends of each link
-    linked = {p.resolve().name for p in (ROOT / "driftwarden").iterdir() if p.is_symlink()}
-    assert linked == {"collector", "detectors", "exporters", "dashboards", "alerts"}
+    # the design card's top-level folders and the operator's guide (the runbooks the daemon serves) are linked
+    # into driftwarden/: the build needs both ends of each link
+    linked = {str(p.resolve().relative_to(ROOT)) for p in (ROOT / "driftwarden").iterdir() if p.is_symlink()}
+    assert linked == {"collector", "detectors", "exporters", "dashboards", "alerts", "docs/operators-guide.md"}
     licences = set(pyproject["project"]["license-files"])  # named by the metadata, so the build needs them
     assert {"driftwarden"} | linked | {"pyproject.toml", pyproject["project"]["readme"]} | licences == allowed
     assert all((ROOT / name).exists() for name in allowed)

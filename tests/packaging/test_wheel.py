@@ -107,9 +107,12 @@ def test_the_wheel_has_one_top_level_name(wheel: Path) -> None:
         "driftwarden/alerts/rules/slos.yml",  # package data of the linked folders
         "driftwarden/dashboards/drift-overview.json",
         "driftwarden/py.typed",
+        "driftwarden/operators-guide.md",  # the runbooks the daemon serves
         f"driftwarden-{__version__}.dist-info/licenses/LICENSE",
     ):
         assert expected in members
+    guide = zipfile.ZipFile(wheel).read("driftwarden/operators-guide.md").decode()
+    assert guide == (ROOT / "docs" / "operators-guide.md").read_text()  # one source: the linked guide
 
 
 def test_the_metadata_is_complete(wheel: Path) -> None:
@@ -159,6 +162,7 @@ def test_the_sdist_holds_the_package_as_files(dist: dict[str, Path]) -> None:
         "driftwarden/collector/otlp.py",
         "driftwarden/alerts/rules/slos.yml",
         "driftwarden/dashboards/drift-overview.json",
+        "driftwarden/operators-guide.md",
     ):
         assert expected in members, expected
 
@@ -216,3 +220,5 @@ def test_check_and_run_work_from_the_wheel(installed: tuple[Path, dict[str, str]
     command = [str(env_dir / "bin" / "driftwarden"), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
     with serving(command, base_url=f"http://127.0.0.1:{port}", log=tmp_path / "run.log", env=env) as served:
         assert httpx.get(f"{served.base_url}/metrics").status_code == 200
+        runbook = httpx.get(f"{served.base_url}/runbooks/FeatureDrift")  # from the guide packaged in the wheel
+        assert runbook.status_code == 200 and 'id="runbook-featuredrift"' in runbook.text
