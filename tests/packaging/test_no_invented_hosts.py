@@ -14,7 +14,15 @@ import driftwarden
 PACKAGE = Path(driftwarden.__file__).resolve().parent
 SHIPPED = (".py", ".md", ".yml", ".yaml", ".json", ".toml", ".txt", ".html")
 URL_HOST = re.compile(r"\bhttps?://(?:[^@/\s]*@)?([A-Za-z0-9.-]+)")
-THIRD_PARTIES = {"events.pagerduty.com", "hooks.slack.com", "no-color.org", "www.w3.org"}  # real services, standards
+THIRD_PARTIES = {  # real services, standards
+    "events.pagerduty.com",
+    "api.opsgenie.com",
+    "api.eu.opsgenie.com",
+    "slack.com",
+    "hooks.slack.com",
+    "no-color.org",
+    "www.w3.org",
+}
 VENDORED_NOTE = re.compile(r"vendored from", re.IGNORECASE)  # a note naming where copied source came from
 
 
