@@ -23,7 +23,7 @@ from driftwarden.core.ratelog import RateLimitedLog
 from driftwarden.daemon.daemon import Daemon
 from driftwarden.params import trace_params
 
-__all__ = ["OTLP_SIGNAL_PATHS", "otlp_metrics_router", "otlp_paths_router"]
+__all__ = ["OTLP_SIGNAL_PATHS", "otlp_metrics_router", "otlp_paths_router", "otlp_problem_handler"]
 
 OTLP_SIGNAL_PATHS = ("/v1/traces", "/v1/metrics", "/v1/logs")
 _UNSERVED_SIGNALS = ("/v1development/profiles",)  # the profiles signal's path while it is in development
@@ -104,6 +104,24 @@ def otlp_paths_router(daemon: Daemon, rejections: RateLimitedLog) -> APIRouter:
     for path in _UNSERVED_SIGNALS:
         router.add_api_route(path, not_served, methods=["POST", *_NOT_POST])
     return router
+
+
+def otlp_problem_handler(
+    daemon: Daemon,
+    rejections: RateLimitedLog,
+    problems: Callable[[Request, HTTPProblem], Awaitable[Response]],
+) -> Callable[[Request, HTTPProblem], Awaitable[Response]]:
+    """The app's HTTPProblem handler: a refusal of an OTLP export raised before its route ran (the 401 of
+    a missing or wrong token, the route's or `auth.protect_reads`') as a google.rpc.Status in the
+    request's encoding; every other refusal as `problems` answers it."""
+    answer = otlp_answer(daemon, rejections)
+
+    async def handle(request: Request, exc: HTTPProblem) -> Response:
+        if request.method == "POST" and route_of(request) in OTLP_SIGNAL_PATHS:
+            return answer(request, exc.status, exc.reason, exc.message, _media(request), exc.headers)
+        return await problems(request, exc)
+
+    return handle
 
 
 def otlp_answer(daemon: Daemon, rejections: RateLimitedLog) -> Callable[..., Response]:
