@@ -18,24 +18,31 @@ The records then go through `parse_objects`, the `/v1/predictions` parser after 
 so they are validated, grouped and rejected exactly as records posted there; a double that is NaN
 is missing (as null is), an infinite one rejected. Every other log record is acknowledged and
 counted in `ignored` by why: `no_features` (no feature attribute, no body with features) or
-`no_model` (features, but no model named anywhere). The per-record work is attribute look-ups.
+`no_model` (features, but no model named anywhere).
+
+OTLP JSON is mapped one log record, one attribute at a time (`otlp_logs_mapping.one_by_one`).
+Protobuf is mapped a column at a time (`otlp_logs_columns`: the attributes of each scope read in bulk,
+per layout of attribute keys) into `predictions.Table`s that `parse_tables` parses as `parse_objects`
+would the same records; only log records whose body is a record stay dicts (and then every record of
+the request goes through `parse_objects`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
-import orjson
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from driftwarden.collector.otlp_wire import JSON, PROTOBUF, SCALARS, any_value, decode, encode
-from driftwarden.collector.predictions import parse_objects
+from driftwarden.collector.otlp_logs_columns import request_tables
+from driftwarden.collector.otlp_logs_mapping import Mapping, one_by_one, resource_model
+from driftwarden.collector.otlp_wire import JSON, PROTOBUF, decode, encode
+from driftwarden.collector.predictions import parse_objects, parse_tables
 from driftwarden.core.errors import BodyTooLarge
 from driftwarden.core.records import ParseResult
 from driftwarden.params import LogParams
@@ -67,7 +74,14 @@ def decode_request(
             "export smaller batches"
         )
     export = LogExport(log_records=total)
-    records = to_records(request, settings, export.ignored)
+    if media == PROTOBUF:  # the attributes a column at a time
+        tables, records = request_tables(request, body, Mapping(settings), export.ignored)
+        if not records:
+            export.result = parse_tables(tables, export.result, max_records=max_records)
+            return export, media
+        records = sorted([*records, *(r for table in tables for r in table.records())], key=itemgetter(0))
+    else:
+        records = to_records(request, settings, export.ignored)
     export.result = parse_objects(records, export.result, max_records=max_records)
     return export, media
 
@@ -82,86 +96,21 @@ def encode_response(result: ParseResult, media: str) -> bytes:
     return encode(response, media)
 
 
-def to_records(request: ExportLogsServiceRequest, settings: LogParams, ignored: Counter[str]) -> list[tuple[int, Any]]:
+def to_records(
+    request: ExportLogsServiceRequest, settings: LogParams, ignored: Counter[str], body: bytes | None = None
+) -> list[tuple[int, Any]]:
     """(position among the request's log records, prediction record) of each log record that is one;
-    the others counted in `ignored`."""
-    prefix, cut = settings.feature_prefix, len(settings.feature_prefix)
-    model_keys = settings.model_attributes
-    fields = {
-        settings.prediction_attribute: "prediction",
-        settings.request_id_attribute: "request_id",
-        settings.label_attribute: "label",
-        settings.model_version_attribute: "model_version",
-    }
-    wanted = set(fields) | set(model_keys)
+    the others counted in `ignored`. With `body` (the request as protobuf), read a column at a time, the
+    records made from the tables (a field that is None left out); else one by one."""
+    mapping = Mapping(settings)
     records: list[tuple[int, Any]] = []
-    index = -1
+    if body is not None:
+        tables, records = request_tables(request, body, mapping, ignored)
+        return sorted([*records, *(r for table in tables for r in table.records())], key=itemgetter(0))
+    start = 0
     for resource_logs in request.resource_logs:
-        resource = {kv.key: any_value(kv.value) for kv in resource_logs.resource.attributes if kv.key in model_keys}
-        resource_model = _first(model_keys, resource)
+        model = resource_model(resource_logs, mapping)
         for scope_logs in resource_logs.scope_logs:
-            for log in scope_logs.log_records:
-                index += 1
-                record = _body_record(log.body)
-                if record is None or record.get("model") is None:  # the attributes are needed
-                    features: dict[str, Any] = {}
-                    found: dict[str, Any] = {}
-                    for kv in log.attributes:
-                        key = kv.key
-                        if key.startswith(prefix):
-                            value = kv.value
-                            kind = value.WhichOneof("value")
-                            features[key[cut:]] = getattr(value, kind) if kind in SCALARS else any_value(value)
-                        elif key in wanted:
-                            found[key] = any_value(kv.value)
-                    if record is None:
-                        if not features:
-                            ignored["no_features"] += 1
-                            continue
-                        record = {"features": features}
-                        for attribute, name in fields.items():
-                            if attribute in found:
-                                record[name] = found[attribute]
-                    model = _first(model_keys, found)
-                    if model is None:
-                        model = resource_model
-                    if model is None:
-                        ignored["no_model"] += 1
-                        continue
-                    record["model"] = model
-                trace_id = log.trace_id
-                if trace_id:
-                    span_id = log.span_id
-                    record["trace_id"] = trace_id.hex()
-                    record["span_id"] = span_id.hex() if span_id else None
-                if record.get("request_id") is None and record.get("trace_id") is not None:
-                    record["request_id"] = record["trace_id"]
-                records.append((index, record))
+            one_by_one(scope_logs.log_records, start, mapping, model, ignored, records)
+            start += len(scope_logs.log_records)
     return records
-
-
-def _body_record(body: AnyValue) -> dict[str, Any] | None:
-    """A body that is a prediction record: a map, or a JSON object in a string, with "features"."""
-    kind = body.WhichOneof("value")
-    parsed: Any
-    if kind == "string_value":
-        text = body.string_value
-        if not text.lstrip().startswith("{"):
-            return None
-        try:
-            parsed = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return None  # a log line that merely starts with a brace
-    elif kind == "kvlist_value":
-        parsed = any_value(body)
-    else:
-        return None  # none, or a scalar or array: a log line
-    return parsed if type(parsed) is dict and "features" in parsed else None
-
-
-def _first(keys: tuple[str, ...], attributes: dict[str, Any]) -> Any:
-    for key in keys:
-        value = attributes.get(key)
-        if value is not None and value != "":
-            return value
-    return None

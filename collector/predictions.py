@@ -14,7 +14,10 @@ with them into the window, so a drift report can name the traces behind it.
 
 `parse_objects()` is the part after the body is decoded: other ways in that produce records of
 the same shape (OTLP log records, collector/otlp_logs.py) go through it, so they are validated,
-grouped and rejected exactly as these are.
+grouped and rejected exactly as these are. `parse_tables()` takes the same records a column at a time
+(`Table`: records that share their features, as OTLP log records that share an attribute layout) and
+gives what `parse_objects()` gives for them as dicts, without making the dicts: a group of records whose
+columns are all doubles becomes its float block at once.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from driftwarden.core.records import (
     pack_traces,
 )
 
-__all__ = ["parse_objects", "parse_records"]
+__all__ = ["Table", "parse_objects", "parse_records", "parse_tables"]
 
 JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
@@ -129,16 +132,173 @@ def parse_objects(
         if type(version) is str and 0 < len(version) <= 64:
             versions[model] = version
 
+    _batches([(model, _block(names, rows, result)) for (model, names), rows in groups.items()], versions, result)
+    return result
+
+
+def _batches(blocks: list[tuple[str, _Block | None]], versions: dict[str, str], result: ParseResult) -> None:
+    """Each model's blocks (in the order given) merged into its batch, added to `result`."""
     per_model: dict[str, list[_Block]] = defaultdict(list)
-    for (model, names), rows in groups.items():
-        block = _block(names, rows, result)
+    for model, block in blocks:
         if block is not None:
             per_model[model].append(block)
-    for model, blocks in per_model.items():
-        batch = _merge(model, blocks, versions.get(model))
+    for model, model_blocks in per_model.items():
+        batch = _merge(model, model_blocks, versions.get(model))
         result.batches.append(batch)
         result.accepted += batch.rows
+
+
+@dataclass
+class Table:
+    """Prediction records given a column at a time: record k, at position `indexes[k]` of its request, is
+    `{"model": models[k], "features": dict(zip(names, (c[k] for c in columns))), "prediction":
+    predictions[k], "request_id": request_ids[k], "label": labels[k], "trace_id": trace_ids[k],
+    "span_id": span_ids[k], "model_version": model_versions[k]}` (a field that is None: left out)."""
+
+    indexes: list[int]  # increasing
+    names: tuple[str, ...]  # distinct
+    columns: list[Any]  # one per name: a list of values, or a float64 array when every value is a double
+    models: list[Any]
+    predictions: Any  # a list (None: none), or a float64 array when every record has a double prediction
+    request_ids: list[Any]
+    labels: list[Any]
+    trace_ids: list[Any]
+    span_ids: list[Any]
+    model_versions: list[Any]
+
+    def records(self) -> list[tuple[int, dict[str, Any]]]:
+        """The records as `parse_objects` takes them."""
+        columns = [c.tolist() if isinstance(c, np.ndarray) else c for c in self.columns]
+        predictions = self.predictions.tolist() if isinstance(self.predictions, np.ndarray) else self.predictions
+        rows = list(zip(*columns, strict=True)) if columns else [()] * len(self.indexes)
+        fields = (self.models, predictions, self.request_ids, self.labels, self.trace_ids, self.span_ids)
+        out = []
+        for index, row, *values in zip(self.indexes, rows, *fields, self.model_versions, strict=True):
+            record = {"features": dict(zip(self.names, row, strict=True))}
+            record.update((k, v) for k, v in zip(_TABLE_FIELDS, values, strict=True) if v is not None)
+            out.append((index, record))
+        return out
+
+
+_TABLE_FIELDS = ("model", "prediction", "request_id", "label", "trace_id", "span_id", "model_version")
+
+
+def parse_tables(tables: list[Table], result: ParseResult | None = None, *, max_records: int = 100_000) -> ParseResult:
+    """What `parse_objects` gives for the tables' records as dicts, in the order of their indexes."""
+    result = ParseResult() if result is None else result
+    total = sum(len(t.indexes) for t in tables)
+    if total > max_records:
+        raise BodyTooLarge(f"{total} records in one request; the limit is {max_records}: split the batch")
+    # each record's group, as parse_objects groups them: (model, names, with "prediction" when it has one)
+    valid: dict[str, bool] = {}
+
+    def is_valid(model: Any) -> bool:
+        if type(model) is not str:
+            return False
+        ok = valid.get(model)
+        if ok is None:
+            ok = valid[model] = MODEL_NAME.fullmatch(model) is not None
+        return ok
+
+    groups: dict[tuple[str, tuple[str, ...]], dict[int, list[int]]] = {}  # -> table -> its rows, in order
+    firsts: dict[tuple[str, tuple[str, ...]], int] = {}  # -> the index of its first record
+    bad: list[tuple[int, Any]] = []
+    versions: list[tuple[int, str, str]] = []
+    for t, table in enumerate(tables):
+        with_prediction = table.names if PREDICTION in table.names else (*table.names, PREDICTION)
+        predictions = table.predictions
+        every = isinstance(predictions, np.ndarray) or predictions.count(None) == 0
+        uniform = table.models and (every or predictions.count(None) == len(predictions))
+        model = table.models[0] if uniform else None
+        if uniform and type(model) is str and table.models.count(model) == len(table.models):
+            if is_valid(model):  # one model, and a prediction on every record or on none: one group
+                key = (model, with_prediction if every else table.names)
+                groups.setdefault(key, {})[t] = list(range(len(table.indexes)))
+                firsts[key] = min(firsts.get(key, table.indexes[0]), table.indexes[0])
+            else:
+                bad.extend(zip(table.indexes, table.models, strict=True))
+        else:
+            for k, (index, model_) in enumerate(zip(table.indexes, table.models, strict=True)):
+                if not is_valid(model_):
+                    bad.append((index, model_))
+                    continue
+                has_prediction = every or predictions[k] is not None
+                key = (model_, with_prediction if has_prediction else table.names)
+                groups.setdefault(key, {}).setdefault(t, []).append(k)
+                firsts.setdefault(key, index)
+                firsts[key] = min(firsts[key], index)
+        if table.model_versions.count(None) != len(table.model_versions):
+            for index, model_, version in zip(table.indexes, table.models, table.model_versions, strict=True):
+                if type(version) is str and 0 < len(version) <= 64 and is_valid(model_):
+                    versions.append((index, model_, version))
+    for index, model_ in sorted(bad, key=_first_item):
+        result.reject(
+            index,
+            "bad_model",
+            f"record {index}: 'model' must be a name of 1-63 letters, digits or _.:- (got {_show(model_)})",
+            "/model",
+        )
+    last_version = {model_: version for _, model_, version in sorted(versions, key=_first_item)}
+    ordered = sorted(groups.items(), key=_by_first(firsts))
+    blocks = [(key[0], _table_block(key[1], parts, tables, result)) for key, parts in ordered]
+    _batches(blocks, last_version, result)
     return result
+
+
+def _by_first(firsts: dict[Any, int]) -> Any:
+    return lambda item: firsts[item[0]]
+
+
+def _first_item(pair: tuple[Any, ...]) -> Any:
+    return pair[0]
+
+
+def _table_block(
+    names: tuple[str, ...], parts: dict[int, list[int]], tables: list[Table], result: ParseResult
+) -> _Block | None:
+    """A group's block (`parts`: its rows in each table): its float columns stacked when it comes from one
+    table whose columns are all doubles (as `_block` would make them), else its records as rows through
+    `_block`."""
+    if len(parts) == 1:
+        ((t, ks),) = parts.items()
+        table = tables[t]
+        whole = len(ks) == len(table.indexes)
+        columns = [*table.columns, table.predictions] if len(names) > len(table.names) else table.columns
+        bad_name = any(not n or len(n) > MAX_FEATURE_NAME for n in names)
+        if all(isinstance(c, np.ndarray) for c in columns) and not bad_name:
+            at = np.asarray(ks, dtype=np.intp)
+            values = np.empty((len(ks), len(columns)), dtype=np.float64)
+            for j, c in enumerate(columns):
+                values[:, j] = c if whole else c[at]
+            if not np.isinf(values).any():
+
+                def pick(field_values: list[Any]) -> list[Any]:
+                    return field_values if whole else [field_values[k] for k in ks]
+
+                return _Block(
+                    names,
+                    values,
+                    (),
+                    np.empty((len(ks), 0), dtype=object),
+                    pick(table.request_ids),
+                    pick(table.labels),
+                    pick(table.trace_ids),
+                    pick(table.span_ids),
+                )
+    members = sorted((tables[t].indexes[k], t, k) for t, ks in parts.items() for k in ks)
+    rows = _Rows()
+    for index, t, k in members:
+        source = tables[t]
+        row = [c[k] for c in source.columns]
+        if len(names) > len(source.names):
+            row.append(source.predictions[k])
+        rows.indexes.append(index)
+        rows.values.append([v.item() if isinstance(v, np.generic) else v for v in row])
+        rows.request_ids.append(source.request_ids[k])
+        rows.labels.append(source.labels[k])
+        rows.trace_ids.append(source.trace_ids[k])
+        rows.span_ids.append(source.span_ids[k])
+    return _block(names, rows, result)
 
 
 def _json_array(body: bytes) -> list[tuple[int, Any]]:

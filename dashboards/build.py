@@ -7,9 +7,11 @@ provisioning files:
     drift-overview.json   models × drift share, the features table, score timelines, input and output
                           drift, stable verdicts, realized quality from labels, sampling
     feature-detail.json   one feature: scores vs thresholds, reference vs current bin shares
-    latency-slos.json     p50/p95/p99 with exemplars, error rate, burn rates, budget left
+    latency-slos.json     p50/p95/p99 with exemplars, error rate, burn rates, budget left; LLM tokens,
+                          time to first token, time per output token
     gpu.json              dcgm-exporter's DCGM_FI_DEV_* panels, cost and energy per inference
-    driftwarden.json      the daemon itself: ingest, rejects, queue, evaluation, outbox, scrapes
+    driftwarden.json      the daemon itself: ingest, rejects, OTLP metric points and log records ignored
+                          or rejected, queue, evaluation, outbox, scrapes
     provisioning/dashboards.yaml    a file provider for these JSON files
     provisioning/datasource.yaml    an example Prometheus data source (exemplars linked to Tempo)
 

@@ -1,5 +1,5 @@
-"""driftwarden.json: the daemon itself, ingest, rejects, queue, evaluation time, alert delivery and
-scrapes.
+"""driftwarden.json: the daemon itself, ingest, rejects, OTLP metric points and log records not
+counted, queue, evaluation time, alert delivery and scrapes.
 """
 
 from __future__ import annotations
@@ -59,6 +59,42 @@ def daemon() -> Json:
         unit="reqps",
         description="Whole requests refused: auth, size, media type, unreadable body, queue full (429).",
     )
+    points = timeseries(
+        "OTLP metric points by outcome",
+        [target(rate(sel(m.OTLP_POINTS + "_total", job=job), "outcome"), "{{outcome}}")],
+        unit="rps",
+        w=8,
+        description="Data points of POST /v1/metrics: counted into the request and LLM series, ignored "
+        "(acknowledged, not counted), or rejected (partial_success).",
+    )
+    points_not_counted = timeseries(
+        "OTLP metric points ignored or rejected, by reason",
+        [
+            target(rate(sel(m.OTLP_POINTS_IGNORED + "_total", job=job), "reason"), "ignored {{reason}}"),
+            target(
+                rate(sel(m.RECORDS_REJECTED + "_total", job=job, source="otlp_metrics"), "reason"),
+                "rejected {{reason}}",
+            ),
+        ],
+        unit="rps",
+        w=8,
+        description="Ignored: other metrics, a service whose spans count (traces.latency_source), superseded "
+        "or merged points, cumulative baselines. Rejected: points that contradict themselves.",
+    )
+    logs_not_counted = timeseries(
+        "OTLP log records ignored or rejected, by reason",
+        [
+            target(rate(sel(m.OTLP_LOGS_IGNORED + "_total", job=job), "reason"), "ignored {{reason}}"),
+            target(
+                rate(sel(m.RECORDS_REJECTED + "_total", job=job, source="otlp_logs"), "reason"),
+                "rejected {{reason}}",
+            ),
+        ],
+        unit="rps",
+        w=8,
+        description="Log records of POST /v1/logs that are no prediction records (no_features, no_model), and "
+        "prediction records refused one by one, as /v1/predictions refuses them.",
+    )
     queue = timeseries(
         "Queue depth",
         [
@@ -115,7 +151,24 @@ def daemon() -> Json:
     return dashboard(
         "driftwarden-self",
         "driftwarden / Daemon",
-        "driftwarden itself: ingest, rejects, queue, evaluation time, alert delivery, scrapes.",
+        "driftwarden itself: ingest, rejects, OTLP points and log records not counted, queue, evaluation time, "
+        "alert delivery, scrapes.",
         [variable("job", "Job", sel(m.QUEUE_ROWS)), MODEL],
-        [records, spans, up, rejected, refused, queue, evaluation, firing, outbox, deliveries, scrape, samples],
+        [
+            records,
+            spans,
+            up,
+            rejected,
+            refused,
+            points,
+            points_not_counted,
+            logs_not_counted,
+            queue,
+            evaluation,
+            firing,
+            outbox,
+            deliveries,
+            scrape,
+            samples,
+        ],
     )

@@ -1,5 +1,5 @@
 """latency-slos.json: request latency quantiles with exemplars, error rate, the SLOs' burn rates and
-error budgets.
+error budgets, and the LLM series: tokens, time to first token, time per output token.
 """
 
 from __future__ import annotations
@@ -118,5 +118,39 @@ def latency_slos() -> Json:
             variable("service", "Service", sel(count)),
             variable("slo", "SLO", sel(m.SLO_OBJECTIVE)),
         ],
-        [latency, requests, errors, by_operation, heat, burn, budget, events, objective],
+        [latency, requests, errors, by_operation, heat, burn, budget, events, objective, *llm_panels(service)],
     )
+
+
+def llm_panels(service: str) -> list[Json]:
+    """Token throughput, time to first token and time per output token of LLM requests, per model: from
+    spans (gen_ai.usage.*, the first-token event or attribute) or GenAI metrics (gen_ai.client.token.usage,
+    gen_ai.server.time_to_first_token, gen_ai.server.time_per_output_token), per traces.latency_source."""
+    tokens = timeseries(
+        "LLM tokens per second",
+        [
+            target(rate(sel(m.LLM_INPUT_TOKENS + "_total", service=service), "model"), "{{model}} input"),
+            target(rate(sel(m.LLM_OUTPUT_TOKENS + "_total", service=service), "model"), "{{model}} output"),
+        ],
+        w=8,
+        description="Input (prompt) and output (completion) tokens per second, by model.",
+    )
+    ttft = sel(m.LLM_TIME_TO_FIRST_TOKEN + "_bucket", service=service)
+    first_token = timeseries(
+        "LLM time to first token p50 / p95 / p99",
+        [target(quantile(q, ttft, "model"), f"{{{{model}}}} p{q * 100:g}") for q in (0.5, 0.95, 0.99)],
+        unit="s",
+        w=8,
+        description="From the request's start to its first output token (streaming): what a user waits before "
+        "text appears.",
+    )
+    tpot = sel(m.LLM_TIME_PER_OUTPUT_TOKEN + "_bucket", service=service)
+    per_token = timeseries(
+        "LLM time per output token p50 / p99",
+        [target(quantile(q, tpot, "model"), f"{{{{model}}}} p{q * 100:g}") for q in (0.5, 0.99)],
+        unit="s",
+        w=8,
+        description="Decode time per output token after the first: (duration - time to first token) / "
+        "(output tokens - 1).",
+    )
+    return [tokens, first_token, per_token]

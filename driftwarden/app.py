@@ -19,7 +19,8 @@ from driftwarden.api.ingest import ingest_router
 from driftwarden.api.kserve import kserve_router
 from driftwarden.api.labels import labels_router
 from driftwarden.api.otlp import otlp_router
-from driftwarden.api.otlp_metrics import otlp_metrics_router, otlp_paths_router
+from driftwarden.api.otlp_answers import otlp_paths_router, otlp_problem_handler
+from driftwarden.api.otlp_metrics import otlp_metrics_router
 from driftwarden.api.plumbing import (
     HTTPProblem,
     bearer_auth,
@@ -160,7 +161,8 @@ def create_app(
     auth = bearer_auth(tokens)
     read_body = body_reader(config.limits.max_body_bytes, timeout=config.server.body_timeout)
     rejections = rejection_log()
-    app.exception_handler(HTTPProblem)(problem_handler(instruments, rejections))  # typed for a subclass handler
+    problems = problem_handler(instruments, rejections)
+    app.exception_handler(HTTPProblem)(otlp_problem_handler(instruments, rejections, problems))
     app.exception_handler(HTTPException)(unrouted_handler(instruments, rejections))
     app.include_router(ingest_router(config, daemon, auth, read_body, rejections))
     app.include_router(otlp_router(config, daemon, auth, read_body, rejections, registry))
@@ -172,7 +174,7 @@ def create_app(
     app.include_router(labels_router(daemon, instruments, auth, read_body))
     app.include_router(audit_router(daemon.audit.audit, audit_access(tokens)))
     app.include_router(create_ui_router(app))
-    app.include_router(otlp_paths_router(daemon, rejections))  # last: after every route that serves these paths
+    app.include_router(otlp_paths_router(instruments, rejections))  # last: after every route that serves these paths
     return app
 
 

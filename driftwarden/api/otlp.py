@@ -3,7 +3,7 @@
 Every signal answers the same way (`export`): the body read by the shared reader (gzip, limits),
 an export response in the request's encoding (`partial_success` for what was rejected), and for a
 refusal a google.rpc.Status in that encoding with the refusal's status, `Retry-After` on 429 —
-what OTLP exporters read and retry by.
+what OTLP exporters read and retry by (api/otlp_answers.py).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter
 
-from driftwarden.api.plumbing import HTTPProblem, http_status, reason_for, route_of
+from driftwarden.api.otlp_answers import otlp_answer, request_media
+from driftwarden.api.plumbing import HTTPProblem, http_status, reason_for
 from driftwarden.api.schemas.common import CONTENT_ENCODING
 from driftwarden.api.schemas.otlp import LOGS_ANSWERS, LOGS_BODY, TRACES_ANSWERS, TRACES_BODY
 from driftwarden.collector import otlp, otlp_logs
-from driftwarden.collector.otlp_wire import answer_media, encode_error
 from driftwarden.config import Config
 from driftwarden.core import metric_names as m
 from driftwarden.core.errors import DriftwardenError
@@ -41,9 +41,10 @@ def otlp_router(
     rejections: RateLimitedLog,
     registry: CollectorRegistry,
 ) -> APIRouter:
-    router = APIRouter(dependencies=[Depends(auth)])
+    router = APIRouter(dependencies=[Depends(auth)])  # its 401: a google.rpc.Status (otlp_problem_handler)
     traces, logs = trace_params(config.traces), log_params(config.logs)
     ingest, instruments = daemon.ingest, daemon.instruments
+    problem = otlp_answer(instruments, rejections)
     ignored_logs = Counter(
         m.OTLP_LOGS_IGNORED,
         "OTLP log records acknowledged that were not prediction records, by why.",
@@ -54,7 +55,7 @@ def otlp_router(
         ignored_logs.labels(reason)  # every reason exported from the start, at 0
 
     async def export(request: Request, handle: Handler) -> Response:
-        media = answer_media(request.headers.get("content-type"))
+        media = request_media(request)
         try:
             body = await read_body(request)
         except HTTPProblem as exc:  # too large or too slow, an unsupported or damaged Content-Encoding
@@ -64,15 +65,6 @@ def otlp_router(
         except DriftwardenError as exc:  # the queue full (429), never enough (413), the memory budget (409)
             return problem(request, http_status(exc), reason_for(exc), exc.reason, media)
         return Response(answer, media_type=media)
-
-    def problem(
-        request: Request, status: int, reason: str, message: str, media: str, headers: dict[str, str] | None = None
-    ) -> Response:
-        """OTLP/HTTP answers errors with a google.rpc.Status in the request's encoding."""
-        instruments.requests_rejected.labels(route_of(request), reason).inc()
-        rejections.note(f"otlp:{reason}", f"refused an OTLP export ({status} {reason}): {message}")
-        headers = {**(headers or {}), **({"Retry-After": "1"} if status in (429, 503) else {})}
-        return Response(encode_error(message, media), status_code=status, media_type=media, headers=headers)
 
     def export_traces(body: bytes, content_type: str | None) -> tuple[bytes, str]:
         batch, media = otlp.decode_request(body, content_type, traces)

@@ -317,3 +317,92 @@ def test_damaged_bodies_raise_body_errors_only(
         assert (
             exported.result.accepted + exported.result.rejected + sum(exported.ignored.values()) == exported.log_records
         )
+
+
+# -- read a column at a time (protobuf) ------------------------------------------------------------------------------
+
+layout_values = st.one_of(
+    st.floats(width=64),  # NaN and infinities too
+    st.integers(-(2**63), 2**63 - 1),
+    st.sampled_from(["DE", "FR", "US", "xyz", "", "\x00a", "é"]),
+    st.booleans(),
+    st.none(),
+    st.just({"nested": 1.0}),
+)
+
+
+@st.composite
+def sdk_exports(draw: st.DrawFn) -> ExportLogsServiceRequest:
+    """Scopes whose log records mostly share one layout, as an SDK's logger sends them: the same keys in the
+    same order, each key's values of one kind (doubles, or strings of one length) or of any; some records
+    with another layout, a body, or no trace id."""
+    request = ExportLogsServiceRequest()
+    for _ in range(draw(st.integers(1, 2))):
+        scopes = []
+        for _ in range(draw(st.integers(1, 2))):
+            keys = draw(
+                st.lists(
+                    st.sampled_from([PREFIX + "a", PREFIX + "b", PREFIX + "prediction", *FIELDS, "model.name", "x"]),
+                    max_size=6,
+                )
+            )
+            kinds = {key: draw(st.sampled_from(["double", "two letters", "any"])) for key in keys}
+            drawn = {
+                "double": st.floats(width=64),
+                "two letters": st.sampled_from(["DE", "FR", "é"]),
+                "any": layout_values,
+            }
+            records = []
+            for _ in range(draw(st.integers(0, 6))):
+                layout = keys if draw(st.integers(0, 4)) else draw(st.permutations(keys))[: draw(st.integers(0, 6))]
+                attributes = [KeyValue(key=k, value=any_value(draw(drawn[kinds.get(k, "any")]))) for k in layout]
+                body = draw(st.sampled_from([None, None, None, "prediction", orjson.dumps({"features": {"z": 1}})]))
+                records.append(
+                    LogRecord(
+                        attributes=attributes,
+                        body=any_value(body.decode() if isinstance(body, bytes) else body) if body else None,
+                        trace_id=draw(ids),
+                        span_id=draw(span_ids),
+                        time_unix_nano=draw(st.integers(0, 2**64 - 1)),
+                    )
+                )
+            scopes.append(ScopeLogs(log_records=records))
+        model = draw(st.one_of(st.none(), models))
+        resource = Resource(attributes=[KeyValue(key="model.name", value=any_value(model))] if model else [])
+        request.resource_logs.append(ResourceLogs(resource=resource, scope_logs=scopes))
+    return request
+
+
+def without_nones(records: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    return [(i, {k: v for k, v in r.items() if v is not None}) for i, r in records]
+
+
+def same_records(a: list[tuple[int, Any]], b: list[tuple[int, Any]]) -> None:
+    """Equal, NaN equal to NaN (orjson writes it null: compared as JSON)."""
+    assert orjson.dumps(without_nones(a), option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        without_nones(b), option=orjson.OPT_SORT_KEYS
+    )
+
+
+@examples(300)
+@given(st.one_of(sdk_exports(), exports().map(lambda e: e[0])))
+def test_protobuf_read_a_column_at_a_time_maps_and_parses_as_one_by_one(request: ExportLogsServiceRequest) -> None:
+    body = request.SerializeToString()
+    one, columns = Counter[str](), Counter[str]()
+    same_records(otlp_logs.to_records(request, SETTINGS, columns, body), otlp_logs.to_records(request, SETTINGS, one))
+    assert columns == one
+    from_columns, _ = otlp_logs.decode_request(body, otlp_logs.PROTOBUF, SETTINGS)
+    from_json, _ = otlp_logs.decode_request(otlp_json(request), otlp_logs.JSON, SETTINGS)
+    assert from_columns.ignored == from_json.ignored and from_columns.log_records == from_json.log_records
+    assert [e.message for e in from_columns.result.errors] == [e.message for e in from_json.result.errors]
+    same_batches(from_columns.result, from_json.result)
+
+
+def test_a_key_value_without_its_value_or_key_is_read_one_by_one() -> None:
+    """Wire bytes no SDK writes but protobuf reads: the bulk lists would not line up with the attributes."""
+    no_value, no_key = KeyValue(key=PREFIX + "a"), KeyValue(value=any_value(1.5))
+    records = [LogRecord(attributes=[no_value, no_key, KeyValue(key="model.name", value=any_value("m"))])] * 2
+    request = ExportLogsServiceRequest(resource_logs=[ResourceLogs(scope_logs=[ScopeLogs(log_records=records)])])
+    exported, _ = otlp_logs.decode_request(request.SerializeToString(), otlp_logs.PROTOBUF, SETTINGS)
+    (batch,) = exported.result.batches
+    assert batch.features == ("a",) and np.isnan(batch.values).all()  # the value-less attribute: missing

@@ -10,6 +10,7 @@ Without the binary it is skipped, unless CI=true.
 
 from __future__ import annotations
 
+import bisect
 import re
 import subprocess
 import time
@@ -27,7 +28,7 @@ from driftwarden.cli import main
 from driftwarden.collector.nvml_fake import FakeNvml
 from driftwarden.core import metric_names as metrics
 from driftwarden.dashboards import build
-from driftwarden.dashboards.panels import DATASOURCE, SCHEMA_VERSION, SCOPE
+from driftwarden.dashboards.panels import DATASOURCE, SCHEMA_VERSION, SCOPE, Json
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from driftwarden.exporters import gpu
 from tests.support.ports import free_port
@@ -199,6 +200,13 @@ def test_queries_use_only_defined_variables_and_exported_metrics() -> None:
         metrics.LABELS + "_total",
         metrics.LABELS_PENDING,
         metrics.RECORDS_SAMPLED_OUT + "_total",
+        metrics.LLM_INPUT_TOKENS + "_total",
+        metrics.LLM_OUTPUT_TOKENS + "_total",
+        metrics.LLM_TIME_TO_FIRST_TOKEN + "_bucket",
+        metrics.LLM_TIME_PER_OUTPUT_TOKEN + "_bucket",
+        metrics.OTLP_POINTS + "_total",
+        metrics.OTLP_POINTS_IGNORED + "_total",
+        metrics.OTLP_LOGS_IGNORED + "_total",
     ):
         assert name in used, name
 
@@ -293,6 +301,58 @@ def label_values(query: str) -> tuple[str, str]:
     return substitute(found[1]), found[2]
 
 
+def histogram(name: str, unit: str, value: float, bounds: list[float], start: int, attributes: dict[str, str]) -> Json:
+    """One delta explicit-bucket histogram of one observation, as OTLP JSON."""
+    counts = [0] * (len(bounds) + 1)
+    counts[bisect.bisect_left(bounds, value)] = 1
+    point = {
+        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
+        "startTimeUnixNano": str(start),
+        "timeUnixNano": str(start + 1_000_000_000),
+        "count": "1",
+        "sum": value,
+        "bucketCounts": [str(c) for c in counts],
+        "explicitBounds": bounds,
+    }
+    return {"name": name, "unit": unit, "histogram": {"aggregationTemporality": 1, "dataPoints": [point]}}
+
+
+def export_genai_metrics_and_otlp_refusals(base_url: str) -> None:
+    """What the demo does not send, for the LLM and OTLP panels: a GenAI server's metrics for the demo's
+    service (twice: under traces.latency_source auto the first export of each kind switches the service
+    to metrics and is ignored), a metric driftwarden does not read, a point that contradicts itself, a log
+    record that is no prediction and a prediction record that is rejected."""
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": DEMO_SERVICE}}]}
+    genai = {"gen_ai.operation.name": "chat", "gen_ai.request.model": DEMO_MODEL}
+    tokens = "gen_ai.client.token.usage"
+    with httpx.Client(base_url=base_url, timeout=10, headers={"content-type": "application/json"}) as client:
+        for start in (time.time_ns() - 10_000_000_000, time.time_ns() - 5_000_000_000):
+            exported = [
+                histogram("gen_ai.server.time_to_first_token", "s", 0.2, [0.1, 0.25, 0.5], start, genai),
+                histogram("gen_ai.server.time_per_output_token", "s", 0.03, [0.025, 0.05], start, genai),
+                histogram(tokens, "{token}", 120, [64, 256], start, {**genai, "gen_ai.token.type": "input"}),
+                histogram(tokens, "{token}", 40, [64, 256], start, {**genai, "gen_ai.token.type": "output"}),
+                histogram("app.payload.size", "By", 512, [1024], start, {}),  # ignored: other_metric
+            ]
+            contradicting = histogram("gen_ai.server.time_to_first_token", "s", 0.2, [0.1], start, genai)
+            contradicting["histogram"]["dataPoints"][0]["count"] = "5"  # rejected: not the buckets' sum
+            scope = {"metrics": [*exported, contradicting]}
+            body = {"resourceMetrics": [{"resource": resource, "scopeMetrics": [scope]}]}
+            answer = client.post("/v1/metrics", content=orjson.dumps(body))
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["partialSuccess"]["rejectedDataPoints"] == "1", answer.text
+        model = {"key": "driftwarden.model", "value": {"stringValue": "no such model!"}}
+        feature = {"key": "driftwarden.features.amount", "value": {"doubleValue": 1.0}}
+        records = [
+            {"body": {"stringValue": "GET /healthz 200"}},  # ignored: no_features
+            {"attributes": [model, feature]},  # rejected: the model's name is none
+        ]
+        body = {"resourceLogs": [{"resource": resource, "scopeLogs": [{"logRecords": records}]}]}
+        answer = client.post("/v1/logs", content=orjson.dumps(body))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["partialSuccess"]["rejectedLogRecords"] == "1", answer.text
+
+
 # Series that exist only once the demo's second half has happened: drift, the SLO page, an alert
 # firing and delivered; the rejects the test sends; the GPU daemon's cost per inference. Counters
 # wait for a few scrapes, so that rate() over them has two samples.
@@ -307,6 +367,9 @@ PHASES = [
     f'{metrics.MODEL_QUALITY_BASELINE}{{job="{JOB}",metric="accuracy"}}',  # a full window of labels joined
     f'count_over_time({metrics.LABELS}_total{{job="{JOB}",outcome="matched"}}[1m]) >= 3',
     f"count_over_time({metrics.RECORDS_SAMPLED_OUT}_total[1m]) >= 3",
+    f'count_over_time({metrics.LLM_OUTPUT_TOKENS}_total{{job="{JOB}"}}[1m]) >= 3',  # the GenAI metrics sent
+    f'count_over_time({metrics.OTLP_POINTS}_total{{job="{JOB}",outcome="rejected"}}[1m]) >= 3',
+    f'count_over_time({metrics.RECORDS_REJECTED}_total{{job="{JOB}",source="otlp_logs"}}[1m]) >= 3',
 ]
 KNOWN_LINT: set[str] = set()  # promtool check metrics has nothing to say about driftwarden's own names
 
@@ -336,6 +399,7 @@ def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -
         assert bad.status_code == 400, bad.text
         refused = httpx.post(f"{demo_url}/v1/predictions", content=b"x", headers={"content-type": "text/plain"})
         assert refused.status_code == 415, refused.text
+        export_genai_metrics_and_otlp_refusals(demo_url)
 
         up = prom.wait_for([f'up{{job="{job}"}} == 1' for job in (JOB, GPU_JOB)], time.monotonic() + 20)
         assert not up, f"not scraped: {up}" + prom.logs()

@@ -27,6 +27,7 @@ __all__ = [
     "RECORD_ERROR",
     "RETRY_AFTER",
     "SCALAR",
+    "WWW_AUTHENTICATE",
     "Answers",
     "Schema",
     "json_content",

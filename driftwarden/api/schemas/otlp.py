@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftwarden.api.schemas.common import BINARY, RETRY_AFTER, Answers, Schema, problems
+from driftwarden.api.schemas.common import BINARY, RETRY_AFTER, WWW_AUTHENTICATE, Answers, Schema
 
 __all__ = ["LOGS_ANSWERS", "LOGS_BODY", "TRACES_ANSWERS", "TRACES_BODY", "export_request", "export_response"]
 
@@ -140,7 +140,10 @@ TRACES_ANSWERS: Answers = {
         "or has more spans than the queue holds (limits.max_queue_rows)",
         RPC_STATUS,
     ),
-    **problems(401),
+    401: {
+        **_otlp("google.rpc.Status: missing or wrong bearer token (only when auth_token_file is set)", RPC_STATUS),
+        "headers": WWW_AUTHENTICATE,
+    },
 }
 
 
@@ -190,5 +193,8 @@ LOGS_ANSWERS: Answers = {
         "records than limits.max_records_per_request, or more predictions than the queue holds (limits.max_queue_rows)",
         RPC_STATUS,
     ),
-    **problems(401),
+    401: {
+        **_otlp("google.rpc.Status: missing or wrong bearer token (only when auth_token_file is set)", RPC_STATUS),
+        "headers": WWW_AUTHENTICATE,
+    },
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftwarden.api.schemas.common import BINARY, RETRY_AFTER, Answers, Schema
+from driftwarden.api.schemas.common import BINARY, RETRY_AFTER, WWW_AUTHENTICATE, Answers, Schema
 from driftwarden.api.schemas.otlp import ATTRIBUTES, RPC_STATUS, export_request, export_response
 
 __all__ = ["METRICS_ANSWERS", "METRICS_BODY"]
@@ -105,7 +105,10 @@ METRICS_ANSWERS: Answers = {
         EXPORT_METRICS_SERVICE_RESPONSE,
     ),
     400: _otlp("google.rpc.Status: an unusable export", RPC_STATUS),
-    401: _otlp("google.rpc.Status: missing or wrong bearer token", RPC_STATUS),
+    401: {
+        **_otlp("google.rpc.Status: missing or wrong bearer token (only when auth_token_file is set)", RPC_STATUS),
+        "headers": WWW_AUTHENTICATE,
+    },
     408: _otlp("google.rpc.Status: the body did not arrive within server.body_timeout", RPC_STATUS),
     413: _otlp(
         "google.rpc.Status: the body (as sent or decompressed) passes limits.max_body_bytes, "
