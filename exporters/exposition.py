@@ -22,7 +22,7 @@ from prometheus_client.utils import floatToGoString
 
 from driftwarden.detectors.latency import HistogramSnapshot, LatencyHistogram
 
-__all__ = ["HistogramFamily", "go_float", "render"]
+__all__ = ["HistogramFamily", "UnsuffixedCounter", "go_float", "render"]
 
 OPENMETRICS = "application/openmetrics-text"
 BLOCK = 256  # histogram series per chunk: ~0.5 MB of text, a millisecond or so to join and encode
@@ -78,6 +78,17 @@ def _exemplar_suffixes(snap: HistogramSnapshot, start: int, stop: int) -> dict[i
     return out
 
 
+class UnsuffixedCounter(Metric):
+    """A counter whose samples carry the family's own name, as dcgm-exporter writes its counters
+    (`DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`, no `_total`). `render` types it `counter` in the text
+    format 0.0.4, as dcgm-exporter does; OpenMetrics has no such counter (its counter samples end
+    in `_total`), so there it stays `unknown` under the same sample names. rate() and increase()
+    work on either; prometheus_client alone would write it `untyped`."""
+
+    def __init__(self, name: str, documentation: str) -> None:
+        super().__init__(name, documentation, "unknown")
+
+
 def go_float(value: float) -> str:
     """A number as Prometheus writes it (Go's format: `+Inf`, `1e+06`), by prometheus_client's own function."""
     text: str = floatToGoString(value)  # type: ignore[no-untyped-call]  # prometheus_client 0.26 leaves it unannotated
@@ -95,7 +106,13 @@ def render(metrics: Collector, histograms: Sequence[HistogramFamily], accept: st
     chunks = []
     for family in metrics.collect():
         text = encoder(_Single(family))
-        chunks.append(text.removesuffix(b"# EOF\n") if openmetrics else text)
+        if openmetrics:
+            text = text.removesuffix(b"# EOF\n")
+        elif isinstance(family, UnsuffixedCounter):
+            text = text.replace(
+                f"# TYPE {family.name} untyped\n".encode(), f"# TYPE {family.name} counter\n".encode(), 1
+            )
+        chunks.append(text)
     for histogram in histograms:
         chunks.extend(histogram.chunks(openmetrics))
     if openmetrics:
