@@ -120,11 +120,11 @@ class GpmSampler:
         for i, (metric_id, _, _) in enumerate(self._metrics):
             request.metrics[i].metricId = metric_id
         nvml.nvmlGpmMetricsGet(request)
-        return {
-            field: convert(float(request.metrics[i].value))
-            for i, (_, field, convert) in enumerate(self._metrics)
-            if request.metrics[i].nvmlReturn == nvml.NVML_SUCCESS
-        }
+        reading = {}
+        for metric, (_, field, convert) in zip(request.metrics, self._metrics, strict=False):  # 12 of 477 slots
+            if metric.nvmlReturn == nvml.NVML_SUCCESS:
+                reading[field] = convert(float(metric.value))
+        return reading
 
     def free(self) -> None:
         """Free both buffers; never raises."""

@@ -10,7 +10,8 @@ is left out, never written as 0.
 
 dcgm-exporter's counters (energy, PCIe replays, remapped rows, ECC totals) keep their names, with
 no `_total`: typed `counter` in the text format 0.0.4, as dcgm-exporter types them, and `unknown`
-in OpenMetrics, which has no counter without `_total` (`exporters.exposition.UnsuffixedCounter`).
+in OpenMetrics, which has no counter without `_total`. The families are `exporters.exposition.TextFamily`s:
+each GPU's label set is escaped once a scrape, not once for each of its ~30 fields.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from driftwarden.collector.gpu import NvmlPoller
 from driftwarden.core import gpu as dcgm
 from driftwarden.core.gpu import GpuSample, InferenceFigure, xid_message
 from driftwarden.core.metric_names import GPU_AVAILABLE, GPU_LOST, INFERENCE_COST, INFERENCE_ENERGY, MODEL_GPU_MEMORY
-from driftwarden.exporters.exposition import UnsuffixedCounter
+from driftwarden.exporters.exposition import TextFamily, label_text
 
 __all__ = [
     "DCGM_LABELS",
@@ -173,28 +174,26 @@ class GpuCollector(Collector):
     def _dcgm(self, samples: Sequence[GpuSample]) -> Iterator[Metric]:
         """One family per field: each GPU's series, then each of its MIG instances' series."""
         driver_version = self._driver_version()
-        series: list[tuple[dict[str, str], Mapping[str, float]]] = []
+        series: list[tuple[dict[str, str], str, Mapping[str, float]]] = []
         for s in samples:
             labels = self._labels(s, driver_version)
-            series.append((labels, s.fields))
+            series.append((labels, label_text(labels), s.fields))
             for instance in s.instances:
                 instance_labels = {**labels, "GPU_I_PROFILE": instance.profile, "GPU_I_ID": str(instance.instance_id)}
-                series.append((instance_labels, instance.fields))
+                series.append((instance_labels, label_text(instance_labels), instance.fields))
         for name, dcgm_type, documentation in DCGM_METRICS:
-            family: Metric | None = None
-            for labels, fields in series:
+            family: TextFamily | None = None
+            for labels, text, fields in series:
                 value = fields.get(name)
                 if value is None:
                     continue
                 if family is None:
-                    family = (
-                        UnsuffixedCounter(name, documentation)
-                        if dcgm_type == "counter"
-                        else Metric(name, documentation, "gauge")
-                    )
+                    family = TextFamily(name, documentation, counter=dcgm_type == "counter")
                 if name == dcgm.XID_ERRORS:
-                    labels = {**labels, "err_code": str(int(value)), "err_msg": xid_message(int(value))}
-                family.add_sample(name, labels, value)
+                    xid = {**labels, "err_code": str(int(value)), "err_msg": xid_message(int(value))}
+                    family.add(xid, label_text(xid), value)
+                else:
+                    family.add(labels, text, value)
             if family is not None:
                 yield family
 
