@@ -27,8 +27,11 @@ dropped, the daemon itself gone. `JOB` is the Prometheus job that scrapes driftw
 DCGM_FI_DEV_XID_ERRORS is a gauge holding the *last* XID seen on a GPU (0: none since start), so
 "a new XID" is a change of its value in the last 5m while it is non-zero: the alert fires for 5
 minutes, like the daemon's `event_hold`; the same XID again shows no change and is only seen by
-the daemon's own engine. A failed-delivery counter series is created by its first failure, which
-`increase()` cannot see, so a series that is new since 15m ago and already above 0 counts too.
+the daemon's own engine. dcgm-exporter 4.5+ and driftwarden label the gauge with the XID
+(`err_code`, `err_msg`), so a new XID starts a new series whose value never changes: a series
+that did not exist 5m ago counts as a change too. A failed-delivery counter series is created by
+its first failure, which `increase()` cannot see, so a series that is new since 15m ago and
+already above 0 counts too.
 """
 
 from __future__ import annotations
@@ -110,7 +113,9 @@ def daemon_rules(job: str = DEFAULT_JOB) -> list[dict[str, Any]]:
     failed = f'{WEBHOOK_DELIVERIES}_total{{outcome="failed"}}'
     critical = "\nor ".join(f"{XID_ERRORS} == {xid}" for xid in sorted(CRITICAL_XIDS))
     critical_list = "; ".join(f"{xid} {what}" for xid, what in sorted(CRITICAL_XIDS.items()))
-    new_xid = f"changes({XID_ERRORS}[{XID_HOLD}]) > 0"
+    new_xid = (
+        f"(\n  changes({XID_ERRORS}[{XID_HOLD}]) > 0\n  or\n  ({XID_ERRORS} unless {XID_ERRORS} offset {XID_HOLD})\n)"
+    )
     rejected = f"sum by (source) (rate({RECORDS_REJECTED}_total[10m]))"
     accepted = f"sum by (source) (rate({RECORDS}_total[10m]))"
     return [

@@ -2,8 +2,9 @@
 
 The nvml module is injected (`NvmlPoller(nvml=pynvml)` with `import pynvml` from the
 nvidia-ml-py package; `collector.nvml_fake.FakeNvml` in tests and benchmarks), so nothing
-here imports it. The fields are read by `collector.nvml_fields`; the per-model memory comes
-from `collector.gpu_processes`.
+here imports it. The fields are read by `collector.nvml_fields`, the profiling fields by
+`collector.nvml_gpm` (Hopper and later), MIG instances found by `collector.nvml_mig`; the
+per-model memory comes from `collector.gpu_processes`.
 
 Failures of the environment never raise out of this module:
 
@@ -28,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -38,12 +40,12 @@ from driftwarden.collector.nvml_fields import (
     as_text,
     handle_address,
     read_clocks_event_reasons,
+    read_memory,
     read_processes,
 )
-from driftwarden.core.gpu import (  # the names marked F401 stay until ui/render.py and dashboards/ import core.gpu
-    XID_ERRORS,
-    GpuSample,
-)
+from driftwarden.collector.nvml_gpm import GpmSampler, gpm_supported
+from driftwarden.collector.nvml_mig import MigInstance, mig_instances
+from driftwarden.core.gpu import XID_ERRORS, GpuInstanceSample, GpuSample
 from driftwarden.params import GpuParams
 
 __all__ = ["NvmlPoller"]
@@ -65,6 +67,14 @@ class _Device:
     xid_registered: bool = False
     last_xid: int = 0
     unsupported: set[str] = field(default_factory=set)
+    gpm: GpmSampler | None = None
+    instances: dict[int, _Instance] = field(default_factory=dict)  # MIG GPU instance id -> instance
+
+
+@dataclass
+class _Instance:
+    mig: MigInstance
+    gpm: GpmSampler | None = None
 
 
 class _Lost(Exception):
@@ -162,6 +172,8 @@ class NvmlPoller:
                 return False
             self._devices = devices
             self._register_xid_events()
+            for device in devices:
+                self._start_profiling(device)
             self.available = True
             log.info(
                 "GPU telemetry: %d GPU(s) (%s), driver %s, every %gs",
@@ -215,6 +227,10 @@ class NvmlPoller:
 
     def _release(self) -> None:
         nvml = self.nvml
+        for device in self._devices:
+            for sampler in self._samplers(device):
+                sampler.free()
+            device.gpm, device.instances = None, {}
         if self._events is not None:
             with contextlib.suppress(Exception):
                 nvml.nvmlEventSetFree(self._events)
@@ -250,6 +266,65 @@ class NvmlPoller:
             except self._nvml_error:
                 pass
         return device
+
+    def _start_profiling(self, device: _Device) -> None:
+        """GPM samplers for a GPU that supports GPM, and for its MIG instances, each primed."""
+        if device.lost:
+            return
+        try:
+            if self._call(device, "gpm", gpm_supported):
+                device.gpm = self._call(device, "gpm", partial(self._sampler, instance_id=None))
+            self._refresh_instances(device)
+        except _Lost:
+            device.lost = True
+            log.warning("GPU %d (%s) is lost (NVML: GPU is lost) at start", device.index, device.uuid)
+
+    def _sampler(self, nvml: Any, handle: Any, instance_id: int | None) -> GpmSampler:
+        sampler = GpmSampler(nvml, handle, instance_id)
+        try:
+            sampler.prime()
+        except BaseException:
+            sampler.free()
+            raise
+        return sampler
+
+    def _samplers(self, device: _Device) -> list[GpmSampler]:
+        return [s for s in (device.gpm, *(i.gpm for i in device.instances.values())) if s is not None]
+
+    def _refresh_instances(self, device: _Device) -> None:
+        """The GPU's MIG instances now: new ones get a primed sampler, gone ones are freed."""
+        known = {i: instance.mig.profile for i, instance in device.instances.items()}
+        found = self._call(device, "mig", lambda nvml, handle: mig_instances(nvml, handle, known))
+        if found is None:  # unsupported, or failing this poll: keep what was there
+            return
+        current = {m.instance_id: m for m in found}
+        for instance_id in set(device.instances) - set(current):
+            gone = device.instances.pop(instance_id)
+            if gone.gpm is not None:
+                gone.gpm.free()
+        for instance_id, mig in current.items():
+            instance = device.instances.get(instance_id)
+            if instance is None:
+                sampler = None
+                if device.gpm is not None:
+                    sampler = self._call(device, "mig_gpm", partial(self._sampler, instance_id=instance_id))
+                device.instances[instance_id] = _Instance(mig, sampler)
+            else:
+                device.instances[instance_id] = _Instance(mig, instance.gpm)
+
+    def _read_instances(self, device: _Device) -> tuple[GpuInstanceSample, ...]:
+        """Each MIG instance's memory and, from its second poll on, its profiling fields (the
+        first poll that sees an instance takes its first GPM sample)."""
+        before = set(device.instances)
+        self._refresh_instances(device)
+        out = []
+        for instance_id, instance in sorted(device.instances.items()):
+            fields: dict[str, float] = {}
+            fields.update(self._call(device, "mig_memory", _on_handle(read_memory, instance.mig.handle)) or {})
+            if instance.gpm is not None and instance_id in before:
+                fields.update(self._call(device, "mig_gpm", _reading(instance.gpm)) or {})
+            out.append(GpuInstanceSample(instance_id, instance.mig.profile, fields))
+        return tuple(out)
 
     def _register_xid_events(self) -> None:
         nvml = self.nvml
@@ -314,9 +389,12 @@ class NvmlPoller:
                         fields.update(values)
                 if device.xid_registered:
                     fields[XID_ERRORS] = float(device.last_xid)
+                if device.gpm is not None:
+                    fields.update(self._call(device, "gpm", _reading(device.gpm)) or {})
+                instances = self._read_instances(device)
                 reasons = self._call(device, "clocks_event_reasons", read_clocks_event_reasons)
                 processes = self._call(device, "processes", read_processes) or ()
-                return self._sample(device, now, xids, fields, processes, reasons)
+                return self._sample(device, now, xids, fields, processes, reasons, instances)
             except _Lost:
                 device.lost = True
                 log.warning("GPU %d (%s) is lost (NVML: GPU is lost); reported as lost", device.index, device.uuid)
@@ -330,6 +408,7 @@ class NvmlPoller:
         fields: dict[str, float],
         processes: tuple[tuple[int, int], ...],
         reasons: int | None,
+        instances: tuple[GpuInstanceSample, ...] = (),
     ) -> GpuSample:
         return GpuSample(
             index=device.index,
@@ -343,6 +422,7 @@ class NvmlPoller:
             clocks_event_reasons=reasons,
             lost=device.lost,
             xids=xids,
+            instances=instances,
         )
 
     def _call(self, device: _Device, key: str, reader: Callable[[Any, Any], Any]) -> Any:
@@ -368,3 +448,13 @@ class NvmlPoller:
         if key not in self._warned:
             self._warned.add(key)
             log.warning(message, *args)
+
+
+def _reading(sampler: GpmSampler) -> Callable[[Any, Any], dict[str, float]]:
+    """A `_call` reader of a GPM sampler."""
+    return lambda _nvml, _handle: sampler.read()
+
+
+def _on_handle(reader: Callable[[Any, Any], Any], handle: Any) -> Callable[[Any, Any], Any]:
+    """A `_call` reader that reads another handle of the GPU (a MIG device's)."""
+    return lambda nvml, _handle: reader(nvml, handle)

@@ -47,9 +47,12 @@ from ctypes import (
     Structure,
     Union,
     c_char,
+    c_char_p,
     c_int64,
     c_longlong,
     c_uint,
+    c_uint8,
+    c_uint16,
     c_uint32,
     c_ulong,
     c_ulonglong,
@@ -111,7 +114,39 @@ NVML_FI_DEV_PCIE_REPLAY_COUNTER = 94
 
 NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE = 32
 NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE = 16
+NVML_DEVICE_NAME_V2_BUFFER_SIZE = 96
 nvmlMemory_v2 = 0x02000028
+
+NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX = 138  # KiB, all links with scopeId 0xFFFFFFFF
+NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX = 139
+
+NVML_GPU_VIRTUALIZATION_MODE_NONE = 0
+NVML_GPU_VIRTUALIZATION_MODE_PASSTHROUGH = 1
+NVML_GPU_VIRTUALIZATION_MODE_VGPU = 2
+NVML_GRID_LICENSE_BUFFER_SIZE = 128
+NVML_GRID_LICENSE_FEATURE_MAX_COUNT = 3
+NVML_GRID_LICENSE_FEATURE_CODE_VGPU = 1
+
+NVML_DEVICE_MIG_DISABLE = 0x0
+NVML_DEVICE_MIG_ENABLE = 0x1
+nvmlGpuInstanceProfileInfo_v2 = 0x02000098
+
+# GPU Performance Monitoring (Hopper and later): metric ids, 0-100 % or MiB/s
+NVML_GPM_METRIC_GRAPHICS_UTIL = 1
+NVML_GPM_METRIC_SM_UTIL = 2
+NVML_GPM_METRIC_SM_OCCUPANCY = 3
+NVML_GPM_METRIC_ANY_TENSOR_UTIL = 5
+NVML_GPM_METRIC_DRAM_BW_UTIL = 10
+NVML_GPM_METRIC_FP64_UTIL = 11
+NVML_GPM_METRIC_FP32_UTIL = 12
+NVML_GPM_METRIC_FP16_UTIL = 13
+NVML_GPM_METRIC_PCIE_TX_PER_SEC = 20
+NVML_GPM_METRIC_PCIE_RX_PER_SEC = 21
+NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC = 60
+NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC = 61
+NVML_GPM_METRIC_MAX = 477
+NVML_GPM_METRICS_GET_VERSION = 1
+NVML_GPM_SUPPORT_VERSION = 1
 
 nvmlEventTypeSingleBitEccError = 0x0000000000000001
 nvmlEventTypeDoubleBitEccError = 0x0000000000000002
@@ -317,6 +352,109 @@ class c_nvmlProcessInfo_v2_t(_PrintableStructure):
     ]
 
 
+class struct_c_nvmlGpmSample_t(Structure):
+    pass  # opaque
+
+
+c_nvmlGpmSample_t = POINTER(struct_c_nvmlGpmSample_t)
+
+
+class c_metricInfo_t(Structure):
+    _fields_ = [("shortName", c_char_p), ("longName", c_char_p), ("unit", c_char_p)]
+
+
+class c_nvmlGpmMetric_t(_PrintableStructure):
+    _fields_ = [
+        ("metricId", c_uint),
+        ("nvmlReturn", c_uint),
+        ("value", ctypes.c_double),
+        ("metricInfo", c_metricInfo_t),
+    ]
+
+
+class c_nvmlGpmMetricsGet_t(_PrintableStructure):
+    _fields_ = [
+        ("version", c_uint),
+        ("numMetrics", c_uint),
+        ("sample1", c_nvmlGpmSample_t),
+        ("sample2", c_nvmlGpmSample_t),
+        ("metrics", c_nvmlGpmMetric_t * NVML_GPM_METRIC_MAX),
+    ]
+
+
+class c_nvmlGpmSupport_t(_PrintableStructure):
+    _fields_ = [("version", c_uint), ("isSupportedDevice", c_uint)]
+
+
+class struct_c_nvmlGpuInstance_t(Structure):
+    pass  # opaque
+
+
+c_nvmlGpuInstance_t = POINTER(struct_c_nvmlGpuInstance_t)
+
+
+class c_nvmlGpuInstancePlacement_t(Structure):
+    _fields_ = [("start", c_uint), ("size", c_uint)]
+
+
+class c_nvmlGpuInstanceInfo_t(Structure):
+    _fields_ = [
+        ("device", c_nvmlDevice_t),
+        ("id", c_uint),
+        ("profileId", c_uint),
+        ("placement", c_nvmlGpuInstancePlacement_t),
+    ]
+
+
+class c_nvmlGpuInstanceProfileInfo_v2_t(_PrintableStructure):
+    _fields_ = [
+        ("version", c_uint),
+        ("id", c_uint),
+        ("isP2pSupported", c_uint),
+        ("sliceCount", c_uint),
+        ("instanceCount", c_uint),
+        ("multiprocessorCount", c_uint),
+        ("copyEngineCount", c_uint),
+        ("decoderCount", c_uint),
+        ("encoderCount", c_uint),
+        ("jpegCount", c_uint),
+        ("ofaCount", c_uint),
+        ("memorySizeMB", c_ulonglong),
+        ("name", c_char * NVML_DEVICE_NAME_V2_BUFFER_SIZE),
+    ]
+
+
+class c_nvmlGridLicenseExpiry_t(_PrintableStructure):
+    _fields_ = [
+        ("year", c_uint32),
+        ("month", c_uint16),
+        ("day", c_uint16),
+        ("hour", c_uint16),
+        ("min", c_uint16),
+        ("sec", c_uint16),
+        ("status", c_uint8),
+    ]
+
+
+class c_nvmlGridLicensableFeature_v4_t(_PrintableStructure):
+    _fields_ = [
+        ("featureCode", c_uint),
+        ("featureState", c_uint),
+        ("licenseInfo", c_char * NVML_GRID_LICENSE_BUFFER_SIZE),
+        ("productName", c_char * NVML_GRID_LICENSE_BUFFER_SIZE),
+        ("featureEnabled", c_uint),
+        ("licenseExpiry", c_nvmlGridLicenseExpiry_t),
+    ]
+
+
+class c_nvmlGridLicensableFeatures_v4_t(_PrintableStructure):
+    _fields_ = [
+        ("isGridLicenseSupported", ctypes.c_int),
+        ("licensableFeaturesCount", c_uint),
+        ("gridLicensableFeatures", c_nvmlGridLicensableFeature_v4_t * NVML_GRID_LICENSE_FEATURE_MAX_COUNT),
+    ]
+
+
 class nvmlFriendlyObject:
     """What pynvml turns process structures into: plain attributes."""
 
@@ -329,6 +467,41 @@ class nvmlFriendlyObject:
 
 
 # --- the configurable fake ----------------------------------------------------------------------
+
+# What a busy H100 reports through GPM: metric id -> % (0-100) or MiB/s over the sampling interval.
+H100_GPM: dict[int, float] = {
+    NVML_GPM_METRIC_GRAPHICS_UTIL: 92.0,
+    NVML_GPM_METRIC_SM_UTIL: 85.0,
+    NVML_GPM_METRIC_SM_OCCUPANCY: 41.0,
+    NVML_GPM_METRIC_ANY_TENSOR_UTIL: 63.0,
+    NVML_GPM_METRIC_DRAM_BW_UTIL: 55.0,
+    NVML_GPM_METRIC_FP64_UTIL: 0.5,
+    NVML_GPM_METRIC_FP32_UTIL: 12.0,
+    NVML_GPM_METRIC_FP16_UTIL: 20.0,
+    NVML_GPM_METRIC_PCIE_TX_PER_SEC: 1500.0,
+    NVML_GPM_METRIC_PCIE_RX_PER_SEC: 3200.0,
+    NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC: 12000.0,
+    NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC: 11000.0,
+}
+
+
+@dataclass
+class FakeMigInstance:
+    """One MIG GPU instance (with one compute instance) of a FakeGpu whose `mig_mode` is enabled.
+
+    `profile_name` is what nvmlDeviceGetGpuInstanceProfileInfoById names its profile; `gpm`
+    what nvmlGpmMigSampleGet measures on it.
+    """
+
+    instance_id: int
+    profile_id: int = 19
+    profile_name: str = "MIG 1g.10gb"
+    slices: int = 1
+    memory_total: int = 10 * 2**30 - 256 * 2**20
+    memory_used: int = 6 * 2**30
+    memory_reserved: int = 0
+    uuid: str = ""
+    gpm: dict[int, float] = field(default_factory=lambda: dict(H100_GPM))
 
 
 @dataclass
@@ -365,6 +538,14 @@ class FakeGpu:
     unsupported: set[str] = field(default_factory=set)
     xid_supported: bool = True
     lost: bool = False
+    gpm_supported: bool = True  # Hopper and later; nvmlGpmQueryDeviceSupport
+    gpm: dict[int, float] = field(default_factory=lambda: dict(H100_GPM))
+    nvlink_data_kib: tuple[int, int] | None = (7_340_032, 6_291_456)  # RX, TX since driver load; None: no NVLink
+    virtualization_mode: int = NVML_GPU_VIRTUALIZATION_MODE_NONE  # _VGPU: a vGPU guest
+    vgpu_licensed: bool = True  # in a vGPU guest
+    mig_supported: bool = True
+    mig_mode: int = NVML_DEVICE_MIG_DISABLE
+    mig_instances: list[FakeMigInstance] = field(default_factory=list)
 
 
 class FakeNvml:
@@ -393,6 +574,8 @@ class FakeNvml:
         self._events: dict[int, deque[tuple[int, int, int]]] = {}  # event set id -> (gpu, type, data)
         self._registered: dict[int, dict[int, int]] = {}  # event set id -> gpu index -> event mask
         self._next_set = 1
+        self._gpm_samples: dict[int, tuple[int, int | None, int, dict[int, float]] | None] = {}
+        self._gpm_sequence = 0
 
     @classmethod
     def with_gpus(cls, n: int, **kwargs: Any) -> FakeNvml:
@@ -406,6 +589,11 @@ class FakeNvml:
             for i in range(n)
         ]
         return cls(gpus, **kwargs)
+
+    @classmethod
+    def h100_pair(cls, **kwargs: Any) -> FakeNvml:
+        """The stand-in for a two-GPU Hopper node: two H100 SXM with GPM and NVLink, MIG off."""
+        return cls.with_gpus(2, **kwargs)
 
     # -- test controls
 
@@ -426,6 +614,15 @@ class FakeNvml:
             raise NVMLError(NVML_ERROR_UNINITIALIZED)
 
     def _gpu(self, handle: Any, name: str) -> FakeGpu:
+        """The GPU of a device handle; a MIG device handle is refused (NOT_SUPPORTED), as NVML
+        refuses most device queries on one."""
+        gpu, instance = self._device(handle, name)
+        if instance is not None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return gpu
+
+    def _device(self, handle: Any, name: str) -> tuple[FakeGpu, FakeMigInstance | None]:
+        """(GPU, MIG instance or None) of a GPU or MIG device handle."""
         self._check_init(name)
         index = _handle_index(handle)
         if index is None or not 0 <= index < len(self.gpus):
@@ -435,7 +632,26 @@ class FakeNvml:
             raise NVMLError(NVML_ERROR_GPU_IS_LOST)
         if name in gpu.unsupported:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        slot = _mig_slot(handle)
+        if slot is None:
+            return gpu, None
+        if gpu.mig_mode != NVML_DEVICE_MIG_ENABLE or slot >= len(gpu.mig_instances):
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)  # the instance is gone
+        return gpu, gpu.mig_instances[slot]
+
+    def _mig_gpu(self, handle: Any, name: str) -> FakeGpu:
+        gpu = self._gpu(handle, name)
+        if not gpu.mig_supported:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return gpu
+
+    def _instance(self, gpu: FakeGpu, instance_id: int) -> FakeMigInstance:
+        if gpu.mig_mode != NVML_DEVICE_MIG_ENABLE:
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        found = next((i for i in gpu.mig_instances if i.instance_id == instance_id), None)
+        if found is None:
+            raise NVMLError(NVML_ERROR_NOT_FOUND)
+        return found
 
     # -- library
 
@@ -491,16 +707,22 @@ class FakeNvml:
         return c_nvmlUtilization_t(gpu=gpu.utilization_gpu, memory=gpu.utilization_memory)
 
     def nvmlDeviceGetMemoryInfo(self, handle: Any, version: int | None = None) -> c_nvmlMemory_t | c_nvmlMemory_v2_t:
-        gpu = self._gpu(handle, "nvmlDeviceGetMemoryInfo")
-        free = gpu.memory_total - gpu.memory_used - gpu.memory_reserved
+        gpu, instance = self._device(handle, "nvmlDeviceGetMemoryInfo")  # a MIG device: the instance's memory
+        memory = instance if instance is not None else gpu
+        free = memory.memory_total - memory.memory_used - memory.memory_reserved
         if not version:
-            return c_nvmlMemory_t(total=gpu.memory_total, free=free, used=gpu.memory_used + gpu.memory_reserved)
+            used = memory.memory_used + memory.memory_reserved
+            return c_nvmlMemory_t(total=memory.memory_total, free=free, used=used)
         if version != nvmlMemory_v2:
             raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
         if "nvmlDeviceGetMemoryInfo_v2" in gpu.unsupported:
             raise NVMLError(NVML_ERROR_FUNCTION_NOT_FOUND)
         return c_nvmlMemory_v2_t(
-            version=version, total=gpu.memory_total, reserved=gpu.memory_reserved, free=free, used=gpu.memory_used
+            version=version,
+            total=memory.memory_total,
+            reserved=memory.memory_reserved,
+            free=free,
+            used=memory.memory_used,
         )
 
     def nvmlDeviceGetPowerUsage(self, handle: Any) -> int:
@@ -515,17 +737,23 @@ class FakeNvml:
             raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
         return gpu.temperature_c
 
-    def nvmlDeviceGetFieldValues(self, handle: Any, fieldIds: list[int]) -> Any:
+    def nvmlDeviceGetFieldValues(self, handle: Any, fieldIds: list[Any]) -> Any:
+        """Field ids alone or (field id, scope id) pairs, as pynvml takes them."""
         gpu = self._gpu(handle, "nvmlDeviceGetFieldValues")
         values = (c_nvmlFieldValue_t * len(fieldIds))()
-        for i, field_id in enumerate(fieldIds):
-            values[i].fieldId = field_id
+        for i, requested in enumerate(fieldIds):
+            field_id, scope = requested if isinstance(requested, tuple | list) else (requested, 0)
+            values[i].fieldId, values[i].scopeId = field_id, scope
+            values[i].nvmlReturn = NVML_ERROR_NOT_SUPPORTED
             if field_id == NVML_FI_DEV_MEMORY_TEMP and "NVML_FI_DEV_MEMORY_TEMP" not in gpu.unsupported:
                 values[i].valueType = NVML_VALUE_TYPE_UNSIGNED_INT
                 values[i].value.uiVal = gpu.memory_temperature_c
                 values[i].nvmlReturn = NVML_SUCCESS
-            else:
-                values[i].nvmlReturn = NVML_ERROR_NOT_SUPPORTED
+            nvlink = (NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX, NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX)
+            if field_id in nvlink and gpu.nvlink_data_kib is not None and scope == 0xFFFFFFFF:  # all links
+                values[i].valueType = NVML_VALUE_TYPE_UNSIGNED_LONG_LONG
+                values[i].value.ullVal = gpu.nvlink_data_kib[nvlink.index(field_id)]
+                values[i].nvmlReturn = NVML_SUCCESS
         return values
 
     def nvmlDeviceGetClockInfo(self, handle: Any, type: int) -> int:  # pynvml's parameter name
@@ -568,6 +796,140 @@ class FakeNvml:
             nvmlFriendlyObject({"pid": pid, "usedGpuMemory": used, "gpuInstanceId": 0xFFFFFFFF, "computeInstanceId": 0})
             for pid, used in gpu.processes
         ]
+
+    # -- virtualization
+
+    def nvmlDeviceGetVirtualizationMode(self, handle: Any) -> int:
+        return self._gpu(handle, "nvmlDeviceGetVirtualizationMode").virtualization_mode
+
+    def nvmlDeviceGetGridLicensableFeatures(self, handle: Any) -> c_nvmlGridLicensableFeatures_v4_t:
+        gpu = self._gpu(handle, "nvmlDeviceGetGridLicensableFeatures")
+        features = c_nvmlGridLicensableFeatures_v4_t()
+        if gpu.virtualization_mode == NVML_GPU_VIRTUALIZATION_MODE_VGPU:
+            features.isGridLicenseSupported = 1
+            features.licensableFeaturesCount = 1
+            vgpu = features.gridLicensableFeatures[0]
+            vgpu.featureCode = NVML_GRID_LICENSE_FEATURE_CODE_VGPU
+            vgpu.featureState = int(gpu.vgpu_licensed)
+            vgpu.featureEnabled = 1
+            vgpu.productName = "NVIDIA Virtual Compute Server"
+        return features
+
+    # -- MIG
+
+    def nvmlDeviceGetMigMode(self, device: Any) -> list[int]:
+        gpu = self._mig_gpu(device, "nvmlDeviceGetMigMode")
+        return [gpu.mig_mode, gpu.mig_mode]  # current, pending
+
+    def nvmlDeviceGetMaxMigDeviceCount(self, device: Any) -> int:
+        self._mig_gpu(device, "nvmlDeviceGetMaxMigDeviceCount")
+        return 7
+
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, device: Any, index: int) -> Any:
+        gpu = self._mig_gpu(device, "nvmlDeviceGetMigDeviceHandleByIndex")
+        if gpu.mig_mode != NVML_DEVICE_MIG_ENABLE or not 0 <= index < 7:
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        if index >= len(gpu.mig_instances):
+            raise NVMLError(NVML_ERROR_NOT_FOUND)  # no MIG device at this index
+        return _mig_handle(self.gpus.index(gpu), index)
+
+    def nvmlDeviceGetGpuInstanceId(self, device: Any) -> int:
+        _, instance = self._device(device, "nvmlDeviceGetGpuInstanceId")
+        if instance is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)  # not a MIG device handle
+        return instance.instance_id
+
+    def nvmlDeviceGetGpuInstanceById(self, device: Any, gpuInstanceId: int) -> Any:
+        gpu = self._mig_gpu(device, "nvmlDeviceGetGpuInstanceById")
+        self._instance(gpu, gpuInstanceId)
+        address = _GPU_INSTANCE_BASE + 0x100 * self.gpus.index(gpu) + gpuInstanceId
+        return ctypes.cast(ctypes.c_void_p(address), c_nvmlGpuInstance_t)
+
+    def nvmlGpuInstanceGetInfo(self, gpuInstance: Any) -> c_nvmlGpuInstanceInfo_t:
+        self._check_init("nvmlGpuInstanceGetInfo")
+        address = ctypes.cast(gpuInstance, ctypes.c_void_p).value
+        if address is None or not 0 <= address - _GPU_INSTANCE_BASE < 0x100 * len(self.gpus):
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        index, instance_id = divmod(address - _GPU_INSTANCE_BASE, 0x100)
+        instance = self._instance(self.gpus[index], instance_id)
+        return c_nvmlGpuInstanceInfo_t(device=_handle(index), id=instance.instance_id, profileId=instance.profile_id)
+
+    def nvmlDeviceGetGpuInstanceProfileInfoById(self, device: Any, profileId: int) -> Any:
+        gpu = self._mig_gpu(device, "nvmlDeviceGetGpuInstanceProfileInfoById")
+        profile = next((i for i in gpu.mig_instances if i.profile_id == profileId), None)
+        if profile is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)  # a profile this fake GPU does not know
+        info = c_nvmlGpuInstanceProfileInfo_v2_t(
+            version=nvmlGpuInstanceProfileInfo_v2,
+            id=profileId,
+            sliceCount=profile.slices,
+            memorySizeMB=profile.memory_total // 2**20,
+        )
+        info.name = profile.profile_name
+        return info
+
+    # -- GPU Performance Monitoring
+
+    def nvmlGpmQueryDeviceSupport(self, device: Any) -> c_nvmlGpmSupport_t:
+        gpu = self._gpu(device, "nvmlGpmQueryDeviceSupport")
+        return c_nvmlGpmSupport_t(version=NVML_GPM_SUPPORT_VERSION, isSupportedDevice=int(gpu.gpm_supported))
+
+    def nvmlGpmSampleAlloc(self) -> Any:
+        self._check_init("nvmlGpmSampleAlloc")
+        with self._lock:
+            self._gpm_sequence += 1
+            sample_id = self._gpm_sequence
+            self._gpm_samples[sample_id] = None
+        return ctypes.cast(ctypes.c_void_p(_GPM_SAMPLE_BASE + sample_id), c_nvmlGpmSample_t)
+
+    def nvmlGpmSampleFree(self, gpmSample: Any) -> None:
+        self._check_init("nvmlGpmSampleFree")
+        with self._lock:
+            if self._gpm_samples.pop(_sample_id(gpmSample), False) is False:
+                raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+
+    def nvmlGpmSampleGet(self, device: Any, gpmSample: Any) -> Any:
+        gpu = self._gpu(device, "nvmlGpmSampleGet")
+        if not gpu.gpm_supported:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        self._record(gpmSample, self.gpus.index(gpu), None, gpu.gpm)
+        return gpmSample
+
+    def nvmlGpmMigSampleGet(self, device: Any, gpuInstanceId: int, gpmSample: Any) -> Any:
+        gpu = self._gpu(device, "nvmlGpmMigSampleGet")
+        if not gpu.gpm_supported:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        instance = self._instance(gpu, gpuInstanceId)
+        self._record(gpmSample, self.gpus.index(gpu), gpuInstanceId, instance.gpm)
+        return gpmSample
+
+    def nvmlGpmMetricsGet(self, metricsGet: Any) -> Any:
+        """Each metric over the interval between the two samples: this fake reports the device's
+        `gpm` values as they were at the second sample."""
+        self._check_init("nvmlGpmMetricsGet")
+        if metricsGet.version != NVML_GPM_METRICS_GET_VERSION or metricsGet.numMetrics > NVML_GPM_METRIC_MAX:
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        with self._lock:
+            first = self._gpm_samples.get(_sample_id(metricsGet.sample1))
+            second = self._gpm_samples.get(_sample_id(metricsGet.sample2))
+        if first is None or second is None or first[:2] != second[:2] or first[2] >= second[2]:
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)  # unfilled, of two devices, or out of order
+        measured = second[3]
+        for i in range(metricsGet.numMetrics):
+            metric = metricsGet.metrics[i]
+            if metric.metricId in measured:
+                metric.value, metric.nvmlReturn = measured[metric.metricId], NVML_SUCCESS
+            else:
+                metric.value, metric.nvmlReturn = 0.0, NVML_ERROR_NOT_SUPPORTED
+        return metricsGet
+
+    def _record(self, sample: Any, index: int, instance_id: int | None, measured: dict[int, float]) -> None:
+        sample_id = _sample_id(sample)
+        with self._lock:
+            if sample_id not in self._gpm_samples:
+                raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+            self._gpm_sequence += 1
+            self._gpm_samples[sample_id] = (index, instance_id, self._gpm_sequence, dict(measured))
 
     # -- events
 
@@ -612,6 +974,8 @@ class FakeNvml:
 
 
 _HANDLE_BASE = 0x7F000000
+_GPU_INSTANCE_BASE = 0x7D000000
+_GPM_SAMPLE_BASE = 0x7C000000
 
 
 def _handle(index: int) -> Any:
@@ -627,6 +991,25 @@ def _handle_index(handle: Any) -> int | None:
     if address is None:
         return None
     return (address - _HANDLE_BASE) // 0x100 - 1
+
+
+def _mig_handle(index: int, slot: int) -> Any:
+    """A MIG device handle: inside its GPU's handle block, never equal to the GPU's handle."""
+    return ctypes.cast(ctypes.c_void_p(_HANDLE_BASE + 0x100 * (index + 1) + 0x10 * (slot + 1)), c_nvmlDevice_t)
+
+
+def _mig_slot(handle: Any) -> int | None:
+    """The MIG device index of a MIG device handle; None for a GPU's own handle."""
+    address = ctypes.cast(handle, ctypes.c_void_p).value
+    offset = ((address or 0) - _HANDLE_BASE) % 0x100
+    return offset // 0x10 - 1 if offset else None
+
+
+def _sample_id(sample: Any) -> int:
+    address = ctypes.cast(sample, ctypes.c_void_p).value
+    if address is None:
+        raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+    return address - _GPM_SAMPLE_BASE
 
 
 def _set_id(event_set: Any) -> int:

@@ -5,9 +5,9 @@ units: framebuffer MiB (NVML gives bytes), power W (NVML: mW), energy mJ (as NVM
 utilization %. A reader raises whatever NVML raises (NVMLError_NotSupported, GpuIsLost, ...);
 `collector.gpu.NvmlPoller` decides what that means for the GPU.
 
-`NVML_API`, `NVML_CONSTANTS` and `NVML_ERRORS` name every pynvml function, constant and error
-class used here and in the poller; tests check that `collector.nvml_fake` and the real module
-agree on them.
+`NVML_API`, `NVML_CONSTANTS`, `NVML_STRUCTURES` and `NVML_ERRORS` name every pynvml function,
+constant, structure and error class used here, in `nvml_gpm`, `nvml_mig` and in the poller;
+tests check that `collector.nvml_fake` and the real module agree on them.
 
 >>> from driftwarden.collector.nvml_fake import FakeNvml
 >>> nvml = FakeNvml.with_gpus(1)
@@ -31,6 +31,7 @@ from driftwarden.core.gpu import (
     ECC_SBE_VOL_TOTAL,
     ENC_UTIL,
     FB_FREE,
+    FB_RESERVED,
     FB_TOTAL,
     FB_USED,
     GPU_TEMP,
@@ -38,23 +39,27 @@ from driftwarden.core.gpu import (
     MEM_CLOCK,
     MEM_COPY_UTIL,
     MEMORY_TEMP,
+    NVLINK_BANDWIDTH_TOTAL,
     PCIE_REPLAY_COUNTER,
     POWER_USAGE,
     ROW_REMAP_FAILURE,
     SM_CLOCK,
     TOTAL_ENERGY_CONSUMPTION,
     UNCORRECTABLE_REMAPPED_ROWS,
+    VGPU_LICENSE_STATUS,
 )
 
 __all__ = [
     "NVML_API",
     "NVML_CONSTANTS",
     "NVML_ERRORS",
+    "NVML_STRUCTURES",
     "READERS",
     "as_text",
     "handle_address",
     "load_nvml",
     "read_clocks_event_reasons",
+    "read_memory",
     "read_processes",
 ]
 
@@ -87,6 +92,21 @@ NVML_API = (
     "nvmlDeviceRegisterEvents",
     "nvmlEventSetWait_v2",
     "nvmlEventSetFree",
+    "nvmlDeviceGetVirtualizationMode",
+    "nvmlDeviceGetGridLicensableFeatures",
+    "nvmlGpmQueryDeviceSupport",
+    "nvmlGpmSampleAlloc",
+    "nvmlGpmSampleFree",
+    "nvmlGpmSampleGet",
+    "nvmlGpmMigSampleGet",
+    "nvmlGpmMetricsGet",
+    "nvmlDeviceGetMigMode",
+    "nvmlDeviceGetMaxMigDeviceCount",
+    "nvmlDeviceGetMigDeviceHandleByIndex",
+    "nvmlDeviceGetGpuInstanceId",
+    "nvmlDeviceGetGpuInstanceById",
+    "nvmlGpuInstanceGetInfo",
+    "nvmlDeviceGetGpuInstanceProfileInfoById",
 )
 NVML_CONSTANTS = (
     "NVML_SUCCESS",
@@ -107,10 +127,30 @@ NVML_CONSTANTS = (
     "NVML_VALUE_TYPE_UNSIGNED_SHORT",
     "nvmlEventTypeXidCriticalError",
     "nvmlMemory_v2",
+    "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX",
+    "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX",
+    "NVML_GPU_VIRTUALIZATION_MODE_VGPU",
+    "NVML_DEVICE_MIG_ENABLE",
+    "NVML_GPM_METRICS_GET_VERSION",
+    "NVML_GPM_METRIC_MAX",
+    "NVML_GPM_METRIC_GRAPHICS_UTIL",
+    "NVML_GPM_METRIC_SM_UTIL",
+    "NVML_GPM_METRIC_SM_OCCUPANCY",
+    "NVML_GPM_METRIC_ANY_TENSOR_UTIL",
+    "NVML_GPM_METRIC_DRAM_BW_UTIL",
+    "NVML_GPM_METRIC_FP64_UTIL",
+    "NVML_GPM_METRIC_FP32_UTIL",
+    "NVML_GPM_METRIC_FP16_UTIL",
+    "NVML_GPM_METRIC_PCIE_TX_PER_SEC",
+    "NVML_GPM_METRIC_PCIE_RX_PER_SEC",
+    "NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC",
+    "NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC",
 )
+NVML_STRUCTURES = ("c_nvmlGpmMetricsGet_t",)  # built here and filled by NVML
 NVML_ERRORS = (
     "NVMLError",
     "NVMLError_NotSupported",
+    "NVMLError_NotFound",
     "NVMLError_FunctionNotFound",
     "NVMLError_GpuIsLost",
     "NVMLError_Timeout",
@@ -119,6 +159,7 @@ NVML_ERRORS = (
 )
 
 MIB = 2**20
+ALL_LINKS = 0xFFFFFFFF  # a field value's scopeId for the sum over every NVLink
 
 
 def load_nvml() -> ModuleType | None:
@@ -136,9 +177,10 @@ def _utilization(nvml: Any, handle: Any) -> dict[str, float]:
     return {GPU_UTIL: float(rates.gpu), MEM_COPY_UTIL: float(rates.memory)}
 
 
-def _memory(nvml: Any, handle: Any) -> dict[str, float]:
+def read_memory(nvml: Any, handle: Any) -> dict[str, float]:
     """Like DCGM (and nvidia-smi on R510+): `used` leaves out the driver's reserved memory when
-    NVML's v2 memory info is there; v1 counts it as used."""
+    NVML's v2 memory info is there (FB_RESERVED then says how much); v1 counts it as used and has
+    no FB_RESERVED. The handle may be a MIG device's: then it is the instance's memory."""
     info = None
     version = getattr(nvml, "nvmlMemory_v2", None)
     if version is not None:
@@ -149,7 +191,10 @@ def _memory(nvml: Any, handle: Any) -> dict[str, float]:
                 raise
     if info is None:
         info = nvml.nvmlDeviceGetMemoryInfo(handle)
-    return {FB_USED: float(info.used // MIB), FB_FREE: float(info.free // MIB), FB_TOTAL: float(info.total // MIB)}
+    fields = {FB_USED: float(info.used // MIB), FB_FREE: float(info.free // MIB), FB_TOTAL: float(info.total // MIB)}
+    if hasattr(info, "reserved"):
+        fields[FB_RESERVED] = float(info.reserved // MIB)
+    return fields
 
 
 def _power(nvml: Any, handle: Any) -> dict[str, float]:
@@ -212,10 +257,39 @@ def _ecc_dbe(nvml: Any, handle: Any) -> dict[str, float]:
     return {ECC_DBE_VOL_TOTAL: float(count)}
 
 
+def _nvlink_bandwidth(nvml: Any, handle: Any) -> dict[str, float]:
+    """NVML's NVLink data counters (KiB received and transmitted since the driver loaded) summed
+    over every link; a GPU without NVLink answers NOT_SUPPORTED."""
+    rx, tx = nvml.nvmlDeviceGetFieldValues(
+        handle,
+        [
+            (nvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX, ALL_LINKS),
+            (nvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, ALL_LINKS),
+        ],
+    )
+    for value in (rx, tx):
+        if value.nvmlReturn != nvml.NVML_SUCCESS:
+            raise nvml.NVMLError(value.nvmlReturn)
+    return {NVLINK_BANDWIDTH_TOTAL: _field_value(nvml, rx) + _field_value(nvml, tx)}
+
+
+def _vgpu_license(nvml: Any, handle: Any) -> dict[str, float]:
+    """1 when a vGPU guest's GPU holds a license for any of its licensable features, 0 when it
+    does not; bare metal and passthrough have no vGPU license (NOT_SUPPORTED: left out)."""
+    if nvml.nvmlDeviceGetVirtualizationMode(handle) != nvml.NVML_GPU_VIRTUALIZATION_MODE_VGPU:
+        raise nvml.NVMLError(nvml.NVML_ERROR_NOT_SUPPORTED)
+    features = nvml.nvmlDeviceGetGridLicensableFeatures(handle)
+    if not features.isGridLicenseSupported:
+        raise nvml.NVMLError(nvml.NVML_ERROR_NOT_SUPPORTED)
+    count = min(int(features.licensableFeaturesCount), len(features.gridLicensableFeatures))
+    licensed = any(features.gridLicensableFeatures[i].featureState for i in range(count))
+    return {VGPU_LICENSE_STATUS: float(licensed)}
+
+
 # (key, reader) in the order a poll reads them; the poller stops asking a GPU for a key it does not support.
 READERS: tuple[tuple[str, Callable[[Any, Any], dict[str, float]]], ...] = (
     ("utilization", _utilization),
-    ("memory", _memory),
+    ("memory", read_memory),
     ("power", _power),
     ("energy", _energy),
     ("gpu_temp", _gpu_temp),
@@ -228,6 +302,8 @@ READERS: tuple[tuple[str, Callable[[Any, Any], dict[str, float]]], ...] = (
     ("remapped_rows", _remapped_rows),
     ("ecc_sbe", _ecc_sbe),
     ("ecc_dbe", _ecc_dbe),
+    ("nvlink_bandwidth", _nvlink_bandwidth),
+    ("vgpu_license", _vgpu_license),
 )
 
 

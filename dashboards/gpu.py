@@ -1,4 +1,6 @@
-"""gpu.json: dcgm-exporter's DCGM_FI_DEV_* panels from NVML, and cost and energy per inference."""
+"""gpu.json: dcgm-exporter's DCGM_FI_DEV_* and DCGM_FI_PROF_* panels from NVML, and cost and energy
+per inference. Utilization is DCGM_FI_PROF_GR_ENGINE_ACTIVE where the GPU has it (Hopper and later,
+per MIG instance too), as NVIDIA recommends over DCGM_FI_DEV_GPU_UTIL; DEV_GPU_UTIL elsewhere."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ __all__ = ["gpu"]
 def gpu() -> Json:
     gpu_ = "~$gpu"
     legend = "{{Hostname}} GPU {{gpu}}"
+    instance_legend = legend + " {{GPU_I_PROFILE}} {{GPU_I_ID}}"  # the MIG instance, when there is one
 
     def series(name: str, title: str, unit: str, description: str, **kw: Any) -> Panel:
         return timeseries(title, [target(sel(name, gpu=gpu_), legend)], unit=unit, description=description, **kw)
@@ -39,7 +42,7 @@ def gpu() -> Json:
     )
     xid = stat(
         "Last XID error",
-        [target(sel(dcgm.XID_ERRORS, gpu=gpu_), legend)],
+        [target(sel(dcgm.XID_ERRORS, gpu=gpu_), legend + ": {{err_msg}}")],
         steps=[("red", 1)],
         w=6,
         h=8,
@@ -50,11 +53,35 @@ def gpu() -> Json:
     memory = timeseries(
         "Framebuffer memory",
         [
-            target(sel(dcgm.FB_USED, gpu=gpu_), legend + " used"),
-            target(sel(dcgm.FB_FREE, gpu=gpu_), legend + " free"),
+            target(sel(dcgm.FB_USED, gpu=gpu_, GPU_I_ID=""), legend + " used"),
+            target(sel(dcgm.FB_FREE, gpu=gpu_, GPU_I_ID=""), legend + " free"),
         ],
         unit="mbytes",
-        description="DCGM_FI_DEV_FB_USED and _FB_FREE (MiB).",
+        description="DCGM_FI_DEV_FB_USED and _FB_FREE (MiB) of each whole GPU.",
+    )
+    utilization = timeseries(
+        "GPU utilization",
+        [
+            target(
+                f"{sel(dcgm.PROF_GR_ENGINE_ACTIVE, gpu=gpu_)} or {sel(dcgm.GPU_UTIL, gpu=gpu_)} / 100",
+                instance_legend,
+            )
+        ],
+        unit="percentunit",
+        w=12,
+        description="DCGM_FI_PROF_GR_ENGINE_ACTIVE, the share of time the graphics/compute engine was busy, per "
+        "GPU and per MIG instance: NVIDIA recommends it over DCGM_FI_DEV_GPU_UTIL, which counts any kernel "
+        "running as 100 % and has no value on MIG. GPUs before Hopper (no GPM in NVML) show DCGM_FI_DEV_GPU_UTIL.",
+    )
+    tensor = timeseries(
+        "Tensor core and memory bandwidth activity",
+        [
+            target(sel(dcgm.PROF_PIPE_TENSOR_ACTIVE, gpu=gpu_), instance_legend + " tensor"),
+            target(sel(dcgm.PROF_DRAM_ACTIVE, gpu=gpu_), instance_legend + " DRAM"),
+        ],
+        unit="percentunit",
+        description="DCGM_FI_PROF_PIPE_TENSOR_ACTIVE and _DRAM_ACTIVE (Hopper and later): high DRAM activity with "
+        "low tensor activity is a memory-bound model.",
     )
     temperature = timeseries(
         "Temperature",
@@ -82,11 +109,12 @@ def gpu() -> Json:
         "driftwarden-gpu",
         "driftwarden / GPU",
         "dcgm-exporter-compatible GPU telemetry from NVML, and what an inference costs.",
-        [variable("gpu", "GPU", sel(dcgm.GPU_UTIL)), variable("model", "Model", sel(g.INFERENCE_COST))],
+        [variable("gpu", "GPU", sel(dcgm.FB_FREE)), variable("model", "Model", sel(g.INFERENCE_COST))],
         [
-            series(dcgm.GPU_UTIL, "GPU utilization", "percent", "DCGM_FI_DEV_GPU_UTIL.", w=12),
+            utilization,
             available,
             xid,
+            tensor,
             memory,
             series(dcgm.POWER_USAGE, "Power draw", "watt", "DCGM_FI_DEV_POWER_USAGE."),
             temperature,

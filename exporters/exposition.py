@@ -11,7 +11,7 @@ chunks, so the event loop stays free for ingest and /healthz however large the s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ from prometheus_client.utils import floatToGoString
 
 from driftwarden.detectors.latency import HistogramSnapshot, LatencyHistogram
 
-__all__ = ["HistogramFamily", "go_float", "render"]
+__all__ = ["HistogramFamily", "TextFamily", "go_float", "label_text", "render"]
 
 OPENMETRICS = "application/openmetrics-text"
 BLOCK = 256  # histogram series per chunk: ~0.5 MB of text, a millisecond or so to join and encode
@@ -78,6 +78,41 @@ def _exemplar_suffixes(snap: HistogramSnapshot, start: int, stop: int) -> dict[i
     return out
 
 
+class TextFamily(Metric):
+    """A family that writes its own sample lines: for families whose many samples share a few label
+    sets (the DCGM fields: some 30 families over the same GPUs), whose label sets are escaped once
+    (`label_text`) instead of per sample as prometheus_client's encoders do. Its samples are kept
+    too, so `generate_latest` and the parsers read it as any family.
+
+    `counter=True`: a counter whose samples carry the family's own name, as dcgm-exporter writes
+    its counters (`DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`, no `_total`): typed `counter` in the text
+    format 0.0.4, as dcgm-exporter types them, and `unknown` in OpenMetrics, whose counter samples
+    must end in `_total`. rate() and increase() work on either.
+    """
+
+    def __init__(self, name: str, documentation: str, *, counter: bool = False) -> None:
+        super().__init__(name, documentation, "unknown" if counter else "gauge")
+        self.counter = counter
+        self._lines: list[str] = []
+
+    def add(self, labels: Mapping[str, str], label_text: str, value: float) -> None:
+        """A sample; `label_text` is `label_text(labels)`, computed once per label set by the caller."""
+        self.add_sample(self.name, dict(labels), value)
+        self._lines.append(f"{self.name}{label_text} {go_float(value)}\n")
+
+    def text(self, openmetrics: bool) -> bytes:
+        kind = "counter" if self.counter and not openmetrics else self.type
+        help_text = _escape_help(self.documentation)
+        if openmetrics:
+            help_text = help_text.replace('"', r"\"")
+        return f"# HELP {self.name} {help_text}\n# TYPE {self.name} {kind}\n{''.join(self._lines)}".encode()
+
+
+def label_text(labels: Mapping[str, str]) -> str:
+    """`{name="value",...}`, values escaped as both exposition formats want ("" for no labels)."""
+    return f"{{{_label_string(list(labels), list(labels.values()))}}}" if labels else ""
+
+
 def go_float(value: float) -> str:
     """A number as Prometheus writes it (Go's format: `+Inf`, `1e+06`), by prometheus_client's own function."""
     text: str = floatToGoString(value)  # type: ignore[no-untyped-call]  # prometheus_client 0.26 leaves it unannotated
@@ -94,6 +129,9 @@ def render(metrics: Collector, histograms: Sequence[HistogramFamily], accept: st
     openmetrics = content_type.startswith(OPENMETRICS)
     chunks = []
     for family in metrics.collect():
+        if isinstance(family, TextFamily):
+            chunks.append(family.text(openmetrics))
+            continue
         text = encoder(_Single(family))
         chunks.append(text.removesuffix(b"# EOF\n") if openmetrics else text)
     for histogram in histograms:

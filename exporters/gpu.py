@@ -1,16 +1,17 @@
-"""Scrape-time exposition of GPU telemetry under dcgm-exporter's names, units and labels.
+"""Scrape-time exposition of GPU telemetry under dcgm-exporter's names, types, units and labels.
 
-NVIDIA's Grafana dashboard and the usual alert rules query `DCGM_FI_DEV_*{gpu, UUID,
-pci_bus_id, device, modelName, Hostname}`; this collector writes exactly those series from the
-poller's latest samples (plus `DCGM_FI_DRIVER_VERSION`, as dcgm-exporter 3.x+ does), leaving a
-field out for a GPU that does not support it.
+NVIDIA's Grafana dashboard and the usual alert rules query `DCGM_FI_DEV_*` and `DCGM_FI_PROF_*`
+`{gpu, UUID, pci_bus_id, device, modelName, Hostname}`; this collector writes exactly those series
+from the poller's latest samples, with dcgm-exporter's other labels where they apply:
+`DCGM_FI_DRIVER_VERSION` (dcgm-exporter 3.x+), `err_code` and `err_msg` on
+`DCGM_FI_DEV_XID_ERRORS` (4.5+), `GPU_I_PROFILE` and `GPU_I_ID` on a MIG instance's series, and
+`pod`, `namespace`, `container` in Kubernetes (`workload_labels`). A field a GPU does not support
+is left out, never written as 0.
 
-One deliberate difference: the fields dcgm-exporter declares `counter` (energy, PCIe replays,
-remapped rows, ECC totals) are typed `untyped` here (`unknown` in OpenMetrics), with the same
-sample names. prometheus_client's text writer appends `_total` to every counter family's
-HELP/TYPE name, which would orphan the un-suffixed samples, and `promtool check metrics` (as well
-as the OpenMetrics format) refuses a counter without `_total`; dcgm-exporter's own output fails
-that check. `rate()`/`increase()` work on untyped series, so queries are unaffected.
+dcgm-exporter's counters (energy, PCIe replays, remapped rows, ECC totals) keep their names, with
+no `_total`: typed `counter` in the text format 0.0.4, as dcgm-exporter types them, and `unknown`
+in OpenMetrics, which has no counter without `_total`. The families are `exporters.exposition.TextFamily`s:
+each GPU's label set is escaped once a scrape, not once for each of its ~30 fields.
 """
 
 from __future__ import annotations
@@ -21,39 +22,81 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from driftwarden.collector.gpu import NvmlPoller
-from driftwarden.core.gpu import GpuSample, InferenceFigure
+from driftwarden.core import gpu as dcgm
+from driftwarden.core.gpu import GpuSample, InferenceFigure, xid_message
 from driftwarden.core.metric_names import GPU_AVAILABLE, GPU_LOST, INFERENCE_COST, INFERENCE_ENERGY, MODEL_GPU_MEMORY
+from driftwarden.exporters.exposition import TextFamily, label_text
 
-__all__ = ["DCGM_LABELS", "DCGM_METRICS", "GpuCollector"]
+__all__ = [
+    "DCGM_LABELS",
+    "DCGM_METRICS",
+    "INSTANCE_LABELS",
+    "WORKLOAD_ENV",
+    "XID_LABELS",
+    "GpuCollector",
+    "workload_labels",
+]
 
 INFERENCE_WINDOWS = ("1m", "1h")
 DCGM_LABELS = ("gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname")
 DCGM_DRIVER_LABEL = "DCGM_FI_DRIVER_VERSION"
-# name, dcgm-exporter's type, help (dcgm-exporter's etc/default-counters.csv wording and units)
+INSTANCE_LABELS = ("GPU_I_PROFILE", "GPU_I_ID")  # a MIG GPU instance's series
+XID_LABELS = ("err_code", "err_msg")
+# label -> the environment variable it comes from; the manifests set POD_NAME and POD_NAMESPACE
+# from the downward API and GPU_CONTAINER to the name of the container the GPUs serve (the
+# downward API has no container names). A label whose variable is unset or empty is left out.
+WORKLOAD_ENV = {"pod": "POD_NAME", "namespace": "POD_NAMESPACE", "container": "GPU_CONTAINER"}
+# name, dcgm-exporter's type, help (with the unit)
 DCGM_METRICS: tuple[tuple[str, str, str], ...] = (
-    ("DCGM_FI_DEV_SM_CLOCK", "gauge", "SM clock frequency (in MHz)."),
-    ("DCGM_FI_DEV_MEM_CLOCK", "gauge", "Memory clock frequency (in MHz)."),
-    ("DCGM_FI_DEV_MEMORY_TEMP", "gauge", "Memory temperature (in C)."),
-    ("DCGM_FI_DEV_GPU_TEMP", "gauge", "GPU temperature (in C)."),
-    ("DCGM_FI_DEV_POWER_USAGE", "gauge", "Power draw (in W)."),
-    ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter", "Total energy consumption since boot (in mJ)."),
-    ("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "counter", "Total number of PCIe retries."),
-    ("DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (in %)."),
-    ("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge", "Memory utilization (in %)."),
-    ("DCGM_FI_DEV_ENC_UTIL", "gauge", "Encoder utilization (in %)."),
-    ("DCGM_FI_DEV_DEC_UTIL", "gauge", "Decoder utilization (in %)."),
-    ("DCGM_FI_DEV_XID_ERRORS", "gauge", "Value of the last XID error encountered."),
-    ("DCGM_FI_DEV_FB_FREE", "gauge", "Framebuffer memory free (in MiB)."),
-    ("DCGM_FI_DEV_FB_USED", "gauge", "Framebuffer memory used (in MiB)."),
-    ("DCGM_FI_DEV_FB_TOTAL", "gauge", "Framebuffer memory total (in MiB)."),
-    ("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "counter", "Total number of single-bit volatile ECC errors."),
-    ("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "counter", "Total number of double-bit volatile ECC errors."),
-    ("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "counter", "Number of remapped rows for uncorrectable errors"),
-    ("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "counter", "Number of remapped rows for correctable errors"),
-    ("DCGM_FI_DEV_ROW_REMAP_FAILURE", "gauge", "Whether remapping of rows has failed"),
+    (dcgm.SM_CLOCK, "gauge", "SM clock frequency (in MHz)."),
+    (dcgm.MEM_CLOCK, "gauge", "Memory clock frequency (in MHz)."),
+    (dcgm.MEMORY_TEMP, "gauge", "Memory temperature (in C)."),
+    (dcgm.GPU_TEMP, "gauge", "GPU temperature (in C)."),
+    (dcgm.POWER_USAGE, "gauge", "Power draw (in W)."),
+    (dcgm.TOTAL_ENERGY_CONSUMPTION, "counter", "Total energy consumption since boot (in mJ)."),
+    (dcgm.PCIE_REPLAY_COUNTER, "counter", "Total number of PCIe retries."),
+    (dcgm.GPU_UTIL, "gauge", "GPU utilization (in %)."),
+    (dcgm.MEM_COPY_UTIL, "gauge", "Memory utilization (in %)."),
+    (dcgm.ENC_UTIL, "gauge", "Encoder utilization (in %)."),
+    (dcgm.DEC_UTIL, "gauge", "Decoder utilization (in %)."),
+    (dcgm.XID_ERRORS, "gauge", "Value of the last XID error encountered."),
+    (dcgm.FB_FREE, "gauge", "Framebuffer memory free (in MiB)."),
+    (dcgm.FB_USED, "gauge", "Framebuffer memory used (in MiB)."),
+    (dcgm.FB_TOTAL, "gauge", "Framebuffer memory total (in MiB)."),
+    (dcgm.FB_RESERVED, "gauge", "Framebuffer memory reserved by the driver (in MiB)."),
+    (dcgm.ECC_SBE_VOL_TOTAL, "counter", "Total number of single-bit volatile ECC errors."),
+    (dcgm.ECC_DBE_VOL_TOTAL, "counter", "Total number of double-bit volatile ECC errors."),
+    (dcgm.UNCORRECTABLE_REMAPPED_ROWS, "counter", "Number of remapped rows for uncorrectable errors"),
+    (dcgm.CORRECTABLE_REMAPPED_ROWS, "counter", "Number of remapped rows for correctable errors"),
+    (dcgm.ROW_REMAP_FAILURE, "gauge", "Whether remapping of rows has failed"),
+    (
+        dcgm.NVLINK_BANDWIDTH_TOTAL,
+        "gauge",
+        "NVLink data received and transmitted over all links since the driver loaded (in KiB).",
+    ),
+    (dcgm.VGPU_LICENSE_STATUS, "gauge", "vGPU license status (1: licensed, 0: not; vGPU guests only)."),
+    (dcgm.PROF_GR_ENGINE_ACTIVE, "gauge", "Ratio of time the graphics engine is active (0-1)."),
+    (dcgm.PROF_SM_ACTIVE, "gauge", "Ratio of cycles an SM has at least one warp assigned (0-1)."),
+    (dcgm.PROF_SM_OCCUPANCY, "gauge", "Ratio of warps resident on an SM to the maximum (0-1)."),
+    (dcgm.PROF_PIPE_TENSOR_ACTIVE, "gauge", "Ratio of cycles any tensor pipe is active (0-1)."),
+    (dcgm.PROF_DRAM_ACTIVE, "gauge", "Ratio of cycles the device memory interface is active (0-1)."),
+    (dcgm.PROF_PIPE_FP64_ACTIVE, "gauge", "Ratio of cycles the fp64 pipes are active (0-1)."),
+    (dcgm.PROF_PIPE_FP32_ACTIVE, "gauge", "Ratio of cycles the fp32 pipes are active (0-1)."),
+    (dcgm.PROF_PIPE_FP16_ACTIVE, "gauge", "Ratio of cycles the fp16 pipes are active (0-1)."),
+    (dcgm.PROF_PCIE_TX_BYTES, "gauge", "Rate of data transmitted over the PCIe bus, headers included (in B/s)."),
+    (dcgm.PROF_PCIE_RX_BYTES, "gauge", "Rate of data received over the PCIe bus, headers included (in B/s)."),
+    (dcgm.PROF_NVLINK_TX_BYTES, "gauge", "Rate of data transmitted over NVLink, all links (in B/s)."),
+    (dcgm.PROF_NVLINK_RX_BYTES, "gauge", "Rate of data received over NVLink, all links (in B/s)."),
 )
-# How each dcgm-exporter type is exposed here (see the module docstring for counters).
-EXPOSED_TYPE = {"gauge": "gauge", "counter": "unknown"}
+
+
+def workload_labels(environ: Mapping[str, str]) -> dict[str, str]:
+    """`pod`, `namespace` and `container` of the GPUs' workload, from the environment (WORKLOAD_ENV).
+
+    >>> workload_labels({"POD_NAME": "fraud-0", "POD_NAMESPACE": "ml", "GPU_CONTAINER": ""})
+    {'pod': 'fraud-0', 'namespace': 'ml'}
+    """
+    return {label: environ[name] for label, name in WORKLOAD_ENV.items() if environ.get(name)}
 
 
 class GpuCollector(Collector):
@@ -72,19 +115,26 @@ class GpuCollector(Collector):
         driver_version: str | Callable[[], str] = "",
         model_memory: Callable[[], Mapping[str, int]] | None = None,
         inference: Callable[[], Sequence[InferenceFigure]] | None = None,
+        workload: Mapping[str, str] | None = None,
     ) -> None:
         self._samples = latest_samples
         self._available = available
         self.hostname = hostname
+        self.workload = dict(workload or {})
         self._driver_version = driver_version if callable(driver_version) else (lambda: driver_version)
         self._model_memory = model_memory
         self._inference = inference
 
     @classmethod
     def from_poller(
-        cls, poller: NvmlPoller, *, inference: Callable[[], Sequence[InferenceFigure]] | None = None
+        cls,
+        poller: NvmlPoller,
+        *,
+        inference: Callable[[], Sequence[InferenceFigure]] | None = None,
+        workload: Mapping[str, str] | None = None,
     ) -> GpuCollector:
-        """Reads `poller.latest()`, `poller.available`, `poller.model_memory()` (when matchers are configured)."""
+        """Reads `poller.latest()`, `poller.available`, `poller.model_memory()` (when matchers are
+        configured); `workload` is `workload_labels(os.environ)` in the daemon."""
         return cls(
             poller.latest,
             available=lambda: poller.available,
@@ -92,6 +142,7 @@ class GpuCollector(Collector):
             driver_version=lambda: poller.driver_version,  # known once start() ran
             model_memory=poller.model_memory if poller.matchers else None,
             inference=inference,
+            workload=workload,
         )
 
     def describe(self) -> list[Metric]:
@@ -121,17 +172,28 @@ class GpuCollector(Collector):
             yield from _inference_families(self._inference())
 
     def _dcgm(self, samples: Sequence[GpuSample]) -> Iterator[Metric]:
+        """One family per field: each GPU's series, then each of its MIG instances' series."""
         driver_version = self._driver_version()
-        labels = [self._labels(s, driver_version) for s in samples]
+        series: list[tuple[dict[str, str], str, Mapping[str, float]]] = []
+        for s in samples:
+            labels = self._labels(s, driver_version)
+            series.append((labels, label_text(labels), s.fields))
+            for instance in s.instances:
+                instance_labels = {**labels, "GPU_I_PROFILE": instance.profile, "GPU_I_ID": str(instance.instance_id)}
+                series.append((instance_labels, label_text(instance_labels), instance.fields))
         for name, dcgm_type, documentation in DCGM_METRICS:
-            family = None
-            for s, label_values in zip(samples, labels, strict=True):
-                value = s.fields.get(name)
+            family: TextFamily | None = None
+            for labels, text, fields in series:
+                value = fields.get(name)
                 if value is None:
                     continue
                 if family is None:
-                    family = Metric(name, documentation, EXPOSED_TYPE[dcgm_type])
-                family.add_sample(name, label_values, value)
+                    family = TextFamily(name, documentation, counter=dcgm_type == "counter")
+                if name == dcgm.XID_ERRORS:
+                    xid = {**labels, "err_code": str(int(value)), "err_msg": xid_message(int(value))}
+                    family.add(xid, label_text(xid), value)
+                else:
+                    family.add(labels, text, value)
             if family is not None:
                 yield family
 
@@ -146,7 +208,7 @@ class GpuCollector(Collector):
         }
         if driver_version:
             labels[DCGM_DRIVER_LABEL] = driver_version
-        return labels
+        return {**labels, **self.workload}
 
 
 def _inference_families(figures: Sequence[InferenceFigure]) -> Iterator[Metric]:

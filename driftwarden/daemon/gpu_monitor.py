@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from collections.abc import Mapping
 
 from driftwarden.collector.gpu import NvmlPoller
 from driftwarden.collector.nvml_fields import load_nvml
@@ -15,7 +17,7 @@ from driftwarden.config import Config
 from driftwarden.detectors.findings import Finding
 from driftwarden.detectors.gpu import GpuHealth
 from driftwarden.detectors.gpu_cost import InferenceCost, RequestCounter
-from driftwarden.exporters.gpu import GpuCollector
+from driftwarden.exporters.gpu import GpuCollector, workload_labels
 from driftwarden.params import gpu_params
 
 __all__ = ["GpuMonitor"]
@@ -26,8 +28,10 @@ log = logging.getLogger("driftwarden.gpu")
 class GpuMonitor:
     """The daemon's GPU wiring: builds the poller, health and cost detectors from `config.gpu`."""
 
-    def __init__(self, config: Config, *, nvml: object | None = None) -> None:
+    def __init__(self, config: Config, *, nvml: object | None = None, environ: Mapping[str, str] | None = None) -> None:
+        """`environ` (default: the process's) names the pod, namespace and container of the GPU series."""
         params = gpu_params(config.gpu)
+        self.workload = workload_labels(os.environ if environ is None else environ)
         self.params = params
         wanted = params.enabled is not False
         self.poller = NvmlPoller(nvml if nvml is not None else (load_nvml() if wanted else None), params)
@@ -41,7 +45,7 @@ class GpuMonitor:
         self._findings: list[Finding] = []
 
     def collector(self) -> GpuCollector:
-        return GpuCollector.from_poller(self.poller, inference=lambda: self.cost.latest)
+        return GpuCollector.from_poller(self.poller, inference=lambda: self.cost.latest, workload=self.workload)
 
     async def start(self) -> None:
         if not self._wanted:

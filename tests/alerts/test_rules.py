@@ -511,7 +511,7 @@ def test_xid_alerts_page_on_the_daemons_critical_xids_and_warn_on_the_rest() -> 
         assert f"{XID_ERRORS} == {xid}\n" in page + "\n" and f"{XID_ERRORS} == {xid}\n" in warning + "\n"
     assert re.findall(r"== (\d+)", page) == [str(x) for x in sorted(CRITICAL_XIDS)]
     assert f"{XID_ERRORS} > 0\n  unless (" in warning
-    new_xid = f"and\nchanges({XID_ERRORS}[5m]) > 0"
+    new_xid = f"and\n(\n  changes({XID_ERRORS}[5m]) > 0\n  or\n  ({XID_ERRORS} unless {XID_ERRORS} offset 5m)\n)"
     assert page.endswith(new_xid) and warning.endswith(new_xid)
 
 
@@ -663,6 +663,31 @@ def test_a_critical_xid_pages_and_another_xid_warns(promtool: str, tmp_path: Pat
             ("7m", GPU_XID, [fires(GPU_XID, "page", GPU0, "79"), fires(GPU_XID, "warning", GPU1, "13")]),
             ("10m", GPU_XID, [fires(GPU_XID, "page", GPU0, "79"), fires(GPU_XID, "warning", GPU1, "13")]),
             ("12m", GPU_XID, []),  # the last XID is still 79 and 13, but nothing new in 5 minutes
+        ],
+    )
+
+
+@pytest.mark.promtool
+def test_xid_alerts_fire_on_dcgm_exporter_4_5_series_labelled_with_the_xid(promtool: str, tmp_path: Path) -> None:
+    """dcgm-exporter 4.5+ and driftwarden label the XID gauge with err_code and err_msg: a new XID
+    is a new series, whose value never changes, so changes() alone would never see it."""
+    no_xid = {**GPU0, "err_code": "0", "err_msg": "No Error"}
+    off_the_bus = {**GPU0, "err_code": "79", "err_msg": "GPU has fallen off the bus"}
+    exception = {**GPU1, "err_code": "13", "err_msg": "Graphics Engine Exception"}
+    daemon_test(
+        promtool,
+        tmp_path,
+        {
+            series(XID_ERRORS, no_xid): "0x5",
+            series(XID_ERRORS, off_the_bus): "_x6 79x20",  # a new series at minute 6
+            series(XID_ERRORS, {**GPU1, "err_code": "0", "err_msg": "No Error"}): "0x5",
+            series(XID_ERRORS, exception): "_x6 13x20",
+        },
+        [
+            ("5m", GPU_XID, []),
+            ("7m", GPU_XID, [fires(GPU_XID, "page", off_the_bus, "79"), fires(GPU_XID, "warning", exception, "13")]),
+            ("10m", GPU_XID, [fires(GPU_XID, "page", off_the_bus, "79"), fires(GPU_XID, "warning", exception, "13")]),
+            ("12m", GPU_XID, []),  # nothing new in 5 minutes
         ],
     )
 

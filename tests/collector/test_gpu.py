@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pynvml
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -21,7 +20,7 @@ from driftwarden.collector import nvml_fake as fake_nvml
 from driftwarden.collector.gpu import NvmlPoller
 from driftwarden.collector.gpu_processes import ProcessMatcher, attribute_processes, parse_matchers
 from driftwarden.collector.nvml_fake import FakeNvml
-from driftwarden.collector.nvml_fields import NVML_API, NVML_CONSTANTS, NVML_ERRORS, load_nvml
+from driftwarden.collector.nvml_fields import NVML_API, NVML_CONSTANTS, NVML_ERRORS, NVML_STRUCTURES, load_nvml
 from driftwarden.core import gpu as cg
 from driftwarden.core import metric_names as eg
 from driftwarden.core.gpu import GpuSample
@@ -35,7 +34,8 @@ from driftwarden.detectors.gpu_cost import (
     energy_per_inference,
     memory_shares,
 )
-from driftwarden.exporters.gpu import DCGM_LABELS, DCGM_METRICS, GpuCollector
+from driftwarden.exporters.exposition import render
+from driftwarden.exporters.gpu import DCGM_LABELS, DCGM_METRICS, GpuCollector, workload_labels
 from driftwarden.params import GpuParams
 from tests.support.tools import required_tool
 
@@ -57,10 +57,12 @@ def started(nvml: FakeNvml, clock: Clock | None = None, **settings: object) -> N
     return poller
 
 
-def exposition(collector: GpuCollector) -> str:
+def exposition(collector: GpuCollector, accept: str = "text/plain") -> str:
+    """The collector's part of /metrics, as the daemon renders it for `accept`."""
     registry = CollectorRegistry()
     registry.register(collector)
-    return generate_latest(registry).decode()
+    chunks, _ = render(registry, [], accept)
+    return b"".join(chunks).decode()
 
 
 def families(text: str) -> dict:
@@ -75,19 +77,29 @@ def sample(at: float, index: int = 0, **kwargs: object) -> GpuSample:
 # --- the fake is honest: names, signatures, constants, errors and structures as in pynvml ------------
 
 
-def test_the_fake_has_pynvml_functions_with_the_same_parameters() -> None:
-    fake = FakeNvml()
-    for name in NVML_API:
-        real = getattr(pynvml, name)
-        assert list(inspect.signature(getattr(fake, name)).parameters) == list(inspect.signature(real).parameters), name
+def fake_functions() -> list[str]:
+    """Every pynvml function the fake provides (methods named nvml*, not the structure classes)."""
+    return [n for n in vars(FakeNvml) if n.startswith("nvml") and inspect.isfunction(vars(FakeNvml)[n])]
+
+
+def test_every_function_of_the_fake_is_pynvml_s_with_a_compatible_signature() -> None:
+    names = fake_functions()
+    assert set(NVML_API) <= set(names)
+    assert {"nvmlGpmMetricsGet", "nvmlGpmMigSampleGet", "nvmlDeviceGetMigDeviceHandleByIndex"} <= set(names)
+    for name in names:
+        assert hasattr(pynvml, name), f"{name} is not a pynvml function"
+        fake, real = inspect.signature(getattr(FakeNvml(), name)), inspect.signature(getattr(pynvml, name))
+        described = [(p.name, p.kind, p.default) for p in fake.parameters.values()]
+        assert described == [(p.name, p.kind, p.default) for p in real.parameters.values()], name
 
 
 def test_the_fake_constants_equal_pynvml_values() -> None:
-    names = [n for n in dir(fake_nvml) if n.startswith(("NVML_", "nvmlEventType", "nvmlClocks", "nvmlMemory_v2"))]
+    names = [n for n in dir(fake_nvml) if n.startswith(("NVML_", "nvml")) and isinstance(getattr(fake_nvml, n), int)]
     assert set(NVML_CONSTANTS) <= set(names)
-    assert len(names) > 60
+    assert len(names) > 90
     for name in names:
         assert getattr(pynvml, name) == getattr(fake_nvml, name), name
+        assert getattr(FakeNvml, name) == getattr(fake_nvml, name), name  # read from the "module" a poller is given
 
 
 def test_the_fake_error_tree_mirrors_pynvml() -> None:
@@ -102,23 +114,28 @@ def test_the_fake_error_tree_mirrors_pynvml() -> None:
     assert isinstance(fake_nvml.NVMLError_GpuIsLost(), fake_nvml.NVMLError)
 
 
-@pytest.mark.parametrize(
-    "struct",
-    [
-        "c_nvmlMemory_t",
-        "c_nvmlMemory_v2_t",
-        "c_nvmlUtilization_t",
-        "nvmlPciInfo_t",
-        "c_nvmlEventData_t",
-        "c_nvmlValue_t",
-        "c_nvmlFieldValue_t",
-        "c_nvmlProcessInfo_v2_t",
-    ],
+FAKE_STRUCTURES = sorted(
+    n
+    for n, v in vars(fake_nvml).items()
+    if isinstance(v, type) and issubclass(v, ctypes.Structure | ctypes.Union) and hasattr(v, "_fields_")
 )
+
+
+def test_the_fake_has_every_structure_it_is_asked_for() -> None:
+    assert set(NVML_STRUCTURES) <= set(FAKE_STRUCTURES)
+    assert {"c_nvmlGpmMetricsGet_t", "c_nvmlGpuInstanceInfo_t", "c_nvmlGridLicensableFeatures_v4_t"} <= set(
+        FAKE_STRUCTURES
+    )
+
+
+@pytest.mark.parametrize("struct", FAKE_STRUCTURES)
 def test_the_fake_structures_have_pynvml_layout(struct: str) -> None:
     fake, real = getattr(fake_nvml, struct), getattr(pynvml, struct)
     assert [f[0] for f in fake._fields_] == [f[0] for f in real._fields_]
     assert ctypes.sizeof(fake) == ctypes.sizeof(real)
+    for (name, fake_type, *_), (_, real_type, *_) in zip(fake._fields_, real._fields_, strict=True):
+        assert ctypes.sizeof(fake_type) == ctypes.sizeof(real_type), (struct, name)
+        assert getattr(fake, name).offset == getattr(real, name).offset, (struct, name)
 
 
 def test_clocks_event_reason_bits_equal_pynvml() -> None:
@@ -157,7 +174,7 @@ def test_poll_of_eight_gpus_reads_every_field_in_dcgm_units() -> None:
     assert len({s.uuid for s in samples}) == 8 and samples[1].pci_bus_id == "00000000:28:00.0"
     assert {s.name for s in samples} == {"NVIDIA H100 80GB HBM3"}
     fields = samples[0].fields
-    assert set(fields) == set(cg.FIELDS)
+    assert set(fields) == set(cg.FIELDS) - {cg.VGPU_LICENSE_STATUS}  # bare metal: no vGPU license
     gpu = nvml.gpus[0]
     assert fields[cg.POWER_USAGE] == 250.0  # 250,000 mW
     assert fields[cg.TOTAL_ENERGY_CONSUMPTION] == gpu.energy_mj  # mJ, as NVML
@@ -167,6 +184,13 @@ def test_poll_of_eight_gpus_reads_every_field_in_dcgm_units() -> None:
     assert (fields[cg.SM_CLOCK], fields[cg.MEM_CLOCK]) == (1980, 2619)
     assert (fields[cg.GPU_TEMP], fields[cg.MEMORY_TEMP]) == (54, 62)
     assert (fields[cg.GPU_UTIL], fields[cg.MEM_COPY_UTIL]) == (87, 41)
+    assert fields[cg.FB_RESERVED] == 553
+    assert fields[cg.NVLINK_BANDWIDTH_TOTAL] == sum(gpu.nvlink_data_kib or ())  # KiB, RX + TX
+    # GPM from the first poll on (start() took the first sample), in DCGM's units: ratios and bytes/s
+    assert (fields[cg.PROF_GR_ENGINE_ACTIVE], fields[cg.PROF_PIPE_TENSOR_ACTIVE]) == (0.92, 0.63)
+    assert (fields[cg.PROF_SM_ACTIVE], fields[cg.PROF_SM_OCCUPANCY], fields[cg.PROF_DRAM_ACTIVE]) == (0.85, 0.41, 0.55)
+    assert fields[cg.PROF_PCIE_TX_BYTES] == 1500 * 2**20 and fields[cg.PROF_NVLINK_RX_BYTES] == 12000 * 2**20
+    assert samples[0].instances == ()  # MIG off
     assert fields[cg.XID_ERRORS] == 0
     assert samples[0].clocks_event_reasons == 0 and samples[0].lost is False
     assert poller.driver_version == "550.54.15"
@@ -195,7 +219,7 @@ def test_unsupported_fields_are_left_out_never_zero_and_not_asked_again() -> Non
         cg.ECC_SBE_VOL_TOTAL,
         cg.ECC_DBE_VOL_TOTAL,
     }
-    assert set(sample3.fields) == set(cg.FIELDS) - missing
+    assert set(sample3.fields) == set(cg.FIELDS) - missing - {cg.VGPU_LICENSE_STATUS}
     assert sample3.clocks_event_reasons is None
     before = nvml.calls["nvmlDeviceGetPcieReplayCounter"]
     poller.poll()
@@ -280,6 +304,103 @@ def test_no_gpu_means_one_log_line_and_available_zero(
             assert "nvmlInit" not in nvml.calls
 
 
+def test_profiling_fields_come_from_gpm_on_hopper_and_are_absent_elsewhere() -> None:
+    nvml = FakeNvml.with_gpus(3)
+    older = nvml.gpus[1]  # an A100: no GPM
+    older.name, older.gpm_supported = "NVIDIA A100-SXM4-80GB", False
+    pcie = nvml.gpus[2]  # an H100 PCIe: GPM without NVLink
+    pcie.nvlink_data_kib = None
+    for metric in (
+        fake_nvml.NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC,
+        fake_nvml.NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC,
+    ):
+        del pcie.gpm[metric]
+    poller = started(nvml)
+    hopper, ampere, h100_pcie = poller.poll()
+    assert set(cg.PROF_FIELDS) <= set(hopper.fields)
+    assert not set(cg.PROF_FIELDS) & set(ampere.fields)
+    assert set(cg.PROF_FIELDS) - set(h100_pcie.fields) == {cg.PROF_NVLINK_RX_BYTES, cg.PROF_NVLINK_TX_BYTES}
+    assert cg.NVLINK_BANDWIDTH_TOTAL not in h100_pcie.fields
+    nvml.gpus[0].gpm[fake_nvml.NVML_GPM_METRIC_ANY_TENSOR_UTIL] = 10.0  # the next interval
+    assert poller.poll()[0].fields[cg.PROF_PIPE_TENSOR_ACTIVE] == 0.1
+    assert nvml.calls["nvmlGpmQueryDeviceSupport"] == 3  # asked once per GPU
+    assert nvml.calls["nvmlGpmSampleGet"] == 2 * 3  # two GPM GPUs: the priming sample, then one a poll
+    poller.shutdown()
+    assert nvml._gpm_samples == {}  # every sample buffer freed
+
+
+def mig_h100(nvml: FakeNvml, index: int = 0) -> fake_nvml.FakeGpu:
+    gpu = nvml.gpus[index]
+    gpu.mig_mode = fake_nvml.NVML_DEVICE_MIG_ENABLE
+    gpu.mig_instances = [
+        fake_nvml.FakeMigInstance(
+            instance_id=1, profile_id=9, profile_name="MIG 3g.40gb", slices=3, memory_total=40 * GIB
+        ),
+        fake_nvml.FakeMigInstance(instance_id=5, memory_used=2 * GIB),
+    ]
+    gpu.mig_instances[1].gpm[fake_nvml.NVML_GPM_METRIC_GRAPHICS_UTIL] = 15.0
+    return gpu
+
+
+def test_mig_instances_report_their_memory_and_profiling_fields_with_dcgm_exporter_labels() -> None:
+    nvml = FakeNvml.h100_pair()
+    mig_h100(nvml)
+    poller = started(nvml)
+    mig, whole = poller.poll()
+    assert whole.instances == ()
+    assert [(i.instance_id, i.profile) for i in mig.instances] == [(1, "3g.40gb"), (5, "1g.10gb")]
+    small = mig.instances[1].fields
+    assert set(small) == set(cg.INSTANCE_FIELDS)
+    assert small[cg.FB_USED] == 2 * 1024 and small[cg.PROF_GR_ENGINE_ACTIVE] == 0.15
+    assert mig.fields[cg.PROF_GR_ENGINE_ACTIVE] == 0.92  # the whole GPU, as before
+
+    fams = families(exposition(GpuCollector.from_poller(poller)))
+    engine = {
+        (s.labels["gpu"], s.labels.get("GPU_I_ID"), s.labels.get("GPU_I_PROFILE")): s.value
+        for s in fams[cg.PROF_GR_ENGINE_ACTIVE].samples
+    }
+    assert engine == {
+        ("0", None, None): 0.92,
+        ("0", "1", "3g.40gb"): 0.92,
+        ("0", "5", "1g.10gb"): 0.15,
+        ("1", None, None): 0.92,
+    }
+    instance_series = [s for s in fams[cg.FB_USED].samples if "GPU_I_ID" in s.labels]
+    assert {s.labels["UUID"] for s in instance_series} == {nvml.gpus[0].uuid}  # the parent GPU's identity
+    assert all(
+        set(s.labels) == {*DCGM_LABELS, "DCGM_FI_DRIVER_VERSION", "GPU_I_PROFILE", "GPU_I_ID"} for s in instance_series
+    )
+    assert cg.GPU_TEMP in fams and all("GPU_I_ID" not in s.labels for s in fams[cg.GPU_TEMP].samples)
+
+
+def test_mig_instances_created_and_destroyed_while_running() -> None:
+    nvml = FakeNvml.h100_pair()
+    gpu = mig_h100(nvml)
+    poller = started(nvml)
+    poller.poll()
+    buffers = len(nvml._gpm_samples)
+    gpu.mig_instances = [gpu.mig_instances[1], fake_nvml.FakeMigInstance(instance_id=13)]  # 1 destroyed, 13 made
+    changed = poller.poll()[0].instances
+    assert [i.instance_id for i in changed] == [5, 13]
+    assert cg.PROF_GR_ENGINE_ACTIVE not in changed[1].fields and changed[1].fields[cg.FB_USED] == 6 * 1024
+    assert len(nvml._gpm_samples) == buffers  # 1's two buffers freed, 13's two allocated
+    assert cg.PROF_GR_ENGINE_ACTIVE in poller.poll()[0].instances[1].fields  # measured from its second poll
+    profile_lookups = nvml.calls["nvmlDeviceGetGpuInstanceProfileInfoById"]
+    poller.poll()
+    assert nvml.calls["nvmlDeviceGetGpuInstanceProfileInfoById"] == profile_lookups  # names are remembered
+    poller.shutdown()
+    assert nvml._gpm_samples == {}
+
+
+def test_gpus_without_mig_are_asked_once() -> None:
+    nvml = FakeNvml.with_gpus(2)
+    nvml.gpus[1].mig_supported = False  # e.g. an L40S
+    poller = started(nvml)
+    poller.poll()
+    poller.poll()
+    assert nvml.calls["nvmlDeviceGetMigMode"] == 3 + 1  # GPU 0 at start and every poll; GPU 1 once
+
+
 def test_xid_events_reach_their_gpu_and_the_last_one_is_exported() -> None:
     nvml = FakeNvml.with_gpus(3)
     nvml.gpus[2].xid_supported = False
@@ -300,12 +421,26 @@ def test_xid_events_reach_their_gpu_and_the_last_one_is_exported() -> None:
 
 def test_dcgm_metric_table_covers_exactly_the_collected_fields() -> None:
     assert {name for name, _, _ in DCGM_METRICS} == set(cg.FIELDS)
+    assert set(cg.INSTANCE_FIELDS) <= set(cg.FIELDS) and set(cg.PROF_FIELDS) <= set(cg.INSTANCE_FIELDS)
     assert DCGM_LABELS == ("gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname")
 
 
-def test_exposition_uses_dcgm_exporter_names_labels_and_units() -> None:
+def type_lines(text: str) -> dict[str, str]:
+    """name -> type, from the exposition's `# TYPE` lines (prometheus_client's parser renames a
+    counter's samples to <name>_total, which hides what was written)."""
+    return dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE))
+
+
+def sample_names(text: str) -> set[str]:
+    return {re.split(r"[{ ]", line, maxsplit=1)[0] for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def test_exposition_uses_dcgm_exporter_names_types_labels_and_units() -> None:
     nvml = FakeNvml.with_gpus(8)
     nvml.gpus[0].processes = [(4242, 30 * GIB)]
+    for gpu in nvml.gpus:
+        gpu.virtualization_mode = fake_nvml.NVML_GPU_VIRTUALIZATION_MODE_VGPU  # so every field is there
+    nvml.gpus[7].vgpu_licensed = False
     poller = started(nvml, model_processes={"fraud": ("pid:4242",), "idle": ("pid:1",)})
     nvml.inject_xid(5, 94)
     poller.poll()
@@ -313,14 +448,15 @@ def test_exposition_uses_dcgm_exporter_names_labels_and_units() -> None:
     fams = families(text)
 
     dcgm = {name: kind for name, kind, _ in DCGM_METRICS}
-    assert {n for n in fams if n.startswith("DCGM_")} == set(dcgm)
+    assert {n for n in type_lines(text) if n.startswith("DCGM_")} == set(dcgm)
+    assert {n for n in sample_names(text) if n.startswith("DCGM_")} == set(dcgm)  # no _total, no suffix of any kind
     for name, kind in dcgm.items():
-        assert fams[name].type == ("gauge" if kind == "gauge" else "unknown"), name
-        assert f"# TYPE {name} {'gauge' if kind == 'gauge' else 'untyped'}\n" in text
-        assert len(fams[name].samples) == 8
-        for s in fams[name].samples:
-            assert s.name == name  # no _total, no suffix of any kind
-            assert set(s.labels) == {*DCGM_LABELS, "DCGM_FI_DRIVER_VERSION"}
+        assert type_lines(text)[name] == kind, name  # as dcgm-exporter types them in the text format
+        family = fams[name]
+        assert len(family.samples) == 8
+        for s in family.samples:
+            extra = {"err_code", "err_msg"} if name == cg.XID_ERRORS else set()
+            assert set(s.labels) == {*DCGM_LABELS, "DCGM_FI_DRIVER_VERSION", *extra}, name
     assert "_total" not in text
     by_gpu = {s.labels["gpu"]: s for s in fams["DCGM_FI_DEV_POWER_USAGE"].samples}
     assert by_gpu["0"].value == 250.0
@@ -335,16 +471,50 @@ def test_exposition_uses_dcgm_exporter_names_labels_and_units() -> None:
     }
     energy = {s.labels["gpu"]: s.value for s in fams["DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"].samples}
     assert energy["2"] == nvml.gpus[2].energy_mj
-    assert {s.labels["gpu"]: s.value for s in fams["DCGM_FI_DEV_XID_ERRORS"].samples}["5"] == 94
+    xids = {s.labels["gpu"]: (s.value, s.labels["err_code"], s.labels["err_msg"]) for s in fams[cg.XID_ERRORS].samples}
+    assert xids["5"] == (94, "94", "Contained ECC error") and xids["0"] == (0, "0", "No Error")
     assert {s.labels["gpu"]: s.value for s in fams["DCGM_FI_DEV_FB_USED"].samples}["0"] == 40960
+    assert {s.labels["gpu"]: s.value for s in fams["DCGM_FI_PROF_GR_ENGINE_ACTIVE"].samples}["0"] == 0.92
+    licensed = {s.labels["gpu"]: s.value for s in fams["DCGM_FI_DEV_VGPU_LICENSE_STATUS"].samples}
+    assert licensed["0"] == 1.0 and licensed["7"] == 0.0
     assert fams["driftwarden_gpu_available"].samples[0].value == 1.0
     memory = {s.labels["model"]: s.value for s in fams["driftwarden_model_gpu_memory_bytes"].samples}
     assert memory == {"fraud": 30 * GIB, "idle": 0.0}
 
-    registry = CollectorRegistry()
-    registry.register(GpuCollector.from_poller(poller))
-    openmetrics = generate_openmetrics(registry).decode()
+    # OpenMetrics has no counter without _total: the same names, typed unknown
+    openmetrics = exposition(GpuCollector.from_poller(poller), "application/openmetrics-text; version=1.0.0")
     assert {f.name for f in parse_openmetrics(openmetrics)} >= set(dcgm)
+    for name, kind in dcgm.items():
+        assert type_lines(openmetrics)[name] == ("gauge" if kind == "gauge" else "unknown"), name
+    assert {n for n in sample_names(openmetrics) if n.startswith("DCGM_")} == set(dcgm)
+
+
+def test_xid_labels_follow_the_last_xid_as_dcgm_exporter_writes_them() -> None:
+    nvml = FakeNvml.h100_pair()
+    poller = started(nvml)
+    nvml.inject_xid(1, 79)
+    poller.poll()
+    nvml.inject_xid(0, 9999)  # not in NVIDIA's catalog
+    poller.poll()
+    xids = families(exposition(GpuCollector.from_poller(poller)))[cg.XID_ERRORS].samples
+    assert [(s.labels["gpu"], s.value, s.labels["err_code"], s.labels["err_msg"]) for s in xids] == [
+        ("0", 9999.0, "9999", "Unknown Error"),
+        ("1", 79.0, "79", "GPU has fallen off the bus"),
+    ]
+    assert all(cg.xid_message(xid) != "Unknown Error" for xid in cg.CRITICAL_XIDS)  # every paging XID is named
+
+
+def test_pod_namespace_and_container_of_the_workload_label_every_gpu_series() -> None:
+    environ = {"POD_NAME": "fraud-gpu-0", "POD_NAMESPACE": "ml", "GPU_CONTAINER": "model", "HOME": "/root"}
+    assert workload_labels(environ) == {"pod": "fraud-gpu-0", "namespace": "ml", "container": "model"}
+    assert workload_labels({"POD_NAME": "fraud-gpu-0", "POD_NAMESPACE": ""}) == {"pod": "fraud-gpu-0"}
+    poller = started(FakeNvml.h100_pair())
+    poller.poll()
+    fams = families(exposition(GpuCollector.from_poller(poller, workload=workload_labels(environ))))
+    dcgm = [s for name, f in fams.items() if name.startswith("DCGM_") for s in f.samples]
+    assert dcgm and all(s.labels.items() >= workload_labels(environ).items() for s in dcgm)
+    own = [s for name, f in fams.items() if not name.startswith("DCGM_") for s in f.samples]
+    assert own and not any("pod" in s.labels for s in own)  # the scrape's target labels say that
 
 
 def promtool() -> str:
@@ -354,8 +524,8 @@ def promtool() -> str:
 # What `promtool check metrics` lints in dcgm-exporter's own names and labels (its output gets
 # the same complaints); anything else is a defect of ours.
 DCGM_LINT = re.compile(
-    r"^DCGM_FI_DEV_\w+ (label names should be written in 'snake_case' not 'camelCase'"
-    r"|metric name should not include type 'counter')$"
+    r"^DCGM_FI_(DEV|PROF)_\w+ (label names should be written in 'snake_case' not 'camelCase'"
+    r"|metric name should not include type 'counter'|counter metrics should have \"_total\" suffix)$"
 )
 
 

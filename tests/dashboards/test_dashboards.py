@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
@@ -31,8 +30,8 @@ from driftwarden.dashboards import build
 from driftwarden.dashboards.panels import DATASOURCE, SCHEMA_VERSION, SCOPE, Json
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from driftwarden.exporters import gpu
-from tests.support.ports import free_port
-from tests.support.processes import driftwarden_demo, serving
+from tests.support.processes import driftwarden_demo
+from tests.support.prometheus import prometheus
 from tests.support.server import running
 from tests.support.tools import required_tool
 
@@ -236,56 +235,6 @@ def binary(name: str) -> str:
     return required_tool(name, package="prometheus")
 
 
-class Prometheus:
-    def __init__(self, url: str, log: Path) -> None:
-        self.url = url
-        self.log = log
-        self.http = httpx.Client(base_url=url, timeout=10)
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        body = self.http.get("/api/v1/query", params={"query": expr}).json()
-        assert body["status"] == "success", (expr, body)
-        return body["data"]["result"]
-
-    def wait_for(self, exprs: list[str], deadline: float) -> list[str]:
-        """Poll until every expr returns a series; returns those that still do not at the deadline."""
-        while True:
-            missing = [e for e in exprs if not self.query(e)]
-            if not missing or time.monotonic() > deadline:
-                return missing
-            time.sleep(1)
-
-    def logs(self) -> str:
-        return "\n--- prometheus log ---\n" + self.log.read_text(errors="replace")[-4000:]
-
-
-@contextmanager
-def prometheus(path: str, tmp_path: Path, targets: dict[str, str]) -> Iterator[Prometheus]:
-    """Scraping each job's target with its TARGET_LABELS, as Kubernetes service discovery would label a pod."""
-    config = {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [t], "labels": TARGET_LABELS[job]}]}
-            for job, t in targets.items()
-        ],
-    }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    command = [
-        path,
-        f"--config.file={tmp_path / 'prometheus.yml'}",
-        f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--enable-feature=exemplar-storage",  # so the latency panel's exemplars are kept
-    ]
-    with serving(command, base_url=f"http://127.0.0.1:{port}", log=tmp_path / "prometheus.log", ready="/-/ready") as p:
-        server = Prometheus(p.base_url, p.log)
-        try:
-            yield server
-        finally:
-            server.http.close()
-
-
 @contextmanager
 def demo(tmp_path: Path, duration: int) -> Iterator[str]:
     """`driftwarden demo --exit` in a subprocess; yields its base URL once it answers."""
@@ -378,14 +327,16 @@ KNOWN_LINT: set[str] = set()  # promtool check metrics has nothing to say about 
 @pytest.mark.server
 @pytest.mark.slow
 def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -> None:
-    prometheus_binary, promtool = binary("prometheus"), binary("promtool")
+    promtool = binary("promtool")
     started = time.monotonic()
     gpu_settings = {"enabled": True, "interval": "1s", "cost_per_hour": 2.5}
     sampling = {DEMO_MODEL: {"sample_rate": 0.5}}  # the sampled-out panel: the demo keeps every record
     with (
         running(tmp_path / "gpu.db", FakeNvml.with_gpus(2), models=sampling, gpu=gpu_settings) as gpus,
         demo(tmp_path, duration=60) as demo_url,
-        prometheus(prometheus_binary, tmp_path, {JOB: demo_url[7:], GPU_JOB: gpus.url[7:]}) as prom,
+        prometheus(
+            tmp_path, {JOB: (demo_url[7:], TARGET_LABELS[JOB]), GPU_JOB: (gpus.url[7:], TARGET_LABELS[GPU_JOB])}
+        ) as prom,
     ):
         # the GPU daemon prices inferences from prediction records (the demo has no GPU), half of them sampled out
         records = b"\n".join(

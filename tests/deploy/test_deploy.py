@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from driftwarden.config import Config, load_config
+from driftwarden.exporters.gpu import WORKLOAD_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -240,6 +241,17 @@ def test_sidecar_is_locked_down_probed_and_sized(kind: str) -> None:
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
     resources = container["resources"]
     assert resources["requests"]["memory"] == "384Mi" and resources["limits"]["memory"] == "768Mi"
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "InferenceService"])
+def test_sidecar_knows_the_pod_namespace_and_container_its_gpu_series_belong_to(kind: str) -> None:
+    pod = pod_spec(kind)
+    env = {e["name"]: e for e in sidecar(pod)["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    gpu_container = env["GPU_CONTAINER"]["value"]  # exporters/gpu.py WORKLOAD_ENV: the `container` label
+    others = [c["name"] for c in [*pod.get("initContainers", []), *pod["containers"]] if c is not sidecar(pod)]
+    assert gpu_container in others and set(WORKLOAD_ENV.values()) == set(env) & set(WORKLOAD_ENV.values())
 
 
 def test_deployment_runs_driftwarden_as_a_native_sidecar_before_the_model() -> None:
