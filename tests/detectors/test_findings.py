@@ -5,6 +5,8 @@ findings were typed (one `Finding` with a free-form evidence dict) for the same 
 fingerprint is persisted and is the dedup key of every receiver, and evidence is what PagerDuty's
 custom_details, webhooks and GET /v1/alerts carry, so none of them may change unnoticed. The drift
 findings' texts and evidence changed once on purpose: they lead with the reasons (the tests that fired).
+The fingerprints changed once on purpose too: they are Alertmanager's fingerprint of the alert's labels
+(tests/alerts/test_alertmanager_conformance.py checks that against a real Alertmanager).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from driftwarden.alerts.alert import describe, fingerprint
+from driftwarden.alerts.labelset import fingerprint as labelset_fingerprint
 from driftwarden.detectors.findings import (
     MODEL_SUBJECT,
     QUALITY_SUBJECT,
@@ -77,7 +80,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
                 Reason("ks", 0.22, 0.1, pvalue=1e-7, pvalue_bh=1e-6, pvalue_test="ks"),
             ),
         ),
-        "24338172c8ba575b",
+        "1aa850338e7aad92",
         "FeatureDrift",
         "amount",
         "Feature drift on fraud v3: amount KS D 0.22 ≥ 0.1; PSI 0.41 ≥ 0.2 (KS p(BH) 1e-06)",
@@ -104,7 +107,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
             unseen=(("XX", 7), ("YY", 2)),
             reasons=(Reason("psi", 3.5, 1.0, pvalue=1e-5, pvalue_bh=3e-5, pvalue_test="chi2"),),
         ),
-        "a8dd303637f523e2",
+        "4ff16e9e54638585",
         "FeatureDrift",
         "country",
         "Feature drift on fraud: country PSI 3.5 ≥ 1 (χ² p(BH) 3e-05)",
@@ -130,7 +133,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
             ),
             top_features=(("country", (Reason("psi", 3.5, 1.0, pvalue=1e-5, pvalue_bh=3e-5, pvalue_test="chi2"),)),),
         ),
-        "b7259db005a18c6f",
+        "4cd03f219ad2789c",
         "ModelDrift",
         MODEL_SUBJECT,
         "Model drift on fraud v3: 2 input features drifted (share 60% ≥ 50%); critical feature country drifted"
@@ -146,7 +149,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
         QualityDegradedFinding(
             model="fraud", severity=Severity.WARNING, value=0.7, threshold=0.9, metric="accuracy", pvalue=0.001
         ),
-        "57f0be0bb4c2c0c1",
+        "37ff35dc008e807c",
         "ModelQualityDegraded",
         QUALITY_SUBJECT,
         "Realized accuracy of fraud degraded: 0.7 now against 0.9 in its first labelled window (p 0.001)",
@@ -156,7 +159,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
     ),
     "budget_page": (
         DriftBudgetFinding(model="fraud", severity=Severity.PAGE, value=20.0, threshold=14.4, **PAGE_BURN),
-        "bda63eef8db60420",
+        "e9baa4337a57c96c",
         "DriftBudgetBurn",
         "drift_budget_page",
         "Drift budget of fraud burning 20.0x over 1h and 5m (threshold 14.4x)",
@@ -166,7 +169,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
     ),
     "budget_ticket": (
         DriftBudgetFinding(model="fraud", severity=Severity.TICKET, value=1.5, threshold=1.0, **TICKET_BURN),
-        "504191baa070cd69",
+        "e91b903fa3308974",
         "DriftBudgetBurn",
         "drift_budget_ticket",
         "Drift budget of fraud burning 1.5x over 3d and 6h (threshold 1.0x)",
@@ -183,7 +186,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
             labels={"service": "fraud", "model": "fraud"},
             **PAGE_BURN,
         ),
-        "26c724949672005b",
+        "82ab5436dbb5e1fe",
         "SLOErrorBudgetBurn",
         "burn_rate_page",
         "SLO api burning its error budget 20.0x over 1h and 5m (threshold 14.4x)",
@@ -193,7 +196,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
     ),
     "slo_ticket": (
         SLOBurnFinding(slo="checkout", severity=Severity.TICKET, value=1.5, threshold=1.0, **TICKET_BURN),
-        "d14892d59817342a",
+        "4ed910ff3ac8e516",
         "SLOErrorBudgetBurn",
         "burn_rate_ticket",
         "SLO checkout burning its error budget 1.5x over 3d and 6h (threshold 1.0x)",
@@ -211,7 +214,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
             labels={"gpu": "0", "UUID": "GPU-0", "modelName": "H100", "xid": "79"},
             details={"count": 2, "last_seen": 1300.0, "description": "GPU has fallen off the bus"},
         ),
-        "7be7901b98313fa5",
+        "7f190c07ca32e9f9",
         "GPUXid",
         "xid",
         "GPU GPU-0: xid (value 79, threshold 0)",
@@ -228,7 +231,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
             labels={"gpu": "1", "UUID": "GPU-1", "modelName": "H100"},
             details={"reasons": ["SwThermalSlowdown", "HwThermalSlowdown"], "mask": 96},
         ),
-        "26c911dba9a5a89a",
+        "16d422d4d842f214",
         "GPUThermalThrottle",
         "thermal_throttle",
         "GPU GPU-1: thermal throttle (value 96, threshold 0)",
@@ -242,7 +245,7 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
 def test_fingerprint_alert_text_and_evidence_are_what_they_were(name: str) -> None:
     finding, fp, alertname, subject, summary, description, evidence = CASES[name]
     labels, annotations = describe(finding)
-    assert fingerprint(finding) == fp
+    assert fingerprint(finding) == fp == labelset_fingerprint(labels)
     assert (finding.alertname, labels["alertname"], finding.subject, labels["subject"]) == (
         alertname,
         alertname,
