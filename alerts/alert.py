@@ -118,7 +118,9 @@ def _summary(f: Finding) -> str:
             return f"SLO {f.slo} burning its error budget {f.value:.1f}x over {f.windows} (threshold {f.threshold}x)"
         case GpuHealthFinding():
             condition = f.condition.value.replace("_", " ")
-            return f"GPU {f.gpu}: {condition} (value {f.value:g}, threshold {f.threshold:g})"
+            instance = f.labels.get("GPU_I_ID")
+            mig = f" MIG instance {instance} ({f.labels.get('GPU_I_PROFILE', '')})" if instance else ""
+            return f"GPU {f.gpu}{mig}: {condition} (value {f.value:g}, threshold {f.threshold:g})"
     raise TypeError(f"no alert text for {type(f).__name__}")
 
 

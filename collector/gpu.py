@@ -313,8 +313,8 @@ class NvmlPoller:
                 device.instances[instance_id] = _Instance(mig, instance.gpm)
 
     def _read_instances(self, device: _Device) -> tuple[GpuInstanceSample, ...]:
-        """Each MIG instance's memory and, from its second poll on, its profiling fields (the
-        first poll that sees an instance takes its first GPM sample)."""
+        """Each MIG instance's memory, compute processes and, from its second poll on, its profiling
+        fields (the first poll that sees an instance takes its first GPM sample)."""
         before = set(device.instances)
         self._refresh_instances(device)
         out = []
@@ -323,7 +323,8 @@ class NvmlPoller:
             fields.update(self._call(device, "mig_memory", _on_handle(read_memory, instance.mig.handle)) or {})
             if instance.gpm is not None and instance_id in before:
                 fields.update(self._call(device, "mig_gpm", _reading(instance.gpm)) or {})
-            out.append(GpuInstanceSample(instance_id, instance.mig.profile, fields))
+            processes = self._call(device, "mig_processes", _on_handle(read_processes, instance.mig.handle)) or ()
+            out.append(GpuInstanceSample(instance_id, instance.mig.profile, fields, processes))
         return tuple(out)
 
     def _register_xid_events(self) -> None:

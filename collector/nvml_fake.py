@@ -490,7 +490,7 @@ class FakeMigInstance:
     """One MIG GPU instance (with one compute instance) of a FakeGpu whose `mig_mode` is enabled.
 
     `profile_name` is what nvmlDeviceGetGpuInstanceProfileInfoById names its profile; `gpm`
-    what nvmlGpmMigSampleGet measures on it.
+    what nvmlGpmMigSampleGet measures on it; `processes` the compute processes running in it.
     """
 
     instance_id: int
@@ -502,6 +502,7 @@ class FakeMigInstance:
     memory_reserved: int = 0
     uuid: str = ""
     gpm: dict[int, float] = field(default_factory=lambda: dict(H100_GPM))
+    processes: list[tuple[int, int | None]] = field(default_factory=list)  # (pid, used bytes or None)
 
 
 @dataclass
@@ -704,6 +705,8 @@ class FakeNvml:
 
     def nvmlDeviceGetUtilizationRates(self, handle: Any) -> c_nvmlUtilization_t:
         gpu = self._gpu(handle, "nvmlDeviceGetUtilizationRates")
+        if gpu.mig_mode == NVML_DEVICE_MIG_ENABLE:  # nvml.h: "not currently supported" on MIG-enabled GPUs
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return c_nvmlUtilization_t(gpu=gpu.utilization_gpu, memory=gpu.utilization_memory)
 
     def nvmlDeviceGetMemoryInfo(self, handle: Any, version: int | None = None) -> c_nvmlMemory_t | c_nvmlMemory_v2_t:
@@ -791,10 +794,19 @@ class FakeNvml:
         return self._gpu(handle, "nvmlDeviceGetCurrentClocksThrottleReasons").clocks_event_reasons
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle: Any) -> list[nvmlFriendlyObject]:
-        gpu = self._gpu(handle, "nvmlDeviceGetComputeRunningProcesses")
+        """A GPU's processes; on a MIG-enabled GPU also every instance's (nvml.h: the aggregate, for a
+        caller with the privileges this fake assumes), and a MIG device handle's: its instance's only."""
+        gpu, instance = self._device(handle, "nvmlDeviceGetComputeRunningProcesses")
+        mig = gpu.mig_mode == NVML_DEVICE_MIG_ENABLE
+        running: list[tuple[int, int | None, int]] = []  # (pid, used bytes, GPU instance id)
+        if instance is None:
+            running += [(pid, used, 0xFFFFFFFF) for pid, used in gpu.processes]
+        for each in gpu.mig_instances if mig else ():
+            if instance is None or each is instance:
+                running += [(pid, used, each.instance_id) for pid, used in each.processes]
         return [
-            nvmlFriendlyObject({"pid": pid, "usedGpuMemory": used, "gpuInstanceId": 0xFFFFFFFF, "computeInstanceId": 0})
-            for pid, used in gpu.processes
+            nvmlFriendlyObject({"pid": pid, "usedGpuMemory": used, "gpuInstanceId": gi, "computeInstanceId": 0})
+            for pid, used, gi in running
         ]
 
     # -- virtualization

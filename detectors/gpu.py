@@ -15,12 +15,19 @@ framebuffer         memory used > `fb_threshold` (95 %) for `fb_for` (5 m)      
 thermal_throttle    clocks held down by SW/HW thermal slowdown                  warning
 power_throttle      clocks held down by the power cap (info) / HW power brake   info / warning
 hw_slowdown         HW slowdown without a thermal or power-brake reason         warning
-hung                utilization 0 for `hung_after` (1 m) while requests flow    page
-                    and the GPU runs compute processes
+hung                engine activity under 1 % for `hung_after` (1 m) while      page
+                    requests flow and the GPU (or MIG instance) runs compute
+                    processes
 ecc                 uncorrectable (double-bit) volatile ECC errors > 0          page
 remapped_rows       row remapping failed (page), or new uncorrectable remapped  page / warning
                     rows in the last `event_hold`
 ==================  ==========================================================  ==================
+
+A GPU's engine activity is `DCGM_FI_PROF_GR_ENGINE_ACTIVE` where NVML's GPU Performance
+Monitoring measures it (Hopper and later), else `DCGM_FI_DEV_GPU_UTIL`. NVML gives no
+`GPU_UTIL` for a GPU in MIG mode, so such a GPU is judged per MIG instance, each on its own
+`PROF_GR_ENGINE_ACTIVE` and processes; its `hung` finding carries `GPU_I_ID` and
+`GPU_I_PROFILE`. A MIG GPU without GPM (an A100) has no activity reading: never `hung`.
 
 The clocks-event bits are NVML's `nvmlClocksEventReason*` values (tests check them against pynvml).
 Energy and cost per inference are `detectors.gpu_cost`'s.
@@ -30,7 +37,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from driftwarden.core.gpu import (
@@ -41,6 +48,7 @@ from driftwarden.core.gpu import (
     FB_TOTAL,
     FB_USED,
     GPU_UTIL,
+    PROF_GR_ENGINE_ACTIVE,
     ROW_REMAP_FAILURE,
     UNCORRECTABLE_REMAPPED_ROWS,
     GpuSample,
@@ -51,6 +59,7 @@ from driftwarden.detectors.findings import Finding, GpuCondition, GpuHealthFindi
 __all__ = [
     "CLOCKS_EVENT_REASONS",
     "GpuHealth",
+    "engine_activity",
     "framebuffer_ratio",
     "throttle_reasons",
     "xid_severity",
@@ -75,6 +84,8 @@ HW_THERMAL = CLOCKS_EVENT_REASONS["nvmlClocksEventReasonHwThermalSlowdown"]
 HW_POWER_BRAKE = CLOCKS_EVENT_REASONS["nvmlClocksEventReasonHwPowerBrakeSlowdown"]
 THERMAL = SW_THERMAL | HW_THERMAL
 POWER = SW_POWER_CAP | HW_POWER_BRAKE
+# Engine activity under this share is "none": GPU_UTIL is a whole percentage, so 0 means under 1 %.
+IDLE_BELOW = 0.01
 
 
 # --- pure helpers ----------------------------------------------------------------------------------
@@ -98,6 +109,22 @@ def throttle_reasons(mask: int) -> list[str]:
     return [name.removeprefix("nvmlClocksEventReason") for name, bit in CLOCKS_EVENT_REASONS.items() if mask & bit]
 
 
+def engine_activity(fields: Mapping[str, float]) -> float | None:
+    """How busy the graphics/compute engine was, 0..1: `PROF_GR_ENGINE_ACTIVE` where GPM measured it,
+    else `GPU_UTIL` / 100; None when neither was read (a MIG GPU without GPM).
+
+    >>> engine_activity({"DCGM_FI_PROF_GR_ENGINE_ACTIVE": 0.0, "DCGM_FI_DEV_GPU_UTIL": 87.0})
+    0.0
+    >>> engine_activity({"DCGM_FI_DEV_GPU_UTIL": 87.0}), engine_activity({})
+    (0.87, None)
+    """
+    active = fields.get(PROF_GR_ENGINE_ACTIVE)
+    if active is not None:
+        return active
+    util = fields.get(GPU_UTIL)
+    return None if util is None else util / 100.0
+
+
 def framebuffer_ratio(fields: Mapping[str, float]) -> float | None:
     """Share of the framebuffer in use (reserved memory counts as used): 1 - free / total.
 
@@ -113,6 +140,21 @@ def framebuffer_ratio(fields: Mapping[str, float]) -> float | None:
     return 1.0 - free / total
 
 
+def _stuck(
+    since: float | None,
+    fields: Mapping[str, float],
+    processes: Sequence[tuple[int, int]],
+    requests: int | None,
+    at: float,
+) -> float | None:
+    """When a GPU or MIG instance became stuck (no engine activity while requests flow and compute
+    processes run on it), carried over from `since`; None when it is not stuck now."""
+    activity = engine_activity(fields)
+    if activity is not None and activity < IDLE_BELOW and requests and processes:
+        return at if since is None else since
+    return None
+
+
 # --- health ----------------------------------------------------------------------------------------
 
 
@@ -120,7 +162,8 @@ def framebuffer_ratio(fields: Mapping[str, float]) -> float | None:
 class _GpuState:
     sample: GpuSample
     fb_since: float | None = None  # when the framebuffer went above the threshold
-    stuck_since: float | None = None  # when utilization went to 0 while requests flowed
+    stuck_since: float | None = None  # when engine activity went to none while requests flowed
+    instances_stuck: dict[int, float] = field(default_factory=dict)  # MIG instance id -> stuck since
     remap_baseline: float | None = None
     remap_new_at: float | None = None
 
@@ -187,11 +230,17 @@ class GpuHealth:
                 state.fb_since = s.at if state.fb_since is None else state.fb_since
             else:
                 state.fb_since = None
-            util = s.fields.get(GPU_UTIL)
-            if util == 0 and requests and s.processes:
-                state.stuck_since = s.at if state.stuck_since is None else state.stuck_since
-            else:
+            if s.instances:  # MIG: each instance on its own activity and processes
                 state.stuck_since = None
+                before = state.instances_stuck
+                state.instances_stuck = {
+                    i.instance_id: since
+                    for i in s.instances
+                    if (since := _stuck(before.get(i.instance_id), i.fields, i.processes, requests, s.at)) is not None
+                }
+            else:
+                state.stuck_since = _stuck(state.stuck_since, s.fields, s.processes, requests, s.at)
+                state.instances_stuck = {}
             remapped = s.fields.get(UNCORRECTABLE_REMAPPED_ROWS)
             if remapped is not None:
                 if state.remap_baseline is not None and remapped > state.remap_baseline:
@@ -234,6 +283,12 @@ class GpuHealth:
         if state.stuck_since is not None and s.at - state.stuck_since >= self.hung_after:
             evidence = {"stuck_since": state.stuck_since, "processes": [pid for pid, _ in s.processes]}
             yield self._finding(key, "hung", Severity.PAGE, s.at - state.stuck_since, self.hung_after, now, evidence)
+        for instance in s.instances:
+            since = state.instances_stuck.get(instance.instance_id)
+            if since is not None and s.at - since >= self.hung_after:
+                evidence = {"stuck_since": since, "processes": [pid for pid, _ in instance.processes]}
+                mig = {"GPU_I_ID": str(instance.instance_id), "GPU_I_PROFILE": instance.profile}
+                yield self._finding(key, "hung", Severity.PAGE, s.at - since, self.hung_after, now, evidence, **mig)
         dbe = s.fields.get(ECC_DBE_VOL_TOTAL)
         if dbe:
             evidence = {"uncorrected_volatile": dbe, "corrected_volatile": s.fields.get(ECC_SBE_VOL_TOTAL)}

@@ -68,8 +68,8 @@ def create_app(
     nvml: object | None = None,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The daemon as an ASGI app; `registry`, hooks, `nvml` and the burn-rate trackers' `clock` are for
-    the demo and tests."""
+    """The daemon as an ASGI app; `registry`, hooks, `nvml` and the `clock` of the burn-rate trackers and
+    the GPU samples are for the demo and tests."""
     registry = registry or CollectorRegistry()
     instruments = Instruments(registry)
     store = Store(Database(config.state_path))
@@ -82,7 +82,7 @@ def create_app(
         contain=faults.contain,
         tracer=tracer,
     )
-    gpu = GpuMonitor(config, nvml=nvml)
+    gpu = GpuMonitor(config, nvml=nvml, clock=clock)
     daemon = Daemon(
         config,
         store,

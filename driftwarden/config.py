@@ -559,7 +559,7 @@ class ReceiverSettings(_Strict):
     url: str | None = Field(
         default=None,
         description="endpoint; pagerduty defaults to the Events API v2 enqueue URL, opsgenie to its region's API "
-        "(give the base URL, such as https://api.opsgenie.com), slack with bot_token_file to chat.postMessage",
+        "(give the base URL, such as https://api.opsgenie.com), slack with a bot token to chat.postMessage",
     )
     routing_key_file: Path | None = None
     routing_key_env: str | None = None
@@ -571,6 +571,9 @@ class ReceiverSettings(_Strict):
     )
     api_key_file: Path | None = Field(
         default=None, description="opsgenie: file holding the API integration's key (sent as GenieKey)"
+    )
+    api_key_env: str | None = Field(
+        default=None, description="opsgenie: environment variable holding the API key, instead of api_key_file"
     )
     region: Literal["us", "eu"] = Field(
         default="us", description="opsgenie: us (api.opsgenie.com) or eu (api.eu.opsgenie.com); url overrides it"
@@ -591,13 +594,20 @@ class ReceiverSettings(_Strict):
     webhook_url_file: Path | None = Field(
         default=None, description="slack: file holding an incoming webhook's URL (the URL is the credential)"
     )
+    webhook_url_env: str | None = Field(
+        default=None,
+        description="slack: environment variable holding an incoming webhook's URL, instead of webhook_url_file",
+    )
     bot_token_file: Path | None = Field(
         default=None,
         description="slack: file holding a bot token (xoxb-) for chat.postMessage: updates and the resolution "
         "reply in the first post's thread",
     )
+    bot_token_env: str | None = Field(
+        default=None, description="slack: environment variable holding the bot token, instead of bot_token_file"
+    )
     channel: str | None = Field(
-        default=None, min_length=1, description="slack with bot_token_file: the channel ID (or #name) to post in"
+        default=None, min_length=1, description="slack with a bot token: the channel ID (or #name) to post in"
     )
     source: str | None = Field(
         default=None,
@@ -904,9 +914,12 @@ def _checked(
     return model
 
 
+# Receiver secrets each read from `<name>_file` or `<name>_env`: exactly one of the two when given.
+SECRET_SOURCES = ("routing_key", "api_key", "webhook_url", "bot_token", "hmac_secret")
+
 _KEYS_OF_ONE_TYPE = {
-    **dict.fromkeys(("api_key_file", "region", "responders", "tags", "priorities"), "opsgenie"),
-    **dict.fromkeys(("webhook_url_file", "bot_token_file", "channel"), "slack"),
+    **dict.fromkeys(("api_key_file", "api_key_env", "region", "responders", "tags", "priorities"), "opsgenie"),
+    **dict.fromkeys(("webhook_url_file", "webhook_url_env", "bot_token_file", "bot_token_env", "channel"), "slack"),
     "source": "pagerduty",
 }
 
@@ -917,10 +930,17 @@ def _receiver_needs(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
         yield _error((), name, f"receiver {name!r}: pagerduty needs routing_key_file or routing_key_env")
     if kind in ("webhook", "retrain", "alertmanager") and not data.get("url"):
         yield _error((), name, f"receiver {name!r}: {kind} needs a url")
-    if kind == "opsgenie" and not data.get("api_key_file"):
-        yield _error((), name, f"receiver {name!r}: opsgenie needs api_key_file, the file holding its API key")
+    if kind == "opsgenie" and not (data.get("api_key_file") or data.get("api_key_env")):
+        yield _error((), name, f"receiver {name!r}: opsgenie needs api_key_file or api_key_env, where its API key is")
     if kind == "slack":
         yield from _slack_needs(data)
+    for secret in SECRET_SOURCES:
+        if data.get(f"{secret}_file") and data.get(f"{secret}_env"):
+            yield _error(
+                (f"{secret}_env",),
+                data[f"{secret}_env"],
+                f"receiver {name!r}: give {secret}_file or {secret}_env, not both: one source for a secret",
+            )
     for signing_key in ("hmac_secret_file", "hmac_secret_env"):
         if kind in ("opsgenie", "slack") and data.get(signing_key):
             yield _error(
@@ -939,16 +959,18 @@ _RECEIVER_TYPES = frozenset(get_args(ReceiverSettings.model_fields["type"].annot
 
 def _slack_needs(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
     """An incoming webhook (its URL the secret, its channel fixed by Slack) or a bot token and a channel."""
-    name, webhook, bot = data.get("name"), data.get("webhook_url_file"), data.get("bot_token_file")
+    name = data.get("name")
+    webhook = data.get("webhook_url_file") or data.get("webhook_url_env")
+    bot = data.get("bot_token_file") or data.get("bot_token_env")
     if bool(webhook) == bool(bot):
         yield _error(
             (),
             name,
-            f"receiver {name!r}: slack needs webhook_url_file (an incoming webhook) or bot_token_file with a "
-            f"channel (chat.postMessage, resolutions threaded), not {'both' if webhook else 'neither'}",
+            f"receiver {name!r}: slack needs webhook_url_file or _env (an incoming webhook) or bot_token_file or "
+            f"_env with a channel (chat.postMessage, resolutions threaded), not {'both' if webhook else 'neither'}",
         )
     if bot and not data.get("channel"):
-        yield _error((), name, f"receiver {name!r}: slack with bot_token_file needs the channel to post in")
+        yield _error((), name, f"receiver {name!r}: slack with a bot token needs the channel to post in")
     if webhook and data.get("channel"):
         yield _error(
             ("channel",), data["channel"], "an incoming webhook posts to the channel it was made for: drop channel"
@@ -957,7 +979,8 @@ def _slack_needs(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
         yield _error(
             ("url",),
             None,
-            "an incoming webhook's URL is its credential: keep it in webhook_url_file only, not in the config",
+            "an incoming webhook's URL is its credential: keep it in webhook_url_file or webhook_url_env only, "
+            "not in the config",
         )
 
 

@@ -5,17 +5,19 @@ Each problem is one line naming where the config gives the key, the key and the 
 (`driftwarden.yaml:3:18: auth_token_file: /run/token: No such file or directory`); all are raised
 together as one ConfigError (exit 2). Nothing is created or written:
 a state file that does not exist yet only needs a directory where it can be made. A source file
-may be missing (it is followed like `tail -F`, from when it appears), but not its directory.
+may be missing (it is followed like `tail -F`, from when it appears), but not its directory. A
+receiver secret given by environment variable (`routing_key_env`, `api_key_env`, ...) must be set.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 from driftwarden.collector.tables import TableError, check_readable
-from driftwarden.config import Config, ConfigError, Problem, locate, read_config_file
+from driftwarden.config import SECRET_SOURCES, Config, ConfigError, Problem, locate, read_config_file
 from driftwarden.core.errors import StorageError
 from driftwarden.persistence.database import check_state_file
 
@@ -27,7 +29,14 @@ SECRET_BYTES = 64 * 1024  # a token or key file larger than this is not one
 def check_files(config: Config, source: Path | None = None) -> None:
     """Raise ConfigError listing every named file or directory that cannot be used, each at its line
     of `source`, the file `config` was loaded from."""
-    found = [*_secrets(config), *_tls(config), *_references(config), *_sources(config), *_state(config)]
+    found = [
+        *_secrets(config),
+        *_secret_variables(config),
+        *_tls(config),
+        *_references(config),
+        *_sources(config),
+        *_state(config),
+    ]
     if not found:
         return
     document = read_config_file(source) if source is not None else None
@@ -59,6 +68,15 @@ def _secrets(config: Config) -> Iterator[str]:
             config.auth_tokens()
         except ConfigError as exc:
             yield from exc.problems
+
+
+def _secret_variables(config: Config) -> Iterator[str]:
+    """Each receiver secret given by environment variable (`*_env`) is set, as the daemon reads it."""
+    for i, receiver in enumerate(config.receivers):
+        for secret in SECRET_SOURCES:
+            name: str | None = getattr(receiver, f"{secret}_env")
+            if name is not None and not os.environ.get(name, "").strip():
+                yield f"receivers.{i}.{secret}_env: environment variable {name} is not set"
 
 
 def _secret_problem(path: Path, *, text: bool) -> str | None:

@@ -213,11 +213,13 @@ def xid_message(xid: int) -> str:
 @dataclass(frozen=True)
 class GpuInstanceSample:
     """One MIG GPU instance of a GPU, read once: NVML's GPU instance id, its profile name as
-    `nvidia-smi mig -lgip` shows it without "MIG " (e.g. "1g.10gb"), and its `INSTANCE_FIELDS`."""
+    `nvidia-smi mig -lgip` shows it without "MIG " (e.g. "1g.10gb"), its `INSTANCE_FIELDS` and
+    the compute processes running in it, as (pid, GPU memory in bytes)."""
 
     instance_id: int
     profile: str
     fields: Mapping[str, float] = field(default_factory=dict)
+    processes: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from driftwarden.collector.gpu import NvmlPoller
 from driftwarden.collector.nvml_fields import load_nvml
@@ -28,16 +29,24 @@ log = logging.getLogger("driftwarden.gpu")
 class GpuMonitor:
     """The daemon's GPU wiring: builds the poller, health and cost detectors from `config.gpu`."""
 
-    def __init__(self, config: Config, *, nvml: object | None = None, environ: Mapping[str, str] | None = None) -> None:
-        """`environ` (default: the process's) names the pod, namespace and container of the GPU series."""
+    def __init__(
+        self,
+        config: Config,
+        *,
+        nvml: object | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`environ` (default: the process's) names the pod, namespace and container of the GPU series;
+        `clock` times the samples and the requests counted (the daemon's, so tests can move it)."""
         params = gpu_params(config.gpu)
         self.workload = workload_labels(os.environ if environ is None else environ)
         self.params = params
         wanted = params.enabled is not False
-        self.poller = NvmlPoller(nvml if nvml is not None else (load_nvml() if wanted else None), params)
+        self.poller = NvmlPoller(nvml if nvml is not None else (load_nvml() if wanted else None), params, clock=clock)
         self.health = GpuHealth()
-        self.traced = RequestCounter()
-        self.logged = RequestCounter()
+        self.traced = RequestCounter(clock=clock)
+        self.logged = RequestCounter(clock=clock)
         only_model = next(iter(config.models)) if len(config.models) == 1 and not params.model_processes else None
         self.cost = InferenceCost(params.cost_per_hour, fallback_model=only_model)
         self._wanted = wanted

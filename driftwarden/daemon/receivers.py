@@ -40,14 +40,9 @@ def build_receivers(
     for i, r in enumerate(config.receivers):
         sign = _signer(r, i)
         if r.type == "pagerduty":
-            key = _secret(
-                partial(_read_secret, r.routing_key_file, f"receivers.{i}.routing_key_file")
-                if r.routing_key_file
-                else partial(_env_secret, r.routing_key_env or "", f"receivers.{i}.routing_key_env")
-            )
             out[r.name] = PagerDutyReceiver(
                 r.name,
-                key,
+                _key_secret(r, i, "routing_key"),
                 url=r.url,
                 timeout=r.timeout,
                 links=links,
@@ -55,7 +50,7 @@ def build_receivers(
                 triggered=triggered(r.name) if triggered else None,
             )
         elif r.type == "opsgenie":
-            key = _file_secret(r.api_key_file, f"receivers.{i}.api_key_file")
+            key = _key_secret(r, i, "api_key")
             out[r.name] = OpsGenieReceiver(r.name, key, opsgenie_params(r), timeout=r.timeout, links=links)
         elif r.type == "slack":
             out[r.name] = _slack(r, i, links, threads)
@@ -81,19 +76,24 @@ def build_receivers(
 
 
 def _slack(r: ReceiverSettings, i: int, links: AlertLinkParams, threads: ThreadStore | None) -> SlackReceiver:
-    if r.bot_token_file:
-        token = _file_secret(r.bot_token_file, f"receivers.{i}.bot_token_file")
+    if r.bot_token_file or r.bot_token_env:
+        token = _key_secret(r, i, "bot_token")
         return SlackReceiver(
             r.name, bot_token=token, channel=r.channel, url=r.url, threads=threads, timeout=r.timeout, links=links
         )
-    url = _file_secret(r.webhook_url_file, f"receivers.{i}.webhook_url_file")
+    url = _key_secret(r, i, "webhook_url")
     return SlackReceiver(r.name, webhook_url=url, timeout=r.timeout, links=links)
 
 
-def _file_secret(path: Path | None, key: str) -> Secret:
-    if path is None:  # refused by the config first
-        raise ConfigError([f"{key}: not set"])
-    return _secret(partial(_read_secret, path, key))
+def _key_secret(r: ReceiverSettings, i: int, name: str) -> Secret:
+    """The receiver's secret `name` from `<name>_file` or `<name>_env`, whichever the config gives."""
+    path: Path | None = getattr(r, f"{name}_file")
+    if path is not None:
+        return _secret(partial(_read_secret, path, f"receivers.{i}.{name}_file"))
+    variable: str | None = getattr(r, f"{name}_env")
+    if variable is None:  # refused by the config first
+        raise ConfigError([f"receivers.{i}.{name}_file: not set"])
+    return _secret(partial(_env_secret, variable, f"receivers.{i}.{name}_env"))
 
 
 def pagerduty_source(environ: Mapping[str, str]) -> str:

@@ -147,15 +147,28 @@ def test_fields_are_cut_to_the_api_limits(tmp_path: Path, opsgenie: FakeOpsGenie
     assert sum(len(k) + len(v) for k, v in body["details"].items()) <= 8000
 
 
+@pytest.mark.parametrize("source", ["api_key_file", "api_key_env"])
 def test_api_key_is_read_at_each_send_and_never_stored_or_logged(
-    tmp_path: Path, opsgenie: FakeOpsGenie, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    opsgenie: FakeOpsGenie,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     key_file = tmp_path / "opsgenie-key"
-    key_file.write_text(KEY + "\n")
+
+    def put_key(key: str) -> None:
+        if source == "api_key_env":
+            monkeypatch.setenv("DW_TEST_OPSGENIE_KEY", key)
+        else:
+            key_file.write_text(key + "\n")
+
+    put_key(KEY)
+    where = "DW_TEST_OPSGENIE_KEY" if source == "api_key_env" else str(key_file)
     config = {
         "alerting": {"for": 2, "group_wait": "0s", "group_interval": "0s", "resolve_hold": "0s"},
-        "receivers": [{"name": "ops", "type": "opsgenie", "url": opsgenie.url, "api_key_file": str(key_file)}],
+        "receivers": [{"name": "ops", "type": "opsgenie", "url": opsgenie.url, source: where}],
         "routes": [{"match": {"alertname": "FeatureDrift"}, "receivers": ["ops"]}],
         "models": {"fraud": {"window": 2000}},
         "outbox": {"initial_backoff": "100ms", "max_backoff": "200ms"},
@@ -170,7 +183,7 @@ def test_api_key_is_read_at_each_send_and_never_stored_or_logged(
         (create,) = opsgenie.wait_for(1)
         assert create.headers["authorization"] == f"GenieKey {KEY}" and create.path == "/v2/alerts"
 
-        key_file.write_text(ROTATED + "\n")  # rotated: the next send reads it
+        put_key(ROTATED)  # rotated: the next send reads it
         opsgenie.keys.discard(KEY)
         d.client.post("/v1/predictions", content=records(rng, 2000), headers=NDJSON)
         d.evaluate()
@@ -198,3 +211,13 @@ def test_a_missing_api_key_file_is_refused_at_start_and_named(tmp_path: Path) ->
     ):
         pass
     assert "receivers.0.api_key_file" in str(refused.value)
+
+
+def test_an_unset_api_key_variable_is_refused_at_start_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DW_TEST_OPSGENIE_KEY", raising=False)
+    receivers = [{"name": "ops", "type": "opsgenie", "api_key_env": "DW_TEST_OPSGENIE_KEY"}]
+    with pytest.raises(ConfigError) as refused, running(tmp_path / "s.db", receivers=receivers):
+        pass
+    assert "receivers.0.api_key_env: environment variable DW_TEST_OPSGENIE_KEY is not set" in str(refused.value)

@@ -226,14 +226,25 @@ def drift_episode(tmp_path: Path, receiver: dict[str, object]) -> dict[str, obje
     }
 
 
+def secret_from(source: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where the receiver's `source` key (`*_file` or `*_env`) finds `value`, put there."""
+    if source.endswith("_env"):
+        variable = "DW_TEST_" + source.upper()
+        monkeypatch.setenv(variable, value)
+        return variable
+    path = tmp_path / source
+    path.write_text(value + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("source", ["bot_token_file", "bot_token_env"])
 def test_the_thread_survives_a_restart_between_trigger_and_resolve(
-    tmp_path: Path, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, slack: FakeSlack, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    token = tmp_path / "slack-token"
-    token.write_text(slack.token + "\n")
+    token = secret_from(source, slack.token, tmp_path, monkeypatch)
     config = drift_episode(
-        tmp_path, {"bot_token_file": str(token), "channel": slack.channel, "url": slack.url + "/api/chat.postMessage"}
+        tmp_path, {source: token, "channel": slack.channel, "url": slack.url + "/api/chat.postMessage"}
     )
     rng = np.random.default_rng(0)
     with running(tmp_path / "s.db", **config) as d:
@@ -257,15 +268,15 @@ def test_the_thread_survives_a_restart_between_trigger_and_resolve(
     assert slack.token not in caplog.text and slack.token.encode() not in state  # read at send, never kept
 
 
+@pytest.mark.parametrize("source", ["webhook_url_file", "webhook_url_env"])
 def test_a_webhook_posts_each_notification_as_a_message_and_never_logs_its_url(
-    tmp_path: Path, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, slack: FakeSlack, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    hook = tmp_path / "slack-webhook-url"
-    hook.write_text(slack.webhook_url + "\n")
+    hook = secret_from(source, slack.webhook_url, tmp_path, monkeypatch)
     rng = np.random.default_rng(0)
     slack.script.append((500, {}, b"rollup_error"))
-    with running(tmp_path / "s.db", **drift_episode(tmp_path, {"webhook_url_file": str(hook)})) as d:
+    with running(tmp_path / "s.db", **drift_episode(tmp_path, {source: hook})) as d:
         put_reference(d, reference_frame(rng))
         d.client.post("/v1/predictions", content=records(rng, 2000, shift=(1.0, 0, 0)), headers=NDJSON)
         d.evaluate()

@@ -149,8 +149,10 @@ def test_three_config_mistakes_in_one_run_with_lines_and_suggestions(tmp_path: P
         .replace("10 minutes", "10m")
         .replace("pagerdty", "pagerduty")
     )
-    ok = driftwarden("config", "validate", "--json", str(fixed))
+    # what validates also starts: the routing key's variable must be set (its value is never shown)
+    ok = cli("config", "validate", "--json", str(fixed), env={**os.environ, "PD_ROUTING_KEY": "R0UTINGKEY"})
     assert ok.returncode == 0, ok.stderr
+    assert "R0UTINGKEY" not in ok.stdout + ok.stderr
     assert json.loads(ok.stdout) | {"file": "-"} == {
         "ok": True,
         "file": "-",

@@ -373,6 +373,21 @@ def test_mig_instances_report_their_memory_and_profiling_fields_with_dcgm_export
     assert cg.GPU_TEMP in fams and all("GPU_I_ID" not in s.labels for s in fams[cg.GPU_TEMP].samples)
 
 
+def test_a_gpu_in_mig_mode_has_no_gpu_util_and_each_instance_its_own_processes() -> None:
+    nvml = FakeNvml.h100_pair()
+    gpu = mig_h100(nvml)
+    gpu.processes = [(7, GIB)]  # outside any instance (never on real MIG; the aggregate keeps it)
+    gpu.mig_instances[0].processes = [(41, 3 * GIB), (42, None)]
+    gpu.mig_instances[1].processes = [(51, GIB)]
+    poller = started(nvml)
+    mig, whole = poller.poll()
+    assert cg.GPU_UTIL not in mig.fields and cg.MEM_COPY_UTIL not in mig.fields  # nvml.h: not supported on MIG
+    assert whole.fields[cg.GPU_UTIL] == 87.0
+    assert [i.processes for i in mig.instances] == [((41, 3 * GIB),), ((51, GIB),)]
+    assert sorted(pid for pid, _ in mig.processes) == [7, 41, 51]  # the parent handle: the aggregate
+    poller.shutdown()
+
+
 def test_mig_instances_created_and_destroyed_while_running() -> None:
     nvml = FakeNvml.h100_pair()
     gpu = mig_h100(nvml)
@@ -680,6 +695,45 @@ def test_a_gpu_stuck_at_zero_utilization_while_requests_flow_is_hung() -> None:
     quiet.update([util(5.0, 0.0, processes=())], requests=10)  # nothing runs on it
     quiet.update([util(10.0, 0.0)], requests=None)  # request counts unknown
     assert findings_of(quiet) == []
+
+
+def test_hung_goes_by_gr_engine_active_where_gpm_measures_it() -> None:
+    def busy(at: float, active: float, util: float) -> GpuSample:
+        return sample(at, fields={cg.PROF_GR_ENGINE_ACTIVE: active, cg.GPU_UTIL: util}, processes=((42, GIB),))
+
+    health = GpuHealth(hung_after=0.0)
+    health.update([busy(0.0, 0.0, 87.0)], requests=10)
+    assert findings_of(health) == [("hung", Severity.PAGE)]
+    health.update([busy(5.0, 0.004, 0.0)], requests=10)  # under 1 %: what GPU_UTIL rounds to 0
+    assert findings_of(health) == [("hung", Severity.PAGE)]
+    health.update([busy(10.0, 0.3, 0.0)], requests=10)
+    assert findings_of(health) == []
+
+
+def test_a_gpu_in_mig_mode_is_judged_per_instance() -> None:
+    def mig(at: float, *instances: cg.GpuInstanceSample) -> GpuSample:
+        return sample(at, fields={cg.PROF_GR_ENGINE_ACTIVE: 0.0}, processes=((41, GIB), (51, GIB)), instances=instances)
+
+    def instance(instance_id: int, active: float | None, *pids: int) -> cg.GpuInstanceSample:
+        fields = {} if active is None else {cg.PROF_GR_ENGINE_ACTIVE: active}
+        return cg.GpuInstanceSample(instance_id, "1g.10gb", fields, tuple((pid, GIB) for pid in pids))
+
+    health = GpuHealth(hung_after=60.0)
+    health.update([mig(0.0, instance(1, None, 41), instance(5, None, 51))], requests=10)  # GPM from the next poll
+    for t in (5.0, 60.0):
+        health.update([mig(t, instance(1, 0.0, 41), instance(5, 0.5, 51), instance(9, 0.0))], requests=10)
+    assert findings_of(health) == []  # 55 s stuck: not yet
+    health.update([mig(65.0, instance(1, 0.0, 41), instance(5, 0.5, 51), instance(9, 0.0))], requests=10)
+    (hung,) = health.evaluate()
+    assert (hung.subject, hung.value, hung.labels["GPU_I_ID"], hung.labels["GPU_I_PROFILE"]) == (
+        "hung",
+        60.0,
+        "1",
+        "1g.10gb",
+    )
+    assert hung.details["processes"] == [41]
+    health.update([mig(70.0, instance(1, 0.2, 41), instance(5, 0.5, 51))], requests=10)
+    assert findings_of(health) == []
 
 
 def test_ecc_and_row_remapping_failures() -> None:

@@ -27,7 +27,7 @@ def test_opsgenie_needs_its_key_file_and_well_formed_responders(tmp_path: Path) 
         "    responders: [{type: team, username: a@example.com}, {type: user, name: Ann}, {type: schedule}]\n"
         "    priorities: {page: P0, sev1: P1}\n",
     ) == [
-        "2:5: receivers.0: receiver 'ops': opsgenie needs api_key_file, the file holding its API key",
+        "2:5: receivers.0: receiver 'ops': opsgenie needs api_key_file or api_key_env, where its API key is",
         "4:18: receivers.0.responders.0: a team responder is named by id or name, not username",
         "4:57: receivers.0.responders.1: a user responder is named by id or username, not name",
         "4:82: receivers.0.responders.2: a schedule responder needs exactly one of id or name (given: none)",
@@ -44,14 +44,58 @@ def test_slack_needs_a_webhook_or_a_bot_token_and_channel(tmp_path: Path) -> Non
         "  - {name: c, type: slack, webhook_url_file: /run/hook, channel: '#ml', url: 'https://hooks.slack.com/x'}\n",
     )
     assert problems == [
-        "2:5: receivers.0: receiver 'a': slack needs webhook_url_file (an incoming webhook) or bot_token_file with a "
-        "channel (chat.postMessage, resolutions threaded), not neither",
-        "3:5: receivers.1: receiver 'b': slack with bot_token_file needs the channel to post in",
+        "2:5: receivers.0: receiver 'a': slack needs webhook_url_file or _env (an incoming webhook) or "
+        "bot_token_file or _env with a channel (chat.postMessage, resolutions threaded), not neither",
+        "3:5: receivers.1: receiver 'b': slack with a bot token needs the channel to post in",
         "4:66: receivers.2.channel: an incoming webhook posts to the channel it was made for: drop channel",
-        "4:78: receivers.2.url: an incoming webhook's URL is its credential: keep it in webhook_url_file only, not in "
-        "the config",
+        "4:78: receivers.2.url: an incoming webhook's URL is its credential: keep it in webhook_url_file or "
+        "webhook_url_env only, not in the config",
     ]
     assert all("hooks.slack.com/x" not in p for p in problems)
+
+
+def test_a_secret_comes_from_its_file_or_its_environment_variable_not_both(tmp_path: Path) -> None:
+    assert refused(
+        tmp_path,
+        "  - {name: pd, type: pagerduty, routing_key_file: /run/pd, routing_key_env: PD}\n"
+        "  - {name: ops, type: opsgenie, api_key_file: /run/og, api_key_env: OG}\n"
+        "  - {name: bot, type: slack, bot_token_file: /run/t, bot_token_env: TOKEN, channel: C1}\n"
+        "  - {name: hook, type: slack, webhook_url_file: /run/h, webhook_url_env: HOOK}\n"
+        "  - {name: both, type: slack, webhook_url_env: HOOK, bot_token_env: TOKEN}\n"
+        "  - {name: bare, type: slack, bot_token_env: TOKEN}\n",
+    ) == [
+        "2:77: receivers.0.routing_key_env: receiver 'pd': give routing_key_file or routing_key_env, not both: one "
+        "source for a secret",
+        "3:69: receivers.1.api_key_env: receiver 'ops': give api_key_file or api_key_env, not both: one source for a "
+        "secret",
+        "4:69: receivers.2.bot_token_env: receiver 'bot': give bot_token_file or bot_token_env, not both: one source "
+        "for a secret",
+        "5:74: receivers.3.webhook_url_env: receiver 'hook': give webhook_url_file or webhook_url_env, not both: one "
+        "source for a secret",
+        "6:5: receivers.4: receiver 'both': slack needs webhook_url_file or _env (an incoming webhook) or "
+        "bot_token_file or _env with a channel (chat.postMessage, resolutions threaded), not both",
+        "6:5: receivers.4: receiver 'both': slack with a bot token needs the channel to post in",
+        "7:5: receivers.5: receiver 'bare': slack with a bot token needs the channel to post in",
+    ]
+
+
+def test_secrets_from_the_environment_alone_are_enough() -> None:
+    config = load_config(
+        None,
+        receivers=[
+            {"name": "ops", "type": "opsgenie", "api_key_env": "OPSGENIE_API_KEY"},
+            {"name": "bot", "type": "slack", "bot_token_env": "SLACK_BOT_TOKEN", "channel": "C0123ML"},
+            {"name": "hook", "type": "slack", "webhook_url_env": "SLACK_WEBHOOK_URL"},
+        ],
+    )
+    assert [(r.api_key_env, r.bot_token_env, r.webhook_url_env) for r in config.receivers] == [
+        ("OPSGENIE_API_KEY", None, None),
+        (None, "SLACK_BOT_TOKEN", None),
+        (None, None, "SLACK_WEBHOOK_URL"),
+    ]
+    refused_env = "receivers.0.api_key_env: api_key_env is a key of opsgenie receivers; receiver 'pd' is pagerduty"
+    with pytest.raises(ConfigError, match=refused_env):
+        load_config(None, receivers=[{"name": "pd", "type": "pagerduty", "routing_key_env": "PD", "api_key_env": "X"}])
 
 
 def test_keys_of_another_receiver_type_are_refused_by_name(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ oldest Kubernetes the manifests claim (1.29, the first with sidecar containers o
 the newest the tool knows. CRDs (PodMonitor, InferenceService) have no schema there: they are
 parsed and the fields driftwarden relies on are checked, and the InferenceService's pod fields are
 validated as a Pod. The sidecar's config in each ConfigMap is loaded by driftwarden itself, and
-every path it names is checked against the container's volume mounts.
+every path it names is checked against the container's volume mounts. The optional parts (OpsGenie
+and Slack: a comment line ending in "uncomment:", then the commented lines at its indentation) are
+checked the same way, uncommented.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from driftwarden.config import Config, load_config
+from driftwarden.alerts.dispatch import Router
+from driftwarden.config import SECRET_SOURCES, Config, load_config
+from driftwarden.daemon.receivers import pagerduty_source
 from driftwarden.exporters.gpu import WORKLOAD_ENV
+from driftwarden.params import route_params
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -35,16 +40,37 @@ CRDS = {"PodMonitor", "InferenceService"}
 PORT = 4318
 
 
-def documents(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+UNCOMMENT = "uncomment:"
+
+
+def uncommented(text: str) -> str:
+    """`text` with its optional parts in: after each comment line ending in "uncomment:", the comment
+    lines at its indentation lose their "# "."""
+    out: list[str] = []
+    block: str | None = None  # the indentation and "# " of the block's lines
+    for line in text.splitlines():
+        if block is not None and line.startswith(block):
+            out.append(line[: len(block) - 2] + line[len(block) :])
+            continue
+        block = None
+        stripped = line.lstrip()
+        if stripped.startswith("#") and stripped.endswith(UNCOMMENT):
+            block = line[: len(line) - len(stripped)] + "# "
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def documents(path: Path, optional: bool = False) -> list[dict[str, Any]]:
+    text = path.read_text()
+    return [doc for doc in yaml.safe_load_all(uncommented(text) if optional else text) if doc]
 
 
 def manifests() -> list[Path]:
     return sorted(p for p in KUBE.rglob("*.yaml") if p.name != "kustomization.yaml")
 
 
-def one(kind: str, name: str | None = None) -> dict[str, Any]:
-    found = [d for p in manifests() for d in documents(p) if d["kind"] == kind]
+def one(kind: str, name: str | None = None, optional: bool = False) -> dict[str, Any]:
+    found = [d for p in manifests() for d in documents(p, optional) if d["kind"] == kind]
     found = [d for d in found if name is None or d["metadata"]["name"] == name]
     assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
     return found[0]
@@ -55,19 +81,19 @@ def sidecar(pod: dict[str, Any]) -> dict[str, Any]:
     return next(c for c in containers if c["name"] == "driftwarden")
 
 
-def pod_spec(kind: str) -> dict[str, Any]:
+def pod_spec(kind: str, optional: bool = False) -> dict[str, Any]:
     if kind == "Deployment":
-        return one("Deployment")["spec"]["template"]["spec"]
-    return one("InferenceService")["spec"]["predictor"]
+        return one("Deployment", optional=optional)["spec"]["template"]["spec"]
+    return one("InferenceService", optional=optional)["spec"]["predictor"]
 
 
-def sidecar_config(pod: dict[str, Any], tmp_path: Path) -> Config:
+def sidecar_config(pod: dict[str, Any], tmp_path: Path, optional: bool = False) -> Config:
     """The Config the sidecar runs with: its --config file, found through its mounts, loaded."""
     args = sidecar(pod)["args"]
     path = PurePosixPath(args[args.index("--config") + 1])
     volume, key = mounted(pod, path)
     assert "configMap" in volume, f"{path} is not from a ConfigMap"
-    config_map = one("ConfigMap", volume["configMap"]["name"])
+    config_map = one("ConfigMap", volume["configMap"]["name"], optional)
     copy = tmp_path / path.name
     copy.write_text(config_map["data"][key])
     return load_config(copy)
@@ -142,10 +168,11 @@ def test_dockerignore_lets_in_what_pip_install_needs_and_nothing_else() -> None:
 # --- Kubernetes: schemas ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("optional", [False, True], ids=["as-shipped", "uncommented"])
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("path", manifests(), ids=lambda p: str(p.relative_to(KUBE)))
-def test_built_in_kinds_are_valid(path: Path, version: str) -> None:
-    for doc in documents(path):
+def test_built_in_kinds_are_valid(path: Path, version: str, optional: bool) -> None:
+    for doc in documents(path, optional):
         if doc["kind"] not in CRDS:
             kubernetes_validate.validate(doc, version, strict=True)
 
@@ -205,10 +232,11 @@ def test_kubectl_kustomize_renders_the_same_objects() -> None:
 # --- Kubernetes: the wiring ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("optional", [False, True], ids=["as-shipped", "uncommented"])
 @pytest.mark.parametrize("kind", ["Deployment", "InferenceService"])
-def test_the_sidecars_config_loads_and_every_path_in_it_is_mounted(kind: str, tmp_path: Path) -> None:
-    pod = pod_spec(kind)
-    config = sidecar_config(pod, tmp_path)
+def test_the_sidecars_config_loads_and_every_path_in_it_is_mounted(kind: str, tmp_path: Path, optional: bool) -> None:
+    pod = pod_spec(kind, optional)
+    config = sidecar_config(pod, tmp_path, optional)
     assert (config.host, config.port) == ("0.0.0.0", PORT)  # probes and scrapes come to the pod's IP
     assert writable(pod, PurePosixPath(config.state_path)), "state (SQLite and its WAL) needs a writable volume"
     assert writable(pod, PurePosixPath("/tmp")), "temporary files need a writable /tmp"
@@ -216,9 +244,9 @@ def test_the_sidecars_config_loads_and_every_path_in_it_is_mounted(kind: str, tm
         volume, key = mounted(pod, PurePosixPath(settings.reference))
         assert "configMap" in volume, f"model {model}'s reference: one file shared by every replica"
         assert key == f"{model}.parquet"
-    secrets = {d["metadata"]["name"]: d for d in documents(KUBE / "examples" / "secrets.example.yaml")}
+    secrets = {d["metadata"]["name"]: d for d in documents(KUBE / "examples" / "secrets.example.yaml", optional)}
     for receiver in config.receivers:
-        for path in (receiver.routing_key_file, receiver.hmac_secret_file):
+        for path in (getattr(receiver, f"{secret}_file") for secret in SECRET_SOURCES):
             if path is not None:
                 volume, key = mounted(pod, PurePosixPath(path))
                 assert key in secrets[volume["secret"]["secretName"]]["stringData"], f"{path}: no such key"
@@ -227,6 +255,51 @@ def test_the_sidecars_config_loads_and_every_path_in_it_is_mounted(kind: str, tm
         assert "emptyDir" in volume
         model_volume, _ = mounted(pod, PurePosixPath(source.file), container="model")
         assert model_volume is volume
+
+
+def test_opsgenie_and_slack_are_optional_examples_routed_as_the_operators_guide_routes_them(tmp_path: Path) -> None:
+    blocks = {
+        path.name: sum(line.rstrip().endswith(UNCOMMENT) for line in path.read_text().splitlines())
+        for path in manifests()
+    }
+    assert blocks == {
+        "configmap.yaml": 2,  # receivers, routes
+        "deployment.yaml": 2,  # mounts, volumes
+        "kserve-inferenceservice.yaml": 0,
+        "podmonitor.yaml": 0,
+        "secrets.example.yaml": 1,
+    }
+    shipped = sidecar_config(pod_spec("Deployment"), tmp_path)
+    config = sidecar_config(pod_spec("Deployment", optional=True), tmp_path, optional=True)
+    added = {r.name for r in config.receivers} - {r.name for r in shipped.receivers}
+    assert added == {"opsgenie", "slack"}
+    opsgenie, slack = (next(r for r in config.receivers if r.name == name) for name in ("opsgenie", "slack"))
+    assert str(opsgenie.api_key_file) == "/etc/driftwarden/secrets/opsgenie/api-key"  # the operator's guide's paths
+    assert str(slack.bot_token_file) == "/etc/driftwarden/secrets/slack/bot-token" and slack.channel
+    guide = (ROOT / "docs" / "operators-guide.md").read_text()
+    assert all(str(path) in guide for path in (opsgenie.api_key_file, slack.bot_token_file))
+    (slack_secret,) = [
+        s
+        for s in documents(KUBE / "examples" / "secrets.example.yaml", True)
+        if s["metadata"]["name"] == "driftwarden-slack"
+    ]
+    assert set(slack_secret["stringData"]) == {"bot-token", "webhook-url"}  # the guide's webhook_url_file key too
+    router = Router(route_params(config.routes), config.alerting.default_receivers)
+    assert router.receivers({"severity": "page", "kind": "drift"}) == ["opsgenie", "oncall"]
+    assert router.receivers({"severity": "ticket", "kind": "drift"}) == ["slack", "retrain"]
+    before = Router(route_params(shipped.routes), shipped.alerting.default_receivers)
+    assert before.receivers({"severity": "page", "kind": "drift"}) == ["oncall"]
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "InferenceService"])
+def test_pagerdutys_source_falls_back_to_the_node_from_the_downward_api(kind: str) -> None:
+    env = {e["name"]: e for e in sidecar(pod_spec(kind))["env"]}
+    assert env["NODE_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    # what the kubelet puts in each variable; without a pod name, PagerDuty's source is the node
+    values = {"POD_NAME": "fraud-model-7d9f", "POD_NAMESPACE": "ml", "NODE_NAME": "gpu-node-3"}
+    fields = {name: values[name] for name in values if name in env}
+    assert pagerduty_source(fields) == "ml/fraud-model-7d9f"
+    assert pagerduty_source({k: v for k, v in fields.items() if k != "POD_NAME"}) == "gpu-node-3"
 
 
 @pytest.mark.parametrize("kind", ["Deployment", "InferenceService"])

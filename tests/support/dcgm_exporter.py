@@ -2,7 +2,8 @@
 tests/exporters/dcgm-exporter.md), and what the README says driftwarden cannot read through NVML.
 
 `upstream(name)` is the path of a vendored file; a test that needs one is skipped while it is not
-vendored (tests/exporters/dcgm-exporter.md says how). `counters()` parses
+vendored, the skip reason giving the command that fetches it (`fetch_command`, the same in the
+README and tests/exporters/dcgm-exporter.md; `pytest -ra`, the default, prints the reason). `counters()` parses
 `default-counters.csv` as dcgm-exporter does: `field, type, help` lines, `#` comments.
 `unavailable_through_nvml()` reads the README's table of that name.
 """
@@ -15,7 +16,17 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["FIXTURES", "Counter", "counters", "grafana_substitute", "unavailable_through_nvml", "upstream"]
+__all__ = [
+    "FIXTURES",
+    "UPSTREAM",
+    "Counter",
+    "counters",
+    "fetch_command",
+    "grafana_substitute",
+    "skip_reason",
+    "unavailable_through_nvml",
+    "upstream",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "exporters"
@@ -23,10 +34,36 @@ NOTICE = FIXTURES / "dcgm-exporter.md"
 TABLE_HEADING = re.compile(r"^#+ .*unavailable through NVML", re.IGNORECASE)
 
 
+RAW = "https://raw.githubusercontent.com/NVIDIA/dcgm-exporter"
+# file in tests/exporters/ -> (dcgm-exporter commit, path in that repository)
+UPSTREAM = {
+    "dcgm-exporter-dashboard.json": (
+        "068798b0a1cb23d7764fa30f6f305d322ede87e2",
+        "grafana/dcgm-exporter-dashboard.json",
+    ),
+    "default-counters.csv": ("7ad58324b4447b64dc3dedf946b889b648b7f476", "etc/default-counters.csv"),
+}
+
+
+def fetch_command(name: str) -> str:
+    """The command, run from the repository root, that fetches upstream file `name` unmodified."""
+    commit, path = UPSTREAM[name]
+    return f"curl -fsSLo tests/exporters/{name} {RAW}/{commit}/{path}"
+
+
+def skip_reason(name: str) -> str:
+    commit, path = UPSTREAM[name]
+    return (
+        f"tests/exporters/{name} (NVIDIA dcgm-exporter's {path} at {commit[:12]}, Apache-2.0) is not committed; "
+        f"fetch it unmodified, from the repository root: {fetch_command(name)} "
+        f"(source and licence: {NOTICE.relative_to(ROOT)})"
+    )
+
+
 def upstream(name: str) -> Path:
     path = FIXTURES / name
     if not path.is_file():
-        pytest.skip(f"{path.relative_to(ROOT)} is not vendored yet (see {NOTICE.relative_to(ROOT)})")
+        pytest.skip(skip_reason(name))
     return path
 
 
