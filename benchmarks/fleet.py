@@ -12,7 +12,12 @@ writes (fleet.yml, driftwarden.yml, slos.yml) at the scrape interval. For each N
                 (the replicas' series, 5 per target that Prometheus adds, and the recorded series)
   RSS           process_resident_memory_bytes of Prometheus, the largest seen during the measurement
   fleet eval    prometheus_rule_group_last_duration_seconds of the driftwarden-fleet group: median and
-                max over `--evaluations` evaluations (and the median of every group together)
+                max over `--evaluations` evaluations (and the median of every group together); wall
+                clock, so on a shared machine it grows with the load (the load average is recorded)
+  sum CPU       the CPU time Prometheus spends on the group's first rule, the sum over every replica's
+                bins (the rest reads the ~2,000 recorded series of a fleet): the rules are unloaded, the
+                expression queried and Prometheus' CPU time across the query taken, less the scrapes'
+  cores         Prometheus' CPU use over the timed evaluations (scrapes and every rule group)
   PSI error     max over features of |driftwarden:feature_psi:fleet - the PSI of the pooled rows|,
                 where the pooled PSI is detectors.drift.compare() on every replica's rows together
 
@@ -24,7 +29,7 @@ features), with the exposition's series per replica.
 Exits 1 when the fleet PSI (under export_bins all, or the allow-list's features) differs from the
 pooled PSI by more than `--tolerance`, or a series the fleet rules record is missing.
 
-Run:  .venv/bin/python benchmarks/fleet.py                  # N = 50, 200, 500; 15 s scrapes (~15 min)
+Run:  .venv/bin/python benchmarks/fleet.py                  # N = 50, 200, 500; 30 s scrapes (~20 min)
       .venv/bin/python benchmarks/fleet.py --quick          # N = 10, 50; 5 s scrapes (a smoke test)
       .venv/bin/python benchmarks/fleet.py --replicas 3 --interval 1 --evaluations 2 --json out.json
 """
@@ -47,7 +52,7 @@ import yaml
 from fleet_prometheus import JOB, Prometheus, Targets, generate_rules, metrics_path, prometheus_binary, target_groups
 from fleet_replicas import CONFIG, FEATURES, MODEL, exposition, pod_name, pooled_psi, reference, replica, samples
 
-from driftwarden.alerts.fleet_rules import GROUP, PSI, VALUES
+from driftwarden.alerts.fleet_rules import GROUP, PSI, VALUES, fleet_rules
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.params import BinExportParams
 
@@ -105,11 +110,15 @@ class Row:
     fleet_eval_median_s: float
     fleet_eval_max_s: float
     all_rules_eval_median_s: float
+    fleet_sum_cpu_s: float  # CPU time of the fleet group's first rule (the sum over every replica) alone
+    prometheus_cores: float  # CPU Prometheus used (scrapes, every rule group) over the timed evaluations
     iterations_missed: float
     psi_features: int
     psi_max_error: float | None
     fleet_values_ok: bool
     seconds: float
+    load_average: float  # this machine's 1-minute load average at the end: the timings are wall clock
+    fleet_rules_s: dict[str, float]  # each fleet rule's evaluation time, the last evaluation
 
 
 def own(metrics: dict[str, list[tuple[dict[str, str], float]]], name: str, group: str | None = None) -> list[float]:
@@ -131,14 +140,16 @@ def measure(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"not every target was scraped: {prom.log_tail()}")
             time.sleep(min(1.0, args.interval / 4))
+        deadline = time.monotonic() + args.max_wait
         first = prom.own_metrics()
         base = max(own(first, "prometheus_rule_group_iterations_total", GROUP), default=0)
         fleet_durations: list[float] = []
         all_durations: list[float] = []
         rss: list[float] = []
         seen = base + 1  # the evaluation running as the last target came in may have missed it
+        cpu = [(time.monotonic(), prom.cpu_seconds())]
         while len(fleet_durations) < args.evaluations:
-            if time.monotonic() > deadline + (args.evaluations + 2) * args.interval:
+            if time.monotonic() > deadline:
                 raise RuntimeError(f"the fleet rules were not evaluated {args.evaluations} times: {prom.log_tail()}")
             time.sleep(min(1.0, args.interval / 4))
             metrics = prom.own_metrics()
@@ -146,13 +157,19 @@ def measure(
             iterations = max(own(metrics, "prometheus_rule_group_iterations_total", GROUP), default=0)
             if iterations > seen:
                 seen = iterations
+                cpu.append((time.monotonic(), prom.cpu_seconds()))
                 fleet_durations += own(metrics, "prometheus_rule_group_last_duration_seconds", GROUP)
                 all_durations.append(sum(own(metrics, "prometheus_rule_group_last_duration_seconds")))
         metrics = prom.own_metrics()
         series = int(own(metrics, "prometheus_tsdb_head_series")[0])
         missed = sum(own(metrics, "prometheus_rule_group_iterations_missed_total"))
+        groups = prom.http.get("/api/v1/rules").json()["data"]["groups"]
+        per_rule = {r["name"]: r["evaluationTime"] for g in groups if g["name"] == GROUP for r in g["rules"]}
         recorded = {r["metric"]["feature"]: float(r["value"][1]) for r in prom.query(PSI)}
         values = {r["metric"]["feature"]: float(r["value"][1]) for r in prom.query(f'{VALUES}{{window="current"}}')}
+        prom.unload_rules()
+        fleet_sum = fleet_rules()[0]["expr"]
+        sum_cpu = statistics.median(prom.query_cpu_seconds(fleet_sum) for _ in range(args.cpu_repeats))
     finally:
         prom.close()
     pooled = np.vstack(fleet.currents[:n])
@@ -170,11 +187,15 @@ def measure(
         fleet_eval_median_s=statistics.median(fleet_durations),
         fleet_eval_max_s=max(fleet_durations),
         all_rules_eval_median_s=statistics.median(all_durations),
+        fleet_sum_cpu_s=sum_cpu,
+        prometheus_cores=(cpu[-1][1] - cpu[1][1]) / (cpu[-1][0] - cpu[1][0]) if len(cpu) > 2 else float("nan"),
         iterations_missed=missed,
         psi_features=len(recorded),
         psi_max_error=max(errors) if errors else None,
         fleet_values_ok=all(values.get(f) == counts[f] for f in recorded),
         seconds=time.monotonic() - started,
+        load_average=os.getloadavg()[0],
+        fleet_rules_s=per_rule,
     )
 
 
@@ -191,37 +212,37 @@ def extrapolate(rows: list[Row], targets: tuple[int, ...] = (1_000, 10_000)) -> 
     """Each figure's least-squares line in N, at `targets` (nothing from fewer than two sizes)."""
     if len({r.replicas for r in rows}) < 2:
         return []
-    fits = {f: fit(rows, f) for f in ("series", "rss_bytes", "fleet_eval_median_s", "all_rules_eval_median_s")}
+    fields = ("series", "rss_bytes", "fleet_eval_median_s", "all_rules_eval_median_s", "fleet_sum_cpu_s")
+    fits = {f: fit(rows, f) for f in fields}
     out = [{"replicas": n, **{f: a + b * n for f, (a, b) in fits.items()}} for n in targets]
     for row in out:
         row["series_per_replica"] = fits["series"][1]
     return out
 
 
-def millis(seconds: float) -> str:
-    return f"{seconds * 1000:,.1f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+def seconds(value: float) -> str:
+    return f"{value * 1000:,.0f} ms" if value < 1 else f"{value:,.1f} s"
 
 
 def table(rows: list[Row], projected: list[dict[str, float]]) -> str:
     head = (
-        f"{'knob':<24}{'N':>6}{'series':>12}{'/replica':>10}{'bins/rep':>10}{'Prom RSS':>11}"
-        f"{'fleet eval (med/max)':>24}{'all rules':>12}{'fleet PSI':>11}{'max |error|':>13}"
+        f"{'knob':<24}{'N':>7}{'series':>12}{'/replica':>9}{'bins':>6}{'Prom RSS':>12}{'fleet eval':>12}"
+        f"{'sum CPU':>10}{'all rules':>11}{'cores':>7}{'PSI':>7}{'max |error|':>13}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         error = "-" if r.psi_max_error is None else f"{r.psi_max_error:.1e}"
-        evals = f"{millis(r.fleet_eval_median_s)} / {millis(r.fleet_eval_max_s)}"
         lines.append(
-            f"{r.knob:<24}{r.replicas:>6,}{r.series:>12,}{r.exposed_per_replica + PER_TARGET:>10,.0f}"
-            f"{r.bin_series_per_replica:>10,.0f}{r.rss_bytes / MIB:>7,.0f} MiB{evals:>24}"
-            f"{millis(r.all_rules_eval_median_s):>12}{f'{r.psi_features}/{len(FEATURES)}':>11}{error:>13}"
+            f"{r.knob:<24}{r.replicas:>7,}{r.series:>12,}{r.exposed_per_replica + PER_TARGET:>9,.0f}"
+            f"{r.bin_series_per_replica:>6,.0f}{r.rss_bytes / MIB:>8,.0f} MiB{seconds(r.fleet_eval_median_s):>12}"
+            f"{seconds(r.fleet_sum_cpu_s):>10}{seconds(r.all_rules_eval_median_s):>11}{r.prometheus_cores:>7.2f}"
+            f"{f'{r.psi_features}/{len(FEATURES)}':>7}{error:>13}"
         )
     for p in projected:
         lines.append(
-            f"{'all (extrapolated)':<24}{p['replicas']:>6,.0f}{p['series']:>12,.0f}"
-            f"{p['series_per_replica']:>10,.0f}"
-            f"{'':>10}{p['rss_bytes'] / MIB:>7,.0f} MiB{millis(p['fleet_eval_median_s']):>24}"
-            f"{millis(p['all_rules_eval_median_s']):>12}"
+            f"{'all, extrapolated':<24}{p['replicas']:>7,.0f}{p['series']:>12,.0f}{p['series_per_replica']:>9,.0f}"
+            f"{'':>6}{p['rss_bytes'] / MIB:>8,.0f} MiB{seconds(p['fleet_eval_median_s']):>12}"
+            f"{seconds(p['fleet_sum_cpu_s']):>10}{seconds(p['all_rules_eval_median_s']):>11}"
         )
     return "\n".join(lines)
 
@@ -229,8 +250,10 @@ def table(rows: list[Row], projected: list[dict[str, float]]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--replicas", default="50,200,500", help="comma-separated fleet sizes N")
-    parser.add_argument("--interval", type=float, default=15.0, help="scrape and rule evaluation interval, s")
-    parser.add_argument("--evaluations", type=int, default=5, help="fleet rule evaluations timed per N")
+    parser.add_argument("--interval", type=float, default=30.0, help="scrape and rule evaluation interval, s")
+    parser.add_argument("--evaluations", type=int, default=3, help="fleet rule evaluations timed per N")
+    parser.add_argument("--cpu-repeats", type=int, default=3, help="queries of the fleet sum timed for CPU")
+    parser.add_argument("--max-wait", type=float, default=1800, help="seconds to wait for the evaluations")
     parser.add_argument("--knob-replicas", type=int, default=50, help="N for the knob comparison (0: none)")
     parser.add_argument("--quick", action="store_true", help="N = 10, 50; 5 s interval; 3 evaluations; knobs at 10")
     parser.add_argument("--tolerance", type=float, default=1e-9, help="largest |fleet PSI - pooled PSI| that passes")
@@ -268,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(
                     f"{knob} N={n}: {row.series:,} series, {row.rss_bytes / MIB:,.0f} MiB, "
-                    f"fleet eval {millis(row.fleet_eval_median_s)} ({row.seconds:.0f} s)",
+                    f"fleet eval {seconds(row.fleet_eval_median_s)} ({row.seconds:.0f} s)",
                     flush=True,
                 )
     measured = [r for r in rows if r.knob == "all"]

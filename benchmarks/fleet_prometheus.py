@@ -9,6 +9,7 @@ generate` writes, and evaluates them at the scrape interval.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -25,7 +26,16 @@ import uvicorn
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["JOB", "Prometheus", "Targets", "free_port", "generate_rules", "metrics_path", "prometheus_binary"]
+__all__ = [
+    "JOB",
+    "Prometheus",
+    "Targets",
+    "free_port",
+    "generate_rules",
+    "metrics_path",
+    "prometheus_binary",
+    "target_groups",
+]
 
 JOB = "driftwarden"
 NAMESPACE, MODEL_VERSION = "prod", "v3"
@@ -124,7 +134,9 @@ class Prometheus:
             "rule_files": [str(p) for p in rules],
             "scrape_configs": [{"job_name": JOB, "static_configs": groups}],
         }
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self.config_file = workdir / "prometheus.yml"
+        self.config = config
+        self.config_file.write_text(yaml.safe_dump(config))
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.log = workdir / "prometheus.log"
@@ -133,6 +145,8 @@ class Prometheus:
             f"--config.file={workdir / 'prometheus.yml'}",
             f"--storage.tsdb.path={workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",  # POST /-/reload: `unload_rules`
+            "--query.timeout=10m",  # rules share it: a slow fleet sum is measured, not cut at 2 minutes
         ]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -165,6 +179,26 @@ class Prometheus:
     def scalar(self, expr: str) -> float | None:
         result = self.query(expr)
         return float(result[0]["value"][1]) if result else None
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the process has used (/proc/<pid>/stat)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def query_cpu_seconds(self, expr: str, quiet: float = 3.0) -> float:
+        """CPU time one instant query of `expr` costs: the process's CPU time across the query, less what
+        it spent at the rate of the `quiet` seconds before (scrapes go on meanwhile)."""
+        before, start = self.cpu_seconds(), time.monotonic()
+        time.sleep(quiet)
+        background = (self.cpu_seconds() - before) / (time.monotonic() - start)
+        before, start = self.cpu_seconds(), time.monotonic()
+        self.query(expr)
+        return max(0.0, self.cpu_seconds() - before - background * (time.monotonic() - start))
+
+    def unload_rules(self) -> None:
+        """Reload the configuration without its rule files: no evaluation competes with what is measured next."""
+        self.config_file.write_text(yaml.safe_dump({**self.config, "rule_files": []}))
+        self.http.post("/-/reload").raise_for_status()
 
     def own_metrics(self) -> dict[str, list[tuple[dict[str, str], float]]]:
         """Prometheus' own /metrics: sample name -> [(labels, value)]."""
