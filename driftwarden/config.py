@@ -55,6 +55,7 @@ __all__ = [
     "ConfigError",
     "DriftMethod",
     "DriftSettings",
+    "FleetSettings",
     "GpuSettings",
     "Limits",
     "ModelSettings",
@@ -722,6 +723,32 @@ class AuditSettings(_Strict):
     )
 
 
+class FleetSettings(_Strict):
+    """What each replica exports for fleet-wide drift (`driftwarden_feature_bin_values`): the series
+    Prometheus sums over replicas, and most of a replica's series (features x bins x 2)."""
+
+    export_bins: Literal["all", "drifted", "none"] = Field(
+        default="all",
+        description="all: every feature's bins (the fleet rules need them); drifted: only while the feature "
+        "drifts on this replica (the feature-detail histogram, no fleet PSI); none: no bin series",
+    )
+    bin_features: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per model, the only features whose bins are exported (the fleet PSI covers just these); "
+        "models not named follow export_bins alone",
+    )
+
+    @field_validator("bin_features")
+    @classmethod
+    def _model_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = sorted(name for name in value if not MODEL_NAME.fullmatch(name))
+        if bad:
+            raise ValueError(
+                f"not model names: {', '.join(map(repr, bad))} (up to 63 letters, digits, '.', '_', ':', '-')"
+            )
+        return value
+
+
 class ServerSettings(_Strict):
     """How the port holds up against many, idle or slow clients (uvicorn, HTTP/1.1)."""
 
@@ -794,6 +821,9 @@ class Config(_Strict):
     )
     audit: AuditSettings = Field(
         default=AuditSettings(), description="the audit trail of state-changing actions (GET /v1/audit)"
+    )
+    fleet: FleetSettings = Field(
+        default=FleetSettings(), description="the bin series each replica exports for fleet-wide drift"
     )
 
     @model_validator(mode="wrap")

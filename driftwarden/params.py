@@ -23,6 +23,7 @@ from driftwarden.config import (
     AlertingSettings,
     Config,
     DriftSettings,
+    FleetSettings,
     GpuSettings,
     LogSettings,
     OutboxSettings,
@@ -40,6 +41,7 @@ __all__ = [
     "METHODS",
     "AlertLinkParams",
     "AlertingParams",
+    "BinExportParams",
     "DriftThresholds",
     "GpuParams",
     "InhibitRuleParams",
@@ -51,6 +53,7 @@ __all__ = [
     "TraceParams",
     "alert_link_params",
     "alerting_params",
+    "bin_export_params",
     "drift_thresholds",
     "gpu_params",
     "log_params",
@@ -337,3 +340,30 @@ def drift_thresholds(d: DriftSettings) -> DriftThresholds:
         missing=d.missing,
         per_feature={name: t.model_dump(exclude_none=True) for name, t in d.per_feature.items()},
     )
+
+
+@dataclass(frozen=True)
+class BinExportParams:
+    """Which features' bin values a replica exports (`fleet.export_bins`, `fleet.bin_features`).
+
+    >>> p = BinExportParams("drifted", {"fraud": frozenset({"amount"})})
+    >>> p.exports("fraud", "amount", drifting=True), p.exports("fraud", "age", drifting=True)
+    (True, False)
+    >>> p.exports("churn", "age", drifting=False), p.exports("churn", "age", drifting=True)
+    (False, True)
+    """
+
+    mode: Literal["all", "drifted", "none"] = "all"
+    features: Mapping[str, frozenset[str]] = field(default_factory=dict)  # model -> the only features exported
+
+    def exports(self, model: str, feature: str, *, drifting: bool) -> bool:
+        if self.mode == "none":
+            return False
+        allowed = self.features.get(model)
+        if allowed is not None and feature not in allowed:
+            return False
+        return self.mode == "all" or drifting
+
+
+def bin_export_params(s: FleetSettings) -> BinExportParams:
+    return BinExportParams(s.export_bins, {model: frozenset(names) for model, names in s.bin_features.items()})

@@ -17,8 +17,11 @@ from prometheus_client.registry import Collector
 
 from driftwarden.core import metric_names as m
 from driftwarden.detectors.drift import DriftReport
+from driftwarden.params import BinExportParams
 
 __all__ = ["DriftCollector", "Instruments", "ModelState"]
+
+EVERY_BIN = BinExportParams()  # fleet.export_bins: all
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,15 @@ class Instruments:
 class DriftCollector(Collector):
     """Reads the latest drift reports and window sizes when Prometheus scrapes."""
 
-    def __init__(self, states: Callable[[], Iterable[ModelState]], queue_rows: Callable[[], tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        states: Callable[[], Iterable[ModelState]],
+        queue_rows: Callable[[], tuple[int, int]],
+        bins: BinExportParams = EVERY_BIN,
+    ) -> None:
         self._states = states
         self._queue_rows = queue_rows
+        self._bins = bins  # which features' bin values to export: most of a replica's series
 
     def describe(self) -> list[Metric]:
         return []  # the metric set depends on the models seen: skip the registration-time collect
@@ -116,7 +125,7 @@ class DriftCollector(Collector):
     def snapshot(self) -> DriftCollector:
         """On the loop: the models' states now (reports are immutable), to collect in any thread."""
         states, queue_rows = list(self._states()), self._queue_rows()
-        return DriftCollector(lambda: states, lambda: queue_rows)
+        return DriftCollector(lambda: states, lambda: queue_rows, self._bins)
 
     def collect(self) -> Iterator[Metric]:
         score = GaugeMetricFamily(
@@ -211,6 +220,8 @@ class DriftCollector(Collector):
                 for window, rate in f.missing_rate.items():
                     if rate is not None:
                         missing.add_metric([state.model, f.name, window], rate)
+                if not self._bins.exports(state.model, f.name, drifting=f.drifted or f.stable):
+                    continue
                 for window, counts in f.bins.items():
                     for b, count in enumerate(counts):
                         bins.add_metric([state.model, f.name, str(b), window], count)

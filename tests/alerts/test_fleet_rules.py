@@ -206,6 +206,16 @@ def test_promtool_checks_the_fleet_rules(promtool: str, tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.promtool
+def test_a_large_fleet_can_evaluate_the_group_less_often(promtool: str, tmp_path: Path) -> None:
+    assert "interval" not in yaml.safe_load(fleet_rules.render())["groups"][0]  # the global evaluation_interval
+    path = fleet_rules.write_rules(tmp_path, interval="2m")
+    group = yaml.safe_load(path.read_text())["groups"][0]
+    assert (group["name"], group["interval"], len(group["rules"])) == (fleet_rules.GROUP, "2m", 5)
+    done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 # --- promtool test rules on three replicas --------------------------------------------------------
 
 

@@ -66,7 +66,7 @@ def test_the_design_docs_config_example_uses_only_documented_keys() -> None:
                 if named:
                     walk(sub, name)
                     continue
-                if path.endswith(".features") or path.endswith(".match") or path.endswith(".model_processes"):
+                if path.endswith((".features", ".bin_features", ".match", ".model_processes")):
                     continue  # user-chosen keys
                 assert name in documented, f"design.md's config names {name}, which the reference lacks"
                 walk(sub, name)
