@@ -11,7 +11,8 @@ sorting, so both cores of a sidecar work.
 
 `ks_2samp` reproduces `scipy.stats.ks_2samp` (two-sided, method="auto"): the same
 statistic bit for bit and the same p-value, from the exact distribution when both
-samples have at most 10,000 values and Smirnov's asymptotic one above. Likewise
+samples have at most 10,000 values and Smirnov's asymptotic one above (both in `detectors.kolmogorov`,
+so that neither this module nor a `driftwarden check` imports `scipy.stats`, a second of start-up). Likewise
 `wasserstein`, `jensen_shannon`, `chi_square` and `chi_square_homogeneity` equal scipy's
 `wasserstein_distance`, `jensenshannon(base=2)`, `chisquare` (on smoothed reference shares) and
 `chi2_contingency(correction=False)`, feature by feature.
@@ -33,9 +34,9 @@ from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
 
 from driftwarden.core.arrays import BoolArray, FloatArray, IntArray
+from driftwarden.detectors import kolmogorov
 
 __all__ = [
     "KSResult",
@@ -147,12 +148,12 @@ def ks_2samp(reference_sorted: FloatArray, current_sorted: FloatArray) -> KSResu
             return math.nan, math.nan
         d = _ks_statistic(reference_sorted[:n1, j], current_sorted[:n2, j])
         if max(n1, n2) <= EXACT_MAX_N:
-            exact = _exact_two_sided(n1, n2, d)
+            exact = kolmogorov.two_sample_exact(n1, n2, d)
             if exact is not None:
                 return exact
             d = _rounded_to_lattice(n1, n2, d)
         m, n = max(n1, n2), min(n1, n2)
-        return d, _kolmogorov_sf(d, round(m * n / (m + n)))
+        return d, kolmogorov.kolmogorov_sf(d, round(m * n / (m + n)))
 
     pairs = _map_columns(column, n_features)
     statistic = np.array([p[0] for p in pairs], dtype=np.float64)
@@ -165,64 +166,15 @@ def _rounded_to_lattice(n1: int, n2: int, d: float) -> float:
     return round(d * lcm) / lcm
 
 
-def _exact_two_sided(n1: int, n2: int, d: float) -> tuple[float, float] | None:
-    """scipy's exact two-sided distribution; None when it is numerically out of reach."""
-    try:
-        from scipy.stats._stats_py import _attempt_exact_2kssamp  # type: ignore[attr-defined]  # private: not in scipy-stubs
-    except ImportError:  # a scipy without the private helper: ask the public API
-        return None
-    success, d_exact, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
-    return (float(d_exact), float(prob)) if success else None
-
-
 def kolmogorov_sf(d: npt.ArrayLike, n: npt.ArrayLike) -> FloatArray:
-    """`scipy.stats.kstwo.sf(d, n)` for arrays, fast where scipy is slow.
-
-    scipy answers 2 * smirnov(n, d) when n*d^2 lies in [2.2, 370) and n > 140, and its
-    smirnov costs ~60 ms a value at n = 50,000. Here that branch is the exact
-    Smirnov sum done in log space with numpy (about 10x faster, equal to 1e-9 relative);
-    every other branch is scipy's own code.
-    """
+    """`scipy.stats.kstwo.sf(d, n)` for arrays (`detectors.kolmogorov`: without importing scipy.stats,
+    and fast where scipy is slow: its Smirnov tail costs ~60 ms a value at n = 50,000)."""
     distances = np.asarray(d, dtype=np.float64)
     sizes = np.broadcast_to(np.asarray(n, dtype=np.float64), distances.shape)
-    flat = _map_columns(lambda k: _kolmogorov_sf(float(distances.flat[k]), float(sizes.flat[k])), distances.size)
+    flat = _map_columns(
+        lambda k: kolmogorov.kolmogorov_sf(float(distances.flat[k]), float(sizes.flat[k])), distances.size
+    )
     return np.array(flat, dtype=np.float64).reshape(distances.shape)
-
-
-def _kolmogorov_sf(d: float, n: float) -> float:
-    nxx = n * d * d
-    if n > 140 and 1.0 < n * d < n - 1 and d < 0.5 and 2.2 <= nxx < 370:
-        return min(max(2.0 * _smirnov_sum(int(n), d), 0.0), 1.0)
-    return float(stats.kstwo.sf(d, n))
-
-
-def _smirnov_sum(n: int, x: float) -> float:
-    """P(D+_n >= x) = x * sum_j C(n,j) (x + j/n)^(j-1) (1 - x - j/n)^(n-j), j = 0..floor(n(1-x))."""
-    log_factorial = _log_factorials(n)
-    j = np.arange(math.floor(n * (1.0 - x)) + 1)
-    jf = j.astype(np.float64)
-    with np.errstate(divide="ignore"):
-        log_terms = (
-            (log_factorial[n] - log_factorial[j] - log_factorial[n - j])
-            + (jf - 1.0) * np.log(x + jf / n)
-            + (n - jf) * np.log1p(-x - jf / n)
-        )
-    top = log_terms.max()
-    return float(x * math.exp(top) * np.exp(log_terms - top).sum())
-
-
-_log_factorial_table: FloatArray = np.zeros(1)
-
-
-def _log_factorials(n: int) -> FloatArray:
-    """log(k!) for k = 0..n, from a table that grows on demand (shared by all threads, never shrunk)."""
-    global _log_factorial_table
-    table = _log_factorial_table
-    if table.size <= n:
-        size = max(n + 1, 2 * table.size)
-        table = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, size, dtype=np.float64)))])
-        _log_factorial_table = table
-    return table
 
 
 def quantile_edges(sorted_values: FloatArray, bins: int = 10) -> FloatArray:
@@ -428,10 +380,15 @@ def jensen_shannon(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLik
     with np.errstate(invalid="ignore", divide="ignore"):
         p, q = ref / ref_total, cur / cur_total
         m = (p + q) / 2.0
-        divergence = special.rel_entr(p, m).sum(axis=-1) + special.rel_entr(q, m).sum(axis=-1)
+        divergence = _relative_entropy(p, m).sum(axis=-1) + _relative_entropy(q, m).sum(axis=-1)
     distance = np.sqrt(np.clip(divergence / math.log(2.0) / 2.0, 0.0, 1.0))  # clip: rounding only
     empty = (ref_total[..., 0] == 0) | (cur_total[..., 0] == 0)
     return np.where(empty, np.nan, distance)
+
+
+def _relative_entropy(p: FloatArray, m: FloatArray) -> FloatArray:
+    """`scipy.special.rel_entr(p, m)` where m >= p / 2, as in a Jensen-Shannon mixture: p log(p/m), 0 where p is 0."""
+    return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0) / m), p)  # p: 0 stays 0, NaN stays NaN
 
 
 # -- categorical features --------------------------------------------------------------------
@@ -556,8 +513,13 @@ def _paired_counts(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLik
 
 
 def _chi2_result(statistic: FloatArray, dof: IntArray, empty: BoolArray) -> tuple[FloatArray, FloatArray]:
-    """p = chi2.sf(statistic, dof); (0, 1) where dof is 0 (one cell), NaN where a side is empty."""
-    pvalue = np.clip(stats.chi2.sf(statistic, np.maximum(dof, 1)), 0.0, 1.0)
+    """p = chi2.sf(statistic, dof); (0, 1) where dof is 0 (one cell), NaN where a side is empty.
+
+    `scipy.special.chdtrc` is what `scipy.stats.chi2.sf` calls, imported here, when a categorical
+    feature is compared: scipy.special takes a third of a second to import, scipy.stats a second."""
+    from scipy.special import chdtrc
+
+    pvalue = np.clip(chdtrc(np.maximum(dof, 1), statistic), 0.0, 1.0)
     statistic = np.where(dof > 0, statistic, 0.0)
     pvalue = np.where(dof > 0, pvalue, 1.0)
     return np.where(empty, np.nan, statistic), np.where(empty, np.nan, pvalue)
@@ -585,7 +547,12 @@ def proportions_ztest(
         z = (k2 / n2 - k1 / n1) / se
     z = np.where(se == 0, 0.0, z)
     z = np.where((n1 == 0) | (n2 == 0), np.nan, z)
-    return z, 2.0 * stats.norm.sf(np.abs(z))
+    return z, _two_sided_normal_p(z)
+
+
+def _two_sided_normal_p(z: FloatArray) -> FloatArray:
+    """2 * `scipy.stats.norm.sf(|z|)` = erfc(|z| / sqrt 2); NaN stays NaN."""
+    return np.array([math.erfc(abs(x) / math.sqrt(2.0)) for x in np.ravel(z).tolist()]).reshape(np.shape(z))
 
 
 def _check_same_features(a: FloatArray, b: FloatArray) -> None:
