@@ -1,8 +1,10 @@
 """Direct loss estimation (DLE, as NannyML defines it) for regression models.
 
-Fitted on the reference: two loss models (scikit-learn's `HistGradientBoostingRegressor`, early
-stopping on a held-out tenth) learn each row's absolute and squared error from its inputs and the
-model's prediction. On a window without labels, the mean predicted absolute error is the estimated
+Fitted on the reference: two loss models (scikit-learn's `HistGradientBoostingRegressor`, 200 trees
+of 31 leaves, fitted on nine tenths of the rows; the held-out tenth gives their R²) learn each row's
+absolute and squared error from its inputs and the model's prediction. (Early stopping stopped at a
+few dozen trees and doubled the error of estimates where the inputs moved beyond the reference:
+benchmarks/estimation.py.) On a window without labels, the mean predicted absolute error is the estimated
 MAE and the root of the mean predicted squared error the estimated RMSE. Categorical inputs are
 passed as categories (the reference's most frequent 254 per column; others and unseen ones count as
 missing). Like CBPE it holds under covariate shift: the inputs may move, the error given the inputs
@@ -11,13 +13,14 @@ must not.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from driftwarden.core.arrays import BoolArray, FloatArray, IntArray
 from driftwarden.core.errors import InputError
@@ -120,10 +123,16 @@ class DLE:
             )
         x = design.matrix(columns)[kept]
         error = np.abs(truth[kept] - prediction[kept])
+        held_out = np.zeros(error.size, dtype=bool)
+        held_out[np.random.default_rng(0).permutation(error.size)[: error.size // 10]] = True
         absolute, squared = _loss_model(design), _loss_model(design)
         with _one_thread():
-            absolute.fit(x, error)
-            squared.fit(x, error**2)
+            absolute.fit(x[~held_out], error[~held_out])
+            squared.fit(x[~held_out], error[~held_out] ** 2)
+            r2 = (
+                _r2(absolute.predict(x[held_out]), error[held_out]),
+                _r2(squared.predict(x[held_out]), error[held_out] ** 2),
+            )
 
         def realized(rows: IntArray) -> dict[str, float]:
             return regression_metrics(error[rows])
@@ -137,7 +146,7 @@ class DLE:
             SamplingError.measure(realized, error.size),
             error,
             kept,
-            (_validation_r2(absolute), _validation_r2(squared)),
+            r2,
         )
 
     @property
@@ -174,10 +183,15 @@ class DLE:
         return regression_metrics(self._error[mask[self._kept]])
 
 
-def _one_thread() -> threadpool_limits:
-    """OpenMP on one thread: on a sidecar's shared cores a thread per core makes fitting and predicting
-    twenty times slower (measured on a loaded 2-core machine), and the evaluation already has its thread."""
-    return threadpool_limits(limits=1, user_api="openmp")
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()  # inspects the loaded libraries: milliseconds, so once
+
+
+def _one_thread() -> Any:
+    """OpenMP on one thread: on a sidecar's shared cores a thread per core made fitting and predicting
+    twenty to forty times slower (measured on a loaded 2-core machine), and the evaluation has its thread."""
+    return _threadpools().limit(limits=1, user_api="openmp")
 
 
 def _loss_model(design: Design) -> HistGradientBoostingRegressor:
@@ -185,18 +199,16 @@ def _loss_model(design: Design) -> HistGradientBoostingRegressor:
     return HistGradientBoostingRegressor(
         max_iter=200,
         learning_rate=0.1,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        scoring="r2",
+        max_leaf_nodes=31,
+        early_stopping=False,
         categorical_features=mask if mask.any() else None,
         random_state=0,
     )
 
 
-def _validation_r2(model: HistGradientBoostingRegressor) -> float:
-    scores = getattr(model, "validation_score_", None)
-    return float(scores[-1]) if scores is not None and len(scores) else float("nan")
+def _r2(predicted: FloatArray, actual: FloatArray) -> float:
+    total = float(((actual - actual.mean()) ** 2).sum()) if actual.size else 0.0
+    return 1.0 - float(((actual - predicted) ** 2).sum()) / total if total > 0 else float("nan")
 
 
 def _categories(columns: Columns, name: str) -> tuple[str, ...]:

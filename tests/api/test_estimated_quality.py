@@ -242,3 +242,21 @@ def test_dle_estimates_mae_within_ten_percent_of_the_realized_one(tmp_path: Path
     assert calm_mae["lower"] <= fit["reference_metrics"]["mae"] <= calm_mae["upper"]
     assert abs(shifted_mae["value"] - shifted_realized) < 0.1 * shifted_realized
     assert shifted_realized > 1.5 * calm_realized and len(shifted_alerts) == 1
+
+
+def test_a_reference_file_keeps_its_rows_and_the_estimator_is_fitted_again_after_a_restart(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    path = tmp_path / "reference.csv"
+    classifier_rows(rng, 5000, spread=1.5).write_csv(path)
+    shifted = classifier_rows(rng, 2000, spread=0.35)
+    estimate = {"kind": "binary"}
+    with running(tmp_path / "s.db", models={"clf": {"reference": str(path), "estimate": estimate}}) as d:
+        d.client.post("/v1/predictions", content=records("clf", shifted, 0, ("x0", "x1")), headers=NDJSON)
+        d.evaluate()
+        before = estimated(d, "clf")
+    with running(tmp_path / "s.db", models={"clf": {"estimate": estimate}}) as d:  # the stored reference
+        d.evaluate()
+        after = estimated(d, "clf")
+        failures = d.client.get("/v1/models/clf/drift").json().get("evaluation_failures")
+    assert before["metrics"]["accuracy"]["value"] < before["metrics"]["accuracy"]["reference"] - 0.1
+    assert after["metrics"] == before["metrics"] and not failures  # the same rows, the same fit, the same window
