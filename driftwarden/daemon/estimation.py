@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftwarden.config import Config
+from driftwarden.core.errors import InputError
 from driftwarden.core.records import RecordBatch
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.estimation import Estimator, QualityEstimate, WindowColumns
@@ -62,6 +63,13 @@ def fit_extras(model: str, reference: ReferenceProfile, config: Config) -> Fitte
     estimator = fit_estimator(reference, estimate_params(settings.estimate)) if settings.estimate else None
     segments = None
     if settings.segments:
+        absent = [column for column in settings.segments if column not in reference.sample.columns]
+        if absent:
+            raise InputError(
+                f"segments: the reference has no column {', '.join(map(repr, absent))}: each segment is judged "
+                "against the reference rows of its value (models.<model>.segments names the columns)",
+                code="bad_segment_reference",
+            )
         segments = Segments(
             model,
             reference,

@@ -37,7 +37,7 @@ __all__ = ["BuiltReference", "build_reference", "fit_configured_references", "fi
 
 log = logging.getLogger("driftwarden.daemon.references")
 
-SAMPLE_VALUES = 10_000_000  # values (rows x columns) of the rows a profile keeps whole: 80 MB as float64
+SAMPLE_VALUES = 4_000_000  # values (rows x columns) of the rows a profile keeps whole: 32 MB as float64
 DEFAULT_SAMPLE_ROWS = 100_000  # rows kept whole for segments when there is no estimate (estimate.max_rows)
 
 

@@ -57,3 +57,12 @@ def test_a_five_percent_segment_that_shifts_is_flagged_while_the_model_is_not(tm
     assert [a["labels"]["segment"] for a in alerts] == ["country=BR"]
     assert "Model drift on m segment country=BR" in alerts[0]["annotations"]["summary"]
     assert page.index('data-segment="country=BR"') < page.index('data-segment="country=C00"')
+
+
+def test_a_reference_without_the_segment_column_is_refused(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    rows(np.random.default_rng(1), 1000, shift_br=0.0).drop("country").write_parquet(buf)
+    with running(tmp_path / "s.db", models={"m": {"segments": ["country"]}}) as d:
+        answer = d.client.put("/v1/models/m/reference", content=buf.getvalue(), headers=PARQUET)
+        assert answer.status_code == 400 and answer.json()["reason"] == "bad_segment_reference", answer.text
+        assert d.client.get("/v1/models/m/drift").status_code == 404

@@ -52,3 +52,18 @@ def test_compare_takes_the_same_estimate(files: dict[str, Path]) -> None:
     assert result.estimated_quality is not None and result.estimated_quality.degraded
     labelled = driftwarden.compare(reference, reference.head(5000), estimate={"kind": "binary"})
     assert labelled.estimated_quality is None  # labels present: nothing to estimate
+
+
+def test_reference_build_checks_the_estimate_before_storing(files: dict[str, Path], tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {"state_path": str(tmp_path / "state.db"), "models": {"fraud": {"estimate": {"kind": "binary"}}}}
+        )
+    )
+    unlabelled = tmp_path / "unlabelled.parquet"
+    pl.read_parquet(files["ref"]).drop("label").write_parquet(unlabelled)
+    refused = run("reference", "build", "--model", "fraud", "--input", str(unlabelled), "--config", str(config))
+    assert refused.returncode == 2 and "no label column 'label'" in refused.stderr, refused.stderr
+    built = run("reference", "build", "--model", "fraud", "--input", str(files["ref"]), "--config", str(config))
+    assert built.returncode == 0, built.stderr
