@@ -268,7 +268,9 @@ class ModelSettings(_Strict):
         default_factory=list,
         description="categorical columns whose values are judged apart: drift and estimated quality per value",
     )
-    segmenting: SegmentSettings = SegmentSettings()
+    segmenting: SegmentSettings = Field(
+        default_factory=SegmentSettings, description="how many values of each segment column, on how many rows"
+    )
 
     @property
     def previous_as_reference(self) -> bool:
