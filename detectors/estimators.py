@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from driftwarden.core.errors import InputError
-from driftwarden.detectors.cbpe import BinaryCBPE, MulticlassCBPE
-from driftwarden.detectors.dle import DLE
 from driftwarden.detectors.estimation import Estimator, FrameColumns
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.params import EstimateParams
@@ -20,6 +18,10 @@ def fit_estimator(reference: ReferenceProfile, params: EstimateParams) -> Estima
             "estimate: the reference keeps no rows whole (a pinned window or `reference: previous` has no labels)",
             code="bad_estimate_reference",
         )
+    # imported here: scikit-learn costs ~60 MB and a second of start-up, paid only by a model that estimates
+    from driftwarden.detectors.cbpe import BinaryCBPE, MulticlassCBPE
+    from driftwarden.detectors.dle import DLE
+
     columns = FrameColumns(reference.sample)
     if params.kind == "binary":
         return BinaryCBPE.fit(columns, params)
