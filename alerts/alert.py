@@ -14,6 +14,7 @@ from driftwarden.detectors.findings import (
     GpuHealthFinding,
     ModelDriftFinding,
     QualityDegradedFinding,
+    QualityEstimatedFinding,
     SLOBurnFinding,
 )
 from driftwarden.detectors.reasons import Reason, headline, reasons_text
@@ -106,11 +107,19 @@ def _summary(f: Finding) -> str:
                 f"held: {f.value:.0%} of input features drifted now, no test of the model rule fires"
             )
             top = ", ".join(f"{name} {_headline(reasons)}" for name, reasons in f.top_features[:3])
-            return f"Model drift on {_versioned(f.model, f.model_version)}: {why}" + (f" — {top}" if top else "")
+            target = _versioned(f.model, f.model_version) + _segment(f)
+            return f"Model drift on {target}: {why}" + (f" — {top}" if top else "")
         case QualityDegradedFinding():
             return (
                 f"Realized {f.metric} of {f.model} degraded: {f.value:.3g} now against {f.threshold:.3g} in its "
                 f"first labelled window (p {f.pvalue:.1g})"
+            )
+        case QualityEstimatedFinding():
+            worse = "above" if f.metric in ("mae", "rmse") else "below"
+            return (
+                f"Estimated {f.metric} of {f.model}{_segment(f)} degraded: {f.estimate:.3g} (band {f.lower:.3g}-"
+                f"{f.upper:.3g}, {f.method.upper()}, {f.rows} rows) is {worse} {f.threshold:.3g}, the reference's "
+                f"{f.reference:.3g} with a margin of {f.margin:g}; no labels needed"
             )
         case DriftBudgetFinding():
             return f"Drift budget of {f.model} burning {f.value:.1f}x over {f.windows} (threshold {f.threshold}x)"
@@ -130,6 +139,13 @@ def _description(f: Finding) -> str:
             return (
                 f"Labels joined to {f.model}'s predictions (POST /v1/labels) show worse quality than when they "
                 f"started; compare with the drift of its features and its prediction (GET /v1/models/{f.model}/drift)."
+            )
+        case QualityEstimatedFinding():
+            return (
+                f"Estimated from {f.model}'s current window without labels ({f.method.upper()}, fitted on the "
+                "reference's outputs and labels): the inputs moved where the model is less sure or less right. "
+                f"Compare with the drift of its features (GET /v1/models/{f.model}/drift); realized quality follows "
+                "once labels are posted (POST /v1/labels)."
             )
         case FeatureDriftFinding():
             return (
@@ -156,6 +172,12 @@ def _feature_why(f: FeatureDriftFinding) -> str:
 def _headline(reasons: tuple[Reason, ...]) -> str:
     top = headline(reasons)
     return top.text() if top else "held"
+
+
+def _segment(f: Finding) -> str:
+    """ " segment country=BR" for a finding about one segment of a model; "" for the whole model."""
+    segment = f.labels.get("segment")
+    return f" segment {segment}" if segment else ""
 
 
 def _versioned(model: str, version: str | None) -> str:

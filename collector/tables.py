@@ -38,6 +38,7 @@ __all__ = [
     "format_from_path",
     "read_frame",
     "read_table",
+    "sample_frame",
     "scan_table",
     "table_from_frame",
 ]
@@ -275,6 +276,28 @@ def scan_table(
         raise TableError(f"cannot parse as {fmt}: {_first_line(exc)}") from exc
     kept = {name: nulls[name] for name in decided if name not in drop}
     return ScannedTable(numeric=tuple(numeric), values=values, categories=categories, rows=rows, nulls=kept)
+
+
+def sample_frame(
+    path: Path, fmt: str | None = None, *, columns: Collection[str], size: int, seed: int = 0
+) -> pl.DataFrame:
+    """`columns` (those the file has) of `size` uniformly drawn rows of a file (all rows if there are no
+    more), whole and in file order: a streaming pass, memory of the sample only."""
+    fmt = fmt or format_from_path(path)
+    try:
+        frame = _scan_frame(path, fmt)
+        schema = frame.collect_schema()
+        kept = [name for name in schema if name in set(columns)]
+        rows = int(frame.select(pl.len()).collect(engine="streaming").item())
+        if size < rows:
+            index = pl.Series(_sample_rows(rows, size, seed), dtype=pl.get_index_type())
+            row_index = _unused("__row", schema)
+            frame = frame.with_row_index(row_index).filter(pl.col(row_index).is_in(index.implode()))
+        return frame.select(kept).collect(engine="streaming")
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        if isinstance(exc, DriftwardenError):
+            raise
+        raise TableError(f"cannot parse as {fmt}: {_first_line(exc)}") from exc
 
 
 def check_readable(path: Path, fmt: str | None = None) -> None:

@@ -168,6 +168,29 @@ def drift_overview() -> Json:
     )
     override(quality, ".* (accuracy|f1)( baseline)?", {"unit": "percentunit"}, matcher="byRegexp")
     override(quality, ".* baseline", DASHED, matcher="byRegexp")
+    estimated = timeseries(
+        "Estimated vs realized quality",
+        [
+            target(sel(m.MODEL_QUALITY_ESTIMATED, model=model), "{{model}} {{metric}} estimated"),
+            target(sel(m.MODEL_QUALITY_ESTIMATED_LOWER, model=model), "{{model}} {{metric}} band low"),
+            target(sel(m.MODEL_QUALITY_ESTIMATED_UPPER, model=model), "{{model}} {{metric}} band high"),
+            target(sel(m.MODEL_QUALITY_REFERENCE, model=model), "{{model}} {{metric}} reference"),
+            target(
+                sel(m.MODEL_QUALITY, model=model)
+                + " and on (model, metric) "
+                + sel(m.MODEL_QUALITY_ESTIMATED, model=model),
+                "{{model}} {{metric}} realized",
+            ),
+        ],
+        w=24,
+        description="Quality estimated from the current window without labels (CBPE for classifiers: scores "
+        "calibrated on the reference's labels; DLE for regressors), its band (±3 sampling errors), the realized "
+        "quality on the reference (dashed) and the realized quality of joined labels once they come. "
+        "ModelQualityEstimatedDegraded fires when the band's best end passes the reference by estimate.margin.",
+    )
+    override(estimated, ".* (accuracy|precision|recall|f1|roc_auc) .*", {"unit": "percentunit"}, matcher="byRegexp")
+    override(estimated, ".* reference", DASHED, matcher="byRegexp")
+    override(estimated, ".* band (low|high)", {"custom.lineStyle": {"fill": "dot"}}, matcher="byRegexp")
     labels_total = m.LABELS + "_total"
     labels = timeseries(
         "Labels joined: matched and unmatched",
@@ -209,6 +232,7 @@ def drift_overview() -> Json:
             prediction,
             stable,
             quality,
+            estimated,
             labels,
             pending,
             sampled_out,

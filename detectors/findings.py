@@ -6,6 +6,7 @@ time `at` which it held. Its type says what it is about and so which alert it ra
     FeatureDriftFinding      FeatureDrift            a feature (or the prediction) of a model drifted
     ModelDriftFinding        ModelDrift              the model's share of drifted features, or a critical one
     QualityDegradedFinding   ModelQualityDegraded    realized quality (joined labels) fell from its baseline
+    QualityEstimatedFinding  ModelQualityEstimatedDegraded  estimated quality (no labels) fell below the reference's
     DriftBudgetFinding       DriftBudgetBurn         evaluations in drift burn the model's drift budget
     SLOBurnFinding           SLOErrorBudgetBurn      an SLO burns its error budget
     GpuHealthFinding         GPU<Condition>          a GPU is lost, throttled, out of memory, ... (GPUXid, ...)
@@ -34,6 +35,7 @@ from driftwarden.core import alert_names as names
 from driftwarden.detectors.reasons import Reason, ordered
 
 __all__ = [
+    "ESTIMATED_QUALITY_SUBJECT",
     "MODEL_SUBJECT",
     "QUALITY_SUBJECT",
     "BurnRateFinding",
@@ -45,12 +47,14 @@ __all__ = [
     "GpuHealthFinding",
     "ModelDriftFinding",
     "QualityDegradedFinding",
+    "QualityEstimatedFinding",
     "SLOBurnFinding",
     "Severity",
 ]
 
 MODEL_SUBJECT = "__model__"  # the subject of a finding about the whole model, not one feature
 QUALITY_SUBJECT = "__quality__"  # the subject of a finding about realized quality (joined labels)
+ESTIMATED_QUALITY_SUBJECT = "__quality_estimated__"  # ... about estimated quality (detectors/estimation.py)
 
 
 class FindingKind(enum.StrEnum):
@@ -208,6 +212,42 @@ class QualityDegradedFinding(Finding):
     @property
     def evidence(self) -> Mapping[str, Any]:
         return MappingProxyType({"metric": self.metric, "pvalue": self.pvalue, "baseline": self.baseline})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QualityEstimatedFinding(Finding):
+    """Estimated quality `metric` (CBPE, DLE) is worse than the reference's by more than `margin`, even at the
+    favourable end of its band: `value` is that end (`upper`, or `lower` for mae/rmse), `threshold` the line."""
+
+    kind: ClassVar[FindingKind] = FindingKind.DRIFT
+    alertname: ClassVar[str] = names.MODEL_QUALITY_ESTIMATED_DEGRADED
+    model: str
+    metric: str  # accuracy, f1, precision, recall, roc_auc, mae, rmse
+    estimate: float
+    lower: float
+    upper: float
+    reference: float  # the realized metric on the reference
+    margin: float
+    rows: int
+    method: str  # cbpe or dle
+
+    @property
+    def subject(self) -> str:
+        return ESTIMATED_QUALITY_SUBJECT
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType(
+            {
+                "metric": self.metric,
+                "method": self.method,
+                "estimate": self.estimate,
+                "band": [self.lower, self.upper],
+                "reference": self.reference,
+                "margin": self.margin,
+                "rows": self.rows,
+            }
+        )
 
 
 # --- error budgets burning -----------------------------------------------------------------------

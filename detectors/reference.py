@@ -3,6 +3,11 @@
 A profile keeps, per numeric feature, the sorted reference values (for KS), the
 reference-quantile bin edges and bin counts (for PSI) and the missing rate; per
 categorical column, its category frequencies. Fitting is vectorized over features.
+
+A model that estimates its quality or judges segments (models.<m>.estimate, segments) also keeps
+`sample`: reference rows whole, as they were read (inputs, model outputs, labels, segment columns),
+stored as Parquet inside the profile; what is fitted from it (calibration, loss models, segment
+profiles) is fitted again from it after a restart.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.core.errors import InputError
@@ -40,6 +46,7 @@ class ReferenceProfile:
     categories: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> category -> count
     created_at: float = field(default_factory=time.time)
     category_rows: int = 0  # rows the category counts were taken over (all rows, even when values are sampled)
+    sample: pl.DataFrame | None = None  # rows kept whole for estimated quality and segments; None: not kept
 
     @classmethod
     def fit(
@@ -164,6 +171,7 @@ class ReferenceProfile:
             sorted_values=self.sorted_values,
             edges=self.edges,
             bin_counts=self.bin_counts,
+            **({} if self.sample is None else {"sample": _parquet(self.sample)}),  # type: ignore[arg-type]
         )
         return buf.getvalue()
 
@@ -180,7 +188,14 @@ class ReferenceProfile:
                 categories=meta["categories"],
                 created_at=float(meta["created_at"]),
                 category_rows=int(meta.get("category_rows", meta["rows"])),
+                sample=pl.read_parquet(io.BytesIO(npz["sample"].tobytes())) if "sample" in npz.files else None,
             )
+
+
+def _parquet(frame: pl.DataFrame) -> npt.NDArray[np.uint8]:
+    buf = io.BytesIO()
+    frame.write_parquet(buf, compression="zstd")
+    return np.frombuffer(buf.getvalue(), dtype=np.uint8)
 
 
 def _capped(categories: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

@@ -55,12 +55,14 @@ __all__ = [
     "ConfigError",
     "DriftMethod",
     "DriftSettings",
+    "EstimateSettings",
     "FleetSettings",
     "GpuSettings",
     "Limits",
     "ModelSettings",
     "Problem",
     "SLOSettings",
+    "SegmentSettings",
     "ServerSettings",
     "TraceSettings",
     "load_config",
@@ -172,6 +174,73 @@ def _window(value: Any) -> Any:
     return {"rows": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+EstimatedMetric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse"]
+
+
+class EstimateSettings(_Strict):
+    """Estimated quality before labels arrive (CBPE for classifiers, DLE for regressors), fitted on the reference."""
+
+    kind: Literal["binary", "multiclass", "regression"] = Field(
+        description="binary: one score per row (CBPE); multiclass: a score per class (CBPE); regression: DLE"
+    )
+    label: str = Field(default="label", description="the reference column with the ground truth (left out of drift)")
+    prediction: str = Field(
+        default="prediction",
+        description="the predicted class (multiclass; argmax of the scores when absent) or value (regression)",
+    )
+    scores: str | dict[str, str] = Field(
+        default="prediction",
+        description="binary: the score column (class 1 when >= threshold); multiclass: {class: its score column}",
+    )
+    threshold: float = Field(default=0.5, description="binary: the score at or above which the class is 1")
+    metric: EstimatedMetric | None = Field(
+        default=None, description="the metric the ModelQualityEstimatedDegraded alert watches (accuracy; mae)"
+    )
+    margin: float = Field(
+        default=0.05,
+        gt=0,
+        description="alert when the band's best end is this far below the reference (points of accuracy, "
+        "F1, ...; for mae and rmse: this share above it)",
+    )
+    max_rows: int = Field(
+        default=100_000,
+        ge=100,
+        le=1_000_000,
+        description="reference rows (a uniform sample) the estimator is fitted on",
+    )
+
+    @property
+    def alert_metric(self) -> str:
+        return self.metric or ("mae" if self.kind == "regression" else "accuracy")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EstimateSettings:
+        if self.kind == "multiclass" and (not isinstance(self.scores, dict) or len(self.scores) < 2):
+            raise ValueError("multiclass: scores must map each class to its score column, e.g. {a: p_a, b: p_b}")
+        if self.kind == "binary" and not isinstance(self.scores, str):
+            raise ValueError("binary: scores is the one score column (e.g. prediction)")
+        regression = self.alert_metric in ("mae", "rmse")
+        if regression != (self.kind == "regression"):
+            raise ValueError(f"metric {self.alert_metric} does not apply to a {self.kind} model")
+        return self
+
+
+class SegmentSettings(_Strict):
+    top: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="values of each segment column judged apart (most rows in the "
+        "reference first); the rest are pooled as `other`",
+    )
+    min_rows: int = Field(
+        default=1000,
+        ge=50,
+        le=100_000,
+        description="rows in each segment's own window; a segment is judged once its window holds them",
+    )
+
+
 class ModelSettings(_Strict):
     reference: Path | None = Field(
         default=None,
@@ -193,6 +262,16 @@ class ModelSettings(_Strict):
         description="share of records kept, decided by a hash of request_id (input and label together)",
     )
     label_ttl: Duration = Field(default=3600.0, gt=0, description="how long a sampled prediction waits for its label")
+    estimate: EstimateSettings | None = Field(
+        default=None, description="estimated quality from the reference's scores and labels (CBPE, DLE)"
+    )
+    segments: list[str] = Field(
+        default_factory=list,
+        description="categorical columns whose values are judged apart: drift and estimated quality per value",
+    )
+    segmenting: SegmentSettings = Field(
+        default_factory=SegmentSettings, description="how many values of each segment column, on how many rows"
+    )
 
     @property
     def previous_as_reference(self) -> bool:
@@ -1019,6 +1098,26 @@ def _across_keys(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
     yield from _tls_pair(data)
     yield from _receiver_names(data)
     yield from _route_labels(data)
+    yield from _segment_series(data)
+
+
+def _segment_series(data: dict[str, Any]) -> Iterator[InitErrorDetails]:
+    """A model's segments make a series per segment in each segment family: at most
+    `limits.max_series_per_metric` of them (segment columns x (segmenting.top + 1 for `other`))."""
+    limits, models = data.get("limits"), data.get("models")
+    budget = limits.get("max_series_per_metric", 10_000) if isinstance(limits, dict) else 10_000
+    for name, model in (models if isinstance(models, dict) else {}).items():
+        if not isinstance(model, dict) or not isinstance(model.get("segments"), list):
+            continue
+        segmenting = model.get("segmenting")
+        top = segmenting.get("top", 20) if isinstance(segmenting, dict) else 20
+        if isinstance(top, int) and isinstance(budget, int) and len(model["segments"]) * (top + 1) > budget:
+            yield _error(
+                ("models", name, "segments"),
+                model["segments"],
+                f"{len(model['segments'])} segment columns x {top + 1} values (segmenting.top and other) pass "
+                f"limits.max_series_per_metric ({budget}): lower segmenting.top or judge fewer columns",
+            )
 
 
 def _error(loc: tuple[str | int, ...], value: Any, message: str, *suggestions: str) -> InitErrorDetails:

@@ -23,6 +23,7 @@ from driftwarden.config import (
     AlertingSettings,
     Config,
     DriftSettings,
+    EstimateSettings,
     FleetSettings,
     GpuSettings,
     LogSettings,
@@ -43,6 +44,7 @@ __all__ = [
     "AlertingParams",
     "BinExportParams",
     "DriftThresholds",
+    "EstimateParams",
     "GpuParams",
     "InhibitRuleParams",
     "LogParams",
@@ -55,6 +57,7 @@ __all__ = [
     "alerting_params",
     "bin_export_params",
     "drift_thresholds",
+    "estimate_params",
     "gpu_params",
     "log_params",
     "opsgenie_params",
@@ -88,6 +91,31 @@ class DriftThresholds:
 
 
 DEFAULT_THRESHOLDS = DriftThresholds()
+
+
+@dataclass(frozen=True, kw_only=True)
+class EstimateParams:
+    """What a model's estimated quality is computed from (detectors/cbpe.py, detectors/dle.py): the
+    reference's columns and the alert's metric and margin."""
+
+    kind: Literal["binary", "multiclass", "regression"]
+    label: str = "label"
+    prediction: str = "prediction"
+    score: str = "prediction"  # binary: the score column
+    class_scores: tuple[tuple[str, str], ...] = ()  # multiclass: (class, its score column)
+    threshold: float = 0.5
+    metric: str = "accuracy"
+    margin: float = 0.05
+    max_rows: int = 100_000
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The model-output columns the estimator reads besides the inputs (label excluded)."""
+        if self.kind == "binary":
+            return (self.score,)
+        if self.kind == "multiclass":
+            return (self.prediction, *(column for _, column in self.class_scores))
+        return (self.prediction,)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -327,6 +355,20 @@ def route_params(routes: list[RouteSettings]) -> tuple[RouteParams, ...]:
 
 def outbox_params(s: OutboxSettings) -> OutboxParams:
     return OutboxParams(max_age=s.max_age, initial_backoff=s.initial_backoff, max_backoff=s.max_backoff)
+
+
+def estimate_params(e: EstimateSettings) -> EstimateParams:
+    return EstimateParams(
+        kind=e.kind,
+        label=e.label,
+        prediction=e.prediction,
+        score=e.scores if isinstance(e.scores, str) else "prediction",
+        class_scores=tuple(e.scores.items()) if isinstance(e.scores, dict) else (),
+        threshold=e.threshold,
+        metric=e.alert_metric,
+        margin=e.margin,
+        max_rows=e.max_rows,
+    )
 
 
 def drift_thresholds(d: DriftSettings) -> DriftThresholds:

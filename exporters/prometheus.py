@@ -17,6 +17,8 @@ from prometheus_client.registry import Collector
 
 from driftwarden.core import metric_names as m
 from driftwarden.detectors.drift import DriftReport
+from driftwarden.detectors.estimation import QualityEstimate
+from driftwarden.detectors.segments import SegmentResult
 from driftwarden.params import BinExportParams
 
 __all__ = ["DriftCollector", "Instruments", "ModelState"]
@@ -34,6 +36,8 @@ class ModelState:
     quality_baseline: dict[str, float] = field(default_factory=dict)  # the same over the first labelled window
     labels_pending: int = 0
     window_bytes: int = 0  # the current window's buffer
+    estimate: QualityEstimate | None = None  # estimated quality of the current window (CBPE, DLE)
+    segments: tuple[SegmentResult, ...] = ()  # per segment of models.<m>.segments
 
 
 class Instruments:
@@ -245,3 +249,51 @@ class DriftCollector(Collector):
             model_stable,
         )
         yield from (rows, window_bytes, last, quality, baseline, pending, queue, queue_capacity)
+        yield from _estimated(self._states())
+
+
+def _estimated(states: Iterable[ModelState]) -> Iterator[Metric]:
+    """Estimated quality with its band, the reference's realized quality, and the segments' verdicts."""
+    labels = ["model", "metric"]
+    estimated = GaugeMetricFamily(
+        m.MODEL_QUALITY_ESTIMATED, "Estimated model quality (CBPE, DLE), no labels needed.", labels=labels
+    )
+    lower = GaugeMetricFamily(
+        m.MODEL_QUALITY_ESTIMATED_LOWER, "Lower end of the estimate's band (-3 sampling errors).", labels=labels
+    )
+    upper = GaugeMetricFamily(
+        m.MODEL_QUALITY_ESTIMATED_UPPER, "Upper end of the estimate's band (+3 sampling errors).", labels=labels
+    )
+    reference = GaugeMetricFamily(
+        m.MODEL_QUALITY_REFERENCE, "Realized model quality on the reference's labelled rows.", labels=labels
+    )
+    share = GaugeMetricFamily(
+        m.SEGMENT_DRIFT_SHARE, "Share of drifted input features in one segment.", labels=["model", "segment"]
+    )
+    drifted = GaugeMetricFamily(m.SEGMENT_DRIFTED, "1 when the segment is drifted.", labels=["model", "segment"])
+    rows = GaugeMetricFamily(m.SEGMENT_WINDOW_ROWS, "Rows in the segment's own window.", labels=["model", "segment"])
+    segment_quality = GaugeMetricFamily(
+        m.SEGMENT_QUALITY_ESTIMATED, "Estimated quality of one segment.", labels=["model", "segment", "metric"]
+    )
+    for state in states:
+        if state.estimate is not None:
+            for metric, e in state.estimate.metrics.items():
+                for family, value in (
+                    (estimated, e.value),
+                    (lower, e.lower),
+                    (upper, e.upper),
+                    (reference, e.reference),
+                ):
+                    if value == value:  # NaN: not defined for this window (e.g. one class only)
+                        family.add_metric([state.model, metric], value)
+        for segment in state.segments:
+            rows.add_metric([state.model, segment.key], segment.window_rows)
+            if segment.report is None:
+                continue
+            share.add_metric([state.model, segment.key], segment.report.drift_share)
+            drifted.add_metric([state.model, segment.key], float(segment.report.drifted))
+            if segment.estimate is not None:
+                for metric, e in segment.estimate.metrics.items():
+                    if e.value == e.value:
+                        segment_quality.add_metric([state.model, segment.key, metric], e.value)
+    yield from (estimated, lower, upper, reference, share, drifted, rows, segment_quality)

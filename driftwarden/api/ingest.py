@@ -93,11 +93,11 @@ def ingest_router(
             raise HTTPProblem(400, code, str(exc)) from None
         try:
             audited = Audited("reference.upload", caller_of(request))
-            await daemon.set_reference(model, profile, source=f"http:{fmt}", audited=audited)
+            fitted = await daemon.set_reference(model, profile, source=f"http:{fmt}", audited=audited)
         except DriftwardenError as exc:
             raise problem(exc) from None
         log.info("reference for %s fitted: %d rows, %d numeric features", model, profile.rows, len(profile.features))
-        return JSONResponse({"model": model, **profile.summary()})
+        return JSONResponse({"model": model, **profile.summary(), **fitted.summary()})
 
     @router.post("/v1/models/{model}/reference/pin", responses=PIN_ANSWERS)
     async def pin_reference(model: str, request: Request) -> JSONResponse:

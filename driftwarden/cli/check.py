@@ -29,7 +29,7 @@ from driftwarden.collector.tables import TableError, read_frame
 from driftwarden.comparison import Comparison, ComparisonError, compare_frames
 from driftwarden.config import load_config
 from driftwarden.detectors.reasons import reasons_text
-from driftwarden.params import drift_thresholds
+from driftwarden.params import drift_thresholds, estimate_params
 from driftwarden.rendering.drift_view import FeatureView, feature_views
 
 __all__ = ["check"]
@@ -61,6 +61,7 @@ def check(args: argparse.Namespace) -> int:
             model=args.model,
             title=title,
             sources={side: str(path) for side, path in paths.items()},
+            estimate=estimate_params(model.estimate) if model.estimate is not None else None,
         )
     except ComparisonError as exc:
         return fail(f"--{exc.side} {paths[exc.side]}: {exc}" if exc.side else str(exc))
@@ -96,6 +97,15 @@ def _print(result: Comparison) -> None:
     )
     console.print(_table(result))
     console.print(result.report.summary(), markup=False)
+    estimate = result.estimated_quality
+    if estimate is not None and estimate.alert_metric in estimate.metrics:
+        m = estimate.metrics[estimate.alert_metric]
+        verdict = "DEGRADED" if estimate.degraded else "within the margin"
+        console.print(
+            f"estimated {estimate.alert_metric} ({estimate.method.upper()}, no labels in the current file): "
+            f"{m.value:.4g}, band {m.lower:.4g} to {m.upper:.4g}; reference {m.reference:.4g}: {verdict}",
+            markup=False,
+        )
 
 
 def stdout_console() -> Console:

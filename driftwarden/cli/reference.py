@@ -15,6 +15,7 @@ from driftwarden.cli.common import EXIT_OK, fail, percent, print_json, stderr, s
 from driftwarden.collector.tables import TableError
 from driftwarden.config import ConfigError, load_config
 from driftwarden.core.errors import StorageError
+from driftwarden.daemon.estimation import fit_extras
 from driftwarden.daemon.references import build_reference
 from driftwarden.persistence.audit import Audited, Caller
 from driftwarden.persistence.database import Database, check_state_file
@@ -47,6 +48,9 @@ def build(args: argparse.Namespace) -> int:
 
         try:
             built = build_reference(args.input, config, args.model, sample=args.sample, on_step=step)
+            if built.profile.sample is not None:  # estimate or segments: what the daemon will fit, checked now
+                step("fitting the estimate and segments")
+                fit_extras(args.model, built.profile, config)
         except (TableError, ValueError) as exc:
             return fail(f"--input {args.input}: {exc}")
         step(f"storing in {config.state_path}")

@@ -8,6 +8,7 @@ name, nothing is sampled).
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -20,9 +21,11 @@ from driftwarden.comparison.frames import as_polars
 from driftwarden.comparison.result import Comparison
 from driftwarden.core.errors import InputError
 from driftwarden.detectors import drift
+from driftwarden.detectors.estimation import FrameColumns, QualityEstimate
+from driftwarden.detectors.estimators import fit_estimator
 from driftwarden.detectors.reference import DEFAULT_BINS, ReferenceProfile
 from driftwarden.detectors.vocabulary import OTHER
-from driftwarden.params import DriftThresholds
+from driftwarden.params import DriftThresholds, EstimateParams
 
 __all__ = ["ComparisonError", "DriftwardenWarning", "compare", "compare_frames"]
 
@@ -52,6 +55,7 @@ def compare(
     bins: int = DEFAULT_BINS,
     skip_id_like: bool = True,
     title: str = "Drift report",
+    estimate: EstimateParams | Mapping[str, Any] | None = None,
 ) -> Comparison:
     """Compare `current` with `reference` (polars or pandas DataFrames), feature by feature.
 
@@ -61,7 +65,10 @@ def compare(
     0.25, "share": 0.3}`); `critical_features`: any of them drifting makes the whole verdict drift.
     ID-like columns (strings or integers nearly all distinct) are skipped unless `skip_id_like` is
     False or they are named in `features` or `kinds`. Columns left out for a reason you did not give
-    raise a `DriftwardenWarning`, and are listed in `report.schema`.
+    raise a `DriftwardenWarning`, and are listed in `report.schema`. `estimate` (an `EstimateParams` or a
+    mapping of its fields: `{"kind": "binary", "label": "label", "score": "prediction"}`): the reference
+    carries the model's outputs and labels, and when `current` has no labels its quality is estimated
+    (CBPE, DLE) into `estimated_quality`; the label column is not compared.
     """
     result = compare_frames(
         reference,
@@ -75,6 +82,7 @@ def compare(
         bins=bins,
         skip_id_like=skip_id_like,
         title=title,
+        estimate=estimate,
     )
     for note in result.schema.notes():
         warnings.warn(str(note), DriftwardenWarning, stacklevel=2)
@@ -96,10 +104,14 @@ def compare_frames(
     model: str = "compare",
     title: str = "Drift report",
     sources: Mapping[str, str] | None = None,
+    estimate: EstimateParams | Mapping[str, Any] | None = None,
 ) -> Comparison:
     """`compare` without the warnings (the caller reports `schema.notes()` its own way); `model` names
     the report's model, `sources` what was compared. Raises ComparisonError."""
     ref, cur = as_polars(reference, "reference"), as_polars(current, "current")
+    params = _estimate_params(estimate)
+    if params is not None:
+        exclude = [*exclude, params.label]  # the labels are the estimate's, not a feature to compare
     plan = plan_columns(
         ref, cur, features=features, exclude=exclude, id_columns=id_columns, kinds=kinds, skip_id_like=skip_id_like
     )
@@ -127,7 +139,30 @@ def compare_frames(
         thresholds=_thresholds(thresholds),
         critical_features=critical_features,
     )
-    return Comparison(report, plan.schema, title=title, sources=dict(sources or {}))
+    estimated = _estimated(profile, ref, cur, params) if params is not None else None
+    return Comparison(report, plan.schema, title=title, sources=dict(sources or {}), estimated_quality=estimated)
+
+
+def _estimated(
+    profile: ReferenceProfile, reference: pl.DataFrame, current: pl.DataFrame, params: EstimateParams
+) -> QualityEstimate | None:
+    """The current data's estimated quality when it has no labels (None when it has them)."""
+    if params.label in current.columns and current.get_column(params.label).null_count() < current.height:
+        return None
+    try:
+        estimator = fit_estimator(dataclasses.replace(profile, sample=reference), params)
+    except InputError as exc:
+        raise ComparisonError(str(exc), side="reference") from exc
+    return estimator.estimate(FrameColumns(current))
+
+
+def _estimate_params(given: EstimateParams | Mapping[str, Any] | None) -> EstimateParams | None:
+    if given is None or isinstance(given, EstimateParams):
+        return given
+    try:
+        return EstimateParams(**given)
+    except TypeError as exc:
+        raise ComparisonError(f"estimate: {exc}") from exc
 
 
 def pooled_like(

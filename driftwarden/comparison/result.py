@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from driftwarden.comparison.columns import Schema
+from driftwarden.detectors.estimation import QualityEstimate
 from driftwarden.detectors.reasons import reasons_text
 from driftwarden.detectors.report import DriftReport, FeatureDrift
 from driftwarden.rendering.html_report import render_fragment, write_html
@@ -34,6 +35,7 @@ class Comparison:
     schema: Schema = field(default_factory=Schema)
     title: str = "Drift report"
     sources: Mapping[str, str] = field(default_factory=dict)  # {"reference": "ref.parquet", "current": ...}
+    estimated_quality: QualityEstimate | None = None  # the current data's, when it has no labels (CBPE, DLE)
 
     @property
     def drifted(self) -> bool:
@@ -67,7 +69,10 @@ class Comparison:
         """`check --json`: the drift report's JSON (as `GET /v1/models/{model}/drift`, each feature's
         `reasons` included) with the `title`, the `sources` compared and the `schema` block."""
         report = self.report.to_dict()
-        return {"title": self.title, "sources": dict(self.sources), **report, "schema": self.schema.to_dict()}
+        out = {"title": self.title, "sources": dict(self.sources), **report, "schema": self.schema.to_dict()}
+        if self.estimated_quality is not None:
+            out["estimated_quality"] = self.estimated_quality.to_dict()
+        return out
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:
         """Write the report as one self-contained HTML file (no script, nothing fetched); returns the path."""

@@ -9,6 +9,7 @@ __all__ = ["ALERT_NAMES", "GPU_ALERT_NAMES", "RUNBOOKS_PATH", "runbook_anchor", 
 FEATURE_DRIFT = "FeatureDrift"
 MODEL_DRIFT = "ModelDrift"
 MODEL_QUALITY_DEGRADED = "ModelQualityDegraded"
+MODEL_QUALITY_ESTIMATED_DEGRADED = "ModelQualityEstimatedDegraded"
 DRIFT_BUDGET_BURN = "DriftBudgetBurn"
 SLO_ERROR_BUDGET_BURN = "SLOErrorBudgetBurn"
 # "GPU" and the condition in title case (detectors/findings.py GpuCondition)
@@ -27,6 +28,7 @@ ALERT_NAMES = (
     FEATURE_DRIFT,
     MODEL_DRIFT,
     MODEL_QUALITY_DEGRADED,
+    MODEL_QUALITY_ESTIMATED_DEGRADED,
     DRIFT_BUDGET_BURN,
     SLO_ERROR_BUDGET_BURN,
     *GPU_ALERT_NAMES,

@@ -32,7 +32,20 @@ REQUEST_LABELS = ("service", "model", "operation", "status")  # every request se
 # The labels driftwarden's alerts carry (alerts/alert.py `describe`: its own, the finding's target and the
 # finding's labels): what a route's `match` and a silence's matchers can select on.
 ALERT_LABELS = frozenset(
-    {"alertname", "kind", "severity", "subject", "model", "slo", "gpu", "service", "UUID", "modelName", "xid"}
+    {
+        "alertname",
+        "kind",
+        "severity",
+        "subject",
+        "model",
+        "slo",
+        "gpu",
+        "service",
+        "UUID",
+        "modelName",
+        "xid",
+        "segment",
+    }
 )
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")

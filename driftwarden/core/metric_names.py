@@ -29,6 +29,16 @@ LABELS = "driftwarden_labels"  # counter (_total): model, outcome (matched, unma
 LABELS_PENDING = "driftwarden_labels_pending"  # gauge: model — sampled predictions waiting for a label
 MODEL_QUALITY_BASELINE = "driftwarden_model_quality_baseline"  # gauge: the first full window of labels
 MODEL_QUALITY = "driftwarden_model_quality"  # gauge: model, metric (accuracy, f1, mae, rmse) over the last window
+# estimated quality (CBPE, DLE): model, metric (accuracy, precision, recall, f1, roc_auc; mae, rmse)
+MODEL_QUALITY_ESTIMATED = "driftwarden_model_quality_estimated"
+MODEL_QUALITY_ESTIMATED_LOWER = "driftwarden_model_quality_estimated_lower"  # the band: -3 sampling errors
+MODEL_QUALITY_ESTIMATED_UPPER = "driftwarden_model_quality_estimated_upper"  # +3 sampling errors
+MODEL_QUALITY_REFERENCE = "driftwarden_model_quality_reference"  # gauge: model, metric — realized on the reference
+# segments (models.<m>.segments): model, segment ("country=BR")
+SEGMENT_DRIFT_SHARE = "driftwarden_segment_drift_share"
+SEGMENT_DRIFTED = "driftwarden_segment_drifted"  # gauge 0/1
+SEGMENT_WINDOW_ROWS = "driftwarden_segment_window_rows"
+SEGMENT_QUALITY_ESTIMATED = "driftwarden_segment_quality_estimated"  # gauge: model, segment, metric
 QUEUE_ROWS = "driftwarden_queue_rows"
 QUEUE_CAPACITY_ROWS = "driftwarden_queue_capacity_rows"
 REQUESTS_REJECTED = "driftwarden_requests_rejected"  # counter: whole requests refused before any record was read

@@ -14,6 +14,7 @@ from driftwarden.config import Config
 from driftwarden.core.errors import InputError
 from driftwarden.daemon.audit_trail import AuditTrail
 from driftwarden.daemon.checkpoints import Checkpointer
+from driftwarden.daemon.estimation import Fitted, fit_extras
 from driftwarden.daemon.evaluator import Evaluator, ReportHook, SloHook
 from driftwarden.daemon.faults import FaultLog
 from driftwarden.daemon.ingest import IngestService
@@ -114,12 +115,17 @@ class Daemon:
     # -- references and labels -----------------------------------------------------
     async def set_reference(
         self, model: str, profile: ReferenceProfile, *, source: str, audited: Audited | None = None
-    ) -> None:
-        """Store the profile (in a worker thread), with its audit entry when `audited`, then install it;
-        the model map changes only on the loop."""
+    ) -> Fitted:
+        """Fit its estimator and segments and store the profile (in worker threads), with its audit entry
+        when `audited`, then install them; the model map changes only on the loop."""
         self.ingest.check_reference(model, (*profile.features, *profile.categories))
+        fitted = await asyncio.to_thread(fit_extras, model, profile, self.config)  # InputError: nothing stored
         await asyncio.to_thread(self.store.save_reference, model, profile, source=source, audited=audited)
         self.ingest.install_reference(model, profile)
+        state = self.models.get(model)
+        if state is not None:
+            state.estimation.install(fitted)
+        return fitted
 
     async def pin_reference(self, model: str, *, caller: Caller = DAEMON) -> ReferenceProfile:
         """The model's current window becomes its reference (stored)."""

@@ -23,6 +23,7 @@ from driftwarden.alerts.notifier import Notifier
 from driftwarden.config import Config
 from driftwarden.core.errors import StorageError
 from driftwarden.daemon.checkpoints import Checkpointer
+from driftwarden.daemon.estimation import Fitted, fit_extras
 from driftwarden.daemon.faults import FaultLog
 from driftwarden.daemon.models import ModelRegistry, TrackedModel
 from driftwarden.detectors.drift import DriftReport
@@ -97,6 +98,14 @@ class Evaluator:
         name, detector = state.name, state.detector
         async with self._lock:
             previous, reference = detector.report, detector.reference
+            if reference is not None and state.estimation.needs_fit(reference):  # a reference restored at start
+                try:
+                    fitted = await asyncio.to_thread(fit_extras, name, reference, self.config)
+                    self.faults.succeeded(name, "estimate_fit")
+                except Exception as exc:  # shown until a new reference fits; not tried again for this one
+                    self.faults.record(name, "estimate_fit", exc)
+                    fitted = Fitted(reference)
+                state.estimation.install(fitted)
             started = time.perf_counter()
             with self.tracer.start_as_current_span("driftwarden.evaluate_drift", attributes={"model.name": name}):
                 try:
@@ -105,6 +114,8 @@ class Evaluator:
                     self.faults.record(name, "drift", exc)
                     return None
                 self.faults.succeeded(name, "drift")
+            with self.faults.contain(name, "estimate"):  # estimated quality and segments: not the drift verdict
+                await asyncio.to_thread(state.estimation.evaluate, detector, state.labels.metrics())
             rolled = detector.reference
             if detector.previous_as_reference and rolled is not None and rolled is not reference:
                 with self.faults.contain(name, "store_reference"):  # `reference: previous`, stored like any
@@ -144,6 +155,8 @@ class Evaluator:
                 quality = state.labels.finding(state.name, alpha=self.config.model(state.name).drift.alpha)
                 if quality is not None:
                     findings.append(quality)
+            with self.faults.contain(state.name, "estimate"):
+                findings += state.estimation.findings(state.name)
         for model, budget in list(self.drift_budgets.items()):
             with self.faults.contain(model, "drift_budget"):
                 findings += budget.evaluate()

@@ -288,6 +288,7 @@ class IngestService:
                 batch.features, batch.values, batch.categorical, batch.categorical_values, batch.traces
             )
             state.labels.add_batch(batch)
+            state.estimation.update(batch)
             if batch.model_version:
                 state.detector.model_version = batch.model_version
         if self.on_requests is not None:

@@ -7,6 +7,10 @@ that limit, or a decoded size beyond `limits.max_reference_bytes`, is refused fr
 Parquet footer before its rows are read. Both decide kinds the same way (`column_kinds`) and hold
 a reference to the rules of records: at most `limits.max_features` columns (those in `redact`
 are not read), named in 1-128 characters.
+
+A model with `estimate` or `segments` keeps a uniform sample of the reference's rows whole in its
+profile (`ReferenceProfile.sample`, at most `estimate.max_rows` rows and SAMPLE_VALUES values); its
+`estimate.label` column is kept there and left out of the drift profile.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from driftwarden.collector.tables import TableError, TableLimits, read_table, scan_table
-from driftwarden.config import Config, ConfigError
+import numpy as np
+import polars as pl
+
+from driftwarden.collector.tables import TableError, TableLimits, read_frame, sample_frame, scan_table, table_from_frame
+from driftwarden.config import Config, ConfigError, ModelSettings
 from driftwarden.detectors.reference import ReferenceProfile
 
 if TYPE_CHECKING:
@@ -29,6 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["BuiltReference", "build_reference", "fit_configured_references", "fit_reference"]
 
 log = logging.getLogger("driftwarden.daemon.references")
+
+SAMPLE_VALUES = 4_000_000  # values (rows x columns) of the rows a profile keeps whole: 32 MB as float64
+DEFAULT_SAMPLE_ROWS = 100_000  # rows kept whole for segments when there is no estimate (estimate.max_rows)
 
 
 @dataclass(frozen=True)
@@ -49,16 +59,24 @@ def fit_reference(
     if isinstance(source, Path):
         return build_reference(source, config, model, fmt=fmt).profile
     limits = config.limits
-    table = read_table(
+    settings = config.model(model)
+    frame = read_frame(
         source,
         fmt,
-        kinds=config.model(model).features,
+        kinds=settings.features,
         limits=TableLimits(limits.max_features, limits.max_reference_rows, limits.max_reference_bytes),
-        drop=set(config.redact) | config.model(model).ignored_features,
+        drop=set(config.redact) | settings.ignored_features,
     )
-    return ReferenceProfile.fit(
-        list(table.numeric), table.values, categories=table.categories, bins=config.model(model).drift.bins
+    table = table_from_frame(frame.drop(_outside_drift(settings), strict=False), settings.features)
+    profile = ReferenceProfile.fit(
+        list(table.numeric), table.values, categories=table.categories, bins=settings.drift.bins
     )
+    if not _keeps_sample(settings):
+        return profile
+    size = _sample_rows(settings, frame.width)
+    if size < frame.height:
+        frame = frame[np.sort(np.random.default_rng(0).choice(frame.height, size, replace=False))]
+    return dataclasses.replace(profile, sample=frame)
 
 
 def build_reference(
@@ -75,12 +93,13 @@ def build_reference(
     over all rows. Raises TableError or ValueError with a reason.
     """
     limit = config.limits.max_reference_rows
+    settings = config.model(model)
     table = scan_table(
         path,
         fmt,
-        kinds=config.model(model).features,
+        kinds=settings.features,
         sample=min(sample or limit, limit),
-        drop=set(config.redact) | config.model(model).ignored_features,
+        drop=set(config.redact) | settings.ignored_features | set(_outside_drift(settings)),
         limits=TableLimits(config.limits.max_features),
         on_step=on_step,
     )
@@ -93,7 +112,29 @@ def build_reference(
         bins=config.model(model).drift.bins,
     )
     # the categories were counted over every row, not only over the sampled ones
-    return BuiltReference(dataclasses.replace(profile, category_rows=table.rows), rows=table.rows, nulls=table.nulls)
+    profile = dataclasses.replace(profile, category_rows=table.rows)
+    if _keeps_sample(settings):
+        columns = {*table.numeric, *table.categories, *_outside_drift(settings)}
+        size = _sample_rows(settings, len(columns))
+        if on_step:
+            on_step(f"keeping {min(size, table.rows):,} rows whole for estimated quality and segments")
+        kept: pl.DataFrame = sample_frame(path, fmt, columns=columns, size=size)
+        profile = dataclasses.replace(profile, sample=kept)
+    return BuiltReference(profile, rows=table.rows, nulls=table.nulls)
+
+
+def _keeps_sample(settings: ModelSettings) -> bool:
+    return settings.estimate is not None or bool(settings.segments)
+
+
+def _outside_drift(settings: ModelSettings) -> list[str]:
+    """Reference columns kept for estimation only, never compared for drift: the label."""
+    return [settings.estimate.label] if settings.estimate is not None else []
+
+
+def _sample_rows(settings: ModelSettings, columns: int) -> int:
+    rows = settings.estimate.max_rows if settings.estimate is not None else DEFAULT_SAMPLE_ROWS
+    return max(1, min(rows, SAMPLE_VALUES // max(1, columns)))
 
 
 async def fit_configured_references(config: Config, daemon: Daemon) -> None:

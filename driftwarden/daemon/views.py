@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from driftwarden.daemon.daemon import Daemon
+from driftwarden.daemon.estimation import ModelEstimation, QualityPoint
 from driftwarden.daemon.faults import Failure
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.drift import DriftReport
@@ -30,12 +31,30 @@ class ModelDrift:
 
     report: DriftReport | None
     failures: list[Failure]
+    estimation: ModelEstimation | None = None
 
     def to_dict(self) -> dict[str, object]:
         body: dict[str, object] = self.report.to_dict() if self.report is not None else {}
+        if self.estimation is not None:
+            body.update(estimation_sections(self.estimation))
         if self.failures:
             body["evaluation_failures"] = [f.to_dict() for f in self.failures]
         return body
+
+
+def estimation_sections(estimation: ModelEstimation) -> dict[str, object]:
+    """The drift report's `estimated_quality` (with the estimator's fit) and `segments` (worst first)."""
+    out: dict[str, object] = {}
+    fitted = estimation.fitted
+    if fitted is not None and fitted.estimator is not None:
+        estimator = fitted.estimator
+        out["estimated_quality"] = {
+            **(estimation.estimate.to_dict() if estimation.estimate is not None else {"method": estimator.method}),
+            "fit": dict(estimator.fit_quality),
+        }
+    if fitted is not None and fitted.segments is not None:
+        out["segments"] = [s.to_dict() for s in estimation.segments]
+    return out
 
 
 class DaemonViews:
@@ -69,9 +88,20 @@ class DaemonViews:
                 quality_baseline=state.labels.baseline_metrics,
                 labels_pending=state.labels.pending,
                 window_bytes=state.detector.window.nbytes,
+                estimate=state.estimation.estimate,
+                segments=tuple(state.estimation.segments),
             )
             for state in sorted(self._daemon.models, key=lambda s: s.name)
         ]
+
+    def estimation(self, model: str) -> ModelEstimation | None:
+        state = self._daemon.models.get(model)
+        return state.estimation if state else None
+
+    def quality_history(self, model: str) -> list[QualityPoint]:
+        """Estimated and realized quality of the model's recent evaluations, oldest first."""
+        state = self._daemon.models.get(model)
+        return list(state.estimation.history) if state else []
 
     def history(self, model: str) -> list[tuple[float, float, dict[str, float]]]:
         """(evaluated_at, drift share, PSI per feature) of the model's recent evaluations, oldest first."""
@@ -87,7 +117,7 @@ class DaemonViews:
             return None
         if state.detector.report is None and state.detector.reference is not None:
             await self._daemon.evaluator.evaluate_model(state)
-        return ModelDrift(state.detector.report, self.failures(model))
+        return ModelDrift(state.detector.report, self.failures(model), state.estimation)
 
     def latency(self, seconds: float) -> LatencyTable:
         """p50/p95/p99 per service/model/operation over the last `seconds` (any thread; slow over many series)."""

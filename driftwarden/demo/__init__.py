@@ -35,7 +35,7 @@ def demo_config(*, listen: str, state: Path, sink_url: str, secret_file: Path) -
         listen=listen,
         state_path=str(state),
         evaluate_every="5s",
-        models={DEMO_MODEL: {"critical_features": ["amount"]}},
+        models={DEMO_MODEL: {"critical_features": ["amount"], "estimate": {"kind": "binary"}}},
         slos=DEMO_SLOS,
         alerting={"for": 2, "group_wait": "2s", "group_interval": "10s", "resolve_hold": "10s"},
         receivers=[

@@ -83,7 +83,10 @@ def ground_truth(rng: np.random.Generator, amount: np.ndarray, *, shifted: bool)
 
 def reference_parquet(rng: np.random.Generator, n: int = 20_000) -> bytes:
     cols = generate(rng, n, shifted=False)
-    frame = pl.DataFrame(cols | {"prediction": fraud_score(cols["amount"])})  # training data with model outputs
+    # training data with the model's outputs and the labels (its estimated quality is fitted on them)
+    frame = pl.DataFrame(
+        cols | {"prediction": fraud_score(cols["amount"]), "label": ground_truth(rng, cols["amount"], shifted=False)}
+    )
     buf = io.BytesIO()
     frame.with_columns(pl.col("age").fill_nan(None)).write_parquet(buf)
     return buf.getvalue()

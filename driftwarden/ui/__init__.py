@@ -26,6 +26,7 @@ from driftwarden.ui.layout import CSP
 from driftwarden.ui.model import model_page
 from driftwarden.ui.not_found import not_found_page
 from driftwarden.ui.overview import GpuView, SloView, overview_page
+from driftwarden.ui.quality import quality_card, segments_card
 from driftwarden.ui.runbooks import runbook_page, runbooks, runbooks_page, unknown_runbook_page
 
 __all__ = ["create_ui_router"]
@@ -85,16 +86,32 @@ def create_ui_router(app: FastAPI) -> APIRouter:
         if detector is None:
             html = not_found_page(model, views.models(), now=time.time())
             return HTMLResponse(html, status_code=404, headers=HEADERS)
-        html = await asyncio.to_thread(
-            model_page,
-            model,
-            report=detector.report,
-            reference=detector.reference,
-            window_rows=detector.window.rows,
-            history=views.history(model),
-            failures=views.failures(model),
-            now=time.time(),
-        )
+        estimation = views.estimation(model)
+        fitted = estimation.fitted if estimation is not None else None
+        estimate, segments = (estimation.estimate, list(estimation.segments)) if estimation is not None else (None, [])
+        quality_history = views.quality_history(model)
+        history, failures = views.history(model), views.failures(model)
+
+        def render() -> str:
+            sections = []
+            if fitted is not None and fitted.estimator is not None:
+                metric = estimate.alert_metric if estimate is not None else fitted.estimator.params.metric
+                samples = [(p.at, p.estimated.get(metric), p.realized.get(metric)) for p in quality_history]
+                sections.append(quality_card(model, estimate, fitted.estimator.fit_quality, samples))
+            if fitted is not None and fitted.segments is not None:
+                sections.append(segments_card(segments))
+            return model_page(
+                model,
+                report=detector.report,
+                reference=detector.reference,
+                window_rows=detector.window.rows,
+                history=history,
+                failures=failures,
+                now=time.time(),
+                sections=sections,
+            )
+
+        html = await asyncio.to_thread(render)
         return HTMLResponse(html, headers=HEADERS)
 
     @router.get(RUNBOOKS_PATH, response_class=HTMLResponse)

@@ -62,9 +62,11 @@ def model_page(
     now: float,
     failures: Sequence[Failure] = (),
     max_charted: int = MAX_CHARTED_FEATURES,
+    sections: Sequence[str] = (),
 ) -> str:
     """The model output first, then the input features sorted by PSI (most drifted first), each with
-    its chart (bin shares or category shares) and statistics."""
+    its chart (bin shares or category shares) and statistics. `sections` (estimated quality, segments)
+    come right after the model's summary."""
     title = f"<h1>Model <code>{esc(model)}</code></h1>"
     if reference is None:
         body = (
@@ -73,7 +75,12 @@ def model_page(
             f'<p class="muted">{integer(window_rows)} rows in the current window.</p></div>'
         )
         return page(model, body, now=now)
-    head = [title, *_failures(failures, now), _model_summary(model, report, reference, window_rows, history, now)]
+    head = [
+        title,
+        *_failures(failures, now),
+        _model_summary(model, report, reference, window_rows, history, now),
+        *sections,
+    ]
     if report is None and not failures:
         head.append(
             '<div class="card"><p class="muted">Not evaluated yet: the next evaluation runs within '

@@ -158,6 +158,9 @@ def test_the_labels_a_route_may_match_are_the_labels_alerts_carry() -> None:
     findings = [
         FeatureDriftFinding(severity=Severity.WARNING, value=0.3, threshold=0.2, model="m", feature="f"),
         ModelDriftFinding(severity=Severity.PAGE, value=0.6, threshold=0.5, model="m"),
+        ModelDriftFinding(  # a segment's (detectors/segments.py)
+            severity=Severity.WARNING, value=1.0, threshold=0.5, model="m", labels={"segment": "country=BR"}
+        ),
         QualityDegradedFinding(severity=Severity.TICKET, value=0.7, threshold=0.9, model="m", metric="f1", pvalue=0.01),
         SLOBurnFinding(
             severity=Severity.PAGE, value=20, threshold=14.4, slo="s", labels={"service": "api", "model": "m"}, **burn

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from driftwarden.alerts.alert import describe, fingerprint
 from driftwarden.alerts.labelset import fingerprint as labelset_fingerprint
 from driftwarden.detectors.findings import (
+    ESTIMATED_QUALITY_SUBJECT,
     MODEL_SUBJECT,
     QUALITY_SUBJECT,
     DriftBudgetFinding,
@@ -31,6 +32,7 @@ from driftwarden.detectors.findings import (
     GpuHealthFinding,
     ModelDriftFinding,
     QualityDegradedFinding,
+    QualityEstimatedFinding,
     Severity,
     SLOBurnFinding,
 )
@@ -157,6 +159,32 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
         "compare with the drift of its features and its prediction (GET /v1/models/fraud/drift).",
         b'{"metric":"accuracy","pvalue":0.001,"baseline":0.9}',
     ),
+    "estimated": (
+        QualityEstimatedFinding(
+            model="fraud",
+            severity=Severity.WARNING,
+            value=0.8,
+            threshold=0.85,
+            metric="accuracy",
+            estimate=0.78,
+            lower=0.76,
+            upper=0.8,
+            reference=0.9,
+            margin=0.05,
+            rows=5000,
+            method="cbpe",
+        ),
+        "b158cde5f0543073",
+        "ModelQualityEstimatedDegraded",
+        ESTIMATED_QUALITY_SUBJECT,
+        "Estimated accuracy of fraud degraded: 0.78 (band 0.76-0.8, CBPE, 5000 rows) is below 0.85, the "
+        "reference's 0.9 with a margin of 0.05; no labels needed",
+        "Estimated from fraud's current window without labels (CBPE, fitted on the reference's outputs and labels): "
+        "the inputs moved where the model is less sure or less right. Compare with the drift of its features "
+        "(GET /v1/models/fraud/drift); realized quality follows once labels are posted (POST /v1/labels).",
+        b'{"metric":"accuracy","method":"cbpe","estimate":0.78,"band":[0.76,0.8],"reference":0.9,"margin":0.05,'
+        b'"rows":5000}',
+    ),
     "budget_page": (
         DriftBudgetFinding(model="fraud", severity=Severity.PAGE, value=20.0, threshold=14.4, **PAGE_BURN),
         "e9baa4337a57c96c",
@@ -263,6 +291,7 @@ def test_kinds_targets_and_labels() -> None:
         "categorical": (FindingKind.DRIFT, "fraud", None, None),
         "model": (FindingKind.DRIFT, "fraud", None, None),
         "quality": (FindingKind.DRIFT, "fraud", None, None),
+        "estimated": (FindingKind.DRIFT, "fraud", None, None),
         "budget_page": (FindingKind.DRIFT, "fraud", None, None),
         "budget_ticket": (FindingKind.DRIFT, "fraud", None, None),
         "slo_page": (FindingKind.SLO, None, "api", None),

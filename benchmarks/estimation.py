@@ -1,0 +1,183 @@
+"""Estimated quality before labels (issue 18): driftwarden's CBPE and DLE beside NannyML's, same streams.
+
+Per scenario (benchmarks/estimation_streams.py), `windows` fresh windows of `window` rows are estimated
+without their labels and compared with their realized metric: the mean absolute error of the estimate
+(points for accuracy, ROC AUC and F1; relative for MAE and RMSE), and the seconds one window's estimate
+takes (driftwarden: from a window's columns, as the daemon holds them; NannyML: `estimate()` over all
+windows divided by their number). F1 is each tool's own: macro over both classes for driftwarden (as
+its realized `driftwarden_model_quality{metric="f1"}`), the positive class's for NannyML.
+
+Part of benchmarks/quality.py (`--estimation-only` runs just this).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from estimation_streams import BINARY_SCENARIOS, REGRESSION_SCENARIOS, binary, regression
+from rich.console import Console
+from rich.table import Table
+
+from driftwarden.detectors.cbpe import BinaryCBPE, binary_metrics
+from driftwarden.detectors.dle import DLE
+from driftwarden.detectors.estimation import FrameColumns, WindowColumns
+from driftwarden.params import EstimateParams
+
+__all__ = ["estimation_benchmark"]
+
+TARGET_SECONDS = 0.010  # CBPE on a 5,000-row window
+
+
+def ours(seed: int, ref_rows: int, window: int, windows: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"binary": {}, "regression": {}}
+    reference = binary(np.random.default_rng([seed, 1]), ref_rows)
+    cbpe = BinaryCBPE.fit(
+        FrameColumns(pl.from_pandas(reference.rename(columns={"y_pred_proba": "score", "y_true": "label"}))),
+        EstimateParams(kind="binary", score="score"),
+    )
+    for k, (name, (shift, scale)) in enumerate(BINARY_SCENARIOS.items()):
+        rng = np.random.default_rng([seed, 2, k])
+        errors: dict[str, list[float]] = {"accuracy": [], "roc_auc": [], "f1": []}
+        seconds = []
+        for _ in range(windows):
+            frame = binary(rng, window, shift=shift, scale=scale)
+            columns = _window(frame.drop(columns=["y_true", "y_pred"]).rename(columns={"y_pred_proba": "score"}))
+            started = time.perf_counter()
+            estimate = cbpe.estimate(columns)
+            seconds.append(time.perf_counter() - started)
+            assert estimate is not None
+            score = frame["y_pred_proba"].to_numpy()
+            realized = binary_metrics(frame["y_true"].to_numpy().astype(np.float64), score, score >= 0.5)
+            for metric in errors:
+                errors[metric].append(abs(estimate.metrics[metric].value - realized[metric]))
+        out["binary"][name] = {
+            "error": {m: float(np.mean(v)) for m, v in errors.items()},
+            "seconds_per_window": statistics.median(seconds),
+        }
+    reference = regression(np.random.default_rng([seed, 3]), ref_rows)
+    started = time.perf_counter()
+    dle = DLE.fit(
+        FrameColumns(pl.from_pandas(reference.rename(columns={"y_pred": "prediction", "y_true": "label"}))),
+        EstimateParams(kind="regression", metric="mae"),
+        numeric=["x0", "x1"],
+        categorical=["c"],
+    )
+    out["dle_fit_seconds"] = time.perf_counter() - started
+    for k, (name, shift) in enumerate(REGRESSION_SCENARIOS.items()):
+        rng = np.random.default_rng([seed, 4, k])
+        rel: dict[str, list[float]] = {"mae": [], "rmse": []}
+        seconds = []
+        for _ in range(windows):
+            frame = regression(rng, window, shift=shift)
+            columns = _window(frame.drop(columns=["y_true"]).rename(columns={"y_pred": "prediction"}))
+            started = time.perf_counter()
+            estimate = dle.estimate(columns)
+            seconds.append(time.perf_counter() - started)
+            assert estimate is not None
+            error = (frame["y_true"] - frame["y_pred"]).to_numpy()
+            realized = {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean()))}
+            for metric in rel:
+                rel[metric].append(abs(estimate.metrics[metric].value - realized[metric]) / realized[metric])
+        out["regression"][name] = {
+            "error": {m: float(np.mean(v)) for m, v in rel.items()},
+            "seconds_per_window": statistics.median(seconds),
+        }
+    return out
+
+
+def _window(frame: pd.DataFrame) -> WindowColumns:
+    """The frame as a daemon window holds it: numbers, and categories as codes into their names."""
+    names, columns, categories = list(frame.columns), [], {}
+    for name in names:
+        if frame[name].dtype == object:
+            values, codes = np.unique(frame[name].to_numpy(dtype=str), return_inverse=True)
+            categories[name] = values.tolist()
+            columns.append(codes.astype(np.float64))
+        else:
+            columns.append(frame[name].to_numpy(dtype=np.float64))
+    return WindowColumns(names, np.column_stack(columns), categories)
+
+
+def theirs(seed: int, ref_rows: int, window: int, windows: int, python: str | None) -> dict[str, Any] | str:
+    """NannyML's results, or why there are none."""
+    args = {"seed": seed, "ref_rows": ref_rows, "window": window, "windows": windows}
+    if python is None and importlib.util.find_spec("nannyml") is not None:
+        from estimation_nannyml import run
+
+        return run(**args)
+    if python is None:
+        return "not installed (or give --nannyml-python, a venv's python with nannyml)"
+    script = Path(__file__).resolve().parent / "estimation_nannyml.py"
+    env = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"}
+    done = subprocess.run([python, str(script), json.dumps(args)], capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:
+        return f"failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])  # LightGBM prints to stdout too
+    return result
+
+
+def estimation_benchmark(
+    console: Console,
+    *,
+    seed: int = 0,
+    ref_rows: int = 50_000,
+    window: int = 5_000,
+    windows: int = 20,
+    nannyml_python: str | None = None,
+) -> bool:
+    """Print the tables; True when driftwarden's CBPE meets its time target and is at least as accurate."""
+    mine = ours(seed, ref_rows, window, windows)
+    other = theirs(seed, ref_rows, window, windows, nannyml_python)
+    label = f"NannyML {other['version']}" if isinstance(other, dict) else None
+    console.print(
+        f"estimated quality: reference {ref_rows:,} rows, {windows} windows of {window:,} rows per scenario, "
+        f"seed {seed}; NannyML: {label or other}"
+    )
+    ok = True
+    for kind, metrics, unit in (
+        ("binary", ("accuracy", "roc_auc", "f1"), "points"),
+        ("regression", ("mae", "rmse"), "%"),
+    ):
+        method = "CBPE" if kind == "binary" else "DLE"
+        table = Table(title=f"{method} ({kind}): mean |estimate - realized| per window ({unit}), seconds per window")
+        table.add_column("scenario")
+        table.add_column("metric")
+        table.add_column("driftwarden", justify="right")
+        if label:
+            table.add_column(label, justify="right")
+        for scenario, result in mine[kind].items():
+            for metric in metrics:
+                row = [scenario, metric, _fmt(result["error"][metric], unit)]
+                if isinstance(other, dict):
+                    row.append(_fmt(other[kind][scenario]["error"][metric], unit))
+                table.add_row(*row)
+            row = [scenario, "seconds / window", f"{result['seconds_per_window']:.4f}"]
+            if isinstance(other, dict):
+                row.append(f"{other[kind][scenario]['seconds_per_window']:.4f}")
+            table.add_row(*row, end_section=True)
+        console.print(table)
+        if kind == "binary":
+            slowest = max(r["seconds_per_window"] for r in mine["binary"].values())
+            ok &= slowest < TARGET_SECONDS
+            console.print(f"CBPE seconds per {window:,}-row window: {slowest:.4f} (target < {TARGET_SECONDS})")
+    console.print(f"DLE fit on {ref_rows:,} rows: {mine['dle_fit_seconds']:.2f} s")
+    return ok
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{100 * value:.2f} %" if unit == "%" else f"{100 * value:.2f}"
+
+
+if __name__ == "__main__":
+    sys.exit(0 if estimation_benchmark(Console(width=120)) else 1)
