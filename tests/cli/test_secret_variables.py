@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_startup import assert_refused, run, validate, write_config
+from tests.support.startup import assert_refused, run, validate, write_config
 
 RECEIVERS = (
     "receivers:\n"
