@@ -19,51 +19,12 @@ from driftwarden.alerts.receivers.pagerduty import PagerDutyReceiver
 from driftwarden.alerts.receivers.retrain import RetrainReceiver
 from driftwarden.alerts.receivers.webhook import WebhookReceiver
 from driftwarden.alerts.signing import Signer
-from driftwarden.config import AlertingSettings, RouteSettings
-from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
-from driftwarden.detectors.reasons import Reason
-from driftwarden.params import AlertingParams, AlertLinkParams, OutboxParams, alerting_params, route_params
+from driftwarden.config import RouteSettings
+from driftwarden.params import AlertLinkParams, OutboxParams, route_params
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.outbox_store import OutboxStore
 from driftwarden.sink import WebhookSink
-
-
-def drift(
-    feature: str = "amount",
-    model: str = "fraud",
-    psi: float = 0.41,
-    severity: Severity = Severity.WARNING,
-    model_version: str | None = None,
-) -> FeatureDriftFinding:
-    return FeatureDriftFinding(
-        model=model,
-        feature=feature,
-        severity=severity,
-        value=psi,
-        threshold=0.2,
-        scores={"psi": psi, "ks": 0.22},
-        rows={"current": 5000},
-        model_version=model_version,
-        reasons=(Reason("psi", psi, 0.2, pvalue=1e-9, pvalue_bh=1e-8, pvalue_test="ks"),),
-    )
-
-
-def model_drift(share: float = 0.6, drifted: tuple[str, ...] = ("amount",)) -> ModelDriftFinding:
-    psi = Reason("psi", 0.41, 0.2, pvalue=1e-9, pvalue_bh=1e-8, pvalue_test="ks")
-    return ModelDriftFinding(
-        model="fraud",
-        severity=Severity.WARNING,
-        value=share,
-        threshold=0.5,
-        drifted_features=drifted,
-        reasons=(Reason("drift_share", share, 0.5, features=drifted),),
-        top_features=tuple((name, (psi,)) for name in drifted),
-    )
-
-
-def settings(**kw: object) -> AlertingParams:
-    base = {"for": 2, "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h", "resolve_hold": "5m"}
-    return alerting_params(AlertingSettings(**(base | kw)))
+from tests.support.alert_cases import drift, firing_engine, model_drift, settings
 
 
 @pytest.fixture
@@ -137,13 +98,6 @@ def test_routes_match_continue_and_default() -> None:
     assert router.receivers({"kind": "drift", "severity": "page"}) == ["retrain", "am", "oncall"]
     assert router.receivers({"kind": "drift", "severity": "warning"}) == ["retrain", "am", "never"]
     assert router.receivers({"kind": "slo", "severity": "ticket"}) == ["fallback"]
-
-
-def firing_engine(s: AlertingParams, findings: list[Finding], now: float = 0) -> AlertEngine:
-    engine = AlertEngine(s)
-    engine.observe(findings, now=now)
-    engine.observe(findings, now=now)
-    return engine
 
 
 def test_group_wait_interval_and_repeat() -> None:
