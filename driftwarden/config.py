@@ -267,7 +267,8 @@ class ModelSettings(_Strict):
     )
     segments: list[str] = Field(
         default_factory=list,
-        description="categorical columns whose values are judged apart: drift and estimated quality per value",
+        description="categorical columns whose values are judged apart: drift and estimated quality per value; "
+        "labels.<name> is the records' label <name> (and the reference's column labels.<name>, no feature)",
     )
     segmenting: SegmentSettings = Field(
         default_factory=SegmentSettings, description="how many values of each segment column, on how many rows"
@@ -456,6 +457,12 @@ class LogSettings(_Strict):
     )
     label_attribute: str = Field(default="driftwarden.label", description="ground truth sent with the prediction")
     model_version_attribute: str = Field(default="driftwarden.model_version", description="the model's version")
+    labels_prefix: str = Field(
+        default="driftwarden.labels.",
+        min_length=1,
+        description="log record attributes under this prefix are the record's labels (segment columns "
+        "labels.<name>), named without it",
+    )
 
 
 class SLOSettings(_Strict):

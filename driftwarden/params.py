@@ -165,6 +165,7 @@ class LogParams:
     request_id_attribute: str = "driftwarden.request_id"
     label_attribute: str = "driftwarden.label"
     model_version_attribute: str = "driftwarden.model_version"
+    labels_prefix: str = "driftwarden.labels."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,6 +305,7 @@ def log_params(s: LogSettings) -> LogParams:
         request_id_attribute=s.request_id_attribute,
         label_attribute=s.label_attribute,
         model_version_attribute=s.model_version_attribute,
+        labels_prefix=s.labels_prefix,
     )
 
 

@@ -120,7 +120,14 @@ class ModelEstimation:
         """A batch's rows into their segments' windows (on the loop)."""
         segments = self.fitted.segments if self.fitted is not None else None
         if segments is not None:
-            segments.update(batch.features, batch.values, batch.categorical, batch.categorical_values, batch.traces)
+            segments.update(
+                batch.features,
+                batch.values,
+                batch.categorical,
+                batch.categorical_values,
+                batch.traces,
+                batch.record_labels,
+            )
 
     def evaluate(self, detector: DriftDetector, realized: dict[str, float], now: float | None = None) -> None:
         """Estimate the current window's quality and judge the segments (in a worker thread)."""
