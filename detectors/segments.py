@@ -8,12 +8,13 @@ one. Rows are routed by their segment value as they are appended; a row without 
 A segment column is a categorical or integer feature, or a record label (`labels.app_version`: the records'
 `labels`, and the reference's column of that name, which is no feature).
 Memory: segments x `min_rows` x columns x 8 bytes, bounded by `max_bytes` (the segments with the
-fewest reference rows are pooled into `other` until it fits).
+fewest reference rows are pooled into `other` until it fits). Each segment's window checkpoints as a
+model's does (`checkpoint_states`, `restore`), keyed by its segment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,6 +239,28 @@ class Segments:
                     None if categorical_values is None else categorical_values[rows],
                     None if traces is None else traces[rows],
                 )
+
+    @property
+    def total_rows(self) -> int:
+        """Rows ever routed to a segment: what changed since a checkpoint."""
+        return sum(s.detector.window.total_rows for s in self._segments.values())
+
+    def checkpoint_states(self) -> dict[str, tuple[tuple[str, ...], FloatArray, int, bytes, ByteArray | None]]:
+        """Each segment's `DriftDetector.checkpoint_state()` (copies, cheap), by segment key; empty ones left out."""
+        return {key: s.detector.checkpoint_state() for key, s in self._segments.items() if s.detector.window.rows}
+
+    def restore(self, blobs: Mapping[str, bytes], skip: Callable[[str, Exception], None]) -> None:
+        """Segment windows from their checkpoints, by key; one that no longer loads (or whose segment is no
+        longer planned, as after a new reference) is passed to `skip` and its segment starts empty."""
+        for key, blob in blobs.items():
+            segment = self._segments.get(key)
+            if segment is None:
+                skip(key, KeyError(f"segment {key!r} is not among this reference's segments"))
+                continue
+            try:
+                segment.detector.restore(blob)
+            except Exception as exc:  # a damaged checkpoint
+                skip(key, exc)
 
     def evaluate(self) -> list[SegmentResult]:
         """Judge every segment whose window holds `min_rows` rows; worst first."""

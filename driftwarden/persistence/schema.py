@@ -166,6 +166,18 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         """,
         "ALTER TABLE outbox ADD COLUMN audit_subject TEXT",
     ),
+    # 5: segment windows (models.<m>.segments), checkpointed with the model's window, one row per segment
+    (
+        """
+        CREATE TABLE segment_windows (
+            model    TEXT NOT NULL,
+            segment  TEXT NOT NULL,
+            saved_at REAL NOT NULL,
+            window   BLOB NOT NULL,
+            PRIMARY KEY (model, segment)
+        )
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
