@@ -101,11 +101,32 @@ def _print(result: Comparison) -> None:
     if estimate is not None and estimate.alert_metric in estimate.metrics:
         m = estimate.metrics[estimate.alert_metric]
         verdict = "DEGRADED" if estimate.degraded else "within the margin"
+        labels = "realized from its labels beside it" if result.realized_quality is not None else "no labels"
+        console.print(_quality_table(result))
         console.print(
-            f"estimated {estimate.alert_metric} ({estimate.method.upper()}, no labels in the current file): "
+            f"estimated {estimate.alert_metric} ({estimate.method.upper()}, current file: {labels}): "
             f"{m.value:.4g}, band {m.lower:.4g} to {m.upper:.4g}; reference {m.reference:.4g}: {verdict}",
             markup=False,
         )
+
+
+def _quality_table(result: Comparison) -> Table:
+    """Estimated quality per metric (the alert's first), with its band and the reference's; the realized
+    quality when the current file has labels."""
+    estimate, realized = result.estimated_quality, result.realized_quality
+    assert estimate is not None
+    table = Table(title=f"estimated quality ({estimate.method.upper()}, {estimate.rows:,} rows)")
+    columns = ["metric", "estimated", "band", "reference", *(["realized", "|est - real|"] if realized else [])]
+    for col in columns:
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for name in sorted(estimate.metrics, key=lambda n: (n != estimate.alert_metric, n)):
+        m = estimate.metrics[name]
+        row = [name, f"{m.value:.4g}", f"{m.lower:.4g} - {m.upper:.4g}", f"{m.reference:.4g}"]
+        if realized:
+            r = realized.get(name, float("nan"))
+            row += [f"{r:.4g}", f"{abs(m.value - r):.4g}"]
+        table.add_row(*row)
+    return table
 
 
 def stdout_console() -> Console:
