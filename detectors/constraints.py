@@ -57,9 +57,15 @@ class BatchViolations:
 
 
 def check(
-    rules: ConstraintSet, batch: RecordBatch, *, hidden: Collection[str] = (), max_examples: int = EXAMPLES
+    rules: ConstraintSet,
+    batch: RecordBatch,
+    *,
+    hidden: Collection[str] = (),
+    known: Collection[str] = (),
+    max_examples: int = EXAMPLES,
 ) -> BatchViolations:
-    """The violations of `batch`; the examples of features in `hidden` (redacted) are `REDACTED`."""
+    """The violations of `batch`; the examples of features in `hidden` (redacted) are `REDACTED`; the
+    features in `known` (redacted or ignored: never in a reference) are never `undeclared`."""
     out = BatchViolations(batch.rows)
     features = rules.features
     _numeric(rules, batch.features, batch.values, out, max_examples)
@@ -70,7 +76,7 @@ def check(
             _text(rules, rule, text[:, k], out, max_examples)
     present = {*batch.features, *batch.categorical}
     if rules.undeclared:
-        _undeclared(rules, batch, out, max_examples)
+        _undeclared(rules, batch, out, max_examples, frozenset(known))
     if rules.absent and batch.rows:
         for name in features.keys() - present:
             out.add((name, ConstraintKind.ABSENT), batch.rows, ())
@@ -135,8 +141,8 @@ def _flag(out: BatchViolations, key: Key, distinct: pl.Series, tally: Any, bad: 
         out.add(key, int(tally[mask].sum()), distinct.filter(bad).head(n).to_list())
 
 
-def _undeclared(rules: ConstraintSet, batch: RecordBatch, out: BatchViolations, n: int) -> None:
-    declared = rules.features
+def _undeclared(rules: ConstraintSet, batch: RecordBatch, out: BatchViolations, n: int, known: frozenset[str]) -> None:
+    declared = known.union(rules.features)
     numeric = [j for j, name in enumerate(batch.features) if name not in declared and name != PREDICTION]
     if numeric:
         block = batch.values[:, numeric]
@@ -263,7 +269,8 @@ def suggest(
     kinds: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Constraints a reference passes, as the mapping a `constraints_file` holds: per numeric feature
-    a range from its 0.1 % and 99.9 % quantiles with a tolerance of a quarter of that width, per
+    a range from its 0.1 % and 99.9 % quantiles widened by a quarter of that width (never below zero
+    for a feature the reference never has negative, always holding every reference value), per
     categorical one the categories it holds (all of them, unless pooled past the profile's limit);
     the type each has; a missing share of twice the reference's plus 1 %. `missing`: the reference's
     missing share per feature over every row (else the profile's); `kinds`: the config's feature kinds
@@ -276,8 +283,7 @@ def suggest(
         filled = column[~np.isnan(column)]
         rule: dict[str, Any] = {} if kinds.get(name) == "categorical" else {"type": "numeric"}
         if len(filled):
-            low, high = np.quantile(filled, SUGGESTED_QUANTILES)
-            rule |= {"min": _round(low), "max": _round(high), "tolerance": SUGGESTED_TOLERANCE}
+            rule |= _suggested_range(filled)
         share = (missing or {}).get(name, 1 - len(filled) / max(len(column), 1))
         features[name] = rule | {"max_missing": _allowed_missing(share)}
     for name, counts in profile.categories.items():
@@ -295,11 +301,24 @@ def suggest(
     }
 
 
+def _suggested_range(filled: FloatArray) -> dict[str, Any]:
+    low, high = np.quantile(filled, SUGGESTED_QUANTILES)
+    slack = SUGGESTED_TOLERANCE * (high - low)
+    smallest, largest = float(filled.min()), float(filled.max())
+    low = low - slack if smallest < 0 else max(low - slack, 0.0)
+    low, high = min(low, smallest), max(high + slack, largest)
+    return {"min": _round(low, math.floor), "max": _round(high, math.ceil)}
+
+
 def _allowed_missing(share: float) -> float:
     return round(min(1.0, 2 * max(share, 0.0) + 0.01), 4)
 
 
-def _round(x: float) -> float | int:
-    """Six significant digits; integral values as integers."""
-    value = float(f"{float(x):.6g}")
+def _round(x: float, direction: Any = round) -> float | int:
+    """Six significant digits, rounded outward by `direction` (math.floor, math.ceil); integral values as integers."""
+    x = float(x)
+    if x == 0 or not math.isfinite(x):
+        return 0 if x == 0 else x
+    scale = 10.0 ** (math.floor(math.log10(abs(x))) - 5)
+    value = float(f"{direction(x / scale) * scale:.6g}")
     return int(value) if value.is_integer() and abs(value) < 2**53 else value

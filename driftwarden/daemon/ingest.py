@@ -165,7 +165,9 @@ class IngestService:
         """Each batch's constraint violations (None: its model has no constraints), before redaction."""
         redact = frozenset(self.config.redact)
         return [
-            check(rules, batch, hidden=redact) if (rules := self._constraints.get(batch.model)) is not None else None
+            check(rules, batch, hidden=redact, known=self._dropped(batch.model))
+            if (rules := self._constraints.get(batch.model)) is not None
+            else None
             for batch in batches
         ]
 
