@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from driftwarden.core.arrays import FloatArray, ObjectArray
+from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.core.constraints import ConstraintKind, ConstraintSet, FeatureRule
 from driftwarden.core.records import PREDICTION, RecordBatch, number_label
 from driftwarden.detectors.findings import DataQualityFinding, Severity
@@ -69,11 +69,7 @@ def check(
     out = BatchViolations(batch.rows)
     features = rules.features
     _numeric(rules, batch.features, batch.values, out, max_examples)
-    text = batch.categorical_values
-    for k, name in enumerate(batch.categorical):
-        rule = features.get(name)
-        if rule is not None and text is not None:
-            _text(rules, rule, text[:, k], out, max_examples)
+    _texts(rules, batch, out, max_examples)
     present = {*batch.features, *batch.categorical}
     if rules.undeclared:
         _undeclared(rules, batch, out, max_examples, frozenset(known))
@@ -113,32 +109,63 @@ def _numeric(rules: ConstraintSet, names: tuple[str, ...], values: FloatArray, o
             out.add((rule.name, ConstraintKind.TYPE), len(values) - missing[i], column[~np.isnan(column)][:n])
 
 
-def _text(rules: ConstraintSet, rule: FeatureRule, column: ObjectArray, out: BatchViolations, n: int) -> None:
-    """One text column: counted once per distinct value (C), the rules checked on the distinct values."""
-    type_change = rules.type_change and rule.type == "numeric"
-    if rule.allowed is None and rule.regex is None and rule.max_missing is None and not type_change:
+def _texts(rules: ConstraintSet, batch: RecordBatch, out: BatchViolations, n: int) -> None:
+    """The text columns. One with allowed categories (or declared numeric) is counted once per distinct
+    value (C) and checked as a set difference of those (C); every regex of the batch is one polars
+    select, over the distinct values where they were counted, else over the column."""
+    text = batch.categorical_values
+    if text is None:
         return
-    counted = Counter(column.tolist())
-    missing = counted.pop(None, 0)
-    if rule.max_missing is not None:
-        out.add((rule.name, ConstraintKind.MISSING), missing, ())
-    if not counted:
-        return
-    if type_change:  # text where numbers are declared: ranges, categories and patterns do not apply
-        out.add((rule.name, ConstraintKind.TYPE), len(column) - missing, list(counted)[:n])
-        return
-    distinct = pl.Series("v", list(counted), dtype=pl.String)
-    tally = np.fromiter(counted.values(), dtype=np.int64, count=len(counted))
-    if rule.allowed is not None:
-        _flag(out, (rule.name, ConstraintKind.CATEGORY), distinct, tally, ~distinct.is_in(list(rule.allowed)), n)
-    if rule.regex is not None:
-        _flag(out, (rule.name, ConstraintKind.REGEX), distinct, tally, ~distinct.str.contains(rule.regex), n)
+    patterns: dict[str, tuple[FeatureRule, list[Any], IntArray | None]] = {}
+    for k, name in enumerate(batch.categorical):
+        rule = rules.features.get(name)
+        if rule is None:
+            continue
+        column = text[:, k]
+        type_change = rules.type_change and rule.type == "numeric"
+        if rule.allowed is None and not type_change:  # no need to count the distinct values
+            if rule.max_missing is not None:
+                out.add((name, ConstraintKind.MISSING), int(np.count_nonzero(column == None)), ())  # noqa: E711
+            if rule.regex is not None:
+                patterns[name] = (rule, column.tolist(), None)
+            continue
+        counted = Counter(column.tolist())
+        missing = counted.pop(None, 0)
+        if rule.max_missing is not None:
+            out.add((name, ConstraintKind.MISSING), missing, ())
+        if not counted:
+            continue
+        if type_change:  # text where numbers are declared: ranges, categories and patterns do not apply
+            out.add((name, ConstraintKind.TYPE), batch.rows - missing, list(counted)[:n])
+            continue
+        if rule.allowed is not None and (unknown := counted.keys() - rule.allowed):
+            shown = sorted(unknown, key=counted.__getitem__, reverse=True)[:n]  # the most frequent first
+            out.add((name, ConstraintKind.CATEGORY), sum(counted[v] for v in unknown), shown)
+        if rule.regex is not None:
+            tally = np.fromiter(counted.values(), dtype=np.int64, count=len(counted))
+            patterns[name] = (rule, list(counted), tally)
+    if patterns:
+        _regexes(patterns, out, n)
 
 
-def _flag(out: BatchViolations, key: Key, distinct: pl.Series, tally: Any, bad: pl.Series, n: int) -> None:
-    mask = bad.to_numpy()
-    if mask.any():
-        out.add(key, int(tally[mask].sum()), distinct.filter(bad).head(n).to_list())
+def _regexes(patterns: dict[str, tuple[FeatureRule, list[Any], IntArray | None]], out: BatchViolations, n: int) -> None:
+    """One polars select: each column's values (distinct ones with their `tally`, or every one; padded with
+    nulls to one length) against its regex; a missing value matches."""
+    length = max(len(values) for _, values, _ in patterns.values())
+    frame = pl.DataFrame(
+        {name: [*values, *([None] * (length - len(values)))] for name, (_, values, _) in patterns.items()},
+        schema={name: pl.String for name in patterns},
+    )
+    matched = frame.select(
+        pl.col(name).str.contains(rule.regex or "").fill_null(True) for name, (rule, _, _) in patterns.items()
+    )
+    for name, (_, values, tally) in patterns.items():
+        ok = matched.get_column(name).to_numpy()[: len(values)]
+        if ok.all():
+            continue
+        bad = np.flatnonzero(~ok)
+        count = int(tally[bad].sum()) if tally is not None else len(bad)
+        out.add((name, ConstraintKind.REGEX), count, list(dict.fromkeys(values[i] for i in bad[: 8 * n]))[:n])
 
 
 def _undeclared(rules: ConstraintSet, batch: RecordBatch, out: BatchViolations, n: int, known: frozenset[str]) -> None:
