@@ -1377,7 +1377,7 @@ def load_config(path: Path | None, **overrides: Any) -> Config:
     except ValidationError as exc:
         problems.extend(_problem(error, document, flags) for error in exc.errors())
     if not problems:
-        problems.extend(_load_constraint_files(config))
+        problems.extend(_load_constraint_files(config, document))
     if problems:
         problems.sort(key=_in_file_order)
         raise ConfigError(problems)
@@ -1393,7 +1393,7 @@ def load_constraints(path: Path) -> ConstraintSettings:
         raise ConfigError([_problem(error, document, set()) for error in exc.errors()]) from exc
 
 
-def _load_constraint_files(config: Config) -> list[Problem]:
+def _load_constraint_files(config: Config, document: YamlDocument | None) -> list[Problem]:
     """Each model's constraints_file read into its `constraints`; its problems point into that file."""
     problems: list[Problem] = []
     for name, settings in config.models.items():
@@ -1402,8 +1402,12 @@ def _load_constraint_files(config: Config) -> list[Problem]:
         try:
             loaded = load_constraints(settings.constraints_file)
         except ConfigError as exc:
+            key = f"models.{name}.constraints_file"
+            where = locate(document, key)  # a file that cannot be read: where the config names it
             problems.extend(
-                dataclasses.replace(p, key=f"models.{name}.constraints_file: {p.key}" if p.key else p.key)
+                dataclasses.replace(p, key=f"{key}: {p.key}")
+                if p.key
+                else dataclasses.replace(p, key=key, location=p.location or where)
                 for p in exc.details
             )
             continue

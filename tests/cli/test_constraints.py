@@ -121,6 +121,10 @@ def test_a_constraints_file_is_loaded_back_and_its_errors_point_into_it(tmp_path
     config.write_text(f"models:\n  shop:\n    constraints_file: {rules}\n    constraints: {{}}\n")
     with pytest.raises(ConfigError, match="give constraints or constraints_file, not both"):
         load_config(config)
+    config.write_text(f"models:\n  shop:\n    constraints_file: {tmp_path / 'nope.yaml'}\n")
+    with pytest.raises(ConfigError) as caught:  # a file that cannot be read: where the config names it
+        load_config(config)
+    assert str(caught.value).startswith(f"{config}:3:23: models.shop.constraints_file: {tmp_path / 'nope.yaml'}: ")
 
 
 @pytest.mark.server
