@@ -126,3 +126,14 @@ def test_the_window_share_follows_its_rows() -> None:
     assert monitor.findings(now=1.0)[0].value == 0.2
     monitor.add(check(rules, good))  # the bad batch leaves the window
     assert monitor.findings(now=1.0) == [] and monitor.shares() == {} and monitor.rows == 100
+
+
+def test_the_alert_links_the_model_pages_data_quality_card() -> None:
+    from driftwarden.alerts.alert import Alert
+    from driftwarden.alerts.links import alert_context
+    from driftwarden.params import AlertLinkParams
+
+    labels = {"alertname": "DataQualityViolation", "kind": "data_quality", "subject": "age", "model": "shop"}
+    alert = Alert("f1", labels | {"constraint": "range"}, {"summary": "..."}, 0.2, 0.0, {})
+    context = alert_context(alert, AlertLinkParams(external_url="https://dw.example"))
+    assert context.ui_url == "https://dw.example/ui/models/shop#data-quality"
