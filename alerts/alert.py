@@ -8,6 +8,7 @@ from typing import Any
 
 from driftwarden.alerts.labelset import fingerprint as labels_fingerprint
 from driftwarden.detectors.findings import (
+    DataQualityFinding,
     DriftBudgetFinding,
     FeatureDriftFinding,
     Finding,
@@ -121,6 +122,13 @@ def _summary(f: Finding) -> str:
                 f"{f.upper:.3g}, {f.method.upper()}, {f.rows} rows) is {worse} {f.threshold:.3g}, the reference's "
                 f"{f.reference:.3g} with a margin of {f.margin:g}; no labels needed"
             )
+        case DataQualityFinding():
+            shown = ", ".join(f.examples)
+            return (
+                f"Data quality of {f.model}: {f.feature} breaks its {f.constraint.value} constraint in {f.value:.2%} "
+                f"of the window ({f.violations} of {f.rows} rows; allowed {f.threshold:.2%}): expected {f.expected}"
+                + (f"; e.g. {shown}" if shown else "")
+            )
         case DriftBudgetFinding():
             return f"Drift budget of {f.model} burning {f.value:.1f}x over {f.windows} (threshold {f.threshold}x)"
         case SLOBurnFinding():
@@ -151,6 +159,12 @@ def _description(f: Finding) -> str:
             return (
                 f"The current window of {f.model} differs from its reference in {f.feature}; "
                 f"see GET /v1/models/{f.model}/drift for every statistic, and the feature detail dashboard."
+            )
+        case DataQualityFinding():
+            return (
+                f"Records of {f.model} break the data-quality constraints of models.{f.model}.constraints "
+                f"(or its constraints_file): check the producer of {f.feature} for a unit, type or schema change; "
+                f"GET /v1/models/{f.model}/drift lists every violated constraint with examples."
             )
         case SLOBurnFinding():
             return "Check recent deploys and traffic of the SLO's service; GET /v1/slos has p50/p95/p99 and burn rates."

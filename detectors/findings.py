@@ -8,6 +8,7 @@ time `at` which it held. Its type says what it is about and so which alert it ra
     QualityDegradedFinding   ModelQualityDegraded    realized quality (joined labels) fell from its baseline
     QualityEstimatedFinding  ModelQualityEstimatedDegraded  estimated quality (no labels) fell below the reference's
     DriftBudgetFinding       DriftBudgetBurn         evaluations in drift burn the model's drift budget
+    DataQualityFinding       DataQualityViolation    a feature breaks its data-quality constraint (range, type, ...)
     SLOBurnFinding           SLOErrorBudgetBurn      an SLO burns its error budget
     GpuHealthFinding         GPU<Condition>          a GPU is lost, throttled, out of memory, ... (GPUXid, ...)
 
@@ -32,6 +33,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from driftwarden.core import alert_names as names
+from driftwarden.core.constraints import ConstraintKind
 from driftwarden.detectors.reasons import Reason, ordered
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "MODEL_SUBJECT",
     "QUALITY_SUBJECT",
     "BurnRateFinding",
+    "DataQualityFinding",
     "DriftBudgetFinding",
     "FeatureDriftFinding",
     "Finding",
@@ -63,6 +66,7 @@ class FindingKind(enum.StrEnum):
     DRIFT = "drift"
     SLO = "slo"
     GPU = "gpu"
+    DATA_QUALITY = "data_quality"
 
 
 class Severity(enum.StrEnum):
@@ -246,6 +250,46 @@ class QualityEstimatedFinding(Finding):
                 "reference": self.reference,
                 "margin": self.margin,
                 "rows": self.rows,
+            }
+        )
+
+
+# --- data quality ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DataQualityFinding(Finding):
+    """A feature of a model breaks a data-quality constraint in more than `threshold` of its window's
+    rows: `value` is that share (detectors/constraints.py). Its alert carries the label `constraint`."""
+
+    kind: ClassVar[FindingKind] = FindingKind.DATA_QUALITY
+    alertname: ClassVar[str] = names.DATA_QUALITY_VIOLATION
+    model: str
+    feature: str
+    constraint: ConstraintKind
+    violations: int  # violating values in the window
+    rows: int  # rows in the window
+    expected: str  # the constraint in words ("within [0, 120]")
+    examples: tuple[str, ...] = ()  # a few violating values ("[redacted]" for a feature in `redact`)
+
+    def __post_init__(self) -> None:
+        if "constraint" not in self.labels:
+            object.__setattr__(self, "labels", {**self.labels, "constraint": self.constraint.value})
+
+    @property
+    def subject(self) -> str:
+        return self.feature
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType(
+            {
+                "constraint": self.constraint.value,
+                "expected": self.expected,
+                "violations": self.violations,
+                "rows": self.rows,
+                "share": self.value,
+                "examples": list(self.examples),
             }
         )
 

@@ -8,6 +8,7 @@ the rest of driftwarden takes from it is built in `driftwarden.params`.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import math
 import re
@@ -241,6 +242,82 @@ class SegmentSettings(_Strict):
     )
 
 
+# --- data-quality constraints (models.<m>.constraints, or a constraints_file of the same shape) ----
+
+
+class FeatureConstraintSettings(_Strict):
+    type: Literal["numeric", "categorical"] | None = Field(
+        default=None, description="numbers, or strings and booleans; another type is a `type` violation"
+    )
+    min: float | None = Field(default=None, description="values below it (less the tolerance) are `range` violations")
+    max: float | None = Field(default=None, description="values above it (plus the tolerance) are `range` violations")
+    tolerance: float = Field(default=0.0, ge=0, description="share of max - min a value may pass min or max by")
+    allowed: list[str] | None = Field(
+        default=None, description="the categories allowed; others are `category` violations"
+    )
+    max_missing: float | None = Field(
+        default=None, ge=0, le=1, description="share of the window's rows that may miss it (`missing`)"
+    )
+    regex: str | None = Field(
+        default=None, description="strings must contain a match (anchor with ^...$ for the whole); `regex` violations"
+    )
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+                _polars_regex(value)
+            except (re.error, ValueError) as exc:
+                raise ValueError(f"not a regular expression both Python and polars (Rust) accept: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureConstraintSettings:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
+        if self.type == "numeric" and (self.allowed is not None or self.regex is not None):
+            raise ValueError("allowed and regex apply to categorical features, not to one of type numeric")
+        if self.type == "categorical" and (self.min is not None or self.max is not None):
+            raise ValueError("min and max apply to numeric features, not to one of type categorical")
+        return self
+
+
+class ConstraintSchemaSettings(_Strict):
+    undeclared: bool = Field(default=True, description="a feature the constraints do not declare is a violation")
+    absent: bool = Field(default=True, description="a batch without a declared feature is a violation")
+    type_change: bool = Field(default=True, description="a feature arriving with another than its declared type is one")
+
+
+class ConstraintSettings(_Strict):
+    features: dict[str, FeatureConstraintSettings] = Field(
+        default_factory=dict, description="per feature: type, min, max, tolerance, allowed, max_missing, regex"
+    )
+    schema_: ConstraintSchemaSettings = Field(
+        default=ConstraintSchemaSettings(),
+        alias="schema",
+        description="the schema rules: undeclared, absent, type_change",
+    )
+    max_violating_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of the window's rows breaking a constraint above which DataQualityViolation fires "
+        "(missing: max_missing)",
+    )
+    severity: Literal["warning", "ticket", "page"] = Field(default="warning", description="of DataQualityViolation")
+
+
+def _polars_regex(pattern: str) -> None:
+    import polars as pl  # only where a regex is configured
+
+    try:
+        pl.Series([""], dtype=pl.String).str.contains(pattern)
+    except pl.exceptions.ComputeError as exc:
+        raise ValueError(str(exc).splitlines()[0]) from exc
+
+
 class ModelSettings(_Strict):
     reference: Path | None = Field(
         default=None,
@@ -273,6 +350,19 @@ class ModelSettings(_Strict):
     segmenting: SegmentSettings = Field(
         default_factory=SegmentSettings, description="how many values of each segment column, on how many rows"
     )
+    constraints: ConstraintSettings | None = Field(
+        default=None, description="data-quality constraints checked on every batch (DataQualityViolation)"
+    )
+    constraints_file: Path | None = Field(
+        default=None,
+        description="a YAML file of constraints (`reference build --constraints` suggests one); instead of constraints",
+    )
+
+    @model_validator(mode="after")
+    def _one_source_of_constraints(self) -> ModelSettings:
+        if self.constraints is not None and self.constraints_file is not None:
+            raise ValueError("give constraints or constraints_file, not both")
+        return self
 
     @property
     def previous_as_reference(self) -> bool:
@@ -1293,10 +1383,43 @@ def load_config(path: Path | None, **overrides: Any) -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(_problem(error, document, flags) for error in exc.errors())
+    if not problems:
+        problems.extend(_load_constraint_files(config, document))
     if problems:
         problems.sort(key=_in_file_order)
         raise ConfigError(problems)
     return config
+
+
+def load_constraints(path: Path) -> ConstraintSettings:
+    """A constraints file on its own (`driftwarden check --constraints`); ConfigError with file:line."""
+    document = read_config_file(path)
+    try:
+        return ConstraintSettings.model_validate(document.data or {})
+    except ValidationError as exc:
+        raise ConfigError([_problem(error, document, set()) for error in exc.errors()]) from exc
+
+
+def _load_constraint_files(config: Config, document: YamlDocument | None) -> list[Problem]:
+    """Each model's constraints_file read into its `constraints`; its problems point into that file."""
+    problems: list[Problem] = []
+    for name, settings in config.models.items():
+        if settings.constraints_file is None:
+            continue
+        try:
+            loaded = load_constraints(settings.constraints_file)
+        except ConfigError as exc:
+            key = f"models.{name}.constraints_file"
+            where = locate(document, key)  # a file that cannot be read: where the config names it
+            problems.extend(
+                dataclasses.replace(p, key=f"{key}: {p.key}")
+                if p.key
+                else dataclasses.replace(p, key=key, location=p.location or where)
+                for p in exc.details
+            )
+            continue
+        config.models[name] = settings.model_copy(update={"constraints": loaded})
+    return problems
 
 
 def _in_file_order(problem: Problem) -> tuple[int, int]:

@@ -22,6 +22,7 @@ import numpy as np
 from driftwarden.config import (
     AlertingSettings,
     Config,
+    ConstraintSettings,
     DriftSettings,
     EstimateSettings,
     FleetSettings,
@@ -35,6 +36,7 @@ from driftwarden.config import (
 )
 from driftwarden.core.alert_names import runbook_path
 from driftwarden.core.arrays import FloatArray
+from driftwarden.core.constraints import ConstraintSet, FeatureRule
 from driftwarden.core.urls import public_url
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "alert_link_params",
     "alerting_params",
     "bin_export_params",
+    "constraint_set",
     "drift_thresholds",
     "estimate_params",
     "gpu_params",
@@ -411,3 +414,27 @@ class BinExportParams:
 
 def bin_export_params(s: FleetSettings) -> BinExportParams:
     return BinExportParams(s.export_bins, {model: frozenset(names) for model, names in s.bin_features.items()})
+
+
+def constraint_set(c: ConstraintSettings) -> ConstraintSet:
+    """A model's `constraints` (inline or from its constraints_file) as the checker takes them."""
+    return ConstraintSet(
+        features={
+            name: FeatureRule(
+                name=name,
+                type=f.type,
+                min=f.min,
+                max=f.max,
+                tolerance=f.tolerance,
+                allowed=None if f.allowed is None else frozenset(f.allowed),
+                max_missing=f.max_missing,
+                regex=f.regex,
+            )
+            for name, f in c.features.items()
+        },
+        undeclared=c.schema_.undeclared,
+        absent=c.schema_.absent,
+        type_change=c.schema_.type_change,
+        max_violating_share=c.max_violating_share,
+        severity=c.severity,
+    )

@@ -38,6 +38,7 @@ class ModelState:
     window_bytes: int = 0  # the current window's buffer
     estimate: QualityEstimate | None = None  # estimated quality of the current window (CBPE, DLE)
     segments: tuple[SegmentResult, ...] = ()  # per segment of models.<m>.segments
+    constraints: tuple[tuple[str, str, float], ...] = ()  # (feature, constraint, violating share of the window)
 
 
 class Instruments:
@@ -66,6 +67,12 @@ class Instruments:
             m.RECORDS_SAMPLED_OUT,
             "Prediction records left out by the model's sample_rate.",
             ["model", "source"],
+            registry=registry,
+        )
+        self.constraint_violations = Counter(
+            m.CONSTRAINT_VIOLATIONS,
+            "Values breaking a data-quality constraint at ingest (models.<m>.constraints), by feature and constraint.",
+            ["model", "feature", "constraint"],
             registry=registry,
         )
         self.labels = Counter(
@@ -191,6 +198,11 @@ class DriftCollector(Collector):
             labels=["model", "metric"],
         )
         pending = GaugeMetricFamily(m.LABELS_PENDING, "Sampled predictions waiting for their label.", labels=["model"])
+        violating = GaugeMetricFamily(
+            m.CONSTRAINT_VIOLATING_SHARE,
+            "Share of the current window's rows breaking a data-quality constraint.",
+            labels=["model", "feature", "constraint"],
+        )
 
         for state in self._states():
             rows.add_metric([state.model, "current"], state.window_rows)
@@ -198,6 +210,8 @@ class DriftCollector(Collector):
             if state.reference_rows is not None:
                 rows.add_metric([state.model, "reference"], state.reference_rows)
             pending.add_metric([state.model], state.labels_pending)
+            for feature, constraint, value in state.constraints:  # features bounded per model, constraint an enum
+                violating.add_metric([state.model, feature, constraint], value)
             for metric, value in state.quality.items():
                 quality.add_metric([state.model, metric], value)
             for metric, value in state.quality_baseline.items():
@@ -248,7 +262,7 @@ class DriftCollector(Collector):
             model_drifted,
             model_stable,
         )
-        yield from (rows, window_bytes, last, quality, baseline, pending, queue, queue_capacity)
+        yield from (rows, window_bytes, last, quality, baseline, pending, violating, queue, queue_capacity)
         yield from _estimated(self._states())
 
 

@@ -25,11 +25,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from driftwarden.cli.common import EXIT_DRIFT, EXIT_OK, fail, percent, stderr
+from driftwarden.cli.constraints import check_frame, print_violations
 from driftwarden.collector.tables import TableError, read_frame
 from driftwarden.comparison import Comparison, ComparisonError, compare_frames
-from driftwarden.config import load_config
+from driftwarden.config import ConstraintSettings, ModelSettings, load_config, load_constraints
+from driftwarden.detectors.constraints import ConstraintMonitor
 from driftwarden.detectors.reasons import reasons_text
-from driftwarden.params import drift_thresholds, estimate_params
+from driftwarden.params import constraint_set, drift_thresholds, estimate_params
 from driftwarden.rendering.drift_view import FeatureView, feature_views
 
 __all__ = ["check"]
@@ -40,13 +42,26 @@ UNBOUNDED_WIDTH = 1 << 16  # the console's width when stdout is not a terminal: 
 def check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     model = config.model(args.model)
+    rules = _constraints(args, model)
+    if args.reference is None and rules is None:
+        return fail("--reference FILE is required, unless the current file is only checked with --constraints FILE")
     paths = {"reference": args.reference, "current": args.current}
     frames = {}
     for side, path in paths.items():
+        if path is None:
+            continue
         try:
             frames[side] = read_frame(path)
         except TableError as exc:
             return fail(f"--{side} {path}: {exc}")
+    violations = None
+    if rules is not None:
+        monitor = ConstraintMonitor(args.model, constraint_set(rules), window=max(len(frames["current"]), 1))
+        redact = set(config.redact)
+        violations = check_frame(monitor, frames["current"], redact, redact | model.ignored_features)
+    violated = bool(violations) and any(v["violated"] for v in violations or ())
+    if args.reference is None:
+        return _constraints_only(args, violations or [], violated)
     title = args.title or f"Drift report: {args.current.name} vs {args.reference.name}"
     try:
         result = compare_frames(
@@ -75,15 +90,35 @@ def check(args: argparse.Namespace) -> int:
         except OSError as exc:
             return fail(f"--html {args.html}: {exc.strerror or exc}")
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        body = result.to_dict()
+        if violations is not None:
+            body["constraints"] = violations
+        print(json.dumps(body, indent=2))
     else:
         _print(result)
+        if violations is not None:
+            print_violations(stdout_console(), violations)
     if strict:
         return fail(
             f"--strict-schema: {len(result.schema.differences)} column(s) differ between the files: "
             + ", ".join(result.schema.differences)
         )
-    return EXIT_DRIFT if result.drifted else EXIT_OK
+    return EXIT_DRIFT if result.drifted or violated else EXIT_OK
+
+
+def _constraints(args: argparse.Namespace, model: ModelSettings) -> ConstraintSettings | None:
+    """--constraints FILE, else the config model's constraints (inline or its constraints_file); None: none."""
+    if args.constraints is not None:
+        return load_constraints(args.constraints)
+    return model.constraints
+
+
+def _constraints_only(args: argparse.Namespace, violations: list[dict[str, object]], violated: bool) -> int:
+    if args.json:
+        print(json.dumps({"model": args.model, "sources": {"current": str(args.current)}, "constraints": violations}))
+    else:
+        print_violations(stdout_console(), violations)
+    return EXIT_DRIFT if violated else EXIT_OK
 
 
 def _print(result: Comparison) -> None:

@@ -24,6 +24,9 @@ EVALUATION_DURATION = "driftwarden_evaluation_duration_seconds"
 EVALUATION_FAILURES = "driftwarden_evaluation_failures"  # counter: driftwarden_evaluation_failures_total{model,stage}
 RECORDS = "driftwarden_records"  # counter: exposed as driftwarden_records_total
 RECORDS_REJECTED = "driftwarden_records_rejected"  # counter: driftwarden_records_rejected_total
+# data-quality constraints (models.<m>.constraints): model, feature, constraint (core/constraints.py ConstraintKind)
+CONSTRAINT_VIOLATIONS = "driftwarden_constraint_violations"  # counter (_total): violating values at ingest
+CONSTRAINT_VIOLATING_SHARE = "driftwarden_constraint_violating_share"  # gauge: their share of the current window
 RECORDS_SAMPLED_OUT = "driftwarden_records_sampled_out"  # counter (_total): model, source — left out by sample_rate
 LABELS = "driftwarden_labels"  # counter (_total): model, outcome (matched, unmatched)
 LABELS_PENDING = "driftwarden_labels_pending"  # gauge: model — sampled predictions waiting for a label

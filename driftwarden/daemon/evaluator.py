@@ -157,6 +157,9 @@ class Evaluator:
                     findings.append(quality)
             with self.faults.contain(state.name, "estimate"):
                 findings += state.estimation.findings(state.name)
+            if state.constraints is not None:
+                with self.faults.contain(state.name, "constraints"):
+                    findings += state.constraints.findings()
         for model, budget in list(self.drift_budgets.items()):
             with self.faults.contain(model, "drift_budget"):
                 findings += budget.evaluate()

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from driftwarden.core.alert_names import RUNBOOKS_PATH
 from driftwarden.detectors.slo import WINDOWS
+from driftwarden.ui.constraints import constraints_card
 from driftwarden.ui.layout import CSP
 from driftwarden.ui.model import model_page
 from driftwarden.ui.not_found import not_found_page
@@ -91,9 +92,10 @@ def create_ui_router(app: FastAPI) -> APIRouter:
         estimate, segments = (estimation.estimate, list(estimation.segments)) if estimation is not None else (None, [])
         quality_history = views.quality_history(model)
         history, failures = views.history(model), views.failures(model)
+        constraints = views.constraints(model)
 
         def render() -> str:
-            sections = []
+            sections = [] if constraints is None else [constraints_card(constraints)]
             if fitted is not None and fitted.estimator is not None:
                 metric = estimate.alert_metric if estimate is not None else fitted.estimator.params.metric
                 samples = [(p.at, p.estimated.get(metric), p.realized.get(metric)) for p in quality_history]

@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 
 from driftwarden.alerts.alert import describe, fingerprint
 from driftwarden.alerts.labelset import fingerprint as labelset_fingerprint
+from driftwarden.core.constraints import ConstraintKind
 from driftwarden.detectors.findings import (
     ESTIMATED_QUALITY_SUBJECT,
     MODEL_SUBJECT,
     QUALITY_SUBJECT,
+    DataQualityFinding,
     DriftBudgetFinding,
     FeatureDriftFinding,
     Finding,
@@ -266,6 +268,30 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
         SEE_EVIDENCE,
         b'{"reasons":["SwThermalSlowdown","HwThermalSlowdown"],"mask":96}',
     ),
+    "data_quality": (
+        DataQualityFinding(
+            model="fraud",
+            feature="age",
+            constraint=ConstraintKind.RANGE,
+            severity=Severity.WARNING,
+            value=0.25,
+            threshold=0.001,
+            violations=50,
+            rows=200,
+            expected="within [0, 108]",
+            examples=("-31", "-45"),
+        ),
+        "5803d10dd12be537",
+        "DataQualityViolation",
+        "age",
+        "Data quality of fraud: age breaks its range constraint in 25.00% of the window (50 of 200 rows; "
+        "allowed 0.10%): expected within [0, 108]; e.g. -31, -45",
+        "Records of fraud break the data-quality constraints of models.fraud.constraints (or its constraints_file): "
+        "check the producer of age for a unit, type or schema change; GET /v1/models/fraud/drift lists every "
+        "violated constraint with examples.",
+        b'{"constraint":"range","expected":"within [0, 108]","violations":50,"rows":200,"share":0.25,'
+        b'"examples":["-31","-45"]}',
+    ),
 }
 
 
@@ -298,6 +324,7 @@ def test_kinds_targets_and_labels() -> None:
         "slo_ticket": (FindingKind.SLO, None, "checkout", None),
         "gpu_xid": (FindingKind.GPU, None, None, "GPU-0"),
         "gpu_thermal": (FindingKind.GPU, None, None, "GPU-1"),
+        "data_quality": (FindingKind.DATA_QUALITY, "fraud", None, None),
     }
     labels, _ = describe(CASES["slo_page"][0])
     assert labels == {
