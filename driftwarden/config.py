@@ -841,7 +841,7 @@ class AnomalySettings(_Strict):
         default=900.0, alias="for", description="how long a score must stay beyond sensitivity before the alert"
     )
     max_series: int = Field(
-        default=500, ge=1, le=100_000, description="series with a history; later ones are not judged"
+        default=200, ge=1, le=100_000, description="series with a history; later ones are not judged"
     )
 
     @model_validator(mode="after")

@@ -329,7 +329,7 @@ class AnomalyParams:
     sensitivity: float = 3.0
     min_spread: float = 0.1
     for_: float = 900.0
-    max_series: int = 500
+    max_series: int = 200
 
     @property
     def season_slots(self) -> int:
