@@ -82,9 +82,8 @@ def test_disabled_or_narrowed_signals(tmp_path: Path) -> None:
     off = load_config(None, anomaly={"enabled": False})
     monitor = AnomalyMonitor(off, db, RequestStats([0.1]), records)
     monitor.evaluate()
-    assert (
-        monitor.detector is None and monitor.findings() == [] and list(monitor.collector().collect())[0].samples == []
-    )
+    score, *_ = monitor.collector().collect()
+    assert monitor.detector is None and monitor.findings() == [] and score.samples == []
     only_gpu = load_config(None, anomaly={"signals": ["gpu_memory"]})
     sample = GpuSample(0, "GPU-1", "0", "H100", "nvidia0", 0.0, fields={FB_USED: 1.0, FB_FREE: 3.0})
     narrowed = AnomalyMonitor(only_gpu, db, RequestStats([0.1]), records, gpu_samples=lambda: [sample])
