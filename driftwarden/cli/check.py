@@ -19,6 +19,9 @@ import json
 import math
 import os
 import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -27,19 +30,59 @@ from rich.table import Table
 from driftwarden.cli.common import EXIT_DRIFT, EXIT_OK, fail, percent, stderr
 from driftwarden.collector.tables import TableError, read_frame
 from driftwarden.comparison import Comparison, ComparisonError, compare_frames
-from driftwarden.config import load_config
 from driftwarden.detectors.reasons import reasons_text
-from driftwarden.params import drift_thresholds, estimate_params
+from driftwarden.detectors.reference import DEFAULT_BINS
+from driftwarden.params import DEFAULT_THRESHOLDS, DriftThresholds, EstimateParams
 from driftwarden.rendering.drift_view import FeatureView, feature_views
 
-__all__ = ["check"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from driftwarden.config import Config
+
+__all__ = ["CheckSettings", "check"]
 
 UNBOUNDED_WIDTH = 1 << 16  # the console's width when stdout is not a terminal: lines are as long as they need
 
 
+@dataclass(frozen=True)
+class CheckSettings:
+    """What `check` takes from a config's model: without `--config`, the embedded config's values,
+    written here so that `check` imports no pydantic (tests check that both agree)."""
+
+    exclude: tuple[str, ...] = ()  # the config's redact
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    thresholds: DriftThresholds = DEFAULT_THRESHOLDS
+    critical_features: Sequence[str] = ()
+    bins: int = DEFAULT_BINS
+    estimate: EstimateParams | None = None
+
+    @classmethod
+    def of(cls, config: Config, model: str) -> CheckSettings:
+        from driftwarden.params import drift_thresholds, estimate_params
+
+        settings = config.model(model)
+        return cls(
+            exclude=tuple(config.redact),
+            kinds=settings.features,
+            thresholds=drift_thresholds(settings.drift),
+            critical_features=tuple(settings.critical_features),
+            bins=settings.drift.bins,
+            estimate=estimate_params(settings.estimate) if settings.estimate is not None else None,
+        )
+
+    @classmethod
+    def read(cls, path: Path | None, model: str) -> CheckSettings:
+        """The settings of `model` in the config at `path`; the embedded config's without one."""
+        if path is None:
+            return cls()
+        from driftwarden.config import load_config  # pydantic: only when there is a config to read
+
+        return cls.of(load_config(path), model)
+
+
 def check(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    model = config.model(args.model)
+    settings = CheckSettings.read(args.config, args.model)
     paths = {"reference": args.reference, "current": args.current}
     frames = {}
     for side, path in paths.items():
@@ -52,16 +95,16 @@ def check(args: argparse.Namespace) -> int:
         result = compare_frames(
             frames["reference"],
             frames["current"],
-            exclude=[*args.exclude, *config.redact],
+            exclude=[*args.exclude, *settings.exclude],
             id_columns=args.id_column,
-            kinds=model.features,
-            thresholds=drift_thresholds(model.drift),
-            critical_features=model.critical_features,
-            bins=model.drift.bins,
+            kinds=settings.kinds,
+            thresholds=settings.thresholds,
+            critical_features=settings.critical_features,
+            bins=settings.bins,
             model=args.model,
             title=title,
             sources={side: str(path) for side, path in paths.items()},
-            estimate=estimate_params(model.estimate) if model.estimate is not None else None,
+            estimate=settings.estimate,
         )
     except ComparisonError as exc:
         return fail(f"--{exc.side} {paths[exc.side]}: {exc}" if exc.side else str(exc))
