@@ -15,30 +15,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from driftwarden.config import (
-    AlertingSettings,
-    AnomalySettings,
-    Config,
-    ConstraintSettings,
-    DriftSettings,
-    EstimateSettings,
-    FleetSettings,
-    GpuSettings,
-    LogSettings,
-    OutboxSettings,
-    ReceiverSettings,
-    RouteSettings,
-    SLOSettings,
-    TraceSettings,
-)
 from driftwarden.core.alert_names import runbook_path
 from driftwarden.core.arrays import FloatArray
 from driftwarden.core.constraints import ConstraintSet, FeatureRule
 from driftwarden.core.urls import public_url
+
+if TYPE_CHECKING:  # the converters' argument types only: detectors and `check` import no pydantic
+    from driftwarden.config import (
+        AlertingSettings,
+        AnomalySettings,
+        Config,
+        ConstraintSettings,
+        DriftSettings,
+        EstimateSettings,
+        FleetSettings,
+        GpuSettings,
+        LogSettings,
+        OutboxSettings,
+        ReceiverSettings,
+        RouteSettings,
+        SLOSettings,
+        TraceSettings,
+    )
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
