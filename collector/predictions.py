@@ -102,7 +102,8 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
     else:
         raise UnsupportedMediaType(
             f"unsupported Content-Type {media or '(none)'!r}: send application/json (an array of records) "
-            "or application/x-ndjson (one record per line)"
+            "or application/x-ndjson (one record per line) or application/vnd.apache.arrow.stream (a column per "
+            "feature)"
         )
     return parse_objects(records, result, max_records=max_records)
 
