@@ -275,9 +275,12 @@ def _strings(column: Any) -> ObjectArray:
 
 
 def _floats(column: Any, pa: Any) -> FloatArray:
+    """A numeric column as float64, NaN where null: a view of the body's bytes when it is already a float64
+    column without nulls (a chunked array's `to_numpy` would copy it)."""
     if column.null_count:
         column = column.cast(pa.float64()).fill_null(np.nan)
-    out: FloatArray = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    out: FloatArray = array.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
     return out
 
 
