@@ -35,6 +35,7 @@ lint: $(STAMP)
 # Every ratio of the performance issues in one run: one command a line, each benchmark printing its own.
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/drift.py --section startup --section e2e --section update --section compare --section floor
+	$(BIN)/python benchmarks/ingest.py --duration 5
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

@@ -93,8 +93,17 @@ class RecordBatch:
 
 def representable(batch: RecordBatch) -> BoolArray:
     """Rows whose numbers (features, prediction, a numeric label) are within ±MAX_MAGNITUDE."""
-    with np.errstate(invalid="ignore"):
-        ok: BoolArray = np.logical_not((np.abs(batch.values) > MAX_MAGNITUDE).any(axis=1))
+    values = batch.values
+    # the common case first, without a temporary the size of the batch: the largest and smallest values
+    # (NaN ignored) within the bound say every row is
+    within = values.size == 0 or (
+        not np.fmax.reduce(values, axis=None) > MAX_MAGNITUDE and not np.fmin.reduce(values, axis=None) < -MAX_MAGNITUDE
+    )
+    if within:
+        ok: BoolArray = np.ones(len(values), dtype=bool)
+    else:
+        with np.errstate(invalid="ignore"):
+            ok = np.logical_not((np.abs(values) > MAX_MAGNITUDE).any(axis=1))
     if batch.labels is not None:
         ok &= np.array([not _huge(label) for label in batch.labels], dtype=bool)
     return ok
