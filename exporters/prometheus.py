@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -106,6 +106,12 @@ class Instruments:
             "Time to evaluate drift for one model.",
             ["model"],
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.evaluation_cycle = Gauge(
+            m.EVALUATION_CYCLE,
+            "The last evaluation cycle over every model: wall seconds, and the process's CPU seconds meanwhile.",
+            ["clock"],
             registry=registry,
         )
 
