@@ -145,7 +145,7 @@ class DriftDetector:
         if self.every is None and reference is not None and compared is not None:
             total, against, raw = compared
             if total == self.window.total_rows and against is reference:  # no new rows: the same comparison
-                self._report = report = self.stability.apply(dataclasses.replace(raw, evaluated_at=now))
+                self._report = report = self.stability.apply(dataclasses.replace(raw, evaluated_at=time.time()))
                 return report.findings()
         total = self.window.total_rows
         names, values, bins, traces = self.window.binned_with_traces()
