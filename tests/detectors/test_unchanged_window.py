@@ -17,7 +17,7 @@ def _detector(hold: int) -> DriftDetector:
     rng = np.random.default_rng(22)
     reference = ReferenceProfile.fit(FEATURES, rng.normal(size=(2000, 3)))
     detector = DriftDetector("m", reference, window=1000, hold=hold)
-    detector.update(FEATURES, rng.normal(size=(1000, 3)) + [1.0, 0.0, 0.0])
+    detector.update(FEATURES, rng.normal(size=(1000, 3)) + np.array([1.0, 0.0, 0.0]))
     return detector
 
 
@@ -32,9 +32,7 @@ def test_reused_comparison_equals_a_fresh_one() -> None:
         assert a.evaluated_at >= b.evaluated_at - 5  # a new evaluation's time, not the comparison's
         same = {"duration_seconds": 0.0, "evaluated_at": 0.0}
         assert dataclasses.replace(a, **same) == dataclasses.replace(b, **same)
-    assert (
-        reused.report is not None and reused.report.features[0].stable
-    )  # held for `for` = 2 evaluations of one window
+    assert reused.report is not None and reused.report.features[0].stable  # `for` = 2: held
 
 
 def test_new_rows_are_compared_again() -> None:
