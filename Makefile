@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/drift.py
+	$(BIN)/python benchmarks/models.py
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

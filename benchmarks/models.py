@@ -2,10 +2,11 @@
 
 For each N it starts the real daemon (`driftwarden run`, its own process) with a generated config of
 N models of 20 numeric features, each with a 5,000-row reference (one Parquet file, `reference:` in
-the config) and a full 5,000-row window posted over HTTP (NDJSON), `evaluate_every` 10 s, and reports:
+the config) and a full 5,000-row window posted over HTTP (NDJSON) drawn from the reference's distribution
+(a steady sidecar: few features drift), `evaluate_every` 10 s, and reports:
 
   RSS           the daemon's resident memory once every window is full and evaluated (/proc)
-  /metrics      the size of one text-format body, and its series (sample lines)
+  /metrics      the size of one text-format body (and as sent gzipped, as Prometheus asks), its series
   scrape        median wall time of `--scrapes` GETs of /metrics (one client, back to back)
   evaluation    one evaluation of all models after every model received new rows (a 50-row batch
                 each): `driftwarden_evaluation_cycle_seconds{clock="wall"}` and `{clock="cpu"}`
@@ -52,6 +53,7 @@ class Row:
     models: int
     rss_mb: float
     metrics_bytes: int
+    metrics_gzip_bytes: int
     series: int
     scrape_s: float
     eval_wall_s: float
@@ -130,7 +132,7 @@ def measure(n: int, reference: Path, rng: np.random.Generator, args: argparse.Na
             with httpx.Client(base_url=base, timeout=120) as client:
                 posted = time.time()
                 for i in range(n):
-                    body = ndjson(model_name(i), rng.normal(0.1, 1.0, size=(ROWS, len(FEATURES))))
+                    body = ndjson(model_name(i), rng.normal(0.0, 1.0, size=(ROWS, len(FEATURES))))
                     client.post(
                         "/v1/predictions", content=body, headers={"content-type": "application/x-ndjson"}
                     ).raise_for_status()
@@ -144,7 +146,7 @@ def measure(n: int, reference: Path, rng: np.random.Generator, args: argparse.Na
 
                 posted = time.time()
                 for i in range(n):
-                    body = ndjson(model_name(i), rng.normal(0.1, 1.0, size=(BATCH, len(FEATURES))))
+                    body = ndjson(model_name(i), rng.normal(0.0, 1.0, size=(BATCH, len(FEATURES))))
                     client.post(
                         "/v1/predictions", content=body, headers={"content-type": "application/x-ndjson"}
                     ).raise_for_status()
@@ -158,7 +160,19 @@ def measure(n: int, reference: Path, rng: np.random.Generator, args: argparse.Na
                 cpu = gauge(text, "driftwarden_evaluation_cycle_seconds", 'clock="cpu"') or float("nan")
                 ui, _ = timed(client, "/", args.scrapes)
                 models_api, _ = timed(client, "/v1/models", args.scrapes)
-            return Row(n, rss, len(answer.content), series, scrape, wall, cpu, idle, ui, models_api)
+            return Row(
+                n,
+                rss,
+                len(answer.content),
+                answer.num_bytes_downloaded,
+                series,
+                scrape,
+                wall,
+                cpu,
+                idle,
+                ui,
+                models_api,
+            )
         finally:
             stop_server(server)
 
@@ -187,11 +201,12 @@ def size(n: float) -> str:
 
 def table(rows: list[Row]) -> str:
     head = (
-        "| models | RSS | /metrics size | series | scrape (median) | one evaluation of all models (wall / CPU) "
+        "| models | RSS | /metrics size (gzip) | series | scrape (median) | one evaluation of all models (wall / CPU) "
         "| idle CPU | UI overview | /v1/models |\n|---|---|---|---|---|---|---|---|---|\n"
     )
     body = "".join(
-        f"| {r.models} | {r.rss_mb:.0f} MB | {size(r.metrics_bytes)} | {r.series:,} | {r.scrape_s * 1000:.0f} ms "
+        f"| {r.models} | {r.rss_mb:.0f} MB | {size(r.metrics_bytes)} ({size(r.metrics_gzip_bytes)}) "
+        f"| {r.series:,} | {r.scrape_s * 1000:.0f} ms "
         f"| {r.eval_wall_s:.2f} s / {r.eval_cpu_s:.2f} s | {r.idle_cpu_pct:.1f} % | {r.ui_s * 1000:.0f} ms "
         f"| {r.models_api_s * 1000:.0f} ms |\n"
         for r in rows

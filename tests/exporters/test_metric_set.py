@@ -81,3 +81,13 @@ def test_scrapes_between_evaluations_reuse_the_rendered_features_and_follow_a_ne
         assert daemon.client.post("/v1/predictions", content=body, headers=NDJSON).status_code == 200
         daemon.evaluate()
         assert 'driftwarden_feature_drifted{feature="amount",model="fraud"} 0.0' in daemon.client.get("/metrics").text
+
+
+def test_metrics_body_is_gzipped_when_asked_and_plain_otherwise(tmp_path: Path) -> None:
+    with running(tmp_path / "state.db") as daemon:
+        drifted_amount(daemon)
+        plain = daemon.client.get("/metrics", headers={"accept-encoding": "identity"})
+        packed = daemon.client.get("/metrics", headers={"accept-encoding": "gzip"})
+        assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+        assert packed.num_bytes_downloaded < len(plain.content) / 3
+        assert packed.text.splitlines()[:3] == plain.text.splitlines()[:3]
