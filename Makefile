@@ -36,6 +36,7 @@ lint: $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/drift.py --section startup --section e2e --section update --section compare --section floor
 	$(BIN)/python benchmarks/ingest.py --duration 5
+	$(BIN)/python benchmarks/models.py
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

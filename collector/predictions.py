@@ -116,6 +116,8 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
 _FIELD_GETTERS = {
     name: operator.itemgetter(name) for name in ("request_id", "label", "trace_id", "span_id", "model_version")
 }
+# The fields the column-at-a-time path reads; a record with any other (labels, ...) goes record by record.
+_UNIFORM_FIELDS = frozenset({"model", "features", PREDICTION, *_FIELD_GETTERS})
 _GET_MODEL = operator.itemgetter("model")
 _GET_FEATURES = operator.itemgetter("features")
 _GET_PREDICTION = operator.itemgetter(PREDICTION)
@@ -131,7 +133,7 @@ def _uniform(records: list[Any], result: ParseResult) -> bool:
     if not records or set(map(type, records)) != {dict}:
         return False
     first = records[0]
-    if len(set(map(len, records))) != 1:
+    if len(set(map(len, records))) != 1 or not first.keys() <= _UNIFORM_FIELDS:
         return False
     try:
         models = list(map(_GET_MODEL, records))
@@ -181,6 +183,7 @@ def _uniform(records: list[Any], result: ParseResult) -> bool:
         fields.get("label", none),
         fields.get("trace_id", none),
         fields.get("span_id", none),
+        [None] * len(records),  # record labels: a record carrying them is not taken here
     )
     versions = fields.get("model_version", ())
     version = next((v for v in reversed(versions) if type(v) is str and 0 < len(v) <= 64), None)

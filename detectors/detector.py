@@ -8,6 +8,7 @@ period ends — and names the traces of a few rows behind its worst drifted feat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -79,6 +80,9 @@ class DriftDetector:
         self.bins = bins
         self.period_start = _period_start(time.time(), every) if every else 0.0
         self._report: DriftReport | None = None
+        # the last comparison and what it compared (window rows seen, reference): rows unchanged since,
+        # the same comparison is judged again (stability, drift budget) without computing it again
+        self._compared: tuple[int, ReferenceProfile, DriftReport] | None = None
         if reference is not None:
             self.window.track_bins(reference.features, reference.edges)
 
@@ -138,6 +142,13 @@ class DriftDetector:
             if self.window.rows == 0:
                 return []
         reference = self.reference
+        compared = self._compared
+        if self.every is None and reference is not None and compared is not None:
+            total, against, raw = compared
+            if total == self.window.total_rows and against is reference:  # no new rows: the same comparison
+                self._report = report = self.stability.apply(dataclasses.replace(raw, evaluated_at=time.time()))
+                return report.findings()
+        total = self.window.total_rows
         names, values, bins, traces = self.window.binned_with_traces()
         numeric, current_categories = self._split(names, values)
         if self.every is not None:
@@ -167,6 +178,7 @@ class DriftDetector:
             report = with_trace_examples(report, names, values, traces, self.vocabulary.names)
         if self.reference is not reference and not self.previous_as_reference:  # replaced meanwhile
             return []
+        self._compared = (total, reference, report) if self.every is None else None
         self._report = report = self.stability.apply(report)
         return report.findings()
 

@@ -50,7 +50,7 @@ from driftwarden.exporters.requests import RequestCollector, request_histograms
 from driftwarden.exporters.scrape import Exposition
 from driftwarden.exporters.slos import SloCollector
 from driftwarden.exporters.storage import StorageCollector
-from driftwarden.params import bin_export_params
+from driftwarden.params import bin_export_params, series_params
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
 from driftwarden.ui import create_ui_router
@@ -109,7 +109,12 @@ def create_app(
     exposition = Exposition(
         registry,
         [
-            DriftCollector(views.states, lambda: views.queue_rows, bin_export_params(config.fleet)),
+            DriftCollector(
+                views.states,
+                lambda: views.queue_rows,
+                bin_export_params(config.fleet),
+                series=series_params(config.metrics),
+            ),
             SloCollector(lambda: daemon.slos),
             AlertCollector(notifier.engine.alerts, notifier.outbox.pending, lambda: list(notifier.receivers)),
         ],

@@ -62,6 +62,7 @@ __all__ = [
     "FleetSettings",
     "GpuSettings",
     "Limits",
+    "MetricsSettings",
     "ModelSettings",
     "Problem",
     "SLOSettings",
@@ -960,9 +961,10 @@ class FleetSettings(_Strict):
     Prometheus sums over replicas, and most of a replica's series (features x bins x 2)."""
 
     export_bins: Literal["all", "drifted", "none"] = Field(
-        default="all",
-        description="all: every feature's bins (the fleet rules need them); drifted: only while the feature "
-        "drifts on this replica (the feature-detail histogram, no fleet PSI); none: no bin series",
+        default="drifted",
+        description="all: every feature's bins (fleet aggregation on: the fleet rules need them); drifted: "
+        "only while the feature drifts on this replica (the feature-detail histogram, no fleet PSI); none: "
+        "no bin series",
     )
     bin_features: dict[str, list[str]] = Field(
         default_factory=dict,
@@ -979,6 +981,21 @@ class FleetSettings(_Strict):
                 f"not model names: {', '.join(map(repr, bad))} (up to 63 letters, digits, '.', '_', ':', '-')"
             )
         return value
+
+
+class MetricsSettings(_Strict):
+    """Which per-feature series /metrics exports: features x models make most of a sidecar's series
+    (docs/design.md "Metric set"). The bin values follow `fleet.export_bins`."""
+
+    scores: list[Literal["psi", "ks", "wasserstein", "chi2", "jensenshannon", "missing"]] | None = Field(
+        default=None,
+        description="the statistics exported in driftwarden_feature_drift_score (default: every one computed)",
+    )
+    pvalues: Literal["all", "drifted", "none"] = Field(
+        default="drifted",
+        description="driftwarden_feature_drift_pvalue: for every feature, only while the feature drifts, or none",
+    )
+    missing_ratio: bool = Field(default=True, description="driftwarden_feature_missing_ratio, per feature and window")
 
 
 class ServerSettings(_Strict):
@@ -1059,6 +1076,9 @@ class Config(_Strict):
     )
     anomaly: AnomalySettings = Field(
         default=AnomalySettings(), description="anomaly-based alerts: each signal against its seasonal baseline"
+    )
+    metrics: MetricsSettings = Field(
+        default=MetricsSettings(), description="the per-feature series /metrics exports besides the verdicts"
     )
 
     @model_validator(mode="wrap")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the converters' argument types only: detectors and `check` 
         FleetSettings,
         GpuSettings,
         LogSettings,
+        MetricsSettings,
         OutboxSettings,
         ReceiverSettings,
         RouteSettings,
@@ -58,6 +59,7 @@ __all__ = [
     "OutboxParams",
     "RouteParams",
     "SLOParams",
+    "SeriesParams",
     "TraceParams",
     "alert_link_params",
     "alerting_params",
@@ -71,6 +73,7 @@ __all__ = [
     "opsgenie_params",
     "outbox_params",
     "route_params",
+    "series_params",
     "slo_params",
     "trace_params",
 ]
@@ -484,3 +487,28 @@ def constraint_set(c: ConstraintSettings) -> ConstraintSet:
         max_violating_share=c.max_violating_share,
         severity=c.severity,
     )
+
+
+@dataclass(frozen=True)
+class SeriesParams:
+    """Which optional per-feature series /metrics exports (`metrics:`); the verdicts always are.
+
+    >>> p = SeriesParams(pvalues="drifted")
+    >>> p.exports(p.pvalues, drifting=False), p.exports(p.pvalues, drifting=True), p.score("psi")
+    (False, True, True)
+    """
+
+    scores: frozenset[str] | None = None  # None: every statistic computed
+    pvalues: Literal["all", "drifted", "none"] = "drifted"
+    missing_ratio: bool = True
+
+    def score(self, method: str) -> bool:
+        return self.scores is None or method in self.scores
+
+    @staticmethod
+    def exports(mode: Literal["all", "drifted", "none"], *, drifting: bool) -> bool:
+        return mode == "all" or (mode == "drifted" and drifting)
+
+
+def series_params(s: MetricsSettings) -> SeriesParams:
+    return SeriesParams(None if s.scores is None else frozenset(s.scores), s.pvalues, s.missing_ratio)

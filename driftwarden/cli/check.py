@@ -28,13 +28,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from driftwarden.cli.common import EXIT_DRIFT, EXIT_OK, fail, percent, stderr
-from driftwarden.cli.constraints import check_frame, print_violations
 from driftwarden.collector.tables import TableError, read_frame
 from driftwarden.comparison import Comparison, ComparisonError, compare_frames
-from driftwarden.detectors.constraints import ConstraintMonitor
 from driftwarden.detectors.reasons import reasons_text
 from driftwarden.detectors.reference import DEFAULT_BINS
-from driftwarden.params import DEFAULT_THRESHOLDS, DriftThresholds, EstimateParams, constraint_set
+from driftwarden.params import DEFAULT_THRESHOLDS, DriftThresholds, EstimateParams
 from driftwarden.rendering.drift_view import FeatureView, feature_views
 
 if TYPE_CHECKING:
@@ -103,6 +101,10 @@ def check(args: argparse.Namespace) -> int:
             return fail(f"--{side} {path}: {exc}")
     violations = None
     if rules is not None:
+        from driftwarden.cli.constraints import check_frame  # yaml, the checker: only with constraints
+        from driftwarden.detectors.constraints import ConstraintMonitor
+        from driftwarden.params import constraint_set
+
         monitor = ConstraintMonitor(args.model, constraint_set(rules), window=max(len(frames["current"]), 1))
         redact = set(settings.exclude)
         violations = check_frame(monitor, frames["current"], redact, redact | settings.ignored)
@@ -144,6 +146,8 @@ def check(args: argparse.Namespace) -> int:
     else:
         _print(result)
         if violations is not None:
+            from driftwarden.cli.constraints import print_violations
+
             print_violations(stdout_console(), violations)
     if strict:
         return fail(
@@ -166,6 +170,8 @@ def _constraints_only(args: argparse.Namespace, violations: list[dict[str, objec
     if args.json:
         print(json.dumps({"model": args.model, "sources": {"current": str(args.current)}, "constraints": violations}))
     else:
+        from driftwarden.cli.constraints import print_violations
+
         print_violations(stdout_console(), violations)
     return EXIT_DRIFT if violated else EXIT_OK
 

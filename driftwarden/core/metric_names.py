@@ -21,6 +21,7 @@ WINDOW_ROWS = "driftwarden_window_rows"
 WINDOW_BYTES = "driftwarden_window_bytes"  # gauge: model — the current window's buffer
 LAST_EVALUATION = "driftwarden_last_evaluation_timestamp_seconds"
 EVALUATION_DURATION = "driftwarden_evaluation_duration_seconds"
+EVALUATION_CYCLE = "driftwarden_evaluation_cycle_seconds"  # gauge: clock (wall, cpu) — the last cycle over every model
 EVALUATION_FAILURES = "driftwarden_evaluation_failures"  # counter: driftwarden_evaluation_failures_total{model,stage}
 RECORDS = "driftwarden_records"  # counter: exposed as driftwarden_records_total
 RECORDS_REJECTED = "driftwarden_records_rejected"  # counter: driftwarden_records_rejected_total

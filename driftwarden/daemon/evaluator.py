@@ -83,6 +83,7 @@ class Evaluator:
         self._lock = asyncio.Lock()  # one evaluation of a model at a time (the clock or a first look)
 
     async def evaluate_all(self) -> list[DriftReport]:
+        wall, cpu = time.perf_counter(), time.process_time()
         with self.tracer.start_as_current_span("driftwarden.evaluate") as span:
             reports = [r for state in self.models if (r := await self.evaluate_model(state)) is not None]
             self.evaluate_slos()
@@ -99,6 +100,8 @@ class Evaluator:
             await self.checkpoint()
             span.set_attribute("driftwarden.models", len(reports))
             span.set_attribute("driftwarden.findings", len(findings))
+        self.instruments.evaluation_cycle.labels("wall").set(time.perf_counter() - wall)
+        self.instruments.evaluation_cycle.labels("cpu").set(time.process_time() - cpu)
         return reports
 
     async def evaluate_model(self, state: TrackedModel) -> DriftReport | None:
