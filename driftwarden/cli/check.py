@@ -58,7 +58,8 @@ def check(args: argparse.Namespace) -> int:
     if rules is not None:
         monitor = ConstraintMonitor(args.model, constraint_set(rules), window=max(len(frames["current"]), 1))
         redact = set(config.redact)
-        violations = check_frame(monitor, frames["current"], redact, redact | model.ignored_features)
+        known = redact | model.ignored_features | set(args.exclude) | set(args.id_column)  # never undeclared
+        violations = check_frame(monitor, frames["current"], redact, known)
     violated = bool(violations) and any(v["violated"] for v in violations or ())
     if args.reference is None:
         return _constraints_only(args, violations or [], violated)
