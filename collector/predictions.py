@@ -10,7 +10,9 @@ already implies. Strings and booleans are categorical columns (object arrays). T
 record's `prediction` (a score or a class) becomes one more column named "prediction",
 so output drift is measured like input drift; `request_id` and `label` (ground truth)
 travel with the rows for sampling and the label join, `trace_id` and `span_id` (W3C hex)
-with them into the window, so a drift report can name the traces behind it.
+with them into the window, so a drift report can name the traces behind it. The record's `labels`
+(`{"app_version": "1.4"}`: names to strings, numbers or booleans) travel with the rows too, to route them
+to segments (`models.<m>.segments: [labels.app_version]`); they are not features.
 
 `parse_objects()` is the part after the body is decoded: other ways in that produce records of
 the same shape (OTLP log records, collector/otlp_logs.py) go through it, so they are validated,
@@ -50,6 +52,7 @@ JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 MAX_FEATURE_NAME = 128
 MAX_CATEGORY = 256  # characters in a categorical value
+MAX_RECORD_LABELS = 32  # labels on one record
 _REPR = reprlib.Repr()  # values quoted in messages: bounded, and safe however deep the JSON nests
 _REPR.maxstring = _REPR.maxother = 80
 _show = _REPR.repr
@@ -67,6 +70,7 @@ class _Rows:
     labels: list[Any] = field(default_factory=list)
     trace_ids: list[Any] = field(default_factory=list)
     span_ids: list[Any] = field(default_factory=list)
+    record_labels: list[dict[str, str] | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class _Block:
     labels: list[Any]
     trace_ids: list[Any]
     span_ids: list[Any]
+    record_labels: list[dict[str, str] | None]
 
 
 def parse_records(body: bytes, content_type: str | None, *, max_records: int = 100_000) -> ParseResult:
@@ -117,6 +122,11 @@ def parse_objects(
                 continue
             model, features = checked
             good_models.add(model)
+        tags = record.get("labels")
+        if tags is not None:
+            tags = _record_labels(index, tags, result)
+            if tags is None:
+                continue
         names, values = tuple(features), list(features.values())
         prediction = record.get("prediction")
         if prediction is not None and PREDICTION not in features:
@@ -128,6 +138,7 @@ def parse_objects(
         rows.labels.append(record.get("label"))
         rows.trace_ids.append(record.get("trace_id"))
         rows.span_ids.append(record.get("span_id"))
+        rows.record_labels.append(tags)
         version = record.get("model_version")
         if type(version) is str and 0 < len(version) <= 64:
             versions[model] = version
@@ -284,6 +295,7 @@ def _table_block(
                     pick(table.labels),
                     pick(table.trace_ids),
                     pick(table.span_ids),
+                    [None] * len(ks),  # a table's records carry no labels (otlp_logs_columns reads those one by one)
                 )
     members = sorted((tables[t].indexes[k], t, k) for t, ks in parts.items() for k in ks)
     rows = _Rows()
@@ -298,6 +310,7 @@ def _table_block(
         rows.labels.append(source.labels[k])
         rows.trace_ids.append(source.trace_ids[k])
         rows.span_ids.append(source.span_ids[k])
+        rows.record_labels.append(None)
     return _block(names, rows, result)
 
 
@@ -345,6 +358,49 @@ def _check_record(index: int, record: Any, result: ParseResult) -> tuple[str, di
     return model, features
 
 
+def _record_labels(index: int, labels: Any, result: ParseResult) -> dict[str, str] | None:
+    """The record's `labels` as segment values (numbers as `number_label`, booleans as JSON spells them, nulls
+    left out); None, with the record rejected (`bad_record_labels`), when they are not such an object."""
+    if type(labels) is not dict:
+        result.reject(
+            index,
+            "bad_record_labels",
+            f"record {index}: 'labels' is a {type(labels).__name__}; send an object of label name: string, "
+            "number or boolean",
+            "/labels",
+        )
+        return None
+    if len(labels) > MAX_RECORD_LABELS:
+        result.reject(
+            index,
+            "bad_record_labels",
+            f"record {index}: {len(labels)} labels; a record carries at most {MAX_RECORD_LABELS}",
+            "/labels",
+        )
+        return None
+    out: dict[str, str] = {}
+    for name, value in labels.items():
+        problem = None
+        if not name or len(name) > MAX_FEATURE_NAME:
+            problem = f"label names are 1-{MAX_FEATURE_NAME} characters (got {len(name)})"
+        elif type(value) is str:
+            if len(value) > MAX_CATEGORY:
+                problem = f"label {name!r} is a string of {len(value)} characters; at most {MAX_CATEGORY}"
+            else:
+                out[name] = value
+        elif type(value) is bool:
+            out[name] = "true" if value else "false"
+        elif type(value) in (int, float) and math.isfinite(value):
+            out[name] = number_label(value)
+        elif value is not None:
+            problem = f"label {name!r} is {_show(value)}; use a string, a finite number, a boolean or null"
+        if problem:
+            pointer = "/labels/" + name.replace("~", "~0").replace("/", "~1")
+            result.reject(index, "bad_record_labels", f"record {index}: {problem}", pointer)
+            return None
+    return out
+
+
 def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked: bool = False) -> _Block | None:
     """Rows that share a feature layout → numeric and categorical columns, rejecting bad rows
     (`checked`: each value looked at, as when a fast pass found infinities)."""
@@ -368,13 +424,14 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked:
         return None
     if len(keep) == len(rows.indexes):
         table, request_ids, labels = rows.values, rows.request_ids, rows.labels
-        trace_ids, span_ids = rows.trace_ids, rows.span_ids
+        trace_ids, span_ids, record_labels = rows.trace_ids, rows.span_ids, rows.record_labels
     else:
         table = [rows.values[i] for i in keep]
         request_ids = [rows.request_ids[i] for i in keep]
         labels = [rows.labels[i] for i in keep]
         trace_ids = [rows.trace_ids[i] for i in keep]
         span_ids = [rows.span_ids[i] for i in keep]
+        record_labels = [rows.record_labels[i] for i in keep]
     numbers = table if len(numeric) == len(names) else [[values[j] for j in numeric] for values in table]
     # orjson refuses NaN, Infinity, 1e999 and integers beyond 64 bits; other decoders (OTLP's doubles)
     # may not: NaN is missing, as null is, and a row with an infinity is looked at value by value
@@ -393,6 +450,7 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked:
         labels,
         trace_ids,
         span_ids,
+        record_labels,
     )
 
 
@@ -455,12 +513,16 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
     ids = _objects(request_ids, str)
     truth = _objects(labels, (str, int, float))
     trace_ids = list(chain.from_iterable(b.trace_ids for b in blocks))
+    tags = list(chain.from_iterable(b.record_labels for b in blocks))
+    record_labels = _objects(tags, dict)
     traces = (
         None if all(t is None for t in trace_ids) else pack_traces(trace_ids, [*chain(*(b.span_ids for b in blocks))])
     )
     if len(blocks) == 1:
         b = blocks[0]
-        return RecordBatch(model, b.numeric, b.values, version, b.categorical, b.categorical_values, ids, truth, traces)
+        return RecordBatch(
+            model, b.numeric, b.values, version, b.categorical, b.categorical_values, ids, truth, traces, record_labels
+        )
     numeric, values = _stack([(b.numeric, b.values) for b in blocks], np.nan, np.float64)
     categorical, categorical_values = _stack([(b.categorical, b.categorical_values) for b in blocks], None, np.object_)
     both = set(numeric) & set(categorical)
@@ -472,7 +534,9 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
                 categorical_values[filled, k] = [number_label(x) for x in column[filled]]
         keep = [j for j, name in enumerate(numeric) if name not in both]
         numeric, values = tuple(numeric[j] for j in keep), values[:, keep]
-    return RecordBatch(model, numeric, values, version, categorical, categorical_values, ids, truth, traces)
+    return RecordBatch(
+        model, numeric, values, version, categorical, categorical_values, ids, truth, traces, record_labels
+    )
 
 
 def _stack(

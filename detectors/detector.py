@@ -122,8 +122,9 @@ class DriftDetector:
             if categorical_values is None:
                 raise ValueError(f"categorical column {name!r} sent without categorical_values")
             columns.append((name, self.vocabulary.encode(name, categorical_values[:, k])))
-        rows = values.shape[0]
-        block = np.column_stack([c for _, c in columns]) if columns else np.empty((rows, 0))
+        block = np.empty((values.shape[0], len(columns)), order="F")  # the window's layout: one copy, no transpose
+        for j, (_, column) in enumerate(columns):
+            block[:, j] = column
         self.window.append([n for n, _ in columns], block, traces)
 
     def evaluate(self, now: float | None = None) -> list[Finding]:

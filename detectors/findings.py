@@ -11,6 +11,7 @@ time `at` which it held. Its type says what it is about and so which alert it ra
     DataQualityFinding       DataQualityViolation    a feature breaks its data-quality constraint (range, type, ...)
     SLOBurnFinding           SLOErrorBudgetBurn      an SLO burns its error budget
     GpuHealthFinding         GPU<Condition>          a GPU is lost, throttled, out of memory, ... (GPUXid, ...)
+    AnomalyFinding           Anomaly                 a signal is unusual for its time of the week (seasonal.py)
 
 What an on-call engineer needs to check a finding is held in typed fields; `evidence` shows
 them as the plain mapping that alert payloads carry (PagerDuty `custom_details`, the alert
@@ -40,6 +41,7 @@ __all__ = [
     "ESTIMATED_QUALITY_SUBJECT",
     "MODEL_SUBJECT",
     "QUALITY_SUBJECT",
+    "AnomalyFinding",
     "BurnRateFinding",
     "DataQualityFinding",
     "DriftBudgetFinding",
@@ -67,6 +69,7 @@ class FindingKind(enum.StrEnum):
     SLO = "slo"
     GPU = "gpu"
     DATA_QUALITY = "data_quality"
+    ANOMALY = "anomaly"
 
 
 class Severity(enum.StrEnum):
@@ -398,3 +401,51 @@ class GpuHealthFinding(Finding):
     @property
     def evidence(self) -> Mapping[str, Any]:
         return MappingProxyType(dict(self.details))
+
+
+# --- anomalies of the daemon's own series ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnomalyFinding(Finding):
+    """A signal (request rate, error ratio, p99 latency, GPU utilisation or memory, prediction volume) unusual
+    for its time of the week: `value` is its robust z-score, `threshold` the sensitivity; `labels` name the
+    series (service, model, operation; gpu; model), bounded as the daemon's own series are."""
+
+    kind: ClassVar[FindingKind] = FindingKind.ANOMALY
+    alertname: ClassVar[str] = names.ANOMALY
+    signal: str
+    observed: float
+    baseline: float  # the median of the same slot in the seasons before
+    spread: float  # 1.4826 x MAD, at least its floor
+    seasons: int  # past values the baseline had
+    since: float  # unix time the score first went beyond the sensitivity
+    where: str  # where to look first
+
+    @property
+    def subject(self) -> str:
+        return self.signal
+
+    @property
+    def model(self) -> str | None:
+        return self.labels.get("model") or None
+
+    @property
+    def gpu(self) -> str | None:
+        return self.labels.get("gpu") or None
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType(
+            {
+                "signal": self.signal,
+                "observed": self.observed,
+                "baseline": self.baseline,
+                "spread": self.spread,
+                "score": self.value,
+                "sensitivity": self.threshold,
+                "seasons": self.seasons,
+                "since": self.since,
+                "where": self.where,
+            }
+        )

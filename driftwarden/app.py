@@ -96,6 +96,7 @@ def create_app(
         on_requests=gpu.count_requests,
         tracer=tracer,
         clock=clock,
+        gpu_samples=gpu.poller.latest,
     )
     views = DaemonViews(daemon)
 
@@ -104,6 +105,7 @@ def create_app(
     registry.register(RequestCollector(daemon.requests))
     registry.register(gpu.collector())
     registry.register(StorageCollector(store.database))
+    registry.register(daemon.anomalies.collector())
     exposition = Exposition(
         registry,
         [

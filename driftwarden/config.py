@@ -49,7 +49,9 @@ from driftwarden.core.urls import redacted_url
 from driftwarden.core.yaml_document import Location, YamlDocument, YamlSyntaxError, read_yaml
 
 __all__ = [
+    "ANOMALY_SIGNALS",
     "DEFAULT_TOKEN",
+    "AnomalySettings",
     "AuditSettings",
     "AuthSettings",
     "Config",
@@ -344,7 +346,8 @@ class ModelSettings(_Strict):
     )
     segments: list[str] = Field(
         default_factory=list,
-        description="categorical columns whose values are judged apart: drift and estimated quality per value",
+        description="categorical columns whose values are judged apart: drift and estimated quality per value; "
+        "labels.<name> is the records' label <name> (and the reference's column labels.<name>, no feature)",
     )
     segmenting: SegmentSettings = Field(
         default_factory=SegmentSettings, description="how many values of each segment column, on how many rows"
@@ -546,6 +549,12 @@ class LogSettings(_Strict):
     )
     label_attribute: str = Field(default="driftwarden.label", description="ground truth sent with the prediction")
     model_version_attribute: str = Field(default="driftwarden.model_version", description="the model's version")
+    labels_prefix: str = Field(
+        default="driftwarden.labels.",
+        min_length=1,
+        description="log record attributes under this prefix are the record's labels (segment columns "
+        "labels.<name>), named without it",
+    )
 
 
 class SLOSettings(_Strict):
@@ -892,6 +901,60 @@ class AuditSettings(_Strict):
     )
 
 
+# --- anomaly-based alerts (issue 20) ------------------------------------------------------------
+AnomalySignal = Literal[
+    "request_rate", "error_ratio", "p99_latency", "gpu_utilization", "gpu_memory", "prediction_volume"
+]
+ANOMALY_SIGNALS: tuple[AnomalySignal, ...] = get_args(AnomalySignal)
+_SEASONS = {"day": 86400.0, "week": 7 * 86400.0}
+
+
+class AnomalySettings(_Strict):
+    """Anomaly-based alerts on the daemon's own series (`detectors/seasonal.py`): each value against the same
+    time of the week (or day) in the seasons before, by median and MAD over the history kept in SQLite."""
+
+    enabled: bool = Field(default=True, description="false: no history is kept, no score exported, no Anomaly alert")
+    signals: list[AnomalySignal] = Field(
+        default_factory=lambda: list(ANOMALY_SIGNALS), description="the series judged (default: all six)"
+    )
+    season: Literal["day", "week"] = Field(
+        default="week", description="the rhythm: compare with the same time of the week (or of the day) before"
+    )
+    seasons: int = Field(default=4, ge=1, le=12, description="history length: the seasons kept and compared with")
+    min_seasons: int = Field(default=2, ge=1, description="no score before this many past seasons have a value")
+    resolution: Annotated[Duration, _at_least("1m")] = Field(
+        default=600.0, description="the history's slot: one mean value per series and slot (and the PromQL rate window)"
+    )
+    sensitivity: float = Field(
+        default=3.0, gt=0, description="robust z-score (deviation / (1.4826 x MAD)) at or beyond which it is unusual"
+    )
+    min_spread: float = Field(
+        default=0.1,
+        ge=0,
+        description="the spread is at least this share of the baseline, so a very steady series does not page "
+        "on a few percent",
+    )
+    for_: Annotated[Duration, _at_least("0s")] = Field(
+        default=900.0, alias="for", description="how long a score must stay beyond sensitivity before the alert"
+    )
+    max_series: int = Field(
+        default=200, ge=1, le=100_000, description="series with a history; later ones are not judged"
+    )
+
+    @model_validator(mode="after")
+    def _slots_fit_the_season(self) -> AnomalySettings:
+        season = _SEASONS[self.season]
+        if season % self.resolution:
+            raise ValueError(f"resolution must divide the season ({self.season}) into whole slots, e.g. 5m, 10m or 1h")
+        if self.min_seasons > self.seasons:
+            raise ValueError(f"min_seasons ({self.min_seasons}) exceeds seasons ({self.seasons})")
+        return self
+
+    @property
+    def season_seconds(self) -> float:
+        return _SEASONS[self.season]
+
+
 class FleetSettings(_Strict):
     """What each replica exports for fleet-wide drift (`driftwarden_feature_bin_values`): the series
     Prometheus sums over replicas, and most of a replica's series (features x bins x 2)."""
@@ -993,6 +1056,9 @@ class Config(_Strict):
     )
     fleet: FleetSettings = Field(
         default=FleetSettings(), description="the bin series each replica exports for fleet-wide drift"
+    )
+    anomaly: AnomalySettings = Field(
+        default=AnomalySettings(), description="anomaly-based alerts: each signal against its seasonal baseline"
     )
 
     @model_validator(mode="wrap")

@@ -15,35 +15,39 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from driftwarden.config import (
-    AlertingSettings,
-    Config,
-    ConstraintSettings,
-    DriftSettings,
-    EstimateSettings,
-    FleetSettings,
-    GpuSettings,
-    LogSettings,
-    OutboxSettings,
-    ReceiverSettings,
-    RouteSettings,
-    SLOSettings,
-    TraceSettings,
-)
 from driftwarden.core.alert_names import runbook_path
 from driftwarden.core.arrays import FloatArray
 from driftwarden.core.constraints import ConstraintSet, FeatureRule
 from driftwarden.core.urls import public_url
+
+if TYPE_CHECKING:  # the converters' argument types only: detectors and `check` import no pydantic
+    from driftwarden.config import (
+        AlertingSettings,
+        AnomalySettings,
+        Config,
+        ConstraintSettings,
+        DriftSettings,
+        EstimateSettings,
+        FleetSettings,
+        GpuSettings,
+        LogSettings,
+        OutboxSettings,
+        ReceiverSettings,
+        RouteSettings,
+        SLOSettings,
+        TraceSettings,
+    )
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "METHODS",
     "AlertLinkParams",
     "AlertingParams",
+    "AnomalyParams",
     "BinExportParams",
     "DriftThresholds",
     "EstimateParams",
@@ -57,6 +61,7 @@ __all__ = [
     "TraceParams",
     "alert_link_params",
     "alerting_params",
+    "anomaly_params",
     "bin_export_params",
     "constraint_set",
     "drift_thresholds",
@@ -168,6 +173,7 @@ class LogParams:
     request_id_attribute: str = "driftwarden.request_id"
     label_attribute: str = "driftwarden.label"
     model_version_attribute: str = "driftwarden.model_version"
+    labels_prefix: str = "driftwarden.labels."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -307,6 +313,48 @@ def log_params(s: LogSettings) -> LogParams:
         request_id_attribute=s.request_id_attribute,
         label_attribute=s.label_attribute,
         model_version_attribute=s.model_version_attribute,
+        labels_prefix=s.labels_prefix,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnomalyParams:
+    """Seasonal anomaly detection (`detectors/seasonal.py`): durations in seconds."""
+
+    signals: tuple[str, ...] = (
+        "request_rate",
+        "error_ratio",
+        "p99_latency",
+        "gpu_utilization",
+        "gpu_memory",
+        "prediction_volume",
+    )
+    season: float = 7 * 86400.0
+    seasons: int = 4
+    min_seasons: int = 2
+    resolution: float = 600.0
+    sensitivity: float = 3.0
+    min_spread: float = 0.1
+    for_: float = 900.0
+    max_series: int = 200
+
+    @property
+    def season_slots(self) -> int:
+        """Slots in one season (a week of 10-minute slots: 1008)."""
+        return round(self.season / self.resolution)
+
+
+def anomaly_params(s: AnomalySettings) -> AnomalyParams:
+    return AnomalyParams(
+        signals=tuple(s.signals),
+        season=s.season_seconds,
+        seasons=s.seasons,
+        min_seasons=s.min_seasons,
+        resolution=s.resolution,
+        sensitivity=s.sensitivity,
+        min_spread=s.min_spread,
+        for_=s.for_,
+        max_series=s.max_series,
     )
 
 

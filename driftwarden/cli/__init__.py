@@ -66,12 +66,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(target: str, args: argparse.Namespace) -> int:
-    """The verb's exit code; a config error printed, exit 2."""
-    from driftwarden.config import ConfigError  # after parsing: pydantic and yaml are not needed for --help
+    """The verb's exit code; a config error printed, exit 2.
 
+    Only a verb that reads a config imports `driftwarden.config` (pydantic, yaml); a ConfigError can come
+    from no other, so it is looked for only when that module was imported."""
     try:
         return _load(target)(args)
-    except ConfigError as exc:
+    except Exception as exc:
+        config = sys.modules.get("driftwarden.config")
+        if config is None or not isinstance(exc, config.ConfigError):
+            raise
         _print_config_error(exc, as_json=getattr(args, "json", False))
         return EXIT_USAGE
 

@@ -18,6 +18,7 @@ from driftwarden.detectors.estimation import QualityEstimate
 from driftwarden.detectors.reasons import reasons_text
 from driftwarden.detectors.report import DriftReport, FeatureDrift
 from driftwarden.rendering.html_report import render_fragment, write_html
+from driftwarden.rendering.quality_section import quality_section
 
 __all__ = ["Comparison"]
 
@@ -35,7 +36,8 @@ class Comparison:
     schema: Schema = field(default_factory=Schema)
     title: str = "Drift report"
     sources: Mapping[str, str] = field(default_factory=dict)  # {"reference": "ref.parquet", "current": ...}
-    estimated_quality: QualityEstimate | None = None  # the current data's, when it has no labels (CBPE, DLE)
+    estimated_quality: QualityEstimate | None = None  # the current data's (CBPE, DLE), from its model outputs
+    realized_quality: Mapping[str, float] | None = None  # what the current data's labels give, when it has them
 
     @property
     def drifted(self) -> bool:
@@ -72,6 +74,8 @@ class Comparison:
         out = {"title": self.title, "sources": dict(self.sources), **report, "schema": self.schema.to_dict()}
         if self.estimated_quality is not None:
             out["estimated_quality"] = self.estimated_quality.to_dict()
+        if self.realized_quality is not None:
+            out["realized_quality"] = dict(self.realized_quality)
         return out
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:
@@ -83,7 +87,8 @@ class Comparison:
         return render_fragment(self.report, **self._page())
 
     def _page(self) -> dict[str, Any]:
-        return {"title": self.title, "sources": self.sources, "schema": self.schema.to_dict()}
+        quality = quality_section(self.estimated_quality, self.realized_quality)
+        return {"title": self.title, "sources": self.sources, "schema": self.schema.to_dict(), "extra": quality}
 
     def __repr__(self) -> str:
         drifted = self.drifted_features

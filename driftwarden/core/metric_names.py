@@ -66,6 +66,14 @@ SLO_OBJECTIVE = "driftwarden_slo_objective"  # gauge: slo
 SLO_EVENTS = "driftwarden_slo_events"  # counter (_total): slo, outcome (good, bad); persisted across restarts
 SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
+# anomalies (detectors/seasonal.py): signal, service, model, operation, gpu (a label a signal lacks is empty)
+ANOMALY_SCORE = "driftwarden_anomaly_score"  # gauge: robust z-score against the same time of past seasons
+ANOMALY_BASELINE = "driftwarden_anomaly_baseline"  # gauge: the median of the same slot in past seasons
+ANOMALY_OBSERVED = "driftwarden_anomaly_observed"  # gauge: the value judged
+ANOMALY_SERIES = "driftwarden_anomaly_series"  # gauge: series with a history (at most anomaly.max_series)
+ANOMALY_SERIES_DROPPED = "driftwarden_anomaly_series_dropped"  # counter (_total): new series past max_series
+ANOMALY_LABELS = ("signal", "service", "model", "operation", "gpu")
+
 # alerting
 ALERTS_FIRING = "driftwarden_alerts_firing"  # gauge: alertname, severity
 WEBHOOK_DELIVERIES = "driftwarden_webhook_deliveries"  # counter (_total): receiver, outcome (ok, retry, failed)

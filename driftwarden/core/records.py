@@ -20,6 +20,7 @@ __all__ = [
     "MAX_REPORTED_ERRORS",
     "MODEL_NAME",
     "PREDICTION",
+    "RECORD_LABELS",
     "TRACE_BYTES",
     "ParseResult",
     "RecordBatch",
@@ -32,6 +33,7 @@ __all__ = [
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")  # model, SLO and stream names
 PREDICTION = "prediction"  # the record's "prediction" becomes a column of this name, reported apart
+RECORD_LABELS = "labels."  # a segment column `labels.app_version` is the records' label app_version
 MAX_REPORTED_ERRORS = 100  # per-record errors listed in one answer; the rest are counted
 # |value| beyond which the statistics overflow a float64: standard deviations, Wasserstein and
 # mean squared errors square their values. References, pins, records and labels are held to it.
@@ -64,6 +66,9 @@ class RecordBatch:
     request_ids: ObjectArray | None = None  # (rows,) object: str or None; None when no record had one
     labels: ObjectArray | None = None  # (rows,) object: the ground truth sent with the record, or None
     traces: ByteArray | None = None  # (rows, TRACE_BYTES) uint8, `pack_traces`; None when no record had a trace id
+    # (rows,) object: the record's labels ({"app_version": "1.4"}: segment columns `labels.<name>`), or None;
+    # None when no record had labels
+    record_labels: ObjectArray | None = None
 
     @property
     def rows(self) -> int:
@@ -82,6 +87,7 @@ class RecordBatch:
             request_ids=rows(self.request_ids),
             labels=rows(self.labels),
             traces=None if self.traces is None else self.traces[mask],
+            record_labels=rows(self.record_labels),
         )
 
 

@@ -25,6 +25,7 @@ from driftwarden.detectors.findings import (
     ESTIMATED_QUALITY_SUBJECT,
     MODEL_SUBJECT,
     QUALITY_SUBJECT,
+    AnomalyFinding,
     DataQualityFinding,
     DriftBudgetFinding,
     FeatureDriftFinding,
@@ -292,6 +293,30 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
         b'{"constraint":"range","expected":"within [0, 108]","violations":50,"rows":200,"share":0.25,'
         b'"examples":["-31","-45"]}',
     ),
+    "anomaly": (
+        AnomalyFinding(
+            signal="request_rate",
+            severity=Severity.WARNING,
+            value=-4.0,
+            threshold=3.0,
+            labels={"service": "api", "model": "fraud", "operation": "/v1/predict"},
+            observed=12.0,
+            baseline=20.0,
+            spread=2.0,
+            seasons=4,
+            since=1_700_622_000.0,
+            where="upstream traffic",
+        ),
+        "df22f21c7bbc3b82",
+        "Anomaly",
+        "request_rate",
+        "Unusual request rate of model fraud, operation /v1/predict, service api for this time of the week: 12 "
+        "against a baseline of 20 (down 40%, score -4.0, sensitivity 3, median of 4 past seasons)",
+        "request_rate has been beyond 3 robust deviations (1.4826 x MAD, at least its floor 2) from the same time "
+        "of the seasons before since 2023-11-22 03:00 UTC. Where to look: upstream traffic",
+        b'{"signal":"request_rate","observed":12.0,"baseline":20.0,"spread":2.0,"score":-4.0,"sensitivity":3.0,'
+        b'"seasons":4,"since":1700622000.0,"where":"upstream traffic"}',
+    ),
 }
 
 
@@ -325,6 +350,7 @@ def test_kinds_targets_and_labels() -> None:
         "gpu_xid": (FindingKind.GPU, None, None, "GPU-0"),
         "gpu_thermal": (FindingKind.GPU, None, None, "GPU-1"),
         "data_quality": (FindingKind.DATA_QUALITY, "fraud", None, None),
+        "anomaly": (FindingKind.ANOMALY, "fraud", None, None),
     }
     labels, _ = describe(CASES["slo_page"][0])
     assert labels == {
