@@ -107,7 +107,8 @@ def check(args: argparse.Namespace) -> int:
 
         monitor = ConstraintMonitor(args.model, constraint_set(rules), window=max(len(frames["current"]), 1))
         redact = set(settings.exclude)
-        violations = check_frame(monitor, frames["current"], redact, redact | settings.ignored)
+        known = redact | settings.ignored | set(args.exclude) | set(args.id_column)  # never undeclared
+        violations = check_frame(monitor, frames["current"], redact, known)
     violated = bool(violations) and any(v["violated"] for v in violations or ())
     if args.reference is None:
         return _constraints_only(args, violations or [], violated)
