@@ -74,9 +74,10 @@ def section_startup(args: argparse.Namespace) -> bool:
     console.print(
         f"\n[bold]startup[/]: the command's start, as processes, median of {repeats} runs; load average {_load()}"
     )
-    out = table("start-up", "command", "wall s", "CPU s", f"wall / target {STARTUP_TARGET_S:g} s", "heavy imports")
+    target = f"target {STARTUP_TARGET_S:g} s"
+    out = table("start-up", "command", "wall s", "CPU s", f"wall / {target}", "CPU / target", "heavy imports")
     floor_wall, floor_cpu = medians((sys.executable, "-c", "pass"), repeats)
-    out.add_row("python -c pass (the floor)", f"{floor_wall:.3f}", f"{floor_cpu:.3f}", "", "")
+    out.add_row("python -c pass (the floor)", f"{floor_wall:.3f}", f"{floor_cpu:.3f}", "", "", "")
     ok = True
     for argv in (("--help",), ("check", "--help")):
         wall, cpu = medians((*DRIFTWARDEN, *argv), repeats)
@@ -88,6 +89,7 @@ def section_startup(args: argparse.Namespace) -> bool:
             f"{wall:.3f}",
             f"{cpu:.3f}",
             f"{wall / STARTUP_TARGET_S:.2f}  {verdict(passed)}",
+            f"{cpu / STARTUP_TARGET_S:.2f}",
             ", ".join(heavy) or "none",
         )
     console.print(out)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -21,11 +21,12 @@ from driftwarden.comparison.frames import as_polars
 from driftwarden.comparison.result import Comparison
 from driftwarden.core.errors import InputError
 from driftwarden.detectors import drift
-from driftwarden.detectors.estimation import FrameColumns, QualityEstimate
-from driftwarden.detectors.estimators import fit_estimator, realized_quality
 from driftwarden.detectors.reference import DEFAULT_BINS, ReferenceProfile
 from driftwarden.detectors.vocabulary import OTHER
 from driftwarden.params import DriftThresholds, EstimateParams
+
+if TYPE_CHECKING:
+    from driftwarden.detectors.estimation import QualityEstimate
 
 __all__ = ["ComparisonError", "DriftwardenWarning", "compare", "compare_frames"]
 
@@ -155,6 +156,9 @@ def _estimated(
     profile: ReferenceProfile, reference: pl.DataFrame, current: pl.DataFrame, params: EstimateParams
 ) -> tuple[QualityEstimate | None, dict[str, float] | None]:
     """The current data's estimated quality, and the realized one when it has labels (else None)."""
+    from driftwarden.detectors.estimation import FrameColumns  # only a model with an estimate pays for them
+    from driftwarden.detectors.estimators import fit_estimator, realized_quality
+
     try:
         estimator = fit_estimator(dataclasses.replace(profile, sample=reference), params)
     except InputError as exc:

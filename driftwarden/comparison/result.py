@@ -11,14 +11,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftwarden.comparison.columns import Schema
-from driftwarden.detectors.estimation import QualityEstimate
 from driftwarden.detectors.reasons import reasons_text
 from driftwarden.detectors.report import DriftReport, FeatureDrift
-from driftwarden.rendering.html_report import render_fragment, write_html
-from driftwarden.rendering.quality_section import quality_section
+
+if TYPE_CHECKING:  # the estimators and the HTML renderer are imported when a result needs them
+    from driftwarden.detectors.estimation import QualityEstimate
 
 __all__ = ["Comparison"]
 
@@ -80,13 +80,19 @@ class Comparison:
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:
         """Write the report as one self-contained HTML file (no script, nothing fetched); returns the path."""
+        from driftwarden.rendering.html_report import write_html
+
         return write_html(self.report, path, **self._page())
 
     def _repr_html_(self) -> str:
         """The report as a notebook draws it: the HTML file's markup in one scoped `<div>`."""
+        from driftwarden.rendering.html_report import render_fragment
+
         return render_fragment(self.report, **self._page())
 
     def _page(self) -> dict[str, Any]:
+        from driftwarden.rendering.quality_section import quality_section
+
         quality = quality_section(self.estimated_quality, self.realized_quality)
         return {"title": self.title, "sources": self.sources, "schema": self.schema.to_dict(), "extra": quality}
 
