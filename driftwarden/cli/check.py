@@ -29,7 +29,7 @@ from driftwarden.collector.tables import TableError, read_frame
 from driftwarden.comparison import Comparison, ComparisonError, compare_frames
 from driftwarden.config import load_config
 from driftwarden.detectors.reasons import reasons_text
-from driftwarden.params import drift_thresholds, estimate_params
+from driftwarden.params import drift_thresholds, estimate_params, multivariate_params
 from driftwarden.rendering.drift_view import FeatureView, feature_views
 
 __all__ = ["check"]
@@ -62,6 +62,7 @@ def check(args: argparse.Namespace) -> int:
             title=title,
             sources={side: str(path) for side, path in paths.items()},
             estimate=estimate_params(model.estimate) if model.estimate is not None else None,
+            multivariate=multivariate_params(model.drift),
         )
     except ComparisonError as exc:
         return fail(f"--{exc.side} {paths[exc.side]}: {exc}" if exc.side else str(exc))
@@ -97,6 +98,15 @@ def _print(result: Comparison) -> None:
     )
     console.print(_table(result))
     console.print(result.report.summary(), markup=False)
+    for r in result.report.multivariate:
+        verdict = f"skipped ({r.skipped})" if r.skipped else "DRIFT" if r.drifted else "no drift"
+        where = f"; moved the most: {', '.join(r.top_features)}" if r.top_features else ""
+        console.print(
+            f"multivariate {r.method}: {verdict}"
+            + ("" if r.skipped else f", score {r.score:.4g} vs threshold {r.threshold:.4g} (p {r.pvalue:.2g})")
+            + where,
+            markup=False,
+        )
     estimate = result.estimated_quality
     if estimate is not None and estimate.alert_metric in estimate.metrics:
         m = estimate.metrics[estimate.alert_metric]

@@ -23,11 +23,15 @@ from driftwarden.core.errors import InputError
 from driftwarden.detectors import drift
 from driftwarden.detectors.estimation import FrameColumns, QualityEstimate
 from driftwarden.detectors.estimators import fit_estimator
+from driftwarden.detectors.multivariate import METHODS, MultivariateDetector, MultivariateResult
 from driftwarden.detectors.reference import DEFAULT_BINS, ReferenceProfile
 from driftwarden.detectors.vocabulary import OTHER
-from driftwarden.params import DriftThresholds, EstimateParams
+from driftwarden.params import DriftThresholds, EstimateParams, MultivariateParams
 
 __all__ = ["ComparisonError", "DriftwardenWarning", "compare", "compare_frames"]
+
+
+DEFAULT_MULTIVARIATE = MultivariateParams()  # pca, as a model's drift.multivariate by default
 
 
 class ComparisonError(InputError):
@@ -56,6 +60,7 @@ def compare(
     skip_id_like: bool = True,
     title: str = "Drift report",
     estimate: EstimateParams | Mapping[str, Any] | None = None,
+    multivariate: Sequence[str] = ("pca",),
 ) -> Comparison:
     """Compare `current` with `reference` (polars or pandas DataFrames), feature by feature.
 
@@ -68,7 +73,8 @@ def compare(
     raise a `DriftwardenWarning`, and are listed in `report.schema`. `estimate` (an `EstimateParams` or a
     mapping of its fields: `{"kind": "binary", "label": "label", "score": "prediction"}`): the reference
     carries the model's outputs and labels, and when `current` has no labels its quality is estimated
-    (CBPE, DLE) into `estimated_quality`; the label column is not compared.
+    (CBPE, DLE) into `estimated_quality`; the label column is not compared. `multivariate` names the
+    multivariate drift methods run over the compared features taken whole ("pca", "classifier"; () for none).
     """
     result = compare_frames(
         reference,
@@ -83,6 +89,7 @@ def compare(
         skip_id_like=skip_id_like,
         title=title,
         estimate=estimate,
+        multivariate=MultivariateParams(methods=tuple(multivariate)),
     )
     for note in result.schema.notes():
         warnings.warn(str(note), DriftwardenWarning, stacklevel=2)
@@ -105,6 +112,7 @@ def compare_frames(
     title: str = "Drift report",
     sources: Mapping[str, str] | None = None,
     estimate: EstimateParams | Mapping[str, Any] | None = None,
+    multivariate: MultivariateParams | None = DEFAULT_MULTIVARIATE,
 ) -> Comparison:
     """`compare` without the warnings (the caller reports `schema.notes()` its own way); `model` names
     the report's model, `sources` what was compared. Raises ComparisonError."""
@@ -139,6 +147,8 @@ def compare_frames(
         thresholds=_thresholds(thresholds),
         critical_features=critical_features,
     )
+    if multivariate is not None and multivariate.methods:
+        report = report.with_multivariate(_multivariate(profile, ref.select(plan.compared), cur, multivariate))
     estimated = _estimated(profile, ref, cur, params) if params is not None else None
     return Comparison(report, plan.schema, title=title, sources=dict(sources or {}), estimated_quality=estimated)
 
@@ -154,6 +164,20 @@ def _estimated(
     except InputError as exc:
         raise ComparisonError(str(exc), side="reference") from exc
     return estimator.estimate(FrameColumns(current))
+
+
+def _multivariate(
+    profile: ReferenceProfile, reference: pl.DataFrame, current: pl.DataFrame, params: MultivariateParams
+) -> tuple[MultivariateResult, ...]:
+    """The multivariate methods on the whole current file (no time budget: a check has its own)."""
+    unknown = [m for m in params.methods if m not in METHODS]
+    if unknown:
+        raise ComparisonError(f"multivariate: unknown method(s) {', '.join(map(repr, unknown))}: {', '.join(METHODS)}")
+    detector = MultivariateDetector(dataclasses.replace(profile, sample=reference), params)
+    if not detector.usable:
+        return tuple(MultivariateResult.skip(m, "no_reference_rows", current.height) for m in params.methods)
+    values = detector.encode(FrameColumns(current))
+    return tuple(detector.evaluate(method, values) for method in params.methods)
 
 
 def _estimate_params(given: EstimateParams | Mapping[str, Any] | None) -> EstimateParams | None:

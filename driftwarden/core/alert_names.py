@@ -10,6 +10,7 @@ FEATURE_DRIFT = "FeatureDrift"
 MODEL_DRIFT = "ModelDrift"
 MODEL_QUALITY_DEGRADED = "ModelQualityDegraded"
 MODEL_QUALITY_ESTIMATED_DEGRADED = "ModelQualityEstimatedDegraded"
+MODEL_MULTIVARIATE_DRIFT = "ModelMultivariateDrift"
 DRIFT_BUDGET_BURN = "DriftBudgetBurn"
 SLO_ERROR_BUDGET_BURN = "SLOErrorBudgetBurn"
 # "GPU" and the condition in title case (detectors/findings.py GpuCondition)
@@ -29,6 +30,7 @@ ALERT_NAMES = (
     MODEL_DRIFT,
     MODEL_QUALITY_DEGRADED,
     MODEL_QUALITY_ESTIMATED_DEGRADED,
+    MODEL_MULTIVARIATE_DRIFT,
     DRIFT_BUDGET_BURN,
     SLO_ERROR_BUDGET_BURN,
     *GPU_ALERT_NAMES,
