@@ -128,10 +128,10 @@ def multivariate_benchmark(
     no_nannyml: bool = False,
 ) -> bool:
     """Print the table; True when driftwarden meets every target."""
-    evals = {"pca": 500 if quick else 2000, "classifier": 100 if quick else 300}
-    runs = {"pca": 200 if quick else 500, "classifier": 50 if quick else 150}
-    their_evals = {"pca": 20 if quick else 100, "classifier": 2 if quick else 5}
-    their_runs = {"pca": 10 if quick else 50, "classifier": 2 if quick else 5}
+    evals = {"pca": 300 if quick else 2000, "classifier": 30 if quick else 300}
+    runs = {"pca": 100 if quick else 500, "classifier": 20 if quick else 150}
+    their_evals = {"pca": 10 if quick else 100, "classifier": 1 if quick else 5}
+    their_runs = {"pca": 5 if quick else 50, "classifier": 1 if quick else 5}
     console.print(
         f"multivariate: reference {ref_rows:,} rows, windows {window:,} rows × {len(FEATURES)} features "
         f"({len(NUMERIC)} numeric, {len(CATEGORICAL)} categorical); driftwarden {evals} no-drift evaluations, "

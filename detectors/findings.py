@@ -280,7 +280,8 @@ class ModelMultivariateDriftFinding(Finding):
                 "score": self.value,
                 "threshold": self.threshold,
                 "pvalue": self.pvalue,
-                "top_features": list(self.top_features),
+                # as ModelDrift's (alerts/links.py links each to its section of the UI), without reasons
+                "top_features": [{"feature": name, "reasons": []} for name in self.top_features],
                 "rows": self.rows,
                 "model_version": self.model_version,
             }

@@ -409,6 +409,8 @@ class MultivariateDetector:
         self.values = self.encoder.encode(columns)
         if "pca" in params.methods:
             self.pca = PcaModel.fit(self.values, variance=params.variance, alpha=params.alpha)
+        if "classifier" not in params.methods:  # only the classifier reads reference rows again: free them
+            self.values = np.empty((0, self.values.shape[1]))
 
     @property
     def usable(self) -> bool:
@@ -426,15 +428,13 @@ class MultivariateDetector:
         if current.shape[0] < MIN_ROWS:
             return MultivariateResult.skip(method, "too_few_rows", current.shape[0])
         names = self.encoder.names
-        if method == "pca":
-            if self.pca is None:
-                self.pca = PcaModel.fit(self.values, variance=self.params.variance, alpha=self.params.alpha)
+        if method == "pca" and self.pca is not None:
             return self.pca.test(current, names)
-        if method == "classifier":
+        if method == "classifier" and self.values.shape[0]:
             return classifier_test(
                 self.values, current, names, alpha=self.params.alpha, seed=current.shape[0], deadline=deadline
             )
-        raise ValueError(f"unknown multivariate method {method!r}: one of {', '.join(METHODS)}")
+        raise ValueError(f"multivariate method {method!r} was not fitted: one of {', '.join(self.params.methods)}")
 
 
 def _num(x: float) -> float | None:

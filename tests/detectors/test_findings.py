@@ -206,8 +206,8 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
         "reference's principal components than reference windows of its size. The features named moved the most "
         "together; each alone may not have drifted (a relation between them changed). See GET "
         "/v1/models/fraud/drift (multivariate) and the features' scatter against each other.",
-        b'{"method":"pca","score":2.08,"threshold":1.66,"pvalue":1e-12,"top_features":["x0","x1"],"rows":5000,'
-        b'"model_version":null}',
+        b'{"method":"pca","score":2.08,"threshold":1.66,"pvalue":1e-12,"top_features":[{"feature":"x0","reasons":[]},'
+        b'{"feature":"x1","reasons":[]}],"rows":5000,"model_version":null}',
     ),
     "budget_page": (
         DriftBudgetFinding(model="fraud", severity=Severity.PAGE, value=20.0, threshold=14.4, **PAGE_BURN),
