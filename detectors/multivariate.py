@@ -82,7 +82,7 @@ class MultivariateResult:
     top_features: tuple[str, ...] = ()
     rows: int = 0
     duration_seconds: float = 0.0
-    skipped: str | None = None  # "budget", "running", "no_reference_rows", "too_few_rows", "failed"
+    skipped: str | None = None  # "budget", "running", "no_reference_rows", "too_few_rows", "too_few_features", "failed"
 
     @classmethod
     def skip(cls, method: str, reason: str, rows: int = 0, duration: float = 0.0) -> MultivariateResult:
@@ -211,7 +211,7 @@ class PcaModel:
         _, s, vt = np.linalg.svd(z, full_matrices=False)
         explained = s**2 / max(float((s**2).sum()), 1e-300)
         kept = int(np.searchsorted(np.cumsum(explained), variance) + 1)
-        kept = min(max(kept, 1), vt.shape[0])
+        kept = min(max(kept, 1), vt.shape[0] - 1)  # one component at least left out: else no error to measure
         model = cls(mean, scale, np.ascontiguousarray(vt[:kept].T), np.empty(0), np.empty(0), np.empty(0), alpha)
         squared = model._residual((held - mean) / scale) ** 2
         model.reference_errors = np.sqrt(squared.sum(axis=1))
@@ -407,7 +407,7 @@ class MultivariateDetector:
             self.encoder = None
             return
         self.values = self.encoder.encode(columns)
-        if "pca" in params.methods:
+        if "pca" in params.methods and len(self.encoder.names) >= 2:
             self.pca = PcaModel.fit(self.values, variance=params.variance, alpha=params.alpha)
         if "classifier" not in params.methods:  # only the classifier reads reference rows again: free them
             self.values = np.empty((0, self.values.shape[1]))
@@ -428,6 +428,8 @@ class MultivariateDetector:
         if current.shape[0] < MIN_ROWS:
             return MultivariateResult.skip(method, "too_few_rows", current.shape[0])
         names = self.encoder.names
+        if len(names) < 2:
+            return MultivariateResult.skip(method, "too_few_features", current.shape[0])
         if method == "pca" and self.pca is not None:
             return self.pca.test(current, names)
         if method == "classifier" and self.values.shape[0]:
