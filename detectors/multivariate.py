@@ -373,7 +373,9 @@ def _split_gain(model: Any, features: int) -> FloatArray:
 
 
 @functools.cache
-def _threadpools() -> Any:
+def _threadpools(api: str) -> Any:
+    """One controller per API, made at its first use: one made before scikit-learn is imported (the PCA runs
+    first) may not see scikit-learn's OpenMP runtime."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
@@ -382,7 +384,7 @@ def _threadpools() -> Any:
 def _one_thread(api: str = "openmp") -> Any:
     """OpenMP (or BLAS) on one thread, as detectors/dle.py: the evaluation has its own thread on a sidecar's
     shared cores."""
-    return _threadpools().limit(limits=1, user_api=api)
+    return _threadpools(api).limit(limits=1, user_api=api)
 
 
 # --- a model's multivariate detector -------------------------------------------------------------
