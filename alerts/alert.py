@@ -16,6 +16,7 @@ from driftwarden.detectors.findings import (
     Finding,
     GpuHealthFinding,
     ModelDriftFinding,
+    ModelMultivariateDriftFinding,
     QualityDegradedFinding,
     QualityEstimatedFinding,
     SLOBurnFinding,
@@ -131,6 +132,13 @@ def _summary(f: Finding) -> str:
                 f"of the window ({f.violations} of {f.rows} rows; allowed {f.threshold:.2%}): expected {f.expected}"
                 + (f"; e.g. {shown}" if shown else "")
             )
+        case ModelMultivariateDriftFinding():
+            measure = "mean reconstruction error" if f.method == "pca" else "held-out AUROC"
+            where = f" — most: {', '.join(f.top_features)}" if f.top_features else ""
+            return (
+                f"Multivariate drift on {_versioned(f.model, f.model_version)} ({f.method}): {measure} {f.value:.3g} "
+                f"> {f.threshold:.3g}, the reference's calibrated line for {f.rows} rows (p {f.pvalue:.1g}){where}"
+            )
         case DriftBudgetFinding():
             return f"Drift budget of {f.model} burning {f.value:.1f}x over {f.windows} (threshold {f.threshold}x)"
         case SLOBurnFinding():
@@ -165,6 +173,17 @@ def _description(f: Finding) -> str:
                 "reference's outputs and labels): the inputs moved where the model is less sure or less right. "
                 f"Compare with the drift of its features (GET /v1/models/{f.model}/drift); realized quality follows "
                 "once labels are posted (POST /v1/labels)."
+            )
+        case ModelMultivariateDriftFinding():
+            how = (
+                "its rows are further from the reference's principal components than reference windows of its size"
+                if f.method == "pca"
+                else "a classifier tells its rows from the reference's better than chance"
+            )
+            return (
+                f"The current window of {f.model}, taken whole, differs from its reference: {how}. The features "
+                "named moved the most together; each alone may not have drifted (a relation between them changed). "
+                f"See GET /v1/models/{f.model}/drift (multivariate) and the features' scatter against each other."
             )
         case FeatureDriftFinding():
             return (

@@ -1,5 +1,6 @@
 """drift-overview.json: models × drift share, the features table, score timelines, input and output
-drift, stable verdicts, realized and estimated quality, segments (worst first), sampling.
+drift, stable verdicts, multivariate drift, realized and estimated quality, segments (worst first),
+sampling.
 """
 
 from __future__ import annotations
@@ -222,6 +223,20 @@ def drift_overview() -> Json:
         "as the model's); a segment whose estimate falls past the reference's by estimate.margin fires "
         "ModelQualityEstimatedDegraded with its `segment` label.",
     )
+    multivariate = timeseries(
+        "Multivariate drift: score vs threshold",
+        [
+            target(sel(m.MODEL_MULTIVARIATE_DRIFT_SCORE, model=model), "{{model}} {{method}} score"),
+            target(sel(m.MODEL_MULTIVARIATE_DRIFT_THRESHOLD, model=model), "{{model}} {{method}} threshold"),
+        ],
+        w=24,
+        description="The input features taken whole (drift.multivariate): pca is the window's mean reconstruction "
+        "error from the reference's principal components, classifier the held-out AUROC of a classifier telling "
+        "current rows from reference rows. Dashed: each one's threshold, calibrated on the reference for the "
+        "window's size. A relation between features that changed (a correlation that flipped) shows here while "
+        "no feature drifts alone; ModelMultivariateDrift fires above it and names the features.",
+    )
+    override(multivariate, ".* threshold", DASHED, matcher="byRegexp")
     labels_total = m.LABELS + "_total"
     labels = timeseries(
         "Labels joined: matched and unmatched",
@@ -266,6 +281,7 @@ def drift_overview() -> Json:
             estimated,
             segments,
             segment_quality,
+            multivariate,
             labels,
             pending,
             sampled_out,

@@ -21,7 +21,9 @@ import numpy.typing as npt
 from driftwarden.core.arrays import ByteArray, FloatArray, ObjectArray
 from driftwarden.core.records import number_label
 from driftwarden.detectors.drift import compare
+from driftwarden.detectors.estimation import WindowColumns
 from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.multivariate import MultivariateResult
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.report import DriftReport
 from driftwarden.detectors.stability import VerdictStability
@@ -181,6 +183,17 @@ class DriftDetector:
         self._compared = (total, reference, report) if self.every is None else None
         self._report = report = self.stability.apply(report)
         return report.findings()
+
+    def with_multivariate(self, report: DriftReport, results: tuple[MultivariateResult, ...]) -> None:
+        """Add the multivariate verdicts of `report`'s window to it, unless a newer report replaced it."""
+        if self._report is report:
+            self._report = report.with_multivariate(results)
+
+    def window_columns(self) -> WindowColumns:
+        """A copy of the current window, categorical columns as codes into their vocabulary."""
+        names, values = self.window.snapshot()
+        vocabulary = self.vocabulary
+        return WindowColumns(names, values, {n: vocabulary.names(n) for n in names if n in vocabulary})
 
     def window_profile(self) -> ReferenceProfile:
         """The current window as a reference profile (to pin it); ValueError when it is empty."""

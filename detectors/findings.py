@@ -7,6 +7,7 @@ time `at` which it held. Its type says what it is about and so which alert it ra
     ModelDriftFinding        ModelDrift              the model's share of drifted features, or a critical one
     QualityDegradedFinding   ModelQualityDegraded    realized quality (joined labels) fell from its baseline
     QualityEstimatedFinding  ModelQualityEstimatedDegraded  estimated quality (no labels) fell below the reference's
+    ModelMultivariateDriftFinding  ModelMultivariateDrift  the rows taken whole moved (PCA error, domain classifier)
     DriftBudgetFinding       DriftBudgetBurn         evaluations in drift burn the model's drift budget
     DataQualityFinding       DataQualityViolation    a feature breaks its data-quality constraint (range, type, ...)
     SLOBurnFinding           SLOErrorBudgetBurn      an SLO burns its error budget
@@ -40,6 +41,7 @@ from driftwarden.detectors.reasons import Reason, ordered
 __all__ = [
     "ESTIMATED_QUALITY_SUBJECT",
     "MODEL_SUBJECT",
+    "MULTIVARIATE_SUBJECT",
     "QUALITY_SUBJECT",
     "AnomalyFinding",
     "BurnRateFinding",
@@ -51,6 +53,7 @@ __all__ = [
     "GpuCondition",
     "GpuHealthFinding",
     "ModelDriftFinding",
+    "ModelMultivariateDriftFinding",
     "QualityDegradedFinding",
     "QualityEstimatedFinding",
     "SLOBurnFinding",
@@ -60,6 +63,7 @@ __all__ = [
 MODEL_SUBJECT = "__model__"  # the subject of a finding about the whole model, not one feature
 QUALITY_SUBJECT = "__quality__"  # the subject of a finding about realized quality (joined labels)
 ESTIMATED_QUALITY_SUBJECT = "__quality_estimated__"  # ... about estimated quality (detectors/estimation.py)
+MULTIVARIATE_SUBJECT = "__multivariate__"  # ... about the rows taken whole (detectors/multivariate.py), + ":method"
 
 
 class FindingKind(enum.StrEnum):
@@ -293,6 +297,40 @@ class DataQualityFinding(Finding):
                 "rows": self.rows,
                 "share": self.value,
                 "examples": list(self.examples),
+            }
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelMultivariateDriftFinding(Finding):
+    """The model's rows taken whole moved (`method` pca or classifier): `value` is the method's score (mean
+    PCA reconstruction error, held-out AUROC), `threshold` the line calibrated for this window's size."""
+
+    kind: ClassVar[FindingKind] = FindingKind.DRIFT
+    alertname: ClassVar[str] = names.MODEL_MULTIVARIATE_DRIFT
+    model: str
+    method: str
+    pvalue: float
+    top_features: tuple[str, ...] = ()  # where to look: the features that separate the rows the most
+    rows: int = 0
+    model_version: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return f"{MULTIVARIATE_SUBJECT}:{self.method}"
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType(
+            {
+                "method": self.method,
+                "score": self.value,
+                "threshold": self.threshold,
+                "pvalue": self.pvalue,
+                # as ModelDrift's (alerts/links.py links each to its section of the UI), without reasons
+                "top_features": [{"feature": name, "reasons": []} for name in self.top_features],
+                "rows": self.rows,
+                "model_version": self.model_version,
             }
         )
 

@@ -27,7 +27,7 @@ __all__ = ["FEATURE_TESTS", "MODEL_TESTS", "TEST_LABELS", "Reason", "headline", 
 
 # The feature tests a reason can name (the `test` label of driftwarden_feature_drift_reason), and the model's.
 FEATURE_TESTS = ("missing", "psi", "ks", "wasserstein")
-MODEL_TESTS = ("drift_share", "critical")
+MODEL_TESTS = ("drift_share", "critical", "multivariate")
 TEST_LABELS = {
     "psi": "PSI",
     "ks": "KS D",
@@ -36,6 +36,7 @@ TEST_LABELS = {
     "chi2": "χ²",
     "drift_share": "drift share",
     "critical": "critical feature",
+    "multivariate": "multivariate",
 }
 _P_TEST_LABELS = {"ks": "KS", "chi2": "χ²", "missing": ""}
 
@@ -104,6 +105,10 @@ class Reason:
                 return f"{n} input feature{'s' * (n != 1)} drifted (share {self.value:.0%} ≥ {self.threshold:.0%})"
             case "critical":
                 return f"critical feature{'s' * (len(self.features) != 1)} {', '.join(self.features)} drifted"
+            case "multivariate":  # pvalue_test names the method (detectors/multivariate.py)
+                where = f"; most: {', '.join(self.features)}" if self.features else ""
+                p = f", p {self.pvalue:.2g}" if self.pvalue is not None and with_p else ""
+                return f"multivariate {self.pvalue_test} {_fmt(self.value)} > {self.threshold:.3g}{p}{where}"
         label = TEST_LABELS.get(self.test, self.test)
         return f"{label} {_fmt(self.value)} ≥ {self.threshold:g}{self._p() if with_p else ''}"
 

@@ -6,6 +6,7 @@ JSON shape of design.md); computing them is `detectors/drift.py`'s job.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ import numpy as np
 
 from driftwarden.core.records import PREDICTION  # the model's output column, reported apart
 from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
+from driftwarden.detectors.multivariate import MultivariateResult
 from driftwarden.detectors.reasons import Reason, headline, reasons_text
 from driftwarden.params import DriftThresholds
 
@@ -104,6 +106,15 @@ class DriftReport:
     evaluated_at: float = field(default_factory=time.time)
     duration_seconds: float = 0.0
     stable: bool = False  # the model verdict from the features' stable verdicts
+    multivariate: tuple[MultivariateResult, ...] = ()  # drift.multivariate's verdicts (detectors/multivariate.py)
+
+    def with_multivariate(self, results: tuple[MultivariateResult, ...]) -> DriftReport:
+        """This report with the multivariate verdicts of its window: a model whose multivariate verdict
+        drifted is drifted, as one with half its features drifted is (docs/design.md)."""
+        moved = any(r.drifted for r in results)
+        return dataclasses.replace(
+            self, multivariate=results, drifted=self.drifted or moved, stable=self.stable or moved
+        )
 
     @property
     def prediction(self) -> FeatureDrift | None:
@@ -129,6 +140,11 @@ class DriftReport:
         )
         if critical:
             out.append(Reason("critical", float(len(critical)), 1.0, features=critical))
+        out += [
+            Reason("multivariate", r.score, r.threshold, pvalue=r.pvalue, pvalue_test=r.method, features=r.top_features)
+            for r in self.multivariate
+            if r.drifted
+        ]
         return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,6 +171,7 @@ class DriftReport:
             "critical_features": list(self.critical_features),
             "evaluated_at": self.evaluated_at,
             "features": [f.to_dict() for f in self.features],
+            "multivariate": [r.to_dict() for r in self.multivariate],
         }
 
     def summary(self) -> str:
@@ -166,8 +183,15 @@ class DriftReport:
         drifted = _most_decisive_first(f for f in inputs if f.drifted)
         prediction = self.prediction
         output = f"; prediction drifted: {_describe(prediction)}" if prediction and prediction.drifted else ""
+        output += "".join(
+            f"; multivariate {r.method} drifted ({r.score:.3g} > {r.threshold:.3g}"
+            + (f"; most: {', '.join(r.top_features)})" if r.top_features else ")")
+            for r in self.multivariate
+            if r.drifted
+        )
         if not drifted:
-            return f"{self.model}: no drift ({n} input features, {self.rows['current']} current rows){output}"
+            verdict = "DRIFT" if self.drifted else "no drift"
+            return f"{self.model}: {verdict} ({n} input features, {self.rows['current']} current rows){output}"
         parts = ", ".join(f"{f.name}: {_describe(f)}" for f in drifted[:5])
         more = f" and {len(drifted) - 5} more" if len(drifted) > 5 else ""
         verdict = "DRIFT" if self.drifted else "drift below the model threshold"
@@ -224,6 +248,9 @@ class DriftReport:
                     at=self.evaluated_at,
                 )
             )
+        for r in self.multivariate:
+            if (found := r.finding(self.model, model_version=self.model_version, at=self.evaluated_at)) is not None:
+                out.append(found)
         return out
 
 

@@ -133,6 +133,13 @@ def _all_methods() -> list[DriftMethod]:
     return ["ks", "psi", "wasserstein", "jensenshannon"]
 
 
+MultivariateMethod = Literal["pca", "classifier"]
+
+
+def _pca_only() -> list[MultivariateMethod]:
+    return ["pca"]
+
+
 class DriftSettings(_Strict):
     psi: float = Field(default=0.2, gt=0, description="PSI at or above which a feature's effect counts")
     ks: float = Field(default=0.1, gt=0, le=1, description="KS statistic D at or above which a feature's effect counts")
@@ -151,6 +158,25 @@ class DriftSettings(_Strict):
     )
     per_feature: dict[str, FeatureThresholds] = Field(
         default_factory=dict, description="thresholds for single features, e.g. {amount: {psi: 0.3}}"
+    )
+    # multivariate drift (detectors/multivariate.py): the rows taken whole, beside the one-feature tests
+    multivariate: list[MultivariateMethod] = Field(
+        default_factory=_pca_only,
+        description="multivariate methods over the input features: pca (reconstruction error), classifier "
+        "(domain classifier, costlier); [] for none",
+    )
+    multivariate_variance: float = Field(
+        default=0.65, gt=0, lt=1, description="share of the reference's variance the PCA's kept components explain"
+    )
+    multivariate_alpha: float = Field(
+        default=0.001,
+        gt=0,
+        lt=0.5,
+        description="false-alarm rate per evaluation each multivariate threshold is calibrated to on the reference",
+    )
+    multivariate_budget: Annotated[Duration, _at_least("10ms")] = Field(
+        default=5.0,
+        description="time a model's multivariate methods may take per evaluation; one past it is skipped and counted",
     )
 
 

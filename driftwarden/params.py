@@ -55,6 +55,7 @@ __all__ = [
     "GpuParams",
     "InhibitRuleParams",
     "LogParams",
+    "MultivariateParams",
     "OpsGenieParams",
     "OutboxParams",
     "RouteParams",
@@ -102,6 +103,17 @@ class DriftThresholds:
 
 
 DEFAULT_THRESHOLDS = DriftThresholds()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultivariateParams:
+    """Multivariate drift over a model's input features (detectors/multivariate.py): the methods, the PCA's
+    share of variance, the false-alarm rate each method's threshold is calibrated to and the time budget."""
+
+    methods: tuple[str, ...] = ("pca",)
+    variance: float = 0.65
+    alpha: float = 0.001
+    budget: float = 5.0  # seconds per model and evaluation, all methods together
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -422,6 +434,15 @@ def estimate_params(e: EstimateSettings) -> EstimateParams:
         metric=e.alert_metric,
         margin=e.margin,
         max_rows=e.max_rows,
+    )
+
+
+def multivariate_params(d: DriftSettings) -> MultivariateParams:
+    return MultivariateParams(
+        methods=tuple(dict.fromkeys(d.multivariate)),
+        variance=d.multivariate_variance,
+        alpha=d.multivariate_alpha,
+        budget=d.multivariate_budget,
     )
 
 

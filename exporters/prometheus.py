@@ -114,6 +114,13 @@ class Instruments:
             ["receiver", "outcome"],
             registry=registry,
         )
+        self.multivariate_skipped = Counter(
+            m.MULTIVARIATE_SKIPPED,
+            "Multivariate drift methods skipped in an evaluation (budget: past drift.multivariate_budget; "
+            "running: still running from the last one; failed).",
+            ["model", "method", "reason"],
+            registry=registry,
+        )
         self.evaluation_duration = Histogram(
             m.EVALUATION_DURATION,
             "Time to evaluate drift for one model.",
@@ -218,6 +225,7 @@ class DriftCollector(Collector):
         yield from (share, model_drifted, model_stable)
         yield from (rows, window_bytes, last, quality, baseline, pending, violating, queue, queue_capacity)
         yield from _estimated(states)
+        yield from _multivariate(states)
 
 
 # The per-feature families: (name, help, labels). A new family (multivariate, embedding) is one more
@@ -346,3 +354,28 @@ def _estimated(states: Iterable[ModelState]) -> Iterator[Metric]:
                     if e.value == e.value:
                         segment_quality.add_metric([state.model, segment.key, metric], e.value)
     yield from (estimated, lower, upper, reference, share, drifted, rows, segment_quality)
+
+
+def _multivariate(states: Iterable[ModelState]) -> Iterator[Metric]:
+    """Each multivariate method's score, threshold and verdict (drift.multivariate); none for a skipped one."""
+    labels = ["model", "method"]
+    score = GaugeMetricFamily(
+        m.MODEL_MULTIVARIATE_DRIFT_SCORE,
+        "Multivariate drift score of the current window: mean PCA reconstruction error, or the domain "
+        "classifier's held-out AUROC.",
+        labels=labels,
+    )
+    threshold = GaugeMetricFamily(
+        m.MODEL_MULTIVARIATE_DRIFT_THRESHOLD,
+        "The score's threshold, calibrated on the reference for the window's size.",
+        labels=labels,
+    )
+    drifted = GaugeMetricFamily(m.MODEL_MULTIVARIATE_DRIFTED, "1 when the method finds the rows moved.", labels=labels)
+    for state in states:
+        for r in state.report.multivariate if state.report is not None else ():
+            if r.skipped is not None:
+                continue
+            score.add_metric([state.model, r.method], r.score)
+            threshold.add_metric([state.model, r.method], r.threshold)
+            drifted.add_metric([state.model, r.method], float(r.drifted))
+    yield from (score, threshold, drifted)

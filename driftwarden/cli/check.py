@@ -32,7 +32,7 @@ from driftwarden.collector.tables import TableError, read_frame
 from driftwarden.comparison import Comparison, ComparisonError, compare_frames
 from driftwarden.detectors.reasons import reasons_text
 from driftwarden.detectors.reference import DEFAULT_BINS
-from driftwarden.params import DEFAULT_THRESHOLDS, DriftThresholds, EstimateParams
+from driftwarden.params import DEFAULT_THRESHOLDS, DriftThresholds, EstimateParams, MultivariateParams
 from driftwarden.rendering.drift_view import FeatureView, feature_views
 
 if TYPE_CHECKING:
@@ -56,12 +56,13 @@ class CheckSettings:
     critical_features: Sequence[str] = ()
     bins: int = DEFAULT_BINS
     estimate: EstimateParams | None = None
+    multivariate: MultivariateParams = field(default_factory=MultivariateParams)  # drift.multivariate
     constraints: ConstraintSettings | None = None  # the model's (inline or its constraints_file)
     ignored: frozenset[str] = frozenset()  # features of kind `ignore`: never checked against constraints
 
     @classmethod
     def of(cls, config: Config, model: str) -> CheckSettings:
-        from driftwarden.params import drift_thresholds, estimate_params
+        from driftwarden.params import drift_thresholds, estimate_params, multivariate_params
 
         settings = config.model(model)
         return cls(
@@ -71,6 +72,7 @@ class CheckSettings:
             critical_features=tuple(settings.critical_features),
             bins=settings.drift.bins,
             estimate=estimate_params(settings.estimate) if settings.estimate is not None else None,
+            multivariate=multivariate_params(settings.drift),
             constraints=settings.constraints,
             ignored=settings.ignored_features,
         )
@@ -127,6 +129,7 @@ def check(args: argparse.Namespace) -> int:
             title=title,
             sources={side: str(path) for side, path in paths.items()},
             estimate=settings.estimate,
+            multivariate=settings.multivariate,
         )
     except ComparisonError as exc:
         return fail(f"--{exc.side} {paths[exc.side]}: {exc}" if exc.side else str(exc))
@@ -188,6 +191,15 @@ def _print(result: Comparison) -> None:
     )
     console.print(_table(result))
     console.print(result.report.summary(), markup=False)
+    for r in result.report.multivariate:
+        verdict = f"skipped ({r.skipped})" if r.skipped else "DRIFT" if r.drifted else "no drift"
+        where = f"; moved the most: {', '.join(r.top_features)}" if r.top_features else ""
+        console.print(
+            f"multivariate {r.method}: {verdict}"
+            + ("" if r.skipped else f", score {r.score:.4g} vs threshold {r.threshold:.4g} (p {r.pvalue:.2g})")
+            + where,
+            markup=False,
+        )
     estimate = result.estimated_quality
     if estimate is not None and estimate.alert_metric in estimate.metrics:
         m = estimate.metrics[estimate.alert_metric]

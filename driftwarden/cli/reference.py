@@ -49,7 +49,8 @@ def build(args: argparse.Namespace) -> int:
 
         try:
             built = build_reference(args.input, config, args.model, sample=args.sample, on_step=step)
-            if built.profile.sample is not None:  # estimate or segments: what the daemon will fit, checked now
+            settings = config.model(args.model)
+            if settings.estimate is not None or settings.segments:  # what the daemon will fit, checked now
                 step("fitting the estimate and segments")
                 fit_extras(args.model, built.profile, config)
         except (TableError, ValueError) as exc:

@@ -23,12 +23,16 @@ from driftwarden.core.errors import InputError
 from driftwarden.detectors import drift
 from driftwarden.detectors.reference import DEFAULT_BINS, ReferenceProfile
 from driftwarden.detectors.vocabulary import OTHER
-from driftwarden.params import DriftThresholds, EstimateParams
+from driftwarden.params import DriftThresholds, EstimateParams, MultivariateParams
 
 if TYPE_CHECKING:
     from driftwarden.detectors.estimation import QualityEstimate
+    from driftwarden.detectors.multivariate import MultivariateResult
 
 __all__ = ["ComparisonError", "DriftwardenWarning", "compare", "compare_frames"]
+
+
+DEFAULT_MULTIVARIATE = MultivariateParams()  # pca, as a model's drift.multivariate by default
 
 
 class ComparisonError(InputError):
@@ -57,6 +61,7 @@ def compare(
     skip_id_like: bool = True,
     title: str = "Drift report",
     estimate: EstimateParams | Mapping[str, Any] | None = None,
+    multivariate: Sequence[str] = ("pca",),
 ) -> Comparison:
     """Compare `current` with `reference` (polars or pandas DataFrames), feature by feature.
 
@@ -70,7 +75,8 @@ def compare(
     mapping of its fields: `{"kind": "binary", "label": "label", "score": "prediction"}`): the reference
     carries the model's outputs and labels, and `current`'s quality is estimated (CBPE, DLE) into
     `estimated_quality`; when `current` has labels too, the quality they give is `realized_quality`, beside
-    it. The label column is not compared.
+    it. The label column is not compared. `multivariate` names the multivariate drift methods run over the
+    compared features taken whole ("pca", "classifier"; () for none).
     """
     result = compare_frames(
         reference,
@@ -85,6 +91,7 @@ def compare(
         skip_id_like=skip_id_like,
         title=title,
         estimate=estimate,
+        multivariate=MultivariateParams(methods=tuple(multivariate)),
     )
     for note in result.schema.notes():
         warnings.warn(str(note), DriftwardenWarning, stacklevel=2)
@@ -107,6 +114,7 @@ def compare_frames(
     title: str = "Drift report",
     sources: Mapping[str, str] | None = None,
     estimate: EstimateParams | Mapping[str, Any] | None = None,
+    multivariate: MultivariateParams | None = DEFAULT_MULTIVARIATE,
 ) -> Comparison:
     """`compare` without the warnings (the caller reports `schema.notes()` its own way); `model` names
     the report's model, `sources` what was compared. Raises ComparisonError."""
@@ -141,6 +149,8 @@ def compare_frames(
         thresholds=_thresholds(thresholds),
         critical_features=critical_features,
     )
+    if multivariate is not None and multivariate.methods:
+        report = report.with_multivariate(_multivariate(profile, ref.select(plan.compared), cur, multivariate))
     estimated, realized = _estimated(profile, ref, cur, params) if params is not None else (None, None)
     return Comparison(
         report,
@@ -166,6 +176,23 @@ def _estimated(
     columns = FrameColumns(current)
     labelled = params.label in current.columns and current.get_column(params.label).null_count() < current.height
     return estimator.estimate(columns), (realized_quality(columns, params) if labelled else None)
+
+
+def _multivariate(
+    profile: ReferenceProfile, reference: pl.DataFrame, current: pl.DataFrame, params: MultivariateParams
+) -> tuple[MultivariateResult, ...]:
+    """The multivariate methods on the whole current file (no time budget: a check has its own)."""
+    from driftwarden.detectors.estimation import FrameColumns
+    from driftwarden.detectors.multivariate import METHODS, MultivariateDetector, MultivariateResult
+
+    unknown = [m for m in params.methods if m not in METHODS]
+    if unknown:
+        raise ComparisonError(f"multivariate: unknown method(s) {', '.join(map(repr, unknown))}: {', '.join(METHODS)}")
+    detector = MultivariateDetector(dataclasses.replace(profile, sample=reference), params)
+    if not detector.usable:
+        return tuple(MultivariateResult.skip(m, "no_reference_rows", current.height) for m in params.methods)
+    values = detector.encode(FrameColumns(current))
+    return tuple(detector.evaluate(method, values) for method in params.methods)
 
 
 def _estimate_params(given: EstimateParams | Mapping[str, Any] | None) -> EstimateParams | None:

@@ -43,6 +43,11 @@ SEGMENT_DRIFT_SHARE = "driftwarden_segment_drift_share"
 SEGMENT_DRIFTED = "driftwarden_segment_drifted"  # gauge 0/1
 SEGMENT_WINDOW_ROWS = "driftwarden_segment_window_rows"
 SEGMENT_QUALITY_ESTIMATED = "driftwarden_segment_quality_estimated"  # gauge: model, segment, metric
+# multivariate drift (drift.multivariate): model, method (pca, classifier)
+MODEL_MULTIVARIATE_DRIFT_SCORE = "driftwarden_model_multivariate_drift_score"  # PCA error, classifier AUROC
+MODEL_MULTIVARIATE_DRIFT_THRESHOLD = "driftwarden_model_multivariate_drift_threshold"  # calibrated per window size
+MODEL_MULTIVARIATE_DRIFTED = "driftwarden_model_multivariate_drifted"  # gauge 0/1
+MULTIVARIATE_SKIPPED = "driftwarden_multivariate_skipped"  # counter (_total): model, method, reason (budget, ...)
 QUEUE_ROWS = "driftwarden_queue_rows"
 QUEUE_CAPACITY_ROWS = "driftwarden_queue_capacity_rows"
 REQUESTS_REJECTED = "driftwarden_requests_rejected"  # counter: whole requests refused before any record was read

@@ -27,12 +27,14 @@ from driftwarden.daemon.checkpoints import Checkpointer
 from driftwarden.daemon.estimation import Fitted, fit_extras
 from driftwarden.daemon.faults import FaultLog
 from driftwarden.daemon.models import ModelRegistry, TrackedModel
+from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.drift_budget import DriftBudget
+from driftwarden.detectors.estimation import WindowColumns
 from driftwarden.detectors.findings import Finding, SLOBurnFinding
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import Instruments
-from driftwarden.params import alerting_params
+from driftwarden.params import alerting_params, multivariate_params
 
 __all__ = ["HISTORY_LENGTH", "Evaluator", "History"]
 
@@ -118,13 +120,19 @@ class Evaluator:
                     fitted = Fitted(reference)
                 state.estimation.install(fitted)
             started = time.perf_counter()
+            multivariate = multivariate_params(self.config.model(name).drift)
             with self.tracer.start_as_current_span("driftwarden.evaluate_drift", attributes={"model.name": name}):
                 try:
-                    await asyncio.to_thread(detector.evaluate)
+                    window = await asyncio.to_thread(_evaluate, detector, bool(multivariate.methods))
                 except Exception as exc:
                     self.faults.record(name, "drift", exc)
                     return None
                 self.faults.succeeded(name, "drift")
+            new = detector.report
+            if window is not None and reference is not None and new is not None and new is not previous:
+                with self.faults.contain(name, "multivariate"):  # the rows whole: beside the per-feature verdicts
+                    results = await state.multivariate.evaluate(reference, window, multivariate, self._skipped(name))
+                    detector.with_multivariate(new, results)
             with self.faults.contain(name, "estimate"):  # estimated quality and segments: not the drift verdict
                 await asyncio.to_thread(state.estimation.evaluate, detector, state.labels.metrics())
             rolled = detector.reference
@@ -147,6 +155,12 @@ class Evaluator:
         with self.faults.contain(name, "report_hook"):  # a reporting hook must not cost the alerts
             self.on_report(report, previous)
         return report
+
+    def _skipped(self, model: str) -> Callable[[str, str], None]:
+        def count(method: str, reason: str) -> None:
+            self.instruments.multivariate_skipped.labels(model, method, reason).inc()
+
+        return count
 
     def evaluate_slos(self) -> None:
         for name, tracker in self.slos.items():
@@ -213,6 +227,14 @@ class Evaluator:
         while True:
             await asyncio.sleep(self.config.checkpoint_every)
             await self.checkpoint()
+
+
+def _evaluate(detector: DriftDetector, keep_window: bool) -> WindowColumns | None:
+    """The detector's evaluation (in a worker thread), and the window it judged when `keep_window` (the
+    multivariate methods look at the same rows; a tumbling window is emptied by its evaluation)."""
+    window = detector.window_columns() if keep_window else None
+    detector.evaluate()
+    return window
 
 
 def _log_new_burns(slo: str, findings: list[SLOBurnFinding], previous: list[SLOBurnFinding]) -> None:

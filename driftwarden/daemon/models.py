@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from driftwarden.config import Config, ModelSettings
 from driftwarden.daemon.estimation import ModelEstimation
+from driftwarden.daemon.multivariate import ModelMultivariate
 from driftwarden.detectors.constraints import ConstraintMonitor
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.label_join import LabelJoin
@@ -26,6 +27,7 @@ class TrackedModel:
     queued_features: set[str] = field(default_factory=set)  # of queued batches, not in the window when admitted
     estimation: ModelEstimation = field(default_factory=ModelEstimation)  # estimated quality and segments
     constraints: ConstraintMonitor | None = None  # models.<m>.constraints: violations over the current window
+    multivariate: ModelMultivariate = field(default_factory=ModelMultivariate)  # drift.multivariate
 
     def window_bytes_after(self, rows: int = 0, features: Iterable[str] = (), *, traced: bool = False) -> int:
         """Bytes the window would take with its queued rows and `rows` more naming `features` (`traced`:

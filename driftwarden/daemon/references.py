@@ -8,7 +8,7 @@ Parquet footer before its rows are read. Both decide kinds the same way (`column
 a reference to the rules of records: at most `limits.max_features` columns (those in `redact`
 are not read), named in 1-128 characters.
 
-A model with `estimate` or `segments` keeps a uniform sample of the reference's rows whole in its
+A model with `estimate`, `segments` or `drift.multivariate` keeps a uniform sample of the reference's rows whole in its
 profile (`ReferenceProfile.sample`, at most `estimate.max_rows` rows and SAMPLE_VALUES values); its
 `estimate.label` column is kept there and left out of the drift profile.
 """
@@ -40,6 +40,7 @@ log = logging.getLogger("driftwarden.daemon.references")
 
 SAMPLE_VALUES = 4_000_000  # values (rows x columns) of the rows a profile keeps whole: 32 MB as float64
 DEFAULT_SAMPLE_ROWS = 100_000  # rows kept whole for segments when there is no estimate (estimate.max_rows)
+MULTIVARIATE_SAMPLE_ROWS = 20_000  # rows kept whole for drift.multivariate alone (its PCA and classifier)
 
 
 @dataclass(frozen=True)
@@ -118,14 +119,16 @@ def build_reference(
         columns = {*table.numeric, *table.categories, *_outside_drift(settings)}
         size = _sample_rows(settings, len(columns))
         if on_step:
-            on_step(f"keeping {min(size, table.rows):,} rows whole for estimated quality and segments")
+            on_step(
+                f"keeping {min(size, table.rows):,} rows whole for estimated quality, segments and multivariate drift"
+            )
         kept: pl.DataFrame = sample_frame(path, fmt, columns=columns, size=size)
         profile = dataclasses.replace(profile, sample=kept)
     return BuiltReference(profile, rows=table.rows, nulls=table.nulls)
 
 
 def _keeps_sample(settings: ModelSettings) -> bool:
-    return settings.estimate is not None or bool(settings.segments)
+    return settings.estimate is not None or bool(settings.segments) or bool(settings.drift.multivariate)
 
 
 def _outside_drift(settings: ModelSettings) -> list[str]:
@@ -136,7 +139,10 @@ def _outside_drift(settings: ModelSettings) -> list[str]:
 
 
 def _sample_rows(settings: ModelSettings, columns: int) -> int:
-    rows = settings.estimate.max_rows if settings.estimate is not None else DEFAULT_SAMPLE_ROWS
+    if settings.estimate is not None:
+        rows = settings.estimate.max_rows
+    else:
+        rows = DEFAULT_SAMPLE_ROWS if settings.segments else MULTIVARIATE_SAMPLE_ROWS
     return max(1, min(rows, SAMPLE_VALUES // max(1, columns)))
 
 

@@ -198,6 +198,7 @@ def _body(
         [
             _summary(report, heading, sources, schema, ids),
             _overview(features, report, ids),
+            _multivariate(report, ids),
             extra,
             '<h2>Features <span class="muted small">largest PSI first</span></h2>'
             '<p class="legend">share of rows per bin or category:<i class="reference"></i>reference'
@@ -366,6 +367,25 @@ def _overview(features: Sequence[FeatureDrift], report: DriftReport, ids: str) -
         '<th>Verdict</th><th>Why</th><th class="num">PSI</th><th class="num">Test statistic</th>'
         '<th class="num">p (BH)</th>'
         f'<th class="num">Missing rate (current)</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    )
+
+
+def _multivariate(report: DriftReport, ids: str) -> str:
+    """The multivariate methods' verdicts (drift.multivariate): "" when none ran."""
+    if not report.multivariate:
+        return ""
+    rows = "".join(
+        f'<tr data-method="{esc(r.method)}"><td class="name">{esc(r.method)}</td>'
+        f"<td>{esc(f'skipped: {r.skipped}' if r.skipped else 'drifted' if r.drifted else 'no drift')}</td>"
+        f"<td class='num'>{_fmt(r.score)}</td><td class='num'>{_fmt(r.threshold)}</td>"
+        f"<td class='num'>{_fmt(r.pvalue, p=True)}</td><td>{esc(', '.join(r.top_features)) or '—'}</td></tr>"
+        for r in report.multivariate
+    )
+    return (
+        '<h2>Multivariate drift <span class="muted small">the features taken whole: a relation between them '
+        f'that changed</span></h2><div class="card"><table id="{ids}multivariate"><thead><tr><th>Method</th>'
+        '<th>Verdict</th><th class="num">Score</th><th class="num">Threshold</th><th class="num">p</th>'
+        f"<th>Moved the most</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
 

@@ -25,6 +25,7 @@ from driftwarden.detectors.slo import WINDOWS
 from driftwarden.ui.constraints import constraints_card
 from driftwarden.ui.layout import CSP
 from driftwarden.ui.model import model_page
+from driftwarden.ui.multivariate import multivariate_card
 from driftwarden.ui.not_found import not_found_page
 from driftwarden.ui.overview import GpuView, SloView, overview_page
 from driftwarden.ui.quality import quality_card, segments_card
@@ -102,6 +103,8 @@ def create_ui_router(app: FastAPI) -> APIRouter:
                 sections.append(quality_card(model, estimate, fitted.estimator.fit_quality, samples))
             if fitted is not None and fitted.segments is not None:
                 sections.append(segments_card(segments))
+            if detector.report is not None and detector.report.multivariate:
+                sections.append(multivariate_card(detector.report.multivariate))
             return model_page(
                 model,
                 report=detector.report,

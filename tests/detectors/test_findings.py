@@ -34,6 +34,7 @@ from driftwarden.detectors.findings import (
     GpuCondition,
     GpuHealthFinding,
     ModelDriftFinding,
+    ModelMultivariateDriftFinding,
     QualityDegradedFinding,
     QualityEstimatedFinding,
     Severity,
@@ -187,6 +188,29 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
         "(GET /v1/models/fraud/drift); realized quality follows once labels are posted (POST /v1/labels).",
         b'{"metric":"accuracy","method":"cbpe","estimate":0.78,"band":[0.76,0.8],"reference":0.9,"margin":0.05,'
         b'"rows":5000}',
+    ),
+    "multivariate": (
+        ModelMultivariateDriftFinding(
+            model="fraud",
+            method="pca",
+            severity=Severity.WARNING,
+            value=2.08,
+            threshold=1.66,
+            pvalue=1e-12,
+            top_features=("x0", "x1"),
+            rows=5000,
+        ),
+        "f1e510303d8914e5",
+        "ModelMultivariateDrift",
+        "__multivariate__:pca",
+        "Multivariate drift on fraud (pca): mean reconstruction error 2.08 > 1.66, the reference's calibrated line "
+        "for 5000 rows (p 1e-12) — most: x0, x1",
+        "The current window of fraud, taken whole, differs from its reference: its rows are further from the "
+        "reference's principal components than reference windows of its size. The features named moved the most "
+        "together; each alone may not have drifted (a relation between them changed). See GET "
+        "/v1/models/fraud/drift (multivariate) and the features' scatter against each other.",
+        b'{"method":"pca","score":2.08,"threshold":1.66,"pvalue":1e-12,"top_features":[{"feature":"x0","reasons":[]},'
+        b'{"feature":"x1","reasons":[]}],"rows":5000,"model_version":null}',
     ),
     "budget_page": (
         DriftBudgetFinding(model="fraud", severity=Severity.PAGE, value=20.0, threshold=14.4, **PAGE_BURN),
@@ -343,6 +367,7 @@ def test_kinds_targets_and_labels() -> None:
         "model": (FindingKind.DRIFT, "fraud", None, None),
         "quality": (FindingKind.DRIFT, "fraud", None, None),
         "estimated": (FindingKind.DRIFT, "fraud", None, None),
+        "multivariate": (FindingKind.DRIFT, "fraud", None, None),
         "budget_page": (FindingKind.DRIFT, "fraud", None, None),
         "budget_ticket": (FindingKind.DRIFT, "fraud", None, None),
         "slo_page": (FindingKind.SLO, None, "api", None),

@@ -1,0 +1,105 @@
+"""A model's multivariate drift (`drift.multivariate`), wired to its reference and its evaluations.
+
+Fitted once per reference, off the loop (the encoder and the PCA, `detectors/multivariate.py`), at the
+model's first evaluation with that reference. Each evaluation then runs each method on the window the
+drift verdict was taken from, in this module's own worker thread, within `drift.multivariate_budget`
+seconds for all methods together: a method past the budget is reported `skipped: budget` and counted
+(`driftwarden_multivariate_skipped_total{model,method,reason}`); the evaluation does not wait for it (it
+stops at its next step), and the model's next evaluation skips that method (`running`) while it still runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from driftwarden.core.arrays import FloatArray
+from driftwarden.detectors.estimation import WindowColumns
+from driftwarden.detectors.multivariate import BudgetExceeded, MultivariateDetector, MultivariateResult
+from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.params import MultivariateParams
+
+__all__ = ["ModelMultivariate"]
+
+log = logging.getLogger("driftwarden.daemon.multivariate")
+
+# Multivariate methods run here, never in the loop's default pool: an overrunning classifier must not hold
+# a thread the drift verdicts of other models need.
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="driftwarden-multivariate")
+
+R = TypeVar("R")
+SkipCounter = Callable[[str, str], None]  # (method, reason)
+
+
+class ModelMultivariate:
+    def __init__(self) -> None:
+        self.detector: MultivariateDetector | None = None
+        self.results: tuple[MultivariateResult, ...] = ()
+        self._running: dict[str, concurrent.futures.Future[MultivariateResult]] = {}
+
+    def needs_fit(self, reference: ReferenceProfile | None, params: MultivariateParams) -> bool:
+        return (
+            reference is not None
+            and bool(params.methods)
+            and (self.detector is None or self.detector.reference is not reference or self.detector.params != params)
+        )
+
+    async def evaluate(
+        self,
+        reference: ReferenceProfile,
+        window: WindowColumns,
+        params: MultivariateParams,
+        on_skip: SkipCounter,
+    ) -> tuple[MultivariateResult, ...]:
+        """Every configured method on `window` (a snapshot of the current window), within the budget."""
+        if not params.methods:
+            self.results = ()
+            return ()
+        started = time.perf_counter()
+        deadline = started + params.budget
+        if self.needs_fit(reference, params):
+            self.detector = None
+            self.detector = await _in_pool(MultivariateDetector, reference, params)
+        detector = self.detector
+        assert detector is not None
+        current: FloatArray | None = None
+        if detector.usable and window.rows:
+            current = await _in_pool(detector.encode, window)
+        out: list[MultivariateResult] = []
+        for method in params.methods:
+            if current is None:
+                out.append(MultivariateResult.skip(method, "no_reference_rows", window.rows))
+                continue
+            running = self._running.get(method)
+            if running is not None and not running.done():
+                out.append(MultivariateResult.skip(method, "running", window.rows))
+                on_skip(method, "running")
+                continue
+            future = _POOL.submit(detector.evaluate, method, current, deadline=deadline)
+            self._running[method] = future
+            left = max(0.0, deadline - time.perf_counter())
+            try:
+                result = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout=left)
+            except (TimeoutError, BudgetExceeded):
+                result = MultivariateResult.skip(method, "budget", window.rows, time.perf_counter() - started)
+                on_skip(method, "budget")
+            except Exception as exc:  # one method's failure costs its verdict only
+                log.warning("multivariate %s failed: %s", method, exc)
+                result = MultivariateResult.skip(method, "failed", window.rows)
+                on_skip(method, "failed")
+            out.append(result)
+        self.results = tuple(out)
+        return self.results
+
+
+async def _in_pool(fn: Callable[..., R], *args: object) -> R:
+    return await asyncio.wrap_future(_POOL.submit(fn, *args))
+
+
+def drifted(results: tuple[MultivariateResult, ...]) -> bool:
+    return any(r.drifted and not math.isnan(r.score) for r in results)
