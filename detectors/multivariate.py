@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats as sps
+from scipy.special import ndtri  # not scipy.stats: `check` and the daemon's start import no scipy.stats
 
 from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.core.records import PREDICTION
@@ -251,9 +251,9 @@ class PcaModel:
             rows = values.shape[0]
             mu, sd = self.null(rows)
             sd = max(sd, 1e-12)
-            zcrit = float(sps.norm.isf(self.alpha))
+            zcrit = float(-ndtri(self.alpha))
             threshold = mu + zcrit * sd
-            pvalue = float(sps.norm.sf((score - mu) / sd))
+            pvalue = _normal_tail((score - mu) / sd)
             top: tuple[str, ...] = ()
             if score > threshold:  # where to look: only a drifted window needs the residuals per feature
                 residual = (z - s @ self.components.T) ** 2
@@ -323,9 +323,9 @@ def classifier_test(
             gain += _split_gain(model, x.shape[1])
     score = float(np.mean(aucs))
     sd = math.sqrt(sum(variances)) / FOLDS
-    zcrit = float(sps.norm.isf(alpha))
+    zcrit = float(-ndtri(alpha))
     threshold = 0.5 + zcrit * sd
-    pvalue = float(sps.norm.sf((score - 0.5) / sd))
+    pvalue = _normal_tail((score - 0.5) / sd)
     order = np.argsort(-gain, kind="stable")
     total = gain.sum()
     top = tuple(names[int(j)] for j in order[:TOP_FEATURES] if total > 0 and gain[j] / total >= 0.05)
@@ -349,9 +349,26 @@ def _stratified_folds(y: FloatArray | Any, k: int, rng: np.random.Generator) -> 
     return out
 
 
+def _normal_tail(z: float) -> float:
+    """P(Z > z) for a standard normal Z (scipy.stats.norm.sf)."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def _mean_ranks(values: FloatArray) -> FloatArray:
+    """1-based ranks, ties sharing their mean rank (scipy.stats.rankdata's "average")."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], ordered.size]
+    mean_rank = (starts + ends + 1) / 2.0  # ranks starts+1 .. ends, averaged
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
+
+
 def _auroc(scores: FloatArray, y: Any) -> float:
     """The Mann-Whitney U of the positives' ranks over n0 n1 (ties share their mean rank)."""
-    ranks = sps.rankdata(scores)
+    ranks = _mean_ranks(scores)
     positive = y == 1
     n1 = int(positive.sum())
     n0 = y.shape[0] - n1

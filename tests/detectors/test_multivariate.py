@@ -9,6 +9,8 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 
 from driftwarden.detectors.estimation import FrameColumns
@@ -112,3 +114,12 @@ def test_a_reference_without_rows_kept_gives_skipped_verdicts() -> None:
     assert not detector.usable
     result = detector.evaluate("pca", rng.normal(size=(100, 2)))
     assert result.skipped == "no_reference_rows" and not result.drifted and math.isnan(result.score)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-5, 5), min_size=1, max_size=60))
+def test_mean_ranks_are_scipys_average_ranks(values: list[int]) -> None:
+    from driftwarden.detectors.multivariate import _mean_ranks
+
+    x = np.array(values, dtype=np.float64)
+    np.testing.assert_allclose(_mean_ranks(x), sps.rankdata(x))
