@@ -950,7 +950,8 @@ class AnomalySettings(_Strict):
     seasons: int = Field(default=4, ge=1, le=12, description="history length: the seasons kept and compared with")
     min_seasons: int = Field(default=2, ge=1, description="no score before this many past seasons have a value")
     resolution: Annotated[Duration, _at_least("1m")] = Field(
-        default=600.0, description="the history's slot: one mean value per series and slot (and the PromQL rate window)"
+        default=600.0,
+        description="the history's slot: one mean value per series and slot (rates are over 5m whatever it is)",
     )
     sensitivity: float = Field(
         default=3.0, gt=0, description="robust z-score (deviation / (1.4826 x MAD)) at or beyond which it is unusual"

@@ -17,6 +17,7 @@ latest anomalies to the alert engine with every other finding.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
@@ -59,6 +60,7 @@ class AnomalyMonitor:
         self.window = min(RATE_WINDOW, self.params.resolution)
         self._counts: deque[tuple[float, dict[SeriesKey, float]]] = deque()  # (at, counter totals) per evaluation
         self._findings: list[AnomalyFinding] = []
+        self._lock = threading.Lock()  # evaluate and the checkpoint's flush run in worker threads of their own
         self.detector: SeasonalDetector | None = None
         if self.enabled:
             self.detector = SeasonalDetector(self.params, AnomalyHistory(database))
@@ -67,15 +69,16 @@ class AnomalyMonitor:
         """One evaluation: every signal read and judged (a worker thread; never raises for storage)."""
         if self.detector is None:
             return
-        now = self._clock()
-        try:
-            self._findings = self.detector.observe(self.signals(now), now)
-        except StorageError:  # logged and counted by the database; judged again at the next evaluation
-            self._findings = []
+        with self._lock:
+            now = self._clock()
+            try:
+                self._findings = self.detector.observe(self.signals(now), now)
+            except StorageError:  # logged and counted by the database; judged again at the next evaluation
+                self._findings = []
 
     def flush(self) -> None:
         if self.detector is not None:
-            with contextlib.suppress(StorageError):  # logged and counted by the database
+            with self._lock, contextlib.suppress(StorageError):  # logged and counted by the database
                 self.detector.flush()
 
     def collector(self) -> AnomalyCollector:
@@ -133,10 +136,13 @@ class AnomalyMonitor:
     def _rates(self, now: float, totals: dict[SeriesKey, float]) -> dict[SeriesKey, float]:
         """Per second over the trailing window; error_ratio: failed over all requests in it."""
         counts = self._counts
-        while counts and (counts[0][0] > now or (len(counts) > 1 and counts[1][0] <= now - self.window)):
-            counts.popleft()  # keeps one sample at or before the window's start (or the clock went back)
+        while counts and counts[-1][0] > now:  # the clock went back: start over
+            counts.pop()
+        cutoff = now - 1.1 * self.window  # a tenth of slack: evaluations come a little late or early
+        while len(counts) > 1 and counts[1][0] <= cutoff:
+            counts.popleft()  # keeps at most one sample before the cutoff
         counts.append((now, totals))
-        start, before = counts[0]
+        start, before = counts[1] if counts[0][0] <= cutoff and len(counts) > 2 else counts[0]  # the oldest inside
         elapsed = now - start
         if elapsed <= 0:
             return {}
