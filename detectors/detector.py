@@ -8,6 +8,7 @@ period ends — and names the traces of a few rows behind its worst drifted feat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -20,6 +21,7 @@ import numpy.typing as npt
 from driftwarden.core.arrays import ByteArray, FloatArray, ObjectArray
 from driftwarden.core.records import number_label
 from driftwarden.detectors.drift import compare
+from driftwarden.detectors.embedding import EmbeddingDrift
 from driftwarden.detectors.findings import Finding
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.report import DriftReport
@@ -168,6 +170,11 @@ class DriftDetector:
             return []
         self._report = report = self.stability.apply(report)
         return report.findings()
+
+    def attach_embeddings(self, results: tuple[EmbeddingDrift, ...]) -> None:
+        """Add the embeddings' verdicts (`detectors.embedding`) to the latest report."""
+        if self._report is not None:
+            self._report = dataclasses.replace(self._report, embeddings=results)
 
     def window_profile(self) -> ReferenceProfile:
         """The current window as a reference profile (to pin it); ValueError when it is empty."""

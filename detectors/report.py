@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from driftwarden.core.records import PREDICTION  # the model's output column, reported apart
+from driftwarden.detectors.embedding import EmbeddingDrift, embedding_findings
 from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
 from driftwarden.detectors.reasons import Reason, headline, reasons_text
 from driftwarden.params import DriftThresholds
@@ -104,6 +105,7 @@ class DriftReport:
     evaluated_at: float = field(default_factory=time.time)
     duration_seconds: float = 0.0
     stable: bool = False  # the model verdict from the features' stable verdicts
+    embeddings: tuple[EmbeddingDrift, ...] = ()  # models.<m>.embeddings: each one's verdict by each method
 
     @property
     def prediction(self) -> FeatureDrift | None:
@@ -155,6 +157,7 @@ class DriftReport:
             "critical_features": list(self.critical_features),
             "evaluated_at": self.evaluated_at,
             "features": [f.to_dict() for f in self.features],
+            "embeddings": [e.to_dict() for e in self.embeddings],
         }
 
     def summary(self) -> str:
@@ -223,6 +226,10 @@ class DriftReport:
                     model_version=self.model_version,
                     at=self.evaluated_at,
                 )
+            )
+        if self.embeddings:
+            out += embedding_findings(
+                self.model, self.embeddings, model_version=self.model_version, at=self.evaluated_at
             )
         return out
 

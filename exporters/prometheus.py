@@ -250,6 +250,23 @@ class DriftCollector(Collector):
         )
         yield from (rows, window_bytes, last, quality, baseline, pending, queue, queue_capacity)
         yield from _estimated(self._states())
+        yield from _embeddings(self._states())
+
+
+def _embeddings(states: Iterable[ModelState]) -> Iterator[Metric]:
+    """Each embedding's score and verdict by each method (models.<m>.embeddings)."""
+    labels = ["model", "embedding", "method"]
+    score = GaugeMetricFamily(
+        m.EMBEDDING_DRIFT_SCORE,
+        "Embedding drift score: mmd squared MMD, pcs share of drifted components, classifier AUROC.",
+        labels=labels,
+    )
+    drifted = GaugeMetricFamily(m.EMBEDDING_DRIFTED, "1 when the embedding drifted by that method.", labels=labels)
+    for state in states:
+        for e in state.report.embeddings if state.report is not None else ():
+            score.add_metric([state.model, e.embedding, e.method], e.score)
+            drifted.add_metric([state.model, e.embedding, e.method], float(e.drifted))
+    yield from (score, drifted)
 
 
 def _estimated(states: Iterable[ModelState]) -> Iterator[Metric]:

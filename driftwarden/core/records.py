@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from driftwarden.core.arrays import BoolArray, ByteArray, FloatArray, ObjectArray
+from driftwarden.core.arrays import BoolArray, ByteArray, Float32Array, FloatArray, ObjectArray
 
 __all__ = [
     "MAX_MAGNITUDE",
@@ -64,6 +64,8 @@ class RecordBatch:
     request_ids: ObjectArray | None = None  # (rows,) object: str or None; None when no record had one
     labels: ObjectArray | None = None  # (rows,) object: the ground truth sent with the record, or None
     traces: ByteArray | None = None  # (rows, TRACE_BYTES) uint8, `pack_traces`; None when no record had a trace id
+    # name -> (rows, dim) float32 vectors, NaN rows where a record sent no such embedding; None: none had any
+    embeddings: dict[str, Float32Array] | None = None
 
     @property
     def rows(self) -> int:
@@ -82,6 +84,7 @@ class RecordBatch:
             request_ids=rows(self.request_ids),
             labels=rows(self.labels),
             traces=None if self.traces is None else self.traces[mask],
+            embeddings=None if self.embeddings is None else {n: v[mask] for n, v in self.embeddings.items()},
         )
 
 

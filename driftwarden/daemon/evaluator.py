@@ -114,6 +114,10 @@ class Evaluator:
                     self.faults.record(name, "drift", exc)
                     return None
                 self.faults.succeeded(name, "drift")
+            if state.embeddings is not None and detector.reference is not None and detector.reference.embeddings:
+                with self.faults.contain(name, "embeddings"):  # models.<m>.embeddings: their own verdicts
+                    results = await asyncio.to_thread(state.embeddings.evaluate, detector.reference.embeddings)
+                    detector.attach_embeddings(results)
             with self.faults.contain(name, "estimate"):  # estimated quality and segments: not the drift verdict
                 await asyncio.to_thread(state.estimation.evaluate, detector, state.labels.metrics())
             rolled = detector.reference

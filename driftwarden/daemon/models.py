@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from driftwarden.config import Config, ModelSettings
 from driftwarden.daemon.estimation import ModelEstimation
 from driftwarden.detectors.detector import DriftDetector
+from driftwarden.detectors.embedding import EmbeddingMonitor
 from driftwarden.detectors.label_join import LabelJoin
-from driftwarden.params import drift_thresholds
+from driftwarden.params import drift_thresholds, embedding_specs
 
 __all__ = ["ModelRegistry", "TrackedModel"]
 
@@ -24,6 +25,7 @@ class TrackedModel:
     queued_rows: int = 0  # admitted, not yet in the window
     queued_features: set[str] = field(default_factory=set)  # of queued batches, not in the window when admitted
     estimation: ModelEstimation = field(default_factory=ModelEstimation)  # estimated quality and segments
+    embeddings: EmbeddingMonitor | None = None  # models.<m>.embeddings: their windows and verdicts
 
     def window_bytes_after(self, rows: int = 0, features: Iterable[str] = (), *, traced: bool = False) -> int:
         """Bytes the window would take with its queued rows and `rows` more naming `features` (`traced`:
@@ -67,6 +69,7 @@ class ModelRegistry:
                 name=model,
                 detector=_detector(model, settings, self.config.limits.max_features, self.config.alerting.for_),
                 labels=LabelJoin(ttl=settings.label_ttl, window=settings.window.rows),
+                embeddings=EmbeddingMonitor(embedding_specs(settings.embeddings)) if settings.embeddings else None,
             )
             self._models[model] = state
         return state
