@@ -24,7 +24,11 @@ Estimated quality before labels (benchmarks/estimation.py): driftwarden's CBPE a
 realized metric of fresh windows, beside NannyML's CBPE and DLE when nannyml imports (or in another
 venv, `--nannyml-python PATH`): estimation error and seconds per window.
 
-Run:  .venv/bin/python benchmarks/quality.py [--quick] [--no-evidently] [--estimation-only] [--nannyml-python PY]
+Embedding drift (benchmarks/embeddings.py): driftwarden's MMD, principal components and classifier on
+384-dimensional vectors beside a quadratic-time MMD (or Alibi Detect's MMDDrift where it installs).
+
+Run:  .venv/bin/python benchmarks/quality.py [--quick] [--no-evidently] [--estimation-only] [--embeddings-only]
+      [--nannyml-python PY]
 With Evidently:  .venv/bin/pip install -e '.[bench]'
 """
 
@@ -39,7 +43,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from estimation import estimation_benchmark  # benchmarks/ is the script's directory, first on sys.path
+from embeddings import embedding_benchmark  # benchmarks/ is the script's directory, first on sys.path
+from estimation import estimation_benchmark
 from rich.console import Console
 from rich.table import Table
 
@@ -299,8 +304,12 @@ def main() -> int:
     p.add_argument("--estimation-only", action="store_true", help="only the estimated-quality part (CBPE, DLE)")
     p.add_argument("--estimation-windows", type=int, help="windows per estimation scenario (default 20, quick 8)")
     p.add_argument("--nannyml-python", help="a Python with nannyml installed, for NannyML's CBPE and DLE")
+    p.add_argument("--embeddings-only", action="store_true", help="only the embedding-drift part (MMD and others)")
     args = p.parse_args()
     console = Console(width=max(Console().width, 120))
+    embeddings_ok = embedding_benchmark(console, seed=args.seed, quick=args.quick)  # benchmarks/embeddings.py
+    if args.embeddings_only:
+        return 0 if embeddings_ok else 1
     estimated_ok = estimation_benchmark(
         console,
         seed=args.seed,
@@ -405,6 +414,7 @@ def main() -> int:
     ok = ours_r["none"]["model_fa"] <= TARGETS["model_fa"] and all(
         ours_r[k]["caught"] >= TARGETS["caught"] for k in SCENARIOS
     )
+    ok = ok and embeddings_ok
     console.print(f"driftwarden targets: {'all met' if ok and estimated_ok else 'NOT all met'}")
     return 0 if ok and estimated_ok else 1
 

@@ -159,8 +159,9 @@ class EmbeddingReference:
         fit_rows, held_out = ref[: max(half, 2)], ref[half:]
         mean = fit_rows.mean(axis=0)
         k = max(2, min(spec.components, ref.shape[1], len(fit_rows) - 1))
-        _, _, vt = np.linalg.svd(fit_rows - mean, full_matrices=False)
-        components = np.ascontiguousarray(vt[:k].T)
+        centred = fit_rows - mean
+        _, vectors = np.linalg.eigh(centred.T @ centred)  # ascending: the last columns explain the most
+        components = np.ascontiguousarray(vectors[:, ::-1][:, :k], dtype=np.float32)
         projections = (held_out - mean) @ components
         return cls(ref, features, features.transform(ref), mean, components, np.sort(projections, axis=0))
 
@@ -211,7 +212,8 @@ class EmbeddingWindow:
 class _Fitted:
     source: int  # id() of the reference vectors it was fitted on
     reference: EmbeddingReference
-    weights: dict[int, Float32Array] = field(default_factory=dict)  # window rows -> permutation weights
+    # window rows -> (permutation weights, their reference columns times the reference's features)
+    weights: dict[int, tuple[Float32Array, Float32Array]] = field(default_factory=dict)
 
 
 class EmbeddingMonitor:
@@ -282,11 +284,16 @@ def _judge(name: str, spec: EmbeddingSpec, fitted: _Fitted, current: Float32Arra
     out = []
     if "mmd" in spec.methods:
         n, m = len(ref.vectors), len(current)
-        weights = fitted.weights.get(m)
-        if weights is None:
+        cached = fitted.weights.get(m)
+        if cached is None:
             fitted.weights.clear()  # one window size at a time: the full window's, once it has filled
-            weights = fitted.weights[m] = permutation_weights(n, m, spec.permutations, seed=seed)
-        result = mmd_permutation(ref.reference_features, ref.features.transform(current), weights=weights)
+            weights = permutation_weights(n, m, spec.permutations, seed=seed)
+            cached = fitted.weights[m] = (weights, weights[:, :n] @ ref.reference_features)
+        weights, reference_part = cached
+        current_features = ref.features.transform(current)
+        result = mmd_permutation(
+            ref.reference_features, current_features, weights=weights, reference_part=reference_part
+        )
         out.append(
             EmbeddingDrift(name, "mmd", result.mmd2, result.threshold, result.pvalue, result.pvalue < spec.alpha, rows)
         )

@@ -38,6 +38,7 @@ __all__ = [
     "classifier_auroc",
     "median_bandwidth",
     "mmd_permutation",
+    "orthogonal_gaussian",
     "pc_ks",
     "permutation_weights",
 ]
@@ -58,20 +59,33 @@ def median_bandwidth(x: npt.ArrayLike, *, rows: int = MEDIAN_PAIRS, seed: int = 
     return math.sqrt(median) if median > 0 else 1.0
 
 
+def orthogonal_gaussian(d: int, columns: int, rng: np.random.Generator) -> FloatArray:
+    """(d, columns) with the column norms of a Gaussian matrix and its columns orthogonal within each block
+    of d (orthogonal random features, Yu et al. 2016): the same kernel in expectation, a lower variance,
+    and for D a multiple of d a projection that keeps a mean shift's length whatever its direction."""
+    blocks = []
+    for _ in range(-(-columns // d)):
+        q, r = np.linalg.qr(rng.standard_normal((d, d)))
+        q *= np.sign(np.diag(r))  # uniformly distributed (Haar), not QR's sign convention
+        blocks.append(q * np.sqrt(rng.chisquare(d, d)))
+    return np.hstack(blocks)[:, :columns]
+
+
 @dataclass(frozen=True)
 class RandomFeatures:
-    """z(x) = sqrt(2/D) cos(x W + b), W ~ N(0, 1/sigma^2), b ~ U(0, 2 pi): E[z(x).z(y)] = exp(-|x-y|^2 / 2 sigma^2)."""
+    """z(x) = sqrt(2/D) cos(x W + b), W's columns Gaussian N(0, I/sigma^2) (orthogonal in blocks), b ~ U(0, 2 pi):
+    E[z(x).z(y)] = exp(-|x-y|^2 / 2 sigma^2)."""
 
     weights: Float32Array  # (dim, D) float32
     offsets: Float32Array  # (D,) float32
     sigma: float
 
     @classmethod
-    def fit(cls, reference: npt.ArrayLike, *, dim: int = 512, seed: int = 0) -> RandomFeatures:
+    def fit(cls, reference: npt.ArrayLike, *, dim: int = 768, seed: int = 0) -> RandomFeatures:
         ref = np.asarray(reference)
         sigma = median_bandwidth(ref, seed=seed)
         rng = np.random.default_rng(seed)
-        weights = (rng.standard_normal((ref.shape[1], dim)) / sigma).astype(np.float32)
+        weights = (orthogonal_gaussian(ref.shape[1], dim, rng) / sigma).astype(np.float32)
         offsets = rng.uniform(0.0, 2.0 * np.pi, dim).astype(np.float32)
         return cls(weights, offsets, sigma)
 
@@ -108,19 +122,21 @@ def mmd_permutation(
     permutations: int = 100,
     alpha: float = 0.01,
     weights: Float32Array | None = None,
+    reference_part: Float32Array | None = None,
     seed: int = 0,
 ) -> MMDResult:
     """Squared MMD of two samples of random features and its permutation p-value. `weights`: the
-    `permutation_weights(len(reference), len(current), ...)` to use (reused across calls)."""
+    `permutation_weights(len(reference), len(current), ...)` to use (reused across calls), and
+    `reference_part` its first n columns times `reference`, which do not change while the reference does not."""
     n, m = len(reference), len(current)
     if n < 2 or m < 2:
         return MMDResult(0.0, 1.0, math.inf)
     diff = reference.mean(axis=0, dtype=np.float64) - current.mean(axis=0, dtype=np.float64)
     observed = float(diff @ diff)
     if weights is None or weights.shape[1] != n + m:
-        weights = permutation_weights(n, m, permutations, seed=seed)
-    permuted = weights[:, :n] @ reference
-    permuted += weights[:, n:] @ current
+        weights, reference_part = permutation_weights(n, m, permutations, seed=seed), None
+    permuted = weights[:, n:] @ current
+    permuted += weights[:, :n] @ reference if reference_part is None else reference_part
     null = np.einsum("pd,pd->p", permuted, permuted, dtype=np.float64)
     pvalue = (1.0 + float((null >= observed).sum())) / (1.0 + len(null))
     return MMDResult(observed, pvalue, float(np.quantile(null, 1.0 - alpha)))

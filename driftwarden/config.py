@@ -259,7 +259,7 @@ class EmbeddingSettings(_Strict):
         "principal components; classifier: domain classifier AUROC (opt-in, costs more)",
     )
     alpha: float = Field(default=0.005, gt=0, lt=1, description="significance of the mmd, pcs and classifier tests")
-    features: int = Field(default=512, ge=16, le=8192, description="random Fourier features of the mmd method")
+    features: int = Field(default=768, ge=16, le=8192, description="random Fourier features of the mmd method")
     permutations: int = Field(default=200, ge=20, le=2000, description="permutations behind the mmd p-value")
     components: int = Field(default=20, ge=2, le=512, description="principal components of the reference used")
     pcs_share: float = Field(default=0.1, gt=0, le=1, description="share of drifted components that drifts `pcs`")

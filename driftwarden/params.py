@@ -382,7 +382,7 @@ class EmbeddingSpec:
     window: int = 5000  # vectors the current window keeps (a ring)
     methods: tuple[str, ...] = ("mmd", "pcs")
     alpha: float = 0.005
-    features: int = 512  # random Fourier features
+    features: int = 768  # random Fourier features (orthogonal)
     permutations: int = 200
     components: int = 20  # principal components for `pcs`, `classifier` and the projection
     pcs_share: float = 0.1  # `pcs` drifts when at least this share of the components does

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from driftwarden.core.alert_names import RUNBOOKS_PATH
 from driftwarden.detectors.slo import WINDOWS
+from driftwarden.ui.embeddings import embeddings_card
 from driftwarden.ui.layout import CSP
 from driftwarden.ui.model import model_page
 from driftwarden.ui.not_found import not_found_page
@@ -91,6 +92,8 @@ def create_ui_router(app: FastAPI) -> APIRouter:
         estimate, segments = (estimation.estimate, list(estimation.segments)) if estimation is not None else (None, [])
         quality_history = views.quality_history(model)
         history, failures = views.history(model), views.failures(model)
+        state = app.state.daemon.models.get(model)
+        monitor = state.embeddings if state is not None else None  # models.<m>.embeddings
 
         def render() -> str:
             sections = []
@@ -100,6 +103,9 @@ def create_ui_router(app: FastAPI) -> APIRouter:
                 sections.append(quality_card(model, estimate, fitted.estimator.fit_quality, samples))
             if fitted is not None and fitted.segments is not None:
                 sections.append(segments_card(segments))
+            if monitor is not None and detector.report is not None and detector.report.embeddings:
+                projections = {name: monitor.projection(name) for name in monitor.specs}
+                sections.append(embeddings_card(detector.report.embeddings, projections))
             return model_page(
                 model,
                 report=detector.report,

@@ -63,6 +63,10 @@ def test_a_small_centroid_shift_is_flagged_and_an_identical_stream_is_not(tmp_pa
         assert d.metric("driftwarden_embedding_drifted", model="moved", **labels) == 1.0
         assert d.metric("driftwarden_embedding_drifted", model="same", **labels) == 0.0
         assert d.metric("driftwarden_embedding_drift_score", model="moved", **labels) == mmd["score"]
+        page = d.client.get("/ui/models/moved").text
+        assert '<section class="embedding" data-embedding="query" data-drifted="true">' in page
+        assert '<svg class="chart scatter"' in page and '<g class="reference"' in page and '<g class="current"' in page
+        assert 'data-drifted="false"' in d.client.get("/ui/models/same").text
         alerts = d.client.get("/v1/alerts").json()
         names = {(a["labels"]["alertname"], a["labels"].get("model")) for a in alerts.get("alerts", alerts)}
         assert ("ModelEmbeddingDrift", "moved") in names
@@ -91,3 +95,20 @@ def test_malformed_vectors_are_refused_with_a_reason_and_counted(tmp_path: Path)
         assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
         d.evaluate()
         assert d.daemon.models.get("search").embeddings.windows["query"].rows == 1  # type: ignore[union-attr]
+
+
+def test_the_opt_in_classifier_and_the_components_see_a_large_shift(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    embeddings = {"query": {"dim": 16, "window": 1000, "methods": ["mmd", "pcs", "classifier"]}}
+    with running(tmp_path / "s.db", models={"m": {"embeddings": embeddings}}) as d:
+        vectors = rng.normal(size=(2000, 16)).astype(np.float32)
+        frame = pl.DataFrame({"amount": rng.normal(size=2000), "query": pl.Series(vectors.tolist())})
+        put_reference(d, frame, model="m")
+        moved = rng.normal(size=(1000, 16))
+        moved[:, 0] *= 2.0  # the spread of one direction doubles
+        _send(d, "m", moved, rng.normal(size=1000))
+        d.evaluate()
+        verdicts = {e["method"]: e for e in d.client.get("/v1/models/m/drift").json()["embeddings"]}
+        assert set(verdicts) == {"mmd", "pcs", "classifier"}
+        assert all(v["drifted"] for v in verdicts.values()), verdicts
+        assert verdicts["classifier"]["score"] > 0.55 and verdicts["pcs"]["score"] > 0
