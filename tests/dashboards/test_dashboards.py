@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import polars as pl
 import pytest
 import yaml
 
@@ -32,6 +33,7 @@ from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from driftwarden.exporters import gpu
 from tests.support.processes import driftwarden_demo
 from tests.support.prometheus import prometheus
+from tests.support.records import put_reference
 from tests.support.server import running
 from tests.support.tools import required_tool
 
@@ -330,7 +332,8 @@ def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -
     promtool = binary("promtool")
     started = time.monotonic()
     gpu_settings = {"enabled": True, "interval": "1s", "cost_per_hour": 2.5}
-    sampling = {DEMO_MODEL: {"sample_rate": 0.5}}  # the sampled-out panel: the demo keeps every record
+    # the sampled-out panel: the demo keeps every record; the embedding panel: the demo sends no vectors
+    sampling = {DEMO_MODEL: {"sample_rate": 0.5, "embeddings": {"e": {"dim": 2}}}}
     with (
         running(tmp_path / "gpu.db", FakeNvml.with_gpus(2), models=sampling, gpu=gpu_settings) as gpus,
         demo(tmp_path, duration=60) as demo_url,
@@ -340,11 +343,22 @@ def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -
     ):
         # the GPU daemon prices inferences from prediction records (the demo has no GPU), half of them sampled out
         records = b"\n".join(
-            orjson.dumps({"model": DEMO_MODEL, "request_id": f"r{i}", "features": {"amount": float(i)}})
+            orjson.dumps(
+                {
+                    "model": DEMO_MODEL,
+                    "request_id": f"r{i}",
+                    "features": {"amount": float(i)},
+                    "embeddings": {"e": [i, 1]},
+                }
+            )
             for i in range(50)
+        )
+        put_reference(
+            gpus, pl.DataFrame({"amount": [0.0, 1.0, 2.0], "e": [[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]}), DEMO_MODEL
         )
         ndjson = {"content-type": "application/x-ndjson"}
         assert gpus.client.post("/v1/predictions", content=records, headers=ndjson).status_code == 200
+        gpus.evaluate()
         # one bad record and one unreadable request, so the reject panels have a reason to show
         bad = httpx.post(f"{demo_url}/v1/predictions", json=[{"features": {"amount": 1.0}}], timeout=10)
         assert bad.status_code == 400, bad.text
