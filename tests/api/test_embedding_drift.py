@@ -99,7 +99,7 @@ def test_malformed_vectors_are_refused_with_a_reason_and_counted(tmp_path: Path)
 
 def test_the_opt_in_classifier_and_the_components_see_a_large_shift(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
-    embeddings = {"query": {"dim": 16, "window": 1000, "methods": ["mmd", "pcs", "classifier"]}}
+    embeddings = {"query": {"dim": 16, "window": 1000, "methods": ["mmd", "pcs", "classifier"], "pcs_share": 0.05}}
     with running(tmp_path / "s.db", models={"m": {"embeddings": embeddings}}) as d:
         vectors = rng.normal(size=(2000, 16)).astype(np.float32)
         frame = pl.DataFrame({"amount": rng.normal(size=2000), "query": pl.Series(vectors.tolist())})
