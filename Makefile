@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test lint bench bench-ingest bench-otlp clean
 
@@ -11,6 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 run: $(STAMP)
 	$(BIN)/driftwarden demo
@@ -27,8 +32,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/drift.py
+# Every ratio of the performance issues in one run: one command a line, each benchmark printing its own.
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/drift.py --section startup --section e2e --section update --section compare --section floor
+	$(BIN)/python benchmarks/ingest.py --duration 5
+	$(BIN)/python benchmarks/models.py
 
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from driftwarden.alerts.labelset import fingerprint as labels_fingerprint
 from driftwarden.detectors.embedding import EmbeddingDriftFinding
 from driftwarden.detectors.findings import (
+    AnomalyFinding,
+    DataQualityFinding,
     DriftBudgetFinding,
     FeatureDriftFinding,
     Finding,
@@ -129,6 +132,13 @@ def _summary(f: Finding) -> str:
                 if d.drifted
             )
             return f"Embedding drift on {_versioned(f.model, f.model_version)}: {f.embedding} drifted by {methods}"
+        case DataQualityFinding():
+            shown = ", ".join(f.examples)
+            return (
+                f"Data quality of {f.model}: {f.feature} breaks its {f.constraint.value} constraint in {f.value:.2%} "
+                f"of the window ({f.violations} of {f.rows} rows; allowed {f.threshold:.2%}): expected {f.expected}"
+                + (f"; e.g. {shown}" if shown else "")
+            )
         case DriftBudgetFinding():
             return f"Drift budget of {f.model} burning {f.value:.1f}x over {f.windows} (threshold {f.threshold}x)"
         case SLOBurnFinding():
@@ -138,6 +148,15 @@ def _summary(f: Finding) -> str:
             instance = f.labels.get("GPU_I_ID")
             mig = f" MIG instance {instance} ({f.labels.get('GPU_I_PROFILE', '')})" if instance else ""
             return f"GPU {f.gpu}{mig}: {condition} (value {f.value:g}, threshold {f.threshold:g})"
+        case AnomalyFinding():
+            series = ", ".join(f"{k} {v}" for k, v in sorted(f.labels.items()) if v)
+            change = (f.observed - f.baseline) / abs(f.baseline) if f.baseline else float("nan")
+            moved = f"{'up' if f.observed >= f.baseline else 'down'} {abs(change):.0%}" if f.baseline else "moved"
+            return (
+                f"Unusual {f.signal.replace('_', ' ')}{f' of {series}' if series else ''} for this time of the week: "
+                f"{f.observed:.4g} against a baseline of {f.baseline:.4g} ({moved}, score {f.value:+.1f}, "
+                f"sensitivity {f.threshold:g}, median of {f.seasons} past seasons)"
+            )
     raise TypeError(f"no alert text for {type(f).__name__}")
 
 
@@ -164,6 +183,18 @@ def _description(f: Finding) -> str:
             return (
                 f"The vectors {f.model} sends as {f.embedding!r} moved away from its reference's; the model page "
                 f"shows both on the reference's first two principal components (GET /v1/models/{f.model}/drift)."
+            )
+        case DataQualityFinding():
+            return (
+                f"Records of {f.model} break the data-quality constraints of models.{f.model}.constraints "
+                f"(or its constraints_file): check the producer of {f.feature} for a unit, type or schema change; "
+                f"GET /v1/models/{f.model}/drift lists every violated constraint with examples."
+            )
+        case AnomalyFinding():
+            return (
+                f"{f.signal} has been beyond {f.threshold:g} robust deviations (1.4826 x MAD, at least its floor "
+                f"{f.spread:.4g}) from the same time of the seasons before since {_utc(f.since)}. Where to look: "
+                f"{f.where}"
             )
         case SLOBurnFinding():
             return "Check recent deploys and traffic of the SLO's service; GET /v1/slos has p50/p95/p99 and burn rates."
@@ -195,3 +226,7 @@ def _segment(f: Finding) -> str:
 
 def _versioned(model: str, version: str | None) -> str:
     return f"{model} {version}" if version else model
+
+
+def _utc(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -130,6 +130,8 @@ def _ui_url(base: str, labels: Mapping[str, str]) -> str | None:
     model = labels.get("model")
     if labels.get("alertname") == alert_names.FEATURE_DRIFT and model:
         return _feature_url(base, model, labels.get("subject", ""))
+    if labels.get("alertname") == alert_names.DATA_QUALITY_VIOLATION and model:
+        return f"{base}{model_page_path(model)}#data-quality"  # the model page's data-quality card
     if labels.get("slo"):
         return f"{base}/#{SLOS_ANCHOR}"
     if model:

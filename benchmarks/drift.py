@@ -31,10 +31,14 @@ Further sections (issue #3, "Speed"), chosen with --section (repeatable; `all` r
   an evaluation's memory goes, step by step (Linux: high-water mark reset through /proc/self/clear_refs).
 * evidently: compare() against Evidently's DataDriftPreset() at 10k, 100k and 1M rows x 50 numeric features;
   the 1M Evidently run in a subprocess, killed and reported "skipped (> 5 min)" past 300 s.
+* startup: `driftwarden --help` and `driftwarden check --help` as processes (target under 0.3 s), and the heavy
+  packages they import (none).
+* e2e: `driftwarden check --json` on --ref-rows x --cur-rows x --features Parquet files against an Evidently
+  DataDriftPreset() script reading the same files, both as processes, imports included (target >= 25x).
 
 --quick: 3 repeats (10 updates), one Evidently run per size, no 1M Evidently run, one memory configuration.
 Each section is a module next to this runner: drift_compare.py, drift_update.py, drift_floor.py,
-drift_memory.py, drift_evidently.py (shared data and timing: drift_common.py).
+drift_memory.py, drift_evidently.py, drift_e2e.py (shared data and timing: drift_common.py).
 Example:  .venv/bin/python benchmarks/drift.py --section update --section floor --quick
 """
 
@@ -48,12 +52,13 @@ from collections.abc import Callable
 
 from drift_common import console
 from drift_compare import section_compare
+from drift_e2e import section_e2e, section_startup
 from drift_evidently import evidently_child, section_evidently
 from drift_floor import section_floor
 from drift_memory import memory_child, section_memory
 from drift_update import section_update
 
-SECTIONS = ("compare", "update", "floor", "memory", "evidently")
+SECTIONS = ("compare", "update", "floor", "memory", "evidently", "startup", "e2e")
 
 
 def main() -> int:
@@ -78,6 +83,8 @@ def main() -> int:
     p.add_argument("--memory-reference-rows", type=int, default=1_000_000, help="rows the reference is fitted from")
     p.add_argument("--memory-sample", type=int, default=100_000, help="max_rows of the second memory run")
     p.add_argument("--memory-max-rows", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--startup-repeats", type=int, default=11, help="startup: runs of each command")
+    p.add_argument("--e2e-repeats", type=int, default=5, help="e2e: runs of driftwarden check")
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--evidently-child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -89,6 +96,7 @@ def main() -> int:
         return 0
     if args.quick:
         args.repeats, args.evidently_repeats, args.update_repeats = 3, 1, 10
+        args.startup_repeats, args.e2e_repeats = 5, 3
     chosen = args.section or ["compare"]
     sections = SECTIONS if "all" in chosen else tuple(s for s in SECTIONS if s in chosen)
     runners: dict[str, Callable[[], bool]] = {
@@ -97,6 +105,8 @@ def main() -> int:
         "floor": lambda: section_floor(args),
         "memory": lambda: section_memory(args),
         "evidently": lambda: section_evidently(args),
+        "startup": lambda: section_startup(args),
+        "e2e": lambda: section_e2e(args),
     }
     ok = True
     console.print(f"load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")

@@ -291,9 +291,12 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(
                     f"{knob} N={n}: {row.series:,} series, {row.rss_bytes / MIB:,.0f} MiB, "
-                    f"fleet eval {seconds(row.fleet_eval_median_s)} ({row.seconds:.0f} s)",
+                    f"fleet eval {seconds(row.fleet_eval_median_s)} ({row.seconds:.0f} s, load {row.load_average:.1f})",
                     flush=True,
                 )
+                print(table([row], []).splitlines()[-1], flush=True)  # the whole row now: a cut-short run keeps it
+                if args.json:
+                    args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows], "extrapolated": []}, indent=2))
     measured = [r for r in rows if r.knob == "all"]
     projected = extrapolate(measured)
     print()

@@ -6,7 +6,8 @@ takes (design.md, "OpenTelemetry logs"), configurable through `LogParams`:
 
 - attributes: each attribute under `feature_prefix` is a feature, named without the prefix;
   `prediction_attribute`, `request_id_attribute`, `label_attribute` and `model_version_attribute`
-  are the record's other fields; or
+  are the record's other fields; attributes under `labels_prefix` are the record's `labels` (segment
+  values), named without the prefix; or
 - body: a map (kvlist), or a string holding a JSON object, with `features` — a `/v1/predictions`
   record as it is; it wins over feature attributes.
 - model: the record's own (`model` of a body), else the first of `model_attributes` on the log

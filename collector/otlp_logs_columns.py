@@ -118,8 +118,10 @@ def _scope_tables(
         layouts = _layouts(counts, *wire.attribute_lists(*scope))
     if layouts is None:
         return False
-    for keys, rows, column in layouts:
-        plan = mapping.plan(keys)
+    plans = [mapping.plan(keys) for keys, _, _ in layouts]
+    if any(plan.labelled for plan in plans):
+        return False  # record labels (labels_prefix): the scope read one by one
+    for plan, (_, rows, column) in zip(plans, layouts, strict=True):
         table = _table(plan, rows, column, bodies, trace_ids, span_ids, start, model, ignored, records)
         if table is not None:
             tables.append(table)

@@ -25,6 +25,7 @@ class Plan:
     features: tuple[int, ...]  # the position of each one's (last) attribute
     fields: tuple[tuple[str, int], ...]  # (record field, position): prediction, request_id, label, model_version
     models: tuple[int, ...]  # the positions of the model attributes present, in model_attributes' order
+    labelled: bool = False  # some attribute is a record label (labels_prefix): read one by one
 
 
 class Mapping:
@@ -33,6 +34,7 @@ class Mapping:
     def __init__(self, settings: LogParams) -> None:
         self.prefix, self.cut = settings.feature_prefix, len(settings.feature_prefix)
         self.model_keys = settings.model_attributes
+        self.labels_prefix, self.labels_cut = settings.labels_prefix, len(settings.labels_prefix)
         self.fields = {
             settings.prediction_attribute: "prediction",
             settings.request_id_attribute: "request_id",
@@ -57,6 +59,7 @@ class Mapping:
                 tuple(features.values()),
                 tuple((name, found[a]) for a, name in self.fields.items() if a in found),
                 tuple(found[key] for key in self.model_keys if key in found),
+                any(key.startswith(self.labels_prefix) for key in layout),
             )
             self._plans[layout] = plan
         return plan
@@ -124,15 +127,19 @@ def one_by_one(
     """A scope's log records mapped one by one, each attribute looked at: (position, record) added to
     `records` for each prediction record, the others counted in `ignored`. `model`: the resource's."""
     prefix, cut, wanted, fields = mapping.prefix, mapping.cut, mapping.wanted, mapping.fields
+    labels_prefix, labels_cut = mapping.labels_prefix, mapping.labels_cut
     for offset, log in enumerate(logs):
         record = body_record(log.body)
         if record is None or record.get("model") is None:  # the attributes are needed
             features: dict[str, Any] = {}
             found: dict[str, Any] = {}
+            labels: dict[str, Any] = {}
             for kv in log.attributes:
                 key = kv.key
                 if key.startswith(prefix):
                     features[key[cut:]] = value(kv.value)
+                elif key.startswith(labels_prefix):
+                    labels[key[labels_cut:]] = value(kv.value)
                 elif key in wanted:
                     found[key] = any_value(kv.value)
             if record is None:
@@ -143,6 +150,8 @@ def one_by_one(
                 for attribute, name in fields.items():
                     if attribute in found:
                         record[name] = found[attribute]
+                if labels:
+                    record["labels"] = labels
             named = first(mapping.model_keys, found)
             if named is None:
                 named = model

@@ -10,7 +10,9 @@ already implies. Strings and booleans are categorical columns (object arrays). T
 record's `prediction` (a score or a class) becomes one more column named "prediction",
 so output drift is measured like input drift; `request_id` and `label` (ground truth)
 travel with the rows for sampling and the label join, `trace_id` and `span_id` (W3C hex)
-with them into the window, so a drift report can name the traces behind it.
+with them into the window, so a drift report can name the traces behind it. The record's `labels`
+(`{"app_version": "1.4"}`: names to strings, numbers or booleans) travel with the rows too, to route them
+to segments (`models.<m>.segments: [labels.app_version]`); they are not features.
 
 `parse_objects()` is the part after the body is decoded: other ways in that produce records of
 the same shape (OTLP log records, collector/otlp_logs.py) go through it, so they are validated,
@@ -23,6 +25,7 @@ columns are all doubles becomes its float block at once.
 from __future__ import annotations
 
 import math
+import operator
 import reprlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -51,6 +54,7 @@ JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 MAX_FEATURE_NAME = 128
 MAX_CATEGORY = 256  # characters in a categorical value
+MAX_RECORD_LABELS = 32  # labels on one record
 _REPR = reprlib.Repr()  # values quoted in messages: bounded, and safe however deep the JSON nests
 _REPR.maxstring = _REPR.maxother = 80
 _show = _REPR.repr
@@ -68,6 +72,7 @@ class _Rows:
     labels: list[Any] = field(default_factory=list)
     trace_ids: list[Any] = field(default_factory=list)
     span_ids: list[Any] = field(default_factory=list)
+    record_labels: list[dict[str, str] | None] = field(default_factory=list)
     embeddings: list[Any] = field(default_factory=list)  # collector.embeddings.check_embeddings, or None
 
 
@@ -81,6 +86,7 @@ class _Block:
     labels: list[Any]
     trace_ids: list[Any]
     span_ids: list[Any]
+    record_labels: list[dict[str, str] | None]
     embeddings: list[Any] | None = None  # one per row (None: the rows sent none)
 
 
@@ -90,13 +96,102 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
     if media in JSON_TYPES:
         records = _json_array(body)
     elif media in NDJSON_TYPES:
-        records = _ndjson_lines(body, result)
+        lines = body.splitlines()
+        if len(lines) > max_records:  # before any line is decoded
+            raise BodyTooLarge(f"{len(lines)} records in one request; the limit is {max_records}: split the batch")
+        try:  # every line a JSON value (no blank one): decoded in one C-level pass
+            decoded = list(map(orjson.loads, lines))
+        except orjson.JSONDecodeError:
+            records = _ndjson_lines(body, result)
+        else:
+            if _uniform(decoded, result):
+                return result
+            records = list(enumerate(decoded))
     else:
         raise UnsupportedMediaType(
             f"unsupported Content-Type {media or '(none)'!r}: send application/json (an array of records) "
-            "or application/x-ndjson (one record per line)"
+            "or application/x-ndjson (one record per line) or application/vnd.apache.arrow.stream (a column per "
+            "feature)"
         )
     return parse_objects(records, result, max_records=max_records)
+
+
+_FIELD_GETTERS = {
+    name: operator.itemgetter(name) for name in ("request_id", "label", "trace_id", "span_id", "model_version")
+}
+# The fields the column-at-a-time path reads; a record with any other (labels, embeddings, ...) goes record by record.
+_UNIFORM_FIELDS = frozenset({"model", "features", PREDICTION, *_FIELD_GETTERS})
+_GET_MODEL = operator.itemgetter("model")
+_GET_FEATURES = operator.itemgetter("features")
+_GET_PREDICTION = operator.itemgetter(PREDICTION)
+
+
+def _uniform(records: list[Any], result: ParseResult) -> bool:
+    """The common request, taken a column at a time: every record an object with the same fields as the first,
+    one valid model, features of the same names in the same order and only numbers or nulls, a prediction on every
+    record or on none. Adds the batch `parse_objects` would make of them to `result` and answers True; False
+    (nothing added) for any other request, which `parse_objects` then takes record by record.
+
+    The per-record work is C-level: `map` over item getters, no Python statement per record."""
+    if not records or set(map(type, records)) != {dict}:
+        return False
+    first = records[0]
+    if len(set(map(len, records))) != 1 or not first.keys() <= _UNIFORM_FIELDS:
+        return False
+    try:
+        models = list(map(_GET_MODEL, records))
+        features = list(map(_GET_FEATURES, records))
+    except KeyError:
+        return False
+    if set(map(type, models)) != {str}:
+        return False
+    distinct = set(models)
+    (model,) = distinct if len(distinct) == 1 else (None,)
+    if type(model) is not str or MODEL_NAME.fullmatch(model) is None or set(map(type, features)) != {dict}:
+        return False
+    names = tuple(features[0])
+    if len(set(map(tuple, features))) != 1 or not names or any(not n or len(n) > MAX_FEATURE_NAME for n in names):
+        return False  # features named in another order: grouped as parse_objects groups them
+    try:
+        fields = {name: list(map(getter, records)) for name, getter in _FIELD_GETTERS.items() if name in first}
+        predictions = list(map(_GET_PREDICTION, records)) if PREDICTION in first else None
+    except KeyError:  # a record without a field the first has (of the same count: with another one instead)
+        return False
+    kinds = set(map(type, chain.from_iterable(map(dict.values, features))))
+    if not kinds <= _NUMBER_TYPES:
+        return False
+    if predictions is not None and PREDICTION not in names:
+        if None in predictions or not set(map(type, predictions)) <= _NUMBER_TYPES:
+            return False
+    else:
+        predictions = None
+    values = np.empty((len(records), len(names) + (predictions is not None)), dtype=np.float64)
+    if type(None) in kinds:  # None becomes NaN
+        values[:, : len(names)] = list(map(list, map(dict.values, features)))
+    else:
+        flat = np.fromiter(chain.from_iterable(map(dict.values, features)), np.float64, len(records) * len(names))
+        values[:, : len(names)] = flat.reshape(len(records), len(names))
+    if predictions is not None:
+        values[:, -1] = predictions
+        names = (*names, PREDICTION)
+    if np.isinf(values).any():
+        return False
+    none = [None] * len(records)
+    block = _Block(
+        names,
+        values,
+        (),
+        np.empty((len(records), 0), dtype=object),
+        fields.get("request_id", none),
+        fields.get("label", none),
+        fields.get("trace_id", none),
+        fields.get("span_id", none),
+        [None] * len(records),  # record labels: a record carrying them is not taken here
+    )
+    versions = fields.get("model_version", ())
+    version = next((v for v in reversed(versions) if type(v) is str and 0 < len(v) <= 64), None)
+    _batches([(model, block)], {model: version} if version else {}, result)
+    return True
 
 
 def parse_objects(
@@ -120,6 +215,11 @@ def parse_objects(
                 continue
             model, features = checked
             good_models.add(model)
+        tags = record.get("labels")
+        if tags is not None:
+            tags = _record_labels(index, tags, result)
+            if tags is None:
+                continue
         vectors = record.get("embeddings")
         if vectors is not None and (vectors := check_embeddings(index, vectors, result)) is None:
             continue
@@ -134,6 +234,7 @@ def parse_objects(
         rows.labels.append(record.get("label"))
         rows.trace_ids.append(record.get("trace_id"))
         rows.span_ids.append(record.get("span_id"))
+        rows.record_labels.append(tags)
         rows.embeddings.append(vectors)
         version = record.get("model_version")
         if type(version) is str and 0 < len(version) <= 64:
@@ -291,6 +392,7 @@ def _table_block(
                     pick(table.labels),
                     pick(table.trace_ids),
                     pick(table.span_ids),
+                    [None] * len(ks),  # a table's records carry no labels (otlp_logs_columns reads those one by one)
                 )
     members = sorted((tables[t].indexes[k], t, k) for t, ks in parts.items() for k in ks)
     rows = _Rows()
@@ -305,6 +407,7 @@ def _table_block(
         rows.labels.append(source.labels[k])
         rows.trace_ids.append(source.trace_ids[k])
         rows.span_ids.append(source.span_ids[k])
+        rows.record_labels.append(None)
     return _block(names, rows, result)
 
 
@@ -352,6 +455,49 @@ def _check_record(index: int, record: Any, result: ParseResult) -> tuple[str, di
     return model, features
 
 
+def _record_labels(index: int, labels: Any, result: ParseResult) -> dict[str, str] | None:
+    """The record's `labels` as segment values (numbers as `number_label`, booleans as JSON spells them, nulls
+    left out); None, with the record rejected (`bad_record_labels`), when they are not such an object."""
+    if type(labels) is not dict:
+        result.reject(
+            index,
+            "bad_record_labels",
+            f"record {index}: 'labels' is a {type(labels).__name__}; send an object of label name: string, "
+            "number or boolean",
+            "/labels",
+        )
+        return None
+    if len(labels) > MAX_RECORD_LABELS:
+        result.reject(
+            index,
+            "bad_record_labels",
+            f"record {index}: {len(labels)} labels; a record carries at most {MAX_RECORD_LABELS}",
+            "/labels",
+        )
+        return None
+    out: dict[str, str] = {}
+    for name, value in labels.items():
+        problem = None
+        if not name or len(name) > MAX_FEATURE_NAME:
+            problem = f"label names are 1-{MAX_FEATURE_NAME} characters (got {len(name)})"
+        elif type(value) is str:
+            if len(value) > MAX_CATEGORY:
+                problem = f"label {name!r} is a string of {len(value)} characters; at most {MAX_CATEGORY}"
+            else:
+                out[name] = value
+        elif type(value) is bool:
+            out[name] = "true" if value else "false"
+        elif type(value) in (int, float) and math.isfinite(value):
+            out[name] = number_label(value)
+        elif value is not None:
+            problem = f"label {name!r} is {_show(value)}; use a string, a finite number, a boolean or null"
+        if problem:
+            pointer = "/labels/" + name.replace("~", "~0").replace("/", "~1")
+            result.reject(index, "bad_record_labels", f"record {index}: {problem}", pointer)
+            return None
+    return out
+
+
 def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked: bool = False) -> _Block | None:
     """Rows that share a feature layout → numeric and categorical columns, rejecting bad rows
     (`checked`: each value looked at, as when a fast pass found infinities)."""
@@ -375,13 +521,15 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked:
         return None
     if len(keep) == len(rows.indexes):
         table, request_ids, labels = rows.values, rows.request_ids, rows.labels
-        trace_ids, span_ids, embeddings = rows.trace_ids, rows.span_ids, rows.embeddings
+        trace_ids, span_ids, record_labels = rows.trace_ids, rows.span_ids, rows.record_labels
+        embeddings = rows.embeddings
     else:
         table = [rows.values[i] for i in keep]
         request_ids = [rows.request_ids[i] for i in keep]
         labels = [rows.labels[i] for i in keep]
         trace_ids = [rows.trace_ids[i] for i in keep]
         span_ids = [rows.span_ids[i] for i in keep]
+        record_labels = [rows.record_labels[i] for i in keep]
         embeddings = [rows.embeddings[i] for i in keep] if rows.embeddings else []
     numbers = table if len(numeric) == len(names) else [[values[j] for j in numeric] for values in table]
     # orjson refuses NaN, Infinity, 1e999 and integers beyond 64 bits; other decoders (OTLP's doubles)
@@ -401,6 +549,7 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked:
         labels,
         trace_ids,
         span_ids,
+        record_labels,
         embeddings if any(e is not None for e in embeddings) else None,
     )
 
@@ -464,6 +613,8 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
     ids = _objects(request_ids, str)
     truth = _objects(labels, (str, int, float))
     trace_ids = list(chain.from_iterable(b.trace_ids for b in blocks))
+    tags = list(chain.from_iterable(b.record_labels for b in blocks))
+    record_labels = _objects(tags, dict)
     traces = (
         None if all(t is None for t in trace_ids) else pack_traces(trace_ids, [*chain(*(b.span_ids for b in blocks))])
     )
@@ -475,7 +626,17 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
     if len(blocks) == 1:
         b = blocks[0]
         return RecordBatch(
-            model, b.numeric, b.values, version, b.categorical, b.categorical_values, ids, truth, traces, vectors
+            model,
+            b.numeric,
+            b.values,
+            version,
+            b.categorical,
+            b.categorical_values,
+            ids,
+            truth,
+            traces,
+            record_labels,
+            vectors,
         )
     numeric, values = _stack([(b.numeric, b.values) for b in blocks], np.nan, np.float64)
     categorical, categorical_values = _stack([(b.categorical, b.categorical_values) for b in blocks], None, np.object_)
@@ -488,7 +649,9 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
                 categorical_values[filled, k] = [number_label(x) for x in column[filled]]
         keep = [j for j, name in enumerate(numeric) if name not in both]
         numeric, values = tuple(numeric[j] for j in keep), values[:, keep]
-    return RecordBatch(model, numeric, values, version, categorical, categorical_values, ids, truth, traces, vectors)
+    return RecordBatch(
+        model, numeric, values, version, categorical, categorical_values, ids, truth, traces, record_labels, vectors
+    )
 
 
 def _stack(

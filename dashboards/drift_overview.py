@@ -1,5 +1,5 @@
 """drift-overview.json: models × drift share, the features table, score timelines, input and output
-drift, stable verdicts, realized quality from delayed labels, sampling.
+drift, stable verdicts, realized and estimated quality, segments (worst first), sampling.
 """
 
 from __future__ import annotations
@@ -191,6 +191,37 @@ def drift_overview() -> Json:
     override(estimated, ".* (accuracy|precision|recall|f1|roc_auc) .*", {"unit": "percentunit"}, matcher="byRegexp")
     override(estimated, ".* reference", DASHED, matcher="byRegexp")
     override(estimated, ".* band (low|high)", {"custom.lineStyle": {"fill": "dot"}}, matcher="byRegexp")
+    segments = table(
+        "Segments, worst drift first",
+        {
+            "drift share": sel(m.SEGMENT_DRIFT_SHARE, model=model),
+            "drifted": sel(m.SEGMENT_DRIFTED, model=model),
+            "rows in its window": sel(m.SEGMENT_WINDOW_ROWS, model=model),
+        },
+        by="model, segment",
+        w=12,
+        description="Each segment (models.<m>.segments: a value of a segment column, `country=BR`, or the rest "
+        "pooled as `other`) judged on its own window against the reference rows of that value; the largest "
+        "drift share first. A drifted segment fires ModelDrift with its `segment` label while the model as a "
+        "whole may stay calm. A segment is judged once its window holds segmenting.min_rows rows.",
+    )
+    override(segments, "drift share", {"unit": "percentunit"})
+    override(segments, "drifted", {"mappings": VERDICT, "custom.cellOptions": {"type": "color-background"}})
+    segment_quality = bargauge(
+        "Estimated quality per segment",
+        [
+            target(
+                sel(m.SEGMENT_QUALITY_ESTIMATED, model=model),
+                "{{model}} {{segment}} {{metric}}",
+                instant=True,
+            )
+        ],
+        unit="short",
+        w=12,
+        description="Each judged segment's quality estimated from its own window without labels (CBPE, DLE, "
+        "as the model's); a segment whose estimate falls past the reference's by estimate.margin fires "
+        "ModelQualityEstimatedDegraded with its `segment` label.",
+    )
     labels_total = m.LABELS + "_total"
     labels = timeseries(
         "Labels joined: matched and unmatched",
@@ -243,6 +274,8 @@ def drift_overview() -> Json:
             embeddings,
             quality,
             estimated,
+            segments,
+            segment_quality,
             labels,
             pending,
             sampled_out,

@@ -3,8 +3,11 @@
 Isotonic regression (scikit-learn's `IsotonicRegression`) is fitted once, on the reference's scores
 and labels; applying it is `np.interp` through its knots, so a window of thousands of rows costs
 microseconds. A model whose scores are already calibrated keeps them: the calibration is kept only
-when it lowers the expected calibration error out of sample (two-fold cross-fitting), as NannyML's
-CBPE decides. Its quality is reported either way: ECE and Brier score, raw and calibrated.
+when it lowers the Brier score out of sample (two-fold cross-fitting). NannyML's CBPE decides on the
+expected calibration error instead; ECE over 10 bins is noisy and no proper score, so an isotonic fit
+that overfits the reference can win it by chance (on scores that are exact probabilities it did, and its
+estimates were then worse than the raw scores'). Its quality is reported either way: ECE and Brier score,
+raw and calibrated.
 """
 
 from __future__ import annotations
@@ -83,8 +86,8 @@ def fit_calibration(
     """The calibration to use for these scores, and its quality.
 
     Two-fold cross-fitting gives every reference row a calibrated probability from a calibration that
-    did not see it; when that is no better (ECE) than the raw scores (already probabilities), the raw
-    scores are kept.
+    did not see it; when that is no better (Brier score, a proper scoring rule) than the raw scores
+    (already probabilities), the raw scores are kept.
 
     >>> rng = np.random.default_rng(0)
     >>> s = rng.random(20_000)
@@ -104,7 +107,7 @@ def fit_calibration(
     ece_raw = ece(s, y) if probabilities else float("nan")
     brier_raw = brier(s, y) if probabilities else float("nan")
     ece_crossed, brier_crossed = ece(crossed, y), brier(crossed, y)
-    if probabilities and ece_raw <= ece_crossed:
+    if probabilities and brier_raw <= brier_crossed:
         return Calibration.identity(), CalibrationQuality(ece_raw, ece_raw, brier_raw, brier_raw, False)
     return fit_isotonic(s, y), CalibrationQuality(ece_raw, ece_crossed, brier_raw, brier_crossed, True)
 

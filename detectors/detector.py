@@ -81,6 +81,9 @@ class DriftDetector:
         self.bins = bins
         self.period_start = _period_start(time.time(), every) if every else 0.0
         self._report: DriftReport | None = None
+        # the last comparison and what it compared (window rows seen, reference): rows unchanged since,
+        # the same comparison is judged again (stability, drift budget) without computing it again
+        self._compared: tuple[int, ReferenceProfile, DriftReport] | None = None
         if reference is not None:
             self.window.track_bins(reference.features, reference.edges)
 
@@ -124,8 +127,9 @@ class DriftDetector:
             if categorical_values is None:
                 raise ValueError(f"categorical column {name!r} sent without categorical_values")
             columns.append((name, self.vocabulary.encode(name, categorical_values[:, k])))
-        rows = values.shape[0]
-        block = np.column_stack([c for _, c in columns]) if columns else np.empty((rows, 0))
+        block = np.empty((values.shape[0], len(columns)), order="F")  # the window's layout: one copy, no transpose
+        for j, (_, column) in enumerate(columns):
+            block[:, j] = column
         self.window.append([n for n, _ in columns], block, traces)
 
     def evaluate(self, now: float | None = None) -> list[Finding]:
@@ -139,6 +143,13 @@ class DriftDetector:
             if self.window.rows == 0:
                 return []
         reference = self.reference
+        compared = self._compared
+        if self.every is None and reference is not None and compared is not None:
+            total, against, raw = compared
+            if total == self.window.total_rows and against is reference:  # no new rows: the same comparison
+                self._report = report = self.stability.apply(dataclasses.replace(raw, evaluated_at=time.time()))
+                return report.findings()
+        total = self.window.total_rows
         names, values, bins, traces = self.window.binned_with_traces()
         numeric, current_categories = self._split(names, values)
         if self.every is not None:
@@ -168,6 +179,7 @@ class DriftDetector:
             report = with_trace_examples(report, names, values, traces, self.vocabulary.names)
         if self.reference is not reference and not self.previous_as_reference:  # replaced meanwhile
             return []
+        self._compared = (total, reference, report) if self.every is None else None
         self._report = report = self.stability.apply(report)
         return report.findings()
 

@@ -8,8 +8,10 @@ time `at` which it held. Its type says what it is about and so which alert it ra
     QualityDegradedFinding   ModelQualityDegraded    realized quality (joined labels) fell from its baseline
     QualityEstimatedFinding  ModelQualityEstimatedDegraded  estimated quality (no labels) fell below the reference's
     DriftBudgetFinding       DriftBudgetBurn         evaluations in drift burn the model's drift budget
+    DataQualityFinding       DataQualityViolation    a feature breaks its data-quality constraint (range, type, ...)
     SLOBurnFinding           SLOErrorBudgetBurn      an SLO burns its error budget
     GpuHealthFinding         GPU<Condition>          a GPU is lost, throttled, out of memory, ... (GPUXid, ...)
+    AnomalyFinding           Anomaly                 a signal is unusual for its time of the week (seasonal.py)
 
 What an on-call engineer needs to check a finding is held in typed fields; `evidence` shows
 them as the plain mapping that alert payloads carry (PagerDuty `custom_details`, the alert
@@ -32,13 +34,16 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from driftwarden.core import alert_names as names
+from driftwarden.core.constraints import ConstraintKind
 from driftwarden.detectors.reasons import Reason, ordered
 
 __all__ = [
     "ESTIMATED_QUALITY_SUBJECT",
     "MODEL_SUBJECT",
     "QUALITY_SUBJECT",
+    "AnomalyFinding",
     "BurnRateFinding",
+    "DataQualityFinding",
     "DriftBudgetFinding",
     "FeatureDriftFinding",
     "Finding",
@@ -63,6 +68,8 @@ class FindingKind(enum.StrEnum):
     DRIFT = "drift"
     SLO = "slo"
     GPU = "gpu"
+    DATA_QUALITY = "data_quality"
+    ANOMALY = "anomaly"
 
 
 class Severity(enum.StrEnum):
@@ -250,6 +257,46 @@ class QualityEstimatedFinding(Finding):
         )
 
 
+# --- data quality ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DataQualityFinding(Finding):
+    """A feature of a model breaks a data-quality constraint in more than `threshold` of its window's
+    rows: `value` is that share (detectors/constraints.py). Its alert carries the label `constraint`."""
+
+    kind: ClassVar[FindingKind] = FindingKind.DATA_QUALITY
+    alertname: ClassVar[str] = names.DATA_QUALITY_VIOLATION
+    model: str
+    feature: str
+    constraint: ConstraintKind
+    violations: int  # violating values in the window
+    rows: int  # rows in the window
+    expected: str  # the constraint in words ("within [0, 120]")
+    examples: tuple[str, ...] = ()  # a few violating values ("[redacted]" for a feature in `redact`)
+
+    def __post_init__(self) -> None:
+        if "constraint" not in self.labels:
+            object.__setattr__(self, "labels", {**self.labels, "constraint": self.constraint.value})
+
+    @property
+    def subject(self) -> str:
+        return self.feature
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType(
+            {
+                "constraint": self.constraint.value,
+                "expected": self.expected,
+                "violations": self.violations,
+                "rows": self.rows,
+                "share": self.value,
+                "examples": list(self.examples),
+            }
+        )
+
+
 # --- error budgets burning -----------------------------------------------------------------------
 
 
@@ -354,3 +401,51 @@ class GpuHealthFinding(Finding):
     @property
     def evidence(self) -> Mapping[str, Any]:
         return MappingProxyType(dict(self.details))
+
+
+# --- anomalies of the daemon's own series ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnomalyFinding(Finding):
+    """A signal (request rate, error ratio, p99 latency, GPU utilisation or memory, prediction volume) unusual
+    for its time of the week: `value` is its robust z-score, `threshold` the sensitivity; `labels` name the
+    series (service, model, operation; gpu; model), bounded as the daemon's own series are."""
+
+    kind: ClassVar[FindingKind] = FindingKind.ANOMALY
+    alertname: ClassVar[str] = names.ANOMALY
+    signal: str
+    observed: float
+    baseline: float  # the median of the same slot in the seasons before
+    spread: float  # 1.4826 x MAD, at least its floor
+    seasons: int  # past values the baseline had
+    since: float  # unix time the score first went beyond the sensitivity
+    where: str  # where to look first
+
+    @property
+    def subject(self) -> str:
+        return self.signal
+
+    @property
+    def model(self) -> str | None:
+        return self.labels.get("model") or None
+
+    @property
+    def gpu(self) -> str | None:
+        return self.labels.get("gpu") or None
+
+    @property
+    def evidence(self) -> Mapping[str, Any]:
+        return MappingProxyType(
+            {
+                "signal": self.signal,
+                "observed": self.observed,
+                "baseline": self.baseline,
+                "spread": self.spread,
+                "score": self.value,
+                "sensitivity": self.threshold,
+                "seasons": self.seasons,
+                "since": self.since,
+                "where": self.where,
+            }
+        )

@@ -5,13 +5,16 @@ rest pooled as `other`. Each segment has its own reference (the model's referenc
 value, fitted like any profile) and its own `DriftDetector`, whose window holds `min_rows` rows: a
 segment is judged once its window is full, so a small segment is judged on as many rows as a large
 one. Rows are routed by their segment value as they are appended; a row without one joins no segment.
+A segment column is a categorical or integer feature, or a record label (`labels.app_version`: the records'
+`labels`, and the reference's column of that name, which is no feature).
 Memory: segments x `min_rows` x columns x 8 bytes, bounded by `max_bytes` (the segments with the
-fewest reference rows are pooled into `other` until it fits).
+fewest reference rows are pooled into `other` until it fits). Each segment's window checkpoints as a
+model's does (`checkpoint_states`, `restore`), keyed by its segment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from driftwarden.core.arrays import BoolArray, ByteArray, FloatArray, ObjectArray
-from driftwarden.core.records import TRACE_BYTES, number_label
+from driftwarden.core.records import RECORD_LABELS, TRACE_BYTES, number_label
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.estimation import (
     Columns,
@@ -214,10 +217,12 @@ class Segments:
         categorical: Sequence[str] = (),
         categorical_values: ObjectArray | None = None,
         traces: ByteArray | None = None,
+        record_labels: ObjectArray | None = None,
     ) -> None:
-        """Route a batch's rows (as `DriftDetector.update` takes them) to their segments' windows."""
+        """Route a batch's rows (as `DriftDetector.update` takes them, and their records' labels) to their
+        segments' windows."""
         for column, known in self._values.items():
-            texts = _column_texts(column, names, values, categorical, categorical_values)
+            texts = _column_texts(column, names, values, categorical, categorical_values, record_labels)
             if texts is None:
                 continue
             pooled = self._pooled[column]
@@ -234,6 +239,28 @@ class Segments:
                     None if categorical_values is None else categorical_values[rows],
                     None if traces is None else traces[rows],
                 )
+
+    @property
+    def total_rows(self) -> int:
+        """Rows ever routed to a segment: what changed since a checkpoint."""
+        return sum(s.detector.window.total_rows for s in self._segments.values())
+
+    def checkpoint_states(self) -> dict[str, tuple[tuple[str, ...], FloatArray, int, bytes, ByteArray | None]]:
+        """Each segment's `DriftDetector.checkpoint_state()` (copies, cheap), by segment key; empty ones left out."""
+        return {key: s.detector.checkpoint_state() for key, s in self._segments.items() if s.detector.window.rows}
+
+    def restore(self, blobs: Mapping[str, bytes], skip: Callable[[str, Exception], None]) -> None:
+        """Segment windows from their checkpoints, by key; one that no longer loads (or whose segment is no
+        longer planned, as after a new reference) is passed to `skip` and its segment starts empty."""
+        for key, blob in blobs.items():
+            segment = self._segments.get(key)
+            if segment is None:
+                skip(key, KeyError(f"segment {key!r} is not among this reference's segments"))
+                continue
+            try:
+                segment.detector.restore(blob)
+            except Exception as exc:  # a damaged checkpoint
+                skip(key, exc)
 
     def evaluate(self) -> list[SegmentResult]:
         """Judge every segment whose window holds `min_rows` rows; worst first."""
@@ -313,7 +340,15 @@ def _column_texts(
     values: FloatArray,
     categorical: Sequence[str],
     categorical_values: ObjectArray | None,
+    record_labels: ObjectArray | None = None,
 ) -> ObjectArray | None:
+    if column.startswith(RECORD_LABELS):
+        if record_labels is None:
+            return None
+        name = column[len(RECORD_LABELS) :]
+        out = np.full(record_labels.shape[0], None, dtype=object)
+        out[:] = [None if tags is None else tags.get(name) for tags in record_labels.tolist()]
+        return out
     if column in categorical and categorical_values is not None:
         return categorical_values[:, list(categorical).index(column)]
     if column in names:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from itertools import repeat
 
 import numpy as np
+import polars as pl
 
 from driftwarden.core.arrays import FloatArray, ObjectArray
 
@@ -38,6 +39,7 @@ class Vocabulary:
     def __init__(self, max_categories: int = 1000) -> None:
         self.max_categories = max_categories
         self._codes: dict[str, dict[str, int]] = {}
+        self._enums: dict[str, tuple[int, pl.Enum]] = {}  # feature -> (categories, the Enum of them)
         self._lock = threading.Lock()
 
     def __contains__(self, feature: str) -> bool:
@@ -46,18 +48,47 @@ class Vocabulary:
     def encode(self, feature: str, values: ObjectArray) -> FloatArray:
         """Codes (float64, NaN for None) of a 1-D object array of str/None; new values get new codes.
 
-        One dict lookup per value driven from C (`map` into `np.fromiter`); only a batch that
-        brings new categories takes a second pass.
+        Vectorized: the column becomes one Arrow string array (polars) and its codes come from one
+        hash lookup of every value in the feature's categories (a cast to a polars `Enum` of them, kept
+        until a category is added), no Python call per value; only a batch that brings new categories
+        takes a second pass. A column holding other objects than str and None takes `_encode_objects`.
         """
         with self._lock:
             codes = self._codes.setdefault(feature, {})
+            try:
+                strings = pl.Series(values, dtype=pl.String)
+            except (TypeError, ValueError, pl.exceptions.PolarsError):
+                return self._encode_objects(codes, values)
+            out = self._lookup(feature, codes, strings)
+            new = np.isnan(out)
+            if new.any():  # None, or a value not seen before
+                new &= strings.is_not_null().to_numpy()
+            if new.any():
+                self._add(codes, set(strings.filter(pl.Series(new)).to_list()))
+                out = self._lookup(feature, codes, strings)
+                other = float(codes.get(OTHER, np.nan))  # past max_categories, a new value is OTHER
+                new[new] = np.isnan(out[new])
+                out[new] = other
+        return out
+
+    def _lookup(self, feature: str, codes: dict[str, int], strings: pl.Series) -> FloatArray:
+        """Each value's code; NaN for None and for a value not among `codes` (one Enum cast)."""
+        enum = self._enums.get(feature)
+        if enum is None or enum[0] != len(codes):
+            enum = self._enums[feature] = (len(codes), pl.Enum(list(codes)))  # codes are its categories' order
+        physical = strings.cast(enum[1], strict=False).to_physical().cast(pl.Float64)
+        out: FloatArray = physical.to_numpy(allow_copy=True, writable=True)
+        return out
+
+    def _encode_objects(self, codes: dict[str, int], values: ObjectArray) -> FloatArray:
+        """`encode` of a column with objects other than str and None: one dict lookup per value."""
+        lookup = codes | {None: _MISSING}
+        out = np.fromiter(map(lookup.get, values, repeat(_NEW)), dtype=np.float64, count=len(values))
+        if (out == _NEW).any():
+            self._add(codes, set(values[out == _NEW].tolist()))
             lookup = codes | {None: _MISSING}
-            out = np.fromiter(map(lookup.get, values, repeat(_NEW)), dtype=np.float64, count=len(values))
-            if (out == _NEW).any():
-                self._add(codes, set(values[out == _NEW].tolist()))
-                lookup = codes | {None: _MISSING}
-                other = codes.get(OTHER, _NEW)
-                out = np.fromiter(map(lookup.get, values, repeat(other)), dtype=np.float64, count=len(values))
+            other = codes.get(OTHER, _NEW)
+            out = np.fromiter(map(lookup.get, values, repeat(other)), dtype=np.float64, count=len(values))
         out[out == _MISSING] = np.nan
         return out
 
@@ -87,3 +118,4 @@ class Vocabulary:
     def restore(self, saved: dict[str, Sequence[str]]) -> None:
         with self._lock:
             self._codes = {feature: {name: k for k, name in enumerate(names)} for feature, names in saved.items()}
+            self._enums = {}

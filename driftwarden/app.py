@@ -50,7 +50,7 @@ from driftwarden.exporters.requests import RequestCollector, request_histograms
 from driftwarden.exporters.scrape import Exposition
 from driftwarden.exporters.slos import SloCollector
 from driftwarden.exporters.storage import StorageCollector
-from driftwarden.params import bin_export_params
+from driftwarden.params import bin_export_params, series_params
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
 from driftwarden.ui import create_ui_router
@@ -96,6 +96,7 @@ def create_app(
         on_requests=gpu.count_requests,
         tracer=tracer,
         clock=clock,
+        gpu_samples=gpu.poller.latest,
     )
     views = DaemonViews(daemon)
 
@@ -104,10 +105,16 @@ def create_app(
     registry.register(RequestCollector(daemon.requests))
     registry.register(gpu.collector())
     registry.register(StorageCollector(store.database))
+    registry.register(daemon.anomalies.collector())
     exposition = Exposition(
         registry,
         [
-            DriftCollector(views.states, lambda: views.queue_rows, bin_export_params(config.fleet)),
+            DriftCollector(
+                views.states,
+                lambda: views.queue_rows,
+                bin_export_params(config.fleet),
+                series=series_params(config.metrics),
+            ),
             SloCollector(lambda: daemon.slos),
             AlertCollector(notifier.engine.alerts, notifier.outbox.pending, lambda: list(notifier.receivers)),
         ],

@@ -8,6 +8,7 @@ the rest of driftwarden takes from it is built in `driftwarden.params`.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import math
 import re
@@ -48,7 +49,9 @@ from driftwarden.core.urls import redacted_url
 from driftwarden.core.yaml_document import Location, YamlDocument, YamlSyntaxError, read_yaml
 
 __all__ = [
+    "ANOMALY_SIGNALS",
     "DEFAULT_TOKEN",
+    "AnomalySettings",
     "AuditSettings",
     "AuthSettings",
     "Config",
@@ -59,6 +62,7 @@ __all__ = [
     "FleetSettings",
     "GpuSettings",
     "Limits",
+    "MetricsSettings",
     "ModelSettings",
     "Problem",
     "SLOSettings",
@@ -266,6 +270,82 @@ class EmbeddingSettings(_Strict):
     auroc: float = Field(default=0.55, gt=0.5, lt=1, description="AUROC above which `classifier` drifts")
 
 
+# --- data-quality constraints (models.<m>.constraints, or a constraints_file of the same shape) ----
+
+
+class FeatureConstraintSettings(_Strict):
+    type: Literal["numeric", "categorical"] | None = Field(
+        default=None, description="numbers, or strings and booleans; another type is a `type` violation"
+    )
+    min: float | None = Field(default=None, description="values below it (less the tolerance) are `range` violations")
+    max: float | None = Field(default=None, description="values above it (plus the tolerance) are `range` violations")
+    tolerance: float = Field(default=0.0, ge=0, description="share of max - min a value may pass min or max by")
+    allowed: list[str] | None = Field(
+        default=None, description="the categories allowed; others are `category` violations"
+    )
+    max_missing: float | None = Field(
+        default=None, ge=0, le=1, description="share of the window's rows that may miss it (`missing`)"
+    )
+    regex: str | None = Field(
+        default=None, description="strings must contain a match (anchor with ^...$ for the whole); `regex` violations"
+    )
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+                _polars_regex(value)
+            except (re.error, ValueError) as exc:
+                raise ValueError(f"not a regular expression both Python and polars (Rust) accept: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureConstraintSettings:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
+        if self.type == "numeric" and (self.allowed is not None or self.regex is not None):
+            raise ValueError("allowed and regex apply to categorical features, not to one of type numeric")
+        if self.type == "categorical" and (self.min is not None or self.max is not None):
+            raise ValueError("min and max apply to numeric features, not to one of type categorical")
+        return self
+
+
+class ConstraintSchemaSettings(_Strict):
+    undeclared: bool = Field(default=True, description="a feature the constraints do not declare is a violation")
+    absent: bool = Field(default=True, description="a batch without a declared feature is a violation")
+    type_change: bool = Field(default=True, description="a feature arriving with another than its declared type is one")
+
+
+class ConstraintSettings(_Strict):
+    features: dict[str, FeatureConstraintSettings] = Field(
+        default_factory=dict, description="per feature: type, min, max, tolerance, allowed, max_missing, regex"
+    )
+    schema_: ConstraintSchemaSettings = Field(
+        default=ConstraintSchemaSettings(),
+        alias="schema",
+        description="the schema rules: undeclared, absent, type_change",
+    )
+    max_violating_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of the window's rows breaking a constraint above which DataQualityViolation fires "
+        "(missing: max_missing)",
+    )
+    severity: Literal["warning", "ticket", "page"] = Field(default="warning", description="of DataQualityViolation")
+
+
+def _polars_regex(pattern: str) -> None:
+    import polars as pl  # only where a regex is configured
+
+    try:
+        pl.Series([""], dtype=pl.String).str.contains(pattern)
+    except pl.exceptions.ComputeError as exc:
+        raise ValueError(str(exc).splitlines()[0]) from exc
+
+
 class ModelSettings(_Strict):
     reference: Path | None = Field(
         default=None,
@@ -292,7 +372,8 @@ class ModelSettings(_Strict):
     )
     segments: list[str] = Field(
         default_factory=list,
-        description="categorical columns whose values are judged apart: drift and estimated quality per value",
+        description="categorical columns whose values are judged apart: drift and estimated quality per value; "
+        "labels.<name> is the records' label <name> (and the reference's column labels.<name>, no feature)",
     )
     segmenting: SegmentSettings = Field(
         default_factory=SegmentSettings, description="how many values of each segment column, on how many rows"
@@ -302,6 +383,19 @@ class ModelSettings(_Strict):
         description="named vectors of the records, e.g. {query: {dim: 384}}: their drift (MMD, principal "
         "components, classifier); the reference takes them from list columns of the same name",
     )
+    constraints: ConstraintSettings | None = Field(
+        default=None, description="data-quality constraints checked on every batch (DataQualityViolation)"
+    )
+    constraints_file: Path | None = Field(
+        default=None,
+        description="a YAML file of constraints (`reference build --constraints` suggests one); instead of constraints",
+    )
+
+    @model_validator(mode="after")
+    def _one_source_of_constraints(self) -> ModelSettings:
+        if self.constraints is not None and self.constraints_file is not None:
+            raise ValueError("give constraints or constraints_file, not both")
+        return self
 
     @property
     def previous_as_reference(self) -> bool:
@@ -486,6 +580,12 @@ class LogSettings(_Strict):
     )
     label_attribute: str = Field(default="driftwarden.label", description="ground truth sent with the prediction")
     model_version_attribute: str = Field(default="driftwarden.model_version", description="the model's version")
+    labels_prefix: str = Field(
+        default="driftwarden.labels.",
+        min_length=1,
+        description="log record attributes under this prefix are the record's labels (segment columns "
+        "labels.<name>), named without it",
+    )
 
 
 class SLOSettings(_Strict):
@@ -832,14 +932,69 @@ class AuditSettings(_Strict):
     )
 
 
+# --- anomaly-based alerts (issue 20) ------------------------------------------------------------
+AnomalySignal = Literal[
+    "request_rate", "error_ratio", "p99_latency", "gpu_utilization", "gpu_memory", "prediction_volume"
+]
+ANOMALY_SIGNALS: tuple[AnomalySignal, ...] = get_args(AnomalySignal)
+_SEASONS = {"day": 86400.0, "week": 7 * 86400.0}
+
+
+class AnomalySettings(_Strict):
+    """Anomaly-based alerts on the daemon's own series (`detectors/seasonal.py`): each value against the same
+    time of the week (or day) in the seasons before, by median and MAD over the history kept in SQLite."""
+
+    enabled: bool = Field(default=True, description="false: no history is kept, no score exported, no Anomaly alert")
+    signals: list[AnomalySignal] = Field(
+        default_factory=lambda: list(ANOMALY_SIGNALS), description="the series judged (default: all six)"
+    )
+    season: Literal["day", "week"] = Field(
+        default="week", description="the rhythm: compare with the same time of the week (or of the day) before"
+    )
+    seasons: int = Field(default=4, ge=1, le=12, description="history length: the seasons kept and compared with")
+    min_seasons: int = Field(default=2, ge=1, description="no score before this many past seasons have a value")
+    resolution: Annotated[Duration, _at_least("1m")] = Field(
+        default=600.0, description="the history's slot: one mean value per series and slot (and the PromQL rate window)"
+    )
+    sensitivity: float = Field(
+        default=3.0, gt=0, description="robust z-score (deviation / (1.4826 x MAD)) at or beyond which it is unusual"
+    )
+    min_spread: float = Field(
+        default=0.1,
+        ge=0,
+        description="the spread is at least this share of the baseline, so a very steady series does not page "
+        "on a few percent",
+    )
+    for_: Annotated[Duration, _at_least("0s")] = Field(
+        default=900.0, alias="for", description="how long a score must stay beyond sensitivity before the alert"
+    )
+    max_series: int = Field(
+        default=200, ge=1, le=100_000, description="series with a history; later ones are not judged"
+    )
+
+    @model_validator(mode="after")
+    def _slots_fit_the_season(self) -> AnomalySettings:
+        season = _SEASONS[self.season]
+        if season % self.resolution:
+            raise ValueError(f"resolution must divide the season ({self.season}) into whole slots, e.g. 5m, 10m or 1h")
+        if self.min_seasons > self.seasons:
+            raise ValueError(f"min_seasons ({self.min_seasons}) exceeds seasons ({self.seasons})")
+        return self
+
+    @property
+    def season_seconds(self) -> float:
+        return _SEASONS[self.season]
+
+
 class FleetSettings(_Strict):
     """What each replica exports for fleet-wide drift (`driftwarden_feature_bin_values`): the series
     Prometheus sums over replicas, and most of a replica's series (features x bins x 2)."""
 
     export_bins: Literal["all", "drifted", "none"] = Field(
-        default="all",
-        description="all: every feature's bins (the fleet rules need them); drifted: only while the feature "
-        "drifts on this replica (the feature-detail histogram, no fleet PSI); none: no bin series",
+        default="drifted",
+        description="all: every feature's bins (fleet aggregation on: the fleet rules need them); drifted: "
+        "only while the feature drifts on this replica (the feature-detail histogram, no fleet PSI); none: "
+        "no bin series",
     )
     bin_features: dict[str, list[str]] = Field(
         default_factory=dict,
@@ -856,6 +1011,21 @@ class FleetSettings(_Strict):
                 f"not model names: {', '.join(map(repr, bad))} (up to 63 letters, digits, '.', '_', ':', '-')"
             )
         return value
+
+
+class MetricsSettings(_Strict):
+    """Which per-feature series /metrics exports: features x models make most of a sidecar's series
+    (docs/design.md "Metric set"). The bin values follow `fleet.export_bins`."""
+
+    scores: list[Literal["psi", "ks", "wasserstein", "chi2", "jensenshannon", "missing"]] | None = Field(
+        default=None,
+        description="the statistics exported in driftwarden_feature_drift_score (default: every one computed)",
+    )
+    pvalues: Literal["all", "drifted", "none"] = Field(
+        default="drifted",
+        description="driftwarden_feature_drift_pvalue: for every feature, only while the feature drifts, or none",
+    )
+    missing_ratio: bool = Field(default=True, description="driftwarden_feature_missing_ratio, per feature and window")
 
 
 class ServerSettings(_Strict):
@@ -933,6 +1103,12 @@ class Config(_Strict):
     )
     fleet: FleetSettings = Field(
         default=FleetSettings(), description="the bin series each replica exports for fleet-wide drift"
+    )
+    anomaly: AnomalySettings = Field(
+        default=AnomalySettings(), description="anomaly-based alerts: each signal against its seasonal baseline"
+    )
+    metrics: MetricsSettings = Field(
+        default=MetricsSettings(), description="the per-feature series /metrics exports besides the verdicts"
     )
 
     @model_validator(mode="wrap")
@@ -1316,10 +1492,43 @@ def load_config(path: Path | None, **overrides: Any) -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(_problem(error, document, flags) for error in exc.errors())
+    if not problems:
+        problems.extend(_load_constraint_files(config, document))
     if problems:
         problems.sort(key=_in_file_order)
         raise ConfigError(problems)
     return config
+
+
+def load_constraints(path: Path) -> ConstraintSettings:
+    """A constraints file on its own (`driftwarden check --constraints`); ConfigError with file:line."""
+    document = read_config_file(path)
+    try:
+        return ConstraintSettings.model_validate(document.data or {})
+    except ValidationError as exc:
+        raise ConfigError([_problem(error, document, set()) for error in exc.errors()]) from exc
+
+
+def _load_constraint_files(config: Config, document: YamlDocument | None) -> list[Problem]:
+    """Each model's constraints_file read into its `constraints`; its problems point into that file."""
+    problems: list[Problem] = []
+    for name, settings in config.models.items():
+        if settings.constraints_file is None:
+            continue
+        try:
+            loaded = load_constraints(settings.constraints_file)
+        except ConfigError as exc:
+            key = f"models.{name}.constraints_file"
+            where = locate(document, key)  # a file that cannot be read: where the config names it
+            problems.extend(
+                dataclasses.replace(p, key=f"{key}: {p.key}")
+                if p.key
+                else dataclasses.replace(p, key=key, location=p.location or where)
+                for p in exc.details
+            )
+            continue
+        config.models[name] = settings.model_copy(update={"constraints": loaded})
+    return problems
 
 
 def _in_file_order(problem: Problem) -> tuple[int, int]:

@@ -15,34 +15,41 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from driftwarden.config import (
-    AlertingSettings,
-    Config,
-    DriftSettings,
-    EmbeddingSettings,
-    EstimateSettings,
-    FleetSettings,
-    GpuSettings,
-    LogSettings,
-    OutboxSettings,
-    ReceiverSettings,
-    RouteSettings,
-    SLOSettings,
-    TraceSettings,
-)
 from driftwarden.core.alert_names import runbook_path
 from driftwarden.core.arrays import FloatArray
+from driftwarden.core.constraints import ConstraintSet, FeatureRule
 from driftwarden.core.urls import public_url
+
+if TYPE_CHECKING:  # the converters' argument types only: detectors and `check` import no pydantic
+    from driftwarden.config import (
+        AlertingSettings,
+        AnomalySettings,
+        Config,
+        ConstraintSettings,
+        DriftSettings,
+        EmbeddingSettings,
+        EstimateSettings,
+        FleetSettings,
+        GpuSettings,
+        LogSettings,
+        MetricsSettings,
+        OutboxSettings,
+        ReceiverSettings,
+        RouteSettings,
+        SLOSettings,
+        TraceSettings,
+    )
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "METHODS",
     "AlertLinkParams",
     "AlertingParams",
+    "AnomalyParams",
     "BinExportParams",
     "DriftThresholds",
     "EmbeddingSpec",
@@ -54,10 +61,13 @@ __all__ = [
     "OutboxParams",
     "RouteParams",
     "SLOParams",
+    "SeriesParams",
     "TraceParams",
     "alert_link_params",
     "alerting_params",
+    "anomaly_params",
     "bin_export_params",
+    "constraint_set",
     "drift_thresholds",
     "embedding_specs",
     "estimate_params",
@@ -66,6 +76,7 @@ __all__ = [
     "opsgenie_params",
     "outbox_params",
     "route_params",
+    "series_params",
     "slo_params",
     "trace_params",
 ]
@@ -168,6 +179,7 @@ class LogParams:
     request_id_attribute: str = "driftwarden.request_id"
     label_attribute: str = "driftwarden.label"
     model_version_attribute: str = "driftwarden.model_version"
+    labels_prefix: str = "driftwarden.labels."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -307,6 +319,48 @@ def log_params(s: LogSettings) -> LogParams:
         request_id_attribute=s.request_id_attribute,
         label_attribute=s.label_attribute,
         model_version_attribute=s.model_version_attribute,
+        labels_prefix=s.labels_prefix,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnomalyParams:
+    """Seasonal anomaly detection (`detectors/seasonal.py`): durations in seconds."""
+
+    signals: tuple[str, ...] = (
+        "request_rate",
+        "error_ratio",
+        "p99_latency",
+        "gpu_utilization",
+        "gpu_memory",
+        "prediction_volume",
+    )
+    season: float = 7 * 86400.0
+    seasons: int = 4
+    min_seasons: int = 2
+    resolution: float = 600.0
+    sensitivity: float = 3.0
+    min_spread: float = 0.1
+    for_: float = 900.0
+    max_series: int = 200
+
+    @property
+    def season_slots(self) -> int:
+        """Slots in one season (a week of 10-minute slots: 1008)."""
+        return round(self.season / self.resolution)
+
+
+def anomaly_params(s: AnomalySettings) -> AnomalyParams:
+    return AnomalyParams(
+        signals=tuple(s.signals),
+        season=s.season_seconds,
+        seasons=s.seasons,
+        min_seasons=s.min_seasons,
+        resolution=s.resolution,
+        sensitivity=s.sensitivity,
+        min_spread=s.min_spread,
+        for_=s.for_,
+        max_series=s.max_series,
     )
 
 
@@ -445,3 +499,52 @@ class BinExportParams:
 
 def bin_export_params(s: FleetSettings) -> BinExportParams:
     return BinExportParams(s.export_bins, {model: frozenset(names) for model, names in s.bin_features.items()})
+
+
+def constraint_set(c: ConstraintSettings) -> ConstraintSet:
+    """A model's `constraints` (inline or from its constraints_file) as the checker takes them."""
+    return ConstraintSet(
+        features={
+            name: FeatureRule(
+                name=name,
+                type=f.type,
+                min=f.min,
+                max=f.max,
+                tolerance=f.tolerance,
+                allowed=None if f.allowed is None else frozenset(f.allowed),
+                max_missing=f.max_missing,
+                regex=f.regex,
+            )
+            for name, f in c.features.items()
+        },
+        undeclared=c.schema_.undeclared,
+        absent=c.schema_.absent,
+        type_change=c.schema_.type_change,
+        max_violating_share=c.max_violating_share,
+        severity=c.severity,
+    )
+
+
+@dataclass(frozen=True)
+class SeriesParams:
+    """Which optional per-feature series /metrics exports (`metrics:`); the verdicts always are.
+
+    >>> p = SeriesParams(pvalues="drifted")
+    >>> p.exports(p.pvalues, drifting=False), p.exports(p.pvalues, drifting=True), p.score("psi")
+    (False, True, True)
+    """
+
+    scores: frozenset[str] | None = None  # None: every statistic computed
+    pvalues: Literal["all", "drifted", "none"] = "drifted"
+    missing_ratio: bool = True
+
+    def score(self, method: str) -> bool:
+        return self.scores is None or method in self.scores
+
+    @staticmethod
+    def exports(mode: Literal["all", "drifted", "none"], *, drifting: bool) -> bool:
+        return mode == "all" or (mode == "drifted" and drifting)
+
+
+def series_params(s: MetricsSettings) -> SeriesParams:
+    return SeriesParams(None if s.scores is None else frozenset(s.scores), s.pvalues, s.missing_ratio)

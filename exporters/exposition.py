@@ -95,6 +95,11 @@ class TextFamily(Metric):
         self.counter = counter
         self._lines: list[str] = []
 
+    def add_text(self, lines: str) -> None:
+        """Sample lines rendered already (`name{labels} value\n` each, e.g. cached between scrapes);
+        they are written as given and not kept as samples."""
+        self._lines.append(lines)
+
     def add(self, labels: Mapping[str, str], label_text: str, value: float) -> None:
         """A sample; `label_text` is `label_text(labels)`, computed once per label set by the caller."""
         self.add_sample(self.name, dict(labels), value)

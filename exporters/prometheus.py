@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -19,11 +19,17 @@ from driftwarden.core import metric_names as m
 from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.estimation import QualityEstimate
 from driftwarden.detectors.segments import SegmentResult
-from driftwarden.params import BinExportParams
+from driftwarden.exporters.exposition import TextFamily, go_float
+from driftwarden.params import BinExportParams, SeriesParams
 
-__all__ = ["DriftCollector", "Instruments", "ModelState"]
+__all__ = ["FEATURE_FAMILIES", "DriftCollector", "FeatureText", "Instruments", "ModelState"]
 
 EVERY_BIN = BinExportParams()  # fleet.export_bins: all
+EVERY_SERIES = SeriesParams(pvalues="all")  # every optional per-feature series
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class ModelState:
     window_bytes: int = 0  # the current window's buffer
     estimate: QualityEstimate | None = None  # estimated quality of the current window (CBPE, DLE)
     segments: tuple[SegmentResult, ...] = ()  # per segment of models.<m>.segments
+    constraints: tuple[tuple[str, str, float], ...] = ()  # (feature, constraint, violating share of the window)
 
 
 class Instruments:
@@ -66,6 +73,12 @@ class Instruments:
             m.RECORDS_SAMPLED_OUT,
             "Prediction records left out by the model's sample_rate.",
             ["model", "source"],
+            registry=registry,
+        )
+        self.constraint_violations = Counter(
+            m.CONSTRAINT_VIOLATIONS,
+            "Values breaking a data-quality constraint at ingest (models.<m>.constraints), by feature and constraint.",
+            ["model", "feature", "constraint"],
             registry=registry,
         )
         self.labels = Counter(
@@ -108,6 +121,12 @@ class Instruments:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
+        self.evaluation_cycle = Gauge(
+            m.EVALUATION_CYCLE,
+            "The last evaluation cycle over every model: wall seconds, and the process's CPU seconds meanwhile.",
+            ["clock"],
+            registry=registry,
+        )
 
 
 class DriftCollector(Collector):
@@ -118,10 +137,15 @@ class DriftCollector(Collector):
         states: Callable[[], Iterable[ModelState]],
         queue_rows: Callable[[], tuple[int, int]],
         bins: BinExportParams = EVERY_BIN,
+        *,
+        series: SeriesParams = EVERY_SERIES,
+        cache: FeatureText | None = None,
     ) -> None:
         self._states = states
         self._queue_rows = queue_rows
         self._bins = bins  # which features' bin values to export: most of a replica's series
+        self._series = series  # which optional per-feature series (`metrics:`)
+        self._text = cache if cache is not None else FeatureText(bins, series)
 
     def describe(self) -> list[Metric]:
         return []  # the metric set depends on the models seen: skip the registration-time collect
@@ -129,43 +153,11 @@ class DriftCollector(Collector):
     def snapshot(self) -> DriftCollector:
         """On the loop: the models' states now (reports are immutable), to collect in any thread."""
         states, queue_rows = list(self._states()), self._queue_rows()
-        return DriftCollector(lambda: states, lambda: queue_rows, self._bins)
+        return DriftCollector(lambda: states, lambda: queue_rows, self._bins, series=self._series, cache=self._text)
 
     def collect(self) -> Iterator[Metric]:
-        score = GaugeMetricFamily(
-            m.FEATURE_DRIFT_SCORE, "Drift statistic per feature and method.", labels=["model", "feature", "method"]
-        )
-        pvalue = GaugeMetricFamily(
-            m.FEATURE_DRIFT_PVALUE,
-            "Drift test p-value (BH-adjusted) per feature and method.",
-            labels=["model", "feature", "method"],
-        )
-        drifted = GaugeMetricFamily(
-            m.FEATURE_DRIFTED, "1 when the feature is drifted by the decision rule.", labels=["model", "feature"]
-        )
-        stable = GaugeMetricFamily(
-            m.FEATURE_DRIFTED_STABLE,
-            "1 when the feature's drift held for `for` evaluations (clears below 80% of its threshold).",
-            labels=["model", "feature"],
-        )
-        reason = GaugeMetricFamily(
-            m.FEATURE_DRIFT_REASON,
-            "1 while this test makes the feature drift (its reason); absent otherwise.",
-            labels=["model", "feature", "test"],
-        )
-        prediction = GaugeMetricFamily(
-            m.PREDICTION_DRIFT_SCORE, "Drift statistic of the model's output (prediction).", labels=["model", "method"]
-        )
-        missing = GaugeMetricFamily(
-            m.FEATURE_MISSING_RATIO,
-            "Missing rate: the share of the feature's values that are missing, per window.",
-            labels=["model", "feature", "window"],
-        )
-        bins = GaugeMetricFamily(
-            m.FEATURE_BIN_VALUES,
-            "Values per reference-quantile bin; sum across replicas.",
-            labels=["model", "feature", "bin", "window"],
-        )
+        states = list(self._states())
+        per_feature = self._text.families(states)
         share = GaugeMetricFamily(m.MODEL_DRIFT_SHARE, "Share of the model's features that drifted.", labels=["model"])
         model_drifted = GaugeMetricFamily(m.MODEL_DRIFTED, "1 when the model is drifted.", labels=["model"])
         model_stable = GaugeMetricFamily(
@@ -191,13 +183,20 @@ class DriftCollector(Collector):
             labels=["model", "metric"],
         )
         pending = GaugeMetricFamily(m.LABELS_PENDING, "Sampled predictions waiting for their label.", labels=["model"])
+        violating = GaugeMetricFamily(
+            m.CONSTRAINT_VIOLATING_SHARE,
+            "Share of the current window's rows breaking a data-quality constraint.",
+            labels=["model", "feature", "constraint"],
+        )
 
-        for state in self._states():
+        for state in states:
             rows.add_metric([state.model, "current"], state.window_rows)
             window_bytes.add_metric([state.model], state.window_bytes)
             if state.reference_rows is not None:
                 rows.add_metric([state.model, "reference"], state.reference_rows)
             pending.add_metric([state.model], state.labels_pending)
+            for feature, constraint, value in state.constraints:  # features bounded per model, constraint an enum
+                violating.add_metric([state.model, feature, constraint], value)
             for metric, value in state.quality.items():
                 quality.add_metric([state.model, metric], value)
             for metric, value in state.quality_baseline.items():
@@ -209,48 +208,99 @@ class DriftCollector(Collector):
             model_drifted.add_metric([state.model], float(report.drifted))
             model_stable.add_metric([state.model], float(report.stable))
             last.add_metric([state.model], report.evaluated_at)
-            for f in report.features:
-                for method, value in f.scores.items():
-                    score.add_metric([state.model, f.name, method], value)
-                for method, value in f.pvalues_adjusted.items():
-                    pvalue.add_metric([state.model, f.name, method], value)
-                drifted.add_metric([state.model, f.name], float(f.drifted))
-                stable.add_metric([state.model, f.name], float(f.stable))
-                for r in f.reasons:  # at most one per test: bounded by features x tests
-                    reason.add_metric([state.model, f.name, r.test], 1.0)
-                if f.role == "prediction":
-                    for method, value in f.scores.items():
-                        prediction.add_metric([state.model, method], value)
-                for window, rate in f.missing_rate.items():
-                    if rate is not None:
-                        missing.add_metric([state.model, f.name, window], rate)
-                if not self._bins.exports(state.model, f.name, drifting=f.drifted or f.stable):
-                    continue
-                for window, counts in f.bins.items():
-                    for b, count in enumerate(counts):
-                        bins.add_metric([state.model, f.name, str(b), window], count)
 
         queued, capacity = self._queue_rows()
         queue = GaugeMetricFamily(m.QUEUE_ROWS, "Rows accepted and waiting for the detectors.", value=queued)
         queue_capacity = GaugeMetricFamily(
             m.QUEUE_CAPACITY_ROWS, "Rows the ingest queue holds before 429.", value=capacity
         )
-        yield from (
-            score,
-            pvalue,
-            drifted,
-            stable,
-            reason,
-            prediction,
-            missing,
-            bins,
-            share,
-            model_drifted,
-            model_stable,
-        )
-        yield from (rows, window_bytes, last, quality, baseline, pending, queue, queue_capacity)
-        yield from _estimated(self._states())
-        yield from _embeddings(self._states())
+        yield from per_feature
+        yield from (share, model_drifted, model_stable)
+        yield from (rows, window_bytes, last, quality, baseline, pending, violating, queue, queue_capacity)
+        yield from _estimated(states)
+        yield from _embeddings(states)
+
+
+# The per-feature families: (name, help, labels). A new family (multivariate) is one more entry here and
+# one more branch in `FeatureText._lines`; design.md "Metric set" says which are default. Embedding series
+# are per model x embedding x method, not per feature: `_embeddings`, read at scrape time.
+FEATURE_FAMILIES: tuple[tuple[str, str], ...] = (
+    (m.FEATURE_DRIFT_SCORE, "Drift statistic per feature and method."),
+    (m.FEATURE_DRIFT_PVALUE, "Drift test p-value (BH-adjusted) per feature and method (metrics.pvalues)."),
+    (m.FEATURE_DRIFTED, "1 when the feature is drifted by the decision rule."),
+    (
+        m.FEATURE_DRIFTED_STABLE,
+        "1 when the feature's drift held for `for` evaluations (clears below 80% of its threshold).",
+    ),
+    (m.FEATURE_DRIFT_REASON, "1 while this test makes the feature drift (its reason); absent otherwise."),
+    (m.PREDICTION_DRIFT_SCORE, "Drift statistic of the model's output (prediction)."),
+    (m.FEATURE_MISSING_RATIO, "Missing rate: the share of the feature's values that are missing, per window."),
+    (m.FEATURE_BIN_VALUES, "Values per reference-quantile bin; sum across replicas (fleet.export_bins)."),
+)
+
+
+class FeatureText:
+    """The per-feature sample lines of each model, rendered once per report and kept until the next
+    evaluation replaces it: a scrape between evaluations joins cached text (any thread; a model's
+    entry is replaced whole, never changed)."""
+
+    def __init__(self, bins: BinExportParams, series: SeriesParams) -> None:
+        self._bins = bins
+        self._series = series
+        self._cache: dict[str, tuple[DriftReport, dict[str, str]]] = {}
+
+    def families(self, states: Iterable[ModelState]) -> list[TextFamily]:
+        out = {name: TextFamily(name, documentation) for name, documentation in FEATURE_FAMILIES}
+        for state in states:
+            if state.report is None:
+                continue
+            cached = self._cache.get(state.model)
+            if cached is None or cached[0] is not state.report:
+                cached = self._cache[state.model] = (state.report, self._lines(state.report))
+            for name, text in cached[1].items():
+                out[name].add_text(text)
+        return list(out.values())
+
+    def _lines(self, report: DriftReport) -> dict[str, str]:
+        lines: dict[str, list[str]] = {name: [] for name, _ in FEATURE_FAMILIES}
+        series, model = self._series, _escape(report.model)
+        score, pvalue = lines[m.FEATURE_DRIFT_SCORE], lines[m.FEATURE_DRIFT_PVALUE]
+        drifted, stable = lines[m.FEATURE_DRIFTED], lines[m.FEATURE_DRIFTED_STABLE]
+        reason, prediction = lines[m.FEATURE_DRIFT_REASON], lines[m.PREDICTION_DRIFT_SCORE]
+        missing, bins = lines[m.FEATURE_MISSING_RATIO], lines[m.FEATURE_BIN_VALUES]
+        for f in report.features:  # labels in sorted order, as prometheus_client writes them
+            drifting = f.drifted or f.stable
+            feature = f'feature="{_escape(f.name)}"'
+            verdict = f'{{{feature},model="{model}"}}'
+            for method, value in f.scores.items():
+                if series.score(method):
+                    labels = f'{{{feature},method="{method}",model="{model}"}}'
+                    score.append(f"{m.FEATURE_DRIFT_SCORE}{labels} {go_float(value)}\n")
+            if series.exports(series.pvalues, drifting=drifting):
+                for method, value in f.pvalues_adjusted.items():
+                    labels = f'{{{feature},method="{method}",model="{model}"}}'
+                    pvalue.append(f"{m.FEATURE_DRIFT_PVALUE}{labels} {go_float(value)}\n")
+            drifted.append(f"{m.FEATURE_DRIFTED}{verdict} {go_float(float(f.drifted))}\n")
+            stable.append(f"{m.FEATURE_DRIFTED_STABLE}{verdict} {go_float(float(f.stable))}\n")
+            for r in f.reasons:  # at most one per test: bounded by features x tests
+                reason.append(f'{m.FEATURE_DRIFT_REASON}{{{feature},model="{model}",test="{_escape(r.test)}"}} 1.0\n')
+            if f.role == "prediction":
+                for method, value in f.scores.items():
+                    if series.score(method):
+                        labels = f'{{method="{method}",model="{model}"}}'
+                        prediction.append(f"{m.PREDICTION_DRIFT_SCORE}{labels} {go_float(value)}\n")
+            if series.missing_ratio:
+                for window, rate in f.missing_rate.items():
+                    if rate is not None:
+                        labels = f'{{{feature},model="{model}",window="{window}"}}'
+                        missing.append(f"{m.FEATURE_MISSING_RATIO}{labels} {go_float(rate)}\n")
+            if not self._bins.exports(report.model, f.name, drifting=drifting):
+                continue
+            for window, counts in f.bins.items():
+                for b, count in enumerate(counts):
+                    labels = f'{{bin="{b}",{feature},model="{model}",window="{window}"}}'
+                    bins.append(f"{m.FEATURE_BIN_VALUES}{labels} {go_float(count)}\n")
+        return {name: "".join(text) for name, text in lines.items() if text}
 
 
 def _embeddings(states: Iterable[ModelState]) -> Iterator[Metric]:

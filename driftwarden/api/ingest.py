@@ -19,6 +19,7 @@ from driftwarden.api.schemas.ingest import (
     REFERENCE_ANSWERS,
     REFERENCE_BODY,
 )
+from driftwarden.collector.arrow_records import ARROW_STREAM, FIELDS, parse_arrow
 from driftwarden.collector.predictions import parse_records
 from driftwarden.collector.tables import TableError, format_from_content_type
 from driftwarden.config import Config
@@ -50,10 +51,15 @@ def ingest_router(
     )
     async def post_predictions(request: Request) -> JSONResponse:
         body = await read_body(request)
+        content_type = request.headers.get("content-type")
+        limits = config.limits
         try:  # on the loop: parsing holds the GIL anyway, and a thread hop per request costs throughput
-            result = parse_records(
-                body, request.headers.get("content-type"), max_records=config.limits.max_records_per_request
-            )
+            if (content_type or "").split(";")[0].strip().lower() == ARROW_STREAM:
+                result = parse_arrow(
+                    body, max_records=limits.max_records_per_request, max_columns=limits.max_features + len(FIELDS)
+                )
+            else:
+                result = parse_records(body, content_type, max_records=limits.max_records_per_request)
         except DriftwardenError as exc:
             raise problem(exc) from None
         try:

@@ -8,6 +8,7 @@ and ingest are never queued behind it.
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,7 @@ from driftwarden.daemon.views import DaemonViews
 from driftwarden.detectors.findings import SLOBurnFinding
 from driftwarden.detectors.latency import LatencyTable
 from driftwarden.detectors.slo import WINDOWS, SLOTracker
-from driftwarden.exporters.scrape import Exposition
+from driftwarden.exporters.scrape import Exposition, Scrape
 from driftwarden.persistence.database import Database
 
 __all__ = ["status_router"]
@@ -82,9 +83,12 @@ def status_router(config: Config, views: DaemonViews, exposition: Exposition) ->
     async def metrics(request: Request) -> Response:
         async with renders:
             scrape = exposition.snapshot()  # on the loop, where that state changes
-            chunks, content_type = await asyncio.to_thread(scrape.render, request.headers.get("accept", ""))
-        length = str(sum(len(c) for c in chunks))
-        return StreamingResponse(_each(chunks), media_type=content_type, headers={"content-length": length})
+            gzip = _accepts_gzip(request.headers.get("accept-encoding", ""))
+            chunks, content_type = await asyncio.to_thread(_rendered, scrape, request.headers.get("accept", ""), gzip)
+        headers = {"content-length": str(sum(len(c) for c in chunks)), "vary": "accept-encoding"}
+        if gzip:
+            headers["content-encoding"] = "gzip"
+        return StreamingResponse(_each(chunks), media_type=content_type, headers=headers)
 
     @router.get("/v1/config", response_model=Config, response_description="the config in effect")
     async def get_config() -> JSONResponse:
@@ -109,6 +113,28 @@ def status_router(config: Config, views: DaemonViews, exposition: Exposition) ->
         return JSONResponse({"status": "ready"})
 
     return router
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """Whether the client takes a gzip body (Prometheus asks for one): `gzip` listed without q=0."""
+    for coding in accept_encoding.lower().split(","):
+        name, _, params = coding.strip().partition(";")
+        if name.strip() in ("gzip", "x-gzip") and params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            return True
+    return False
+
+
+def _rendered(scrape: Scrape, accept: str, gzip: bool) -> tuple[list[bytes], str]:
+    """In a worker thread: the body in chunks, deflated at level 1 when `gzip` (a text exposition
+    shrinks ~10x: 100 models x 20 features pass the 1 MiB a scrape comfortably takes only as text);
+    zlib releases the GIL while it deflates."""
+    chunks, content_type = scrape.render(accept)
+    if not gzip:
+        return chunks, content_type
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
+    out = [deflate.compress(chunk) for chunk in chunks]
+    out.append(deflate.flush())
+    return [c for c in out if c], content_type
 
 
 def _slo(name: str, tracker: SLOTracker, findings: list[SLOBurnFinding]) -> dict[str, object]:

@@ -66,12 +66,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(target: str, args: argparse.Namespace) -> int:
-    """The verb's exit code; a config error printed, exit 2."""
-    from driftwarden.config import ConfigError  # after parsing: pydantic and yaml are not needed for --help
+    """The verb's exit code; a config error printed, exit 2.
 
+    Only a verb that reads a config imports `driftwarden.config` (pydantic, yaml); a ConfigError can come
+    from no other, so it is looked for only when that module was imported."""
     try:
         return _load(target)(args)
-    except ConfigError as exc:
+    except Exception as exc:
+        config = sys.modules.get("driftwarden.config")
+        if config is None or not isinstance(exc, config.ConfigError):
+            raise
         _print_config_error(exc, as_json=getattr(args, "json", False))
         return EXIT_USAGE
 
@@ -183,7 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
         "and columns missing from a side reported, with a warning on stderr."
     )
     check.add_argument(
-        "--reference", type=Path, required=True, metavar="FILE", help="reference data: CSV, Parquet or NDJSON"
+        "--reference",
+        type=Path,
+        metavar="FILE",
+        help="reference data: CSV, Parquet or NDJSON (optional with --constraints: then no drift report)",
     )
     check.add_argument("--current", type=Path, required=True, metavar="FILE", help="current data, compared with it")
     _json_flag(check, "the report")
@@ -204,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 2 when a column is missing from either file or holds numbers in one and text in the other",
     )
     check.add_argument("--title", help="the report's title (default: 'Drift report: CURRENT vs REFERENCE')")
+    check.add_argument(
+        "--constraints",
+        type=Path,
+        metavar="FILE",
+        help="also check the current file against these data-quality constraints (a constraints_file): "
+        "exit 1 on a violation; default: the config model's constraints",
+    )
     check.set_defaults(verb="check:check")
 
     ref = _group(verbs, "reference", "reference profiles")
@@ -223,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="config whose state_path and limits to use (default: the embedded one)",
+    )
+    build.add_argument(
+        "--constraints",
+        type=Path,
+        metavar="OUT",
+        help="also write the data-quality constraints the reference passes to OUT (YAML), to review and load "
+        "back as models.<m>.constraints_file",
     )
     _json_flag(build, "the summary")
     build.set_defaults(verb="reference:build")

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from driftwarden.cli.common import EXIT_OK, fail, percent, print_json, stderr, stdout
+from driftwarden.cli.constraints import write_suggested
 from driftwarden.collector.tables import TableError
 from driftwarden.config import ConfigError, load_config
 from driftwarden.core.errors import StorageError
@@ -69,6 +70,20 @@ def build(args: argparse.Namespace) -> int:
         progress.update(task, description="stored")
 
     profile, sampled = built.profile, built.profile.rows < built.rows
+    if args.constraints is not None:
+        try:
+            write_suggested(
+                args.constraints,
+                profile,
+                model=args.model,
+                source=str(args.input),
+                rows=built.rows,
+                missing={name: nulls / max(built.rows, 1) for name, nulls in built.nulls.items()},
+                kinds=config.model(args.model).features,
+            )
+        except OSError as exc:
+            return fail(f"--constraints {args.constraints}: {exc.strerror or exc}")
+        stderr().print(f"constraints suggested from the reference written to {args.constraints}: review them")
     features = profile.summary()["features"]
     missing = {f["name"]: built.nulls[f["name"]] / built.rows for f in features}  # every row, not only the sample
     if args.json:

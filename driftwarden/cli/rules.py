@@ -1,4 +1,5 @@
-"""`driftwarden rules generate`: the Prometheus rule files (SLO burn rates, driftwarden's own health, fleet drift),
+"""`driftwarden rules generate`: the Prometheus rule files (SLO burn rates, driftwarden's own health, fleet drift,
+anomalies against the seasonal baseline),
 or with `--format prometheusrule` one Prometheus Operator `PrometheusRule` resource per rule file; a line per
 file, or with `--json` one document: `{"files": [{"path", "alerts", ...}]}`. With `--runbook-base` (or the
 config's `alerting.external_url`) every alert carries `runbook_url: <base>/runbooks/<alert>`, the daemon's
@@ -7,16 +8,17 @@ own page of its runbook."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-from driftwarden.alerts import fleet_rules, prometheus_rule, slo_rules
+from driftwarden.alerts import anomaly_rules, fleet_rules, prometheus_rule, slo_rules
 from driftwarden.alerts.own_rules import DAEMON_FILE_NAME, daemon_group, daemon_rules, write_daemon_rules
 from driftwarden.alerts.rule_yaml import write
 from driftwarden.cli.common import EXIT_OK, fail, print_json
 from driftwarden.config import ConfigError, load_config
 from driftwarden.core.urls import public_url
-from driftwarden.params import slo_params
+from driftwarden.params import anomaly_params, slo_params
 
 __all__ = ["FORMATS", "generate"]
 
@@ -41,6 +43,9 @@ def generate(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             return fail(f"--runbook-base: {exc.details[0].message}")
     slos = [slo_params(s) for s in config.slos]
+    anomalies = anomaly_params(config.anomaly)
+    if not config.anomaly.enabled:
+        anomalies = dataclasses.replace(anomalies, signals=())
     try:
         if args.format == "prometheusrule":
             path, daemon, fleet = (
@@ -51,10 +56,18 @@ def generate(args: argparse.Namespace) -> int:
                     (fleet_rules.FILE_NAME, "driftwarden-fleet", [fleet_rules.fleet_group(runbook_base=runbooks)]),
                 )
             )
+            anomaly = _write_resource(
+                args.out,
+                anomaly_rules.FILE_NAME,
+                "driftwarden-anomalies",
+                [anomaly_rules.anomaly_group(anomalies, runbooks)] if anomalies.signals else [],
+                labels,
+            )
         else:
             path = slo_rules.write_rules(slos, args.out, runbooks)
             daemon = write_daemon_rules(args.out, args.job, runbooks)
             fleet = fleet_rules.write_rules(args.out, runbook_base=runbooks)
+            anomaly = anomaly_rules.write_rules(args.out, anomalies, runbooks)
     except OSError as exc:
         return fail(f"--out {args.out}: {exc.strerror or exc}")
     if args.json:
@@ -66,6 +79,11 @@ def generate(args: argparse.Namespace) -> int:
                     {"path": str(path), "slos": [slo.name for slo in config.slos]},
                     {"path": str(daemon), "job": args.job, "alerts": names},
                     {"path": str(fleet), "alerts": ["FleetFeatureDrift"], "records": ["driftwarden:feature_psi:fleet"]},
+                    {
+                        "path": str(anomaly),
+                        "alerts": ["Anomaly"] if anomalies.signals else [],
+                        "signals": list(anomalies.signals),
+                    },
                 ],
             }
         )
@@ -76,6 +94,10 @@ def generate(args: argparse.Namespace) -> int:
         print(f"{path}: no SLOs configured (the config has no slos), so the file has no rule groups")
     print(f"{daemon}: {len(names)} alerts on driftwarden's own metrics, job {args.job!r} ({', '.join(names)})")
     print(f"{fleet}: fleet-wide PSI per feature (driftwarden:feature_psi:fleet) and FleetFeatureDrift")
+    if anomalies.signals:
+        print(f"{anomaly}: Anomaly against the same time of past seasons (offset), for {', '.join(anomalies.signals)}")
+    else:
+        print(f"{anomaly}: anomaly.enabled is false, so the file has no rule groups")
     if runbooks:
         print(f"each alert's runbook_url: {public_url(runbooks)}/runbooks/<alert>, served by the daemon")
     else:

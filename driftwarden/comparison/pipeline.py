@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -21,11 +21,12 @@ from driftwarden.comparison.frames import as_polars
 from driftwarden.comparison.result import Comparison
 from driftwarden.core.errors import InputError
 from driftwarden.detectors import drift
-from driftwarden.detectors.estimation import FrameColumns, QualityEstimate
-from driftwarden.detectors.estimators import fit_estimator
 from driftwarden.detectors.reference import DEFAULT_BINS, ReferenceProfile
 from driftwarden.detectors.vocabulary import OTHER
 from driftwarden.params import DriftThresholds, EstimateParams
+
+if TYPE_CHECKING:
+    from driftwarden.detectors.estimation import QualityEstimate
 
 __all__ = ["ComparisonError", "DriftwardenWarning", "compare", "compare_frames"]
 
@@ -67,8 +68,9 @@ def compare(
     False or they are named in `features` or `kinds`. Columns left out for a reason you did not give
     raise a `DriftwardenWarning`, and are listed in `report.schema`. `estimate` (an `EstimateParams` or a
     mapping of its fields: `{"kind": "binary", "label": "label", "score": "prediction"}`): the reference
-    carries the model's outputs and labels, and when `current` has no labels its quality is estimated
-    (CBPE, DLE) into `estimated_quality`; the label column is not compared.
+    carries the model's outputs and labels, and `current`'s quality is estimated (CBPE, DLE) into
+    `estimated_quality`; when `current` has labels too, the quality they give is `realized_quality`, beside
+    it. The label column is not compared.
     """
     result = compare_frames(
         reference,
@@ -139,21 +141,31 @@ def compare_frames(
         thresholds=_thresholds(thresholds),
         critical_features=critical_features,
     )
-    estimated = _estimated(profile, ref, cur, params) if params is not None else None
-    return Comparison(report, plan.schema, title=title, sources=dict(sources or {}), estimated_quality=estimated)
+    estimated, realized = _estimated(profile, ref, cur, params) if params is not None else (None, None)
+    return Comparison(
+        report,
+        plan.schema,
+        title=title,
+        sources=dict(sources or {}),
+        estimated_quality=estimated,
+        realized_quality=realized,
+    )
 
 
 def _estimated(
     profile: ReferenceProfile, reference: pl.DataFrame, current: pl.DataFrame, params: EstimateParams
-) -> QualityEstimate | None:
-    """The current data's estimated quality when it has no labels (None when it has them)."""
-    if params.label in current.columns and current.get_column(params.label).null_count() < current.height:
-        return None
+) -> tuple[QualityEstimate | None, dict[str, float] | None]:
+    """The current data's estimated quality, and the realized one when it has labels (else None)."""
+    from driftwarden.detectors.estimation import FrameColumns  # only a model with an estimate pays for them
+    from driftwarden.detectors.estimators import fit_estimator, realized_quality
+
     try:
         estimator = fit_estimator(dataclasses.replace(profile, sample=reference), params)
     except InputError as exc:
         raise ComparisonError(str(exc), side="reference") from exc
-    return estimator.estimate(FrameColumns(current))
+    columns = FrameColumns(current)
+    labelled = params.label in current.columns and current.get_column(params.label).null_count() < current.height
+    return estimator.estimate(columns), (realized_quality(columns, params) if labelled else None)
 
 
 def _estimate_params(given: EstimateParams | Mapping[str, Any] | None) -> EstimateParams | None:

@@ -11,13 +11,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftwarden.comparison.columns import Schema
-from driftwarden.detectors.estimation import QualityEstimate
 from driftwarden.detectors.reasons import reasons_text
 from driftwarden.detectors.report import DriftReport, FeatureDrift
-from driftwarden.rendering.html_report import render_fragment, write_html
+
+if TYPE_CHECKING:  # the estimators and the HTML renderer are imported when a result needs them
+    from driftwarden.detectors.estimation import QualityEstimate
 
 __all__ = ["Comparison"]
 
@@ -35,7 +36,8 @@ class Comparison:
     schema: Schema = field(default_factory=Schema)
     title: str = "Drift report"
     sources: Mapping[str, str] = field(default_factory=dict)  # {"reference": "ref.parquet", "current": ...}
-    estimated_quality: QualityEstimate | None = None  # the current data's, when it has no labels (CBPE, DLE)
+    estimated_quality: QualityEstimate | None = None  # the current data's (CBPE, DLE), from its model outputs
+    realized_quality: Mapping[str, float] | None = None  # what the current data's labels give, when it has them
 
     @property
     def drifted(self) -> bool:
@@ -72,18 +74,27 @@ class Comparison:
         out = {"title": self.title, "sources": dict(self.sources), **report, "schema": self.schema.to_dict()}
         if self.estimated_quality is not None:
             out["estimated_quality"] = self.estimated_quality.to_dict()
+        if self.realized_quality is not None:
+            out["realized_quality"] = dict(self.realized_quality)
         return out
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:
         """Write the report as one self-contained HTML file (no script, nothing fetched); returns the path."""
+        from driftwarden.rendering.html_report import write_html
+
         return write_html(self.report, path, **self._page())
 
     def _repr_html_(self) -> str:
         """The report as a notebook draws it: the HTML file's markup in one scoped `<div>`."""
+        from driftwarden.rendering.html_report import render_fragment
+
         return render_fragment(self.report, **self._page())
 
     def _page(self) -> dict[str, Any]:
-        return {"title": self.title, "sources": self.sources, "schema": self.schema.to_dict()}
+        from driftwarden.rendering.quality_section import quality_section
+
+        quality = quality_section(self.estimated_quality, self.realized_quality)
+        return {"title": self.title, "sources": self.sources, "schema": self.schema.to_dict(), "extra": quality}
 
     def __repr__(self) -> str:
         drifted = self.drifted_features

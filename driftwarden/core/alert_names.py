@@ -13,6 +13,8 @@ MODEL_QUALITY_DEGRADED = "ModelQualityDegraded"
 MODEL_QUALITY_ESTIMATED_DEGRADED = "ModelQualityEstimatedDegraded"
 DRIFT_BUDGET_BURN = "DriftBudgetBurn"
 SLO_ERROR_BUDGET_BURN = "SLOErrorBudgetBurn"
+DATA_QUALITY_VIOLATION = "DataQualityViolation"
+ANOMALY = "Anomaly"  # a signal unusual for its time of the week (detectors/seasonal.py)
 # "GPU" and the condition in title case (detectors/findings.py GpuCondition)
 GPU_ALERT_NAMES = (
     "GPUXid",
@@ -33,6 +35,8 @@ ALERT_NAMES = (
     MODEL_QUALITY_ESTIMATED_DEGRADED,
     DRIFT_BUDGET_BURN,
     SLO_ERROR_BUDGET_BURN,
+    DATA_QUALITY_VIOLATION,
+    ANOMALY,
     *GPU_ALERT_NAMES,
 )
 

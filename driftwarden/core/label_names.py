@@ -45,6 +45,7 @@ ALERT_LABELS = frozenset(
         "modelName",
         "xid",
         "segment",
+        "constraint",  # DataQualityViolation: range, category, regex, type, missing, undeclared, absent
     }
 )
 

@@ -23,9 +23,13 @@ WINDOW_ROWS = "driftwarden_window_rows"
 WINDOW_BYTES = "driftwarden_window_bytes"  # gauge: model — the current window's buffer
 LAST_EVALUATION = "driftwarden_last_evaluation_timestamp_seconds"
 EVALUATION_DURATION = "driftwarden_evaluation_duration_seconds"
+EVALUATION_CYCLE = "driftwarden_evaluation_cycle_seconds"  # gauge: clock (wall, cpu) — the last cycle over every model
 EVALUATION_FAILURES = "driftwarden_evaluation_failures"  # counter: driftwarden_evaluation_failures_total{model,stage}
 RECORDS = "driftwarden_records"  # counter: exposed as driftwarden_records_total
 RECORDS_REJECTED = "driftwarden_records_rejected"  # counter: driftwarden_records_rejected_total
+# data-quality constraints (models.<m>.constraints): model, feature, constraint (core/constraints.py ConstraintKind)
+CONSTRAINT_VIOLATIONS = "driftwarden_constraint_violations"  # counter (_total): violating values at ingest
+CONSTRAINT_VIOLATING_SHARE = "driftwarden_constraint_violating_share"  # gauge: their share of the current window
 RECORDS_SAMPLED_OUT = "driftwarden_records_sampled_out"  # counter (_total): model, source — left out by sample_rate
 LABELS = "driftwarden_labels"  # counter (_total): model, outcome (matched, unmatched)
 LABELS_PENDING = "driftwarden_labels_pending"  # gauge: model — sampled predictions waiting for a label
@@ -64,6 +68,14 @@ SLO_ERROR_BUDGET_REMAINING = "driftwarden_slo_error_budget_remaining"  # gauge: 
 SLO_OBJECTIVE = "driftwarden_slo_objective"  # gauge: slo
 SLO_EVENTS = "driftwarden_slo_events"  # counter (_total): slo, outcome (good, bad); persisted across restarts
 SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+
+# anomalies (detectors/seasonal.py): signal, service, model, operation, gpu (a label a signal lacks is empty)
+ANOMALY_SCORE = "driftwarden_anomaly_score"  # gauge: robust z-score against the same time of past seasons
+ANOMALY_BASELINE = "driftwarden_anomaly_baseline"  # gauge: the median of the same slot in past seasons
+ANOMALY_OBSERVED = "driftwarden_anomaly_observed"  # gauge: the value judged
+ANOMALY_SERIES = "driftwarden_anomaly_series"  # gauge: series with a history (at most anomaly.max_series)
+ANOMALY_SERIES_DROPPED = "driftwarden_anomaly_series_dropped"  # counter (_total): new series past max_series
+ANOMALY_LABELS = ("signal", "service", "model", "operation", "gpu")
 
 # alerting
 ALERTS_FIRING = "driftwarden_alerts_firing"  # gauge: alertname, severity

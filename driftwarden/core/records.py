@@ -20,6 +20,7 @@ __all__ = [
     "MAX_REPORTED_ERRORS",
     "MODEL_NAME",
     "PREDICTION",
+    "RECORD_LABELS",
     "TRACE_BYTES",
     "ParseResult",
     "RecordBatch",
@@ -32,6 +33,7 @@ __all__ = [
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")  # model, SLO and stream names
 PREDICTION = "prediction"  # the record's "prediction" becomes a column of this name, reported apart
+RECORD_LABELS = "labels."  # a segment column `labels.app_version` is the records' label app_version
 MAX_REPORTED_ERRORS = 100  # per-record errors listed in one answer; the rest are counted
 # |value| beyond which the statistics overflow a float64: standard deviations, Wasserstein and
 # mean squared errors square their values. References, pins, records and labels are held to it.
@@ -64,6 +66,9 @@ class RecordBatch:
     request_ids: ObjectArray | None = None  # (rows,) object: str or None; None when no record had one
     labels: ObjectArray | None = None  # (rows,) object: the ground truth sent with the record, or None
     traces: ByteArray | None = None  # (rows, TRACE_BYTES) uint8, `pack_traces`; None when no record had a trace id
+    # (rows,) object: the record's labels ({"app_version": "1.4"}: segment columns `labels.<name>`), or None;
+    # None when no record had labels
+    record_labels: ObjectArray | None = None
     # name -> (rows, dim) float32 vectors, NaN rows where a record sent no such embedding; None: none had any
     embeddings: dict[str, Float32Array] | None = None
 
@@ -84,14 +89,24 @@ class RecordBatch:
             request_ids=rows(self.request_ids),
             labels=rows(self.labels),
             traces=None if self.traces is None else self.traces[mask],
+            record_labels=rows(self.record_labels),
             embeddings=None if self.embeddings is None else {n: v[mask] for n, v in self.embeddings.items()},
         )
 
 
 def representable(batch: RecordBatch) -> BoolArray:
     """Rows whose numbers (features, prediction, a numeric label) are within ±MAX_MAGNITUDE."""
-    with np.errstate(invalid="ignore"):
-        ok: BoolArray = np.logical_not((np.abs(batch.values) > MAX_MAGNITUDE).any(axis=1))
+    values = batch.values
+    # the common case first, without a temporary the size of the batch: the largest and smallest values
+    # (NaN ignored) within the bound say every row is
+    within = values.size == 0 or (
+        not np.fmax.reduce(values, axis=None) > MAX_MAGNITUDE and not np.fmin.reduce(values, axis=None) < -MAX_MAGNITUDE
+    )
+    if within:
+        ok: BoolArray = np.ones(len(values), dtype=bool)
+    else:
+        with np.errstate(invalid="ignore"):
+            ok = np.logical_not((np.abs(values) > MAX_MAGNITUDE).any(axis=1))
     if batch.labels is not None:
         ok &= np.array([not _huge(label) for label in batch.labels], dtype=bool)
     return ok

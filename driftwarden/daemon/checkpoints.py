@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from driftwarden.collector.predictions import MAX_FEATURE_NAME
 from driftwarden.core.records import MODEL_NAME
@@ -36,6 +37,7 @@ class Checkpointer:
         self.ingest = ingest
         self.faults = faults
         self._checkpointed: dict[str, int] = {}  # model -> window total_rows at its last checkpoint
+        self._segments_checkpointed: dict[str, int] = {}  # model -> its segments' total_rows then
         self._staged: dict[str, object] = {}  # documents written with the next window checkpoint
         self._saved_counts: dict[str, tuple[str, bytes]] = {}  # SLO and drift-budget counts read at start
 
@@ -59,6 +61,14 @@ class Checkpointer:
                     self.store.database.skip("window", model, exc)
                     continue
                 state.announced |= set(state.detector.window.features)
+        for model, blobs in (await asyncio.to_thread(self.store.load_segment_windows)).items():
+            state = self.models.get(model)
+            if state is None:
+                for key in blobs:
+                    self.store.database.skip("segment_window", f"{model} {key}", "the model has no reference")
+                continue
+            state.estimation.saved_segments = blobs  # restored once its segments are fitted
+            state.estimation.skip_saved = self._skipper(model)
         saved_labels = await asyncio.to_thread(self.store.load_document, "labels", {})
         for model, saved in (saved_labels if isinstance(saved_labels, dict) else {}).items():
             state = self.models.get_or_create(model)
@@ -66,6 +76,12 @@ class Checkpointer:
                 with self.faults.contain(model, "restore"):
                     state.labels.restore(saved)
         self._saved_counts = await asyncio.to_thread(self.store.load_slo_states)
+
+    def _skipper(self, model: str) -> Callable[[str, Exception], None]:
+        def skip(key: str, error: Exception) -> None:
+            self.store.database.skip("segment_window", f"{model} {key}", error)
+
+        return skip
 
     def _out_of_bounds(self, model: str, profile: ReferenceProfile) -> str | None:
         """Why a stored reference could not be uploaded today; None when it could."""
@@ -117,16 +133,33 @@ class Checkpointer:
             for state in models
             if state.detector.window.rows and state.detector.window.total_rows != self._checkpointed.get(state.name)
         ]
-        if not changed and not self._staged:
+        segmented = {
+            state.name: segments
+            for state in models
+            if (segments := state.estimation.segmenting) is not None
+            and segments.total_rows != self._segments_checkpointed.get(state.name, 0)
+        }
+        if not changed and not self._staged and not segmented:
             return
         states = {}
         for state in changed:  # copies, on the loop; one model's failure leaves the others saved
             with self.faults.contain(state.name, "checkpoint"):
                 states[state.name] = state.detector.checkpoint_state()
+        segment_states = {}
+        for name, segments in segmented.items():
+            with self.faults.contain(name, "checkpoint"):
+                segment_states[name] = (segments.checkpoint_states(), segments.total_rows)
         documents, self._staged = self._staged, {}
 
         def save() -> None:
-            self.store.save_windows({name: encode_checkpoint(*state) for name, state in states.items()}, documents)
+            self.store.save_windows(
+                {name: encode_checkpoint(*state) for name, state in states.items()},
+                documents,
+                {
+                    name: {key: encode_checkpoint(*s) for key, s in per_segment.items()}
+                    for name, (per_segment, _) in segment_states.items()
+                },
+            )
 
         try:
             await asyncio.to_thread(save)
@@ -134,3 +167,4 @@ class Checkpointer:
             self._staged = documents | self._staged  # written with the next checkpoint that succeeds
             raise
         self._checkpointed |= {name: state[2] for name, state in states.items()}
+        self._segments_checkpointed |= {name: total for name, (_, total) in segment_states.items()}

@@ -12,6 +12,8 @@ from opentelemetry import trace
 from driftwarden.alerts.notifier import Notifier
 from driftwarden.config import Config
 from driftwarden.core.errors import InputError
+from driftwarden.core.gpu import GpuSample
+from driftwarden.daemon.anomalies import AnomalyMonitor
 from driftwarden.daemon.audit_trail import AuditTrail
 from driftwarden.daemon.checkpoints import Checkpointer
 from driftwarden.daemon.estimation import Fitted, fit_extras
@@ -51,6 +53,7 @@ class Daemon:
         on_requests: Callable[..., None] | None = None,
         tracer: trace.Tracer | None = None,
         clock: Callable[[], float] = time.time,
+        gpu_samples: Callable[[], Sequence[GpuSample]] = list,
     ) -> None:
         self.config = config
         self.store = store
@@ -68,6 +71,10 @@ class Daemon:
         self.models = ModelRegistry(config)
         self.ingest = IngestService(config, self.models, instruments, self.requests, self.slos, on_requests=on_requests)
         self.checkpointer = Checkpointer(store, self.models, self.ingest, faults)
+        # anomaly-based alerts (issue 20): the daemon's own signals against their seasonal baseline
+        self.anomalies = AnomalyMonitor(
+            config, store.database, self.requests, instruments.records, gpu_samples=gpu_samples, clock=clock
+        )
         self.evaluator = Evaluator(
             config,
             self.models,
@@ -81,6 +88,7 @@ class Daemon:
             finding_sources=finding_sources,
             tracer=tracer,
             clock=clock,
+            anomalies=self.anomalies,
         )
         self.audit = AuditTrail(config, AuditStore(store.database), clock)
         self._tasks: list[asyncio.Task[None]] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,10 @@ from driftwarden.params import drift_thresholds, estimate_params
 __all__ = ["HISTORY_LENGTH", "Fitted", "ModelEstimation", "QualityPoint", "fit_extras"]
 
 HISTORY_LENGTH = 720  # evaluations kept for the realized-vs-estimated chart, as the drift timelines
+
+
+def _ignore(key: str, error: Exception) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,9 @@ class ModelEstimation:
         self.estimate: QualityEstimate | None = None
         self.segments: list[SegmentResult] = []
         self.history: deque[QualityPoint] = deque(maxlen=HISTORY_LENGTH)
+        # segment windows read from the state file at start, restored when the segments are fitted
+        self.saved_segments: dict[str, bytes] = {}
+        self.skip_saved: Callable[[str, Exception], None] = _ignore
 
     def needs_fit(self, reference: ReferenceProfile | None) -> bool:
         return reference is not None and (self.fitted is None or self.fitted.reference is not reference)
@@ -111,6 +119,14 @@ class ModelEstimation:
         self.fitted = fitted
         self.estimate = None
         self.segments = []
+        saved, self.saved_segments = self.saved_segments, {}
+        if saved and fitted.segments is not None:
+            fitted.segments.restore(saved, self.skip_saved)
+
+    @property
+    def segmenting(self) -> Segments | None:
+        """The fitted segments (None: none asked for, or not fitted yet)."""
+        return self.fitted.segments if self.fitted is not None else None
 
     @property
     def estimator(self) -> Estimator | None:
@@ -120,7 +136,14 @@ class ModelEstimation:
         """A batch's rows into their segments' windows (on the loop)."""
         segments = self.fitted.segments if self.fitted is not None else None
         if segments is not None:
-            segments.update(batch.features, batch.values, batch.categorical, batch.categorical_values, batch.traces)
+            segments.update(
+                batch.features,
+                batch.values,
+                batch.categorical,
+                batch.categorical_values,
+                batch.traces,
+                batch.record_labels,
+            )
 
     def evaluate(self, detector: DriftDetector, realized: dict[str, float], now: float | None = None) -> None:
         """Estimate the current window's quality and judge the segments (in a worker thread)."""

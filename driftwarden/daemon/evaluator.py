@@ -22,6 +22,7 @@ from opentelemetry import trace
 from driftwarden.alerts.notifier import Notifier
 from driftwarden.config import Config
 from driftwarden.core.errors import StorageError
+from driftwarden.daemon.anomalies import AnomalyMonitor
 from driftwarden.daemon.checkpoints import Checkpointer
 from driftwarden.daemon.estimation import Fitted, fit_extras
 from driftwarden.daemon.faults import FaultLog
@@ -59,6 +60,7 @@ class Evaluator:
         finding_sources: dict[str, Callable[[], list[Finding]]] | None = None,
         tracer: trace.Tracer | None = None,
         clock: Callable[[], float] = time.time,
+        anomalies: AnomalyMonitor | None = None,
     ) -> None:
         self.config = config
         self.models = models
@@ -70,6 +72,9 @@ class Evaluator:
         self.on_report = on_report or _log_verdict_change
         self.on_slo = on_slo or _log_new_burns
         self.finding_sources = dict(finding_sources or {})  # e.g. GPU health, by source name
+        self.anomalies = anomalies
+        if anomalies is not None:
+            self.finding_sources["anomaly"] = anomalies.findings
         self.tracer = tracer or trace.NoOpTracer()
         self._clock = clock  # the drift budgets' (the SLOs' trackers come with theirs)
         self.slo_findings: dict[str, list[SLOBurnFinding]] = {name: [] for name in slos}
@@ -78,9 +83,13 @@ class Evaluator:
         self._lock = asyncio.Lock()  # one evaluation of a model at a time (the clock or a first look)
 
     async def evaluate_all(self) -> list[DriftReport]:
+        wall, cpu = time.perf_counter(), time.process_time()
         with self.tracer.start_as_current_span("driftwarden.evaluate") as span:
             reports = [r for state in self.models if (r := await self.evaluate_model(state)) is not None]
             self.evaluate_slos()
+            if self.anomalies is not None:  # anomaly-based alerts: reads the signals, judges them (SQLite)
+                with self.faults.contain("daemon", "anomaly"):
+                    await asyncio.to_thread(self.anomalies.evaluate)
             # a model whose evaluation failed keeps its last verdict: its alerts neither resolve nor
             # flap because the judge broke; the failure itself is on /metrics and its page
             latest = [s.detector.report for s in self.models if s.detector.report is not None]
@@ -91,6 +100,8 @@ class Evaluator:
             await self.checkpoint()
             span.set_attribute("driftwarden.models", len(reports))
             span.set_attribute("driftwarden.findings", len(findings))
+        self.instruments.evaluation_cycle.labels("wall").set(time.perf_counter() - wall)
+        self.instruments.evaluation_cycle.labels("cpu").set(time.process_time() - cpu)
         return reports
 
     async def evaluate_model(self, state: TrackedModel) -> DriftReport | None:
@@ -161,6 +172,9 @@ class Evaluator:
                     findings.append(quality)
             with self.faults.contain(state.name, "estimate"):
                 findings += state.estimation.findings(state.name)
+            if state.constraints is not None:
+                with self.faults.contain(state.name, "constraints"):
+                    findings += state.constraints.findings()
         for model, budget in list(self.drift_budgets.items()):
             with self.faults.contain(model, "drift_budget"):
                 findings += budget.evaluate()
@@ -190,6 +204,8 @@ class Evaluator:
         with self.faults.contain("daemon", "checkpoint"), contextlib.suppress(StorageError):
             await self.checkpointer.save_counts(self.counted())
             await self.checkpointer.save_windows()
+            if self.anomalies is not None:  # the current slot's values so far
+                await asyncio.to_thread(self.anomalies.flush)
 
     async def evaluate_forever(self) -> None:
         while True:

@@ -33,11 +33,13 @@ from driftwarden.core.semconv import MetricKind
 from driftwarden.core.spans import SpanBatch
 from driftwarden.daemon.models import ModelRegistry
 from driftwarden.daemon.window_budget import WindowBudget
+from driftwarden.detectors.constraints import BatchViolations, check
 from driftwarden.detectors.latency import RequestStats
 from driftwarden.detectors.latency_sources import LatencySources
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import Instruments
+from driftwarden.params import constraint_set
 
 __all__ = ["IngestService"]
 
@@ -69,6 +71,10 @@ class IngestService:
         self._queued_values = 0  # rows x columns: what the queued batches' arrays hold
         # features of kind `ignore` are dropped like `redact`ed ones, for their model only
         self._ignored = {name: m.ignored_features for name, m in config.models.items() if m.ignored_features}
+        # data-quality constraints: checked on every admitted batch before redaction, examples of redacted hidden
+        self._constraints = {
+            name: constraint_set(m.constraints) for name, m in config.models.items() if m.constraints is not None
+        }
 
     def _dropped(self, model: str) -> frozenset[str]:
         """The features of `model` that are never stored: `redact`, and its features of kind `ignore`."""
@@ -104,6 +110,7 @@ class IngestService:
                 f"and {self._queued_values} values (limits.max_queue_values = {limits.max_queue_values}); "
                 "retry shortly"
             )
+        violations = self._check_constraints(result.batches)
         if self.config.redact or self._ignored:
             result.batches = [_redacted(b, self._dropped(b.model)) for b in result.batches]
         if not retry_on_overload and (refusal := self.window_budget.refusal(result.batches)) is not None:
@@ -144,6 +151,9 @@ class IngestService:
                 )
                 continue
             state.announced |= new
+            if (found := violations[k]) is not None and state.constraints is not None:
+                self._count_violations(state.name, found)
+                state.constraints.add(found)
             state.queued_rows += batch.rows
             state.queued_features |= {
                 name for name in (*batch.features, *batch.categorical) if name not in state.detector.window
@@ -164,6 +174,20 @@ class IngestService:
             if kept is not None:
                 batches.append(kept)
         result.batches = batches
+
+    def _check_constraints(self, batches: list[RecordBatch]) -> list[BatchViolations | None]:
+        """Each batch's constraint violations (None: its model has no constraints), before redaction."""
+        redact = frozenset(self.config.redact)
+        return [
+            check(rules, batch, hidden=redact, known=self._dropped(batch.model))
+            if (rules := self._constraints.get(batch.model)) is not None
+            else None
+            for batch in batches
+        ]
+
+    def _count_violations(self, model: str, violations: BatchViolations) -> None:
+        for (feature, kind), count in violations.counts.items():
+            self.instruments.constraint_violations.labels(model, feature, kind.value).inc(count)
 
     def _larger_than_queue(self, rows: int, values: int) -> str | None:
         """Why records could never be admitted, even to an empty queue; None when they could."""

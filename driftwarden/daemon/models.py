@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 from driftwarden.config import Config, ModelSettings
 from driftwarden.daemon.estimation import ModelEstimation
+from driftwarden.detectors.constraints import ConstraintMonitor
 from driftwarden.detectors.detector import DriftDetector
 from driftwarden.detectors.embedding import EmbeddingMonitor
 from driftwarden.detectors.label_join import LabelJoin
-from driftwarden.params import drift_thresholds, embedding_specs
+from driftwarden.params import constraint_set, drift_thresholds, embedding_specs
 
 __all__ = ["ModelRegistry", "TrackedModel"]
 
@@ -25,6 +26,7 @@ class TrackedModel:
     queued_rows: int = 0  # admitted, not yet in the window
     queued_features: set[str] = field(default_factory=set)  # of queued batches, not in the window when admitted
     estimation: ModelEstimation = field(default_factory=ModelEstimation)  # estimated quality and segments
+    constraints: ConstraintMonitor | None = None  # models.<m>.constraints: violations over the current window
     embeddings: EmbeddingMonitor | None = None  # models.<m>.embeddings: their windows and verdicts
 
     def window_bytes_after(self, rows: int = 0, features: Iterable[str] = (), *, traced: bool = False) -> int:
@@ -69,6 +71,9 @@ class ModelRegistry:
                 name=model,
                 detector=_detector(model, settings, self.config.limits.max_features, self.config.alerting.for_),
                 labels=LabelJoin(ttl=settings.label_ttl, window=settings.window.rows),
+                constraints=None
+                if settings.constraints is None
+                else ConstraintMonitor(model, constraint_set(settings.constraints), window=settings.window.rows),
                 embeddings=EmbeddingMonitor(embedding_specs(settings.embeddings)) if settings.embeddings else None,
             )
             self._models[model] = state

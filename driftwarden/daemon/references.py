@@ -29,6 +29,7 @@ import polars as pl
 from driftwarden.collector.embeddings import read_vectors
 from driftwarden.collector.tables import TableError, TableLimits, read_frame, sample_frame, scan_table, table_from_frame
 from driftwarden.config import Config, ConfigError, ModelSettings
+from driftwarden.core.records import RECORD_LABELS
 from driftwarden.detectors.embedding import REFERENCE_ROWS
 from driftwarden.detectors.reference import ReferenceProfile
 
@@ -139,8 +140,10 @@ def _keeps_sample(settings: ModelSettings) -> bool:
 
 
 def _outside_drift(settings: ModelSettings) -> list[str]:
-    """Reference columns kept for estimation only, never compared for drift: the label."""
-    return [settings.estimate.label] if settings.estimate is not None else []
+    """Reference columns kept for estimation and segments only, never compared for drift: the label, and the
+    segment columns that are record labels (`labels.app_version`)."""
+    label = [settings.estimate.label] if settings.estimate is not None else []
+    return label + [column for column in settings.segments if column.startswith(RECORD_LABELS)]
 
 
 def _sample_rows(settings: ModelSettings, columns: int) -> int:

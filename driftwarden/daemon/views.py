@@ -32,11 +32,14 @@ class ModelDrift:
     report: DriftReport | None
     failures: list[Failure]
     estimation: ModelEstimation | None = None
+    constraints: list[dict[str, object]] | None = None  # models.<m>.constraints: violations in the window
 
     def to_dict(self) -> dict[str, object]:
         body: dict[str, object] = self.report.to_dict() if self.report is not None else {}
         if self.estimation is not None:
             body.update(estimation_sections(self.estimation))
+        if self.constraints is not None:
+            body["constraints"] = self.constraints
         if self.failures:
             body["evaluation_failures"] = [f.to_dict() for f in self.failures]
         return body
@@ -90,6 +93,11 @@ class DaemonViews:
                 window_bytes=state.detector.window.nbytes,
                 estimate=state.estimation.estimate,
                 segments=tuple(state.estimation.segments),
+                constraints=tuple(
+                    (feature, kind.value, share) for (feature, kind), (_, share) in state.constraints.shares().items()
+                )
+                if state.constraints is not None
+                else (),
             )
             for state in sorted(self._daemon.models, key=lambda s: s.name)
         ]
@@ -117,7 +125,13 @@ class DaemonViews:
             return None
         if state.detector.report is None and state.detector.reference is not None:
             await self._daemon.evaluator.evaluate_model(state)
-        return ModelDrift(state.detector.report, self.failures(model), state.estimation)
+        constraints = state.constraints.summary() if state.constraints is not None else None
+        return ModelDrift(state.detector.report, self.failures(model), state.estimation, constraints)
+
+    def constraints(self, model: str) -> list[dict[str, object]] | None:
+        """The model's constraint violations over its current window; None: no constraints (or model)."""
+        state = self._daemon.models.get(model)
+        return state.constraints.summary() if state is not None and state.constraints is not None else None
 
     def latency(self, seconds: float) -> LatencyTable:
         """p50/p95/p99 per service/model/operation over the last `seconds` (any thread; slow over many series)."""

@@ -70,6 +70,7 @@ ROW_KINDS = {
     "document": "documents",
     "silence": "documents",
     "slo_state": "slo_states",
+    "segment_window": "segment_windows",
     "outbox": "outbox",
 }
 

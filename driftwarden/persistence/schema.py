@@ -166,6 +166,40 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         """,
         "ALTER TABLE outbox ADD COLUMN audit_subject TEXT",
     ),
+    # 5: segment windows (models.<m>.segments), checkpointed with the model's window, one row per segment
+    (
+        """
+        CREATE TABLE segment_windows (
+            model    TEXT NOT NULL,
+            segment  TEXT NOT NULL,
+            saved_at REAL NOT NULL,
+            window   BLOB NOT NULL,
+            PRIMARY KEY (model, segment)
+        )
+        """,
+    ),
+    # 6: the history of the anomaly detector (persistence/anomaly_history.py, detectors/seasonal.py): one mean
+    # per series and slot; bounded by anomaly.max_series and by pruning the slots older than its seasons
+    (
+        """
+        CREATE TABLE anomaly_series (
+            id        INTEGER PRIMARY KEY,
+            signal    TEXT NOT NULL,
+            labels    TEXT NOT NULL,
+            last_seen REAL NOT NULL,
+            UNIQUE (signal, labels)
+        )
+        """,
+        """
+        CREATE TABLE anomaly_history (
+            slot   INTEGER NOT NULL,
+            series INTEGER NOT NULL,
+            value  REAL NOT NULL,
+            count  INTEGER NOT NULL,
+            PRIMARY KEY (slot, series)
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

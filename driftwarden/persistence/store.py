@@ -93,9 +93,15 @@ class Store:
                 self.database.skip("slo_state", name, f"stored as {type(fp).__name__}, {type(blob).__name__}")
         return states
 
-    def save_windows(self, windows: dict[str, bytes], documents: dict[str, object] | None = None) -> None:
-        """Current-window checkpoints and the documents that must agree with them (file-tail
-        offsets of the rows in those windows), all in one transaction."""
+    def save_windows(
+        self,
+        windows: dict[str, bytes],
+        documents: dict[str, object] | None = None,
+        segments: dict[str, dict[str, bytes]] | None = None,
+    ) -> None:
+        """Current-window checkpoints, the documents that must agree with them (file-tail
+        offsets of the rows in those windows) and segment windows (model -> segment -> checkpoint: each
+        model's replace its stored ones whole), all in one transaction."""
         now = time.time()
         encoded = [(name, now, orjson.dumps(value)) for name, value in (documents or {}).items()]
 
@@ -106,6 +112,12 @@ class Store:
                 [(model, now, blob) for model, blob in windows.items()],
             )
             db.executemany(_UPSERT_DOCUMENT, encoded)
+            for model, blobs in (segments or {}).items():
+                db.execute("DELETE FROM segment_windows WHERE model = ?", (model,))
+                db.executemany(
+                    "INSERT INTO segment_windows (model, segment, saved_at, window) VALUES (?, ?, ?, ?)",
+                    [(model, key, now, blob) for key, blob in blobs.items()],
+                )
 
         self.database.write("window_checkpoint", save)
 
@@ -118,6 +130,16 @@ class Store:
             else:
                 self.database.skip("window", model, f"stored as {type(blob).__name__}, not bytes")
         return windows
+
+    def load_segment_windows(self) -> dict[str, dict[str, bytes]]:
+        """model -> segment -> checkpoint as saved; the caller decodes them (and skips what fails)."""
+        out: dict[str, dict[str, bytes]] = {}
+        for model, segment, blob in self.database.read("SELECT model, segment, window FROM segment_windows"):
+            if isinstance(blob, bytes):
+                out.setdefault(model, {})[segment] = blob
+            else:
+                self.database.skip("segment_window", f"{model} {segment}", f"stored as {type(blob).__name__}")
+        return out
 
     def save_document(self, name: str, value: object, *, change: Change | None = None) -> None:
         """Small JSON state (alerts, silences, retrain triggers), replaced whole; with `change`, its audit

@@ -134,12 +134,14 @@ def render_html(
     title: str | None = None,
     sources: Mapping[str, str] | None = None,
     schema: Mapping[str, Sequence[str]] | None = None,
+    extra: str = "",
 ) -> str:
     """The whole report as one HTML document (a str); `title` defaults to "Drift report: MODEL".
 
     `sources` names what was compared (`{"reference": "ref.parquet", "current": "today.csv"}`) and
     `schema` the columns left out (`{"missing_in_current": [...], "id_like": [...], ...}`); both are
-    shown in the header when given.
+    shown in the header when given; `extra`: more sections (markup), after the overview (`check`'s
+    estimated quality, rendering/quality_section.py).
     """
     heading = _heading(report, title)
     return (
@@ -147,7 +149,7 @@ def render_html(
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(heading)}</title><style>{CSS}</style></head><body><main>"
-        f"{_body(report, heading, sources or {}, schema or {}, ids='')}</main></body></html>"
+        f"{_body(report, heading, sources or {}, schema or {}, ids='', extra=extra)}</main></body></html>"
     )
 
 
@@ -157,6 +159,7 @@ def render_fragment(
     title: str | None = None,
     sources: Mapping[str, str] | None = None,
     schema: Mapping[str, Sequence[str]] | None = None,
+    extra: str = "",
 ) -> str:
     """The report as one `<div>` to embed in another page (a notebook's output cell): the document's
     markup, its stylesheet scoped to the div (nothing outside it restyled), ids unique to this report.
@@ -173,7 +176,7 @@ def render_fragment(
     ids = f"dw{zlib.crc32(f'{report.model}|{report.evaluated_at!r}|{heading}'.encode()):08x}-"
     return (
         f'<div class="{SCOPE}" data-model="{esc(report.model)}"><style>{scoped_css(CSS, "." + SCOPE)}</style>'
-        f"{_body(report, heading, sources or {}, schema or {}, ids=ids)}</div>"
+        f"{_body(report, heading, sources or {}, schema or {}, ids=ids, extra=extra)}</div>"
     )
 
 
@@ -188,12 +191,14 @@ def _body(
     schema: Mapping[str, Sequence[str]],
     *,
     ids: str,
+    extra: str = "",
 ) -> str:
     features = sorted(report.features, key=_order)
     return "".join(
         [
             _summary(report, heading, sources, schema, ids),
             _overview(features, report, ids),
+            extra,
             '<h2>Features <span class="muted small">largest PSI first</span></h2>'
             '<p class="legend">share of rows per bin or category:<i class="reference"></i>reference'
             '<i class="current"></i>current</p>',
@@ -237,11 +242,12 @@ def write_html(
     title: str | None = None,
     sources: Mapping[str, str] | None = None,
     schema: Mapping[str, Sequence[str]] | None = None,
+    extra: str = "",
 ) -> Path:
     """Render `report` to `path` (UTF-8), replacing it atomically; returns the path. The file gets the
     permissions any new file of the user gets (0666 less the umask), not a temporary file's 0600."""
     target = Path(path)
-    markup = render_html(report, title=title, sources=sources, schema=schema)
+    markup = render_html(report, title=title, sources=sources, schema=schema, extra=extra)
     tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to open(path, "w")
     try:

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from driftwarden.core.alert_names import RUNBOOKS_PATH
 from driftwarden.detectors.slo import WINDOWS
+from driftwarden.ui.constraints import constraints_card
 from driftwarden.ui.embeddings import embeddings_card
 from driftwarden.ui.layout import CSP
 from driftwarden.ui.model import model_page
@@ -94,9 +95,10 @@ def create_ui_router(app: FastAPI) -> APIRouter:
         history, failures = views.history(model), views.failures(model)
         state = app.state.daemon.models.get(model)
         monitor = state.embeddings if state is not None else None  # models.<m>.embeddings
+        constraints = views.constraints(model)
 
         def render() -> str:
-            sections = []
+            sections = [] if constraints is None else [constraints_card(constraints)]
             if fitted is not None and fitted.estimator is not None:
                 metric = estimate.alert_metric if estimate is not None else fitted.estimator.params.metric
                 samples = [(p.at, p.estimated.get(metric), p.realized.get(metric)) for p in quality_history]

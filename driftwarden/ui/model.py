@@ -73,7 +73,7 @@ def model_page(
             f'{title}<div class="card"><p>No reference yet: PUT one to '
             f"<code>/v1/models/{esc(model)}/reference</code> (Parquet, CSV or NDJSON rows).</p>"
             f'<p class="muted">{integer(window_rows)} rows in the current window.</p></div>'
-        )
+        ) + "".join(sections)
         return page(model, body, now=now)
     head = [
         title,

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from driftwarden.alerts import fleet_rules
 from driftwarden.alerts.fleet_rules import ALERT_FLEET_DRIFT, BINS, FLEET_BY, PSI, SHARE, VALUES
@@ -27,6 +28,7 @@ from driftwarden.core.metric_names import FEATURE_BIN_VALUES
 from driftwarden.detectors import stats
 from driftwarden.detectors.drift import DriftReport, compare
 from driftwarden.detectors.reference import ReferenceProfile
+from driftwarden.exporters.exposition import render
 from driftwarden.exporters.prometheus import DriftCollector, ModelState
 from tests.support.tools import required_tool
 
@@ -68,9 +70,10 @@ def exported(profile: ReferenceProfile, replica: Replica) -> tuple[DriftReport, 
     registry = CollectorRegistry()
     registry.register(DriftCollector(lambda: [state], lambda: (0, 500_000)))
     target = {"namespace": NAMESPACE, "pod": replica.pod, "model_version": replica.version, "job": "driftwarden"}
+    chunks, _ = render(registry, (), "text/plain")  # as /metrics writes them
     samples = {
         series(s.name, {**target, **s.labels}): s.value
-        for family in registry.collect()
+        for family in text_string_to_metric_families(b"".join(chunks).decode())
         for s in family.samples
         if s.name == FEATURE_BIN_VALUES
     }

@@ -18,7 +18,7 @@ from tests.support.tools import required_tool
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "alerts" / "example.yaml"
 SCHEMA = json.loads((Path(__file__).with_name("prometheusrule.schema.json")).read_text())
-RULE_FILES = ("slos.yml", "driftwarden.yml", "fleet.yml")
+RULE_FILES = ("slos.yml", "driftwarden.yml", "fleet.yml", "anomalies.yml")
 
 
 def generate(out: Path, *args: str) -> dict[str, Any]:
@@ -41,6 +41,7 @@ def test_each_rule_file_becomes_a_prometheusrule_valid_under_the_crd_schema(tmp_
         "slos.prometheusrule.yaml",
         "driftwarden.prometheusrule.yaml",
         "fleet.prometheusrule.yaml",
+        "anomalies.prometheusrule.yaml",
     ]
     validator = Draft202012Validator(SCHEMA)
     for name, resource in found.items():

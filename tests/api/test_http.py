@@ -56,8 +56,12 @@ def test_predictions_to_drift_report_and_metrics(daemon: Daemon) -> None:
     assert daemon.metric("driftwarden_records_total", model="fraud", source="http") == 7000
     assert daemon.metric("driftwarden_feature_drift_score", model="fraud", feature="amount", method="psi") > 0.2
     assert daemon.metric("driftwarden_window_rows", model="fraud", window="current") == 5000
-    age_bin = {"model": "fraud", "feature": "age", "bin": "0"}
-    assert daemon.metric("driftwarden_feature_bin_values", **age_bin, window="reference") == 500
+    amount_bin = {"model": "fraud", "feature": "amount", "bin": "0"}  # fleet.export_bins: drifted by default
+    assert daemon.metric("driftwarden_feature_bin_values", **amount_bin, window="reference") == 500
+    assert (
+        daemon.metric("driftwarden_feature_bin_values", model="fraud", feature="age", bin="0", window="reference")
+        is None
+    )
     models = daemon.client.get("/v1/models").json()["models"]
     assert models[0]["model"] == "fraud" and models[0]["has_reference"] is True
 

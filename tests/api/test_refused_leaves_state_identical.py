@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.support.records import FEATURES, put_reference, reference_frame
+from tests.support.records import ARROW, FEATURES, arrow_stream, put_reference, reference_frame
 from tests.support.server import Daemon, running
 
 pytestmark = pytest.mark.server
@@ -152,6 +152,8 @@ def refused_requests(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
                 "reference_too_many_rows",
                 "kserve_bad_shape",
                 "kserve_too_many_rows",
+                "arrow_unreadable",
+                "arrow_refused",
             ]
         )
     )
@@ -228,6 +230,21 @@ def refused_requests(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
     if kind == "bad_model_name":
         name = draw(st.sampled_from(["a%20b", "m%0A", "x" * 64, "..%2F", "%C3%A9"]))
         return "PUT", f"/v1/models/{name}/reference", b"amount\n1\n2\n", {"content-type": "text/csv"}
+    if kind == "arrow_unreadable":  # garbage, or a good stream cut short
+        stream = arrow_stream({"model": [MODEL] * 3, "amount": [1.0, 2.0, 3.0]})
+        body = draw(garbage | st.integers(1, len(stream) - 1).map(lambda cut: stream[:cut]))
+        return "POST", "/v1/predictions", body, ARROW
+    if kind == "arrow_refused":  # readable, but not records the daemon can take
+        n = draw(st.sampled_from([MAX_RECORDS + 1, MAX_QUEUE_ROWS + 1]))  # beyond the request limit or the queue
+        columns = {
+            "too_many_rows": {"model": [MODEL] * n, "amount": [1.0] * n},
+            "wrong_type": {"model": [MODEL], "amount": [[1.0]]},
+            "compressed": {"model": [MODEL], "amount": [1.0], "zstd": True},
+            "no_model": {"amount": [1.0]},
+            "too_many_features": {"model": [MODEL], **{f"f{j}": [1.0] for j in range(MAX_FEATURES + 1)}},
+        }[draw(st.sampled_from(["too_many_rows", "wrong_type", "compressed", "no_model", "too_many_features"]))]
+        options = {"compression": "zstd"} if columns.pop("zstd", False) else {}
+        return "POST", "/v1/predictions", arrow_stream(columns, **options), ARROW
     if kind == "garbage_traces":
         headers = draw(st.sampled_from([{"content-type": "application/x-protobuf"}, JSON]))
         return "POST", "/v1/traces", draw(garbage), headers

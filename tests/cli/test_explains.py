@@ -167,7 +167,12 @@ def test_three_config_mistakes_in_one_run_with_lines_and_suggestions(tmp_path: P
 
 def test_generators_print_json(tmp_path: Path) -> None:
     rules = json.loads(driftwarden("rules", "generate", "--out", str(tmp_path / "rules"), "--json").stdout)
-    assert [Path(f["path"]).name for f in rules["files"]] == ["slos.yml", "driftwarden.yml", "fleet.yml"]
+    assert [Path(f["path"]).name for f in rules["files"]] == [
+        "slos.yml",
+        "driftwarden.yml",
+        "fleet.yml",
+        "anomalies.yml",
+    ]
     assert all(Path(f["path"]).is_file() for f in rules["files"])
     boards = json.loads(driftwarden("dashboards", "generate", "--out", str(tmp_path / "boards"), "--json").stdout)
     assert boards["dashboards"] and all(b["panels"] > 0 and Path(b["path"]).is_file() for b in boards["dashboards"])

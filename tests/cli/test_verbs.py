@@ -7,6 +7,7 @@ import importlib
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,45 @@ def test_help_and_usage_errors_import_no_verb(argv: list[str]) -> None:
         "driftwarden.cli",
         "driftwarden.cli.common",
     }
+
+
+def imported_by(*argv: str) -> set[str]:
+    """The modules `python -X importtime -m driftwarden ARGV` imports, as the command runs for a user."""
+    ran = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "driftwarden", *argv], capture_output=True, text=True, check=False
+    )
+    return {line.split("|")[-1].strip() for line in ran.stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["check", "--help"]])
+def test_the_command_imports_nothing_heavy_for_help(argv: list[str]) -> None:
+    loaded = imported_by(*argv) - {"name"}  # the header line's column title
+    assert loaded, "python -X importtime printed nothing"
+    assert not {m.split(".")[0] for m in loaded} & set(HEAVY)
+    assert {m for m in loaded if m.startswith("driftwarden")} <= {
+        "driftwarden",
+        "driftwarden.__main__",
+        "driftwarden.cli",
+        "driftwarden.cli.common",
+    }
+
+
+# Imported by `check` only when it needs them: a config (--config), a daemon, scipy.stats, the estimators.
+NOT_FOR_CHECK = ("fastapi", "uvicorn", "starlette", "pydantic", "yaml", "sklearn", "scipy.stats", "httpx", "pandas")
+
+
+def test_check_without_a_config_imports_no_config_models_and_no_server(tmp_path: Path) -> None:
+    reference, current = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    reference.write_text("a,b\n" + "".join(f"{i % 7},{i % 3}\n" for i in range(200)))
+    current.write_text("a,b\n" + "".join(f"{i % 5},{i % 3}\n" for i in range(200)))
+    loaded = imported_by("check", "--reference", str(reference), "--current", str(current))
+    assert "driftwarden.comparison" in loaded  # it ran
+    assert not {name for name in NOT_FOR_CHECK if name in loaded or any(m.startswith(f"{name}.") for m in loaded)}
+
+
+def test_checks_settings_without_a_config_are_the_embedded_configs() -> None:
+    from driftwarden.cli.check import CheckSettings
+    from driftwarden.config import load_config
+
+    assert CheckSettings() == CheckSettings.of(load_config(None), "check")
+    assert CheckSettings.read(None, "fraud") == CheckSettings.of(load_config(None), "fraud")

@@ -38,7 +38,7 @@ from driftwarden.collector.kserve import parse_events
 from driftwarden.collector.kserve_events import read_events
 from driftwarden.collector.kserve_join import EventJoiner
 from driftwarden.collector.kserve_payloads import decode_event, kind_of
-from driftwarden.collector.predictions import parse_records
+from driftwarden.collector.predictions import parse_objects, parse_records
 from driftwarden.core.errors import DriftwardenError
 from driftwarden.core.records import MAX_REPORTED_ERRORS
 from driftwarden.params import TraceParams
@@ -115,6 +115,48 @@ def test_json_array_and_ndjson_count_every_record_alike(batch: list, data: st.Da
     for result in (ndjson, array):
         check_result(result, len(batch))
     assert (ndjson.accepted, ndjson.rejected_by_reason) == (array.accepted, array.rejected_by_reason)
+
+
+numbers = st.none() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False, allow_infinity=False)
+alike_records = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from(["m", "m", "m", "n", "bad model"]),
+        "features": st.sampled_from([("a", "b"), ("a", "b"), ("b", "a"), ("a",), ("a", "prediction")]).flatmap(
+            lambda names: st.fixed_dictionaries({n: numbers | st.sampled_from([True, "DE"]) for n in names})
+        ),
+    },
+    optional={"prediction": numbers, "request_id": st.text(max_size=3), "model_version": st.text(max_size=3)},
+)
+
+
+def batches_of(result: Any) -> list[tuple[Any, ...]]:
+    def listed(a: Any) -> Any:
+        return None if a is None else a.tolist()
+
+    return [
+        (
+            b.model,
+            b.features,
+            b.values.tobytes(),
+            b.model_version,
+            b.categorical,
+            listed(b.categorical_values),
+            listed(b.request_ids),
+            listed(b.labels),
+        )
+        for b in result.batches
+    ]
+
+
+@examples(150)
+@given(st.lists(alike_records, min_size=1, max_size=20))
+def test_ndjson_taken_a_column_at_a_time_gives_what_records_one_by_one_give(batch: list) -> None:
+    """Alike records (one model, one feature layout, numbers) are taken a column at a time; any other request
+    record by record. Both give the same batches and the same rejections."""
+    columns = parse_records(b"\n".join(orjson.dumps(r) for r in batch), NDJSON)
+    one_by_one = parse_objects(list(enumerate(batch)))
+    assert batches_of(columns) == batches_of(one_by_one)
+    assert (columns.accepted, columns.rejected_by_reason) == (one_by_one.accepted, one_by_one.rejected_by_reason)
 
 
 @examples(30)

@@ -134,8 +134,10 @@ def test_problems_as_data(tmp_path: Path) -> None:
 def test_the_labels_a_route_may_match_are_the_labels_alerts_carry() -> None:
     """`ALERT_LABELS` (what routes and silences are checked against) holds every label `describe` gives."""
     from driftwarden.alerts.alert import describe
+    from driftwarden.core.constraints import ConstraintKind
     from driftwarden.core.label_names import ALERT_LABELS
     from driftwarden.detectors.findings import (
+        DataQualityFinding,
         DriftBudgetFinding,
         FeatureDriftFinding,
         GpuCondition,
@@ -166,6 +168,17 @@ def test_the_labels_a_route_may_match_are_the_labels_alerts_carry() -> None:
             severity=Severity.PAGE, value=20, threshold=14.4, slo="s", labels={"service": "api", "model": "m"}, **burn
         ),
         DriftBudgetFinding(severity=Severity.PAGE, value=20, threshold=14.4, model="m", **burn),
+        DataQualityFinding(  # detectors/constraints.py: the label `constraint`
+            severity=Severity.WARNING,
+            value=0.2,
+            threshold=0.0,
+            model="m",
+            feature="age",
+            constraint=ConstraintKind.RANGE,
+            violations=2,
+            rows=10,
+            expected="within [0, 120]",
+        ),
         GpuHealthFinding(  # the labels detectors/gpu.py gives a GPU's findings
             severity=Severity.PAGE,
             value=79,

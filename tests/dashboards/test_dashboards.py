@@ -11,6 +11,7 @@ Without the binary it is skipped, unless CI=true.
 from __future__ import annotations
 
 import bisect
+import io
 import re
 import subprocess
 import time
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import numpy as np
 import orjson
 import polars as pl
 import pytest
@@ -30,11 +32,11 @@ from driftwarden.core import metric_names as metrics
 from driftwarden.dashboards import build
 from driftwarden.dashboards.panels import DATASOURCE, SCHEMA_VERSION, SCOPE, Json
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
+from driftwarden.demo.load import ndjson_records, reference_parquet
 from driftwarden.exporters import gpu
 from tests.support.processes import driftwarden_demo
 from tests.support.prometheus import prometheus
-from tests.support.records import put_reference
-from tests.support.server import running
+from tests.support.server import Daemon, running
 from tests.support.tools import required_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -304,6 +306,24 @@ def export_genai_metrics_and_otlp_refusals(base_url: str) -> None:
         assert answer.json()["partialSuccess"]["rejectedLogRecords"] == "1", answer.text
 
 
+def judge_segments(daemon: Daemon) -> None:
+    """The segment panels' series: the demo's model has no segments; here it has, per country, each judged on
+    its window of 100 rows with its quality estimated."""
+    rng = np.random.default_rng(8)
+    parquet = {"content-type": "application/vnd.apache.parquet"}
+    # the embedding panel: the reference carries the vectors of models.<m>.embeddings.e (a list column)
+    frame = pl.read_parquet(io.BytesIO(reference_parquet(rng)))
+    frame = frame.with_columns(pl.Series("e", [[float(i % 50), 1.0] for i in range(frame.height)]))
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    answer = daemon.client.put(f"/v1/models/{DEMO_MODEL}/reference", content=buf.getvalue(), headers=parquet)
+    assert answer.status_code == 200 and answer.json()["segments"] == 8, answer.text
+    body, _ = ndjson_records(rng, [f"s{i}" for i in range(3000)], shifted=False)
+    answer = daemon.client.post("/v1/predictions", content=body, headers={"content-type": "application/x-ndjson"})
+    assert answer.status_code == 200, answer.text
+    daemon.evaluate()
+
+
 # Series that exist only once the demo's second half has happened: drift, the SLO page, an alert
 # firing and delivered; the rejects the test sends; the GPU daemon's cost per inference. Counters
 # wait for a few scrapes, so that rate() over them has two samples.
@@ -330,80 +350,80 @@ KNOWN_LINT: set[str] = set()  # promtool check metrics has nothing to say about 
 @pytest.mark.slow
 def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -> None:
     promtool = binary("promtool")
-    started = time.monotonic()
     gpu_settings = {"enabled": True, "interval": "1s", "cost_per_hour": 2.5}
     # the sampled-out panel: the demo keeps every record; the embedding panel: the demo sends no vectors
     sampling = {DEMO_MODEL: {"sample_rate": 0.5, "embeddings": {"e": {"dim": 2}}}}
-    with (
-        running(tmp_path / "gpu.db", FakeNvml.with_gpus(2), models=sampling, gpu=gpu_settings) as gpus,
-        demo(tmp_path, duration=60) as demo_url,
-        prometheus(
-            tmp_path, {JOB: (demo_url[7:], TARGET_LABELS[JOB]), GPU_JOB: (gpus.url[7:], TARGET_LABELS[GPU_JOB])}
-        ) as prom,
-    ):
-        # the GPU daemon prices inferences from prediction records (the demo has no GPU), half of them sampled out
-        records = b"\n".join(
-            orjson.dumps(
-                {
-                    "model": DEMO_MODEL,
-                    "request_id": f"r{i}",
-                    "features": {"amount": float(i)},
-                    "embeddings": {"e": [i, 1]},
-                }
+    # the segment panels: the demo judges no segments; the GPU daemon's model does, per country
+    sampling[DEMO_MODEL] |= {"segments": ["country"], "segmenting": {"min_rows": 100}, "estimate": {"kind": "binary"}}
+    with running(tmp_path / "gpu.db", FakeNvml.with_gpus(2), models=sampling, gpu=gpu_settings) as gpus:
+        judge_segments(gpus)  # before the demo starts: its timeline is not held up
+        started = time.monotonic()
+        with (
+            demo(tmp_path, duration=60) as demo_url,
+            prometheus(
+                tmp_path, {JOB: (demo_url[7:], TARGET_LABELS[JOB]), GPU_JOB: (gpus.url[7:], TARGET_LABELS[GPU_JOB])}
+            ) as prom,
+        ):
+            # the GPU daemon prices inferences from prediction records (the demo has no GPU), half of them sampled out
+            records = b"\n".join(
+                orjson.dumps(
+                    {
+                        "model": DEMO_MODEL,
+                        "request_id": f"r{i}",
+                        "features": {"amount": float(i)},
+                        "embeddings": {"e": [i, 1]},
+                    }
+                )
+                for i in range(50)
             )
-            for i in range(50)
-        )
-        put_reference(
-            gpus, pl.DataFrame({"amount": [0.0, 1.0, 2.0], "e": [[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]}), DEMO_MODEL
-        )
-        ndjson = {"content-type": "application/x-ndjson"}
-        assert gpus.client.post("/v1/predictions", content=records, headers=ndjson).status_code == 200
-        gpus.evaluate()
-        # one bad record and one unreadable request, so the reject panels have a reason to show
-        bad = httpx.post(f"{demo_url}/v1/predictions", json=[{"features": {"amount": 1.0}}], timeout=10)
-        assert bad.status_code == 400, bad.text
-        refused = httpx.post(f"{demo_url}/v1/predictions", content=b"x", headers={"content-type": "text/plain"})
-        assert refused.status_code == 415, refused.text
-        export_genai_metrics_and_otlp_refusals(demo_url)
+            ndjson = {"content-type": "application/x-ndjson"}
+            assert gpus.client.post("/v1/predictions", content=records, headers=ndjson).status_code == 200
+            gpus.evaluate()
+            # one bad record and one unreadable request, so the reject panels have a reason to show
+            bad = httpx.post(f"{demo_url}/v1/predictions", json=[{"features": {"amount": 1.0}}], timeout=10)
+            assert bad.status_code == 400, bad.text
+            refused = httpx.post(f"{demo_url}/v1/predictions", content=b"x", headers={"content-type": "text/plain"})
+            assert refused.status_code == 415, refused.text
+            export_genai_metrics_and_otlp_refusals(demo_url)
 
-        up = prom.wait_for([f'up{{job="{job}"}} == 1' for job in (JOB, GPU_JOB)], time.monotonic() + 20)
-        assert not up, f"not scraped: {up}" + prom.logs()
-        late = prom.wait_for(PHASES, started + 110)
-        assert not late, f"the demo did not get there: {late}" + prom.logs() + (tmp_path / "demo.log").read_text()
+            up = prom.wait_for([f'up{{job="{job}"}} == 1' for job in (JOB, GPU_JOB)], time.monotonic() + 20)
+            assert not up, f"not scraped: {up}" + prom.logs()
+            late = prom.wait_for(PHASES, started + 110)
+            assert not late, f"the demo did not get there: {late}" + prom.logs() + (tmp_path / "demo.log").read_text()
 
-        empty = [
-            f"{board} / {title}: {substitute(expr)}"
-            for board, title, expr in targets()
-            if not prom.query(substitute(expr))
-        ]
-        assert not empty, f"{len(empty)} panel queries returned no series:\n" + "\n".join(empty)
+            empty = [
+                f"{board} / {title}: {substitute(expr)}"
+                for board, title, expr in targets()
+                if not prom.query(substitute(expr))
+            ]
+            assert not empty, f"{len(empty)} panel queries returned no series:\n" + "\n".join(empty)
 
-        for board in DASHBOARDS.values():
-            for v in board["templating"]["list"][1:]:
-                selector, label = label_values(v["query"])
-                got = prom.http.get(f"/api/v1/label/{label}/values", params={"match[]": selector}).json()["data"]
-                assert {**VALUES, **TARGET_LABELS[JOB]}[v["name"]] in got, (board["title"], v["query"], got)
+            for board in DASHBOARDS.values():
+                for v in board["templating"]["list"][1:]:
+                    selector, label = label_values(v["query"])
+                    got = prom.http.get(f"/api/v1/label/{label}/values", params={"match[]": selector}).json()["data"]
+                    assert {**VALUES, **TARGET_LABELS[JOB]}[v["name"]] in got, (board["title"], v["query"], got)
 
-        # one pod chosen: each drift panel shows the demo pod's or the GPU daemon's; a pod no target has: nothing
-        overview = [t["expr"] for p in panels(DASHBOARDS["drift-overview.json"]) for t in p["targets"]]
-        unseen = [
-            e for e in overview if not any(prom.query(substitute(e, **labels)) for labels in TARGET_LABELS.values())
-        ]
-        assert not unseen, unseen
-        other = {**TARGET_LABELS[JOB], "pod": "fraud-7d9f-other"}
-        theirs = [e for e in overview if prom.query(substitute(e, **other))]
-        assert not theirs, theirs
+            # one pod chosen: each drift panel shows the demo pod's or the GPU daemon's; a pod no target has: nothing
+            overview = [t["expr"] for p in panels(DASHBOARDS["drift-overview.json"]) for t in p["targets"]]
+            unseen = [
+                e for e in overview if not any(prom.query(substitute(e, **labels)) for labels in TARGET_LABELS.values())
+            ]
+            assert not unseen, unseen
+            other = {**TARGET_LABELS[JOB], "pod": "fraud-7d9f-other"}
+            theirs = [e for e in overview if prom.query(substitute(e, **other))]
+            assert not theirs, theirs
 
-        latency = next(p for p in DASHBOARDS["latency-slos.json"]["panels"] if p["title"].startswith("Latency p50"))
-        now = time.time()
-        exemplars = prom.http.get(
-            "/api/v1/query_exemplars",
-            params={"query": substitute(latency["targets"][0]["expr"]), "start": now - 300, "end": now},
-        ).json()["data"]
-        assert any("trace_id" in e["labels"] for series in exemplars for e in series["exemplars"]), exemplars
+            latency = next(p for p in DASHBOARDS["latency-slos.json"]["panels"] if p["title"].startswith("Latency p50"))
+            now = time.time()
+            exemplars = prom.http.get(
+                "/api/v1/query_exemplars",
+                params={"query": substitute(latency["targets"][0]["expr"]), "start": now - 300, "end": now},
+            ).json()["data"]
+            assert any("trace_id" in e["labels"] for series in exemplars for e in series["exemplars"]), exemplars
 
-        exposition = httpx.get(f"{demo_url}/metrics", timeout=10).text
-        check = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True, text=True)
-        problems = {line.strip() for line in (check.stdout + check.stderr).splitlines() if line.strip()}
-        assert check.returncode in (0, 3) and problems <= KNOWN_LINT, problems  # 3: lint findings only
+            exposition = httpx.get(f"{demo_url}/metrics", timeout=10).text
+            check = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True, text=True)
+            problems = {line.strip() for line in (check.stdout + check.stderr).splitlines() if line.strip()}
+            assert check.returncode in (0, 3) and problems <= KNOWN_LINT, problems  # 3: lint findings only
     assert time.monotonic() - started < 150

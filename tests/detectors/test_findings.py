@@ -20,11 +20,14 @@ from hypothesis import strategies as st
 
 from driftwarden.alerts.alert import describe, fingerprint
 from driftwarden.alerts.labelset import fingerprint as labelset_fingerprint
+from driftwarden.core.constraints import ConstraintKind
 from driftwarden.detectors.embedding import EmbeddingDrift, EmbeddingDriftFinding
 from driftwarden.detectors.findings import (
     ESTIMATED_QUALITY_SUBJECT,
     MODEL_SUBJECT,
     QUALITY_SUBJECT,
+    AnomalyFinding,
+    DataQualityFinding,
     DriftBudgetFinding,
     FeatureDriftFinding,
     Finding,
@@ -292,6 +295,54 @@ CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
         SEE_EVIDENCE,
         b'{"reasons":["SwThermalSlowdown","HwThermalSlowdown"],"mask":96}',
     ),
+    "data_quality": (
+        DataQualityFinding(
+            model="fraud",
+            feature="age",
+            constraint=ConstraintKind.RANGE,
+            severity=Severity.WARNING,
+            value=0.25,
+            threshold=0.001,
+            violations=50,
+            rows=200,
+            expected="within [0, 108]",
+            examples=("-31", "-45"),
+        ),
+        "5803d10dd12be537",
+        "DataQualityViolation",
+        "age",
+        "Data quality of fraud: age breaks its range constraint in 25.00% of the window (50 of 200 rows; "
+        "allowed 0.10%): expected within [0, 108]; e.g. -31, -45",
+        "Records of fraud break the data-quality constraints of models.fraud.constraints (or its constraints_file): "
+        "check the producer of age for a unit, type or schema change; GET /v1/models/fraud/drift lists every "
+        "violated constraint with examples.",
+        b'{"constraint":"range","expected":"within [0, 108]","violations":50,"rows":200,"share":0.25,'
+        b'"examples":["-31","-45"]}',
+    ),
+    "anomaly": (
+        AnomalyFinding(
+            signal="request_rate",
+            severity=Severity.WARNING,
+            value=-4.0,
+            threshold=3.0,
+            labels={"service": "api", "model": "fraud", "operation": "/v1/predict"},
+            observed=12.0,
+            baseline=20.0,
+            spread=2.0,
+            seasons=4,
+            since=1_700_622_000.0,
+            where="upstream traffic",
+        ),
+        "df22f21c7bbc3b82",
+        "Anomaly",
+        "request_rate",
+        "Unusual request rate of model fraud, operation /v1/predict, service api for this time of the week: 12 "
+        "against a baseline of 20 (down 40%, score -4.0, sensitivity 3, median of 4 past seasons)",
+        "request_rate has been beyond 3 robust deviations (1.4826 x MAD, at least its floor 2) from the same time "
+        "of the seasons before since 2023-11-22 03:00 UTC. Where to look: upstream traffic",
+        b'{"signal":"request_rate","observed":12.0,"baseline":20.0,"spread":2.0,"score":-4.0,"sensitivity":3.0,'
+        b'"seasons":4,"since":1700622000.0,"where":"upstream traffic"}',
+    ),
 }
 
 
@@ -325,6 +376,8 @@ def test_kinds_targets_and_labels() -> None:
         "slo_ticket": (FindingKind.SLO, None, "checkout", None),
         "gpu_xid": (FindingKind.GPU, None, None, "GPU-0"),
         "gpu_thermal": (FindingKind.GPU, None, None, "GPU-1"),
+        "data_quality": (FindingKind.DATA_QUALITY, "fraud", None, None),
+        "anomaly": (FindingKind.ANOMALY, "fraud", None, None),
     }
     labels, _ = describe(CASES["slo_page"][0])
     assert labels == {

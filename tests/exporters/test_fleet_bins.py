@@ -42,8 +42,14 @@ def features_with(daemon: Daemon, metric: str) -> dict[str, set[str]]:
     return found
 
 
-def test_by_default_every_feature_exports_its_bins_in_both_windows(tmp_path: Path) -> None:
-    with running(tmp_path / "state.db") as daemon:
+def test_by_default_only_drifting_features_export_their_bins(tmp_path: Path) -> None:
+    with running(tmp_path / "state.db") as daemon:  # the default series set (design.md "Metric set")
+        drifted_fraud_and_steady_churn(daemon)
+        assert features_with(daemon, FEATURE_BIN_VALUES) == {"fraud": {"amount"}}
+
+
+def test_export_bins_all_exports_every_features_bins_in_both_windows(tmp_path: Path) -> None:
+    with running(tmp_path / "state.db", fleet={"export_bins": "all"}) as daemon:
         drifted_fraud_and_steady_churn(daemon)
         assert features_with(daemon, FEATURE_BIN_VALUES) == {"fraud": EVERY_FEATURE, "churn": EVERY_FEATURE}
         assert daemon.metric(FEATURE_BIN_VALUES, model="fraud", feature="age", bin="0", window="reference") == 200
@@ -68,7 +74,7 @@ def test_export_bins_drifted_exports_only_the_features_that_drift(tmp_path: Path
 
 
 def test_bin_features_allow_a_model_only_its_listed_features_and_leave_other_models_alone(tmp_path: Path) -> None:
-    fleet = {"bin_features": {"fraud": ["age", "country", "not-a-feature"]}}
+    fleet = {"export_bins": "all", "bin_features": {"fraud": ["age", "country", "not-a-feature"]}}
     with running(tmp_path / "state.db", fleet=fleet) as daemon:
         drifted_fraud_and_steady_churn(daemon)
         assert features_with(daemon, FEATURE_BIN_VALUES) == {"fraud": {"age", "country"}, "churn": EVERY_FEATURE}

@@ -7,6 +7,7 @@ The features are standard normals (`shift` moves their means, in standard deviat
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import orjson
@@ -14,9 +15,10 @@ import polars as pl
 
 from tests.support.server import Daemon
 
-__all__ = ["FEATURES", "NDJSON", "put_reference", "records", "reference_frame"]
+__all__ = ["ARROW", "FEATURES", "NDJSON", "arrow_stream", "put_reference", "records", "reference_frame"]
 
 NDJSON = {"content-type": "application/x-ndjson"}
+ARROW = {"content-type": "application/vnd.apache.arrow.stream"}
 FEATURES = ["amount", "age", "score"]
 
 
@@ -46,3 +48,15 @@ def records(rng: np.random.Generator, n: int, shift: tuple[float, ...] = (0, 0, 
         orjson.dumps({"model": model, "features": dict(zip(FEATURES, row, strict=True)) | {"country": country}})
         for row, country in zip(values.tolist(), countries, strict=True)
     )
+
+
+def arrow_stream(columns: dict[str, Any], **options: Any) -> bytes:
+    """An Arrow IPC stream of one record batch of `columns` (name: list or array), as a client would send it;
+    `options` go to `pyarrow.ipc.IpcWriteOptions` (compression="zstd", ...)."""
+    import pyarrow as pa  # only the tests that send Arrow load it
+
+    table = pa.table(columns)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(**options)) as writer:
+        writer.write_table(table)
+    return sink.getvalue()

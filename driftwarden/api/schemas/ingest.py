@@ -52,10 +52,16 @@ RECORDS: Schema = {"type": "array", "items": PREDICTION_RECORD}
 
 PREDICTIONS_BODY: Schema = {
     "required": True,
-    "description": "prediction records: a JSON array (or one record), or NDJSON",
+    "description": "prediction records: a JSON array (or one record), NDJSON, or an Arrow IPC stream of columns",
     "content": {
         "application/json": {"schema": {"anyOf": [RECORDS, PREDICTION_RECORD]}},
         "application/x-ndjson": {"schema": RECORDS, "description": NDJSON_NOTE},
+        "application/vnd.apache.arrow.stream": {
+            "schema": {"type": "string", "format": "binary"},
+            "description": "an Arrow IPC stream, uncompressed buffers: a column per feature (numbers, strings, "
+            "booleans) plus model (string), and optionally prediction, request_id, label, model_version, trace_id, "
+            "span_id, timestamp; rows and columns bounded from the message headers before any column is read",
+        },
     },
 }
 PREDICTIONS_ANSWERS: Answers = {

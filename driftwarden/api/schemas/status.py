@@ -143,6 +143,25 @@ DRIFT_REPORT: Schema = {
         "critical_features": {"type": "array", "items": {"type": "string"}},
         "evaluated_at": {"type": "number"},
         "features": {"type": "array", "items": _FEATURE_DRIFT},
+        "constraints": {
+            "type": "array",
+            "description": "a model with data-quality constraints: each constraint broken in the current window",
+            "items": {
+                "type": "object",
+                "required": ["feature", "constraint", "violations", "rows", "share", "threshold", "violated"],
+                "properties": {
+                    "feature": {"type": "string"},
+                    "constraint": {"enum": ["range", "category", "regex", "type", "missing", "undeclared", "absent"]},
+                    "violations": COUNT,
+                    "rows": COUNT,
+                    "share": {"type": "number", "minimum": 0},
+                    "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                    "violated": {"type": "boolean"},
+                    "expected": {"type": "string"},
+                    "examples": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
     },
 }
 DRIFT_ANSWERS: Answers = {
