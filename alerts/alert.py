@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from driftwarden.alerts.labelset import fingerprint as labels_fingerprint
+from driftwarden.detectors.embedding import EmbeddingDriftFinding
 from driftwarden.detectors.findings import (
     AnomalyFinding,
     DataQualityFinding,
@@ -125,6 +126,13 @@ def _summary(f: Finding) -> str:
                 f"{f.upper:.3g}, {f.method.upper()}, {f.rows} rows) is {worse} {f.threshold:.3g}, the reference's "
                 f"{f.reference:.3g} with a margin of {f.margin:g}; no labels needed"
             )
+        case EmbeddingDriftFinding():
+            methods = ", ".join(
+                f"{d.method} {d.score:.3g}" + (f" (p {d.pvalue:.2g})" if d.pvalue is not None else "")
+                for d in f.methods
+                if d.drifted
+            )
+            return f"Embedding drift on {_versioned(f.model, f.model_version)}: {f.embedding} drifted by {methods}"
         case DataQualityFinding():
             shown = ", ".join(f.examples)
             return (
@@ -189,6 +197,11 @@ def _description(f: Finding) -> str:
             return (
                 f"The current window of {f.model} differs from its reference in {f.feature}; "
                 f"see GET /v1/models/{f.model}/drift for every statistic, and the feature detail dashboard."
+            )
+        case EmbeddingDriftFinding():
+            return (
+                f"The vectors {f.model} sends as {f.embedding!r} moved away from its reference's; the model page "
+                f"shows both on the reference's first two principal components (GET /v1/models/{f.model}/drift)."
             )
         case DataQualityFinding():
             return (

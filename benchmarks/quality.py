@@ -29,8 +29,11 @@ features of fifty (marginals unchanged) and on no-drift windows, beside NannyML'
 DataReconstructionDriftCalculator and DomainClassifierCalculator: false-alarm rate, runs caught within 2
 evaluations, CPU seconds per evaluation.
 
+Embedding drift (benchmarks/embeddings.py): driftwarden's MMD, principal components and classifier on
+384-dimensional vectors beside a quadratic-time MMD (or Alibi Detect's MMDDrift where it installs).
+
 Run:  .venv/bin/python benchmarks/quality.py [--quick] [--no-evidently] [--estimation-only] [--multivariate-only]
-      [--nannyml-python PY]
+       [--embeddings-only] [--nannyml-python PY]
 With Evidently:  .venv/bin/pip install -e '.[bench]'
 """
 
@@ -45,7 +48,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from estimation import estimation_benchmark  # benchmarks/ is the script's directory, first on sys.path
+from embeddings import embedding_benchmark  # benchmarks/ is the script's directory, first on sys.path
+from estimation import estimation_benchmark
 from multivariate import multivariate_benchmark
 from rich.console import Console
 from rich.table import Table
@@ -307,13 +311,23 @@ def main() -> int:
     p.add_argument("--estimation-windows", type=int, help="windows per estimation scenario (default 20, quick 8)")
     p.add_argument("--nannyml-python", help="a Python with nannyml installed, for NannyML's CBPE and DLE")
     p.add_argument("--multivariate-only", action="store_true", help="only the multivariate drift benchmark")
+    p.add_argument("--embeddings-only", action="store_true", help="only the embedding-drift part (MMD and others)")
     args = p.parse_args()
     console = Console(width=max(Console().width, 120))
-    multivariate_ok = args.estimation_only or multivariate_benchmark(
-        console, seed=args.seed, window=args.window, quick=args.quick, nannyml_python=args.nannyml_python
+    multivariate_ok = (
+        args.estimation_only
+        or args.embeddings_only
+        or multivariate_benchmark(
+            console, seed=args.seed, window=args.window, quick=args.quick, nannyml_python=args.nannyml_python
+        )
     )
     if args.multivariate_only:
         return 0 if multivariate_ok else 1
+    embeddings_ok = (
+        args.estimation_only or args.multivariate_only or embedding_benchmark(console, seed=args.seed, quick=args.quick)
+    )  # benchmarks/embeddings.py
+    if args.embeddings_only:
+        return 0 if embeddings_ok else 1
     estimated_ok = estimation_benchmark(
         console,
         seed=args.seed,
@@ -418,7 +432,7 @@ def main() -> int:
     ok = ours_r["none"]["model_fa"] <= TARGETS["model_fa"] and all(
         ours_r[k]["caught"] >= TARGETS["caught"] for k in SCENARIOS
     )
-    ok = ok and estimated_ok and multivariate_ok
+    ok = ok and estimated_ok and multivariate_ok and embeddings_ok
     console.print(f"driftwarden targets: {'all met' if ok else 'NOT all met'}")
     return 0 if ok else 1
 

@@ -11,9 +11,9 @@ schema names at most `max_columns` columns, and the rows its record batch messag
 message's header, not its data) are at most `max_records`. Compressed IPC buffers are refused: uncompressed,
 the columns are the body's own bytes (read without a copy), so what is decoded is never larger than what was
 sent. A stream that cannot be read (truncated, not Arrow), a column of a type records cannot hold (lists,
-structs, binary, ...), a missing `model` column or a bad column name refuses the request whole (`InputError`,
-400; `BodyTooLarge`, 413); a row with a bad model name, an infinite number or an over-long category is
-rejected alone, as the JSON record would be.
+structs, binary, ...; so no embeddings, which come in JSON records only), a missing `model` column or a bad
+column name refuses the request whole (`InputError`, 400; `BodyTooLarge`, 413); a row with a bad model name,
+an infinite number or an over-long category is rejected alone, as the JSON record would be.
 
 pyarrow is imported when the first Arrow body arrives: a daemon that never receives one never loads it.
 """
@@ -254,8 +254,10 @@ def _kind(name: str, kind: Any, pa: Any) -> str:
         return "bool"
     if strings:
         return "text"
+    vectors = types.is_list(kind) or types.is_large_list(kind) or types.is_fixed_size_list(kind)
     raise InputError(
-        f"column {name!r} is {kind}; features, prediction and label are numbers, strings or booleans",
+        f"column {name!r} is {kind}; features, prediction and label are numbers, strings or booleans"
+        + ("; embeddings (models.<m>.embeddings) are sent in JSON or NDJSON records, not in Arrow" if vectors else ""),
         code="bad_arrow_type",
     )
 

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from driftwarden.collector.embeddings import check_embeddings, stack_embeddings
 from driftwarden.core.arrays import FloatArray, ObjectArray
 from driftwarden.core.errors import BodyTooLarge, InputError, UnsupportedMediaType
 from driftwarden.core.records import (
@@ -72,6 +73,7 @@ class _Rows:
     trace_ids: list[Any] = field(default_factory=list)
     span_ids: list[Any] = field(default_factory=list)
     record_labels: list[dict[str, str] | None] = field(default_factory=list)
+    embeddings: list[Any] = field(default_factory=list)  # collector.embeddings.check_embeddings, or None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class _Block:
     trace_ids: list[Any]
     span_ids: list[Any]
     record_labels: list[dict[str, str] | None]
+    embeddings: list[Any] | None = None  # one per row (None: the rows sent none)
 
 
 def parse_records(body: bytes, content_type: str | None, *, max_records: int = 100_000) -> ParseResult:
@@ -116,7 +119,7 @@ def parse_records(body: bytes, content_type: str | None, *, max_records: int = 1
 _FIELD_GETTERS = {
     name: operator.itemgetter(name) for name in ("request_id", "label", "trace_id", "span_id", "model_version")
 }
-# The fields the column-at-a-time path reads; a record with any other (labels, ...) goes record by record.
+# The fields the column-at-a-time path reads; a record with any other (labels, embeddings, ...) goes record by record.
 _UNIFORM_FIELDS = frozenset({"model", "features", PREDICTION, *_FIELD_GETTERS})
 _GET_MODEL = operator.itemgetter("model")
 _GET_FEATURES = operator.itemgetter("features")
@@ -217,6 +220,9 @@ def parse_objects(
             tags = _record_labels(index, tags, result)
             if tags is None:
                 continue
+        vectors = record.get("embeddings")
+        if vectors is not None and (vectors := check_embeddings(index, vectors, result)) is None:
+            continue
         names, values = tuple(features), list(features.values())
         prediction = record.get("prediction")
         if prediction is not None and PREDICTION not in features:
@@ -229,6 +235,7 @@ def parse_objects(
         rows.trace_ids.append(record.get("trace_id"))
         rows.span_ids.append(record.get("span_id"))
         rows.record_labels.append(tags)
+        rows.embeddings.append(vectors)
         version = record.get("model_version")
         if type(version) is str and 0 < len(version) <= 64:
             versions[model] = version
@@ -515,6 +522,7 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked:
     if len(keep) == len(rows.indexes):
         table, request_ids, labels = rows.values, rows.request_ids, rows.labels
         trace_ids, span_ids, record_labels = rows.trace_ids, rows.span_ids, rows.record_labels
+        embeddings = rows.embeddings
     else:
         table = [rows.values[i] for i in keep]
         request_ids = [rows.request_ids[i] for i in keep]
@@ -522,6 +530,7 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked:
         trace_ids = [rows.trace_ids[i] for i in keep]
         span_ids = [rows.span_ids[i] for i in keep]
         record_labels = [rows.record_labels[i] for i in keep]
+        embeddings = [rows.embeddings[i] for i in keep] if rows.embeddings else []
     numbers = table if len(numeric) == len(names) else [[values[j] for j in numeric] for values in table]
     # orjson refuses NaN, Infinity, 1e999 and integers beyond 64 bits; other decoders (OTLP's doubles)
     # may not: NaN is missing, as null is, and a row with an infinity is looked at value by value
@@ -541,6 +550,7 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked:
         trace_ids,
         span_ids,
         record_labels,
+        embeddings if any(e is not None for e in embeddings) else None,
     )
 
 
@@ -608,10 +618,25 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
     traces = (
         None if all(t is None for t in trace_ids) else pack_traces(trace_ids, [*chain(*(b.span_ids for b in blocks))])
     )
+    vectors = (
+        None
+        if all(b.embeddings is None for b in blocks)
+        else stack_embeddings(chain.from_iterable(b.embeddings or [None] * len(b.values) for b in blocks))
+    )
     if len(blocks) == 1:
         b = blocks[0]
         return RecordBatch(
-            model, b.numeric, b.values, version, b.categorical, b.categorical_values, ids, truth, traces, record_labels
+            model,
+            b.numeric,
+            b.values,
+            version,
+            b.categorical,
+            b.categorical_values,
+            ids,
+            truth,
+            traces,
+            record_labels,
+            vectors,
         )
     numeric, values = _stack([(b.numeric, b.values) for b in blocks], np.nan, np.float64)
     categorical, categorical_values = _stack([(b.categorical, b.categorical_values) for b in blocks], None, np.object_)
@@ -625,7 +650,7 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
         keep = [j for j, name in enumerate(numeric) if name not in both]
         numeric, values = tuple(numeric[j] for j in keep), values[:, keep]
     return RecordBatch(
-        model, numeric, values, version, categorical, categorical_values, ids, truth, traces, record_labels
+        model, numeric, values, version, categorical, categorical_values, ids, truth, traces, record_labels, vectors
     )
 
 

@@ -261,6 +261,15 @@ def drift_overview() -> Json:
         description="Records per second left out by the model's sample_rate (by a hash of request_id, so a "
         "record and its label are kept or dropped together); the windows and the label join see the rest.",
     )
+    embeddings = timeseries(
+        "Embedding drift: verdict per method",
+        [target(sel(m.EMBEDDING_DRIFTED, model=model), "{{model}} {{embedding}} {{method}}")],
+        w=24,
+        description="driftwarden_embedding_drifted per embedding and method (models.<m>.embeddings): mmd (kernel "
+        "MMD, permutation p-value), pcs (share of the reference's principal components drifted) and the opt-in "
+        "classifier (AUROC); 1 = drifted, which raises ModelEmbeddingDrift. Scores: "
+        "driftwarden_embedding_drift_score; the model page plots reference and current vectors.",
+    )
     return dashboard(
         "driftwarden-drift-overview",
         "driftwarden / Drift overview",
@@ -277,6 +286,7 @@ def drift_overview() -> Json:
             input_drift,
             prediction,
             stable,
+            embeddings,
             quality,
             estimated,
             segments,

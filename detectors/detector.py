@@ -21,6 +21,7 @@ import numpy.typing as npt
 from driftwarden.core.arrays import ByteArray, FloatArray, ObjectArray
 from driftwarden.core.records import number_label
 from driftwarden.detectors.drift import compare
+from driftwarden.detectors.embedding import EmbeddingDrift
 from driftwarden.detectors.estimation import WindowColumns
 from driftwarden.detectors.findings import Finding
 from driftwarden.detectors.multivariate import MultivariateResult
@@ -194,6 +195,11 @@ class DriftDetector:
         names, values = self.window.snapshot()
         vocabulary = self.vocabulary
         return WindowColumns(names, values, {n: vocabulary.names(n) for n in names if n in vocabulary})
+
+    def attach_embeddings(self, results: tuple[EmbeddingDrift, ...]) -> None:
+        """Add the embeddings' verdicts (`detectors.embedding`) to the latest report."""
+        if self._report is not None:
+            self._report = dataclasses.replace(self._report, embeddings=results)
 
     def window_profile(self) -> ReferenceProfile:
         """The current window as a reference profile (to pin it); ValueError when it is empty."""

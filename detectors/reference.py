@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from driftwarden.core.arrays import FloatArray, IntArray
+from driftwarden.core.arrays import Float32Array, FloatArray, IntArray
 from driftwarden.core.errors import InputError
 from driftwarden.core.records import MAX_MAGNITUDE
 from driftwarden.detectors import stats
@@ -33,6 +33,7 @@ from driftwarden.detectors.vocabulary import OTHER
 __all__ = ["DEFAULT_BINS", "ReferenceProfile"]
 
 DEFAULT_BINS = 10
+EMBEDDING_KEY = "embedding:"  # the stored arrays of the reference's embeddings: "embedding:query"
 MAX_CATEGORIES = 1000  # categories kept per categorical column; the rest pooled as OTHER ("__other__")
 
 
@@ -47,6 +48,7 @@ class ReferenceProfile:
     created_at: float = field(default_factory=time.time)
     category_rows: int = 0  # rows the category counts were taken over (all rows, even when values are sampled)
     sample: pl.DataFrame | None = None  # rows kept whole for estimated quality and segments; None: not kept
+    embeddings: dict[str, Float32Array] = field(default_factory=dict)  # name -> (rows, dim) float32 vectors
 
     @classmethod
     def fit(
@@ -172,6 +174,7 @@ class ReferenceProfile:
             edges=self.edges,
             bin_counts=self.bin_counts,
             **({} if self.sample is None else {"sample": _parquet(self.sample)}),  # type: ignore[arg-type]
+            **{EMBEDDING_KEY + name: vectors for name, vectors in self.embeddings.items()},  # type: ignore[arg-type]
         )
         return buf.getvalue()
 
@@ -189,6 +192,9 @@ class ReferenceProfile:
                 created_at=float(meta["created_at"]),
                 category_rows=int(meta.get("category_rows", meta["rows"])),
                 sample=pl.read_parquet(io.BytesIO(npz["sample"].tobytes())) if "sample" in npz.files else None,
+                embeddings={
+                    key.removeprefix(EMBEDDING_KEY): npz[key] for key in npz.files if key.startswith(EMBEDDING_KEY)
+                },
             )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from driftwarden.core.records import PREDICTION  # the model's output column, reported apart
+from driftwarden.detectors.embedding import EmbeddingDrift, embedding_findings
 from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
 from driftwarden.detectors.multivariate import MultivariateResult
 from driftwarden.detectors.reasons import Reason, headline, reasons_text
@@ -116,6 +117,8 @@ class DriftReport:
             self, multivariate=results, drifted=self.drifted or moved, stable=self.stable or moved
         )
 
+    embeddings: tuple[EmbeddingDrift, ...] = ()  # models.<m>.embeddings: each one's verdict by each method
+
     @property
     def prediction(self) -> FeatureDrift | None:
         return next((f for f in self.features if f.role == PREDICTION), None)
@@ -172,6 +175,7 @@ class DriftReport:
             "evaluated_at": self.evaluated_at,
             "features": [f.to_dict() for f in self.features],
             "multivariate": [r.to_dict() for r in self.multivariate],
+            "embeddings": [e.to_dict() for e in self.embeddings],
         }
 
     def summary(self) -> str:
@@ -251,6 +255,10 @@ class DriftReport:
         for r in self.multivariate:
             if (found := r.finding(self.model, model_version=self.model_version, at=self.evaluated_at)) is not None:
                 out.append(found)
+        if self.embeddings:
+            out += embedding_findings(
+                self.model, self.embeddings, model_version=self.model_version, at=self.evaluated_at
+            )
         return out
 
 

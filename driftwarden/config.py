@@ -271,6 +271,31 @@ class SegmentSettings(_Strict):
     )
 
 
+EmbeddingMethod = Literal["mmd", "pcs", "classifier"]
+
+
+def _default_embedding_methods() -> list[EmbeddingMethod]:
+    return ["mmd", "pcs"]
+
+
+class EmbeddingSettings(_Strict):
+    """One named vector a model's prediction records carry (`embeddings: {query: [...]}`)."""
+
+    dim: int = Field(ge=1, le=4096, description="the vector's length; records sending another are rejected")
+    window: int = Field(default=5000, ge=10, le=100_000, description="vectors kept in the current window (a ring)")
+    methods: list[EmbeddingMethod] = Field(
+        default_factory=_default_embedding_methods,
+        description="mmd: kernel MMD through random features, permutation p-value; pcs: share of drifted "
+        "principal components; classifier: domain classifier AUROC (opt-in, costs more)",
+    )
+    alpha: float = Field(default=0.005, gt=0, lt=1, description="significance of the mmd, pcs and classifier tests")
+    features: int = Field(default=768, ge=16, le=8192, description="random Fourier features of the mmd method")
+    permutations: int = Field(default=200, ge=20, le=2000, description="permutations behind the mmd p-value")
+    components: int = Field(default=20, ge=2, le=512, description="principal components of the reference used")
+    pcs_share: float = Field(default=0.1, gt=0, le=1, description="share of drifted components that drifts `pcs`")
+    auroc: float = Field(default=0.55, gt=0.5, lt=1, description="AUROC above which `classifier` drifts")
+
+
 # --- data-quality constraints (models.<m>.constraints, or a constraints_file of the same shape) ----
 
 
@@ -378,6 +403,11 @@ class ModelSettings(_Strict):
     )
     segmenting: SegmentSettings = Field(
         default_factory=SegmentSettings, description="how many values of each segment column, on how many rows"
+    )
+    embeddings: dict[str, EmbeddingSettings] = Field(
+        default_factory=dict,
+        description="named vectors of the records, e.g. {query: {dim: 384}}: their drift (MMD, principal "
+        "components, classifier); the reference takes them from list columns of the same name",
     )
     constraints: ConstraintSettings | None = Field(
         default=None, description="data-quality constraints checked on every batch (DataQualityViolation)"

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the converters' argument types only: detectors and `check` 
         Config,
         ConstraintSettings,
         DriftSettings,
+        EmbeddingSettings,
         EstimateSettings,
         FleetSettings,
         GpuSettings,
@@ -51,6 +52,7 @@ __all__ = [
     "AnomalyParams",
     "BinExportParams",
     "DriftThresholds",
+    "EmbeddingSpec",
     "EstimateParams",
     "GpuParams",
     "InhibitRuleParams",
@@ -68,6 +70,7 @@ __all__ = [
     "bin_export_params",
     "constraint_set",
     "drift_thresholds",
+    "embedding_specs",
     "estimate_params",
     "gpu_params",
     "log_params",
@@ -444,6 +447,39 @@ def multivariate_params(d: DriftSettings) -> MultivariateParams:
         alpha=d.multivariate_alpha,
         budget=d.multivariate_budget,
     )
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """One embedding's dimension, window and tests (`detectors.embedding`)."""
+
+    dim: int
+    window: int = 5000  # vectors the current window keeps (a ring)
+    methods: tuple[str, ...] = ("mmd", "pcs")
+    alpha: float = 0.005
+    features: int = 768  # random Fourier features (orthogonal)
+    permutations: int = 200
+    components: int = 20  # principal components for `pcs`, `classifier` and the projection
+    pcs_share: float = 0.1  # `pcs` drifts when at least this share of the components does
+    auroc: float = 0.55  # `classifier` drifts when its AUROC passes this and its p-value alpha
+
+
+def embedding_specs(embeddings: Mapping[str, EmbeddingSettings]) -> dict[str, EmbeddingSpec]:
+    """models.<m>.embeddings as the specs `detectors.embedding.EmbeddingMonitor` takes."""
+    return {
+        name: EmbeddingSpec(
+            dim=e.dim,
+            window=e.window,
+            methods=tuple(dict.fromkeys(e.methods)),
+            alpha=e.alpha,
+            features=e.features,
+            permutations=e.permutations,
+            components=e.components,
+            pcs_share=e.pcs_share,
+            auroc=e.auroc,
+        )
+        for name, e in embeddings.items()
+    }
 
 
 def drift_thresholds(d: DriftSettings) -> DriftThresholds:

@@ -226,10 +226,12 @@ class DriftCollector(Collector):
         yield from (rows, window_bytes, last, quality, baseline, pending, violating, queue, queue_capacity)
         yield from _estimated(states)
         yield from _multivariate(states)
+        yield from _embeddings(states)
 
 
-# The per-feature families: (name, help, labels). A new family (multivariate, embedding) is one more
-# entry here and one more branch in `FeatureText._lines`; design.md "Metric set" says which are default.
+# The per-feature families: (name, help, labels). A new family (multivariate) is one more entry here and
+# one more branch in `FeatureText._lines`; design.md "Metric set" says which are default. Embedding series
+# are per model x embedding x method, not per feature: `_embeddings`, read at scrape time.
 FEATURE_FAMILIES: tuple[tuple[str, str], ...] = (
     (m.FEATURE_DRIFT_SCORE, "Drift statistic per feature and method."),
     (m.FEATURE_DRIFT_PVALUE, "Drift test p-value (BH-adjusted) per feature and method (metrics.pvalues)."),
@@ -307,6 +309,22 @@ class FeatureText:
                     labels = f'{{bin="{b}",{feature},model="{model}",window="{window}"}}'
                     bins.append(f"{m.FEATURE_BIN_VALUES}{labels} {go_float(count)}\n")
         return {name: "".join(text) for name, text in lines.items() if text}
+
+
+def _embeddings(states: Iterable[ModelState]) -> Iterator[Metric]:
+    """Each embedding's score and verdict by each method (models.<m>.embeddings)."""
+    labels = ["model", "embedding", "method"]
+    score = GaugeMetricFamily(
+        m.EMBEDDING_DRIFT_SCORE,
+        "Embedding drift score: mmd squared MMD, pcs share of drifted components, classifier AUROC.",
+        labels=labels,
+    )
+    drifted = GaugeMetricFamily(m.EMBEDDING_DRIFTED, "1 when the embedding drifted by that method.", labels=labels)
+    for state in states:
+        for e in state.report.embeddings if state.report is not None else ():
+            score.add_metric([state.model, e.embedding, e.method], e.score)
+            drifted.add_metric([state.model, e.embedding, e.method], float(e.drifted))
+    yield from (score, drifted)
 
 
 def _estimated(states: Iterable[ModelState]) -> Iterator[Metric]:

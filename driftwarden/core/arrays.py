@@ -11,9 +11,10 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BoolArray", "ByteArray", "FloatArray", "IntArray", "ObjectArray", "StrArray"]
+__all__ = ["BoolArray", "ByteArray", "Float32Array", "FloatArray", "IntArray", "ObjectArray", "StrArray"]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]  # values, NaN where missing
+Float32Array: TypeAlias = npt.NDArray[np.float32]  # embeddings (vectors) and their random features
 IntArray: TypeAlias = npt.NDArray[np.int64]  # counts, codes, row indices
 BoolArray: TypeAlias = npt.NDArray[np.bool_]  # masks
 ObjectArray: TypeAlias = npt.NDArray[np.object_]  # str or None: categories, request ids, labels

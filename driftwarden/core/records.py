@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from driftwarden.core.arrays import BoolArray, ByteArray, FloatArray, ObjectArray
+from driftwarden.core.arrays import BoolArray, ByteArray, Float32Array, FloatArray, ObjectArray
 
 __all__ = [
     "MAX_MAGNITUDE",
@@ -69,6 +69,8 @@ class RecordBatch:
     # (rows,) object: the record's labels ({"app_version": "1.4"}: segment columns `labels.<name>`), or None;
     # None when no record had labels
     record_labels: ObjectArray | None = None
+    # name -> (rows, dim) float32 vectors, NaN rows where a record sent no such embedding; None: none had any
+    embeddings: dict[str, Float32Array] | None = None
 
     @property
     def rows(self) -> int:
@@ -88,6 +90,7 @@ class RecordBatch:
             labels=rows(self.labels),
             traces=None if self.traces is None else self.traces[mask],
             record_labels=rows(self.record_labels),
+            embeddings=None if self.embeddings is None else {n: v[mask] for n, v in self.embeddings.items()},
         )
 
 

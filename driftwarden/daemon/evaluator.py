@@ -133,6 +133,10 @@ class Evaluator:
                 with self.faults.contain(name, "multivariate"):  # the rows whole: beside the per-feature verdicts
                     results = await state.multivariate.evaluate(reference, window, multivariate, self._skipped(name))
                     detector.with_multivariate(new, results)
+            if state.embeddings is not None and detector.reference is not None and detector.reference.embeddings:
+                with self.faults.contain(name, "embeddings"):  # models.<m>.embeddings: their own verdicts
+                    verdicts = await asyncio.to_thread(state.embeddings.evaluate, detector.reference.embeddings)
+                    detector.attach_embeddings(verdicts)
             with self.faults.contain(name, "estimate"):  # estimated quality and segments: not the drift verdict
                 await asyncio.to_thread(state.estimation.evaluate, detector, state.labels.metrics())
             rolled = detector.reference

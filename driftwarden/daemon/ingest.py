@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection
 
 import numpy as np
 
+from driftwarden.collector.embeddings import conform
 from driftwarden.collector.sampling import sampled
 from driftwarden.config import Config
 from driftwarden.core.errors import BodyTooLarge, LimitExceeded, Overloaded, TooManyFeatures, TooManyModels
@@ -90,6 +91,7 @@ class IngestService:
         to read fewer lines, and a single record larger than the queue is dropped, counted."""
         limits = self.config.limits
         _drop_unrepresentable(result)
+        self._conform_embeddings(result)
         values = sum(_values(batch) for batch in result.batches)
         too_large = self._larger_than_queue(result.accepted, values)
         if too_large is not None and retry_on_overload and result.accepted > 1:
@@ -160,6 +162,18 @@ class IngestService:
             self._queued_rows += batch.rows
             self._queued_values += _values(batch)
             self.instruments.records.labels(batch.model, source).inc(batch.rows)
+
+    def _conform_embeddings(self, result: ParseResult) -> None:
+        """Records whose vectors their model does not declare with that length are rejected (`bad_embedding`)."""
+        if not any(batch.embeddings for batch in result.batches):
+            return
+        batches = []
+        for batch in result.batches:
+            dims = {name: e.dim for name, e in self.config.model(batch.model).embeddings.items()}
+            kept = conform(batch, dims, result)
+            if kept is not None:
+                batches.append(kept)
+        result.batches = batches
 
     def _check_constraints(self, batches: list[RecordBatch]) -> list[BatchViolations | None]:
         """Each batch's constraint violations (None: its model has no constraints), before redaction."""
@@ -311,6 +325,8 @@ class IngestService:
             state.detector.update(
                 batch.features, batch.values, batch.categorical, batch.categorical_values, batch.traces
             )
+            if batch.embeddings and state.embeddings is not None:
+                state.embeddings.update(batch.embeddings)
             state.labels.add_batch(batch)
             state.estimation.update(batch)
             if batch.model_version:
@@ -372,7 +388,8 @@ class IngestService:
 
 
 def _values(batch: RecordBatch) -> int:
-    return batch.rows * (len(batch.features) + len(batch.categorical))
+    vectors = sum(v.shape[1] for v in batch.embeddings.values()) if batch.embeddings else 0
+    return batch.rows * (len(batch.features) + len(batch.categorical) + vectors)
 
 
 def _redacted(batch: RecordBatch, redact: Collection[str]) -> RecordBatch:

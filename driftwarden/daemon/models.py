@@ -11,8 +11,9 @@ from driftwarden.daemon.estimation import ModelEstimation
 from driftwarden.daemon.multivariate import ModelMultivariate
 from driftwarden.detectors.constraints import ConstraintMonitor
 from driftwarden.detectors.detector import DriftDetector
+from driftwarden.detectors.embedding import EmbeddingMonitor
 from driftwarden.detectors.label_join import LabelJoin
-from driftwarden.params import constraint_set, drift_thresholds
+from driftwarden.params import constraint_set, drift_thresholds, embedding_specs
 
 __all__ = ["ModelRegistry", "TrackedModel"]
 
@@ -28,6 +29,7 @@ class TrackedModel:
     estimation: ModelEstimation = field(default_factory=ModelEstimation)  # estimated quality and segments
     constraints: ConstraintMonitor | None = None  # models.<m>.constraints: violations over the current window
     multivariate: ModelMultivariate = field(default_factory=ModelMultivariate)  # drift.multivariate
+    embeddings: EmbeddingMonitor | None = None  # models.<m>.embeddings: their windows and verdicts
 
     def window_bytes_after(self, rows: int = 0, features: Iterable[str] = (), *, traced: bool = False) -> int:
         """Bytes the window would take with its queued rows and `rows` more naming `features` (`traced`:
@@ -74,6 +76,7 @@ class ModelRegistry:
                 constraints=None
                 if settings.constraints is None
                 else ConstraintMonitor(model, constraint_set(settings.constraints), window=settings.window.rows),
+                embeddings=EmbeddingMonitor(embedding_specs(settings.embeddings)) if settings.embeddings else None,
             )
             self._models[model] = state
         return state

@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from driftwarden.collector.embeddings import read_vectors
 from driftwarden.collector.tables import TableError, TableLimits, read_frame, sample_frame, scan_table, table_from_frame
 from driftwarden.config import Config, ConfigError, ModelSettings
 from driftwarden.core.records import RECORD_LABELS
+from driftwarden.detectors.embedding import REFERENCE_ROWS
 from driftwarden.detectors.reference import ReferenceProfile
 
 if TYPE_CHECKING:
@@ -62,17 +64,21 @@ def fit_reference(
         return build_reference(source, config, model, fmt=fmt).profile
     limits = config.limits
     settings = config.model(model)
+    dims = {name: e.dim for name, e in settings.embeddings.items()}
+    vectors = read_vectors(source, dims, max_rows=REFERENCE_ROWS) if dims and fmt == "parquet" else {}
     frame = read_frame(
         source,
         fmt,
         kinds=settings.features,
         limits=TableLimits(limits.max_features, limits.max_reference_rows, limits.max_reference_bytes),
-        drop=set(config.redact) | settings.ignored_features,
+        drop=set(config.redact) | settings.ignored_features | set(dims),
     )
     table = table_from_frame(frame.drop(_outside_drift(settings), strict=False), settings.features)
     profile = ReferenceProfile.fit(
         list(table.numeric), table.values, categories=table.categories, bins=settings.drift.bins
     )
+    if vectors:
+        profile = dataclasses.replace(profile, embeddings=vectors)
     if not _keeps_sample(settings):
         return profile
     size = _sample_rows(settings, frame.width)
@@ -101,7 +107,7 @@ def build_reference(
         fmt,
         kinds=settings.features,
         sample=min(sample or limit, limit),
-        drop=set(config.redact) | settings.ignored_features | set(_outside_drift(settings)),
+        drop=set(config.redact) | settings.ignored_features | set(_outside_drift(settings)) | set(settings.embeddings),
         limits=TableLimits(config.limits.max_features),
         on_step=on_step,
     )
@@ -115,6 +121,11 @@ def build_reference(
     )
     # the categories were counted over every row, not only over the sampled ones
     profile = dataclasses.replace(profile, category_rows=table.rows)
+    dims = {name: e.dim for name, e in settings.embeddings.items()}
+    if dims and (fmt or path.suffix.lstrip(".")) == "parquet":
+        profile = dataclasses.replace(
+            profile, embeddings=read_vectors(path.read_bytes(), dims, max_rows=REFERENCE_ROWS)
+        )
     if _keeps_sample(settings):
         columns = {*table.numeric, *table.categories, *_outside_drift(settings)}
         size = _sample_rows(settings, len(columns))

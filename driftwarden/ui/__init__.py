@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from driftwarden.core.alert_names import RUNBOOKS_PATH
 from driftwarden.detectors.slo import WINDOWS
 from driftwarden.ui.constraints import constraints_card
+from driftwarden.ui.embeddings import embeddings_card
 from driftwarden.ui.layout import CSP
 from driftwarden.ui.model import model_page
 from driftwarden.ui.multivariate import multivariate_card
@@ -93,6 +94,8 @@ def create_ui_router(app: FastAPI) -> APIRouter:
         estimate, segments = (estimation.estimate, list(estimation.segments)) if estimation is not None else (None, [])
         quality_history = views.quality_history(model)
         history, failures = views.history(model), views.failures(model)
+        state = app.state.daemon.models.get(model)
+        monitor = state.embeddings if state is not None else None  # models.<m>.embeddings
         constraints = views.constraints(model)
 
         def render() -> str:
@@ -105,6 +108,9 @@ def create_ui_router(app: FastAPI) -> APIRouter:
                 sections.append(segments_card(segments))
             if detector.report is not None and detector.report.multivariate:
                 sections.append(multivariate_card(detector.report.multivariate))
+            if monitor is not None and detector.report is not None and detector.report.embeddings:
+                projections = {name: monitor.projection(name) for name in monitor.specs}
+                sections.append(embeddings_card(detector.report.embeddings, projections))
             return model_page(
                 model,
                 report=detector.report,

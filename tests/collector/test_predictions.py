@@ -191,3 +191,23 @@ def test_errors_carry_a_json_pointer_into_the_record() -> None:
         "reason": "bad_model",
         "message": result.errors[0].message,
     }
+
+
+def test_uniform_ndjson_records_keep_their_embeddings_and_labels() -> None:
+    """Records otherwise fit for the column-at-a-time NDJSON path: the `embeddings` (and `labels`) they carry
+    send them record by record, and both arrive with their rows."""
+    body = lines(
+        *(
+            {"model": "m", "features": {"a": float(i)}, "embeddings": {"q": [i, 1.0]}, "labels": {"v": str(i)}}
+            for i in range(3)
+        )
+    )
+    (batch,) = parse_records(body, NDJSON).batches
+    assert batch.embeddings is not None
+    np.testing.assert_array_equal(batch.embeddings["q"], [[0, 1], [1, 1], [2, 1]])
+    assert batch.record_labels is not None
+    assert batch.record_labels.tolist() == [{"v": "0"}, {"v": "1"}, {"v": "2"}]
+    (only,) = parse_records(
+        lines(*({"model": "m", "features": {"a": 1.0}, "embeddings": {"q": [1]}},) * 2), NDJSON
+    ).batches
+    assert only.embeddings is not None and only.embeddings["q"].shape == (2, 1)

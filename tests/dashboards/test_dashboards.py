@@ -11,6 +11,7 @@ Without the binary it is skipped, unless CI=true.
 from __future__ import annotations
 
 import bisect
+import io
 import re
 import subprocess
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import orjson
+import polars as pl
 import pytest
 import yaml
 
@@ -309,7 +311,12 @@ def judge_segments(daemon: Daemon) -> None:
     its window of 100 rows with its quality estimated."""
     rng = np.random.default_rng(8)
     parquet = {"content-type": "application/vnd.apache.parquet"}
-    answer = daemon.client.put(f"/v1/models/{DEMO_MODEL}/reference", content=reference_parquet(rng), headers=parquet)
+    # the embedding panel: the reference carries the vectors of models.<m>.embeddings.e (a list column)
+    frame = pl.read_parquet(io.BytesIO(reference_parquet(rng)))
+    frame = frame.with_columns(pl.Series("e", [[float(i % 50), 1.0] for i in range(frame.height)]))
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    answer = daemon.client.put(f"/v1/models/{DEMO_MODEL}/reference", content=buf.getvalue(), headers=parquet)
     assert answer.status_code == 200 and answer.json()["segments"] == 8, answer.text
     body, _ = ndjson_records(rng, [f"s{i}" for i in range(3000)], shifted=False)
     answer = daemon.client.post("/v1/predictions", content=body, headers={"content-type": "application/x-ndjson"})
@@ -344,7 +351,8 @@ KNOWN_LINT: set[str] = set()  # promtool check metrics has nothing to say about 
 def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -> None:
     promtool = binary("promtool")
     gpu_settings = {"enabled": True, "interval": "1s", "cost_per_hour": 2.5}
-    sampling = {DEMO_MODEL: {"sample_rate": 0.5}}  # the sampled-out panel: the demo keeps every record
+    # the sampled-out panel: the demo keeps every record; the embedding panel: the demo sends no vectors
+    sampling = {DEMO_MODEL: {"sample_rate": 0.5, "embeddings": {"e": {"dim": 2}}}}
     # the segment panels: the demo judges no segments; the GPU daemon's model does, per country
     sampling[DEMO_MODEL] |= {"segments": ["country"], "segmenting": {"min_rows": 100}, "estimate": {"kind": "binary"}}
     with running(tmp_path / "gpu.db", FakeNvml.with_gpus(2), models=sampling, gpu=gpu_settings) as gpus:
@@ -358,11 +366,19 @@ def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -
         ):
             # the GPU daemon prices inferences from prediction records (the demo has no GPU), half of them sampled out
             records = b"\n".join(
-                orjson.dumps({"model": DEMO_MODEL, "request_id": f"r{i}", "features": {"amount": float(i)}})
+                orjson.dumps(
+                    {
+                        "model": DEMO_MODEL,
+                        "request_id": f"r{i}",
+                        "features": {"amount": float(i)},
+                        "embeddings": {"e": [i, 1]},
+                    }
+                )
                 for i in range(50)
             )
             ndjson = {"content-type": "application/x-ndjson"}
             assert gpus.client.post("/v1/predictions", content=records, headers=ndjson).status_code == 200
+            gpus.evaluate()
             # one bad record and one unreadable request, so the reject panels have a reason to show
             bad = httpx.post(f"{demo_url}/v1/predictions", json=[{"features": {"amount": 1.0}}], timeout=10)
             assert bad.status_code == 400, bad.text

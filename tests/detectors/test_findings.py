@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from driftwarden.alerts.alert import describe, fingerprint
 from driftwarden.alerts.labelset import fingerprint as labelset_fingerprint
 from driftwarden.core.constraints import ConstraintKind
+from driftwarden.detectors.embedding import EmbeddingDrift, EmbeddingDriftFinding
 from driftwarden.detectors.findings import (
     ESTIMATED_QUALITY_SUBJECT,
     MODEL_SUBJECT,
@@ -69,6 +70,31 @@ SEE_EVIDENCE = "See the evidence in custom details."
 
 # name: (finding, fingerprint, alertname, subject, summary, description, evidence as orjson bytes)
 CASES: dict[str, tuple[Finding, str, str, str, str, str, bytes]] = {
+    "embedding": (
+        EmbeddingDriftFinding(
+            model="search",
+            embedding="query",
+            severity=Severity.WARNING,
+            value=0.0003,
+            threshold=0.0002,
+            labels={"embedding": "query"},
+            methods=(
+                EmbeddingDrift("query", "mmd", 0.0003, 0.0002, 0.005, True, {"reference": 5000, "current": 5000}),
+                EmbeddingDrift("query", "pcs", 0.05, 0.1, 0.02, False, {"reference": 5000, "current": 5000}),
+            ),
+            model_version="v2",
+        ),
+        "60bb17a85dffc451",
+        "ModelEmbeddingDrift",
+        "query",
+        "Embedding drift on search v2: query drifted by mmd 0.0003 (p 0.005)",
+        "The vectors search sends as 'query' moved away from its reference's; the model page shows both on the "
+        "reference's first two principal components (GET /v1/models/search/drift).",
+        b'{"embedding":"query","drifted_methods":["mmd"],"methods":[{"embedding":"query","method":"mmd",'
+        b'"score":0.0003,"threshold":0.0002,"pvalue":0.005,"drifted":true,"rows":{"reference":5000,"current":5000}},'
+        b'{"embedding":"query","method":"pcs","score":0.05,"threshold":0.1,"pvalue":0.02,"drifted":false,'
+        b'"rows":{"reference":5000,"current":5000}}],"model_version":"v2"}',
+    ),
     "feature": (
         FeatureDriftFinding(
             model="fraud",
@@ -362,6 +388,7 @@ def test_fingerprint_alert_text_and_evidence_are_what_they_were(name: str) -> No
 def test_kinds_targets_and_labels() -> None:
     kinds = {name: (c[0].kind, c[0].model, c[0].slo, c[0].gpu) for name, c in CASES.items()}
     assert kinds == {
+        "embedding": (FindingKind.DRIFT, "search", None, None),
         "feature": (FindingKind.DRIFT, "fraud", None, None),
         "categorical": (FindingKind.DRIFT, "fraud", None, None),
         "model": (FindingKind.DRIFT, "fraud", None, None),

@@ -64,14 +64,14 @@ class Daemon:
     def daemon(self) -> RunningDaemon:
         return self.app.state.daemon
 
-    def evaluate(self) -> None:
+    def evaluate(self, timeout: float = 60) -> None:
         """Run an evaluation now (instead of waiting for evaluate_every), on the server's loop."""
 
         async def flush_and_evaluate() -> None:
             await self.daemon.flush_and_evaluate()
 
         loop = self.server.servers[0].get_loop()
-        asyncio.run_coroutine_threadsafe(flush_and_evaluate(), loop).result(timeout=60)
+        asyncio.run_coroutine_threadsafe(flush_and_evaluate(), loop).result(timeout=timeout)
 
     def metric(self, name: str, **labels: str) -> float | None:
         """A sample's value as Prometheus would scrape it from /metrics (None when absent)."""
