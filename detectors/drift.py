@@ -11,6 +11,7 @@ alarms; the p-value gate keeps small windows from alarming on noise.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -102,8 +103,8 @@ def compare(
             scores = {m: float(v[j]) for m, v in numeric.scores.items()}
             test = "ks"
             bins = {"reference": reference.bin_counts[j].tolist(), "current": numeric.bins[j].tolist()}
-            labels = interval_labels(reference.edges[j])
             edges = tuple(reference.edges[j].tolist())
+            labels = _labels(edges)
         else:
             width = len(categorical.labels[k])
             scores = {
@@ -262,6 +263,12 @@ def _numeric_scores(
     return _NumericScores(
         scores=scores, pvalue=ks.pvalue, effect=effect, bins=cur_bins, valid=stats.valid_counts(cur_sorted)
     )
+
+
+@functools.lru_cache(maxsize=8192)
+def _labels(edges: tuple[float, ...]) -> tuple[str, ...]:
+    """`interval_labels` of a reference's edges, written once per reference (the same every evaluation)."""
+    return interval_labels(np.array(edges, dtype=np.float64))
 
 
 def _aligned(features: Sequence[str], names: Sequence[str], current: npt.ArrayLike) -> FloatArray:

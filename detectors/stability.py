@@ -67,7 +67,8 @@ class VerdictStability:
             elif not on:
                 self._last_reasons.pop(f.name, None)
             held = self._last_reasons.get(f.name, ()) if on and not f.drifted else ()
-            features.append(dataclasses.replace(f, stable=on, held_reasons=held))
+            same = on == f.stable and held == f.held_reasons  # most features: nothing to replace
+            features.append(f if same else dataclasses.replace(f, stable=on, held_reasons=held))
         inputs = [f for f in features if f.role == "feature" and (f.scores or f.drifted)]
         share = sum(f.stable for f in inputs) / len(inputs) if inputs else 0.0
         critical = any(f.stable and f.name in report.critical_features for f in features)

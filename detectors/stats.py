@@ -105,8 +105,12 @@ def sort_columns(values: npt.ArrayLike, *, in_place: bool = False) -> FloatArray
 def valid_counts(sorted_values: FloatArray) -> IntArray:
     """Number of non-NaN values per column of a `sort_columns` result: where its NaN tail starts
     (a binary search per column, no rows x features mask)."""
-    columns = range(sorted_values.shape[1])
-    return np.array([np.searchsorted(sorted_values[:, j], np.nan) for j in columns], dtype=np.int64)
+    rows, n_features = sorted_values.shape
+    counts = np.full(n_features, rows, dtype=np.int64)
+    if rows:  # only a column whose last value is NaN has a NaN tail to find (most windows have none)
+        for j in np.flatnonzero(np.isnan(sorted_values[-1])).tolist():
+            counts[j] = np.searchsorted(sorted_values[:, j], np.nan)
+    return counts
 
 
 def _ks_statistic(reference: FloatArray, current: FloatArray) -> float:

@@ -32,9 +32,10 @@ from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.drift_budget import DriftBudget
 from driftwarden.detectors.estimation import WindowColumns
 from driftwarden.detectors.findings import Finding, SLOBurnFinding
+from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import Instruments
-from driftwarden.params import alerting_params, multivariate_params
+from driftwarden.params import MultivariateParams, alerting_params, multivariate_params
 
 __all__ = ["HISTORY_LENGTH", "Evaluator", "History"]
 
@@ -42,6 +43,7 @@ log = logging.getLogger("driftwarden.evaluator")
 
 HISTORY_LENGTH = 720  # evaluations kept for score timelines (6 h at the default 30 s)
 History = deque[tuple[float, float, dict[str, float]]]  # (evaluated_at, drift share, PSI per feature)
+_Outcome = tuple["WindowColumns | None", "Exception | None", float]  # (window judged, failure, seconds taken)
 ReportHook = Callable[[DriftReport, DriftReport | None], None]
 SloHook = Callable[[str, list[SLOBurnFinding], list[SLOBurnFinding]], None]
 
@@ -87,7 +89,7 @@ class Evaluator:
     async def evaluate_all(self) -> list[DriftReport]:
         wall, cpu = time.perf_counter(), time.process_time()
         with self.tracer.start_as_current_span("driftwarden.evaluate") as span:
-            reports = [r for state in self.models if (r := await self.evaluate_model(state)) is not None]
+            reports = await self._evaluate_models(list(self.models))
             self.evaluate_slos()
             if self.anomalies is not None:  # anomaly-based alerts: reads the signals, judges them (SQLite)
                 with self.faults.contain("daemon", "anomaly"):
@@ -99,7 +101,7 @@ class Evaluator:
             if self.notifier is not None:
                 with self.faults.contain("daemon", "alerts"):
                     await self.notifier.observe(findings)
-            await self.checkpoint()
+            await self.checkpoint(windows=False)  # the windows on their own clock (`checkpoint_every`)
             span.set_attribute("driftwarden.models", len(reports))
             span.set_attribute("driftwarden.findings", len(findings))
         self.instruments.evaluation_cycle.labels("wall").set(time.perf_counter() - wall)
@@ -108,47 +110,85 @@ class Evaluator:
 
     async def evaluate_model(self, state: TrackedModel) -> DriftReport | None:
         """One model's evaluation, contained; its new report, or None when it has none (or failed)."""
-        name, detector = state.name, state.detector
+        reports = await self._evaluate_models([state])
+        return reports[0] if reports else None
+
+    async def _evaluate_models(self, states: list[TrackedModel]) -> list[DriftReport]:
+        """The models' evaluations, each contained: their drift comparisons in one worker-thread hop
+        (a hop per model cost more than a small model's statistics), the rest model by model.
+        Each model's report is the one it gets evaluated alone (tests/daemon/test_many_models.py)."""
         async with self._lock:
-            previous, reference = detector.report, detector.reference
-            if reference is not None and state.estimation.needs_fit(reference):  # a reference restored at start
-                try:
-                    fitted = await asyncio.to_thread(fit_extras, name, reference, self.config)
-                    self.faults.succeeded(name, "estimate_fit")
-                except Exception as exc:  # shown until a new reference fits; not tried again for this one
-                    self.faults.record(name, "estimate_fit", exc)
-                    fitted = Fitted(reference)
-                state.estimation.install(fitted)
-            started = time.perf_counter()
-            multivariate = multivariate_params(self.config.model(name).drift)
-            with self.tracer.start_as_current_span("driftwarden.evaluate_drift", attributes={"model.name": name}):
-                try:
-                    window = await asyncio.to_thread(_evaluate, detector, bool(multivariate.methods))
-                except Exception as exc:
-                    self.faults.record(name, "drift", exc)
-                    return None
-                self.faults.succeeded(name, "drift")
-            new = detector.report
-            if window is not None and reference is not None and new is not None and new is not previous:
-                with self.faults.contain(name, "multivariate"):  # the rows whole: beside the per-feature verdicts
-                    results = await state.multivariate.evaluate(reference, window, multivariate, self._skipped(name))
-                    detector.with_multivariate(new, results)
-            if state.embeddings is not None and detector.reference is not None and detector.reference.embeddings:
-                with self.faults.contain(name, "embeddings"):  # models.<m>.embeddings: their own verdicts
-                    verdicts = await asyncio.to_thread(state.embeddings.evaluate, detector.reference.embeddings)
-                    detector.attach_embeddings(verdicts)
-            with self.faults.contain(name, "estimate"):  # estimated quality and segments: not the drift verdict
-                await asyncio.to_thread(state.estimation.evaluate, detector, state.labels.metrics())
-            rolled = detector.reference
-            if detector.previous_as_reference and rolled is not None and rolled is not reference:
-                with self.faults.contain(name, "store_reference"):  # `reference: previous`, stored like any
-                    await asyncio.to_thread(
-                        self.checkpointer.store.save_reference, name, rolled, source="previous window"
-                    )
-        report = detector.report
-        if report is None:
+            prepared = [(state, *await self._prepare(state)) for state in states]
+            with self.tracer.start_as_current_span(
+                "driftwarden.evaluate_drift", attributes={"driftwarden.models": len(prepared)}
+            ):
+                outcomes = await asyncio.to_thread(
+                    _evaluate_many, [(state.detector, bool(mv.methods)) for state, _, _, mv in prepared]
+                )
+            finished = [
+                (state, previous, await self._after_drift(state, previous, reference, multivariate, outcome))
+                for (state, previous, reference, multivariate), outcome in zip(prepared, outcomes, strict=True)
+            ]
+        return [r for state, previous, took in finished if (r := self._record(state, previous, took)) is not None]
+
+    async def _prepare(
+        self, state: TrackedModel
+    ) -> tuple[DriftReport | None, ReferenceProfile | None, MultivariateParams]:
+        """Before the drift comparison (on the loop): the extras of a reference restored at start fitted."""
+        name, detector = state.name, state.detector
+        previous, reference = detector.report, detector.reference
+        if reference is not None and state.estimation.needs_fit(reference):  # a reference restored at start
+            try:
+                fitted = await asyncio.to_thread(fit_extras, name, reference, self.config)
+                self.faults.succeeded(name, "estimate_fit")
+            except Exception as exc:  # shown until a new reference fits; not tried again for this one
+                self.faults.record(name, "estimate_fit", exc)
+                fitted = Fitted(reference)
+            state.estimation.install(fitted)
+        return previous, reference, multivariate_params(self.config.model(name).drift)
+
+    async def _after_drift(
+        self,
+        state: TrackedModel,
+        previous: DriftReport | None,
+        reference: ReferenceProfile | None,
+        multivariate: MultivariateParams,
+        outcome: _Outcome,
+    ) -> float | None:
+        """What follows the drift comparison: multivariate drift, embeddings, estimated quality, a rolled
+        reference stored; the seconds the model took, or None when its comparison failed."""
+        name, detector = state.name, state.detector
+        window, error, drift_seconds = outcome
+        started = time.perf_counter() - drift_seconds  # its comparison's time, not the other models' beside it
+        if error is not None:
+            self.faults.record(name, "drift", error)
             return None
-        self.instruments.evaluation_duration.labels(name).observe(time.perf_counter() - started)
+        self.faults.succeeded(name, "drift")
+        new = detector.report
+        if window is not None and reference is not None and new is not None and new is not previous:
+            with self.faults.contain(name, "multivariate"):  # the rows whole: beside the per-feature verdicts
+                results = await state.multivariate.evaluate(reference, window, multivariate, self._skipped(name))
+                detector.with_multivariate(new, results)
+        if state.embeddings is not None and detector.reference is not None and detector.reference.embeddings:
+            with self.faults.contain(name, "embeddings"):  # models.<m>.embeddings: their own verdicts
+                verdicts = await asyncio.to_thread(state.embeddings.evaluate, detector.reference.embeddings)
+                detector.attach_embeddings(verdicts)
+        fitted = state.estimation.fitted
+        if fitted is not None and (fitted.estimator or fitted.segments):  # estimated quality, segments: not drift
+            with self.faults.contain(name, "estimate"):
+                await asyncio.to_thread(state.estimation.evaluate, detector, state.labels.metrics())
+        rolled = detector.reference
+        if detector.previous_as_reference and rolled is not None and rolled is not reference:
+            with self.faults.contain(name, "store_reference"):  # `reference: previous`, stored like any
+                await asyncio.to_thread(self.checkpointer.store.save_reference, name, rolled, source="previous window")
+        return time.perf_counter() - started
+
+    def _record(self, state: TrackedModel, previous: DriftReport | None, took: float | None) -> DriftReport | None:
+        """The model's new report counted: its duration, score history, drift budget and report hook."""
+        name, report = state.name, state.detector.report
+        if took is None or report is None:
+            return None
+        self.instruments.evaluation_duration.observe(took)
         if report.rows["current"]:
             scores = {f.name: f.scores["psi"] for f in report.features if "psi" in f.scores}
             self.histories.setdefault(name, deque(maxlen=HISTORY_LENGTH)).append(
@@ -212,12 +252,15 @@ class Evaluator:
         budgets = [(f"drift-budget:{m}", b.tracker) for m, b in self.drift_budgets.items()]
         return list(self.slos.items()) + budgets
 
-    async def checkpoint(self) -> None:
-        """Save what must survive a restart. A state file that refuses writes is already logged (once)
-        and counted by the database, and turns /readyz unready; the daemon keeps watching."""
+    async def checkpoint(self, *, windows: bool = True) -> None:
+        """Save what must survive a restart (`windows`: the current windows too; an evaluation leaves them
+        to `checkpoint_forever`'s clock, as rewriting every window each cycle cost more than judging it).
+        A state file that refuses writes is already logged (once) and counted by the database, and turns
+        /readyz unready; the daemon keeps watching."""
         with self.faults.contain("daemon", "checkpoint"), contextlib.suppress(StorageError):
             await self.checkpointer.save_counts(self.counted())
-            await self.checkpointer.save_windows()
+            if windows:
+                await self.checkpointer.save_windows()
             if self.anomalies is not None:  # the current slot's values so far
                 await asyncio.to_thread(self.anomalies.flush)
 
@@ -233,12 +276,21 @@ class Evaluator:
             await self.checkpoint()
 
 
-def _evaluate(detector: DriftDetector, keep_window: bool) -> WindowColumns | None:
-    """The detector's evaluation (in a worker thread), and the window it judged when `keep_window` (the
-    multivariate methods look at the same rows; a tumbling window is emptied by its evaluation)."""
-    window = detector.window_columns() if keep_window else None
-    detector.evaluate()
-    return window
+def _evaluate_many(detectors: list[tuple[DriftDetector, bool]]) -> list[_Outcome]:
+    """Each detector's evaluation (in one worker thread), and the window it judged when asked (the
+    multivariate methods look at the same rows; a tumbling window is emptied by its evaluation); one
+    detector's failure is its own outcome, the others are still evaluated."""
+    outcomes: list[_Outcome] = []
+    for detector, keep_window in detectors:
+        started = time.perf_counter()
+        try:
+            window = detector.window_columns() if keep_window else None
+            detector.evaluate()
+        except Exception as exc:
+            outcomes.append((None, exc, time.perf_counter() - started))
+        else:
+            outcomes.append((window, None, time.perf_counter() - started))
+    return outcomes
 
 
 def _log_new_burns(slo: str, findings: list[SLOBurnFinding], previous: list[SLOBurnFinding]) -> None:

@@ -186,7 +186,9 @@ def test_tls_needs_both_files(tmp_path: Path) -> None:
 
 def test_windows_resume_after_kill_9(files: dict[str, Path], tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text(f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\ngpu: {{enabled: false}}\n")
+    config.write_text(
+        f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\ncheckpoint_every: 1s\ngpu: {{enabled: false}}\n"
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     rows = b"\n".join(b'{"model": "fraud", "features": {"a": %d, "b": 1}}' % i for i in range(700))

@@ -40,7 +40,7 @@ def test_kill_9_mid_stream_loses_and_repeats_no_line(tmp_path: Path) -> None:
     log_file = tmp_path / "predictions.ndjson"
     config = tmp_path / "c.yaml"
     config.write_text(
-        f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\ngpu: {{enabled: false}}\n"
+        f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\ncheckpoint_every: 1s\ngpu: {{enabled: false}}\n"
         f"models: {{m: {{window: 100000}}}}\n"
         f"sources: [{{file: {log_file}, poll_interval: 100ms}}]\n"
     )

@@ -49,7 +49,7 @@ def test_kill_9_keeps_the_segment_windows(tmp_path: Path) -> None:
     reference.write_parquet(buf)
     config = tmp_path / "c.yaml"
     config.write_text(
-        f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\ngpu: {{enabled: false}}\n"
+        f"state_path: {tmp_path / 'state.db'}\nevaluate_every: 1s\ncheckpoint_every: 1s\ngpu: {{enabled: false}}\n"
         "alerting: {for: 1}\n"
         "models: {m: {window: 100000, segments: [labels.app_version, country], segmenting: {min_rows: 300}}}\n"
     )
@@ -71,7 +71,7 @@ def test_kill_9_keeps_the_segment_windows(tmp_path: Path) -> None:
         assert posted.json()["accepted"] == 4_000
         before = wait_for(url, "labels.app_version=1.4", judged=True)
         assert before["drifted"] is True, before
-        time.sleep(1.5)  # an evaluation's checkpoint holds the segment windows
+        time.sleep(1.5)  # a checkpoint (checkpoint_every) holds the segment windows
         os.kill(served.proc.pid, signal.SIGKILL)
         served.proc.wait(timeout=10)
     with driftwarden_run(config, tmp_path / "second.log", port=port) as served:
