@@ -41,6 +41,7 @@ __all__ = ["HISTORY_LENGTH", "Evaluator", "History"]
 
 log = logging.getLogger("driftwarden.evaluator")
 
+MODELS_PER_HOP = 16  # drift comparisons per worker-thread hop: hops amortized, at most 16 windows' copies held
 HISTORY_LENGTH = 720  # evaluations kept for score timelines (6 h at the default 30 s)
 History = deque[tuple[float, float, dict[str, float]]]  # (evaluated_at, drift share, PSI per feature)
 _Outcome = tuple["WindowColumns | None", "Exception | None", float]  # (window judged, failure, seconds taken)
@@ -114,21 +115,23 @@ class Evaluator:
         return reports[0] if reports else None
 
     async def _evaluate_models(self, states: list[TrackedModel]) -> list[DriftReport]:
-        """The models' evaluations, each contained: their drift comparisons in one worker-thread hop
-        (a hop per model cost more than a small model's statistics), the rest model by model.
+        """The models' evaluations, each contained: their drift comparisons `MODELS_PER_HOP` to a worker-thread
+        hop (a hop per model cost more than a small model's statistics), the rest model by model.
         Each model's report is the one it gets evaluated alone (tests/daemon/test_many_models.py)."""
+        finished = []
         async with self._lock:
-            prepared = [(state, *await self._prepare(state)) for state in states]
-            with self.tracer.start_as_current_span(
-                "driftwarden.evaluate_drift", attributes={"driftwarden.models": len(prepared)}
-            ):
-                outcomes = await asyncio.to_thread(
-                    _evaluate_many, [(state.detector, bool(mv.methods)) for state, _, _, mv in prepared]
-                )
-            finished = [
-                (state, previous, await self._after_drift(state, previous, reference, multivariate, outcome))
-                for (state, previous, reference, multivariate), outcome in zip(prepared, outcomes, strict=True)
-            ]
+            for start in range(0, len(states), MODELS_PER_HOP):  # bounded: the windows kept for multivariate
+                prepared = [(state, *await self._prepare(state)) for state in states[start : start + MODELS_PER_HOP]]
+                with self.tracer.start_as_current_span(
+                    "driftwarden.evaluate_drift", attributes={"driftwarden.models": len(prepared)}
+                ):
+                    outcomes = await asyncio.to_thread(
+                        _evaluate_many, [(state.detector, bool(mv.methods)) for state, _, _, mv in prepared]
+                    )
+                finished += [
+                    (state, previous, await self._after_drift(state, previous, reference, multivariate, outcome))
+                    for (state, previous, reference, multivariate), outcome in zip(prepared, outcomes, strict=True)
+                ]
         return [r for state, previous, took in finished if (r := self._record(state, previous, took)) is not None]
 
     async def _prepare(

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from driftwarden.config import Config
 from driftwarden.daemon.daemon import Daemon
+from driftwarden.daemon.evaluator import MODELS_PER_HOP
 from driftwarden.daemon.faults import FaultLog
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.prometheus import Instruments
@@ -19,7 +20,7 @@ from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
 
 FEATURES = [f"f{j}" for j in range(6)]
-MODELS = [f"m{i}" for i in range(5)]
+MODELS = [f"m{i}" for i in range(MODELS_PER_HOP + 3)]  # two hops: one full, one of three
 
 
 def _daemon(tmp_path: Path, name: str) -> Daemon:
@@ -29,12 +30,12 @@ def _daemon(tmp_path: Path, name: str) -> Daemon:
 
 
 def _fill(daemon: Daemon, rng: np.random.Generator) -> None:
-    """Each model its reference and 400 rows, model i shifted by i/4 standard deviations (some drift)."""
+    """Each model its reference and 400 rows, model i shifted by (i % 5)/4 standard deviations (some drift)."""
     for i, model in enumerate(MODELS):
         daemon.ingest.install_reference(model, ReferenceProfile.fit(FEATURES, rng.normal(size=(2000, 6))))
         state = daemon.models.get_or_create(model)
         assert state is not None
-        state.detector.window.append(FEATURES, rng.normal(i / 4, 1.0, size=(400, 6)))
+        state.detector.window.append(FEATURES, rng.normal((i % 5) / 4, 1.0, size=(400, 6)))
 
 
 def _comparable(report: Any) -> dict[str, Any]:
