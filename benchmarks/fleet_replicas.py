@@ -114,7 +114,7 @@ def exposition(r: Replica, bins: BinExportParams, config: Config | None = None) 
     rows = r.current.shape[0]
     instruments.records.labels(MODEL, "file").inc(rows * 7)  # the window holds the latest of more records
     for seconds in rng.gamma(2.0, 0.01, 20):
-        instruments.evaluation_duration.labels(MODEL).observe(seconds)
+        instruments.evaluation_duration.observe(seconds)
 
     requests = RequestStats(config.latency_buckets())
     calls = rows * 7

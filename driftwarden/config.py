@@ -1046,13 +1046,23 @@ class MetricsSettings(_Strict):
 
     scores: list[Literal["psi", "ks", "wasserstein", "chi2", "jensenshannon", "missing"]] | None = Field(
         default=None,
-        description="the statistics exported in driftwarden_feature_drift_score (default: every one computed)",
+        description="the statistics exported in driftwarden_feature_drift_score (default: those that can make "
+        "the verdict: ks, psi, wasserstein, chi2)",
     )
     pvalues: Literal["all", "drifted", "none"] = Field(
         default="drifted",
         description="driftwarden_feature_drift_pvalue: for every feature, only while the feature drifts, or none",
     )
-    missing_ratio: bool = Field(default=True, description="driftwarden_feature_missing_ratio, per feature and window")
+    missing_ratio: Literal["current", "both", "none"] = Field(
+        default="current",
+        description="driftwarden_feature_missing_ratio per feature: of the current window, of both windows, or none "
+        "(true: both, false: none)",
+    )
+
+    @field_validator("missing_ratio", mode="before")
+    @classmethod
+    def _missing_ratio_bool(cls, value: object) -> object:
+        return {True: "both", False: "none"}.get(value, value) if isinstance(value, bool) else value
 
 
 class ServerSettings(_Strict):
@@ -1105,8 +1115,7 @@ class Config(_Strict):
     evaluate_every: Annotated[Duration, _at_least("1s")] = 30.0
     checkpoint_every: Annotated[Duration, _at_least("1s")] = Field(
         default=30.0,
-        description="current windows, tail offsets and label joins saved to SQLite (also after each evaluation); "
-        "at least 1s",
+        description="current windows, tail offsets and label joins saved to SQLite (and on shutdown); at least 1s",
     )
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     limits: Limits = Limits()

@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the converters' argument types only: detectors and `check` 
     )
 
 __all__ = [
+    "DEFAULT_SCORES",
     "DEFAULT_THRESHOLDS",
     "METHODS",
     "AlertLinkParams",
@@ -546,6 +547,10 @@ def constraint_set(c: ConstraintSettings) -> ConstraintSet:
     )
 
 
+# the statistics that can make a feature's verdict (design.md "Metric set"): the default scores exported
+DEFAULT_SCORES = frozenset({"ks", "psi", "wasserstein", "chi2"})
+
+
 @dataclass(frozen=True)
 class SeriesParams:
     """Which optional per-feature series /metrics exports (`metrics:`); the verdicts always are.
@@ -553,14 +558,20 @@ class SeriesParams:
     >>> p = SeriesParams(pvalues="drifted")
     >>> p.exports(p.pvalues, drifting=False), p.exports(p.pvalues, drifting=True), p.score("psi")
     (False, True, True)
+    >>> p.score("jensenshannon"), p.window("current"), p.window("reference")
+    (False, True, False)
     """
 
-    scores: frozenset[str] | None = None  # None: every statistic computed
+    scores: frozenset[str] | None = DEFAULT_SCORES  # None: every statistic computed
     pvalues: Literal["all", "drifted", "none"] = "drifted"
-    missing_ratio: bool = True
+    missing_ratio: Literal["current", "both", "none"] = "current"
 
     def score(self, method: str) -> bool:
         return self.scores is None or method in self.scores
+
+    def window(self, window: str) -> bool:
+        """Whether the missing ratio of this window (`reference`, `current`) is exported."""
+        return self.missing_ratio == "both" or self.missing_ratio == window
 
     @staticmethod
     def exports(mode: Literal["all", "drifted", "none"], *, drifting: bool) -> bool:
@@ -568,4 +579,4 @@ class SeriesParams:
 
 
 def series_params(s: MetricsSettings) -> SeriesParams:
-    return SeriesParams(None if s.scores is None else frozenset(s.scores), s.pvalues, s.missing_ratio)
+    return SeriesParams(DEFAULT_SCORES if s.scores is None else frozenset(s.scores), s.pvalues, s.missing_ratio)

@@ -10,6 +10,7 @@ chunks, so the event loop stays free for ingest and /healthz however large the s
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from prometheus_client.utils import floatToGoString
 
 from driftwarden.detectors.latency import HistogramSnapshot, LatencyHistogram
 
-__all__ = ["HistogramFamily", "TextFamily", "go_float", "label_text", "render"]
+__all__ = ["HistogramFamily", "TextFamily", "go_float", "label_text", "render", "short_float"]
 
 OPENMETRICS = "application/openmetrics-text"
 BLOCK = 256  # histogram series per chunk: ~0.5 MB of text, a millisecond or so to join and encode
@@ -122,6 +123,19 @@ def go_float(value: float) -> str:
     """A number as Prometheus writes it (Go's format: `+Inf`, `1e+06`), by prometheus_client's own function."""
     text: str = floatToGoString(value)  # type: ignore[no-untyped-call]  # prometheus_client 0.26 leaves it unannotated
     return text
+
+
+def short_float(value: float | int) -> str:
+    """A per-feature sample's value at 6 significant digits, a whole number without its `.0` (Prometheus
+    parses any float text): scores and ratios need no more, and 100 models x 20 features of lines are a
+    tenth shorter."""
+    if isinstance(value, int):
+        return str(value)
+    if math.isfinite(value):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.6g}"
+    return go_float(value)
 
 
 def render(metrics: Collector, histograms: Sequence[HistogramFamily], accept: str) -> tuple[list[bytes], str]:

@@ -19,13 +19,13 @@ from driftwarden.core import metric_names as m
 from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.estimation import QualityEstimate
 from driftwarden.detectors.segments import SegmentResult
-from driftwarden.exporters.exposition import TextFamily, go_float
+from driftwarden.exporters.exposition import TextFamily, short_float
 from driftwarden.params import BinExportParams, SeriesParams
 
 __all__ = ["FEATURE_FAMILIES", "DriftCollector", "FeatureText", "Instruments", "ModelState"]
 
 EVERY_BIN = BinExportParams()  # fleet.export_bins: all
-EVERY_SERIES = SeriesParams(pvalues="all")  # every optional per-feature series
+EVERY_SERIES = SeriesParams(scores=None, pvalues="all", missing_ratio="both")  # every optional per-feature series
 
 
 def _escape(value: str) -> str:
@@ -123,9 +123,8 @@ class Instruments:
         )
         self.evaluation_duration = Histogram(
             m.EVALUATION_DURATION,
-            "Time to evaluate drift for one model.",
-            ["model"],
-            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            "Time to evaluate drift for one model (any model: a model's own is its report's duration_seconds).",
+            buckets=(0.005, 0.025, 0.1, 0.5, 2.5, 10),
             registry=registry,
         )
         self.evaluation_cycle = Gauge(
@@ -283,31 +282,31 @@ class FeatureText:
             for method, value in f.scores.items():
                 if series.score(method):
                     labels = f'{{{feature},method="{method}",model="{model}"}}'
-                    score.append(f"{m.FEATURE_DRIFT_SCORE}{labels} {go_float(value)}\n")
+                    score.append(f"{m.FEATURE_DRIFT_SCORE}{labels} {short_float(value)}\n")
             if series.exports(series.pvalues, drifting=drifting):
                 for method, value in f.pvalues_adjusted.items():
                     labels = f'{{{feature},method="{method}",model="{model}"}}'
-                    pvalue.append(f"{m.FEATURE_DRIFT_PVALUE}{labels} {go_float(value)}\n")
-            drifted.append(f"{m.FEATURE_DRIFTED}{verdict} {go_float(float(f.drifted))}\n")
-            stable.append(f"{m.FEATURE_DRIFTED_STABLE}{verdict} {go_float(float(f.stable))}\n")
+                    pvalue.append(f"{m.FEATURE_DRIFT_PVALUE}{labels} {short_float(value)}\n")
+            drifted.append(f"{m.FEATURE_DRIFTED}{verdict} {short_float(float(f.drifted))}\n")
+            stable.append(f"{m.FEATURE_DRIFTED_STABLE}{verdict} {short_float(float(f.stable))}\n")
             for r in f.reasons:  # at most one per test: bounded by features x tests
-                reason.append(f'{m.FEATURE_DRIFT_REASON}{{{feature},model="{model}",test="{_escape(r.test)}"}} 1.0\n')
+                reason.append(f'{m.FEATURE_DRIFT_REASON}{{{feature},model="{model}",test="{_escape(r.test)}"}} 1\n')
             if f.role == "prediction":
                 for method, value in f.scores.items():
                     if series.score(method):
                         labels = f'{{method="{method}",model="{model}"}}'
-                        prediction.append(f"{m.PREDICTION_DRIFT_SCORE}{labels} {go_float(value)}\n")
-            if series.missing_ratio:
+                        prediction.append(f"{m.PREDICTION_DRIFT_SCORE}{labels} {short_float(value)}\n")
+            if series.missing_ratio != "none":
                 for window, rate in f.missing_rate.items():
-                    if rate is not None:
+                    if rate is not None and series.window(window):
                         labels = f'{{{feature},model="{model}",window="{window}"}}'
-                        missing.append(f"{m.FEATURE_MISSING_RATIO}{labels} {go_float(rate)}\n")
+                        missing.append(f"{m.FEATURE_MISSING_RATIO}{labels} {short_float(rate)}\n")
             if not self._bins.exports(report.model, f.name, drifting=drifting):
                 continue
             for window, counts in f.bins.items():
                 for b, count in enumerate(counts):
                     labels = f'{{bin="{b}",{feature},model="{model}",window="{window}"}}'
-                    bins.append(f"{m.FEATURE_BIN_VALUES}{labels} {go_float(count)}\n")
+                    bins.append(f"{m.FEATURE_BIN_VALUES}{labels} {short_float(count)}\n")
         return {name: "".join(text) for name, text in lines.items() if text}
 
 

@@ -51,8 +51,8 @@ def test_predictions_to_drift_report_and_metrics(daemon: Daemon) -> None:
     assert report["rows"]["current"] == 5000  # the default sliding window
 
     text = daemon.client.get("/metrics").text
-    assert 'driftwarden_feature_drifted{feature="amount",model="fraud"} 1.0' in text
-    assert 'driftwarden_feature_drifted{feature="age",model="fraud"} 0.0' in text
+    assert 'driftwarden_feature_drifted{feature="amount",model="fraud"} 1\n' in text
+    assert 'driftwarden_feature_drifted{feature="age",model="fraud"} 0\n' in text
     assert daemon.metric("driftwarden_records_total", model="fraud", source="http") == 7000
     assert daemon.metric("driftwarden_feature_drift_score", model="fraud", feature="amount", method="psi") > 0.2
     assert daemon.metric("driftwarden_window_rows", model="fraud", window="current") == 5000

@@ -1,5 +1,6 @@
-"""The per-feature metric set over real HTTP (design.md "Metric set"): at most 10 series for a feature
-that does not drift by default, the optional families while a feature drifts, and `metrics:` choosing.
+"""The per-feature metric set over real HTTP (design.md "Metric set"): 6 series for a numeric feature
+that does not drift by default (the scores that can make its verdict, the two verdicts, the current missing
+ratio), the optional families while a feature drifts, and `metrics:` choosing.
 `amount` is shifted by one standard deviation in the current window; the other features are not."""
 
 from __future__ import annotations
@@ -46,11 +47,12 @@ def test_default_set_is_at_most_10_series_per_steady_feature_and_more_while_drif
         age = {name: n for (feature, name), n in counts.items() if feature == "age"}
         assert sum(age.values()) <= 10
         assert age == {
-            m.FEATURE_DRIFT_SCORE: 5,
+            m.FEATURE_DRIFT_SCORE: 3,  # ks, psi, wasserstein: not jensenshannon nor missing (metrics.scores)
             m.FEATURE_DRIFTED: 1,
             m.FEATURE_DRIFTED_STABLE: 1,
-            m.FEATURE_MISSING_RATIO: 2,
+            m.FEATURE_MISSING_RATIO: 1,  # the current window's (metrics.missing_ratio: both)
         }
+        assert 'driftwarden_feature_drifted{feature="age",model="fraud"} 0\n' in text  # whole numbers: no ".0"
         assert counts[("amount", m.FEATURE_DRIFT_PVALUE)] == 2  # ks and missing, while it drifts
         assert counts[("amount", m.FEATURE_BIN_VALUES)] == 20
         assert counts[("amount", m.FEATURE_DRIFT_REASON)] >= 1
@@ -61,7 +63,7 @@ def test_default_set_is_at_most_10_series_per_steady_feature_and_more_while_drif
 
 
 def test_metrics_section_chooses_scores_pvalues_and_missing_ratio(tmp_path: Path) -> None:
-    settings = {"scores": ["psi"], "pvalues": "all", "missing_ratio": False}
+    settings = {"scores": ["psi"], "pvalues": "all", "missing_ratio": "none"}
     with running(tmp_path / "state.db", metrics=settings) as daemon:
         drifted_amount(daemon)
         counts = series_per_feature(daemon.client.get("/metrics").text)
@@ -71,16 +73,25 @@ def test_metrics_section_chooses_scores_pvalues_and_missing_ratio(tmp_path: Path
         assert daemon.metric(m.FEATURE_DRIFT_SCORE, model="fraud", feature="amount", method="psi") > 0.2
 
 
+def test_metrics_section_can_ask_for_every_score_and_both_missing_ratios(tmp_path: Path) -> None:
+    settings = {"scores": ["ks", "psi", "wasserstein", "jensenshannon", "missing"], "missing_ratio": True}
+    with running(tmp_path / "state.db", metrics=settings) as daemon:
+        drifted_amount(daemon)
+        counts = series_per_feature(daemon.client.get("/metrics").text)
+        assert counts[("age", m.FEATURE_DRIFT_SCORE)] == 5
+        assert counts[("age", m.FEATURE_MISSING_RATIO)] == 2  # true: both windows
+
+
 def test_scrapes_between_evaluations_reuse_the_rendered_features_and_follow_a_new_evaluation(tmp_path: Path) -> None:
     with running(tmp_path / "state.db") as daemon:
         drifted_amount(daemon)
         first, again = (daemon.client.get("/metrics").text for _ in range(2))
-        drifted = 'driftwarden_feature_drifted{feature="amount",model="fraud"} 1.0'
+        drifted = 'driftwarden_feature_drifted{feature="amount",model="fraud"} 1'
         assert drifted in first and drifted in again
         body = records(np.random.default_rng(8), 5000)  # the shift slides out of the window
         assert daemon.client.post("/v1/predictions", content=body, headers=NDJSON).status_code == 200
         daemon.evaluate()
-        assert 'driftwarden_feature_drifted{feature="amount",model="fraud"} 0.0' in daemon.client.get("/metrics").text
+        assert 'driftwarden_feature_drifted{feature="amount",model="fraud"} 0' in daemon.client.get("/metrics").text
 
 
 def test_metrics_body_is_gzipped_when_asked_and_plain_otherwise(tmp_path: Path) -> None:
