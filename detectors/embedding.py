@@ -305,7 +305,8 @@ class EmbeddingMonitor:
             fitted = self._fitted.get(name)
             if fitted is None or fitted.source != id(vectors):
                 fitted = self._fitted[name] = _Fitted(id(vectors), EmbeddingReference.fit(vectors, spec, seed=seed))
-            out.extend(_judge(name, spec, fitted, current, seed))
+            with _one_blas_thread():  # the evaluation has a thread of its own on a sidecar's shared cores
+                out.extend(_judge(name, spec, fitted, current, seed))
         self.results = tuple(out)
         return self.results
 
@@ -326,6 +327,14 @@ class EmbeddingMonitor:
             "reference": np.round(ref.project(ref_points)[:, :2], 4).tolist(),
             "current": np.round(ref.project(current)[:, :2], 4).tolist(),
         }
+
+
+def _one_blas_thread() -> Any:
+    """BLAS on one thread, as the multivariate PCA: on 2 shared cores its spinning threads cost more CPU
+    than they save wall time."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _judge(name: str, spec: EmbeddingSpec, fitted: _Fitted, current: Float32Array, seed: int) -> list[EmbeddingDrift]:
