@@ -10,9 +10,12 @@ by --nannyml-python, as `PYTHON benchmarks/multivariate_nannyml.py ARGS_JSON` pr
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import sys
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -21,12 +24,18 @@ from multivariate_streams import CATEGORICAL, FEATURES, frame
 
 
 def run(seed: int, ref_rows: int, window: int, evals: dict[str, int], runs: dict[str, int]) -> dict[str, Any]:
+    os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")  # else each calculate() tries to reach the internet
+    warnings.filterwarnings("ignore", module="nannyml")  # "too few chunks": the windows are given one by one
     import nannyml as nml
 
+    defaults = inspect.signature(nml.DomainClassifierCalculator).parameters["hyperparameters"].default
+    quiet = {**{k: v for k, v in defaults.items() if k != "silent"}, "verbose": -1}  # its defaults, less the logs
     reference = frame(np.random.default_rng([seed, 1]), ref_rows).astype({c: "category" for c in CATEGORICAL})
     calculators = {
         "pca": lambda: nml.DataReconstructionDriftCalculator(column_names=list(FEATURES), chunk_size=window),
-        "classifier": lambda: nml.DomainClassifierCalculator(feature_column_names=list(FEATURES), chunk_size=window),
+        "classifier": lambda: nml.DomainClassifierCalculator(
+            feature_column_names=list(FEATURES), chunk_size=window, hyperparameters=quiet
+        ),
     }
     out: dict[str, Any] = {"version": nml.__version__}
     for method, make in calculators.items():

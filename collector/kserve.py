@@ -82,6 +82,7 @@ def parse_events(
     *,
     model: str | None = None,
     feature_names: Mapping[str, Sequence[str]] | None = None,
+    embedding_tensors: Mapping[str, Mapping[str, str]] | None = None,
     max_records: int = 100_000,
     max_features: int = 1000,
 ) -> KServeResult:
@@ -101,6 +102,7 @@ def parse_events(
             event,
             model=model,
             feature_names=feature_names,
+            embedding_tensors=embedding_tensors,
             max_records=left[kind] if kind else max_records,
             max_features=max_features,
         )

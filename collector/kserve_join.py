@@ -131,5 +131,11 @@ def _records(request: Half, response: Half) -> list[dict[str, Any]]:
         }
         if response.model_version is not None:
             record["model_version"] = response.model_version
+        vectors = {
+            **(request.embeddings[i] if request.embeddings else {}),
+            **(response.embeddings[i] if response.embeddings and i < len(response.embeddings) else {}),
+        }
+        if vectors:
+            record["embeddings"] = vectors
         records.append(record)
     return records

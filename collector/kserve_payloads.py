@@ -10,6 +10,8 @@ Bodies:
 - Open Inference Protocol V2: `{"inputs": [{"name", "shape", "datatype", "data"}]}` → an input of
   shape `[N]` or `[N, 1]` is one feature named after it, `[N, k]` gives `name_0` ... `name_{k-1}`;
   BYTES data are categorical strings; response `{"model_name", "model_version", "outputs"}`.
+  A tensor configured as an embedding (`embedding_tensors`) is not a feature nor the prediction:
+  row i's slice of it is record i's vector (`Half.embeddings`).
 - Seldon messages: `{"data": {"names": [...], "ndarray": [[...]]}}` or `"tensor": {shape, values}`.
 
 A body that is none of these raises InputError; one over the limits BodyTooLarge or InputError
@@ -33,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
 
+from driftwarden.collector.embeddings import MAX_DIM
 from driftwarden.collector.kserve_events import IGNORED_TYPES, REQUEST_TYPES, RESPONSE_TYPES, LoggerEvent
 from driftwarden.core.errors import BodyTooLarge, InputError
 
@@ -53,6 +56,7 @@ class Half:
     request_id: str
     rows: list[Any]  # request: one features object per row; response: one prediction per row
     model_version: str | None = None
+    embeddings: list[dict[str, list[Any]]] | None = None  # per row: the V2 tensors configured as embeddings
 
 
 def kind_of(event: LoggerEvent) -> Literal["request", "response"] | None:
@@ -72,13 +76,16 @@ def decode_event(
     *,
     model: str | None = None,
     feature_names: Mapping[str, Sequence[str]] | None = None,
+    embedding_tensors: Mapping[str, Mapping[str, str]] | None = None,
     max_records: int = 100_000,
     max_features: int = 1000,
 ) -> Half | None:
     """An event → its half (None for an event type that carries no predictions); raises InputError.
 
     The model is `ce-inferenceservicename`, else Seldon's `ce-modelid`, else `model` (the path).
-    More than `max_records` rows raise BodyTooLarge before any row is built.
+    More than `max_records` rows raise BodyTooLarge before any row is built. `embedding_tensors`
+    (model -> V2 tensor name -> embedding name) takes those inputs or outputs out of the features or
+    predictions: each row's slice of them is its vector (validated as any record's `embeddings`).
     """
     kind = kind_of(event)
     if kind is None:
@@ -104,13 +111,27 @@ def decode_event(
         raise InputError(f"the {kind} body is a {type(payload).__name__}, expected a JSON object", code="bad_body")
     names = (feature_names or {}).get(name)
     bounds = _Bounds(kind, max_records, max_features)
+    tensors = (embedding_tensors or {}).get(name) or {}
+    field = "inputs" if kind == "request" else "outputs"
+    vectors = _v2_embeddings(payload, field, tensors, bounds) if tensors and _is_v2(payload.get(field)) else None
+    if vectors is not None:
+        payload = {**payload, field: [t for t in payload[field] if t["name"] not in tensors]}
     if kind == "request":
-        rows = _request_rows(payload, names, bounds)
+        rows = _request_rows(payload, names, bounds) if vectors is None or payload["inputs"] else []
         version = None
     else:
-        rows = _response_rows(payload, bounds)
+        rows = _response_rows(payload, bounds) if vectors is None or payload["outputs"] else []
         version = payload.get("model_version")
         version = version if isinstance(version, str) and 0 < len(version) <= 64 else None
+    if vectors is not None:
+        batch = len(vectors[0][1]) if vectors else 0
+        if rows and len(rows) != batch:
+            raise InputError(
+                f"the {kind}'s tensors have {len(rows)} rows, its embedding tensors {batch}", code="bad_body"
+            )
+        rows = rows or [({} if kind == "request" else None)] * batch
+        per_row = [{embedding: values[i] for embedding, values in vectors} for i in range(batch)]
+        return Half(kind, key, name, request_id, rows, version, per_row)
     return Half(kind, key, name, request_id, rows, version)
 
 
@@ -270,6 +291,24 @@ def _v2_rows(inputs: list[dict[str, Any]], names: Sequence[str] | None, bounds: 
                 features.update(zip(feature_names, flat[i * width : (i + 1) * width], strict=True))
         out.append(features)
     return out
+
+
+def _v2_embeddings(
+    payload: dict[str, Any], field: str, tensors: Mapping[str, str], bounds: _Bounds
+) -> list[tuple[str, list[list[Any]]]] | None:
+    """(embedding, one vector per row) for each configured tensor the V2 body has; None when it has none."""
+    out: list[tuple[str, list[list[Any]]]] = []
+    batch: int | None = None
+    for spec in payload[field]:
+        embedding = tensors.get(spec["name"]) if isinstance(spec["name"], str) else None
+        if embedding is None:
+            continue
+        flat, rows, width = _tensor(spec, f"tensor {spec['name']!r:.80} (embedding {embedding!r})", bounds, MAX_DIM)
+        if batch is not None and rows != batch:
+            raise InputError(f"embedding tensor {spec['name']!r} has {rows} rows, another {batch}", code="bad_body")
+        batch = rows
+        out.append((embedding, [flat[i * width : (i + 1) * width] for i in range(rows)]))
+    return out or None
 
 
 def _v2_predictions(outputs: list[dict[str, Any]], bounds: _Bounds) -> list[Any]:

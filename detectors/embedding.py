@@ -24,6 +24,7 @@ memory: capacity x dim float32). `EmbeddingMonitor.evaluate()` runs the configur
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ __all__ = [
 
 EMBEDDING_METHODS = ("mmd", "pcs", "classifier")
 MAX_DIM = 4096
+_CHECKPOINT = struct.Struct("<4sHqqq")  # EmbeddingWindow.to_bytes' header: magic, version, total, rows, dim
+_MAGIC = b"DWEW"
 REFERENCE_ROWS = 5000  # reference vectors kept per embedding (a uniform sample)
 PROJECTION_POINTS = 300  # points of each side drawn in the UI's 2-D projection
 
@@ -188,8 +191,9 @@ class EmbeddingWindow:
         return int(self._data.nbytes)
 
     def append(self, vectors: npt.ArrayLike) -> None:
-        rows = np.asarray(vectors, dtype=np.float32)[-self.capacity :]
-        self.total_rows += len(rows)
+        rows = np.asarray(vectors, dtype=np.float32)
+        self.total_rows += len(rows)  # every row sent, kept or not
+        rows = rows[-self.capacity :]
         free = self.capacity - len(self._data)
         if free > 0:
             take = rows[:free]
@@ -206,6 +210,33 @@ class EmbeddingWindow:
     def clear(self) -> None:
         self._data = np.empty((0, self.dim), dtype=np.float32)
         self._next = 0
+
+    def ordered(self) -> Float32Array:
+        """The rows oldest first (a copy)."""
+        return np.concatenate([self._data[self._next :], self._data[: self._next]])
+
+    def to_bytes(self) -> bytes:
+        """A checkpoint: magic, version, total rows, rows, dim (little-endian), then the rows oldest first as
+        little-endian float32 (at most capacity x dim x 4 bytes)."""
+        rows = self.ordered().astype("<f4", copy=False)
+        return _CHECKPOINT.pack(_MAGIC, 1, self.total_rows, rows.shape[0], self.dim) + rows.tobytes()
+
+    def restore(self, blob: bytes) -> None:
+        """Rows from `to_bytes()` (the last `capacity` of them); ValueError when the blob is not one, or is one
+        of another dimension (the embedding's `dim` changed: the rows would not compare)."""
+        if len(blob) < _CHECKPOINT.size:
+            raise ValueError(f"an embedding window checkpoint is at least {_CHECKPOINT.size} bytes, not {len(blob)}")
+        magic, version, total, rows, dim = _CHECKPOINT.unpack_from(blob)
+        if magic != _MAGIC or version != 1:
+            raise ValueError("not an embedding window checkpoint (version 1)")
+        if dim != self.dim:
+            raise ValueError(f"saved with dim {dim}; the embedding's dim is {self.dim} now")
+        if len(blob) != _CHECKPOINT.size + rows * dim * 4:
+            raise ValueError(f"{rows} x {dim} float32 rows announced, {len(blob) - _CHECKPOINT.size} bytes found")
+        data = np.frombuffer(blob, dtype="<f4", offset=_CHECKPOINT.size).reshape(rows, dim)
+        self.clear()
+        self.append(data)
+        self.total_rows = max(int(total), self.rows)
 
 
 @dataclass
@@ -231,6 +262,25 @@ class EmbeddingMonitor:
     def nbytes(self) -> int:
         return sum(w.nbytes for w in self.windows.values())
 
+    @property
+    def total_rows(self) -> int:
+        """Vectors appended over every window's life (a checkpoint is due when it moved)."""
+        return sum(w.total_rows for w in self.windows.values())
+
+    def checkpoint(self) -> dict[str, bytes]:
+        """Each window with rows, as `EmbeddingWindow.to_bytes()` (copies taken under the lock)."""
+        with self._lock:
+            return {name: w.to_bytes() for name, w in self.windows.items() if w.rows}
+
+    def restore(self, name: str, blob: bytes) -> None:
+        """One window from its checkpoint; KeyError when the embedding is no longer configured, ValueError
+        when the blob does not load (or was saved with another dim)."""
+        window = self.windows.get(name)
+        if window is None:
+            raise KeyError(f"embedding {name!r} is not configured for this model now")
+        with self._lock:
+            window.restore(blob)
+
     def update(self, embeddings: Mapping[str, Float32Array]) -> None:
         """Append each named block of vectors (rows with NaN, sent without that embedding, are skipped)."""
         with self._lock:
@@ -255,7 +305,8 @@ class EmbeddingMonitor:
             fitted = self._fitted.get(name)
             if fitted is None or fitted.source != id(vectors):
                 fitted = self._fitted[name] = _Fitted(id(vectors), EmbeddingReference.fit(vectors, spec, seed=seed))
-            out.extend(_judge(name, spec, fitted, current, seed))
+            with _one_blas_thread():  # the evaluation has a thread of its own on a sidecar's shared cores
+                out.extend(_judge(name, spec, fitted, current, seed))
         self.results = tuple(out)
         return self.results
 
@@ -276,6 +327,14 @@ class EmbeddingMonitor:
             "reference": np.round(ref.project(ref_points)[:, :2], 4).tolist(),
             "current": np.round(ref.project(current)[:, :2], 4).tolist(),
         }
+
+
+def _one_blas_thread() -> Any:
+    """BLAS on one thread, as the multivariate PCA: on 2 shared cores its spinning threads cost more CPU
+    than they save wall time."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _judge(name: str, spec: EmbeddingSpec, fitted: _Fitted, current: Float32Array, seed: int) -> list[EmbeddingDrift]:

@@ -294,6 +294,14 @@ class EmbeddingSettings(_Strict):
     components: int = Field(default=20, ge=2, le=512, description="principal components of the reference used")
     pcs_share: float = Field(default=0.1, gt=0, le=1, description="share of drifted components that drifts `pcs`")
     auroc: float = Field(default=0.55, gt=0.5, lt=1, description="AUROC above which `classifier` drifts")
+    tensor: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="KServe / Open Inference Protocol V2 payload-logger events (/v1/kserve): the request input "
+        "or response output tensor of this name, shape [N, dim], is this embedding (neither features nor the "
+        "prediction)",
+    )
 
 
 # --- data-quality constraints (models.<m>.constraints, or a constraints_file of the same shape) ----
@@ -422,6 +430,19 @@ class ModelSettings(_Strict):
         if self.constraints is not None and self.constraints_file is not None:
             raise ValueError("give constraints or constraints_file, not both")
         return self
+
+    @field_validator("embeddings")
+    @classmethod
+    def _one_embedding_per_tensor(cls, value: dict[str, EmbeddingSettings]) -> dict[str, EmbeddingSettings]:
+        seen: dict[str, str] = {}
+        for name, settings in value.items():
+            if settings.tensor is not None and (other := seen.setdefault(settings.tensor, name)) != name:
+                raise ValueError(f"embeddings {other!r} and {name!r} both name tensor {settings.tensor!r}")
+        return value
+
+    def embedding_tensors(self) -> dict[str, str]:
+        """V2 tensor name -> the embedding it carries (`embeddings.<name>.tensor`)."""
+        return {e.tensor: name for name, e in self.embeddings.items() if e.tensor is not None}
 
     @property
     def previous_as_reference(self) -> bool:

@@ -38,6 +38,7 @@ def kserve_router(
     """`feature_names` names V1 list instances (and a lone V2 input's columns) per model; else f0, f1, ..."""
     router = APIRouter(dependencies=[Depends(auth)])
     limits = config.limits
+    tensors = {model: t for model, settings in config.models.items() if (t := settings.embedding_tensors())}
     openapi_extra = {"requestBody": KSERVE_BODY, "parameters": [*CE_HEADERS, CONTENT_ENCODING]}
 
     async def receive(request: Request, model: str | None) -> JSONResponse:
@@ -49,6 +50,7 @@ def kserve_router(
                 joiner,
                 model=model,
                 feature_names=feature_names,
+                embedding_tensors=tensors,
                 max_records=limits.max_records_per_request,
                 max_features=limits.max_features,
             )

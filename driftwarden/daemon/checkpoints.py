@@ -38,6 +38,7 @@ class Checkpointer:
         self.faults = faults
         self._checkpointed: dict[str, int] = {}  # model -> window total_rows at its last checkpoint
         self._segments_checkpointed: dict[str, int] = {}  # model -> its segments' total_rows then
+        self._embeddings_checkpointed: dict[str, int] = {}  # model -> its embedding windows' total_rows then
         self._staged: dict[str, object] = {}  # documents written with the next window checkpoint
         self._saved_counts: dict[str, tuple[str, bytes]] = {}  # SLO and drift-budget counts read at start
 
@@ -69,6 +70,8 @@ class Checkpointer:
                 continue
             state.estimation.saved_segments = blobs  # restored once its segments are fitted
             state.estimation.skip_saved = self._skipper(model)
+        for model, blobs in (await asyncio.to_thread(self.store.load_embedding_windows)).items():
+            self._restore_embeddings(model, blobs)
         saved_labels = await asyncio.to_thread(self.store.load_document, "labels", {})
         for model, saved in (saved_labels if isinstance(saved_labels, dict) else {}).items():
             state = self.models.get_or_create(model)
@@ -76,6 +79,22 @@ class Checkpointer:
                 with self.faults.contain(model, "restore"):
                     state.labels.restore(saved)
         self._saved_counts = await asyncio.to_thread(self.store.load_slo_states)
+
+    def _restore_embeddings(self, model: str, blobs: dict[str, bytes]) -> None:
+        """A model's embedding windows, each on its own: one no longer configured (or saved with another dim,
+        or damaged) is skipped and counted."""
+        state = self.models.get_or_create(model) if MODEL_NAME.fullmatch(model) else None
+        monitor = state.embeddings if state is not None else None
+        for name, blob in blobs.items():
+            if monitor is None:
+                self.store.database.skip("embedding_window", f"{model} {name}", "the model has no embeddings now")
+                continue
+            try:
+                monitor.restore(name, blob)
+            except (KeyError, ValueError) as exc:
+                self.store.database.skip("embedding_window", f"{model} {name}", exc)
+        if monitor is not None:
+            self._embeddings_checkpointed[model] = monitor.total_rows
 
     def _skipper(self, model: str) -> Callable[[str, Exception], None]:
         def skip(key: str, error: Exception) -> None:
@@ -139,7 +158,13 @@ class Checkpointer:
             if (segments := state.estimation.segmenting) is not None
             and segments.total_rows != self._segments_checkpointed.get(state.name, 0)
         }
-        if not changed and not self._staged and not segmented:
+        embedded = {
+            state.name: monitor
+            for state in models
+            if (monitor := state.embeddings) is not None
+            and monitor.total_rows != self._embeddings_checkpointed.get(state.name, 0)
+        }
+        if not changed and not self._staged and not segmented and not embedded:
             return
         states = {}
         for state in changed:  # copies, on the loop; one model's failure leaves the others saved
@@ -149,6 +174,11 @@ class Checkpointer:
         for name, segments in segmented.items():
             with self.faults.contain(name, "checkpoint"):
                 segment_states[name] = (segments.checkpoint_states(), segments.total_rows)
+        embedding_states = {}
+        for name, monitor in embedded.items():  # float32 copies of the rings, taken under their lock
+            with self.faults.contain(name, "checkpoint"):
+                total = monitor.total_rows  # read first: rows arriving meanwhile make the next checkpoint due
+                embedding_states[name] = (monitor.checkpoint(), total)
         documents, self._staged = self._staged, {}
 
         def save() -> None:
@@ -159,6 +189,7 @@ class Checkpointer:
                     name: {key: encode_checkpoint(*s) for key, s in per_segment.items()}
                     for name, (per_segment, _) in segment_states.items()
                 },
+                {name: blobs for name, (blobs, _) in embedding_states.items()},
             )
 
         try:
@@ -168,3 +199,4 @@ class Checkpointer:
             raise
         self._checkpointed |= {name: state[2] for name, state in states.items()}
         self._segments_checkpointed |= {name: total for name, (_, total) in segment_states.items()}
+        self._embeddings_checkpointed |= {name: total for name, (_, total) in embedding_states.items()}

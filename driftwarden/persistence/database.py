@@ -71,6 +71,7 @@ ROW_KINDS = {
     "silence": "documents",
     "slo_state": "slo_states",
     "segment_window": "segment_windows",
+    "embedding_window": "embedding_windows",
     "outbox": "outbox",
 }
 

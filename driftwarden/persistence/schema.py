@@ -200,6 +200,20 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # 7: embedding windows (models.<m>.embeddings), checkpointed with the model's window, one row per embedding:
+    # its ring of float32 vectors oldest first (detectors/embedding.py EmbeddingWindow.to_bytes), bounded by
+    # the embedding's window x dim
+    (
+        """
+        CREATE TABLE embedding_windows (
+            model     TEXT NOT NULL,
+            embedding TEXT NOT NULL,
+            saved_at  REAL NOT NULL,
+            window    BLOB NOT NULL,
+            PRIMARY KEY (model, embedding)
+        )
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -98,10 +98,12 @@ class Store:
         windows: dict[str, bytes],
         documents: dict[str, object] | None = None,
         segments: dict[str, dict[str, bytes]] | None = None,
+        embeddings: dict[str, dict[str, bytes]] | None = None,
     ) -> None:
         """Current-window checkpoints, the documents that must agree with them (file-tail
-        offsets of the rows in those windows) and segment windows (model -> segment -> checkpoint: each
-        model's replace its stored ones whole), all in one transaction."""
+        offsets of the rows in those windows), segment windows (model -> segment -> checkpoint: each
+        model's replace its stored ones whole) and embedding windows (model -> embedding -> checkpoint,
+        likewise), all in one transaction."""
         now = time.time()
         encoded = [(name, now, orjson.dumps(value)) for name, value in (documents or {}).items()]
 
@@ -117,6 +119,12 @@ class Store:
                 db.executemany(
                     "INSERT INTO segment_windows (model, segment, saved_at, window) VALUES (?, ?, ?, ?)",
                     [(model, key, now, blob) for key, blob in blobs.items()],
+                )
+            for model, blobs in (embeddings or {}).items():
+                db.execute("DELETE FROM embedding_windows WHERE model = ?", (model,))
+                db.executemany(
+                    "INSERT INTO embedding_windows (model, embedding, saved_at, window) VALUES (?, ?, ?, ?)",
+                    [(model, name, now, blob) for name, blob in blobs.items()],
                 )
 
         self.database.write("window_checkpoint", save)
@@ -139,6 +147,16 @@ class Store:
                 out.setdefault(model, {})[segment] = blob
             else:
                 self.database.skip("segment_window", f"{model} {segment}", f"stored as {type(blob).__name__}")
+        return out
+
+    def load_embedding_windows(self) -> dict[str, dict[str, bytes]]:
+        """model -> embedding -> checkpoint as saved; the caller decodes them (and skips what fails)."""
+        out: dict[str, dict[str, bytes]] = {}
+        for model, name, blob in self.database.read("SELECT model, embedding, window FROM embedding_windows"):
+            if isinstance(blob, bytes):
+                out.setdefault(model, {})[name] = blob
+            else:
+                self.database.skip("embedding_window", f"{model} {name}", f"stored as {type(blob).__name__}")
         return out
 
     def save_document(self, name: str, value: object, *, change: Change | None = None) -> None:

@@ -496,3 +496,25 @@ def test_a_kserve_logger_pair_reaches_the_window_and_metrics(tmp_path: Path) -> 
         )
         assert mixed.status_code == 200 and mixed.json()["accepted"] == 1 and mixed.json()["errors"][0]["index"] == 1
         assert daemon.metric("driftwarden_records_rejected_total", source="kserve", reason="bad_feature_value") == 1
+
+
+def test_v2_embedding_tensors_become_the_records_vectors_and_must_match_the_batch() -> None:
+    tensors = {"sklearn-iris": {"emb": "query"}}
+    joiner = EventJoiner()
+    vectors = {"name": "emb", "shape": [2, 3], "datatype": "FP32", "data": [1, 2, 3, 4, 5, 6]}
+    only = orjson.dumps({"inputs": [vectors]})  # an embedding model's request: the vectors and nothing else
+    parse_events(kserve_headers("request"), only, joiner, embedding_tensors=tensors)
+    answer = {"outputs": [{"name": "score", "shape": [2], "datatype": "FP32", "data": [0.1, 0.2]}]}
+    result = parse_events(kserve_headers("response"), orjson.dumps(answer), joiner, embedding_tensors=tensors)
+    assert result.accepted == 2 and not result.errors
+    (batch,) = result.batches
+    assert batch.embeddings is not None
+    assert batch.embeddings["query"].tolist() == [[1, 2, 3], [4, 5, 6]]
+    three = {"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2, 3]}
+    with pytest.raises(InputError, match="embedding tensors 2"):
+        parse_events(
+            kserve_headers("request", event_id="b"),
+            orjson.dumps({"inputs": [three, vectors]}),
+            EventJoiner(),
+            embedding_tensors=tensors,
+        )

@@ -15,6 +15,7 @@ from scipy import stats as sps
 
 from driftwarden.detectors.estimation import FrameColumns
 from driftwarden.detectors.multivariate import (
+    FOLDS,
     BudgetExceeded,
     Encoder,
     MultivariateDetector,
@@ -95,10 +96,10 @@ def test_classifier_names_the_flipped_pair_and_leaves_the_null_alone() -> None:
     assert set(flipped.top_features[:2]) == {"x0", "x1"}
 
 
-def flipped_sd(n: int) -> float:
-    """The Mann-Whitney null sd of the mean AUROC of 3 folds with n/3 rows of each side per fold."""
-    k = n / 3
-    return math.sqrt(3 * (2 * k + 1) / (12 * k * k)) / 3
+def flipped_sd(n: int, folds: int = FOLDS) -> float:
+    """The Mann-Whitney null sd of the mean AUROC of `folds` folds with n/folds rows of each side per fold."""
+    k = n / folds
+    return math.sqrt(folds * (2 * k + 1) / (12 * k * k)) / folds
 
 
 def test_a_classifier_past_its_deadline_stops() -> None:
