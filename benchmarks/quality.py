@@ -22,7 +22,8 @@ reference > 1,000 rows), the dataset when the drifted share >= 0.5.
 
 Estimated quality before labels (benchmarks/estimation.py): driftwarden's CBPE and DLE against the
 realized metric of fresh windows, beside NannyML's CBPE and DLE when nannyml imports (or in another
-venv, `--nannyml-python PATH`): estimation error and seconds per window.
+venv, `--nannyml-python PATH`): estimation error and seconds per window, over several reference draws
+(`--estimation-references`, default 5: one draw's tails decide extrapolation by chance).
 
 Multivariate drift (benchmarks/multivariate.py): driftwarden's pca and classifier on a correlation flip of two
 features of fifty (marginals unchanged) and on no-drift windows, beside NannyML's
