@@ -22,7 +22,8 @@ reference > 1,000 rows), the dataset when the drifted share >= 0.5.
 
 Estimated quality before labels (benchmarks/estimation.py): driftwarden's CBPE and DLE against the
 realized metric of fresh windows, beside NannyML's CBPE and DLE when nannyml imports (or in another
-venv, `--nannyml-python PATH`): estimation error and seconds per window.
+venv, `--nannyml-python PATH`): estimation error and seconds per window, over several reference draws
+(`--estimation-references`, default 5: one draw's tails decide extrapolation by chance).
 
 Multivariate drift (benchmarks/multivariate.py): driftwarden's pca and classifier on a correlation flip of two
 features of fifty (marginals unchanged) and on no-drift windows, beside NannyML's
@@ -308,7 +309,10 @@ def main() -> int:
     p.add_argument("--no-evidently", action="store_true", help="skip Evidently even when installed")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--estimation-only", action="store_true", help="only the estimated-quality part (CBPE, DLE)")
-    p.add_argument("--estimation-windows", type=int, help="windows per estimation scenario (default 20, quick 8)")
+    p.add_argument(
+        "--estimation-windows", type=int, help="windows per reference draw and scenario (default 20, quick 8)"
+    )
+    p.add_argument("--estimation-references", type=int, help="reference draws to estimate from (default 5, quick 2)")
     p.add_argument("--nannyml-python", help="a Python with nannyml installed, for NannyML's CBPE and DLE")
     p.add_argument("--multivariate-only", action="store_true", help="only the multivariate drift benchmark")
     p.add_argument("--embeddings-only", action="store_true", help="only the embedding-drift part (MMD and others)")
@@ -334,6 +338,7 @@ def main() -> int:
         ref_rows=args.ref_rows,
         window=args.window,
         windows=args.estimation_windows or (8 if args.quick else 20),
+        references=args.estimation_references or (2 if args.quick else 5),
         nannyml_python=args.nannyml_python,
     )
     if args.estimation_only:

@@ -49,10 +49,13 @@ class Checkpointer:
             if (problem := self._out_of_bounds(model, profile)) is not None:
                 self.store.database.skip("reference", model, problem)
                 continue
-            if self.models.get_or_create(model) is None:
+            if (state := self.models.get_or_create(model)) is None:
                 log.error("stored reference for %r ignored: limits.max_models reached", model)
                 continue
             self.ingest.install_reference(model, profile)
+            settings = self.models.config.model(model)
+            if settings.segments:  # fitted at the first evaluation: the rows meanwhile are held for them
+                state.estimation.await_fit(settings.segmenting.min_rows * (settings.segmenting.top + 1))
         for model, blob in (await asyncio.to_thread(self.store.load_windows)).items():
             state = self.models.get_or_create(model)
             if state is not None:

@@ -5,7 +5,10 @@ worker thread: when a reference is uploaded, pinned or built (`Daemon.set_refere
 stored, so a reference the estimator cannot use is refused and nothing is stored), and for a
 reference restored at start, at the model's first evaluation. Each evaluation then estimates the
 current window's quality and judges each segment in the evaluation's worker thread; rows are routed
-to the segments' windows as they are applied (`update`, on the loop).
+to the segments' windows as they are applied (`update`, on the loop). Rows applied between a restart
+and that first evaluation, while a restored reference's segments await their fit (`await_fit`), are
+held (at most `segmenting.min_rows` x (`segmenting.top` + 1) rows, the newest) and routed once they
+are fitted, after the checkpointed segment windows are restored: they are the newest rows.
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ HISTORY_LENGTH = 720  # evaluations kept for the realized-vs-estimated chart, as
 
 def _ignore(key: str, error: Exception) -> None:
     return None
+
+
+def _route(segments: Segments, batch: RecordBatch) -> None:
+    segments.update(
+        batch.features, batch.values, batch.categorical, batch.categorical_values, batch.traces, batch.record_labels
+    )
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,15 @@ class ModelEstimation:
         # segment windows read from the state file at start, restored when the segments are fitted
         self.saved_segments: dict[str, bytes] = {}
         self.skip_saved: Callable[[str, Exception], None] = _ignore
+        # rows applied while a restored reference's segments await their fit (the newest, at most `pending_limit`)
+        self.pending: deque[RecordBatch] = deque()
+        self.pending_rows = 0
+        self.pending_limit = 0
+
+    def await_fit(self, limit: int) -> None:
+        """A reference restored at start has segments to fit at the first evaluation: hold the rows applied
+        meanwhile (the newest `limit` rows, whole batches) for them."""
+        self.pending_limit = limit
 
     def needs_fit(self, reference: ReferenceProfile | None) -> bool:
         return reference is not None and (self.fitted is None or self.fitted.reference is not reference)
@@ -120,8 +138,12 @@ class ModelEstimation:
         self.estimate = None
         self.segments = []
         saved, self.saved_segments = self.saved_segments, {}
-        if saved and fitted.segments is not None:
-            fitted.segments.restore(saved, self.skip_saved)
+        pending, self.pending, self.pending_rows, self.pending_limit = self.pending, deque(), 0, 0
+        if fitted.segments is not None:
+            if saved:
+                fitted.segments.restore(saved, self.skip_saved)
+            for batch in pending:  # newer than what was checkpointed
+                _route(fitted.segments, batch)
 
     @property
     def segmenting(self) -> Segments | None:
@@ -133,17 +155,16 @@ class ModelEstimation:
         return self.fitted.estimator if self.fitted is not None else None
 
     def update(self, batch: RecordBatch) -> None:
-        """A batch's rows into their segments' windows (on the loop)."""
-        segments = self.fitted.segments if self.fitted is not None else None
-        if segments is not None:
-            segments.update(
-                batch.features,
-                batch.values,
-                batch.categorical,
-                batch.categorical_values,
-                batch.traces,
-                batch.record_labels,
-            )
+        """A batch's rows into their segments' windows (on the loop); held while the segments await their fit."""
+        if self.fitted is None:
+            if self.pending_limit > 0 and batch.rows:
+                self.pending.append(batch)
+                self.pending_rows += batch.rows
+                while len(self.pending) > 1 and self.pending_rows - self.pending[0].rows >= self.pending_limit:
+                    self.pending_rows -= self.pending.popleft().rows
+            return
+        if self.fitted.segments is not None:
+            _route(self.fitted.segments, batch)
 
     def evaluate(self, detector: DriftDetector, realized: dict[str, float], now: float | None = None) -> None:
         """Estimate the current window's quality and judge the segments (in a worker thread)."""

@@ -217,7 +217,7 @@ def regression_rows(rng: np.random.Generator, n: int, *, shift: float) -> pl.Dat
     return pl.DataFrame({"x0": x0, "x1": x1, "country": country, "prediction": prediction, "label": prediction + noise})
 
 
-def test_dle_estimates_mae_within_ten_percent_of_the_realized_one(tmp_path: Path) -> None:
+def test_dle_estimates_mae_and_rmse_within_ten_percent_of_the_realized_ones(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     reference = regression_rows(rng, 20_000, shift=0.0)
     calm, shifted = regression_rows(rng, WINDOW, shift=0.0), regression_rows(rng, WINDOW, shift=1.5)
@@ -232,10 +232,13 @@ def test_dle_estimates_mae_within_ten_percent_of_the_realized_one(tmp_path: Path
         for start, rows in ((0, calm), (WINDOW, shifted)):
             d.client.post("/v1/predictions", content=records("reg", rows, start, features), headers=NDJSON)
             d.evaluate()
-            mae = estimated(d, "reg")["metrics"]["mae"]
+            mae, rmse = (estimated(d, "reg")["metrics"][m] for m in ("mae", "rmse"))
             alerts = firing(d, "ModelQualityEstimatedDegraded")
             d.client.post("/v1/labels", content=labels("reg", rows, start), headers=JSON)
-            outcomes.append((mae, d.metric("driftwarden_model_quality", model="reg", metric="mae"), alerts))
+            realized = {m: d.metric("driftwarden_model_quality", model="reg", metric=m) for m in ("mae", "rmse")}
+            assert realized["rmse"] is not None and abs(rmse["value"] - realized["rmse"]) < 0.1 * realized["rmse"]
+            assert d.metric("driftwarden_model_quality_estimated", model="reg", metric="rmse") == rmse["value"]
+            outcomes.append((mae, realized["mae"], alerts))
     (calm_mae, calm_realized, calm_alerts), (shifted_mae, shifted_realized, shifted_alerts) = outcomes
     assert calm_realized is not None and shifted_realized is not None
     assert abs(calm_mae["value"] - calm_realized) < 0.1 * calm_realized and not calm_alerts

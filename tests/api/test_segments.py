@@ -165,3 +165,36 @@ def test_bad_record_labels_are_rejected_one_by_one_and_counted(tmp_path: Path, l
     assert error["index"] == 0 and error["reason"] == "bad_record_labels" and error["pointer"] == pointer
     assert "labels" in error["message"] or "label" in error["message"]
     assert rejected == 1.0
+
+
+def test_rows_posted_after_a_restart_before_the_first_evaluation_reach_the_segment_windows(tmp_path: Path) -> None:
+    """The restored reference's segments are fitted at the first evaluation; the rows applied before it are
+    held for them (after the checkpointed segment windows), not lost."""
+    rng = np.random.default_rng(6)
+    reference, current = rows(rng, 40_000, shift_br=0.0), rows(rng, 20_000, shift_br=1.5)
+    buf = io.BytesIO()
+    reference.write_parquet(buf)
+    body = b"\n".join(
+        orjson.dumps(
+            {"model": "m", "features": {k: r[k] for k in ("x0", "x1", "country")}, "prediction": r["prediction"]}
+        )
+        for r in current.iter_rows(named=True)
+    )
+    models = {
+        "m": {
+            "window": 5000,
+            "segments": ["country"],
+            "segmenting": {"top": 20, "min_rows": 800},
+            "drift": {"multivariate": []},
+        }
+    }
+    with running(tmp_path / "s.db", models=models) as d:
+        answer = d.client.put("/v1/models/m/reference", content=buf.getvalue(), headers=PARQUET)
+        assert answer.status_code == 200 and answer.json()["segments"] == 20, answer.text
+    with running(tmp_path / "s.db", models=models) as d:  # the stored reference: segments fitted when evaluated
+        assert d.client.post("/v1/predictions", content=body, headers=NDJSON).json()["accepted"] == 20_000
+        d.evaluate()
+        segments = {s["segment"]: s for s in d.client.get("/v1/models/m/drift").json()["segments"]}
+    br = segments["country=BR"]
+    assert br["judged"] is True and br["drifted"] is True and br["rows"]["current"] == 800, br
+    assert all(s["judged"] and s["rows"]["current"] == 800 for s in segments.values())
