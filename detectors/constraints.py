@@ -19,6 +19,7 @@ constraint, and the `DataQualityViolation` findings; `suggest()` writes constrai
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections import Counter, deque
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from driftwarden.core.arrays import FloatArray, IntArray
+from driftwarden.core.arrays import FloatArray, IntArray, ObjectArray
 from driftwarden.core.constraints import ConstraintKind, ConstraintSet, FeatureRule
 from driftwarden.core.records import PREDICTION, RecordBatch, number_label
 from driftwarden.detectors.findings import DataQualityFinding, Severity
@@ -95,9 +96,8 @@ def _numeric(rules: ConstraintSet, names: tuple[str, ...], values: FloatArray, o
         return
     ranged = [(j, r) for j, r in rules_at if (r.min is not None or r.max is not None) and r.type != "categorical"]
     watched = [j for j, r in rules_at if r.max_missing is not None or (rules.type_change and r.type == "categorical")]
-    lowest = _column_reduce(np.fmin, values) if ranged or watched else None  # NaN: the column has only NaN
-    if ranged and lowest is not None:
-        highest = _column_reduce(np.fmax, values)
+    if ranged:  # a column's smallest and largest values, NaN ignored (NaN: the column has only NaN)
+        lowest, highest = _column_reduce(np.fmin, values), _column_reduce(np.fmax, values)
         bounds = np.array([r.bounds for _, r in ranged], dtype=np.float64)
         at = np.array([j for j, _ in ranged], dtype=np.intp)
         outside = (lowest[at] < bounds[:, 0]) | (highest[at] > bounds[:, 1])  # NaN compares false
@@ -111,7 +111,7 @@ def _numeric(rules: ConstraintSet, names: tuple[str, ...], values: FloatArray, o
         counts = bad.sum(axis=0)
         for k in np.flatnonzero(counts):
             out.add((names[columns[k]], ConstraintKind.RANGE), counts[k], block[bad[:, k], k][:n])
-    if not watched or lowest is None:
+    if not watched:
         return
     # a column's sum is NaN when it holds a NaN (or +inf and -inf): only those are counted
     gaps = np.isnan(_column_reduce(np.add, values))
@@ -159,12 +159,8 @@ def _texts(rules: ConstraintSet, batch: RecordBatch, out: BatchViolations, n: in
     if text is None:
         return
     patterns: dict[str, tuple[FeatureRule, list[Any], IntArray | None]] = {}
-    for k, name in enumerate(batch.categorical):
-        rule = rules.features.get(name)
-        if rule is None:
-            continue
-        listed = text[:, k].tolist()
-        if _clean(rules, rule, listed):
+    for k, name, rule, listed, clean in _screened(rules, batch.categorical, text):
+        if clean:
             if rule.max_missing is not None:
                 out.add((name, ConstraintKind.MISSING), listed.count(None), ())
             continue
@@ -201,31 +197,48 @@ _MATCHED: dict[str, set[str]] = {}
 _MATCHED_VALUES = 100_000
 
 
-def _clean(rules: ConstraintSet, rule: FeatureRule, listed: list[Any]) -> bool:
-    """Whether a text column's values (`listed`) break no constraint but perhaps the missing share:
-    none where numbers are declared, every one allowed and matching the regex."""
-    distinct = set(listed)
-    distinct.discard(None)
-    if not distinct:
-        return True
-    if rules.type_change and rule.type == "numeric":
-        return False
-    if rule.allowed is not None and not distinct <= rule.allowed:
-        return False
-    if rule.regex is None:
-        return True
-    matched = _MATCHED.setdefault(rule.regex, set())
-    unknown = distinct - matched
-    if not unknown:
-        return True
-    if not all(isinstance(v, str) for v in unknown):
-        return False
-    candidates = list(unknown)
-    ok = pl.Series(candidates, dtype=pl.String).str.contains(rule.regex).fill_null(True).to_numpy()
-    if len(matched) + len(candidates) > _MATCHED_VALUES:
-        matched.clear()
-    matched.update(v for v, good in zip(candidates, ok.tolist(), strict=True) if good)
-    return bool(ok.all())
+def _screened(
+    rules: ConstraintSet, names: tuple[str, ...], text: ObjectArray
+) -> list[tuple[int, str, FeatureRule, list[Any], bool]]:
+    """(position, name, rule, values, clean) of each constrained text column; clean: it breaks no constraint
+    but perhaps its missing share (none where numbers are declared, every value allowed and matching the
+    regex). The values a pattern has not matched before are matched once per pattern, every column's new
+    values together (one polars call), and the ones that match remembered."""
+    screened: list[tuple[int, str, FeatureRule, list[Any], bool]] = []
+    unknown: list[set[Any]] = []  # per column in `screened`: the values its pattern has not matched before
+    new: dict[str, set[str]] = {}  # per pattern: those values, every column's
+    for k, name in enumerate(names):
+        rule = rules.features.get(name)
+        if rule is None:
+            continue
+        listed = text[:, k].tolist()
+        distinct = set(listed)
+        distinct.discard(None)
+        clean = not distinct or (
+            not (rules.type_change and rule.type == "numeric") and (rule.allowed is None or distinct <= rule.allowed)
+        )
+        fresh: set[Any] = set()
+        if clean and distinct and rule.regex is not None:
+            fresh = distinct - _MATCHED.setdefault(rule.regex, set())
+            if not all(isinstance(v, str) for v in fresh):
+                clean = False
+            elif fresh:
+                new.setdefault(rule.regex, set()).update(fresh)
+        screened.append((k, name, rule, listed, clean))
+        unknown.append(fresh)
+    for pattern, values in new.items():
+        candidates = list(values)
+        ok = pl.Series(candidates, dtype=pl.String).str.contains(pattern).to_numpy()
+        matched = _MATCHED[pattern]
+        if len(matched) + len(candidates) > _MATCHED_VALUES:
+            matched.clear()
+        matched.update(itertools.compress(candidates, ok.tolist()))
+        if not ok.all():
+            failed = set(itertools.compress(candidates, (~ok).tolist()))
+            for i, (k, name, rule, listed, clean) in enumerate(screened):
+                if clean and rule.regex == pattern and not unknown[i].isdisjoint(failed):
+                    screened[i] = (k, name, rule, listed, False)
+    return screened
 
 
 def _regexes(patterns: dict[str, tuple[FeatureRule, list[Any], IntArray | None]], out: BatchViolations, n: int) -> None:
