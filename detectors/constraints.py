@@ -194,7 +194,7 @@ def _texts(rules: ConstraintSet, batch: RecordBatch, out: BatchViolations, n: in
 # per pattern, the values it matched in earlier batches (a match depends on the pattern and the value
 # only); each set bounded, emptied when full
 _MATCHED: dict[str, set[str]] = {}
-_MATCHED_VALUES = 100_000
+_MATCHED_VALUES = 50_000
 
 
 def _screened(
