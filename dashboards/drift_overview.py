@@ -1,6 +1,6 @@
 """drift-overview.json: models × drift share, the features table, score timelines, input and output
 drift, stable verdicts, multivariate drift, realized and estimated quality, segments (worst first),
-sampling.
+sampling, data-quality constraint violations and anomaly scores.
 """
 
 from __future__ import annotations
@@ -270,6 +270,54 @@ def drift_overview() -> Json:
         "classifier (AUROC); 1 = drifted, which raises ModelEmbeddingDrift. Scores: "
         "driftwarden_embedding_drift_score; the model page plots reference and current vectors.",
     )
+    violations = timeseries(
+        "Data quality: constraint violations",
+        [
+            target(
+                rate(sel(m.CONSTRAINT_VIOLATIONS + "_total", model=model), "model, feature, constraint"),
+                "{{model}} {{feature}} {{constraint}}",
+            )
+        ],
+        unit="short",
+        w=12,
+        description="Values per second breaking a data-quality constraint at ingest (models.<m>.constraints), per "
+        "feature and constraint: range, category, regex, type, missing, and the schema rules undeclared (a "
+        "feature the constraints do not name) and absent (a declared feature missing from a batch, one per row).",
+    )
+    violating = bargauge(
+        "Data quality: violating share of the window",
+        [target(sel(m.CONSTRAINT_VIOLATING_SHARE, model=model), "{{model}} {{feature}} {{constraint}}", instant=True)],
+        unit="percentunit",
+        w=12,
+        description="Each broken constraint's share of the current window's rows (only those with violations in "
+        "it). Above the model's max_violating_share (missing: above the feature's max_missing) it is a "
+        "DataQualityViolation finding and alert, with example values, on the model page and in the drift report.",
+    )
+    defaults(violating, min=0, max=1)
+    anomaly = "~$model|"  # the model's signals and those of no model (GPUs)
+    anomaly_legend = "{{signal}} {{service}} {{model}} {{operation}} {{gpu}}"
+    score = timeseries(
+        "Anomalies: score per signal",
+        [target(sel(m.ANOMALY_SCORE, model=anomaly), anomaly_legend)],
+        lines=[-3.0, 3.0],
+        w=12,
+        description="Robust z-score of each of the daemon's own signals (anomaly.signals: request rate, error "
+        "ratio and p99 latency per service/model/operation, GPU utilisation and memory, prediction volume per "
+        "model) against the same time of the past days or weeks: (observed - median) / (1.4826 x MAD). Dashed: "
+        "the default sensitivity, 3; beyond it for `anomaly.for` an Anomaly alert fires. Shown once "
+        "anomaly.min_seasons past seasons have a value at this time.",
+    )
+    seasonal = timeseries(
+        "Anomalies: observed vs seasonal baseline",
+        [
+            target(sel(m.ANOMALY_OBSERVED, model=anomaly), anomaly_legend + " observed"),
+            target(sel(m.ANOMALY_BASELINE, model=anomaly), anomaly_legend + " baseline"),
+        ],
+        w=12,
+        description="Each signal's value judged for anomalies and its baseline (dashed): the median of the same "
+        "time slot in the past seasons, from the history kept in the state file.",
+    )
+    override(seasonal, ".* baseline", DASHED, matcher="byRegexp")
     return dashboard(
         "driftwarden-drift-overview",
         "driftwarden / Drift overview",
@@ -297,5 +345,9 @@ def drift_overview() -> Json:
             sampled_out,
             missing,
             rows,
+            violations,
+            violating,
+            score,
+            seasonal,
         ],
     )

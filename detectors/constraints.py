@@ -1,7 +1,9 @@
 """Data-quality constraints checked on every batch, vectorized: numbers against their ranges across
-all numeric columns at once (numpy), text columns once per distinct value (a C-level count of the
-column, then polars `is_in` and `str.contains` over the distinct values only), schema rules over the
-batch's column names. Never a Python loop over rows.
+all numeric columns at once (numpy: each column's smallest, largest value and NaN found in three
+passes over the block; only a column that breaks something is counted value by value), text columns
+as their set of distinct values (C; a pattern's verdicts on values seen before are remembered, so a
+regex runs on new values only), counted once per distinct value only where one breaks a constraint,
+schema rules over the batch's column names. Never a Python loop over rows.
 
 `check()` is the pure function (one batch -> its violations); `ConstraintMonitor` the thin stateful
 wrapper: the violating share of the model's current window (its last `window` rows) per feature and
@@ -17,6 +19,7 @@ constraint, and the `DataQualityViolation` findings; `suggest()` writes constrai
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections import Counter, deque
@@ -27,7 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from driftwarden.core.arrays import FloatArray, IntArray
+from driftwarden.core.arrays import FloatArray, IntArray, ObjectArray
 from driftwarden.core.constraints import ConstraintKind, ConstraintSet, FeatureRule
 from driftwarden.core.records import PREDICTION, RecordBatch, number_label
 from driftwarden.detectors.findings import DataQualityFinding, Severity
@@ -84,42 +87,82 @@ def check(
 
 
 def _numeric(rules: ConstraintSet, names: tuple[str, ...], values: FloatArray, out: BatchViolations, n: int) -> None:
+    """Every numeric column at once: each column's smallest and largest value and whether it has a NaN
+    (three passes over the block, `_column_reduce`) say which columns can break a range, a missing share
+    or a type; only those are counted value by value (still vectorized, one column at a time)."""
     features = rules.features
     rules_at = [(j, features[name]) for j, name in enumerate(names) if name in features]
+    if not rules_at or not len(values):
+        return
     ranged = [(j, r) for j, r in rules_at if (r.min is not None or r.max is not None) and r.type != "categorical"]
+    watched = [j for j, r in rules_at if r.max_missing is not None or (rules.type_change and r.type == "categorical")]
+    if ranged:  # a column's smallest and largest values, NaN ignored (NaN: the column has only NaN)
+        lowest, highest = _column_reduce(np.fmin, values), _column_reduce(np.fmax, values)
+        bounds = np.array([r.bounds for _, r in ranged], dtype=np.float64)
+        at = np.array([j for j, _ in ranged], dtype=np.intp)
+        outside = (lowest[at] < bounds[:, 0]) | (highest[at] > bounds[:, 1])  # NaN compares false
+        ranged = [ranged[k] for k in np.flatnonzero(outside)]
     if ranged:
         columns = [j for j, _ in ranged]
         bounds = np.array([r.bounds for _, r in ranged], dtype=np.float64)
-        block = values if len(columns) == len(names) else values[:, columns]
+        block = values[:, columns]
         with np.errstate(invalid="ignore"):
             bad = (block < bounds[:, 0]) | (block > bounds[:, 1])  # NaN (missing) compares false
         counts = bad.sum(axis=0)
         for k in np.flatnonzero(counts):
             out.add((names[columns[k]], ConstraintKind.RANGE), counts[k], block[bad[:, k], k][:n])
-    watched = [j for j, r in rules_at if r.max_missing is not None or (rules.type_change and r.type == "categorical")]
     if not watched:
         return
-    missing = np.isnan(values[:, watched]).sum(axis=0)
-    for i, j in enumerate(watched):
+    # a column's sum is NaN when it holds a NaN (or +inf and -inf): only those are counted
+    gaps = np.isnan(_column_reduce(np.add, values))
+    missing = np.zeros(len(names), dtype=np.int64)
+    holed = [j for j in watched if gaps[j]]
+    if holed:
+        missing[holed] = np.isnan(values[:, holed]).sum(axis=0)
+    for j in watched:
         rule = features[names[j]]
         if rule.max_missing is not None:
-            out.add((rule.name, ConstraintKind.MISSING), missing[i], ())
-        if rules.type_change and rule.type == "categorical" and missing[i] < len(values):
+            out.add((rule.name, ConstraintKind.MISSING), missing[j], ())
+        if rules.type_change and rule.type == "categorical" and missing[j] < len(values):
             column = values[:, j]
-            out.add((rule.name, ConstraintKind.TYPE), len(values) - missing[i], column[~np.isnan(column)][:n])
+            out.add((rule.name, ConstraintKind.TYPE), len(values) - missing[j], column[~np.isnan(column)][:n])
+
+
+_REDUCE_WIDTH = 1024  # values per row of the reshaped block `_column_reduce` folds
+
+
+def _column_reduce(ufunc: np.ufunc, values: FloatArray) -> FloatArray:
+    """`ufunc.reduce(values, axis=0)`, faster: a C-ordered (rows, columns) block is reduced as rows of
+    about `_REDUCE_WIDTH` values (several of its rows side by side), then those partial results, so the
+    inner loop runs over a long contiguous row instead of one of `columns` values."""
+    rows, width = values.shape
+    group = max(1, _REDUCE_WIDTH // max(width, 1))
+    whole = rows // group
+    if whole < 2 or group == 1 or not values.flags.c_contiguous:
+        reduced: FloatArray = ufunc.reduce(values, axis=0)
+        return reduced
+    head = values[: whole * group].reshape(whole, group * width)
+    out: FloatArray = ufunc.reduce(ufunc.reduce(head, axis=0).reshape(group, width), axis=0)
+    if rows > whole * group:
+        out = ufunc(out, ufunc.reduce(values[whole * group :], axis=0))
+    return out
 
 
 def _texts(rules: ConstraintSet, batch: RecordBatch, out: BatchViolations, n: int) -> None:
-    """The text columns. One with allowed categories (or declared numeric) is counted once per distinct
-    value (C) and checked as a set difference of those (C); every regex of the batch is one polars
-    select, over the distinct values where they were counted, else over the column."""
+    """The text columns. Each constrained one first as its set of distinct values (C): a column whose
+    values are all allowed and all known to match its regex (`_MATCHED`, the values a pattern matched
+    in earlier batches) breaks nothing but perhaps its missing share (a C count of None). Only a column
+    that may break a constraint is counted once per distinct value (C) and checked as a set difference
+    of those (C); every regex of those columns is one polars select, over the distinct values where
+    they were counted, else over the column."""
     text = batch.categorical_values
     if text is None:
         return
     patterns: dict[str, tuple[FeatureRule, list[Any], IntArray | None]] = {}
-    for k, name in enumerate(batch.categorical):
-        rule = rules.features.get(name)
-        if rule is None:
+    for k, name, rule, listed, clean in _screened(rules, batch.categorical, text):
+        if clean:
+            if rule.max_missing is not None:
+                out.add((name, ConstraintKind.MISSING), listed.count(None), ())
             continue
         column = text[:, k]
         type_change = rules.type_change and rule.type == "numeric"
@@ -146,6 +189,56 @@ def _texts(rules: ConstraintSet, batch: RecordBatch, out: BatchViolations, n: in
             patterns[name] = (rule, list(counted), tally)
     if patterns:
         _regexes(patterns, out, n)
+
+
+# per pattern, the values it matched in earlier batches (a match depends on the pattern and the value
+# only); each set bounded, emptied when full
+_MATCHED: dict[str, set[str]] = {}
+_MATCHED_VALUES = 50_000
+
+
+def _screened(
+    rules: ConstraintSet, names: tuple[str, ...], text: ObjectArray
+) -> list[tuple[int, str, FeatureRule, list[Any], bool]]:
+    """(position, name, rule, values, clean) of each constrained text column; clean: it breaks no constraint
+    but perhaps its missing share (none where numbers are declared, every value allowed and matching the
+    regex). The values a pattern has not matched before are matched once per pattern, every column's new
+    values together (one polars call), and the ones that match remembered."""
+    screened: list[tuple[int, str, FeatureRule, list[Any], bool]] = []
+    unknown: list[set[Any]] = []  # per column in `screened`: the values its pattern has not matched before
+    new: dict[str, set[str]] = {}  # per pattern: those values, every column's
+    for k, name in enumerate(names):
+        rule = rules.features.get(name)
+        if rule is None:
+            continue
+        listed = text[:, k].tolist()
+        distinct = set(listed)
+        distinct.discard(None)
+        clean = not distinct or (
+            not (rules.type_change and rule.type == "numeric") and (rule.allowed is None or distinct <= rule.allowed)
+        )
+        fresh: set[Any] = set()
+        if clean and distinct and rule.regex is not None:
+            fresh = distinct - _MATCHED.setdefault(rule.regex, set())
+            if not all(isinstance(v, str) for v in fresh):
+                clean = False
+            elif fresh:
+                new.setdefault(rule.regex, set()).update(fresh)
+        screened.append((k, name, rule, listed, clean))
+        unknown.append(fresh)
+    for pattern, values in new.items():
+        candidates = list(values)
+        ok = pl.Series(candidates, dtype=pl.String).str.contains(pattern).to_numpy()
+        matched = _MATCHED[pattern]
+        if len(matched) + len(candidates) > _MATCHED_VALUES:
+            matched.clear()
+        matched.update(itertools.compress(candidates, ok.tolist()))
+        if not ok.all():
+            failed = set(itertools.compress(candidates, (~ok).tolist()))
+            for i, (k, name, rule, listed, clean) in enumerate(screened):
+                if clean and rule.regex == pattern and not unknown[i].isdisjoint(failed):
+                    screened[i] = (k, name, rule, listed, False)
+    return screened
 
 
 def _regexes(patterns: dict[str, tuple[FeatureRule, list[Any], IntArray | None]], out: BatchViolations, n: int) -> None:

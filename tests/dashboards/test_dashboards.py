@@ -28,12 +28,17 @@ import yaml
 
 from driftwarden.cli import main
 from driftwarden.collector.nvml_fake import FakeNvml
+from driftwarden.config import load_config
 from driftwarden.core import metric_names as metrics
 from driftwarden.dashboards import build
 from driftwarden.dashboards.panels import DATASOURCE, SCHEMA_VERSION, SCOPE, Json
 from driftwarden.demo import DEMO_MODEL, DEMO_SERVICE, SHIFTED_FEATURES
 from driftwarden.demo.load import ndjson_records, reference_parquet
+from driftwarden.detectors.seasonal import SeasonalDetector, series_key
 from driftwarden.exporters import gpu
+from driftwarden.params import anomaly_params
+from driftwarden.persistence.anomaly_history import AnomalyHistory
+from driftwarden.persistence.database import Database
 from tests.support.processes import driftwarden_demo
 from tests.support.prometheus import prometheus
 from tests.support.server import Daemon, running
@@ -210,6 +215,11 @@ def test_queries_use_only_defined_variables_and_exported_metrics() -> None:
         metrics.OTLP_POINTS + "_total",
         metrics.OTLP_POINTS_IGNORED + "_total",
         metrics.OTLP_LOGS_IGNORED + "_total",
+        metrics.CONSTRAINT_VIOLATIONS + "_total",
+        metrics.CONSTRAINT_VIOLATING_SHARE,
+        metrics.ANOMALY_SCORE,
+        metrics.ANOMALY_OBSERVED,
+        metrics.ANOMALY_BASELINE,
     ):
         assert name in used, name
 
@@ -306,6 +316,26 @@ def export_genai_metrics_and_otlp_refusals(base_url: str) -> None:
         assert answer.json()["partialSuccess"]["rejectedLogRecords"] == "1", answer.text
 
 
+# The data-quality and anomaly panels: the GPU daemon's model has constraints its records break (amounts
+# above 10), and a day's season of prediction volume seeded into its state file a day before now, so its
+# evaluations score the volume against it (the demo's daemon has neither).
+CONSTRAINTS = {"features": {"amount": {"type": "numeric", "min": 0, "max": 10}}, "schema": {"undeclared": False}}
+ANOMALY = {"signals": ["prediction_volume"], "season": "day", "seasons": 1, "min_seasons": 1, "resolution": "1h"}
+
+
+def seed_anomaly_history(state: Path) -> None:
+    """Yesterday's prediction volume, this hour and the next (an evaluation may fall in either)."""
+    params = anomaly_params(load_config(None, anomaly=ANOMALY).anomaly)
+    database = Database(state)
+    detector = SeasonalDetector(params, AnomalyHistory(database))
+    key = series_key("prediction_volume", {"model": DEMO_MODEL})
+    yesterday = time.time() - 86400
+    for at in (yesterday, yesterday + 3600):
+        detector.observe({key: 5.0}, at)
+    detector.flush()
+    database.close()
+
+
 def judge_segments(daemon: Daemon) -> None:
     """The segment panels' series: the demo's model has no segments; here it has, per country, each judged on
     its window of 100 rows with its quality estimated."""
@@ -341,6 +371,8 @@ PHASES = [
     f'count_over_time({metrics.LLM_OUTPUT_TOKENS}_total{{job="{JOB}"}}[1m]) >= 3',  # the GenAI metrics sent
     f'count_over_time({metrics.OTLP_POINTS}_total{{job="{JOB}",outcome="rejected"}}[1m]) >= 3',
     f'count_over_time({metrics.RECORDS_REJECTED}_total{{job="{JOB}",source="otlp_logs"}}[1m]) >= 3',
+    f'count_over_time({metrics.CONSTRAINT_VIOLATIONS}_total{{job="{GPU_JOB}",constraint="range"}}[1m]) >= 3',
+    f'{metrics.ANOMALY_SCORE}{{job="{GPU_JOB}",signal="prediction_volume"}}',
 ]
 KNOWN_LINT: set[str] = set()  # promtool check metrics has nothing to say about driftwarden's own names
 
@@ -355,7 +387,11 @@ def test_every_panel_query_returns_series_on_a_real_prometheus(tmp_path: Path) -
     sampling = {DEMO_MODEL: {"sample_rate": 0.5, "embeddings": {"e": {"dim": 2}}}}
     # the segment panels: the demo judges no segments; the GPU daemon's model does, per country
     sampling[DEMO_MODEL] |= {"segments": ["country"], "segmenting": {"min_rows": 100}, "estimate": {"kind": "binary"}}
-    with running(tmp_path / "gpu.db", FakeNvml.with_gpus(2), models=sampling, gpu=gpu_settings) as gpus:
+    sampling[DEMO_MODEL] |= {"constraints": CONSTRAINTS}  # the data-quality panels
+    seed_anomaly_history(tmp_path / "gpu.db")  # the anomaly panels
+    with running(
+        tmp_path / "gpu.db", FakeNvml.with_gpus(2), models=sampling, gpu=gpu_settings, anomaly=ANOMALY
+    ) as gpus:
         judge_segments(gpus)  # before the demo starts: its timeline is not held up
         started = time.monotonic()
         with (

@@ -137,3 +137,56 @@ def test_the_alert_links_the_model_pages_data_quality_card() -> None:
     alert = Alert("f1", labels | {"constraint": "range"}, {"summary": "..."}, 0.2, 0.0, {})
     context = alert_context(alert, AlertLinkParams(external_url="https://dw.example"))
     assert context.ui_url == "https://dw.example/ui/models/shop#data-quality"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2_000),
+    st.integers(1, 60),
+    st.sampled_from(["fmin", "fmax", "add"]),
+    st.integers(0, 2**32 - 1),
+    st.floats(0, 0.01),
+)
+def test_the_blocked_column_reduction_agrees_with_numpys(
+    rows: int, width: int, name: str, seed: int, gaps: float
+) -> None:
+    from driftwarden.detectors.constraints import _column_reduce
+
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(rows, width)) * 1e3
+    values[rng.random(values.shape) < gaps] = np.nan
+    ufunc = getattr(np, name)
+    if rows == 0 and name != "add":
+        return  # fmin and fmax have no identity: the checker never reduces an empty batch
+    got, want = _column_reduce(ufunc, values), ufunc.reduce(values, axis=0)
+    if name == "add":  # another order of summation: the same NaNs, nearly the same sums
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3_000), st.floats(0, 0.002), st.floats(0, 0.01))
+def test_large_batches_agree_with_the_per_value_checker(seed: int, rows: int, outside: float, gaps: float) -> None:
+    """Batches large enough for the blocked reductions and the distinct-value fast path, with a few
+    values out of range, missing, unknown or not matching, anywhere."""
+    rng = np.random.default_rng(seed)
+    names = tuple(f"n{j}" for j in range(12))
+    values = rng.uniform(-1, 1, size=(rows, len(names)))
+    values[rng.random(values.shape) < outside] = 5.0
+    values[rng.random(values.shape) < gaps] = np.nan
+    words = rng.choice(
+        np.array(["a", "b", "ab", None, "zz9", "x_y"], dtype=object),
+        size=(rows, 3),
+        p=[0.4, 0.3, 0.2, 0.05, 0.04, 0.01],
+    )
+    features = {name: FeatureRule(name=name, type="numeric", min=-1, max=1, max_missing=0.5) for name in names}
+    features |= {
+        "t0": FeatureRule(name="t0", type="categorical", allowed=frozenset({"a", "b", "ab"})),
+        "t1": FeatureRule(name="t1", type="categorical", regex="^[a-z]+$", max_missing=0.1),
+        "t2": FeatureRule(name="t2", type="numeric"),
+    }
+    rules = ConstraintSet(features=features)
+    batch = RecordBatch("m", names, values, None, ("t0", "t1", "t2"), words)
+    assert Counter(check(rules, batch).counts) == plain(rules, batch)
