@@ -17,7 +17,7 @@ from driftwarden.collector.tables import TableError
 from driftwarden.config import ConfigError, load_config
 from driftwarden.core.errors import StorageError
 from driftwarden.daemon.estimation import fit_extras
-from driftwarden.daemon.references import build_reference
+from driftwarden.daemon.references import build_reference, build_steps
 from driftwarden.persistence.audit import Audited, Caller
 from driftwarden.persistence.database import Database, check_state_file
 from driftwarden.persistence.store import Store
@@ -38,7 +38,10 @@ def build(args: argparse.Namespace) -> int:
         stderr().print(f"[yellow]note[/] --sample {args.sample:,} is above limits.max_reference_rows: {limit:,} rows")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr(), transient=False) as progress:
-        task = progress.add_task(f"opening {args.input}", total=5)  # schema, counts, sample, fit, store
+        settings = config.model(args.model)
+        extras = settings.estimate is not None or bool(settings.segments)
+        total = build_steps(settings) + extras + 1  # the last one: storing
+        task = progress.add_task(f"opening {args.input}", total=total)
         started: list[str] = []
 
         def step(description: str) -> None:  # a step begins: the one before it is done
@@ -49,8 +52,7 @@ def build(args: argparse.Namespace) -> int:
 
         try:
             built = build_reference(args.input, config, args.model, sample=args.sample, on_step=step)
-            settings = config.model(args.model)
-            if settings.estimate is not None or settings.segments:  # what the daemon will fit, checked now
+            if extras:  # what the daemon will fit, checked now
                 step("fitting the estimate and segments")
                 fit_extras(args.model, built.profile, config)
         except (TableError, ValueError) as exc:

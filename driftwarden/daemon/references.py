@@ -36,7 +36,7 @@ from driftwarden.detectors.reference import ReferenceProfile
 if TYPE_CHECKING:
     from driftwarden.daemon.daemon import Daemon  # `reference build` need not import the daemon
 
-__all__ = ["BuiltReference", "build_reference", "fit_configured_references", "fit_reference"]
+__all__ = ["BuiltReference", "build_reference", "build_steps", "fit_configured_references", "fit_reference"]
 
 log = logging.getLogger("driftwarden.daemon.references")
 
@@ -136,6 +136,11 @@ def build_reference(
         kept: pl.DataFrame = sample_frame(path, fmt, columns=columns, size=size)
         profile = dataclasses.replace(profile, sample=kept)
     return BuiltReference(profile, rows=table.rows, nulls=table.nulls)
+
+
+def build_steps(settings: ModelSettings) -> int:
+    """How many times build_reference calls on_step: schema, counts, sample, fit, and the kept rows."""
+    return 4 + _keeps_sample(settings)
 
 
 def _keeps_sample(settings: ModelSettings) -> bool:

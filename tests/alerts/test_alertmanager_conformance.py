@@ -122,7 +122,7 @@ def test_a_drift_alert_has_one_fingerprint_and_group_key_in_driftwarden_and_in_a
                     {"name": "am", "type": "alertmanager", "url": am.url},
                 ],
                 "routes": [{"match": {"kind": "drift"}, "receivers": ["hook", "am"]}],
-                "models": {"fraud": {"window": 2000}},
+                "models": {"fraud": {"window": 2000, "drift": {"multivariate": []}}},
             }
             rng = np.random.default_rng(0)
             with running(tmp_path / "s.db", **config) as d:

@@ -101,7 +101,7 @@ def test_drift_alert_fires_and_resolves_through_a_real_alertmanager(
             "alerting": {"for": 2, "group_wait": "0s", "group_interval": "0s", "resolve_hold": "0s"},
             "receivers": [{"name": "am", "type": "alertmanager", "url": am.url}],
             "routes": [{"match": {"kind": "drift"}, "receivers": ["am"]}],
-            "models": {"fraud": {"window": 2000}},
+            "models": {"fraud": {"window": 2000, "drift": {"multivariate": []}}},
         }
         rng = np.random.default_rng(0)
         with running(tmp_path / "s.db", **config) as d:

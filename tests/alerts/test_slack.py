@@ -222,7 +222,7 @@ def drift_episode(tmp_path: Path, receiver: dict[str, object]) -> dict[str, obje
         "alerting": {"for": 2, "group_wait": "0s", "group_interval": "0s", "resolve_hold": "0s"},
         "receivers": [{"name": "team", "type": "slack", **receiver}],
         "routes": [{"match": {"kind": "drift"}, "receivers": ["team"]}],
-        "models": {"fraud": {"window": 2000}},
+        "models": {"fraud": {"window": 2000, "drift": {"multivariate": []}}},
     }
 
 
