@@ -47,6 +47,7 @@ from driftwarden.core.records import (
     number_label,
     pack_traces,
 )
+from driftwarden.core.text_columns import TextColumn, encode_text
 
 __all__ = ["Table", "parse_objects", "parse_records", "parse_tables"]
 
@@ -88,6 +89,7 @@ class _Block:
     span_ids: list[Any]
     record_labels: list[dict[str, str] | None]
     embeddings: list[Any] | None = None  # one per row (None: the rows sent none)
+    text: tuple[TextColumn, ...] = ()  # categorical_values dictionary-encoded
 
 
 def parse_records(body: bytes, content_type: str | None, *, max_records: int = 100_000) -> ParseResult:
@@ -538,8 +540,11 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked:
     if not checked and np.isinf(values).any():
         return _block(names, rows, result, checked=True)
     categorical_values = np.empty((len(table), len(text)), dtype=object)
+    encoded = []
     for k, j in enumerate(text):
-        categorical_values[:, k] = [_category(values_[j]) for values_ in table]
+        column = [_category(values_[j]) for values_ in table]
+        categorical_values[:, k] = column
+        encoded.append(encode_text(column))
     return _Block(
         tuple(names[j] for j in numeric),
         values,
@@ -551,6 +556,7 @@ def _block(names: tuple[str, ...], rows: _Rows, result: ParseResult, *, checked:
         span_ids,
         record_labels,
         embeddings if any(e is not None for e in embeddings) else None,
+        tuple(encoded),
     )
 
 
@@ -637,6 +643,7 @@ def _merge(model: str, blocks: list[_Block], version: str | None) -> RecordBatch
             traces,
             record_labels,
             vectors,
+            b.text,
         )
     numeric, values = _stack([(b.numeric, b.values) for b in blocks], np.nan, np.float64)
     categorical, categorical_values = _stack([(b.categorical, b.categorical_values) for b in blocks], None, np.object_)

@@ -23,14 +23,14 @@ import itertools
 import math
 import time
 from collections import Counter, deque
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from driftwarden.core.arrays import FloatArray, IntArray, ObjectArray
+from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.core.constraints import ConstraintKind, ConstraintSet, FeatureRule
 from driftwarden.core.records import PREDICTION, RecordBatch, number_label
 from driftwarden.detectors.findings import DataQualityFinding, Severity
@@ -149,46 +149,39 @@ def _column_reduce(ufunc: np.ufunc, values: FloatArray) -> FloatArray:
 
 
 def _texts(rules: ConstraintSet, batch: RecordBatch, out: BatchViolations, n: int) -> None:
-    """The text columns. Each constrained one first as its set of distinct values (C): a column whose
-    values are all allowed and all known to match its regex (`_MATCHED`, the values a pattern matched
-    in earlier batches) breaks nothing but perhaps its missing share (a C count of None). Only a column
-    that may break a constraint is counted once per distinct value (C) and checked as a set difference
-    of those (C); every regex of those columns is one polars select, over the distinct values where
-    they were counted, else over the column."""
-    text = batch.categorical_values
-    if text is None:
+    """The constrained text columns, each as its distinct values and their counts (`batch.text_columns`,
+    encoded once per batch): missing values from the count of code -1, allowed categories and a declared
+    type from the distinct values (a set comparison in C), a regex on the distinct values no batch showed
+    it before (`_regexes`). Counted per value only where a value breaks something."""
+    if not batch.categorical:
         return
-    patterns: dict[str, tuple[FeatureRule, list[Any], IntArray | None]] = {}
-    for k, name, rule, listed, clean in _screened(rules, batch.categorical, text):
-        if clean:
-            if rule.max_missing is not None:
-                out.add((name, ConstraintKind.MISSING), listed.count(None), ())
+    regexed: list[tuple[str, str, Sequence[Any], IntArray]] = []
+    for name, column in zip(batch.categorical, batch.text_columns, strict=True):
+        rule = rules.features.get(name)
+        if rule is None:
             continue
-        column = text[:, k]
-        type_change = rules.type_change and rule.type == "numeric"
-        if rule.allowed is None and not type_change:  # no need to count the distinct values
-            if rule.max_missing is not None:
-                out.add((name, ConstraintKind.MISSING), int(np.count_nonzero(column == None)), ())  # noqa: E711
-            if rule.regex is not None:
-                patterns[name] = (rule, column.tolist(), None)
-            continue
-        counted = Counter(column.tolist())
-        missing = counted.pop(None, 0)
+        counts = column.counts()
+        missing = int(counts[0])
         if rule.max_missing is not None:
             out.add((name, ConstraintKind.MISSING), missing, ())
-        if not counted:
+        if missing == batch.rows:
             continue
-        if type_change:  # text where numbers are declared: ranges, categories and patterns do not apply
-            out.add((name, ConstraintKind.TYPE), batch.rows - missing, list(counted)[:n])
+        tally = counts[1:]
+        distinct: Sequence[Any] = column.values
+        if not tally.all():  # a subset of the rows the column was encoded from
+            present = np.flatnonzero(tally)
+            distinct, tally = [distinct[i] for i in present.tolist()], tally[present]
+        if rules.type_change and rule.type == "numeric":  # text where numbers are declared: nothing else applies
+            out.add((name, ConstraintKind.TYPE), batch.rows - missing, distinct[:n])
             continue
-        if rule.allowed is not None and (unknown := counted.keys() - rule.allowed):
-            shown = sorted(unknown, key=counted.__getitem__, reverse=True)[:n]  # the most frequent first
-            out.add((name, ConstraintKind.CATEGORY), sum(counted[v] for v in unknown), shown)
+        if rule.allowed is not None and not rule.allowed.issuperset(distinct):
+            unknown = [i for i, value in enumerate(distinct) if value not in rule.allowed]
+            unknown.sort(key=tally.__getitem__, reverse=True)  # the most frequent first
+            out.add((name, ConstraintKind.CATEGORY), int(tally[unknown].sum()), [distinct[i] for i in unknown[:n]])
         if rule.regex is not None:
-            tally = np.fromiter(counted.values(), dtype=np.int64, count=len(counted))
-            patterns[name] = (rule, list(counted), tally)
-    if patterns:
-        _regexes(patterns, out, n)
+            regexed.append((name, rule.regex, distinct, tally))
+    if regexed:
+        _regexes(regexed, out, n)
 
 
 # per pattern, the values it matched in earlier batches (a match depends on the pattern and the value
@@ -197,68 +190,30 @@ _MATCHED: dict[str, set[str]] = {}
 _MATCHED_VALUES = 50_000
 
 
-def _screened(
-    rules: ConstraintSet, names: tuple[str, ...], text: ObjectArray
-) -> list[tuple[int, str, FeatureRule, list[Any], bool]]:
-    """(position, name, rule, values, clean) of each constrained text column; clean: it breaks no constraint
-    but perhaps its missing share (none where numbers are declared, every value allowed and matching the
-    regex). The values a pattern has not matched before are matched once per pattern, every column's new
-    values together (one polars call), and the ones that match remembered."""
-    screened: list[tuple[int, str, FeatureRule, list[Any], bool]] = []
-    unknown: list[set[Any]] = []  # per column in `screened`: the values its pattern has not matched before
-    new: dict[str, set[str]] = {}  # per pattern: those values, every column's
-    for k, name in enumerate(names):
-        rule = rules.features.get(name)
-        if rule is None:
-            continue
-        listed = text[:, k].tolist()
-        distinct = set(listed)
-        distinct.discard(None)
-        clean = not distinct or (
-            not (rules.type_change and rule.type == "numeric") and (rule.allowed is None or distinct <= rule.allowed)
-        )
-        fresh: set[Any] = set()
-        if clean and distinct and rule.regex is not None:
-            fresh = distinct - _MATCHED.setdefault(rule.regex, set())
-            if not all(isinstance(v, str) for v in fresh):
-                clean = False
-            elif fresh:
-                new.setdefault(rule.regex, set()).update(fresh)
-        screened.append((k, name, rule, listed, clean))
-        unknown.append(fresh)
-    for pattern, values in new.items():
-        candidates = list(values)
+def _regexes(regexed: list[tuple[str, str, Sequence[Any], IntArray]], out: BatchViolations, n: int) -> None:
+    """(column, pattern, distinct values, their counts) -> the values that break their pattern, counted. A
+    pattern runs once (one polars call) on the values of all its columns it has not matched before, and
+    remembers those it matches; a value that is not a string never matches."""
+    failed: dict[str, set[Any]] = {}
+    for _, pattern, distinct, _ in regexed:
+        matched = _MATCHED.setdefault(pattern, set())
+        if not matched.issuperset(distinct):
+            failed.setdefault(pattern, set()).update(set(distinct) - matched)
+    for pattern, fresh in failed.items():
+        candidates = [value for value in fresh if isinstance(value, str)]
         ok = pl.Series(candidates, dtype=pl.String).str.contains(pattern).to_numpy()
         matched = _MATCHED[pattern]
         if len(matched) + len(candidates) > _MATCHED_VALUES:
             matched.clear()
-        matched.update(itertools.compress(candidates, ok.tolist()))
-        if not ok.all():
-            failed = set(itertools.compress(candidates, (~ok).tolist()))
-            for i, (k, name, rule, listed, clean) in enumerate(screened):
-                if clean and rule.regex == pattern and not unknown[i].isdisjoint(failed):
-                    screened[i] = (k, name, rule, listed, False)
-    return screened
-
-
-def _regexes(patterns: dict[str, tuple[FeatureRule, list[Any], IntArray | None]], out: BatchViolations, n: int) -> None:
-    """One polars select: each column's values (distinct ones with their `tally`, or every one; padded with
-    nulls to one length) against its regex; a missing value matches."""
-    length = max(len(values) for _, values, _ in patterns.values())
-    frame = pl.DataFrame(
-        {name: [*values, *([None] * (length - len(values)))] for name, (_, values, _) in patterns.items()},
-        schema={name: pl.String for name in patterns},
-    )
-    matched = frame.select(
-        pl.col(name).str.contains(rule.regex or "").fill_null(True) for name, (rule, _, _) in patterns.items()
-    )
-    for name, (_, values, tally) in patterns.items():
-        ok = matched.get_column(name).to_numpy()[: len(values)]
-        if ok.all():
+        good = set(itertools.compress(candidates, ok.tolist()))
+        matched.update(good)
+        fresh -= good  # what is left fails the pattern
+    for name, pattern, distinct, tally in regexed:
+        bad_values = failed.get(pattern)
+        if not bad_values or bad_values.isdisjoint(distinct):
             continue
-        bad = np.flatnonzero(~ok)
-        count = int(tally[bad].sum()) if tally is not None else len(bad)
-        out.add((name, ConstraintKind.REGEX), count, list(dict.fromkeys(values[i] for i in bad[: 8 * n]))[:n])
+        bad = [i for i, value in enumerate(distinct) if value in bad_values]
+        out.add((name, ConstraintKind.REGEX), int(tally[bad].sum()), [distinct[i] for i in bad[:n]])
 
 
 def _undeclared(rules: ConstraintSet, batch: RecordBatch, out: BatchViolations, n: int, known: frozenset[str]) -> None:

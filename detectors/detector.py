@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from driftwarden.core.arrays import ByteArray, FloatArray, ObjectArray
 from driftwarden.core.records import number_label
+from driftwarden.core.text_columns import TextColumn
 from driftwarden.detectors.drift import compare
 from driftwarden.detectors.embedding import EmbeddingDrift
 from driftwarden.detectors.estimation import WindowColumns
@@ -108,9 +109,12 @@ class DriftDetector:
         categorical: Sequence[str] = (),
         categorical_values: ObjectArray | None = None,
         traces: ByteArray | None = None,
+        *,
+        text: Sequence[TextColumn] | None = None,
     ) -> None:
-        """Append rows: numeric columns `values`, categorical ones `categorical_values` (str or None),
-        the rows' packed trace ids `traces` (`core.records.pack_traces`)."""
+        """Append rows: numeric columns `values`, categorical ones `categorical_values` (str or None) or
+        their dictionary encoding `text` where the parser made it, the rows' packed trace ids `traces`
+        (`core.records.pack_traces`)."""
         convert = {j for j, name in enumerate(names) if self._is_categorical(name)}
         if not convert and not categorical:
             self.window.append(names, values, traces)
@@ -126,6 +130,9 @@ class DriftDetector:
                 continue  # text where numbers are expected: the numeric statistics cannot use it
             if name not in self.vocabulary and name in self.window.features:  # numbers came first: recode them
                 self.window.transform(name, partial(self._encode_numbers, name))
+            if text is not None:
+                columns.append((name, self.vocabulary.encode_column(name, text[k])))
+                continue
             if categorical_values is None:
                 raise ValueError(f"categorical column {name!r} sent without categorical_values")
             columns.append((name, self.vocabulary.encode(name, categorical_values[:, k])))

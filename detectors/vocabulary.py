@@ -10,6 +10,7 @@ feature) cannot grow memory.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from itertools import repeat
@@ -18,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from driftwarden.core.arrays import FloatArray, ObjectArray
+from driftwarden.core.text_columns import TextColumn
 
 __all__ = ["OTHER", "Vocabulary"]
 
@@ -69,6 +71,26 @@ class Vocabulary:
                 other = float(codes.get(OTHER, np.nan))  # past max_categories, a new value is OTHER
                 new[new] = np.isnan(out[new])
                 out[new] = other
+        return out
+
+    def encode_column(self, feature: str, column: TextColumn) -> FloatArray:
+        """`encode` of a column the parser dictionary-encoded: its distinct values looked up (new ones
+        added), then each row's code taken from them; no pass over the rows' strings."""
+        if not all(isinstance(value, str) for value in column.values):
+            return self.encode(feature, np.array([*column.values, None], dtype=object)[column.codes])
+        with self._lock:
+            codes = self._codes.setdefault(feature, {})
+            fresh = set(column.values) - codes.keys()
+            if fresh and not (OTHER in codes and len(codes) >= self.max_categories):  # else: all become OTHER
+                present = column.counts()[1:] > 0
+                if not present.all():  # values of rows dropped since the column was encoded
+                    fresh &= set(itertools.compress(column.values, present.tolist()))
+                self._add(codes, fresh)
+            other = float(codes.get(OTHER, np.nan))
+            lookup = np.fromiter(
+                map(codes.get, column.values, repeat(other)), dtype=np.float64, count=len(column.values)
+            )
+        out: FloatArray = np.append(lookup, np.nan)[column.codes]  # code -1 (missing): the NaN at the end
         return out
 
     def _lookup(self, feature: str, codes: dict[str, int], strings: pl.Series) -> FloatArray:

@@ -9,11 +9,13 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from driftwarden.core.arrays import BoolArray, ByteArray, Float32Array, FloatArray, ObjectArray
+from driftwarden.core.text_columns import TextColumn, encode_text
 
 __all__ = [
     "MAX_MAGNITUDE",
@@ -71,10 +73,26 @@ class RecordBatch:
     record_labels: ObjectArray | None = None
     # name -> (rows, dim) float32 vectors, NaN rows where a record sent no such embedding; None: none had any
     embeddings: dict[str, Float32Array] | None = None
+    # `categorical_values` dictionary-encoded, one per categorical column, when the parser encoded them
+    # as it built them; else `text_columns` encodes them on first use
+    text: tuple[TextColumn, ...] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.text is not None and len(self.text) != len(self.categorical):
+            raise ValueError(f"{len(self.text)} encoded text columns for {len(self.categorical)} categorical ones")
 
     @property
     def rows(self) -> int:
         return len(self.values)
+
+    @cached_property
+    def text_columns(self) -> tuple[TextColumn, ...]:
+        """Each categorical column dictionary-encoded (`core.text_columns`)."""
+        if self.text is not None:
+            return self.text
+        if self.categorical_values is None:
+            return ()
+        return tuple(encode_text(self.categorical_values[:, k].tolist()) for k in range(len(self.categorical)))
 
     def subset(self, mask: BoolArray) -> RecordBatch:
         """The rows where `mask` is true."""
@@ -91,6 +109,7 @@ class RecordBatch:
             traces=None if self.traces is None else self.traces[mask],
             record_labels=rows(self.record_labels),
             embeddings=None if self.embeddings is None else {n: v[mask] for n, v in self.embeddings.items()},
+            text=None if self.text is None else tuple(column.take(mask) for column in self.text),
         )
 
 

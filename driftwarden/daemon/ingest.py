@@ -323,7 +323,12 @@ class IngestService:
             if state.queued_rows == 0:
                 state.queued_features.clear()
             state.detector.update(
-                batch.features, batch.values, batch.categorical, batch.categorical_values, batch.traces
+                batch.features,
+                batch.values,
+                batch.categorical,
+                batch.categorical_values,
+                batch.traces,
+                text=batch.text_columns,
             )
             if batch.embeddings and state.embeddings is not None:
                 state.embeddings.update(batch.embeddings)
@@ -403,6 +408,7 @@ def _redacted(batch: RecordBatch, redact: Collection[str]) -> RecordBatch:
         values=batch.values[:, keep],
         categorical=tuple(batch.categorical[j] for j in keep_text),
         categorical_values=None if batch.categorical_values is None else batch.categorical_values[:, keep_text],
+        text=None if batch.text is None else tuple(batch.text[k] for k in keep_text),
     )
 
 

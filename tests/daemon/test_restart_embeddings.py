@@ -40,7 +40,8 @@ def wait_for_mmd(url: str, timeout: float = 60.0) -> dict[str, Any]:
 
 def write_config(path: Path, state: Path, dim: int) -> None:
     path.write_text(
-        f"state_path: {state}\nevaluate_every: 1s\ngpu: {{enabled: false}}\nalerting: {{for: 1}}\n"
+        f"state_path: {state}\nevaluate_every: 1s\ncheckpoint_every: 1s\n"
+        "gpu: {enabled: false}\nalerting: {for: 1}\n"
         f"models: {{m: {{embeddings: {{query: {{dim: {dim}, window: {WINDOW}}}}}}}}}\n"
     )
 
@@ -72,7 +73,7 @@ def test_kill_9_keeps_the_embedding_windows(tmp_path: Path) -> None:
         assert posted.json()["accepted"] == len(current)
         before = wait_for_mmd(url)
         assert before["drifted"] is True and before["rows"]["current"] == WINDOW, before
-        time.sleep(1.5)  # an evaluation's checkpoint holds the embedding window
+        time.sleep(1.5)  # a checkpoint (checkpoint_every) holds the embedding window
         os.kill(served.proc.pid, signal.SIGKILL)
         served.proc.wait(timeout=10)
     with driftwarden_run(config, tmp_path / "second.log", port=port) as served:

@@ -3,6 +3,7 @@ the window's shares follow its rows."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from driftwarden.core.constraints import ConstraintKind, ConstraintSet, FeatureRule
 from driftwarden.core.records import RecordBatch
+from driftwarden.core.text_columns import encode_text
 from driftwarden.detectors.constraints import REDACTED, ConstraintMonitor, check
 
 K = ConstraintKind
@@ -112,6 +114,23 @@ def test_the_vectorized_checker_agrees_with_a_per_value_one(
         if feature == "t1" and shown:
             assert shown == (REDACTED,)
         assert len(shown) <= 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(cases(), st.data())
+def test_a_subset_of_a_parsed_batch_is_checked_as_its_own_rows(
+    case: tuple[ConstraintSet, RecordBatch], data: st.DataObject
+) -> None:
+    """A batch whose text columns were encoded before some rows were dropped (as the parser's, before
+    `subset`) breaks what those rows break, no more."""
+    rules, batch = case
+    words = batch.categorical_values
+    assert words is not None
+    parsed = dataclasses.replace(batch, text=tuple(encode_text(words[:, k].tolist()) for k in range(words.shape[1])))
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=batch.rows, max_size=batch.rows)), dtype=bool)
+    kept = parsed.subset(mask)
+    assert kept.text is not None
+    assert Counter(check(rules, kept).counts) == plain(rules, batch.subset(mask), frozenset())
 
 
 def test_the_window_share_follows_its_rows() -> None:

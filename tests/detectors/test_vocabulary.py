@@ -7,6 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from driftwarden.core.text_columns import encode_text
 from driftwarden.detectors.vocabulary import OTHER, Vocabulary
 from tests.support.vocabulary import DictVocabulary
 
@@ -22,6 +23,22 @@ def test_codes_are_those_of_the_dict_encoding(batches: list[list[str | None]], c
         column = np.array(batch, dtype=object)
         np.testing.assert_array_equal(ours.encode("f", column), theirs.encode("f", column))
     assert ours.to_dict() == {"f": list(theirs.codes["f"])}
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches=batches, cap=st.integers(min_value=1, max_value=12), data=st.data())
+def test_a_parsers_encoding_gives_the_same_codes(
+    batches: list[list[str | None]], cap: int, data: st.DataObject
+) -> None:
+    """`encode_column` (the batch's dictionary encoding, perhaps of more rows than are left) agrees with
+    `encode` of the rows themselves."""
+    ours, theirs = Vocabulary(max_categories=cap), Vocabulary(max_categories=cap)
+    for batch in batches:
+        mask = np.array(data.draw(st.lists(st.booleans(), min_size=len(batch), max_size=len(batch))), dtype=bool)
+        column = encode_text(batch).take(mask)
+        rows = np.array(batch, dtype=object)[mask]
+        np.testing.assert_array_equal(ours.encode_column("f", column), theirs.encode("f", rows))
+    assert ours.to_dict() == theirs.to_dict()
 
 
 def test_a_restored_vocabulary_encodes_as_before() -> None:
