@@ -140,10 +140,14 @@ def _ks_statistic(reference: FloatArray, current: FloatArray) -> float:
     return float(min_s if min_s > max_s else max_s)
 
 
-def ks_2samp(reference_sorted: FloatArray, current_sorted: FloatArray) -> KSResult:
+def ks_2samp(
+    reference_sorted: FloatArray, current_sorted: FloatArray, *, statistic: FloatArray | None = None
+) -> KSResult:
     """Two-sample, two-sided Kolmogorov-Smirnov test on every column.
 
-    Both inputs come from `sort_columns` and have the same number of columns.
+    Both inputs come from `sort_columns` and have the same number of columns. `statistic`: D per column
+    when the caller has it already (`detectors.ks_ranks`, from a window's ranks kept across evaluations);
+    only the p-values are computed then.
     """
     _check_same_features(reference_sorted, current_sorted)
     n_ref = valid_counts(reference_sorted)
@@ -154,7 +158,11 @@ def ks_2samp(reference_sorted: FloatArray, current_sorted: FloatArray) -> KSResu
         n1, n2 = int(n_ref[j]), int(n_cur[j])
         if n1 == 0 or n2 == 0:
             return math.nan, math.nan
-        d = _ks_statistic(reference_sorted[:n1, j], current_sorted[:n2, j])
+        d = (
+            _ks_statistic(reference_sorted[:n1, j], current_sorted[:n2, j])
+            if statistic is None
+            else float(statistic[j])
+        )
         if max(n1, n2) <= EXACT_MAX_N:
             exact = kolmogorov.two_sample_exact(n1, n2, d)
             if exact is not None:
