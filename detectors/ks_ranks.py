@@ -5,8 +5,8 @@ it: a merge of the sorted window with the sorted reference (`stats.ks_2samp`), t
 model's evaluation (~0.2 ms a 5,000-row column). A sliding window changes by a few rows between
 evaluations, so `WindowRanks` keeps each ring slot's ranks in the reference, `lower` = #ref < x and
 `upper` = #ref <= x, and computes them only for the slots written since the last evaluation (a
-binary search of those rows); the counts per rank (one `bincount`), their running sums and the two
-ECDF differences are then whole-array operations over every feature at once.
+binary search of those rows); the ranks sorted per feature (small integers: a fraction of a merge),
+the two ECDF differences are then whole-array operations over every feature at once (`ks_statistic`).
 
 `ks_statistic(...)` equals `stats.ks_2samp(...).statistic` bit for bit: the same integer differences
 (F_ref - F_cur scaled by n_ref * n_cur), their extremes divided once. The ranks take 4 bytes a value
@@ -122,6 +122,8 @@ class WindowRanks:
             return None
         columns = [position[name] for name in reference.features]
         rows = values.shape[0]
+        # id(): the profile compared by identity (its arrays make == ambiguous); `_ties` holds the previous
+        # one until here, so a new profile cannot reuse its id
         key = (id(reference), tuple(names), generation)
         with self._lock:
             if self._ties is None or self._ties[0] is not reference:
