@@ -62,7 +62,9 @@ def ks_statistic(reference_valid: IntArray, ties: Ties, lower: IntArray, upper: 
         return out
     # float64 (exact for integers below 2^53, so for n1 * n2 of any window): numpy multiplies int64 a value at a time
     s = np.sort(lower, axis=0).T.astype(np.float64)  # (features, rows), each row contiguous
-    t = np.sort(upper, axis=0).T.astype(np.float64)
+    # no current value equal to a reference value and no ties in the reference (continuous features): t is s
+    same = not ties and np.array_equal(lower, upper)
+    t = s if same else np.sort(upper, axis=0).T.astype(np.float64)
     n2 = np.full(n_features, rows, dtype=np.int64)
     for j in np.flatnonzero(s[:, -1] == missing).tolist():  # missing values sort last
         n2[j] = np.searchsorted(s[j], missing)
@@ -74,10 +76,13 @@ def ks_statistic(reference_valid: IntArray, ties: Ties, lower: IntArray, upper: 
     index = np.arange(rows, dtype=np.float64)
     if (n1 == n1[0]).all() and (n2 == n2[0]).all():  # the usual case: one (n1, n2) for every feature
         up = s * float(n2[0]) - index * float(n1[0])
-        down = t * float(n2[0]) - (index + 1.0) * float(n1[0])
+        down = up - float(n1[0]) if same else t * float(n2[0]) - (index + 1.0) * float(n1[0])
     else:
         up = s * n2[:, None].astype(np.float64) - index * n1[:, None].astype(np.float64)
-        down = t * n2[:, None].astype(np.float64) - (index + 1.0) * n1[:, None].astype(np.float64)
+        if same:
+            down = up - n1[:, None].astype(np.float64)
+        else:
+            down = t * n2[:, None].astype(np.float64) - (index + 1.0) * n1[:, None].astype(np.float64)
     for j in np.flatnonzero(n2 < rows).tolist():
         up[j, n2[j] :] = down[j, n2[j] :] = 0
     scale = n1 * n2

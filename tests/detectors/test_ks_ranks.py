@@ -108,3 +108,23 @@ def test_a_detector_reports_the_same_as_a_fresh_comparison_at_every_evaluation()
         want = _merged(reference, values)
         got = np.array([f.scores.get("ks", np.nan) for f in kept.report.features])
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("repeat_reference_values", [False, True])
+def test_continuous_features_with_and_without_values_equal_to_the_reference(repeat_reference_values: bool) -> None:
+    rng = np.random.default_rng(13)
+    values = rng.normal(size=(400, 3))
+    values[rng.random(400) < 0.05, 2] = np.nan
+    reference = ReferenceProfile.fit(FEATURES[:3], values)  # no ties: the shortcut when no value repeats one
+    window = SlidingWindow(FEATURES[:3], capacity=250)
+    ranks = WindowRanks()
+    for step in range(6):
+        rows = rng.normal(step / 6, 1.0, size=(90, 3))
+        rows[rng.random(90) < 0.05, 1] = np.nan
+        if repeat_reference_values:  # a few current values equal to reference values
+            rows[:5, 0] = values[:5, 0]
+        window.append(FEATURES[:3], rows)
+        names, snapshot, _, _, (next_slot, total, generation) = window.ring_snapshot()
+        got = ranks.statistic(reference, names, snapshot, next_slot, total, generation)
+        assert got is not None
+        np.testing.assert_array_equal(got, _merged(reference, snapshot))
