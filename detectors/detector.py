@@ -25,6 +25,7 @@ from driftwarden.detectors.drift import compare
 from driftwarden.detectors.embedding import EmbeddingDrift
 from driftwarden.detectors.estimation import WindowColumns
 from driftwarden.detectors.findings import Finding
+from driftwarden.detectors.ks_ranks import WindowRanks
 from driftwarden.detectors.multivariate import MultivariateResult
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.report import DriftReport
@@ -87,6 +88,7 @@ class DriftDetector:
         # the last comparison and what it compared (window rows seen, reference): rows unchanged since,
         # the same comparison is judged again (stability, drift budget) without computing it again
         self._compared: tuple[int, ReferenceProfile, DriftReport] | None = None
+        self._ranks = WindowRanks()  # the KS statistic's merge, kept across evaluations (detectors/ks_ranks.py)
         if reference is not None:
             self.window.track_bins(reference.features, reference.edges)
 
@@ -158,8 +160,7 @@ class DriftDetector:
             if total == self.window.total_rows and against is reference:  # no new rows: the same comparison
                 self._report = report = self.stability.apply(dataclasses.replace(raw, evaluated_at=time.time()))
                 return report.findings()
-        total = self.window.total_rows
-        names, values, bins, traces = self.window.binned_with_traces()
+        names, values, bins, traces, (next_slot, total, generation) = self.window.ring_snapshot()
         numeric, current_categories = self._split(names, values)
         if self.every is not None:
             self.window.clear()
@@ -171,6 +172,9 @@ class DriftDetector:
                 self.set_reference(closed, keep_verdicts=True)
         if reference is None:
             return []
+        current_ks = None
+        if self.every is None:  # a sliding window: its values' ranks in the reference kept between evaluations
+            current_ks = self._ranks.statistic(reference, *numeric, next_slot, total, generation)
         report = compare(
             self.model,
             reference,
@@ -183,6 +187,7 @@ class DriftDetector:
             # `numeric` is this evaluation's own copy of the window, sorted in place unless the traces
             # of its rows are to be found afterwards (then it is copied once more)
             scratch=traces is None or numeric[1] is not values,
+            current_ks=current_ks,
         )
         if traces is not None:
             report = with_trace_examples(report, names, values, traces, self.vocabulary.names)

@@ -48,6 +48,7 @@ def compare(
     critical_features: Sequence[str] = (),
     model_version: str | None = None,
     scratch: bool = False,
+    current_ks: FloatArray | None = None,
 ) -> DriftReport:
     """Evaluate every reference feature at once.
 
@@ -55,10 +56,11 @@ def compare(
     `current_categories` the category counts of the same rows for the categorical ones
     (a row missing a categorical feature is simply not counted); `current_bins` the counts of
     `current` per reference bin (features, bins) when a streaming window kept them; `scratch`
-    lets it sort `current` in place (the caller's own copy: one window's worth of memory saved).
+    lets it sort `current` in place (the caller's own copy: one window's worth of memory saved);
+    `current_ks` the KS statistic per reference feature when the caller kept it (`detectors.ks_ranks`).
     """
     started = time.perf_counter()
-    numeric = _numeric_scores(reference, names, current, thresholds, current_bins, scratch)
+    numeric = _numeric_scores(reference, names, current, thresholds, current_bins, scratch, current_ks)
     categorical = compare_categories(reference.categories, current_categories or {})
     rows_cur = int(np.asarray(current).shape[0])
 
@@ -242,11 +244,12 @@ def _numeric_scores(
     thresholds: DriftThresholds,
     current_bins: IntArray | None,
     scratch: bool,
+    current_ks: FloatArray | None = None,
 ) -> _NumericScores:
     """KS, PSI and the optional numeric statistics of every numeric reference feature."""
     aligned = _aligned(reference.features, names, current)
     cur_sorted = stats.sort_columns(aligned, in_place=scratch or aligned is not current)
-    ks = stats.ks_2samp(reference.sorted_values, cur_sorted)
+    ks = stats.ks_2samp(reference.sorted_values, cur_sorted, statistic=current_ks)
     cur_bins = stats.bin_counts(cur_sorted, reference.edges) if current_bins is None else current_bins
     features = reference.features
     scores = {"ks": ks.statistic, "psi": stats.psi(reference.bin_counts, cur_bins)}

@@ -89,6 +89,7 @@ class SlidingWindow:
         self._next = 0  # ring position of the next row
         self._rows = 0
         self._total = 0
+        self._generation = 0  # changes whenever rows change other than by appending (`ring_snapshot`)
         self._binned: list[str] = []  # features whose values are counted into reference bins as they arrive
         self._edges: FloatArray = np.empty((0, 1))
         self._bins: IntArray = np.zeros((0, 2), dtype=np.int64)
@@ -180,6 +181,19 @@ class SlidingWindow:
                 self._filled_traces(),
             )
 
+    def ring_snapshot(self) -> tuple[tuple[str, ...], FloatArray, IntArray, ByteArray | None, tuple[int, int, int]]:
+        """`binned_with_traces()` with the rows in ring order and (the slot the next row goes to, rows ever
+        appended, the generation), atomically: the slots written since an earlier snapshot of the same
+        generation are the last (total - earlier total) before that slot, modulo the rows."""
+        with self._lock:
+            return (
+                tuple(self._columns),
+                np.array(self._values[: self._rows], order="F"),
+                self._bins.copy(),
+                self._filled_traces(),
+                (self._next, self._total, self._generation),
+            )
+
     def transform(self, name: str, fn: Callable[[FloatArray], FloatArray]) -> None:
         """Replace the filled values of one column by `fn(values)` (a feature found to be categorical
         after numbers had arrived for it: its numbers become category codes)."""
@@ -187,6 +201,7 @@ class SlidingWindow:
             j = self._columns.get(name)
             if j is not None and self._rows:
                 self._values[: self._rows, j] = fn(self._values[: self._rows, j])
+                self._generation += 1
 
     def clear(self) -> None:
         """Empty the window (a tumbling window closing), giving its buffer back; columns and tracked bins stay."""
@@ -195,6 +210,7 @@ class SlidingWindow:
             self._traces = None
             self._next = self._rows = 0
             self._bins[:] = 0
+            self._generation += 1
 
     def snapshot(self) -> tuple[tuple[str, ...], FloatArray]:
         """(feature names, a copy of the filled rows) taken atomically."""
@@ -224,7 +240,9 @@ class SlidingWindow:
             traces = None  # not this window's: the rows are still good without them
         if names and values.shape[0]:
             self.append(names, values[-self.capacity :], None if traces is None else traces[-self.capacity :])
-        self._total = max(self._total, total)
+        with self._lock:
+            self._total = max(self._total, total)
+            self._generation += 1
         return meta
 
     def _filled_traces(self) -> ByteArray | None:
@@ -283,6 +301,7 @@ class SlidingWindow:
             )
         for name in names:
             self._columns[name] = len(self._columns)
+        self._generation += 1
         self._grow(self._rows)
 
     def _grow(self, rows: int) -> None:
