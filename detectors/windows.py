@@ -173,16 +173,11 @@ class SlidingWindow:
 
     def binned_with_traces(self) -> tuple[tuple[str, ...], FloatArray, IntArray, ByteArray | None]:
         """`binned()` and the filled rows' packed trace ids, row for row (None when no row has one), atomically."""
-        with self._lock:
-            return (
-                tuple(self._columns),
-                np.array(self._values[: self._rows], order="F"),
-                self._bins.copy(),
-                self._filled_traces(),
-            )
+        names, values, bins, traces, _ = self.ring_snapshot()
+        return names, values, bins, traces
 
     def ring_snapshot(self) -> tuple[tuple[str, ...], FloatArray, IntArray, ByteArray | None, tuple[int, int, int]]:
-        """`binned_with_traces()` with the rows in ring order and (the slot the next row goes to, rows ever
+        """`binned_with_traces()` (the rows in ring order) and (the slot the next row goes to, rows ever
         appended, the generation), atomically: the slots written since an earlier snapshot of the same
         generation are the last (total - earlier total) before that slot, modulo the rows."""
         with self._lock:
