@@ -88,6 +88,7 @@ class DriftDetector:
         # the last comparison and what it compared (window rows seen, reference): rows unchanged since,
         # the same comparison is judged again (stability, drift budget) without computing it again
         self._compared: tuple[int, ReferenceProfile, DriftReport] | None = None
+        self.reused = False  # the last `evaluate()` re-issued the comparison before it (no new rows)
         self._ranks = WindowRanks()  # the KS statistic's merge, kept across evaluations (detectors/ks_ranks.py)
         if reference is not None:
             self.window.track_bins(reference.features, reference.edges)
@@ -154,12 +155,12 @@ class DriftDetector:
             if self.window.rows == 0:
                 return []
         reference = self.reference
-        compared = self._compared
-        if self.every is None and reference is not None and compared is not None:
-            total, against, raw = compared
-            if total == self.window.total_rows and against is reference:  # no new rows: the same comparison
-                self._report = report = self.stability.apply(dataclasses.replace(raw, evaluated_at=time.time()))
-                return report.findings()
+        self.reused = self.unchanged()
+        if self.reused:  # no new rows: the same comparison, its verdict streaks moved on
+            assert self._compared is not None
+            raw = self._compared[2]
+            self._report = report = self.stability.apply(dataclasses.replace(raw, evaluated_at=time.time()))
+            return report.findings()
         names, values, bins, traces, (next_slot, total, generation) = self.window.ring_snapshot()
         numeric, current_categories = self._split(names, values)
         if self.every is not None:
@@ -196,6 +197,17 @@ class DriftDetector:
         self._compared = (total, reference, report) if self.every is None else None
         self._report = report = self.stability.apply(report)
         return report.findings()
+
+    def unchanged(self) -> bool:
+        """A sliding window with no new rows since its last comparison with the same reference: `evaluate()`
+        re-issues that comparison rather than compute it again (and says so in `reused`)."""
+        compared = self._compared
+        return (
+            self.every is None
+            and compared is not None
+            and compared[0] == self.window.total_rows
+            and compared[1] is self.reference
+        )
 
     def with_multivariate(self, report: DriftReport, results: tuple[MultivariateResult, ...]) -> None:
         """Add the multivariate verdicts of `report`'s window to it, unless a newer report replaced it."""

@@ -12,6 +12,7 @@ alarms; the p-value gate keeps small windows from alarming on noise.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ from driftwarden.detectors.report import (
     PREDICTION,
     DriftReport,
     FeatureDrift,
-    _num,
     interval_labels,
 )
 from driftwarden.params import DEFAULT_THRESHOLDS, DriftThresholds
@@ -97,15 +97,25 @@ def compare(
     missing = _Missing(missing_ref, missing_cur, missing_change, missing_p, missing_adjusted, missing_drift)
     reasons = _reasons(reference.features, numeric, categorical, pvalue, adjusted, missing, thresholds)
 
+    # per-feature values as Python lists once: indexing numpy scalars a feature at a time cost more than the tests
+    score_lists = {m: v.tolist() for m, v in numeric.scores.items()}
+    current_bins = numeric.bins.tolist()
+    reference_bins, reference_edges = reference.bin_lists
+    drifted_list, effect_list, evaluated_list = drifted.tolist(), effect.tolist(), evaluated.tolist()
+    pvalue_list, adjusted_list = pvalue.tolist(), adjusted.tolist()
+    missing_p_list, missing_adjusted_list = missing_p.tolist(), missing_adjusted.tolist()
+    missing_ref_list, missing_cur_list = missing_ref.tolist(), missing_cur.tolist()
+    change_list = missing_change.tolist()
+    n_ref_list, n_cur_list = n_ref.astype(np.int64).tolist(), n_cur.astype(np.int64).tolist()
     features = []
     for j, name in enumerate(feature_names):
         is_numeric = j < len(reference.features)
         k = j if is_numeric else j - len(reference.features)
         if is_numeric:
-            scores = {m: float(v[j]) for m, v in numeric.scores.items()}
+            scores = {m: v[j] for m, v in score_lists.items()}
             test = "ks"
-            bins = {"reference": reference.bin_counts[j].tolist(), "current": numeric.bins[j].tolist()}
-            edges = tuple(reference.edges[j].tolist())
+            bins = {"reference": reference_bins[j], "current": current_bins[j]}
+            edges = reference_edges[j]
             labels = _labels(edges)
         else:
             width = len(categorical.labels[k])
@@ -121,27 +131,28 @@ def compare(
             }
             labels = categorical.labels[k]
             edges = ()
-        missing_scores = {"missing": float(missing_change[j])} if np.isfinite(missing_change[j]) else {}
-        pvalues = {test: float(pvalue[j])} if evaluated[j] else {}
-        pvalues_adjusted = {test: float(adjusted[j])} if evaluated[j] else {}
-        if np.isfinite(missing_p[j]):
-            pvalues["missing"] = float(missing_p[j])
-            pvalues_adjusted["missing"] = float(missing_adjusted[j])
+        change = change_list[j]
+        missing_scores = {"missing": change} if math.isfinite(change) else {}
+        pvalues = {test: pvalue_list[j]} if evaluated_list[j] else {}
+        pvalues_adjusted = {test: adjusted_list[j]} if evaluated_list[j] else {}
+        if math.isfinite(missing_p_list[j]):
+            pvalues["missing"] = missing_p_list[j]
+            pvalues_adjusted["missing"] = missing_adjusted_list[j]
         features.append(
             FeatureDrift(
                 name=name,
-                drifted=bool(drifted[j]),
-                missing_rate={"reference": _num(missing_ref[j]), "current": _num(missing_cur[j])},
-                scores=(scores if evaluated[j] else {}) | missing_scores,
+                drifted=drifted_list[j],
+                missing_rate={"reference": _finite(missing_ref_list[j]), "current": _finite(missing_cur_list[j])},
+                scores=(scores if evaluated_list[j] else {}) | missing_scores,
                 pvalues=pvalues,
                 pvalues_adjusted=pvalues_adjusted,
-                rows={"reference": int(n_ref[j]), "current": int(n_cur[j])},
+                rows={"reference": n_ref_list[j], "current": n_cur_list[j]},
                 bins=bins,
                 kind="numeric" if is_numeric else "categorical",
                 bin_labels=labels,
                 bin_edges=edges,
                 role=PREDICTION if name == PREDICTION else "feature",
-                effect=float(effect[j]),
+                effect=effect_list[j],
                 unseen=() if is_numeric else categorical.unseen[k],
                 reasons=reasons[j],
             )
@@ -266,6 +277,10 @@ def _numeric_scores(
     return _NumericScores(
         scores=scores, pvalue=ks.pvalue, effect=effect, bins=cur_bins, valid=stats.valid_counts(cur_sorted)
     )
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 @functools.lru_cache(maxsize=8192)

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from driftwarden.core.arrays import FloatArray, IntArray
 from driftwarden.detectors import stats
@@ -42,10 +43,19 @@ def reference_ties(reference_sorted: FloatArray) -> Ties:
     return out
 
 
-def ks_statistic(reference_valid: IntArray, ties: Ties, lower: IntArray, upper: IntArray, missing: int) -> FloatArray:
+def ks_statistic(
+    reference_valid: IntArray,
+    ties: Ties,
+    lower: IntArray,
+    upper: IntArray,
+    missing: int,
+    *,
+    equal_ranks: bool | None = None,
+) -> FloatArray:
     """KS D per feature from the current values' ranks in the reference, `lower` (#ref < x) and `upper`
     (#ref <= x), each (rows, features), a missing value ranked `missing` (past every valid rank); `ties`
-    from `reference_ties`. NaN where either side has no values.
+    from `reference_ties`; `equal_ranks` whether `lower` equals `upper` when the caller knows (None: compared
+    here). NaN where either side has no values.
 
     Scaled by n1 * n2, F_ref - F_cur is an integer that changes only at the pooled values. Between two
     current values it grows with the reference's count, so its largest values are just below a current
@@ -63,7 +73,7 @@ def ks_statistic(reference_valid: IntArray, ties: Ties, lower: IntArray, upper: 
     # float64 (exact for integers below 2^53, so for n1 * n2 of any window): numpy multiplies int64 a value at a time
     s = np.sort(lower, axis=0).T.astype(np.float64)  # (features, rows), each row contiguous
     # no current value equal to a reference value and no ties in the reference (continuous features): t is s
-    same = not ties and np.array_equal(lower, upper)
+    same = not ties and (np.array_equal(lower, upper) if equal_ranks is None else equal_ranks)
     t = s if same else np.sort(upper, axis=0).T.astype(np.float64)
     n2 = np.full(n_features, rows, dtype=np.int64)
     for j in np.flatnonzero(s[:, -1] == missing).tolist():  # missing values sort last
@@ -74,21 +84,27 @@ def ks_statistic(reference_valid: IntArray, ties: Ties, lower: IntArray, upper: 
         s[j, :valid] = np.concatenate([[0], tied_at_or_below])[s[j, :valid].astype(np.int64)]
         t[j, :valid] = np.concatenate([tied_below, [n1[j]]])[t[j, :valid].astype(np.int64)]
     index = np.arange(rows, dtype=np.float64)
+    f1: npt.NDArray[np.float64] | float = n1[:, None].astype(np.float64)
+    f2: npt.NDArray[np.float64] | float = n2[:, None].astype(np.float64)
     if (n1 == n1[0]).all() and (n2 == n2[0]).all():  # the usual case: one (n1, n2) for every feature
-        up = s * float(n2[0]) - index * float(n1[0])
-        down = up - float(n1[0]) if same else t * float(n2[0]) - (index + 1.0) * float(n1[0])
+        f1, f2 = float(n1[0]), float(n2[0])
+    # in place (s and t are this call's own): each temporary of a window's size costs as much as the arithmetic
+    up = np.multiply(s, f2, out=s)
+    up -= index * f1
+    if same:  # down = up - n1: its minimum is up's minimum less n1, no array needed
+        highest, lowest = up.max(axis=1), up.min(axis=1) - n1
     else:
-        up = s * n2[:, None].astype(np.float64) - index * n1[:, None].astype(np.float64)
-        if same:
-            down = up - n1[:, None].astype(np.float64)
-        else:
-            down = t * n2[:, None].astype(np.float64) - (index + 1.0) * n1[:, None].astype(np.float64)
-    for j in np.flatnonzero(n2 < rows).tolist():
-        up[j, n2[j] :] = down[j, n2[j] :] = 0
+        down = np.multiply(t, f2, out=t)
+        down -= (index + 1.0) * f1
+        highest, lowest = up.max(axis=1), down.min(axis=1)
+    for j in np.flatnonzero(n2 < rows).tolist():  # the missing values' places left out
+        valid = int(n2[j])
+        highest[j] = up[j, :valid].max(initial=0.0)
+        lowest[j] = (up[j, :valid].min(initial=n1[j]) - n1[j]) if same else down[j, :valid].min(initial=0.0)
     scale = n1 * n2
     with np.errstate(invalid="ignore", divide="ignore"):  # the extremes as integers, divided as the merge divides them
-        max_s = np.maximum(up.max(axis=1), 0).astype(np.int64) / scale
-        min_s = np.clip(-np.minimum(down.min(axis=1), 0).astype(np.int64) / scale, 0.0, 1.0)
+        max_s = np.maximum(highest, 0).astype(np.int64) / scale
+        min_s = np.clip(-np.minimum(lowest, 0).astype(np.int64) / scale, 0.0, 1.0)
     return np.where(scale > 0, np.where(min_s > max_s, min_s, max_s), out)
 
 
@@ -109,6 +125,7 @@ class WindowRanks:
         self._upper: IntArray = np.zeros((0, 0), dtype=np.int64)
         self._filled = 0  # slots ranked
         self._missing = 0  # the rank of a missing value
+        self._unequal = 0  # ranked values with lower != upper (equal to a reference value)
         self._ties: tuple[ReferenceProfile, Ties] | None = None
 
     def statistic(
@@ -142,9 +159,16 @@ class WindowRanks:
                     slots = slice(rows - fresh, rows)  # the window grew: the new rows follow the old ones
             else:
                 slots = (np.arange(next_slot - fresh, next_slot) % rows).astype(np.int64)
-            self._rank(reference, values, columns, slots)
+            self._rank(reference, ties, values, columns, slots)
             self._key, self._total, self._filled = key, total, rows
-            return ks_statistic(reference.valid_counts, ties, self._lower, self._upper, self._missing)
+            return ks_statistic(
+                reference.valid_counts,
+                ties,
+                self._lower,
+                self._upper,
+                self._missing,
+                equal_ranks=self._unequal == 0,
+            )
 
     def _allocate(self, reference: ReferenceProfile, rows: int, n_features: int, *, keep: bool) -> None:
         ref_rows = reference.sorted_values.shape[0]
@@ -159,16 +183,33 @@ class WindowRanks:
         self._lower, self._upper, self._missing = lower, upper, ref_rows + 1
 
     def _rank(
-        self, reference: ReferenceProfile, values: FloatArray, columns: list[int], slots: IntArray | slice
+        self,
+        reference: ReferenceProfile,
+        ties: Ties,
+        values: FloatArray,
+        columns: list[int],
+        slots: IntArray | slice,
     ) -> None:
+        """Rank the rows at `slots` (every feature at once but the searches) and keep `_unequal` current."""
         n_valid = reference.valid_counts
-        for j, c in enumerate(columns):
-            x = values[slots, c]
-            column = reference.sorted_values[: int(n_valid[j]), j]
-            lower = np.searchsorted(column, x, side="left")
-            upper = np.searchsorted(column, x, side="right")
-            missing = np.isnan(x)
-            if missing.any():
-                lower[missing] = upper[missing] = self._missing
-            self._lower[slots, j] = lower
-            self._upper[slots, j] = upper
+        block = values[slots][:, columns]  # (new rows, features): one gather
+        lower = np.empty(block.shape, dtype=self._lower.dtype)
+        upper = np.empty(block.shape, dtype=self._lower.dtype)
+        for j in range(len(columns)):
+            column, x = reference.sorted_values[: int(n_valid[j]), j], block[:, j]
+            below = np.searchsorted(column, x, side="left")
+            lower[:, j] = below
+            if j in ties or column.size == 0:
+                upper[:, j] = np.searchsorted(column, x, side="right")
+            else:  # no value repeats in the column: at most the one at `below` equals x (half the searches)
+                upper[:, j] = below + (column[np.minimum(below, column.size - 1)] == x)
+        missing = np.isnan(block)
+        if missing.any():
+            lower[missing] = upper[missing] = self._missing
+        everything = isinstance(slots, slice) and slots == slice(0, self._lower.shape[0])
+        if not everything and self._filled > 0 and not isinstance(slots, slice):  # ring slots written before
+            self._unequal -= int(np.count_nonzero(self._lower[slots] != self._upper[slots]))
+        self._lower[slots] = lower
+        self._upper[slots] = upper
+        unequal = int(np.count_nonzero(lower != upper))
+        self._unequal = unequal if everything else self._unequal + unequal

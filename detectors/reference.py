@@ -105,6 +105,11 @@ class ReferenceProfile:
         return stats.column_std(self.sorted_values)
 
     @cached_property
+    def bin_lists(self) -> tuple[list[list[int]], list[tuple[float, ...]]]:
+        """Per numeric feature, its bin counts and its bin edges as Python values (every report carries them)."""
+        return self.bin_counts.tolist(), [tuple(row) for row in self.edges.tolist()]
+
+    @cached_property
     def missing_rate(self) -> FloatArray:
         if self.rows == 0:
             return np.full(len(self.features), np.nan)

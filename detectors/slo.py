@@ -73,6 +73,7 @@ class SLOTracker:
         self.total_good = 0  # since the SLO was defined, across restarts: the events counter
         self.total_bad = 0
         self.observed_since = clock()  # across restarts: restored with the counts
+        self.revision = 0  # bumped by every change to the counts: a checkpoint saves the trackers it moved
 
     @property
     def fingerprint(self) -> str:
@@ -139,6 +140,7 @@ class SLOTracker:
         np.add.at(self._good, slots[~bad], events[~bad])
         self.total_bad += int(events[bad].sum())
         self.total_good += int(events[~bad].sum())
+        self.revision += 1
 
     def counts(self, seconds: float, now: float | None = None) -> tuple[int, int]:
         """(good, bad) over the last `seconds`."""
@@ -198,6 +200,14 @@ class SLOTracker:
                 )
             ]
         return []
+
+    def copy(self) -> SLOTracker:
+        """A tracker with this one's counts as they are now (copies: a worker thread encodes them while the
+        loop goes on counting into the original)."""
+        twin = SLOTracker.__new__(SLOTracker)
+        twin.__dict__.update(self.__dict__)
+        twin._good, twin._bad, twin._minute = self._good.copy(), self._bad.copy(), self._minute.copy()
+        return twin
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()

@@ -1136,7 +1136,10 @@ class Config(_Strict):
     evaluate_every: Annotated[Duration, _at_least("1s")] = 30.0
     checkpoint_every: Annotated[Duration, _at_least("1s")] = Field(
         default=30.0,
-        description="current windows, tail offsets and label joins saved to SQLite (and on shutdown); at least 1s",
+        description=(
+            "current windows, SLO and drift-budget counts, tail offsets and label joins saved to SQLite"
+            " (and on shutdown); at least 1s"
+        ),
     )
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     limits: Limits = Limits()

@@ -1,6 +1,7 @@
 """The evaluation cycle: every `evaluate_every`, each model's drift (in a worker thread), realized
 quality and drift budget, each SLO's burn rates and each extra finding source (GPU health) are
-judged; the findings of all of them go to the alert notifier once; then state is checkpointed.
+judged; the findings of all of them go to the alert notifier once. State (counts, windows, anomaly
+slots) is checkpointed on its own clock, `checkpoint_every`, and at shutdown.
 
 Every step runs contained (`FaultLog.contain`): one model's failed evaluation costs that model's
 report only — the other models, the SLOs, the alerts and the checkpoint still happen on time —
@@ -102,7 +103,6 @@ class Evaluator:
             if self.notifier is not None:
                 with self.faults.contain("daemon", "alerts"):
                     await self.notifier.observe(findings)
-            await self.checkpoint(windows=False)  # the windows on their own clock (`checkpoint_every`)
             span.set_attribute("driftwarden.models", len(reports))
             span.set_attribute("driftwarden.findings", len(findings))
         self.instruments.evaluation_cycle.labels("wall").set(time.perf_counter() - wall)
@@ -168,9 +168,13 @@ class Evaluator:
             return None
         self.faults.succeeded(name, "drift")
         new = detector.report
-        if window is not None and reference is not None and new is not None and new is not previous:
+        if multivariate.methods and reference is not None and new is not None and new is not previous:
             with self.faults.contain(name, "multivariate"):  # the rows whole: beside the per-feature verdicts
-                results = await state.multivariate.evaluate(reference, window, multivariate, self._skipped(name))
+                # no new rows: the verdicts of the same rows; rows that came after the look: the window now
+                results = state.multivariate.unchanged_results(reference, multivariate) if detector.reused else None
+                if results is None:
+                    rows = window if window is not None else detector.window_columns()
+                    results = await state.multivariate.evaluate(reference, rows, multivariate, self._skipped(name))
                 detector.with_multivariate(new, results)
         if state.embeddings is not None and detector.reference is not None and detector.reference.embeddings:
             with self.faults.contain(name, "embeddings"):  # models.<m>.embeddings: their own verdicts
@@ -255,15 +259,14 @@ class Evaluator:
         budgets = [(f"drift-budget:{m}", b.tracker) for m, b in self.drift_budgets.items()]
         return list(self.slos.items()) + budgets
 
-    async def checkpoint(self, *, windows: bool = True) -> None:
-        """Save what must survive a restart (`windows`: the current windows too; an evaluation leaves them
-        to `checkpoint_forever`'s clock, as rewriting every window each cycle cost more than judging it).
-        A state file that refuses writes is already logged (once) and counted by the database, and turns
-        /readyz unready; the daemon keeps watching."""
+    async def checkpoint(self) -> None:
+        """Save what must survive a restart: the counts that moved, the current windows, the anomaly slots.
+        On `checkpoint_forever`'s clock and at shutdown, not by each evaluation (rewriting every window and
+        count each cycle cost more than judging them). A state file that refuses writes is already logged
+        (once) and counted by the database, and turns /readyz unready; the daemon keeps watching."""
         with self.faults.contain("daemon", "checkpoint"), contextlib.suppress(StorageError):
             await self.checkpointer.save_counts(self.counted())
-            if windows:
-                await self.checkpointer.save_windows()
+            await self.checkpointer.save_windows()
             if self.anomalies is not None:  # the current slot's values so far
                 await asyncio.to_thread(self.anomalies.flush)
 
@@ -273,7 +276,7 @@ class Evaluator:
             await self.evaluate_all()
 
     async def checkpoint_forever(self) -> None:
-        """Windows saved on their own clock too, so a long `evaluate_every` does not widen what a crash loses."""
+        """State saved on its own clock, so a long `evaluate_every` does not widen what a crash loses."""
         while True:
             await asyncio.sleep(self.config.checkpoint_every)
             await self.checkpoint()
@@ -281,13 +284,14 @@ class Evaluator:
 
 def _evaluate_many(detectors: list[tuple[DriftDetector, bool]]) -> list[_Outcome]:
     """Each detector's evaluation (in one worker thread), and the window it judged when asked (the
-    multivariate methods look at the same rows; a tumbling window is emptied by its evaluation); one
-    detector's failure is its own outcome, the others are still evaluated."""
+    multivariate methods look at the same rows; a tumbling window is emptied by its evaluation) unless it
+    has no new rows since its last (its multivariate verdicts stand); one detector's failure is its own
+    outcome, the others are still evaluated."""
     outcomes: list[_Outcome] = []
     for detector, keep_window in detectors:
         started = time.perf_counter()
         try:
-            window = detector.window_columns() if keep_window else None
+            window = detector.window_columns() if keep_window and not detector.unchanged() else None
             detector.evaluate()
         except Exception as exc:
             outcomes.append((None, exc, time.perf_counter() - started))

@@ -49,6 +49,18 @@ class ModelMultivariate:
             and (self.detector is None or self.detector.reference is not reference or self.detector.params != params)
         )
 
+    def unchanged_results(
+        self, reference: ReferenceProfile, params: MultivariateParams
+    ) -> tuple[MultivariateResult, ...] | None:
+        """The last evaluation's results for a window with no new rows since (the same rows get the same
+        verdicts): None unless every configured method judged it with this reference and these settings."""
+        detector, results = self.detector, self.results
+        if detector is None or detector.reference is not reference or detector.params != params:
+            return None
+        if [r.method for r in results] != list(params.methods) or any(r.skipped for r in results):
+            return None
+        return results
+
     async def evaluate(
         self,
         reference: ReferenceProfile,
@@ -57,8 +69,8 @@ class ModelMultivariate:
         on_skip: SkipCounter,
     ) -> tuple[MultivariateResult, ...]:
         """Every configured method on `window` (a snapshot of the current window), within the budget."""
+        self.results = ()  # a failure below leaves no results for `unchanged_results` to hand out
         if not params.methods:
-            self.results = ()
             return ()
         started = time.perf_counter()
         deadline = started + params.budget
