@@ -89,6 +89,7 @@ class DriftDetector:
         # the same comparison is judged again (stability, drift budget) without computing it again
         self._compared: tuple[int, ReferenceProfile, DriftReport] | None = None
         self.reused = False  # the last `evaluate()` re-issued the comparison before it (no new rows)
+        self._judged: WindowColumns | None = None  # the rows it compared, when asked to keep them
         self._ranks = WindowRanks()  # the KS statistic's merge, kept across evaluations (detectors/ks_ranks.py)
         if reference is not None:
             self.window.track_bins(reference.features, reference.edges)
@@ -144,10 +145,12 @@ class DriftDetector:
             block[:, j] = column
         self.window.append([n for n, _ in columns], block, traces)
 
-    def evaluate(self, now: float | None = None) -> list[Finding]:
+    def evaluate(self, now: float | None = None, *, keep_window: bool = False) -> list[Finding]:
         """Compare the current window with the reference. A tumbling window is compared once,
-        when its period ends, and then emptied; until then the last verdict stands."""
+        when its period ends, and then emptied; until then the last verdict stands. `keep_window`:
+        the rows compared are kept whole for `take_judged()` (the multivariate methods judge the same rows)."""
         now = time.time() if now is None else now
+        self._judged = None
         if self.every is not None:
             if now < self.period_start + self.every:
                 return self._report.findings() if self._report else []
@@ -162,6 +165,8 @@ class DriftDetector:
             self._report = report = self.stability.apply(dataclasses.replace(raw, evaluated_at=time.time()))
             return report.findings()
         names, values, bins, traces, (next_slot, total, generation) = self.window.ring_snapshot()
+        if keep_window:
+            self._judged = self._columns(names, values)
         numeric, current_categories = self._split(names, values)
         if self.every is not None:
             self.window.clear()
@@ -185,9 +190,9 @@ class DriftDetector:
             thresholds=self.thresholds,
             critical_features=self.critical_features,
             model_version=self.model_version,
-            # `numeric` is this evaluation's own copy of the window, sorted in place unless the traces
-            # of its rows are to be found afterwards (then it is copied once more)
-            scratch=traces is None or numeric[1] is not values,
+            # `numeric` is this evaluation's own copy of the window, sorted in place unless its rows are
+            # wanted whole afterwards (their traces found, the multivariate methods): then copied once more
+            scratch=numeric[1] is not values or (traces is None and not keep_window),
             current_ks=current_ks,
         )
         if traces is not None:
@@ -216,7 +221,15 @@ class DriftDetector:
 
     def window_columns(self) -> WindowColumns:
         """A copy of the current window, categorical columns as codes into their vocabulary."""
-        names, values = self.window.snapshot()
+        return self._columns(*self.window.snapshot())
+
+    def take_judged(self) -> WindowColumns | None:
+        """The rows the last `evaluate(keep_window=True)` compared (None when it compared none: no new
+        rows, a tumbling period still open), handed over once (a window's worth of memory)."""
+        judged, self._judged = self._judged, None
+        return judged
+
+    def _columns(self, names: tuple[str, ...], values: FloatArray) -> WindowColumns:
         vocabulary = self.vocabulary
         return WindowColumns(names, values, {n: vocabulary.names(n) for n in names if n in vocabulary})
 

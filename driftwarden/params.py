@@ -99,11 +99,23 @@ class DriftThresholds:
     methods: tuple[str, ...] = METHODS  # ks is always computed: its p-value gates every numeric verdict
     missing: float = 0.05  # change in the missing rate (absolute) that counts as an effect
     per_feature: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # feature -> {psi: 0.3, ...}
+    _vectors: dict[tuple[str, tuple[str, ...]], FloatArray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def vector(self, name: str, features: Sequence[str]) -> FloatArray:
-        """The threshold `name` per feature, per-feature overrides applied."""
-        default = getattr(self, name)
-        return np.array([self.per_feature.get(f, {}).get(name, default) for f in features], dtype=np.float64)
+        """The threshold `name` per feature, per-feature overrides applied (read-only; made once per feature
+        list: every evaluation of a model asks for the same ones)."""
+        key = (name, tuple(features))
+        made = self._vectors.get(key)
+        if made is None:
+            default = getattr(self, name)
+            made = np.array([self.per_feature.get(f, {}).get(name, default) for f in features], dtype=np.float64)
+            made.setflags(write=False)
+            if len(self._vectors) >= 64:  # feature lists of a model that keeps changing its columns
+                self._vectors.clear()
+            self._vectors[key] = made
+        return made
 
 
 DEFAULT_THRESHOLDS = DriftThresholds()

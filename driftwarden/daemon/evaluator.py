@@ -283,17 +283,18 @@ class Evaluator:
 
 
 def _evaluate_many(detectors: list[tuple[DriftDetector, bool]]) -> list[_Outcome]:
-    """Each detector's evaluation (in one worker thread), and the window it judged when asked (the
-    multivariate methods look at the same rows; a tumbling window is emptied by its evaluation) unless it
-    has no new rows since its last (its multivariate verdicts stand); one detector's failure is its own
+    """Each detector's evaluation (in one worker thread), and the rows it compared when asked (the
+    multivariate methods look at the same rows; a tumbling window is emptied by its evaluation): none when
+    it had no new rows since its last (its multivariate verdicts stand); one detector's failure is its own
     outcome, the others are still evaluated."""
     outcomes: list[_Outcome] = []
     for detector, keep_window in detectors:
         started = time.perf_counter()
         try:
-            window = detector.window_columns() if keep_window and not detector.unchanged() else None
-            detector.evaluate()
+            detector.evaluate(keep_window=keep_window)
+            window = detector.take_judged()
         except Exception as exc:
+            detector.take_judged()  # not held until the next evaluation
             outcomes.append((None, exc, time.perf_counter() - started))
         else:
             outcomes.append((window, None, time.perf_counter() - started))

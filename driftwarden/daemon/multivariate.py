@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -79,12 +80,10 @@ class ModelMultivariate:
             self.detector = await _in_pool(MultivariateDetector, reference, params)
         detector = self.detector
         assert detector is not None
-        current: FloatArray | None = None
-        if detector.usable and window.rows:
-            current = await _in_pool(detector.encode, window)
+        encoded = _Encoded(detector, window)
         out: list[MultivariateResult] = []
         for method in params.methods:
-            if current is None:
+            if not (detector.usable and window.rows):
                 out.append(MultivariateResult.skip(method, "no_reference_rows", window.rows))
                 continue
             running = self._running.get(method)
@@ -92,7 +91,7 @@ class ModelMultivariate:
                 out.append(MultivariateResult.skip(method, "running", window.rows))
                 on_skip(method, "running")
                 continue
-            future = _POOL.submit(detector.evaluate, method, current, deadline=deadline)
+            future = _POOL.submit(encoded.evaluate, method, deadline)
             self._running[method] = future
             left = max(0.0, deadline - time.perf_counter())
             try:
@@ -107,6 +106,23 @@ class ModelMultivariate:
             out.append(result)
         self.results = tuple(out)
         return self.results
+
+
+class _Encoded:
+    """A window encoded once for all the methods, by the first method's job (in the pool: one hop a
+    method, the encoding inside the first's)."""
+
+    def __init__(self, detector: MultivariateDetector, window: WindowColumns) -> None:
+        self._detector, self._window = detector, window
+        self._current: FloatArray | None = None
+        self._lock = threading.Lock()
+
+    def evaluate(self, method: str, deadline: float) -> MultivariateResult:
+        with self._lock:  # a method past its budget may still be encoding when the next one starts
+            if self._current is None:
+                self._current = self._detector.encode(self._window)
+            current = self._current
+        return self._detector.evaluate(method, current, deadline=deadline)
 
 
 async def _in_pool(fn: Callable[..., R], *args: object) -> R:
