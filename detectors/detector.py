@@ -166,7 +166,7 @@ class DriftDetector:
             return report.findings()
         names, values, bins, traces, (next_slot, total, generation) = self.window.ring_snapshot()
         if keep_window:
-            self._judged = self._columns(names, values)
+            self._judged = self._columns(names, values, (next_slot, total, generation))
         numeric, current_categories = self._split(names, values)
         if self.every is not None:
             self.window.clear()
@@ -229,9 +229,11 @@ class DriftDetector:
         judged, self._judged = self._judged, None
         return judged
 
-    def _columns(self, names: tuple[str, ...], values: FloatArray) -> WindowColumns:
+    def _columns(
+        self, names: tuple[str, ...], values: FloatArray, ring: tuple[int, int, int] | None = None
+    ) -> WindowColumns:
         vocabulary = self.vocabulary
-        return WindowColumns(names, values, {n: vocabulary.names(n) for n in names if n in vocabulary})
+        return WindowColumns(names, values, {n: vocabulary.names(n) for n in names if n in vocabulary}, ring)
 
     def attach_embeddings(self, results: tuple[EmbeddingDrift, ...]) -> None:
         """Add the embeddings' verdicts (`detectors.embedding`) to the latest report."""

@@ -63,6 +63,9 @@ class WindowColumns:
     names: Sequence[str]
     values: FloatArray
     categories: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # a sliding window's rows in ring order: (the slot the next row goes to, rows ever appended, its
+    # generation), so that what was computed per row can be kept across evaluations; None: not known
+    ring: tuple[int, int, int] | None = None
 
     @property
     def rows(self) -> int:

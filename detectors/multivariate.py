@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,28 +240,47 @@ class PcaModel:
             cached = self._null[rows] = (float(means.mean()), float(means.std(ddof=1)))
         return cached
 
-    def test(self, values: FloatArray, names: Sequence[str]) -> MultivariateResult:
-        started = time.perf_counter()
+    def row_errors(self, values: FloatArray) -> FloatArray:
+        """Each encoded row's reconstruction error, |z - s V'| (what `test` averages): a row's alone, so a
+        window's can be kept per row across evaluations (daemon/multivariate.py)."""
         with _one_thread("blas"):  # a 5,000 x 50 product: threads cost more CPU than they save
             z = values - self.mean
             z /= self.scale  # in place: a window-sized temporary costs as much as the arithmetic
             s = z @ self.components
             # |z - s V'|^2 = |z|^2 - |s|^2 (orthonormal V): no reconstruction built
-            squared_error = np.einsum("ij,ij->i", z, z) - np.einsum("ij,ij->i", s, s)
-            score = float(np.sqrt(np.maximum(squared_error, 0.0)).mean())
-            rows = values.shape[0]
-            mu, sd = self.null(rows)
-            sd = max(sd, 1e-12)
-            zcrit = float(-ndtri(self.alpha))
-            threshold = mu + zcrit * sd
-            pvalue = _normal_tail((score - mu) / sd)
-            top: tuple[str, ...] = ()
-            if score > threshold:  # where to look: only a drifted window needs the residuals per feature
-                residual = (z - s @ self.components.T) ** 2
+            squared_error: FloatArray = np.einsum("ij,ij->i", z, z) - np.einsum("ij,ij->i", s, s)
+            return np.sqrt(np.maximum(squared_error, 0.0))
+
+    def test(
+        self,
+        values: FloatArray,
+        names: Sequence[str],
+        *,
+        errors: FloatArray | None = None,
+        encoded: Callable[[], FloatArray] | None = None,
+    ) -> MultivariateResult:
+        """The verdict on an encoded window (`values`), or on its `errors` (`row_errors` of its rows) when
+        the caller kept them, `values` then read only for a drifted window's top features (`encoded`)."""
+        started = time.perf_counter()
+        if errors is None:
+            errors = self.row_errors(values)
+        score = float(errors.mean())
+        rows = int(errors.shape[0])
+        mu, sd = self.null(rows)
+        sd = max(sd, 1e-12)
+        zcrit = float(-ndtri(self.alpha))
+        threshold = mu + zcrit * sd
+        pvalue = _normal_tail((score - mu) / sd)
+        top: tuple[str, ...] = ()
+        if score > threshold:  # where to look: only a drifted window needs the residuals per feature
+            window = values if encoded is None else encoded()
+            with _one_thread("blas"):
+                z = (window - self.mean) / self.scale
+                residual = (z - (z @ self.components) @ self.components.T) ** 2
                 scale = np.maximum(self.residual_sd / math.sqrt(rows), 1e-12)
                 grew = (residual.mean(axis=0) - self.reference_residuals) / scale
-                order = np.argsort(-grew, kind="stable")
-                top = tuple(names[int(j)] for j in order[:TOP_FEATURES] if grew[j] > zcrit)
+            order = np.argsort(-grew, kind="stable")
+            top = tuple(names[int(j)] for j in order[:TOP_FEATURES] if grew[j] > zcrit)
         return MultivariateResult(
             "pca",
             score,
@@ -443,13 +462,11 @@ class MultivariateDetector:
 
     def evaluate(self, method: str, current: FloatArray, *, deadline: float = math.inf) -> MultivariateResult:
         """One method's verdict on an encoded window (`encode`)."""
-        if self.encoder is None:
-            return MultivariateResult.skip(method, "no_reference_rows", current.shape[0])
-        if current.shape[0] < MIN_ROWS:
-            return MultivariateResult.skip(method, "too_few_rows", current.shape[0])
+        skipped = self._skipped(method, current.shape[0])
+        if skipped is not None:
+            return skipped
+        assert self.encoder is not None
         names = self.encoder.names
-        if len(names) < 2:
-            return MultivariateResult.skip(method, "too_few_features", current.shape[0])
         if method == "pca" and self.pca is not None:
             return self.pca.test(current, names)
         if method == "classifier" and self.values.shape[0]:
@@ -457,6 +474,26 @@ class MultivariateDetector:
                 self.values, current, names, alpha=self.params.alpha, seed=current.shape[0], deadline=deadline
             )
         raise ValueError(f"multivariate method {method!r} was not fitted: one of {', '.join(self.params.methods)}")
+
+    def evaluate_pca(self, errors: FloatArray, encoded: Callable[[], FloatArray]) -> MultivariateResult:
+        """`evaluate("pca", encoded())` from the window's rows' errors (`PcaModel.row_errors`) kept by the
+        caller; the window is encoded whole only when it drifted (its top features)."""
+        skipped = self._skipped("pca", errors.shape[0])
+        if skipped is not None:
+            return skipped
+        assert self.encoder is not None
+        if self.pca is None:
+            raise ValueError(f"multivariate method 'pca' was not fitted: one of {', '.join(self.params.methods)}")
+        return self.pca.test(np.empty((0, len(self.encoder.names))), self.encoder.names, errors=errors, encoded=encoded)
+
+    def _skipped(self, method: str, rows: int) -> MultivariateResult | None:
+        if self.encoder is None:
+            return MultivariateResult.skip(method, "no_reference_rows", rows)
+        if rows < MIN_ROWS:
+            return MultivariateResult.skip(method, "too_few_rows", rows)
+        if len(self.encoder.names) < 2:
+            return MultivariateResult.skip(method, "too_few_features", rows)
+        return None
 
 
 def _num(x: float) -> float | None:

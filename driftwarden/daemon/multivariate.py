@@ -22,6 +22,7 @@ from typing import TypeVar
 from driftwarden.core.arrays import FloatArray
 from driftwarden.detectors.estimation import WindowColumns
 from driftwarden.detectors.multivariate import BudgetExceeded, MultivariateDetector, MultivariateResult
+from driftwarden.detectors.pca_rows import WindowRowErrors
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.params import MultivariateParams
 
@@ -42,6 +43,7 @@ class ModelMultivariate:
         self.detector: MultivariateDetector | None = None
         self.results: tuple[MultivariateResult, ...] = ()
         self._running: dict[str, concurrent.futures.Future[MultivariateResult]] = {}
+        self._row_errors = WindowRowErrors()  # pca's per-row errors of a sliding window, kept between looks
 
     def needs_fit(self, reference: ReferenceProfile | None, params: MultivariateParams) -> bool:
         return (
@@ -80,7 +82,7 @@ class ModelMultivariate:
             self.detector = await _in_pool(MultivariateDetector, reference, params)
         detector = self.detector
         assert detector is not None
-        encoded = _Encoded(detector, window)
+        encoded = _Encoded(detector, window, self._row_errors)
         out: list[MultivariateResult] = []
         for method in params.methods:
             if not (detector.usable and window.rows):
@@ -109,20 +111,25 @@ class ModelMultivariate:
 
 
 class _Encoded:
-    """A window encoded once for all the methods, by the first method's job (in the pool: one hop a
-    method, the encoding inside the first's)."""
+    """A window encoded once for all the methods, by the first method's job (in the pool: one hop a method,
+    the encoding inside the first's); pca on a sliding window from its rows' errors kept between looks."""
 
-    def __init__(self, detector: MultivariateDetector, window: WindowColumns) -> None:
-        self._detector, self._window = detector, window
+    def __init__(self, detector: MultivariateDetector, window: WindowColumns, row_errors: WindowRowErrors) -> None:
+        self._detector, self._window, self._row_errors = detector, window, row_errors
         self._current: FloatArray | None = None
         self._lock = threading.Lock()
 
     def evaluate(self, method: str, deadline: float) -> MultivariateResult:
+        detector = self._detector
+        if method == "pca" and detector.pca is not None and self._window.ring is not None:
+            return detector.evaluate_pca(self._row_errors.errors(detector, self._window), self.encoded)
+        return detector.evaluate(method, self.encoded(), deadline=deadline)
+
+    def encoded(self) -> FloatArray:
         with self._lock:  # a method past its budget may still be encoding when the next one starts
             if self._current is None:
                 self._current = self._detector.encode(self._window)
-            current = self._current
-        return self._detector.evaluate(method, current, deadline=deadline)
+            return self._current
 
 
 async def _in_pool(fn: Callable[..., R], *args: object) -> R:

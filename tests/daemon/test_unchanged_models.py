@@ -60,13 +60,18 @@ def _comparable(report: Any) -> dict[str, Any]:
 def evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The multivariate methods run, by name, in order."""
     calls: list[str] = []
-    original = MultivariateDetector.evaluate
+    evaluate, evaluate_pca = MultivariateDetector.evaluate, MultivariateDetector.evaluate_pca
 
     def counted(self: MultivariateDetector, method: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(method)
-        return original(self, method, *args, **kwargs)
+        return evaluate(self, method, *args, **kwargs)
+
+    def counted_pca(self: MultivariateDetector, *args: Any, **kwargs: Any) -> Any:  # a sliding window's pca
+        calls.append("pca")
+        return evaluate_pca(self, *args, **kwargs)
 
     monkeypatch.setattr(MultivariateDetector, "evaluate", counted)
+    monkeypatch.setattr(MultivariateDetector, "evaluate_pca", counted_pca)
     return calls
 
 
