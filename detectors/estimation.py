@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -71,15 +72,21 @@ class WindowColumns:
     def rows(self) -> int:
         return int(self.values.shape[0])
 
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {name: j for j, name in reversed(list(enumerate(self.names)))}  # the first of a repeated name
+
     def numbers(self, name: str) -> FloatArray | None:
-        if name not in self.names or name in self.categories:
+        j = self._position.get(name)
+        if j is None or name in self.categories:
             return None
-        return np.asarray(self.values[:, list(self.names).index(name)], dtype=np.float64)
+        return np.asarray(self.values[:, j], dtype=np.float64)
 
     def texts(self, name: str) -> ObjectArray | None:
-        if name not in self.names:
+        j = self._position.get(name)
+        if j is None:
             return None
-        column = self.values[:, list(self.names).index(name)]
+        column = self.values[:, j]
         out = np.full(column.shape[0], None, dtype=object)
         present = ~np.isnan(column)
         if name in self.categories:

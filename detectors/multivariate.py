@@ -30,6 +30,7 @@ is imported only when a classifier runs.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -61,6 +62,7 @@ __all__ = [
 METHODS = ("pca", "classifier")
 RESAMPLES = 400  # reference windows the PCA's null distribution is measured over, per window size
 FOLDS = 2  # each row held out once either way (the same null sd); 2 fits of half the rows cost 0.55x of 3 of two thirds
+FEW_ROWS = 1000  # fewer rows: their product is left to BLAS as it is (no thread limit set)
 MIN_ROWS = 50  # fewer current rows: no multivariate verdict
 TOP_FEATURES = 5
 CLASSIFIER_MAX_ROWS = 20_000  # rows per side the domain classifier is fitted on at most (a window's sample)
@@ -243,7 +245,10 @@ class PcaModel:
     def row_errors(self, values: FloatArray) -> FloatArray:
         """Each encoded row's reconstruction error, |z - s V'| (what `test` averages): a row's alone, so a
         window's can be kept per row across evaluations (daemon/multivariate.py)."""
-        with _one_thread("blas"):  # a 5,000 x 50 product: threads cost more CPU than they save
+        # a 5,000 x 50 product: BLAS threads cost more CPU than they save; a few new rows (`pca_rows`) never
+        # reach BLAS's threading, and limiting its threads costs more than their product
+        few = values.shape[0] < FEW_ROWS
+        with contextlib.nullcontext() if few else _one_thread("blas"):
             z = values - self.mean
             z /= self.scale  # in place: a window-sized temporary costs as much as the arithmetic
             s = z @ self.components
