@@ -29,6 +29,7 @@ from driftwarden.detectors.report import (
     PREDICTION,
     DriftReport,
     FeatureDrift,
+    _num,
     interval_labels,
 )
 from driftwarden.params import DEFAULT_THRESHOLDS, DriftThresholds
@@ -142,7 +143,7 @@ def compare(
             FeatureDrift(
                 name=name,
                 drifted=drifted_list[j],
-                missing_rate={"reference": _finite(missing_ref_list[j]), "current": _finite(missing_cur_list[j])},
+                missing_rate={"reference": _num(missing_ref_list[j]), "current": _num(missing_cur_list[j])},
                 scores=(scores if evaluated_list[j] else {}) | missing_scores,
                 pvalues=pvalues,
                 pvalues_adjusted=pvalues_adjusted,
@@ -277,10 +278,6 @@ def _numeric_scores(
     return _NumericScores(
         scores=scores, pvalue=ks.pvalue, effect=effect, bins=cur_bins, valid=stats.valid_counts(cur_sorted)
     )
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
 
 
 @functools.lru_cache(maxsize=8192)

@@ -256,19 +256,17 @@ class PcaModel:
             squared_error: FloatArray = np.einsum("ij,ij->i", z, z) - np.einsum("ij,ij->i", s, s)
             return np.sqrt(np.maximum(squared_error, 0.0))
 
-    def test(
-        self,
-        values: FloatArray,
-        names: Sequence[str],
-        *,
-        errors: FloatArray | None = None,
-        encoded: Callable[[], FloatArray] | None = None,
+    def test(self, values: FloatArray, names: Sequence[str]) -> MultivariateResult:
+        """The verdict on an encoded window (`values`)."""
+        return self.verdict(self.row_errors(values), names, lambda: values)
+
+    def verdict(
+        self, errors: FloatArray, names: Sequence[str], encoded: Callable[[], FloatArray]
     ) -> MultivariateResult:
-        """The verdict on an encoded window (`values`), or on its `errors` (`row_errors` of its rows) when
-        the caller kept them, `values` then read only for a drifted window's top features (`encoded`)."""
+        """The verdict on a window from its rows' `errors` (`row_errors`), which a caller may have kept
+        across evaluations (`pca_rows`); `encoded()`, the window encoded, is read only for a drifted
+        window's top features."""
         started = time.perf_counter()
-        if errors is None:
-            errors = self.row_errors(values)
         score = float(errors.mean())
         rows = int(errors.shape[0])
         mu, sd = self.null(rows)
@@ -278,9 +276,8 @@ class PcaModel:
         pvalue = _normal_tail((score - mu) / sd)
         top: tuple[str, ...] = ()
         if score > threshold:  # where to look: only a drifted window needs the residuals per feature
-            window = values if encoded is None else encoded()
             with _one_thread("blas"):
-                z = (window - self.mean) / self.scale
+                z = (encoded() - self.mean) / self.scale
                 residual = (z - (z @ self.components) @ self.components.T) ** 2
                 scale = np.maximum(self.residual_sd / math.sqrt(rows), 1e-12)
                 grew = (residual.mean(axis=0) - self.reference_residuals) / scale
@@ -489,7 +486,7 @@ class MultivariateDetector:
         assert self.encoder is not None
         if self.pca is None:
             raise ValueError(f"multivariate method 'pca' was not fitted: one of {', '.join(self.params.methods)}")
-        return self.pca.test(np.empty((0, len(self.encoder.names))), self.encoder.names, errors=errors, encoded=encoded)
+        return self.pca.verdict(errors, self.encoder.names, encoded)
 
     def _skipped(self, method: str, rows: int) -> MultivariateResult | None:
         if self.encoder is None:

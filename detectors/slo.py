@@ -23,6 +23,7 @@ bucket bounds, and count the bucket that straddles it as bad otherwise.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import math
@@ -204,8 +205,7 @@ class SLOTracker:
     def copy(self) -> SLOTracker:
         """A tracker with this one's counts as they are now (copies: a worker thread encodes them while the
         loop goes on counting into the original)."""
-        twin = SLOTracker.__new__(SLOTracker)
-        twin.__dict__.update(self.__dict__)
+        twin = copy.copy(self)
         twin._good, twin._bad, twin._minute = self._good.copy(), self._bad.copy(), self._minute.copy()
         return twin
 
