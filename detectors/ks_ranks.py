@@ -70,15 +70,23 @@ def ks_statistic(
     out = np.full(n_features, np.nan)
     if rows == 0 or n_features == 0:
         return out
-    # float64 (exact for integers below 2^53, so for n1 * n2 of any window): numpy multiplies int64 a value at a time
-    s = np.sort(lower, axis=0).T.astype(np.float64)  # (features, rows), each row contiguous
+    ranks = np.sort(lower, axis=0)  # (rows, features), each column contiguous
+    n1 = reference_valid.astype(np.int64)
     # no current value equal to a reference value and no ties in the reference (continuous features): t is s
     same = not ties and (np.array_equal(lower, upper) if equal_ranks is None else equal_ranks)
+    if same and (n1 == rows).all() and not (ranks[-1] == missing).any():
+        # n1 == n2 == rows (a window as large as its reference, no missing value): up = rows * (s_i - i), an
+        # integer difference per value, no float array (below); the same extremes, so the same division
+        gaps = np.subtract(ranks, np.arange(rows, dtype=np.int32)[:, None], dtype=np.int32)
+        highest = gaps.max(axis=0).astype(np.float64) * rows
+        lowest = gaps.min(axis=0).astype(np.float64) * rows - n1
+        return _ks_from_extremes(highest, lowest, n1 * rows, out)
+    # float64 (exact for integers below 2^53, so for n1 * n2 of any window): numpy multiplies int64 a value at a time
+    s = ranks.T.astype(np.float64)  # (features, rows), each row contiguous
     t = s if same else np.sort(upper, axis=0).T.astype(np.float64)
     n2 = np.full(n_features, rows, dtype=np.int64)
     for j in np.flatnonzero(s[:, -1] == missing).tolist():  # missing values sort last
         n2[j] = np.searchsorted(s[j], missing)
-    n1 = reference_valid.astype(np.int64)
     for j, (tied_below, tied_at_or_below) in ties.items():
         valid = int(n2[j])
         s[j, :valid] = np.concatenate([[0], tied_at_or_below])[s[j, :valid].astype(np.int64)]
@@ -101,8 +109,13 @@ def ks_statistic(
         valid = int(n2[j])
         highest[j] = up[j, :valid].max(initial=0.0)
         lowest[j] = (up[j, :valid].min(initial=n1[j]) - n1[j]) if same else down[j, :valid].min(initial=0.0)
-    scale = n1 * n2
-    with np.errstate(invalid="ignore", divide="ignore"):  # the extremes as integers, divided as the merge divides them
+    return _ks_from_extremes(highest, lowest, n1 * n2, out)
+
+
+def _ks_from_extremes(highest: FloatArray, lowest: FloatArray, scale: IntArray, out: FloatArray) -> FloatArray:
+    """D from the scaled extremes of F_ref - F_cur, as integers divided as the merge divides them; `out` (NaN)
+    where `scale` (n1 * n2) is 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
         max_s = np.maximum(highest, 0).astype(np.int64) / scale
         min_s = np.clip(-np.minimum(lowest, 0).astype(np.int64) / scale, 0.0, 1.0)
     return np.where(scale > 0, np.where(min_s > max_s, min_s, max_s), out)
@@ -193,16 +206,18 @@ class WindowRanks:
         """Rank the rows at `slots` (every feature at once but the searches) and keep `_unequal` current."""
         n_valid = reference.valid_counts
         block = values[slots][:, columns]  # (new rows, features): one gather
-        lower = np.empty(block.shape, dtype=self._lower.dtype)
-        upper = np.empty(block.shape, dtype=self._lower.dtype)
-        for j in range(len(columns)):
-            column, x = reference.sorted_values[: int(n_valid[j]), j], block[:, j]
-            below = np.searchsorted(column, x, side="left")
-            lower[:, j] = below
-            if j in ties or column.size == 0:
-                upper[:, j] = np.searchsorted(column, x, side="right")
-            else:  # no value repeats in the column: at most the one at `below` equals x (half the searches)
-                upper[:, j] = below + (column[np.minimum(below, column.size - 1)] == x)
+        lower = np.empty(block.shape, dtype=np.int64)
+        searched = []  # columns whose upper rank needs its own search: ties, or no reference values
+        for j, n in enumerate(n_valid.tolist()):
+            column = reference.sorted_values[:n, j]
+            lower[:, j] = np.searchsorted(column, block[:, j], side="left")
+            if j in ties or n == 0:
+                searched.append(j)
+        # no value repeats in a column: at most the one at `lower` equals x (half the searches), every column at once
+        at = reference.sorted_values[np.minimum(lower, np.maximum(n_valid - 1, 0)), np.arange(len(columns))]
+        upper = lower + (at == block)
+        for j in searched:
+            upper[:, j] = np.searchsorted(reference.sorted_values[: int(n_valid[j]), j], block[:, j], side="right")
         missing = np.isnan(block)
         if missing.any():
             lower[missing] = upper[missing] = self._missing

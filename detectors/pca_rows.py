@@ -29,14 +29,28 @@ class WindowRowErrors:
         self._total = 0
         self._errors: FloatArray = np.empty(0)
 
+    def incremental(self, detector: MultivariateDetector, window: WindowColumns) -> bool:
+        """Whether `errors(detector, window)` would compute only the rows written since its last call (a bounded
+        piece of work: no new fit, no changed generation, fewer new rows than the window holds)."""
+        if detector.pca is None or window.ring is None:
+            return False
+        with self._lock:
+            fresh = window.ring[1] - self._total
+            return detector is self._detector and self._key == self._window_key(window) and 0 <= fresh < window.rows
+
+    @staticmethod
+    def _window_key(window: WindowColumns) -> tuple[object, ...]:
+        assert window.ring is not None
+        return (tuple(window.names), window.ring[2], window.rows)
+
     def errors(self, detector: MultivariateDetector, window: WindowColumns) -> FloatArray:
         """Each row's reconstruction error for `window` (a sliding window's snapshot, `ring` set), a copy."""
         pca = detector.pca
         if pca is None or window.ring is None:
             raise ValueError("row errors need a fitted PCA and a window's ring position")
-        next_slot, total, generation = window.ring
+        next_slot, total, _ = window.ring
         rows = window.rows
-        key = (tuple(window.names), generation, rows)
+        key = self._window_key(window)
         with self._lock:
             fresh = total - self._total
             if detector is not self._detector or key != self._key or not 0 <= fresh < rows:

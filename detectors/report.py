@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -297,4 +298,4 @@ def _finite(x: float | None, default: float = 0.0) -> float:
 
 
 def _num(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
+    return float(x) if math.isfinite(x) else None  # math, not numpy: a Python float's test, 10x cheaper

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
@@ -33,6 +34,7 @@ from driftwarden.detectors.drift import DriftReport
 from driftwarden.detectors.drift_budget import DriftBudget
 from driftwarden.detectors.estimation import WindowColumns
 from driftwarden.detectors.findings import Finding, SLOBurnFinding
+from driftwarden.detectors.multivariate import MultivariateResult
 from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.detectors.slo import SLOTracker
 from driftwarden.exporters.prometheus import Instruments
@@ -45,7 +47,9 @@ log = logging.getLogger("driftwarden.evaluator")
 MODELS_PER_HOP = 16  # drift comparisons per worker-thread hop: hops amortized, at most 16 windows' copies held
 HISTORY_LENGTH = 720  # evaluations kept for score timelines (6 h at the default 30 s)
 History = deque[tuple[float, float, dict[str, float]]]  # (evaluated_at, drift share, PSI per feature)
-_Outcome = tuple["WindowColumns | None", "Exception | None", float]  # (window judged, failure, seconds taken)
+# (window judged, its multivariate verdicts when judged beside the comparison, failure, seconds taken)
+_Outcome = tuple["WindowColumns | None", "tuple[MultivariateResult, ...] | None", "Exception | None", float]
+_Quick = Callable[[WindowColumns], "tuple[MultivariateResult, ...] | None"]  # ModelMultivariate.quick, bound
 ReportHook = Callable[[DriftReport, DriftReport | None], None]
 SloHook = Callable[[str, list[SLOBurnFinding], list[SLOBurnFinding]], None]
 
@@ -126,7 +130,8 @@ class Evaluator:
                     "driftwarden.evaluate_drift", attributes={"driftwarden.models": len(prepared)}
                 ):
                     outcomes = await asyncio.to_thread(
-                        _evaluate_many, [(state.detector, bool(mv.methods)) for state, _, _, mv in prepared]
+                        _evaluate_many,
+                        [(state.detector, _quick(state, reference, mv)) for state, _, reference, mv in prepared],
                     )
                 finished += [
                     (state, previous, await self._after_drift(state, previous, reference, multivariate, outcome))
@@ -161,7 +166,7 @@ class Evaluator:
         """What follows the drift comparison: multivariate drift, embeddings, estimated quality, a rolled
         reference stored; the seconds the model took, or None when its comparison failed."""
         name, detector = state.name, state.detector
-        window, error, drift_seconds = outcome
+        window, quick, error, drift_seconds = outcome
         started = time.perf_counter() - drift_seconds  # its comparison's time, not the other models' beside it
         if error is not None:
             self.faults.record(name, "drift", error)
@@ -171,7 +176,7 @@ class Evaluator:
         if multivariate.methods and reference is not None and new is not None and new is not previous:
             with self.faults.contain(name, "multivariate"):  # the rows whole: beside the per-feature verdicts
                 # no new rows: the verdicts of the same rows; rows that came after the look: the window now
-                results = state.multivariate.unchanged_results(reference, multivariate) if detector.reused else None
+                results = state.multivariate.unchanged_results(reference, multivariate) if detector.reused else quick
                 if results is None:
                     rows = window if window is not None else detector.window_columns()
                     results = await state.multivariate.evaluate(reference, rows, multivariate, self._skipped(name))
@@ -282,22 +287,35 @@ class Evaluator:
             await self.checkpoint()
 
 
-def _evaluate_many(detectors: list[tuple[DriftDetector, bool]]) -> list[_Outcome]:
-    """Each detector's evaluation (in one worker thread), and the rows it compared when asked (the
-    multivariate methods look at the same rows; a tumbling window is emptied by its evaluation): none when
-    it had no new rows since its last (its multivariate verdicts stand); one detector's failure is its own
-    outcome, the others are still evaluated."""
+def _quick(state: TrackedModel, reference: ReferenceProfile | None, params: MultivariateParams) -> _Quick | None:
+    """The model's multivariate verdicts to try beside its comparison; None when it has no methods."""
+    if not params.methods or reference is None:
+        return None
+    return functools.partial(state.multivariate.quick, reference, params)
+
+
+def _evaluate_many(detectors: list[tuple[DriftDetector, _Quick | None]]) -> list[_Outcome]:
+    """Each detector's evaluation (in one worker thread), and the rows it compared when it has multivariate
+    methods (they look at the same rows; a tumbling window is emptied by its evaluation): none when it had no
+    new rows since its last (its multivariate verdicts stand), with their verdicts when `quick` could give
+    them here; one detector's failure is its own outcome, the others are still evaluated."""
     outcomes: list[_Outcome] = []
-    for detector, keep_window in detectors:
+    for detector, quick in detectors:
         started = time.perf_counter()
         try:
-            detector.evaluate(keep_window=keep_window)
+            detector.evaluate(keep_window=quick is not None)
             window = detector.take_judged()
         except Exception as exc:
             detector.take_judged()  # not held until the next evaluation
-            outcomes.append((None, exc, time.perf_counter() - started))
-        else:
-            outcomes.append((window, None, time.perf_counter() - started))
+            outcomes.append((None, None, exc, time.perf_counter() - started))
+            continue
+        results = None
+        if quick is not None and window is not None:
+            try:
+                results = quick(window)
+            except Exception:  # judged again by `ModelMultivariate.evaluate`, which counts and shows a failure
+                log.debug("multivariate verdicts beside the comparison failed; judged in the pool", exc_info=True)
+        outcomes.append((window, results, None, time.perf_counter() - started))
     return outcomes
 
 

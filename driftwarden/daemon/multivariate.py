@@ -2,7 +2,10 @@
 
 Fitted once per reference, off the loop (the encoder and the PCA, `detectors/multivariate.py`), at the
 model's first evaluation with that reference. Each evaluation then runs each method on the window the
-drift verdict was taken from, in this module's own worker thread, within `drift.multivariate_budget`
+drift verdict was taken from. pca alone on a sliding window whose kept row errors need only the new rows
+(`quick`) is judged in the drift comparison's worker thread, right after it: a hop, a task and a timer
+less per model, the largest part of its cost in a sidecar of many models. Otherwise each method runs
+in this module's own worker thread, within `drift.multivariate_budget`
 seconds for all methods together: a method past the budget is reported `skipped: budget` and counted
 (`driftwarden_multivariate_skipped_total{model,method,reason}`); the evaluation does not wait for it (it
 stops at its next step), and the model's next evaluation skips that method (`running`) while it still runs.
@@ -63,6 +66,25 @@ class ModelMultivariate:
         if [r.method for r in results] != list(params.methods) or any(r.skipped for r in results):
             return None
         return results
+
+    def quick(
+        self, reference: ReferenceProfile, params: MultivariateParams, window: WindowColumns
+    ) -> tuple[MultivariateResult, ...] | None:
+        """The verdicts of `window` when they are a bounded piece of work done where the caller is (the drift
+        comparison's worker thread, beside it): pca alone, fitted for this reference and these settings, its
+        kept row errors updated by the new rows only, no earlier run still going. None otherwise: `evaluate`
+        (the pool, the budget) then judges the window. Skips nothing, so counts nothing."""
+        detector = self.detector
+        if params.methods != ("pca",) or detector is None or self.needs_fit(reference, params):
+            return None
+        running = self._running.get("pca")
+        if (running is not None and not running.done()) or not (detector.usable and window.rows):
+            return None
+        if not self._row_errors.incremental(detector, window):
+            return None
+        encoded = _Encoded(detector, window, self._row_errors)
+        self.results = (encoded.evaluate("pca", math.inf),)
+        return self.results
 
     async def evaluate(
         self,
