@@ -24,6 +24,7 @@ from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.prometheus import Instruments
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
+from tests.support.reports import comparable
 
 FEATURES = [f"f{j}" for j in range(5)]
 MODELS = ["steady", "moved"]
@@ -57,15 +58,6 @@ def _append(daemon: Daemon, rng: np.random.Generator, rows: int) -> None:
         state.detector.window.append(FEATURES, block)
 
 
-def _comparable(report: Any) -> dict[str, Any]:
-    out = report.to_dict()
-    for key in ("evaluated_at", "duration_seconds"):
-        out.pop(key, None)
-    for result in out["multivariate"]:
-        result.pop("duration_seconds", None)
-    return out
-
-
 def _cycles(daemon: Daemon, seed: int) -> list[list[dict[str, Any]]]:
     """A first cycle on a full window (pca fitted, every row's error computed), then three after 40 new rows each."""
     rng = np.random.default_rng(seed)
@@ -74,7 +66,7 @@ def _cycles(daemon: Daemon, seed: int) -> list[list[dict[str, Any]]]:
         out = []
         _append(daemon, rng, 1500)
         for _ in range(4):
-            out.append([_comparable(r) for r in await daemon.evaluator.evaluate_all()])
+            out.append([comparable(r) for r in await daemon.evaluator.evaluate_all()])
             _append(daemon, rng, 40)
         return out
 

@@ -21,6 +21,7 @@ from driftwarden.detectors.reference import ReferenceProfile
 from driftwarden.exporters.prometheus import Instruments
 from driftwarden.persistence.database import Database
 from driftwarden.persistence.store import Store
+from tests.support.reports import comparable
 
 FEATURES = [f"f{j}" for j in range(6)]
 MODELS = ["steady", "moved"]
@@ -45,15 +46,6 @@ def _fill(daemon: Daemon, rng: np.random.Generator) -> None:
         flipped = cov * (np.array([[1, -1], [-1, 1]]) if i else 1)
         rows = np.column_stack([rng.multivariate_normal([0, 0], flipped, 1500), rng.normal(size=(1500, 4))])
         state.detector.window.append(FEATURES, rows)
-
-
-def _comparable(report: Any) -> dict[str, Any]:
-    out = report.to_dict()
-    for key in ("evaluated_at", "duration_seconds"):
-        out.pop(key, None)
-    for result in out["multivariate"]:
-        result.pop("duration_seconds", None)
-    return out
 
 
 @pytest.fixture
@@ -93,7 +85,7 @@ def test_no_new_rows_reissues_the_reports_a_fresh_computation_gives(tmp_path: Pa
     second, recomputed, reissued = asyncio.run(run())
     assert reissued == 0
     assert len(evaluations) == 3 * len(MODELS)  # pca a model: both daemons' first cycles, the fresh one's second
-    assert [_comparable(r) for r in second] == [_comparable(r) for r in recomputed]
+    assert [comparable(r) for r in second] == [comparable(r) for r in recomputed]
     by_model = {r.model: r for r in second}
     assert by_model["moved"].drifted and by_model["moved"].multivariate[0].drifted  # the verdicts re-issued whole
     assert not by_model["steady"].drifted
