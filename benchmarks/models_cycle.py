@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 from prometheus_client import CollectorRegistry
 
+from driftwarden.cli.run import tune_gc
 from driftwarden.config import Config
 from driftwarden.daemon.daemon import Daemon
 from driftwarden.daemon.faults import FaultLog
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(22)
     with tempfile.TemporaryDirectory(prefix="dw-cycle-") as tmp:
         daemon = build(Path(tmp), args.models, rng)
+        tune_gc()  # as `driftwarden run` does once started
         timed_cycle(daemon)  # fits (PCA), first comparisons
         timed_cycle(daemon)
         if args.profile:

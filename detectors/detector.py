@@ -12,7 +12,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 import numpy as np
@@ -145,10 +145,18 @@ class DriftDetector:
             block[:, j] = column
         self.window.append([n for n, _ in columns], block, traces)
 
-    def evaluate(self, now: float | None = None, *, keep_window: bool = False) -> list[Finding]:
+    def evaluate(
+        self,
+        now: float | None = None,
+        *,
+        keep_window: bool = False,
+        look: Callable[[WindowColumns], bool] | None = None,
+    ) -> list[Finding]:
         """Compare the current window with the reference. A tumbling window is compared once,
         when its period ends, and then emptied; until then the last verdict stands. `keep_window`:
-        the rows compared are kept whole for `take_judged()` (the multivariate methods judge the same rows)."""
+        the rows compared are kept whole for `take_judged()` (the multivariate methods judge the same rows),
+        unless `look`, shown them first, says it has judged them (True): then they are sorted in place, not
+        copied once more."""
         now = time.time() if now is None else now
         self._judged = None
         if self.every is not None:
@@ -166,7 +174,8 @@ class DriftDetector:
             return report.findings()
         names, values, bins, traces, (next_slot, total, generation) = self.window.ring_snapshot()
         if keep_window:
-            self._judged = self._columns(names, values, (next_slot, total, generation))
+            judged = self._columns(names, values, (next_slot, total, generation))
+            self._judged = None if look is not None and look(judged) else judged
         numeric, current_categories = self._split(names, values)
         if self.every is not None:
             self.window.clear()
@@ -192,7 +201,7 @@ class DriftDetector:
             model_version=self.model_version,
             # `numeric` is this evaluation's own copy of the window, sorted in place unless its rows are
             # wanted whole afterwards (their traces found, the multivariate methods): then copied once more
-            scratch=numeric[1] is not values or (traces is None and not keep_window),
+            scratch=numeric[1] is not values or (traces is None and self._judged is None),
             current_ks=current_ks,
         )
         if traces is not None:

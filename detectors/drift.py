@@ -11,7 +11,6 @@ alarms; the p-value gate keeps small windows from alarming on noise.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -108,16 +107,19 @@ def compare(
     missing_ref_list, missing_cur_list = missing_ref.tolist(), missing_cur.tolist()
     change_list = missing_change.tolist()
     n_ref_list, n_cur_list = n_ref.astype(np.int64).tolist(), n_cur.astype(np.int64).tolist()
+    reference_labels = reference.bin_labels
+    score_items = list(score_lists.items())
+    n_numeric = len(reference.features)
     features = []
     for j, name in enumerate(feature_names):
-        is_numeric = j < len(reference.features)
-        k = j if is_numeric else j - len(reference.features)
+        is_numeric = j < n_numeric
+        k = j if is_numeric else j - n_numeric
         if is_numeric:
-            scores = {m: v[j] for m, v in score_lists.items()}
+            scores = {m: v[j] for m, v in score_items}
             test = "ks"
             bins = {"reference": reference_bins[j], "current": current_bins[j]}
             edges = reference_edges[j]
-            labels = _labels(edges)
+            labels = reference_labels[j]
         else:
             width = len(categorical.labels[k])
             scores = {
@@ -133,9 +135,12 @@ def compare(
             labels = categorical.labels[k]
             edges = ()
         change = change_list[j]
-        missing_scores = {"missing": change} if math.isfinite(change) else {}
-        pvalues = {test: pvalue_list[j]} if evaluated_list[j] else {}
-        pvalues_adjusted = {test: adjusted_list[j]} if evaluated_list[j] else {}
+        if evaluated_list[j]:
+            pvalues, pvalues_adjusted = {test: pvalue_list[j]}, {test: adjusted_list[j]}
+        else:
+            scores, pvalues, pvalues_adjusted = {}, {}, {}
+        if math.isfinite(change):
+            scores["missing"] = change
         if math.isfinite(missing_p_list[j]):
             pvalues["missing"] = missing_p_list[j]
             pvalues_adjusted["missing"] = missing_adjusted_list[j]
@@ -144,7 +149,7 @@ def compare(
                 name=name,
                 drifted=drifted_list[j],
                 missing_rate={"reference": _num(missing_ref_list[j]), "current": _num(missing_cur_list[j])},
-                scores=(scores if evaluated_list[j] else {}) | missing_scores,
+                scores=scores,
                 pvalues=pvalues,
                 pvalues_adjusted=pvalues_adjusted,
                 rows={"reference": n_ref_list[j], "current": n_cur_list[j]},
@@ -278,12 +283,6 @@ def _numeric_scores(
     return _NumericScores(
         scores=scores, pvalue=ks.pvalue, effect=effect, bins=cur_bins, valid=stats.valid_counts(cur_sorted)
     )
-
-
-@functools.lru_cache(maxsize=8192)
-def _labels(edges: tuple[float, ...]) -> tuple[str, ...]:
-    """`interval_labels` of a reference's edges, written once per reference (the same every evaluation)."""
-    return interval_labels(np.array(edges, dtype=np.float64))
 
 
 def _aligned(features: Sequence[str], names: Sequence[str], current: npt.ArrayLike) -> FloatArray:

@@ -13,6 +13,7 @@ profiles) is fitted again from it after a restart.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import time
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from driftwarden.core.records import MAX_MAGNITUDE
 from driftwarden.detectors import stats
 from driftwarden.detectors.vocabulary import OTHER
 
-__all__ = ["DEFAULT_BINS", "ReferenceProfile"]
+__all__ = ["DEFAULT_BINS", "ReferenceProfile", "interval_labels"]
 
 DEFAULT_BINS = 10
 EMBEDDING_KEY = "embedding:"  # the stored arrays of the reference's embeddings: "embedding:query"
@@ -108,6 +109,11 @@ class ReferenceProfile:
     def bin_lists(self) -> tuple[list[list[int]], list[tuple[float, ...]]]:
         """Per numeric feature, its bin counts and its bin edges as Python values (every report carries them)."""
         return self.bin_counts.tolist(), [tuple(row) for row in self.edges.tolist()]
+
+    @cached_property
+    def bin_labels(self) -> list[tuple[str, ...]]:
+        """Per numeric feature, its bins' names (`interval_labels` of its edges), written once per reference."""
+        return [interval_labels(row) for row in self.edges]
 
     @cached_property
     def missing_rate(self) -> FloatArray:
@@ -223,3 +229,15 @@ def _capped(categories: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
 
 def _num(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
+
+
+def interval_labels(edges: np.ndarray) -> tuple[str, ...]:
+    """Names of the bins that `edges` cut, closed on the right as `stats.bin_counts` counts them.
+
+    >>> interval_labels(np.array([0.5, 1.25]))
+    ('≤ 0.5', '(0.5, 1.25]', '> 1.25')
+    """
+    if len(edges) == 0:
+        return ("all",)
+    e = [f"{x:.4g}" for x in edges]
+    return (f"≤ {e[0]}", *(f"({a}, {b}]" for a, b in itertools.pairwise(e)), f"> {e[-1]}")

@@ -7,7 +7,6 @@ JSON shape of design.md); computing them is `detectors/drift.py`'s job.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import time
 from collections.abc import Iterable
@@ -21,6 +20,7 @@ from driftwarden.detectors.embedding import EmbeddingDrift, embedding_findings
 from driftwarden.detectors.findings import FeatureDriftFinding, Finding, ModelDriftFinding, Severity
 from driftwarden.detectors.multivariate import MultivariateResult
 from driftwarden.detectors.reasons import Reason, headline, reasons_text
+from driftwarden.detectors.reference import interval_labels
 from driftwarden.params import DriftThresholds
 
 __all__ = [
@@ -261,18 +261,6 @@ class DriftReport:
                 self.model, self.embeddings, model_version=self.model_version, at=self.evaluated_at
             )
         return out
-
-
-def interval_labels(edges: np.ndarray) -> tuple[str, ...]:
-    """Names of the bins that `edges` cut, closed on the right as `stats.bin_counts` counts them.
-
-    >>> interval_labels(np.array([0.5, 1.25]))
-    ('≤ 0.5', '(0.5, 1.25]', '> 1.25')
-    """
-    if len(edges) == 0:
-        return ("all",)
-    e = [f"{x:.4g}" for x in edges]
-    return (f"≤ {e[0]}", *(f"({a}, {b}]" for a, b in itertools.pairwise(e)), f"> {e[-1]}")
 
 
 def _describe(f: FeatureDrift) -> str:

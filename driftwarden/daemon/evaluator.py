@@ -295,28 +295,40 @@ def _quick(state: TrackedModel, reference: ReferenceProfile | None, params: Mult
 
 
 def _evaluate_many(detectors: list[tuple[DriftDetector, _Quick | None]]) -> list[_Outcome]:
-    """Each detector's evaluation (in one worker thread), and the rows it compared when it has multivariate
-    methods (they look at the same rows; a tumbling window is emptied by its evaluation): none when it had no
-    new rows since its last (its multivariate verdicts stand), with their verdicts when `quick` could give
-    them here; one detector's failure is its own outcome, the others are still evaluated."""
+    """Each detector's evaluation (in one worker thread), with its multivariate verdicts when `quick` gave
+    them here, before the comparison; else the rows it compared when it has multivariate methods (they
+    judge the same rows; a tumbling window is emptied by its evaluation), none when it had no new rows since
+    its last (its verdicts stand). One detector's failure is its own outcome; the others are still evaluated."""
     outcomes: list[_Outcome] = []
     for detector, quick in detectors:
         started = time.perf_counter()
+        look = _Beside(quick) if quick is not None else None
         try:
-            detector.evaluate(keep_window=quick is not None)
+            detector.evaluate(keep_window=look is not None, look=look)
             window = detector.take_judged()
         except Exception as exc:
             detector.take_judged()  # not held until the next evaluation
             outcomes.append((None, None, exc, time.perf_counter() - started))
-            continue
-        results = None
-        if quick is not None and window is not None:
-            try:
-                results = quick(window)
-            except Exception:  # judged again by `ModelMultivariate.evaluate`, which counts and shows a failure
-                log.debug("multivariate verdicts beside the comparison failed; judged in the pool", exc_info=True)
-        outcomes.append((window, results, None, time.perf_counter() - started))
+        else:
+            results = look.results if look is not None else None
+            outcomes.append((window, results, None, time.perf_counter() - started))
     return outcomes
+
+
+class _Beside:
+    """A model's multivariate verdicts (`ModelMultivariate.quick`) of the rows its comparison is about to
+    compare: when it gives them, the comparison sorts those rows in place instead of a copy of them."""
+
+    def __init__(self, quick: _Quick) -> None:
+        self.quick = quick
+        self.results: tuple[MultivariateResult, ...] | None = None
+
+    def __call__(self, window: WindowColumns) -> bool:
+        try:
+            self.results = self.quick(window)
+        except Exception:  # judged again by `ModelMultivariate.evaluate`, which counts and shows a failure
+            log.debug("multivariate verdicts beside the comparison failed; judged in the pool", exc_info=True)
+        return self.results is not None
 
 
 def _log_new_burns(slo: str, findings: list[SLOBurnFinding], previous: list[SLOBurnFinding]) -> None:
