@@ -25,7 +25,9 @@ def gauge(text: str, name: str, **labels: str) -> float | None:
 
 
 def test_demo_detects_the_injected_shift_and_names_it(tmp_path: Path) -> None:
-    args = ["--duration", "24", "--rate", "1000", "--state", str(tmp_path / "state.db"), "--exit"]
+    # 40 s: the shift lasts 10 s, so the window drifts for two evaluations 5 s apart (`alerting.for: 2`) whatever
+    # their phase against the load's (with 6 s, a late first look left one drifted evaluation and no alert)
+    args = ["--duration", "40", "--rate", "1000", "--state", str(tmp_path / "state.db"), "--exit"]
     drifted: dict[str, float] = {}
     baseline: float | None = None
     accuracy: list[float] = []  # realized accuracy from the demo's delayed labels, scrape by scrape
@@ -81,9 +83,14 @@ def assert_the_narrative_holds_together(out: str) -> None:
     inputs = int(re.search(r"reference fitted for model fraud: [\d,]+ rows, (\d+) input features", out)[1])
     assert inputs == 9  # 8 numeric and country; the prediction is the model's output
     detected = next(e for e in events if e.startswith("DRIFT DETECTED"))
-    assert f"3 of {inputs} input features drifted" in detected
+    # the model's verdict may come before the third shifted feature's (multivariate pca sees the joint shift
+    # first when the cycle falls early in it): some shifted features named, none other, all three later on
+    count = re.search(rf"(\d+) of {inputs} input features drifted", detected)
+    assert count and 1 <= int(count[1]) <= len(SHIFTED_FEATURES), detected
+    assert any(f"{len(SHIFTED_FEATURES)} of {inputs} input features drifted" in e for e in events), story
     for line in detected.splitlines()[1:]:
         if " drifted " in line:  # each drifted feature by the tests that fired, every one over its threshold
+            assert line.split()[0] in {*SHIFTED_FEATURES, "prediction"}, line
             pairs = re.findall(r"(\d[\d.e+-]*) ≥ (\d[\d.e+-]*)", line)
             assert pairs and all(float(v) >= float(t) for v, t in pairs), line
     fired = resolved = 0
