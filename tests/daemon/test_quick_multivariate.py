@@ -75,7 +75,7 @@ def _cycles(daemon: Daemon, seed: int) -> list[list[dict[str, Any]]]:
 
 @pytest.fixture
 def pooled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The models whose multivariate verdicts the pool path (`ModelMultivariate.evaluate`) gave."""
+    """One entry per multivariate evaluation the pool path (`ModelMultivariate.evaluate`) made."""
     calls: list[str] = []
     evaluate = ModelMultivariate.evaluate
 
