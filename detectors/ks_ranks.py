@@ -214,8 +214,10 @@ class WindowRanks:
             if j in ties or n == 0:
                 searched.append(j)
         # no value repeats in a column: at most the one at `lower` equals x (half the searches), every column at once
-        at = reference.sorted_values[np.minimum(lower, np.maximum(n_valid - 1, 0)), np.arange(len(columns))]
-        upper = lower + (at == block)
+        upper = lower.copy()
+        if reference.sorted_values.shape[0]:  # a reference of no rows ranks everything 0
+            at = reference.sorted_values[np.minimum(lower, np.maximum(n_valid - 1, 0)), np.arange(len(columns))]
+            upper += at == block
         for j in searched:
             upper[:, j] = np.searchsorted(reference.sorted_values[: int(n_valid[j]), j], block[:, j], side="right")
         missing = np.isnan(block)

@@ -3,10 +3,10 @@
 Fitted once per reference, off the loop (the encoder and the PCA, `detectors/multivariate.py`), at the
 model's first evaluation with that reference. Each evaluation then runs each method on the window the
 drift verdict was taken from. pca alone on a sliding window whose kept row errors need only the new rows
-(`quick`) is judged in the drift comparison's worker thread, right after it: a hop, a task and a timer
-less per model, the largest part of its cost in a sidecar of many models. Otherwise each method runs
-in this module's own worker thread, within `drift.multivariate_budget`
-seconds for all methods together: a method past the budget is reported `skipped: budget` and counted
+(`quick`) is judged in the drift comparison's worker thread, on its snapshot before the comparison sorts it:
+a hop, a task, a timer and a window copy less per model, most of its cost in a sidecar of many models.
+Otherwise each method runs in this module's own worker thread, within `drift.multivariate_budget` seconds
+for all methods together: a method past the budget is reported `skipped: budget` and counted
 (`driftwarden_multivariate_skipped_total{model,method,reason}`); the evaluation does not wait for it (it
 stops at its next step), and the model's next evaluation skips that method (`running`) while it still runs.
 """

@@ -129,3 +129,16 @@ def test_continuous_features_with_and_without_values_equal_to_the_reference(repe
         assert got is not None
         np.testing.assert_array_equal(got, _merged(reference, snapshot))
         assert ranks._unequal == np.count_nonzero(ranks._lower != ranks._upper)  # the shortcut's count kept
+
+
+def test_a_reference_without_rows_or_without_a_columns_values_gives_the_merges_nan() -> None:
+    rng = np.random.default_rng(5)
+    window = _rows(rng, 40, 0.0)
+    empty = ReferenceProfile.fit(FEATURES, np.empty((0, len(FEATURES))))
+    assert np.isnan(WindowRanks().statistic(empty, FEATURES, window, 0, 40, 0)).all()
+    values = _rows(rng, 300, 0.0)
+    values[:, 1] = np.nan  # a reference column with no value at all
+    reference = ReferenceProfile.fit(FEATURES, values)
+    np.testing.assert_array_equal(
+        WindowRanks().statistic(reference, FEATURES, window, 0, 40, 0), _merged(reference, window)
+    )
